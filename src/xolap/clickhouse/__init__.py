@@ -1,0 +1,1 @@
+"""ClickHouse access: client factory, migrations and the raw_events column contract."""

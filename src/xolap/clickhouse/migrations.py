@@ -1,0 +1,208 @@
+"""ClickHouse migrations: versioned up/down SQL shipped in the package, rendered for single node or cluster.
+
+A migration file is `NNNN_name.sql` with `-- +up` and `-- +down` sections; each section holds one or more
+statements ending in `;` at the end of a line (ClickHouse runs one statement per request). Placeholders:
+`{{db}}`, `{{on_cluster}}`, `{{ttl}}` and `{{engine <Family> <table> [args]}}` (Replicated* on a cluster).
+Applied versions are an append-only log in `<db>.schema_migrations`; a version's state is its latest row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from clickhouse_connect.driver.client import Client
+
+_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_PLACEHOLDER_RE = re.compile(r"\{\{\s*(\w+)((?:\s+[^}\s]+)*)\s*\}\}")
+
+
+class MigrationError(Exception):
+    """A migration could not be read or applied; the message names the file and statement."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    up: str
+    down: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256((self.up + "\0" + self.down).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What differs between deployments: database, optional cluster, optional TTL."""
+
+    database: str
+    cluster: str | None = None
+    ttl_months: int | None = None
+
+    def engine(self, family: str, table: str, *args: str) -> str:
+        if not self.cluster:
+            return f"{family}({', '.join(args)})"
+        path = f"'/clickhouse/tables/{{shard}}/{self.database}/{table}'"
+        replica = "'{replica}'"
+        return f"Replicated{family}({', '.join([path, replica, *args])})"
+
+    def render(self, sql: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name, args = match.group(1), match.group(2).split()
+            if name == "db":
+                return f"`{self.database}`"
+            if name == "on_cluster":
+                return f"ON CLUSTER '{self.cluster}'" if self.cluster else ""
+            if name == "ttl":
+                return f"TTL toDateTime(timestamp) + INTERVAL {int(self.ttl_months)} MONTH" if self.ttl_months else ""
+            if name == "engine" and len(args) >= 2:
+                return self.engine(args[0], args[1], *args[2:])
+            raise MigrationError(f"unknown placeholder {match.group(0)!r}")
+
+        return _PLACEHOLDER_RE.sub(replace, sql)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a section on `;` at line ends, dropping comment-only chunks."""
+    statements, current = [], []
+    for line in sql.splitlines():
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            statements.append("\n".join(current))
+            current = []
+    if "\n".join(current).strip():
+        statements.append("\n".join(current))
+    cleaned = []
+    for statement in statements:
+        body = "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--")).strip().rstrip(";").strip()
+        if body:
+            cleaned.append(body)
+    return cleaned
+
+
+def load_migrations() -> list[Migration]:
+    """Every migration shipped in the package, by version."""
+    found = []
+    folder = resources.files("xolap.clickhouse").joinpath("migrations")
+    for entry in folder.iterdir():
+        match = _FILE_RE.match(entry.name)
+        if not match:
+            continue
+        text = entry.read_text()
+        if "-- +up" not in text or "-- +down" not in text:
+            raise MigrationError(f"{entry.name}: needs both '-- +up' and '-- +down' sections")
+        up = text.split("-- +up", 1)[1].split("-- +down", 1)[0]
+        down = text.split("-- +down", 1)[1]
+        found.append(Migration(int(match.group(1)), match.group(2), up, down))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"duplicate migration versions in {versions}")
+    return found
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    version: int
+    name: str
+    applied: bool
+    applied_at: str | None
+
+
+class Migrator:
+    """Runs migrations against one client and render context."""
+
+    def __init__(self, client: Client, context: RenderContext, migrations: list[Migration] | None = None):
+        self.client = client
+        self.context = context
+        self.migrations = migrations if migrations is not None else load_migrations()
+
+    @property
+    def _log_table(self) -> str:
+        return f"`{self.context.database}`.schema_migrations"
+
+    def setup_statements(self) -> list[str]:
+        oc = self.context.render("{{on_cluster}}")
+        return [
+            f"CREATE DATABASE IF NOT EXISTS `{self.context.database}` {oc}".strip(),
+            f"CREATE TABLE IF NOT EXISTS {self._log_table} {oc} (version UInt32, name String, applied UInt8, "
+            f"checksum String, recorded_at DateTime64(6) DEFAULT now64(6)) "
+            f"ENGINE = {self.context.engine('MergeTree', 'schema_migrations')} ORDER BY (version, recorded_at)",
+        ]
+
+    def setup(self) -> None:
+        for statement in self.setup_statements():
+            self.client.command(statement)
+
+    def _is_set_up(self) -> bool:
+        return bool(
+            self.client.query(
+                "SELECT count() FROM system.tables WHERE database = {d:String} AND name = 'schema_migrations'",
+                parameters={"d": self.context.database},
+            ).result_rows[0][0]
+        )
+
+    def applied_versions(self) -> dict[int, str]:
+        """version -> applied_at for versions whose latest log row says applied."""
+        if not self._is_set_up():
+            return {}
+        rows = self.client.query(
+            f"SELECT version, argMax(applied, recorded_at), toString(max(recorded_at)) FROM {self._log_table} GROUP BY version"
+        ).result_rows
+        return {int(v): at for v, applied, at in rows if applied}
+
+    def status(self) -> list[MigrationStatus]:
+        applied = self.applied_versions()
+        return [MigrationStatus(m.version, m.name, m.version in applied, applied.get(m.version)) for m in self.migrations]
+
+    def pending(self) -> list[Migration]:
+        applied = self.applied_versions()
+        return [m for m in self.migrations if m.version not in applied]
+
+    def _run(self, migration: Migration, section: str) -> None:
+        for statement in split_statements(self.context.render(getattr(migration, section))):
+            try:
+                self.client.command(statement)
+            except Exception as exc:
+                first_line = statement.splitlines()[0][:120]
+                raise MigrationError(
+                    f"{migration.version:04d}_{migration.name} ({section}) failed at `{first_line}`: {exc}"
+                ) from exc
+        self.client.command(
+            f"INSERT INTO {self._log_table} (version, name, applied, checksum) VALUES "
+            f"({migration.version}, '{migration.name}', {1 if section == 'up' else 0}, '{migration.checksum}')"
+        )
+
+    def up(self, target: int | None = None) -> list[Migration]:
+        """Apply pending migrations in order (up to `target` inclusive); returns what ran."""
+        self.setup()
+        ran = []
+        for migration in self.pending():
+            if target is not None and migration.version > target:
+                break
+            self._run(migration, "up")
+            ran.append(migration)
+        return ran
+
+    def down(self, steps: int = 1) -> list[Migration]:
+        """Revert the newest `steps` applied migrations; returns what was reverted."""
+        applied = self.applied_versions()
+        reverted = []
+        for migration in [m for m in reversed(self.migrations) if m.version in applied][:steps]:
+            self._run(migration, "down")
+            reverted.append(migration)
+        return reverted
+
+
+def render_all(context: RenderContext, migrations: list[Migration] | None = None) -> list[str]:
+    """Every up statement as it would be sent (used by tests and `xolap ch migrate sql`)."""
+    migrator_sql = Migrator.__new__(Migrator)
+    migrator_sql.context = context
+    statements = migrator_sql.setup_statements()
+    for migration in migrations if migrations is not None else load_migrations():
+        statements.extend(split_statements(context.render(migration.up)))
+    return statements
