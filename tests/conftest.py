@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +18,9 @@ os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
 from xolap.clickhouse.client import connect  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import Settings, load_settings  # noqa: E402
+from support import free_port  # noqa: E402
 
 _db_counter = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +75,53 @@ def aws_settings(base_settings: Settings, moto_server: str) -> Settings:
             "aws_secret_access_key": "testing",
         }
     )
+
+
+@pytest.fixture(scope="session")
+def pg_template(data_dir: Path) -> Iterator[str]:
+    """An embedded Postgres for the test process with a fully migrated template database; yields its socket dir."""
+    import psycopg
+
+    from xolap.store import migrate as pg_migrate
+    from xolap.store.postgres import start_embedded, stop_embedded
+
+    url = start_embedded(data_dir / "postgres")
+    host = url.split("host=", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS xolap_template")
+        conn.execute("CREATE DATABASE xolap_template")
+    template_settings = load_settings(data_dir=data_dir, database_url=f"postgresql://postgres:@/xolap_template?host={host}")
+    pg_migrate.upgrade(template_settings)
+    from xolap.store.db import engine
+
+    engine(template_settings).dispose()
+    yield host
+    stop_embedded()
+
+
+@pytest.fixture()
+def pg_settings(pg_template: str, base_settings: Settings) -> Iterator[Settings]:
+    """Settings whose database_url is a fresh, fully migrated Postgres database unique to this test."""
+    import psycopg
+
+    from xolap.store.db import engine
+
+    name = f"xolap_t{os.getpid()}_{next(_db_counter)}"
+    admin = f"postgresql://postgres:@/postgres?host={pg_template}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE xolap_template")
+    settings = base_settings.model_copy(update={"database_url": f"postgresql://postgres:@/{name}?host={pg_template}"})
+    yield settings
+    engine(settings).dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture()
+def runtime(ch_db, pg_settings):
+    """A Runtime on a fresh ClickHouse database and a fresh Postgres database."""
+    from xolap.runtime import Runtime
+
+    _client, ch_settings = ch_db
+    settings = pg_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database})
+    return Runtime(settings)

@@ -1,0 +1,158 @@
+"""The `xolap` command line: configuration, migrations, serve; other areas register their sub-commands here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xolap.config import ConfigError, Settings, get_settings
+
+app = typer.Typer(help="xolap: an analytics warehouse for xAPI learning events.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+ch_app = typer.Typer(help="ClickHouse administration.", no_args_is_help=True)
+db_app = typer.Typer(help="Postgres administration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(ch_app, name="ch")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@config_app.command("show")
+def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Print the effective configuration (secrets masked)."""
+    values = settings_or_exit().display()
+    if as_json:
+        print(json.dumps(values, indent=2, default=str))
+        return
+    table = Table("variable", "value")
+    for key, value in values.items():
+        table.add_row(key, "" if value is None else str(value))
+    console.print(table)
+
+
+@ch_app.command("migrate")
+def ch_migrate(
+    action: str = typer.Argument("up", help="setup | up | down | status"),
+    steps: int = typer.Option(1, help="down: how many migrations to revert."),
+    target: Optional[int] = typer.Option(None, help="up: stop at this version."),
+    sql: bool = typer.Option(False, "--sql", help="Print the rendered SQL instead of running it."),
+) -> None:
+    """Run ClickHouse migrations (through the running server when `xolap serve` holds the engine)."""
+    from xolap.clickhouse.migrations import RenderContext, render_all
+    from xolap.remote import RemoteError, running_server
+    from xolap.web.api_ops import run_migration_action
+
+    settings = settings_or_exit()
+    if sql:
+        context = RenderContext(settings.clickhouse_database, settings.clickhouse_cluster, settings.raw_events_ttl_months)
+        print(";\n\n".join(render_all(context)) + ";")
+        return
+    if action not in ("setup", "up", "down", "status"):
+        fail(f"unknown action {action!r}: use setup, up, down or status", 2)
+    try:
+        remote = running_server(settings)
+        if remote is not None:
+            result = remote.post("/api/v1/admin/clickhouse/migrations", json={"action": action, "steps": steps, "target": target})
+        else:
+            from xolap.runtime import Runtime
+
+            result = run_migration_action(Runtime(settings).migrator(), action, steps=steps, target=target)
+    except RemoteError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - shown to the operator
+        fail(str(exc))
+    if result["changed"]:
+        console.print(f"{action}: " + ", ".join(result["changed"]))
+    table = Table("version", "name", "applied", "applied at")
+    for row in result["status"]:
+        table.add_row(f"{row['version']:04d}", row["name"], "yes" if row["applied"] else "no", row["applied_at"] or "")
+    console.print(table)
+
+
+@db_app.command("migrate")
+def db_migrate(
+    down: Optional[str] = typer.Option(None, help="Downgrade to this revision (e.g. -1 or base) instead."),
+    status: bool = typer.Option(False, help="Only show the current and head revisions."),
+) -> None:
+    """Apply Postgres migrations (Alembic), including procrastinate's schema."""
+    from xolap.store import migrate as pg_migrate
+    from xolap.store.postgres import stop_embedded
+
+    settings = settings_or_exit()
+    try:
+        if not status:
+            if down:
+                pg_migrate.downgrade(settings, down)
+            else:
+                pg_migrate.upgrade(settings)
+        console.print_json(json.dumps(pg_migrate.status(settings)))
+    except Exception as exc:  # noqa: BLE001
+        fail(str(exc))
+    finally:
+        stop_embedded()
+
+
+@app.command("serve")
+def serve_command(
+    host: Optional[str] = typer.Option(None, help="Bind address (default XOLAP_HOST or 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default XOLAP_PORT or 8000)."),
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply pending migrations of both stores at start."),
+    demo: bool = typer.Option(False, help="Load demo data and accounts when the warehouse is empty."),
+    demo_events: int = typer.Option(1_000_000, help="How many events the demo generates."),
+) -> None:
+    """Run the product: web app, job worker and (when configured) the ETL worker, in one process."""
+    from xolap.serve import serve
+    from xolap.serve_lock import DataDirBusy
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    hooks = []
+    if demo:
+        from xolap.demo import demo_hook
+
+        hooks.append(demo_hook(demo_events))
+
+    def ready(url: str, runtime) -> None:
+        console.print(f"[green]xolap is serving at {url}[/green]  (health: {url}/healthz)")
+        for line in getattr(runtime, "announcements", []):
+            console.print(line)
+        sys.stdout.flush()
+
+    try:
+        serve(settings, host=host or settings.host, port=port or settings.port, migrate=migrate,
+              on_ready=ready, startup_hooks=hooks)
+    except DataDirBusy as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the captured Ctrl-C after its shutdown; serve() has already cleaned up
+    console.print("xolap stopped: web, workers, Postgres and ClickHouse closed.")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

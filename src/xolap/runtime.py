@@ -1,0 +1,67 @@
+"""The running product's shared handles: settings, ClickHouse clients, Postgres sessions, the job app."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import procrastinate
+from clickhouse_connect.driver.client import Client
+from sqlalchemy.orm import Session, sessionmaker
+
+from xolap.clickhouse.client import thread_client
+from xolap.clickhouse.migrations import Migrator, RenderContext
+from xolap.config import Settings
+from xolap.jobs import connected
+from xolap.store import migrate as pg_migrate
+from xolap.store.db import sessions
+from xolap.store.postgres import libpq_url
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    started_at: float = field(default_factory=time.time)
+    _jobs: procrastinate.App | None = None
+
+    def clickhouse(self) -> Client:
+        """This thread's ClickHouse client."""
+        return thread_client(self.settings)
+
+    def migrator(self) -> Migrator:
+        s = self.settings
+        return Migrator(self.clickhouse(), RenderContext(s.clickhouse_database, s.clickhouse_cluster, s.raw_events_ttl_months))
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return sessions(self.settings)
+
+    @property
+    def jobs(self) -> procrastinate.App:
+        if self._jobs is None:
+            self._jobs = connected(libpq_url(self.settings))
+        return self._jobs
+
+    def migrate_all(self) -> dict[str, object]:
+        """Apply pending Postgres and ClickHouse migrations."""
+        pg_migrate.upgrade(self.settings)
+        ran = self.migrator().up()
+        return {"clickhouse_applied": [f"{m.version:04d}_{m.name}" for m in ran]}
+
+    @property
+    def admin_token(self) -> str:
+        """The configured admin API token, or one generated once into <data_dir>/admin-token (mode 0600)."""
+        if self.settings.admin_token is not None:
+            return self.settings.admin_token.get_secret_value()
+        return local_admin_token(self.settings.data_dir)
+
+
+def local_admin_token(data_dir: Path) -> str:
+    path = data_dir / "admin-token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,67 @@
+"""`xolap serve`: the embedded stack in one process (web, job worker, optional ETL worker) with a clean stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+
+from xolap.config import Settings
+from xolap.jobs import WorkerThread
+from xolap.runtime import Runtime
+from xolap.serve_lock import ServeLock
+from xolap.store.postgres import stop_embedded
+
+log = logging.getLogger("xolap.serve")
+
+# Hooks run after migrations and before serving (e.g. the demo loader); each takes the Runtime.
+STARTUP_HOOKS: list = []
+
+
+def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, workers: bool = True,
+          on_ready=None, startup_hooks: list | None = None) -> None:
+    url = f"http://{host}:{port}"
+    with ServeLock(settings.data_dir, url=url):
+        runtime = Runtime(settings)
+        stop = threading.Event()
+        job_worker = None
+        background: list[threading.Thread] = []
+        try:
+            if migrate:
+                applied = runtime.migrate_all()
+                if applied["clickhouse_applied"]:
+                    log.info("applied ClickHouse migrations: %s", ", ".join(applied["clickhouse_applied"]))
+            for hook in (startup_hooks or []) + STARTUP_HOOKS:
+                hook(runtime)
+            if workers:
+                job_worker = WorkerThread(runtime.jobs)
+                job_worker.start()
+                for starter in BACKGROUND_STARTERS:
+                    thread = starter(runtime, stop)
+                    if thread is not None:
+                        background.append(thread)
+            from xolap.web.app import create_app
+
+            config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning", lifespan="on")
+            server = uvicorn.Server(config)
+            if on_ready:
+                original_startup = server.startup
+
+                async def startup(sockets=None):
+                    await original_startup(sockets=sockets)
+                    on_ready(url, runtime)
+
+                server.startup = startup
+            server.run()
+        finally:
+            stop.set()
+            if job_worker is not None:
+                job_worker.stop()
+            for thread in background:
+                thread.join(timeout=30)
+            stop_embedded()
+
+
+# Functions (runtime, stop_event) -> started Thread | None, for optional in-process workers (e.g. SQS ETL).
+BACKGROUND_STARTERS: list = []

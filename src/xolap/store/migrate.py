@@ -1,0 +1,44 @@
+"""Postgres migrations (Alembic, shipped in the package): upgrade, downgrade, status."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from xolap.config import Settings
+from xolap.store.db import engine
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("xolap.store").joinpath("alembic")))
+    config.attributes["xolap_settings"] = settings
+    return config
+
+
+def _run(settings: Settings, action, *args) -> None:
+    config = alembic_config(settings)
+    with engine(settings).begin() as connection:
+        config.attributes["connection"] = connection
+        action(config, *args)
+
+
+def upgrade(settings: Settings, revision: str = "heads") -> None:
+    _run(settings, command.upgrade, revision)
+
+
+def downgrade(settings: Settings, revision: str = "-1") -> None:
+    _run(settings, command.downgrade, revision)
+
+
+def status(settings: Settings) -> dict[str, object]:
+    """Current and head revisions, and whether anything is pending."""
+    script = ScriptDirectory.from_config(alembic_config(settings))
+    with engine(settings).connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = set(script.get_heads())
+    return {"current": sorted(current), "heads": sorted(heads), "pending": current != heads}

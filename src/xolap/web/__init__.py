@@ -1,0 +1,1 @@
+"""The web application: FastAPI + Jinja2 + htmx pages, each also served as JSON."""

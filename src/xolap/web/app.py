@@ -1,0 +1,61 @@
+"""FastAPI application factory: shared runtime on app.state, routers, static assets, /healthz."""
+
+from __future__ import annotations
+
+import time
+from importlib import import_module
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+import xolap
+from xolap.clickhouse.client import ClickHouseUnavailable, ping, server_info
+from xolap.runtime import Runtime
+from xolap.store.db import postgres_status
+
+
+def health(runtime: Runtime) -> dict:
+    """ClickHouse and Postgres status with versions; `ok` only when both answer."""
+    settings = runtime.settings
+    try:
+        client = runtime.clickhouse()
+        latency = ping(client)
+        info = server_info(client, embedded=settings.is_embedded_clickhouse)
+        clickhouse = {"ok": True, "version": info.version, "uptime_seconds": info.uptime_seconds,
+                      "embedded": info.embedded, "ping_ms": round(latency, 2), "database": settings.clickhouse_database}
+    except (ClickHouseUnavailable, Exception) as exc:  # noqa: BLE001 - health reports any failure
+        clickhouse = {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+    postgres = postgres_status(settings)
+    return {
+        "ok": bool(clickhouse["ok"] and postgres["ok"]),
+        "version": xolap.__version__,
+        "uptime_seconds": round(time.time() - runtime.started_at, 1),
+        "clickhouse": clickhouse,
+        "postgres": postgres,
+    }
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="xolap", version=xolap.__version__)
+    app.state.runtime = runtime
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        body = health(runtime)
+        return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+    static_dir = resources.files("xolap.web").joinpath("static")
+    if static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+
+    for module_name in ROUTER_MODULES:
+        app.include_router(import_module(module_name).router)
+    return app
+
+
+# Modules that each expose a `router` (APIRouter); pages and APIs are added by listing them here.
+ROUTER_MODULES: list[str] = [
+    "xolap.web.api_ops",
+]

@@ -1,0 +1,95 @@
+"""`xolap serve` as a user runs it: healthz green, a second serve refused naming the holder, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import free_port
+from xolap.serve_lock import DataDirBusy, ServeLock, read_holder
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
+    env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_CONFIG_FILE": "/nonexistent.toml"})
+    return env
+
+
+def _xolap(*args: str) -> list[str]:
+    return [sys.executable, "-m", "xolap.cli", *args]
+
+
+def _postmasters(data_dir: Path) -> int:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if "postgres -D" in line and str(data_dir) in line)
+
+
+def test_lock_names_the_holder(tmp_path):
+    with ServeLock(tmp_path, url="http://127.0.0.1:1234"):
+        with pytest.raises(DataDirBusy, match=r"in use by `xolap serve` \(pid \d+, http://127.0.0.1:1234"):
+            ServeLock(tmp_path, url="http://127.0.0.1:9").acquire()
+        assert read_holder(tmp_path)["url"] == "http://127.0.0.1:1234"
+    assert read_holder(tmp_path) is None  # released: nobody holds it
+    ServeLock(tmp_path, url="x").acquire()  # and it can be taken again
+
+
+@pytest.mark.slow
+def test_serve_end_to_end(tmp_path):
+    data_dir = tmp_path / "var"
+    port = free_port()
+    server = subprocess.Popen(_xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 90
+        body = None
+        while time.time() < deadline:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert body is not None and body["ok"] is True, body
+        assert body["clickhouse"]["embedded"] and body["postgres"]["embedded"]
+
+        second = subprocess.run(_xolap("serve", "--port", str(free_port())), env=_env(data_dir),
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        message = " ".join((second.stdout + second.stderr).split())
+        assert f"pid {server.pid}" in message and f"http://127.0.0.1:{port}" in message
+
+        # The CLI reaches the running server instead of failing on the engine lock.
+        status = subprocess.run(_xolap("ch", "migrate", "status"), env=_env(data_dir), capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert "raw_events" in status.stdout and "yes" in status.stdout
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert server.returncode == 0, server.stdout.read()
+    assert _postmasters(data_dir) == 0  # embedded Postgres stopped
+    assert read_holder(data_dir) is None  # no stale lock
+    restarted = subprocess.Popen(_xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["ok"]:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("serve did not restart on the same data dir")
+    finally:
+        restarted.send_signal(signal.SIGINT)
+        restarted.wait(timeout=60)
