@@ -1,0 +1,47 @@
+// CodeMirror 6 editors for the custom-analytics tab; bundled by `npm run build` into static/vendor/editor.js
+// (CodeMirror 6 is ESM-only, so esbuild turns it into one IIFE that sets window.XolapEditor).
+import { basicSetup } from "codemirror";
+import { EditorState } from "@codemirror/state";
+import { EditorView, keymap } from "@codemirror/view";
+import { indentWithTab } from "@codemirror/commands";
+import { sql, StandardSQL } from "@codemirror/lang-sql";
+import { json, jsonParseLinter } from "@codemirror/lang-json";
+
+/**
+ * Replace a <textarea> with a CodeMirror editor that keeps the textarea's value in sync (so plain forms still work).
+ * options.language: "sql" | "json"; options.onRun: called on Ctrl/Cmd+Enter.
+ * Returns {view, getValue(), setValue(text)}.
+ */
+export function fromTextarea(textarea, options = {}) {
+  const language = options.language === "json" ? json() : sql({ dialect: StandardSQL, upperCaseKeywords: true });
+  const runKeys = options.onRun
+    ? [{ key: "Mod-Enter", run: () => { options.onRun(); return true; } }]
+    : [];
+  const view = new EditorView({
+    state: EditorState.create({
+      doc: textarea.value,
+      extensions: [
+        basicSetup,
+        keymap.of([...runKeys, indentWithTab]),
+        language,
+        EditorView.lineWrapping,
+        EditorView.updateListener.of((update) => {
+          if (update.docChanged) textarea.value = update.state.doc.toString();
+        }),
+      ],
+    }),
+  });
+  textarea.style.display = "none";
+  textarea.parentNode.insertBefore(view.dom, textarea);
+  view.dom.classList.add("xolap-editor", `xolap-editor-${options.language || "sql"}`);
+  return {
+    view,
+    getValue: () => view.state.doc.toString(),
+    setValue: (text) => {
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+      textarea.value = text;
+    },
+  };
+}
+
+export { jsonParseLinter };
