@@ -1,0 +1,67 @@
+# xolap — `make demo` runs the product on the embedded default with sample data; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+DEMO_EVENTS ?= 1000000
+PORT ?= 8000
+
+.PHONY: help install venv assets browser test test-fast demo bench bench-schema bench-ingest bench-backfill bench-analytics clean
+
+help:
+	@echo "make demo   - set up, load ~1M generated events, serve at http://127.0.0.1:$(PORT)"
+	@echo "make test   - install and run the whole test suite (incl. browser tests)"
+	@echo "make bench  - run the benchmarks in bench/"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "xolap needs Python >= 3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Front-end assets come from npm and are served locally (no CDN).
+assets:
+	@if [ -f package.json ]; then \
+	  command -v npm >/dev/null || { echo "npm (Node >= 20) is needed to build the web assets"; exit 1; }; \
+	  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund; fi; \
+	  npm run --silent build; \
+	fi
+
+install: venv assets
+
+# Browser tests drive Debian's chromium; install it when missing and we may (root), else say how.
+browser:
+	@if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need chromium: sudo apt-get install -y chromium (Debian/Ubuntu)"; exit 1; fi; \
+	fi
+
+test: install browser
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not browser and not slow"
+
+demo: install
+	$(VENV)/bin/xolap serve --demo --demo-events $(DEMO_EVENTS) --port $(PORT)
+
+bench: bench-schema bench-ingest bench-backfill bench-analytics
+
+bench-schema: install
+	$(PY) bench/schema.py
+
+bench-ingest: install
+	$(PY) bench/ingest.py
+
+bench-backfill: install
+	$(PY) bench/backfill.py
+
+bench-analytics: install
+	$(PY) bench/analytics.py
+
+clean:
+	rm -rf $(VENV) node_modules src/xolap/web/static/vendor build dist *.egg-info
