@@ -1,0 +1,1 @@
+"""Analytics engine: bounded query executor, scoped custom-SQL guard, curated categories and health metrics."""

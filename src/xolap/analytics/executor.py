@@ -1,0 +1,300 @@
+"""Runs one query on ClickHouse bounded by limits, read-only for user SQL, tagged for live progress and cancel.
+
+Limits (time, result rows, rows and bytes read, memory) ride as per-query settings of `client.query()`, never of
+`client.command()` (a refused readonly command leaves the handle read-only for good, stack-findings A3). The result
+row cap asks ClickHouse for one row more than the limit with `result_overflow_mode=break`; ClickHouse stops at a
+block boundary, so the answer is cut here to exactly the limit and `truncated` says whether rows were left out.
+Queries carry a `/* xolap:<tag> */` comment (chDB drops query ids, A4) so another thread, on its own client, can read
+their progress from system.processes and kill them. Results come back as rows with column names and types; the
+streaming helpers live in xolap.analytics.result_formats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from clickhouse_connect.driver.client import Client
+from sqlglot.errors import TokenError
+from sqlglot.tokens import TokenType
+
+from xolap.clickhouse.client import kill_tagged, running_tagged
+from xolap.clickhouse.client import tag as tag_sql
+from xolap.clickhouse.events import READ_SETTINGS
+from xolap.config import Settings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Server-side bounds of one query. Build from configuration with `Limits.from_settings`."""
+
+    max_execution_time: float
+    max_result_rows: int
+    max_rows_to_read: int
+    max_bytes_to_read: int
+    max_memory_usage: int
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) <= 0:
+                raise ValueError(f"limit {field.name} must be positive, got {getattr(self, field.name)!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_execution_time=settings.query_max_execution_time,
+            max_result_rows=settings.query_max_result_rows,
+            max_rows_to_read=settings.query_max_rows_to_read,
+            max_bytes_to_read=settings.query_max_bytes_to_read,
+            max_memory_usage=settings.query_max_memory_usage,
+        )
+
+    def replace(self, **changes: Any) -> Limits:
+        return dataclasses.replace(self, **changes)
+
+    def query_settings(self) -> dict[str, Any]:
+        """The ClickHouse settings that enforce these limits (one extra result row to detect truncation)."""
+        return {
+            "max_execution_time": self.max_execution_time,
+            "max_result_rows": self.max_result_rows + 1,
+            "result_overflow_mode": "break",
+            "max_rows_to_read": self.max_rows_to_read,
+            "max_bytes_to_read": self.max_bytes_to_read,
+            "max_memory_usage": self.max_memory_usage,
+        }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of one query with their column names and ClickHouse types, and what running it cost.
+
+    rows_read / bytes_read come from the server's X-ClickHouse-Summary; they are None on embedded chDB, whose
+    statistics count result rows, not rows read (use progress() for live read counts there)."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple]
+    truncated: bool
+    elapsed_ms: float
+    rows_read: int | None
+    bytes_read: int | None
+    sql: str
+    tag: str
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by column name (a later duplicate name wins)."""
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+# ClickHouse error code -> (kind, user-facing explanation). Codes from ClickHouse's ErrorCodes.cpp.
+_ERROR_KINDS: dict[int, tuple[str, str]] = {
+    159: ("timeout", "the query ran longer than the {max_execution_time:g} s limit"),
+    160: ("timeout", "the query would run longer than the {max_execution_time:g} s limit"),
+    396: ("too_many_rows", "the result has more rows than the limit of {max_result_rows}"),
+    158: ("too_many_rows_read", "the query would read more than the limit of {max_rows_to_read} rows"),
+    307: ("too_many_bytes_read", "the query would read more than the limit of {max_bytes_to_read} bytes"),
+    241: ("memory", "the query needs more memory than the limit of {max_memory_usage} bytes"),
+    394: ("cancelled", "the query was cancelled"),
+    164: ("readonly", "this query would change data or settings, and queries here are read-only"),
+    62: ("syntax", "syntax error"),
+    47: ("invalid", "unknown column or identifier"),
+    60: ("invalid", "unknown table"),
+    81: ("invalid", "unknown database"),
+    46: ("invalid", "unknown function"),
+    42: ("invalid", "wrong number of arguments"),
+    43: ("invalid", "illegal argument type"),
+    53: ("invalid", "type mismatch"),
+    215: ("invalid", "column is neither aggregated nor in GROUP BY"),
+    184: ("invalid", "aggregate function inside another aggregate function"),
+    497: ("access_denied", "access denied"),
+    456: ("invalid", "a query parameter is missing"),
+}
+_CODE_RE = re.compile(r"Code:\s*(\d+)\.")
+_NOISE_RES = (
+    re.compile(r"Code:\s*\d+\.\s*DB::Exception:\s*"),
+    re.compile(r"\s*\(version [^)]*\)"),
+    re.compile(r"\s*\([A-Z_]{3,}\)"),
+    re.compile(r"\s+SETTINGS readonly = .*?(?=\.\s|:\s|$)", re.S),
+    re.compile(r"/\* xolap:[A-Za-z0-9_.:-]+ \*/\s*"),
+)
+
+
+class QueryError(Exception):
+    """A query failed. `kind` is a stable word (timeout, too_many_rows, too_many_rows_read, too_many_bytes_read,
+    memory, cancelled, readonly, syntax, invalid, access_denied, multiple_statements, unavailable, server);
+    `code` is the ClickHouse error code when there is one; str() is a clean one-paragraph message."""
+
+    def __init__(self, kind: str, message: str, *, code: int | None = None, tag: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code
+        self.tag = tag
+
+
+def clean_clickhouse_message(raw: str) -> str:
+    """ClickHouse's message without code prefix, version, error name, our settings clause and tag comment."""
+    text = raw.strip().splitlines()[0] if raw.strip() else raw
+    for pattern in _NOISE_RES:
+        text = pattern.sub(" " if pattern.pattern.startswith(r"\s+SETTINGS") else "", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def classify_error(exc: BaseException, limits: Limits, *, query_tag: str | None = None) -> QueryError:
+    """Turn a clickhouse-connect / chDB exception into a QueryError with a kind and a clean message."""
+    raw = str(exc)
+    match = _CODE_RE.search(raw)
+    code = int(match.group(1)) if match else None
+    detail = clean_clickhouse_message(raw)
+    if code in _ERROR_KINDS:
+        kind, template = _ERROR_KINDS[code]
+        headline = template.format(**dataclasses.asdict(limits))
+        if kind in ("timeout", "too_many_rows", "too_many_rows_read", "too_many_bytes_read", "memory"):
+            message = f"{headline} (ClickHouse: {detail})"
+        else:
+            message = f"{headline}: {detail}" if detail and kind not in ("cancelled",) else headline
+        return QueryError(kind, message, code=code, tag=query_tag)
+    if code is None and ("connect" in raw.lower() or "unavailable" in raw.lower()):
+        return QueryError("unavailable", f"ClickHouse is unavailable: {detail}", tag=query_tag)
+    return QueryError("server", detail or type(exc).__name__, code=code, tag=query_tag)
+
+
+_QUERY_STARTS = (TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN)
+
+
+def single_statement(sql: str, *, select_only: bool = False) -> str:
+    """The SQL without trailing semicolons; QueryError when it holds more than one statement, or (select_only)
+    when it does not start like a query (SELECT, WITH or a parenthesis).
+
+    chDB runs `a; b` as two statements and applies the SETTINGS clause (readonly, limits) only to the last one
+    (INTO OUTFILE in the first one runs client-side, stack-findings A3), so the executor refuses them itself.
+    select_only matters as much: clickhouse-connect sends an INSERT's settings with SET-and-restore even from
+    query(), so a refused `INSERT` under readonly=1 would leave the client read-only for good (same trap as A3)."""
+    try:
+        tokens = sqlglot.tokenize(sql, read="clickhouse")
+    except TokenError as exc:
+        raise QueryError("syntax", f"syntax error: {exc}") from None
+    if not tokens:
+        raise QueryError("syntax", "empty query")
+    end = len(tokens)
+    while end and tokens[end - 1].token_type == TokenType.SEMICOLON:
+        end -= 1
+    if end == 0:
+        raise QueryError("syntax", "empty query")
+    if any(token.token_type == TokenType.SEMICOLON for token in tokens[:end]):
+        raise QueryError("multiple_statements", "only one statement may run at a time (found ';' between statements)")
+    if select_only and (tokens[0].token_type not in _QUERY_STARTS or _looks_like_insert(sql)):
+        raise QueryError("readonly", f"only SELECT queries may run read-only; this one starts with {tokens[0].text!r}")
+    return sql[: tokens[end - 1].end + 1] if end < len(tokens) else sql
+
+
+def _looks_like_insert(sql: str) -> bool:
+    """clickhouse-connect's own test for INSERT (it decides how settings are sent); absent: assume no."""
+    try:
+        from clickhouse_connect.driver.binding import _query_is_insert
+    except ImportError:  # pragma: no cover - other clickhouse-connect versions
+        return False
+    return bool(_query_is_insert(sql))
+
+
+def new_tag() -> str:
+    return f"q-{uuid.uuid4().hex[:16]}"
+
+
+def run(
+    client: Client,
+    settings: Settings,
+    sql: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    tag: str | None = None,
+    limits: Limits | None = None,
+    readonly: bool = True,
+) -> QueryResult:
+    """Run one SELECT with limits (default: Settings.query_*) and return its rows, exactly capped.
+
+    readonly=True (the default, for any SQL a user wrote) adds readonly=1 to this query's settings. In server
+    mode pass a client from connect(settings, readonly_user=True). `tag` (default: a fresh id) goes into a SQL
+    comment so progress(other_client, tag) and cancel(other_client, tag) find the query from another thread.
+    Raises QueryError."""
+    limits = limits or Limits.from_settings(settings)
+    query_tag = tag or new_tag()
+    try:
+        body = single_statement(sql, select_only=readonly)
+    except QueryError as exc:
+        exc.tag = query_tag
+        raise
+    tagged = tag_sql(body, query_tag)
+    query_settings: dict[str, Any] = {"readonly": 1} if readonly else {}
+    query_settings.update(limits.query_settings())
+    query_settings.update(READ_SETTINGS)
+    started = time.perf_counter()
+    try:
+        result = client.query(tagged, parameters=parameters or None, settings=query_settings)
+        rows = result.result_rows
+        columns = list(result.column_names)
+        types = [column_type.name for column_type in result.column_types]
+        summary = result.summary or {}
+    except QueryError:
+        raise
+    except Exception as exc:  # clickhouse-connect and chDB raise several exception types
+        raise classify_error(exc, limits, query_tag=query_tag) from exc
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    truncated = len(rows) > limits.max_result_rows
+    if truncated:
+        rows = rows[: limits.max_result_rows]
+    return QueryResult(
+        columns=columns,
+        types=types,
+        rows=list(rows),
+        truncated=truncated,
+        elapsed_ms=elapsed_ms,
+        rows_read=None if settings.is_embedded_clickhouse else int(summary.get("read_rows", 0) or 0),
+        bytes_read=None if settings.is_embedded_clickhouse else int(summary.get("read_bytes", 0) or 0),
+        sql=body,
+        tag=query_tag,
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Live progress of a running tagged query: rows read so far of ClickHouse's estimate of the total."""
+
+    tag: str
+    rows_read: int
+    total_rows: int
+    bytes_read: int
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float | None:
+        """rows_read / total_rows, capped at 1.0; None while ClickHouse has no estimate."""
+        if self.total_rows <= 0:
+            return None
+        return min(1.0, self.rows_read / self.total_rows)
+
+
+def progress(client: Client, tag: str) -> Progress | None:
+    """Progress of the query carrying `tag`, or None when none is running. Call it with a client other than the
+    one running the query (chDB serializes calls on one client): e.g. thread_client(settings) in another thread."""
+    running = running_tagged(client, tag)
+    if not running:
+        return None
+    return Progress(
+        tag=tag,
+        rows_read=sum(int(item["read_rows"]) for item in running),
+        total_rows=sum(int(item["total_rows_approx"]) for item in running),
+        bytes_read=sum(int(item["read_bytes"]) for item in running),
+        elapsed_s=max(float(item["elapsed"]) for item in running),
+    )
+
+
+def cancel(client: Client, tag: str) -> int:
+    """Ask every running query carrying `tag` to stop; returns how many. The victim's run() raises
+    QueryError(kind="cancelled"). Use a client other than the one running the query."""
+    return kill_tagged(client, tag)
