@@ -1,0 +1,66 @@
+"""Course-progress category: how far learners got, as the share of the scope's pages each learner has viewed.
+
+The denominator is the number of distinct pages anyone in the scope viewed in the period (the course's page list is
+not in the warehouse), so 100% means "every page someone in this section looked at".
+"""
+
+from __future__ import annotations
+
+from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.sql import date_filter, events
+
+
+def build_sql(ctx: QueryContext) -> str:
+    return f"""SELECT
+    bucket,
+    concat(toString(bucket * 10), '–', toString(bucket * 10 + 10), '%') AS share_range,
+    learners,
+    total_pages
+FROM (
+    SELECT bucket, count() AS learners, max(total_pages) AS total_pages
+    FROM (
+        SELECT learner, any(total) AS total_pages,
+            toUInt8(least(floor(count() / any(total) * 10), 9)) AS bucket
+        FROM (
+            SELECT learner, page_id, uniqExact(page_id) OVER () AS total
+            FROM (
+                SELECT assumeNotNull(user_id) AS learner, assumeNotNull(page_id) AS page_id
+                FROM {events(ctx)} AS e
+                WHERE event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL{date_filter(ctx)}
+                GROUP BY learner, page_id
+            )
+        )
+        GROUP BY learner
+    )
+    GROUP BY bucket
+    ORDER BY bucket WITH FILL FROM 0 TO 10
+)
+ORDER BY bucket"""
+
+
+CATEGORY = Category(
+    key="course_progress",
+    title="Progress through the course",
+    description="Learners grouped by the share of the scope's viewed pages they have opened, in 10% steps (the last "
+    "step includes 100%). The page count is the number of distinct pages viewed by anyone in the scope and period.",
+    chart_explanation="Each bar counts the learners who opened that share of the pages; bars on the right mean "
+    "learners who have seen most of the course.",
+    build_sql=build_sql,
+    count_field="learners",
+    min_count=1,
+    spec={
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": "Share of pages viewed per learner",
+        "width": 420,
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {
+            "x": {"field": "share_range", "type": "ordinal", "title": "Pages viewed", "sort": {"field": "bucket"}},
+            "y": {"field": "learners", "type": "quantitative", "title": "Learners"},
+            "tooltip": [
+                {"field": "share_range", "title": "Pages viewed"},
+                {"field": "learners", "type": "quantitative", "title": "Learners"},
+                {"field": "total_pages", "type": "quantitative", "title": "Pages in scope"},
+            ],
+        },
+    },
+)

@@ -1,0 +1,82 @@
+"""What a curated analytics category is (SQL builder, Vega-Lite template, metadata) and what running one returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from xolap.clickhouse.events import Scope
+
+SCOPES: tuple[Scope, ...] = ("section", "project")
+
+
+class CategoryError(Exception):
+    """A category was asked for with invalid arguments (unknown key, wrong scope, bad dates); the message says which."""
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What a category's SQL builder needs: the database to qualify tables with, the scope and whether dates are set."""
+
+    database: str
+    scope: Scope
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    """The public description of a category, as listed to the dashboard."""
+
+    key: str
+    title: str
+    description: str
+    chart_explanation: str
+    scopes: tuple[Scope, ...]
+    min_rows: int
+
+
+@dataclass(frozen=True)
+class Category:
+    """A curated category: `build_sql(ctx)` returns trusted SQL that reads events only via scoped_events; `spec` is a
+    Vega-Lite template whose data.values is filled with the result rows; `enough_data(rows)` decides "not enough data"."""
+
+    key: str
+    title: str
+    description: str
+    chart_explanation: str
+    build_sql: Callable[[QueryContext], str]
+    spec: dict[str, Any]
+    scopes: tuple[Scope, ...] = SCOPES
+    min_rows: int = 1
+    count_field: str | None = None
+    min_count: int = 0
+
+    def info(self) -> CategoryInfo:
+        return CategoryInfo(self.key, self.title, self.description, self.chart_explanation, self.scopes, self.min_rows)
+
+    def enough_data(self, rows: list[dict[str, Any]]) -> bool:
+        if len(rows) < self.min_rows:
+            return False
+        if self.count_field is not None:
+            return sum(row.get(self.count_field) or 0 for row in rows) >= self.min_count
+        return True
+
+
+@dataclass(frozen=True)
+class CategoryResult:
+    """One run of a category: rows as JSON-ready dicts, the spec with data.values inserted, the exact SQL and
+    parameters it ran with, its wall time, and whether there was enough data to chart."""
+
+    key: str
+    title: str
+    rows: list[dict[str, Any]]
+    spec: dict[str, Any]
+    sql: str
+    parameters: dict[str, Any]
+    elapsed_ms: float
+    enough_data: bool
+    columns: list[str] = field(default_factory=list)
+    truncated: bool = False

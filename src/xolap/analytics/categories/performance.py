@@ -1,0 +1,55 @@
+"""Performance category: part-attempt score distribution in 20% buckets, with the average hints requested per bucket."""
+
+from __future__ import annotations
+
+from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.sql import date_filter, events
+
+
+def build_sql(ctx: QueryContext) -> str:
+    return f"""SELECT
+    b.bucket AS bucket,
+    concat(toString(b.bucket * 20), '–', toString(b.bucket * 20 + 20), '%') AS score_range,
+    b.attempts AS attempts,
+    round(b.avg_hints, 2) AS avg_hints
+FROM (
+    SELECT
+        toUInt8(least(greatest(floor(assumeNotNull(scaled_score) * 5), 0), 4)) AS bucket,
+        count() AS attempts,
+        avg(ifNull(hints_requested, 0)) AS avg_hints
+    FROM {events(ctx)} AS e
+    WHERE event_type = 'part_attempt' AND scaled_score IS NOT NULL{date_filter(ctx)}
+    GROUP BY bucket
+    ORDER BY bucket WITH FILL FROM 0 TO 5
+) AS b
+ORDER BY bucket"""
+
+
+CATEGORY = Category(
+    key="performance",
+    title="Score distribution",
+    description="Evaluated part attempts grouped by scaled score in 20% buckets (a score of exactly 100% falls in "
+    "80–100%), with the average number of hints requested in each bucket.",
+    chart_explanation="Bar height is the number of part attempts scoring in that range; darker bars mean learners "
+    "asked for more hints on average.",
+    build_sql=build_sql,
+    count_field="attempts",
+    min_count=1,
+    spec={
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": "Part-attempt scores",
+        "width": 400,
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {
+            "x": {"field": "score_range", "type": "ordinal", "title": "Score", "sort": {"field": "bucket"}},
+            "y": {"field": "attempts", "type": "quantitative", "title": "Part attempts"},
+            "color": {"field": "avg_hints", "type": "quantitative", "title": "Average hints",
+                      "scale": {"scheme": "oranges"}},
+            "tooltip": [
+                {"field": "score_range", "title": "Score"},
+                {"field": "attempts", "type": "quantitative", "title": "Attempts"},
+                {"field": "avg_hints", "type": "quantitative", "title": "Average hints"},
+            ],
+        },
+    },
+)

@@ -1,0 +1,152 @@
+"""The curated categories in dashboard order, and running one (or the event summary) through the bounded executor."""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from clickhouse_connect.driver.client import Client
+
+from xolap.analytics.categories import (
+    assessment,
+    course_progress,
+    cross_event,
+    engagement,
+    hints_success,
+    learners_at_risk,
+    performance,
+    section_comparison,
+    video,
+    weekday_hour,
+)
+from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
+from xolap.analytics.categories.sql import date_filter, events, parameters
+from xolap.analytics.executor import new_tag, run
+from xolap.config import Settings
+
+CATEGORIES: dict[str, Category] = {
+    module.CATEGORY.key: module.CATEGORY
+    for module in (
+        video,
+        assessment,
+        engagement,
+        performance,
+        cross_event,
+        learners_at_risk,
+        weekday_hour,
+        hints_success,
+        course_progress,
+        section_comparison,
+    )
+}
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise CategoryError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+
+
+def list_categories(scope: str) -> list[CategoryInfo]:
+    """The categories offered for a scope ('section' or 'project'), in dashboard order."""
+    _check_scope(scope)
+    return [category.info() for category in CATEGORIES.values() if scope in category.scopes]
+
+
+def get_category(key: str, scope: str) -> Category:
+    _check_scope(scope)
+    category = CATEGORIES.get(key)
+    if category is None:
+        raise CategoryError(f"unknown category {key!r}; known: {', '.join(CATEGORIES)}")
+    if scope not in category.scopes:
+        raise CategoryError(f"category {key!r} is only available for scope {', '.join(category.scopes)}, not {scope!r}")
+    return category
+
+
+def _context(settings: Settings, scope: str, scope_id: int, start: date | None, end: date | None) -> QueryContext:
+    _check_scope(scope)
+    if isinstance(scope_id, bool) or not isinstance(scope_id, int) or scope_id < 0:
+        raise CategoryError(f"{scope} id must be a non-negative integer; got {scope_id!r}")
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+            raise CategoryError(f"{name} must be a date (YYYY-MM-DD); got {value!r}")
+    if start is not None and end is not None and start > end:
+        raise CategoryError(f"start {start.isoformat()} is after end {end.isoformat()}")
+    return QueryContext(settings.clickhouse_database, scope, start, end)  # type: ignore[arg-type]
+
+
+def json_value(value: Any) -> Any:
+    """A ClickHouse result value as plain JSON (ISO dates, floats, None for NaN/inf)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (UUID, bytes)):
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return value
+
+
+def run_category(
+    client: Client,
+    settings: Settings,
+    key: str,
+    *,
+    scope: str,
+    scope_id: int,
+    start: date | None = None,
+    end: date | None = None,
+) -> CategoryResult:
+    """Run one curated category for a section or project (optionally between two dates, end inclusive), read-only
+    and bounded by the configured limits. Raises CategoryError for bad arguments, executor.QueryError on failure."""
+    category = get_category(key, scope)
+    ctx = _context(settings, scope, scope_id, start, end)
+    sql = category.build_sql(ctx)
+    params = parameters(ctx, scope_id)
+    result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
+    rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+    spec = copy.deepcopy(category.spec)
+    spec["data"] = {"values": rows}
+    return CategoryResult(
+        key=category.key,
+        title=category.title,
+        rows=rows,
+        spec=spec,
+        sql=result.sql,
+        parameters={name: json_value(value) for name, value in params.items()},
+        elapsed_ms=result.elapsed_ms,
+        enough_data=category.enough_data(rows),
+        columns=result.columns,
+        truncated=result.truncated,
+    )
+
+
+def event_summary_sql(ctx: QueryContext) -> str:
+    return f"""SELECT
+    event_type,
+    count() AS events,
+    uniqExact(user_id) AS learners,
+    min(timestamp) AS first_event,
+    max(timestamp) AS last_event
+FROM {events(ctx)} AS e
+WHERE 1 = 1{date_filter(ctx)}
+GROUP BY event_type
+ORDER BY events DESC, event_type"""
+
+
+def event_summary(
+    client: Client, settings: Settings, scope: str, scope_id: int, start: date | None = None, end: date | None = None
+) -> list[dict[str, Any]]:
+    """Per event type in the scope: events, distinct learners, first and last event time (the summary cards)."""
+    ctx = _context(settings, scope, scope_id, start, end)
+    result = run(client, settings, event_summary_sql(ctx), parameters=parameters(ctx, scope_id),
+                 tag=f"category.summary.{new_tag()}", readonly=True)
+    return [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]

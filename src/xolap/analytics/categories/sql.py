@@ -1,0 +1,55 @@
+"""SQL fragments shared by the curated categories: the scoped event source, the date-range filter and title lookups.
+
+Every fragment uses bound parameters only ({xolap_scope_id:UInt64}, {xolap_start:Date}, {xolap_end:Date}); no id or
+date is ever formatted into SQL text.
+"""
+
+from __future__ import annotations
+
+from xolap.analytics.categories.model import QueryContext
+from xolap.clickhouse.events import SCOPE_PARAMETER, scoped_events
+
+START_PARAMETER = "xolap_start"
+END_PARAMETER = "xolap_end"
+
+PLAYED_VERB = "https://w3id.org/xapi/video/verbs/played"
+VIDEO_COMPLETED_VERB = "https://w3id.org/xapi/video/verbs/completed"
+
+
+def events(ctx: QueryContext) -> str:
+    """The scope's deduplicated events as a subquery (alias it in the caller)."""
+    return scoped_events(ctx.database, ctx.scope)
+
+
+def date_filter(ctx: QueryContext, column: str = "timestamp") -> str:
+    """` AND ...` predicates for the optional date range (end date inclusive), or '' when no range is set."""
+    parts = []
+    if ctx.start is not None:
+        parts.append(f" AND {column} >= toDateTime({{{START_PARAMETER}:Date}})")
+    if ctx.end is not None:
+        parts.append(f" AND {column} < toDateTime(addDays({{{END_PARAMETER}:Date}}, 1))")
+    return "".join(parts)
+
+
+def parameters(ctx: QueryContext, scope_id: int) -> dict[str, object]:
+    values: dict[str, object] = {SCOPE_PARAMETER: scope_id}
+    if ctx.start is not None:
+        values[START_PARAMETER] = ctx.start
+    if ctx.end is not None:
+        values[END_PARAMETER] = ctx.end
+    return values
+
+
+def titles(ctx: QueryContext, kind: str) -> str:
+    """A subquery (project_id, content_id, title) with the latest title per content item of one kind."""
+    if kind not in ("page", "video", "activity"):
+        raise ValueError(f"unknown content kind {kind!r}")
+    return (
+        f"(SELECT project_id, content_id, argMax(title, updated_at) AS title FROM `{ctx.database}`.content_titles "
+        f"WHERE kind = '{kind}' GROUP BY project_id, content_id)"
+    )
+
+
+def title_or(fallback_sql: str, title_column: str = "t.title") -> str:
+    """The joined title, or the fallback expression when no title is known (LEFT JOIN leaves '' then)."""
+    return f"if({title_column} = '', {fallback_sql}, {title_column})"

@@ -1,0 +1,273 @@
+"""Curated categories on hand-built events with known answers: numbers, titles, dates, scope isolation, specs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+import vl_convert
+
+from xolap.analytics.categories import CATEGORIES, CategoryError, event_summary, list_categories, run_category
+from xolap.analytics.titles import import_titles
+
+PLAYED = "https://w3id.org/xapi/video/verbs/played"
+PAUSED = "https://w3id.org/xapi/video/verbs/paused"
+V_COMPLETED = "https://w3id.org/xapi/video/verbs/completed"
+COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+VIEWED = "http://id.tincanapi.com/verb/viewed"
+V1 = "https://videos.example/intro.mp4"
+V2 = "https://videos.example/other.mp4"
+
+_hash = itertools.count(1)
+
+
+def at(day: str, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}:00").replace(tzinfo=timezone.utc)
+
+
+def event(section: int, project: int, user: str, when: datetime, event_type: str, **values) -> dict:
+    row = {"section_id": section, "project_id": project, "user_id": user, "timestamp": when, "event_type": event_type,
+           "verb_id": values.pop("verb_id", COMPLETED), "event_hash": values.pop("event_hash", f"h{next(_hash):06d}")}
+    row.update(values)
+    return row
+
+
+def video(section, project, user, when, verb, url, progress=None):
+    return event(section, project, user, when, "video", verb_id=verb, video_url=url, video_progress=progress,
+                 video_time=1.0)
+
+
+def page(section, project, user, when, page_id, completion, name=None, **values):
+    return event(section, project, user, when, "page_viewed", verb_id=VIEWED, page_id=page_id, completion=completion,
+                 object_name=name, **values)
+
+
+def activity(section, project, user, when, activity_id, score, success):
+    return event(section, project, user, when, "activity_attempt", activity_id=activity_id, scaled_score=score,
+                 success=success)
+
+
+def part(section, project, user, when, score, hints):
+    return event(section, project, user, when, "part_attempt", activity_id=500, scaled_score=score,
+                 success=score >= 0.8, hints_requested=hints)
+
+
+D1, D2, LATE = "2026-03-02", "2026-03-03", "2026-04-20"  # Mon, Tue, Mon
+
+SECTION_1 = [
+    video(1, 10, "u1", at(D1), PLAYED, V1), video(1, 10, "u1", at(D1, 10, 5), V_COMPLETED, V1, 1.0),
+    video(1, 10, "u2", at(D1), PLAYED, V1), video(1, 10, "u2", at(D1, 10, 6), PAUSED, V1, 0.85),
+    video(1, 10, "u3", at(D1), PLAYED, V1), video(1, 10, "u3", at(D1, 10, 7), PAUSED, V1, 0.3),
+    video(1, 10, "u1", at(D2, 14), PLAYED, V2),
+    activity(1, 10, "u1", at(D1), 500, 1.0, True), activity(1, 10, "u2", at(D1), 500, 0.5, False),
+    activity(1, 10, "u3", at(D1), 500, 0.0, False), activity(1, 10, "u1", at(D2, 14), 501, 0.8, True),
+    page(1, 10, "u1", at(D1), 100, True, "Welcome (from statements)"), page(1, 10, "u2", at(D1), 100, False),
+    page(1, 10, "u1", at(D2, 14), 100, True, event_hash="dup-1"), page(1, 10, "u3", at(D2, 14), 101, False),
+    page(1, 10, "u2", at(LATE, 9), 101, True),
+    part(1, 10, "u1", at(D1), 0.1, 2), part(1, 10, "u2", at(D1), 0.15, 0), part(1, 10, "u3", at(D1), 0.5, 1),
+    part(1, 10, "u1", at(D2, 14), 1.0, 0), part(1, 10, "u2", at(D2, 14), 0.85, 3),
+]
+SECTION_2 = [video(2, 10, "u4", at(D1), PLAYED, V1), video(2, 10, "u4", at(D1, 11), V_COMPLETED, V1, 1.0),
+             activity(2, 10, "u4", at(D1), 500, 0.9, True), page(2, 10, "u4", at(D1), 100, True)]
+# Another project reusing the same ids and a learner name: must never leak into section 1 or project 10.
+SECTION_3 = [page(3, 20, "u1", at(D1), 100, True, "Other course page"), page(3, 20, "u9", at(D1), 100, True),
+             activity(3, 20, "u1", at(D1), 500, 0.1, False), video(3, 20, "u1", at(D1), PLAYED, V1)]
+
+
+@pytest.fixture()
+def course(ch_db):
+    client, settings = ch_db
+    rows = SECTION_1 + SECTION_2 + SECTION_3 + [dict(SECTION_1[13])]  # re-ingested duplicate of "dup-1"
+    columns = sorted({key for row in rows for key in row})
+    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in rows],
+                  column_names=columns)
+    import_titles(client, settings, [
+        {"project_id": 10, "kind": "video", "content_id": V1, "title": "Intro video"},
+        {"project_id": 10, "kind": "activity", "content_id": "500", "title": "Quiz 1"},
+        {"project_id": 10, "kind": "page", "content_id": "100", "title": "Welcome"},
+    ])
+    return client, settings
+
+
+def run(course, key, scope="section", scope_id=1, **kw):
+    client, settings = course
+    return run_category(client, settings, key, scope=scope, scope_id=scope_id, **kw)
+
+
+def pick(rows, **match):
+    found = [row for row in rows if all(row[k] == v for k, v in match.items())]
+    assert len(found) == 1, (match, rows)
+    return found[0]
+
+
+def test_video_counts_plays_viewers_and_completions(course):
+    result = run(course, "video")
+    assert [r["video_title"] for r in result.rows] == ["Intro video", "Video other.mp4"]
+    intro = result.rows[0]
+    assert (intro["plays"], intro["viewers"], intro["completions"]) == (3, 3, 2)
+    assert intro["completion_rate_pct"] == 66.7
+    assert intro["avg_progress_pct"] == pytest.approx((1.0 + 0.85 + 0.3) / 3 * 100, abs=0.05)
+    assert result.rows[1]["plays"] == 1 and result.rows[1]["completions"] == 0
+    assert result.enough_data
+    assert result.spec["data"]["values"] == result.rows
+    assert "{xolap_scope_id:UInt64}" in result.sql and result.parameters == {"xolap_scope_id": 1}
+
+
+def test_video_for_project_spans_its_sections_only(course):
+    intro = pick(run(course, "video", scope="project", scope_id=10).rows, video_url=V1)
+    assert (intro["plays"], intro["viewers"], intro["completions"]) == (4, 4, 3)
+
+
+def test_assessment_per_activity(course):
+    rows = run(course, "assessment").rows
+    quiz = pick(rows, activity_id=500)
+    assert (quiz["activity_title"], quiz["attempts"], quiz["learners"]) == ("Quiz 1", 3, 3)
+    assert (quiz["avg_score_pct"], quiz["success_rate_pct"]) == (50.0, 33.3)
+    other = pick(rows, activity_id=501)
+    assert (other["activity_title"], other["attempts"], other["avg_score_pct"], other["success_rate_pct"]) == (
+        "Activity 501", 1, 80.0, 100.0)
+
+
+def test_engagement_pages_and_heatmap_cells(course):
+    rows = run(course, "engagement").rows
+    welcome = [r for r in rows if r["page_id"] == 100]
+    assert {r["page_title"] for r in welcome} == {"Welcome"}  # the import wins over the statement's name
+    assert (welcome[0]["views"], welcome[0]["viewers"], welcome[0]["completed"], welcome[0]["completion_pct"]) == (
+        3, 2, 2, 66.7)  # the duplicate of dup-1 counts once
+    assert {r["granularity"] for r in rows} == {"week"}  # 2 Mar .. 20 Apr spans 49 days
+    cells = {(r["page_id"], r["period"]): r["period_views"] for r in rows}
+    assert cells == {(100, "2026-03-02"): 3, (101, "2026-03-02"): 1, (101, "2026-04-20"): 1}
+    assert pick(rows, page_id=101, period="2026-03-02")["page_title"] == "Page 101"
+
+
+def test_engagement_date_range_uses_days_and_drops_later_events(course):
+    result = run(course, "engagement", start=date(2026, 3, 1), end=date(2026, 3, 31))
+    cells = {(r["page_id"], r["period"]): r["period_views"] for r in result.rows}
+    assert cells == {(100, "2026-03-02"): 2, (100, "2026-03-03"): 1, (101, "2026-03-03"): 1}
+    assert {r["granularity"] for r in result.rows} == {"day"}
+    assert result.parameters == {"xolap_scope_id": 1, "xolap_start": "2026-03-01", "xolap_end": "2026-03-31"}
+    assert "{xolap_start:Date}" in result.sql and "2026-03" not in result.sql
+
+
+def test_end_date_is_inclusive(course):
+    rows = run(course, "cross_event", start=date(2026, 4, 20), end=date(2026, 4, 20)).rows
+    assert rows == [{"month": "2026-04-01", "event_type": "page_viewed", "events": 1}]
+
+
+def test_performance_buckets_with_average_hints(course):
+    rows = run(course, "performance").rows
+    assert [(r["score_range"], r["attempts"], r["avg_hints"]) for r in rows] == [
+        ("0–20%", 2, 1.0), ("20–40%", 0, 0.0), ("40–60%", 1, 1.0), ("60–80%", 0, 0.0), ("80–100%", 2, 1.5)]
+
+
+def test_cross_event_per_month(course):
+    rows = run(course, "cross_event").rows
+    assert rows == [
+        {"month": "2026-03-01", "event_type": "activity_attempt", "events": 4},
+        {"month": "2026-03-01", "event_type": "page_viewed", "events": 4},
+        {"month": "2026-03-01", "event_type": "part_attempt", "events": 5},
+        {"month": "2026-03-01", "event_type": "video", "events": 7},
+        {"month": "2026-04-01", "event_type": "page_viewed", "events": 1},
+    ]
+
+
+def test_learners_at_risk_counts_back_from_last_activity(course):
+    rows = run(course, "learners_at_risk").rows
+    flagged = {r["learner"]: r for r in rows if r["at_risk"]}
+    assert set(flagged) == {"u1", "u3"}
+    assert flagged["u1"]["days_inactive"] == 48 and flagged["u1"]["reasons"] == "inactive 7+ days"
+    assert pick(rows, learner="u2")["at_risk"] is False
+    # With an end date the reference day is that date: on 10 Mar everyone was last seen on 3 Mar.
+    early = run(course, "learners_at_risk", end=date(2026, 3, 10)).rows
+    assert {r["learner"]: r["days_inactive"] for r in early} == {"u1": 7, "u2": 7, "u3": 7}
+
+
+def test_weekday_hour_heatmap(course):
+    rows = run(course, "weekday_hour").rows
+    assert sum(r["events"] for r in rows) == 21
+    monday_10 = pick(rows, day_name="Mon", hour=10)
+    assert (monday_10["weekday"], monday_10["events"], monday_10["learners"]) == (1, 14, 3)
+    assert pick(rows, day_name="Mon", hour=9)["events"] == 1  # 20 April
+
+
+def test_hints_vs_success(course):
+    rows = run(course, "hints_success").rows
+    assert [(r["hints_label"], r["attempts"], r["success_rate_pct"], r["avg_score_pct"]) for r in rows] == [
+        ("0", 2, 50.0, 57.5), ("1", 1, 0.0, 50.0), ("2", 1, 0.0, 10.0), ("3+", 1, 100.0, 85.0)]
+
+
+def test_course_progress_share_of_pages(course):
+    rows = run(course, "course_progress").rows
+    assert [r["learners"] for r in rows] == [0, 0, 0, 0, 0, 2, 0, 0, 0, 1]
+    assert rows[9]["share_range"] == "90–100%" and rows[5]["total_pages"] == 2
+
+
+def test_section_comparison_for_project(course):
+    rows = run(course, "section_comparison", scope="project", scope_id=10).rows
+    assert [r["section_id"] for r in rows] == [1, 2]
+    s1, s2 = rows
+    assert (s1["learners"], s1["events"], s1["avg_score_pct"], s1["page_completion_pct"]) == (3, 21, 57.5, 60.0)
+    assert (s2["learners"], s2["events"], s2["avg_score_pct"], s2["page_completion_pct"]) == (1, 4, 90.0, 100.0)
+
+
+def test_section_comparison_is_project_only(course):
+    assert "section_comparison" not in [c.key for c in list_categories("section")]
+    assert "section_comparison" in [c.key for c in list_categories("project")]
+    with pytest.raises(CategoryError, match="only available for scope project"):
+        run(course, "section_comparison")
+
+
+def test_titles_are_per_project(course):
+    rows = run(course, "engagement", scope="section", scope_id=3).rows
+    assert {r["page_title"] for r in rows} == {"Other course page"}
+
+
+@pytest.mark.parametrize("key", [k for k, c in CATEGORIES.items() if "section" in c.scopes])
+def test_other_scopes_never_leak(course, key):
+    client, settings = course
+    own = run(course, key, scope_id=3)
+    text = json.dumps(own.rows)
+    assert "u4" not in text and "Intro video" not in text and "Quiz 1" not in text
+    if key == "learners_at_risk":
+        assert {r["learner"] for r in own.rows} == {"u1", "u9"}
+    summary = event_summary(client, settings, "section", 3, None, None)
+    assert {r["event_type"]: r["events"] for r in summary} == {"page_viewed": 2, "activity_attempt": 1, "video": 1}
+
+
+@pytest.mark.parametrize("key", list(CATEGORIES))
+def test_empty_scope_has_not_enough_data(course, key):
+    scope = "project" if key == "section_comparison" else "section"
+    result = run(course, key, scope=scope, scope_id=999)
+    assert result.enough_data is False
+
+
+@pytest.mark.parametrize("key", list(CATEGORIES))
+def test_specs_render_to_svg(course, key):
+    scope = "project" if key == "section_comparison" else "section"
+    result = run(course, key, scope=scope, scope_id=10 if scope == "project" else 1)
+    assert result.enough_data
+    spec = json.loads(json.dumps(result.spec))  # JSON-ready
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5")
+    svg = vl_convert.vegalite_to_svg(spec, vl_version="v5_21")
+    assert svg.startswith("<svg") and ("<path" in svg or "<rect" in svg)
+
+
+def test_event_summary_cards(course):
+    client, settings = course
+    summary = {r["event_type"]: r for r in event_summary(client, settings, "section", 1, None, date(2026, 3, 31))}
+    assert summary["page_viewed"]["events"] == 4 and summary["page_viewed"]["learners"] == 3
+    assert summary["video"]["first_event"].startswith("2026-03-02T10:00")
+    assert summary["video"]["last_event"].startswith("2026-03-03T14:00")
+
+
+def test_bad_arguments_are_explained(course):
+    with pytest.raises(CategoryError, match="unknown category 'nope'"):
+        run(course, "nope")
+    with pytest.raises(CategoryError, match="scope must be one of"):
+        run(course, "video", scope="course")
+    with pytest.raises(CategoryError, match="after end"):
+        run(course, "video", start=date(2026, 4, 1), end=date(2026, 3, 1))
+    with pytest.raises(CategoryError, match="non-negative integer"):
+        run(course, "video", scope_id="1 OR 1=1")
