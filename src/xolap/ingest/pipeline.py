@@ -1,0 +1,331 @@
+"""The Python ingest pipeline every path shares: JSONL bytes → lines → Arrow rows + line errors → raw_events.
+
+read_lines splits (and un-gzips) a file, map_lines applies the one mapping (xolap.xapi) to each line, EventWriter
+inserts Arrow tables in bounded batches and records rejected lines in ingest_errors. The ETL Lambda / SQS worker,
+`xolap ingest` and the statements API all go through these functions.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
+from xolap.config import Settings
+from xolap.xapi.rows import Rejected, build_row
+
+GZIP_MAGIC = b"\x1f\x8b"
+READ_CHUNK = 1 << 20
+SNIFF_BYTES = 4096
+DEFAULT_BATCH_ROWS = 50_000  # rows per insert (bounded memory, a few MB of Arrow per insert)
+MAX_RAW_LINE_CHARS = 65_536  # of a rejected line kept in ingest_errors
+MAX_REPORTED_ERRORS = 1_000  # LineErrors kept in an IngestReport (all are recorded in ingest_errors)
+
+
+class NotJsonlError(Exception):
+    """The whole file is not JSONL (binary content, a broken gzip stream); the message names the file."""
+
+
+@dataclass(frozen=True)
+class LineError:
+    """A rejected line: where it is, why (naming the field), and the line itself."""
+
+    source_file: str
+    source_line: int
+    reason: str
+    raw_line: str
+
+    def __str__(self) -> str:
+        return f"{self.source_file}:{self.source_line}: {self.reason}"
+
+
+@dataclass
+class MappedBatch:
+    """Rows mapped from some lines (an Arrow table typed to raw_events) and the lines that were rejected."""
+
+    table: pa.Table
+    errors: list[LineError]
+    lines: int
+
+
+@dataclass
+class IngestReport:
+    rows: int = 0
+    rejected: int = 0
+    errors: list[LineError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+
+    def add(self, other: IngestReport) -> None:
+        self.rows += other.rows
+        self.rejected += other.rejected
+        self.errors.extend(other.errors[: max(0, MAX_REPORTED_ERRORS - len(self.errors))])
+
+
+# --- Arrow schema ------------------------------------------------------------------------------------------------
+
+
+def _arrow_type(ch_type: str) -> pa.DataType:
+    inner = ch_type
+    for wrapper in ("Nullable(", "LowCardinality("):
+        if inner.startswith(wrapper):
+            inner = inner[len(wrapper) : -1]
+    if inner == "String":
+        return pa.string()
+    if inner == "UInt64":
+        return pa.uint64()
+    if inner == "UInt32":
+        return pa.uint32()
+    if inner == "Float64":
+        return pa.float64()
+    if inner == "Bool":
+        return pa.bool_()
+    if inner.startswith("DateTime64(3"):
+        return pa.timestamp("ms", tz="UTC")
+    raise ValueError(f"no Arrow type for ClickHouse type {ch_type}")
+
+
+ARROW_SCHEMA = pa.schema(
+    [pa.field(name, _arrow_type(ch_type), nullable=ch_type.startswith("Nullable")) for name, ch_type in MAPPED_COLUMNS]
+)
+
+
+def empty_table() -> pa.Table:
+    return ARROW_SCHEMA.empty_table()
+
+
+def rows_to_table(rows: list[list[Any]]) -> pa.Table:
+    """Arrow table from build_row() rows (MAPPED_COLUMN_NAMES order)."""
+    if not rows:
+        return empty_table()
+    columns = list(zip(*rows))
+    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ARROW_SCHEMA)]
+    return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+
+
+# --- reading -----------------------------------------------------------------------------------------------------
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the sniff boundary is fine
+        return exc.start < len(head) - 3
+    return False
+
+
+def _stream(data: bytes | BinaryIO) -> BinaryIO:
+    return io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+
+
+def _chunks(stream: BinaryIO, source: str, gzipped: bool) -> Iterator[bytes]:
+    try:
+        while True:
+            chunk = stream.read(READ_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        if gzipped:
+            raise NotJsonlError(f"{source}: not a JSONL file: broken gzip stream ({exc})") from None
+        raise
+
+
+def read_lines(data: bytes | BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
+    """(1-based index among non-empty lines, line bytes without its '\\n' / '\\r\\n') for a JSONL or JSONL.gz file.
+
+    Raises NotJsonlError naming `source` when the content is binary or a broken gzip stream."""
+    stream = _stream(data)
+    head = stream.read(2)
+    gzipped = head == GZIP_MAGIC
+    if gzipped:
+        rest = stream
+        stream = gzip.GzipFile(fileobj=_Prefixed(head, rest), mode="rb")  # type: ignore[assignment]
+        first = b""
+    else:
+        first = head
+    chunks = _chunks(stream, source, gzipped)
+    sniffed = first
+    pending: list[bytes] = []
+    for chunk in chunks:
+        pending.append(chunk)
+        sniffed += chunk[: SNIFF_BYTES]
+        if len(sniffed) >= SNIFF_BYTES:
+            break
+    if _looks_binary(sniffed[:SNIFF_BYTES]):
+        kind = "gzip content is binary" if gzipped else "binary content"
+        raise NotJsonlError(f"{source}: not a JSONL file ({kind}, not UTF-8 JSON lines)")
+    return _split(first, pending, chunks)
+
+
+def _split(first: bytes, pending: list[bytes], chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    number = 0
+    carry = first
+    for chunk in _chain(pending, chunks):
+        block = carry + chunk if carry else chunk
+        parts = block.split(b"\n")
+        carry = parts.pop()
+        for line in parts:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line.strip():
+                number += 1
+                yield number, line
+    if carry.endswith(b"\r"):
+        carry = carry[:-1]
+    if carry.strip():
+        yield number + 1, carry
+
+
+def _chain(pending: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from pending
+    yield from rest
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that replays bytes already read from its head."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO):
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+# --- mapping -----------------------------------------------------------------------------------------------------
+
+
+def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_etag: str | None) -> MappedBatch:
+    """Apply the mapping to each (line number, line); bad lines become LineErrors, good ones Arrow rows."""
+    rows: list[list[Any]] = []
+    errors: list[LineError] = []
+    count = 0
+    for number, line in lines:
+        count += 1
+        try:
+            rows.append(build_row(line, source_file=source_file, source_etag=source_etag, source_line=number))
+        except Rejected as exc:
+            errors.append(LineError(source_file, number, str(exc), line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")))
+    return MappedBatch(rows_to_table(rows), errors, count)
+
+
+# --- writing -----------------------------------------------------------------------------------------------------
+
+
+def batch_token(table: pa.Table) -> str:
+    """A deterministic insert_deduplication_token for a batch: the same lines give the same token on retry."""
+    digest = hashlib.sha256()
+    for value in table.column("event_hash").to_pylist():
+        digest.update(value.encode())
+    return digest.hexdigest()[:32]
+
+
+class EventWriter:
+    """Inserts mapped rows into `<database>.raw_events` and rejected lines into `<database>.ingest_errors`."""
+
+    def __init__(self, client: Any, settings: Settings, ingest_path: str, *, batch_rows: int = DEFAULT_BATCH_ROWS):
+        self.client = client
+        self.database = settings.clickhouse_database
+        self.ingest_path = ingest_path
+        self.batch_rows = batch_rows
+
+    def write(self, table: pa.Table, *, deduplication_token: str | None = None) -> int:
+        """Insert the table in batches of at most batch_rows; returns rows inserted."""
+        written = 0
+        for offset in range(0, table.num_rows, self.batch_rows):
+            piece = table.slice(offset, self.batch_rows)
+            token = deduplication_token if deduplication_token and table.num_rows <= self.batch_rows else None
+            self.client.insert_arrow(
+                "raw_events",
+                piece,
+                database=self.database,
+                settings={"insert_deduplication_token": token or batch_token(piece)},
+            )
+            written += piece.num_rows
+        return written
+
+    def record_errors(self, errors: Iterable[LineError]) -> int:
+        rows = [[self.ingest_path, e.source_file, e.source_line, e.reason, e.raw_line] for e in errors]
+        for offset in range(0, len(rows), self.batch_rows):
+            self.client.insert(
+                "ingest_errors",
+                rows[offset : offset + self.batch_rows],
+                column_names=["ingest_path", "source_file", "source_line", "reason", "raw_line"],
+                database=self.database,
+            )
+        return len(rows)
+
+
+def ingest_lines(
+    writer: EventWriter,
+    lines: Iterable[tuple[int, bytes]],
+    *,
+    source_file: str,
+    source_etag: str | None = None,
+    on_progress: Any = None,
+) -> IngestReport:
+    """Map and write lines in bounded batches; on_progress(rows, rejected) after each batch."""
+    report = IngestReport()
+    iterator = iter(lines)
+    while True:
+        chunk = list(islice(iterator, writer.batch_rows))
+        if not chunk:
+            break
+        batch = map_lines(chunk, source_file=source_file, source_etag=source_etag)
+        rows = writer.write(batch.table) if batch.table.num_rows else 0
+        if batch.errors:
+            writer.record_errors(batch.errors)
+        step = IngestReport(rows, len(batch.errors), batch.errors)
+        report.add(step)
+        if on_progress is not None:
+            on_progress(step.rows, step.rejected)
+    return report
+
+
+def ingest_bytes(
+    client: Any,
+    settings: Settings,
+    data: bytes | BinaryIO,
+    *,
+    source_file: str,
+    source_etag: str | None = None,
+    ingest_path: str,
+    on_progress: Any = None,
+) -> IngestReport:
+    """Ingest one JSONL(.gz) file's content: every good line into raw_events, every bad one into ingest_errors."""
+    writer = EventWriter(client, settings, ingest_path)
+    return ingest_lines(writer, read_lines(data, source_file), source_file=source_file, source_etag=source_etag, on_progress=on_progress)
+
+
+__all__ = [
+    "ARROW_SCHEMA",
+    "EventWriter",
+    "IngestReport",
+    "LineError",
+    "MappedBatch",
+    "NotJsonlError",
+    "ingest_bytes",
+    "ingest_lines",
+    "map_lines",
+    "read_lines",
+]

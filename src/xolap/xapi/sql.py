@@ -1,0 +1,297 @@
+"""The ClickHouse interpretation of the field specs: SELECT expressions, validity WHERE and rejection reasons.
+
+Generated from xolap.xapi.fields, branch for branch the same rules as xolap.xapi.rows, so
+`INSERT INTO raw_events (MAPPED_COLUMN_NAMES) SELECT <select_expressions()> FROM file|s3(…,'LineAsString','line String')
+WHERE <valid_condition()>` gives exactly the rows the Python path gives (tests/xapi/test_parity.py).
+
+Read lines with the LineAsString format (not JSONAsString): the hash needs each line exactly as written and a
+malformed line must reach the validity check instead of failing the whole read. Each JSON object level is parsed
+once into a Map of raw values (helper aliases `_x_*`, defined inline at first use, so the expression list is
+self-contained); a leaf is converted from its raw JSON text the way rows.py converts the parsed value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
+from xolap.xapi import fields as spec
+from xolap.xapi.fields import Field, Source
+from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN, invalid_reason, missing_reason
+
+LINE_FORMAT = "LineAsString"
+DEFAULT_LINE_COLUMN = "line"
+
+
+def quote(value: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _regex(pattern: str) -> str:
+    return quote(f"^{pattern}$")
+
+
+_NULLISH = "('', 'null')"
+_OBJECT_START = quote("^[ \\t\\n\\r]*[{]")
+_BLANK_LINE = quote("^[ \\t\\n\\r\\f\\v]*$")
+_NUMBER = _regex(NUMBER_PATTERN)
+_QUOTED_NUMBER = _regex('"' + NUMBER_PATTERN + '"')
+_EMPTYISH = "('', 'null', '\"\"')"
+
+
+class _Query:
+    """Emits one query's expressions; each helper alias is defined (`(expr AS name)`) once, at its first use."""
+
+    def __init__(self, line_column: str, event_type_scoped: bool = True):
+        self.line_column = line_column
+        self.defined: set[str] = set()
+        self._maps: dict[tuple[str, ...], str] = {}
+
+    def alias(self, name: str, expression: str) -> str:
+        if name in self.defined:
+            return name
+        self.defined.add(name)
+        return f"({expression} AS {name})"
+
+    # -- input line ------------------------------------------------------------------------------------------
+    def line(self) -> str:
+        col = self.line_column
+        return self.alias("_x_line", f"if(endsWith({col}, '\\r'), substring({col}, 1, length({col}) - 1), {col})")
+
+    def _map(self, path: tuple[str, ...]) -> str:
+        name = self._maps.setdefault(path, f"_x_m{len(self._maps)}")
+        source = self.line() if not path else f"{self._map(path[:-1])}[{quote(path[-1])}]"
+        return self.alias(name, f"CAST(JSONExtractKeysAndValuesRaw({source}), 'Map(String, String)')")
+
+    def raw(self, path: tuple[str, ...]) -> str:
+        """The raw JSON text at path ('' when absent)."""
+        return f"{self._map(path[:-1])}[{quote(path[-1])}]"
+
+    # -- classification ------------------------------------------------------------------------------------
+    def event_type(self) -> str:
+        verb = self.field_value(spec.FIELDS_BY_COLUMN["verb_id"])
+        otype = self.field_value(spec.FIELDS_BY_COLUMN["object_type"])
+        branches = []
+        for event_type, verbs, wanted_type in spec.EVENT_TYPE_RULES:
+            condition = f"{verb} IN ({', '.join(quote(v) for v in verbs)})"
+            if wanted_type is not None:
+                condition += f" AND {otype} = {quote(wanted_type)}"
+            branches.append(f"ifNull({condition}, 0), {quote(event_type)}")
+        return self.alias("_x_event_type", f"multiIf({', '.join(branches)}, {quote(spec.UNKNOWN_EVENT_TYPE)})")
+
+    # -- fields ----------------------------------------------------------------------------------------------
+    def _present(self, field: Field, source: Source) -> str:
+        condition = f"{self.raw(source.path)} NOT IN {_NULLISH}"
+        scope = source.only_for or field.only_for
+        if scope is not None:
+            condition += f" AND {self.event_type()} IN ({', '.join(quote(t) for t in scope)})"
+        return f"({condition})"
+
+    def field_value(self, field: Field) -> str:
+        name = f"_x_v_{field.column}"
+        if name in self.defined:
+            return name
+        branches = []
+        for source in field.sources:
+            value, _valid = convert(field.kind, self.raw(source.path))
+            branches.append(f"{self._present(field, source)}, {value}")
+        return self.alias(name, f"multiIf({', '.join(branches)}, NULL)")
+
+    def field_problem(self, field: Field) -> list[str]:
+        """multiIf branch pairs (condition, reason literal) that reject the line for this field."""
+        pairs: list[str] = []
+        earlier: list[str] = []
+        for source in field.sources:
+            present = self._present(field, source)
+            _value, valid = convert(field.kind, self.raw(source.path))
+            if valid != "1":
+                guard = " AND ".join([f"NOT {p}" for p in earlier] + [present, f"NOT ({valid})"])
+                pairs.append(f"{guard}, {quote(invalid_reason(field, source))}")
+            earlier.append(present)
+        if field.column in spec.REQUIRED_FIELDS:
+            pairs.append(f"{' AND '.join(f'NOT {p}' for p in earlier)}, {quote(missing_reason(field))}")
+        return pairs
+
+    # -- whole-row checks -------------------------------------------------------------------------------------
+    def reason(self) -> str:
+        """'' for a good line, else the first problem (same order and words as rows.build_row)."""
+        if "_x_reason" in self.defined:
+            return "_x_reason"
+        line = self.line()
+        pairs = [
+            f"NOT isValidJSON({line}), 'not valid JSON'",
+            f"NOT match(_x_line, {_OBJECT_START}), 'not a JSON object'",
+        ]
+        for key in spec.REQUIRED_OBJECTS:
+            pairs.append(f"NOT startsWith({self.raw((key,))}, '{{'), {quote(f'{key}: missing or not an object')}")
+        for field in spec.FIELDS:
+            pairs.extend(self.field_problem(field))
+        return self.alias("_x_reason", f"multiIf({', '.join(pairs)}, '')")
+
+    def column(self, column: str, source_file: str, source_etag: str, source_line: str) -> str:
+        if column == "event_type":
+            return self.event_type()
+        if column == "event_hash":
+            return f"lower(hex(SHA256({self.line()})))"
+        if column == "source_file":
+            return source_file
+        if column == "source_etag":
+            return source_etag
+        if column == "source_line":
+            return source_line
+        field = spec.FIELDS_BY_COLUMN[column]
+        value = self.field_value(field)
+        if column == "timestamp":
+            return f"assumeNotNull({value})"
+        return value
+
+
+def convert(kind: str, raw: str) -> tuple[str, str]:
+    """(value expression, validity expression) for raw JSON text `raw` that is present (not absent, not null)."""
+    is_string = f"startsWith({raw}, '\"')"
+    text = f"if({is_string}, JSONExtractString({raw}), {raw})"
+    if kind == "string":
+        is_int = f"match({raw}, {_regex('-?[0-9]{1,' + str(spec.MAX_STRING_INT_DIGITS) + '}')})"
+        return f"multiIf({is_string}, JSONExtractString({raw}), {is_int}, {raw}, NULL)", f"{is_string} OR {is_int}"
+    if kind == "text":
+        return text, "1"
+    if kind in ("uint64", "uint32", "count"):
+        fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
+        digits = (
+            f"multiIf(match({raw}, '^[0-9]+$'), {raw}, match({raw}, '^\"[0-9]+\"$'), "
+            f"substring({raw}, 2, length({raw}) - 2), NULL)"
+        )
+        value = f"{fn}({digits})"
+        valid = f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
+        if kind == "count":
+            is_array = f"startsWith({raw}, '[')"
+            return (
+                f"if({is_array}, toUInt32(JSONLength({raw})), {value})",
+                f"{is_array} OR {valid}",
+            )
+        return value, valid
+    if kind == "float64":
+        number = (
+            f"multiIf(match({raw}, {_NUMBER}), {raw}, match({raw}, {_QUOTED_NUMBER}), "
+            f"substring({raw}, 2, length({raw}) - 2), NULL)"
+        )
+        value = f"toFloat64OrNull({number})"
+        return value, f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
+    if kind == "bool":
+        return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
+    if kind == "response":
+        inner = f"JSONExtractRaw({raw}, 'input')"
+        has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {_NULLISH}"
+        inner_text = f"if(startsWith({inner}, '\"'), JSONExtractString({inner}), {inner})"
+        return f"if({has_input}, {inner_text}, {text})", "1"
+    if kind == "lang_map":
+        def entry(key: str) -> str:
+            item = f"JSONExtractRaw({raw}, {key})"
+            return f"if({item} IN {_NULLISH}, NULL, if(startsWith({item}, '\"'), JSONExtractString({item}), {item}))"
+
+        in_map = (
+            f"multiIf(JSONHas({raw}, 'en-US'), {entry(quote('en-US'))}, JSONHas({raw}, 'en'), {entry(quote('en'))}, "
+            f"JSONLength({raw}) > 0, {entry('1')}, NULL)"
+        )
+        is_object = f"startsWith({raw}, '{{')"
+        return f"multiIf({is_string}, JSONExtractString({raw}), {is_object}, {in_map}, NULL)", f"{is_string} OR {is_object}"
+    if kind == "timestamp":
+        return _timestamp(raw)
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _timestamp(raw: str) -> tuple[str, str]:
+    text = f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), '')"
+    g = f"extractGroups({text}, {_regex(TIMESTAMP_PATTERN)})"
+    # g: 1 year 2 month 3 day 4 hour 5 minute 6 second 7 fraction 8 Z 9 sign 10 offset hours 11 offset minutes
+    date = f"concat({g}[1], '-', {g}[2], '-', {g}[3])"
+    valid = (
+        f"length({g}) = 11 AND {g}[1] BETWEEN '{spec.MIN_YEAR}' AND '{spec.MAX_YEAR}' "
+        f"AND toString(toDate32OrNull({date})) = {date} AND {g}[4] <= '23' AND {g}[5] <= '59' AND {g}[6] <= '59' "
+        f"AND ({g}[9] = '' OR ({g}[10] <= '23' AND {g}[11] <= '59'))"
+    )
+    local = (
+        f"makeDateTime64(toUInt16OrZero({g}[1]), toUInt8OrZero({g}[2]), toUInt8OrZero({g}[3]), toUInt8OrZero({g}[4]), "
+        f"toUInt8OrZero({g}[5]), toUInt8OrZero({g}[6]), toUInt32OrZero(rightPad(substring({g}[7], 1, 3), 3, '0')), 3, 'UTC')"
+    )
+    offset = f"if({g}[9] = '-', -1, 1) * (toInt32OrZero({g}[10]) * 3600 + toInt32OrZero({g}[11]) * 60)"
+    return f"if({valid}, {local} - toIntervalSecond({offset}), NULL)", valid
+
+
+# --- public API --------------------------------------------------------------------------------------------------
+
+
+def select_expressions(
+    line_column: str = DEFAULT_LINE_COLUMN,
+    *,
+    source_file_expr: str = "_path",
+    source_etag_expr: str = "NULL",
+    source_line_expr: str = "toUInt32(_row_number + 1)",
+) -> list[str]:
+    """The SELECT list, in MAPPED_COLUMN_NAMES order, that maps a LineAsString column to raw_events values.
+
+    Self-contained (helper aliases are defined inline); pair it with `valid_condition(line_column)` in the same
+    query's WHERE so bad lines are not inserted. source_line_expr must count non-empty lines (see
+    `source_line_expression`)."""
+    query = _Query(line_column)
+    return [query.column(c, source_file_expr, source_etag_expr, source_line_expr) for c in MAPPED_COLUMN_NAMES]
+
+
+def valid_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
+    """A WHERE condition true for lines that map to a row (self-contained)."""
+    return f"{_Query(line_column).reason()} = ''"
+
+
+def source_line_expression(blank_rows: Sequence[int] = (), row_number_column: str = "_row_number") -> str:
+    """1-based index among non-empty lines, from the 0-based physical row number and the blank rows' numbers."""
+    if not blank_rows:
+        return f"toUInt32({row_number_column} + 1)"
+    listed = ", ".join(str(int(r)) for r in sorted(blank_rows))
+    return f"toUInt32({row_number_column} + 1 - arrayCount(b -> b < {row_number_column}, [{listed}]))"
+
+
+def not_blank_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
+    """Lines that count (Python: `line.strip()` non-empty)."""
+    return f"NOT match({line_column}, {_BLANK_LINE})"
+
+
+def insert_select_sql(
+    target_table: str,
+    source: str,
+    *,
+    line_column: str = DEFAULT_LINE_COLUMN,
+    source_file_expr: str = "_path",
+    source_etag_expr: str = "NULL",
+    source_line_expr: str = "toUInt32(_row_number + 1)",
+) -> str:
+    """`INSERT INTO target (cols) SELECT … FROM source WHERE <non-empty and valid>`; source is a table function
+    reading LineAsString, e.g. `file('x.jsonl', 'LineAsString', 'line String')`."""
+    query = _Query(line_column)
+    expressions = [query.column(c, source_file_expr, source_etag_expr, source_line_expr) for c in MAPPED_COLUMN_NAMES]
+    columns = ", ".join(MAPPED_COLUMN_NAMES)
+    return (
+        f"INSERT INTO {target_table} ({columns}) SELECT {', '.join(expressions)} FROM {source} "
+        f"WHERE {not_blank_condition(line_column)} AND {query.reason()} = ''"
+    )
+
+
+def rejected_lines_sql(
+    source: str,
+    *,
+    line_column: str = DEFAULT_LINE_COLUMN,
+    source_file_expr: str = "_path",
+    source_line_expr: str = "toUInt32(_row_number + 1)",
+) -> str:
+    """SELECT source_file, source_line, reason, raw_line for every non-empty line the insert would skip
+    (the columns of ingest_errors, so a backfill can `INSERT INTO ingest_errors (…) <this>`)."""
+    query = _Query(line_column)
+    return (
+        f"SELECT {source_file_expr} AS source_file, {source_line_expr} AS source_line, {query.reason()} AS reason, "
+        f"{query.line()} AS raw_line FROM {source} WHERE {not_blank_condition(line_column)} AND reason != ''"
+    )
+
+
+def blank_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN) -> str:
+    """The 0-based row numbers of blank lines (feed them to source_line_expression)."""
+    return f"SELECT _row_number FROM {source} WHERE NOT ({not_blank_condition(line_column)}) ORDER BY _row_number"
