@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import boto3
@@ -18,20 +19,28 @@ def _secret(value: SecretStr | str) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+def region_for(settings: Settings) -> str:
+    """XOLAP_AWS_REGION when set, else the runtime's AWS_REGION (Lambda sets it), else the settings default."""
+    if "aws_region" in settings.model_fields_set:
+        return settings.aws_region
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or settings.aws_region
+
+
 def aws_client(settings: Settings, service: Service, *, max_attempts: int = 3, read_timeout: float = 60.0) -> Any:
     """A client for S3 or SQS. Without XOLAP_AWS_ACCESS_KEY_ID it uses boto3's default chain (the Lambda role).
 
     An explicit endpoint (moto, MinIO, LocalStack) gets path-style S3 addressing, which such servers expect.
     """
     endpoint = settings.s3_endpoint_url if service == "s3" else settings.sqs_endpoint_url
+    region = region_for(settings)
     config = Config(
-        region_name=settings.aws_region,
+        region_name=region,
         retries={"max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=10,
         read_timeout=read_timeout,
         s3={"addressing_style": "path"} if endpoint and service == "s3" else None,
     )
-    kwargs: dict[str, Any] = {"endpoint_url": endpoint, "config": config, "region_name": settings.aws_region}
+    kwargs: dict[str, Any] = {"endpoint_url": endpoint, "config": config, "region_name": region}
     if settings.aws_access_key_id:
         kwargs["aws_access_key_id"] = settings.aws_access_key_id
         if settings.aws_secret_access_key is not None:
