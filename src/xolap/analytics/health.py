@@ -1,0 +1,186 @@
+"""ClickHouse health and operational metrics for the admin console: server, tables, ingest freshness, query latency
+and errors over the last hour, running merges and mutations, and sample queries an admin can run.
+
+Postgres status and job counts belong to other modules: the caller passes them in `extra`, which is merged into the
+summary's top level (see health_summary). Nothing here reads or returns learner data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from xolap.analytics.categories.registry import json_value
+from xolap.analytics.executor import QueryError, new_tag, run
+from xolap.config import Settings
+
+QUERY_WINDOW_MINUTES = 60
+_TAG_PREFIX = "health"
+
+
+@dataclass(frozen=True)
+class SampleQuery:
+    title: str
+    description: str
+    sql: str
+
+
+def _records(client: Client, settings: Settings, name: str, sql: str, parameters: dict[str, Any] | None = None) -> list[dict]:
+    result = run(client, settings, sql, parameters=parameters, tag=f"{_TAG_PREFIX}.{name}.{new_tag()}", readonly=True)
+    return [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+
+
+def server(client: Client, settings: Settings) -> dict[str, Any]:
+    row = _records(client, settings, "server",
+                   "SELECT version() AS version, uptime() AS uptime_seconds, timezone() AS timezone, now() AS server_time")[0]
+    return {**row, "embedded": settings.is_embedded_clickhouse, "database": settings.clickhouse_database}
+
+
+def tables(client: Client, settings: Settings) -> list[dict[str, Any]]:
+    """Each table of the database: engine, active parts, rows and bytes on disk in them, last part change."""
+    return _records(client, settings, "tables", """SELECT
+    t.name AS name,
+    t.engine AS engine,
+    ifNull(p.rows, 0) AS rows,
+    ifNull(p.bytes_on_disk, 0) AS bytes_on_disk,
+    ifNull(p.active_parts, 0) AS active_parts,
+    if(p.last_change > toDateTime(0), p.last_change, t.metadata_modification_time) AS last_change
+FROM system.tables AS t
+LEFT JOIN (
+    SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, count() AS active_parts,
+        max(modification_time) AS last_change
+    FROM system.parts
+    WHERE database = {db:String} AND active
+    GROUP BY table
+) AS p ON p.table = t.name
+WHERE t.database = {db:String}
+ORDER BY t.name""", {"db": settings.clickhouse_database})
+
+
+def ingest_freshness(client: Client, settings: Settings) -> dict[str, Any]:
+    """Latest event time and latest insert time in raw_events (rows before dedup), and rejected lines in 24 hours."""
+    db = settings.clickhouse_database
+    row = _records(client, settings, "freshness", f"""SELECT
+    count() AS stored_rows,
+    if(count() = 0, NULL, max(timestamp)) AS latest_event,
+    if(count() = 0, NULL, max(inserted_at)) AS latest_insert,
+    if(count() = 0, NULL, dateDiff('second', max(inserted_at), now())) AS seconds_since_insert
+FROM `{db}`.raw_events""")[0]
+    errors = _records(client, settings, "ingest_errors",
+                      f"SELECT count() AS n FROM `{db}`.ingest_errors WHERE recorded_at >= now() - INTERVAL 1 DAY")
+    return {**row, "rejected_lines_24h": errors[0]["n"]}
+
+
+def flush_logs(client: Client) -> bool:
+    """Ask ClickHouse to write buffered system logs now; False when the user may not (then logs lag a few seconds)."""
+    try:
+        client.command("SYSTEM FLUSH LOGS")
+        return True
+    except Exception:  # noqa: BLE001 - a read-only or restricted user may not flush; the logs still arrive later
+        return False
+
+
+def recent_queries(client: Client, settings: Settings, *, minutes: int = QUERY_WINDOW_MINUTES) -> dict[str, Any]:
+    """Finished-query count, p50/p95/max duration and errors (by code) over the last `minutes`, from
+    system.query_log, leaving out these health queries themselves. `available` is False without a query_log."""
+    exclude = f"%xolap:{_TAG_PREFIX}.%"
+    try:
+        totals = _records(client, settings, "query_log", """SELECT
+    countIf(type = 'QueryFinish') AS finished,
+    countIf(type IN ('ExceptionBeforeStart', 'ExceptionWhileProcessing')) AS errors,
+    quantileExactIf(0.5)(query_duration_ms, type = 'QueryFinish') AS p50_ms,
+    quantileExactIf(0.95)(query_duration_ms, type = 'QueryFinish') AS p95_ms,
+    maxIf(query_duration_ms, type = 'QueryFinish') AS max_ms
+FROM system.query_log
+WHERE event_time >= now() - toIntervalMinute({minutes:UInt32}) AND type != 'QueryStart' AND query NOT LIKE {exclude:String}""",
+                          {"minutes": minutes, "exclude": exclude})[0]
+        error_codes = _records(client, settings, "query_errors", """SELECT exception_code AS code, errorCodeToName(exception_code) AS name,
+    count() AS count, max(event_time) AS last_seen
+FROM system.query_log
+WHERE event_time >= now() - toIntervalMinute({minutes:UInt32})
+  AND type IN ('ExceptionBeforeStart', 'ExceptionWhileProcessing') AND query NOT LIKE {exclude:String}
+GROUP BY code ORDER BY count DESC, code LIMIT 10""", {"minutes": minutes, "exclude": exclude})
+        by_tag = _records(client, settings, "query_tags", """SELECT extract(query, 'xolap:([A-Za-z_]+[.][A-Za-z_]+)') AS tag, count() AS finished,
+    quantileExact(0.5)(query_duration_ms) AS p50_ms, quantileExact(0.95)(query_duration_ms) AS p95_ms
+FROM system.query_log
+WHERE event_time >= now() - toIntervalMinute({minutes:UInt32}) AND type = 'QueryFinish' AND tag != ''
+  AND query NOT LIKE {exclude:String}
+GROUP BY tag ORDER BY p95_ms DESC, tag LIMIT 20""", {"minutes": minutes, "exclude": exclude})
+    except QueryError as exc:
+        return {"available": False, "window_minutes": minutes, "reason": str(exc)}
+    if not totals["finished"]:
+        totals.update(p50_ms=None, p95_ms=None, max_ms=None)
+    return {"available": True, "window_minutes": minutes, **totals, "error_codes": error_codes, "by_tag": by_tag}
+
+
+def merges(client: Client, settings: Settings) -> dict[str, Any]:
+    """Merges running now and mutations not yet done, in this database."""
+    params = {"db": settings.clickhouse_database}
+    running = _records(client, settings, "merges", """SELECT table, round(elapsed, 1) AS elapsed_s, round(progress, 3) AS progress,
+    num_parts, result_part_name, total_size_bytes_compressed AS bytes
+FROM system.merges WHERE database = {db:String} ORDER BY elapsed DESC""", params)
+    mutations = _records(client, settings, "mutations", """SELECT table, mutation_id, command, create_time, parts_to_do, latest_fail_reason
+FROM system.mutations WHERE database = {db:String} AND NOT is_done ORDER BY create_time""", params)
+    return {"running": running, "pending_mutations": mutations}
+
+
+def sample_queries(settings: Settings) -> list[SampleQuery]:
+    """Queries an admin can paste into `xolap query --admin` or the console, for this database."""
+    db = f"`{settings.clickhouse_database}`"
+    return [
+        SampleQuery("Events per type", "How many events of each type are stored (each counted once).",
+                    f"SELECT event_type, count() AS events FROM {db}.raw_events FINAL GROUP BY event_type ORDER BY events DESC"),
+        SampleQuery("Largest sections", "The 20 sections with the most events, with learners and last activity.",
+                    f"SELECT section_id, count() AS events, uniq(user_id) AS learners, max(timestamp) AS last_event "
+                    f"FROM {db}.raw_events GROUP BY section_id ORDER BY events DESC LIMIT 20"),
+        SampleQuery("Events per day, last 30 days", "Ingest volume by event day.",
+                    f"SELECT toDate(timestamp) AS day, count() AS events FROM {db}.raw_events "
+                    f"WHERE timestamp >= now() - INTERVAL 30 DAY GROUP BY day ORDER BY day"),
+        SampleQuery("Recent inserts by source file", "Which files were loaded in the last day, how many rows each.",
+                    f"SELECT source_file, count() AS rows, max(inserted_at) AS loaded FROM {db}.raw_events "
+                    f"WHERE inserted_at >= now() - INTERVAL 1 DAY GROUP BY source_file ORDER BY loaded DESC LIMIT 50"),
+        SampleQuery("Duplicates waiting for merge", "Rows stored minus rows counted once; merges remove the difference.",
+                    f"SELECT (SELECT count() FROM {db}.raw_events) - (SELECT count() FROM {db}.raw_events FINAL) AS duplicates"),
+        SampleQuery("Rejected input lines", "The latest ingest errors with file, line and reason.",
+                    f"SELECT recorded_at, ingest_path, source_file, source_line, reason FROM {db}.ingest_errors "
+                    f"ORDER BY recorded_at DESC LIMIT 50"),
+        SampleQuery("Parts per partition", "Active parts and rows per monthly partition (many parts = merges behind).",
+                    f"SELECT partition, count() AS parts, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size "
+                    f"FROM system.parts WHERE database = '{settings.clickhouse_database}' AND table = 'raw_events' AND active "
+                    f"GROUP BY partition ORDER BY partition"),
+        SampleQuery("Slowest queries, last hour", "The ten slowest finished queries with rows read and memory.",
+                    "SELECT event_time, query_duration_ms, read_rows, formatReadableSize(memory_usage) AS memory, "
+                    "substring(query, 1, 200) AS query FROM system.query_log WHERE type = 'QueryFinish' "
+                    "AND event_time >= now() - INTERVAL 1 HOUR ORDER BY query_duration_ms DESC LIMIT 10"),
+        SampleQuery("Titles known per project", "How many page, video and activity titles the charts can use.",
+                    f"SELECT project_id, kind, count() AS titles FROM {db}.content_titles FINAL "
+                    f"GROUP BY project_id, kind ORDER BY project_id, kind"),
+    ]
+
+
+def health_summary(client: Client, settings: Settings, *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the admin console shows about ClickHouse, as JSON-ready data.
+
+    `extra` is the hook for the parts other modules own (e.g. {"postgres": {...}, "jobs": {...}}): its keys are
+    merged into the top level of the result and win over nothing here (they must not reuse these keys)."""
+    started = time.perf_counter()
+    flushed = flush_logs(client)
+    summary: dict[str, Any] = {
+        "clickhouse": server(client, settings),
+        "tables": tables(client, settings),
+        "ingest": ingest_freshness(client, settings),
+        "queries": {**recent_queries(client, settings), "logs_flushed": flushed},
+        "merges": merges(client, settings),
+        "sample_queries": [sample.__dict__ for sample in sample_queries(settings)],
+    }
+    if extra:
+        clash = sorted(set(extra) & set(summary))
+        if clash:
+            raise ValueError(f"extra health sections reuse reserved key(s): {', '.join(clash)}")
+        summary.update(extra)
+    summary["collected_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return summary
