@@ -1,0 +1,444 @@
+"""JSON API of the section and project dashboards: categories, event summary, guarded custom SQL with progress and
+cancel, saved visualizations (CRUD + rerun) and exports (CSV, JSON, PNG, SVG rendered on the server by vl-convert).
+
+Every route sits under /api/v1/{sections|projects}/{slug}/analytics and is authorized by the accounts module's
+require_section_access / require_project_access. Custom SQL always passes the guard with the route's scope and runs
+with that scope's id bound as xolap_scope_id; a saved visualization is only visible and runnable in its own scope.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from xolap.analytics import executor
+from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category
+from xolap.analytics.executor import QueryError, QueryResult
+from xolap.analytics.guard import GuardError, guard
+from xolap.analytics.result_formats import csv_value, json_value, to_json
+from xolap.clickhouse.client import connect
+from xolap.clickhouse.events import SCOPE_PARAMETER
+from xolap.store.models import SavedVisualization, Section
+from xolap.web import auth
+from xolap.web.analytics_scope import (
+    AnalyticsScope,
+    DashboardError,
+    check_range,
+    check_tag,
+    parse_date,
+    project_scope,
+    running_queries,
+    section_scope,
+)
+
+router = APIRouter(tags=["analytics"])
+
+EXPORT_FORMATS = ("csv", "json", "png", "svg")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "png": "image/png", "svg": "image/svg+xml"}
+_QUERY_ERROR_STATUS = {"cancelled": 409, "timeout": 422, "too_many_rows": 422, "too_many_rows_read": 422,
+                       "too_many_bytes_read": 422, "memory": 422, "unavailable": 503}
+_readonly_clients = threading.local()
+
+
+# ---------------------------------------------------------------- scope dependencies
+
+def section_dependency(section=Depends(auth.require_section_access)) -> AnalyticsScope:
+    return section_scope(section)
+
+
+def project_dependency(project=Depends(auth.require_project_access)) -> AnalyticsScope:
+    return project_scope(project)
+
+
+SCOPE_DEPENDENCIES: dict[str, Callable[..., AnalyticsScope]] = {"section": section_dependency, "project": project_dependency}
+
+
+# ---------------------------------------------------------------- errors
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The JSON error body {"error": {"kind", "message"}} with a status that fits the failure."""
+    if isinstance(exc, DashboardError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+    if isinstance(exc, GuardError):
+        return JSONResponse({"error": {"kind": "guard", "message": str(exc)}}, status_code=400)
+    if isinstance(exc, QueryError):
+        return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}},
+                            status_code=_QUERY_ERROR_STATUS.get(exc.kind, 400))
+    if isinstance(exc, CategoryError):
+        status = 404 if str(exc).startswith("unknown category") else 400
+        return JSONResponse({"error": {"kind": "invalid", "message": str(exc)}}, status_code=status)
+    raise exc
+
+
+def answer(produce: Callable[[], Any]) -> Any:
+    try:
+        return produce()
+    except (DashboardError, GuardError, QueryError, CategoryError) as exc:
+        return error_response(exc)
+
+
+# ---------------------------------------------------------------- running things
+
+def _runtime(request: Request):
+    return request.app.state.runtime
+
+
+def user_sql_client(runtime):
+    """The client user SQL runs on: the read-only server user when configured, else this thread's client."""
+    settings = runtime.settings
+    if settings.is_embedded_clickhouse or not settings.clickhouse_readonly_url:
+        return runtime.clickhouse()
+    client = getattr(_readonly_clients, "client", None)
+    if client is None:
+        client = _readonly_clients.client = connect(settings, readonly_user=True)
+    return client
+
+
+def guarded_sql(sql: str, scope: AnalyticsScope, database: str) -> str:
+    """User SQL rewritten by the guard so it only reads this scope's events (GuardError says why it is refused)."""
+    if not sql or not sql.strip():
+        raise DashboardError(400, "invalid", "sql: the query is empty")
+    result = guard(sql, scope=scope.kind, database=database)
+    return result if isinstance(result, str) else result.sql
+
+
+def run_custom_sql(runtime, scope: AnalyticsScope, sql: str, *, tag: str | None = None) -> QueryResult:
+    """Guard, then run bounded and read-only with the scope id bound; raises GuardError or QueryError."""
+    settings = runtime.settings
+    safe_sql = guarded_sql(sql, scope, settings.clickhouse_database)
+    return executor.run(user_sql_client(runtime), settings, safe_sql, parameters={SCOPE_PARAMETER: scope.id},
+                        tag=tag, readonly=True)
+
+
+def result_records(result: QueryResult) -> list[dict[str, Any]]:
+    return [{name: json_value(value) for name, value in zip(result.columns, row)} for row in result.rows]
+
+
+def query_result_json(result: QueryResult) -> dict[str, Any]:
+    body = to_json(result)
+    body.pop("tag", None)
+    body["tag"] = result.tag
+    return body
+
+
+def category_json(runtime, scope: AnalyticsScope, key: str, start: date | None, end: date | None) -> dict[str, Any]:
+    result = run_category(runtime.clickhouse(), runtime.settings, key, scope=scope.kind, scope_id=scope.id,
+                          start=start, end=end)
+    rows = result.rows
+    if key == "section_comparison":
+        rows = label_sections(runtime, rows)
+    spec = copy.deepcopy(result.spec)
+    spec["data"] = {"values": rows}
+    return {"key": result.key, "title": result.title, "columns": list(result.columns), "rows": rows, "spec": spec,
+            "sql": result.sql, "parameters": result.parameters, "elapsed_ms": round(result.elapsed_ms, 1),
+            "enough_data": result.enough_data, "truncated": result.truncated}
+
+
+def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give section-comparison rows the section titles known in Postgres (ids without a title keep their label)."""
+    ids = {int(row["section_id"]) for row in rows if row.get("section_id") is not None}
+    if not ids:
+        return rows
+    with runtime.sessions() as session:
+        titles = {sid: title for sid, title in session.execute(select(Section.id, Section.title).where(Section.id.in_(ids)))}
+    return [{**row, "section": titles.get(int(row["section_id"])) or row.get("section")} for row in rows]
+
+
+def summary_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
+    rows = event_summary(runtime.clickhouse(), runtime.settings, scope.kind, scope.id, start, end)
+    return {"event_types": rows, "total_events": sum(int(row.get("events") or 0) for row in rows),
+            "start": start.isoformat() if start else None, "end": end.isoformat() if end else None}
+
+
+def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
+    """What a dashboard page shows, as JSON: the scope, its categories, the event summary, the API links."""
+    return {
+        "scope": scope.as_json(),
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+        "categories": [info.__dict__ | {"scopes": list(info.scopes)} for info in list_categories(scope.kind)],
+        "summary": summary_json(runtime, scope, start, end),
+        "links": {"categories": f"{scope.api_base}/categories/{{key}}", "query": f"{scope.api_base}/query",
+                  "visualizations": f"{scope.api_base}/visualizations", "export": f"{scope.api_base}/export"},
+    }
+
+
+# ---------------------------------------------------------------- exports
+
+def with_data(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The spec with the rows as its inline data (any data it named is replaced)."""
+    out = copy.deepcopy(spec)
+    out["data"] = {"values": rows}
+    return out
+
+
+def render_chart(spec: dict[str, Any], fmt: str) -> bytes:
+    """SVG or PNG of a Vega-Lite spec, rendered offline (no data URL may be fetched)."""
+    import vl_convert
+
+    try:
+        if fmt == "svg":
+            return vl_convert.vegalite_to_svg(spec, allowed_base_urls=[]).encode()
+        return vl_convert.vegalite_to_png(spec, scale=2, allowed_base_urls=[])
+    except ValueError as exc:
+        reason = str(exc).splitlines()
+        detail = reason[1].strip() if len(reason) > 1 else (reason[0] if reason else type(exc).__name__)
+        raise DashboardError(400, "spec", f"the Vega-Lite spec cannot be rendered: {detail}") from None
+
+
+def export_response(fmt: str, columns: list[str], rows: list[dict[str, Any]], spec: dict[str, Any] | None,
+                    filename: str, *, truncated: bool = False) -> Response:
+    if fmt not in EXPORT_FORMATS:
+        raise DashboardError(400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_value(row.get(column)) for column in columns])
+        content: bytes = buffer.getvalue().encode()
+    elif fmt == "json":
+        content = orjson.dumps(rows, default=json_value)
+    else:
+        if not spec:
+            raise DashboardError(400, "invalid", f"a Vega-Lite spec is needed to export {fmt.upper()}")
+        if not rows:
+            raise DashboardError(400, "no_data", "not enough data: the query returned no rows to chart")
+        content = render_chart(with_data(spec, rows), fmt)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'}
+    if truncated:
+        headers["X-Xolap-Truncated"] = "true"
+    return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+# ---------------------------------------------------------------- saved visualizations
+
+class VisualizationIn(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    sql: str = Field(min_length=1, max_length=100_000)
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class QueryIn(BaseModel):
+    sql: str = Field(max_length=100_000)
+    tag: str | None = None
+
+
+class ExportIn(BaseModel):
+    sql: str = Field(max_length=100_000)
+    spec: dict[str, Any] | None = None
+
+
+def viz_json(viz: SavedVisualization) -> dict[str, Any]:
+    return {"id": viz.id, "scope": viz.scope, "scope_id": viz.scope_id, "title": viz.title, "sql": viz.sql,
+            "spec": viz.spec, "created_by": viz.created_by, "created_at": json_value(viz.created_at),
+            "updated_at": json_value(viz.updated_at)}
+
+
+def scoped_viz(session, scope: AnalyticsScope, viz_id: int) -> SavedVisualization:
+    """The saved visualization if it belongs to this scope; 404 otherwise (another scope's id is not revealed)."""
+    viz = session.get(SavedVisualization, viz_id)
+    if viz is None or viz.scope != scope.kind or int(viz.scope_id) != scope.id:
+        raise DashboardError(404, "not_found", f"no saved visualization {viz_id} in this {scope.kind}")
+    return viz
+
+
+def principal_user_id(request: Request) -> int | None:
+    principal = getattr(request.state, "principal", None)
+    user = getattr(principal, "user", None)
+    value = getattr(user, "id", None) if user is not None else getattr(principal, "user_id", None)
+    return int(value) if isinstance(value, int) else None
+
+
+# ---------------------------------------------------------------- routes (registered once per scope kind)
+
+def add_scope_routes(kind: str) -> None:
+    scope_dep = SCOPE_DEPENDENCIES[kind]
+    base = f"/api/v1/{kind}s/{{slug}}/analytics"
+    csrf = [Depends(auth.require_csrf)]
+
+    @router.get(base, name=f"{kind}_analytics_overview")
+    def overview(request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
+                 end: str | None = None):
+        def produce():
+            first, last = parse_date("start", start), parse_date("end", end)
+            check_range(first, last)
+            return overview_json(_runtime(request), scope, first, last)
+        return answer(produce)
+
+    @router.get(base + "/summary", name=f"{kind}_analytics_summary")
+    def summary(request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
+                end: str | None = None):
+        def produce():
+            first, last = parse_date("start", start), parse_date("end", end)
+            check_range(first, last)
+            return summary_json(_runtime(request), scope, first, last)
+        return answer(produce)
+
+    @router.get(base + "/categories", name=f"{kind}_analytics_categories")
+    def categories(scope: AnalyticsScope = Depends(scope_dep)):
+        return [info.__dict__ | {"scopes": list(info.scopes)} for info in list_categories(scope.kind)]
+
+    @router.get(base + "/categories/{key}", name=f"{kind}_analytics_category")
+    def category(key: str, request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
+                 end: str | None = None):
+        def produce():
+            first, last = parse_date("start", start), parse_date("end", end)
+            check_range(first, last)
+            return category_json(_runtime(request), scope, key, first, last)
+        return answer(produce)
+
+    @router.get(base + "/categories/{key}/export", name=f"{kind}_analytics_category_export")
+    def category_export(key: str, request: Request, scope: AnalyticsScope = Depends(scope_dep),
+                        format: str = Query("csv"), start: str | None = None, end: str | None = None):
+        def produce():
+            first, last = parse_date("start", start), parse_date("end", end)
+            check_range(first, last)
+            data = category_json(_runtime(request), scope, key, first, last)
+            return export_response(format, data["columns"], data["rows"], data["spec"], f"{scope.slug}-{key}",
+                                   truncated=data["truncated"])
+        return answer(produce)
+
+    @router.post(base + "/query", name=f"{kind}_analytics_query", dependencies=csrf)
+    def query(body: QueryIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        registry = running_queries(request)
+
+        def produce():
+            tag = check_tag(body.tag) if body.tag else executor.new_tag()
+            if not registry.start(tag, scope):
+                raise QueryError("cancelled", "the query was cancelled", tag=tag)
+            try:
+                return query_result_json(run_custom_sql(_runtime(request), scope, body.sql, tag=tag))
+            finally:
+                registry.finish(tag)
+        return answer(produce)
+
+    @router.get(base + "/query/{tag}/progress", name=f"{kind}_analytics_query_progress")
+    def query_progress(tag: str, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            check_tag(tag)
+            if not running_queries(request).is_running_in(tag, scope):
+                return {"tag": tag, "running": False}
+            progress = executor.progress(_runtime(request).clickhouse(), tag)
+            if progress is None:
+                return {"tag": tag, "running": True, "rows_read": 0, "total_rows": 0, "bytes_read": 0,
+                        "elapsed_s": 0.0, "fraction": None}
+            return {"tag": tag, "running": True, "rows_read": progress.rows_read, "total_rows": progress.total_rows,
+                    "bytes_read": progress.bytes_read, "elapsed_s": progress.elapsed_s, "fraction": progress.fraction}
+        return answer(produce)
+
+    @router.post(base + "/query/{tag}/cancel", name=f"{kind}_analytics_query_cancel", dependencies=csrf)
+    def query_cancel(tag: str, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            check_tag(tag)
+            registry = running_queries(request)
+            if registry.is_running_in(tag, scope):
+                return {"tag": tag, "cancelled": executor.cancel(_runtime(request).clickhouse(), tag)}
+            registry.cancel_before_start(tag, scope)
+            return {"tag": tag, "cancelled": 0}
+        return answer(produce)
+
+    @router.post(base + "/export", name=f"{kind}_analytics_export", dependencies=csrf)
+    def export(body: ExportIn, request: Request, scope: AnalyticsScope = Depends(scope_dep),
+               format: str = Query("csv")):
+        def produce():
+            if format not in EXPORT_FORMATS:
+                raise DashboardError(400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+            result = run_custom_sql(_runtime(request), scope, body.sql)
+            return export_response(format, result.columns, result_records(result), body.spec,
+                                   f"{scope.slug}-custom", truncated=result.truncated)
+        return answer(produce)
+
+    @router.get(base + "/visualizations", name=f"{kind}_visualizations")
+    def list_visualizations(request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        with _runtime(request).sessions() as session:
+            rows = session.scalars(
+                select(SavedVisualization)
+                .where(SavedVisualization.scope == scope.kind, SavedVisualization.scope_id == scope.id)
+                .order_by(SavedVisualization.title, SavedVisualization.id)
+            ).all()
+            return [viz_json(viz) for viz in rows]
+
+    @router.post(base + "/visualizations", name=f"{kind}_visualization_create", status_code=201, dependencies=csrf)
+    def create_visualization(body: VisualizationIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            runtime = _runtime(request)
+            guarded_sql(body.sql, scope, runtime.settings.clickhouse_database)
+            with runtime.sessions() as session:
+                viz = SavedVisualization(scope=scope.kind, scope_id=scope.id, title=body.title.strip(), sql=body.sql,
+                                         spec=body.spec, created_by=principal_user_id(request))
+                session.add(viz)
+                session.commit()
+                return JSONResponse(viz_json(viz), status_code=201)
+        return answer(produce)
+
+    @router.get(base + "/visualizations/{viz_id}", name=f"{kind}_visualization")
+    def get_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            with _runtime(request).sessions() as session:
+                return viz_json(scoped_viz(session, scope, viz_id))
+        return answer(produce)
+
+    @router.put(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_update", dependencies=csrf)
+    def update_visualization(viz_id: int, body: VisualizationIn, request: Request,
+                             scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            runtime = _runtime(request)
+            with runtime.sessions() as session:
+                viz = scoped_viz(session, scope, viz_id)
+                guarded_sql(body.sql, scope, runtime.settings.clickhouse_database)
+                viz.title, viz.sql, viz.spec = body.title.strip(), body.sql, body.spec
+                viz.updated_at = datetime.now(timezone.utc)
+                session.commit()
+                return viz_json(viz)
+        return answer(produce)
+
+    @router.delete(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_delete", dependencies=csrf)
+    def delete_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            with _runtime(request).sessions() as session:
+                session.delete(scoped_viz(session, scope, viz_id))
+                session.commit()
+                return {"deleted": viz_id}
+        return answer(produce)
+
+    @router.post(base + "/visualizations/{viz_id}/run", name=f"{kind}_visualization_run", dependencies=csrf)
+    def run_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+        def produce():
+            runtime = _runtime(request)
+            with runtime.sessions() as session:
+                viz = scoped_viz(session, scope, viz_id)
+                sql, spec, title = viz.sql, viz.spec, viz.title
+            result = run_custom_sql(runtime, scope, sql)
+            body = query_result_json(result)
+            body.update({"id": viz_id, "title": title, "spec": with_data(spec, result_records(result)) if spec else None})
+            return body
+        return answer(produce)
+
+    @router.get(base + "/visualizations/{viz_id}/export", name=f"{kind}_visualization_export")
+    def export_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep),
+                             format: str = Query("csv")):
+        def produce():
+            runtime = _runtime(request)
+            with runtime.sessions() as session:
+                viz = scoped_viz(session, scope, viz_id)
+                sql, spec = viz.sql, viz.spec
+            result = run_custom_sql(runtime, scope, sql)
+            return export_response(format, result.columns, result_records(result), spec or None,
+                                   f"{scope.slug}-viz-{viz_id}", truncated=result.truncated)
+        return answer(produce)
+
+
+for _kind in ("section", "project"):
+    add_scope_routes(_kind)

@@ -1,0 +1,124 @@
+"""Dashboard pages: /sections/{slug}/analytics (instructors) and /projects/{slug}/analytics (authors), each also JSON.
+
+The pages hold the layout (summary cards, category tabs, the custom SQL tab); charts and queries come from the JSON
+API in xolap.web.api_analytics, under the same authorization.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from fastapi import APIRouter, Depends, Request
+
+from xolap.analytics.categories import list_categories
+from xolap.store.models import Project
+from xolap.web import auth
+from xolap.web.analytics_scope import AnalyticsScope, DashboardError, check_range, parse_date, project_scope
+from xolap.web.api_analytics import (
+    EXPORT_FORMATS,
+    error_response,
+    overview_json,
+    project_dependency,
+    section_dependency,
+    summary_json,
+)
+
+router = APIRouter(tags=["dashboards"])
+
+VENDOR_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js")
+
+DEFAULT_SQL = """SELECT event_type, count() AS events, uniqExact(user_id) AS learners
+FROM raw_events
+GROUP BY event_type
+ORDER BY events DESC"""
+
+DEFAULT_SPEC = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "title": "Events by type",
+    "mark": {"type": "bar", "tooltip": True},
+    "encoding": {
+        "x": {"field": "event_type", "type": "nominal", "sort": "-y", "title": "Event type"},
+        "y": {"field": "events", "type": "quantitative", "title": "Events"},
+        "color": {"field": "learners", "type": "quantitative", "title": "Learners"},
+    },
+}
+
+
+def assets_present() -> bool:
+    """Whether `npm run build` has put the chart and editor bundles into static/vendor."""
+    vendor = resources.files("xolap.web").joinpath("static", "vendor")
+    return all(vendor.joinpath(name).is_file() for name in VENDOR_FILES)
+
+
+def _dates(start: str | None, end: str | None):
+    first, last = parse_date("start", start), parse_date("end", end)
+    check_range(first, last)
+    return first, last
+
+
+def parent_project(request: Request, scope: AnalyticsScope) -> AnalyticsScope | None:
+    if scope.project_id is None:
+        return None
+    with request.app.state.runtime.sessions() as session:
+        project = session.get(Project, scope.project_id)
+        return project_scope(project) if project is not None else None
+
+
+def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):
+    try:
+        first, last = _dates(start, end)
+    except DashboardError as exc:
+        return error_response(exc)
+    runtime = request.app.state.runtime
+    context = {
+        "scope": scope,
+        "project": parent_project(request, scope) if scope.kind == "section" else None,
+        "categories": list_categories(scope.kind),
+        "start": first.isoformat() if first else "",
+        "end": last.isoformat() if last else "",
+        "assets_ok": assets_present(),
+        "export_formats": EXPORT_FORMATS,
+        "default_sql": DEFAULT_SQL,
+        "default_spec": json.dumps(DEFAULT_SPEC, indent=2),
+    }
+    if wants_json(request):
+        return auth.render(request, "dashboards/dashboard.html", context, overview_json(runtime, scope, first, last))
+    return auth.render(request, "dashboards/dashboard.html", context, None)
+
+
+def summary_fragment(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):
+    try:
+        first, last = _dates(start, end)
+    except DashboardError as exc:
+        return error_response(exc)
+    summary = summary_json(request.app.state.runtime, scope, first, last)
+    return auth.render(request, "dashboards/_summary.html", {"scope": scope, "summary": summary}, summary)
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.get("/sections/{slug}/analytics", name="section_dashboard")
+def section_dashboard(request: Request, scope: AnalyticsScope = Depends(section_dependency),
+                      start: str | None = None, end: str | None = None):
+    return dashboard_page(request, scope, start, end)
+
+
+@router.get("/sections/{slug}/analytics/summary", name="section_dashboard_summary")
+def section_summary(request: Request, scope: AnalyticsScope = Depends(section_dependency),
+                    start: str | None = None, end: str | None = None):
+    return summary_fragment(request, scope, start, end)
+
+
+@router.get("/projects/{slug}/analytics", name="project_dashboard")
+def project_dashboard(request: Request, scope: AnalyticsScope = Depends(project_dependency),
+                      start: str | None = None, end: str | None = None):
+    return dashboard_page(request, scope, start, end)
+
+
+@router.get("/projects/{slug}/analytics/summary", name="project_dashboard_summary")
+def project_summary(request: Request, scope: AnalyticsScope = Depends(project_dependency),
+                    start: str | None = None, end: str | None = None):
+    return summary_fragment(request, scope, start, end)
