@@ -21,6 +21,10 @@ app.add_typer(config_app, name="config")
 app.add_typer(ch_app, name="ch")
 app.add_typer(db_app, name="db")
 
+from xolap.ingest.etl_cli import etl_app  # noqa: E402
+
+app.add_typer(etl_app, name="etl")
+
 console = Console()
 err_console = Console(stderr=True)
 
