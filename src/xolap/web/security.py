@@ -1,26 +1,28 @@
-"""Request authentication for the JSON API: the admin bearer token (accounts extend this module)."""
+"""Request authentication for the operations JSON API: any admin principal (admin bearer token, an admin's API
+token, or an admin's browser session with its CSRF token). Accounts and scoped access live in xolap.web.auth.
+
+The operations API (ClickHouse migrations) needs no feature flag: the CLI drives it on fresh installs.
+"""
 
 from __future__ import annotations
 
 import hmac
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, Request
 
+from xolap.web.auth import Principal, bearer_token, check_csrf, current_principal, refuse
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+__all__ = ["bearer_token", "is_admin_token", "require_admin_api"]
 
 
 def is_admin_token(request: Request, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(token, request.app.state.runtime.admin_token)
+    return token is not None and hmac.compare_digest(token.encode(), request.app.state.runtime.admin_token.encode())
 
 
-def require_admin_api(request: Request) -> None:
-    """Dependency: the request carries the admin bearer token."""
-    token = bearer_token(request)
-    if token is None:
-        raise HTTPException(401, "missing bearer token")
-    if not is_admin_token(request, token):
-        raise HTTPException(403, "this token may not use the admin API")
+async def require_admin_api(request: Request, principal: Principal = Depends(current_principal)) -> None:
+    """Dependency: an admin is asking (401 without credentials, 403 for a non-admin or unknown token)."""
+    if not principal.authenticated:
+        raise refuse(request, principal, "login required")
+    if not principal.is_admin:
+        raise refuse(request, principal, "this token may not use the admin API")
+    await check_csrf(request)

@@ -1,0 +1,192 @@
+"""User accounts: argon2 passwords, roles (admin, instructor of sections, author of projects) and hashed API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from xolap.store.models import ApiToken, Membership, Project, Section, User
+
+_hasher = PasswordHasher()
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "xolap_"
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class AccountError(ValueError):
+    """A clear reason an account operation was refused (bad email, short password, unknown section...)."""
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a user may see: admin flag, sections they teach, projects they author."""
+
+    is_admin: bool
+    section_ids: frozenset[int]
+    project_ids: frozenset[int]
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the user has a password."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not _EMAIL_RE.match(email):
+        raise AccountError(f"invalid email address {email!r}")
+    return email
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
+
+
+def get_user(session: Session, email: str) -> User:
+    user = find_user(session, email)
+    if user is None:
+        raise AccountError(f"no user with email {email!r}")
+    return user
+
+
+def create_user(session: Session, email: str, *, password: str | None = None, is_admin: bool = False, name: str = "") -> User:
+    email = normalize_email(email)
+    if find_user(session, email) is not None:
+        raise AccountError(f"a user with email {email!r} already exists")
+    user = User(email=email, name=name.strip(), is_admin=is_admin, password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user when the email and password match, else None (same work either way)."""
+    user = find_user(session, email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is not None and ok and user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user if ok else None
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes when the password changes; sessions carry it so a new password ends old sessions."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def resolve_section(session: Session, ref: str | int) -> Section:
+    """A section by id or slug."""
+    text = str(ref).strip()
+    section = session.get(Section, int(text)) if text.isdigit() else None
+    section = section or session.execute(select(Section).where(Section.slug == text)).scalar_one_or_none()
+    if section is None:
+        raise AccountError(f"no section with id or slug {text!r} (sections appear once their events are ingested, "
+                           "or import them with `xolap scopes import`)")
+    return section
+
+
+def resolve_project(session: Session, ref: str | int) -> Project:
+    """A project by id or slug."""
+    text = str(ref).strip()
+    project = session.get(Project, int(text)) if text.isdigit() else None
+    project = project or session.execute(select(Project).where(Project.slug == text)).scalar_one_or_none()
+    if project is None:
+        raise AccountError(f"no project with id or slug {text!r}")
+    return project
+
+
+def grant(session: Session, user: User, *, section: Section | None = None, project: Project | None = None) -> Membership:
+    """Make the user instructor of a section or author of a project (idempotent)."""
+    if (section is None) == (project is None):
+        raise AccountError("grant exactly one of a section or a project")
+    role = "instructor" if section is not None else "author"
+    section_id = section.id if section is not None else None
+    project_id = project.id if project is not None else None
+    existing = session.execute(
+        select(Membership).where(Membership.user_id == user.id, Membership.role == role,
+                                 Membership.section_id.is_(section_id) if section_id is None else Membership.section_id == section_id,
+                                 Membership.project_id.is_(project_id) if project_id is None else Membership.project_id == project_id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    membership = Membership(user_id=user.id, role=role, section_id=section_id, project_id=project_id)
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def revoke(session: Session, user: User, membership_id: int) -> None:
+    membership = session.get(Membership, membership_id)
+    if membership is None or membership.user_id != user.id:
+        raise AccountError(f"user {user.email!r} has no membership {membership_id}")
+    session.delete(membership)
+    session.flush()
+
+
+def roles(session: Session, user: User) -> Roles:
+    rows = session.execute(select(Membership.role, Membership.section_id, Membership.project_id)
+                           .where(Membership.user_id == user.id)).all()
+    return Roles(
+        is_admin=bool(user.is_admin),
+        section_ids=frozenset(int(s) for r, s, _p in rows if r == "instructor" and s is not None),
+        project_ids=frozenset(int(p) for r, _s, p in rows if r == "author" and p is not None),
+    )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """A new API token for the user; returns (row, plaintext). Only the sha256 is stored: show the plaintext once."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name.strip()[:200], token_hash=hash_token(plaintext))
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The owner of a valid API token (and stamps its last use), or None."""
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).scalar_one_or_none()
+    if row is None:
+        return None
+    row.last_used_at = func.now()
+    return session.get(User, row.user_id)
+
+
+def delete_token(session: Session, user: User, token_id: int) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise AccountError(f"user {user.email!r} has no token {token_id}")
+    session.delete(row)
+    session.flush()
+
+
+def tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars())
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.email)).scalars())

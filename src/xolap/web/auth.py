@@ -1,0 +1,236 @@
+"""Who is asking and what they may see: the request's Principal and the FastAPI dependencies that guard routes.
+
+How a request is authenticated (first match wins):
+  1. `Authorization: Bearer <token>`: the admin token (runtime.admin_token) → an admin principal without a user;
+     or a user's API token (sha256 looked up in api_tokens) → that user. An unknown token is refused with 403.
+  2. The signed session cookie set by POST /login (xolap.web.sessions): HttpOnly, SameSite=Lax, Secure on https.
+  3. Otherwise anonymous.
+
+Dependencies (use with `Depends(...)`; each returns what it guards):
+  current_principal(request) -> Principal             never refuses (anonymous allowed)
+  require_login -> Principal                          any signed-in user or token
+  require_site_admin -> Principal                     admin (users, flags, scopes pages; no feature flag needed)
+  require_admin -> Principal                          admin + global flag `clickhouse-olap` (/admin/clickhouse)
+  require_bulk_ingest -> Principal                    admin + `clickhouse-olap` + `clickhouse-olap-bulk-ingest`
+  require_section_access(slug) -> Section             admin or instructor of that section, and flags `clickhouse-olap`
+                                                      + `instructor_dashboard_analytics` for that section
+  require_project_access(slug) -> Project             admin or author of that project, and flags `clickhouse-olap`
+                                                      + `project_dashboard_analytics` for that project
+  The path parameter must be named `slug`: `@router.get("/sections/{slug}/analytics")`.
+  Refusals: anonymous → 401 for JSON clients (path under /api/ or `Accept: application/json`), else 303 to
+  /login?next=<path>; signed in but not allowed (or flag off) → 403 with a reason in `detail`. A section the
+  user may not see answers 403 whether or not it exists (no probing); admins get 404 for unknown slugs.
+
+CSRF: every require_* dependency checks unsafe methods (POST/PUT/PATCH/DELETE) of cookie-authenticated requests:
+the form field `csrf_token` or header `X-CSRF-Token` must equal the session's token. Bearer-token requests are
+exempt. Templates get `csrf_token` (hidden field) and base.html puts it in <meta name="csrf-token"> and sets
+htmx's header for every htmx request. `csrf_protect` alone guards forms open to anonymous users (login).
+
+Pages answer JSON too: use xolap.web.negotiation.render(request, template, context, json_data).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+
+from xolap.store import accounts, flags
+from xolap.store.models import Project, Section, User
+from xolap.web import sessions
+from xolap.web.negotiation import wants_json
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user (or None for the admin token / anonymous) and what they may see."""
+
+    user: User | None = None
+    is_admin: bool = False
+    instructor_section_ids: frozenset[int] = field(default_factory=frozenset)
+    author_project_ids: frozenset[int] = field(default_factory=frozenset)
+    via: str = "anonymous"  # anonymous | session | api_token | admin_token | invalid_token
+
+    @property
+    def authenticated(self) -> bool:
+        return self.via in ("session", "api_token", "admin_token")
+
+    @property
+    def label(self) -> str:
+        return self.user.email if self.user is not None else ("admin token" if self.via == "admin_token" else "anonymous")
+
+    def can_see_section(self, section: Section) -> bool:
+        return self.is_admin or int(section.id) in self.instructor_section_ids
+
+    def can_see_project(self, project: Project) -> bool:
+        return self.is_admin or int(project.id) in self.author_project_ids
+
+    def as_json(self) -> dict:
+        return {
+            "email": self.user.email if self.user else None,
+            "name": self.user.name if self.user else None,
+            "is_admin": self.is_admin,
+            "instructor_section_ids": sorted(self.instructor_section_ids),
+            "author_project_ids": sorted(self.author_project_ids),
+            "via": self.via,
+        }
+
+
+ANONYMOUS = Principal()
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _for_user(session, user: User, via: str) -> Principal:
+    roles = accounts.roles(session, user)
+    session.expunge(user)
+    return Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, via)
+
+
+def resolve_principal(request: Request) -> Principal:
+    """The request's principal (computed once per request, cached on request.state)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    runtime = request.app.state.runtime
+    token = bearer_token(request)
+    principal = ANONYMOUS
+    if token is not None:
+        if hmac.compare_digest(token.encode(), runtime.admin_token.encode()):
+            principal = Principal(None, True, frozenset(), frozenset(), "admin_token")
+        else:
+            with runtime.sessions() as session:
+                user = accounts.user_for_token(session, token)
+                principal = _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
+                session.commit()
+    else:
+        data = sessions.read_session(request)
+        if data.get("uid"):
+            with runtime.sessions() as session:
+                user = session.get(User, int(data["uid"]))
+                if user is not None and hmac.compare_digest(str(data.get("pw", "")), accounts.password_fingerprint(user)):
+                    principal = _for_user(session, user, "session")
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(request: Request) -> Principal:
+    return resolve_principal(request)
+
+
+def is_json_client(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or wants_json(request)
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?next=" + quote(target, safe="/")
+
+
+def refuse(request: Request, principal: Principal, reason: str) -> HTTPException:
+    """401 (JSON) or a redirect to the login page for anonymous callers; 403 with the reason for the others."""
+    if principal.via == "invalid_token":
+        return HTTPException(403, "invalid or revoked API token")
+    if not principal.authenticated:
+        if is_json_client(request):
+            return HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
+        return HTTPException(303, "login required", headers={"Location": login_url(request)})
+    return HTTPException(403, reason)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse an unsafe cookie-authenticated request whose CSRF token (form field or header) does not match."""
+    if request.method not in UNSAFE_METHODS or bearer_token(request) is not None:
+        return
+    expected = sessions.read_session(request).get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            value = (await request.form()).get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        raise HTTPException(403, "CSRF token missing or invalid: reload the page and try again")
+
+
+async def csrf_protect(request: Request) -> None:
+    """Dependency for forms anonymous users may post (login)."""
+    await check_csrf(request)
+
+
+def _flag(request: Request, name: str, scope_type: str = "global", scope_id: int = 0) -> bool:
+    with request.app.state.runtime.sessions() as session:
+        return flags.is_enabled(session, name, scope_type, scope_id)
+
+
+async def require_login(request: Request, principal: Principal = Depends(current_principal)) -> Principal:
+    if not principal.authenticated:
+        raise refuse(request, principal, "login required")
+    await check_csrf(request)
+    return principal
+
+
+def require_site_admin(request: Request, principal: Principal = Depends(require_login)) -> Principal:
+    if not principal.is_admin:
+        raise refuse(request, principal, "administrators only")
+    return principal
+
+
+def require_admin(request: Request, principal: Principal = Depends(require_site_admin)) -> Principal:
+    if not _flag(request, flags.ANALYTICS):
+        raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
+    return principal
+
+
+def require_bulk_ingest(request: Request, principal: Principal = Depends(require_admin)) -> Principal:
+    if not _flag(request, flags.BULK_INGEST):
+        raise refuse(request, principal, f"feature flag {flags.BULK_INGEST!r} is off")
+    return principal
+
+
+def _lookup(request: Request, model, slug: str):
+    from sqlalchemy import select
+
+    with request.app.state.runtime.sessions() as session:
+        row = session.execute(select(model).where(model.slug == slug)).scalar_one_or_none()
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def require_section_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Section:
+    """The section named by the `slug` path parameter, when the caller may see its analytics."""
+    section = _lookup(request, Section, slug)
+    if section is None or not principal.can_see_section(section):
+        if section is None and principal.is_admin:
+            raise HTTPException(404, f"no section with slug {slug!r}")
+        raise refuse(request, principal, "you are not an instructor of this section")
+    if not _flag(request, flags.ANALYTICS):
+        raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
+    if not _flag(request, flags.SECTION_DASHBOARD, "section", section.id):
+        raise refuse(request, principal, f"feature flag {flags.SECTION_DASHBOARD!r} is off for this section")
+    return section
+
+
+def require_project_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Project:
+    """The project named by the `slug` path parameter, when the caller may see its analytics."""
+    project = _lookup(request, Project, slug)
+    if project is None or not principal.can_see_project(project):
+        if project is None and principal.is_admin:
+            raise HTTPException(404, f"no project with slug {slug!r}")
+        raise refuse(request, principal, "you are not an author of this project")
+    if not _flag(request, flags.ANALYTICS):
+        raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
+    if not _flag(request, flags.PROJECT_DASHBOARD, "project", project.id):
+        raise refuse(request, principal, f"feature flag {flags.PROJECT_DASHBOARD!r} is off for this project")
+    return project

@@ -1,0 +1,86 @@
+"""Content negotiation: every page renders HTML for browsers and JSON for `Accept: application/json` (or ?format=json).
+
+    from xolap.web.negotiation import render
+    return render(request, "admin/users.html", {"users": users}, json_data={"users": [...]})
+
+The HTML context always gets `principal`, `csrf_token`, `flashes` and `nav` (links the principal may open).
+JSON is the `json_data` argument (encoded with FastAPI's jsonable_encoder), never the template context, so pages
+choose what they expose; both go through the same route dependencies, hence the same authorization.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from xolap.web import sessions
+
+
+def wants_json(request: Request) -> bool:
+    """True for `?format=json`, or an Accept header asking for JSON and not for HTML."""
+    if request.query_params.get("format") == "json":
+        return True
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    directory = resources.files("xolap.web").joinpath("templates")
+    return Jinja2Templates(directory=str(directory))
+
+
+def nav_links(principal) -> list[dict[str, str]]:
+    links: list[dict[str, str]] = []
+    if principal is None or not principal.authenticated:
+        return links
+    links.append({"href": "/", "label": "Home"})
+    if principal.is_admin:
+        links += [{"href": "/admin/clickhouse", "label": "ClickHouse"},
+                  {"href": "/admin/clickhouse/backfill", "label": "Backfill"},
+                  {"href": "/admin/users", "label": "Users"},
+                  {"href": "/admin/flags", "label": "Flags"},
+                  {"href": "/admin/scopes", "label": "Sections & projects"}]
+    links.append({"href": "/account", "label": "Account"})
+    return links
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, json_data: Any = None,
+           *, status_code: int = 200) -> Response:
+    """HTML from `template` or JSON from `json_data`, as the client asks; writes the session/flash cookies."""
+    from xolap.web.auth import resolve_principal
+
+    if wants_json(request):
+        response: Response = JSONResponse(jsonable_encoder(json_data if json_data is not None else {}), status_code=status_code)
+    else:
+        principal = resolve_principal(request)
+        full = {
+            "principal": principal,
+            "csrf_token": sessions.ensure_csrf(request),
+            "flashes": sessions.pending_flashes(request),
+            "nav": nav_links(principal),
+            **(context or {}),
+        }
+        response = templates().TemplateResponse(request, template, full, status_code=status_code)
+        sessions.clear_consumed_flashes(request, response)
+    return sessions.commit_session(request, response)
+
+
+def redirect(request: Request, url: str, message: str | None = None, category: str = "info",
+             json_data: Any = None) -> Response:
+    """After a form post: 303 to `url` with a flash message; JSON clients get `json_data` (or the message) instead."""
+    from fastapi.responses import RedirectResponse
+
+    if wants_json(request):
+        body = json_data if json_data is not None else {"ok": category != "error", "message": message}
+        return sessions.commit_session(request, JSONResponse(jsonable_encoder(body), status_code=400 if category == "error" else 200))
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        sessions.flash(request, response, message, category)
+    return sessions.commit_session(request, response)

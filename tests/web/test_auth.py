@@ -1,0 +1,107 @@
+"""Login, sessions, CSRF, API tokens and the admin bearer token, through the real app and a real Postgres."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from xolap.store import accounts
+from xolap.web.app import create_app
+from xolap.web.sessions import SESSION_COOKIE
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def login(client: TestClient, email: str, password: str, next_url: str = "/"):
+    page = client.get("/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text),
+                                       "next": next_url}, follow_redirects=False)
+
+
+@pytest.fixture()
+def app_client(runtime):
+    with runtime.sessions() as session:
+        accounts.create_user(session, "ada@example.org", password="correct horse")
+        session.commit()
+    return TestClient(create_app(runtime), base_url="http://testserver")
+
+
+def test_login_sets_secure_session_and_logout_ends_it(app_client):
+    response = login(app_client, "Ada@Example.org", "correct horse", "/account")
+    assert response.status_code == 303 and response.headers["location"] == "/account"
+    cookie = response.headers["set-cookie"]
+    assert SESSION_COOKIE in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    me = app_client.get("/account", headers={"Accept": "application/json"}).json()
+    assert me["me"]["email"] == "ada@example.org" and me["me"]["via"] == "session"
+    token = csrf_of(app_client.get("/account").text)
+    assert app_client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert app_client.get("/account", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_wrong_password_and_unknown_user_are_refused_alike(app_client):
+    for email, password in (("ada@example.org", "wrong password"), ("nobody@example.org", "correct horse")):
+        response = login(app_client, email, password)
+        assert response.status_code == 400 and "Wrong email or password" in response.text
+    assert app_client.get("/", follow_redirects=False).headers["location"] == "/login?next=/"
+
+
+def test_login_without_csrf_token_is_refused(app_client):
+    app_client.get("/login")
+    response = app_client.post("/login", data={"email": "ada@example.org", "password": "correct horse"}, follow_redirects=False)
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_form_post_needs_the_sessions_csrf_token(app_client):
+    login(app_client, "ada@example.org", "correct horse")
+    assert app_client.post("/account/tokens", data={"name": "x"}).status_code == 403
+    assert app_client.post("/account/tokens", data={"name": "x", "csrf_token": "forged"}).status_code == 403
+    token = csrf_of(app_client.get("/account").text)
+    assert app_client.post("/account/tokens", data={"name": "x"}, headers={"X-CSRF-Token": token}).status_code == 201
+
+
+def test_open_redirect_after_login_is_blocked(app_client):
+    response = login(app_client, "ada@example.org", "correct horse", "//evil.example.org/x")
+    assert response.headers["location"] == "/"
+
+
+def test_tampered_session_cookie_is_anonymous(app_client):
+    login(app_client, "ada@example.org", "correct horse")
+    value = app_client.cookies.get(SESSION_COOKIE)
+    app_client.cookies.set(SESSION_COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert app_client.get("/account", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_password_change_ends_other_sessions(runtime, app_client):
+    login(app_client, "ada@example.org", "correct horse")
+    other = TestClient(app_client.app)
+    login(other, "ada@example.org", "correct horse")
+    token = csrf_of(app_client.get("/account").text)
+    changed = app_client.post("/account/password", data={"current": "correct horse", "new": "battery staple",
+                                                         "csrf_token": token}, follow_redirects=False)
+    assert changed.status_code == 303
+    assert app_client.get("/account", headers={"Accept": "application/json"}).status_code == 200
+    assert other.get("/account", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_api_token_is_hashed_works_once_created_and_dies_when_deleted(runtime, app_client):
+    with runtime.sessions() as session:
+        user = accounts.get_user(session, "ada@example.org")
+        row, plaintext = accounts.create_token(session, user, "nb")
+        session.commit()
+        assert row.token_hash == accounts.hash_token(plaintext) and plaintext not in row.token_hash
+    bearer = {"Authorization": f"Bearer {plaintext}", "Accept": "application/json"}
+    body = app_client.get("/account", headers=bearer).json()
+    assert body["me"]["via"] == "api_token" and body["tokens"][0]["last_used_at"] is not None
+    # bearer requests need no CSRF token
+    assert app_client.post("/account/tokens", data={"name": "y"}, headers=bearer).status_code == 201
+    assert app_client.post(f"/account/tokens/{row.id}/delete", headers=bearer).status_code == 200
+    assert app_client.get("/account", headers=bearer).status_code == 403
+
+
+def test_admin_bearer_token_is_an_admin_without_account(runtime, app_client):
+    body = app_client.get("/", headers={"Authorization": f"Bearer {runtime.admin_token}", "Accept": "application/json"}).json()
+    assert body["me"]["is_admin"] is True and body["me"]["via"] == "admin_token"
