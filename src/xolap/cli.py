@@ -25,6 +25,15 @@ from xolap.ingest.etl_cli import etl_app  # noqa: E402
 
 app.add_typer(etl_app, name="etl")
 
+from xolap.accounts_cli import flags_app, scopes_app, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(flags_app, name="flags")
+app.add_typer(scopes_app, name="scopes")
+from xolap.analytics.reports_cli import analytics_app  # noqa: E402
+
+app.add_typer(analytics_app, name="analytics")
+
 console = Console()
 err_console = Console(stderr=True)
 

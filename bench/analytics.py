@@ -1,0 +1,307 @@
+"""bench/analytics: p50/p95 of every curated category for section and project scope, one client and 8 concurrent
+clients, on events generated inside ClickHouse. Prints a table plus JSON.
+
+    python bench/analytics.py [--events 5000000] [--runs 30] [--skip-concurrency] [--explain KEY] [--json-out F]
+
+Runs in its own process with its own chDB path (a temp dir, removed afterwards unless --keep). Data: sections of
+skewed sizes (section k of S holds a (k/S)^0.4 - ((k-1)/S)^0.4 share, so section 1 is the largest), S = events/10,000
+(at least 50); projects S/10 with a skewed number of sections; a roster of learners per section sized to the
+section; a 120-day term per section; 40 pages, 100 activities and 20 videos per project with skewed popularity;
+a Torus-like event-type mix; titles for 90% of the content. Timing is wall clock around run_category (SQL, transfer,
+JSON conversion, spec), after 2 warm-ups. Goals: section p95 <= 20 ms at 5M and <= 50 ms at 50M; project p95 <= 50 ms
+at 5M and <= 200 ms at 50M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from xolap.analytics.categories import event_summary, list_categories, run_category  # noqa: E402
+from xolap.analytics.categories.registry import get_category  # noqa: E402
+from xolap.analytics.categories.model import QueryContext  # noqa: E402
+from xolap.clickhouse.client import connect, thread_client  # noqa: E402
+from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
+from xolap.config import load_settings  # noqa: E402
+
+DB = "bench_analytics"
+CHUNK = 5_000_000
+
+GENERATE = """
+INSERT INTO `{db}`.raw_events (user_id, home_page, section_id, project_id, timestamp, event_type, verb_id, page_id,
+    video_url, video_time, video_progress, activity_id, scaled_score, success, completion, hints_requested, event_hash)
+SELECT
+    toString(sec * 10000 + toUInt64(roster * u_user)) AS user_id,
+    'https://torus.example' AS home_page,
+    sec AS section_id,
+    project AS project_id,
+    toDateTime64('2025-08-25 00:00:00', 3) + toIntervalSecond((cityHash64(sec, 11) % 90) * 86400 + toUInt64(u_time * 120 * 86400)) AS timestamp,
+    multiIf(r < 0.38, 'page_viewed', r < 0.65, 'part_attempt', r < 0.75, 'activity_attempt', r < 0.79, 'page_attempt',
+            r < 0.99, 'video', 'unknown') AS event_type,
+    multiIf(event_type = 'page_viewed', 'http://id.tincanapi.com/verb/viewed',
+            event_type = 'video', ['https://w3id.org/xapi/video/verbs/played', 'https://w3id.org/xapi/video/verbs/paused',
+                                   'https://w3id.org/xapi/video/verbs/seeked', 'https://w3id.org/xapi/video/verbs/completed'][video_verb],
+            event_type = 'unknown', 'http://activitystrea.ms/schema/1.0/create',
+            'http://adlnet.gov/expapi/verbs/completed') AS verb_id,
+    if(event_type IN ('page_viewed', 'page_attempt', 'part_attempt', 'activity_attempt'),
+       project * 1000 + toUInt64(40 * pow(u_item, 1.5)), NULL) AS page_id,
+    if(event_type = 'video', concat('https://videos.example/p', toString(project), '/v', toString(toUInt64(20 * pow(u_item, 1.5))), '.mp4'), NULL) AS video_url,
+    if(event_type = 'video', round(u_score * 600, 1), NULL) AS video_time,
+    if(event_type = 'video' AND video_verb >= 2, if(video_verb = 4, 1.0, round(u_score, 3)), NULL) AS video_progress,
+    if(event_type IN ('part_attempt', 'activity_attempt'), project * 10000 + toUInt64(100 * pow(u_item, 1.3)), NULL) AS activity_id,
+    if(event_type IN ('part_attempt', 'activity_attempt', 'page_attempt'), round(pow(u_score, 0.6), 2), NULL) AS scaled_score,
+    if(scaled_score IS NULL, NULL, scaled_score >= 0.7) AS success,
+    if(event_type = 'page_viewed', u_score < 0.55, NULL) AS completion,
+    if(event_type = 'part_attempt', toUInt32(floor(4 * u_hint * (1 - assumeNotNull(scaled_score)))), NULL) AS hints_requested,
+    lower(hex(SHA256(toString(number)))) AS event_hash
+FROM (
+    SELECT number, sec, r, u_user, u_time, u_item, u_score, u_hint, video_verb,
+        toUInt64(1 + floor({projects} * pow((cityHash64(sec, 12) % 1000000) / 1000000, 2))) AS project,
+        greatest(20, least(3000, toUInt64({events} * (pow(sec / {sections}, 0.4) - pow((sec - 1) / {sections}, 0.4)) / 150))) AS roster
+    FROM (
+        SELECT number,
+            toUInt64(1 + floor({sections} * pow((cityHash64(number, 1) % 1000000) / 1000000, 2.5))) AS sec,
+            (cityHash64(number, 2) % 1000000) / 1000000 AS r,
+            (cityHash64(number, 3) % 1000000) / 1000000 AS u_user,
+            (cityHash64(number, 4) % 1000000) / 1000000 AS u_time,
+            (cityHash64(number, 5) % 1000000) / 1000000 AS u_item,
+            (cityHash64(number, 6) % 1000000) / 1000000 AS u_score,
+            (cityHash64(number, 7) % 1000000) / 1000000 AS u_hint,
+            toUInt8(1 + multiIf(u_hint < 0.45, 0, u_hint < 0.8, 1, u_hint < 0.9, 2, 3)) AS video_verb
+        FROM numbers({offset}, {count})
+    )
+)
+"""
+
+TITLES = """
+INSERT INTO `{db}`.content_titles (project_id, kind, content_id, title, updated_at)
+SELECT project_id, kind, content_id, title, now64(3) FROM (
+    SELECT p AS project_id, 'page' AS kind, toString(p * 1000 + k) AS content_id,
+           concat('Module ', toString(intDiv(k, 8) + 1), ': lesson ', toString(k % 8 + 1)) AS title
+    FROM (SELECT number + 1 AS p FROM numbers({projects})) ARRAY JOIN range(40) AS k WHERE (p + k) % 10 != 0
+    UNION ALL
+    SELECT p, 'activity', toString(p * 10000 + k), concat('Check your understanding ', toString(k + 1))
+    FROM (SELECT number + 1 AS p FROM numbers({projects})) ARRAY JOIN range(100) AS k WHERE (p + k) % 10 != 0
+    UNION ALL
+    SELECT p, 'video', concat('https://videos.example/p', toString(p), '/v', toString(k), '.mp4'), concat('Lecture video ', toString(k + 1))
+    FROM (SELECT number + 1 AS p FROM numbers({projects})) ARRAY JOIN range(20) AS k WHERE (p + k) % 10 != 0
+)
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def generate(client, events: int) -> dict:
+    sections = max(50, events // 10_000)
+    projects = max(5, sections // 10)
+    started = time.perf_counter()
+    for offset in range(0, events, CHUNK):
+        count = min(CHUNK, events - offset)
+        client.command(GENERATE.format(db=DB, sections=sections, projects=projects, events=events, offset=offset, count=count),
+                       settings={"max_insert_threads": 2})
+        print(f"  generated {offset + count:,} events", file=sys.stderr, flush=True)
+    load_s = time.perf_counter() - started
+    client.command(TITLES.format(db=DB, projects=projects))
+    started = time.perf_counter()
+    client.command(f"OPTIMIZE TABLE `{DB}`.raw_events FINAL")
+    optimize_s = time.perf_counter() - started
+    disk, parts = client.query(
+        f"SELECT sum(bytes_on_disk), count() FROM system.parts WHERE database = '{DB}' AND table = 'raw_events' AND active"
+    ).result_rows[0]
+    return {"events": events, "sections": sections, "projects": projects, "load_s": round(load_s, 1),
+            "optimize_s": round(optimize_s, 1), "bytes_on_disk": int(disk), "active_parts": int(parts)}
+
+
+def pick_targets(client) -> dict:
+    sizes = client.query(f"SELECT section_id, count() AS n FROM `{DB}`.raw_events GROUP BY section_id ORDER BY n DESC, section_id").result_rows
+    projects = client.query(f"SELECT project_id, count() AS n, uniqExact(section_id) FROM `{DB}`.raw_events GROUP BY project_id ORDER BY n DESC LIMIT 1").result_rows
+    largest, median = sizes[0], sizes[len(sizes) // 2]
+    return {
+        "section_largest": {"scope": "section", "id": int(largest[0]), "events": int(largest[1])},
+        "section_median": {"scope": "section", "id": int(median[0]), "events": int(median[1])},
+        "project_largest": {"scope": "project", "id": int(projects[0][0]), "events": int(projects[0][1]),
+                            "sections": int(projects[0][2])},
+    }
+
+
+def call(client, settings, key: str, scope: str, scope_id: int) -> float:
+    started = time.perf_counter()
+    if key == "event_summary":
+        event_summary(client, settings, scope, scope_id)
+    else:
+        run_category(client, settings, key, scope=scope, scope_id=scope_id)
+    return (time.perf_counter() - started) * 1000
+
+
+def keys_for(scope: str) -> list[str]:
+    return ["event_summary"] + [info.key for info in list_categories(scope)]
+
+
+def single_client(client, settings, targets: dict, runs: int) -> list[dict]:
+    results = []
+    for target_name, target in targets.items():
+        for key in keys_for(target["scope"]):
+            for _ in range(2):
+                call(client, settings, key, target["scope"], target["id"])
+            times = [call(client, settings, key, target["scope"], target["id"]) for _ in range(runs)]
+            results.append({"target": target_name, "key": key, "p50_ms": round(percentile(times, 0.5), 2),
+                            "p95_ms": round(percentile(times, 0.95), 2), "runs": runs})
+            print(f"  {target_name:16} {key:20} p50 {results[-1]['p50_ms']:7.1f}  p95 {results[-1]['p95_ms']:7.1f}",
+                  file=sys.stderr, flush=True)
+    return results
+
+
+def concurrent(settings, targets: dict, clients: int, rounds: int) -> dict:
+    work = [(name, key, t["scope"], t["id"]) for name, t in targets.items() for key in keys_for(t["scope"])]
+    latencies: dict[tuple[str, str], list[float]] = {}
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        client = thread_client(settings)  # one client per thread, same engine
+        order = work * rounds
+        random.Random(seed).shuffle(order)
+        for name, key, scope, scope_id in order:
+            try:
+                elapsed = call(client, settings, key, scope, scope_id)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(f"{name}/{key}: {exc}")
+                continue
+            with lock:
+                latencies.setdefault((name, key), []).append(elapsed)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    every = [t for values in latencies.values() for t in values]
+    per = [{"target": name, "key": key, "p50_ms": round(percentile(v, 0.5), 2), "p95_ms": round(percentile(v, 0.95), 2),
+            "n": len(v)} for (name, key), v in sorted(latencies.items())]
+    return {"clients": clients, "queries": len(every), "wall_s": round(wall, 2), "qps": round(len(every) / wall, 1),
+            "p50_ms": round(percentile(every, 0.5), 2), "p95_ms": round(percentile(every, 0.95), 2),
+            "errors": errors[:10], "per_query": per}
+
+
+def goals(events: int) -> dict:
+    big = events >= 50_000_000
+    return {"section_p95_ms": 50 if big else 20, "project_p95_ms": 200 if big else 50,
+            "basis": "50M goals" if big else "5M goals"}
+
+
+def explain(client, settings, key: str, target: dict) -> str:
+    category = get_category(key, target["scope"])
+    sql = category.build_sql(QueryContext(DB, target["scope"]))
+    rows = client.query(f"EXPLAIN indexes = 1 {sql}", parameters={"xolap_scope_id": target["id"]},
+                        settings={"do_not_merge_across_partitions_select_final": 1}).result_rows
+    return "\n".join(row[0] for row in rows)
+
+
+def print_table(info: dict, targets: dict, single: list[dict], conc: dict | None, goal: dict) -> None:
+    by = {(r["target"], r["key"]): r for r in single}
+    cby = {(r["target"], r["key"]): r for r in (conc or {}).get("per_query", [])}
+    names = list(targets)
+    print(f"\nbench/analytics: {info['events']:,} events, {info['sections']} sections, {info['projects']} projects; "
+          f"load {info['load_s']} s, OPTIMIZE {info['optimize_s']} s, {info['bytes_on_disk'] / 2**20:.0f} MiB on disk")
+    for name, t in targets.items():
+        print(f"  {name}: {t['scope']} {t['id']} ({t['events']:,} events" + (f", {t['sections']} sections)" if "sections" in t else ")"))
+    header = f"{'category':20}" + "".join(f" | {n + ' p50/p95':>28}" for n in names)
+    if conc:
+        header += "".join(f" | {'8c ' + n + ' p95':>24}" for n in names)
+    header += " | goal"
+    print("\n" + header)
+    print("-" * len(header))
+    keys = list(dict.fromkeys(r["key"] for r in single))
+    for key in keys:
+        line = f"{key:20}"
+        ok = True
+        for name in names:
+            r = by.get((name, key))
+            if r is None:
+                line += f" | {'-':>28}"
+                continue
+            limit = goal["project_p95_ms"] if name.startswith("project") else goal["section_p95_ms"]
+            ok = ok and r["p95_ms"] <= limit
+            line += f" | {r['p50_ms']:>12.1f} / {r['p95_ms']:>11.1f}"
+        if conc:
+            for name in names:
+                r = cby.get((name, key))
+                cell = f"{r['p95_ms']:.1f}" if r else "-"
+                line += f" | {cell:>24}"
+        line += " | " + ("ok" if ok else "MISS")
+        print(line)
+    if conc:
+        print(f"\n8 clients: {conc['queries']} queries in {conc['wall_s']} s = {conc['qps']} q/s; "
+              f"p50 {conc['p50_ms']} ms, p95 {conc['p95_ms']} ms; errors {len(conc['errors'])}")
+    print(f"goals ({goal['basis']}): single-client section p95 <= {goal['section_p95_ms']} ms, "
+          f"project p95 <= {goal['project_p95_ms']} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--skip-concurrency", action="store_true")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="concurrency: times each thread runs every query")
+    parser.add_argument("--explain", metavar="KEY", help="print EXPLAIN indexes=1 of KEY for each target and stop")
+    parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--keep", type=Path, help="use (and keep) this data dir; reuse its data when present")
+    args = parser.parse_args()
+
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="xolap-bench-analytics-"))
+    settings = load_settings(data_dir=data_dir, clickhouse_database=DB)
+    client = connect(settings)
+    try:
+        existing = client.query(f"SELECT count() FROM system.tables WHERE database = '{DB}' AND name = 'raw_events'").result_rows[0][0]
+        rows = client.query(f"SELECT count() FROM `{DB}`.raw_events").result_rows[0][0] if existing else 0
+        if rows != args.events:
+            client.command(f"DROP DATABASE IF EXISTS `{DB}` SYNC")
+            Migrator(client, RenderContext(DB)).up()
+            print(f"generating {args.events:,} events in {data_dir}", file=sys.stderr, flush=True)
+            info = generate(client, args.events)
+            (data_dir / "bench-info.json").write_text(json.dumps(info))
+        else:
+            info = json.loads((data_dir / "bench-info.json").read_text())
+        targets = pick_targets(client)
+        if args.explain:
+            for name, target in targets.items():
+                if args.explain in keys_for(target["scope"]):
+                    print(f"== {name}\n{explain(client, settings, args.explain, target)}")
+            return
+        single = single_client(client, settings, targets, args.runs)
+        conc = None if args.skip_concurrency else concurrent(settings, targets, args.clients, args.rounds)
+        goal = goals(args.events)
+        print_table(info, targets, single, conc, goal)
+        report = {"bench": "analytics", "data": info, "targets": targets, "goals": goal, "single_client": single,
+                  "concurrency": conc}
+        text = json.dumps(report, indent=2)
+        print(text)
+        if args.json_out:
+            args.json_out.write_text(text)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
