@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from datetime import date, datetime
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from xolap.generator.learners import Learner, allocate, draw_learners
@@ -81,7 +80,8 @@ class CourseDataGenerator:
                 if self.budgets[(section.section_id, learner.index)]
             ]
             section_id = section.section_id
-            for ms, category, statement in heapq.merge(*streams, key=itemgetter(0)):
+            # (ms, learner index, ...) tuples: ties are broken by the learner index, never by comparing statements.
+            for ms, _learner, category, statement in heapq.merge(*streams):
                 yield GeneratedStatement(section_id, category, ms, statement)
 
 

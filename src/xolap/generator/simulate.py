@@ -12,7 +12,7 @@ last page the learner reviews. Sessions are cut exactly at their event allocatio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -22,7 +22,7 @@ from xolap.generator.model import Activity, Page, Section, Video, World
 from xolap.generator.timeline import TermClock
 from xolap.generator.vocabulary import FEEDBACK_CORRECT, FEEDBACK_INCORRECT, SHORT_ANSWERS, TUTOR_QUESTIONS
 
-Event = tuple[int, str, dict[str, Any]]  # (epoch ms, bundle category, statement)
+Event = tuple[int, int, str, dict[str, Any]]  # (epoch ms, learner index, bundle category, statement)
 
 MINUTE_MS = 60_000
 MAX_ACTIVITY_ATTEMPTS = 4
@@ -56,7 +56,9 @@ class LearnerSimulation:
     def __init__(self, world: World, section: Section, learner: Learner, clock: TermClock, budget: int):
         project = section.project
         self.rng = learner_rng(world.seed, section.section_id, learner.index)
+        self.random = self.rng.random
         self.learner = learner
+        self.index = learner.index  # breaks timestamp ties when sections' streams are merged
         self.section = section
         self.clock = clock
         self.budget = budget
@@ -82,7 +84,7 @@ class LearnerSimulation:
 
     def _tick(self, low_ms: int, high_ms: int) -> tuple[int, str]:
         """Advance the clock by a random gap; the (ms, ISO text) of the new time, never past the term's end."""
-        self.now += self.rng.randrange(low_ms, high_ms)
+        self.now += low_ms + int(self.random() * (high_ms - low_ms))
         ms = self.now if self.now < self.end_ms else self.end_ms
         return ms, st.iso_ms(ms)
 
@@ -133,12 +135,12 @@ class LearnerSimulation:
         s = self.scope
         guid, number = self._page_attempt(page, new=retake)
         ms, ts = self._tick(2_000, 30_000)
-        yield ms, st.PAGE_VIEWED_CATEGORY, st.page_viewed(s, ts, page, guid, number)
+        yield ms, self.index, st.PAGE_VIEWED_CATEGORY, st.page_viewed(s, ts, page, guid, number)
         if self.experiment is not None and not self.assigned and page.page_id == self.experiment.decision_page_id:
             self.assigned = True
             condition_id, code = self.experiment.conditions[rng.randrange(len(self.experiment.conditions))]
             ms, ts = self._tick(20, 400)
-            yield ms, st.EXPERIMENT_CATEGORY, st.experiment_condition_assigned(
+            yield ms, self.index, st.EXPERIMENT_CATEGORY, st.experiment_condition_assigned(
                 s, ts, self.experiment, condition_id, code, self.learner.enrollment_id)
         if page.graded:
             if page.page_id in self.quiz_results and not retake:
@@ -157,20 +159,23 @@ class LearnerSimulation:
         x = 1.6 * (self.learner.skill - activity.difficulty) + 0.6 * (attempt - 1) + 0.5 * (part_attempt - 1) + 0.35 * hints + 0.8
         return 1.0 / (1.0 + math.exp(-x))
 
+    def _pick(self, options: Sequence[Any]) -> Any:
+        return options[int(self.random() * len(options))]
+
     def _answer(self, part: Any, correct: bool) -> tuple[float, dict[str, Any], dict[str, Any]]:
-        rng = self.rng
         if correct:
-            score, given, text = part.out_of, part.correct, FEEDBACK_CORRECT[rng.randrange(len(FEEDBACK_CORRECT))]
+            score, given, text = part.out_of, part.correct, self._pick(FEEDBACK_CORRECT)
         else:
-            score = float(rng.randrange(int(part.out_of))) if part.out_of > 1 else 0.0
+            score = float(int(self.random() * part.out_of)) if part.out_of > 1 else 0.0
             if part.choices:
-                wrong = [c for c in part.choices if c != part.correct]
-                given = wrong[rng.randrange(len(wrong))]
+                given = part.correct
+                while given == part.correct:
+                    given = self._pick(part.choices)
             else:
-                given = SHORT_ANSWERS[rng.randrange(len(SHORT_ANSWERS))]
+                given = self._pick(SHORT_ANSWERS)
                 if given == part.correct:
                     given = given + "?"
-            text = FEEDBACK_INCORRECT[rng.randrange(len(FEEDBACK_INCORRECT))]
+            text = self._pick(FEEDBACK_INCORRECT)
         feedback = {"content": [{"children": [{"text": text}], "type": "p"}], "id": f"{part.part_id}-{'correct' if correct else 'incorrect'}"}
         return score, {"files": [], "input": given}, feedback
 
@@ -194,13 +199,13 @@ class LearnerSimulation:
                     correct = rng.random() < self._p_correct(activity, number, part_number, len(hints))
                     score, response, feedback = self._answer(part, correct)
                     ms, ts = self._tick(8_000, 110_000)
-                    yield ms, st.ATTEMPT_CATEGORY, st.part_attempt_evaluated(
+                    yield ms, self.index, st.ATTEMPT_CATEGORY, st.part_attempt_evaluated(
                         s, ts, activity, part, page.page_id, page_guid, page_number, activity_guid, number,
                         self._uuid(), part_number, score, correct, response, feedback, hints, self.session_id)
                     if not correct and rng.random() < 0.05 + 0.05 * max(0.0, -learner.skill):
                         ms, ts = self._tick(5_000, 60_000)
-                        message = TUTOR_QUESTIONS[rng.randrange(len(TUTOR_QUESTIONS))]
-                        yield ms, st.TUTOR_CATEGORY, st.tutor_message(
+                        message = self._pick(TUTOR_QUESTIONS)
+                        yield ms, self.index, st.TUTOR_CATEGORY, st.tutor_message(
                             s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, message,
                             activity_level=rng.random() < 0.8)
                     if correct or part_number >= MAX_PART_ATTEMPTS or rng.random() > 0.35 * learner.persistence:
@@ -209,7 +214,7 @@ class LearnerSimulation:
                 out_of += part.out_of
             success = total >= out_of
             ms, ts = self._tick(200, 3_000)
-            yield ms, st.ATTEMPT_CATEGORY, st.activity_attempt_evaluated(
+            yield ms, self.index, st.ATTEMPT_CATEGORY, st.activity_attempt_evaluated(
                 s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, total, out_of, success)
             if success or rng.random() > learner.persistence:
                 return
@@ -229,13 +234,13 @@ class LearnerSimulation:
                 correct = rng.random() < self._p_correct(activity, page_number, 1, 0)
                 score, response, feedback = self._answer(part, correct)
                 ms, ts = self._tick(5, 60)
-                yield ms, st.ATTEMPT_CATEGORY, st.part_attempt_evaluated(
+                yield ms, self.index, st.ATTEMPT_CATEGORY, st.part_attempt_evaluated(
                     s, ts, activity, part, page.page_id, page_guid, page_number, activity_guid, number,
                     self._uuid(), 1, score, correct, response, feedback, [], self.session_id)
                 total += score
                 out_of += part.out_of
             ms, ts = self._tick(5, 60)
-            yield ms, st.ATTEMPT_CATEGORY, st.activity_attempt_evaluated(
+            yield ms, self.index, st.ATTEMPT_CATEGORY, st.activity_attempt_evaluated(
                 s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, total, out_of,
                 total >= out_of)
             page_score += total
@@ -244,7 +249,7 @@ class LearnerSimulation:
         passed = scaled >= QUIZ_PASS
         self.quiz_results[page.page_id] = max(scaled, self.quiz_results.get(page.page_id, 0.0))
         ms, ts = self._tick(50, 500)
-        yield ms, st.ATTEMPT_CATEGORY, st.page_attempt_evaluated(s, ts, page, page_guid, page_number, page_score,
+        yield ms, self.index, st.ATTEMPT_CATEGORY, st.page_attempt_evaluated(s, ts, page, page_guid, page_number, page_score,
                                                                   page_out_of, passed)
         if not passed and page_number < MAX_QUIZ_ATTEMPTS and rng.random() < self.learner.persistence:
             self.retakes.append(page)
@@ -258,7 +263,7 @@ class LearnerSimulation:
         position = round(rng.uniform(0, length * 0.5), 3) if rng.random() < 0.15 else 0.0
         segments: list[tuple[float, float]] = []
         ms, ts = self._tick(500, 8_000)
-        yield ms, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
+        yield ms, self.index, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
         for _ in range(60):
             end = min(length, round(position + rng.uniform(15, 240) * self.learner.attention, 3))
             self.now += int((end - position) * 1000)
@@ -267,7 +272,7 @@ class LearnerSimulation:
             progress = round(_covered(segments) / length, 4)
             if end >= length:
                 ms, ts = self._tick(0, 300)
-                yield ms, st.VIDEO_CATEGORY, st.video_completed(
+                yield ms, self.index, st.VIDEO_CATEGORY, st.video_completed(
                     s, ts, video, pid, page_guid, page_number, length, progress, _segments_text(segments))
                 return
             action = rng.random()
@@ -277,15 +282,15 @@ class LearnerSimulation:
                 else:
                     target = round(max(0.0, position - rng.uniform(5, 60)), 3)
                 ms, ts = self._tick(0, 300)
-                yield ms, st.VIDEO_CATEGORY, st.video_seeked(s, ts, video, pid, page_guid, page_number, position, target)
+                yield ms, self.index, st.VIDEO_CATEGORY, st.video_seeked(s, ts, video, pid, page_guid, page_number, position, target)
                 position = target
                 ms, ts = self._tick(200, 1_500)
-                yield ms, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
+                yield ms, self.index, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
                 continue
             ms, ts = self._tick(0, 300)
-            yield ms, st.VIDEO_CATEGORY, st.video_paused(
+            yield ms, self.index, st.VIDEO_CATEGORY, st.video_paused(
                 s, ts, video, pid, page_guid, page_number, position, progress, _segments_text(segments))
             if action > 0.8 or rng.random() < 0.2 / self.learner.attention:
                 return  # leaves the video
             ms, ts = self._tick(2_000, 90_000)
-            yield ms, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
+            yield ms, self.index, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)

@@ -68,19 +68,21 @@ K_TIME_FROM = VIDEO_EXT + "time-from"
 K_TIME_TO = VIDEO_EXT + "time-to"
 
 _DAY_PREFIX: dict[int, str] = {}
+_CLOCK_TEXT: list[str] = []  # "HH:MM:SS" for each second of a day, built on first use
+_MILLIS_TEXT = [f"{m:03d}" for m in range(1000)]
 
 
 def iso_ms(ms: int) -> str:
-    """UTC ISO-8601 with milliseconds and 'Z' for epoch milliseconds (fast: the date part is cached per day)."""
+    """UTC ISO-8601 with milliseconds and 'Z' for epoch milliseconds (fast: table look-ups, the date cached per day)."""
     day, rest = divmod(ms, 86_400_000)
     prefix = _DAY_PREFIX.get(day)
     if prefix is None:
-        prefix = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+        prefix = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%dT")
         _DAY_PREFIX[day] = prefix
+        if not _CLOCK_TEXT:
+            _CLOCK_TEXT.extend(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}." for s in range(86_400))
     seconds, millis = divmod(rest, 1000)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    return f"{prefix}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+    return f"{prefix}{_CLOCK_TEXT[seconds]}{_MILLIS_TEXT[millis]}Z"
 
 
 class Scope:
