@@ -65,3 +65,7 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, wor
 
 # Functions (runtime, stop_event) -> started Thread | None, for optional in-process workers (e.g. SQS ETL).
 BACKGROUND_STARTERS: list = []
+
+from xolap.store.scopes_sync import start_scope_sync  # noqa: E402  (sections/projects appear from events, every minute)
+
+BACKGROUND_STARTERS.append(start_scope_sync)
