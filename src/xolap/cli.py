@@ -143,7 +143,8 @@ def serve_command(
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    for noisy in ("procrastinate", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     hooks = []
     if demo:
         from xolap.demo import demo_hook
@@ -151,9 +152,9 @@ def serve_command(
         hooks.append(demo_hook(demo_events))
 
     def ready(url: str, runtime) -> None:
-        console.print(f"[green]xolap is serving at {url}[/green]  (health: {url}/healthz)")
+        print(f"xolap is serving at {url}  (health: {url}/healthz)")
         for line in getattr(runtime, "announcements", []):
-            console.print(line)
+            print(line)
         sys.stdout.flush()
 
     try:
