@@ -36,6 +36,9 @@ app.add_typer(analytics_app, name="analytics")
 from xolap.generator.cli import generate_command  # noqa: E402
 
 app.command("generate")(generate_command)
+from xolap.analytics.query_cli import query_command  # noqa: E402
+
+app.command("query")(query_command)
 
 console = Console()
 err_console = Console(stderr=True)

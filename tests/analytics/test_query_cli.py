@@ -1,0 +1,115 @@
+"""`xolap query`: guard + executor from the command line, exit codes 0 / 1 / 2, table / JSON / CSV output, stdin."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from xolap.analytics.query_cli import make_query_command
+
+COLUMNS = ["user_id", "section_id", "project_id", "timestamp", "event_type", "verb_id", "event_hash", "score"]
+
+
+@pytest.fixture()
+def cli(ch_db):
+    client, settings = ch_db
+    rows = []
+    for section, project in ((1, 10), (2, 10), (3, 20)):
+        for i in range(section * 2):
+            rows.append([f"s{section}-u{i}", section, project, datetime(2026, 10, 1, 12, i), "video", "v", f"h{section}-{i}", float(i)])
+    client.insert(f"`{settings.clickhouse_database}`.raw_events", rows, column_names=COLUMNS)
+    app = typer.Typer()
+    app.command()(make_query_command(lambda: settings, lambda _settings: client))
+    runner = CliRunner()
+
+    def invoke(*args: str, stdin: str | None = None):
+        return runner.invoke(app, list(args), input=stdin)
+
+    return invoke
+
+
+def test_section_table_output(cli):
+    result = cli("--section", "2", "SELECT user_id FROM raw_events WHERE section_id = 3 OR 1 ORDER BY user_id")
+    assert result.exit_code == 0, result.stderr
+    assert "s2-u0" in result.stdout and "s2-u3" in result.stdout
+    assert "s3-" not in result.stdout and "s1-" not in result.stdout
+    assert "4 rows in" in result.stderr
+
+
+def test_project_json_output(cli):
+    result = cli("--project", "10", "--format", "json", "SELECT section_id, count() AS n FROM raw_events GROUP BY section_id ORDER BY section_id")
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["columns"] == [{"name": "section_id", "type": "Nullable(UInt64)"}, {"name": "n", "type": "UInt64"}]
+    assert body["rows"] == [[1, 2], [2, 4]]
+    assert body["truncated"] is False
+
+
+def test_admin_csv_output_and_truncation(cli):
+    result = cli("--admin", "--format", "csv", "--max-rows", "5", "SELECT user_id, score FROM raw_events ORDER BY user_id")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["user_id", "score"]
+    assert len(rows) == 1 + 5
+    assert "truncated at the limit of 5 rows" in result.stderr
+
+
+def test_sql_from_stdin(cli):
+    result = cli("--section", "1", "--format", "json", "-", stdin="SELECT count() AS n FROM raw_events\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == [[2]]
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [("DROP TABLE raw_events", "only SELECT"), ("SELECT * FROM system.tables", "database-qualified"),
+     ("SELECT * FROM numbers(5)", "table function"), ("SELECT 1; SELECT 2", "exactly one")],
+)
+def test_guard_rejection_exits_2_with_reason(cli, sql, reason):
+    result = cli("--section", "1", sql)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("refused:") and reason in result.stderr
+    assert result.stdout == ""
+
+
+def test_admin_is_guarded_too(cli):
+    result = cli("--admin", "SELECT * FROM system.one")
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("SELECT 1",), ("--section", "1", "--project", "2", "SELECT 1"), ("--admin", "--section", "1", "SELECT 1"),
+     ("--section", "1", "--format", "xml", "SELECT 1")],
+)
+def test_bad_options_exit_1(cli, args):
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error:")
+
+
+def test_query_errors_exit_1(cli):
+    result = cli("--section", "1", "SELECT no_such_column FROM raw_events")
+    assert result.exit_code == 1
+    assert "error (invalid)" in result.stderr and "no_such_column" in result.stderr
+    result = cli("--admin", "--timeout", "1", "SELECT count() FROM raw_events AS a CROSS JOIN raw_events AS b CROSS JOIN raw_events AS c WHERE sleepEachRow(0) = 0")
+    assert result.exit_code == 2  # sleepEachRow is refused by the guard before anything runs
+
+
+def test_unavailable_clickhouse_exits_1(ch_db):
+    _, settings = ch_db
+
+    def no_client(_settings):
+        raise RuntimeError("cannot reach ClickHouse at 127.0.0.1:1")
+
+    app = typer.Typer()
+    app.command()(make_query_command(lambda: settings, no_client))
+    result = CliRunner().invoke(app, ["--section", "1", "SELECT 1"])
+    assert result.exit_code == 1
+    assert "cannot reach ClickHouse" in result.stderr
