@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 # Modules whose tasks the worker must know; each registers on `jobs` when imported.
-TASK_MODULES: list[str] = []
+TASK_MODULES: list[str] = ["xolap.backfill.tasks"]
 
 jobs = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 

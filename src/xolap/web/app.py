@@ -58,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 # Modules that each expose a `router` (APIRouter); pages and APIs are added by listing them here.
 ROUTER_MODULES: list[str] = [
     "xolap.web.api_ops",
+    "xolap.web.api_statements",
     "xolap.web.api_backfill",
     "xolap.web.dashboards",
     "xolap.web.pages_account",
