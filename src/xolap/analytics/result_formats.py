@@ -42,11 +42,9 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=json_value)
 
 
-def to_json(result: QueryResult) -> dict[str, Any]:
-    """The whole result as one JSON-ready dict: columns (name, type), rows (lists), truncated, timing, sizes."""
+def _meta(result: QueryResult) -> dict[str, Any]:
     return {
         "columns": [{"name": name, "type": type_} for name, type_ in zip(result.columns, result.types)],
-        "rows": [[json_value(value) for value in row] for row in result.rows],
         "truncated": result.truncated,
         "row_count": len(result.rows),
         "elapsed_ms": round(result.elapsed_ms, 3),
@@ -56,11 +54,15 @@ def to_json(result: QueryResult) -> dict[str, Any]:
     }
 
 
+def to_json(result: QueryResult) -> dict[str, Any]:
+    """The whole result as one JSON-ready dict: columns (name, type), rows (lists), truncated, row_count, elapsed_ms,
+    rows_read, bytes_read (None when the engine does not report them), tag."""
+    return {**_meta(result), "rows": [[json_value(value) for value in row] for row in result.rows]}
+
+
 def iter_json(result: QueryResult) -> Iterator[bytes]:
     """The same document as to_json, as byte chunks: the header, then one chunk per row, then the footer."""
-    meta = to_json(QueryResult(**{**result.__dict__, "rows": []}))
-    meta.pop("rows")
-    head = _dumps(meta)
+    head = _dumps(_meta(result))
     yield head[:-1] + b',"rows":['
     for index, row in enumerate(result.rows):
         yield (b"," if index else b"") + _dumps([json_value(value) for value in row])
