@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from xolap.generator.model import DEFAULT_HOST, DEFAULT_START
@@ -17,7 +18,7 @@ console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -86,7 +87,7 @@ def generate_command(
     sink, where = _open_sink(out, seed=seed, compress=gzip_output, bundle_size=bundle_size)
     world = generator.world
     console.print(f"generating {events:,} statements: {len(world.projects)} projects, {len(world.sections)} sections, "
-                  f"{world.sections[0].learners} learners per section, seed {seed} → {where}")
+                  f"{world.sections[0].learners} learners per section, seed {seed} → {where}", markup=False, soft_wrap=True)
     began = time.perf_counter()
     progress = Progress(TextColumn("[bold]generate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet)
@@ -102,9 +103,9 @@ def generate_command(
     except Exception as exc:  # noqa: BLE001 - shown to the operator (S3 errors, disk full, ...)
         _fail(f"writing to {out} failed: {exc}", 1)
     elapsed = time.perf_counter() - began
-    console.print(f"wrote {written:,} statements in {elapsed:.1f} s ({written / elapsed if elapsed else 0:,.0f}/s) to {where}")
+    console.print(f"wrote {written:,} statements in {elapsed:.1f} s ({written / elapsed if elapsed else 0:,.0f}/s) to {where}", markup=False, soft_wrap=True)
     if hasattr(sink, "keys"):
         console.print(f"{len(sink.keys):,} bundles uploaded")
     if catalogue is not None:
         files = write_catalogue(generator, catalogue)
-        console.print("catalogue: " + ", ".join(str(f) for f in files))
+        console.print("catalogue: " + ", ".join(str(f) for f in files), markup=False, soft_wrap=True)
