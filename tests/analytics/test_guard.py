@@ -136,6 +136,8 @@ REFUSED = [
     ("", "empty"),
     ("   ", "empty"),
     ("SELECT * FROM raw_events WITH TOTALS", "could not be parsed"),
+    ("WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t", "table t is not available"),
+    ("SELECT " + "(" * 3000 + "1" + ")" * 3000, "nested too deeply"),
 ]
 
 
@@ -263,7 +265,7 @@ def test_too_long_query_refused():
     ("name", "denied"),
     [("dictGet", True), ("DICTGETSTRING", True), ("joinGetOrNull", True), ("getSettingOrDefault", True), ("s3Cluster", True),
      ("currentProfiles", True), ("current_date", False), ("count", False), ("formatDateTime", False), ("arrayJoin", False),
-     ("toStartOfWeek", False), ("uniqExact", False), ("in", True), ("globalNotIn", True), ("filesystemAvailable", True)],
+     ("toStartOfWeek", False), ("URLHierarchy", False), ("domain", False), ("initializeAggregation", False), ("uniqExact", False), ("in", True), ("globalNotIn", True), ("filesystemAvailable", True)],
 )
 def test_function_families(name, denied):
     assert function_denied(name) is denied

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import sqlglot
@@ -59,7 +60,11 @@ DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
     "_",  # internal functions (__getScalar, _CAST, ...)
 )
 DENIED_FUNCTION_NAMES: frozenset[str] = frozenset({"in", "user", "database", "schema"})
-ALLOWED_FUNCTION_NAMES: frozenset[str] = frozenset({"current_date", "current_timestamp", "currentdate", "currenttimestamp"})
+# Harmless functions inside a denied family (URL string functions, date helpers, aggregate state).
+ALLOWED_FUNCTION_NAMES: frozenset[str] = frozenset(
+    {"current_date", "current_timestamp", "currentdate", "currenttimestamp", "urlhash", "urlhierarchy",
+     "urlpathhierarchy", "initializeaggregation"}
+)
 # sqlglot models some functions as classes; these are the ones whose ClickHouse counterparts read session state.
 _HARMLESS_CURRENT_CLASSES = {"CurrentDate", "CurrentTimestamp", "CurrentTime", "CurrentDatetime", "CurrentTimezone", "CurrentVersion"}
 
@@ -106,6 +111,13 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
     """Check one user query and rewrite it to read only the given scope's rows; raises GuardError."""
     if scope not in ("section", "project", "admin"):
         raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
+    try:
+        return _guard(sql, scope, database)
+    except RecursionError:
+        raise GuardError("the query is nested too deeply to check") from None
+
+
+def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
     tree = _parse_one(sql)
     _refuse_forbidden(tree)
     cte_names = _rename_ctes(tree)
@@ -338,7 +350,7 @@ def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> s
         alias_node = exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
         source_sql = _scoped_source(name, scope, database)
         if source_sql.startswith("("):
-            replacement: exp.Expression = sqlglot.parse_one(source_sql, read=DIALECT)
+            replacement: exp.Expression = _parsed(source_sql).copy()
             assert isinstance(replacement, exp.Subquery)
             replacement.set("alias", alias_node)
         else:
@@ -346,6 +358,12 @@ def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> s
         target = table.parent if isinstance(table.parent, exp.Final) else table
         target.replace(replacement)
     return read
+
+
+@lru_cache(maxsize=256)
+def _parsed(sql: str) -> exp.Expression:
+    """sqlglot tree of our own SQL snippets (callers copy before changing it)."""
+    return sqlglot.parse_one(sql, read=DIALECT)
 
 
 def _fold_prewhere(tree: exp.Expression) -> None:
@@ -379,7 +397,7 @@ def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str])
     scoped = scope != "admin"
     predicate = None
     if scoped:
-        predicate = sqlglot.parse_one(f"{SCOPE_COLUMNS[scope]} = {{{SCOPE_PARAMETER}:UInt64}}", read=DIALECT)
+        predicate = _parsed(f"{SCOPE_COLUMNS[scope]} = {{{SCOPE_PARAMETER}:UInt64}}")
     exposed = ADMIN_TABLES if scope == "admin" else SCOPED_TABLES
     for node in tree.walk():
         if isinstance(node, _DENIED_NODE_TYPES):
