@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +87,10 @@ def pg_template(data_dir: Path) -> Iterator[str]:
     from xolap.store import migrate as pg_migrate
     from xolap.store.postgres import start_embedded, stop_embedded
 
-    url = start_embedded(data_dir / "postgres")
+    # Not under pytest's tmp dir: pgserver's system user must traverse the path, and every pytest start resets
+    # /tmp/pytest-of-<user> to mode 0700 (which would pull the data dir from under a concurrent session's server).
+    pg_root = Path(tempfile.mkdtemp(prefix="xolap-test-pg-"))
+    url = start_embedded(pg_root / "postgres")
     host = url.split("host=", 1)[1]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS xolap_template")
@@ -97,6 +102,7 @@ def pg_template(data_dir: Path) -> Iterator[str]:
     engine(template_settings).dispose()
     yield host
     stop_embedded()
+    shutil.rmtree(pg_root, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -1,0 +1,93 @@
+"""POST /api/v1/statements: the direct uploader over HTTP (one statement, a JSON array, or JSONL), same mapping.
+
+Bodies: `application/json` holding an object or an array of objects, or JSONL (`application/x-ndjson`, text/plain,
+or JSON that is not a single document). Each statement is one "line": its provenance is `api:<receipt>` and its
+1-based position. A JSON array's elements are re-serialized compactly (orjson), and that text is what event_hash
+covers. Good statements are inserted even when others are rejected; the answer lists each rejection (line, reason).
+Answers: 200 when anything was accepted, 400 for an empty or oversized body, 422 when every statement was rejected.
+When XOLAP_S3_BUNDLE_BUCKET is set, accepted bodies are also archived to S3 in Torus's bundle layout.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from xolap.ingest.pipeline import EventWriter, ingest_lines
+from xolap.web.auth import Principal, require_site_admin
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def body_lines(body: bytes) -> list[tuple[int, bytes]]:
+    """Split a request body into numbered statement lines (see the module docstring)."""
+    stripped = body.strip()
+    if not stripped:
+        raise HTTPException(400, "empty body: send one xAPI statement, a JSON array of statements, or JSONL")
+    if stripped[:1] in (b"{", b"["):
+        try:
+            document = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            document = None  # not one JSON document: read it as JSONL below
+        if isinstance(document, dict):
+            return [(1, stripped)]
+        if isinstance(document, list):
+            if not document:
+                raise HTTPException(400, "empty JSON array: nothing to ingest")
+            return [(i, orjson.dumps(item)) for i, item in enumerate(document, 1)]
+    numbered, index = [], 0
+    for raw in stripped.splitlines():
+        line = raw.strip()
+        if line:
+            index += 1
+            numbered.append((index, line))
+    return numbered
+
+
+def archive(runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -> list[str]:
+    settings = runtime.settings
+    if not settings.s3_bundle_bucket:
+        return []
+    from xolap.ingest.aws_clients import aws_client
+    from xolap.ingest.s3_bundles import S3BundleUploader
+
+    uploader = S3BundleUploader(aws_client(settings, "s3"), settings.s3_bundle_bucket, settings.s3_bundle_prefix)
+    return uploader.archive([line for number, line in lines if number not in rejected_lines])
+
+
+@router.post("/statements")
+async def post_statements(request: Request, principal: Principal = Depends(require_site_admin)) -> JSONResponse:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body of {len(body):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit: split it")
+    lines = body_lines(body)
+    runtime = request.app.state.runtime
+    receipt = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+    source_file = f"api:{receipt}"
+
+    def run():
+        writer = EventWriter(runtime.clickhouse(), runtime.settings, "api")
+        return ingest_lines(writer, lines, source_file=source_file)
+
+    from starlette.concurrency import run_in_threadpool
+
+    report = await run_in_threadpool(run)
+    rejected_lines = {error.source_line for error in report.errors}
+    archived = await run_in_threadpool(archive, runtime, lines, rejected_lines) if report.rows else []
+    log.info("statements API: %s accepted, %s rejected (%s)", report.rows, report.rejected, source_file)
+    payload = {
+        "accepted": report.rows,
+        "rejected": report.rejected,
+        "errors": [{"line": e.source_line, "reason": e.reason} for e in report.errors],
+        "source_file": source_file,
+        "archived": archived,
+    }
+    return JSONResponse(payload, status_code=200 if report.rows else 422)

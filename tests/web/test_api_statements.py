@@ -1,0 +1,92 @@
+"""POST /api/v1/statements: one statement, arrays, JSONL; partial rejection keeps the good ones; auth; archive."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi.testclient import TestClient
+
+from xolap.web.app import create_app
+
+
+def statement(i: int, section: int = 11) -> dict:
+    return {
+        "actor": {"account": {"homePage": "https://torus.example", "name": str(1000 + i)}},
+        "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
+        "object": {"id": f"https://torus.example/page/{i}", "definition": {"type": "http://oli.cmu.edu/extensions/types/page", "name": {"en-US": f"Page {i}"}}},
+        "context": {"extensions": {"http://oli.cmu.edu/extensions/section_id": section, "http://oli.cmu.edu/extensions/project_id": 5,
+                                   "http://oli.cmu.edu/extensions/page_id": i}},
+        "timestamp": f"2025-02-0{1 + i % 8}T10:00:00.000Z",
+    }
+
+
+def _client(runtime):
+    return TestClient(create_app(runtime)), {"Authorization": f"Bearer {runtime.admin_token}"}
+
+
+def _count(runtime) -> int:
+    db = runtime.settings.clickhouse_database
+    return runtime.clickhouse().query(f"SELECT count() FROM `{db}`.raw_events FINAL").result_rows[0][0]
+
+
+def test_single_array_and_jsonl(runtime):
+    client, auth = _client(runtime)
+    one = client.post("/api/v1/statements", content=orjson.dumps(statement(1)), headers=auth | {"Content-Type": "application/json"})
+    assert one.status_code == 200 and one.json()["accepted"] == 1
+    many = client.post("/api/v1/statements", content=orjson.dumps([statement(i) for i in range(2, 6)]), headers=auth)
+    assert many.json() | {"source_file": None} == {"accepted": 4, "rejected": 0, "errors": [], "source_file": None, "archived": []}
+    jsonl = b"\n".join(orjson.dumps(statement(i)) for i in range(6, 9)) + b"\n\n"
+    lines = client.post("/api/v1/statements", content=jsonl, headers=auth | {"Content-Type": "application/x-ndjson"})
+    assert lines.json()["accepted"] == 3
+    assert _count(runtime) == 8
+    # The same statement again is the same event: still counted once.
+    client.post("/api/v1/statements", content=orjson.dumps(statement(1)), headers=auth)
+    assert _count(runtime) == 8
+
+
+def test_bad_statements_are_reported_and_good_ones_kept(runtime):
+    client, auth = _client(runtime)
+    bad_time = statement(2) | {"timestamp": "yesterday-ish"}
+    no_verb = {k: v for k, v in statement(3).items() if k != "verb"}
+    body = orjson.dumps([statement(1), bad_time, no_verb, 42, statement(4)])
+    response = client.post("/api/v1/statements", content=body, headers=auth)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["accepted"] == 2 and data["rejected"] == 3
+    reasons = {e["line"]: e["reason"] for e in data["errors"]}
+    assert set(reasons) == {2, 3, 4}
+    assert "timestamp" in reasons[2] and "verb" in reasons[3]
+    assert _count(runtime) == 2
+    db = runtime.settings.clickhouse_database
+    recorded = runtime.clickhouse().query(f"SELECT source_line FROM `{db}`.ingest_errors ORDER BY source_line").result_rows
+    assert [r[0] for r in recorded] == [2, 3, 4]
+
+
+def test_bodies_that_cannot_be_ingested(runtime):
+    client, auth = _client(runtime)
+    assert client.post("/api/v1/statements", content=b"  ", headers=auth).status_code == 400
+    assert client.post("/api/v1/statements", content=b"[]", headers=auth).status_code == 400
+    broken = client.post("/api/v1/statements", content=b'{"actor": ', headers=auth)
+    assert broken.status_code == 422 and broken.json()["errors"][0]["line"] == 1
+
+
+def test_requires_an_admin_token(runtime):
+    client, _ = _client(runtime)
+    assert client.post("/api/v1/statements", content=orjson.dumps(statement(1))).status_code == 401
+    assert client.post("/api/v1/statements", content=orjson.dumps(statement(1)), headers={"Authorization": "Bearer nope"}).status_code == 403
+    assert _count(runtime) == 0
+
+
+def test_archives_accepted_statements_to_s3(runtime, aws_settings):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=aws_settings.s3_endpoint_url, region_name="us-east-1")
+    s3.create_bucket(Bucket="xapi-archive")
+    runtime.settings = runtime.settings.model_copy(update={
+        "s3_endpoint_url": aws_settings.s3_endpoint_url, "aws_access_key_id": "testing",
+        "aws_secret_access_key": aws_settings.aws_secret_access_key, "s3_bundle_bucket": "xapi-archive", "s3_bundle_prefix": "raw"})
+    client, auth = _client(runtime)
+    response = client.post("/api/v1/statements", content=orjson.dumps([statement(1, 11), statement(2, 12), {"bad": 1}]), headers=auth)
+    keys = response.json()["archived"]
+    assert len(keys) == 2 and all(k.startswith("raw/section/") and "/page_viewed/" in k for k in keys)
+    body = s3.get_object(Bucket="xapi-archive", Key=keys[0])["Body"].read()
+    assert len(body.strip().splitlines()) == 1
