@@ -334,3 +334,48 @@ def test_stage_logs_carry_counts_not_learners(etl_env, caplog):
     end = json.loads(lines[-1].removeprefix("ETL stage "))
     assert end["rows"] == 3 and end["ok"] == 1
     assert not any("user-" in line for line in lines)
+
+
+def test_small_objects_share_inserts_within_the_caps(etl_env):
+    env = etl_env
+    records = []
+    for i in range(6):
+        key = f"section/42/page_viewed/small-{i}.jsonl"
+        put(env, key, jsonl([page_viewed(10 * i + j) for j in range(4)]))
+        records.append(sqs_record(s3_event_body(env["bucket"], key), f"s{i}"))
+    report = processor(env).process_records(records)
+    assert report.inserts == 1 and report.rows == 24 and report.failed == []
+    assert [o.rows for o in report.outcomes] == [4] * 6
+    capped = processor(env, max_rows_per_insert=10).process_records(records)  # 4+4 | 4+4 | 4+4
+    assert capped.inserts == 3 and count(env) == 24
+
+
+def test_truncated_gzip_is_a_preparation_failure(etl_env):
+    import gzip
+
+    env = etl_env
+    whole = gzip.compress(jsonl([page_viewed(i) for i in range(3000)]))
+    put(env, "section/42/page_viewed/cut.jsonl.gz", whole[: len(whole) * 2 // 3])
+    put(env, "section/42/page_viewed/fine.jsonl.gz", gzip.compress(jsonl([page_viewed(i) for i in range(5)])))
+    records = [
+        sqs_record(s3_event_body(env["bucket"], "section/42/page_viewed/fine.jsonl.gz"), "fine"),
+        sqs_record(s3_event_body(env["bucket"], "section/42/page_viewed/cut.jsonl.gz"), "cut"),
+    ]
+    report = processor(env).process_records(records)
+    assert report.failed == ["cut"] and report.outcomes[1].dlq
+    assert "broken gzip stream" in report.outcomes[1].reason
+    assert count(env, where="source_file LIKE '%fine.jsonl.gz'") == 5
+
+
+def test_failed_message_holds_back_its_other_objects(etl_env):
+    """A message naming a good and a missing object fails as a whole: the good object's rows wait for the retry."""
+    env = etl_env
+    put(env, "section/42/page_viewed/first.jsonl", jsonl([page_viewed(i) for i in range(3)]))
+    put(env, "section/42/page_viewed/other.jsonl", jsonl([page_viewed(i) for i in range(3, 5)]))
+    first = json.loads(s3_event_body(env["bucket"], "section/42/page_viewed/first.jsonl"))
+    gone = json.loads(s3_event_body(env["bucket"], "section/42/page_viewed/gone.jsonl"))
+    two = sqs_record(json.dumps({"Records": first["Records"] + gone["Records"]}), "two-objects")
+    other = sqs_record(s3_event_body(env["bucket"], "section/42/page_viewed/other.jsonl"), "other")
+    report = processor(env).process_records([two, other])
+    assert report.failed == ["two-objects"] and report.outcomes[0].dlq and report.outcomes[0].rows == 0
+    assert count(env) == 2 and report.inserts == 1

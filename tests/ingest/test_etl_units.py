@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, split_for_insert
+from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
 from xolap.ingest.etl_notifications import BadNotification, S3ObjectRef, parse_notification
 
 
@@ -92,15 +92,17 @@ def test_split_respects_row_and_byte_caps():
 
 
 def test_tokens_are_deterministic_and_distinct():
-    a = deduplication_token("s3://b/k", "e1", 1, 100, 0, 100)
-    assert a == deduplication_token("s3://b/k", "e1", 1, 100, 0, 100)
+    one = [segment_identity("s3://b/k", "e1", 1, 100)]
+    a = deduplication_token(one, 0, 100)
+    assert a == deduplication_token([segment_identity("s3://b/k", "e1", 1, 100)], 0, 100)
     others = {
-        deduplication_token("s3://b/k", "e2", 1, 100, 0, 100),
-        deduplication_token("s3://b/k2", "e1", 1, 100, 0, 100),
-        deduplication_token("s3://b/k", "e1", 101, 200, 0, 100),
-        deduplication_token("s3://b/k", "e1", 1, 100, 50, 50),
+        deduplication_token([segment_identity("s3://b/k", "e2", 1, 100)], 0, 100),  # new object version
+        deduplication_token([segment_identity("s3://b/k2", "e1", 1, 100)], 0, 100),
+        deduplication_token([segment_identity("s3://b/k", "e1", 101, 200)], 0, 100),
+        deduplication_token(one, 50, 50),  # another slice
+        deduplication_token(one + [segment_identity("s3://b/j", "e", 1, 5)], 0, 100),  # combined with another object
     }
-    assert a not in others and len(others) == 4
+    assert a not in others and len(others) == 5
 
 
 def test_time_budget_sources():

@@ -155,7 +155,7 @@ def test_cli_worker_stops_cleanly_on_sigterm(queue_env, tmp_path, moto_server):
     reader.start()
     try:
         deadline = time.monotonic() + 60
-        while not any('"stage":"message_done"' in line for line in lines):
+        while not any('"stage":"invocation_end"' in line and '"ok":1' in line for line in lines):
             assert process.poll() is None, "".join(lines)
             assert time.monotonic() < deadline, "".join(lines)
             time.sleep(0.1)

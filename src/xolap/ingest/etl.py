@@ -1,16 +1,18 @@
 """The ETL function: SQS batches of S3 notifications -> JSONL objects -> mapped rows -> bounded, idempotent inserts.
 
 It runs as the AWS Lambda handler `xolap.ingest.etl.lambda_handler` (configured from XOLAP_* env) and, unchanged,
-inside the local SQS worker (xolap.ingest.sqs_worker). Per message:
+inside the local SQS worker (xolap.ingest.sqs_worker). Messages are read in order; their mapped rows collect in
+one pending batch that is inserted when the next run of lines would pass the row or byte cap, and at the end
+(Torus bundles are small: few, larger inserts instead of one per object). Per message:
 - ok: every object it names was read, mapped and inserted (bad lines go to ingest_errors; they do not fail it);
 - skipped: nothing to ingest (s3:TestEvent, removals);
 - failed: a preparation failure (bad notification, missing object, not JSONL, too large: also sent to the DLQ when
-  XOLAP_ETL_DLQ_URL is set) or an insert failure (left to SQS redelivery);
+  XOLAP_ETL_DLQ_URL is set), or an insert of a batch holding its rows failed or had no time left (SQS redelivers);
 - untouched: not started because the time budget or the message cap ran out.
-Failed and untouched messages are returned as `batchItemFailures` so SQS redelivers only those. Inserts carry a
-deterministic insert_deduplication_token per (object, etag, line range, slice), and raw_events collapses repeated
-event_hash rows, so redelivery does not double rows. Logs are `ETL stage {json}` lines with counts and object names,
-never statement content or learner ids.
+Failed and untouched messages are returned as `batchItemFailures` so SQS redelivers only those. Every insert
+carries a deterministic insert_deduplication_token (from the object, etag and line range of each run in it, and the
+slice), and raw_events collapses repeated event_hash rows, so redelivery does not double rows. Logs are
+`ETL stage {json}` lines with counts and object names, never statement content or learner ids.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from itertools import islice
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from xolap.config import Settings, load_settings, mask_url
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, split_for_insert
+from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
 from xolap.ingest.etl_dlq import send_to_dlq
 from xolap.ingest.etl_notifications import BadNotification, S3ObjectRef, parse_notification
 from xolap.ingest.pipeline import EventWriter, NotJsonlError, map_lines, read_lines
@@ -49,7 +52,7 @@ class PreparationFailure(Exception):
 
 
 class OutOfTime(Exception):
-    """Too little time is left to start another insert; the message is retried by SQS."""
+    """Too little time is left to start another insert; the messages of the batch are retried by SQS."""
 
 
 @dataclass
@@ -61,6 +64,11 @@ class MessageOutcome:
     rejected: int = 0
     reason: str | None = None
     dlq: bool = False
+    logged: bool = False
+
+    def fail(self, reason: str) -> None:
+        if self.status != "failed":  # the first reason is the cause
+            self.status, self.reason = "failed", reason
 
 
 @dataclass
@@ -164,71 +172,65 @@ class EtlProcessor:
         budget = budget or TimeBudget.unlimited()
         started = time.perf_counter()
         report = EtlReport()
+        pending = _Pending()
         records = list(records)
         stage("invocation_start", records=len(records), remaining_ms=budget.remaining_ms())
         stop_reason: str | None = None
         for index, record in enumerate(records):
             message_id = str(record.get("messageId") or record.get("MessageId") or f"record-{index}")
             if stop_reason is None:
-                if self.limits.max_messages and index >= self.limits.max_messages:
-                    stop_reason = "message cap reached"
-                elif not budget.allows(self.limits.min_remaining_ms):
+                if pending.out_of_time or not budget.allows(self.limits.min_remaining_ms):
                     stop_reason = "time budget exhausted"
+                elif self.limits.max_messages and index >= self.limits.max_messages:
+                    stop_reason = "message cap reached"
                 if stop_reason is not None:
                     stage("stop_taking_messages", reason=stop_reason, untouched=len(records) - index, remaining_ms=budget.remaining_ms())
             if stop_reason is not None:
                 report.outcomes.append(MessageOutcome(message_id, "untouched", reason=stop_reason))
                 continue
-            outcome = self._process_message(message_id, record, budget, report)
+            outcome = MessageOutcome(message_id, "ok")
             report.outcomes.append(outcome)
-            if outcome.reason == "time budget exhausted before insert":
-                stop_reason = "time budget exhausted"
+            self._read_message(outcome, record, pending, budget, report)
+        self._flush(pending, "end_of_invocation", budget, report)
+        for outcome in report.outcomes:
+            if outcome.status == "failed" and not outcome.logged:
+                stage("message_failed", message_id=outcome.message_id, reason=outcome.reason)
         report.elapsed_ms = int((time.perf_counter() - started) * 1000)
         stage("invocation_end", **report.summary())
         return report
 
     # -- message -----------------------------------------------------------------------------------------------------
 
-    def _process_message(self, message_id: str, record: dict[str, Any], budget: TimeBudget, report: EtlReport) -> MessageOutcome:
+    def _read_message(self, outcome: MessageOutcome, record: dict[str, Any], pending: _Pending, budget: TimeBudget, report: EtlReport) -> None:
+        """Read and map every object the message names into the pending batch (flushing when it is full)."""
         body = record.get("body", record.get("Body"))
-        outcome = MessageOutcome(message_id, "ok")
-        source: str | None = None
         try:
             if not isinstance(body, (str, bytes)):
                 raise BadNotification("SQS record has no body")
             refs = parse_notification(body)
             if not refs:
                 outcome.status = "skipped"
-                stage("message_skipped", message_id=message_id, reason="no object to ingest (test event or non-create)")
-                return outcome
+                stage("message_skipped", message_id=outcome.message_id, reason="no object to ingest (test event or non-create)")
+                return
             for ref in refs:
-                source = ref.uri
-                rows, rejected, inserts = self._ingest_object(ref, budget)
+                self._read_object_into(ref, outcome, pending, budget, report)
                 outcome.objects += 1
-                outcome.rows += rows
-                outcome.rejected += rejected
-                report.inserts += inserts
         except BadNotification as exc:
-            self._fail_preparation(outcome, body, f"bad notification: {exc}", None)
+            self._fail_preparation(outcome, body, f"bad notification: {exc}", None, pending)
         except PreparationFailure as exc:
-            self._fail_preparation(outcome, body, exc.reason, exc.source)
-        except OutOfTime:
-            outcome.status, outcome.reason = "failed", "time budget exhausted before insert"
-            stage("message_failed", message_id=message_id, reason=outcome.reason, source=source, rows=outcome.rows)
-        except Exception as exc:  # insert or unexpected errors: SQS redelivers the message
-            outcome.status = "failed"
-            outcome.reason = f"{type(exc).__name__}: {str(exc)[:300]}"
-            stage("message_failed", message_id=message_id, reason=outcome.reason, source=source, rows=outcome.rows)
-            log.debug("ETL message %s failed", message_id, exc_info=True)
-        else:
-            stage("message_done", message_id=message_id, objects=outcome.objects, rows=outcome.rows, rejected=outcome.rejected)
-        return outcome
+            self._fail_preparation(outcome, body, exc.reason, exc.source, pending)
+        except Exception as exc:  # S3 throttling, network, unexpected: SQS redelivers the message
+            pending.drop(outcome)
+            outcome.fail(f"{type(exc).__name__}: {str(exc)[:300]}")
+            log.debug("ETL message %s failed", outcome.message_id, exc_info=True)
 
-    def _fail_preparation(self, outcome: MessageOutcome, body: Any, reason: str, source: str | None) -> None:
-        outcome.status, outcome.reason = "failed", reason
+    def _fail_preparation(self, outcome: MessageOutcome, body: Any, reason: str, source: str | None, pending: _Pending) -> None:
+        pending.drop(outcome)  # its rows not yet inserted stay out: the whole message goes to the DLQ
+        outcome.fail(reason)
         if self.settings.etl_dlq_url:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
             outcome.dlq = send_to_dlq(self.sqs, self.settings.etl_dlq_url, outcome.message_id, text, reason, source)
+        outcome.logged = True
         stage("preparation_failed", message_id=outcome.message_id, reason=reason, source=source, dlq=outcome.dlq)
 
     # -- object ------------------------------------------------------------------------------------------------------
@@ -252,12 +254,12 @@ class EtlProcessor:
         etag = response.get("ETag")
         return data, (etag.strip('"') if isinstance(etag, str) else ref.etag)
 
-    def _ingest_object(self, ref: S3ObjectRef, budget: TimeBudget) -> tuple[int, int, int]:
-        """(rows inserted, lines rejected, inserts) for one object."""
+    def _read_object_into(self, ref: S3ObjectRef, outcome: MessageOutcome, pending: _Pending, budget: TimeBudget, report: EtlReport) -> None:
+        """Map an object in runs of at most max_rows_per_insert lines, each run a segment of the pending batch."""
         started = time.perf_counter()
         data, etag = self._read_object(ref)
         source_file = ref.uri
-        rows = rejected = inserts = 0
+        lines_read = mapped = rejected = 0
         try:
             lines: Iterator[tuple[int, bytes]] = iter(read_lines(data, source_file))
             while True:
@@ -265,40 +267,107 @@ class EtlProcessor:
                 if not chunk:
                     break
                 batch = map_lines(chunk, source_file=source_file, source_etag=etag)
-                first_line, last_line = chunk[0][0], chunk[-1][0]
-                for offset, piece in split_for_insert(batch.table, self.limits.max_rows_per_insert, self.limits.max_bytes_per_insert):
-                    if not budget.allows(self.limits.insert_safety_margin_ms):
-                        raise OutOfTime()
-                    token = deduplication_token(source_file, etag, first_line, last_line, offset, piece.num_rows)
-                    insert_started = time.perf_counter()
-                    rows += self._insert(piece, token)
-                    inserts += 1
-                    stage(
-                        "insert",
-                        source=source_file,
-                        lines=f"{first_line}-{last_line}",
-                        rows=piece.num_rows,
-                        bytes=piece.nbytes,
-                        ms=int((time.perf_counter() - insert_started) * 1000),
-                    )
-                if batch.errors:
-                    self.writer.record_errors(batch.errors)
-                    rejected += len(batch.errors)
+                segment = _Segment(outcome, segment_identity(source_file, etag, chunk[0][0], chunk[-1][0]), batch.table, batch.errors)
+                lines_read, mapped, rejected = lines_read + len(chunk), mapped + batch.table.num_rows, rejected + len(batch.errors)
+                if pending.segments and pending.would_overflow(segment, self.limits):
+                    trigger = "max_rows_reached" if pending.rows + segment.rows > self.limits.max_rows_per_insert else "payload_ceiling_reached"
+                    self._flush(pending, trigger, budget, report)
+                pending.segments.append(segment)
         except NotJsonlError as exc:
             raise PreparationFailure(f"{source_file}: not JSONL: {exc}", source_file) from None
         stage(
-            "object_done",
+            "object_read",
+            message_id=outcome.message_id,
             source=source_file,
             bytes=len(data),
-            rows=rows,
+            lines=lines_read,
+            mapped=mapped,
             rejected=rejected,
-            inserts=inserts,
             ms=int((time.perf_counter() - started) * 1000),
         )
-        return rows, rejected, inserts
 
-    def _insert(self, table: Any, token: str) -> int:
-        return self.writer.write(table, deduplication_token=token)
+    # -- insert ------------------------------------------------------------------------------------------------------
+
+    def _flush(self, pending: _Pending, trigger: str, budget: TimeBudget, report: EtlReport) -> None:
+        """Insert the pending segments (several messages' rows in few inserts), then record their rejected lines.
+
+        On failure every message with rows in the batch fails (SQS redelivers it; tokens and event_hash dedup
+        make the re-insert harmless)."""
+        segments = [s for s in pending.segments if s.outcome.status != "failed"]
+        pending.segments = []
+        if not segments:
+            return
+        owners = list({id(s.outcome): s.outcome for s in segments}.values())
+        identities = [s.identity for s in segments]
+        table = pa.concat_tables([s.table for s in segments]) if len(segments) > 1 else segments[0].table
+        inserts = 0
+        try:
+            for offset, piece in split_for_insert(table, self.limits.max_rows_per_insert, self.limits.max_bytes_per_insert):
+                if not budget.allows(self.limits.insert_safety_margin_ms):
+                    pending.out_of_time = True
+                    raise OutOfTime("time budget exhausted before insert")
+                insert_started = time.perf_counter()
+                self.writer.write(piece, deduplication_token=deduplication_token(identities, offset, piece.num_rows))
+                inserts += 1
+                report.inserts += 1
+                stage(
+                    "insert",
+                    trigger=trigger,
+                    messages=len(owners),
+                    segments=len(segments),
+                    rows=piece.num_rows,
+                    bytes=piece.nbytes,
+                    ms=int((time.perf_counter() - insert_started) * 1000),
+                )
+            errors = [error for s in segments for error in s.errors]
+            if errors:
+                self.writer.record_errors(errors)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, OutOfTime) else f"insert failed: {type(exc).__name__}: {str(exc)[:300]}"
+            for outcome in owners:
+                pending.drop(outcome)
+                outcome.fail(reason)
+            stage("insert_failed", trigger=trigger, messages=len(owners), inserted_pieces=inserts, reason=reason[:300])
+            return
+        for segment in segments:
+            segment.outcome.rows += segment.rows
+            segment.outcome.rejected += len(segment.errors)
+
+
+@dataclass
+class _Segment:
+    """Mapped rows and rejected lines from one run of lines of one object, owned by one message."""
+
+    outcome: MessageOutcome
+    identity: str
+    table: pa.Table
+    errors: list[Any]
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+
+@dataclass
+class _Pending:
+    """Segments read but not yet inserted, across messages of one invocation."""
+
+    segments: list[_Segment] = field(default_factory=list)
+    out_of_time: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.segments)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.table.nbytes for s in self.segments)
+
+    def would_overflow(self, segment: _Segment, limits: EtlLimits) -> bool:
+        return self.rows + segment.rows > limits.max_rows_per_insert or self.nbytes + segment.table.nbytes > limits.max_bytes_per_insert
+
+    def drop(self, outcome: MessageOutcome) -> None:
+        self.segments = [s for s in self.segments if s.outcome is not outcome]
 
 
 # -- Lambda entry point ----------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """How the ETL bounds its work: rows and bytes per insert, the remaining-time budget, and deterministic insert
-deduplication tokens, so a redelivered SQS message re-sends byte-identical blocks that ClickHouse can drop.
+deduplication tokens, so a redelivered batch re-sends identical blocks with identical tokens that ClickHouse drops.
 
 Limits come from XOLAP_ETL_* environment variables (defaults follow Torus's Lambda, torus-implementation.md §3).
 """
@@ -10,7 +10,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import pyarrow as pa
@@ -91,7 +91,16 @@ def split_for_insert(table: pa.Table, max_rows: int, max_bytes: int) -> Iterator
         yield offset, table.slice(offset, step)
 
 
-def deduplication_token(source_file: str, source_etag: str | None, first_line: int, last_line: int, offset: int, rows: int) -> str:
-    """The same object, line range and slice always give the same token (ClickHouse insert_deduplication_token)."""
-    identity = f"{source_file}\0{source_etag or ''}\0{first_line}-{last_line}\0{offset}+{rows}"
-    return "xolap-etl-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+def segment_identity(source_file: str, source_etag: str | None, first_line: int, last_line: int) -> str:
+    """Names a run of lines of one object version: the unit an insert batch is made of."""
+    return f"{source_file}\0{source_etag or ''}\0{first_line}-{last_line}"
+
+
+def deduplication_token(segments: Sequence[str], offset: int, rows: int) -> str:
+    """The same segments (in order) and slice always give the same token (ClickHouse insert_deduplication_token)."""
+    digest = hashlib.sha256()
+    for segment in segments:
+        digest.update(segment.encode())
+        digest.update(b"\n")
+    digest.update(f"{offset}+{rows}".encode())
+    return "xolap-etl-" + digest.hexdigest()[:40]

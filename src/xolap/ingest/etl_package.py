@@ -151,11 +151,15 @@ def install_dependencies(target: Path, *, python_version: str = "3.12", arch: st
 
 
 def _pinned_requirements() -> list[str]:
-    """The runtime requirements at the versions installed here, so the Lambda runs what the tests ran."""
-    pins = []
-    for name in RUNTIME_REQUIREMENTS:
-        pins.append(f"{name}=={metadata.version(name)}" if _has_dist(name) else name)
-    return pins
+    """The runtime requirements as xolap declares them (clickhouse-connect is pinned there; the others are ranges)."""
+    declared = {}
+    for requirement in metadata.requires("xolap") or [] if _has_dist("xolap") else []:
+        spec = requirement.split(";")[0].strip()
+        name = spec.split("[")[0]
+        for sep in ("==", ">=", "<=", "~=", "!=", "<", ">"):
+            name = name.split(sep)[0]
+        declared[name.strip().lower()] = spec
+    return [declared.get(name, name) for name in RUNTIME_REQUIREMENTS]
 
 
 def _add_file(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
