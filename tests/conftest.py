@@ -131,3 +131,11 @@ def runtime(ch_db, pg_settings):
     _client, ch_settings = ch_db
     settings = pg_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database})
     return Runtime(settings)
+
+
+@pytest.fixture()
+def service_data_dir() -> Iterator[Path]:
+    """A data dir for a `xolap serve` subprocess, outside pytest's tmp root (see pg_template for why)."""
+    path = Path(tempfile.mkdtemp(prefix="xolap-test-serve-"))
+    yield path / "var"
+    shutil.rmtree(path, ignore_errors=True)

@@ -41,8 +41,8 @@ def test_lock_names_the_holder(tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_end_to_end(tmp_path):
-    data_dir = tmp_path / "var"
+def test_serve_end_to_end(service_data_dir):
+    data_dir = service_data_dir
     port = free_port()
     server = subprocess.Popen(_xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
