@@ -130,6 +130,11 @@ REFUSED = [
     ("SELECT 1 FROM raw_events WHERE (user_id) IN other_table", "IN other_table"),
     ("SELECT 1 FROM raw_events WHERE user_id GLOBAL IN system.users", "IN system.users"),
     ("SELECT 1 FROM raw_events WHERE user_id NOT IN ingest_errors", "IN ingest_errors"),
+    ("SELECT 1 FROM raw_events WHERE 1 IN ((system.one))", "IN system.one"),
+    ("SELECT 1 FROM raw_events WHERE user_id IN (((raw_events)))", "IN raw_events"),
+    ("SELECT (project_id, kind, content_id, title, updated_at) IN ((content_titles)) FROM raw_events", "IN content_titles"),
+    ("SELECT 1 FROM raw_events WHERE 1 GLOBAL NOT IN ((`ingest_errors`))", "IN"),
+    ("SELECT inIgnoreSet(1, system.one)", "inIgnoreSet()"),
     # odd table forms
     ("SELECT * FROM raw_events AS e(a, b)", "column lists"),
     ("SELECT * FROM raw_events SAMPLE 0.5", "SAMPLE"),

@@ -258,6 +258,22 @@ def test_cte_resolved_differently_fails_closed(world):
     assert info.value.kind == "invalid"
 
 
+def test_in_parenthesised_name_reads_a_table_so_it_is_refused(world):
+    """The trap behind the IN rule: ClickHouse reads a table named after IN, even inside nested parentheses."""
+    client, settings, _ = world
+    db = settings.clickhouse_database
+    client.command(f"CREATE TABLE IF NOT EXISTS `{db}`.secret (x String) ENGINE = Memory")
+    client.command(f"INSERT INTO `{db}`.secret VALUES ('p20-secret')")
+    try:
+        unguarded = run(client, settings, f"SELECT 'p20-secret' IN ((`{db}`.secret)) AS a, 'nope' IN (((`{db}`.secret))) AS b")
+        assert unguarded.rows == [(1, 0)]
+        for sql in ("SELECT 'p20-secret' IN ((secret)) FROM raw_events", "SELECT 1 IN (((raw_events)))", f"SELECT 1 IN (({db}.secret))"):
+            with pytest.raises(GuardError, match="IN"):
+                guard(sql, scope="section", database=db)
+    finally:
+        client.command(f"DROP TABLE IF EXISTS `{db}`.secret")
+
+
 # -- property: random valid queries never return another scope's rows ---------------------------------------------
 
 _PREDICATES = [

@@ -5,8 +5,8 @@ Fail closed at every step:
 1. Parse with sqlglot (dialect clickhouse). Anything that does not parse as exactly one SELECT query (WITH, UNION,
    INTERSECT, EXCEPT, subqueries, joins, ARRAY JOIN, window functions allowed) is refused.
 2. Refuse, anywhere in the tree: statements other than SELECT, INTO OUTFILE, FORMAT, SETTINGS, query-parameter
-   placeholders, table functions, database-qualified names, names of tables that are not exposed, `IN <name>`
-   (ClickHouse reads a table there), SAMPLE, and functions that reach outside the query (DENIED_FUNCTION_PREFIXES).
+   placeholders, table functions, database-qualified names, names of tables that are not exposed, `IN <name>` and
+   `IN ((<name>))` (ClickHouse reads a table there, however many parentheses), SAMPLE, and functions that reach outside the query (DENIED_FUNCTION_PREFIXES).
 3. Resolve every table reference: a name defined by an enclosing WITH is a CTE and is renamed to a generated name
    (xolap_cte_N) that no real table has, so a reference ClickHouse would resolve differently from us fails as an
    unknown table instead of reading one. Every other reference must be an exposed table and is replaced by the
@@ -59,7 +59,7 @@ DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
     "notin", "nullin", "notnullin", "global",  # function forms of IN take a table name: in(x, other_table)
     "_",  # internal functions (__getScalar, _CAST, ...)
 )
-DENIED_FUNCTION_NAMES: frozenset[str] = frozenset({"in", "user", "database", "schema"})
+DENIED_FUNCTION_NAMES: frozenset[str] = frozenset({"in", "inignoreset", "user", "database", "schema"})
 # Harmless functions inside a denied family (URL string functions, date helpers, aggregate state).
 ALLOWED_FUNCTION_NAMES: frozenset[str] = frozenset(
     {"current_date", "current_timestamp", "currentdate", "currenttimestamp", "urlhash", "urlhierarchy",
@@ -241,14 +241,24 @@ def _refuse_table_form(table: exp.Table) -> None:
         raise GuardError(f"table modifier {', '.join(extra)} on {table.name} is not supported")
 
 
-def _refuse_in_name(node: exp.In) -> None:
+def in_table_name(node: exp.In) -> exp.Expression | None:
+    """The name after IN that ClickHouse would read as a table: `IN t`, `IN (t)`, `IN ((db.t))`, ..."""
     candidates = [node.args.get("field")] + list(node.args.get("expressions") or [])
     for item in candidates:
+        while isinstance(item, exp.Paren):
+            item = item.this
         if isinstance(item, (exp.Column, exp.Identifier, exp.Dot, exp.Table)):
-            raise GuardError(
-                f"IN {item.sql(dialect=DIALECT)} is not allowed: after IN, ClickHouse may read a table of that name; "
-                "write IN (SELECT ...), IN (1, 2, 3), or has(array, value)"
-            )
+            return item
+    return None
+
+
+def _refuse_in_name(node: exp.In) -> None:
+    item = in_table_name(node)
+    if item is not None:
+        raise GuardError(
+            f"IN {item.sql(dialect=DIALECT)} is not allowed: after IN, ClickHouse reads a table of that name; "
+            "write IN (SELECT ...), IN (1, 2, 3), or has(array, value)"
+        )
 
 
 # -- 3. resolve and rewrite ---------------------------------------------------------------------------------------
@@ -409,6 +419,8 @@ def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str])
                 raise broken(f"unexpected parameter {node.sql(dialect=DIALECT)}")
         if isinstance(node, exp.Table):
             _verify_table(node, scope, database, cte_names, exposed, predicate, broken)
+        if isinstance(node, exp.In) and in_table_name(node) is not None:
+            raise broken("IN <table name> after rewriting")
     _verify_function_tokens(printed, broken)
     return sum(1 for _ in tree.find_all(*_PLACEHOLDER_TYPES))
 
