@@ -102,18 +102,18 @@ class JsonlFolderSink(_SinkBase):
         self.compress = compress
         self.files_written: list[Path] = []
         self._seen: set[Path] = set()
-        self._open: dict[str, tuple[int, str, _LineWriter]] = {}  # category -> (section, day, handle)
+        self._open: dict[str, tuple[int, int, _LineWriter]] = {}  # category -> (section, epoch day, writer)
 
     def path_for(self, section_id: int, category: str, day: str) -> Path:
         return self.root / "section" / str(section_id) / category / f"{day}.jsonl{'.gz' if self.compress else ''}"
 
     def write(self, item: GeneratedStatement, line: bytes) -> None:
-        day = day_of(item.timestamp_ms)
+        day = item.timestamp_ms // DAY_MS
         current = self._open.get(item.category)
-        if current is None or current[0] != item.section_id or current[1] != day:
+        if current is None or current[1] != day or current[0] != item.section_id:
             if current is not None:
                 current[2].close()
-            path = self.path_for(item.section_id, item.category, day)
+            path = self.path_for(item.section_id, item.category, day_of(item.timestamp_ms))
             handle = _LineWriter(path, self.compress, append=path in self._seen)
             if path not in self._seen:
                 self._seen.add(path)
