@@ -380,3 +380,27 @@ def test_random_valid_queries_never_leak(world, seed):
             raise AssertionError(f"guard refused a valid generated query {sql!r}: {exc}") from None
         checked += 1
     assert checked >= 60, f"only {checked} of 80 generated queries ran ({errors} errors)"
+
+
+def test_string_literals_survive_the_reprint(world):
+    """Seeded fuzz of quotes, backslashes, comment and statement markers inside strings: the printed SQL must make
+    ClickHouse see the same single string literal it sees in the original (a mismatch could turn data into code)."""
+    client, settings, _ = world
+    rng = random.Random(7)
+    alphabet = ["'", "\\\\", "\\'", "''", ";", "--", "/*", "*/", "#", '"', "`", "{x:UInt64}", "%s", "\\n", "\\t", "a", " ", "é", "$$"]
+    checked = 0
+    for _ in range(150):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        literal = "'" + body.replace("'", "''") + "'" if rng.random() < 0.5 else "'" + body.replace("\\'", "''").replace("'", "\\'") + "'"
+        original = f"SELECT {literal} AS s"
+        try:
+            expected = run(client, settings, original, readonly=True).rows
+        except QueryError:
+            continue  # not a valid ClickHouse literal to begin with
+        try:
+            guarded = guard(original, scope="section", database=settings.clickhouse_database)
+        except GuardError:
+            continue  # refusing is always safe
+        assert run(client, settings, guarded.sql).rows == expected, (original, guarded.sql)
+        checked += 1
+    assert checked >= 50
