@@ -6,6 +6,7 @@ The SQL path (xolap.xapi.sql) interprets the same specs; tests/xapi/test_parity.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -103,7 +104,13 @@ def _to_string(value: Any) -> str:
 def to_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return orjson.dumps(_normalized(value)).decode()
+    value = _normalized(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits inside an array/object
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _to_uint(limit: int) -> Callable[[Any], int | None]:

@@ -1,0 +1,197 @@
+"""Ingest throughput (rows/s) on one JSONL file of Torus-shaped statements: Python path, SQL path, ClickHouse ceiling.
+
+(a) python:  read_lines → map_lines (orjson, the field specs) → Arrow → insert_arrow (xolap.ingest.pipeline)
+(b) sql:     INSERT … SELECT <expressions generated from the same specs> FROM file(…, 'LineAsString')
+(c) ceiling: INSERT … SELECT FROM file(…, 'JSONEachRow', <typed structure>) — ClickHouse parsing into a typed
+             structure with no validation, no line hash, no provenance (the upper bound for any mapping).
+
+Runs in its own process with its own chDB under a temp dir. Usage: python bench/ingest.py [--rows N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+OLI = "http://oli.cmu.edu/extensions/"
+VX = "https://w3id.org/xapi/video/extensions/"
+VV = "https://w3id.org/xapi/video/verbs/"
+
+
+def _statement(rng: random.Random, ts_ms: int) -> dict:
+    section = rng.randint(1, 200)
+    user = str(rng.randint(1, 40_000))
+    page = rng.randint(1000, 5000)
+    ext = {
+        OLI + "section_id": section,
+        OLI + "project_id": section % 20 + 1,
+        OLI + "publication_id": section % 20 + 100,
+        OLI + "enrollment_id": rng.randint(1, 10**6),
+        OLI + "page_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))),
+        OLI + "page_attempt_number": rng.randint(1, 3),
+    }
+    actor = {"objectType": "Agent", "account": {"homePage": "https://torus.example.edu", "name": user}}
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"
+    kind = rng.random()
+    if kind < 0.35:
+        verb = rng.choice(["played", "paused", "seeked", "completed"])
+        ext[OLI + ("page_id" if verb == "completed" else "resource_id")] = page
+        ext[OLI + "content_element_id"] = f"ce-{rng.randint(1, 999)}"
+        ext[VX + "length"] = round(rng.uniform(60, 900), 1)
+        t = round(rng.uniform(0, 600), 2)
+        result = {VX + "time": t}
+        if verb in ("paused", "completed"):
+            result |= {VX + "progress": round(rng.random(), 3), VX + "played-segments": f"0[.]{t}"}
+        if verb == "seeked":
+            result = {VX + "time-from": t, VX + "time-to": round(rng.uniform(0, 600), 2)}
+        return {
+            "id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "actor": actor,
+            "verb": {"id": VV + verb, "display": {"en-US": verb}},
+            "object": {"objectType": "Activity", "id": f"https://cdn.example.edu/v/{page}.mp4",
+                       "definition": {"type": "https://w3id.org/xapi/video/activity-type/video", "name": {"en-US": f"Video {page}"}}},
+            "result": {"extensions": result},
+            "context": {"registration": str(uuid.UUID(int=rng.getrandbits(128))),
+                        "contextActivities": {"category": [{"id": "https://w3id.org/xapi/video"}]}, "extensions": ext},
+            "timestamp": when,
+        }
+    if kind < 0.75:
+        out_of = float(rng.randint(1, 4))
+        raw = float(rng.randint(0, int(out_of)))
+        ext |= {OLI + "page_id": page, OLI + "activity_id": rng.randint(10**4, 10**5), OLI + "activity_revision_id": rng.randint(10**5, 10**6),
+                OLI + "activity_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))), OLI + "activity_attempt_number": rng.randint(1, 3),
+                OLI + "part_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))), OLI + "part_attempt_number": rng.randint(1, 4),
+                OLI + "part_id": str(rng.randint(1, 3)), OLI + "hints_requested": ["h"] * rng.randint(0, 2),
+                OLI + "attached_objectives": [rng.randint(1, 300)], OLI + "session_id": f"s-{rng.getrandbits(40):x}"}
+        return {
+            "id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "actor": actor,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "completed"}},
+            "object": {"objectType": "Activity", "id": f"https://torus.example.edu/part_attempt/{rng.getrandbits(48):x}}}",
+                       "definition": {"type": "http://adlnet.gov/expapi/activities/question", "name": {"en-US": "Question"}}},
+            "result": {"score": {"raw": raw, "min": 0, "max": out_of, "scaled": raw / out_of}, "response": {"input": rng.choice("abcd")},
+                       "completion": True, "success": raw == out_of, "extensions": {OLI + "feedback": {"content": "Try again"}}},
+            "context": {"extensions": ext},
+            "timestamp": when,
+        }
+    ext[OLI + "page_id"] = page
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "actor": actor,
+        "verb": {"id": "http://id.tincanapi.com/verb/viewed", "display": {"en-US": "viewed"}},
+        "object": {"objectType": "Activity", "id": f"https://torus.example.edu/page/{page}",
+                   "definition": {"type": OLI + "types/page", "subType": "basic", "name": {"en-US": f"Page {page}"}}},
+        "result": {"completion": True, "success": True},
+        "context": {"extensions": ext},
+        "timestamp": when,
+    }
+
+
+def write_corpus(path: Path, rows: int, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    start = 1_725_000_000_000
+    with path.open("wb") as out:
+        for i in range(rows):
+            out.write(orjson.dumps(_statement(rng, start + i * 37)) + b"\n")
+    return path.stat().st_size
+
+
+CEILING_STRUCTURE = (
+    "id Nullable(String), "
+    "actor Tuple(account Tuple(homePage Nullable(String), name Nullable(String))), "
+    "verb Tuple(id String), "
+    "object Tuple(id Nullable(String), definition Tuple(type Nullable(String), subType Nullable(String), name Map(String, String))), "
+    "result Tuple(score Tuple(raw Nullable(Float64), max Nullable(Float64), scaled Nullable(Float64)), success Nullable(Bool), "
+    "completion Nullable(Bool), extensions Map(String, String)), "
+    "context Tuple(extensions Map(String, String)), "
+    "timestamp String"
+)
+
+
+def ceiling_sql(target: str, path: str) -> str:
+    e = "context.extensions"
+    r = "result.extensions"
+    return (
+        f"INSERT INTO {target} (user_id, home_page, section_id, project_id, timestamp, event_type, verb_id, page_id, video_url, "
+        f"video_time, score, out_of, scaled_score, success, completion, event_hash, object_id, object_type, object_name) "
+        f"SELECT actor.account.name, actor.account.homePage, toUInt64OrNull({e}['{OLI}section_id']), "
+        f"toUInt64OrNull({e}['{OLI}project_id']), parseDateTime64BestEffort(timestamp, 3, 'UTC'), "
+        f"multiIf(startsWith(verb.id, '{VV}'), 'video', verb.id = 'http://id.tincanapi.com/verb/viewed', 'page_viewed', 'part_attempt'), "
+        f"verb.id, toUInt64OrNull({e}['{OLI}page_id']), object.id, toFloat64OrNull({r}['{VX}time']), result.score.raw, "
+        f"result.score.max, result.score.scaled, result.success, result.completion, '', object.id, object.definition.type, "
+        f"object.definition.name['en-US'] "
+        f"FROM file('{path}', 'JSONEachRow', '{CEILING_STRUCTURE}') "
+        f"SETTINGS input_format_json_read_numbers_as_strings = 1, input_format_json_read_objects_as_strings = 1, "
+        f"input_format_skip_unknown_fields = 1, input_format_json_ignore_unnecessary_fields = 1"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument("--only", choices=["python", "sql", "ceiling"], action="append")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="xolap-bench-ingest-"))
+    os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
+
+    from xolap.clickhouse.client import connect
+    from xolap.clickhouse.migrations import Migrator, RenderContext
+    from xolap.config import load_settings
+    from xolap.ingest.pipeline import EventWriter, ingest_lines, read_lines
+    from xolap.ingest.files import ingest_local_file_sql
+
+    corpus = workdir / "statements.jsonl"
+    started = time.perf_counter()
+    size = write_corpus(corpus, args.rows)
+    print(f"corpus: {args.rows:,} statements, {size / 1e6:.0f} MB ({size // args.rows} B/line), "
+          f"written in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    settings = load_settings(data_dir=workdir / "var", clickhouse_database="bench")
+    client = connect(settings)
+    Migrator(client, RenderContext("bench")).up()
+    results: dict[str, dict] = {}
+
+    def run(name: str, action) -> None:
+        if args.only and name not in args.only:
+            return
+        client.command("TRUNCATE TABLE bench.raw_events")
+        started = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - started
+        rows = client.query("SELECT count() FROM bench.raw_events").result_rows[0][0]
+        results[name] = {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds)}
+        print(f"{name}: {rows:,} rows in {seconds:.2f} s", file=sys.stderr)
+
+    def python_path() -> None:
+        with corpus.open("rb") as stream:
+            writer = EventWriter(client, settings, "bench")
+            ingest_lines(writer, read_lines(stream, str(corpus)), source_file=str(corpus))
+
+    run("python", python_path)
+    run("sql", lambda: ingest_local_file_sql(client, settings, corpus, ingest_path="bench"))
+    run("ceiling", lambda: client.command(ceiling_sql("bench.raw_events", str(corpus))))
+
+    ceiling = results.get("ceiling", {}).get("rows_per_s")
+    print(f"\n{'path':<10}{'rows':>12}{'seconds':>10}{'rows/s':>12}{'x ceiling':>11}")
+    for name, r in results.items():
+        ratio = f"{r['rows_per_s'] / ceiling:.2f}" if ceiling else "-"
+        print(f"{name:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{ratio:>11}")
+    print(json.dumps({"bench": "ingest", "statements": args.rows, "bytes": size, "results": results}))
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

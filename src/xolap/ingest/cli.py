@@ -1,0 +1,247 @@
+"""`xolap ingest PATH…`: the direct uploader (files, folders, globs, s3://bucket/prefix/**) with progress and errors.
+
+Exit codes: 0 every line ingested, 3 some lines rejected (reported and kept in ingest_errors), 1 failure (a path
+names nothing, a file is not JSONL, ClickHouse or S3 failed). The core is `ingest_paths`, callable without the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from xolap.config import ConfigError, Settings, get_settings
+from xolap.ingest.files import InputError, InputFile, expand_paths, ingest_file
+from xolap.ingest.pipeline import MAX_REPORTED_ERRORS, LineError, NotJsonlError
+
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 3
+INGEST_PATH = "cli"
+
+err_console = Console(stderr=True)
+
+
+@dataclass
+class FileFailure:
+    source_file: str
+    message: str
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    rows: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    errors: list[LineError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS rejected lines
+    failures: list[FileFailure] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.failures:
+            return EXIT_FAILED
+        return EXIT_REJECTED if self.rejected else EXIT_OK
+
+    def as_dict(self, max_errors: int) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "seconds": round(self.seconds, 3),
+            "rows_per_s": round(self.rows / self.seconds) if self.seconds else None,
+            "errors": [{"file": e.source_file, "line": e.source_line, "reason": e.reason} for e in self.errors[:max_errors]],
+            "failures": [{"file": f.source_file, "error": f.message} for f in self.failures],
+            "exit_code": self.exit_code,
+        }
+
+
+class IngestProgress:
+    """Receives progress from ingest_paths (no-op by default; the CLI draws a rich progress bar)."""
+
+    def start(self, files: list[InputFile]) -> None: ...
+    def file_started(self, item: InputFile) -> None: ...
+    def rows(self, rows: int, rejected: int) -> None: ...
+    def file_done(self, item: InputFile) -> None: ...
+    def stop(self) -> None: ...
+
+
+def ingest_paths(
+    client: Any,
+    settings: Settings,
+    paths: list[str],
+    progress: IngestProgress | None = None,
+    *,
+    use_sql: bool | None = None,
+    s3_factory: Callable[[], Any] | None = None,
+    ingest_path: str = INGEST_PATH,
+) -> IngestSummary:
+    """Ingest every file the paths name; a failing file is reported and the others still go in."""
+    progress = progress or IngestProgress()
+    summary = IngestSummary()
+    started = time.perf_counter()
+    if s3_factory is None:
+        def s3_factory() -> Any:
+            from xolap.ingest.aws_clients import aws_client
+
+            return aws_client(settings, "s3")
+
+    s3_cache: list[Any] = []
+
+    def s3() -> Any:
+        if not s3_cache:
+            s3_cache.append(s3_factory())
+        return s3_cache[0]
+
+    try:
+        files = expand_paths(paths, s3)
+    except InputError as exc:
+        summary.failures.append(FileFailure(str(exc).split(":", 1)[0], str(exc)))
+        return summary
+    except Exception as exc:  # S3 listing failed (endpoint, credentials, bucket)
+        summary.failures.append(FileFailure(", ".join(paths), f"cannot list input: {exc}"))
+        return summary
+    progress.start(files)
+    try:
+        for item in files:
+            progress.file_started(item)
+            try:
+                report = ingest_file(
+                    client,
+                    settings,
+                    item,
+                    ingest_path=ingest_path,
+                    s3=s3() if item.bucket else None,
+                    use_sql=use_sql,
+                    on_progress=progress.rows,
+                )
+            except NotJsonlError as exc:
+                summary.failures.append(FileFailure(item.uri, str(exc)))
+            except Exception as exc:
+                message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+                summary.failures.append(FileFailure(item.uri, f"{item.uri}: ingest failed: {message}"))
+            else:
+                summary.files += 1
+                summary.rows += report.rows
+                summary.rejected += report.rejected
+                room = MAX_REPORTED_ERRORS - len(summary.errors)
+                summary.errors.extend(report.errors[: max(0, room)])
+            progress.file_done(item)
+    finally:
+        progress.stop()
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+class RichIngestProgress(IngestProgress):
+    """A progress bar over files with the rows ingested so far and the rate in rows/s."""
+
+    def __init__(self, console: Console):
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} files"),
+            TextColumn("{task.fields[rows]:,} rows  {task.fields[rate]:,} rows/s  {task.fields[rejected]:,} rejected"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: Any = None
+        self.total_rows = 0
+        self.total_rejected = 0
+        self.started = time.perf_counter()
+
+    def start(self, files: list[InputFile]) -> None:
+        self.started = time.perf_counter()
+        self.progress.start()
+        self.task = self.progress.add_task("ingest", total=len(files), rows=0, rate=0, rejected=0)
+
+    def file_started(self, item: InputFile) -> None:
+        name = item.uri if len(item.uri) <= 48 else "…" + item.uri[-47:]
+        self.progress.update(self.task, description=name)
+
+    def rows(self, rows: int, rejected: int) -> None:
+        self.total_rows += rows
+        self.total_rejected += rejected
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        self.progress.update(self.task, rows=self.total_rows, rejected=self.total_rejected, rate=int(self.total_rows / elapsed))
+
+    def file_done(self, item: InputFile) -> None:
+        self.progress.advance(self.task)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, description="done")
+        self.progress.stop()
+
+
+def print_summary(summary: IngestSummary, console: Console, max_errors: int) -> None:
+    rate = f", {summary.rows / summary.seconds:,.0f} rows/s" if summary.seconds and summary.rows else ""
+    console.print(
+        f"{summary.files} file(s): {summary.rows:,} rows ingested, {summary.rejected:,} lines rejected "
+        f"in {summary.seconds:.1f} s{rate}"
+    )
+    if summary.rejected:
+        shown = summary.errors[:max_errors]
+        console.print(f"[yellow]rejected lines[/yellow] (first {len(shown)} of {summary.rejected:,}; all are in ingest_errors):")
+        for error in shown:
+            console.print(f"  {error.source_file}:{error.source_line}: {error.reason}", markup=False, highlight=False)
+    for failure in summary.failures:
+        console.print(f"[red]failed:[/red] {failure.message}", highlight=False)
+
+
+def ingest_command(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., help="JSONL(.gz) files, folders, globs or s3://bucket/prefix/**"),
+    engine: str = typer.Option("auto", "--engine", help="auto | sql (ClickHouse reads local files) | python"),
+    max_errors: int = typer.Option(20, "--errors", min=0, help="How many rejected lines to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    show_progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: on a terminal."),
+) -> None:
+    """Ingest xAPI statement files into raw_events; rejected lines are listed and kept in ingest_errors."""
+    if engine not in ("auto", "sql", "python"):
+        err_console.print(f"[red]error:[/red] --engine must be auto, sql or python (got {engine!r})")
+        raise typer.Exit(EXIT_FAILED)
+    injected = ctx.obj if isinstance(ctx.obj, dict) else {}
+    try:
+        settings: Settings = injected.get("settings") or get_settings()
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_FAILED) from None
+    client = injected.get("client")
+    if client is None:
+        from xolap.clickhouse.client import ClickHouseUnavailable, connect
+
+        try:
+            client = connect(settings)
+        except ClickHouseUnavailable as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_FAILED) from None
+    use_sql = {"auto": None, "sql": True, "python": False}[engine]
+    if use_sql and not settings.is_embedded_clickhouse:
+        err_console.print("[red]error:[/red] --engine sql needs embedded ClickHouse (the server cannot read local files)")
+        raise typer.Exit(EXIT_FAILED)
+    if show_progress is None:
+        show_progress = err_console.is_terminal and not as_json
+    progress = RichIngestProgress(err_console) if show_progress else None
+    summary = ingest_paths(client, settings, paths, progress, use_sql=use_sql, s3_factory=injected.get("s3_factory"))
+    if as_json:
+        print(json.dumps(summary.as_dict(max_errors), ensure_ascii=False))
+    else:
+        print_summary(summary, err_console, max_errors)
+    raise typer.Exit(summary.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ingest` to the main CLI."""
+    app.command("ingest")(ingest_command)
+
+
+# A standalone app (e.g. for tests or `python -m`): `ingest_app PATH…`.
+ingest_app = typer.Typer(add_completion=False)
+ingest_app.command()(ingest_command)

@@ -1,0 +1,226 @@
+"""Input files for ingest: expanding paths (files, folders, globs, s3://bucket/prefix/**) and ingesting one file.
+
+A local file under embedded ClickHouse goes through the SQL path (ClickHouse reads it with file() and maps it with
+the expressions generated from the field specs); anything else (S3 objects, a ClickHouse server that cannot see
+our disk) goes through the Python pipeline. Both give identical rows and rejections (tests/xapi/test_parity.py).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xolap.clickhouse.client import tag
+from xolap.config import Settings
+from xolap.ingest.pipeline import (
+    GZIP_MAGIC,
+    MAX_RAW_LINE_CHARS,
+    MAX_REPORTED_ERRORS,
+    SNIFF_BYTES,
+    EventWriter,
+    IngestReport,
+    LineError,
+    NotJsonlError,
+    _looks_binary,
+    ingest_bytes,
+)
+from xolap.xapi.sql import LINE_FORMAT, insert_select_sql, not_blank_condition, quote, rejected_lines_sql, source_line_expression
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
+
+
+class InputError(Exception):
+    """A path argument names nothing to ingest; the message says which."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to ingest: a local path or an S3 object (bucket, key)."""
+
+    uri: str
+    local: Path | None = None
+    bucket: str | None = None
+    key: str | None = None
+    size: int | None = None
+    etag: str | None = None
+
+
+# --- expanding arguments -----------------------------------------------------------------------------------------
+
+
+def _is_jsonl_name(name: str) -> bool:
+    return name.lower().endswith(JSONL_SUFFIXES)
+
+
+def expand_local(argument: str) -> list[InputFile]:
+    path = Path(argument).expanduser()
+    if path.is_file():
+        return [InputFile(str(path.resolve()), local=path.resolve(), size=path.stat().st_size)]
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_jsonl_name(p.name))
+    elif glob.has_magic(argument):
+        found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    else:
+        raise InputError(f"{argument}: no such file or folder")
+    return [InputFile(str(p.resolve()), local=p.resolve(), size=p.stat().st_size) for p in found]
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    rest = uri[len("s3://") :]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise InputError(f"{uri}: expected s3://bucket/key or s3://bucket/prefix/**")
+    return bucket, key
+
+
+def expand_s3(argument: str, s3: Any) -> list[InputFile]:
+    """Objects under s3://bucket/prefix (a trailing / or ** means everything below; other globs are matched)."""
+    bucket, pattern = split_s3_uri(argument)
+    magic = glob.has_magic(pattern)
+    prefix = pattern.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0] if magic else pattern
+    exact = not magic and pattern and not pattern.endswith("/")
+    found: list[InputFile] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith("/"):
+                continue
+            if exact and key != pattern:
+                continue
+            if magic and not (pattern.endswith("/**") and key.startswith(prefix)) and not fnmatch.fnmatchcase(key, pattern):
+                continue
+            if not exact and not magic and not _is_jsonl_name(key):
+                continue
+            etag = item.get("ETag")
+            found.append(
+                InputFile(f"s3://{bucket}/{key}", bucket=bucket, key=key, size=item.get("Size"), etag=etag.strip('"') if etag else None)
+            )
+    if exact and not found:
+        raise InputError(f"{argument}: no such object")
+    return found
+
+
+def expand_paths(arguments: list[str], s3_factory: Callable[[], Any] | None = None) -> list[InputFile]:
+    """Every file the arguments name, in order, without duplicates; InputError when one names nothing."""
+    out: list[InputFile] = []
+    seen: set[str] = set()
+    s3 = None
+    for argument in arguments:
+        if argument.startswith("s3://"):
+            if s3 is None:
+                if s3_factory is None:
+                    raise InputError(f"{argument}: S3 is not configured")
+                s3 = s3_factory()
+            files = expand_s3(argument, s3)
+        else:
+            files = expand_local(argument)
+        if not files:
+            raise InputError(f"{argument}: matches no JSONL files")
+        for item in files:
+            if item.uri not in seen:
+                seen.add(item.uri)
+                out.append(item)
+    return out
+
+
+# --- ingesting one file ------------------------------------------------------------------------------------------
+
+
+def sniff_local(path: Path) -> bool:
+    """True when the file is gzip; NotJsonlError when it is binary or a broken gzip (checked on its head)."""
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    gzipped = head[:2] == GZIP_MAGIC
+    if gzipped:
+        try:
+            head = zlib.decompressobj(wbits=31).decompress(head, SNIFF_BYTES)
+        except zlib.error as exc:
+            raise NotJsonlError(f"{path}: not a JSONL file: broken gzip stream ({exc})") from None
+    if _looks_binary(head[:SNIFF_BYTES]):
+        raise NotJsonlError(f"{path}: not a JSONL file ({'gzip content is binary' if gzipped else 'binary content'}, not UTF-8 JSON lines)")
+    return gzipped
+
+
+def file_source(path: Path, gzipped: bool) -> str:
+    """The table function reading a local file line by line."""
+    compression = ", 'gzip'" if gzipped else ", 'none'"
+    return f"file({quote(str(path))}, '{LINE_FORMAT}', 'line String'{compression})"
+
+
+def ingest_local_file_sql(
+    client: Any,
+    settings: Settings,
+    path: Path,
+    *,
+    ingest_path: str,
+    source_file: str | None = None,
+    source_etag: str | None = None,
+) -> IngestReport:
+    """The SQL path: ClickHouse reads the file (the engine must see this disk: embedded chDB) and inserts the
+    generated mapping; rejected lines go to ingest_errors with the same reasons the Python path gives."""
+    path = Path(path).resolve()
+    gzipped = sniff_local(path)
+    source = file_source(path, gzipped)
+    name = source_file or str(path)
+    query_tag = f"ingest:{ingest_path}"
+    try:
+        blank, lines = client.query(
+            tag(f"SELECT groupArrayIf(_row_number, NOT ({not_blank_condition()})), countIf({not_blank_condition()}) FROM {source}", query_tag)
+        ).result_rows[0]
+    except Exception as exc:  # the engine's message says what is wrong with the stream
+        raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
+    line_expr = source_line_expression(sorted(blank))
+    file_expr = quote(name)
+    client.command(
+        tag(
+            insert_select_sql(
+                f"`{settings.clickhouse_database}`.raw_events",
+                source,
+                source_file_expr=file_expr,
+                source_etag_expr=quote(source_etag) if source_etag else "NULL",
+                source_line_expr=line_expr,
+            ),
+            query_tag,
+        )
+    )
+    rejected = client.query(tag(rejected_lines_sql(source, source_file_expr=file_expr, source_line_expr=line_expr), query_tag)).result_rows
+    errors = [LineError(name, int(line), reason, raw[:MAX_RAW_LINE_CHARS]) for _file, line, reason, raw in rejected]
+    if errors:
+        EventWriter(client, settings, ingest_path).record_errors(errors)
+    return IngestReport(rows=int(lines) - len(errors), rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS])
+
+
+def ingest_file(
+    client: Any,
+    settings: Settings,
+    item: InputFile,
+    *,
+    ingest_path: str,
+    s3: Any = None,
+    use_sql: bool | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest one input file by the fastest path that can read it (SQL for local files under embedded ClickHouse)."""
+    if item.local is not None:
+        if use_sql is None:
+            use_sql = settings.is_embedded_clickhouse
+        if use_sql:
+            report = ingest_local_file_sql(client, settings, item.local, ingest_path=ingest_path, source_file=item.uri)
+            if on_progress is not None:
+                on_progress(report.rows, report.rejected)
+            return report
+        with item.local.open("rb") as stream:
+            return ingest_bytes(client, settings, stream, source_file=item.uri, ingest_path=ingest_path, on_progress=on_progress)
+    if s3 is None:
+        raise InputError(f"{item.uri}: S3 is not configured")
+    response = s3.get_object(Bucket=item.bucket, Key=item.key)
+    etag = response.get("ETag")
+    etag = etag.strip('"') if isinstance(etag, str) else item.etag
+    body: Iterator[bytes] | Any = response["Body"]
+    return ingest_bytes(client, settings, body, source_file=item.uri, source_etag=etag, ingest_path=ingest_path, on_progress=on_progress)
