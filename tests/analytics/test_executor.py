@@ -208,3 +208,15 @@ def test_progress_and_cancel_from_another_thread(ch_db):
 def test_limits_reject_nonpositive():
     with pytest.raises(ValueError):
         Limits(max_execution_time=0, max_result_rows=1, max_rows_to_read=1, max_bytes_to_read=1, max_memory_usage=1)
+
+
+def test_settings_travel_with_the_query_only(ch_db):
+    client, settings = ch_db
+    sql = ("SELECT getSetting('readonly'), getSetting('max_result_rows'), getSetting('result_overflow_mode'), "
+           "getSetting('max_execution_time'), getSetting('max_memory_usage'), getSetting('do_not_merge_across_partitions_select_final')")
+    row = run(client, settings, sql, limits=limits(settings, max_result_rows=7, max_execution_time=9)).rows[0]
+    assert row[0] == 1 and row[1] == 8 and row[2] == "break" and row[4] == settings.query_max_memory_usage and row[5] is True
+    assert float(row[3]) == 9
+    # nothing stuck on the session afterwards
+    after = client.query("SELECT getSetting('readonly'), getSetting('max_result_rows')").result_rows[0]
+    assert after == (0, 0)
