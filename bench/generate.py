@@ -17,8 +17,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import orjson  # noqa: E402
-
 from xolap.generator import generate  # noqa: E402
 from xolap.generator.sinks import JsonlFileSink, JsonlFolderSink, write_statements  # noqa: E402
 

@@ -353,3 +353,23 @@ def test_term_rhythm_weekday_hour_and_deadlines(corpus):
     near_deadline = sum(days[d - k] for d in section.unit_deadlines for k in (0, 1))
     share_of_days = 2 * len(section.unit_deadlines) / section.days
     assert near_deadline / sum(days.values()) > 1.2 * share_of_days
+
+
+def test_every_statement_maps_to_a_complete_raw_events_row(corpus):
+    from xolap.xapi.rows import map_statement
+
+    _generator, items = corpus
+    types = Counter()
+    for item in items[:15_000]:
+        row = map_statement(orjson.dumps(item.statement))  # raises on any rejected field
+        types[row["event_type"]] += 1
+        assert row["section_id"] == item.section_id and row["user_id"] and row["enrollment_id"] and row["object_name"]
+        if row["event_type"] != "unknown":
+            assert row["page_id"] is not None, "video statements get the page from resource_id"
+        if row["event_type"] == "video":
+            assert row["video_url"] and row["content_element_id"]
+        if row["event_type"] in ("part_attempt", "activity_attempt", "page_attempt"):
+            assert row["score"] is not None and row["out_of"] and 0 <= row["scaled_score"] <= 1
+        if row["event_type"] == "page_viewed":
+            assert row["page_sub_type"] in ("basic", "advanced")
+    assert set(types) == {"video", "part_attempt", "activity_attempt", "page_attempt", "page_viewed", "unknown"}
