@@ -274,6 +274,30 @@ def test_in_parenthesised_name_reads_a_table_so_it_is_refused(world):
         client.command(f"DROP TABLE IF EXISTS `{db}`.secret")
 
 
+def test_concurrent_scoped_queries_each_see_their_own_rows(world):
+    """8 threads, each with its own client (thread_client), 25 guarded queries each across alternating scopes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from xolap.clickhouse.client import thread_client
+
+    _, settings, _ = world
+    sql = "SELECT arraySort(groupUniqArray(user_id)) AS users, count() AS n FROM raw_events WHERE 1 OR section_id = 2"
+    expected = {scope: run_scoped(world, sql, *scope).rows for scope in SCOPES}
+
+    def worker(index: int) -> int:
+        client = thread_client(settings)
+        wrong = 0
+        for step in range(25):
+            kind, scope_id = SCOPES[(index + step) % len(SCOPES)]
+            guarded = guard(sql, scope=kind, database=settings.clickhouse_database)
+            rows = run(client, settings, guarded.sql, parameters=guarded.parameters(scope_id)).rows
+            wrong += rows != expected[(kind, scope_id)]
+        return wrong
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(worker, range(8))) == 0
+
+
 # -- property: random valid queries never return another scope's rows ---------------------------------------------
 
 _PREDICATES = [
