@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.sql import date_filter, events, title_or, titles
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, titles
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -19,7 +19,7 @@ FROM (
         ifNull(project_id, 0) AS project_id,
         assumeNotNull(activity_id) AS activity_id,
         count() AS attempts,
-        uniqExact(user_id) AS learners,
+        {distinct_learners()} AS learners,
         avg(scaled_score) AS avg_score,
         countIf(success) AS successes
     FROM {events(ctx)} AS e

@@ -19,18 +19,16 @@ def build_sql(ctx: QueryContext) -> str:
 FROM (
     SELECT bucket, count() AS learners, max(total_pages) AS total_pages
     FROM (
-        SELECT learner, any(total) AS total_pages,
-            toUInt8(least(floor(count() / any(total) * 10), 9)) AS bucket
+        SELECT
+            finalizeAggregation(pages) AS viewed,
+            uniqExactMerge(pages) OVER () AS total_pages,
+            toUInt8(least(floor(viewed / total_pages * 10), 9)) AS bucket
         FROM (
-            SELECT learner, page_id, uniqExact(page_id) OVER () AS total
-            FROM (
-                SELECT assumeNotNull(user_id) AS learner, assumeNotNull(page_id) AS page_id
-                FROM {events(ctx)} AS e
-                WHERE event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL{date_filter(ctx)}
-                GROUP BY learner, page_id
-            )
+            SELECT user_id, uniqExactState(assumeNotNull(page_id)) AS pages
+            FROM {events(ctx)} AS e
+            WHERE event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL{date_filter(ctx)}
+            GROUP BY user_id
         )
-        GROUP BY learner
     )
     GROUP BY bucket
     ORDER BY bucket WITH FILL FROM 0 TO 10

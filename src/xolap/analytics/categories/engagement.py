@@ -1,14 +1,14 @@
 """Engagement category: views, unique viewers and completion per page, plus a period × page heatmap of views.
 
-One scan: events are grouped per (page, day) with a uniqExact state, window functions then give page totals, the
-page rank and the overall span, which picks the heatmap period (day ≤ 25 days, week ≤ 175 days, else month) so that
-20 pages × 25 periods stays within 500 cells.
+One scan with GROUPING SETS gives per-page totals (their `day` is the zero date) and per (page, day) counts; window
+functions over that small result then spread the page totals, rank the pages and find the overall span, which picks
+the heatmap period (day ≤ 25 days, week ≤ 175 days, else month) so that 20 pages × 25 periods stays within 500 cells.
 """
 
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.sql import date_filter, events, title_or, titles
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, titles
 
 TOP_PAGES = 20
 MAX_CELLS = 500
@@ -26,35 +26,36 @@ def build_sql(ctx: QueryContext) -> str:
     c.completed AS completed,
     round(c.completed / c.views * 100, 1) AS completion_pct
 FROM (
-    SELECT project_id, page_id, period, any(granularity) AS granularity, sum(views_day) AS period_views,
+    SELECT project_id, page_id, period, any(granularity) AS granularity, sum(day_views) AS period_views,
         any(page_views) AS views, any(page_viewers) AS viewers, any(page_completed) AS completed
     FROM (
-        SELECT project_id, page_id, views_day, page_views, page_viewers, page_completed,
+        SELECT project_id, page_id, day_views, page_views, page_viewers, page_completed, is_page_total,
             dense_rank() OVER (ORDER BY page_views DESC, project_id, page_id) AS page_rank,
             multiIf(span_days <= 25, 'day', span_days <= 175, 'week', 'month') AS granularity,
             multiIf(span_days <= 25, day, span_days <= 175, toMonday(day), toStartOfMonth(day)) AS period
         FROM (
-            SELECT project_id, page_id, day, views_day,
-                sum(views_day) OVER page AS page_views,
-                sum(completed_day) OVER page AS page_completed,
-                uniqExactMerge(viewers_day) OVER page AS page_viewers,
-                dateDiff('day', min(day) OVER (), max(day) OVER ()) AS span_days
+            SELECT project_id, page_id, day, views AS day_views, is_page_total,
+                max(if(is_page_total, views, 0)) OVER page AS page_views,
+                max(if(is_page_total, viewers, 0)) OVER page AS page_viewers,
+                max(if(is_page_total, completed, 0)) OVER page AS page_completed,
+                dateDiff('day', minIf(day, NOT is_page_total) OVER (), maxIf(day, NOT is_page_total) OVER ()) AS span_days
             FROM (
                 SELECT
                     ifNull(project_id, 0) AS project_id,
                     assumeNotNull(page_id) AS page_id,
                     toDate(timestamp) AS day,
-                    count() AS views_day,
-                    countIf(completion) AS completed_day,
-                    uniqExactState(user_id) AS viewers_day
+                    count() AS views,
+                    countIf(completion) AS completed,
+                    {distinct_learners()} AS viewers,
+                    day = toDate(0) AS is_page_total
                 FROM {events(ctx)} AS e
                 WHERE event_type = 'page_viewed' AND page_id IS NOT NULL{date_filter(ctx)}
-                GROUP BY project_id, page_id, day
+                GROUP BY GROUPING SETS ((project_id, page_id), (project_id, page_id, day))
             )
             WINDOW page AS (PARTITION BY project_id, page_id)
         )
     )
-    WHERE page_rank <= {TOP_PAGES}
+    WHERE page_rank <= {TOP_PAGES} AND NOT is_page_total
     GROUP BY project_id, page_id, period
 ) AS c
 LEFT JOIN {titles(ctx, 'page')} AS t ON t.project_id = c.project_id AND t.content_id = toString(c.page_id)

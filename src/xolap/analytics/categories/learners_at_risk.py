@@ -19,7 +19,11 @@ MAX_LEARNERS = 100
 
 
 def build_sql(ctx: QueryContext) -> str:
-    reference = f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "max(day) OVER ()"
+    if ctx.end is not None:
+        reference = f"{{{END_PARAMETER}:Date}}"
+    else:
+        reference = f"(SELECT toDate(max(timestamp)) FROM {events(ctx)} AS r WHERE 1 = 1{date_filter(ctx)})"
+    scored = "event_type = 'activity_attempt' AND scaled_score IS NOT NULL"
     return f"""SELECT
     learner, at_risk, reasons, events, recent_events, last_active, days_inactive, scored_attempts, avg_score_pct
 FROM (
@@ -36,28 +40,17 @@ FROM (
             recent_events < {LOW_ACTIVITY_SHARE} * median(recent_events) OVER () AS low_activity,
             ifNull(scored_attempts >= {MIN_SCORED_ATTEMPTS} AND avg_score_pct < {LOW_SCORE_PCT}, false) AS low_scores
         FROM (
+            WITH {reference} AS ref_day
             SELECT
-                learner,
-                sum(events_day) AS events,
-                sumIf(events_day, day > ref_day - {RECENT_DAYS}) AS recent_events,
-                max(day) AS last_active,
-                toInt32(dateDiff('day', max(day), any(ref_day))) AS days_inactive,
-                sum(scored_day) AS scored_attempts,
-                round(sum(score_sum_day) / nullIf(sum(scored_day), 0) * 100, 1) AS avg_score_pct
-            FROM (
-                SELECT *, {reference} AS ref_day
-                FROM (
-                    SELECT
-                        assumeNotNull(user_id) AS learner,
-                        toDate(timestamp) AS day,
-                        count() AS events_day,
-                        countIf(event_type = 'activity_attempt' AND scaled_score IS NOT NULL) AS scored_day,
-                        sumIf(assumeNotNull(scaled_score), event_type = 'activity_attempt' AND scaled_score IS NOT NULL) AS score_sum_day
-                    FROM {events(ctx)} AS e
-                    WHERE user_id IS NOT NULL{date_filter(ctx)}
-                    GROUP BY learner, day
-                )
-            )
+                assumeNotNull(user_id) AS learner,
+                count() AS events,
+                countIf(toDate(timestamp) > ref_day - {RECENT_DAYS}) AS recent_events,
+                toDate(max(timestamp)) AS last_active,
+                toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
+                countIf({scored}) AS scored_attempts,
+                round(sumIf(assumeNotNull(scaled_score), {scored}) / nullIf(scored_attempts, 0) * 100, 1) AS avg_score_pct
+            FROM {events(ctx)} AS e
+            WHERE user_id IS NOT NULL{date_filter(ctx)}
             GROUP BY learner
         )
     )

@@ -24,7 +24,7 @@ from xolap.analytics.categories import (
     weekday_hour,
 )
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
-from xolap.analytics.categories.sql import date_filter, events, parameters
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
 from xolap.analytics.executor import new_tag, run
 from xolap.config import Settings
 
@@ -133,7 +133,7 @@ def event_summary_sql(ctx: QueryContext) -> str:
     return f"""SELECT
     event_type,
     count() AS events,
-    uniqExact(user_id) AS learners,
+    {distinct_learners()} AS learners,
     min(timestamp) AS first_event,
     max(timestamp) AS last_event
 FROM {events(ctx)} AS e

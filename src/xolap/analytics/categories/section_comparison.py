@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.sql import date_filter, events
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events
 
 MAX_SECTIONS = 100
 
@@ -19,7 +19,7 @@ def build_sql(ctx: QueryContext) -> str:
 FROM (
     SELECT
         assumeNotNull(section_id) AS section_id,
-        uniqExact(user_id) AS learners,
+        {distinct_learners()} AS learners,
         count() AS events,
         avgIf(scaled_score, event_type = 'activity_attempt') AS avg_score,
         countIf(event_type = 'page_viewed') AS page_views,

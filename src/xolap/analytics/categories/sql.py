@@ -53,3 +53,13 @@ def titles(ctx: QueryContext, kind: str) -> str:
 def title_or(fallback_sql: str, title_column: str = "t.title") -> str:
     """The joined title, or the fallback expression when no title is known (LEFT JOIN leaves '' then)."""
     return f"if({title_column} = '', {fallback_sql}, {title_column})"
+
+
+def distinct_learners(condition: str | None = None) -> str:
+    """Distinct learners (NULL user ids ignored), optionally only over rows matching `condition`.
+
+    Counts distinct 64-bit hashes of user_id: exact barring a 64-bit collision (odds ~n²/2⁶⁵), and measured 2-3×
+    cheaper than uniqExact on the strings, which hashes each one with SipHash-128 (bench/analytics)."""
+    if condition is None:
+        return "uniqExact(cityHash64(user_id))"
+    return f"uniqExactIf(cityHash64(user_id), {condition})"

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.sql import PLAYED_VERB, VIDEO_COMPLETED_VERB, date_filter, events, title_or, titles
+from xolap.analytics.categories.sql import (
+    PLAYED_VERB,
+    VIDEO_COMPLETED_VERB,
+    date_filter,
+    distinct_learners,
+    events,
+    title_or,
+    titles,
+)
 
 COMPLETION_PROGRESS = 0.8
 
@@ -23,8 +31,8 @@ FROM (
         ifNull(project_id, 0) AS project_id,
         assumeNotNull(video_url) AS video_url,
         countIf(verb_id = '{PLAYED_VERB}') AS plays,
-        uniqExact(user_id) AS viewers,
-        uniqExactIf(user_id, verb_id = '{VIDEO_COMPLETED_VERB}' OR video_progress >= {COMPLETION_PROGRESS}) AS completions,
+        {distinct_learners()} AS viewers,
+        {distinct_learners(f"verb_id = '{VIDEO_COMPLETED_VERB}' OR video_progress >= {COMPLETION_PROGRESS}")} AS completions,
         avg(video_progress) AS avg_progress
     FROM {events(ctx)} AS e
     WHERE event_type = 'video' AND video_url IS NOT NULL{date_filter(ctx)}

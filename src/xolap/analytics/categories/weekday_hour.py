@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.sql import date_filter, events
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events
 
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -17,7 +17,7 @@ def build_sql(ctx: QueryContext) -> str:
     events,
     learners
 FROM (
-    SELECT toDayOfWeek(timestamp) AS weekday, toHour(timestamp) AS hour, count() AS events, uniqExact(user_id) AS learners
+    SELECT toDayOfWeek(timestamp) AS weekday, toHour(timestamp) AS hour, count() AS events, {distinct_learners()} AS learners
     FROM {events(ctx)} AS e
     WHERE 1 = 1{date_filter(ctx)}
     GROUP BY weekday, hour
