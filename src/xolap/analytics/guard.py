@@ -330,7 +330,9 @@ def _scoped_source(table_name: str, scope: GuardScope, database: str) -> str:
     """The subquery text that replaces a user's reference to an exposed table."""
     qualified = f"`{database}`.{table_name}"
     if scope == "admin":
-        return f"(SELECT * FROM {qualified} FINAL)" if table_name in ("raw_events", "content_titles") else qualified
+        if table_name == "raw_events":
+            return f"(SELECT * FROM {deduplicated_events(database)})"
+        return f"(SELECT * FROM {qualified} FINAL)" if table_name == "content_titles" else qualified
     if table_name == "raw_events":
         return scoped_events(database, scope)
     if table_name == "content_titles":
