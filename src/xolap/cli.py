@@ -39,6 +39,9 @@ app.command("generate")(generate_command)
 from xolap.analytics.query_cli import query_command  # noqa: E402
 
 app.command("query")(query_command)
+from xolap.ingest.cli import ingest_command  # noqa: E402
+
+app.command("ingest")(ingest_command)
 
 console = Console()
 err_console = Console(stderr=True)

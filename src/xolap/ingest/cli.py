@@ -184,15 +184,17 @@ def print_summary(summary: IngestSummary, console: Console, max_errors: int) -> 
     rate = f", {summary.rows / summary.seconds:,.0f} rows/s" if summary.seconds and summary.rows else ""
     console.print(
         f"{summary.files} file(s): {summary.rows:,} rows ingested, {summary.rejected:,} lines rejected "
-        f"in {summary.seconds:.1f} s{rate}"
+        f"in {summary.seconds:.1f} s{rate}",
+        soft_wrap=True,
     )
     if summary.rejected:
         shown = summary.errors[:max_errors]
         console.print(f"[yellow]rejected lines[/yellow] (first {len(shown)} of {summary.rejected:,}; all are in ingest_errors):")
         for error in shown:
-            console.print(f"  {error.source_file}:{error.source_line}: {error.reason}", markup=False, highlight=False)
+            console.print(f"  {error.source_file}:{error.source_line}: {error.reason}", markup=False, highlight=False, soft_wrap=True)
     for failure in summary.failures:
-        console.print(f"[red]failed:[/red] {failure.message}", highlight=False)
+        console.print("[red]failed:[/red] ", end="")
+        console.print(failure.message, markup=False, highlight=False, soft_wrap=True)
 
 
 def ingest_command(

@@ -1,0 +1,69 @@
+"""Input expansion (files, folders, globs, S3) and the file-level checks before the SQL path reads a file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import boto3
+import pytest
+
+from xolap.ingest.files import InputError, expand_local, expand_paths, expand_s3, ingest_local_file_sql, sniff_local
+from xolap.ingest.pipeline import NotJsonlError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
+
+
+def test_folders_recurse_and_keep_jsonl_names_only(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/one.jsonl", "a/b/two.jsonl.gz", "a/b/three.ndjson", "a/notes.txt", "a/b/data.parquet"):
+        (tmp_path / name).write_bytes(b"{}\n")
+    names = [Path(f.uri).relative_to(tmp_path).as_posix() for f in expand_local(str(tmp_path))]
+    assert names == ["a/b/three.ndjson", "a/b/two.jsonl.gz", "a/one.jsonl"]
+
+
+def test_glob_and_duplicates(tmp_path):
+    for name in ("x1.jsonl", "x2.jsonl", "y.jsonl"):
+        (tmp_path / name).write_bytes(b"{}\n")
+    files = expand_paths([str(tmp_path / "x*.jsonl"), str(tmp_path / "x1.jsonl")])
+    assert [Path(f.uri).name for f in files] == ["x1.jsonl", "x2.jsonl"]
+    with pytest.raises(InputError, match="matches no JSONL files"):
+        expand_paths([str(tmp_path / "z*.jsonl")])
+
+
+def test_s3_expansion(moto_server):
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="expand-bucket")
+    for key in ("p/a.jsonl", "p/q/b.jsonl.gz", "p/q/c.csv", "p2/d.jsonl"):
+        s3.put_object(Bucket="expand-bucket", Key=key, Body=b"{}\n")
+    assert [f.key for f in expand_s3("s3://expand-bucket/p/**", s3)] == ["p/a.jsonl", "p/q/b.jsonl.gz", "p/q/c.csv"]
+    assert [f.key for f in expand_s3("s3://expand-bucket/p/", s3)] == ["p/a.jsonl", "p/q/b.jsonl.gz"]
+    assert [f.key for f in expand_s3("s3://expand-bucket/p/*/*.gz", s3)] == ["p/q/b.jsonl.gz"]
+    exact = expand_s3("s3://expand-bucket/p2/d.jsonl", s3)
+    assert [(f.uri, bool(f.etag), f.size) for f in exact] == [("s3://expand-bucket/p2/d.jsonl", True, 3)]
+    with pytest.raises(InputError, match="no such object"):
+        expand_s3("s3://expand-bucket/p2/missing.jsonl", s3)
+
+
+def test_sniff_local(tmp_path):
+    plain, gz, binary, broken = (tmp_path / n for n in ("a.jsonl", "b.jsonl.gz", "c.jsonl", "d.jsonl.gz"))
+    plain.write_bytes(b'{"a":1}\n')
+    gz.write_bytes(gzip.compress(b'{"a":1}\n'))
+    binary.write_bytes(b"\x00" * 100)
+    broken.write_bytes(b"\x1f\x8b\x08\x00\xff\xff not deflate")
+    assert sniff_local(plain) is False and sniff_local(gz) is True
+    with pytest.raises(NotJsonlError, match=f"^{binary}: not a JSONL file"):
+        sniff_local(binary)
+    with pytest.raises(NotJsonlError, match="broken gzip"):
+        sniff_local(broken)
+
+
+def test_sql_path_reads_gzip_without_gz_suffix(ch_db, tmp_path):
+    client, settings = ch_db
+    path = tmp_path / "bundle.jsonl"  # gzip content, plain name: detected by magic bytes
+    path.write_bytes(gzip.compress((FIXTURES / "mixed_bad_lines.jsonl").read_bytes()))
+    report = ingest_local_file_sql(client, settings, path, ingest_path="test", source_file="s3://b/bundle.jsonl")
+    assert (report.rows, report.rejected) == (3, 25)
+    assert report.errors[0].source_file == "s3://b/bundle.jsonl" and report.errors[0].source_line == 2
+    stored = client.query(f"SELECT count(), any(ingest_path) FROM `{settings.clickhouse_database}`.ingest_errors").result_rows[0]
+    assert stored == (25, "test")
