@@ -33,6 +33,9 @@ app.add_typer(scopes_app, name="scopes")
 from xolap.analytics.reports_cli import analytics_app  # noqa: E402
 
 app.add_typer(analytics_app, name="analytics")
+from xolap.backfill.cli import app as backfill_app  # noqa: E402
+
+app.add_typer(backfill_app, name="backfill")
 from xolap.generator.cli import generate_command  # noqa: E402
 
 app.command("generate")(generate_command)

@@ -39,12 +39,21 @@ def bucket(s3) -> str:
 
 @pytest.fixture()
 def drain(bf_runtime):
-    """Run the backfill queue until empty in this thread (procrastinate worker, wait=False)."""
+    """Run the backfill queue in this thread (procrastinate worker, wait=False) until no job is due."""
+    from sqlalchemy import text
 
-    def run(rounds: int = 1) -> None:
-        app = bf_runtime.jobs
-        for _ in range(rounds):
-            app.run_worker(queues=["backfill"], wait=False, install_signal_handlers=False, concurrency=1,
-                           additional_context={"runtime": bf_runtime}, listen_notify=False)
+    from xolap.store.db import session_scope
+
+    def due() -> int:
+        with session_scope(bf_runtime.settings) as session:
+            return session.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'backfill' "
+                                        "AND status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())")).scalar()
+
+    def run(max_rounds: int = 10) -> None:
+        for _ in range(max_rounds):
+            bf_runtime.jobs.run_worker(queues=["backfill"], wait=False, install_signal_handlers=False, concurrency=1,
+                                       additional_context={"runtime": bf_runtime}, listen_notify=False)
+            if not due():
+                return
 
     return run

@@ -1,0 +1,291 @@
+"""`xolap backfill …`: start, list, inspect, pause/resume/cancel/retry and watch backfills.
+
+When `xolap serve` holds the embedded data dir, every command goes through its API (admin bearer token);
+otherwise the service layer is called directly (the job then runs in whichever worker serves the queue).
+RUN is `manual:ID` or `inventory:ID` (short: `m:ID`, `i:ID`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xolap.backfill.models import TERMINAL
+
+app = typer.Typer(help="Backfill history from S3: glob-pattern runs and S3 Inventory runs.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def parse_run(spec: str) -> tuple[str, int]:
+    kind, _, number = spec.partition(":")
+    kind = {"m": "manual", "manual": "manual", "i": "inventory", "inventory": "inventory"}.get(kind.lower(), "")
+    if not kind or not number.isdigit():
+        _fail(f"RUN must be manual:ID or inventory:ID (got {spec!r})")
+    return kind, int(number)
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            _fail(f"--setting expects name=value (got {pair!r})")
+        out[name.strip()] = value.strip()
+    return out
+
+
+class Backend:
+    """The service layer, locally or through the running server's API."""
+
+    def __init__(self) -> None:
+        from xolap.cli import settings_or_exit
+        from xolap.remote import running_server
+
+        self.settings = settings_or_exit()
+        self.remote = running_server(self.settings)
+        self._runtime = None
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from xolap.runtime import Runtime
+
+            self._runtime = Runtime(self.settings)
+        return self._runtime
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        from xolap.backfill import service
+        from xolap.backfill.naming import BackfillInputError
+        from xolap.remote import RemoteError
+
+        try:
+            if self.remote is not None:
+                return self._remote(name, *args, **kwargs)
+            return getattr(service, name)(self.runtime, *args, **kwargs)
+        except (service.ServiceError, BackfillInputError, RemoteError) as exc:
+            _fail(str(exc))
+
+    def _remote(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        base = "/api/v1/backfill"
+        r = self.remote
+        if name == "create_manual_run":
+            return r.post(f"{base}/runs/manual", json=kwargs)
+        if name == "create_inventory_run":
+            return r.post(f"{base}/runs/inventory", json=kwargs)
+        if name == "list_runs":
+            return r.get(f"{base}/runs", params={k: v for k, v in kwargs.items() if v is not None})
+        if name == "get_run":
+            return r.get(f"{base}/runs/{args[0]}/{args[1]}")
+        if name in ("pause", "resume", "cancel", "retry_run"):
+            return r.post(f"{base}/runs/{args[0]}/{args[1]}/{name.replace('_run', '')}")
+        if name == "retry_batch":
+            return r.post(f"{base}/batches/{args[0]}/retry")
+        raise ValueError(name)
+
+    def events(self, kind: str, run_id: int) -> Iterator[dict[str, Any]]:
+        """The run's events from the start, live, until it finishes."""
+        if self.remote is not None:
+            yield from _sse(self.remote, f"/api/v1/backfill/runs/{kind}/{run_id}/events")
+            return
+        from xolap.web.api_backfill import event_stream
+
+        for frame in event_stream(self.settings, kind, run_id, 0):
+            for line in frame.splitlines():
+                if line.startswith("data: ") and not frame.startswith("event: end"):
+                    yield json.loads(line[6:])
+
+
+def _sse(remote, path: str) -> Iterator[dict[str, Any]]:
+    last_id = "0"
+    while True:
+        ended = False
+        with remote._client.stream("GET", path, headers={"Last-Event-ID": last_id}, timeout=None) as response:
+            if response.status_code >= 400:
+                _fail(f"{response.status_code} from {remote.url}{path}: {response.read().decode()[:300]}")
+            event, data = "message", ""
+            for line in response.iter_lines():
+                if line.startswith("id: "):
+                    last_id = line[4:]
+                elif line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+                elif line == "":
+                    if event == "end":
+                        ended = True
+                    elif data:
+                        yield json.loads(data)
+                    event, data = "message", ""
+        if ended:
+            return
+
+
+def _print_run(run: dict[str, Any]) -> None:
+    table = Table("field", "value", title=f"{run['kind']} run {run['id']}")
+    for key, value in run.items():
+        if key != "batches":
+            table.add_row(key, "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    console.print(table)
+    if run.get("batches"):
+        batches = Table("batch", "seq", "status", "objects", "skipped", "chunks", "rows written", "attempts", "error")
+        for b in run["batches"]:
+            batches.add_row(str(b["id"]), str(b["sequence"]), b["status"], str(b["object_count"]), str(b["skipped_objects"]),
+                            f"{b['chunks_completed']}/{b['chunk_count']}", str(b["rows_written"]), str(b["attempts"]), b["error"] or "")
+        console.print(batches)
+
+
+def _out(body: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(body, indent=2, default=str))
+    elif isinstance(body, dict) and "kind" in body:
+        _print_run(body)
+    else:
+        console.print_json(json.dumps(body, default=str))
+
+
+@app.command("run")
+def run_command(
+    pattern: str = typer.Argument(..., help="s3://bucket/key pattern; globs *, **, ?, {a,b}, {1..9}."),
+    format: str = typer.Option("JSONAsString", help="JSONAsString (xAPI statements), JSONEachRow or Parquet (mapped rows)."),
+    target_table: Optional[str] = typer.Option(None, help="db.table (default <db>.raw_events)."),
+    setting: list[str] = typer.Option([], "--setting", "-s", help="ClickHouse setting name=value (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count objects, rows and bytes."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Start a backfill of everything matching an S3 pattern."""
+    body = Backend().call("create_manual_run", s3_pattern=pattern, format=format, target_table=target_table,
+                          clickhouse_settings=parse_settings(setting), dry_run=dry_run)
+    _out(body, as_json)
+
+
+@app.command("inventory")
+def inventory_command(
+    manifest: str = typer.Argument(..., help="s3://bucket/.../manifest.json of an S3 Inventory report."),
+    chunk_size: int = typer.Option(25, help="Objects per INSERT."),
+    max_batches: int = typer.Option(1, help="Inventory files loaded at the same time."),
+    prefix: Optional[str] = typer.Option(None, help="Only keys starting with this."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="Only bundles whose file-name time is at/after this (ISO)."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="…and before this (ISO)."),
+    format: str = typer.Option("JSONAsString"),
+    target_table: Optional[str] = typer.Option(None),
+    setting: list[str] = typer.Option([], "--setting", "-s"),
+    dry_run: bool = typer.Option(False, "--dry-run"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Start a backfill of the objects an S3 Inventory manifest lists."""
+    body = Backend().call("create_inventory_run", manifest_url=manifest, chunk_size=chunk_size, max_simultaneous_batches=max_batches,
+                          key_prefix=prefix, date_from=date_from, date_to=date_to, format=format, target_table=target_table,
+                          clickhouse_settings=parse_settings(setting), dry_run=dry_run)
+    _out(body, as_json)
+
+
+@app.command("list")
+def list_command(kind: Optional[str] = typer.Option(None), status: Optional[str] = typer.Option(None),
+                 limit: int = typer.Option(50), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Recent runs, newest first."""
+    runs = Backend().call("list_runs", kind=kind, status=status, limit=limit)
+    if as_json:
+        print(json.dumps(runs, indent=2, default=str))
+        return
+    table = Table("run", "status", "source", "rows", "created", "error")
+    for r in runs:
+        rows = r.get("rows_written") if r["kind"] == "manual" else r.get("rows_ingested")
+        table.add_row(f"{r['kind']}:{r['id']}", r["status"], r.get("s3_pattern") or r.get("manifest_url"), str(rows),
+                      r["created_at"] or "", (r.get("error") or "")[:80])
+    console.print(table)
+
+
+@app.command("show")
+def show_command(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One run (inventory runs with their batches)."""
+    kind, run_id = parse_run(run)
+    _out(Backend().call("get_run", kind, run_id), as_json)
+
+
+def _action(name: str, run: str, as_json: bool) -> None:
+    kind, run_id = parse_run(run)
+    _out(Backend().call(name, kind, run_id), as_json)
+
+
+@app.command("pause")
+def pause_command(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Pause an inventory run: running chunks finish, nothing new starts."""
+    _action("pause", run, as_json)
+
+
+@app.command("resume")
+def resume_command(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Resume a paused inventory run."""
+    _action("resume", run, as_json)
+
+
+@app.command("cancel")
+def cancel_command(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Cancel a run and kill its running ClickHouse query."""
+    _action("cancel", run, as_json)
+
+
+@app.command("retry")
+def retry_command(run: Optional[str] = typer.Argument(None), batch: Optional[int] = typer.Option(None, help="Retry only this batch."),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Retry a failed/cancelled run, or one batch (`--batch ID`); work resumes after the last completed chunk."""
+    if batch is not None:
+        _out(Backend().call("retry_batch", batch), as_json)
+    elif run:
+        _action("retry_run", run, as_json)
+    else:
+        _fail("give a RUN or --batch ID")
+
+
+@app.command("watch")
+def watch_command(run: str) -> None:
+    """Follow a run live (status changes, batches, chunk logs) until it finishes."""
+    kind, run_id = parse_run(run)
+    backend = Backend()
+    for event in backend.events(kind, run_id):
+        data = event.get("data") or {}
+        if event["kind"] == "status":
+            extra = f" rows={data.get('rows_written', data.get('rows_ingested'))}"
+            if kind == "inventory":
+                extra += f" batches {data.get('batches_completed')}/{data.get('batches_total')} failed={data.get('batches_failed')}"
+            console.print(f"[bold]{kind}:{run_id}[/bold] → [cyan]{data.get('status')}[/cyan]{extra}"
+                          + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
+        elif event["kind"] == "progress":
+            fraction = data.get("progress")
+            console.print(f"  progress {fraction * 100:.0f}% ({data.get('read_rows')} rows read)" if fraction is not None
+                          else f"  {data.get('read_rows')} rows read")
+        elif event["kind"] == "batch":
+            console.print(f"  batch {data.get('sequence')} ({data.get('inventory_key')}): {data.get('status')} "
+                          f"chunks {data.get('chunks_completed')}/{data.get('chunk_count')}"
+                          + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
+        elif event["kind"] == "chunk":
+            console.print(f"    chunk {data.get('chunk_index')} {data.get('status')}: {len(data.get('keys') or [])} objects, "
+                          f"{data.get('rows_written')} rows written, {data.get('duration_ms')} ms"
+                          + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
+    final = backend.call("get_run", kind, run_id)
+    console.print(f"[bold]{kind}:{run_id} {final['status']}[/bold]")
+    if final["status"] not in TERMINAL:
+        raise typer.Exit(1)
+
+
+def _register_serve_hook() -> None:
+    """`xolap serve` recovers backfill jobs a killed process left running, before its worker starts."""
+    from xolap.backfill.recovery import serve_startup_hook
+    from xolap.serve import STARTUP_HOOKS
+
+    if serve_startup_hook not in STARTUP_HOOKS:
+        STARTUP_HOOKS.append(serve_startup_hook)
+
+
+_register_serve_hook()
