@@ -30,6 +30,7 @@ from xolap.analytics.categories import event_summary, list_categories, run_categ
 from xolap.analytics.categories.registry import get_category  # noqa: E402
 from xolap.analytics.categories.model import QueryContext  # noqa: E402
 from xolap.clickhouse.client import connect, thread_client  # noqa: E402
+from xolap.clickhouse.events import READ_SETTINGS  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import load_settings  # noqa: E402
 
@@ -253,7 +254,7 @@ def print_table(info: dict, targets: dict, single: list[dict], conc: dict | None
         print(f"\n8 clients: {conc['queries']} queries in {conc['wall_s']} s = {conc['qps']} q/s; "
               f"p50 {conc['p50_ms']} ms, p95 {conc['p95_ms']} ms; errors {len(conc['errors'])}")
     print(f"goals ({goal['basis']}): single-client section p95 <= {goal['section_p95_ms']} ms, "
-          f"project p95 <= {goal['project_p95_ms']} ms")
+          f"project p95 <= {goal['project_p95_ms']} ms; read settings {READ_SETTINGS}")
 
 
 def main() -> None:
@@ -266,7 +267,12 @@ def main() -> None:
     parser.add_argument("--explain", metavar="KEY", help="print EXPLAIN indexes=1 of KEY for each target and stop")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--keep", type=Path, help="use (and keep) this data dir; reuse its data when present")
+    parser.add_argument("--read-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="what-if: add a ClickHouse setting to READ_SETTINGS for this run (recorded in the JSON)")
     args = parser.parse_args()
+    for item in args.read_setting:
+        name, _, value = item.partition("=")
+        READ_SETTINGS[name.strip()] = int(value) if value.strip().isdigit() else value.strip()
 
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="xolap-bench-analytics-"))
     settings = load_settings(data_dir=data_dir, clickhouse_database=DB)
@@ -292,8 +298,9 @@ def main() -> None:
         conc = None if args.skip_concurrency else concurrent(settings, targets, args.clients, args.rounds)
         goal = goals(args.events)
         print_table(info, targets, single, conc, goal)
-        report = {"bench": "analytics", "data": info, "targets": targets, "goals": goal, "single_client": single,
-                  "concurrency": conc}
+        load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+        report = {"bench": "analytics", "data": info, "targets": targets, "goals": goal, "read_settings": READ_SETTINGS,
+                  "load_average_after": load, "single_client": single, "concurrency": conc}
         text = json.dumps(report, indent=2)
         print(text)
         if args.json_out:

@@ -37,7 +37,7 @@ FROM (
     FROM (
         SELECT *,
             days_inactive >= {INACTIVE_DAYS} AS inactive,
-            recent_events < {LOW_ACTIVITY_SHARE} * median(recent_events) OVER () AS low_activity,
+            recent_events < {LOW_ACTIVITY_SHARE} * quantileExact(0.5)(recent_events) OVER () AS low_activity,
             ifNull(scored_attempts >= {MIN_SCORED_ATTEMPTS} AND avg_score_pct < {LOW_SCORE_PCT}, false) AS low_scores
         FROM (
             WITH {reference} AS ref_day
