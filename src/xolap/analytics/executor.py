@@ -121,6 +121,7 @@ _NOISE_RES = (
     re.compile(r"\s*\([A-Z_]{3,}\)"),
     re.compile(r"\s+SETTINGS readonly = .*?(?=\.\s|:\s|$)", re.S),
     re.compile(r"/\* xolap:[A-Za-z0-9_.:-]+ \*/\s*"),
+    re.compile(r"[.:]?\s*In scope .*$", re.S),  # ClickHouse echoes the rewritten query; the user wrote another
 )
 
 
@@ -142,6 +143,7 @@ def clean_clickhouse_message(raw: str) -> str:
     text = raw.strip().splitlines()[0] if raw.strip() else raw
     for pattern in _NOISE_RES:
         text = pattern.sub(" " if pattern.pattern.startswith(r"\s+SETTINGS") else "", text)
+    text = text.rstrip(" .:")
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
