@@ -169,8 +169,13 @@ async def csrf_protect(request: Request) -> None:
 
 
 def _flag(request: Request, name: str, scope_type: str = "global", scope_id: int = 0) -> bool:
+    return _flags(request, (name, scope_type, scope_id))[0]
+
+
+def _flags(request: Request, *wanted: tuple[str, str, int]) -> list[bool]:
+    """Several flags in one Postgres session."""
     with request.app.state.runtime.sessions() as session:
-        return flags.is_enabled(session, name, scope_type, scope_id)
+        return [flags.is_enabled(session, name, scope_type, scope_id) for name, scope_type, scope_id in wanted]
 
 
 async def require_login(request: Request, principal: Principal = Depends(current_principal)) -> Principal:
@@ -215,9 +220,10 @@ def require_section_access(slug: str, request: Request, principal: Principal = D
         if section is None and principal.is_admin:
             raise HTTPException(404, f"no section with slug {slug!r}")
         raise refuse(request, principal, "you are not an instructor of this section")
-    if not _flag(request, flags.ANALYTICS):
+    analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (flags.SECTION_DASHBOARD, "section", section.id))
+    if not analytics:
         raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
-    if not _flag(request, flags.SECTION_DASHBOARD, "section", section.id):
+    if not dashboard:
         raise refuse(request, principal, f"feature flag {flags.SECTION_DASHBOARD!r} is off for this section")
     return section
 
@@ -229,8 +235,9 @@ def require_project_access(slug: str, request: Request, principal: Principal = D
         if project is None and principal.is_admin:
             raise HTTPException(404, f"no project with slug {slug!r}")
         raise refuse(request, principal, "you are not an author of this project")
-    if not _flag(request, flags.ANALYTICS):
+    analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", project.id))
+    if not analytics:
         raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
-    if not _flag(request, flags.PROJECT_DASHBOARD, "project", project.id):
+    if not dashboard:
         raise refuse(request, principal, f"feature flag {flags.PROJECT_DASHBOARD!r} is off for this project")
     return project
