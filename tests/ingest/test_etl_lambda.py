@@ -295,7 +295,8 @@ def test_time_budget_stops_early_and_returns_untouched(etl_env, drop_per_read, e
     for i, key in enumerate(keys):
         put(env, key, jsonl([page_viewed(10 * i + j) for j in range(2)]))
     s3 = CountingS3(env["s3"])
-    proc = EtlProcessor(env["settings"], env["client"], s3=s3, sqs=env["sqs"], limits=EtlLimits())
+    # read_ahead=1: objects are read one at a time, so each read "costs" its time before the next decision
+    proc = EtlProcessor(env["settings"], env["client"], s3=s3, sqs=env["sqs"], limits=EtlLimits(read_ahead=1))
     context = FakeContext(lambda: 60_000 - drop_per_read * s3.reads)  # each object read "costs" time
     records = [sqs_record(s3_event_body(env["bucket"], k), f"m{i}") for i, k in enumerate(keys)]
     report = proc.process_records(records, TimeBudget.from_context(context))

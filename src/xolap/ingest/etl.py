@@ -35,20 +35,10 @@ from xolap.config import Settings, load_settings, mask_url
 from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
 from xolap.ingest.etl_dlq import send_to_dlq
 from xolap.ingest.etl_notifications import BadNotification, S3ObjectRef, parse_notification
+from xolap.ingest.etl_objects import ObjectReads, PreparationFailure
 from xolap.ingest.pipeline import EventWriter, NotJsonlError, map_lines, read_lines
 
 log = logging.getLogger("xolap.etl")
-
-MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
-
-
-class PreparationFailure(Exception):
-    """A message cannot be ingested as it is (retrying will not help); it goes to the DLQ."""
-
-    def __init__(self, reason: str, source: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.source = source
 
 
 class OutOfTime(Exception):
@@ -121,13 +111,6 @@ def stage(name: str, **fields: Any) -> None:
     log.info("ETL stage %s", orjson.dumps({"stage": name, **fields}, default=str).decode())
 
 
-def _client_error_code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code") or "") or None
-    return None
-
-
 class EtlProcessor:
     """Processes SQS records carrying S3 notifications into raw_events (one instance per Lambda container/worker)."""
 
@@ -175,7 +158,21 @@ class EtlProcessor:
         pending = _Pending()
         records = list(records)
         stage("invocation_start", records=len(records), remaining_ms=budget.remaining_ms())
+        notices = [_parse_record(record) for record in records]
+        refs = [ref for notice in notices if isinstance(notice, list) for ref in notice]
+        with ObjectReads(self.s3, refs, max_bytes=self.limits.max_object_bytes, depth=self.limits.read_ahead) as reads:
+            self._process(records, notices, reads, pending, budget, report)
+            self._flush(pending, "end_of_invocation", budget, report)
+        for outcome in report.outcomes:
+            if outcome.status == "failed" and not outcome.logged:
+                stage("message_failed", message_id=outcome.message_id, reason=outcome.reason)
+        report.elapsed_ms = int((time.perf_counter() - started) * 1000)
+        stage("invocation_end", **report.summary())
+        return report
+
+    def _process(self, records: list[dict[str, Any]], notices: list[Any], reads: ObjectReads, pending: _Pending, budget: TimeBudget, report: EtlReport) -> None:
         stop_reason: str | None = None
+        next_ref = 0  # position in `reads` of the next message's first object
         for index, record in enumerate(records):
             message_id = str(record.get("messageId") or record.get("MessageId") or f"record-{index}")
             if stop_reason is None:
@@ -190,30 +187,35 @@ class EtlProcessor:
                 continue
             outcome = MessageOutcome(message_id, "ok")
             report.outcomes.append(outcome)
-            self._read_message(outcome, record, pending, budget, report)
-        self._flush(pending, "end_of_invocation", budget, report)
-        for outcome in report.outcomes:
-            if outcome.status == "failed" and not outcome.logged:
-                stage("message_failed", message_id=outcome.message_id, reason=outcome.reason)
-        report.elapsed_ms = int((time.perf_counter() - started) * 1000)
-        stage("invocation_end", **report.summary())
-        return report
+            notice = notices[index]
+            self._read_message(outcome, record, notice, reads, next_ref, pending, budget, report)
+            if isinstance(notice, list):
+                next_ref += len(notice)
 
     # -- message -----------------------------------------------------------------------------------------------------
 
-    def _read_message(self, outcome: MessageOutcome, record: dict[str, Any], pending: _Pending, budget: TimeBudget, report: EtlReport) -> None:
+    def _read_message(
+        self,
+        outcome: MessageOutcome,
+        record: dict[str, Any],
+        notice: list[S3ObjectRef] | BadNotification,
+        reads: ObjectReads,
+        first_ref: int,
+        pending: _Pending,
+        budget: TimeBudget,
+        report: EtlReport,
+    ) -> None:
         """Read and map every object the message names into the pending batch (flushing when it is full)."""
         body = record.get("body", record.get("Body"))
         try:
-            if not isinstance(body, (str, bytes)):
-                raise BadNotification("SQS record has no body")
-            refs = parse_notification(body)
-            if not refs:
+            if isinstance(notice, BadNotification):
+                raise notice
+            if not notice:
                 outcome.status = "skipped"
                 stage("message_skipped", message_id=outcome.message_id, reason="no object to ingest (test event or non-create)")
                 return
-            for ref in refs:
-                self._read_object_into(ref, outcome, pending, budget, report)
+            for position, ref in enumerate(notice, start=first_ref):
+                self._read_object_into(ref, reads, position, outcome, pending, budget, report)
                 outcome.objects += 1
         except BadNotification as exc:
             self._fail_preparation(outcome, body, f"bad notification: {exc}", None, pending)
@@ -235,29 +237,12 @@ class EtlProcessor:
 
     # -- object ------------------------------------------------------------------------------------------------------
 
-    def _read_object(self, ref: S3ObjectRef) -> tuple[bytes, str | None]:
-        limit = self.limits.max_object_bytes
-        if ref.size is not None and ref.size > limit:
-            raise PreparationFailure(f"{ref.uri}: {ref.size} bytes is over XOLAP_ETL_MAX_OBJECT_BYTES={limit}", ref.uri)
-        try:
-            response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key)
-        except Exception as exc:
-            code = _client_error_code(exc)
-            if code in MISSING_OBJECT_CODES:
-                raise PreparationFailure(f"{ref.uri}: object not found ({code})", ref.uri) from None
-            raise
-        size = response.get("ContentLength")
-        if isinstance(size, int) and size > limit:
-            response["Body"].close()
-            raise PreparationFailure(f"{ref.uri}: {size} bytes is over XOLAP_ETL_MAX_OBJECT_BYTES={limit}", ref.uri)
-        data = response["Body"].read()
-        etag = response.get("ETag")
-        return data, (etag.strip('"') if isinstance(etag, str) else ref.etag)
-
-    def _read_object_into(self, ref: S3ObjectRef, outcome: MessageOutcome, pending: _Pending, budget: TimeBudget, report: EtlReport) -> None:
+    def _read_object_into(
+        self, ref: S3ObjectRef, reads: ObjectReads, position: int, outcome: MessageOutcome, pending: _Pending, budget: TimeBudget, report: EtlReport
+    ) -> None:
         """Map an object in runs of at most max_rows_per_insert lines, each run a segment of the pending batch."""
         started = time.perf_counter()
-        data, etag = self._read_object(ref)
+        data, etag = reads.get(position)
         source_file = ref.uri
         lines_read = mapped = rejected = 0
         try:
@@ -332,6 +317,17 @@ class EtlProcessor:
         for segment in segments:
             segment.outcome.rows += segment.rows
             segment.outcome.rejected += len(segment.errors)
+
+
+def _parse_record(record: dict[str, Any]) -> list[S3ObjectRef] | BadNotification:
+    """The objects an SQS record names, or why it names none usable."""
+    body = record.get("body", record.get("Body"))
+    if not isinstance(body, (str, bytes)):
+        return BadNotification("SQS record has no body")
+    try:
+        return parse_notification(body)
+    except BadNotification as exc:
+        return exc
 
 
 @dataclass

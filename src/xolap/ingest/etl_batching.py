@@ -28,6 +28,7 @@ class EtlLimits:
     insert_safety_margin_ms: int = 5_000  # do not start an insert with less time left
     max_object_bytes: int = 512 * 1024 * 1024  # larger objects are a preparation failure (-> DLQ)
     max_messages: int = 0  # 0: no cap on messages taken per invocation
+    read_ahead: int = 8  # small objects read ahead in threads (1: one at a time)
 
     def __post_init__(self) -> None:
         for item in fields(self):
