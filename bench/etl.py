@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 os.environ.setdefault("XOLAP_CONFIG_FILE", "/nonexistent/xolap.toml")
@@ -71,8 +72,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def record(bucket: str, key: str) -> dict:
-    return {"messageId": str(uuid.uuid4()), "body": json.dumps({"bucket": bucket, "key": key})}
+def record(bucket: str, key: str, size: int) -> dict:
+    """An SQS record carrying an S3 ObjectCreated notification, as S3 sends it (size included, key URL-encoded)."""
+    event = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+             "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"), "size": size}}}  # fmt: skip
+    return {"messageId": str(uuid.uuid4()), "body": json.dumps({"Records": [event]})}
 
 
 def main() -> None:
@@ -107,7 +111,7 @@ def main() -> None:
         big = b"\n".join(statement(n) for n in range(args.big_rows)) + b"\n"
         s3.put_object(Bucket=bucket, Key="big.jsonl", Body=big)
         started = time.perf_counter()
-        report = processor.process_records([record(bucket, "big.jsonl")], TimeBudget.unlimited())
+        report = processor.process_records([record(bucket, "big.jsonl", len(big))], TimeBudget.unlimited())
         elapsed = time.perf_counter() - started
         results.append({"scenario": "big object", "messages": 1, "rows": report.rows, "inserts": report.inserts,
                         "bytes": len(big), "seconds": round(elapsed, 3), "rows_per_s": round(report.rows / elapsed)})  # fmt: skip
@@ -116,13 +120,14 @@ def main() -> None:
         offset = args.big_rows
         for i in range(args.bundles):
             key = f"section/{1 + i % 37}/mixed/2026-01-01T00-00-{i % 60:02d}.000000Z_{i}.jsonl"
-            s3.put_object(Bucket=bucket, Key=key, Body=b"\n".join(statement(offset + j) for j in range(args.bundle_size)) + b"\n")
+            data = b"\n".join(statement(offset + j) for j in range(args.bundle_size)) + b"\n"
+            s3.put_object(Bucket=bucket, Key=key, Body=data)
             offset += args.bundle_size
-            keys.append(key)
+            keys.append((key, len(data)))
         rows = inserts = 0
         started = time.perf_counter()
         for start in range(0, len(keys), args.batch):
-            report = processor.process_records([record(bucket, k) for k in keys[start : start + args.batch]], TimeBudget.unlimited())
+            report = processor.process_records([record(bucket, k, n) for k, n in keys[start : start + args.batch]], TimeBudget.unlimited())
             assert not report.failed, report.summary()
             rows += report.rows
             inserts += report.inserts
