@@ -64,4 +64,5 @@ ROUTER_MODULES: list[str] = [
     "xolap.web.pages_account",
     "xolap.web.pages_admin",
     "xolap.web.scopes",
+    "xolap.web.pages_backfill",
 ]
