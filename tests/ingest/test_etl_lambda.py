@@ -380,3 +380,18 @@ def test_failed_message_holds_back_its_other_objects(etl_env):
     report = processor(env).process_records([two, other])
     assert report.failed == ["two-objects"] and report.outcomes[0].dlq and report.outcomes[0].rows == 0
     assert count(env) == 2 and report.inserts == 1
+
+
+def test_running_out_of_time_between_inserts_fails_the_message(etl_env):
+    env = etl_env
+    put(env, "long.jsonl", jsonl([page_viewed(i) for i in range(25)]))
+    put(env, "next.jsonl", jsonl([page_viewed(99)]))
+    records = [sqs_record(json.dumps({"bucket": env["bucket"], "key": k}), k) for k in ("long.jsonl", "next.jsonl")]
+    # Plenty of time until the first insert has landed, then too little for another one.
+    context = FakeContext(lambda: 60_000 if count(env, final=False) == 0 else 1_000)
+    report = processor(env, max_rows_per_insert=10).process_records(records, TimeBudget.from_context(context))
+    assert [(o.status, o.reason) for o in report.outcomes] == [
+        ("failed", "time budget exhausted before insert"),
+        ("untouched", "time budget exhausted"),
+    ]
+    assert report.inserts == 1 and count(env, final=False) == 10  # the redelivery re-sends all 25; dedup keeps 25

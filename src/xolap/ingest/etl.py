@@ -216,11 +216,16 @@ class EtlProcessor:
                 return
             for position, ref in enumerate(notice, start=first_ref):
                 self._read_object_into(ref, reads, position, outcome, pending, budget, report)
+                if outcome.status == "failed":  # an insert holding its earlier rows failed: it will be redelivered
+                    return
                 outcome.objects += 1
         except BadNotification as exc:
             self._fail_preparation(outcome, body, f"bad notification: {exc}", None, pending)
         except PreparationFailure as exc:
             self._fail_preparation(outcome, body, exc.reason, exc.source, pending)
+        except OutOfTime as exc:
+            pending.drop(outcome)
+            outcome.fail(str(exc))
         except Exception as exc:  # S3 throttling, network, unexpected: SQS redelivers the message
             pending.drop(outcome)
             outcome.fail(f"{type(exc).__name__}: {str(exc)[:300]}")
@@ -257,6 +262,10 @@ class EtlProcessor:
                 if pending.segments and pending.would_overflow(segment, self.limits):
                     trigger = "max_rows_reached" if pending.rows + segment.rows > self.limits.max_rows_per_insert else "payload_ceiling_reached"
                     self._flush(pending, trigger, budget, report)
+                    if pending.out_of_time:
+                        raise OutOfTime("time budget exhausted before insert")
+                    if outcome.status == "failed":
+                        return
                 pending.segments.append(segment)
         except NotJsonlError as exc:
             raise PreparationFailure(f"{source_file}: not JSONL: {exc}", source_file) from None
