@@ -44,8 +44,19 @@ def log_comment(query_tag: str) -> str:
 
 
 def _tagged(sql: str, values: dict[str, Any], query_tag: str) -> str:
+    """A SELECT with the tag and settings appended."""
     values = {**values, "log_comment": log_comment(query_tag)}
     return tag(sql + settings_clause(values), query_tag)
+
+
+def _tagged_insert(sql: str, values: dict[str, Any], query_tag: str) -> str:
+    """An `INSERT INTO t (cols) SELECT …` with the settings at INSERT level (`INSERT INTO t (cols) SETTINGS … SELECT`):
+    they apply to the whole query and cannot clash with a SETTINGS clause the mapping's SELECT carries itself."""
+    values = {**values, "log_comment": log_comment(query_tag)}
+    head, sep, tail = sql.partition(") SELECT ")
+    if not sep or not head.startswith("INSERT INTO "):
+        raise ValueError("expected INSERT INTO <table> (<columns>) SELECT …")
+    return tag(f"{head}){settings_clause(values)} SELECT {tail}", query_tag)
 
 
 def source(settings: Settings, url: str, fmt: str) -> str:
@@ -67,8 +78,9 @@ def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, que
     else:
         values.setdefault("input_format_skip_unknown_fields", 1)
         values.setdefault("input_format_parquet_allow_missing_columns", 1)
-        sql = f"INSERT INTO {table} SELECT * FROM {source(settings, url, fmt)}"
-    return _tagged(sql, values, query_tag)
+        return tag(f"INSERT INTO {table}{settings_clause({**values, 'log_comment': log_comment(query_tag)})} "
+                   f"SELECT * FROM {source(settings, url, fmt)}", query_tag)
+    return _tagged_insert(sql, values, query_tag)
 
 
 def rejected_insert_sql(settings: Settings, *, database: str, url: str, query_tag: str,
@@ -81,7 +93,7 @@ def rejected_insert_sql(settings: Settings, *, database: str, url: str, query_ta
                                         source_line_expr=_LINE_EXPR)
     sql = (f"INSERT INTO `{database}`.ingest_errors (ingest_path, source_file, source_line, reason, raw_line) "
            f"SELECT 'backfill', source_file, source_line, reason, raw_line FROM ({select})")
-    return _tagged(sql, values, query_tag)
+    return _tagged_insert(sql, values, query_tag)
 
 
 def dry_run_sql(settings: Settings, *, url: str, fmt: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:
