@@ -169,3 +169,24 @@ def test_cli_worker_stops_cleanly_on_sigterm(queue_env, tmp_path, moto_server):
     assert "SIGTERM: stopping after the current batch" in text
     assert '"stage":"worker_stop"' in text and "received 1, ingested 1 (deleted 1)" in text
     assert queue_counts(env) == (0, 0)
+
+
+def test_missing_queue_is_an_error_not_a_retry_loop(queue_env):
+    from xolap.ingest.sqs_worker import QueueUnavailable
+
+    env = queue_env
+    gone = env["queue"].rsplit("/", 1)[0] + "/no-such-queue"
+    lost = SqsEtlWorker(env["settings"], env["client"], gone, sqs=env["sqs"], s3=env["s3"], wait_seconds=0)
+    with pytest.raises(QueueUnavailable, match="no-such-queue: .*does not exist"):
+        lost.run_forever(threading.Event())
+
+
+def test_cli_run_needs_a_queue():
+    from typer.testing import CliRunner
+
+    from xolap.config import get_settings
+    from xolap.ingest.etl_cli import etl_app
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(etl_app, ["run"])
+    assert result.exit_code == 2 and "no queue: pass --queue URL or set XOLAP_ETL_QUEUE_URL" in result.output

@@ -56,7 +56,7 @@ def run(
     from xolap.config import ConfigError, get_settings
     from xolap.ingest.etl import configure_logging
     from xolap.ingest.etl_batching import EtlLimits
-    from xolap.ingest.sqs_worker import SqsEtlWorker
+    from xolap.ingest.sqs_worker import QueueUnavailable, SqsEtlWorker
 
     try:
         settings = get_settings()
@@ -82,6 +82,8 @@ def run(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         totals = worker.run_forever(stop, max_messages=max_messages, until_empty=until_empty)
+    except QueueUnavailable as exc:
+        _fail(str(exc))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -18,11 +18,17 @@ from typing import Any
 from xolap.config import Settings
 from xolap.ingest.etl import EtlProcessor, stage
 from xolap.ingest.etl_batching import EtlLimits, TimeBudget
+from xolap.ingest.etl_objects import client_error_code
 
 log = logging.getLogger("xolap.etl")
 
 SQS_MAX_BATCH = 10
 DEFAULT_VISIBILITY_SECONDS = 30
+PERMANENT_ERROR_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "InvalidAddress"})
+
+
+class QueueUnavailable(Exception):
+    """The queue does not exist or its URL is invalid: retrying will not help."""
 
 
 @dataclass
@@ -157,6 +163,8 @@ class SqsEtlWorker:
             try:
                 stats = self.run_once(remaining)
             except Exception as exc:  # SQS unreachable, throttled, credentials expired...
+                if client_error_code(exc) in PERMANENT_ERROR_CODES:
+                    raise QueueUnavailable(f"{self.queue_url}: {exc}") from exc
                 stage("receive_failed", queue=self.queue_url, error=f"{type(exc).__name__}: {str(exc)[:300]}", retry_in_s=backoff)
                 stop_event.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
