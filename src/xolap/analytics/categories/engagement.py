@@ -82,6 +82,7 @@ CATEGORY = Category(
     spec={
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": "Page engagement",
+        "resolve": {"scale": {"color": "independent"}, "legend": {"color": "independent"}},
         "vconcat": [
             {
                 "width": 480,
@@ -107,7 +108,8 @@ CATEGORY = Category(
                     "x": {"field": "period", "type": "ordinal", "timeUnit": "yearmonthdate", "title": "Period start"},
                     "y": {"field": "page_title", "type": "nominal", "title": "Page",
                           "sort": {"field": "views", "op": "max", "order": "descending"}},
-                    "color": {"field": "period_views", "type": "quantitative", "title": "Views in period"},
+                    "color": {"field": "period_views", "type": "quantitative", "title": "Views in period",
+                              "scale": {"scheme": "blues"}},
                     "tooltip": [
                         {"field": "page_title", "title": "Page"},
                         {"field": "period", "type": "temporal", "title": "Period start"},

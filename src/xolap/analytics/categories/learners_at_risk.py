@@ -66,22 +66,25 @@ CATEGORY = Category(
     f"{RECENT_DAYS} days are under {int(LOW_ACTIVITY_SHARE * 100)}% of the median learner's, or when their average "
     f"activity score is under {LOW_SCORE_PCT}% over {MIN_SCORED_ATTEMPTS}+ scored attempts. Days are counted back "
     f"from the end date, or from the last day with activity. Up to {MAX_LEARNERS} learners, most at risk first.",
-    chart_explanation="One bar per flagged learner (pseudonymous id): its length is the days since their last "
-    "activity, its colour the reasons they were flagged.",
+    chart_explanation="One point per flagged learner (pseudonymous id): further right means longer since their last "
+    "activity, lower means fewer events in the last two weeks; the colour says why they were flagged. Hover for the "
+    "learner id and average score.",
     build_sql=build_sql,
     spec={
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": "Learners at risk",
         "width": 420,
+        "height": 280,
         "transform": [{"filter": "datum.at_risk"}],
-        "mark": {"type": "bar", "tooltip": True},
+        "mark": {"type": "circle", "size": 80, "opacity": 0.8, "tooltip": True},
         "encoding": {
-            "y": {"field": "learner", "type": "nominal", "title": "Learner", "sort": "-x"},
             "x": {"field": "days_inactive", "type": "quantitative", "title": "Days since last activity"},
+            "y": {"field": "recent_events", "type": "quantitative", "title": f"Events in the last {RECENT_DAYS} days"},
             "color": {"field": "reasons", "type": "nominal", "title": "Flagged for"},
             "tooltip": [
                 {"field": "learner", "title": "Learner"},
                 {"field": "reasons", "title": "Flagged for"},
+                {"field": "days_inactive", "type": "quantitative", "title": "Days inactive"},
                 {"field": "recent_events", "type": "quantitative", "title": f"Events, last {RECENT_DAYS} days"},
                 {"field": "avg_score_pct", "type": "quantitative", "title": "Average score %"},
             ],

@@ -64,10 +64,15 @@ CATEGORY = Category(
             },
             {
                 "width": 240,
-                "transform": [{"fold": ["avg_score_pct", "page_completion_pct"], "as": ["metric", "value"]}],
+                "transform": [
+                    {"fold": ["avg_score_pct", "page_completion_pct"], "as": ["metric_field", "value"]},
+                    {"calculate": "datum.metric_field == 'avg_score_pct' ? 'Average score' : 'Page completion'",
+                     "as": "metric"},
+                ],
                 "mark": {"type": "point", "filled": True, "tooltip": True},
                 "encoding": {
-                    "y": {"field": "section", "type": "nominal", "title": None},
+                    "y": {"field": "section", "type": "nominal", "title": None,
+                          "sort": {"field": "learners", "op": "max", "order": "descending"}},
                     "x": {"field": "value", "type": "quantitative", "title": "%", "scale": {"domain": [0, 100]}},
                     "color": {"field": "metric", "type": "nominal", "title": "Metric"},
                     "shape": {"field": "metric", "type": "nominal"},
