@@ -271,3 +271,14 @@ def test_bad_arguments_are_explained(course):
         run(course, "video", start=date(2026, 4, 1), end=date(2026, 3, 1))
     with pytest.raises(CategoryError, match="non-negative integer"):
         run(course, "video", scope_id="1 OR 1=1")
+
+
+def test_project_scope_adds_up_its_sections(course):
+    months = run(course, "cross_event", scope="project", scope_id=10).rows
+    assert sum(r["events"] for r in months) == 25  # 21 in section 1 + 4 in section 2, none of project 20
+    cells = run(course, "weekday_hour", scope="project", scope_id=10).rows
+    assert sum(r["events"] for r in cells) == 25
+    quiz = pick(run(course, "assessment", scope="project", scope_id=10).rows, activity_id=500)
+    assert (quiz["attempts"], quiz["learners"], quiz["avg_score_pct"]) == (4, 4, 60.0)
+    learners = {r["learner"] for r in run(course, "learners_at_risk", scope="project", scope_id=10).rows}
+    assert learners == {"u1", "u2", "u3", "u4"}
