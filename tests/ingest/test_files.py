@@ -67,3 +67,21 @@ def test_sql_path_reads_gzip_without_gz_suffix(ch_db, tmp_path):
     assert report.errors[0].source_file == "s3://b/bundle.jsonl" and report.errors[0].source_line == 2
     stored = client.query(f"SELECT count(), any(ingest_path) FROM `{settings.clickhouse_database}`.ingest_errors").result_rows[0]
     assert stored == (25, "test")
+
+
+def test_sql_path_numbers_rejections_like_the_python_path(ch_db, tmp_path):
+    from xolap.ingest.pipeline import map_lines, read_lines
+
+    client, settings = ch_db
+    good = (FIXTURES / "torus_statements.jsonl").read_bytes().splitlines()
+    data = b"\n".join([b"", good[0], b"oops", b"  ", b"", b"[1]", good[1], b"\t", b'{"actor": 1}', good[2], b""])
+    path = tmp_path / "gaps.jsonl"
+    path.write_bytes(data)
+    report = ingest_local_file_sql(client, settings, path, ingest_path="test")
+    python = map_lines(read_lines(data, str(path)), source_file=str(path), source_etag=None)
+    assert [(e.source_line, e.reason, e.raw_line) for e in report.errors] == [
+        (e.source_line, e.reason, e.raw_line) for e in python.errors
+    ] == [(2, "not valid JSON", "oops"), (3, "not a JSON object", "[1]"), (5, "actor: missing or not an object", '{"actor": 1}')]
+    assert report.rows == 3
+    lines = client.query(f"SELECT source_line FROM `{settings.clickhouse_database}`.raw_events ORDER BY 1").result_rows
+    assert [r[0] for r in lines] == [1, 4, 6]

@@ -7,6 +7,7 @@ our disk) goes through the Python pipeline. Both give identical rows and rejecti
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import glob
 import zlib
@@ -29,7 +30,7 @@ from xolap.ingest.pipeline import (
     _looks_binary,
     ingest_bytes,
 )
-from xolap.xapi.sql import LINE_FORMAT, insert_select_sql, not_blank_condition, quote, rejected_lines_sql, source_line_expression
+from xolap.xapi.sql import LINE_FORMAT, flagged_rows_sql, insert_select_sql, quote, source_line_expression
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 
@@ -170,12 +171,16 @@ def ingest_local_file_sql(
     name = source_file or str(path)
     query_tag = f"ingest:{ingest_path}"
     try:
-        blank, lines = client.query(
-            tag(f"SELECT groupArrayIf(_row_number, NOT ({not_blank_condition()})), countIf({not_blank_condition()}) FROM {source}", query_tag)
-        ).result_rows[0]
+        total = int(client.query(tag(f"SELECT count() FROM {source}", query_tag)).result_rows[0][0])
+        flagged = client.query(tag(flagged_rows_sql(source), query_tag)).result_rows
     except Exception as exc:  # the engine's message says what is wrong with the stream
         raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
-    line_expr = source_line_expression(sorted(blank))
+    blank = [int(row) for row, is_blank, _reason, _raw in flagged if is_blank]
+    errors = [
+        LineError(name, int(row) + 1 - bisect.bisect_left(blank, int(row)), reason, raw[:MAX_RAW_LINE_CHARS])
+        for row, is_blank, reason, raw in flagged
+        if not is_blank
+    ]
     file_expr = quote(name)
     client.command(
         tag(
@@ -184,16 +189,15 @@ def ingest_local_file_sql(
                 source,
                 source_file_expr=file_expr,
                 source_etag_expr=quote(source_etag) if source_etag else "NULL",
-                source_line_expr=line_expr,
+                source_line_expr=source_line_expression(blank),
             ),
             query_tag,
         )
     )
-    rejected = client.query(tag(rejected_lines_sql(source, source_file_expr=file_expr, source_line_expr=line_expr), query_tag)).result_rows
-    errors = [LineError(name, int(line), reason, raw[:MAX_RAW_LINE_CHARS]) for _file, line, reason, raw in rejected]
     if errors:
         EventWriter(client, settings, ingest_path).record_errors(errors)
-    return IngestReport(rows=int(lines) - len(errors), rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS])
+    rows = total - len(blank) - len(errors)
+    return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS])
 
 
 def ingest_file(

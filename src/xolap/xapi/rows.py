@@ -16,7 +16,7 @@ import orjson
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
-from xolap.xapi.fields import Field, Source
+from xolap.xapi.fields import Field, Source  # noqa: F401
 
 _MAX_U64 = 2**64 - 1
 _MAX_U32 = 2**32 - 1
@@ -225,20 +225,6 @@ def timestamp_to_datetime(millis: int) -> datetime:
 
 # --- the row builder ---------------------------------------------------------------------------------------------
 
-_MISSING = object()
-
-
-def _lookup(statement: dict, path: tuple[str, ...]) -> Any:
-    node: Any = statement
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-        if node is None:
-            return None
-    return node
-
-
 def classify(verb_id: str | None, object_type: str | None) -> str:
     """Torus's event_type rule (fields.EVENT_TYPE_RULES)."""
     for event_type, verbs, wanted_type in spec.EVENT_TYPE_RULES:
@@ -247,31 +233,69 @@ def classify(verb_id: str | None, object_type: str | None) -> str:
     return spec.UNKNOWN_EVENT_TYPE
 
 
-def _field_value(statement: dict, field: Field, event_type: str | None) -> Any:
-    if field.only_for is not None and event_type not in field.only_for:
+class _Plan:
+    """The field specs compiled for speed: each distinct parent object is looked up once per statement."""
+
+    def __init__(self) -> None:
+        parents: dict[tuple[str, ...], int] = {(): 0}
+        self.parent_of: list[int] = [0]
+        self.parent_key: list[str] = [""]
+
+        def parent_index(path: tuple[str, ...]) -> int:
+            if path not in parents:
+                up = parent_index(path[:-1])
+                parents[path] = len(self.parent_of)
+                self.parent_of.append(up)
+                self.parent_key.append(path[-1])
+            return parents[path]
+
+        column_index = {name: i for i, name in enumerate(MAPPED_COLUMN_NAMES)}
+        # (column index, converter, [(parent, key, only_for, invalid reason)], missing reason, only_for)
+        self.fields: list[tuple[int, Callable[[Any], Any], list[tuple[int, str, frozenset | None, str]], str | None, frozenset | None]] = []
+        for field in spec.FIELDS:
+            sources = [
+                (parent_index(src.path[:-1]), src.path[-1], frozenset(src.only_for) if src.only_for else None, invalid_reason(field, src))
+                for src in field.sources
+            ]
+            missing = missing_reason(field) if field.column in spec.REQUIRED_FIELDS else None
+            scope = frozenset(field.only_for) if field.only_for else None
+            self.fields.append((column_index[field.column], CONVERTERS[field.kind], sources, missing, scope))
+        self.verb = [f.column for f in spec.FIELDS].index("verb_id")
+        self.object_type = [f.column for f in spec.FIELDS].index("object_type")
+        self.event_type_column = column_index["event_type"]
+        self.provenance = [column_index[c] for c in spec.PROVENANCE_COLUMNS]
+        self.width = len(MAPPED_COLUMN_NAMES)
+
+    def nodes(self, statement: dict) -> list[Any]:
+        nodes: list[Any] = [statement]
+        parent_of, parent_key = self.parent_of, self.parent_key
+        for i in range(1, len(parent_of)):
+            up = nodes[parent_of[i]]
+            nodes.append(up.get(parent_key[i]) if type(up) is dict else None)
+        return nodes
+
+
+def _value(plan_field: tuple, nodes: list[Any], event_type: str | None) -> Any:
+    _column, convert, sources, missing, scope = plan_field
+    if scope is not None and event_type not in scope:
         return None
-    convert = CONVERTERS[field.kind]
-    for source in field.sources:
-        if source.only_for is not None and event_type not in source.only_for:
+    for parent, key, only_for, reason in sources:
+        node = nodes[parent]
+        if type(node) is not dict:
             continue
-        raw = _lookup(statement, source.path)
-        if raw is None:
+        raw = node.get(key)
+        if raw is None or (only_for is not None and event_type not in only_for):
             continue
         try:
             return convert(raw)
         except _Invalid:
-            raise Rejected(invalid_reason(field, source)) from None
-    if field.column in spec.REQUIRED_FIELDS:
-        raise Rejected(missing_reason(field))
+            raise Rejected(reason) from None
+    if missing is not None:
+        raise Rejected(missing)
     return None
 
 
-_COLUMN_INDEX = {name: i for i, name in enumerate(MAPPED_COLUMN_NAMES)}
-_VERB = spec.FIELDS_BY_COLUMN["verb_id"]
-_OBJECT_TYPE = spec.FIELDS_BY_COLUMN["object_type"]
-# Fields that decide event_type are read first; the rest follow in spec order (which is also the order errors
-# are reported in, the same order the SQL multiIf checks them).
-_EVENT_TYPE_INPUTS = ("verb_id", "object_type")
+_PLAN = _Plan()
 
 
 def parse_statement(line: bytes) -> dict:
@@ -280,48 +304,51 @@ def parse_statement(line: bytes) -> dict:
         statement = orjson.loads(line)
     except orjson.JSONDecodeError:
         raise Rejected("not valid JSON") from None
-    if not isinstance(statement, dict):
+    if type(statement) is not dict:
         raise Rejected("not a JSON object")
     for key in spec.REQUIRED_OBJECTS:
-        if not isinstance(statement.get(key), dict):
+        if type(statement.get(key)) is not dict:
             raise Rejected(f"{key}: missing or not an object")
     return statement
 
 
 def build_row(line: bytes, *, source_file: str | None, source_etag: str | None, source_line: int) -> list[Any]:
-    """The raw_events values (MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected."""
-    statement = parse_statement(line)
-    row: list[Any] = [None] * len(MAPPED_COLUMN_NAMES)
-    errors: list[tuple[int, str]] = []
-    # event_type needs verb and object type before the quirk-scoped fields are read.
-    try:
-        verb_id = _field_value(statement, _VERB, None)
-    except Rejected as exc:
-        verb_id, errors = None, [(spec.FIELDS.index(_VERB), str(exc))]
-    try:
-        object_type = _field_value(statement, _OBJECT_TYPE, None)
-    except Rejected as exc:
-        object_type = None
-        errors.append((spec.FIELDS.index(_OBJECT_TYPE), str(exc)))
-    event_type = classify(verb_id, object_type)
-    for position, field in enumerate(spec.FIELDS):
-        if field.column in _EVENT_TYPE_INPUTS:
-            row[_COLUMN_INDEX[field.column]] = verb_id if field.column == "verb_id" else object_type
-            continue
-        if errors and errors[0][0] < position:
-            break
+    """The raw_events values (MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected.
+
+    Problems are reported in field-spec order (the order the SQL reason multiIf checks them)."""
+    plan = _PLAN
+    nodes = plan.nodes(parse_statement(line))
+    row: list[Any] = [None] * plan.width
+    fields = plan.fields
+    # event_type needs verb and object type before the fields scoped to event types are read.
+    first_error: tuple[int, str] | None = None
+    decided: dict[int, Any] = {}
+    for position in (plan.verb, plan.object_type):
         try:
-            row[_COLUMN_INDEX[field.column]] = _field_value(statement, field, event_type)
+            decided[position] = _value(fields[position], nodes, None)
         except Rejected as exc:
-            errors.append((position, str(exc)))
-            break
-    if errors:
-        raise Rejected(min(errors)[1])
-    row[_COLUMN_INDEX["event_type"]] = event_type
-    row[_COLUMN_INDEX["event_hash"]] = line_hash(line)
-    row[_COLUMN_INDEX["source_file"]] = source_file
-    row[_COLUMN_INDEX["source_etag"]] = source_etag
-    row[_COLUMN_INDEX["source_line"]] = source_line
+            decided[position] = None
+            if first_error is None or position < first_error[0]:
+                first_error = (position, str(exc))
+    event_type = classify(decided[plan.verb], decided[plan.object_type])
+    for position, plan_field in enumerate(fields):
+        if first_error is not None and first_error[0] <= position:
+            raise Rejected(first_error[1])
+        if position in decided:
+            row[plan_field[0]] = decided[position]
+            continue
+        try:
+            row[plan_field[0]] = _value(plan_field, nodes, event_type)
+        except Rejected:
+            raise
+    if first_error is not None:
+        raise Rejected(first_error[1])
+    row[plan.event_type_column] = event_type
+    hash_col, file_col, etag_col, line_col = plan.provenance
+    row[hash_col] = hashlib.sha256(line).hexdigest()
+    row[file_col] = source_file
+    row[etag_col] = source_etag
+    row[line_col] = source_line
     return row
 
 

@@ -329,6 +329,18 @@ def rejected_lines_sql(
     )
 
 
+def flagged_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN, row_number_column: str = "_row_number") -> str:
+    """One scan for a single file: (row number, is blank, reason, raw line) of every blank or rejected line, in
+    file order. The blank rows give source_line_expression; the rest are the rejections."""
+    query = _Query(line_column)
+    blank = f"NOT ({not_blank_condition(line_column)})"
+    reason, line = query.render(query.reason()), query.render(query.line())
+    return (
+        f"SELECT {row_number_column} AS row_number, {blank} AS is_blank, if(is_blank, '', {reason}) AS reason, "
+        f"if(is_blank, '', {line}) AS raw_line FROM {source} WHERE is_blank OR reason != '' ORDER BY row_number {QUERY_SETTINGS}"
+    )
+
+
 def blank_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN) -> str:
     """The 0-based row numbers of blank lines (feed them to source_line_expression)."""
     return f"SELECT _row_number FROM {source} WHERE NOT ({not_blank_condition(line_column)}) ORDER BY _row_number"
