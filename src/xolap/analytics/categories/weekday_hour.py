@@ -1,9 +1,13 @@
-"""Weekday × hour category: when learners are active (events and distinct learners per weekday and hour)."""
+"""Weekday × hour category: when learners are active (events per weekday and hour of the day).
+
+It counts events only: distinct learners per cell tripled its cost on large sections (bench/analytics) and the
+summary cards already give learners per event type.
+"""
 
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events
+from xolap.analytics.categories.sql import date_filter, events
 
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -14,10 +18,9 @@ def build_sql(ctx: QueryContext) -> str:
     weekday,
     arrayElement({names}, weekday) AS day_name,
     hour,
-    events,
-    learners
+    events
 FROM (
-    SELECT toDayOfWeek(timestamp) AS weekday, toHour(timestamp) AS hour, count() AS events, {distinct_learners()} AS learners
+    SELECT toDayOfWeek(timestamp) AS weekday, toHour(timestamp) AS hour, count() AS events
     FROM {events(ctx)} AS e
     WHERE 1 = 1{date_filter(ctx)}
     GROUP BY weekday, hour
@@ -28,10 +31,8 @@ ORDER BY weekday, hour"""
 CATEGORY = Category(
     key="weekday_hour",
     title="When learners work",
-    description="Events and distinct learners per day of the week and hour of the day (server time zone), over the "
-    "selected dates.",
-    chart_explanation="Rows are days of the week, columns hours of the day; darker cells had more events. Hover a "
-    "cell for the number of distinct learners active then.",
+    description="Events per day of the week and hour of the day (server time zone), over the selected dates.",
+    chart_explanation="Rows are days of the week, columns hours of the day; darker cells had more events.",
     build_sql=build_sql,
     spec={
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
@@ -45,7 +46,6 @@ CATEGORY = Category(
                 {"field": "day_name", "title": "Day"},
                 {"field": "hour", "title": "Hour"},
                 {"field": "events", "type": "quantitative", "title": "Events"},
-                {"field": "learners", "type": "quantitative", "title": "Learners"},
             ],
         },
     },
