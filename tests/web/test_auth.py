@@ -105,3 +105,32 @@ def test_api_token_is_hashed_works_once_created_and_dies_when_deleted(runtime, a
 def test_admin_bearer_token_is_an_admin_without_account(runtime, app_client):
     body = app_client.get("/", headers={"Authorization": f"Bearer {runtime.admin_token}", "Accept": "application/json"}).json()
     assert body["me"]["is_admin"] is True and body["me"]["via"] == "admin_token"
+
+
+def test_json_api_for_accounts_with_an_admin_api_token(runtime, app_client):
+    with runtime.sessions() as session:
+        from xolap.store.models import Project, Section
+
+        session.add_all([Project(id=7, slug="physics"), Section(id=11, slug="phys-a", project_id=7),
+                         Section(id=12, slug="phys-b", project_id=7)])
+        root = accounts.create_user(session, "root@example.org", is_admin=True)
+        admin_token = accounts.create_token(session, root)[1]
+        session.commit()
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    created = app_client.post("/api/v1/admin/users", json={"email": "ines@example.org", "password": "short"}, headers=admin)
+    assert created.status_code == 422 and "at least 8" in created.json()["detail"]
+    user_id = app_client.post("/api/v1/admin/users", json={"email": "ines@example.org"}, headers=admin).json()["id"]
+    grant = app_client.post(f"/api/v1/admin/users/{user_id}/grants", json={"section": "phys-a"}, headers=admin)
+    assert grant.status_code == 201 and grant.json()["section_id"] == 11
+    token = app_client.post(f"/api/v1/admin/users/{user_id}/tokens", json={"name": "nb"}, headers=admin).json()["token"]
+    assert app_client.put("/api/v1/admin/flags", json={"name": "nope", "enabled": True}, headers=admin).status_code == 422
+    assert app_client.put("/api/v1/admin/flags", json={"name": "instructor_dashboard_analytics", "enabled": True,
+                                                       "section": "phys-a"}, headers=admin).json()["scope_id"] == 11
+    imported = app_client.post("/api/v1/admin/scopes/import", json=[{"kind": "section", "id": 12, "title": "B"},
+                                                                     {"kind": "section", "id": "x"}], headers=admin).json()
+    assert imported["updated"] == 1 and imported["errors"] == ["request.json: item 2: id: not an integer ('x')"]
+    mine = app_client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert mine["email"] == "ines@example.org" and [s["slug"] for s in mine["sections"]] == ["phys-a"]
+    assert mine["sections"][0]["enabled"] is False  # clickhouse-olap is still off
+    assert app_client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert app_client.get("/api/v1/sections").status_code == 401

@@ -40,7 +40,7 @@ ROUTE_RULES: list[tuple[str, str]] = [
     (r"^/static(/|$)", PUBLIC),
     (r"^/$", LOGIN),
     (r"^/account(/|$)", LOGIN),
-    (r"^/api/v1/me$", LOGIN),
+    (r"^/api/v1/(me|sections|projects)$", LOGIN),
     (r"^/admin/clickhouse/backfill(/|$)", BULK),
     (r"^/admin/clickhouse(/|$)", ADMIN_OLAP),
     (r"^/admin(/|$)", SITE_ADMIN),

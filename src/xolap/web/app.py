@@ -65,4 +65,5 @@ ROUTER_MODULES: list[str] = [
     "xolap.web.pages_admin",
     "xolap.web.scopes",
     "xolap.web.pages_backfill",
+    "xolap.web.api_accounts",
 ]
