@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-import boto3
-from botocore.config import Config
 from pydantic import SecretStr
 
 from xolap.config import Settings
@@ -31,6 +29,9 @@ def aws_client(settings: Settings, service: Service, *, max_attempts: int = 3, r
 
     An explicit endpoint (moto, MinIO, LocalStack) gets path-style S3 addressing, which such servers expect.
     """
+    import boto3  # in the Lambda runtime, not a dependency of the artifact
+    from botocore.config import Config
+
     endpoint = settings.s3_endpoint_url if service == "s3" else settings.sqs_endpoint_url
     region = region_for(settings)
     config = Config(

@@ -413,6 +413,8 @@ def diagnostics(context: Any = None) -> dict[str, Any]:
     """Runtime facts for `{"diagnostics": true}`: versions, masked configuration, limits, ClickHouse reachability."""
     from importlib import metadata
 
+    from xolap.ingest.aws_clients import region_for
+
     versions = {}
     for package in ("xolap", "clickhouse-connect", "pyarrow", "orjson", "boto3", "pydantic", "pydantic-settings"):
         try:
@@ -431,7 +433,7 @@ def diagnostics(context: Any = None) -> dict[str, Any]:
             "clickhouse_url": mask_url(settings.effective_clickhouse_url),
             "clickhouse_database": settings.clickhouse_database,
             "s3_endpoint_url": settings.s3_endpoint_url,
-            "aws_region": settings.aws_region,
+            "aws_region": region_for(settings),
             "dlq": bool(settings.etl_dlq_url),
         }
         info["limits"] = asdict(EtlLimits.from_env())
