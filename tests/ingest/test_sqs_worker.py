@@ -190,3 +190,25 @@ def test_cli_run_needs_a_queue():
     get_settings.cache_clear()
     result = CliRunner().invoke(etl_app, ["run"])
     assert result.exit_code == 2 and "no queue: pass --queue URL or set XOLAP_ETL_QUEUE_URL" in result.output
+
+
+def test_serve_starter_runs_the_worker_until_stopped(queue_env):
+    from xolap.ingest.sqs_worker import start_sqs_etl_worker
+    from xolap.runtime import Runtime
+
+    env = queue_env
+    assert start_sqs_etl_worker(Runtime(env["settings"]), threading.Event()) is None  # no queue configured
+    runtime = Runtime(env["settings"].model_copy(update={"etl_queue_url": env["queue"]}))
+    env["s3"].put_object(Bucket=env["bucket"], Key="served.jsonl", Body=body(3))
+    env["sqs"].send_message(QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "served.jsonl"}))
+    stop = threading.Event()
+    thread = start_sqs_etl_worker(runtime, stop, wait_seconds=1)
+    try:
+        deadline = time.monotonic() + 30
+        while rows(env) < 3:
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert not thread.is_alive() and rows(env) == 3

@@ -175,3 +175,22 @@ class SqsEtlWorker:
                 break
         stage("worker_stop", **dataclasses.asdict(totals))
         return totals
+
+
+def start_sqs_etl_worker(runtime: Any, stop_event: threading.Event, *, wait_seconds: int = 10) -> threading.Thread | None:
+    """For `xolap serve` (a BACKGROUND_STARTERS entry): when XOLAP_ETL_QUEUE_URL is set, run the worker in a daemon
+    thread with its own ClickHouse client until stop_event is set; otherwise do nothing and return None."""
+    settings = runtime.settings
+    if not settings.etl_queue_url:
+        return None
+
+    def run() -> None:
+        try:
+            worker = SqsEtlWorker(settings, runtime.clickhouse(), settings.etl_queue_url, wait_seconds=wait_seconds)
+            worker.run_forever(stop_event)
+        except Exception as exc:  # a bad queue URL must not take the web server down; say why the worker stopped
+            log.error("SQS ETL worker stopped: %s: %s", type(exc).__name__, str(exc)[:500])
+
+    thread = threading.Thread(target=run, name="xolap-sqs-etl", daemon=True)
+    thread.start()
+    return thread
