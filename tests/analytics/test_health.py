@@ -85,3 +85,10 @@ def test_every_sample_query_runs_read_only(ch_db):
     for sample in sample_queries(settings):
         assert sample.title and sample.description
         run(client, settings, sample.sql, readonly=True)
+
+
+def test_monitoring_queries_are_not_counted(ch_db):
+    client, settings = ch_db
+    first = health_summary(client, settings)["queries"]
+    second = health_summary(client, settings)["queries"]
+    assert second["finished"] == first["finished"]  # only health's own queries ran in between

@@ -84,32 +84,44 @@ def flush_logs(client: Client) -> bool:
         return False
 
 
-def recent_queries(client: Client, settings: Settings, *, minutes: int = QUERY_WINDOW_MINUTES) -> dict[str, Any]:
-    """Finished-query count, p50/p95/max duration and errors (by code) over the last `minutes`, from
-    system.query_log, leaving out these health queries themselves. `available` is False without a query_log."""
-    exclude = f"%xolap:{_TAG_PREFIX}.%"
-    try:
-        totals = _records(client, settings, "query_log", """SELECT
+# Leaves out monitoring queries: ours (by tag), SYSTEM statements, and anything reading system tables.
+_NOT_MONITORING = ("query NOT LIKE {exclude:String} AND query_kind != 'System' "
+                   "AND NOT arrayExists(t -> startsWith(t, 'system.'), tables)")
+_IN_WINDOW = "event_time >= now() - toIntervalMinute({minutes:UInt32})"
+
+_TOTALS_SQL = f"""SELECT
     countIf(type = 'QueryFinish') AS finished,
     countIf(type IN ('ExceptionBeforeStart', 'ExceptionWhileProcessing')) AS errors,
     quantileExactIf(0.5)(query_duration_ms, type = 'QueryFinish') AS p50_ms,
     quantileExactIf(0.95)(query_duration_ms, type = 'QueryFinish') AS p95_ms,
     maxIf(query_duration_ms, type = 'QueryFinish') AS max_ms
 FROM system.query_log
-WHERE event_time >= now() - toIntervalMinute({minutes:UInt32}) AND type != 'QueryStart' AND query NOT LIKE {exclude:String}""",
-                          {"minutes": minutes, "exclude": exclude})[0]
-        error_codes = _records(client, settings, "query_errors", """SELECT exception_code AS code, errorCodeToName(exception_code) AS name,
-    count() AS count, max(event_time) AS last_seen
+WHERE {_IN_WINDOW} AND type != 'QueryStart' AND {_NOT_MONITORING}"""
+
+_ERRORS_SQL = f"""SELECT exception_code AS code, errorCodeToName(exception_code) AS name, count() AS count,
+    max(event_time) AS last_seen
 FROM system.query_log
-WHERE event_time >= now() - toIntervalMinute({minutes:UInt32})
-  AND type IN ('ExceptionBeforeStart', 'ExceptionWhileProcessing') AND query NOT LIKE {exclude:String}
-GROUP BY code ORDER BY count DESC, code LIMIT 10""", {"minutes": minutes, "exclude": exclude})
-        by_tag = _records(client, settings, "query_tags", """SELECT extract(query, 'xolap:([A-Za-z_]+[.][A-Za-z_]+)') AS tag, count() AS finished,
+WHERE {_IN_WINDOW} AND type IN ('ExceptionBeforeStart', 'ExceptionWhileProcessing') AND {_NOT_MONITORING}
+GROUP BY code ORDER BY count DESC, code LIMIT 10"""
+
+_TAGS_SQL = f"""SELECT extract(query, 'xolap:([A-Za-z_]+[.][A-Za-z_]+)') AS tag, count() AS finished,
     quantileExact(0.5)(query_duration_ms) AS p50_ms, quantileExact(0.95)(query_duration_ms) AS p95_ms
 FROM system.query_log
-WHERE event_time >= now() - toIntervalMinute({minutes:UInt32}) AND type = 'QueryFinish' AND tag != ''
-  AND query NOT LIKE {exclude:String}
-GROUP BY tag ORDER BY p95_ms DESC, tag LIMIT 20""", {"minutes": minutes, "exclude": exclude})
+WHERE {_IN_WINDOW} AND type = 'QueryFinish' AND tag != '' AND {_NOT_MONITORING}
+GROUP BY tag ORDER BY p95_ms DESC, tag LIMIT 20"""
+
+
+def recent_queries(client: Client, settings: Settings, *, minutes: int = QUERY_WINDOW_MINUTES) -> dict[str, Any]:
+    """Finished-query count, p50/p95/max duration and errors (by code) over the last `minutes`, from
+    system.query_log, leaving out monitoring queries. `available` is False without a query_log.
+
+    `by_tag` groups by the `/* xolap:area.name */` tag. ClickHouse logs a query that has bound parameters in its
+    formatted form, without comments, so only unparameterized queries keep their tag there."""
+    params = {"minutes": minutes, "exclude": f"%xolap:{_TAG_PREFIX}.%"}
+    try:
+        totals = _records(client, settings, "query_log", _TOTALS_SQL, params)[0]
+        error_codes = _records(client, settings, "query_errors", _ERRORS_SQL, params)
+        by_tag = _records(client, settings, "query_tags", _TAGS_SQL, params)
     except QueryError as exc:
         return {"available": False, "window_minutes": minutes, "reason": str(exc)}
     if not totals["finished"]:
