@@ -129,3 +129,9 @@ def test_reingesting_the_same_file_counts_each_event_once(ch_db):
     for _ in range(2):
         ingest_bytes(client, settings, TORUS, source_file="f.jsonl", ingest_path="test")
     assert client.query(f"SELECT count() FROM `{db}`.raw_events FINAL").result_rows[0][0] == 11
+
+
+def test_a_latin1_line_is_a_line_error_not_a_file_error():
+    data = TORUS.splitlines()[0] + b"\n" + '{"name": "Jürgen"}'.encode("latin-1") + b"\n" + TORUS.splitlines()[1] + b"\n"
+    batch = map_lines(read_lines(data, "mixed.jsonl"), source_file="mixed.jsonl", source_etag=None)
+    assert batch.table.num_rows == 2 and [(e.source_line, e.reason) for e in batch.errors] == [(2, "not valid JSON")]

@@ -113,14 +113,11 @@ def rows_to_table(rows: list[list[Any]]) -> pa.Table:
 
 
 def _looks_binary(head: bytes) -> bool:
+    """NUL bytes, or mostly undecodable as UTF-8 (a stray Latin-1 line stays a line error, not a file error)."""
     if b"\x00" in head:
         return True
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the sniff boundary is fine
-        return exc.start < len(head) - 3
-    return False
+    bad = head[:-3].decode("utf-8", "replace").count("\ufffd")  # the tail may cut a multi-byte character
+    return bad > max(8, len(head) // 20)
 
 
 def _stream(data: bytes | BinaryIO) -> BinaryIO:
