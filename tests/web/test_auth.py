@@ -52,7 +52,7 @@ def test_wrong_password_and_unknown_user_are_refused_alike(app_client):
 def test_login_without_csrf_token_is_refused(app_client):
     app_client.get("/login")
     response = app_client.post("/login", data={"email": "ada@example.org", "password": "correct horse"}, follow_redirects=False)
-    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert response.status_code == 403 and "CSRF token missing or invalid" in response.text
 
 
 def test_form_post_needs_the_sessions_csrf_token(app_client):
@@ -134,3 +134,12 @@ def test_json_api_for_accounts_with_an_admin_api_token(runtime, app_client):
     assert mine["sections"][0]["enabled"] is False  # clickhouse-olap is still off
     assert app_client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {token}"}).status_code == 403
     assert app_client.get("/api/v1/sections").status_code == 401
+
+
+def test_browsers_get_an_html_403_page_and_json_clients_json(runtime, app_client):
+    login(app_client, "ada@example.org", "correct horse")
+    page = app_client.get("/admin/users")
+    assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+    assert "administrators only" in page.text and "Not allowed" in page.text
+    body = app_client.get("/admin/users", headers={"Accept": "application/json"})
+    assert body.status_code == 403 and body.json() == {"detail": "administrators only"}

@@ -40,6 +40,9 @@ def health(runtime: Runtime) -> dict:
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="xolap", version=xolap.__version__)
     app.state.runtime = runtime
+    from xolap.web.negotiation import install_error_pages  # noqa: E402 - HTML 403/404 pages for browsers
+
+    install_error_pages(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

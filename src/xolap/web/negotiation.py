@@ -84,3 +84,27 @@ def redirect(request: Request, url: str, message: str | None = None, category: s
     if message:
         sessions.flash(request, response, message, category)
     return sessions.commit_session(request, response)
+
+
+def install_error_pages(app) -> None:
+    """Browsers get an HTML page for 403/404 (with the reason); JSON clients and redirects keep FastAPI's answer."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    async def handler(request: Request, exc: StarletteHTTPException):
+        html_client = not request.url.path.startswith("/api/") and not wants_json(request)
+        if html_client and exc.status_code in (400, 403, 404, 409, 422):
+            try:
+                from xolap.web.auth import resolve_principal
+
+                principal = resolve_principal(request)
+            except Exception:  # noqa: BLE001 - an error page must not fail on a database error
+                principal = None
+            context = {"principal": principal, "csrf_token": sessions.ensure_csrf(request), "flashes": [],
+                       "nav": nav_links(principal), "status": exc.status_code, "detail": exc.detail}
+            response = templates().TemplateResponse(request, "error.html", context, status_code=exc.status_code,
+                                                    headers=getattr(exc, "headers", None))
+            return sessions.commit_session(request, response)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, handler)
