@@ -148,184 +148,18 @@ class EtlProcessor:
             self._sqs = aws_client(self.settings, "sqs")
         return self._sqs
 
-    # -- batch -------------------------------------------------------------------------------------------------------
-
     def process_records(self, records: Iterable[dict[str, Any]], budget: TimeBudget | None = None) -> EtlReport:
         """Process records in order until done, out of time, or at the message cap; never raises for one message."""
-        budget = budget or TimeBudget.unlimited()
-        started = time.perf_counter()
-        report = EtlReport()
-        pending = _Pending()
-        records = list(records)
-        stage("invocation_start", records=len(records), remaining_ms=budget.remaining_ms())
-        notices = [_parse_record(record) for record in records]
-        refs = [ref for notice in notices if isinstance(notice, list) for ref in notice]
-        with ObjectReads(self.s3, refs, max_bytes=self.limits.max_object_bytes, depth=self.limits.read_ahead) as reads:
-            self._process(records, notices, reads, pending, budget, report)
-            self._flush(pending, "end_of_invocation", budget, report)
-        for outcome in report.outcomes:
-            if outcome.status == "failed" and not outcome.logged:
-                stage("message_failed", message_id=outcome.message_id, reason=outcome.reason)
-        report.elapsed_ms = int((time.perf_counter() - started) * 1000)
-        stage("invocation_end", **report.summary())
-        return report
+        return _Invocation(self, budget or TimeBudget.unlimited()).run(list(records))
 
-    def _process(self, records: list[dict[str, Any]], notices: list[Any], reads: ObjectReads, pending: _Pending, budget: TimeBudget, report: EtlReport) -> None:
-        stop_reason: str | None = None
-        next_ref = 0  # position in `reads` of the next message's first object
-        for index, record in enumerate(records):
-            message_id = str(record.get("messageId") or record.get("MessageId") or f"record-{index}")
-            if stop_reason is None:
-                if pending.out_of_time or not budget.allows(self.limits.min_remaining_ms):
-                    stop_reason = "time budget exhausted"
-                elif self.limits.max_messages and index >= self.limits.max_messages:
-                    stop_reason = "message cap reached"
-                if stop_reason is not None:
-                    stage("stop_taking_messages", reason=stop_reason, untouched=len(records) - index, remaining_ms=budget.remaining_ms())
-            if stop_reason is not None:
-                report.outcomes.append(MessageOutcome(message_id, "untouched", reason=stop_reason))
-                continue
-            outcome = MessageOutcome(message_id, "ok")
-            report.outcomes.append(outcome)
-            notice = notices[index]
-            self._read_message(outcome, record, notice, reads, next_ref, pending, budget, report)
-            if isinstance(notice, list):
-                next_ref += len(notice)
-
-    # -- message -----------------------------------------------------------------------------------------------------
-
-    def _read_message(
-        self,
-        outcome: MessageOutcome,
-        record: dict[str, Any],
-        notice: list[S3ObjectRef] | BadNotification,
-        reads: ObjectReads,
-        first_ref: int,
-        pending: _Pending,
-        budget: TimeBudget,
-        report: EtlReport,
-    ) -> None:
-        """Read and map every object the message names into the pending batch (flushing when it is full)."""
-        body = record.get("body", record.get("Body"))
-        try:
-            if isinstance(notice, BadNotification):
-                raise notice
-            if not notice:
-                outcome.status = "skipped"
-                stage("message_skipped", message_id=outcome.message_id, reason="no object to ingest (test event or non-create)")
-                return
-            for position, ref in enumerate(notice, start=first_ref):
-                self._read_object_into(ref, reads, position, outcome, pending, budget, report)
-                if outcome.status == "failed":  # an insert holding its earlier rows failed: it will be redelivered
-                    return
-                outcome.objects += 1
-        except BadNotification as exc:
-            self._fail_preparation(outcome, body, f"bad notification: {exc}", None, pending)
-        except PreparationFailure as exc:
-            self._fail_preparation(outcome, body, exc.reason, exc.source, pending)
-        except OutOfTime as exc:
-            pending.drop(outcome)
-            outcome.fail(str(exc))
-        except Exception as exc:  # S3 throttling, network, unexpected: SQS redelivers the message
-            pending.drop(outcome)
-            outcome.fail(f"{type(exc).__name__}: {str(exc)[:300]}")
-            log.debug("ETL message %s failed", outcome.message_id, exc_info=True)
-
-    def _fail_preparation(self, outcome: MessageOutcome, body: Any, reason: str, source: str | None, pending: _Pending) -> None:
-        pending.drop(outcome)  # its rows not yet inserted stay out: the whole message goes to the DLQ
+    def fail_preparation(self, outcome: MessageOutcome, body: Any, reason: str, source: str | None) -> None:
+        """Mark a message failed for a reason retrying will not fix, and copy it to the DLQ when one is configured."""
         outcome.fail(reason)
         if self.settings.etl_dlq_url:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
             outcome.dlq = send_to_dlq(self.sqs, self.settings.etl_dlq_url, outcome.message_id, text, reason, source)
         outcome.logged = True
         stage("preparation_failed", message_id=outcome.message_id, reason=reason, source=source, dlq=outcome.dlq)
-
-    # -- object ------------------------------------------------------------------------------------------------------
-
-    def _read_object_into(
-        self, ref: S3ObjectRef, reads: ObjectReads, position: int, outcome: MessageOutcome, pending: _Pending, budget: TimeBudget, report: EtlReport
-    ) -> None:
-        """Map an object in runs of at most max_rows_per_insert lines, each run a segment of the pending batch."""
-        started = time.perf_counter()
-        data, etag = reads.get(position)
-        source_file = ref.uri
-        lines_read = mapped = rejected = 0
-        try:
-            lines: Iterator[tuple[int, bytes]] = iter(read_lines(data, source_file))
-            while True:
-                chunk = list(islice(lines, self.limits.max_rows_per_insert))
-                if not chunk:
-                    break
-                batch = map_lines(chunk, source_file=source_file, source_etag=etag)
-                segment = _Segment(outcome, segment_identity(source_file, etag, chunk[0][0], chunk[-1][0]), batch.table, batch.errors)
-                lines_read, mapped, rejected = lines_read + len(chunk), mapped + batch.table.num_rows, rejected + len(batch.errors)
-                if pending.segments and pending.would_overflow(segment, self.limits):
-                    trigger = "max_rows_reached" if pending.rows + segment.rows > self.limits.max_rows_per_insert else "payload_ceiling_reached"
-                    self._flush(pending, trigger, budget, report)
-                    if pending.out_of_time:
-                        raise OutOfTime("time budget exhausted before insert")
-                    if outcome.status == "failed":
-                        return
-                pending.segments.append(segment)
-        except NotJsonlError as exc:
-            raise PreparationFailure(f"{source_file}: not JSONL: {exc}", source_file) from None
-        stage(
-            "object_read",
-            message_id=outcome.message_id,
-            source=source_file,
-            bytes=len(data),
-            lines=lines_read,
-            mapped=mapped,
-            rejected=rejected,
-            ms=int((time.perf_counter() - started) * 1000),
-        )
-
-    # -- insert ------------------------------------------------------------------------------------------------------
-
-    def _flush(self, pending: _Pending, trigger: str, budget: TimeBudget, report: EtlReport) -> None:
-        """Insert the pending segments (several messages' rows in few inserts), then record their rejected lines.
-
-        On failure every message with rows in the batch fails (SQS redelivers it; tokens and event_hash dedup
-        make the re-insert harmless)."""
-        segments = [s for s in pending.segments if s.outcome.status != "failed"]
-        pending.segments = []
-        if not segments:
-            return
-        owners = list({id(s.outcome): s.outcome for s in segments}.values())
-        identities = [s.identity for s in segments]
-        table = pa.concat_tables([s.table for s in segments]) if len(segments) > 1 else segments[0].table
-        inserts = 0
-        try:
-            for offset, piece in split_for_insert(table, self.limits.max_rows_per_insert, self.limits.max_bytes_per_insert):
-                if not budget.allows(self.limits.insert_safety_margin_ms):
-                    pending.out_of_time = True
-                    raise OutOfTime("time budget exhausted before insert")
-                insert_started = time.perf_counter()
-                self.writer.write(piece, deduplication_token=deduplication_token(identities, offset, piece.num_rows))
-                inserts += 1
-                report.inserts += 1
-                stage(
-                    "insert",
-                    trigger=trigger,
-                    messages=len(owners),
-                    segments=len(segments),
-                    rows=piece.num_rows,
-                    bytes=piece.nbytes,
-                    ms=int((time.perf_counter() - insert_started) * 1000),
-                )
-            errors = [error for s in segments for error in s.errors]
-            if errors:
-                self.writer.record_errors(errors)
-        except Exception as exc:
-            reason = str(exc) if isinstance(exc, OutOfTime) else f"insert failed: {type(exc).__name__}: {str(exc)[:300]}"
-            for outcome in owners:
-                pending.drop(outcome)
-                outcome.fail(reason)
-            stage("insert_failed", trigger=trigger, messages=len(owners), inserted_pieces=inserts, reason=reason[:300])
-            return
-        for segment in segments:
-            segment.outcome.rows += segment.rows
-            segment.outcome.rejected += len(segment.errors)
 
 
 def _parse_record(record: dict[str, Any]) -> list[S3ObjectRef] | BadNotification:
@@ -353,26 +187,173 @@ class _Segment:
         return self.table.num_rows
 
 
-@dataclass
-class _Pending:
-    """Segments read but not yet inserted, across messages of one invocation."""
+class _Invocation:
+    """One batch of records: reads objects (ahead), maps them into a pending batch, inserts it when full and at the end."""
 
-    segments: list[_Segment] = field(default_factory=list)
-    out_of_time: bool = False
+    def __init__(self, processor: EtlProcessor, budget: TimeBudget):
+        self.processor = processor
+        self.limits = processor.limits
+        self.budget = budget
+        self.report = EtlReport()
+        self.pending: list[_Segment] = []
+        self.out_of_time = False
 
-    @property
-    def rows(self) -> int:
-        return sum(s.rows for s in self.segments)
+    # -- batch -------------------------------------------------------------------------------------------------------
 
-    @property
-    def nbytes(self) -> int:
-        return sum(s.table.nbytes for s in self.segments)
+    def run(self, records: list[dict[str, Any]]) -> EtlReport:
+        started = time.perf_counter()
+        stage("invocation_start", records=len(records), remaining_ms=self.budget.remaining_ms())
+        notices = [_parse_record(record) for record in records]
+        refs = [ref for notice in notices if isinstance(notice, list) for ref in notice]
+        with ObjectReads(self.processor.s3, refs, max_bytes=self.limits.max_object_bytes, depth=self.limits.read_ahead) as reads:
+            self._take_messages(records, notices, reads)
+            self._flush("end_of_invocation")
+        for outcome in self.report.outcomes:
+            if outcome.status == "failed" and not outcome.logged:
+                stage("message_failed", message_id=outcome.message_id, reason=outcome.reason)
+        self.report.elapsed_ms = int((time.perf_counter() - started) * 1000)
+        stage("invocation_end", **self.report.summary())
+        return self.report
 
-    def would_overflow(self, segment: _Segment, limits: EtlLimits) -> bool:
-        return self.rows + segment.rows > limits.max_rows_per_insert or self.nbytes + segment.table.nbytes > limits.max_bytes_per_insert
+    def _stop_reason(self, index: int) -> str | None:
+        if self.out_of_time or not self.budget.allows(self.limits.min_remaining_ms):
+            return "time budget exhausted"
+        if self.limits.max_messages and index >= self.limits.max_messages:
+            return "message cap reached"
+        return None
 
-    def drop(self, outcome: MessageOutcome) -> None:
-        self.segments = [s for s in self.segments if s.outcome is not outcome]
+    def _take_messages(self, records: list[dict[str, Any]], notices: list[Any], reads: ObjectReads) -> None:
+        stop_reason: str | None = None
+        next_ref = 0  # position in `reads` of the next message's first object
+        for index, record in enumerate(records):
+            message_id = str(record.get("messageId") or record.get("MessageId") or f"record-{index}")
+            if stop_reason is None and (stop_reason := self._stop_reason(index)) is not None:
+                untouched = len(records) - index
+                stage("stop_taking_messages", reason=stop_reason, untouched=untouched, remaining_ms=self.budget.remaining_ms())
+            if stop_reason is not None:
+                self.report.outcomes.append(MessageOutcome(message_id, "untouched", reason=stop_reason))
+                continue
+            outcome = MessageOutcome(message_id, "ok")
+            self.report.outcomes.append(outcome)
+            self._read_message(outcome, record.get("body", record.get("Body")), notices[index], reads, next_ref)
+            if isinstance(notices[index], list):
+                next_ref += len(notices[index])
+
+    # -- message -----------------------------------------------------------------------------------------------------
+
+    def _read_message(
+        self, outcome: MessageOutcome, body: Any, notice: list[S3ObjectRef] | BadNotification, reads: ObjectReads, first_ref: int
+    ) -> None:
+        """Read and map every object the message names into the pending batch (inserting when it is full)."""
+        try:
+            if isinstance(notice, BadNotification):
+                raise notice
+            if not notice:
+                outcome.status = "skipped"
+                stage("message_skipped", message_id=outcome.message_id, reason="no object to ingest (test event or non-create)")
+                return
+            for position, ref in enumerate(notice, start=first_ref):
+                self._read_object(ref, reads.get(position), outcome)
+                if outcome.status == "failed":  # an insert holding its earlier rows failed: it will be redelivered
+                    return
+                outcome.objects += 1
+        except BadNotification as exc:
+            self._drop(outcome)
+            self.processor.fail_preparation(outcome, body, f"bad notification: {exc}", None)
+        except PreparationFailure as exc:
+            self._drop(outcome)  # its rows not yet inserted stay out: the whole message goes to the DLQ
+            self.processor.fail_preparation(outcome, body, exc.reason, exc.source)
+        except OutOfTime as exc:
+            self._drop(outcome)
+            outcome.fail(str(exc))
+        except Exception as exc:  # S3 throttling, network, unexpected: SQS redelivers the message
+            self._drop(outcome)
+            outcome.fail(f"{type(exc).__name__}: {str(exc)[:300]}")
+            log.debug("ETL message %s failed", outcome.message_id, exc_info=True)
+
+    def _read_object(self, ref: S3ObjectRef, content: tuple[bytes, str | None], outcome: MessageOutcome) -> None:
+        """Map an object in runs of at most max_rows_per_insert lines, each run a segment of the pending batch."""
+        started = time.perf_counter()
+        data, etag = content
+        source_file = ref.uri
+        lines_read = mapped = rejected = 0
+        try:
+            lines: Iterator[tuple[int, bytes]] = iter(read_lines(data, source_file))
+            while chunk := list(islice(lines, self.limits.max_rows_per_insert)):
+                batch = map_lines(chunk, source_file=source_file, source_etag=etag)
+                identity = segment_identity(source_file, etag, chunk[0][0], chunk[-1][0])
+                segment = _Segment(outcome, identity, batch.table, batch.errors)
+                lines_read += len(chunk)
+                mapped += segment.rows
+                rejected += len(segment.errors)
+                trigger = self._overflow(segment)
+                if trigger is not None:
+                    self._flush(trigger)
+                    if self.out_of_time:
+                        raise OutOfTime("time budget exhausted before insert")
+                    if outcome.status == "failed":
+                        return
+                self.pending.append(segment)
+        except NotJsonlError as exc:
+            raise PreparationFailure(f"{source_file}: not JSONL: {exc}", source_file) from None
+        ms = int((time.perf_counter() - started) * 1000)
+        stage("object_read", message_id=outcome.message_id, source=source_file, bytes=len(data), lines=lines_read,
+              mapped=mapped, rejected=rejected, ms=ms)  # fmt: skip
+
+    # -- insert ------------------------------------------------------------------------------------------------------
+
+    def _overflow(self, segment: _Segment) -> str | None:
+        """Why the pending batch must be inserted before this segment joins it (None: it fits)."""
+        if not self.pending:
+            return None
+        if sum(s.rows for s in self.pending) + segment.rows > self.limits.max_rows_per_insert:
+            return "max_rows_reached"
+        if sum(s.table.nbytes for s in self.pending) + segment.table.nbytes > self.limits.max_bytes_per_insert:
+            return "payload_ceiling_reached"
+        return None
+
+    def _drop(self, outcome: MessageOutcome) -> None:
+        self.pending = [s for s in self.pending if s.outcome is not outcome]
+
+    def _flush(self, trigger: str) -> None:
+        """Insert the pending segments (several messages' rows in few inserts), then record their rejected lines.
+
+        On failure every message with rows in the batch fails (SQS redelivers it; tokens and event_hash dedup
+        make the re-insert harmless)."""
+        segments = [s for s in self.pending if s.outcome.status != "failed"]
+        self.pending = []
+        if not segments:
+            return
+        owners = list({id(s.outcome): s.outcome for s in segments}.values())
+        identities = [s.identity for s in segments]
+        table = pa.concat_tables([s.table for s in segments]) if len(segments) > 1 else segments[0].table
+        inserted = 0
+        try:
+            for offset, piece in split_for_insert(table, self.limits.max_rows_per_insert, self.limits.max_bytes_per_insert):
+                if not self.budget.allows(self.limits.insert_safety_margin_ms):
+                    self.out_of_time = True
+                    raise OutOfTime("time budget exhausted before insert")
+                insert_started = time.perf_counter()
+                token = deduplication_token(identities, offset, piece.num_rows)
+                self.processor.writer.write(piece, deduplication_token=token)
+                inserted += 1
+                self.report.inserts += 1
+                ms = int((time.perf_counter() - insert_started) * 1000)
+                stage("insert", trigger=trigger, messages=len(owners), segments=len(segments), rows=piece.num_rows,
+                      bytes=piece.nbytes, ms=ms)  # fmt: skip
+            errors = [error for s in segments for error in s.errors]
+            if errors:
+                self.processor.writer.record_errors(errors)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, OutOfTime) else f"insert failed: {type(exc).__name__}: {str(exc)[:300]}"
+            for outcome in owners:
+                self._drop(outcome)
+                outcome.fail(reason)
+            stage("insert_failed", trigger=trigger, messages=len(owners), inserted_pieces=inserted, reason=reason[:300])
+            return
+        for segment in segments:
+            segment.outcome.rows += segment.rows
+            segment.outcome.rejected += len(segment.errors)
 
 
 # -- Lambda entry point ----------------------------------------------------------------------------------------------
