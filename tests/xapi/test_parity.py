@@ -15,7 +15,15 @@ import pytest
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.ingest.pipeline import EventWriter, map_lines, read_lines
 from xolap.xapi import fields as spec
-from xolap.xapi.sql import blank_rows_sql, insert_select_sql, quote, rejected_lines_sql, source_line_expression
+from xolap.xapi.rows import line_hash
+from xolap.xapi.sql import (
+    blank_rows_sql,
+    insert_select_sql,
+    not_blank_condition,
+    quote,
+    rejected_lines_sql,
+    source_line_expression,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
 CORPUS = ["torus_statements.jsonl", "generic_statements.jsonl", "mixed_bad_lines.jsonl"]
@@ -134,3 +142,20 @@ def test_fixtures_are_what_make_fixtures_writes(tmp_path):
     subprocess.run([sys.executable, str(FIXTURES / "make_fixtures.py")], cwd=tmp_path, check=True)
     for name in CORPUS:
         assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), name
+
+
+def test_glob_over_files_with_per_file_blank_lines(ch_db, tmp_path):
+    """One INSERT … SELECT over several files (a backfill glob) numbers lines per file, skipping each file's blanks."""
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    lines = (FIXTURES / "torus_statements.jsonl").read_bytes().splitlines()
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join([b"", lines[0], b"", lines[1]]) + b"\n")
+    (tmp_path / "b.jsonl").write_bytes(b"\n".join([lines[2], b"  ", lines[3], lines[4]]) + b"\n")
+    source = f"file({quote(str(tmp_path / '*.jsonl'))}, 'LineAsString', 'line String')"
+    blanks: dict[str, list[int]] = {}
+    for path, row in client.query(f"SELECT _path, _row_number FROM {source} WHERE NOT ({not_blank_condition()})").result_rows:
+        blanks.setdefault(path, []).append(row)
+    client.command(insert_select_sql(f"`{db}`.raw_events", source, source_line_expr=source_line_expression(blanks)))
+    got = client.query(f"SELECT source_file, source_line, event_hash FROM `{db}`.raw_events ORDER BY source_file, source_line").result_rows
+    assert [(Path(f).name, n) for f, n, _ in got] == [("a.jsonl", 1), ("a.jsonl", 2), ("b.jsonl", 1), ("b.jsonl", 2), ("b.jsonl", 3)]
+    assert [h for _, _, h in got] == [line_hash(lines[i]) for i in range(5)]

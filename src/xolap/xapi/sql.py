@@ -13,7 +13,7 @@ self-contained); a leaf is converted from its raw JSON text the way rows.py conv
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
@@ -278,8 +278,20 @@ def valid_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
     return f"{query.render(query.reason())} = ''"
 
 
-def source_line_expression(blank_rows: Sequence[int] = (), row_number_column: str = "_row_number") -> str:
-    """1-based index among non-empty lines, from the 0-based physical row number and the blank rows' numbers."""
+def source_line_expression(
+    blank_rows: Sequence[int] | Mapping[str, Sequence[int]] = (),
+    row_number_column: str = "_row_number",
+    path_column: str = "_path",
+) -> str:
+    """1-based index among non-empty lines, from the 0-based physical row number and the blank rows' numbers
+    (for one file; or, for a glob over several files, a mapping path → blank rows, looked up by `_path`)."""
+    if isinstance(blank_rows, Mapping):
+        files = {path: sorted(int(r) for r in rows) for path, rows in blank_rows.items() if rows}
+        if not files:
+            return f"toUInt32({row_number_column} + 1)"
+        entries = ", ".join(f"{quote(path)}, [{', '.join(map(str, rows))}]" for path, rows in files.items())
+        blanks = f"CAST(map({entries}), 'Map(String, Array(UInt64))')[{path_column}]"
+        return f"toUInt32({row_number_column} + 1 - arrayCount(b -> b < {row_number_column}, {blanks}))"
     if not blank_rows:
         return f"toUInt32({row_number_column} + 1)"
     listed = ", ".join(str(int(r)) for r in sorted(blank_rows))
