@@ -55,3 +55,71 @@ def load_events(client, database: str) -> int:
 
 def section_event_count(section_id: int) -> int:
     return SECTIONS[section_id][1] * 10
+
+
+def seed_scopes_and_accounts(runtime) -> dict[str, str]:
+    """Projects 1-2, sections 101/102 (project 1) and 201 (project 2), flags on, and API tokens keyed by role:
+    admin, inst_a (instructor of 101), inst_b (instructor of 201), author (author of project 1)."""
+    from xolap.store import accounts, flags
+    from xolap.store.models import Project, Section
+
+    tokens: dict[str, str] = {}
+    with runtime.sessions() as session:
+        session.add_all([Project(id=1, slug="intro-physics", title="Introductory Physics"),
+                         Project(id=2, slug="chem-basics", title="Chemistry Basics")])
+        session.flush()
+        session.add_all([Section(id=101, slug="physics-fall", title="Physics · Fall cohort", project_id=1),
+                         Section(id=102, slug="physics-evening", title="Physics · Evening cohort", project_id=1),
+                         Section(id=201, slug="chem-fall", title="Chemistry · Fall cohort", project_id=2)])
+        session.flush()
+        people = {
+            "admin": accounts.create_user(session, "admin@example.edu", password="admin-pass-1", is_admin=True),
+            "inst_a": accounts.create_user(session, "a@example.edu", password="teacher-pass-a"),
+            "inst_b": accounts.create_user(session, "b@example.edu", password="teacher-pass-b"),
+            "author": accounts.create_user(session, "author@example.edu", password="author-pass-1"),
+        }
+        accounts.grant(session, people["inst_a"], section=session.get(Section, 101))
+        accounts.grant(session, people["inst_b"], section=session.get(Section, 201))
+        accounts.grant(session, people["author"], project=session.get(Project, 1))
+        for name in (flags.ANALYTICS, flags.SECTION_DASHBOARD, flags.PROJECT_DASHBOARD):
+            flags.set_flag(session, name, True)
+        for role, user in people.items():
+            tokens[role] = accounts.create_token(session, user, "tests")[1]
+        session.commit()
+    return tokens
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+
+def module_runtime(base_settings, ch_engine, pg_template, label: str):
+    """A generator for a module-scoped fixture: one migrated ClickHouse database and one Postgres database (from the
+    session template) shared by a test module, with the dashboard events and accounts loaded; yields (runtime, tokens).
+    Modules share it to stay fast; tests that change data undo it."""
+    import os
+
+    import psycopg
+
+    from xolap.clickhouse.migrations import Migrator, RenderContext
+    from xolap.runtime import Runtime
+    from xolap.store.db import engine
+
+    name = f"xolap_{label}_{os.getpid()}"
+    Migrator(ch_engine, RenderContext(name)).up()
+    admin = f"postgresql://postgres:@/postgres?host={pg_template}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE xolap_template")
+    settings = base_settings.model_copy(update={"clickhouse_database": name,
+                                                "database_url": f"postgresql://postgres:@/{name}?host={pg_template}"})
+    runtime = Runtime(settings)
+    load_events(ch_engine, name)
+    tokens = seed_scopes_and_accounts(runtime)
+    try:
+        yield runtime, tokens
+    finally:
+        engine(settings).dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        ch_engine.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")

@@ -2,7 +2,7 @@
 cancel, saved visualizations (CRUD + rerun) and exports (CSV, JSON, PNG, SVG rendered on the server by vl-convert).
 
 Every route sits under /api/v1/{sections|projects}/{slug}/analytics and is authorized by the accounts module's
-require_section_access / require_project_access. Custom SQL always passes the guard with the route's scope and runs
+require_section_access / require_project_access (which also check CSRF on unsafe cookie-authenticated requests). Custom SQL always passes the guard with the route's scope and runs
 with that scope's id bound as xolap_scope_id; a saved visualization is only visible and runnable in its own scope.
 """
 
@@ -25,10 +25,9 @@ from sqlalchemy import select
 from xolap.analytics import executor
 from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category
 from xolap.analytics.executor import QueryError, QueryResult
-from xolap.analytics.guard import GuardError, guard
+from xolap.analytics.guard import GuardedQuery, GuardError, guard
 from xolap.analytics.result_formats import csv_value, json_value, to_json
 from xolap.clickhouse.client import connect
-from xolap.clickhouse.events import SCOPE_PARAMETER
 from xolap.store.models import SavedVisualization, Section
 from xolap.web import auth
 from xolap.web.analytics_scope import (
@@ -105,19 +104,19 @@ def user_sql_client(runtime):
     return client
 
 
-def guarded_sql(sql: str, scope: AnalyticsScope, database: str) -> str:
-    """User SQL rewritten by the guard so it only reads this scope's events (GuardError says why it is refused)."""
+def guarded_query(sql: str, scope: AnalyticsScope, database: str) -> GuardedQuery:
+    """User SQL rewritten by the guard so it only reads this scope's rows (GuardError says why it is refused)."""
     if not sql or not sql.strip():
         raise DashboardError(400, "invalid", "sql: the query is empty")
-    result = guard(sql, scope=scope.kind, database=database)
-    return result if isinstance(result, str) else result.sql
+    return guard(sql, scope=scope.kind, database=database)
 
 
 def run_custom_sql(runtime, scope: AnalyticsScope, sql: str, *, tag: str | None = None) -> QueryResult:
-    """Guard, then run bounded and read-only with the scope id bound; raises GuardError or QueryError."""
+    """Guard with the route's scope, then run bounded and read-only with that scope's id bound as xolap_scope_id.
+    Raises GuardError, QueryError or DashboardError."""
     settings = runtime.settings
-    safe_sql = guarded_sql(sql, scope, settings.clickhouse_database)
-    return executor.run(user_sql_client(runtime), settings, safe_sql, parameters={SCOPE_PARAMETER: scope.id},
+    guarded = guarded_query(sql, scope, settings.clickhouse_database)
+    return executor.run(user_sql_client(runtime), settings, guarded.sql, parameters=guarded.parameters(scope.id),
                         tag=tag, readonly=True)
 
 
@@ -266,7 +265,6 @@ def principal_user_id(request: Request) -> int | None:
 def add_scope_routes(kind: str) -> None:
     scope_dep = SCOPE_DEPENDENCIES[kind]
     base = f"/api/v1/{kind}s/{{slug}}/analytics"
-    csrf = [Depends(auth.require_csrf)]
 
     @router.get(base, name=f"{kind}_analytics_overview")
     def overview(request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
@@ -310,7 +308,7 @@ def add_scope_routes(kind: str) -> None:
                                    truncated=data["truncated"])
         return answer(produce)
 
-    @router.post(base + "/query", name=f"{kind}_analytics_query", dependencies=csrf)
+    @router.post(base + "/query", name=f"{kind}_analytics_query")
     def query(body: QueryIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         registry = running_queries(request)
 
@@ -338,7 +336,7 @@ def add_scope_routes(kind: str) -> None:
                     "bytes_read": progress.bytes_read, "elapsed_s": progress.elapsed_s, "fraction": progress.fraction}
         return answer(produce)
 
-    @router.post(base + "/query/{tag}/cancel", name=f"{kind}_analytics_query_cancel", dependencies=csrf)
+    @router.post(base + "/query/{tag}/cancel", name=f"{kind}_analytics_query_cancel")
     def query_cancel(tag: str, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             check_tag(tag)
@@ -349,7 +347,7 @@ def add_scope_routes(kind: str) -> None:
             return {"tag": tag, "cancelled": 0}
         return answer(produce)
 
-    @router.post(base + "/export", name=f"{kind}_analytics_export", dependencies=csrf)
+    @router.post(base + "/export", name=f"{kind}_analytics_export")
     def export(body: ExportIn, request: Request, scope: AnalyticsScope = Depends(scope_dep),
                format: str = Query("csv")):
         def produce():
@@ -370,11 +368,11 @@ def add_scope_routes(kind: str) -> None:
             ).all()
             return [viz_json(viz) for viz in rows]
 
-    @router.post(base + "/visualizations", name=f"{kind}_visualization_create", status_code=201, dependencies=csrf)
+    @router.post(base + "/visualizations", name=f"{kind}_visualization_create", status_code=201)
     def create_visualization(body: VisualizationIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             runtime = _runtime(request)
-            guarded_sql(body.sql, scope, runtime.settings.clickhouse_database)
+            guarded_query(body.sql, scope, runtime.settings.clickhouse_database)
             with runtime.sessions() as session:
                 viz = SavedVisualization(scope=scope.kind, scope_id=scope.id, title=body.title.strip(), sql=body.sql,
                                          spec=body.spec, created_by=principal_user_id(request))
@@ -390,21 +388,21 @@ def add_scope_routes(kind: str) -> None:
                 return viz_json(scoped_viz(session, scope, viz_id))
         return answer(produce)
 
-    @router.put(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_update", dependencies=csrf)
+    @router.put(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_update")
     def update_visualization(viz_id: int, body: VisualizationIn, request: Request,
                              scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             runtime = _runtime(request)
             with runtime.sessions() as session:
                 viz = scoped_viz(session, scope, viz_id)
-                guarded_sql(body.sql, scope, runtime.settings.clickhouse_database)
+                guarded_query(body.sql, scope, runtime.settings.clickhouse_database)
                 viz.title, viz.sql, viz.spec = body.title.strip(), body.sql, body.spec
                 viz.updated_at = datetime.now(timezone.utc)
                 session.commit()
                 return viz_json(viz)
         return answer(produce)
 
-    @router.delete(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_delete", dependencies=csrf)
+    @router.delete(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_delete")
     def delete_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             with _runtime(request).sessions() as session:
@@ -413,7 +411,7 @@ def add_scope_routes(kind: str) -> None:
                 return {"deleted": viz_id}
         return answer(produce)
 
-    @router.post(base + "/visualizations/{viz_id}/run", name=f"{kind}_visualization_run", dependencies=csrf)
+    @router.post(base + "/visualizations/{viz_id}/run", name=f"{kind}_visualization_run")
     def run_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             runtime = _runtime(request)

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, Request
 
 from xolap.analytics.categories import list_categories
 from xolap.store.models import Project
-from xolap.web import auth
+from xolap.web.negotiation import render, wants_json
 from xolap.web.analytics_scope import AnalyticsScope, DashboardError, check_range, parse_date, project_scope
 from xolap.web.api_analytics import (
     EXPORT_FORMATS,
+    router as api_router,
     error_response,
     overview_json,
     project_dependency,
@@ -25,6 +26,7 @@ from xolap.web.api_analytics import (
 )
 
 router = APIRouter(tags=["dashboards"])
+router.include_router(api_router)  # the dashboards' JSON API comes with the pages
 
 VENDOR_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js")
 
@@ -83,8 +85,8 @@ def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, e
         "default_spec": json.dumps(DEFAULT_SPEC, indent=2),
     }
     if wants_json(request):
-        return auth.render(request, "dashboards/dashboard.html", context, overview_json(runtime, scope, first, last))
-    return auth.render(request, "dashboards/dashboard.html", context, None)
+        return render(request, "dashboards/dashboard.html", context, overview_json(runtime, scope, first, last))
+    return render(request, "dashboards/dashboard.html", context, None)
 
 
 def summary_fragment(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):
@@ -93,11 +95,7 @@ def summary_fragment(request: Request, scope: AnalyticsScope, start: str | None,
     except DashboardError as exc:
         return error_response(exc)
     summary = summary_json(request.app.state.runtime, scope, first, last)
-    return auth.render(request, "dashboards/_summary.html", {"scope": scope, "summary": summary}, summary)
-
-
-def wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
+    return render(request, "dashboards/_summary.html", {"scope": scope, "summary": summary}, summary)
 
 
 @router.get("/sections/{slug}/analytics", name="section_dashboard")
