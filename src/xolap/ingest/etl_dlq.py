@@ -28,7 +28,8 @@ def failure_attributes(message_id: str, reason: str, source: str | None = None) 
 def send_to_dlq(sqs: Any, dlq_url: str, message_id: str, body: str, reason: str, source: str | None = None) -> bool:
     """Copy the original body to the DLQ; False (logged) when the DLQ itself cannot be reached."""
     try:
-        sqs.send_message(QueueUrl=dlq_url, MessageBody=body or "{}", MessageAttributes=failure_attributes(message_id, reason, source))
+        attributes = failure_attributes(message_id, reason, source)
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=body or "{}", MessageAttributes=attributes)
         return True
     except Exception as exc:  # the message still fails and SQS redelivers it; the DLQ problem must not hide that
         log.warning("ETL DLQ send failed for message %s: %s", message_id, type(exc).__name__)

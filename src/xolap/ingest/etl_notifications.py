@@ -91,7 +91,8 @@ def parse_notification(body: str | bytes) -> list[S3ObjectRef]:
         obj = detail.get("object")
         size = obj.get("size") if isinstance(obj, dict) else None
         etag = obj.get("etag") if isinstance(obj, dict) else None
-        return [S3ObjectRef(bucket, _require_str(obj, "key", "detail.object"), _clean_etag(etag), size if isinstance(size, int) else None)]
+        key = _require_str(obj, "key", "detail.object")
+        return [S3ObjectRef(bucket, key, _clean_etag(etag), size if isinstance(size, int) else None)]
     if "bucket" in payload or "key" in payload:
         return [S3ObjectRef(_require_str(payload, "bucket", "body"), _require_str(payload, "key", "body"))]
     raise BadNotification(f"not an S3 notification (top-level fields: {', '.join(sorted(payload)[:8]) or 'none'})")

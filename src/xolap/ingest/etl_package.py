@@ -132,7 +132,9 @@ def _has_dist(name: str) -> bool:
         return False
 
 
-def install_dependencies(target: Path, *, python_version: str = "3.12", arch: str = "x86_64", requirements: Iterable[str] | None = None) -> None:
+def install_dependencies(
+    target: Path, *, python_version: str = "3.12", arch: str = "x86_64", requirements: Iterable[str] | None = None
+) -> None:
     """pip install --target for the Lambda platform (manylinux wheels only; needs the package index)."""
     if arch not in ARCH_PLATFORMS:
         raise PackageError(f"unknown arch {arch!r}: use {' or '.join(ARCH_PLATFORMS)}")
@@ -170,7 +172,12 @@ def _add_file(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool
 
 
 def build_package(
-    out: Path, *, with_deps: bool = False, python_version: str = "3.12", arch: str = "x86_64", entry_modules: Iterable[str] = ENTRY_MODULES
+    out: Path,
+    *,
+    with_deps: bool = False,
+    python_version: str = "3.12",
+    arch: str = "x86_64",
+    entry_modules: Iterable[str] = ENTRY_MODULES,
 ) -> PackageResult:
     """Write the Lambda zip to `out`; returns what went in."""
     root = _package_root()

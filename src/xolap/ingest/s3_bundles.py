@@ -175,7 +175,9 @@ class S3BundleUploader:
         self.prefix = normalize_prefix(prefix)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, s3_client: Any = None, bucket: str | None = None, prefix: str | None = None) -> S3BundleUploader:
+    def from_settings(
+        cls, settings: Any, *, s3_client: Any = None, bucket: str | None = None, prefix: str | None = None
+    ) -> S3BundleUploader:
         """Bucket and prefix from the arguments, else XOLAP_S3_BUNDLE_BUCKET / XOLAP_S3_BUNDLE_PREFIX."""
         from xolap.ingest.aws_clients import aws_client
 
@@ -210,7 +212,8 @@ class S3BundleUploader:
                 last_error = exc
                 if attempt < self.attempts:
                     time.sleep(self.retry_delay_seconds)
-        raise BundleUploadError(f"cannot write s3://{self.bucket}/{key} after {self.attempts} attempts: {last_error}") from last_error
+        where = f"s3://{self.bucket}/{key}"
+        raise BundleUploadError(f"cannot write {where} after {self.attempts} attempts: {last_error}") from last_error
 
     def archive(self, statements: Iterable[dict[str, Any] | bytes], at: datetime | None = None) -> list[str]:
         """Group statements by (partition from section_id, category) and write one bundle per group; returns keys.
