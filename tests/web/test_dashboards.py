@@ -1,0 +1,127 @@
+"""Dashboard pages: HTML layout, the same data as JSON, the htmx summary fragment, access refusals, CSRF on the API."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from dashboard_support import bearer, module_runtime, section_event_count
+from fastapi.testclient import TestClient
+
+from xolap.web.app import create_app
+
+
+@pytest.fixture(scope="module")
+def world(base_settings, ch_engine, pg_template):
+    yield from module_runtime(base_settings, ch_engine, pg_template, "dash")
+
+
+@pytest.fixture()
+def web(world):
+    runtime, tokens = world
+    with TestClient(create_app(runtime)) as client:
+        yield client, {role: bearer(token) for role, token in tokens.items()}
+
+
+def login(client: TestClient, email: str, password: str) -> str:
+    page = client.get("/login")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return token
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def test_section_page_lists_categories_custom_tab_and_assets(web):
+    client, _ = web
+    login(client, "a@example.edu", "teacher-pass-a")
+    page = client.get("/sections/physics-fall/analytics?start=2026-09-01&end=2026-09-30")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'data-api="/api/v1/sections/physics-fall/analytics"' in html
+    for key in ("video", "assessment", "engagement", "cross_event", "custom"):
+        assert f'data-tab="{key}"' in html
+    assert 'data-tab="section_comparison"' not in html
+    assert 'value="2026-09-01"' in html and 'value="2026-09-30"' in html
+    assert 'hx-get="/sections/physics-fall/analytics/summary"' in html
+    for script in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js", "/static/js/dashboard.js"):
+        assert script in html
+    assert 'href="/projects/intro-physics/analytics"' in html
+    assert client.get("/static/js/dashboard.js").status_code == 200
+    assert client.get("/static/css/dashboard.css").status_code == 200
+
+
+def test_page_data_as_json_under_the_same_authorization(web):
+    client, who = web
+    body = client.get("/sections/physics-fall/analytics", headers=who["inst_a"]).json()
+    assert body["scope"]["id"] == 101 and body["scope"]["kind"] == "section"
+    assert body["summary"]["total_events"] == section_event_count(101)
+    assert "video" in [c["key"] for c in body["categories"]]
+    assert client.get("/sections/physics-fall/analytics", headers=who["inst_b"]).status_code == 403
+    project = client.get("/projects/intro-physics/analytics", headers=who["author"]).json()
+    assert project["summary"]["total_events"] == section_event_count(101) + section_event_count(102)
+    assert "section_comparison" in [c["key"] for c in project["categories"]]
+    assert client.get("/projects/intro-physics/analytics", headers=who["inst_a"]).status_code == 403
+    assert client.get("/projects/chem-basics/analytics", headers=who["author"]).status_code == 403
+    bad = client.get("/sections/physics-fall/analytics?end=yesterday", headers=who["inst_a"])
+    assert bad.status_code == 400 and "end" in bad.json()["error"]["message"]
+
+
+def test_summary_fragment_has_a_card_per_event_type_and_an_empty_state(web):
+    client, _ = web
+    login(client, "a@example.edu", "teacher-pass-a")
+    fragment = client.get("/sections/physics-fall/analytics/summary").text
+    assert f'data-total-events="{section_event_count(101)}"' in fragment
+    assert fragment.count('class="summary-card"') == 4
+    empty = client.get("/sections/physics-fall/analytics/summary?start=2030-01-01").text
+    assert "Not enough data" in empty
+
+
+def test_anonymous_browser_goes_to_login_and_api_asks_for_credentials(web):
+    client, _ = web
+    page = client.get("/sections/physics-fall/analytics", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=/sections/physics-fall/analytics")
+    assert client.get("/api/v1/sections/physics-fall/analytics/summary").status_code == 401
+
+
+def test_cookie_session_api_calls_need_the_csrf_token(web):
+    client, _ = web
+    login(client, "a@example.edu", "teacher-pass-a")
+    token = csrf_of(client.get("/sections/physics-fall/analytics").text)
+    url = "/api/v1/sections/physics-fall/analytics/query"
+    refused = client.post(url, json={"sql": "SELECT count() FROM raw_events"})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    allowed = client.post(url, json={"sql": "SELECT count() FROM raw_events"}, headers={"X-CSRF-Token": token})
+    assert allowed.status_code == 200 and allowed.json()["rows"] == [[section_event_count(101)]]
+    # reading needs no token
+    assert client.get("/api/v1/sections/physics-fall/analytics/visualizations").status_code == 200
+
+
+def test_flags_off_refuse_the_dashboard(web, world):
+    client, who = web
+    runtime, _ = world
+    from xolap.store import flags
+
+    with runtime.sessions() as session:
+        flags.set_flag(session, flags.SECTION_DASHBOARD, False, "section", 101)
+        session.commit()
+    try:
+        refused = client.get("/sections/physics-fall/analytics", headers=who["inst_a"])
+        assert refused.status_code == 403 and "instructor_dashboard_analytics" in refused.text
+        assert client.get("/sections/physics-evening/analytics", headers=who["admin"]).status_code == 200
+    finally:
+        with runtime.sessions() as session:
+            flags.clear_flag(session, flags.SECTION_DASHBOARD, "section", 101)
+            session.commit()
+
+
+def test_project_page_has_the_section_comparison_tab(web):
+    client, _ = web
+    login(client, "author@example.edu", "author-pass-1")
+    html = client.get("/projects/intro-physics/analytics").text
+    assert 'data-tab="section_comparison"' in html
+    assert 'data-api="/api/v1/projects/intro-physics/analytics"' in html
