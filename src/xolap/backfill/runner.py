@@ -94,7 +94,10 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
     started = time.perf_counter()
     sql = statements.insert_sql(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag,
                                 clickhouse_settings=ch_settings, dedup_token=token)
-    _run_with_progress(settings, sql, query_tag, on_progress)
+    if on_progress is None:
+        client.command(sql)  # chunks: no progress polling, no helper thread (and no extra client)
+    else:
+        _run_with_progress(settings, sql, query_tag, on_progress)
     metrics = statements.query_metrics(client, query_tag)
     result = ChunkResult(**{k: v for k, v in metrics.items() if k in ChunkResult.__dataclass_fields__})
     if record_rejected and fmt == "JSONAsString":
