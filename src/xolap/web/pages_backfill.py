@@ -64,7 +64,8 @@ def _page(request: Request, tab: str, *, form: dict | None = None, errors: dict 
     if tab not in TABS:
         raise HTTPException(404, f"unknown tab {tab!r}: manual or inventory")
     runs = service.list_runs(_runtime(request), kind=tab, limit=RUN_LIST_LIMIT)
-    context = {"tab": tab, "runs": runs, "form": form or {}, "errors": errors or {}, "formats": FORMATS,
+    defaults = {"format": "JSONAsString", "chunk_size": "25", "max_simultaneous_batches": "1"}
+    context = {"tab": tab, "runs": runs, "form": {**defaults, **(form or {})}, "errors": errors or {}, "formats": FORMATS,
                "terminal": TERMINAL}
     body = {"tab": tab, "runs": runs, **({"errors": errors} if errors else {})}
     return render(request, "admin/backfill.html", context, json_data=body, status_code=status_code)

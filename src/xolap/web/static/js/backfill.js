@@ -110,7 +110,7 @@
       setText('[data-field="bytes"]', fmt(run.bytes_read) + " / " + fmt(run.bytes_written));
       setText('[data-field="duration"]', (run.duration_ms == null ? "" : run.duration_ms) + " ms");
     }
-    setText('[data-field="error"]', run.error || "");
+    setText('[data-field="error"]', (run.error || "").split("Stack trace")[0].slice(0, 600));
   }
   function updateBatch(b) {
     const table = document.querySelector("#batches tbody");
