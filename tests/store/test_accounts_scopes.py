@@ -123,3 +123,21 @@ def test_cli_users_flags_scopes(cli, pg_settings, tmp_path):
         assert not flags.is_enabled(session, flags.SECTION_DASHBOARD, "section", 12)
     assert cli("users", "revoke", "bob@example.org", "--project", "physics").exit_code == 0
     assert "bob@example.org" in cli("users", "list").output
+
+
+def test_background_sync_runs_at_start_and_stops(runtime):
+    import threading
+
+    from xolap.store.scopes_sync import start_scope_sync
+
+    insert_events(runtime, [(21, 9)])
+    stop = threading.Event()
+    thread = start_scope_sync(runtime, stop)
+    import time
+
+    deadline = time.time() + 20
+    while time.time() < deadline and 21 not in scopes(runtime)[0]:
+        time.sleep(0.2)
+    stop.set()
+    thread.join(timeout=10)
+    assert scopes(runtime)[0][21] == ("section-21", "Section 21", 9) and not thread.is_alive()

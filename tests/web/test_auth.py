@@ -143,3 +143,13 @@ def test_browsers_get_an_html_403_page_and_json_clients_json(runtime, app_client
     assert "administrators only" in page.text and "Not allowed" in page.text
     body = app_client.get("/admin/users", headers={"Accept": "application/json"})
     assert body.status_code == 403 and body.json() == {"detail": "administrators only"}
+
+
+def test_session_cookie_is_secure_over_https(runtime):
+    with runtime.sessions() as session:
+        accounts.create_user(session, "sec@example.org", password="correct horse")
+        session.commit()
+    client = TestClient(create_app(runtime), base_url="https://testserver")
+    response = login(client, "sec@example.org", "correct horse")
+    cookie = response.headers["set-cookie"]
+    assert response.status_code == 303 and "Secure" in cookie and "HttpOnly" in cookie
