@@ -63,8 +63,15 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, wor
             stop_embedded()
 
 
-# Functions (runtime, stop_event) -> started Thread | None, for optional in-process workers (e.g. SQS ETL).
-BACKGROUND_STARTERS: list = []
+def _sqs_etl_worker(runtime: Runtime, stop: threading.Event):
+    """The SQS ETL worker, when XOLAP_ETL_QUEUE_URL is set."""
+    from xolap.ingest.sqs_worker import start_sqs_etl_worker
+
+    return start_sqs_etl_worker(runtime, stop)
+
+
+# Functions (runtime, stop_event) -> started Thread | None, for optional in-process workers.
+BACKGROUND_STARTERS: list = [_sqs_etl_worker]
 
 from xolap.store.scopes_sync import start_scope_sync  # noqa: E402  (sections/projects appear from events, every minute)
 

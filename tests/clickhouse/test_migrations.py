@@ -113,8 +113,8 @@ def test_duplicates_count_once_before_any_merge(ch_db):
     ]
     values = ", ".join(f"('2025-03-0{1 + i % 5} 10:00:00', '{t}', 'verb', '{h}', {s}, {p})" for i, (h, s, p, t) in enumerate(rows))
     insert = f"INSERT INTO {events_table(db)} (timestamp, event_type, verb_id, event_hash, section_id, project_id) VALUES {values}"
-    for _ in range(3):  # three separate parts holding the same 100 events
-        client.command(insert, settings={"insert_deduplicate": 0})
+    for attempt in range(3):  # three separate parts holding the same 100 events (e.g. three different batches)
+        client.command(insert, settings={"insert_deduplication_token": f"batch-{attempt}"})
     parts = client.query(
         "SELECT count() FROM system.parts WHERE database = {d:String} AND table = 'raw_events' AND active",
         parameters={"d": db},
@@ -130,3 +130,15 @@ def test_duplicates_count_once_before_any_merge(ch_db):
         f"SELECT count() FROM {scoped_events(db, 'project')}", parameters={SCOPE_PARAMETER: 70}, settings=READ_SETTINGS
     ).result_rows[0][0]
     assert project == 100
+
+
+def test_retried_insert_with_same_token_is_dropped(ch_db):
+    """The dedup window (migration 0004) makes a retried batch with the same token a no-op on a single node."""
+    from xolap.clickhouse.events import events_table
+
+    client, settings = ch_db
+    table = events_table(settings.clickhouse_database)
+    insert = f"INSERT INTO {table} (timestamp, event_type, verb_id, event_hash, section_id) VALUES ('2025-01-01 00:00:00', 'video', 'v', 'x1', 1)"
+    for _ in range(2):
+        client.command(insert, settings={"insert_deduplication_token": "chunk-1"})
+    assert client.query(f"SELECT count() FROM {table}").result_rows[0][0] == 1
