@@ -1,0 +1,172 @@
+"""Browser-test fixtures: a real `xolap serve` on a free port with its own data dir (seeded with events, accounts
+created with the `xolap` CLI), and headless Debian chromium driven by Playwright. Local assets only, no network."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from support import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ROOT = Path(__file__).resolve().parents[2]
+VENDOR = ROOT / "src" / "xolap" / "web" / "static" / "vendor"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+XOLAP = [sys.executable, "-m", "xolap.cli"]
+
+ADMIN = ("admin@example.edu", "admin-pass-1")
+TEACHER = ("teacher@example.edu", "teacher-pass-1")
+AUTHOR = ("author@example.edu", "author-pass-1")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    moto_url: str
+
+
+def _env(data_dir: Path, moto_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
+    env.update({
+        "XOLAP_DATA_DIR": str(data_dir),
+        "XOLAP_CONFIG_FILE": "/nonexistent/xolap.toml",
+        "XOLAP_SECRET_KEY": "browser-tests-secret-key",
+        "XOLAP_S3_ENDPOINT_URL": moto_url,
+        "XOLAP_SQS_ENDPOINT_URL": moto_url,
+        "XOLAP_AWS_ACCESS_KEY_ID": "testing",
+        "XOLAP_AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def xolap(env: dict[str, str], *args: str) -> str:
+    """Run one `xolap` CLI command against the test data dir; fail with its output when it fails."""
+    done = subprocess.run([*XOLAP, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.fail(f"xolap {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[Server]:
+    missing = [name for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js", "htmx.min.js")
+               if not (VENDOR / name).is_file()]
+    if missing:
+        pytest.fail(f"front-end assets missing from {VENDOR}: {', '.join(missing)}; run `make assets` "
+                    "(npm ci && npm run build)")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install -y chromium)")
+    data_dir = tmp_path_factory.mktemp("xolap-browser")
+    env = _env(data_dir, moto_server)
+    seeded = subprocess.run([sys.executable, str(Path(__file__).with_name("seed_warehouse.py"))], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=180)
+    if seeded.returncode != 0:
+        pytest.fail(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
+    xolap(env, "users", "add", ADMIN[0], "--password", ADMIN[1], "--admin", "--name", "Ada Admin")
+    xolap(env, "users", "add", TEACHER[0], "--password", TEACHER[1], "--name", "Terry Teacher")
+    xolap(env, "users", "grant", TEACHER[0], "--section", "physics-fall")
+    xolap(env, "users", "add", AUTHOR[0], "--password", AUTHOR[1], "--name", "Avery Author")
+    xolap(env, "users", "grant", AUTHOR[0], "--project", "intro-physics")
+    for flag in ("clickhouse-olap", "clickhouse-olap-bulk-ingest", "instructor_dashboard_analytics",
+                 "project_dashboard_analytics"):
+        xolap(env, "flags", "enable", flag)
+    port = free_port()
+    log_path = data_dir / "serve.log"
+    log = log_path.open("w")
+    process = subprocess.Popen([*XOLAP, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"xolap serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"xolap serve did not answer /healthz in 120 s:\n{log_path.read_text()}")
+        time.sleep(0.3)
+    try:
+        yield Server(url, env, data_dir, moto_server)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser, xolap_server: Server):
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, base_url=xolap_server.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: errors.append(f"off-host request {request.url}")
+            if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def _log_in(page, role: str) -> None:
+    email, password = {"admin": ADMIN, "teacher": TEACHER, "author": AUTHOR}[role]
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("main form [type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture()
+def log_in():
+    """log_in(page, "admin" | "teacher" | "author") through the login form."""
+    return _log_in
+
+
+@pytest.fixture()
+def screenshot():
+    """screenshot(page, name) saves docs/screenshots/<name>.png (full page)."""
+    return _screenshot
