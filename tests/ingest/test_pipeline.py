@@ -135,3 +135,17 @@ def test_a_latin1_line_is_a_line_error_not_a_file_error():
     data = TORUS.splitlines()[0] + b"\n" + '{"name": "Jürgen"}'.encode("latin-1") + b"\n" + TORUS.splitlines()[1] + b"\n"
     batch = map_lines(read_lines(data, "mixed.jsonl"), source_file="mixed.jsonl", source_etag=None)
     assert batch.table.num_rows == 2 and [(e.source_line, e.reason) for e in batch.errors] == [(2, "not valid JSON")]
+
+
+def test_a_retried_batch_is_not_inserted_twice(ch_db):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    client.command(f"SYSTEM STOP MERGES `{db}`.raw_events")
+    table = map_lines(read_lines(TORUS, "t"), source_file="s3://b/t.jsonl", source_etag=None).table
+    writer = EventWriter(client, settings, "test")
+    writer.write(table)
+    writer.write(table)  # a retry after a timeout: same lines, same token
+    assert client.query(f"SELECT count() FROM `{db}`.raw_events").result_rows[0][0] == 11
+    other = map_lines(read_lines(TORUS, "t"), source_file="s3://b/copy.jsonl", source_etag=None).table
+    writer.write(other)  # the same lines from another file are a different batch (ReplacingMergeTree collapses them)
+    assert client.query(f"SELECT count() FROM `{db}`.raw_events").result_rows[0][0] == 22

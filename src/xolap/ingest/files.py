@@ -32,6 +32,7 @@ from xolap.ingest.pipeline import (
 )
 from xolap.xapi.sql import LINE_FORMAT, flagged_rows_sql, insert_select_sql, quote, source_line_expression
 
+MAX_KNOWN_BAD_ROWS = 100_000  # up to this many blank/rejected rows, the insert skips them by number
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 
 
@@ -190,6 +191,7 @@ def ingest_local_file_sql(
                 source_file_expr=file_expr,
                 source_etag_expr=quote(source_etag) if source_etag else "NULL",
                 source_line_expr=source_line_expression(blank),
+                known_bad_rows=[int(row) for row, *_ in flagged] if len(flagged) <= MAX_KNOWN_BAD_ROWS else None,
             ),
             query_tag,
         )

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
+from xolap.clickhouse.columns import MAPPED_COLUMNS
 from xolap.config import Settings
 from xolap.xapi.rows import Rejected, build_row
 
@@ -230,8 +230,11 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
 
 
 def batch_token(table: pa.Table) -> str:
-    """A deterministic insert_deduplication_token for a batch: the same lines give the same token on retry."""
+    """A deterministic insert_deduplication_token for a batch: the same lines of the same file give the same token
+    on retry (where the table deduplicates inserts, a retried batch is dropped, not doubled)."""
     digest = hashlib.sha256()
+    files = table.column("source_file").unique().to_pylist() if table.num_rows else []
+    digest.update(repr(sorted(f or "" for f in files)).encode())
     for value in table.column("event_hash").to_pylist():
         digest.update(value.encode())
     return digest.hexdigest()[:32]

@@ -16,7 +16,7 @@ import orjson
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
-from xolap.xapi.fields import Field, Source  # noqa: F401
+from xolap.xapi.fields import Field, Source
 
 _MAX_U64 = 2**64 - 1
 _MAX_U32 = 2**32 - 1

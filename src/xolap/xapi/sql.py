@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
-from xolap.xapi.fields import Field, Source
+from xolap.xapi.fields import Field
 from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN, invalid_reason, missing_reason
 
 LINE_FORMAT = "LineAsString"
@@ -311,16 +311,27 @@ def insert_select_sql(
     source_file_expr: str = "_path",
     source_etag_expr: str = "NULL",
     source_line_expr: str = "toUInt32(_row_number + 1)",
+    known_bad_rows: Sequence[int] | None = None,
+    row_number_column: str = "_row_number",
 ) -> str:
     """`INSERT INTO target (cols) SELECT … FROM source WHERE <non-empty and valid>`; source is a table function
-    reading LineAsString, e.g. `file('x.jsonl', 'LineAsString', 'line String')`."""
+    reading LineAsString, e.g. `file('x.jsonl', 'LineAsString', 'line String')`.
+
+    known_bad_rows: when a flagged_rows_sql scan of this one file already found the blank and rejected rows,
+    skip exactly those rows instead of re-checking every field (the validity checks are half the work)."""
     query = _Query(line_column)
     columns = [query.column(c, source_file_expr, source_etag_expr, source_line_expr) for c in MAPPED_COLUMN_NAMES]
-    reason = query.reason()
-    expressions = [query.render(c) for c in columns]
+    reason = query.reason() if known_bad_rows is None else None
+    expressions = [query.render(c) for c in columns]  # SELECT first: WHERE may use its aliases, not vice versa
+    if reason is not None:
+        where = f"{not_blank_condition(line_column)} AND {query.render(reason)} = ''"
+    elif known_bad_rows:
+        where = f"{row_number_column} NOT IN ({', '.join(str(int(r)) for r in sorted(known_bad_rows))})"
+    else:
+        where = "1"
     return (
         f"INSERT INTO {target_table} ({', '.join(MAPPED_COLUMN_NAMES)}) SELECT {', '.join(expressions)} FROM {source} "
-        f"WHERE {not_blank_condition(line_column)} AND {query.render(reason)} = '' {QUERY_SETTINGS}"
+        f"WHERE {where} {QUERY_SETTINGS}"
     )
 
 
