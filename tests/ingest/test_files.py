@@ -85,3 +85,17 @@ def test_sql_path_numbers_rejections_like_the_python_path(ch_db, tmp_path):
     assert report.rows == 3
     lines = client.query(f"SELECT source_line FROM `{settings.clickhouse_database}`.raw_events ORDER BY 1").result_rows
     assert [r[0] for r in lines] == [1, 4, 6]
+
+
+def test_auto_engine_uses_sql_only_for_big_local_files(base_settings, tmp_path):
+    from xolap.ingest.files import SQL_PATH_MIN_BYTES, InputFile, prefers_sql_path
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"{}\n")
+    assert not prefers_sql_path(base_settings, InputFile(str(path), local=path, size=10))
+    assert prefers_sql_path(base_settings, InputFile(str(path), local=path, size=SQL_PATH_MIN_BYTES))
+    gz = tmp_path / "x.jsonl.gz"
+    assert prefers_sql_path(base_settings, InputFile(str(gz), local=gz, size=SQL_PATH_MIN_BYTES // 5))
+    assert not prefers_sql_path(base_settings, InputFile("s3://b/k.jsonl", bucket="b", key="k.jsonl", size=10**9))
+    server = base_settings.model_copy(update={"clickhouse_url": "http://default:x@127.0.0.1:8123"})
+    assert not prefers_sql_path(server, InputFile(str(path), local=path, size=SQL_PATH_MIN_BYTES))

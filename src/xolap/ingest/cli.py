@@ -200,7 +200,9 @@ def print_summary(summary: IngestSummary, console: Console, max_errors: int) -> 
 def ingest_command(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(..., help="JSONL(.gz) files, folders, globs or s3://bucket/prefix/**"),
-    engine: str = typer.Option("auto", "--engine", help="auto | sql (ClickHouse reads local files) | python"),
+    engine: str = typer.Option(
+        "auto", "--engine", help="auto (SQL for big local files under embedded ClickHouse) | sql | python"
+    ),
     max_errors: int = typer.Option(20, "--errors", min=0, help="How many rejected lines to list."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     show_progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: on a terminal."),
