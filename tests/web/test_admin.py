@@ -108,3 +108,13 @@ def test_clickhouse_console_needs_flag_and_down_needs_confirmation(runtime, admi
     assert down["changed"] == [f"{applied[-1]['version']:04d}_{applied[-1]['name']}"]
     up = admin.post("/admin/clickhouse/migrations", data={"action": "up"}, headers=JSON).json()
     assert up["changed"] == down["changed"]
+
+
+def test_multipart_upload_takes_the_csrf_token_from_the_form(runtime, admin):
+    token = admin.headers.pop("X-CSRF-Token")
+    files = {"file": ("names.json", b'[{"kind": "project", "id": 7, "title": "Physics 2"}]', "application/json")}
+    assert admin.post("/admin/scopes/import", files=files).status_code == 403
+    response = admin.post("/admin/scopes/import", files=files, data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    with runtime.sessions() as session:
+        assert session.get(Project, 7).title == "Physics 2"
