@@ -5,7 +5,7 @@ INSERT … SELECT FROM s3(glob) over the same objects, on a moto S3 server. Prin
     python bench/backfill.py [--files 100] [--lines 10000] [--chunk-sizes 5,25,100] [--with-rejected]
 
 Objects are gzip'd JSONL bundles at Torus keys (<prefix>section/<id>/<category>/<UTC time>_<bundle>.jsonl.gz),
-listed by a CSV inventory manifest (4 inventory files = 4 batches). Both paths use the same mapping SQL
+listed by a CSV inventory manifest (--inventory-files, default 1 = one batch; chunks never span batches). Both paths use the same mapping SQL
 (xolap.xapi.sql via xolap.backfill.statements). The inventory path is xolap.backfill.runner.run_chunk called for
 every planned chunk, exactly as the worker calls it (metrics from system.query_log per chunk included), without
 Postgres bookkeeping. raw_events is truncated between passes. --with-rejected adds the rejected-lines pass the
@@ -88,7 +88,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--chunk-sizes", default="5,25,100")
+    parser.add_argument("--inventory-files", type=int, default=1, help="Inventory data files (= batches) listing the objects.")
     parser.add_argument("--with-rejected", action="store_true")
+    parser.add_argument("--repeat", type=int, default=2, help="Passes per path (interleaved); the best one counts.")
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
@@ -102,7 +104,7 @@ def main() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
-        with tempfile.TemporaryDirectory(prefix="xolap-bench-backfill-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="xolap-bench-backfill-", ignore_cleanup_errors=True) as tmp:
             settings = load_settings(data_dir=Path(tmp), clickhouse_database=DB, s3_endpoint_url=f"http://127.0.0.1:{port}",
                                      aws_access_key_id="bench", aws_secret_access_key="bench")
             client = connect(settings)
@@ -111,7 +113,7 @@ def main() -> None:
             s3.create_bucket(Bucket=BUCKET)
             started = time.perf_counter()
             keys = upload(s3, args.files, args.lines)
-            manifest_url = write_manifest(s3, keys)
+            manifest_url = write_manifest(s3, keys, args.inventory_files)
             events = args.files * args.lines
             print(f"uploaded {args.files} objects, {events:,} events in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
@@ -130,7 +132,13 @@ def main() -> None:
                 visible = count(client)
                 if visible != events:
                     raise SystemExit(f"{name}: expected {events} events, found {visible}")
-                results.append({"path": name, "queries": queries, "seconds": round(seconds, 2), "rows_per_s": round(events / seconds)})
+                best = next((r for r in results if r["path"] == name), None)
+                if best is None:
+                    best = {"path": name, "queries": queries, "seconds": seconds, "all_seconds": []}
+                    results.append(best)
+                best["all_seconds"].append(round(seconds, 2))
+                best["seconds"] = round(min(best["all_seconds"]), 2)
+                best["rows_per_s"] = round(events / best["seconds"])
                 print(f"{name}: {seconds:.2f}s", file=sys.stderr)
 
             def raw() -> int:
@@ -150,9 +158,11 @@ def main() -> None:
                     return n
                 return work
 
-            measure("raw INSERT … SELECT FROM s3(glob)", raw)
-            for size in [int(s) for s in args.chunk_sizes.split(",")]:
-                measure(f"inventory, chunk {size}", inventory(size))
+            # Passes are interleaved so a busy machine slows every path alike; each path's best pass counts.
+            for _ in range(args.repeat):
+                measure("raw INSERT … SELECT FROM s3(glob)", raw)
+                for size in [int(s) for s in args.chunk_sizes.split(",")]:
+                    measure(f"inventory, chunk {size}", inventory(size))
             raw_rate = results[0]["rows_per_s"]
             for r in results:
                 r["ratio_vs_raw"] = round(r["rows_per_s"] / raw_rate, 3)

@@ -3,6 +3,7 @@ completed chunk and, in the end, exactly the expected events are visible (none l
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -94,6 +95,16 @@ def test_kill_9_mid_chunk_then_restart_resumes_exactly(tmp_path, moto_server):
         attempts = {c["chunk_index"]: c["attempts"] for c in logs}
         assert all(attempts[i] == 1 for i in completed_before)  # completed chunks were not redone
         assert all(attempts[i] == 2 for i in interrupted)  # the interrupted one was
+
+        # The CLI finds the running server and goes through its API (list) and its SSE stream (watch).
+        cli = [sys.executable, "-m", "xolap.cli", "backfill"]
+        listed = subprocess.run(cli + ["list", "--json"], env=_env(data_dir, moto_server), capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert [(r["id"], r["status"]) for r in json.loads(listed.stdout)] == [(run["id"], "completed")]
+        watched = subprocess.run(cli + ["watch", f"inventory:{run['id']}"], env=_env(data_dir, moto_server),
+                                 capture_output=True, text=True, timeout=60)
+        assert watched.returncode == 0, watched.stderr
+        assert "→ completed" in watched.stdout and watched.stdout.count("chunk ") >= FILES // CHUNK
     finally:
         server.send_signal(signal.SIGINT)
         try:
