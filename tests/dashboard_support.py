@@ -15,18 +15,18 @@ SECTIONS = {101: (1, 12), 102: (1, 6), 201: (2, 4)}
 COLUMNS = ["user_id", "section_id", "project_id", "timestamp", "event_type", "verb_id", "page_id", "completion",
            "activity_id", "scaled_score", "success", "part_attempt_guid", "hints_requested", "video_url",
            "video_progress", "object_name", "event_hash"]
-START = datetime(2026, 9, 1, 8, 0, 0)
+START = datetime(2026, 8, 3, 8, 0, 0)
 
 
 def make_events(seed: int = 7) -> list[list]:
-    """Deterministic events: page views, activity and part attempts, video plays, spread over September 2026."""
+    """Deterministic events: page views, activity and part attempts, video plays, spread over August to October 2026."""
     rng = random.Random(seed)
     rows: list[list] = []
     for section_id, (project_id, learners) in SECTIONS.items():
         for learner in range(learners):
             user = f"learner-{section_id}-{learner}"
             for index in range(10):
-                ts = START + timedelta(days=rng.randrange(0, 28), minutes=rng.randrange(0, 600))
+                ts = START + timedelta(days=rng.randrange(0, 84), minutes=rng.randrange(0, 600))
                 kind = ("page_viewed", "activity_attempt", "part_attempt", "video")[index % 4]
                 row = dict.fromkeys(COLUMNS)
                 row.update(user_id=user, section_id=section_id, project_id=project_id, timestamp=ts, event_type=kind)

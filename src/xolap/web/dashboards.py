@@ -38,6 +38,7 @@ ORDER BY events DESC"""
 DEFAULT_SPEC = {
     "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
     "title": "Events by type",
+    "width": 420,
     "mark": {"type": "bar", "tooltip": True},
     "encoding": {
         "x": {"field": "event_type", "type": "nominal", "sort": "-y", "title": "Event type"},
