@@ -159,3 +159,23 @@ def test_glob_over_files_with_per_file_blank_lines(ch_db, tmp_path):
     got = client.query(f"SELECT source_file, source_line, event_hash FROM `{db}`.raw_events ORDER BY source_file, source_line").result_rows
     assert [(Path(f).name, n) for f, n, _ in got] == [("a.jsonl", 1), ("a.jsonl", 2), ("b.jsonl", 1), ("b.jsonl", 2), ("b.jsonl", 3)]
     assert [h for _, _, h in got] == [line_hash(lines[i]) for i in range(5)]
+
+
+def test_public_expression_list_and_condition_compose_in_one_query(ch_db):
+    """select_expressions() and valid_condition() are generated separately and still share their helpers."""
+    from xolap.xapi.sql import QUERY_SETTINGS, select_expressions, valid_condition
+
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    path = FIXTURES / "mixed_bad_lines.jsonl"
+    client.command(f"CREATE TABLE `{db}`.sql_events AS `{db}`.raw_events")
+    client.command(f"SYSTEM STOP MERGES `{db}`.sql_events")
+    client.command(
+        f"INSERT INTO `{db}`.sql_events ({', '.join(MAPPED_COLUMN_NAMES)}) "
+        f"SELECT {', '.join(select_expressions(source_file_expr=quote('f')))} FROM {_file_source(path)} "
+        f"WHERE {not_blank_condition()} AND {valid_condition()} {QUERY_SETTINGS}"
+    )
+    python = map_lines(read_lines(path.read_bytes(), "f"), source_file="f", source_etag=None).table
+    got = client.query(f"SELECT source_line, event_hash FROM `{db}`.sql_events ORDER BY source_line").result_rows
+    # the three good lines are identical: ReplacingMergeTree keeps the last of them within the insert
+    assert got == [(28, python.column("event_hash")[0].as_py())] and set(python.column("source_line").to_pylist()) == {1, 5, 28}

@@ -12,6 +12,7 @@ self-contained); a leaf is converted from its raw JSON text the way rows.py conv
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -47,6 +48,11 @@ _EMPTYISH = "('', 'null', '\"\"')"
 _ALIAS_RE = re.compile(r"\b_x_[A-Za-z0-9_]+\b")
 
 
+def _path_id(path: tuple[str, ...]) -> str:
+    """A stable name part for a JSON path, so separately generated expression lists agree on every helper."""
+    return hashlib.sha1("\x00".join(path).encode()).hexdigest()[:10]
+
+
 class _Query:
     """Builds one query's expressions over named helper expressions (`_x_*`), then renders them so each helper is
     defined inline (`(expr AS name)`) exactly once, at its first use, and referenced by name afterwards."""
@@ -55,8 +61,6 @@ class _Query:
         self.line_column = line_column
         self.defs: dict[str, str] = {}
         self.emitted: set[str] = set()
-        self._maps: dict[tuple[str, ...], str] = {}
-        self._leaves: dict[tuple[str, ...], str] = {}
 
     def alias(self, name: str, expression: str) -> str:
         self.defs.setdefault(name, expression)
@@ -81,13 +85,13 @@ class _Query:
         return self.alias("_x_line", f"if(endsWith({col}, '\\r'), substring({col}, 1, length({col}) - 1), {col})")
 
     def _map(self, path: tuple[str, ...]) -> str:
-        name = self._maps.setdefault(path, f"_x_m{len(self._maps)}")
+        name = f"_x_m_{_path_id(path)}"
         source = self.line() if not path else f"{self._map(path[:-1])}[{quote(path[-1])}]"
         return self.alias(name, f"CAST(JSONExtractKeysAndValuesRaw({source}), 'Map(String, String)')")
 
     def raw(self, path: tuple[str, ...]) -> str:
         """The raw JSON text at path ('' when absent), as a short alias."""
-        name = self._leaves.setdefault(path, f"_x_r{len(self._leaves)}")
+        name = f"_x_r_{_path_id(path)}"
         return self.alias(name, f"{self._map(path[:-1])}[{quote(path[-1])}]")
 
     def _source(self, field: Field, index: int) -> tuple[str, str, str]:
