@@ -2,12 +2,20 @@
 
 Generated from xolap.xapi.fields, branch for branch the same rules as xolap.xapi.rows, so
 `INSERT INTO raw_events (MAPPED_COLUMN_NAMES) SELECT <select_expressions()> FROM file|s3(…,'LineAsString','line String')
-WHERE <valid_condition()>` gives exactly the rows the Python path gives (tests/xapi/test_parity.py).
+WHERE <not_blank_condition()> AND <valid_condition()>` gives exactly the rows the Python path gives
+(tests/xapi/test_parity.py); insert_select_sql() builds that statement, rejected_lines_sql() selects the other
+lines with their reasons (ingest_errors columns), flagged_rows_sql() does blanks + rejections of one file in a scan.
 
 Read lines with the LineAsString format (not JSONAsString): the hash needs each line exactly as written and a
 malformed line must reach the validity check instead of failing the whole read. Each JSON object level is parsed
-once into a Map of raw values (helper aliases `_x_*`, defined inline at first use, so the expression list is
-self-contained); a leaf is converted from its raw JSON text the way rows.py converts the parsed value.
+once into a Map of raw values; helpers are named `_x_*` (stable names, defined inline at first use, so every
+expression list is self-contained and lists generated separately compose). A leaf is converted from its raw
+JSON text the way rows.py converts the parsed value.
+
+Known differences, all on values no producer sends: a number of 2^64 or more in a string field (ClickHouse
+re-serializes it as a string at nested levels: accepted here, refused in Python); -0.0 in a string field ('-0'
+vs '0'); a duplicated JSON key (ClickHouse takes the first, orjson the last); a number that overflows a double
+(1e400: a line error in Python); a float inside a JSON-text field is written 1e22 here and 1e+22 by orjson.
 """
 
 from __future__ import annotations
