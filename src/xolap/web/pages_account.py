@@ -9,6 +9,7 @@ from xolap.store import accounts, flags
 from xolap.store.models import Project, Section, User
 from xolap.web import sessions
 from xolap.web.auth import Principal, csrf_protect, require_login, resolve_principal
+from xolap.web.login_throttle import LoginThrottle
 from xolap.web.negotiation import redirect, render, wants_json
 
 router = APIRouter(tags=["account"])
@@ -30,14 +31,32 @@ def login_page(request: Request, next: str = "/"):
                   json_data={"authenticated": principal.authenticated, "login": "POST /login with email, password, csrf_token"})
 
 
+def _throttle(request: Request) -> LoginThrottle:
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
 @router.post("/login", dependencies=[Depends(csrf_protect)])
 def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")):
     runtime = request.app.state.runtime
+    throttle = _throttle(request)
+    address = request.client.host if request.client else "?"
+    wait = throttle.retry_after(email, address)
+    if wait:
+        message = f"Too many failed logins: try again in {(wait + 59) // 60} minute(s)."
+        return render(request, "login.html", {"next": _safe_next(next), "email": email, "error": message},
+                      json_data={"ok": False, "error": message}, status_code=429)
     with runtime.sessions() as session:
         user = accounts.authenticate(session, email, password)
         session.commit()
         if user is not None:
             sessions.start_session(request, user.id, accounts.password_fingerprint(user))
+    if user is None:
+        throttle.failed(email, address)
+    else:
+        throttle.succeeded(email)
     if user is None:
         return render(request, "login.html", {"next": _safe_next(next), "email": email, "error": "Wrong email or password."},
                       json_data={"ok": False, "error": "wrong email or password"}, status_code=400)
