@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -155,18 +156,31 @@ class LiveServer:
         while not self.server.started and time.time() < deadline:
             time.sleep(0.05)
         assert self.server.started, "test server did not start"
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30, follow_redirects=False)
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self.client = self._thread_client()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.client.close()
+        for client in self._clients:
+            client.close()
         self.server.should_exit = True
         self.thread.join(timeout=20)
 
+    def _thread_client(self) -> httpx.Client:
+        """One client per calling thread, so no cookie set by one response reaches another request."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,
+                                                       follow_redirects=False)
+            self._clients.append(client)
+        return client
+
     def status(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
-        self.client.cookies.clear()
+        client = self._thread_client()
+        client.cookies.clear()
         started = time.perf_counter()
-        with self.client.stream(method, path, headers=headers) as response:
+        with client.stream(method, path, headers=headers) as response:
             result = response.status_code, response.headers.get("location", "")
         SECONDS[f"{method} {path}"] = SECONDS.get(f"{method} {path}", 0.0) + time.perf_counter() - started
         return result
@@ -232,35 +246,37 @@ def world(runtime):
 def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentials], flag_state: dict[str, bool],
           *, html: bool = True) -> list[str]:
     """Call every route as every role in every mode; returns the violations (empty when all rules hold)."""
-    failures = []
-    for method, template, path, rule in table:
+    calls = []
+    for method, _template, path, rule in table:
         for role in roles:
             cred = creds[role.name]
-            modes = []
             if cred.token is None or role.email is not None:  # browser: cookie (or none) + CSRF token
                 base = {"Cookie": f"xolap_session={cred.cookie}", "X-CSRF-Token": cred.csrf} if cred.cookie else {}
                 if html and not path.startswith("/api/"):
-                    modes.append(("html", {**base, "Accept": "text/html"}))
-                modes.append(("json", {**base, "Accept": "application/json"}))
+                    calls.append((method, path, rule, role, "html", {**base, "Accept": "text/html"}))
+                calls.append((method, path, rule, role, "json", {**base, "Accept": "application/json"}))
             if cred.token is not None:
-                modes.append(("token", {"Authorization": f"Bearer {cred.token}", "Accept": "application/json"}))
-            expect_allowed = allowed(rule, role, flag_state) and not (role.invalid_token and rule not in (PUBLIC, PUBLIC_FORM))
-            for mode, headers in modes:
-                status, location = live.status(method, path, headers)
-                to_login = status in (302, 303, 307) and location.startswith("/login") and rule != PUBLIC_FORM
-                where = f"{method} {path} [{rule}] as {role.name} ({mode}, flags {flag_state}): got {status}"
-                if rule == PUBLIC_FORM and "Cookie" not in headers and "Authorization" not in headers:
-                    if status != 403:
-                        failures.append(where + " but a form post without a session must fail its CSRF check (403)")
-                elif expect_allowed:
-                    if status in (401, 403) or to_login or status >= 500:
-                        failures.append(where + " but should be allowed")
-                elif role.email is None and not role.invalid_token:
-                    want = 303 if mode == "html" else 401
-                    if status != want or (want == 303 and not to_login):
-                        failures.append(where + f" but anonymous should get {want}")
-                elif status != 403:
-                    failures.append(where + " but should be 403")
+                calls.append((method, path, rule, role, "token",
+                              {"Authorization": f"Bearer {cred.token}", "Accept": "application/json"}))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda call: live.status(call[0], call[1], call[5]), calls))
+    failures = []
+    for (method, path, rule, role, mode, headers), (status, location) in zip(calls, answers):
+        expect_allowed = allowed(rule, role, flag_state) and not (role.invalid_token and rule not in (PUBLIC, PUBLIC_FORM))
+        to_login = status in (302, 303, 307) and location.startswith("/login") and rule != PUBLIC_FORM
+        where = f"{method} {path} [{rule}] as {role.name} ({mode}, flags {flag_state}): got {status}"
+        if rule == PUBLIC_FORM and "Cookie" not in headers and "Authorization" not in headers:
+            if status != 403:
+                failures.append(where + " but a form post without a session must fail its CSRF check (403)")
+        elif expect_allowed:
+            if status in (401, 403) or to_login or status >= 500:
+                failures.append(where + " but should be allowed")
+        elif role.email is None and not role.invalid_token:
+            want = 303 if mode == "html" else 401
+            if status != want or (want == 303 and not to_login):
+                failures.append(where + f" but anonymous should get {want}")
+        elif status != 403:
+            failures.append(where + " but should be 403")
     return failures
 
 
