@@ -31,6 +31,13 @@ def test_login_then_section_dashboard_draws_charts(page, log_in, screenshot):
     assert page.locator("#panel-assessment .data-table tbody tr").count() > 0
     page.click("#tab-cross_event")
     screenshot(page, "section-dashboard")
+    # a date range with no events: the summary and the open chart say there is not enough data
+    page.fill("#date-filter input[name=start]", "2030-01-01")
+    page.click("#date-filter [type=submit]")
+    page.wait_for_selector("#summary .empty-state", timeout=30_000)
+    page.wait_for_selector("#panel-cross_event .chart .empty-state", timeout=30_000)
+    assert "Not enough data" in page.locator("#panel-cross_event .chart").inner_text()
+    assert "start=2030-01-01" in page.url
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -48,6 +55,11 @@ def test_custom_query_runs_and_renders_its_chart_and_errors_inline(page, log_in,
     page.click("#panel-custom [data-action=save]")
     page.wait_for_function("document.querySelector('#panel-custom select[name=saved]').options.length > 1")
     screenshot(page, "custom-sql")
+    with page.expect_download() as download:
+        page.click("#panel-custom [data-export-custom=png]")
+    assert download.value.suggested_filename == "custom.png"
+    with open(download.value.path(), "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     # a refused query shows the guard's message inline
     editor = page.locator("#panel-custom .xolap-editor-sql .cm-content")
     editor.click()
