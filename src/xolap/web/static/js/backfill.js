@@ -1,6 +1,6 @@
 // Backfill run page: live updates over SSE (status, batches, chunks, progress) and the chunk-log viewer with
-// infinite scroll to older chunks. EventSource reconnects by itself and sends Last-Event-ID, and the server
-// replays what was missed from its journal, so a dropped connection loses nothing.
+// infinite scroll to older chunks. On a dropped stream we reconnect with the last event id seen, and the server
+// replays what was missed from its journal, so a dropped connection loses nothing and repeats nothing.
 (function () {
   "use strict";
   const root = document.getElementById("backfill-run");
@@ -136,29 +136,40 @@
   }
 
   if (!window.EventSource) { liveState.textContent = "no live updates in this browser"; return; }
-  const url = root.dataset.events + "?last_event_id=" + encodeURIComponent(root.dataset.lastEvent || "0");
+  // We reconnect ourselves with ?last_event_id=<last id seen>, so a dropped stream resumes exactly where it
+  // stopped (the server replays the journal after that id) whatever the browser does with Last-Event-ID.
+  let lastId = root.dataset.lastEvent || "0";
   let source = null;
+  let finished = false;
+  let retryTimer = null;
+  function track(e) { if (e.lastEventId) lastId = e.lastEventId; }
   function connect() {
-    source = new EventSource(url, { withCredentials: true });
+    retryTimer = null;
+    source = new EventSource(root.dataset.events + "?last_event_id=" + encodeURIComponent(lastId), { withCredentials: true });
     source.onopen = () => { liveState.textContent = "live"; liveState.className = "badge ok"; };
     source.onerror = () => {
-      // EventSource retries by itself (retry: 2000) with Last-Event-ID; only a closed source needs us.
-      liveState.textContent = source.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting…";
+      if (finished) return;
+      liveState.textContent = "reconnecting…";
       liveState.className = "badge warn";
+      source.close();
+      if (!retryTimer) retryTimer = setTimeout(connect, 2000);
     };
-    source.addEventListener("status", (e) => { const d = JSON.parse(e.data); updateRun(d.data); note("status " + d.data.status); });
+    source.addEventListener("status", (e) => { track(e); const d = JSON.parse(e.data); updateRun(d.data); note("status " + d.data.status); });
     source.addEventListener("progress", (e) => {
+      track(e);
       const d = JSON.parse(e.data);
       updateRun(Object.assign({ kind: "manual", status: root.querySelector('[data-role="status"]').textContent }, d.data));
     });
-    source.addEventListener("batch", (e) => { const d = JSON.parse(e.data); updateBatch(d.data); note("batch " + d.data.sequence + " " + d.data.status); });
+    source.addEventListener("batch", (e) => { track(e); const d = JSON.parse(e.data); updateBatch(d.data); note("batch " + d.data.sequence + " " + d.data.status); });
     source.addEventListener("chunk", (e) => {
+      track(e);
       const d = JSON.parse(e.data);
       if (d.data && String(d.data.batch_id) === String(batchId)) upsertChunk(d.data, true);
       note("chunk " + (d.data ? d.data.chunk_index + " " + d.data.status : "(truncated)"));
     });
     source.addEventListener("end", (e) => {
       const d = JSON.parse(e.data);
+      finished = true;
       note("run finished: " + d.status);
       liveState.textContent = "finished";
       liveState.className = "badge";
