@@ -27,7 +27,7 @@ def test_dry_run_counts_objects_rows_bytes_without_writing(bf_runtime, s3, bucke
 
 def test_real_run_inserts_every_event_once_and_retry_is_idempotent(bf_runtime, s3, bucket, drain):
     upload_bundles(s3, bucket, "xapi/", files=4, lines=25)
-    s3.put_object(Bucket=bucket, Key="xapi/other/bad.jsonl", Body=statement(999_000) + b"\n{not json\n")
+    s3.put_object(Bucket=bucket, Key="xapi/other/bad.jsonl", Body=b"\n" + statement(999_000) + b"\n\n{not json\n")
     run = service.create_manual_run(bf_runtime, s3_pattern=f"s3://{bucket}/xapi/{{section,other}}/**.jsonl")
     drain()
     done = service.get_run(bf_runtime, "manual", run["id"])
@@ -37,7 +37,9 @@ def test_real_run_inserts_every_event_once_and_retry_is_idempotent(bf_runtime, s
     assert count_events(bf_runtime) == 101
     db = bf_runtime.settings.clickhouse_database
     reason = bf_runtime.clickhouse().query(f"SELECT source_file, source_line, reason FROM `{db}`.ingest_errors").result_rows
-    assert reason and reason[0][0].endswith("other/bad.jsonl") and reason[0][1] == 2
+    assert reason and reason[0][0].endswith("other/bad.jsonl") and reason[0][1] == 2  # 2nd non-empty line (4th physical)
+    lines = bf_runtime.clickhouse().query(f"SELECT DISTINCT source_line FROM `{db}`.raw_events WHERE source_file LIKE '%bad.jsonl'").result_rows
+    assert lines == [(1,)]
 
     # Running the same backfill again (a retry after a crash) must not make any event visible twice.
     runner.execute_manual_run(bf_runtime, run["id"])  # completed: nothing to do

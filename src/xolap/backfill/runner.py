@@ -92,8 +92,13 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
             token: str | None, record_rejected: bool, on_progress=None) -> ChunkResult:
     client = thread_client(settings)
     started = time.perf_counter()
+    line_expr = "toUInt32(_row_number + 1)"
+    if fmt == "JSONAsString":  # a cheap plain read first, so source_line skips blank lines per file
+        blank = client.query(statements.blank_rows_sql(settings, url=url, query_tag=query_tag + "-blank",
+                                                       clickhouse_settings=ch_settings)).result_rows
+        line_expr = statements.source_line_expression([(path, row) for path, row in blank])
     sql = statements.insert_sql(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag,
-                                clickhouse_settings=ch_settings, dedup_token=token)
+                                clickhouse_settings=ch_settings, dedup_token=token, source_line_expr=line_expr)
     if on_progress is None:
         client.command(sql)  # chunks: no progress polling, no helper thread (and no extra client)
     else:
@@ -103,7 +108,8 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
     if record_rejected and fmt == "JSONAsString":
         rejected_tag = query_tag + "-rejected"
         client.command(statements.rejected_insert_sql(settings, database=settings.clickhouse_database, url=url,
-                                                      query_tag=rejected_tag, clickhouse_settings=ch_settings, dedup_token=token))
+                                                      query_tag=rejected_tag, clickhouse_settings=ch_settings, dedup_token=token,
+                                                      source_line_expr=line_expr))
         result.rejected = statements.query_metrics(client, rejected_tag).get("rows_written", 0)
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result

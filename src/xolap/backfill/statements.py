@@ -29,6 +29,21 @@ _ETAG_EXPR = "trim(BOTH '\"' FROM _etag)"
 _LINE_EXPR = "toUInt32(_row_number + 1)"
 
 
+def blank_rows_sql(settings: Settings, *, url: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:
+    """(path, 0-based row number) of every blank line, so source_line counts non-empty lines per file as the
+    Python ingest path does (xolap.xapi.sql.source_line_expression with a path → rows mapping)."""
+    src = source(settings, url, "JSONAsString")
+    sql = f"SELECT _path, _row_number FROM {src} WHERE NOT ({mapping.not_blank_condition()}) ORDER BY _path, _row_number"
+    return _tagged(sql, clickhouse_settings, query_tag)
+
+
+def source_line_expression(blank_rows: list[tuple[str, int]]) -> str:
+    per_file: dict[str, list[int]] = {}
+    for path, row in blank_rows:
+        per_file.setdefault(path, []).append(int(row))
+    return mapping.source_line_expression(per_file)
+
+
 def settings_clause(values: dict[str, Any]) -> str:
     """` SETTINGS a = 1, b = 'x'` (names were validated by naming.clickhouse_settings)."""
     if not values:
@@ -66,7 +81,7 @@ def source(settings: Settings, url: str, fmt: str) -> str:
 
 
 def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, query_tag: str,
-               clickhouse_settings: dict[str, Any], dedup_token: str | None = None) -> str:
+               clickhouse_settings: dict[str, Any], dedup_token: str | None = None, source_line_expr: str = _LINE_EXPR) -> str:
     """The INSERT … SELECT for one pattern or chunk URL."""
     values = dict(clickhouse_settings)
     if dedup_token:
@@ -74,7 +89,7 @@ def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, que
     table = quoted_table(target_table)
     if fmt == "JSONAsString":
         sql = mapping.insert_select_sql(table, source(settings, url, fmt), source_file_expr=_FILE_EXPR,
-                                        source_etag_expr=_ETAG_EXPR, source_line_expr=_LINE_EXPR)
+                                        source_etag_expr=_ETAG_EXPR, source_line_expr=source_line_expr)
     else:
         values.setdefault("input_format_skip_unknown_fields", 1)
         values.setdefault("input_format_parquet_allow_missing_columns", 1)
@@ -84,13 +99,14 @@ def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, que
 
 
 def rejected_insert_sql(settings: Settings, *, database: str, url: str, query_tag: str,
-                        clickhouse_settings: dict[str, Any], dedup_token: str | None = None) -> str:
+                        clickhouse_settings: dict[str, Any], dedup_token: str | None = None,
+                        source_line_expr: str = _LINE_EXPR) -> str:
     """INSERT of the lines the mapping rejects into <database>.ingest_errors (JSONAsString only)."""
     values = dict(clickhouse_settings)
     if dedup_token:
         values["insert_deduplication_token"] = dedup_token + "-rejected"
     select = mapping.rejected_lines_sql(source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR,
-                                        source_line_expr=_LINE_EXPR)
+                                        source_line_expr=source_line_expr)
     sql = (f"INSERT INTO `{database}`.ingest_errors (ingest_path, source_file, source_line, reason, raw_line) "
            f"SELECT 'backfill', source_file, source_line, reason, raw_line FROM ({select})")
     return _tagged_insert(sql, values, query_tag)
