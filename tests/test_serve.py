@@ -68,6 +68,16 @@ def test_serve_end_to_end(service_data_dir):
         status = subprocess.run(_xolap("ch", "migrate", "status"), env=_env(data_dir), capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
         assert "raw_events" in status.stdout and "yes" in status.stdout
+
+        # So does `xolap ingest`: the server ingests the file and the CLI reports its summary and exit code.
+        sample = data_dir.parent / "sample.jsonl"
+        sample.write_text(
+            '{"actor":{"account":{"homePage":"h","name":"1"}},"verb":{"id":"http://id.tincanapi.com/verb/viewed"},'
+            '"object":{"id":"o"},"timestamp":"2025-01-01T00:00:00Z"}\nnot json\n'
+        )
+        ingest = subprocess.run(_xolap("ingest", str(sample)), env=_env(data_dir), capture_output=True, text=True, timeout=120)
+        assert ingest.returncode == 3, ingest.stderr
+        assert "through http://127.0.0.1" in ingest.stderr and "1 rows ingested" in " ".join(ingest.stderr.split())
     finally:
         server.send_signal(signal.SIGINT)
         try:

@@ -90,3 +90,18 @@ def test_archives_accepted_statements_to_s3(runtime, aws_settings):
     assert len(keys) == 2 and all(k.startswith("raw/section/") and "/page_viewed/" in k for k in keys)
     body = s3.get_object(Bucket="xapi-archive", Key=keys[0])["Body"].read()
     assert len(body.strip().splitlines()) == 1
+
+
+def test_ingest_paths_through_the_server(runtime, tmp_path):
+    """What `xolap ingest` sends when `xolap serve` holds the engine: the CLI's summary, bad lines reported."""
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(b"\n".join(orjson.dumps(statement(i)) for i in range(3)) + b"\n")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(orjson.dumps(statement(10)) + b"\nnot json\n")
+    client, auth = _client(runtime)
+    data = client.post("/api/v1/ingest/paths", json={"paths": [str(good), str(mixed)]}, headers=auth).json()
+    assert (data["files"], data["rows"], data["rejected"], data["exit_code"]) == (2, 4, 1, 3)
+    assert data["errors"][0]["file"].endswith("mixed.jsonl") and data["errors"][0]["line"] == 2
+    missing = client.post("/api/v1/ingest/paths", json={"paths": [str(tmp_path / "nope.jsonl")]}, headers=auth).json()
+    assert missing["exit_code"] == 1 and missing["failures"]
+    assert client.post("/api/v1/ingest/paths", json={"paths": [str(good)]}).status_code == 401

@@ -219,6 +219,12 @@ def ingest_command(
         raise typer.Exit(EXIT_FAILED) from None
     client = injected.get("client")
     if client is None:
+        from xolap.remote import running_server
+
+        remote = running_server(settings)
+        if remote is not None:  # `xolap serve` holds the embedded engine: it ingests for us
+            raise typer.Exit(ingest_through_server(remote, paths, engine, max_errors, as_json))
+    if client is None:
         from xolap.clickhouse.client import ClickHouseUnavailable, connect
 
         try:
@@ -239,6 +245,34 @@ def ingest_command(
     else:
         print_summary(summary, err_console, max_errors)
     raise typer.Exit(summary.exit_code)
+
+
+def summary_from_dict(data: dict[str, Any]) -> IngestSummary:
+    return IngestSummary(
+        files=data["files"], rows=data["rows"], rejected=data["rejected"], seconds=data["seconds"],
+        errors=[LineError(e["file"], e["line"], e["reason"], "") for e in data["errors"]],
+        failures=[FileFailure(f["file"], f["error"]) for f in data["failures"]],
+    )
+
+
+def ingest_through_server(remote: Any, paths: list[str], engine: str, max_errors: int, as_json: bool) -> int:
+    """Send the paths to the running server (same machine: local paths are made absolute); returns the exit code."""
+    from pathlib import Path
+
+    from xolap.remote import RemoteError
+
+    sent = [p if p.startswith("s3://") else str(Path(p).expanduser().absolute()) for p in paths]
+    err_console.print(f"xolap serve holds the engine: ingesting through {remote.url}", soft_wrap=True)
+    try:
+        data = remote.post("/api/v1/ingest/paths", json={"paths": sent, "engine": engine, "max_errors": max_errors})
+    except RemoteError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        return EXIT_FAILED
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print_summary(summary_from_dict(data), err_console, max_errors)
+    return int(data["exit_code"])
 
 
 def register(app: typer.Typer) -> None:

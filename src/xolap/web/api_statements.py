@@ -1,4 +1,4 @@
-"""POST /api/v1/statements: the direct uploader over HTTP (one statement, a JSON array, or JSONL), same mapping.
+"""Ingest API. POST /api/v1/statements: the direct uploader over HTTP (one statement, a JSON array, or JSONL), same mapping.
 
 Bodies: `application/json` holding an object or an array of objects, or JSONL (`application/x-ndjson`, text/plain,
 or JSON that is not a single document). Each statement is one "line": its provenance is `api:<receipt>` and its
@@ -6,6 +6,7 @@ or JSON that is not a single document). Each statement is one "line": its proven
 covers. Good statements are inserted even when others are rejected; the answer lists each rejection (line, reason).
 Answers: 200 when anything was accepted, 400 for an empty or oversized body, 422 when every statement was rejected.
 When XOLAP_S3_BUNDLE_BUCKET is set, accepted bodies are also archived to S3 in Torus's bundle layout.
+POST /api/v1/ingest/paths is `xolap ingest` run by the server that holds the embedded engine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from xolap.ingest.pipeline import EventWriter, ingest_lines
 from xolap.web.auth import Principal, require_site_admin
@@ -91,3 +93,24 @@ async def post_statements(request: Request, principal: Principal = Depends(requi
         "archived": archived,
     }
     return JSONResponse(payload, status_code=200 if report.rows else 422)
+
+
+class IngestPathsRequest(BaseModel):
+    paths: list[str]
+    engine: str = "auto"
+    max_errors: int = 20
+
+
+@router.post("/ingest/paths")
+async def ingest_paths_api(body: IngestPathsRequest, request: Request, principal: Principal = Depends(require_site_admin)) -> dict:
+    """`xolap ingest` through a running server: local paths on this machine or s3:// URLs; the CLI's summary."""
+    from starlette.concurrency import run_in_threadpool
+
+    from xolap.ingest.cli import ingest_paths
+
+    if body.engine not in ("auto", "sql", "python"):
+        raise HTTPException(400, f"engine must be auto, sql or python (got {body.engine!r})")
+    runtime = request.app.state.runtime
+    use_sql = {"auto": None, "sql": True, "python": False}[body.engine]
+    summary = await run_in_threadpool(lambda: ingest_paths(runtime.clickhouse(), runtime.settings, body.paths, use_sql=use_sql))
+    return summary.as_dict(body.max_errors)
