@@ -49,7 +49,7 @@ ROUTE_RULES: list[tuple[str, str]] = [
     (r"^/api/v1/admin/clickhouse/migrations$", ADMIN_API),  # the CLI drives migrations on fresh installs: no flag
     (r"^/api/v1/admin(/|$)", SITE_ADMIN),
     (r"^/api/v1/backfill(/|$)", ADMIN_API),  # backfill CLI over HTTP with the admin token (pages need the flags)
-    (r"^/api/v1/statements$", SITE_ADMIN),  # HTTP ingest
+    (r"^/api/v1/(statements|ingest/paths)$", SITE_ADMIN),  # HTTP ingest (statements; `xolap ingest` via the server)
     (r"^(/api/v1)?/sections/\{slug\}(/|$)", SECTION),
     (r"^(/api/v1)?/projects/\{slug\}(/|$)", PROJECT),
 ]
