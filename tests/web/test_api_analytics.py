@@ -211,20 +211,24 @@ def test_a_running_query_can_be_followed_and_cancelled(api):
 
     worker = threading.Thread(target=run)
     worker.start()
-    deadline = time.monotonic() + 5
-    progress = {}
-    while time.monotonic() < deadline:
-        progress = client.get(A + f"/query/{tag}/progress", headers=who["inst_a"]).json()
-        if progress["running"] and progress.get("elapsed_s", 0) > 0:
-            break
-        time.sleep(0.1)
-    assert progress["running"] is True
-    # another section cannot see or stop it
-    assert client.get(B + f"/query/{tag}/progress", headers=who["inst_b"]).json()["running"] is False
-    assert client.post(B + f"/query/{tag}/cancel", headers=who["inst_b"]).json()["cancelled"] == 0
-    assert client.post(A + f"/query/{tag}/cancel", headers=who["inst_a"]).json()["cancelled"] >= 1
-    worker.join(30)
+    try:
+        deadline = time.monotonic() + 5
+        progress: dict = {}
+        while time.monotonic() < deadline:
+            progress = client.get(A + f"/query/{tag}/progress", headers=who["inst_a"]).json()
+            if progress["running"] and progress.get("elapsed_s", 0) > 0:
+                break
+            time.sleep(0.1)
+        # another section can neither see nor stop it
+        other_progress = client.get(B + f"/query/{tag}/progress", headers=who["inst_b"]).json()
+        other_cancel = client.post(B + f"/query/{tag}/cancel", headers=who["inst_b"]).json()
+        own_cancel = client.post(A + f"/query/{tag}/cancel", headers=who["inst_a"]).json()
+    finally:
+        worker.join(30)  # the query ends, cancelled or at the time limit, before the app shuts down
     assert not worker.is_alive()
+    assert other_progress["running"] is False and other_cancel["cancelled"] == 0
+    assert progress["running"] is True and progress["elapsed_s"] > 0
+    assert own_cancel["cancelled"] >= 1
     response = outcome["response"]
     assert response.status_code == 409, response.text
     assert response.json()["error"]["kind"] == "cancelled"
