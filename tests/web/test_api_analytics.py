@@ -232,3 +232,14 @@ def test_a_running_query_can_be_followed_and_cancelled(api):
     response = outcome["response"]
     assert response.status_code == 409, response.text
     assert response.json()["error"]["kind"] == "cancelled"
+
+
+def test_every_curated_chart_renders_on_the_server(api):
+    client, who, _ = api
+    for base, role in ((A, "inst_a"), (P, "author")):
+        for category in client.get(base + "/categories", headers=who[role]).json():
+            response = client.get(base + f"/categories/{category['key']}/export?format=svg", headers=who[role])
+            if response.status_code == 400:
+                assert response.json()["error"]["kind"] == "no_data", (category["key"], response.text)
+            else:
+                assert response.status_code == 200 and "<svg" in response.text, (category["key"], response.text[:300])
