@@ -220,3 +220,37 @@ def test_settings_travel_with_the_query_only(ch_db):
     # nothing stuck on the session afterwards
     after = client.query("SELECT getSetting('readonly'), getSetting('max_result_rows')").result_rows[0]
     assert after == (0, 0)
+
+
+def test_a_query_with_bound_parameters_is_found_and_cancelled_by_tag(ch_db):
+    """ClickHouse lists a parameterized query re-formatted (comments gone); the bound marker still finds it."""
+    import threading
+    import time
+
+    from xolap.analytics.executor import Limits, QueryError, cancel, progress, run
+    from xolap.clickhouse.client import connect
+
+    client, settings = ch_db
+    limits = Limits.from_settings(settings).replace(max_rows_to_read=10**12)
+    other = connect(settings)
+    outcome: dict = {}
+
+    def slow() -> None:
+        try:
+            run(connect(settings), settings, "SELECT count() FROM numbers(100000000000) WHERE number % {m:UInt64} = 1",
+                parameters={"m": 7}, tag="param-slow", limits=limits)
+        except QueryError as exc:
+            outcome["kind"] = exc.kind
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    seen = None
+    for _ in range(100):
+        seen = progress(other, "param-slow")
+        if seen is not None and seen.rows_read:
+            break
+        time.sleep(0.05)
+    assert seen is not None and seen.rows_read > 0
+    assert cancel(other, "param-slow") >= 1
+    worker.join(timeout=20)
+    assert outcome.get("kind") == "cancelled"

@@ -195,8 +195,6 @@ def test_progress_and_cancel_are_bound_to_the_scope_that_started_the_query(api):
     assert client.get(A + "/query/not-a-tag/progress", headers=who["inst_a"]).status_code == 400
 
 
-@pytest.mark.xfail(strict=True, reason="executor tags queries with a SQL comment, but ClickHouse shows a query with bound "
-                   "parameters re-formatted (comment gone) in system.processes, so progress/cancel by tag find nothing")
 def test_a_running_query_can_be_followed_and_cancelled(api):
     client, who, runtime = api
     runtime.settings = runtime.settings.model_copy(update={"query_max_execution_time": 6})

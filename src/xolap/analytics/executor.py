@@ -24,7 +24,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from xolap.clickhouse.client import kill_tagged, running_tagged
-from xolap.clickhouse.client import tag as tag_sql
+from xolap.clickhouse.client import tag_query
 from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
 
@@ -231,7 +231,7 @@ def run(
     except QueryError as exc:
         exc.tag = query_tag
         raise
-    tagged = tag_sql(body, query_tag)
+    tagged, parameters = tag_query(body, query_tag, parameters)
     query_settings: dict[str, Any] = {"readonly": 1} if readonly else {}
     query_settings.update(limits.query_settings())
     query_settings.update(READ_SETTINGS)

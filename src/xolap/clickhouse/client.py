@@ -89,30 +89,59 @@ def thread_client(settings: Settings) -> Client:
     return client
 
 
+TAG_PARAMETER = "xolap_query_tag"
+_WITH_RE = re.compile(r"^\s*with\b", re.IGNORECASE)
+_SELECT_RE = re.compile(r"^\s*select\b", re.IGNORECASE)
+
+
+def _check_tag(query_tag: str) -> None:
+    if not _TAG_RE.match(query_tag):
+        raise ValueError(f"invalid query tag {query_tag!r}: use letters, digits and _.:- only")
+
+
 def tag(sql: str, query_tag: str) -> str:
     """Prefix SQL with a comment that system.processes keeps, so the query can be found and killed.
 
-    chDB drops clickhouse-connect's query_id (stack-findings A4); the comment survives on both engines.
+    chDB drops clickhouse-connect's query_id (stack-findings A4); the comment survives on both engines, but only
+    for queries without bound parameters: see tag_query for those.
     """
-    if not _TAG_RE.match(query_tag):
-        raise ValueError(f"invalid query tag {query_tag!r}: use letters, digits and _.:- only")
+    _check_tag(query_tag)
     return f"/* xolap:{query_tag} */ {sql}"
 
 
-def tag_pattern(query_tag: str) -> str:
-    """The LIKE pattern that matches a tagged query's text."""
-    if not _TAG_RE.match(query_tag):
-        raise ValueError(f"invalid query tag {query_tag!r}")
-    return f"%/* xolap:{query_tag} */%"
+def tag_query(sql: str, query_tag: str, parameters: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """Tag a query so system.processes can find it, with or without bound parameters.
+
+    With parameters, ClickHouse lists the query re-formatted after substitution, without comments; a bound
+    string survives as a literal. So a SELECT also gets `WITH {xolap_query_tag:String} AS xolap_query_tag`,
+    which reads as `'xolap:<tag>'` there and changes nothing in the result.
+    """
+    tagged = tag(sql, query_tag)
+    if not parameters:
+        return tagged, parameters
+    marker = f"{{{TAG_PARAMETER}:String}} AS {TAG_PARAMETER}"
+    if _WITH_RE.match(sql):
+        body = _WITH_RE.sub(f"WITH {marker},", sql, count=1)
+    elif _SELECT_RE.match(sql):
+        body = f"WITH {marker} {sql}"
+    else:
+        return tagged, parameters
+    return tag(body, query_tag), {**parameters, TAG_PARAMETER: f"xolap:{query_tag}"}
+
+
+def _tag_condition(query_tag: str) -> tuple[str, dict[str, str]]:
+    """A system.processes condition matching the query's comment or its bound marker, but not the lookup itself."""
+    _check_tag(query_tag)
+    return (
+        "(query LIKE {xolap_c:String} OR query LIKE {xolap_l:String}) AND query NOT LIKE '%system.processes%'",
+        {"xolap_c": f"%/* xolap:{query_tag} */%", "xolap_l": f"%'xolap:{query_tag}'%"},
+    )
 
 
 def kill_tagged(client: Client, query_tag: str) -> int:
     """Kill every running query carrying the tag; returns how many were asked to stop."""
-    pattern = tag_pattern(query_tag)
-    rows = client.query(
-        "SELECT query_id FROM system.processes WHERE query LIKE {p:String} AND query NOT LIKE '%system.processes%'",
-        parameters={"p": pattern},
-    ).result_rows
+    condition, parameters = _tag_condition(query_tag)
+    rows = client.query(f"SELECT query_id FROM system.processes WHERE {condition}", parameters=parameters).result_rows
     for (query_id,) in rows:
         client.command(f"KILL QUERY WHERE query_id = '{query_id}' ASYNC")
     return len(rows)
@@ -120,10 +149,11 @@ def kill_tagged(client: Client, query_tag: str) -> int:
 
 def running_tagged(client: Client, query_tag: str) -> list[dict[str, Any]]:
     """Progress of running tagged queries: rows/bytes read, total rows estimate, elapsed seconds."""
+    condition, parameters = _tag_condition(query_tag)
     result = client.query(
         "SELECT query_id, read_rows, read_bytes, total_rows_approx, written_rows, elapsed FROM system.processes "
-        "WHERE query LIKE {p:String} AND query NOT LIKE '%system.processes%'",
-        parameters={"p": tag_pattern(query_tag)},
+        f"WHERE {condition}",
+        parameters=parameters,
     )
     return [dict(zip(result.column_names, row)) for row in result.result_rows]
 
