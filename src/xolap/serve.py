@@ -15,9 +15,6 @@ from xolap.store.postgres import stop_embedded
 
 log = logging.getLogger("xolap.serve")
 
-# Hooks run after migrations and before serving (e.g. the demo loader); each takes the Runtime.
-STARTUP_HOOKS: list = []
-
 
 def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, workers: bool = True,
           on_ready=None, startup_hooks: list | None = None) -> None:
@@ -63,6 +60,13 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, wor
             stop_embedded()
 
 
+def _recover_backfill_jobs(runtime: Runtime) -> None:
+    """Requeue backfill jobs a killed process left 'doing', before this process's worker starts."""
+    from xolap.backfill.recovery import serve_startup_hook
+
+    serve_startup_hook(runtime)
+
+
 def _sqs_etl_worker(runtime: Runtime, stop: threading.Event):
     """The SQS ETL worker, when XOLAP_ETL_QUEUE_URL is set."""
     from xolap.ingest.sqs_worker import start_sqs_etl_worker
@@ -70,9 +74,15 @@ def _sqs_etl_worker(runtime: Runtime, stop: threading.Event):
     return start_sqs_etl_worker(runtime, stop)
 
 
-# Functions (runtime, stop_event) -> started Thread | None, for optional in-process workers.
-BACKGROUND_STARTERS: list = [_sqs_etl_worker]
+def _scope_sync(runtime: Runtime, stop: threading.Event):
+    """Sections and projects appear from ingested events: sync now, then every minute."""
+    from xolap.store.scopes_sync import start_scope_sync
 
-from xolap.store.scopes_sync import start_scope_sync  # noqa: E402  (sections/projects appear from events, every minute)
+    return start_scope_sync(runtime, stop)
 
-BACKGROUND_STARTERS.append(start_scope_sync)
+
+# Run after migrations and before serving, each with the Runtime (the demo loader is passed in by the CLI).
+STARTUP_HOOKS: list = [_recover_backfill_jobs]
+
+# Functions (runtime, stop_event) -> started Thread | None, for in-process workers besides the job worker.
+BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync]

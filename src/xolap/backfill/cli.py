@@ -277,15 +277,3 @@ def watch_command(run: str) -> None:
     console.print(f"[bold]{kind}:{run_id} {final['status']}[/bold]")
     if final["status"] not in TERMINAL:
         raise typer.Exit(1)
-
-
-def _register_serve_hook() -> None:
-    """`xolap serve` recovers backfill jobs a killed process left running, before its worker starts."""
-    from xolap.backfill.recovery import serve_startup_hook
-    from xolap.serve import STARTUP_HOOKS
-
-    if serve_startup_hook not in STARTUP_HOOKS:
-        STARTUP_HOOKS.append(serve_startup_hook)
-
-
-_register_serve_hook()
