@@ -267,6 +267,7 @@ def main() -> None:
     parser.add_argument("--explain", metavar="KEY", help="print EXPLAIN indexes=1 of KEY for each target and stop")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--keep", type=Path, help="use (and keep) this data dir; reuse its data when present")
+    parser.add_argument("--targets", help="comma list of section_largest, section_median, project_largest (default all)")
     parser.add_argument("--read-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="what-if: add a ClickHouse setting to READ_SETTINGS for this run (recorded in the JSON)")
     args = parser.parse_args()
@@ -289,6 +290,12 @@ def main() -> None:
         else:
             info = json.loads((data_dir / "bench-info.json").read_text())
         targets = pick_targets(client)
+        if args.targets:
+            wanted = [name.strip() for name in args.targets.split(",")]
+            unknown = sorted(set(wanted) - set(targets))
+            if unknown:
+                parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(targets)}")
+            targets = {name: targets[name] for name in wanted}
         if args.explain:
             for name, target in targets.items():
                 if args.explain in keys_for(target["scope"]):
