@@ -14,8 +14,13 @@ Scope = Literal["section", "project"]
 SCOPE_COLUMNS: dict[str, str] = {"section": "section_id", "project": "project_id"}
 SCOPE_PARAMETER = "xolap_scope_id"
 
-# Settings every read of raw_events runs with.
-READ_SETTINGS: dict[str, int] = {"do_not_merge_across_partitions_select_final": 1}
+# Settings every read of raw_events runs with. FINAL's "exact mode" re-reads every granule a skip index pruned (to
+# find other copies of a row); every copy of an event carries the same section_id/project_id, so pruning by them is
+# safe without it (bench/analytics: 10-20x on project queries at 50M events).
+READ_SETTINGS: dict[str, int] = {
+    "do_not_merge_across_partitions_select_final": 1,
+    "use_skip_indexes_if_final_exact_mode": 0,
+}
 
 
 def events_table(database: str) -> str:
