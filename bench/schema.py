@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from xolap.clickhouse.client import connect  # noqa: E402
+from xolap.clickhouse.events import READ_SETTINGS  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import load_settings  # noqa: E402
 
@@ -156,7 +157,7 @@ def main() -> None:
         parameters={"d": DB}).result_rows)
 
     results = []
-    read_settings = {"do_not_merge_across_partitions_select_final": 1}
+    read_settings = READ_SETTINGS  # what the product reads with
 
     def run_all(state: str) -> None:
         for scope_name, (column, scope_id, scope_rows) in scopes.items():
