@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -58,10 +59,20 @@ class Runtime:
         return local_admin_token(self.settings.data_dir)
 
 
-def local_admin_token(data_dir: Path) -> str:
-    path = data_dir / "admin-token"
+def local_secret(data_dir: Path, name: str, nbytes: int = 32) -> str:
+    """A random secret generated once into <data_dir>/<name>, created with mode 0600 (never world-readable)."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(nbytes))
     return path.read_text().strip()
+
+
+def local_admin_token(data_dir: Path) -> str:
+    return local_secret(data_dir, "admin-token")

@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from xolap.runtime import local_secret
+
 SESSION_COOKIE = "xolap_session"
 FLASH_COOKIE = "xolap_flash"
 MAX_AGE = 14 * 24 * 3600
@@ -28,12 +30,7 @@ def secret_key(request: Request) -> str:
 
 @lru_cache(maxsize=8)
 def _local_secret(data_dir: Path) -> str:
-    path = data_dir / "secret-key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return local_secret(data_dir, "secret-key", 48)
 
 
 def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
