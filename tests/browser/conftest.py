@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "src" / "xolap" / "web" / "static" / "vendor"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temp dir, so a test run leaves the work tree clean; XOLAP_UPDATE_SCREENSHOTS=1 refreshes
+# the README's copies in docs/screenshots.
+SCREENSHOTS = (ROOT / "docs" / "screenshots") if os.environ.get("XOLAP_UPDATE_SCREENSHOTS") == "1" else (
+    Path(tempfile.gettempdir()) / "xolap-screenshots")
 XOLAP = [sys.executable, "-m", "xolap.cli"]
 
 ADMIN = ("admin@example.edu", "admin-pass-1")
@@ -188,5 +192,5 @@ def log_in():
 
 @pytest.fixture()
 def screenshot():
-    """screenshot(page, name) saves docs/screenshots/<name>.png (full page)."""
+    """screenshot(page, name) saves <SCREENSHOTS>/<name>.png (full page)."""
     return _screenshot
