@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import xolap
-from xolap.clickhouse.client import ClickHouseUnavailable, ping, server_info
+from xolap.clickhouse.client import ping, server_info
 from xolap.runtime import Runtime
 from xolap.store.db import postgres_status
+from xolap.web.negotiation import install_error_pages
 
 
 def health(runtime: Runtime) -> dict:
@@ -25,7 +26,7 @@ def health(runtime: Runtime) -> dict:
         info = server_info(client, embedded=settings.is_embedded_clickhouse)
         clickhouse = {"ok": True, "version": info.version, "uptime_seconds": info.uptime_seconds,
                       "embedded": info.embedded, "ping_ms": round(latency, 2), "database": settings.clickhouse_database}
-    except (ClickHouseUnavailable, Exception) as exc:  # noqa: BLE001 - health reports any failure
+    except Exception as exc:  # noqa: BLE001 - health reports any failure, ClickHouseUnavailable included
         clickhouse = {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
     postgres = postgres_status(settings)
     return {
@@ -40,9 +41,7 @@ def health(runtime: Runtime) -> dict:
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="xolap", version=xolap.__version__)
     app.state.runtime = runtime
-    from xolap.web.negotiation import install_error_pages  # noqa: E402 - HTML 403/404 pages for browsers
-
-    install_error_pages(app)
+    install_error_pages(app)  # HTML 403/404 pages for browsers
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:
