@@ -16,6 +16,7 @@ import orjson
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
+from xolap.xapi.compiled import compile_row_builder
 from xolap.xapi.fields import Field, Source
 
 _MAX_U64 = 2**64 - 1
@@ -189,20 +190,40 @@ def parse_timestamp(value: Any) -> int:
     if not match:
         raise _Invalid
     year, month, day, hour, minute, second, fraction, _zulu, sign, off_h, off_m = match.groups()
-    if not (spec.MIN_YEAR <= int(year) <= spec.MAX_YEAR) or int(hour) > 23 or int(minute) > 59 or int(second) > 59:
+    day_start = _DAY_STARTS.get((year, month, day))
+    if day_start is None:
+        day_start = _day_start(year, month, day)
+    hours, minutes, secs = int(hour), int(minute), int(second)
+    if hours > 23 or minutes > 59 or secs > 59:
         raise _Invalid
-    if sign and (int(off_h) > 23 or int(off_m) > 59):
+    seconds = day_start + hours * 3600 + minutes * 60 + secs
+    if sign:
+        offset_hours, offset_minutes = int(off_h), int(off_m)
+        if offset_hours > 23 or offset_minutes > 59:
+            raise _Invalid
+        offset = offset_hours * 3600 + offset_minutes * 60
+        seconds -= offset if sign == "+" else -offset
+    if fraction is None:
+        return seconds * 1000
+    return seconds * 1000 + int(fraction[:3].ljust(3, "0"))
+
+
+_DAY_STARTS: dict[tuple[str, str, str], int] = {}  # (year, month, day) digits → epoch seconds at 00:00 UTC
+_MAX_DAY_STARTS = 100_000
+
+
+def _day_start(year: str, month: str, day: str) -> int:
+    """Epoch seconds of a valid calendar date (remembered); _Invalid outside MIN_YEAR..MAX_YEAR or not a date."""
+    if not (spec.MIN_YEAR <= int(year) <= spec.MAX_YEAR):
         raise _Invalid
     try:
         date = datetime(int(year), int(month), int(day))
     except ValueError:
         raise _Invalid from None
-    seconds = (date.toordinal() - _EPOCH_ORDINAL) * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
-    if sign:
-        offset = int(off_h) * 3600 + int(off_m) * 60
-        seconds -= offset if sign == "+" else -offset
-    millis = int((fraction or "")[:3].ljust(3, "0"))
-    return seconds * 1000 + millis
+    if len(_DAY_STARTS) >= _MAX_DAY_STARTS:
+        _DAY_STARTS.clear()
+    start = _DAY_STARTS[(year, month, day)] = (date.toordinal() - _EPOCH_ORDINAL) * 86400
+    return start
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -233,71 +254,6 @@ def classify(verb_id: str | None, object_type: str | None) -> str:
     return spec.UNKNOWN_EVENT_TYPE
 
 
-class _Plan:
-    """The field specs compiled for speed: each distinct parent object is looked up once per statement."""
-
-    def __init__(self) -> None:
-        parents: dict[tuple[str, ...], int] = {(): 0}
-        self.parent_of: list[int] = [0]
-        self.parent_key: list[str] = [""]
-
-        def parent_index(path: tuple[str, ...]) -> int:
-            if path not in parents:
-                up = parent_index(path[:-1])
-                parents[path] = len(self.parent_of)
-                self.parent_of.append(up)
-                self.parent_key.append(path[-1])
-            return parents[path]
-
-        column_index = {name: i for i, name in enumerate(MAPPED_COLUMN_NAMES)}
-        # (column index, converter, [(parent, key, only_for, invalid reason)], missing reason, only_for)
-        self.fields: list[tuple[int, Callable[[Any], Any], list[tuple[int, str, frozenset | None, str]], str | None, frozenset | None]] = []
-        for field in spec.FIELDS:
-            sources = [
-                (parent_index(src.path[:-1]), src.path[-1], frozenset(src.only_for) if src.only_for else None, invalid_reason(field, src))
-                for src in field.sources
-            ]
-            missing = missing_reason(field) if field.column in spec.REQUIRED_FIELDS else None
-            scope = frozenset(field.only_for) if field.only_for else None
-            self.fields.append((column_index[field.column], CONVERTERS[field.kind], sources, missing, scope))
-        self.verb = [f.column for f in spec.FIELDS].index("verb_id")
-        self.object_type = [f.column for f in spec.FIELDS].index("object_type")
-        self.event_type_column = column_index["event_type"]
-        self.provenance = [column_index[c] for c in spec.PROVENANCE_COLUMNS]
-        self.width = len(MAPPED_COLUMN_NAMES)
-
-    def nodes(self, statement: dict) -> list[Any]:
-        nodes: list[Any] = [statement]
-        parent_of, parent_key = self.parent_of, self.parent_key
-        for i in range(1, len(parent_of)):
-            up = nodes[parent_of[i]]
-            nodes.append(up.get(parent_key[i]) if type(up) is dict else None)
-        return nodes
-
-
-def _value(plan_field: tuple, nodes: list[Any], event_type: str | None) -> Any:
-    _column, convert, sources, missing, scope = plan_field
-    if scope is not None and event_type not in scope:
-        return None
-    for parent, key, only_for, reason in sources:
-        node = nodes[parent]
-        if type(node) is not dict:
-            continue
-        raw = node.get(key)
-        if raw is None or (only_for is not None and event_type not in only_for):
-            continue
-        try:
-            return convert(raw)
-        except _Invalid:
-            raise Rejected(reason) from None
-    if missing is not None:
-        raise Rejected(missing)
-    return None
-
-
-_PLAN = _Plan()
-
-
 def parse_statement(line: bytes) -> dict:
     """The statement object of a line; Rejected when the line is not a JSON object with actor, verb and object."""
     try:
@@ -312,44 +268,14 @@ def parse_statement(line: bytes) -> dict:
     return statement
 
 
-def build_row(line: bytes, *, source_file: str | None, source_etag: str | None, source_line: int) -> list[Any]:
-    """The raw_events values (MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected.
+build_row: Callable[..., list[Any]]
+build_row, BUILD_ROW_SOURCE = compile_row_builder(CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason)
+build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line): the raw_events values (MAPPED_COLUMN_NAMES order;
+timestamp as UTC epoch ms) for one line, or Rejected.
 
-    Problems are reported in field-spec order (the order the SQL reason multiIf checks them)."""
-    plan = _PLAN
-    nodes = plan.nodes(parse_statement(line))
-    row: list[Any] = [None] * plan.width
-    fields = plan.fields
-    # event_type needs verb and object type before the fields scoped to event types are read.
-    first_error: tuple[int, str] | None = None
-    decided: dict[int, Any] = {}
-    for position in (plan.verb, plan.object_type):
-        try:
-            decided[position] = _value(fields[position], nodes, None)
-        except Rejected as exc:
-            decided[position] = None
-            if first_error is None or position < first_error[0]:
-                first_error = (position, str(exc))
-    event_type = classify(decided[plan.verb], decided[plan.object_type])
-    for position, plan_field in enumerate(fields):
-        if first_error is not None and first_error[0] <= position:
-            raise Rejected(first_error[1])
-        if position in decided:
-            row[plan_field[0]] = decided[position]
-            continue
-        try:
-            row[plan_field[0]] = _value(plan_field, nodes, event_type)
-        except Rejected:
-            raise
-    if first_error is not None:
-        raise Rejected(first_error[1])
-    row[plan.event_type_column] = event_type
-    hash_col, file_col, etag_col, line_col = plan.provenance
-    row[hash_col] = hashlib.sha256(line).hexdigest()
-    row[file_col] = source_file
-    row[etag_col] = source_etag
-    row[line_col] = source_line
-    return row
+Problems are reported in field-spec order (the order the SQL reason multiIf checks them). The function is generated
+from the field specs at import (xolap.xapi.compiled); BUILD_ROW_SOURCE is its source."""
+build_row.__module__ = __name__
 
 
 def map_statement(line: bytes | str, *, source_file: str | None = None, source_etag: str | None = None, source_line: int = 1) -> dict[str, Any]:
