@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import glob
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,10 +31,11 @@ from xolap.ingest.pipeline import (
     _looks_binary,
     ingest_bytes,
 )
-from xolap.xapi.sql import LINE_FORMAT, flagged_rows_sql, insert_select_sql, quote, source_line_expression
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
+from xolap.xapi.sql import LINE_FORMAT, quote, source_line_expression, staged_select_sql
 
 SQL_PATH_MIN_BYTES = 8 * 1024 * 1024  # local files this big (uncompressed, estimated) use the SQL path
-MAX_KNOWN_BAD_ROWS = 100_000  # up to this many blank/rejected rows, the insert skips them by number
+STAGE_CHUNK_ROWS = 1_000_000  # lines mapped into the Memory staging table at a time (bounds its memory)
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 
 
@@ -166,37 +168,51 @@ def ingest_local_file_sql(
     source_etag: str | None = None,
 ) -> IngestReport:
     """The SQL path: ClickHouse reads the file (the engine must see this disk: embedded chDB) and inserts the
-    generated mapping; rejected lines go to ingest_errors with the same reasons the Python path gives."""
+    generated mapping; rejected lines go to ingest_errors with the same reasons the Python path gives.
+
+    Each line is parsed once: staged_select_sql maps it and gives its rejection reason into a Memory table (up to
+    STAGE_CHUNK_ROWS lines at a time), from which good rows go to raw_events and the others are reported."""
     path = Path(path).resolve()
     gzipped = sniff_local(path)
     source = file_source(path, gzipped)
     name = source_file or str(path)
     query_tag = f"ingest:{ingest_path}"
+    database = settings.clickhouse_database
+    stage = f"`{database}`.`_ingest_stage_{uuid.uuid4().hex}`"
+    provenance = {"source_file": quote(name), "source_etag": quote(source_etag) if source_etag else "NULL"}
     try:
         total = int(client.query(tag(f"SELECT count() FROM {source}", query_tag)).result_rows[0][0])
-        flagged = client.query(tag(flagged_rows_sql(source), query_tag)).result_rows
     except Exception as exc:  # the engine's message says what is wrong with the stream
         raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
-    blank = [int(row) for row, is_blank, _reason, _raw in flagged if is_blank]
-    errors = [
-        LineError(name, int(row) + 1 - bisect.bisect_left(blank, int(row)), reason, raw[:MAX_RAW_LINE_CHARS])
-        for row, is_blank, reason, raw in flagged
-        if not is_blank
-    ]
-    file_expr = quote(name)
-    client.command(
-        tag(
-            insert_select_sql(
-                f"`{settings.clickhouse_database}`.raw_events",
-                source,
-                source_file_expr=file_expr,
-                source_etag_expr=quote(source_etag) if source_etag else "NULL",
-                source_line_expr=source_line_expression(blank),
-                known_bad_rows=[int(row) for row, *_ in flagged] if len(flagged) <= MAX_KNOWN_BAD_ROWS else None,
-            ),
-            query_tag,
-        )
-    )
+    blank: list[int] = []
+    errors: list[LineError] = []
+    for first in range(0, max(total, 1), STAGE_CHUNK_ROWS):
+        where = "1" if total <= STAGE_CHUNK_ROWS else f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
+        try:
+            client.command(tag(f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where)}", query_tag))
+        except Exception as exc:
+            raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
+        try:
+            flagged = client.query(
+                tag(f"SELECT row_number, is_blank, reason, raw_line FROM {stage} WHERE is_blank OR reason != '' ORDER BY row_number", query_tag)
+            ).result_rows
+            blank.extend(int(row) for row, is_blank, _reason, _raw in flagged if is_blank)
+            errors.extend(
+                LineError(name, int(row) + 1 - bisect.bisect_left(blank, int(row)), reason, raw[:MAX_RAW_LINE_CHARS])
+                for row, is_blank, reason, raw in flagged
+                if not is_blank
+            )
+            values = dict(provenance, source_line=source_line_expression(blank, row_number_column="row_number"))
+            columns = ", ".join(values.get(c, c) for c in MAPPED_COLUMN_NAMES)
+            client.command(
+                tag(
+                    f"INSERT INTO `{database}`.raw_events ({', '.join(MAPPED_COLUMN_NAMES)}) SELECT {columns} FROM {stage} "
+                    f"WHERE NOT is_blank AND reason = ''",
+                    query_tag,
+                )
+            )
+        finally:
+            client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
     if errors:
         EventWriter(client, settings, ingest_path).record_errors(errors)
     rows = total - len(blank) - len(errors)

@@ -379,3 +379,28 @@ def flagged_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN, row
 def blank_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN) -> str:
     """The 0-based row numbers of blank lines (feed them to source_line_expression)."""
     return f"SELECT _row_number FROM {source} WHERE NOT ({not_blank_condition(line_column)}) ORDER BY _row_number"
+
+
+PROVENANCE_COLUMNS = ("source_file", "source_etag", "source_line")
+STAGED_COLUMNS = tuple(c for c in MAPPED_COLUMN_NAMES if c not in PROVENANCE_COLUMNS)
+
+
+def staged_select_sql(
+    source: str,
+    *,
+    line_column: str = DEFAULT_LINE_COLUMN,
+    row_number_column: str = "_row_number",
+    where: str = "1",
+) -> str:
+    """One parse of every line: SELECT row_number, is_blank, the STAGED_COLUMNS (raw_events values, provenance
+    left out), reason ('' for a good line) and raw_line (only for a rejected line), for a staging table from which
+    good rows go to raw_events and the rest to ingest_errors (instead of a flagged_rows_sql scan, then an insert)."""
+    query = _Query(line_column)
+    columns = [query.column(c, "NULL", "NULL", "NULL") for c in STAGED_COLUMNS]
+    expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS)]
+    reason, line = query.render(query.reason()), query.render(query.line())
+    return (
+        f"SELECT {row_number_column} AS row_number, NOT ({not_blank_condition(line_column)}) AS is_blank, "
+        f"{', '.join(expressions)}, if(is_blank, '', {reason}) AS reason, if(reason = '', '', {line}) AS raw_line "
+        f"FROM {source} WHERE {where} {QUERY_SETTINGS}"
+    )
