@@ -17,18 +17,17 @@ import orjson
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
 
-# A value that passes these type checks is returned unchanged by its converter, so the check is inlined.
-# (kind → (exact Python type, extra condition on `raw` or None))
-_FAST_PATHS: dict[str, tuple[str, str | None]] = {
-    "string": ("str", None),
-    "text": ("str", None),
-    "response": ("str", None),
-    "lang_map": ("str", None),
-    "float64": ("float", None),
-    "bool": ("bool", None),
-    "uint64": ("int", "0 <= raw <= 18446744073709551615"),
-    "uint32": ("int", "0 <= raw <= 4294967295"),
-    "count": ("int", "0 <= raw <= 4294967295"),
+# Common JSON types whose converter result is known, inlined: kind → [(test on `raw`, the converter's result)].
+_FAST_PATHS: dict[str, list[tuple[str, str]]] = {
+    "string": [("type(raw) is str", "raw")],
+    "text": [("type(raw) is str", "raw")],
+    "response": [("type(raw) is str", "raw")],
+    "lang_map": [("type(raw) is str", "raw")],
+    "float64": [("type(raw) is float", "raw"), ("type(raw) is int", "float(raw)")],
+    "bool": [("type(raw) is bool", "raw")],
+    "uint64": [("type(raw) is int and 0 <= raw <= 18446744073709551615", "raw")],
+    "uint32": [("type(raw) is int and 0 <= raw <= 4294967295", "raw")],
+    "count": [("type(raw) is int and 0 <= raw <= 4294967295", "raw")],
 }
 
 
@@ -66,20 +65,21 @@ def _generate(
     def converted(field: spec.Field, target: str, indent: str, reason: str) -> list[str]:
         convert = f"_conv_{field.kind}"
         env[convert] = converters[field.kind]
-        fast = _FAST_PATHS.get(field.kind)
         call = [
             f"{indent}try:",
             f"{indent}    {target} = {convert}(raw)",
             f"{indent}except _Invalid:",
             f"{indent}    raise Rejected({const(reason)}) from None",
         ]
-        if fast is None:
+        fast = _FAST_PATHS.get(field.kind)
+        if not fast:
             return call
-        type_name, extra = fast
-        test = f"type(raw) is {type_name}" + (f" and {extra}" if extra else "")
-        return [f"{indent}if {test}:", f"{indent}    {target} = raw", f"{indent}else:"] + [
-            "    " + line for line in call
-        ]
+        out: list[str] = []
+        keyword = "if"
+        for test, result in fast:
+            out += [f"{indent}{keyword} {test}:", f"{indent}    {target} = {result}"]
+            keyword = "elif"
+        return out + [f"{indent}else:"] + ["    " + line for line in call]
 
     def value_code(field: spec.Field, target: str, indent: str, event_type: str | None) -> list[str]:
         """Code setting `target` to the field's value (first present source wins) or raising Rejected."""

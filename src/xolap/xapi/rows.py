@@ -105,6 +105,15 @@ def _to_string(value: Any) -> str:
 def to_text(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if type(value) is list or type(value) is dict:
+        try:
+            dumped = orjson.dumps(value)
+        except TypeError:
+            pass
+        else:
+            # No '.', 'e' or 'E' anywhere: the value holds no float, so normalizing would not change it.
+            if b"." not in dumped and b"e" not in dumped and b"E" not in dumped:
+                return dumped.decode()
     value = _normalized(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
