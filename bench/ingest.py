@@ -1,7 +1,8 @@
 """Ingest throughput (rows/s) on one JSONL file of Torus-shaped statements: Python path, SQL path, ClickHouse ceiling.
 
 (a) python:  read_lines → map_lines (orjson, the field specs) → Arrow → insert_arrow (xolap.ingest.pipeline)
-(b) sql:     INSERT … SELECT <expressions generated from the same specs> FROM file(…, 'LineAsString')
+(b) sql:     ingest_local_file_sql: one SELECT <expressions generated from the same specs, + rejection reason>
+             FROM file(…, 'LineAsString') into a Memory staging table, good rows moved to raw_events
 (c) ceiling: INSERT … SELECT FROM file(…, 'JSONEachRow', <typed structure>) — ClickHouse parsing into a typed
              structure with no validation, no line hash, no provenance (the upper bound for any mapping).
 
