@@ -213,31 +213,41 @@ def _lookup(request: Request, model, slug: str):
         return row
 
 
-def require_section_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Section:
-    """The section named by the `slug` path parameter, when the caller may see its analytics."""
-    section = _lookup(request, Section, slug)
-    if section is None or not principal.can_see_section(section):
-        if section is None and principal.is_admin:
-            raise HTTPException(404, f"no section with slug {slug!r}")
-        raise refuse(request, principal, "you are not an instructor of this section")
-    analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (flags.SECTION_DASHBOARD, "section", section.id))
+@dataclass(frozen=True)
+class _ScopeRule:
+    """What it takes to see one kind of scope's analytics."""
+
+    model: type
+    kind: str  # section | project
+    role: str  # the membership that grants it
+    flag: str  # the per-scope feature flag
+
+
+_SECTION_RULE = _ScopeRule(Section, "section", "an instructor of this section", flags.SECTION_DASHBOARD)
+_PROJECT_RULE = _ScopeRule(Project, "project", "an author of this project", flags.PROJECT_DASHBOARD)
+
+
+def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Principal):
+    scope = _lookup(request, rule.model, slug)
+    allowed = scope is not None and (
+        principal.can_see_section(scope) if rule.kind == "section" else principal.can_see_project(scope))
+    if not allowed:
+        if scope is None and principal.is_admin:
+            raise HTTPException(404, f"no {rule.kind} with slug {slug!r}")
+        raise refuse(request, principal, f"you are not {rule.role}")
+    analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (rule.flag, rule.kind, scope.id))
     if not analytics:
         raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
     if not dashboard:
-        raise refuse(request, principal, f"feature flag {flags.SECTION_DASHBOARD!r} is off for this section")
-    return section
+        raise refuse(request, principal, f"feature flag {rule.flag!r} is off for this {rule.kind}")
+    return scope
+
+
+def require_section_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Section:
+    """The section named by the `slug` path parameter, when the caller may see its analytics."""
+    return _require_scope(_SECTION_RULE, slug, request, principal)
 
 
 def require_project_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Project:
     """The project named by the `slug` path parameter, when the caller may see its analytics."""
-    project = _lookup(request, Project, slug)
-    if project is None or not principal.can_see_project(project):
-        if project is None and principal.is_admin:
-            raise HTTPException(404, f"no project with slug {slug!r}")
-        raise refuse(request, principal, "you are not an author of this project")
-    analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", project.id))
-    if not analytics:
-        raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
-    if not dashboard:
-        raise refuse(request, principal, f"feature flag {flags.PROJECT_DASHBOARD!r} is off for this project")
-    return project
+    return _require_scope(_PROJECT_RULE, slug, request, principal)
