@@ -81,6 +81,15 @@ def users_admin(email: str, revoke: bool = typer.Option(False, "--revoke", help=
         console.print(f"{email} is {'no longer ' if revoke else ''}an admin")
 
 
+def _scope_target(session, section: Optional[str], project: Optional[str]):
+    """("section", Section) or ("project", Project) from exactly one of --section / --project (id or slug)."""
+    if (section is None) == (project is None):
+        _fail("give exactly one of --section or --project", 2)
+    if section is not None:
+        return "section", accounts.resolve_section(session, section)
+    return "project", accounts.resolve_project(session, project)
+
+
 @users_app.command("grant")
 def users_grant(
     email: str,
@@ -88,18 +97,12 @@ def users_grant(
     project: Optional[str] = typer.Option(None, "--project", help="Project id or slug: make the user its author."),
 ) -> None:
     """Make a user instructor of a section or author of a project."""
-    if (section is None) == (project is None):
-        _fail("give exactly one of --section or --project", 2)
     with _session() as session:
         user = accounts.get_user(session, email)
-        if section is not None:
-            target = accounts.resolve_section(session, section)
-            accounts.grant(session, user, section=target)
-            console.print(f"{email} is instructor of section {target.slug} ({target.id})")
-        else:
-            target = accounts.resolve_project(session, project)
-            accounts.grant(session, user, project=target)
-            console.print(f"{email} is author of project {target.slug} ({target.id})")
+        kind, target = _scope_target(session, section, project)
+        accounts.grant(session, user, **{kind: target})
+        role = "instructor" if kind == "section" else "author"
+        console.print(f"{email} is {role} of {kind} {target.slug} ({target.id})")
 
 
 @users_app.command("revoke")
@@ -109,17 +112,13 @@ def users_revoke(
     project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
     """Remove a user's instructor or author role."""
-    if (section is None) == (project is None):
-        _fail("give exactly one of --section or --project", 2)
     from xolap.store.models import Membership
 
     with _session() as session:
         user = accounts.get_user(session, email)
-        if section is not None:
-            target_id, column = accounts.resolve_section(session, section).id, Membership.section_id
-        else:
-            target_id, column = accounts.resolve_project(session, project).id, Membership.project_id
-        row = session.query(Membership).filter(Membership.user_id == user.id, column == target_id).one_or_none()
+        kind, target = _scope_target(session, section, project)
+        column = Membership.section_id if kind == "section" else Membership.project_id
+        row = session.query(Membership).filter(Membership.user_id == user.id, column == target.id).one_or_none()
         if row is None:
             _fail(f"{email} has no such role")
         accounts.revoke(session, user, row.id)
