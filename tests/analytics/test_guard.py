@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xolap.analytics.guard import GuardError, function_denied, guard
+from xolap.analytics.function_allowlist import function_allowed
+from xolap.analytics.guard import GuardError, guard
 
 DB = "xdb"
 SCOPED_EVENTS = '(SELECT * FROM "xdb".raw_events FINAL WHERE section_id = {xolap_scope_id: UInt64})'
@@ -110,10 +111,10 @@ REFUSED = [
     ("SELECT currentUser()", "currentUser()"),
     ("SELECT CURRENT_USER", "not allowed"),
     ("SELECT user()", "user()"),
-    ("SELECT currentDatabase()", "current_database()"),
+    ("SELECT currentDatabase()", "currentDatabase()"),
     ("SELECT database()", "could not be parsed"),
     ("SELECT DATABASE ()", "could not be parsed"),
-    ("SELECT currentSchemas(true)", "current_schemas()"),
+    ("SELECT currentSchemas(true)", "currentSchemas()"),
     ("SELECT hostName()", "hostName()"),
     ("SELECT initialQueryID()", "initialQueryID()"),
     ("SELECT sleep(3)", "sleep()"),
@@ -142,7 +143,7 @@ REFUSED = [
     ("   ", "empty"),
     ("SELECT * FROM raw_events WITH TOTALS", "could not be parsed"),
     ("WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t", "table t is not available"),
-    ("SELECT " + "(" * 3000 + "1" + ")" * 3000, "nested too deeply"),
+    ("SELECT " + "(" * 1000 + "1" + ")" * 1000, "nested too deeply"),
 ]
 
 
@@ -273,4 +274,4 @@ def test_too_long_query_refused():
      ("toStartOfWeek", False), ("URLHierarchy", False), ("domain", False), ("initializeAggregation", False), ("uniqExact", False), ("in", True), ("globalNotIn", True), ("filesystemAvailable", True)],
 )
 def test_function_families(name, denied):
-    assert function_denied(name) is denied
+    assert function_allowed(name) is not denied

@@ -229,7 +229,7 @@ VALID = [
     'SELECT 1 AS "we""ird", 2 AS `back``tick`',
     "SELECT count() FROM raw_events WHERE event_type IN ('video', 'page_viewed')",
     "SELECT count() FROM raw_events WHERE EXISTS (SELECT 1 FROM raw_events WHERE section_id = 3)",
-    "SELECT now(), today(), current_date(), version(), timezone()",
+    "SELECT now(), today(), current_date(), yesterday(), now64(), toTimezone(now(), 'UTC')",
 ]
 
 

@@ -2,19 +2,26 @@
 scope-filtered subquery, and print the ClickHouse SQL that actually runs (parse -> resolve -> print, like HogQL).
 
 Fail closed at every step:
-1. Parse with sqlglot (dialect clickhouse). Anything that does not parse as exactly one SELECT query (WITH, UNION,
-   INTERSECT, EXCEPT, subqueries, joins, ARRAY JOIN, window functions allowed) is refused.
+1. Bound the guard's own cost, then parse. The text is at most MAX_SQL_CHARS; its token stream (tokenized once) at
+   most MAX_TOKENS tokens and MAX_PAREN_DEPTH nested parentheses, checked before parsing; the tree at most MAX_NODES
+   nodes and MAX_TABLE_REFERENCES table references. Parse with sqlglot (dialect clickhouse). Anything that does not
+   parse as exactly one SELECT query (WITH, UNION, INTERSECT, EXCEPT, subqueries, joins, ARRAY JOIN, window functions
+   allowed) is refused.
 2. Refuse, anywhere in the tree: statements other than SELECT, INTO OUTFILE, FORMAT, SETTINGS, query-parameter
-   placeholders, table functions, database-qualified names, names of tables that are not exposed, `IN <name>` and
-   `IN ((<name>))` (ClickHouse reads a table there, however many parentheses), SAMPLE, and functions that reach outside the query (DENIED_FUNCTION_PREFIXES).
+   placeholders, table functions, database-qualified names, names of tables that are not exposed, SAMPLE, a right
+   side of IN that is not a subquery or constant values (ClickHouse reads a table from a name there, however it is
+   parenthesised or aliased: `x IN ((db.t AS y))`), every function not on the allowlist (function_allowlist.py),
+   checked on the tree and on the written token stream, and bare names ClickHouse would call as a refused function
+   (`SELECT user` runs currentUser()) (guard_rules.py).
 3. Resolve every table reference: a name defined by an enclosing WITH is a CTE and is renamed to a generated name
    (xolap_cte_N) that no real table has, so a reference ClickHouse would resolve differently from us fails as an
    unknown table instead of reading one. Every other reference must be an exposed table and is replaced by the
    scoped subquery from xolap.clickhouse.events (FINAL inside, scope id as the bound parameter {xolap_scope_id:UInt64}),
    aliased to the user's alias or the table name. No predicate the user writes can widen it: it sits outside.
 4. Print without comments, then re-parse the printed SQL and verify it independently: every table is ours and every
-   read of raw_events is immediately filtered by the scope predicate; every placeholder is ours; no denied function
-   name appears before a parenthesis anywhere in the token stream.
+   read of raw_events is immediately filtered by the scope predicate; every placeholder is ours; every function node
+   and every name before '(' in the printed token stream is allowed; no bare name spells a refused function; every IN
+   has a subquery or constants on its right.
 
 Admin scope reads raw_events, content_titles and ingest_errors of the database without a scope filter (raw_events and
 content_titles still deduplicated with FINAL). It gets every other refusal too: no system tables, no table functions.
@@ -22,51 +29,32 @@ content_titles still deduplicated with FINAL). It gets every other refusal too: 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
+from xolap.analytics.guard_rules import bare_name_problem, function_problem, function_token_problem, in_problem
 from xolap.clickhouse.events import SCOPE_COLUMNS, SCOPE_PARAMETER, deduplicated_events, events_table, scoped_events
 
 GuardScope = Literal["section", "project", "admin"]
 DIALECT = "clickhouse"
-MAX_SQL_CHARS = 100_000
+# Bounds on the guard's own work (ordinary queries use a few hundred tokens and nodes, a handful of tables).
+MAX_SQL_CHARS = 20_000
+MAX_TOKENS = 3_000
+MAX_PAREN_DEPTH = 64
+MAX_NODES = 6_000
+MAX_TABLE_REFERENCES = 40
 CTE_PREFIX = "xolap_cte_"
 
 SCOPED_TABLES = ("raw_events", "content_titles")
 ADMIN_TABLES = ("raw_events", "content_titles", "ingest_errors")
-
-# Function names are compared lower-cased, by prefix (a family: dictGet, dictGetOrDefault, dictHas, ... all start
-# with "dict"). These reach outside the query: other tables or dictionaries, files, the network, server and session
-# state, introspection, or sleep. Table functions are refused structurally (any function in FROM / JOIN).
-DENIED_FUNCTION_PREFIXES: tuple[str, ...] = (
-    "dict",  # dictGet*, dictHas, dictIsIn: read dictionaries
-    "joinget",  # joinGet*: reads Join-engine tables
-    "hascolumnintable",  # reads other tables' schemas
-    "getsetting", "getserver", "getmergetree", "getmacro", "getclient", "getmax", "getos", "globalvariable",
-    "file", "url", "s3", "remote", "input", "hdfs", "azure", "gcs", "mysql", "postgres", "jdbc", "odbc", "mongo",
-    "redis", "sqlite", "iceberg", "deltalake", "hudi", "paimon", "cluster", "executable", "python", "eval", "view",
-    "merge", "loop", "numbers", "zeros", "generate_series", "generaterandom", "values",
-    "current", "enabled", "defaultroles", "hostname", "fqdn", "serveruuid", "shard", "displayname", "filesystem",
-    "initial", "queryid", "query_id", "buildid", "tcpport", "zookeeper", "connection", "showcertificate",
-    "transaction", "catboost", "modelevaluate", "naivebayes", "sleep", "addressto", "demangle", "logtrace",
-    "notin", "nullin", "notnullin", "global",  # function forms of IN take a table name: in(x, other_table)
-    "_",  # internal functions (__getScalar, _CAST, ...)
-)
-DENIED_FUNCTION_NAMES: frozenset[str] = frozenset({"in", "inignoreset", "user", "database", "schema"})
-# Harmless functions inside a denied family (URL string functions, date helpers, aggregate state).
-ALLOWED_FUNCTION_NAMES: frozenset[str] = frozenset(
-    {"current_date", "current_timestamp", "currentdate", "currenttimestamp", "urlhash", "urlhierarchy",
-     "urlpathhierarchy", "initializeaggregation"}
-)
-# sqlglot models some functions as classes; these are the ones whose ClickHouse counterparts read session state.
-_HARMLESS_CURRENT_CLASSES = {"CurrentDate", "CurrentTimestamp", "CurrentTime", "CurrentDatetime", "CurrentTimezone", "CurrentVersion"}
+_DIALECT = Dialect.get_or_raise(DIALECT)
 
 # Statement kinds refused wherever they appear (sqlglot parses unknown statements as Command).
 _DENIED_NODE_TYPES: tuple[type[exp.Expression], ...] = tuple(
@@ -118,8 +106,9 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
 
 
 def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
-    tree = _parse_one(sql)
-    _refuse_forbidden(tree)
+    tokens = _tokenize_bounded(sql)
+    tree = _parse_one(sql, tokens)
+    _refuse_forbidden(tree, tokens)
     cte_names = _rename_ctes(tree)
     tables = _replace_tables(tree, scope, database)
     _fold_prewhere(tree)
@@ -133,18 +122,54 @@ def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
     )
 
 
-# -- 1. parse -----------------------------------------------------------------------------------------------------
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise GuardError(problem)
 
 
-def _parse_one(sql: str) -> exp.Expression:
+# -- 1. bound, then parse -----------------------------------------------------------------------------------------
+
+_ROUGH_TOKENS = re.compile(r"\w+|[^\w\s]")
+_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+
+
+def _tokenize_bounded(sql: str) -> list[Token]:
+    """The query's tokens, after the checks that keep the guard's own work small (length, tokens, nesting)."""
     if not isinstance(sql, str) or not sql.strip():
         raise GuardError("the query is empty: write one SELECT statement")
     if len(sql) > MAX_SQL_CHARS:
         raise GuardError(f"the query is {len(sql)} characters long; the limit is {MAX_SQL_CHARS}")
     if "\x00" in sql:
         raise GuardError("the query contains a NUL character")
+    rough = len(_ROUGH_TOKENS.findall(sql))  # words and symbols, counted in C: a cheap estimate; the exact count follows
+    if rough > 2 * MAX_TOKENS:
+        raise GuardError(f"the query has about {rough} tokens (names, values, operators); the limit is {MAX_TOKENS}")
     try:
-        statements = [statement for statement in sqlglot.parse(sql, read=DIALECT) if statement is not None]
+        tokens = _DIALECT.tokenize(sql)
+    except TokenError as exc:
+        raise GuardError(f"the query could not be parsed as a ClickHouse SELECT: {_first_line(exc)}") from None
+    if len(tokens) > MAX_TOKENS:
+        raise GuardError(f"the query has {len(tokens)} tokens (names, values, operators); the limit is {MAX_TOKENS}")
+    depth = deepest = 0
+    for token in tokens:
+        if token.token_type in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.token_type in _CLOSING:
+            depth -= 1
+    if deepest > MAX_PAREN_DEPTH:
+        raise GuardError(f"the query is nested too deeply to check: {deepest} levels of brackets, the limit is {MAX_PAREN_DEPTH}")
+    return tokens
+
+
+def _parse_tokens(tokens: list[Token], sql: str) -> list[exp.Expression]:
+    return [statement for statement in _DIALECT.parser().parse(tokens, sql) if statement is not None]
+
+
+def _parse_one(sql: str, tokens: list[Token]) -> exp.Expression:
+    try:
+        statements = _parse_tokens(tokens, sql)
     except (ParseError, TokenError) as exc:
         raise GuardError(f"the query could not be parsed as a ClickHouse SELECT: {_first_line(exc)}") from None
     except RecursionError:
@@ -174,29 +199,15 @@ def _statement_kind(node: exp.Expression) -> str:
 # -- 2. refuse ----------------------------------------------------------------------------------------------------
 
 
-def function_denied(name: str) -> bool:
-    """Whether a function of this name may not appear in user SQL (case-insensitive, by family prefix)."""
-    lowered = name.lower()
-    if lowered in ALLOWED_FUNCTION_NAMES:
-        return False
-    return lowered in DENIED_FUNCTION_NAMES or lowered.startswith(DENIED_FUNCTION_PREFIXES)
-
-
-def _function_names(node: exp.Func) -> Iterator[str]:
-    """The names a function node may print as: the written name of unknown functions, and the SQL names of
-    sqlglot's classes for session-state functions (CURRENT_USER, CURRENT_DATABASE, ...)."""
-    if isinstance(node, exp.Anonymous) or isinstance(node.args.get("this"), str):
-        name = node.name if isinstance(node, exp.Anonymous) else node.args["this"]
-        if name:
-            yield name
-        return
-    cls = type(node).__name__
-    if cls.startswith("Current") and cls not in _HARMLESS_CURRENT_CLASSES:
-        yield from type(node).sql_names() or [cls]
-
-
-def _refuse_forbidden(tree: exp.Expression) -> None:
+def _refuse_forbidden(tree: exp.Expression, tokens: list[Token]) -> None:
+    """Walk the tree for what may not appear; function calls are judged last, on the written tokens first (so the
+    refusal names the function as written) and then on the tree (which also sees calls written without parentheses)."""
+    nodes = tables = 0
+    function_refusal: str | None = None
     for node in tree.walk():
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise GuardError(f"the query is too large to check: more than {MAX_NODES} parts (names, values, operators)")
         if isinstance(node, _DENIED_NODE_TYPES):
             raise GuardError(f"{_statement_kind(node)} is not allowed: only SELECT queries may run here")
         if isinstance(node, _PLACEHOLDER_TYPES):
@@ -210,20 +221,23 @@ def _refuse_forbidden(tree: exp.Expression) -> None:
                         f"{what} is not allowed: the output format, the settings and the limits are set by xolap"
                         if what != "INTO" else "SELECT ... INTO is not allowed: queries may not write anywhere"
                     )
-        if isinstance(node, exp.Func):
-            for name in _function_names(node):
-                if function_denied(name):
-                    raise GuardError(
-                        f"function {name}() is not allowed: it reaches outside your query (other tables, dictionaries, files, the network or server state)"
-                    )
         if isinstance(node, exp.Table):
+            tables += 1
+            if tables > MAX_TABLE_REFERENCES:
+                raise GuardError(f"the query reads more than {MAX_TABLE_REFERENCES} tables; that is the limit")
             _refuse_table_form(node)
+        if isinstance(node, exp.Func) and function_refusal is None:
+            function_refusal = function_problem(node)
         if isinstance(node, exp.In):
-            _refuse_in_name(node)
+            _refuse(in_problem(node))
+        if isinstance(node, (exp.Column, exp.Var)):
+            _refuse(bare_name_problem(node))
         if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
             raise GuardError(f"the name {node.sql(dialect=DIALECT)} has too many parts: refer to columns as column or alias.column")
         if isinstance(node, exp.TableAlias) and node.columns:
             raise GuardError(f"column lists in a table alias ({node.sql(dialect=DIALECT)}) are not supported: alias the columns inside a subquery")
+    _refuse(function_token_problem(tokens))
+    _refuse(function_refusal)
 
 
 def _refuse_table_form(table: exp.Table) -> None:
@@ -239,26 +253,6 @@ def _refuse_table_form(table: exp.Table) -> None:
     extra = sorted(key for key, value in table.args.items() if value and key not in _TABLE_ARGS_ALLOWED)
     if extra:
         raise GuardError(f"table modifier {', '.join(extra)} on {table.name} is not supported")
-
-
-def in_table_name(node: exp.In) -> exp.Expression | None:
-    """The name after IN that ClickHouse would read as a table: `IN t`, `IN (t)`, `IN ((db.t))`, ..."""
-    candidates = [node.args.get("field")] + list(node.args.get("expressions") or [])
-    for item in candidates:
-        while isinstance(item, exp.Paren):
-            item = item.this
-        if isinstance(item, (exp.Column, exp.Identifier, exp.Dot, exp.Table)):
-            return item
-    return None
-
-
-def _refuse_in_name(node: exp.In) -> None:
-    item = in_table_name(node)
-    if item is not None:
-        raise GuardError(
-            f"IN {item.sql(dialect=DIALECT)} is not allowed: after IN, ClickHouse reads a table of that name; "
-            "write IN (SELECT ...), IN (1, 2, 3), or has(array, value)"
-        )
 
 
 # -- 3. resolve and rewrite ---------------------------------------------------------------------------------------
@@ -375,7 +369,7 @@ def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> s
 @lru_cache(maxsize=256)
 def _parsed(sql: str) -> exp.Expression:
     """sqlglot tree of our own SQL snippets (callers copy before changing it)."""
-    return sqlglot.parse_one(sql, read=DIALECT)
+    return _parse_tokens(_DIALECT.tokenize(sql), sql)[0]
 
 
 def _fold_prewhere(tree: exp.Expression) -> None:
@@ -400,7 +394,8 @@ def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str])
         return GuardError(f"the query could not be checked safely ({reason}); simplify it or report this")
 
     try:
-        statements = [statement for statement in sqlglot.parse(printed, read=DIALECT) if statement is not None]
+        tokens = _DIALECT.tokenize(printed)
+        statements = _parse_tokens(tokens, printed)
     except (ParseError, TokenError, RecursionError) as exc:
         raise broken(f"re-parse failed: {_first_line(exc)}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
@@ -411,6 +406,7 @@ def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str])
     if scoped:
         predicate = _parsed(f"{SCOPE_COLUMNS[scope]} = {{{SCOPE_PARAMETER}:UInt64}}")
     exposed = ADMIN_TABLES if scope == "admin" else SCOPED_TABLES
+    placeholders = 0
     for node in tree.walk():
         if isinstance(node, _DENIED_NODE_TYPES):
             raise broken(f"{type(node).__name__} after rewriting")
@@ -419,12 +415,18 @@ def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str])
         if isinstance(node, _PLACEHOLDER_TYPES):
             if not scoped or node.name != SCOPE_PARAMETER:
                 raise broken(f"unexpected parameter {node.sql(dialect=DIALECT)}")
+            placeholders += 1
         if isinstance(node, exp.Table):
             _verify_table(node, scope, database, cte_names, exposed, predicate, broken)
-        if isinstance(node, exp.In) and in_table_name(node) is not None:
-            raise broken("IN <table name> after rewriting")
-    _verify_function_tokens(printed, broken)
-    return sum(1 for _ in tree.find_all(*_PLACEHOLDER_TYPES))
+        if isinstance(node, exp.Func) and (problem := function_problem(node)) is not None:
+            raise broken(f"after rewriting, {problem}")
+        if isinstance(node, exp.In) and (problem := in_problem(node)) is not None:
+            raise broken(f"after rewriting, {problem}")
+        if isinstance(node, (exp.Column, exp.Var)) and (problem := bare_name_problem(node)) is not None:
+            raise broken(f"after rewriting, {problem}")
+    if (problem := function_token_problem(tokens)) is not None:
+        raise broken(f"after rewriting, {problem}")
+    return placeholders
 
 
 def _verify_table(table, scope, database, cte_names, exposed, predicate, broken) -> None:
@@ -459,18 +461,3 @@ def _verify_table(table, scope, database, cte_names, exposed, predicate, broken)
                 and condition.this == exp.column("project_id")
                 and inner.args.get("where") is not None and inner.args["where"].this == predicate):
             raise broken("content_titles read without the section's project filter")
-
-
-def _verify_function_tokens(printed: str, broken) -> None:
-    """Token-level second look: no denied name directly before '(' (independent of how sqlglot modelled it)."""
-    try:
-        tokens = sqlglot.tokenize(printed, read=DIALECT)
-    except TokenError as exc:
-        raise broken(f"re-tokenize failed: {exc}") from None
-    for current, following in zip(tokens, tokens[1:]):
-        if following.token_type != TokenType.L_PAREN or current.token_type in (TokenType.STRING, TokenType.NUMBER):
-            continue
-        if current.token_type == TokenType.IN:
-            continue  # the IN operator; IN <name> was refused on the tree
-        if function_denied(current.text):
-            raise broken(f"function {current.text}() after rewriting")
