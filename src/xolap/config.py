@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     query_max_rows_to_read: int = Field(200_000_000, ge=1)
     query_max_bytes_to_read: int = Field(20 * 1024**3, ge=1)
     query_max_memory_usage: int = Field(2 * 1024**3, ge=1)
+    query_max_range_elements: int = Field(
+        1_000_000, ge=1, description="Most array elements range() may build in one block of a custom query."
+    )
+    query_memory_per_second: int = Field(
+        128 * 1024**2, ge=1,
+        description="Memory a custom query may use per second of its time limit (bounds the work of one block).",
+    )
 
     admin_token: SecretStr | None = Field(None, description="Bearer token accepted as admin by the JSON API.")
     secret_key: SecretStr | None = Field(None, description="Session signing key; generated under data_dir when unset.")

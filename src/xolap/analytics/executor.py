@@ -1,9 +1,21 @@
 """Runs one query on ClickHouse bounded by limits, read-only for user SQL, tagged for live progress and cancel.
 
 Limits (time, result rows, rows and bytes read, memory) ride as per-query settings of `client.query()`, never of
-`client.command()` (a refused readonly command leaves the handle read-only for good, stack-findings A3). The result
-row cap asks ClickHouse for one row more than the limit with `result_overflow_mode=break`; ClickHouse stops at a
-block boundary, so the answer is cut here to exactly the limit and `truncated` says whether rows were left out.
+`client.command()` (a refused readonly command leaves the handle read-only for good, stack-findings A3).
+
+ClickHouse checks max_execution_time and KILL only between blocks (stack-findings F): one block that builds a huge
+array and maps a function over it runs to its end. So the work one block can do is bounded too
+(Limits.query_settings): range() may build at most max_range_elements elements per block
+(function_range_max_elements_in_block), and the memory a query may use is at most memory_per_second bytes per
+second of its time limit, because every element an array function creates (arrayResize, arrayWithConstant,
+replicate, groupArray, repeat, ...) costs memory, so memory caps how many elements one block can work through.
+With the defaults (30 s, 2 GiB, 128 MiB/s) the memory cap is the configured 2 GiB; a 2 s limit allows 256 MiB.
+Measured on 2 cores (tests/analytics/test_limits.py, 2 s limit): the bombs that ran 4-12 s stop in under 1 s.
+A scoped query also carries its scope's engine-enforced table filters (xolap.analytics.scope_wall).
+
+The result row cap asks ClickHouse for one row more than the limit with `result_overflow_mode=break`; ClickHouse
+stops at a block boundary, so the answer is cut here to exactly the limit and `truncated` says whether rows were left
+out.
 Queries carry a `/* xolap:<tag> */` comment (chDB drops query ids, A4) so another thread, on its own client, can read
 their progress from system.processes and kill them. Results come back as rows with column names and types; the
 streaming helpers live in xolap.analytics.result_formats.
@@ -12,11 +24,12 @@ streaming helpers live in xolap.analytics.result_formats.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from clickhouse_connect.driver.client import Client
@@ -28,6 +41,12 @@ from xolap.clickhouse.client import tag_query
 from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
 
+if TYPE_CHECKING:
+    from xolap.analytics.scope_wall import ScopeWall
+
+# sleep() is refused by the guard; should one slip through, it may not hold a block (and its thread) for long.
+SLEEP_MAX_MICROSECONDS_PER_BLOCK = 100_000
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -38,6 +57,8 @@ class Limits:
     max_rows_to_read: int
     max_bytes_to_read: int
     max_memory_usage: int
+    max_range_elements: int = 1_000_000
+    memory_per_second: int = 128 * 1024**2
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -52,21 +73,35 @@ class Limits:
             max_rows_to_read=settings.query_max_rows_to_read,
             max_bytes_to_read=settings.query_max_bytes_to_read,
             max_memory_usage=settings.query_max_memory_usage,
+            max_range_elements=settings.query_max_range_elements,
+            memory_per_second=settings.query_memory_per_second,
         )
 
     def replace(self, **changes: Any) -> Limits:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def effective_memory_usage(self) -> int:
+        """max_memory_usage, lowered to memory_per_second per second of the time limit (bounds one block's work)."""
+        return max(1, min(self.max_memory_usage, math.ceil(self.max_execution_time * self.memory_per_second)))
+
     def query_settings(self) -> dict[str, Any]:
         """The ClickHouse settings that enforce these limits (one extra result row to detect truncation)."""
         return {
             "max_execution_time": self.max_execution_time,
+            "timeout_overflow_mode": "throw",
             "max_result_rows": self.max_result_rows + 1,
             "result_overflow_mode": "break",
             "max_rows_to_read": self.max_rows_to_read,
             "max_bytes_to_read": self.max_bytes_to_read,
-            "max_memory_usage": self.max_memory_usage,
+            "max_memory_usage": self.effective_memory_usage,
+            "function_range_max_elements_in_block": self.max_range_elements,
+            "function_sleep_max_microseconds_per_block": SLEEP_MAX_MICROSECONDS_PER_BLOCK,
         }
+
+    def message_values(self) -> dict[str, Any]:
+        """The values error messages quote (the effective memory limit, not the configured one)."""
+        return {**dataclasses.asdict(self), "max_memory_usage": self.effective_memory_usage}
 
 
 @dataclass(frozen=True)
@@ -99,6 +134,8 @@ _ERROR_KINDS: dict[int, tuple[str, str]] = {
     158: ("too_many_rows_read", "the query would read more than the limit of {max_rows_to_read} rows"),
     307: ("too_many_bytes_read", "the query would read more than the limit of {max_bytes_to_read} bytes"),
     241: ("memory", "the query needs more memory than the limit of {max_memory_usage} bytes"),
+    128: ("too_large", "an array in the query would be larger than allowed"),
+    131: ("too_large", "a string in the query would be larger than allowed"),
     394: ("cancelled", "the query was cancelled"),
     164: ("readonly", "this query would change data or settings, and queries here are read-only"),
     62: ("syntax", "syntax error"),
@@ -115,6 +152,7 @@ _ERROR_KINDS: dict[int, tuple[str, str]] = {
     456: ("invalid", "a query parameter is missing"),
 }
 _CODE_RE = re.compile(r"Code:\s*(\d+)\.")
+_RANGE_LIMIT_RE = re.compile(r"function range would produce \d+ array elements")
 _NOISE_RES = (
     re.compile(r"Code:\s*\d+\.\s*DB::Exception:\s*"),
     re.compile(r"\s*\(version [^)]*\)"),
@@ -127,7 +165,7 @@ _NOISE_RES = (
 
 class QueryError(Exception):
     """A query failed. `kind` is a stable word (timeout, too_many_rows, too_many_rows_read, too_many_bytes_read,
-    memory, cancelled, readonly, syntax, invalid, access_denied, multiple_statements, unavailable, server);
+    memory, too_large, cancelled, readonly, syntax, invalid, access_denied, multiple_statements, unavailable, server);
     `code` is the ClickHouse error code when there is one; str() is a clean one-paragraph message."""
 
     def __init__(self, kind: str, message: str, *, code: int | None = None, tag: str | None = None) -> None:
@@ -153,10 +191,13 @@ def classify_error(exc: BaseException, limits: Limits, *, query_tag: str | None 
     match = _CODE_RE.search(raw)
     code = int(match.group(1)) if match else None
     detail = clean_clickhouse_message(raw)
+    if code == 69 and _RANGE_LIMIT_RE.search(raw):
+        headline = f"range() would build more than {limits.max_range_elements} array elements in one block"
+        return QueryError("too_large", f"{headline} (ClickHouse: {detail})", code=code, tag=query_tag)
     if code in _ERROR_KINDS:
         kind, template = _ERROR_KINDS[code]
-        headline = template.format(**dataclasses.asdict(limits))
-        if kind in ("timeout", "too_many_rows", "too_many_rows_read", "too_many_bytes_read", "memory"):
+        headline = template.format(**limits.message_values())
+        if kind in ("timeout", "too_many_rows", "too_many_rows_read", "too_many_bytes_read", "memory", "too_large"):
             message = f"{headline} (ClickHouse: {detail})"
         else:
             message = f"{headline}: {detail}" if detail and kind not in ("cancelled",) else headline
@@ -217,12 +258,15 @@ def run(
     tag: str | None = None,
     limits: Limits | None = None,
     readonly: bool = True,
+    wall: ScopeWall | None = None,
 ) -> QueryResult:
     """Run one SELECT with limits (default: Settings.query_*) and return its rows, exactly capped.
 
     readonly=True (the default, for any SQL a user wrote) adds readonly=1 to this query's settings. In server
     mode pass a client from connect(settings, readonly_user=True). `tag` (default: a fresh id) goes into a SQL
     comment so progress(other_client, tag) and cancel(other_client, tag) find the query from another thread.
+    `wall` (xolap.analytics.scope_wall.scope_wall(...)) adds the scope's engine-enforced table filters; every scoped
+    custom query passes one, and it needs readonly=True (without readonly=1 the SQL could reset the setting).
     Raises QueryError."""
     limits = limits or Limits.from_settings(settings)
     query_tag = tag or new_tag()
@@ -232,9 +276,13 @@ def run(
         exc.tag = query_tag
         raise
     tagged, parameters = tag_query(body, query_tag, parameters)
+    if wall is not None and not readonly:
+        raise ValueError("a scope wall needs readonly=True: without readonly=1 the query could reset its filters")
     query_settings: dict[str, Any] = {"readonly": 1} if readonly else {}
     query_settings.update(limits.query_settings())
     query_settings.update(READ_SETTINGS)
+    if wall is not None:
+        query_settings.update(wall.query_settings())
     started = time.perf_counter()
     try:
         result = client.query(tagged, parameters=parameters or None, settings=query_settings)

@@ -57,6 +57,7 @@ def run_query(
     """Guard, run and print one query; returns the process exit code (0, 1 or 2)."""
     from xolap.analytics.executor import Limits, QueryError, run
     from xolap.analytics.guard import GuardError, guard
+    from xolap.analytics.scope_wall import scope_wall
 
     try:
         guarded = guard(sql, scope=scope, database=settings.clickhouse_database)  # type: ignore[arg-type]
@@ -69,7 +70,13 @@ def run_query(
     if timeout is not None:
         limits = limits.replace(max_execution_time=timeout)
     try:
-        result = run(client, settings, guarded.sql, parameters=guarded.parameters(scope_id), limits=limits, readonly=True)
+        parameters = guarded.parameters(scope_id)
+        wall = scope_wall(scope, scope_id, settings.clickhouse_database)
+    except ValueError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    try:
+        result = run(client, settings, guarded.sql, parameters=parameters, limits=limits, readonly=True, wall=wall)
     except QueryError as exc:
         print(f"error ({exc.kind}): {exc}", file=err)
         return 1

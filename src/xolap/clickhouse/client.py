@@ -130,10 +130,11 @@ def tag_query(sql: str, query_tag: str, parameters: dict[str, Any] | None) -> tu
 
 
 def _tag_condition(query_tag: str) -> tuple[str, dict[str, str]]:
-    """A system.processes condition matching the query's comment or its bound marker, but not the lookup itself."""
+    """A system.processes condition matching the query's comment or its bound marker, but not the lookup itself
+    (a walled query names system.processes too, in its additional_table_filters setting: match the lookup's FROM)."""
     _check_tag(query_tag)
     return (
-        "(query LIKE {xolap_c:String} OR query LIKE {xolap_l:String}) AND query NOT LIKE '%system.processes%'",
+        "(query LIKE {xolap_c:String} OR query LIKE {xolap_l:String}) AND query NOT LIKE '%FROM system.processes%'",
         {"xolap_c": f"%/* xolap:{query_tag} */%", "xolap_l": f"%'xolap:{query_tag}'%"},
     )
 

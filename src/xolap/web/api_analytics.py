@@ -27,6 +27,7 @@ from xolap.analytics.categories import CategoryError, event_summary, list_catego
 from xolap.analytics.executor import QueryError, QueryResult
 from xolap.analytics.guard import GuardedQuery, GuardError, guard
 from xolap.analytics.result_formats import csv_value, json_value, to_json
+from xolap.analytics.scope_wall import scope_wall
 from xolap.clickhouse.client import connect
 from xolap.store.models import SavedVisualization, Section
 from xolap.web import auth
@@ -112,12 +113,13 @@ def guarded_query(sql: str, scope: AnalyticsScope, database: str) -> GuardedQuer
 
 
 def run_custom_sql(runtime, scope: AnalyticsScope, sql: str, *, tag: str | None = None) -> QueryResult:
-    """Guard with the route's scope, then run bounded and read-only with that scope's id bound as xolap_scope_id.
-    Raises GuardError, QueryError or DashboardError."""
+    """Guard with the route's scope, then run bounded and read-only with that scope's id bound as xolap_scope_id,
+    behind the scope's engine-enforced table filters (scope_wall). Raises GuardError, QueryError or DashboardError."""
     settings = runtime.settings
     guarded = guarded_query(sql, scope, settings.clickhouse_database)
+    wall = scope_wall(scope.kind, scope.id, settings.clickhouse_database)
     return executor.run(user_sql_client(runtime), settings, guarded.sql, parameters=guarded.parameters(scope.id),
-                        tag=tag, readonly=True)
+                        tag=tag, readonly=True, wall=wall)
 
 
 def result_records(result: QueryResult) -> list[dict[str, Any]]:

@@ -1,0 +1,243 @@
+"""The engine-enforced second wall: with the guard's rewrite out of the way, hostile SQL that reads <db>.raw_events
+directly (subqueries, joins, UNION, IN sets, `IN ((db.raw_events AS y))`, merge(), ...) still sees only its scope."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import datetime, timedelta
+
+import pytest
+
+from xolap.analytics.executor import QueryError, run
+from xolap.analytics.guard import guard
+from xolap.analytics.query_cli import run_query
+from xolap.analytics.scope_wall import ScopeWall, scope_wall
+from xolap.clickhouse.migrations import Migrator, RenderContext
+
+SECTIONS = {1: 10, 2: 10, 3: 20}  # section id -> project id
+SCOPES = {("section", 1): {1}, ("section", 3): {3}, ("project", 10): {1, 2}, ("project", 20): {3}}
+_names = itertools.count(1)
+
+
+def _value(column_type: str, section: int, i: int):
+    """A non-NULL value of the column's type (tuples with NULL never match IN, which would hide a leak)."""
+    base = column_type.removeprefix("Nullable(").removeprefix("LowCardinality(").rstrip(")")
+    if base.startswith("DateTime"):
+        return datetime(2026, 10, 1, 8) + timedelta(hours=i)
+    if base == "Bool":
+        return i % 2 == 0
+    if base.startswith(("UInt", "Int")):
+        return i + 1
+    if base.startswith("Float"):
+        return float(i) + 0.5
+    return f"s{section}-{i}"
+
+
+@pytest.fixture(scope="module")
+def world(ch_engine, base_settings):
+    """Three sections in two projects (every column non-NULL), one ingest error, and an unwalled mirror database
+    that holds every event (the outside of an IN set)."""
+    client = ch_engine
+    db = f"xolap_w{os.getpid()}_{next(_names)}"
+    mirror = f"{db}_mirror"
+    Migrator(client, RenderContext(db)).up()
+    columns = client.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = 'raw_events' ORDER BY position",
+        parameters={"db": db},
+    ).result_rows
+    rows = []
+    for section, project in SECTIONS.items():
+        for i in range(4 * section):
+            row = {name: _value(type_, section, i) for name, type_ in columns}
+            row.update(section_id=section, project_id=project, event_type="page_viewed", page_id=100 + i,
+                       event_hash=f"h{section}-{i}", object_name=f"title-{project}-{i}")
+            rows.append([row[name] for name, _ in columns])
+    client.insert(f"`{db}`.raw_events", rows, column_names=[name for name, _ in columns])
+    client.insert(f"`{db}`.ingest_errors", [["f.jsonl", 1, "bad", "secret line"]],
+                  column_names=["source_file", "source_line", "reason", "raw_line"])
+    client.command(f"CREATE DATABASE `{mirror}`")
+    client.command(f"CREATE TABLE `{mirror}`.events ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
+    settings = base_settings.model_copy(update={"clickhouse_database": db})
+    yield client, settings, mirror, [name for name, _ in columns]
+    for name in (db, mirror):
+        client.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+
+
+def hostile_queries(db: str, mirror: str, columns: list[str]) -> dict[str, str]:
+    """SQL the guard would refuse or rewrite, each answering with section ids it could see."""
+    events = f"{db}.raw_events"
+    row = "(" + ", ".join(f"m.{name}" for name in columns) + ")"
+    return {
+        "direct": f"SELECT section_id FROM {events}",
+        "backquoted": f"SELECT section_id FROM `{db}`.`raw_events` AS r",
+        "final": f"SELECT section_id FROM {events} FINAL",
+        "or_1": f"SELECT section_id FROM {events} WHERE section_id = 3 OR 1",
+        "prewhere": f"SELECT section_id FROM {events} PREWHERE section_id IN (1, 2, 3)",
+        "subquery": f"SELECT s FROM (SELECT section_id AS s FROM (SELECT * FROM {events}))",
+        "cte": f"WITH e AS (SELECT * FROM {events}) SELECT section_id FROM e",
+        "scalar_subquery": f"SELECT arrayJoin((SELECT groupUniqArray(section_id) FROM {events}))",
+        "join": f"SELECT b.section_id FROM {events} AS a INNER JOIN {events} AS b ON a.user_id != b.user_id OR 1",
+        "cross_join": f"SELECT b.section_id FROM (SELECT 1 AS one) AS a CROSS JOIN {events} AS b",
+        "left_join": (f"SELECT e.section_id FROM (SELECT arrayJoin([1, 2, 3]) AS s) AS t "
+                      f"LEFT JOIN {events} AS e ON e.section_id = t.s WHERE e.section_id != 0"),
+        "full_join": f"SELECT e.section_id FROM {events} AS e FULL JOIN {mirror}.events AS m ON 0 = 1 WHERE e.section_id != 0",
+        "union_all": f"SELECT section_id FROM {events} WHERE section_id = 2 UNION ALL SELECT section_id FROM {events}",
+        "union_distinct": f"SELECT section_id FROM {events} UNION DISTINCT SELECT section_id FROM {events} FINAL",
+        "in_subquery": f"SELECT section_id FROM {mirror}.events WHERE section_id IN (SELECT section_id FROM {events})",
+        "in_aliased_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} IN (({events} AS y))",
+        "global_in_aliased_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} GLOBAL IN (({events} AS y))",
+        "in_bare_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} IN {events}",
+        "in_function_form": f"SELECT m.section_id FROM {mirror}.events AS m WHERE in({row}, {events})",
+        "in_inside_lambda": (f"SELECT m.section_id FROM {mirror}.events AS m "
+                             f"WHERE arrayExists(x -> {row} IN (({events} AS y)), [1])"),
+        "view_function": f"SELECT section_id FROM view(SELECT * FROM {events})",
+        "merge_function": f"SELECT section_id FROM merge('{db}', '^raw_events$')",
+    }
+
+
+def visible_sections(client, settings, sql: str, wall: ScopeWall | None) -> set[int]:
+    result = run(client, settings, sql, wall=wall, readonly=True)
+    return {row[0] for row in result.rows}
+
+
+@pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
+def test_the_filter_alone_holds_against_hostile_sql(world, scope, scope_id):
+    client, settings, mirror, columns = world
+    db = settings.clickhouse_database
+    wall = scope_wall(scope, scope_id, db)
+    allowed = SCOPES[(scope, scope_id)]
+    leaks = {}
+    for name, sql in hostile_queries(db, mirror, columns).items():
+        seen = visible_sections(client, settings, sql, wall)
+        if not seen <= allowed:
+            leaks[name] = seen
+    assert leaks == {}
+
+
+def test_the_hostile_queries_do_leak_without_the_wall(world):
+    """The control: each hostile query reads other sections when nothing but readonly stands in its way."""
+    client, settings, mirror, columns = world
+    queries = hostile_queries(settings.clickhouse_database, mirror, columns)
+    quiet = {name for name, sql in queries.items() if visible_sections(client, settings, sql, None) <= {1}}
+    assert quiet == set()
+
+
+@pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
+def test_in_sets_see_the_whole_scope(world, scope, scope_id):
+    """The wall keeps what the scope owns: every one of its rows is found through an `IN ((table AS y))` set."""
+    client, settings, mirror, columns = world
+    db = settings.clickhouse_database
+    sql = hostile_queries(db, mirror, columns)["in_aliased_table"].replace("SELECT m.section_id", "SELECT m.section_id, count()") + " GROUP BY 1"
+    counts = dict(run(client, settings, sql, wall=scope_wall(scope, scope_id, db)).rows)
+    assert counts == {section: 4 * section for section in SCOPES[(scope, scope_id)]}
+
+
+@pytest.mark.parametrize(("scope", "scope_id", "projects"), [("section", 1, {10}), ("section", 3, {20}), ("project", 20, {20})])
+def test_content_titles_are_confined_to_the_scopes_projects(world, scope, scope_id, projects):
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    wall = scope_wall(scope, scope_id, db)
+    for sql in (f"SELECT DISTINCT project_id FROM {db}.content_titles",
+                f"SELECT DISTINCT project_id FROM {db}.content_titles FINAL",
+                f"SELECT DISTINCT project_id FROM {db}.content_titles_mv"):
+        assert {row[0] for row in run(client, settings, sql, wall=wall).rows} <= projects, sql
+    assert {row[0] for row in run(client, settings, f"SELECT DISTINCT project_id FROM {db}.content_titles", wall=wall).rows} == projects
+
+
+def test_admin_only_and_system_tables_show_no_rows(world):
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    wall = scope_wall("section", 1, db)
+    for sql in (f"SELECT count() FROM {db}.ingest_errors", f"SELECT count() FROM {db}.schema_migrations",
+                "SELECT count() FROM system.processes", f"SELECT count() FROM mergeTreeIndex('{db}', 'raw_events')",
+                f"SELECT count() FROM merge('{db}', '.*')"):
+        assert run(client, settings, sql, wall=wall).rows == [(0,)], sql
+    assert run(client, settings, f"SELECT count() FROM {db}.ingest_errors").rows == [(1,)]
+    assert run(client, settings, "SELECT 41 + 1", wall=wall).rows == [(42,)]  # SELECT without FROM reads system.one
+
+
+def test_a_user_cannot_reset_the_filters(world):
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    wall = scope_wall("section", 1, db)
+    with pytest.raises(QueryError) as info:
+        run(client, settings, f"SELECT section_id FROM {db}.raw_events SETTINGS additional_table_filters = {{}}", wall=wall)
+    assert info.value.kind == "readonly"
+    nested = f"SELECT section_id FROM (SELECT * FROM {db}.raw_events SETTINGS additional_table_filters = {{}})"
+    assert visible_sections(client, settings, nested, wall) == {1}
+    with pytest.raises(ValueError):
+        run(client, settings, "SELECT 1", wall=wall, readonly=False)
+
+
+@pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
+def test_guarded_queries_answer_the_same_behind_the_wall(world, scope, scope_id):
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    for sql in ("SELECT section_id, count() FROM raw_events GROUP BY section_id ORDER BY section_id",
+                "SELECT t.project_id, count() FROM raw_events AS e JOIN content_titles AS t ON t.content_id = toString(e.page_id) "
+                "GROUP BY t.project_id ORDER BY 1",
+                "SELECT count() FROM content_titles"):
+        guarded = guard(sql, scope=scope, database=db)
+        parameters = guarded.parameters(scope_id)
+        plain = run(client, settings, guarded.sql, parameters=parameters).rows
+        walled = run(client, settings, guarded.sql, parameters=parameters, wall=scope_wall(scope, scope_id, db)).rows
+        assert walled == plain and plain, sql
+
+
+def test_filter_keys_are_database_dot_table_and_ids_are_checked():
+    wall = scope_wall("project", 7, "xolap")
+    filters = wall.table_filters()
+    assert filters["xolap.raw_events"] == "project_id = 7"
+    assert filters["xolap.content_titles"] == "project_id = 7"
+    assert filters["xolap.ingest_errors"] == "0"
+    assert not any(key.startswith(("`", "raw_events")) for key in filters)
+    assert scope_wall("section", 3, "xolap").table_filters()["xolap.raw_events"] == "section_id = 3"
+    assert scope_wall("admin", None, "xolap") is None
+    for bad in (None, -1, True, 1.5, "1", "1 OR 1"):
+        with pytest.raises(ValueError):
+            scope_wall("section", bad, "xolap")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        scope_wall("section", 1, "x`y")
+    with pytest.raises(ValueError):
+        scope_wall("everyone", 1, "xolap")
+
+
+def _settings_of_logged_query(client, marker: str) -> dict:
+    client.command("SYSTEM FLUSH LOGS")
+    rows = client.query(
+        "SELECT Settings FROM system.query_log WHERE type = 'QueryFinish' AND query LIKE {m:String} "
+        "AND query NOT LIKE '%FROM system.query_log%' ORDER BY event_time_microseconds DESC LIMIT 1",
+        parameters={"m": f"%{marker}%"},
+    ).result_rows
+    assert rows, f"no query_log row for {marker}"
+    return rows[0][0]
+
+
+def test_the_query_command_runs_behind_the_wall(world):
+    import io
+
+    client, settings, _mirror, _columns = world
+    marker = f"wall-cli-{os.getpid()}"
+    out, err = io.StringIO(), io.StringIO()
+    code = run_query(f"SELECT '{marker}' AS m, count() FROM raw_events", scope="section", scope_id=3, output_format="json",
+                     settings=settings, client=client, out=out, err=err)
+    assert code == 0, err.getvalue()
+    logged = _settings_of_logged_query(client, marker)
+    assert f"'{settings.clickhouse_database}.raw_events':'section_id = 3'" in logged["additional_table_filters"]
+
+
+def test_the_api_runs_custom_sql_behind_the_wall(world):
+    from xolap.runtime import Runtime
+    from xolap.web.analytics_scope import AnalyticsScope
+    from xolap.web.api_analytics import run_custom_sql
+
+    client, settings, _mirror, _columns = world
+    runtime = Runtime(settings)
+    marker = f"wall-api-{os.getpid()}"
+    scope = AnalyticsScope(kind="project", id=20, slug="p20", title="Project 20")
+    result = run_custom_sql(runtime, scope, f"SELECT '{marker}' AS m, count() FROM raw_events")
+    assert result.rows == [(marker, 12)]
+    logged = _settings_of_logged_query(client, marker)
+    assert f"'{settings.clickhouse_database}.raw_events':'project_id = 20'" in logged["additional_table_filters"]
+
