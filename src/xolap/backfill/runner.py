@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from xolap.backfill import statements
+from xolap.backfill.errors import describe
 from xolap.backfill.chunking import Chunk, dedup_token, key_filter_reason, plan_chunks
 from xolap.backfill.events import publish
 from xolap.backfill.inventory import InventoryError, read_inventory_file, read_manifest, InventoryFile
 from xolap.backfill.models import TERMINAL, BackfillRun, ChunkLog, InventoryBatch, InventoryRun
-from xolap.backfill.s3paths import object_url, parse_s3_url, redact
+from xolap.backfill.s3paths import object_url, parse_s3_url
 from xolap.backfill.service import (
     chunk_dict, chunk_tag, load_run, now, refresh_inventory, schedule_batches, set_batch_status, set_status,
 )
@@ -35,12 +36,6 @@ from xolap.store.db import session_scope
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 1.0
-
-
-def describe(exc: BaseException, settings: Settings) -> str:
-    """One readable line (ClickHouse errors keep code and reason), secrets removed."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return redact(settings, f"{type(exc).__name__}: {text}")[:2000]
 
 
 def _s3(settings: Settings):
@@ -92,6 +87,8 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
             token: str | None, record_rejected: bool, on_progress=None) -> ChunkResult:
     client = thread_client(settings)
     started = time.perf_counter()
+    statements.check_row_format(client, settings, target_table=target_table, url=url, fmt=fmt,
+                                clickhouse_settings=ch_settings, query_tag=query_tag + "-describe")
     line_expr = "toUInt32(_row_number + 1)"
     if fmt == "JSONAsString":  # a cheap plain read first, so source_line skips blank lines per file
         blank = client.query(statements.blank_rows_sql(settings, url=url, query_tag=query_tag + "-blank",
@@ -160,15 +157,18 @@ def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> s
                              token=token, record_rejected=options.get("record_rejected", True), on_progress=on_progress)
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         message = describe(exc, settings)
+        permanent = isinstance(exc, statements.FormatMismatch)
+        log.warning("backfill manual run %s attempt failed%s: %s", run_id,
+                    "" if final_attempt or permanent else " (will retry)", message)
         with session_scope(settings) as session:
             run = load_run(session, "manual", run_id, lock=True)
             if run.status == "cancelled":
                 return "cancelled"
-            if final_attempt:
+            if final_attempt or permanent:
                 set_status(session, run, "failed", error=message, progress=None)
             else:
                 set_status(session, run, "pending", error=f"attempt {run.attempts} failed, will retry: {message}")
-        if not final_attempt:
+        if not (final_attempt or permanent):
             raise
         return "failed"
     with session_scope(settings) as session:
@@ -343,6 +343,9 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
                                ch_settings=ch_settings, dry_run=dry, record_rejected=record_rejected)
         except Exception as exc:  # noqa: BLE001 - recorded on the chunk and the batch
             message = describe(exc, settings)
+            permanent = isinstance(exc, statements.FormatMismatch)
+            log.warning("backfill inventory run %s batch %s chunk %s failed%s: %s", run_id, batch_id, chunk.index,
+                        "" if final_attempt or permanent else " (will retry)", message)
             with session_scope(settings) as session:
                 run = load_run(session, "inventory", run_id, lock=True)
                 batch = session.get(InventoryBatch, batch_id)
@@ -352,7 +355,7 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
                         set_batch_status(session, batch, "cancelled")
                     refresh_inventory(session, run)
                     return "cancelled"
-                if final_attempt:
+                if final_attempt or permanent:
                     _finish_batch(session, run, batch, "failed", error=f"chunk {chunk.index}: {message}")
                     return "failed"
                 set_batch_status(session, batch, "queued", error=f"chunk {chunk.index} failed, will retry: {message}")
