@@ -1,10 +1,12 @@
-"""Core Postgres models: users and API tokens, projects and sections, memberships, feature flags, saved queries."""
+"""Core Postgres models: users, API tokens and browser sessions, failed logins, projects and sections, memberships,
+feature flags, saved queries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -40,6 +42,40 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its sha256 is stored. A session works while it is not
+    revoked, not past expires_at (absolute), seen within the idle timeout, and the user's password is unchanged."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    password_fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_agent: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    created_at: Mapped[datetime] = _now()
+    last_seen_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class FailedLogin(Base):
+    """One refused login: the email as typed (cleaned), the client address, why; never the password."""
+
+    __tablename__ = "failed_logins"
+    __table_args__ = (Index("ix_failed_logins_email_address", "email", "client_address", "attempted_at"),
+                      Index("ix_failed_logins_address", "client_address", "attempted_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    reason: Mapped[str] = mapped_column(String(40), nullable=False)  # unknown email | wrong password | no password | throttled
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False,
+                                                   index=True)
 
 
 class Project(Base):

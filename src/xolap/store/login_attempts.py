@@ -1,0 +1,63 @@
+"""Failed-login records: write one per refused login (email as typed, cleaned; client address; reason; never the
+password), count the recent ones the login throttle needs, and list them for admins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from xolap.store.models import FailedLogin, User, WebSession
+from xolap.store.sessions import printable
+
+MAX_EMAIL_LENGTH = 320
+MAX_ADDRESS_LENGTH = 64
+THROTTLED = "throttled"  # refused before the password was checked: listed for admins, not counted by the throttle
+
+
+def clean_email(email: str) -> str:
+    """The email as the throttle and the records see it: trimmed, lower case, printable, at most 320 characters."""
+    return printable((email or "").strip().lower(), MAX_EMAIL_LENGTH)
+
+
+def record_failure(session: Session, email: str, client_address: str, reason: str) -> FailedLogin:
+    row = FailedLogin(email=clean_email(email), client_address=printable(client_address, MAX_ADDRESS_LENGTH),
+                      reason=reason[:40])
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _counted(window: timedelta):
+    return FailedLogin.reason != THROTTLED, FailedLogin.attempted_at > func.now() - window
+
+
+def pair_failures(session: Session, email: str, client_address: str, window: timedelta) -> tuple[int, float]:
+    """(failures, seconds since the newest one) for this email from this address within the window, counting only
+    those after the user's last successful login from this address."""
+    email = clean_email(email)
+    last_success = (select(func.max(WebSession.created_at)).join(User, User.id == WebSession.user_id)
+                    .where(User.email == email, WebSession.client_address == client_address).scalar_subquery())
+    count, newest_age = session.execute(
+        select(func.count(), func.extract("epoch", func.now() - func.max(FailedLogin.attempted_at)))
+        .where(FailedLogin.email == email, FailedLogin.client_address == client_address, *_counted(window),
+               FailedLogin.attempted_at > func.coalesce(last_success, func.to_timestamp(0)))).one()
+    return int(count), float(newest_age or 0.0)
+
+
+def seconds_until_address_below(session: Session, client_address: str, window: timedelta, cap: int) -> float:
+    """Seconds until this address has fewer than `cap` failures within the window (0 when it already has)."""
+    nth_newest_age = session.execute(
+        select(func.extract("epoch", func.now() - FailedLogin.attempted_at))
+        .where(FailedLogin.client_address == client_address, *_counted(window))
+        .order_by(FailedLogin.attempted_at.desc()).offset(cap - 1).limit(1)).scalar_one_or_none()
+    if nth_newest_age is None:
+        return 0.0
+    return max(0.0, window.total_seconds() - float(nth_newest_age))
+
+
+def recent(session: Session, limit: int = 200) -> list[FailedLogin]:
+    """The newest failed logins first."""
+    return list(session.execute(select(FailedLogin).order_by(FailedLogin.attempted_at.desc(), FailedLogin.id.desc())
+                                .limit(limit)).scalars())
