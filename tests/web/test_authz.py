@@ -243,6 +243,18 @@ def world(runtime):
         yield app, live, creds
 
 
+# Routes that end the caller's browser sessions server-side: called last, each with a fresh login, then every role
+# signs in again (so the sessions the other calls use stay alive).
+SESSION_ENDING = {("POST", "/logout"), ("POST", "/account/sessions/revoke-all")}
+
+
+def _fresh_cookie(live: LiveServer, role: Role, headers: dict[str, str]) -> dict[str, str]:
+    if role.email is None or "Cookie" not in headers:
+        return headers
+    fresh = login(live, role.email, "pass word 1")
+    return {**headers, "Cookie": f"xolap_session={fresh.cookie}", "X-CSRF-Token": fresh.csrf}
+
+
 def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentials], flag_state: dict[str, bool],
           *, html: bool = True) -> list[str]:
     """Call every route as every role in every mode; returns the violations (empty when all rules hold)."""
@@ -258,12 +270,24 @@ def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentia
             if cred.token is not None:
                 calls.append((method, path, rule, role, "token",
                               {"Authorization": f"Bearer {cred.token}", "Accept": "application/json"}))
+    ending = [call for call in calls if (call[0], call[1]) in SESSION_ENDING]
+    calls = [call for call in calls if (call[0], call[1]) not in SESSION_ENDING]
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda call: live.status(call[0], call[1], call[5]), calls))
+    for method, path, rule, role, mode, headers in ending:
+        calls.append((method, path, rule, role, mode, headers))
+        answers.append(live.status(method, path, _fresh_cookie(live, role, headers)))
+    if ending:
+        for role in ROLES:
+            if role.email and role.name in creds:
+                token = creds[role.name].token
+                creds[role.name] = login(live, role.email, "pass word 1")
+                creds[role.name].token = token
     failures = []
     for (method, path, rule, role, mode, headers), (status, location) in zip(calls, answers):
         expect_allowed = allowed(rule, role, flag_state) and not (role.invalid_token and rule not in (PUBLIC, PUBLIC_FORM))
-        to_login = status in (302, 303, 307) and location.startswith("/login") and rule != PUBLIC_FORM
+        # a refusal sends to /login?next=...; a plain /login is where sign-out routes go when they succeed
+        to_login = status in (302, 303, 307) and location.startswith("/login?next=") and rule != PUBLIC_FORM
         where = f"{method} {path} [{rule}] as {role.name} ({mode}, flags {flag_state}): got {status}"
         if rule == PUBLIC_FORM and "Cookie" not in headers and "Authorization" not in headers:
             if status != 403:

@@ -3,7 +3,8 @@
 How a request is authenticated (first match wins):
   1. `Authorization: Bearer <token>`: the admin token (runtime.admin_token) → an admin principal without a user;
      or a user's API token (sha256 looked up in api_tokens) → that user. An unknown token is refused with 403.
-  2. The signed session cookie set by POST /login (xolap.web.sessions): HttpOnly, SameSite=Lax, Secure on https.
+  2. The session cookie set by POST /login (xolap.web.sessions): a random id whose live record is in Postgres
+     (xolap.store.sessions: revocable, idle and absolute expiry, ends when the password changes).
   3. Otherwise anonymous.
 
 Dependencies (use with `Depends(...)`; each returns what it guards):
@@ -38,6 +39,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 
 from xolap.store import accounts, flags
+from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
 from xolap.web import sessions
 from xolap.web.negotiation import wants_json
@@ -56,6 +58,7 @@ class Principal:
     instructor_section_ids: frozenset[int] = field(default_factory=frozenset)
     author_project_ids: frozenset[int] = field(default_factory=frozenset)
     via: str = "anonymous"  # anonymous | session | api_token | admin_token | invalid_token
+    session_record_id: int | None = None  # the browser session's record (via == "session")
 
     @property
     def authenticated(self) -> bool:
@@ -91,10 +94,10 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _for_user(session, user: User, via: str) -> Principal:
+def _for_user(session, user: User, via: str, session_record_id: int | None = None) -> Principal:
     roles = accounts.roles(session, user)
     session.expunge(user)
-    return Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, via)
+    return Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, via, session_record_id)
 
 
 def resolve_principal(request: Request) -> Principal:
@@ -114,12 +117,14 @@ def resolve_principal(request: Request) -> Principal:
                 principal = _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
                 session.commit()
     else:
-        data = sessions.read_session(request)
-        if data.get("uid"):
+        sid = sessions.session_id(request)
+        if sid:
             with runtime.sessions() as session:
-                user = session.get(User, int(data["uid"]))
-                if user is not None and hmac.compare_digest(str(data.get("pw", "")), accounts.password_fingerprint(user)):
-                    principal = _for_user(session, user, "session")
+                live = session_records.find_live(session, sid)
+                if live is not None:
+                    record, user = live
+                    principal = _for_user(session, user, "session", record.id)
+                session.commit()
     request.state.principal = principal
     return principal
 
@@ -152,7 +157,7 @@ async def check_csrf(request: Request) -> None:
     """Refuse an unsafe cookie-authenticated request whose CSRF token (form field or header) does not match."""
     if request.method not in UNSAFE_METHODS or bearer_token(request) is not None:
         return
-    expected = sessions.read_session(request).get("csrf")
+    expected = sessions.expected_csrf(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         content_type = request.headers.get("content-type", "")

@@ -1,47 +1,62 @@
-"""Slows password guessing: after too many failed logins for one email (or from one address) in a window, further
-attempts are refused with 429 until the window passes. In memory, per process (xolap serves from one process)."""
+"""Slows password guessing without locking anyone out: a backoff per (email, client address), so an attacker at one
+address slows only themselves, and a cap on failures per address across all emails. Counts come from the failed
+logins recorded in Postgres (xolap.store.login_attempts), so they hold across restarts and processes.
+
+Per (email, address): the first FREE_ATTEMPTS failures in WINDOW cost nothing; then each further attempt must wait
+BASE_BACKOFF_SECONDS × 2^(failures − FREE_ATTEMPTS) after the newest failure, at most MAX_BACKOFF_SECONDS. A
+successful login from that address starts the count again. Per address: MAX_FAILURES_PER_ADDRESS failures in WINDOW
+(any emails) refuse further attempts from it until the oldest of them leaves the window.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
+import math
+from dataclasses import dataclass
+from datetime import timedelta
 
-WINDOW_SECONDS = 15 * 60
-MAX_FAILURES_PER_ACCOUNT = 10
-MAX_FAILURES_PER_ADDRESS = 50
+from sqlalchemy.orm import Session
+
+from xolap.store import login_attempts
+
+WINDOW = timedelta(minutes=15)
+FREE_ATTEMPTS = 5
+BASE_BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 15 * 60
+MAX_FAILURES_PER_ADDRESS = 100
 
 
-class LoginThrottle:
-    def __init__(self, window: float = WINDOW_SECONDS, per_account: int = MAX_FAILURES_PER_ACCOUNT,
-                 per_address: int = MAX_FAILURES_PER_ADDRESS):
-        self.window, self.per_account, self.per_address = window, per_account, per_address
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+def backoff_seconds(failures: int) -> int:
+    """The wait after the newest of `failures` failures for one email from one address."""
+    if failures < FREE_ATTEMPTS:
+        return 0
+    return min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** min(failures - FREE_ATTEMPTS, 32))
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
 
-    def retry_after(self, email: str, address: str) -> int:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        now = time.monotonic()
-        with self._lock:
-            waits = []
-            for key, limit in ((f"account:{email.strip().lower()}", self.per_account), (f"address:{address}", self.per_address)):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(int(times[len(times) - limit] + self.window - now) + 1)
-            return max(waits, default=0)
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a login attempt may go ahead now; when not, how long to wait and a message for the person."""
 
-    def failed(self, email: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"account:{email.strip().lower()}", f"address:{address}"):
-                self._recent(key, now).append(now)
+    retry_after: int = 0
+    message: str = ""
 
-    def succeeded(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(f"account:{email.strip().lower()}", None)
+    @property
+    def allowed(self) -> bool:
+        return self.retry_after <= 0
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def check(session: Session, email: str, client_address: str) -> Verdict:
+    """May this email be tried from this address now?"""
+    address_wait = math.ceil(login_attempts.seconds_until_address_below(session, client_address, WINDOW,
+                                                                         MAX_FAILURES_PER_ADDRESS))
+    if address_wait > 0:
+        return Verdict(address_wait, f"Too many failed logins from this address: try again in {_minutes(address_wait)}.")
+    failures, since_newest = login_attempts.pair_failures(session, email, client_address, WINDOW)
+    pair_wait = math.ceil(backoff_seconds(failures) - since_newest)
+    if pair_wait > 0:
+        return Verdict(pair_wait, f"Too many failed logins for this account: try again in {_minutes(pair_wait)}.")
+    return Verdict()

@@ -1,15 +1,17 @@
-"""Signing in and out, the home page (the sections and projects you may open) and your own account (API tokens)."""
+"""Signing in and out, the home page (the sections and projects you may open) and your own account (API tokens,
+signed-in sessions, password)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 
-from xolap.store import accounts, flags
+from xolap.store import accounts, flags, login_attempts
+from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
 from xolap.web import sessions
 from xolap.web.auth import Principal, csrf_protect, require_login, resolve_principal
-from xolap.web.login_throttle import LoginThrottle
+from xolap.web import login_throttle
 from xolap.web.negotiation import redirect, render, wants_json
 
 router = APIRouter(tags=["account"])
@@ -31,40 +33,57 @@ def login_page(request: Request, next: str = "/"):
                   json_data={"authenticated": principal.authenticated, "login": "POST /login with email, password, csrf_token"})
 
 
-def _throttle(request: Request) -> LoginThrottle:
-    throttle = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    return throttle
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def _refuse_login(request: Request, next: str, email: str, message: str, status_code: int, retry_after: int = 0):
+    response = render(request, "login.html", {"next": _safe_next(next), "email": login_attempts.clean_email(email),
+                                              "error": message},
+                      json_data={"ok": False, "error": message}, status_code=status_code)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @router.post("/login", dependencies=[Depends(csrf_protect)])
 def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")):
+    """Sign in: throttled per (email, address) and per address; every refusal is recorded (never the password)."""
     runtime = request.app.state.runtime
-    throttle = _throttle(request)
-    address = request.client.host if request.client else "?"
-    wait = throttle.retry_after(email, address)
-    if wait:
-        message = f"Too many failed logins: try again in {(wait + 59) // 60} minute(s)."
-        return render(request, "login.html", {"next": _safe_next(next), "email": email, "error": message},
-                      json_data={"ok": False, "error": message}, status_code=429)
+    address = client_address(request)
     with runtime.sessions() as session:
-        user = accounts.authenticate(session, email, password)
+        verdict = login_throttle.check(session, email, address)
+        if not verdict.allowed:
+            login_attempts.record_failure(session, email, address, login_attempts.THROTTLED)
+            session.commit()
+            return _refuse_login(request, next, email, verdict.message, 429, verdict.retry_after)
+        typed = (email or "").strip().lower()
+        if login_attempts.clean_email(email) != typed or not typed:
+            user, reason = None, "invalid email"  # control characters or too long: never reaches a query
+        else:
+            user = accounts.authenticate(session, email, password)
+            reason = "" if user is not None else (
+                "wrong password" if accounts.find_user(session, email) is not None else "unknown email")
+        if user is None:
+            login_attempts.record_failure(session, email, address, reason)
+            session.commit()
+            return _refuse_login(request, next, email, "Wrong email or password.", 400)
+        _record, sid = session_records.create(session, user, user_agent=request.headers.get("user-agent", ""),
+                                              client_address=address)
         session.commit()
-        if user is not None:
-            sessions.start_session(request, user.id, accounts.password_fingerprint(user))
-    if user is None:
-        throttle.failed(email, address)
-    else:
-        throttle.succeeded(email)
-    if user is None:
-        return render(request, "login.html", {"next": _safe_next(next), "email": email, "error": "Wrong email or password."},
-                      json_data={"ok": False, "error": "wrong email or password"}, status_code=400)
-    return redirect(request, _safe_next(next), json_data={"ok": True, "email": user.email})
+        user_email = user.email
+    sessions.start_session(request, sid)
+    return redirect(request, _safe_next(next), json_data={"ok": True, "email": user_email})
 
 
 @router.post("/logout", dependencies=[Depends(csrf_protect)])
 def logout(request: Request):
+    """Sign out: the session record is revoked (a copy of the cookie stops working too)."""
+    principal = resolve_principal(request)
+    if principal.session_record_id is not None and principal.user is not None:
+        with request.app.state.runtime.sessions() as session:
+            session_records.revoke(session, principal.user.id, principal.session_record_id, "logout")
+            session.commit()
     sessions.end_session(request)
     return redirect(request, "/login", "You are logged out.", json_data={"ok": True})
 
@@ -104,14 +123,32 @@ def _token_rows(session, user: User) -> list[dict]:
             for t in accounts.tokens(session, user)]
 
 
-@router.get("/account")
-def account(request: Request, principal: Principal = Depends(require_login)):
+def _session_rows(session, principal: Principal) -> list[dict]:
+    if principal.user is None:
+        return []
+    return [{"id": r.id, "created_at": r.created_at, "last_seen_at": r.last_seen_at, "user_agent": r.user_agent,
+             "client_address": r.client_address, "expires_at": r.expires_at,
+             "current": r.id == principal.session_record_id}
+            for r in session_records.list_live(session, principal.user.id)]
+
+
+def _account_page(request: Request, principal: Principal, *, new_token: str | None = None, json_data=None,
+                  status_code: int = 200):
     token_rows: list[dict] = []
+    session_rows: list[dict] = []
     if principal.user is not None:
         with request.app.state.runtime.sessions() as session:
             token_rows = _token_rows(session, principal.user)
-    return render(request, "account.html", {"tokens": token_rows},
-                  json_data={"me": principal.as_json(), "tokens": token_rows})
+            session_rows = _session_rows(session, principal)
+    if json_data is None:
+        json_data = {"me": principal.as_json(), "tokens": token_rows, "sessions": session_rows}
+    return render(request, "account.html", {"tokens": token_rows, "sessions": session_rows, "new_token": new_token},
+                  json_data=json_data, status_code=status_code)
+
+
+@router.get("/account")
+def account(request: Request, principal: Principal = Depends(require_login)):
+    return _account_page(request, principal)
 
 
 def _own_user(principal: Principal) -> User:
@@ -126,10 +163,9 @@ def create_own_token(request: Request, name: str = Form(""), principal: Principa
     with request.app.state.runtime.sessions() as session:
         row, plaintext = accounts.create_token(session, session.get(User, user.id), name)
         session.commit()
-        token_rows = _token_rows(session, user)
     # Shown once, in this response only (never stored in plain text, never put in a cookie).
-    return render(request, "account.html", {"tokens": token_rows, "new_token": plaintext},
-                  json_data={"id": row.id, "name": row.name, "token": plaintext}, status_code=201)
+    return _account_page(request, principal, new_token=plaintext,
+                         json_data={"id": row.id, "name": row.name, "token": plaintext}, status_code=201)
 
 
 @router.post("/account/tokens/{token_id}/delete")
@@ -147,6 +183,7 @@ def delete_own_token(token_id: int, request: Request, principal: Principal = Dep
 @router.post("/account/password")
 def change_password(request: Request, current: str = Form(""), new: str = Form(""),
                     principal: Principal = Depends(require_login)):
+    """A new password ends every session of the user; the browser that changed it gets a fresh one."""
     user = _own_user(principal)
     with request.app.state.runtime.sessions() as session:
         row = session.get(User, user.id)
@@ -156,6 +193,40 @@ def change_password(request: Request, current: str = Form(""), new: str = Form("
             accounts.set_password(session, row, new)
         except accounts.AccountError as exc:
             return redirect(request, "/account", str(exc), "error")
+        session_records.revoke_all(session, row.id, "password changed")
+        sid = None
+        if principal.via == "session":
+            _record, sid = session_records.create(session, row, user_agent=request.headers.get("user-agent", ""),
+                                                  client_address=client_address(request))
         session.commit()
-        sessions.start_session(request, row.id, accounts.password_fingerprint(row))
+    if sid is not None:
+        sessions.start_session(request, sid)
     return redirect(request, "/account", "Password changed; other sessions are signed out.", "success", json_data={"ok": True})
+
+
+@router.post("/account/sessions/revoke-all")
+def sign_out_everywhere(request: Request, principal: Principal = Depends(require_login)):
+    """End every browser session of this user, this one included (API tokens keep working)."""
+    user = _own_user(principal)
+    with request.app.state.runtime.sessions() as session:
+        ended = session_records.revoke_all(session, user.id, "signed out everywhere")
+        session.commit()
+    if principal.via == "session":
+        sessions.end_session(request)
+        return redirect(request, "/login", "Signed out everywhere.", "success", json_data={"ok": True, "ended": ended})
+    return redirect(request, "/account", "Signed out everywhere.", "success", json_data={"ok": True, "ended": ended})
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+def sign_out_session(session_id: int, request: Request, principal: Principal = Depends(require_login)):
+    """End one of this user's browser sessions."""
+    user = _own_user(principal)
+    with request.app.state.runtime.sessions() as session:
+        ended = session_records.revoke(session, user.id, session_id, "signed out")
+        session.commit()
+    if not ended:
+        raise HTTPException(404, f"you have no signed-in session {session_id}")
+    if session_id == principal.session_record_id:
+        sessions.end_session(request)
+        return redirect(request, "/login", "Signed out.", "success", json_data={"ok": True})
+    return redirect(request, "/account", "Session signed out.", "success", json_data={"ok": True})

@@ -1,12 +1,17 @@
-"""Signed session cookies (itsdangerous): who is logged in, the CSRF token, and one-shot flash messages.
+"""Session cookies: a random session id (signed with itsdangerous), the CSRF token derived from it, and one-shot
+flash messages.
 
-The cookie holds {"uid", "pw" (password fingerprint), "csrf"} signed with the secret key (XOLAP_SECRET_KEY, else a
-key generated once into <data_dir>/secret-key, mode 0600). Flags: HttpOnly, SameSite=Lax, Secure on https, 14 days.
+The cookie holds only {"sid": <random id>}; signed-in state lives server-side in Postgres (xolap.store.sessions,
+which stores the id's sha256), so logout and revocation end a session at once. Visitors who are not signed in get
+an id too (no record), so the login form has a CSRF token; login always issues a fresh id. The CSRF token is
+HMAC(secret key, sid). Signing key: XOLAP_SECRET_KEY, else a key generated once into <data_dir>/secret-key (0600).
+Cookie flags: HttpOnly, SameSite=Lax, Secure on https; it lives as long as the longest session may.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,10 +20,11 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from xolap.runtime import local_secret
+from xolap.store.sessions import ABSOLUTE_LIFETIME, new_session_id
 
 SESSION_COOKIE = "xolap_session"
 FLASH_COOKIE = "xolap_flash"
-MAX_AGE = 14 * 24 * 3600
+MAX_AGE = int(ABSOLUTE_LIFETIME.total_seconds())
 
 
 def secret_key(request: Request) -> str:
@@ -38,7 +44,7 @@ def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
 
 
 def read_session(request: Request) -> dict[str, Any]:
-    """The verified session payload, or {} when absent, tampered with or expired. Cached on request.state."""
+    """The verified cookie payload ({"sid": ...}), or {} when absent, tampered with or too old. Cached on request.state."""
     if hasattr(request.state, "session"):
         return request.state.session
     raw = request.cookies.get(SESSION_COOKIE)
@@ -46,29 +52,46 @@ def read_session(request: Request) -> dict[str, Any]:
     if raw:
         try:
             loaded = _serializer(request, "xolap-session").loads(raw, max_age=MAX_AGE)
-            data = loaded if isinstance(loaded, dict) else {}
         except BadSignature:
-            data = {}
+            loaded = None
+        if isinstance(loaded, dict) and isinstance(loaded.get("sid"), str) and loaded["sid"]:
+            data = {"sid": loaded["sid"]}
     request.state.session = data
     return data
 
 
+def session_id(request: Request) -> str | None:
+    return read_session(request).get("sid")
+
+
+def csrf_for(request: Request, sid: str) -> str:
+    return hmac.new(secret_key(request).encode(), b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
+
+
+def expected_csrf(request: Request) -> str | None:
+    """The CSRF token this request's cookie calls for (None without a cookie)."""
+    sid = session_id(request)
+    return csrf_for(request, sid) if sid else None
+
+
 def ensure_csrf(request: Request) -> str:
-    """The session's CSRF token, creating one (and marking the cookie for writing) when missing."""
-    data = read_session(request)
-    if not data.get("csrf"):
-        data["csrf"] = secrets.token_urlsafe(32)
+    """The CSRF token for this browser, giving it a (not signed-in) session id first when it has none."""
+    sid = session_id(request)
+    if not sid:
+        sid = new_session_id()
+        request.state.session = {"sid": sid}
         request.state.session_dirty = True
-    return data["csrf"]
+    return csrf_for(request, sid)
 
 
-def start_session(request: Request, user_id: int, fingerprint: str) -> None:
-    """Log a user in: a fresh session (new CSRF token, so a pre-login token is not reused)."""
-    request.state.session = {"uid": user_id, "pw": fingerprint, "csrf": secrets.token_urlsafe(32)}
+def start_session(request: Request, sid: str) -> None:
+    """After login: the browser gets the new session's id (a fresh id, so a pre-login id or CSRF token is not reused)."""
+    request.state.session = {"sid": sid}
     request.state.session_dirty = True
 
 
 def end_session(request: Request) -> None:
+    """Forget the id in this browser (the caller revokes the server-side record)."""
     request.state.session = {}
     request.state.session_dirty = True
 
