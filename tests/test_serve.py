@@ -55,7 +55,12 @@ def test_serve_end_to_end(service_data_dir):
                 break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        assert body is not None and body["ok"] is True, body
+        assert body == {"status": "ok"}, body  # anonymous: up/down only
+        from xolap.runtime import local_admin_token  # the file the server reads (created once, by whoever is first)
+
+        admin = {"Authorization": f"Bearer {local_admin_token(data_dir)}"}
+        body = httpx.get(f"http://127.0.0.1:{port}/healthz", headers=admin, timeout=5).json()
+        assert body["ok"] is True, body
         assert body["clickhouse"]["embedded"] and body["postgres"]["embedded"]
 
         second = subprocess.run(_xolap("serve", "--port", str(free_port())), env=_env(data_dir),
@@ -94,7 +99,7 @@ def test_serve_end_to_end(service_data_dir):
         deadline = time.time() + 90
         while time.time() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["ok"]:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok":
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)

@@ -1,4 +1,5 @@
-"""FastAPI application factory: shared runtime on app.state, routers, static assets, /healthz."""
+"""FastAPI application factory: shared runtime on app.state, routers, static assets, /healthz (up/down for anyone,
+details for admins)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from importlib import import_module
 from importlib import resources
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -14,6 +15,7 @@ import xolap
 from xolap.clickhouse.client import ping, server_info
 from xolap.runtime import Runtime
 from xolap.store.db import postgres_status
+from xolap.web import hostile_input
 from xolap.web.negotiation import install_error_pages
 
 
@@ -38,15 +40,30 @@ def health(runtime: Runtime) -> dict:
     }
 
 
+def _asked_by_admin(request: Request) -> bool:
+    """An admin principal; False when who is asking cannot be told (the database is down, say)."""
+    from xolap.web.auth import resolve_principal
+
+    try:
+        return resolve_principal(request).is_admin
+    except Exception:  # noqa: BLE001 - health must answer whatever state the stores are in
+        return False
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="xolap", version=xolap.__version__)
     app.state.runtime = runtime
     install_error_pages(app)  # HTML 403/404 pages for browsers
+    hostile_input.install(app)  # control characters and values the database refuses: 400, never 500
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> JSONResponse:
+    def healthz(request: Request) -> JSONResponse:
+        """Anyone: {"status": "ok"|"down"} (200/503). Admins also get versions and uptime (as on /admin/clickhouse)."""
         body = health(runtime)
-        return JSONResponse(body, status_code=200 if body["ok"] else 503)
+        status_code = 200 if body["ok"] else 503
+        if not _asked_by_admin(request):
+            return JSONResponse({"status": "ok" if body["ok"] else "down"}, status_code=status_code)
+        return JSONResponse({"status": "ok" if body["ok"] else "down", **body}, status_code=status_code)
 
     static_dir = resources.files("xolap.web").joinpath("static")
     if static_dir.is_dir():
@@ -65,6 +82,7 @@ ROUTER_MODULES: list[str] = [
     "xolap.web.dashboards",
     "xolap.web.pages_account",
     "xolap.web.pages_admin",
+    "xolap.web.pages_security",
     "xolap.web.scopes",
     "xolap.web.pages_backfill",
     "xolap.web.api_accounts",

@@ -1,0 +1,63 @@
+"""Hostile request input gets a clear 400, never a 500, for every route at once:
+
+- a control character (NUL, %00, CR/LF, ESC, DEL, C1 controls) anywhere in the decoded path or query string is refused
+  before routing: no slug, id or filter with one reaches Postgres (which cannot store NUL) or ClickHouse;
+- a value the database refuses (a number out of range for its column, a NUL in a form or JSON field, text that is
+  not valid for the column's type) answers 400 naming the kind of problem, without echoing the value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import unquote_plus
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def control_character_in(scope: dict) -> str | None:
+    """Which part of the request ("path" or "query string") holds a control character, if any."""
+    if CONTROL.search(scope.get("path", "")):
+        return "path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if CONTROL.search(unquote_plus(query, encoding="utf-8", errors="replace")):
+        return "query string"
+    return None
+
+
+class RefuseControlCharacters:
+    """ASGI middleware: 400 for a request whose path or query string has a control character."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            where = control_character_in(scope)
+            if where is not None:
+                body = json.dumps({"detail": f"the request {where} contains a control character (such as NUL or a "
+                                             "line break): remove it and try again"}).encode()
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _database_refused(request: Request, exc: DataError) -> JSONResponse:
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    problem = (getattr(diag, "message_primary", None) or str(getattr(exc, "orig", "") or "").splitlines()[0:1] or [""])
+    problem = problem if isinstance(problem, str) else problem[0]
+    problem = problem.split(":")[0].strip() or "a value is not valid"  # the kind of problem, never the value itself
+    return JSONResponse({"detail": f"the request has a value the database cannot store or compare ({problem})"},
+                        status_code=400)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(RefuseControlCharacters)
+    app.add_exception_handler(DataError, _database_refused)

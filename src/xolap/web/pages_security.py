@@ -1,0 +1,21 @@
+"""Admin view of failed logins (page and JSON): who was tried, from which address, when and why; never passwords."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from xolap.store import login_attempts
+from xolap.web.auth import Principal, require_site_admin
+from xolap.web.negotiation import render
+
+router = APIRouter(tags=["admin"])
+
+
+@router.get("/admin/logins")
+def failed_logins(request: Request, limit: int = Query(200, ge=1, le=1000),
+                  principal: Principal = Depends(require_site_admin)):
+    with request.app.state.runtime.sessions() as session:
+        rows = [{"id": r.id, "email": r.email, "client_address": r.client_address, "reason": r.reason,
+                 "attempted_at": r.attempted_at} for r in login_attempts.recent(session, limit)]
+    return render(request, "admin/logins.html", {"rows": rows, "limit": limit},
+                  json_data={"failed_logins": rows, "limit": limit})
