@@ -246,7 +246,8 @@ _SOUP = (
     "SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT UNION ALL WITH AS JOIN ON USING ARRAY IN GLOBAL NOT AND OR IS NULL "
     "FINAL PREWHERE SETTINGS FORMAT INTO OUTFILE DISTINCT CASE WHEN THEN ELSE END OVER PARTITION EXISTS INTERVAL DAY "
     "raw_events content_titles ingest_errors system.one xolap.raw_events user_id section_id x y t "
-    "count sum if arrayMap dictGet session_user user currentUser file numbers range toString now "
+    "count sum if arrayMap dictGet session_user user currentUser file numbers range toString now map tuple array "
+    "quantiles(0.5) countIf JSONExtract CAST AS Date :: -> x ? : "
     "( ( ( ) ) ) [ ] , , . ; -> :: * + - = != < > 1 0 3.5 'a' '' 'x;y' {p:UInt64} `q` \"r\" -- /* */ #"
 ).split()
 

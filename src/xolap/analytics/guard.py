@@ -101,8 +101,12 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
         raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
     try:
         return _guard(sql, scope, database)
+    except GuardError:
+        raise
     except RecursionError:
         raise GuardError("the query is nested too deeply to check") from None
+    except Exception as exc:  # sqlglot failing on input it does not expect (map(1) raises IndexError): refuse, never crash
+        raise GuardError(f"the query could not be parsed as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
 
 
 def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
