@@ -171,3 +171,57 @@ def test_deleted_user_sessions_go_with_the_user(runtime, app):
         session.commit()
     assert client.get("/account", headers=JSON).status_code == 401
     assert _rows(runtime) == []
+
+
+def test_disabling_a_user_ends_sessions_and_tokens_at_once_and_refuses_login(runtime, app):
+    with runtime.sessions() as session:
+        ada = accounts.get_user(session, "ada@example.org")
+        api_token = accounts.create_token(session, ada, "nb")[1]
+        ada_id = ada.id
+        session.commit()
+    user, admin = browser(app), browser(app, address="10.1.0.9")
+    login(user)
+    login(admin, "root@example.org")
+    bearer = {"Authorization": f"Bearer {api_token}", **JSON}
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
+    token = csrf_of(admin.get(f"/admin/users/{ada_id}").text)
+    done = admin.post(f"/admin/users/{ada_id}/disabled", data={"disabled": "true", "csrf_token": token},
+                      follow_redirects=False)
+    assert done.status_code == 303
+    assert user.get("/account", headers=JSON).status_code == 401
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 403
+    assert admin.get(f"/admin/users/{ada_id}", headers=JSON).json()["disabled"] is True
+    refused = browser(app, address="10.1.0.3")
+    page = refused.get("/login")
+    response = refused.post("/login", data={"email": "ada@example.org", "password": "correct horse",
+                                            "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert response.status_code == 400
+    assert {r.revoked_reason for r in _rows(runtime) if r.user_id == ada_id} == {"user disabled"}
+    admin.post(f"/admin/users/{ada_id}/disabled", data={"disabled": "false", "csrf_token": token})
+    assert login(refused).status_code == 303
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
+
+
+def test_an_admin_can_sign_a_user_out_of_every_browser(runtime, app):
+    laptop, phone, admin = browser(app), browser(app), browser(app, address="10.1.0.9")
+    login(laptop)
+    login(phone)
+    login(admin, "root@example.org")
+    with runtime.sessions() as session:
+        ada_id = accounts.get_user(session, "ada@example.org").id
+    assert admin.get(f"/admin/users/{ada_id}", headers=JSON).json()["sessions"] == 2
+    token = csrf_of(admin.get(f"/admin/users/{ada_id}").text)
+    ended = admin.post(f"/admin/users/{ada_id}/sessions/revoke", data={"csrf_token": token}, headers=JSON).json()
+    assert ended == {"ok": True, "ended": 2}
+    assert laptop.get("/account", headers=JSON).status_code == 401 and phone.get("/", headers=JSON).status_code == 401
+    assert admin.get("/account", headers=JSON).status_code == 200
+
+
+def test_a_password_set_elsewhere_drops_old_sessions_from_the_list(runtime, app):
+    old, current = browser(app), browser(app)
+    login(old)
+    with runtime.sessions() as session:
+        accounts.set_password(session, accounts.get_user(session, "ada@example.org"), "a new password")
+        session.commit()
+    login(current, password="a new password")
+    assert len(current.get("/account", headers=JSON).json()["sessions"]) == 1

@@ -81,6 +81,12 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
+def set_disabled(session: Session, user: User, disabled: bool) -> None:
+    """A disabled user cannot sign in, and their browser sessions and API tokens stop working at once."""
+    user.disabled_at = (user.disabled_at or func.now()) if disabled else None
+    session.flush()
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The user when the email and password match, else None (same work either way)."""
     user = find_user(session, email)
@@ -172,8 +178,11 @@ def user_for_token(session: Session, token: str) -> User | None:
     row = session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).scalar_one_or_none()
     if row is None:
         return None
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled_at is not None:
+        return None
     row.last_used_at = func.now()
-    return session.get(User, row.user_id)
+    return user
 
 
 def delete_token(session: Session, user: User, token_id: int) -> None:

@@ -60,7 +60,8 @@ def _live():
 def find_live(session: Session, session_id: str) -> tuple[WebSession, User] | None:
     """The live session with this id and its user (last_seen_at refreshed), or None."""
     row = session.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
-                          .where(WebSession.id_hash == hash_session_id(session_id), *_live())).first()
+                          .where(WebSession.id_hash == hash_session_id(session_id), User.disabled_at.is_(None),
+                                 *_live())).first()
     if row is None:
         return None
     record, user = row
@@ -74,9 +75,11 @@ def find_live(session: Session, session_id: str) -> tuple[WebSession, User] | No
 
 
 def list_live(session: Session, user_id: int) -> list[WebSession]:
-    """The user's live sessions, oldest first."""
-    return list(session.execute(select(WebSession).where(WebSession.user_id == user_id, *_live())
-                                .order_by(WebSession.created_at, WebSession.id)).scalars())
+    """The user's live sessions, oldest first (none while the user is disabled)."""
+    rows = session.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
+                           .where(WebSession.user_id == user_id, User.disabled_at.is_(None), *_live())
+                           .order_by(WebSession.created_at, WebSession.id)).all()
+    return [record for record, user in rows if record.password_fingerprint == password_fingerprint(user)]
 
 
 def revoke(session: Session, user_id: int, record_id: int, reason: str) -> bool:

@@ -46,7 +46,8 @@ def nav_links(principal) -> list[dict[str, str]]:
                   {"href": "/admin/clickhouse/backfill", "label": "Backfill"},
                   {"href": "/admin/users", "label": "Users"},
                   {"href": "/admin/flags", "label": "Flags"},
-                  {"href": "/admin/scopes", "label": "Sections & projects"}]
+                  {"href": "/admin/scopes", "label": "Sections & projects"},
+                  {"href": "/admin/logins", "label": "Failed logins"}]
     links.append({"href": "/account", "label": "Account"})
     return links
 

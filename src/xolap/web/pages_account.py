@@ -64,6 +64,8 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
             user = accounts.authenticate(session, email, password)
             reason = "" if user is not None else (
                 "wrong password" if accounts.find_user(session, email) is not None else "unknown email")
+            if user is not None and user.disabled_at is not None:
+                user, reason = None, "account disabled"
         if user is None:
             login_attempts.record_failure(session, email, address, reason)
             session.commit()

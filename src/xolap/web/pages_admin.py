@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 
 from xolap.store import accounts, flags
+from xolap.store import sessions as session_records
 from xolap.store.models import ApiToken, Membership, Project, Section, User
 from xolap.web.auth import Principal, require_admin, require_site_admin
 from xolap.web.negotiation import redirect, render
@@ -36,7 +37,7 @@ def _user_rows(session) -> list[dict]:
         rows.append({"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
                      "has_password": user.password_hash is not None, "instructor_section_ids": sorted(roles.section_ids),
                      "author_project_ids": sorted(roles.project_ids), "tokens": len(accounts.tokens(session, user)),
-                     "created_at": user.created_at})
+                     "created_at": user.created_at, "disabled": user.disabled_at is not None})
     return rows
 
 
@@ -91,7 +92,8 @@ def _user_detail(session, user: User) -> dict:
     tokens = [{"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at}
               for t in accounts.tokens(session, user)]
     return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
-            "has_password": user.password_hash is not None, "memberships": memberships, "tokens": tokens}
+            "has_password": user.password_hash is not None, "memberships": memberships, "tokens": tokens,
+            "disabled": user.disabled_at is not None, "sessions": len(session_records.list_live(session, user.id))}
 
 
 def _user_page(request: Request, user_id: int, *, new_token: str | None = None, errors: dict | None = None,
@@ -174,6 +176,33 @@ def set_admin(user_id: int, request: Request, is_admin: bool = Form(...), princi
         session.commit()
     return redirect(request, f"/admin/users/{user_id}", "Admin rights " + ("given." if is_admin else "removed."), "success",
                     json_data={"ok": True, "is_admin": is_admin})
+
+
+@router.post("/admin/users/{user_id}/disabled")
+def set_disabled(user_id: int, request: Request, disabled: bool = Form(...),
+                 principal: Principal = Depends(require_site_admin)):
+    """Disable (no login; sessions and API tokens stop at once) or enable a user."""
+    with request.app.state.runtime.sessions() as session:
+        user = _load_user(session, user_id)
+        if principal.user is not None and principal.user.id == user.id and disabled:
+            return _user_page(request, user_id, errors={"disabled": "you cannot disable yourself"}, status_code=400)
+        accounts.set_disabled(session, user, disabled)
+        if disabled:
+            session_records.revoke_all(session, user.id, "user disabled")
+        session.commit()
+    return redirect(request, f"/admin/users/{user_id}", "User " + ("disabled; their sessions are signed out." if disabled
+                                                                   else "enabled."), "success",
+                    json_data={"ok": True, "disabled": disabled})
+
+
+@router.post("/admin/users/{user_id}/sessions/revoke")
+def end_user_sessions(user_id: int, request: Request, principal: Principal = Depends(require_site_admin)):
+    """Sign a user out of every browser (their API tokens keep working)."""
+    with request.app.state.runtime.sessions() as session:
+        ended = session_records.revoke_all(session, _load_user(session, user_id).id, "signed out by an admin")
+        session.commit()
+    return redirect(request, f"/admin/users/{user_id}", f"{ended} session(s) signed out.", "success",
+                    json_data={"ok": True, "ended": ended})
 
 
 @router.post("/admin/users/{user_id}/password")

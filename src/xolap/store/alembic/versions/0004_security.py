@@ -1,4 +1,4 @@
-"""Security records: server-side sessions and failed logins."""
+"""Security records: server-side sessions, failed logins, and disabled users."""
 
 from alembic import op
 
@@ -8,6 +8,7 @@ branch_labels = None
 depends_on = None
 
 DDL = """
+ALTER TABLE users ADD COLUMN disabled_at TIMESTAMP WITH TIME ZONE;
 CREATE TABLE web_sessions (
     id SERIAL NOT NULL,
     user_id INTEGER NOT NULL,
@@ -47,3 +48,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS failed_logins, web_sessions CASCADE")
+    op.execute("ALTER TABLE users DROP COLUMN IF EXISTS disabled_at")
