@@ -46,9 +46,9 @@ GuardScope = Literal["section", "project", "admin"]
 DIALECT = "clickhouse"
 # Bounds on the guard's own work (ordinary queries use a few hundred tokens and nodes, a handful of tables).
 MAX_SQL_CHARS = 20_000
-MAX_TOKENS = 3_000
+MAX_TOKENS = 2_000
 MAX_PAREN_DEPTH = 64
-MAX_NODES = 6_000
+MAX_NODES = 2_500
 MAX_TABLE_REFERENCES = 40
 CTE_PREFIX = "xolap_cte_"
 
