@@ -39,8 +39,15 @@ def written_function_name(node: exp.Func) -> str | None:
 
 def sqlglot_spelling(node: exp.Func) -> str:
     """sqlglot's own name for a function class it parsed (CurrentUser -> current_user, DateDiff -> datediff)."""
-    names = type(node).sql_names()
-    return (names[0] if names else type(node).key).lower()
+    cls = type(node)
+    spelling = _SPELLINGS.get(cls)
+    if spelling is None:
+        names = cls.sql_names()
+        spelling = _SPELLINGS[cls] = (names[0] if names else cls.key).lower()
+    return spelling
+
+
+_SPELLINGS: dict[type, str] = {}
 
 
 def function_problem(node: exp.Func) -> str | None:
