@@ -297,3 +297,10 @@ def test_token_soup_fuzz_only_ever_raises_guard_error_quickly():
     print(f"3000 soups in {total:.2f} s CPU, slowest {slowest * 1000:.1f} ms, {accepted:.0f} accepted")
     assert slowest < 0.25
     assert total < 30
+
+
+@pytest.mark.parametrize("sql", ["SELECT map(1)", "SELECT map(1, 2, 3)", "SELECT count() FROM raw_events WHERE has(mapKeys(map('a')), 'a')"])
+def test_parser_crashes_become_guard_errors(sql):
+    """sqlglot raises IndexError on an odd-length map(...): the guard refuses instead of crashing the request."""
+    with pytest.raises(GuardError, match="could not be parsed"):
+        guard(sql, scope="section", database=DB)

@@ -106,7 +106,7 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
     except RecursionError:
         raise GuardError("the query is nested too deeply to check") from None
     except Exception as exc:  # sqlglot failing on input it does not expect (map(1) raises IndexError): refuse, never crash
-        raise GuardError(f"the query could not be parsed as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
+        raise GuardError(f"the query could not be parsed or checked as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
 
 
 def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
