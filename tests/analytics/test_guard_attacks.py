@@ -304,3 +304,10 @@ def test_parser_crashes_become_guard_errors(sql):
     """sqlglot raises IndexError on an odd-length map(...): the guard refuses instead of crashing the request."""
     with pytest.raises(GuardError, match="could not be parsed"):
         guard(sql, scope="section", database=DB)
+
+
+@pytest.mark.parametrize("sql", ["SELECT " + "a" * 5000 + "(1)", "SELECT `" + "x" * 5000 + "`(1)", "SELECT 1 IN (" + "t" * 5000 + ")"])
+def test_refusals_stay_short(sql):
+    with pytest.raises(GuardError) as info:
+        guard(sql, scope="section", database=DB)
+    assert len(str(info.value)) < 300
