@@ -155,11 +155,12 @@ BARE_NAMES = ["user", "USER", "current_user", "CURRENT_USER", "session_user", "S
 
 
 @pytest.mark.parametrize("name", BARE_NAMES)
-def test_bare_names_that_call_refused_functions(name):
+@pytest.mark.parametrize("scope", SCOPES)
+def test_bare_names_that_call_refused_functions(name, scope):
     for sql in (f"SELECT {name}", f"SELECT {name} FROM raw_events", f"SELECT count() FROM raw_events WHERE {name} != ''",
                 f"SELECT arrayMap(x -> {name}, [1])", f"SELECT dateDiff({name}, timestamp, timestamp) FROM raw_events"):
         with pytest.raises(GuardError):
-            guard(sql, scope="section", database=DB)
+            guard(sql, scope=scope, database=DB)
 
 
 def test_qualified_columns_and_clock_names_are_fine():
