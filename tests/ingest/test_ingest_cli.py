@@ -41,7 +41,7 @@ def test_rejected_lines_exit_3_with_file_line_reason(ch_db, engine):
     bad = FIXTURES / "mixed_bad_lines.jsonl"
     result = _invoke(ch_db, str(bad), "--engine", engine, "--errors", "3")
     assert result.exit_code == 3, result.output
-    assert "3 rows ingested, 25 lines rejected" in result.output
+    assert "13 rows ingested, 15 lines rejected, 10 warnings" in result.output
     assert f"{bad}:2: not valid JSON" in result.output
     assert f"{bad}:4: not a JSON object" in result.output
     assert f"{bad}:6:" not in result.output  # only the first 3 are listed
@@ -87,7 +87,7 @@ def test_s3_prefix(ch_db, moto_server):
     result = _invoke(ch_db, "s3://cli-bucket/section/**", "--json", s3_factory=lambda: s3)
     assert result.exit_code == 3, result.output
     summary = json.loads(result.stdout)
-    assert (summary["files"], summary["rows"], summary["rejected"]) == (2, 14, 25)
+    assert (summary["files"], summary["rows"], summary["rejected"], summary["warnings"]) == (2, 24, 15, 10)
     assert summary["errors"][0]["file"] == "s3://cli-bucket/section/12/attempt_evaluated/x.jsonl.gz"
     etags = client.query(f"SELECT DISTINCT source_file, source_etag FROM `{settings.clickhouse_database}`.raw_events").result_rows
     assert all(etag for _, etag in etags) and {f for f, _ in etags} == {
@@ -105,4 +105,4 @@ def test_ingest_paths_reports_progress(ch_db):
             seen.append((rows, rejected))
 
     summary = ingest_paths(client, settings, [str(FIXTURES / "mixed_bad_lines.jsonl")], Recorder(), use_sql=False)
-    assert summary.exit_code == 3 and sum(r for r, _ in seen) == 3 and sum(j for _, j in seen) == 25
+    assert summary.exit_code == 3 and sum(r for r, _ in seen) == 13 and sum(j for _, j in seen) == 15

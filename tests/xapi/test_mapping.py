@@ -67,7 +67,7 @@ def test_part_attempt_evaluated(torus):
     assert row["response"] == "H2 + O2"  # object response → its input
     assert orjson.loads(row["feedback"])["id"] == "fb1"  # an object → JSON text
     assert row["hints_requested"] == 2  # list → length
-    assert row["attached_objectives"] == "[301,302]"
+    assert row["attached_objectives"] == "[301, 302]"  # Torus's spelling: Python json.dumps defaults
     assert (row["part_attempt_guid"], row["part_attempt_number"], row["part_id"]) == ("pt-guid-9", 2, "1")
     assert (row["activity_attempt_guid"], row["activity_attempt_number"]) == ("aa-guid-3", 1)
     assert (row["activity_id"], row["activity_revision_id"], row["page_id"]) == (5501, 8801, 4402)
@@ -126,8 +126,8 @@ def test_generic_xapi_statements_are_kept(generic):
     assert loose["publication_id"] is None  # empty string id → NULL
     assert loose["score"] == 7.0 and loose["scaled_score"] == 0.7 and loose["out_of"] == 10.0
     assert loose["object_name"] is None  # en-US present but null
-    assert loose["response"] == '{"choices":["a","b"],"n":2}'
-    assert loose["attached_objectives"] == '{"obj":[1,"two",null,true]}'
+    assert loose["response"] == '{"choices": ["a", "b"], "n": 2}'
+    assert loose["attached_objectives"] == '{"obj": [1, "two", null, true]}'
     assert loose["part_id"] == "17" and loose["content_element_id"] == "ce-é" and loose["session_id"] is None
     assert loose["page_id"] is None  # resource_id is only the page for video statements
     assert loose["timestamp"] == _utc(2024, 2, 29, 23, 59, 59, 999000)

@@ -1,7 +1,7 @@
 """The raw_events column contract: every column the mappings write, with its ClickHouse type.
 
-Torus's columns keep their exact names and types (torus-implementation.md §1), so a Torus ETL that inserts with
-its own column list works unchanged. xolap adds a few nullable columns after them. The migration test checks that
+Torus's columns keep their exact names, types and order (Torus's DDL; migration 0005 moved page_sub_type and
+video_played_segments there), so a Torus ETL that inserts with its own column list works unchanged. xolap adds a few nullable columns after them. The migration test checks that
 the migrated table matches this list, so the SQL and Python sides cannot drift.
 """
 
@@ -19,13 +19,12 @@ TORUS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_type", "LowCardinality(String)"),
     ("verb_id", "LowCardinality(String)"),
     ("page_id", "Nullable(UInt64)"),
-    ("page_sub_type", "Nullable(String)"),
     ("content_element_id", "Nullable(String)"),
     ("video_url", "Nullable(String)"),
-    ("video_played_segments", "Nullable(String)"),
     ("video_time", "Nullable(Float64)"),
     ("video_length", "Nullable(Float64)"),
     ("video_progress", "Nullable(Float64)"),
+    ("video_played_segments", "Nullable(String)"),
     ("video_seek_from", "Nullable(Float64)"),
     ("video_seek_to", "Nullable(Float64)"),
     ("activity_attempt_guid", "Nullable(String)"),
@@ -37,6 +36,7 @@ TORUS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("activity_id", "Nullable(UInt64)"),
     ("activity_revision_id", "Nullable(UInt64)"),
     ("part_id", "Nullable(String)"),
+    ("page_sub_type", "Nullable(String)"),
     ("score", "Nullable(Float64)"),
     ("out_of", "Nullable(Float64)"),
     ("scaled_score", "Nullable(Float64)"),

@@ -37,6 +37,7 @@ class IngestSummary:
     files: int = 0
     rows: int = 0
     rejected: int = 0
+    warnings: int = 0  # stored rows' malformed optional values (stored NULL; in ingest_errors as 'warning')
     seconds: float = 0.0
     errors: list[LineError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS rejected lines
     failures: list[FileFailure] = field(default_factory=list)
@@ -52,6 +53,7 @@ class IngestSummary:
             "files": self.files,
             "rows": self.rows,
             "rejected": self.rejected,
+            "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
             "rows_per_s": round(self.rows / self.seconds) if self.seconds else None,
             "errors": [{"file": e.source_file, "line": e.source_line, "reason": e.reason} for e in self.errors[:max_errors]],
@@ -128,6 +130,7 @@ def ingest_paths(
                 summary.files += 1
                 summary.rows += report.rows
                 summary.rejected += report.rejected
+                summary.warnings += report.warnings
                 room = MAX_REPORTED_ERRORS - len(summary.errors)
                 summary.errors.extend(report.errors[: max(0, room)])
             progress.file_done(item)
@@ -183,8 +186,8 @@ class RichIngestProgress(IngestProgress):
 def print_summary(summary: IngestSummary, console: Console, max_errors: int) -> None:
     rate = f", {summary.rows / summary.seconds:,.0f} rows/s" if summary.seconds and summary.rows else ""
     console.print(
-        f"{summary.files} file(s): {summary.rows:,} rows ingested, {summary.rejected:,} lines rejected "
-        f"in {summary.seconds:.1f} s{rate}",
+        f"{summary.files} file(s): {summary.rows:,} rows ingested, {summary.rejected:,} lines rejected, "
+        f"{summary.warnings:,} warnings in {summary.seconds:.1f} s{rate}",
         soft_wrap=True,
     )
     if summary.rejected:
@@ -192,6 +195,11 @@ def print_summary(summary: IngestSummary, console: Console, max_errors: int) -> 
         console.print(f"[yellow]rejected lines[/yellow] (first {len(shown)} of {summary.rejected:,}; all are in ingest_errors):")
         for error in shown:
             console.print(f"  {error.source_file}:{error.source_line}: {error.reason}", markup=False, highlight=False, soft_wrap=True)
+    if summary.warnings:
+        console.print(
+            f"[yellow]warnings[/yellow]: {summary.warnings:,} malformed optional values were stored as NULL "
+            "(rows kept; see ingest_errors WHERE severity = 'warning')"
+        )
     for failure in summary.failures:
         console.print("[red]failed:[/red] ", end="")
         console.print(failure.message, markup=False, highlight=False, soft_wrap=True)
@@ -250,6 +258,7 @@ def ingest_command(
 def summary_from_dict(data: dict[str, Any]) -> IngestSummary:
     return IngestSummary(
         files=data["files"], rows=data["rows"], rejected=data["rejected"], seconds=data["seconds"],
+        warnings=data.get("warnings", 0),
         errors=[LineError(e["file"], e["line"], e["reason"], "") for e in data["errors"]],
         failures=[FileFailure(f["file"], f["error"]) for f in data["failures"]],
     )

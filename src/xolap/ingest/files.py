@@ -32,6 +32,7 @@ from xolap.ingest.pipeline import (
     ingest_bytes,
 )
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
+from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.sql import LINE_FORMAT, quote, source_line_expression, staged_select_sql
 
 SQL_PATH_MIN_BYTES = 8 * 1024 * 1024  # local files this big (uncompressed, estimated) use the SQL path
@@ -190,6 +191,7 @@ def ingest_local_file_sql(
         raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
     blank: list[int] = []
     errors: list[LineError] = []
+    warned: list[LineError] = []  # warnings of stored rows (malformed optional values stored NULL)
     for first in range(0, max(total, 1), STAGE_CHUNK_ROWS):
         where = "1" if total <= STAGE_CHUNK_ROWS else f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
         try:
@@ -198,14 +200,18 @@ def ingest_local_file_sql(
             raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
         try:
             flagged = client.query(
-                tag(f"SELECT row_number, is_blank, reason, raw_line FROM {stage} WHERE is_blank OR reason != '' ORDER BY row_number", query_tag)
+                tag(
+                    f"SELECT row_number, is_blank, reason, raw_line, warnings FROM {stage} "
+                    f"WHERE is_blank OR reason != '' OR notEmpty(warnings) ORDER BY row_number",
+                    query_tag,
+                )
             ).result_rows
-            blank.extend(int(row) for row, is_blank, _reason, _raw in flagged if is_blank)
-            errors.extend(
-                LineError(name, int(row) + 1 - bisect.bisect_left(blank, int(row)), reason, raw[:MAX_RAW_LINE_CHARS])
-                for row, is_blank, reason, raw in flagged
-                if not is_blank
-            )
+            blank.extend(int(row) for row, is_blank, _reason, _raw, _warnings in flagged if is_blank)
+            for row, is_blank, reason, raw, line_warnings in flagged:
+                line = int(row) + 1 - bisect.bisect_left(blank, int(row))
+                if reason and not is_blank:
+                    errors.append(LineError(name, line, reason, raw[:MAX_RAW_LINE_CHARS]))
+                warned.extend(LineError(name, line, w, raw[:MAX_RAW_LINE_CHARS], "warning") for w in line_warnings)
             values = dict(provenance, source_line=source_line_expression(blank, row_number_column="row_number"))
             columns = ", ".join(values.get(c, c) for c in MAPPED_COLUMN_NAMES)
             client.command(
@@ -215,12 +221,13 @@ def ingest_local_file_sql(
                     query_tag,
                 )
             )
+            client.command(tag(experiment_attributions.insert_from_stage_sql(f"`{database}`.experiment_attributions", stage, **values), query_tag))
         finally:
             client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
-    if errors:
-        EventWriter(client, settings, ingest_path).record_errors(errors)
+    if errors or warned:
+        EventWriter(client, settings, ingest_path).record_errors(errors + warned)
     rows = total - len(blank) - len(errors)
-    return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS])
+    return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS], warnings=len(warned))
 
 
 def prefers_sql_path(settings: Settings, item: InputFile) -> bool:

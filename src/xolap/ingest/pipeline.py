@@ -18,8 +18,9 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from xolap.clickhouse.columns import MAPPED_COLUMNS
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 from xolap.config import Settings
+from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.rows import Rejected, build_row
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -42,6 +43,7 @@ class LineError:
     source_line: int
     reason: str
     raw_line: str
+    severity: str = "error"  # 'warning': the row was stored, a malformed optional value in it stored NULL
 
     def __str__(self) -> str:
         return f"{self.source_file}:{self.source_line}: {self.reason}"
@@ -54,6 +56,8 @@ class MappedBatch:
     table: pa.Table
     errors: list[LineError]
     lines: int
+    warnings: list[LineError] = field(default_factory=list)  # of stored rows (severity 'warning')
+    attributions: list[list[Any]] = field(default_factory=list)  # experiment_attributions rows of the stored rows
 
 
 @dataclass
@@ -61,10 +65,12 @@ class IngestReport:
     rows: int = 0
     rejected: int = 0
     errors: list[LineError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+    warnings: int = 0  # warnings recorded for stored rows (malformed optional values stored NULL)
 
     def add(self, other: IngestReport) -> None:
         self.rows += other.rows
         self.rejected += other.rejected
+        self.warnings += other.warnings
         self.errors.extend(other.errors[: max(0, MAX_REPORTED_ERRORS - len(self.errors))])
 
 
@@ -94,6 +100,17 @@ def _arrow_type(ch_type: str) -> pa.DataType:
 ARROW_SCHEMA = pa.schema(
     [pa.field(name, _arrow_type(ch_type), nullable=ch_type.startswith("Nullable")) for name, ch_type in MAPPED_COLUMNS]
 )
+
+
+ATTRIBUTION_SCHEMA = pa.schema(
+    [pa.field(name, _arrow_type(t), nullable=t.startswith("Nullable")) for name, t in experiment_attributions.COLUMNS]
+)
+
+
+def attributions_table(rows: list[list[Any]]) -> pa.Table:
+    """Arrow table from experiment_attributions rows (attributions.COLUMN_NAMES order)."""
+    columns = list(zip(*rows)) if rows else [[] for _ in ATTRIBUTION_SCHEMA]
+    return pa.Table.from_arrays([pa.array(v, type=f.type) for v, f in zip(columns, ATTRIBUTION_SCHEMA)], schema=ATTRIBUTION_SCHEMA)
 
 
 def empty_table() -> pa.Table:
@@ -216,14 +233,22 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
     """Apply the mapping to each (line number, line); bad lines become LineErrors, good ones Arrow rows."""
     rows: list[list[Any]] = []
     errors: list[LineError] = []
+    warnings: list[LineError] = []
+    found: list[list[Any]] = []
     count = 0
     for number, line in lines:
         count += 1
         try:
-            rows.append(build_row(line, source_file=source_file, source_etag=source_etag, source_line=number))
+            line_warnings: list[str] = []
+            row = build_row(line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings)
+            rows.append(row)
+            found.extend(experiment_attributions.statement_rows(line, dict(zip(MAPPED_COLUMN_NAMES, row)), line_warnings))
+            if line_warnings:
+                raw = line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")
+                warnings.extend(LineError(source_file, number, w, raw, "warning") for w in line_warnings)
         except Rejected as exc:
             errors.append(LineError(source_file, number, str(exc), line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")))
-    return MappedBatch(rows_to_table(rows), errors, count)
+    return MappedBatch(rows_to_table(rows), errors, count, warnings, found)
 
 
 # --- writing -----------------------------------------------------------------------------------------------------
@@ -264,13 +289,23 @@ class EventWriter:
             written += piece.num_rows
         return written
 
+    def write_attributions(self, rows: list[list[Any]]) -> int:
+        """Insert experiment_attributions rows (of rows already written); returns rows inserted."""
+        for offset in range(0, len(rows), self.batch_rows):
+            piece = attributions_table(rows[offset : offset + self.batch_rows])
+            token = hashlib.sha256("".join(piece.column("attribution_hash").to_pylist()).encode()).hexdigest()[:32]
+            self.client.insert_arrow(
+                "experiment_attributions", piece, database=self.database, settings={"insert_deduplication_token": token}
+            )
+        return len(rows)
+
     def record_errors(self, errors: Iterable[LineError]) -> int:
-        rows = [[self.ingest_path, e.source_file, e.source_line, e.reason, e.raw_line] for e in errors]
+        rows = [[self.ingest_path, e.severity, e.source_file, e.source_line, e.reason, e.raw_line] for e in errors]
         for offset in range(0, len(rows), self.batch_rows):
             self.client.insert(
                 "ingest_errors",
                 rows[offset : offset + self.batch_rows],
-                column_names=["ingest_path", "source_file", "source_line", "reason", "raw_line"],
+                column_names=["ingest_path", "severity", "source_file", "source_line", "reason", "raw_line"],
                 database=self.database,
             )
         return len(rows)
@@ -293,9 +328,11 @@ def ingest_lines(
             break
         batch = map_lines(chunk, source_file=source_file, source_etag=source_etag)
         rows = writer.write(batch.table) if batch.table.num_rows else 0
-        if batch.errors:
-            writer.record_errors(batch.errors)
-        step = IngestReport(rows, len(batch.errors), batch.errors)
+        if batch.attributions:
+            writer.write_attributions(batch.attributions)
+        if batch.errors or batch.warnings:
+            writer.record_errors(batch.errors + batch.warnings)
+        step = IngestReport(rows, len(batch.errors), batch.errors, len(batch.warnings))
         report.add(step)
         if on_progress is not None:
             on_progress(step.rows, step.rejected)

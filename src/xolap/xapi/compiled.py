@@ -12,10 +12,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
+from xolap.xapi import torus_json
 
 # Common JSON types whose converter result is known, inlined: kind → [(test on `raw`, the converter's result)].
 _FAST_PATHS: dict[str, list[tuple[str, str]]] = {
@@ -35,6 +34,7 @@ def _generate(
     converters: dict[str, Callable[[Any], Any]],
     invalid_reason: Callable[[spec.Field, spec.Source], str],
     missing_reason: Callable[[spec.Field], str],
+    warning: Callable[[str, Any], str],
 ) -> tuple[str, dict[str, Any]]:
     """Python source of `build_row(line, *, source_file, source_etag, source_line)` and the globals it needs."""
     env: dict[str, Any] = {}
@@ -62,14 +62,20 @@ def _generate(
             node_lines.append(f"    if type({name}) is not dict: {name} = _EMPTY")
         return parents[path]
 
-    def converted(field: spec.Field, target: str, indent: str, reason: str) -> list[str]:
+    def converted(field: spec.Field, target: str, indent: str, reason: str, sink: str) -> list[str]:
         convert = f"_conv_{field.kind}"
         env[convert] = converters[field.kind]
+        if field.column in spec.REJECTING_FIELDS:
+            on_invalid = [f"{indent}    raise Rejected({const(reason)}) from None"]
+        elif field.column in spec.IDENTITY_FIELDS:  # never the value of a learner's identity
+            on_invalid = [f"{indent}    {target} = None", f"{indent}    {sink}.append({const(reason)})"]
+        else:
+            on_invalid = [f"{indent}    {target} = None", f"{indent}    {sink}.append(_warning({const(reason)}, raw))"]
         call = [
             f"{indent}try:",
             f"{indent}    {target} = {convert}(raw)",
             f"{indent}except _Invalid:",
-            f"{indent}    raise Rejected({const(reason)}) from None",
+            *on_invalid,
         ]
         fast = _FAST_PATHS.get(field.kind)
         if not fast:
@@ -81,21 +87,23 @@ def _generate(
             keyword = "elif"
         return out + [f"{indent}else:"] + ["    " + line for line in call]
 
-    def value_code(field: spec.Field, target: str, indent: str, event_type: str | None) -> list[str]:
-        """Code setting `target` to the field's value (first present source wins) or raising Rejected."""
+    def value_code(field: spec.Field, target: str, indent: str, event_type: str | None, sink: str = "warnings") -> list[str]:
+        """Code setting `target` to the field's value (first present, or truthy, source wins), appending a warning
+        to `sink` for a malformed optional value, or raising Rejected."""
         missing = missing_reason(field) if field.column in spec.REQUIRED_FIELDS else None
         out: list[str] = []
         depth = indent
-        for source in field.sources:
+        for index, source in enumerate(field.sources):
             parent = node(source.path[:-1])
             out.append(f"{depth}raw = {parent}.get({const(source.path[-1])})")
-            condition = "raw is not None"
+            last = index == len(field.sources) - 1
+            condition = "raw" if field.fallback == "truthy" and not last else "raw is not None"
             if source.only_for:
                 if event_type is None:
                     raise RuntimeError(f"{field.column}: a source scoped to event types cannot decide the event type")
                 condition += f" and {event_type} in {const(frozenset(source.only_for))}"
             out.append(f"{depth}if {condition}:")
-            out.extend(converted(field, target, depth + "    ", invalid_reason(field, source)))
+            out.extend(converted(field, target, depth + "    ", invalid_reason(field, source), sink))
             out.append(f"{depth}else:")
             depth += "    "
         out.append(f"{depth}raise Rejected({const(missing)})" if missing is not None else f"{depth}{target} = None")
@@ -111,8 +119,9 @@ def _generate(
             raise RuntimeError(f"{column} decides the event type, it cannot be scoped to event types")
         var = variables[column]
         body.append(f"    err_{var} = None")
+        body.append(f"    w_{var} = []")
         body.append("    try:")
-        body.extend(value_code(field, var, "        ", None))
+        body.extend(value_code(field, var, "        ", None, sink=f"w_{var}"))
         body.append("    except Rejected as exc:")
         body.append(f"        {var} = None")
         body.append(f"        err_{var} = exc.args[0]")
@@ -132,6 +141,8 @@ def _generate(
         if field.column in deciding:
             body.append(f"    if err_{var} is not None:")
             body.append(f"        raise Rejected(err_{var})")
+            body.append(f"    if w_{var}:")
+            body.append(f"        warnings.extend(w_{var})")
             continue
         if field.only_for:
             body.append(f"    if event_type in {const(frozenset(field.only_for))}:")
@@ -152,10 +163,10 @@ def _generate(
         raise RuntimeError("compiled row builder out of step with fields.PROVENANCE_COLUMNS")
     row = ", ".join(variables.get(name) or computed[name] for name in MAPPED_COLUMN_NAMES)
     head = [
-        "def build_row(line, *, source_file, source_etag, source_line):",
+        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD):",
         "    try:",
         "        statement = _loads(line)",
-        "    except _JSONDecodeError:",
+        "    except ValueError:",
         f"        raise Rejected({const('not valid JSON')}) from None",
         "    if type(statement) is not dict:",
         f"        raise Rejected({const('not a JSON object')})",
@@ -165,8 +176,18 @@ def _generate(
         head.append(f"        raise Rejected({const(f'{key}: missing or not an object')})")
     # Nodes are generated while generating the body, so assemble after it.
     code = "\n".join(head + node_lines + body + [f"    return [{row}]", ""])
-    env.update(_EMPTY={}, _loads=orjson.loads, _JSONDecodeError=orjson.JSONDecodeError, _sha256=hashlib.sha256)
+    env.update(_EMPTY={}, _loads=torus_json.loads, _DISCARD=_Discard(), _warning=warning, _sha256=hashlib.sha256)
     return code, env
+
+
+class _Discard:
+    """The default warnings sink: a caller that does not ask for warnings does not keep them."""
+
+    def append(self, _item: Any) -> None:
+        pass
+
+    def extend(self, _items: Any) -> None:
+        pass
 
 
 def compile_row_builder(
@@ -175,9 +196,11 @@ def compile_row_builder(
     rejected: type[Exception],
     invalid_reason: Callable[[spec.Field, spec.Source], str],
     missing_reason: Callable[[spec.Field], str],
+    warning: Callable[[str, Any], str],
 ) -> tuple[Callable[..., list[Any]], str]:
-    """The compiled build_row and its source; `invalid` is what converters raise, `rejected` what the builder raises."""
-    code, env = _generate(converters, invalid_reason, missing_reason)
+    """The compiled build_row and its source; `invalid` is what converters raise, `rejected` what the builder raises,
+    `warning(reason, raw)` the message for a malformed optional value."""
+    code, env = _generate(converters, invalid_reason, missing_reason, warning)
     env.update(_Invalid=invalid, Rejected=rejected)
     exec(compile(code, "<xolap.xapi.compiled build_row>", "exec"), env)  # noqa: S102 - code generated from fields.py
     return env["build_row"], code

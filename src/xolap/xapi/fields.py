@@ -5,9 +5,12 @@ one wins), how the JSON value is converted (its `kind`) and, for a few, which ev
 Python row builder (xolap.xapi.rows) and the ClickHouse SELECT generator (xolap.xapi.sql) both interpret this
 list, so the two ingest paths cannot drift (Torus keeps three copies that did: torus-implementation.md §3–5).
 
-Value kinds (the same rules in both paths; a present value that breaks them rejects the line, naming the field):
+Value kinds (the same rules in both paths). A present value that breaks them rejects the line only for a
+REJECTING_FIELDS column (the statement cannot be keyed without it); any other column is stored NULL and the line
+gets a warning naming the field and the value (xolap.xapi.warnings):
 - string:    a JSON string, or an integer (|n| < 10^18, written in decimal).
-- text:      anything; strings as they are, other values as compact JSON (numbers, objects, arrays).
+- text:      anything; strings as they are, other values as JSON spelled the way Torus's ETL writes it
+             (Python json.dumps defaults: ", " and ": " separators, ASCII escapes; xolap.xapi.torus_json).
 - uint64 / uint32: a non-negative integer within range, or a string of ASCII digits; an empty string is NULL.
 - float64:   a JSON number, or a string holding a JSON number; an empty string is NULL.
 - bool:      true or false.
@@ -15,8 +18,13 @@ Value kinds (the same rules in both paths; a present value that breaks them reje
 - response:  a string; an object with a string `input` gives that input; anything else its compact JSON.
 - lang_map:  an xAPI language map: en-US, else en, else the first entry; a plain string is taken as is.
 - timestamp: ISO 8601 / RFC 3339 date-time, normalized to UTC milliseconds (fractions truncated, never rounded).
-A value that is JSON null or absent is NULL. Float values that are whole numbers count as integers (ClickHouse and
-orjson disagree on whether 1.0 is a float; treating both as the integer keeps the paths identical).
+A value that is JSON null or absent is NULL. Float values that are whole numbers count as integers (ClickHouse's
+JSON reader re-serializes 1.0 as 1; treating both as the integer keeps the paths identical). Integers outside
+Int64/UInt64 count as the string of their digits (ClickHouse reads them so). Duplicate keys: the last one wins.
+
+Sources are tried in order: the first present one wins, or, for a field with fallback="truthy", the first whose
+value is truthy in Python's sense (Torus's `a or b or c` chains: 0, "", false, [] and {} fall through), the last
+source being taken as it is.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from typing import Literal
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 
 Kind = Literal["string", "text", "uint64", "uint32", "float64", "bool", "count", "response", "lang_map", "timestamp"]
+Fallback = Literal["present", "truthy"]
 Path = tuple[str, ...]
 
 OLI = "http://oli.cmu.edu/extensions/"
@@ -88,6 +97,7 @@ class Field:
     kind: Kind
     sources: tuple[Source, ...]
     only_for: tuple[str, ...] | None = None  # the column is NULL for other event types
+    fallback: Fallback = "present"
 
 
 def _ctx(key: str) -> Source:
@@ -104,8 +114,10 @@ def _video(section: str, key: str) -> Source:
     return Source((section, "extensions", VIDEO_EXT + key))
 
 
-def _f(column: str, kind: Kind, *sources: Source | Path, only_for: tuple[str, ...] | None = None) -> Field:
-    return Field(column, kind, tuple(s if isinstance(s, Source) else Source(s) for s in sources), only_for)
+def _f(
+    column: str, kind: Kind, *sources: Source | Path, only_for: tuple[str, ...] | None = None, fallback: Fallback = "present"
+) -> Field:
+    return Field(column, kind, tuple(s if isinstance(s, Source) else Source(s) for s in sources), only_for, fallback)
 
 
 # Columns computed from the whole line or the ingest, not from one statement path.
@@ -120,6 +132,7 @@ FIELDS: tuple[Field, ...] = (
         ("actor", "mbox"),
         ("actor", "mbox_sha1sum"),
         ("actor", "openid"),
+        fallback="truthy",
     ),
     _f("home_page", "string", ("actor", "account", "homePage")),
     _f("section_id", "uint64", _ctx("section_id")),
@@ -130,13 +143,16 @@ FIELDS: tuple[Field, ...] = (
     _f("verb_id", "string", VERB_ID_PATH),
     # Video played/paused/seeked carry the page in resource_id (Torus quirk); completed carries page_id.
     _f("page_id", "uint64", _ctx("page_id"), Source(_ctx("resource_id").path, only_for=("video",))),
-    _f("page_sub_type", "string", ("object", "definition", "subType"), _ctx("page_sub_type")),
-    _f("content_element_id", "string", _res("content_element_id"), _ctx("content_element_id")),
+    _f("content_element_id", "string", ("result", "extensions", "content_element_id"), _res("content_element_id"),
+       _ctx("content_element_id"), fallback="truthy"),
     _f("video_url", "string", ("object", "id"), only_for=("video",)),
-    _f("video_played_segments", "string", _video("result", "played-segments")),
     _f("video_time", "float64", _video("result", "time")),
-    _f("video_length", "float64", _video("result", "length"), _video("context", "length"), _video("object", "length")),
+    # Torus: result or context or object length (a 0 or "" falls through to the next one).
+    _f("video_length", "float64", _video("result", "length"), _video("context", "length"), _video("object", "length"),
+       fallback="truthy"),
     _f("video_progress", "float64", _video("result", "progress")),
+    # Torus stores the segments as text; a JSON array of segments is kept as its JSON text.
+    _f("video_played_segments", "text", _video("result", "played-segments")),
     _f("video_seek_from", "float64", _video("result", "time-from")),
     _f("video_seek_to", "float64", _video("result", "time-to")),
     _f("activity_attempt_guid", "string", _ctx("activity_attempt_guid")),
@@ -148,6 +164,7 @@ FIELDS: tuple[Field, ...] = (
     _f("activity_id", "uint64", _ctx("activity_id")),
     _f("activity_revision_id", "uint64", _ctx("activity_revision_id")),
     _f("part_id", "string", _ctx("part_id")),
+    _f("page_sub_type", "string", ("object", "definition", "subType"), _ctx("page_sub_type"), fallback="truthy"),
     _f("score", "float64", ("result", "score", "raw")),
     _f("out_of", "float64", ("result", "score", "max")),
     _f("scaled_score", "float64", ("result", "score", "scaled")),
@@ -167,6 +184,11 @@ FIELDS: tuple[Field, ...] = (
 FIELDS_BY_COLUMN: dict[str, Field] = {field.column: field for field in FIELDS}
 # Fields whose absence rejects the line (reason: "<path>: missing ...").
 REQUIRED_FIELDS: tuple[str, ...] = ("timestamp", "verb_id")
+# Fields whose malformed value rejects the line: without them the statement cannot be placed (partition, key).
+# Every other malformed value is stored NULL with a warning (severity 'warning' in ingest_errors).
+REJECTING_FIELDS: tuple[str, ...] = ("timestamp", "verb_id")
+# Fields whose value identifies a learner: a warning names the field, never the value.
+IDENTITY_FIELDS: tuple[str, ...] = ("user_id",)
 COLUMN_TYPES: dict[str, str] = dict(MAPPED_COLUMNS)
 
 

@@ -6,16 +6,14 @@ The SQL path (xolap.xapi.sql) interprets the same specs; tests/xapi/test_parity.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
-
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
+from xolap.xapi import torus_json
 from xolap.xapi.compiled import compile_row_builder
 from xolap.xapi.fields import Field, Source
 
@@ -83,16 +81,6 @@ def _whole(value: Any) -> Any:
     return value
 
 
-def _normalized(value: Any) -> Any:
-    if isinstance(value, float):
-        return _whole(value)
-    if isinstance(value, dict):
-        return {k: _normalized(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
-
-
 def _to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -103,24 +91,21 @@ def _to_string(value: Any) -> str:
 
 
 def to_text(value: Any) -> str:
+    """A text column's value: a string as it is, anything else as JSON in Torus's spelling (torus_json)."""
     if isinstance(value, str):
         return value
-    if type(value) is list or type(value) is dict:
-        try:
-            dumped = orjson.dumps(value)
-        except TypeError:
-            pass
-        else:
-            # No '.', 'e' or 'E' anywhere: the value holds no float, so normalizing would not change it.
-            if b"." not in dumped and b"e" not in dumped and b"E" not in dumped:
-                return dumped.decode()
-    value = _normalized(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits inside an array/object
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return torus_json.dumps(value)
+
+
+MAX_WARNING_VALUE_CHARS = 80  # of a malformed value quoted in a warning
+
+
+def warning_text(reason: str, raw: Any) -> str:
+    """'<field (path)>: expected …, got <the value as JSON>' (long values cut, the same in both engines)."""
+    value = torus_json.dumps(raw)
+    if len(value) > MAX_WARNING_VALUE_CHARS:
+        value = value[:MAX_WARNING_VALUE_CHARS] + "..."
+    return f"{reason}, got {value}"
 
 
 def _to_uint(limit: int) -> Callable[[Any], int | None]:
@@ -266,8 +251,8 @@ def classify(verb_id: str | None, object_type: str | None) -> str:
 def parse_statement(line: bytes) -> dict:
     """The statement object of a line; Rejected when the line is not a JSON object with actor, verb and object."""
     try:
-        statement = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        statement = torus_json.loads(line)
+    except ValueError:
         raise Rejected("not valid JSON") from None
     if type(statement) is not dict:
         raise Rejected("not a JSON object")
@@ -278,9 +263,10 @@ def parse_statement(line: bytes) -> dict:
 
 
 build_row: Callable[..., list[Any]]
-build_row, BUILD_ROW_SOURCE = compile_row_builder(CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason)
-build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line): the raw_events values (MAPPED_COLUMN_NAMES order;
-timestamp as UTC epoch ms) for one line, or Rejected.
+build_row, BUILD_ROW_SOURCE = compile_row_builder(CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason, warning_text)
+build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line, warnings=None): the raw_events values
+(MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected. A malformed optional value is
+stored None and its warning appended to `warnings` (a list, when given).
 
 Problems are reported in field-spec order (the order the SQL reason multiIf checks them). The function is generated
 from the field specs at import (xolap.xapi.compiled); BUILD_ROW_SOURCE is its source."""

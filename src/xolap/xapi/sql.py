@@ -12,10 +12,13 @@ once into a Map of raw values; helpers are named `_x_*` (stable names, defined i
 expression list is self-contained and lists generated separately compose). A leaf is converted from its raw
 JSON text the way rows.py converts the parsed value.
 
-Known differences, all on values no producer sends: a number of 2^64 or more in a string field (ClickHouse
-re-serializes it as a string at nested levels: accepted here, refused in Python); -0.0 in a string field ('-0'
-vs '0'); a duplicated JSON key (ClickHouse takes the first, orjson the last); a number that overflows a double
-(1e400: a line error in Python); a float inside a JSON-text field is written 1e22 here and 1e+22 by orjson.
+Duplicate keys: ClickHouse's JSONExtract* keep the first, Python's parsers the last; every object level is read
+into a Map from its key/value pairs reversed, so the last one wins here too. Text columns are spelled by
+torus_json.dumps_sql (Python json.dumps defaults, as Torus writes them). A malformed value of an optional field
+is NULL and gives a warning (warnings()); only REJECTING_FIELDS give a rejection reason (reason()).
+
+Known differences, all on values no producer sends: -0.0 in a string field ('-0' vs '0'); a duplicated key
+inside an object written as JSON text (kept twice here, once in Python).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
+from xolap.xapi import attributions, rows, torus_json
 from xolap.xapi.fields import Field
 from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN, invalid_reason, missing_reason
 
@@ -51,6 +55,25 @@ _BLANK_LINE = quote("^[ \\t\\n\\r\\f\\v]*$")
 _NUMBER = _regex(NUMBER_PATTERN)
 _QUOTED_NUMBER = _regex('"' + NUMBER_PATTERN + '"')
 _EMPTYISH = "('', 'null', '\"\"')"
+# Raw texts Python finds falsy (absent, null, 0, "", false, [], {}): they fall through a fallback="truthy" chain.
+_FALSY = "('', 'null', '0', '-0', '\"\"', 'false', '[]', '{}')"
+
+
+def object_map(raw: str) -> str:
+    """Map key → raw value text of a JSON object's text; with duplicate keys the last one wins (as in Python)."""
+    return f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw({raw})), 'Map(String, String)')"
+
+
+def text_of(raw: str) -> str:
+    """A text column's value from present raw JSON: a string as it is, anything else in Torus's JSON spelling."""
+    return f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), {torus_json.dumps_sql(raw)})"
+
+
+def warning_value(raw: str) -> str:
+    """The malformed value quoted in a warning (rows.warning_text): Torus-spelled JSON, long values cut."""
+    text = torus_json.dumps_sql(raw)
+    cut = rows.MAX_WARNING_VALUE_CHARS
+    return f"if(length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
 
 
 _ALIAS_RE = re.compile(r"\b_x_[A-Za-z0-9_]+\b")
@@ -68,14 +91,25 @@ class _Query:
     def __init__(self, line_column: str):
         self.line_column = line_column
         self.defs: dict[str, str] = {}
+        self.json_raws: list[str] = []  # raw values of text columns, spelled by one shared arrayMap (_x_json)
         self.emitted: set[str] = set()
 
     def alias(self, name: str, expression: str) -> str:
         self.defs.setdefault(name, expression)
         return name
 
+    def json_text(self, raw: str) -> str:
+        """text_of(raw), computed with every other text column's in one arrayMap: the Torus spelling expression
+        then appears once in the query (it is large: planning time grows with the expression tree)."""
+        if raw not in self.json_raws:
+            self.json_raws.append(raw)
+        return f"_x_json[{self.json_raws.index(raw) + 1}]"
+
     def render(self, text: str) -> str:
         """Text with helper names expanded: the first use in this query defines, later uses refer."""
+
+        if self.json_raws:
+            self.defs["_x_json"] = f"arrayMap(r -> {text_of('r')}, [{', '.join(self.json_raws)}])"
 
         def expand(match: re.Match[str]) -> str:
             name = match.group(0)
@@ -95,7 +129,7 @@ class _Query:
     def _map(self, path: tuple[str, ...]) -> str:
         name = f"_x_m_{_path_id(path)}"
         source = self.line() if not path else f"{self._map(path[:-1])}[{quote(path[-1])}]"
-        return self.alias(name, f"CAST(JSONExtractKeysAndValuesRaw({source}), 'Map(String, String)')")
+        return self.alias(name, object_map(source))
 
     def raw(self, path: tuple[str, ...]) -> str:
         """The raw JSON text at path ('' when absent), as a short alias."""
@@ -107,12 +141,13 @@ class _Query:
         source = field.sources[index]
         key = f"{field.column}_{index}"
         raw = self.raw(source.path)
-        condition = f"{raw} NOT IN {_NULLISH}"
+        truthy = field.fallback == "truthy" and index < len(field.sources) - 1
+        condition = f"{raw} NOT IN {_FALSY if truthy else _NULLISH}"
         scope = source.only_for or field.only_for
         if scope is not None:
             condition += f" AND {self.event_type()} IN ({', '.join(quote(t) for t in scope)})"
         present = self.alias(f"_x_p_{key}", f"({condition})")
-        value, valid = convert(field.kind, raw, lambda n, e: self.alias(f"_x_{n}_{key}", e))
+        value, valid = convert(field.kind, raw, lambda n, e: self.alias(f"_x_{n}_{key}", e), self.json_text)
         return present, self.alias(f"_x_c_{key}", value), valid if valid == "1" else self.alias(f"_x_ok_{key}", f"({valid})")
 
     # -- classification ------------------------------------------------------------------------------------
@@ -138,19 +173,50 @@ class _Query:
             branches.append(f"{present}, {value}")
         return self.alias(name, f"multiIf({', '.join(branches)}, NULL)")
 
-    def field_problem(self, field: Field) -> list[str]:
-        """multiIf branch pairs (condition, reason literal) that reject the line for this field."""
-        pairs: list[str] = []
+    def _invalid_sources(self, field: Field) -> list[tuple[str, int, str]]:
+        """(condition, source index, reason) for each source whose value, when it is the one taken, is malformed."""
+        out: list[tuple[str, int, str]] = []
         earlier: list[str] = []
         for index, source in enumerate(field.sources):
             present, _value, valid = self._source(field, index)
             if valid != "1":
                 guard = " AND ".join([f"NOT {p}" for p in earlier] + [present, f"NOT {valid}"])
-                pairs.append(f"{guard}, {quote(invalid_reason(field, source))}")
+                out.append((guard, index, invalid_reason(field, source)))
             earlier.append(present)
+        return out
+
+    def field_problem(self, field: Field) -> list[str]:
+        """multiIf branch pairs (condition, reason literal) that reject the line for this field."""
+        if field.column not in spec.REJECTING_FIELDS and field.column not in spec.REQUIRED_FIELDS:
+            return []
+        pairs = [f"{guard}, {quote(reason)}" for guard, _index, reason in self._invalid_sources(field)]
         if field.column in spec.REQUIRED_FIELDS:
+            earlier = [self._source(field, index)[0] for index in range(len(field.sources))]
             pairs.append(f"{' AND '.join(f'NOT {p}' for p in earlier)}, {quote(missing_reason(field))}")
         return pairs
+
+    def warnings(self) -> str:
+        """Array(String): the warning of each malformed optional value, in field order (rows.warning_text's words).
+        Only the failing values are spelled (arrayMap over the filtered ones), so good lines cost three arrays."""
+        guards, raws, prefixes = [], [], []
+        for field in spec.FIELDS:
+            if field.column in spec.REJECTING_FIELDS:
+                continue
+            for guard, index, reason in self._invalid_sources(field):
+                guards.append(f"({guard})")
+                identity = field.column in spec.IDENTITY_FIELDS
+                raws.append("''" if identity else self.raw(field.sources[index].path))
+                prefixes.append(quote(reason if identity else f"{reason}, got "))
+        flags = self.alias("_x_warn_flags", f"[{', '.join(guards)}]")
+        fields = (
+            f"arrayMap((wr, wp) -> if(wr = '', wp, concat(wp, {warning_value('wr')})), "
+            f"arrayFilter((wr, wf) -> wf, [{', '.join(raws)}], {flags}), arrayFilter((wp, wf) -> wf, [{', '.join(prefixes)}], {flags}))"
+        )
+        return self.alias("_x_warnings", f"arrayConcat({fields}, {attributions.warnings_sql(self)})")
+
+    def attributions(self) -> str:
+        """Array of the line's experiment attribution tuples (xolap.xapi.attributions.rows_sql)."""
+        return attributions.rows_sql(self)
 
     # -- whole-row checks -------------------------------------------------------------------------------------
     def reason(self) -> str:
@@ -188,17 +254,19 @@ def _no_alias(name: str, expression: str) -> str:
     return f"({expression})"
 
 
-def convert(kind: str, raw: str, alias: Callable[[str, str], str] = _no_alias) -> tuple[str, str]:
+def convert(
+    kind: str, raw: str, alias: Callable[[str, str], str] = _no_alias, text: Callable[[str], str] = text_of
+) -> tuple[str, str]:
     """(value expression, validity expression) for raw JSON text `raw` that is present (not absent, not null).
 
-    `alias(name, expr)` names a sub-expression used more than once (the timestamp's regex groups)."""
+    `alias(name, expr)` names a sub-expression used more than once (the timestamp's regex groups); `text(raw)`
+    gives a text column's value (text_of, or a shared form of it)."""
     is_string = f"startsWith({raw}, '\"')"
-    text = f"if({is_string}, JSONExtractString({raw}), {raw})"
     if kind == "string":
         is_int = f"match({raw}, {_regex('-?[0-9]{1,' + str(spec.MAX_STRING_INT_DIGITS) + '}')})"
         return f"multiIf({is_string}, JSONExtractString({raw}), {is_int}, {raw}, NULL)", f"{is_string} OR {is_int}"
     if kind == "text":
-        return text, "1"
+        return text(raw), "1"
     if kind in ("uint64", "uint32", "count"):
         fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
         digits = (
@@ -224,19 +292,17 @@ def convert(kind: str, raw: str, alias: Callable[[str, str], str] = _no_alias) -
     if kind == "bool":
         return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
     if kind == "response":
-        inner = f"JSONExtractRaw({raw}, 'input')"
+        inner = alias("in", f"{object_map(raw)}['input']")
         has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {_NULLISH}"
-        inner_text = f"if(startsWith({inner}, '\"'), JSONExtractString({inner}), {inner})"
-        return f"if({has_input}, {inner_text}, {text})", "1"
+        return text(alias("rc", f"if({has_input}, {inner}, {raw})")), "1"
     if kind == "lang_map":
-        def entry(key: str) -> str:
-            item = f"JSONExtractRaw({raw}, {key})"
-            return f"if({item} IN {_NULLISH}, NULL, if(startsWith({item}, '\"'), JSONExtractString({item}), {item}))"
-
-        in_map = (
-            f"multiIf(JSONHas({raw}, 'en-US'), {entry(quote('en-US'))}, JSONHas({raw}, 'en'), {entry(quote('en'))}, "
-            f"JSONLength({raw}) > 0, {entry('1')}, NULL)"
+        entries = alias("lm", f"if(startsWith({raw}, '{{'), {object_map(raw)}, CAST(map(), 'Map(String, String)'))")
+        chosen = alias(
+            "lc",
+            f"multiIf(mapContains({entries}, 'en-US'), {entries}['en-US'], mapContains({entries}, 'en'), {entries}['en'], "
+            f"length({entries}) > 0, {entries}[JSONExtractKeys({raw})[1]], 'null')",
         )
+        in_map = f"if({chosen} IN {_NULLISH}, NULL, {text(chosen)})"
         is_object = f"startsWith({raw}, '{{')"
         return f"multiIf({is_string}, JSONExtractString({raw}), {is_object}, {in_map}, NULL)", f"{is_string} OR {is_object}"
     if kind == "timestamp":
@@ -364,6 +430,24 @@ def rejected_lines_sql(
     )
 
 
+def warned_lines_sql(
+    source: str,
+    *,
+    line_column: str = DEFAULT_LINE_COLUMN,
+    source_file_expr: str = "_path",
+    source_line_expr: str = "toUInt32(_row_number + 1)",
+) -> str:
+    """SELECT source_file, source_line, reason, raw_line: one row per warning of every stored line (a malformed
+    optional value stored NULL), the ingest_errors columns for severity 'warning'."""
+    query = _Query(line_column)
+    reason, warnings, line = query.render(query.reason()), query.render(query.warnings()), query.render(query.line())
+    return (
+        f"SELECT {source_file_expr} AS source_file, {source_line_expr} AS source_line, warning AS reason, "
+        f"{line} AS raw_line FROM {source} ARRAY JOIN {warnings} AS warning "
+        f"WHERE {not_blank_condition(line_column)} AND {reason} = '' {QUERY_SETTINGS}"
+    )
+
+
 def flagged_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN, row_number_column: str = "_row_number") -> str:
     """One scan for a single file: (row number, is blank, reason, raw line) of every blank or rejected line, in
     file order. The blank rows give source_line_expression; the rest are the rejections."""
@@ -393,14 +477,19 @@ def staged_select_sql(
     where: str = "1",
 ) -> str:
     """One parse of every line: SELECT row_number, is_blank, the STAGED_COLUMNS (raw_events values, provenance
-    left out), reason ('' for a good line) and raw_line (only for a rejected line), for a staging table from which
-    good rows go to raw_events and the rest to ingest_errors (instead of a flagged_rows_sql scan, then an insert)."""
+    left out), reason ('' for a good line), warnings (of a stored row's malformed optional values) and raw_line
+    (only for a rejected or warned line), for a staging table from which good rows go to raw_events and the rest
+    to ingest_errors (instead of a flagged_rows_sql scan, then an insert)."""
     query = _Query(line_column)
     columns = [query.column(c, "NULL", "NULL", "NULL") for c in STAGED_COLUMNS]
     expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS)]
     reason, line = query.render(query.reason()), query.render(query.line())
+    warnings, found = query.render(query.warnings()), query.render(query.attributions())
     return (
         f"SELECT {row_number_column} AS row_number, NOT ({not_blank_condition(line_column)}) AS is_blank, "
-        f"{', '.join(expressions)}, if(is_blank, '', {reason}) AS reason, if(reason = '', '', {line}) AS raw_line "
+        f"{', '.join(expressions)}, if(is_blank, '', {reason}) AS reason, "
+        f"if(is_blank OR reason != '', CAST([], 'Array(String)'), {warnings}) AS warnings, "
+        f"arrayFilter(t -> NOT (is_blank OR reason != ''), {found}) AS attributions, "
+        f"if(reason = '' AND empty(warnings), '', {line}) AS raw_line "
         f"FROM {source} WHERE {where} {QUERY_SETTINGS}"
     )

@@ -1,0 +1,137 @@
+"""JSON text spelled the way Torus's ETL writes it (Python json.dumps defaults), in Python and in ClickHouse SQL.
+
+Torus stores non-string values of its JSON text columns (feedback, attached_objectives, response, …) as
+`json.dumps(value)`: ", " and ": " separators, every non-ASCII character as a lowercase \\uXXXX escape (surrogate
+pairs beyond the BMP), floats in Python's repr. `dumps` gives that spelling for a value parsed by `loads`;
+`dumps_sql` gives the same bytes from the raw JSON text ClickHouse's JSON functions return for that value.
+
+Measured limits, the same in both engines (docs/torus-compatibility.md): ClickHouse's JSON reader re-serializes
+a whole float (1.0) as 1, so whole floats below 1e21 are written as integers where Torus writes 1.0; an integer
+outside Int64/UInt64 reads as the string of its digits (ClickHouse's reader; Torus keeps the integer); a
+duplicated key inside an object is written twice (Python keeps the last value only).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_WHOLE_FLOAT_LIMIT = 1e21  # ClickHouse writes whole floats below this as integers
+_MIN_INT, _MAX_INT = -(2**63), 2**64 - 1  # integers ClickHouse's JSON reader keeps as numbers
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # a line that may hold an integer beyond 64 bits
+
+
+def _int_or_digits(text: str) -> int | str:
+    value = int(text)
+    return value if _MIN_INT <= value <= _MAX_INT else text
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number is infinite as a double")
+    return value
+
+
+def loads(line: bytes) -> Any:
+    """Parse a JSON line as both engines read it: duplicate keys keep the last value, an integer outside
+    Int64/UInt64 becomes the string of its digits (orjson would make it an inexact float). Raises ValueError."""
+    value = orjson.loads(line)
+    if _LONG_DIGITS.search(line) is None:
+        return value
+    return json.loads(line, parse_int=_int_or_digits, parse_float=_finite_float, parse_constant=_refuse_constant)
+
+
+def normalized(value: Any) -> Any:
+    """Whole floats below 1e21 as integers, everywhere in the value (ClickHouse cannot tell 1.0 from 1)."""
+    if type(value) is float:
+        return int(value) if value.is_integer() and abs(value) < _WHOLE_FLOAT_LIMIT else value
+    if type(value) is dict:
+        return {k: normalized(v) for k, v in value.items()}
+    if type(value) is list:
+        return [normalized(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Torus's spelling of a parsed JSON value: json.dumps defaults, whole floats as integers."""
+    return json.dumps(normalized(value))
+
+
+# --- ClickHouse SQL --------------------------------------------------------------------------------------------
+
+# One token of ClickHouse's compact JSON text: a string, a punctuation mark, or a bare literal (number, true, …).
+_TOKEN = r'"(?:[^"\\]|\\.)*"|[,:\[\]{}]|[^,:\[\]{}"]+'
+_PLAIN_ASCII = r"^[ !#-\[\]-~]*$"  # printable ASCII without '"' and '\': written as it is
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _string_sql(s: str) -> str:
+    """A ClickHouse String expression `s` → Python's ensure_ascii JSON string literal."""
+    code_points = (
+        "arrayMap(c -> multiIf(length(c) = 1, toUInt32(reinterpretAsUInt8(c)), "
+        "length(c) = 2, (toUInt32(reinterpretAsUInt8(c)) - 192) * 64 + (toUInt32(reinterpretAsUInt8(substring(c, 2, 1))) - 128), "
+        "length(c) = 3, (toUInt32(reinterpretAsUInt8(c)) - 224) * 4096 + (toUInt32(reinterpretAsUInt8(substring(c, 2, 1))) - 128) * 64 "
+        "+ (toUInt32(reinterpretAsUInt8(substring(c, 3, 1))) - 128), "
+        "(toUInt32(reinterpretAsUInt8(c)) - 240) * 262144 + (toUInt32(reinterpretAsUInt8(substring(c, 2, 1))) - 128) * 4096 "
+        "+ (toUInt32(reinterpretAsUInt8(substring(c, 3, 1))) - 128) * 64 + (toUInt32(reinterpretAsUInt8(substring(c, 4, 1))) - 128)), "
+        f"extractAll({s}, '(?s).'))"
+    )
+    hex4 = "leftPad(lower(hex(toUInt16({v}))), 4, '0')"
+    escaped = (
+        "arrayStringConcat(arrayMap(p -> multiIf(p = 34, '\\\\\"', p = 92, '\\\\\\\\', p = 10, '\\\\n', p = 13, '\\\\r', "
+        "p = 9, '\\\\t', p = 8, '\\\\b', p = 12, '\\\\f', p >= 32 AND p <= 126, char(p), "
+        f"p < 65536, concat('\\\\u', {hex4.format(v='p')}), "
+        f"concat('\\\\u', {hex4.format(v='55296 + intDiv(p - 65536, 1024)')}, '\\\\u', {hex4.format(v='56320 + ((p - 65536) % 1024)')})), "
+        f"{code_points}))"
+    )
+    return f"if(match({s}, {_sql_literal(_PLAIN_ASCII)}), concat('\"', {s}, '\"'), concat('\"', {escaped}, '\"'))"
+
+
+def _bind(names: str, values: list[str], body: str) -> str:
+    """`body` with lambda parameters `names` bound to `values` (each computed once: keeps the expression small)."""
+    return f"arrayMap(({names}) -> {body}, {', '.join(f'[{v}]' for v in values)})[1]"
+
+
+def _float_sql(t: str) -> str:
+    """ClickHouse's shortest float text `t` (e.g. 1.5e-7, 0.00001, 1e22) → Python's float repr (1.5e-07, 1e-05, 1e+22)."""
+    # d: the significant digits, x: the decimal exponent of the first one (Python switches to e-notation outside -4..15)
+    fixed = (
+        "if(x >= 0, concat(rightPad(substring(d, 1, toUInt32(greatest(x + 1, 1))), toUInt32(greatest(x + 1, 1)), '0'), '.', "
+        "if(length(d) > x + 1, substring(d, toUInt32(greatest(x + 2, 1))), '0')), "
+        "concat('0.', repeat('0', toUInt32(least(greatest(-x - 1, 0), 400))), d))"
+    )
+    scientific = (
+        "concat(substring(d, 1, 1), if(length(d) > 1, concat('.', substring(d, 2)), ''), 'e', "
+        "if(x < 0, '-', '+'), if(abs(x) < 10, '0', ''), toString(abs(x)))"
+    )
+    digits = _bind(
+        "d, x", ["trimRight(st, '0')", "ex + toInt32(length(ip)) - 1 - (toInt32(length(al)) - toInt32(length(st)))"],
+        f"concat(sg, if(x >= -4 AND x < 16, {fixed}, {scientific}))",
+    )
+    stripped = _bind("st", ["trimLeft(al, '0')"], digits)
+    parts = _bind("ip, al", ["splitByChar('.', m)[1]", "concat(splitByChar('.', m)[1], splitByChar('.', m)[2])"], stripped)
+    exponent = _bind("m, ex", ["pa[1]", "toInt32OrZero(replaceOne(pa[2], '+', ''))"], parts)
+    return _bind(
+        "pa, sg", [f"splitByChar('e', if(startsWith({t}, '-'), substring({t}, 2), {t}))", f"if(startsWith({t}, '-'), '-', '')"],
+        exponent,
+    )
+
+
+def dumps_sql(raw: str) -> str:
+    """A ClickHouse expression: the raw JSON text `raw` (as JSONExtract*Raw returns it) in Torus's spelling."""
+    token = (
+        f"t -> multiIf(t = ',', ', ', t = ':', ': ', startsWith(t, '\"'), {_string_sql('JSONExtractString(t)')}, "
+        f"match(t, '^-?[0-9].*[.eE]'), {_float_sql('t')}, t = '-0', '0', t)"
+    )
+    return f"arrayStringConcat(arrayMap({token}, extractAll({raw}, {_sql_literal(_TOKEN)})))"

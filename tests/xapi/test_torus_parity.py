@@ -1,0 +1,268 @@
+"""Torus parity (issue 12, issue 10): the parity corpus maps to Torus's row in both engines, and the engines agree.
+
+tests/fixtures/parity/corpus.jsonl holds Torus's statement shapes and one line per edge class; expected.json the
+value Torus's ETL writes for the columns each line is about. Both the Python row builder and the ClickHouse SQL
+mapping run over it; every column, warning and experiment attribution must be identical between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import random
+import struct
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
+from xolap.ingest.files import ingest_local_file_sql
+from xolap.ingest.pipeline import ingest_bytes, map_lines, read_lines
+from xolap.xapi import attributions, torus_json
+from xolap.xapi.sql import STAGED_COLUMNS, quote, staged_select_sql
+
+PARITY = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
+CORPUS = PARITY / "corpus.jsonl"
+EXPECTED = json.loads((PARITY / "expected.json").read_text())
+
+# Torus's raw_events DDL (priv/clickhouse/migrations: 20260326213833_initialize + 20260820021911 enrollment_id), in order.
+TORUS_RAW_EVENTS = [
+    "user_id", "home_page", "section_id", "project_id", "publication_id", "enrollment_id", "timestamp", "event_type",
+    "verb_id", "page_id", "content_element_id", "video_url", "video_time", "video_length", "video_progress",
+    "video_played_segments", "video_seek_from", "video_seek_to", "activity_attempt_guid", "activity_attempt_number",
+    "page_attempt_guid", "page_attempt_number", "part_attempt_guid", "part_attempt_number", "activity_id",
+    "activity_revision_id", "part_id", "page_sub_type", "score", "out_of", "scaled_score", "success", "completion",
+    "response", "feedback", "hints_requested", "attached_objectives", "session_id", "inserted_at", "event_hash",
+    "event_version", "source_file", "source_etag", "source_line",
+]  # fmt: skip
+
+
+def _python_engine() -> dict[int, dict]:
+    """line → {'row': {column: value} | None, 'reason', 'warnings', 'attributions'} from the Python row builder."""
+    batch = map_lines(read_lines(CORPUS.read_bytes(), "corpus.jsonl"), source_file="corpus.jsonl", source_etag="e1")
+    out: dict[int, dict] = {}
+    for row in batch.table.to_pylist():
+        row["timestamp"] = int(row["timestamp"].timestamp() * 1000)
+        out[row["source_line"]] = {"row": row, "reason": "", "warnings": [], "attributions": []}
+    for error in batch.errors:
+        out[error.source_line] = {"row": None, "reason": error.reason, "warnings": [], "attributions": []}
+    for warning in batch.warnings:
+        out[warning.source_line]["warnings"].append(warning.reason)
+    for found in batch.attributions:
+        out[found[attributions.COLUMN_NAMES.index("source_line")]]["attributions"].append(found)
+    return out
+
+
+def _sql_engine(client) -> dict[int, dict]:
+    """The same from the ClickHouse mapping (staged_select_sql over the file; the corpus has no blank lines)."""
+    source = f"file({quote(str(CORPUS))}, 'LineAsString', 'line String')"
+    cols = ["row_number", *STAGED_COLUMNS, "reason", "warnings", "attributions"]
+    result = client.query(f"SELECT {', '.join(cols)} FROM ({staged_select_sql(source)}) ORDER BY row_number")
+    out: dict[int, dict] = {}
+    for values in result.result_rows:
+        got = dict(zip(cols, values))
+        line = got["row_number"] + 1
+        if got["reason"]:
+            out[line] = {"row": None, "reason": got["reason"], "warnings": [], "attributions": []}
+            continue
+        row = {c: got[c] for c in STAGED_COLUMNS}
+        row.update(source_file="corpus.jsonl", source_etag="e1", source_line=line)
+        row["timestamp"] = int(row["timestamp"].replace(tzinfo=timezone.utc).timestamp() * 1000)
+        found = []
+        for att in got["attributions"]:
+            scope = [att[3 + n] if att[3 + n] is not None else row[c] for n, c in enumerate(attributions.SCOPE_COLUMNS)]
+            found.append([row["event_hash"], attributions.attribution_hash(row["event_hash"], att[0]), "corpus.jsonl", "e1", line,
+                          row["event_type"], row["timestamp"], *scope, att[1], att[2], *att[3 + len(scope):]])  # fmt: skip
+        out[line] = {"row": row, "reason": "", "warnings": list(got["warnings"]), "attributions": found}
+    return out
+
+
+@pytest.fixture(scope="module")
+def python_engine() -> dict[int, dict]:
+    return _python_engine()
+
+
+def _expected_value(column: str, value):
+    if column == "timestamp":
+        return int(datetime.fromisoformat(value).timestamp() * 1000)
+    return value
+
+
+def _check_expected(engine: dict[int, dict], name: str) -> None:
+    assert sorted(engine) == [e["line"] for e in EXPECTED], name
+    for expect in EXPECTED:
+        got = engine[expect["line"]]
+        where = f"{name} line {expect['line']}"
+        if "rejected" in expect:
+            assert got["row"] is None and got["reason"].startswith(expect["rejected"]), (where, got["reason"])
+            continue
+        assert got["row"] is not None, (where, got["reason"])
+        for column, value in expect.get("columns", {}).items():
+            assert got["row"][column] == _expected_value(column, value), (where, column, got["row"][column])
+        assert got["warnings"] == expect.get("warnings", []), where
+        if "attributions" in expect:
+            triples = [[a[attributions.COLUMN_NAMES.index(c)] for c in ("attribution_hash", "experiment_role", "attribution_type")]
+                       for a in got["attributions"]]  # fmt: skip
+            want = [[attributions.attribution_hash(got["row"]["event_hash"], k), r, t] for k, r, t in expect["attributions"]]
+            assert triples == want, where
+
+
+def test_python_engine_gives_torus_row_for_every_corpus_line(python_engine):
+    _check_expected(python_engine, "python")
+
+
+def test_sql_engine_gives_torus_row_for_every_corpus_line(ch_db):
+    client, _settings = ch_db
+    _check_expected(_sql_engine(client), "sql")
+
+
+def test_both_engines_identical_on_every_column_warning_and_attribution(ch_db, python_engine):
+    client, _settings = ch_db
+    sql = _sql_engine(client)
+    assert sorted(sql) == sorted(python_engine)
+    for line, want in python_engine.items():
+        got = sql[line]
+        if want["row"] is not None:
+            diff = {c: (want["row"][c], got["row"][c]) for c in MAPPED_COLUMN_NAMES if want["row"][c] != got["row"][c]}
+            assert not diff, (line, diff)
+        assert (got["reason"], got["warnings"], got["attributions"]) == (want["reason"], want["warnings"], want["attributions"]), line
+
+
+def test_corpus_is_what_make_corpus_writes(tmp_path):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(PARITY / "make_corpus.py")], cwd=tmp_path, check=True)
+    for name in ("corpus.jsonl", "expected.json"):
+        assert (tmp_path / name).read_bytes() == (PARITY / name).read_bytes(), name
+
+
+# -- Torus's JSON spelling: the SQL form gives Python's json.dumps bytes on random values --------------------------------
+
+
+def _random_value(rng: random.Random, depth: int = 0):
+    kind = rng.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.choice([0, -1, 7, 2**63 - 1, -(2**63), 2**64 - 1, 10**25])
+    if kind == 2:  # any finite double, by its bits
+        while True:
+            value = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            if math.isfinite(value):
+                return value
+    if kind == 3:
+        return rng.choice([0.5, 1.0, 1e-05, 1e-4, 1e16, 1e21, 9.5e20, 123456.789, 0.1 + 0.2, -2.5e-300, 5e-324])
+    if kind in (4, 5):
+        alphabet = 'ab "\\/\n\t\x01\x7fé€😀\u2028,:[]{}'
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(8)))
+    if kind in (6, 7):
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {f"k{i}{rng.choice(['', 'é', ' '])}": _random_value(rng, depth + 1) for i in range(rng.randrange(4))}
+
+
+def test_torus_spelling_is_the_same_in_both_engines_on_random_values(ch_db, tmp_path):
+    client, _settings = ch_db
+    rng = random.Random(12)
+    values = [_random_value(rng) for _ in range(400)]
+    path = tmp_path / "values.jsonl"
+    path.write_bytes(b"\n".join(json.dumps({"v": v}).encode() for v in values) + b"\n")
+    source = f"file({quote(str(path))}, 'LineAsString', 'line String')"
+    spelled = torus_json.dumps_sql("JSONExtractRaw(line, 'v')")
+    got = [r[0] for r in client.query(f"SELECT {spelled} FROM {source}").result_rows]
+    for line, sql_text in zip(path.read_bytes().splitlines(), got):
+        assert sql_text == torus_json.dumps(torus_json.loads(line)["v"]), line
+
+
+def test_torus_spelling_matches_json_dumps_where_the_value_is_exact():
+    value = {"t": "Café ✓", "n": [1, 2.5, None, True], "e": 1e22, "s": 1e-05}
+    assert torus_json.dumps(value) == json.dumps(value)  # Torus's ETL: json.dumps with its defaults
+    assert torus_json.dumps({"whole": 1.0}) == '{"whole": 1}'  # the measured exception (docs/torus-compatibility.md)
+
+
+# -- raw_events column order and Torus's own Parquet insert ---------------------------------------------------------------
+
+
+def test_raw_events_columns_are_in_torus_ddl_order_then_xolap_columns(ch_db):
+    client, settings = ch_db
+    names = [r[0] for r in client.query(
+        "SELECT name FROM system.columns WHERE database = {d:String} AND table = 'raw_events' ORDER BY position",
+        parameters={"d": settings.clickhouse_database}).result_rows]  # fmt: skip
+    assert names[: len(TORUS_RAW_EVENTS)] == TORUS_RAW_EVENTS
+    assert names[len(TORUS_RAW_EVENTS):] == ["statement_id", "object_id", "object_type", "object_name"]
+
+
+def test_torus_parquet_insert_with_its_column_list_still_goes_in(ch_db):
+    """Torus's Lambda: INSERT INTO raw_events (<its columns>) FORMAT Parquet; xolap's inserts by name are unaffected."""
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    columns = [c for c in TORUS_RAW_EVENTS if c not in ("inserted_at", "event_version")]
+    line = CORPUS.read_bytes().splitlines()[4]
+    row = map_lines(read_lines(line, "x"), source_file="s3://b/k.jsonl", source_etag="e").table.select(columns)
+    buffer = io.BytesIO()
+    pq.write_table(row, buffer)
+    client.raw_insert(f"`{db}`.raw_events", column_names=columns, insert_block=buffer.getvalue(), fmt="Parquet")
+    got = client.query(f"SELECT event_type, feedback, page_sub_type, video_played_segments, event_hash FROM `{db}`.raw_events").result_rows
+    assert got == [("part_attempt", '{"id": "fb1"}', None, None, hashlib.sha256(line).hexdigest())]
+
+
+# -- experiment_attributions from every ingest path -------------------------------------------------------------------------
+
+
+def _attribution_rows(client, db: str) -> list[tuple]:
+    cols = ", ".join(attributions.COLUMN_NAMES)
+    return client.query(f"SELECT {cols} FROM `{db}`.experiment_attributions FINAL ORDER BY source_line, attribution_hash").result_rows
+
+
+@pytest.mark.parametrize("engine", ["python", "sql"])
+def test_ingest_paths_write_experiment_attributions_with_torus_columns(ch_db, engine):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    if engine == "python":
+        report = ingest_bytes(client, settings, CORPUS.read_bytes(), source_file="s3://b/corpus.jsonl", source_etag="e1", ingest_path="t")
+    else:
+        report = ingest_local_file_sql(client, settings, CORPUS, ingest_path="t", source_file="s3://b/corpus.jsonl", source_etag="e1")
+    assert report.rejected == 2 and report.warnings == sum(len(e.get("warnings", [])) for e in EXPECTED)
+    rows = _attribution_rows(client, db)
+    by_line: dict[int, list[tuple]] = {}
+    for r in rows:
+        by_line.setdefault(r[attributions.COLUMN_NAMES.index("source_line")], []).append(r)
+    assert sum(len(e.get("attributions", [])) for e in EXPECTED) == len(rows) == 7
+    reward = next(r for r in rows if r[attributions.COLUMN_NAMES.index("experiment_role")] == "reward")
+    named = dict(zip(attributions.COLUMN_NAMES, reward))
+    assert (named["enrollment_id"], named["section_id"], named["reward_value"], named["reward_source"]) == (505, 2001, 1.0, "activity_attempt:full_credit")
+    assert (named["experiment_id"], named["condition_code"], named["assignment_scope"], named["raw_event_type"]) == (101, "a", "intervention", "part_attempt")
+    hashes = {h for (h,) in client.query(f"SELECT event_hash FROM `{db}`.raw_events").result_rows}
+    assert {r[0] for r in rows} <= hashes  # every attribution hangs off a stored event
+    stored = client.query(f"SELECT severity, count() FROM `{db}`.ingest_errors GROUP BY severity ORDER BY severity").result_rows
+    assert stored == [("error", 2), ("warning", report.warnings)]
+
+
+def test_python_and_sql_paths_store_the_same_attribution_rows(ch_db):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    ingest_bytes(client, settings, CORPUS.read_bytes(), source_file="f", source_etag="e1", ingest_path="t")
+    python = _attribution_rows(client, db)
+    client.command(f"TRUNCATE TABLE `{db}`.experiment_attributions")
+    ingest_local_file_sql(client, settings, CORPUS, ingest_path="t", source_file="f", source_etag="e1")
+    assert _attribution_rows(client, db) == python and len(python) == 7
+
+
+def test_only_rejected_lines_make_the_ingest_exit_code_3(ch_db, tmp_path):
+    from xolap.ingest.cli import EXIT_OK, EXIT_REJECTED, ingest_paths
+
+    client, settings = ch_db
+    lines = CORPUS.read_bytes().splitlines()
+    warned_only = tmp_path / "warned.jsonl"
+    warned_only.write_bytes(b"\n".join(l for e, l in zip(EXPECTED, lines) if "rejected" not in e) + b"\n")
+    summary = ingest_paths(client, settings, [str(warned_only)])
+    assert summary.warnings > 0 and summary.rejected == 0 and summary.exit_code == EXIT_OK
+    summary = ingest_paths(client, settings, [str(CORPUS)])
+    assert summary.rejected == 2 and summary.exit_code == EXIT_REJECTED
+    assert orjson.loads(orjson.dumps(summary.as_dict(5)))["warnings"] == summary.warnings
