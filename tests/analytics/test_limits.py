@@ -70,6 +70,7 @@ def test_limit_errors_say_which_limit(events):
     with pytest.raises(QueryError) as info:
         run(client, settings, BOMBS["arraywithconstant"], limits=limits)
     assert info.value.kind == "memory" and str(limits.effective_memory_usage) in str(info.value)
+    assert "per second of the 2 s time limit" in str(info.value)
     assert limits.effective_memory_usage == int(TIME_LIMIT * settings.query_memory_per_second)
 
 

@@ -10,7 +10,12 @@ array and maps a function over it runs to its end. So the work one block can do 
 second of its time limit, because every element an array function creates (arrayResize, arrayWithConstant,
 replicate, groupArray, repeat, ...) costs memory, so memory caps how many elements one block can work through.
 With the defaults (30 s, 2 GiB, 64 MiB/s) the cap is 1.875 GiB; a 2 s limit allows 128 MiB.
-Measured on 2 cores (tests/analytics/test_limits.py, 2 s limit): the bombs that ran 4-12 s stop in under 1 s.
+Measured on 2 loaded cores (tests/analytics/test_limits.py, 2 s limit): range/arrayMap/arrayReduce/replicate/
+arrayResize/arrayWithConstant/arrayJoin(range) bombs that ran 7-23 s now stop in 0.03-0.6 s (range cap or memory),
+a self cross join stops at 2.0 s. Not bound: work per element. A lambda of many cheap calls on narrow types (say
+sipHash64(x, x * 3, x + 1) over UInt8) does more work per byte; and a constant inner array replicated per element
+(arrayMap(x -> arrayMap(y -> ..., range(10000)), range(10000))) is bounded by memory only: at the 30 s default
+it ran one 11.6 s block that KILL could not interrupt. Lower XOLAP_QUERY_MEMORY_PER_SECOND to tighten that.
 A scoped query also carries its scope's engine-enforced table filters (xolap.analytics.scope_wall).
 
 The result row cap asks ClickHouse for one row more than the limit with `result_overflow_mode=break`; ClickHouse
@@ -197,6 +202,9 @@ def classify_error(exc: BaseException, limits: Limits, *, query_tag: str | None 
     if code in _ERROR_KINDS:
         kind, template = _ERROR_KINDS[code]
         headline = template.format(**limits.message_values())
+        if kind == "memory" and limits.effective_memory_usage < limits.max_memory_usage:
+            headline += (f", which is {limits.memory_per_second} bytes per second of the {limits.max_execution_time:g} s "
+                         "time limit: a longer time limit allows more memory")
         if kind in ("timeout", "too_many_rows", "too_many_rows_read", "too_many_bytes_read", "memory", "too_large"):
             message = f"{headline} (ClickHouse: {detail})"
         else:
