@@ -115,6 +115,26 @@ def ch_migrate(
     console.print(table)
 
 
+@ch_app.command("readonly-user")
+def ch_readonly_user(
+    sql: bool = typer.Option(False, "--sql", help="Print the DDL (CREATE SETTINGS PROFILE / USER, GRANT) to run as an admin."),
+    user: str = typer.Option("xolap_readonly", "--user", help="Name of the read-only user."),
+    password: str = typer.Option("CHANGE-ME", "--password", help="Password to put in the DDL (default: a placeholder to replace)."),
+    include_ingest_errors: bool = typer.Option(False, "--include-ingest-errors", help="Also grant ingest_errors (for `xolap query --admin`)."),
+) -> None:
+    """Server mode: the user custom SQL runs as (SELECT on raw_events and content_titles, read-only profile with capped limits)."""
+    from xolap.analytics.readonly_user import plan_from_settings, render_script
+
+    settings = settings_or_exit()
+    if not sql:
+        fail("only --sql is supported: print the DDL, review it, and run it as a ClickHouse admin user", 2)
+    try:
+        plan = plan_from_settings(settings, user=user, password=password, include_ingest_errors=include_ingest_errors)
+        print(render_script(plan), end="")
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
 @db_app.command("migrate")
 def db_migrate(
     down: Optional[str] = typer.Option(None, help="Downgrade to this revision (e.g. -1 or base) instead."),

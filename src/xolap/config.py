@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     s3_bundle_bucket: str | None = Field(None, description="Bucket the S3 uploader writes statement bundles to.")
     s3_bundle_prefix: str = ""
 
+    ingest_max_line_bytes: int = Field(4 * 1024**2, ge=1024, description="Longer JSONL lines are rejected (line error).")
+    ingest_max_decompressed_bytes: int = Field(16 * 1024**3, ge=1, description="A gzip file expanding past this is refused.")
+    ingest_max_compression_ratio: int = Field(100, ge=2, description="A gzip file expanding more than this is refused.")
+    ingest_roots: list[Path] | None = Field(
+        None, description="Folders the server may ingest local paths from (JSON list). Default: [<data_dir>/imports]."
+    )
+
     query_max_execution_time: int = Field(30, ge=1, description="Seconds.")
     query_max_result_rows: int = Field(10_000, ge=1)
     query_max_rows_to_read: int = Field(200_000_000, ge=1)
@@ -109,6 +116,12 @@ class Settings(BaseSettings):
     @property
     def postgres_dir(self) -> Path:
         return (self.data_dir / "postgres").resolve()
+
+    @property
+    def effective_ingest_roots(self) -> list[Path]:
+        """The folders (resolved) a server-side ingest may read local files under."""
+        roots = self.ingest_roots if self.ingest_roots is not None else [self.data_dir / "imports"]
+        return [Path(root).expanduser().resolve() for root in roots]
 
     def display(self) -> dict[str, Any]:
         """Effective values with every secret (passwords in URLs, keys, tokens) masked."""

@@ -12,7 +12,11 @@ from xolap.serve_lock import read_holder
 
 
 class RemoteError(Exception):
-    """The running server answered with an error; the message carries its reason."""
+    """The running server answered with an error; the message carries its reason, status_code its HTTP status."""
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class RemoteServer:
@@ -27,7 +31,7 @@ class RemoteServer:
                 detail = response.json().get("detail", response.text)
             except ValueError:
                 detail = response.text
-            raise RemoteError(f"{response.status_code} from {self.url}{path}: {detail}")
+            raise RemoteError(f"{response.status_code} from {self.url}{path}: {detail}", response.status_code)
         return response.json()
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -234,7 +234,7 @@ VALID = [
     "SELECT sumIf(score, success), uniqExactIfOrNull(user_id, success), quantilesIf(0.5, 0.9)(score, success), argMaxIf(user_id, timestamp, success) FROM raw_events",
     "SELECT uniqMerge(s) FROM (SELECT uniqState(user_id) AS s FROM raw_events)",
     "SELECT count() FROM raw_events WHERE section_id IN tuple(1, 2) OR section_id IN [3] OR toDate(timestamp) IN ('2026-10-01'::Date)",
-    "SELECT lpad(toString(section_id), 3, '0'), CAST(score AS Decimal(10, 2)), ifNull(score, 0) FROM raw_events LIMIT 1",
+    "SELECT lpad(toString(section_id), 3, '0'), CAST(ifNull(score, 0) AS Decimal(10, 2)), score::Nullable(Float64) FROM raw_events LIMIT 1",
 ]
 
 

@@ -142,3 +142,17 @@ def test_numbers_the_database_cannot_hold_are_a_clear_400(runtime, world):
     response = client.get("/admin/users/99999999999999999999", headers=headers)
     assert response.status_code in (400, 404, 422), response.text
     assert re.search(r"out of range|not found|no user|valid integer", response.text, re.I)
+
+
+def test_a_nul_in_a_form_or_json_body_is_a_clear_400_and_keeps_the_data_around_it(runtime, world):
+    app, _live, creds = world
+    client = TestClient(app, raise_server_exceptions=False)
+    cookie = {"Cookie": f"xolap_session={creds['admin'].cookie}", "X-CSRF-Token": creds["admin"].csrf}
+    as_json = client.post("/api/v1/admin/users", json={"email": "eve\x00@example.org"}, headers=cookie)
+    as_form = client.post("/admin/users", data={"email": "eve\x00@example.org", "name": "Eve"},
+                          headers={**cookie, "Accept": "application/json"})
+    for response in (as_json, as_form):
+        assert response.status_code in (400, 422), response.text
+        assert "NUL" in response.text or "invalid" in response.text
+    users = client.get("/api/v1/admin/users", headers=cookie).json()
+    assert {"ia@example.org", "root@example.org"} <= {u["email"] for u in users}

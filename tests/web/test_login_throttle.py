@@ -124,3 +124,24 @@ def test_hostile_emails_are_refused_cleanly_and_recorded_cleaned(runtime, app, e
     with runtime.sessions() as session:
         stored = session.execute(select(FailedLogin.email)).scalar_one()
     assert "\x00" not in stored and len(stored) <= 320
+
+
+def test_parallel_guesses_cannot_outrun_the_backoff(runtime, app):
+    """Many simultaneous attempts for one email from one address: only the free attempts are ever checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    free = login_throttle.FREE_ATTEMPTS
+    clients = [at(app, "203.0.113.77") for _ in range(12)]
+    tokens = [csrf_of(c.get("/login").text) for c in clients]
+
+    def guess(i: int) -> int:
+        return clients[i].post("/login", data={"email": "ada@example.org", "password": f"guess {i}",
+                                               "csrf_token": tokens[i]}, follow_redirects=False).status_code
+
+    for _ in range(2):  # two rounds of 12 at once, against a budget of FREE_ATTEMPTS checked guesses
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(guess, range(12)))
+        assert set(statuses) <= {400, 429}
+    with runtime.sessions() as session:
+        checked = session.execute(text("SELECT count(*) FROM failed_logins WHERE reason = 'wrong password'")).scalar_one()
+    assert checked <= free, f"{checked} passwords were checked, more than the {free} free attempts"

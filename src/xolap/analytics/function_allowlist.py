@@ -15,7 +15,8 @@ Refused (REFUSED_FUNCTIONS, or simply unknown): anything that reads server, sess
 state (currentUser and its aliases user/session_user/authUser, hostName/FQDN/fullHostName, getSetting, version,
 timezone, serverTimezone, queryID, uptime, ...); other tables, dictionaries, files or the network (dictGet*, joinGet,
 hasColumnInTable, file, the function forms of IN: in, globalIn, notNullIn, ...); introspection and internals
-(addressToSymbol, tid, logTrace, __getScalar, _CAST, ...); stateful generators (generateSerialID, generateSnowflakeID);
+(addressToSymbol, tid, logTrace, __getScalar, _CAST, ...); generators with server-wide state (generateSerialID in
+Keeper; generateSnowflakeID, generateUUIDv7 and dateTimeToUUIDv7 share a per-server counter);
 AI, machine learning, encryption, geo, time-series and KQL families; formatRow/groupFormat (arbitrary output formats).
 
 Cost choices (the executor bounds time, memory and rows; but max_execution_time is only checked between blocks, so
@@ -26,8 +27,10 @@ work inside one block must be bounded by what a row can cost):
 - Refused as bulk generators with no use here: mapPopulateSeries, randomString*, randomFixedString,
   randomPrintableASCII, fuzzBits.
 - Allowed, bounded by the executor: range (function_range_max_elements_in_block), arrayWithConstant, arrayResize,
-  repeat, space, leftPad/rightPad (each element or byte they create costs memory, capped by max_memory_usage).
-  Per-element work on a large array is linear in its size: the executor's per-block caps decide the worst case.
+  repeat, space, leftPad/rightPad, timeSlots (each element or byte they create costs memory, capped by
+  max_memory_usage). Refusing them by name would not close the class (splitByChar over a long string builds as large
+  an array), so the bound belongs to the executor: per-element work on a large array is linear in its size, and the
+  executor's per-block caps decide the worst case.
 """
 
 from __future__ import annotations
@@ -345,7 +348,7 @@ _ALLOWED_BY_CATEGORY: dict[str, str] = {
         queryStringAndFragment topLevelDomain topLevelDomainRFC URLHierarchy URLPathHierarchy
     """,
     "UUID": """
-        dateTime64ToSnowflakeID dateTimeToSnowflakeID dateTimeToUUIDv7 generateUUIDv4 generateUUIDv7
+        dateTime64ToSnowflakeID dateTimeToSnowflakeID generateUUIDv4
         snowflakeIDToDateTime snowflakeIDToDateTime64 toUUIDOrDefault toUUIDOrNull UUIDNumToString
         UUIDStringToNum UUIDToNum UUIDv7ToDateTime
     """,
@@ -493,7 +496,7 @@ _REFUSED_BY_CATEGORY: dict[str, str] = {
         formatRow formatRowNoNewline kqlParameterCast kqlToTimespan
     """,
     "UUID": """
-        generateSnowflakeID
+        dateTimeToUUIDv7 generateSnowflakeID generateUUIDv7
     """,
 }
 

@@ -46,9 +46,9 @@ GuardScope = Literal["section", "project", "admin"]
 DIALECT = "clickhouse"
 # Bounds on the guard's own work (ordinary queries use a few hundred tokens and nodes, a handful of tables).
 MAX_SQL_CHARS = 20_000
-MAX_TOKENS = 3_000
+MAX_TOKENS = 2_000
 MAX_PAREN_DEPTH = 64
-MAX_NODES = 6_000
+MAX_NODES = 2_500
 MAX_TABLE_REFERENCES = 40
 CTE_PREFIX = "xolap_cte_"
 
@@ -106,7 +106,7 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
     except RecursionError:
         raise GuardError("the query is nested too deeply to check") from None
     except Exception as exc:  # sqlglot failing on input it does not expect (map(1) raises IndexError): refuse, never crash
-        raise GuardError(f"the query could not be parsed as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
+        raise GuardError(f"the query could not be parsed or checked as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
 
 
 def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:

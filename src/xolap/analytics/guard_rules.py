@@ -39,8 +39,15 @@ def written_function_name(node: exp.Func) -> str | None:
 
 def sqlglot_spelling(node: exp.Func) -> str:
     """sqlglot's own name for a function class it parsed (CurrentUser -> current_user, DateDiff -> datediff)."""
-    names = type(node).sql_names()
-    return (names[0] if names else type(node).key).lower()
+    cls = type(node)
+    spelling = _SPELLINGS.get(cls)
+    if spelling is None:
+        names = cls.sql_names()
+        spelling = _SPELLINGS[cls] = (names[0] if names else cls.key).lower()
+    return spelling
+
+
+_SPELLINGS: dict[type, str] = {}
 
 
 def function_problem(node: exp.Func) -> str | None:
@@ -53,8 +60,10 @@ def function_problem(node: exp.Func) -> str | None:
 
 
 def refusal(name: str) -> str:
-    """The refusal for a function name."""
-    if function_refused_by_name(name):
+    """The refusal for a function name (cut to 64 characters: the name is the user's own text)."""
+    refused = function_refused_by_name(name)
+    name = name[:64]
+    if refused:
         why = "it reaches outside your query (server, session or user state, other tables, files, the network) or can cost unbounded time in one step"
     else:
         why = "it is not on the list of functions custom SQL may use"
@@ -69,6 +78,7 @@ def bare_name_problem(node: exp.Column | exp.Var) -> str | None:
         return None
     name = node.name
     if name and function_refused_by_name(name):
+        name = name[:64]
         return f"the name {name} is not allowed: ClickHouse reads it as the function {name}(), which reaches outside your query; alias that column differently"
     return None
 

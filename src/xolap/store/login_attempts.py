@@ -3,6 +3,7 @@ password), count the recent ones the login throttle needs, and list them for adm
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -19,6 +20,16 @@ THROTTLED = "throttled"  # refused before the password was checked: listed for a
 def clean_email(email: str) -> str:
     """The email as the throttle and the records see it: trimmed, lower case, printable, at most 320 characters."""
     return printable((email or "").strip().lower(), MAX_EMAIL_LENGTH)
+
+
+def claim_attempt(session: Session, email: str, client_address: str) -> bool:
+    """Take this (email, address)'s login slot for the current transaction; False when another attempt holds it.
+
+    One attempt at a time per pair, so parallel guesses cannot all pass the throttle before any failure is recorded.
+    """
+    digest = hashlib.sha256(f"xolap-login\x1f{clean_email(email)}\x1f{client_address}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar_one())
 
 
 def record_failure(session: Session, email: str, client_address: str, reason: str) -> FailedLogin:

@@ -12,6 +12,7 @@ import json
 import re
 from urllib.parse import unquote_plus
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -49,10 +50,12 @@ class RefuseControlCharacters:
         await self.app(scope, receive, send)
 
 
-def _database_refused(request: Request, exc: DataError) -> JSONResponse:
-    diag = getattr(getattr(exc, "orig", None), "diag", None)
-    problem = (getattr(diag, "message_primary", None) or str(getattr(exc, "orig", "") or "").splitlines()[0:1] or [""])
-    problem = problem if isinstance(problem, str) else problem[0]
+def _database_refused(request: Request, exc: Exception) -> JSONResponse:
+    """SQLAlchemy's DataError wraps the driver's; code using psycopg directly raises the driver's own."""
+    driver_error = getattr(exc, "orig", None) or exc
+    diag = getattr(driver_error, "diag", None)
+    lines = str(driver_error).splitlines()
+    problem = getattr(diag, "message_primary", None) or (lines[0] if lines else "")
     problem = problem.split(":")[0].strip() or "a value is not valid"  # the kind of problem, never the value itself
     return JSONResponse({"detail": f"the request has a value the database cannot store or compare ({problem})"},
                         status_code=400)
@@ -61,3 +64,4 @@ def _database_refused(request: Request, exc: DataError) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_middleware(RefuseControlCharacters)
     app.add_exception_handler(DataError, _database_refused)
+    app.add_exception_handler(psycopg.DataError, _database_refused)

@@ -5,7 +5,8 @@ logins recorded in Postgres (xolap.store.login_attempts), so they hold across re
 Per (email, address): the first FREE_ATTEMPTS failures in WINDOW cost nothing; then each further attempt must wait
 BASE_BACKOFF_SECONDS × 2^(failures − FREE_ATTEMPTS) after the newest failure, at most MAX_BACKOFF_SECONDS. A
 successful login from that address starts the count again. Per address: MAX_FAILURES_PER_ADDRESS failures in WINDOW
-(any emails) refuse further attempts from it until the oldest of them leaves the window.
+(any emails) refuse further attempts from it until the oldest of them leaves the window. Attempts for one (email,
+address) run one at a time (xolap.store.login_attempts.claim_attempt), so parallel guesses cannot outrun the count.
 """
 
 from __future__ import annotations

@@ -52,6 +52,11 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
     runtime = request.app.state.runtime
     address = client_address(request)
     with runtime.sessions() as session:
+        if not login_attempts.claim_attempt(session, email, address):
+            login_attempts.record_failure(session, email, address, login_attempts.THROTTLED)
+            session.commit()
+            return _refuse_login(request, next, email, "Another login for this account from this address is in "
+                                 "progress: try again in a moment.", 429, 1)
         verdict = login_throttle.check(session, email, address)
         if not verdict.allowed:
             login_attempts.record_failure(session, email, address, login_attempts.THROTTLED)
