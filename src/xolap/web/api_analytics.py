@@ -1,5 +1,9 @@
 """JSON API of the section and project dashboards: categories, event summary, guarded custom SQL with progress and
-cancel, saved visualizations (CRUD + rerun) and exports (CSV, JSON, PNG, SVG rendered on the server by vl-convert).
+cancel, saved visualizations (CRUD + copy + rerun) and exports (CSV, JSON, PNG, SVG rendered by vl-convert in a
+limited child process, see xolap.analytics.chart_render).
+
+Every Vega-Lite spec passes xolap.analytics.vega_safety when it is saved, run, exported or copied. A saved
+visualization is changed or deleted only by its owner or an admin; other members of the scope view and copy it.
 
 Every route sits under /api/v1/{sections|projects}/{slug}/analytics and is authorized by the accounts module's
 require_section_access / require_project_access (which also check CSRF on unsafe cookie-authenticated requests). Custom SQL always passes the guard with the route's scope and runs
@@ -22,12 +26,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from xolap.analytics import executor
+from xolap.analytics import chart_render, executor
 from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category
 from xolap.analytics.executor import QueryError, QueryResult
 from xolap.analytics.guard import GuardedQuery, GuardError, guard
 from xolap.analytics.result_formats import csv_value, json_value, to_json
 from xolap.analytics.scope_wall import scope_wall
+from xolap.analytics.vega_safety import SpecRefused, check_spec, refusal
 from xolap.clickhouse.client import connect
 from xolap.store.models import SavedVisualization, Section
 from xolap.web import auth
@@ -46,6 +51,7 @@ router = APIRouter(tags=["analytics"])
 
 EXPORT_FORMATS = ("csv", "json", "png", "svg")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "png": "image/png", "svg": "image/svg+xml"}
+_RENDER_ERROR_STATUS = {"spec": 400, "too_large": 400, "timeout": 422, "crashed": 422, "busy": 503}
 _QUERY_ERROR_STATUS = {"cancelled": 409, "timeout": 422, "too_many_rows": 422, "too_many_rows_read": 422,
                        "too_many_bytes_read": 422, "memory": 422, "unavailable": 503}
 _readonly_clients = threading.local()
@@ -78,13 +84,20 @@ def error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, CategoryError):
         status = 404 if str(exc).startswith("unknown category") else 400
         return JSONResponse({"error": {"kind": "invalid", "message": str(exc)}}, status_code=status)
+    if isinstance(exc, SpecRefused):
+        return JSONResponse({"error": {"kind": "spec", "path": exc.path,
+                                       "message": f"the Vega-Lite spec is refused at {exc.path}: {exc.reason}"}},
+                            status_code=400)
+    if isinstance(exc, chart_render.ChartRenderError):
+        return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}},
+                            status_code=_RENDER_ERROR_STATUS.get(exc.kind, 422))
     raise exc
 
 
 def answer(produce: Callable[[], Any]) -> Any:
     try:
         return produce()
-    except (DashboardError, GuardError, QueryError, CategoryError) as exc:
+    except (DashboardError, GuardError, QueryError, CategoryError, SpecRefused, chart_render.ChartRenderError) as exc:
         return error_response(exc)
 
 
@@ -178,24 +191,17 @@ def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date 
 # ---------------------------------------------------------------- exports
 
 def with_data(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The spec with the rows as its inline data (any data it named is replaced)."""
-    out = copy.deepcopy(spec)
+    """The spec, once the sanitizer accepts it (SpecRefused otherwise), with the rows as its inline data (any data
+    it named is replaced)."""
+    out = copy.deepcopy(check_spec(spec))
     out["data"] = {"values": rows}
     return out
 
 
 def render_chart(spec: dict[str, Any], fmt: str) -> bytes:
-    """SVG or PNG of a Vega-Lite spec, rendered offline (no data URL may be fetched)."""
-    import vl_convert
-
-    try:
-        if fmt == "svg":
-            return vl_convert.vegalite_to_svg(spec, allowed_base_urls=[]).encode()
-        return vl_convert.vegalite_to_png(spec, scale=2, allowed_base_urls=[])
-    except ValueError as exc:
-        reason = str(exc).splitlines()
-        detail = reason[1].strip() if len(reason) > 1 else (reason[0] if reason else type(exc).__name__)
-        raise DashboardError(400, "spec", f"the Vega-Lite spec cannot be rendered: {detail}") from None
+    """SVG or PNG of a Vega-Lite spec: sanitized, then drawn in a child process with no network, a wall time limit
+    and a memory limit (SpecRefused or ChartRenderError say why not)."""
+    return chart_render.render_chart(check_spec(spec), fmt, scale=2.0)
 
 
 def export_response(fmt: str, columns: list[str], rows: list[dict[str, Any]], spec: dict[str, Any] | None,
@@ -241,10 +247,17 @@ class ExportIn(BaseModel):
     spec: dict[str, Any] | None = None
 
 
-def viz_json(viz: SavedVisualization) -> dict[str, Any]:
+class CopyIn(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+
+
+def viz_json(viz: SavedVisualization, request: Request | None = None) -> dict[str, Any]:
+    """A saved visualization as JSON; `spec_refusal` says why a spec stored before the sanitizer may not be drawn,
+    `can_edit` whether the caller may change or delete it (else they may copy it)."""
     return {"id": viz.id, "scope": viz.scope, "scope_id": viz.scope_id, "title": viz.title, "sql": viz.sql,
-            "spec": viz.spec, "created_by": viz.created_by, "created_at": json_value(viz.created_at),
-            "updated_at": json_value(viz.updated_at)}
+            "spec": viz.spec, "spec_refusal": refusal(viz.spec), "created_by": viz.created_by,
+            "can_edit": may_edit(request, viz) if request is not None else False,
+            "created_at": json_value(viz.created_at), "updated_at": json_value(viz.updated_at)}
 
 
 def scoped_viz(session, scope: AnalyticsScope, viz_id: int) -> SavedVisualization:
@@ -260,6 +273,24 @@ def principal_user_id(request: Request) -> int | None:
     user = getattr(principal, "user", None)
     value = getattr(user, "id", None) if user is not None else getattr(principal, "user_id", None)
     return int(value) if isinstance(value, int) else None
+
+
+def may_edit(request: Request, viz: SavedVisualization) -> bool:
+    """Only the owner (the user who saved it) or an admin changes or deletes a saved visualization."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.is_admin:
+        return True
+    owner = principal_user_id(request)
+    return owner is not None and viz.created_by is not None and int(viz.created_by) == owner
+
+
+def owned_viz(session, request: Request, scope: AnalyticsScope, viz_id: int) -> SavedVisualization:
+    """The saved visualization if it is in this scope (404) and the caller may change it (403)."""
+    viz = scoped_viz(session, scope, viz_id)
+    if not may_edit(request, viz):
+        raise DashboardError(403, "forbidden", f"saved visualization {viz_id} belongs to another user: only its owner "
+                                               "or an admin may change or delete it (save a copy to edit your own)")
+    return viz
 
 
 # ---------------------------------------------------------------- routes (registered once per scope kind)
@@ -355,6 +386,8 @@ def add_scope_routes(kind: str) -> None:
         def produce():
             if format not in EXPORT_FORMATS:
                 raise DashboardError(400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+            if format in ("png", "svg") and body.spec:
+                check_spec(body.spec)
             result = run_custom_sql(_runtime(request), scope, body.sql)
             return export_response(format, result.columns, result_records(result), body.spec,
                                    f"{scope.slug}-custom", truncated=result.truncated)
@@ -368,26 +401,27 @@ def add_scope_routes(kind: str) -> None:
                 .where(SavedVisualization.scope == scope.kind, SavedVisualization.scope_id == scope.id)
                 .order_by(SavedVisualization.title, SavedVisualization.id)
             ).all()
-            return [viz_json(viz) for viz in rows]
+            return [viz_json(viz, request) for viz in rows]
 
     @router.post(base + "/visualizations", name=f"{kind}_visualization_create", status_code=201)
     def create_visualization(body: VisualizationIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             runtime = _runtime(request)
             guarded_query(body.sql, scope, runtime.settings.clickhouse_database)
+            check_spec(body.spec)
             with runtime.sessions() as session:
                 viz = SavedVisualization(scope=scope.kind, scope_id=scope.id, title=body.title.strip(), sql=body.sql,
                                          spec=body.spec, created_by=principal_user_id(request))
                 session.add(viz)
                 session.commit()
-                return JSONResponse(viz_json(viz), status_code=201)
+                return JSONResponse(viz_json(viz, request), status_code=201)
         return answer(produce)
 
     @router.get(base + "/visualizations/{viz_id}", name=f"{kind}_visualization")
     def get_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             with _runtime(request).sessions() as session:
-                return viz_json(scoped_viz(session, scope, viz_id))
+                return viz_json(scoped_viz(session, scope, viz_id), request)
         return answer(produce)
 
     @router.put(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_update")
@@ -396,21 +430,39 @@ def add_scope_routes(kind: str) -> None:
         def produce():
             runtime = _runtime(request)
             with runtime.sessions() as session:
-                viz = scoped_viz(session, scope, viz_id)
+                viz = owned_viz(session, request, scope, viz_id)
                 guarded_query(body.sql, scope, runtime.settings.clickhouse_database)
+                check_spec(body.spec)
                 viz.title, viz.sql, viz.spec = body.title.strip(), body.sql, body.spec
                 viz.updated_at = datetime.now(timezone.utc)
                 session.commit()
-                return viz_json(viz)
+                return viz_json(viz, request)
         return answer(produce)
 
     @router.delete(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_delete")
     def delete_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             with _runtime(request).sessions() as session:
-                session.delete(scoped_viz(session, scope, viz_id))
+                session.delete(owned_viz(session, request, scope, viz_id))
                 session.commit()
                 return {"deleted": viz_id}
+        return answer(produce)
+
+    @router.post(base + "/visualizations/{viz_id}/copy", name=f"{kind}_visualization_copy", status_code=201)
+    def copy_visualization(viz_id: int, request: Request, body: CopyIn | None = None,
+                           scope: AnalyticsScope = Depends(scope_dep)):
+        """Save another member's visualization as the caller's own (same scope, spec sanitized again)."""
+        def produce():
+            runtime = _runtime(request)
+            with runtime.sessions() as session:
+                original = scoped_viz(session, scope, viz_id)
+                check_spec(original.spec)
+                title = (body.title.strip() if body and body.title else f"{original.title} (copy)")[:300]
+                viz = SavedVisualization(scope=scope.kind, scope_id=scope.id, title=title, sql=original.sql,
+                                         spec=copy.deepcopy(original.spec), created_by=principal_user_id(request))
+                session.add(viz)
+                session.commit()
+                return JSONResponse(viz_json(viz, request), status_code=201)
         return answer(produce)
 
     @router.post(base + "/visualizations/{viz_id}/run", name=f"{kind}_visualization_run")
@@ -420,6 +472,8 @@ def add_scope_routes(kind: str) -> None:
             with runtime.sessions() as session:
                 viz = scoped_viz(session, scope, viz_id)
                 sql, spec, title = viz.sql, viz.spec, viz.title
+            if spec:
+                check_spec(spec)
             result = run_custom_sql(runtime, scope, sql)
             body = query_result_json(result)
             body.update({"id": viz_id, "title": title, "spec": with_data(spec, result_records(result)) if spec else None})
@@ -434,6 +488,8 @@ def add_scope_routes(kind: str) -> None:
             with runtime.sessions() as session:
                 viz = scoped_viz(session, scope, viz_id)
                 sql, spec = viz.sql, viz.spec
+            if format in ("png", "svg") and spec:
+                check_spec(spec)
             result = run_custom_sql(runtime, scope, sql)
             return export_response(format, result.columns, result_records(result), spec or None,
                                    f"{scope.slug}-viz-{viz_id}", truncated=result.truncated)
