@@ -29,7 +29,9 @@ content_titles still deduplicated with FINAL). It gets every other refusal too: 
 
 from __future__ import annotations
 
+import logging
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -95,10 +97,23 @@ class GuardedQuery:
         return {SCOPE_PARAMETER: scope_id}
 
 
+class _NoUserSqlInLogs(logging.Filter):
+    """sqlglot's warnings quote the SQL it parses; while the guard parses user SQL (which may hold a learner's name
+    or email in a literal) they are dropped. Per context, so other threads' sqlglot warnings still go through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _GUARDING.get()
+
+
+_GUARDING: ContextVar[bool] = ContextVar("xolap_guarding", default=False)
+logging.getLogger("sqlglot").addFilter(_NoUserSqlInLogs())
+
+
 def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
     """Check one user query and rewrite it to read only the given scope's rows; raises GuardError."""
     if scope not in ("section", "project", "admin"):
         raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
+    guarding = _GUARDING.set(True)
     try:
         return _guard(sql, scope, database)
     except GuardError:
@@ -107,6 +122,8 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
         raise GuardError("the query is nested too deeply to check") from None
     except Exception as exc:  # sqlglot failing on input it does not expect (map(1) raises IndexError): refuse, never crash
         raise GuardError(f"the query could not be parsed or checked as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
+    finally:
+        _GUARDING.reset(guarding)
 
 
 def _guard(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
