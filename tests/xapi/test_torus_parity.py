@@ -266,3 +266,34 @@ def test_only_rejected_lines_make_the_ingest_exit_code_3(ch_db, tmp_path):
     summary = ingest_paths(client, settings, [str(CORPUS)])
     assert summary.rejected == 2 and summary.exit_code == EXIT_REJECTED
     assert orjson.loads(orjson.dumps(summary.as_dict(5)))["warnings"] == summary.warnings
+
+
+def test_etl_lambda_path_writes_the_same_attributions_and_warnings(ch_db, aws_settings):
+    """The ETL (S3 notification → SQS → EtlProcessor) stores what the other paths store for the parity corpus."""
+    import uuid
+
+    from xolap.ingest.aws_clients import aws_client
+    from xolap.ingest.etl import EtlProcessor
+    from xolap.ingest.etl_batching import EtlLimits
+
+    client, ch_settings = ch_db
+    db = ch_settings.clickhouse_database
+    s3, sqs = aws_client(aws_settings, "s3"), aws_client(aws_settings, "sqs")
+    bucket = f"lrs-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    settings = aws_settings.model_copy(update={"clickhouse_database": db})
+    key = "section/2001/attempt_evaluated/corpus.jsonl"
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=CORPUS.read_bytes())["ETag"].strip('"')
+    record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+              "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1, "eTag": etag}}}  # fmt: skip
+    message = {"messageId": "m-1", "receiptHandle": "rh", "body": json.dumps({"Records": [record]}),
+               "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}  # fmt: skip
+    report = EtlProcessor(settings, client, s3=s3, sqs=sqs, limits=EtlLimits()).process_records([message])
+    assert report.failed == [] and report.rejected == 2
+    etl_rows = _attribution_rows(client, db)
+    assert len(etl_rows) == 7 and {r[2] for r in etl_rows} == {f"s3://{bucket}/{key}"}
+    stored = client.query(f"SELECT severity, count() FROM `{db}`.ingest_errors GROUP BY severity ORDER BY severity").result_rows
+    assert stored == [("error", 2), ("warning", sum(len(e.get("warnings", [])) for e in EXPECTED))]
+    client.command(f"TRUNCATE TABLE `{db}`.experiment_attributions")
+    ingest_bytes(client, settings, CORPUS.read_bytes(), source_file=f"s3://{bucket}/{key}", source_etag=etag, ingest_path="t")
+    assert _attribution_rows(client, db) == etl_rows

@@ -181,6 +181,8 @@ class _Segment:
     identity: str
     table: pa.Table
     errors: list[Any]
+    warnings: list[Any] = field(default_factory=list)  # of stored rows: malformed optional values stored NULL
+    attributions: list[Any] = field(default_factory=list)  # experiment_attributions rows of the stored rows
 
     @property
     def rows(self) -> int:
@@ -282,7 +284,7 @@ class _Invocation:
             while chunk := list(islice(lines, self.limits.max_rows_per_insert)):
                 batch = map_lines(chunk, source_file=source_file, source_etag=etag)
                 identity = segment_identity(source_file, etag, chunk[0][0], chunk[-1][0])
-                segment = _Segment(outcome, identity, batch.table, batch.errors)
+                segment = _Segment(outcome, identity, batch.table, batch.errors, batch.warnings, batch.attributions)
                 lines_read += len(chunk)
                 mapped += segment.rows
                 rejected += len(segment.errors)
@@ -341,7 +343,10 @@ class _Invocation:
                 ms = int((time.perf_counter() - insert_started) * 1000)
                 stage("insert", trigger=trigger, messages=len(owners), segments=len(segments), rows=piece.num_rows,
                       bytes=piece.nbytes, ms=ms)  # fmt: skip
-            errors = [error for s in segments for error in s.errors]
+            found = [row for s in segments for row in s.attributions]
+            if found:
+                self.processor.writer.write_attributions(found)
+            errors = [error for s in segments for error in s.errors + s.warnings]
             if errors:
                 self.processor.writer.record_errors(errors)
         except Exception as exc:
