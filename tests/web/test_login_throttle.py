@@ -110,6 +110,12 @@ def test_admins_see_failed_logins_page_and_json_others_do_not(runtime, app):
         ("ada@example.org", "10.2.0.5", "wrong password")]
     page = admin.get("/admin/logins")
     assert page.status_code == 200 and "10.2.0.5" in page.text and "wrong password" in page.text
+    attempt(at(app, "10.2.0.55"), "nobody@example.org", "wrong pw 2")
+    assert len(admin.get("/admin/logins", headers=JSON).json()["failed_logins"]) == 2
+    by_email = admin.get("/admin/logins", params={"email": " ADA@example.org"}, headers=JSON).json()["failed_logins"]
+    by_address = admin.get("/admin/logins", params={"address": "10.2.0.55"}, headers=JSON).json()["failed_logins"]
+    assert [r["client_address"] for r in by_email] == ["10.2.0.5"] and [r["email"] for r in by_address] == [
+        "nobody@example.org"]
     user = at(app, "10.2.0.7")
     assert attempt(user, "ada@example.org", "correct horse").status_code == 303
     assert user.get("/admin/logins", headers=JSON).status_code == 403

@@ -68,7 +68,12 @@ def seconds_until_address_below(session: Session, client_address: str, window: t
     return max(0.0, window.total_seconds() - float(nth_newest_age))
 
 
-def recent(session: Session, limit: int = 200) -> list[FailedLogin]:
-    """The newest failed logins first."""
-    return list(session.execute(select(FailedLogin).order_by(FailedLogin.attempted_at.desc(), FailedLogin.id.desc())
+def recent(session: Session, limit: int = 200, *, email: str = "", client_address: str = "") -> list[FailedLogin]:
+    """The newest failed logins first, optionally only those for one email and/or from one address."""
+    query = select(FailedLogin)
+    if email.strip():
+        query = query.where(FailedLogin.email == clean_email(email))
+    if client_address.strip():
+        query = query.where(FailedLogin.client_address == printable(client_address.strip(), MAX_ADDRESS_LENGTH))
+    return list(session.execute(query.order_by(FailedLogin.attempted_at.desc(), FailedLogin.id.desc())
                                 .limit(limit)).scalars())
