@@ -138,3 +138,15 @@ def test_the_traps_are_real_in_chdb_and_refused(ch_engine, sql):
     with pytest.raises(GuardError):
         guard(sql, scope="section", database=DB)
 
+
+
+def test_no_exposed_column_spells_a_refused_function(ch_db):
+    """A column named like a refused function (user, version, ...) could only be read qualified (e.user): keep the
+    exposed tables free of such names, or the bare-name rule would refuse ordinary queries."""
+    client, settings = ch_db
+    rows = client.query(
+        "SELECT table, name FROM system.columns WHERE database = {db:String} AND table IN ('raw_events', 'content_titles', 'ingest_errors')",
+        parameters={"db": settings.clickhouse_database},
+    ).result_rows
+    assert len(rows) > 20
+    assert not [(table, name) for table, name in rows if name.lower() in {refused.lower() for refused in REFUSED_FUNCTIONS}]
