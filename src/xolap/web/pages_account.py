@@ -9,9 +9,8 @@ from sqlalchemy import select
 from xolap.store import accounts, flags, login_attempts
 from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
-from xolap.web import sessions
+from xolap.web import login_throttle, sessions
 from xolap.web.auth import Principal, csrf_protect, require_login, resolve_principal
-from xolap.web import login_throttle
 from xolap.web.negotiation import redirect, render, wants_json
 
 router = APIRouter(tags=["account"])
