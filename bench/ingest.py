@@ -7,6 +7,10 @@
              structure with no validation, no line hash, no provenance (the upper bound for any mapping).
 
 Runs in its own process with its own chDB under a temp dir. Usage: python bench/ingest.py [--rows N] [--keep]
+
+--memory: peak RSS of `ingest_paths` (python and sql engines, each in a fresh process) on a normal file of --rows
+statements and on the same file with one line of --huge-mib MiB in the middle (rejected as over
+XOLAP_INGEST_MAX_LINE_BYTES; the rest goes in). Usage: python bench/ingest.py --memory --rows 20000 --huge-mib 256
 """
 
 from __future__ import annotations
@@ -136,12 +140,79 @@ def ceiling_sql(target: str, path: str) -> str:
     )
 
 
+def memory_child(engine: str, path: str) -> None:
+    """In a fresh process: ingest one file with one engine, print seconds, rows, rejected and peak RSS (MiB)."""
+    import resource
+
+    from xolap.clickhouse.client import connect
+    from xolap.clickhouse.migrations import Migrator, RenderContext
+    from xolap.config import load_settings
+    from xolap.ingest.cli import ingest_paths
+
+    workdir = Path(tempfile.mkdtemp(prefix="xolap-bench-memory-"))
+    settings = load_settings(data_dir=workdir / "var", clickhouse_database="bench")
+    client = connect(settings)
+    Migrator(client, RenderContext("bench")).up()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    summary = ingest_paths(client, settings, [path], use_sql=engine == "sql")
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"engine": engine, "seconds": round(seconds, 2), "rows": summary.rows, "rejected": summary.rejected,
+                      "failures": [f.message for f in summary.failures], "rss_before_mib": before // 1024,
+                      "peak_rss_mib": peak // 1024}))
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def memory(rows: int, huge_mib: int) -> None:
+    """Peak RSS per engine on a normal file and on the same file with one huge line (each run in a new process)."""
+    import subprocess
+
+    workdir = Path(tempfile.mkdtemp(prefix="xolap-bench-memory-"))
+    normal = workdir / "normal.jsonl"
+    write_corpus(normal, rows)
+    huge = workdir / "huge_line.jsonl"
+    lines = normal.read_bytes().splitlines(keepends=True)
+    with huge.open("wb") as out:
+        out.writelines(lines[: rows // 2])
+        out.write(b'{"pad": "')
+        block = b"x" * (1 << 20)
+        for _ in range(huge_mib):
+            out.write(block)
+        out.write(b'"}\n')
+        out.writelines(lines[rows // 2 :])
+    results = []
+    for name, path in (("normal", normal), (f"one {huge_mib} MiB line", huge)):
+        for engine in ("python", "sql"):
+            out = subprocess.run([sys.executable, __file__, "--memory-child", engine, str(path)], capture_output=True, text=True, check=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1]) | {"file": name, "bytes": path.stat().st_size}
+            results.append(result)
+            print(f"{name:<22}{engine:<8}{result['seconds']:>8.2f} s{result['rows']:>10,} rows{result['rejected']:>4} rejected"
+                  f"{result['peak_rss_mib']:>8,} MiB peak RSS (engine started: {result['rss_before_mib']:,} MiB)", file=sys.stderr)
+    print(json.dumps({"bench": "ingest-memory", "statements": rows, "huge_line_mib": huge_mib, "results": results}))
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--memory-child":
+        os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
+        memory_child(sys.argv[2], sys.argv[3])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--only", choices=["python", "sql", "ceiling"], action="append")
+    parser.add_argument("--memory", action="store_true", help="peak RSS with and without one huge line")
+    parser.add_argument("--huge-mib", type=int, default=256)
     args = parser.parse_args()
+    if args.memory:
+        os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
+        memory(args.rows, args.huge_mib)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="xolap-bench-ingest-"))
     os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
 

@@ -67,6 +67,13 @@ def _recover_backfill_jobs(runtime: Runtime) -> None:
     serve_startup_hook(runtime)
 
 
+def _drop_stale_ingest_stages(runtime: Runtime) -> None:
+    """Drop the `_ingest_stage_*` tables a killed SQL ingest left (none is in use before this process serves)."""
+    from xolap.ingest.files import drop_stale_stages
+
+    drop_stale_stages(runtime.clickhouse(), runtime.settings)
+
+
 def _sqs_etl_worker(runtime: Runtime, stop: threading.Event):
     """The SQS ETL worker, when XOLAP_ETL_QUEUE_URL is set."""
     from xolap.ingest.sqs_worker import start_sqs_etl_worker
@@ -82,7 +89,7 @@ def _scope_sync(runtime: Runtime, stop: threading.Event):
 
 
 # Run after migrations and before serving, each with the Runtime (the demo loader is passed in by the CLI).
-STARTUP_HOOKS: list = [_recover_backfill_jobs]
+STARTUP_HOOKS: list = [_recover_backfill_jobs, _drop_stale_ingest_stages]
 
 # Functions (runtime, stop_event) -> started Thread | None, for in-process workers besides the job worker.
 BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync]

@@ -94,6 +94,7 @@ def test_archives_accepted_statements_to_s3(runtime, aws_settings):
 
 def test_ingest_paths_through_the_server(runtime, tmp_path):
     """What `xolap ingest` sends when `xolap serve` holds the engine: the CLI's summary, bad lines reported."""
+    tmp_path = imports_dir(runtime, tmp_path)
     good = tmp_path / "good.jsonl"
     good.write_bytes(b"\n".join(orjson.dumps(statement(i)) for i in range(3)) + b"\n")
     mixed = tmp_path / "mixed.jsonl"
@@ -105,3 +106,93 @@ def test_ingest_paths_through_the_server(runtime, tmp_path):
     missing = client.post("/api/v1/ingest/paths", json={"paths": [str(tmp_path / "nope.jsonl")]}, headers=auth).json()
     assert missing["exit_code"] == 1 and missing["failures"]
     assert client.post("/api/v1/ingest/paths", json={"paths": [str(good)]}).status_code == 401
+
+
+def imports_dir(runtime, tmp_path):
+    """A fresh folder under the default ingest root (<data_dir>/imports)."""
+    folder = runtime.settings.data_dir / "imports" / tmp_path.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_local_paths_outside_the_ingest_roots_are_refused(runtime, tmp_path):
+    inside = imports_dir(runtime, tmp_path)
+    outside = tmp_path / "secret.jsonl"
+    outside.write_bytes(orjson.dumps(statement(1)) + b"\nroot:x:0:0:root:/root:/bin/bash\n")
+    (inside / "link.jsonl").symlink_to(outside)
+    (inside / "linked_dir").symlink_to(tmp_path)
+    client, auth = _client(runtime)
+    for path in ["/etc/passwd", str(outside), f"{inside}/../../../../etc/passwd", str(inside / "link.jsonl"),
+                 f"{inside}/*.jsonl", str(inside / "linked_dir"), "/etc/*", "relative.jsonl"]:
+        answer = client.post("/api/v1/ingest/paths", json={"paths": [path]}, headers=auth)
+        assert answer.status_code == 400, path
+        assert "outside the ingest roots" in answer.json()["detail"], path
+    (inside / "good.jsonl").write_bytes(orjson.dumps(statement(2)) + b"\n")
+    mixed = client.post("/api/v1/ingest/paths", json={"paths": [str(inside / "good.jsonl"), "/etc/passwd"]}, headers=auth)
+    assert mixed.status_code == 400  # refused as a whole: nothing read
+    db = runtime.settings.clickhouse_database
+    assert runtime.clickhouse().query(f"SELECT count() FROM `{db}`.ingest_errors").result_rows[0][0] == 0
+    assert _count(runtime) == 0
+    ok = client.post("/api/v1/ingest/paths", json={"paths": [str(inside / "good.jsonl")]}, headers=auth)
+    assert ok.status_code == 200 and ok.json()["rows"] == 1
+
+
+def test_configured_ingest_roots(runtime, tmp_path):
+    runtime.settings = runtime.settings.model_copy(update={"ingest_roots": [tmp_path / "drop"]})
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "a.jsonl").write_bytes(orjson.dumps(statement(3)) + b"\n")
+    client, auth = _client(runtime)
+    assert client.post("/api/v1/ingest/paths", json={"paths": [str(tmp_path / "drop")]}, headers=auth).json()["rows"] == 1
+    default_root = imports_dir(runtime, tmp_path) / "b.jsonl"
+    default_root.write_bytes(orjson.dumps(statement(4)) + b"\n")
+    assert client.post("/api/v1/ingest/paths", json={"paths": [str(default_root)]}, headers=auth).status_code == 400
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(runtime):
+    """A 400 MB chunked body: the answer is 413 after the limit, with most of the body never received."""
+    import asyncio
+
+    from xolap.web import api_statements
+
+    app = create_app(runtime)
+    chunk, total = 1 << 20, 400 << 20
+    received = 0
+
+    async def receive():
+        nonlocal received
+        if received >= total:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        received += chunk
+        return {"type": "http.request", "body": b"[" + b" " * (chunk - 1), "more_body": True}
+
+    messages = []
+
+    async def send(message):
+        messages.append(message)
+
+    for declared in (None, str(total)):
+        received = 0
+        messages.clear()
+        headers = [(b"authorization", f"Bearer {runtime.admin_token}".encode()), (b"host", b"testserver")]
+        if declared:
+            headers.append((b"content-length", declared.encode()))
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": "/api/v1/statements", "raw_path": b"/api/v1/statements", "query_string": b"", "root_path": "",
+                 "headers": headers, "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+        asyncio.run(app(scope, receive, send))
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        assert start["status"] == 413
+        assert received <= api_statements.MAX_BODY_BYTES + chunk
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        assert b"over the 67,108,864-byte limit" in body
+
+
+def test_the_cli_through_the_server_exits_2_when_a_path_is_refused(runtime, capsys):
+    """`xolap ingest /etc/passwd` while `xolap serve` holds the engine: the server's 400, exit code 2."""
+    from xolap.ingest.cli import ingest_through_server
+    from xolap.remote import RemoteServer
+
+    remote = RemoteServer("http://testserver", runtime.admin_token)
+    remote._client = TestClient(create_app(runtime), headers={"Authorization": f"Bearer {runtime.admin_token}"})
+    assert ingest_through_server(remote, ["/etc/passwd"], "auto", 20, False) == 2
+    assert "outside the ingest roots" in capsys.readouterr().err

@@ -1,7 +1,9 @@
 """`xolap ingest PATH…`: the direct uploader (files, folders, globs, s3://bucket/prefix/**) with progress and errors.
 
 Exit codes: 0 every line ingested, 3 some lines rejected (reported and kept in ingest_errors), 1 failure (a path
-names nothing, a file is not JSONL, ClickHouse or S3 failed). The core is `ingest_paths`, callable without the CLI.
+names nothing, a file is not JSONL, ClickHouse or S3 failed), 2 the running server refused the request (through
+`xolap serve`, local paths must be under its ingest roots, XOLAP_INGEST_ROOTS; the direct CLI, without a server,
+reads any path its user can). The core is `ingest_paths`, callable without the CLI.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -17,10 +20,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from xolap.config import ConfigError, Settings, get_settings
-from xolap.ingest.files import InputError, InputFile, expand_paths, ingest_file
+from xolap.ingest.files import (
+    InputError,
+    InputFile,
+    OutsideRootsError,
+    drop_stale_stages,
+    expand_paths,
+    ingest_file,
+    missing_tables,
+)
 from xolap.ingest.pipeline import MAX_REPORTED_ERRORS, LineError, NotJsonlError
 
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_REJECTED = 0, 1, 2, 3
 INGEST_PATH = "cli"
 
 err_console = Console(stderr=True)
@@ -81,8 +92,12 @@ def ingest_paths(
     use_sql: bool | None = None,
     s3_factory: Callable[[], Any] | None = None,
     ingest_path: str = INGEST_PATH,
+    roots: list[Path] | None = None,
 ) -> IngestSummary:
-    """Ingest every file the paths name; a failing file is reported and the others still go in."""
+    """Ingest every file the paths name; a failing file is reported and the others still go in.
+
+    roots: the folders local paths must be under (a server ingesting for a client); OutsideRootsError is raised,
+    before anything is read, when one is not. The direct CLI passes none: it reads what its user can read."""
     progress = progress or IngestProgress()
     summary = IngestSummary()
     started = time.perf_counter()
@@ -100,7 +115,22 @@ def ingest_paths(
         return s3_cache[0]
 
     try:
-        files = expand_paths(paths, s3)
+        missing = missing_tables(client, settings)
+        if missing:
+            message = (
+                f"ClickHouse database {settings.clickhouse_database!r} is not set up (no {', '.join(missing)}): "
+                "run `xolap ch migrate` first"
+            )
+            summary.failures.append(FileFailure("", message))
+            return summary
+        drop_stale_stages(client, settings)
+    except Exception as exc:  # the engine cannot answer at all
+        summary.failures.append(FileFailure("", f"ClickHouse is not reachable: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"))
+        return summary
+    try:
+        files = expand_paths(paths, s3, roots=roots)
+    except OutsideRootsError:
+        raise
     except InputError as exc:
         summary.failures.append(FileFailure(str(exc).split(":", 1)[0], str(exc)))
         return summary
@@ -240,6 +270,14 @@ def ingest_command(
         except ClickHouseUnavailable as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_FAILED) from None
+    missing = missing_tables(client, settings)
+    if missing:
+        err_console.print(
+            f"[red]error:[/red] ClickHouse database {settings.clickhouse_database!r} is not set up "
+            f"(no {', '.join(missing)}): run `xolap ch migrate` first",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_FAILED)
     use_sql = {"auto": None, "sql": True, "python": False}[engine]
     if use_sql and not settings.is_embedded_clickhouse:
         err_console.print("[red]error:[/red] --engine sql needs embedded ClickHouse (the server cannot read local files)")
@@ -275,7 +313,9 @@ def ingest_through_server(remote: Any, paths: list[str], engine: str, max_errors
     try:
         data = remote.post("/api/v1/ingest/paths", json={"paths": sent, "engine": engine, "max_errors": max_errors})
     except RemoteError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=False, highlight=False)
+        if exc.status_code == 400:  # refused as asked (e.g. a path outside the server's ingest roots)
+            return EXIT_REFUSED
         return EXIT_FAILED
     if as_json:
         print(json.dumps(data, ensure_ascii=False))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import glob
+import gzip
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -28,24 +29,34 @@ from xolap.ingest.pipeline import (
     IngestReport,
     LineError,
     NotJsonlError,
+    _CountingReader,
     _looks_binary,
+    check_expansion,
     ingest_bytes,
 )
+from xolap.ingest.limits import IngestLimits
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.sql import LINE_FORMAT, quote, source_line_expression, staged_select_sql
 
+SCAN_CHUNK = 4 * 1024 * 1024  # block size of the oversize-line scan before the SQL path
 SQL_PATH_MIN_BYTES = 8 * 1024 * 1024  # local files this big (uncompressed, estimated) use the SQL path
 STAGE_CHUNK_ROWS = 1_000_000  # lines mapped into the Memory staging table at a time (bounds its memory)
 # Moving staged rows into raw_events: skip the insert-time ReplacingMergeTree pass (2/3 of the move's time); a line
 # duplicated inside one file is collapsed at read time by FINAL (xolap.clickhouse.events), as it already is when the
 # duplicates land in different insert blocks (Python batches, files, chunks).
 MOVE_SETTINGS = "SETTINGS optimize_on_insert = 0, max_insert_threads = 2"
+STAGE_PREFIX = "_ingest_stage_"
+_ACTIVE_STAGES: set[tuple[str, str]] = set()  # (database, table) staging tables of SQL ingests running in this process
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 
 
 class InputError(Exception):
     """A path argument names nothing to ingest; the message says which."""
+
+
+class OutsideRootsError(InputError):
+    """A local path (after resolving symlinks and '..') is outside the folders a server-side ingest may read."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,30 @@ def expand_s3(argument: str, s3: Any) -> list[InputFile]:
     return found
 
 
-def expand_paths(arguments: list[str], s3_factory: Callable[[], Any] | None = None) -> list[InputFile]:
-    """Every file the arguments name, in order, without duplicates; InputError when one names nothing."""
+def _under_roots(path: Path, roots: list[Path]) -> bool:
+    resolved = path.expanduser().resolve()
+    return any(resolved == root or resolved.is_relative_to(root) for root in roots)
+
+
+def check_under_roots(argument: str, roots: list[Path]) -> None:
+    """OutsideRootsError unless the local argument (its fixed part, before any glob character) resolves under a root;
+    checked before the file system is looked at, so a refused path reveals nothing about what exists there."""
+    fixed = argument
+    if glob.has_magic(argument):
+        prefix = argument.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
+        fixed = prefix if prefix.endswith("/") else str(Path(prefix or ".").parent)
+    if not _under_roots(Path(fixed), roots):
+        listed = ", ".join(str(root) for root in roots)
+        raise OutsideRootsError(f"{argument}: refused: outside the ingest roots ({listed}; XOLAP_INGEST_ROOTS)")
+
+
+def expand_paths(
+    arguments: list[str], s3_factory: Callable[[], Any] | None = None, *, roots: list[Path] | None = None
+) -> list[InputFile]:
+    """Every file the arguments name, in order, without duplicates; InputError when one names nothing.
+
+    With `roots` (a server ingesting on a client's behalf), every local argument and every file found (symlinks
+    resolved) must be under one of them: OutsideRootsError otherwise."""
     out: list[InputFile] = []
     seen: set[str] = set()
     s3 = None
@@ -129,7 +162,13 @@ def expand_paths(arguments: list[str], s3_factory: Callable[[], Any] | None = No
                 s3 = s3_factory()
             files = expand_s3(argument, s3)
         else:
+            if roots is not None:
+                check_under_roots(argument, roots)
             files = expand_local(argument)
+            if roots is not None:
+                for item in files:
+                    if item.local is None or not _under_roots(item.local, roots):
+                        raise OutsideRootsError(f"{argument}: refused: {item.uri} resolves outside the ingest roots")
         if not files:
             raise InputError(f"{argument}: matches no JSONL files")
         for item in files:
@@ -157,6 +196,43 @@ def sniff_local(path: Path) -> bool:
     return gzipped
 
 
+def has_oversize_line(path: Path, gzipped: bool, limits: IngestLimits) -> bool:
+    """Whether a line of the local file is longer than limits.max_line_bytes, read in SCAN_CHUNK blocks with
+    bounded memory (a gzip file is decompressed under the decompression limits: DecompressionLimitError).
+
+    Between two newlines of a block, rfind looks for the last newline within max_line_bytes of the previous one,
+    so a block costs a few memchr passes, not one step per line."""
+    limit = limits.max_line_bytes
+    with path.open("rb") as raw:
+        counter = _CountingReader(raw) if gzipped else None
+        stream: Any = gzip.GzipFile(fileobj=counter, mode="rb") if counter is not None else raw
+        run = 0  # bytes of the current line before this block
+        decompressed = 0
+        try:
+            while chunk := stream.read(SCAN_CHUNK):
+                if counter is not None:
+                    decompressed += len(chunk)
+                    check_expansion(str(path), counter.count, decompressed, limits)
+                last = chunk.rfind(b"\n")
+                if last < 0:
+                    run += len(chunk)
+                    if run > limit:
+                        return True
+                    continue
+                previous = chunk.find(b"\n")
+                if run + previous > limit:
+                    return True
+                while previous < last:
+                    following = chunk.rfind(b"\n", previous + 1, previous + limit + 2)
+                    if following < 0:
+                        return True
+                    previous = following
+                run = len(chunk) - last - 1
+        except (OSError, EOFError, zlib.error) as exc:
+            raise NotJsonlError(f"{path}: not a JSONL file: broken gzip stream ({exc})") from None
+    return run > limit
+
+
 def file_source(path: Path, gzipped: bool) -> str:
     """The table function reading a local file line by line."""
     compression = ", 'gzip'" if gzipped else ", 'none'"
@@ -179,11 +255,17 @@ def ingest_local_file_sql(
     STAGE_CHUNK_ROWS lines at a time), from which good rows go to raw_events and the others are reported."""
     path = Path(path).resolve()
     gzipped = sniff_local(path)
-    source = file_source(path, gzipped)
     name = source_file or str(path)
+    limits = IngestLimits.from_settings(settings)
+    if has_oversize_line(path, gzipped, limits):  # ClickHouse would hold the whole line: the Python splitter will not
+        with path.open("rb") as stream:
+            return ingest_bytes(client, settings, stream, source_file=name, source_etag=source_etag, ingest_path=ingest_path)
+    source = file_source(path, gzipped)
     query_tag = f"ingest:{ingest_path}"
     database = settings.clickhouse_database
-    stage = f"`{database}`.`_ingest_stage_{uuid.uuid4().hex}`"
+    stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex}"
+    stage = f"`{database}`.`{stage_name}`"
+    _ACTIVE_STAGES.add((database, stage_name))
     provenance = {"source_file": quote(name), "source_etag": quote(source_etag) if source_etag else "NULL"}
     try:
         total = int(client.query(tag(f"SELECT count() FROM {source}", query_tag)).result_rows[0][0])
@@ -224,10 +306,36 @@ def ingest_local_file_sql(
             client.command(tag(experiment_attributions.insert_from_stage_sql(f"`{database}`.experiment_attributions", stage, **values), query_tag))
         finally:
             client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
+    _ACTIVE_STAGES.discard((database, stage_name))
     if errors or warned:
         EventWriter(client, settings, ingest_path).record_errors(errors + warned)
     rows = total - len(blank) - len(errors)
     return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS], warnings=len(warned))
+
+
+def drop_stale_stages(client: Any, settings: Settings) -> list[str]:
+    """Drop the staging tables a killed SQL ingest left behind (`_ingest_stage_*` in our database), except those a
+    running ingest of this process uses: only the process holding the embedded engine creates them. Returns the
+    names dropped."""
+    database = settings.clickhouse_database
+    rows = client.query(
+        "SELECT name FROM system.tables WHERE database = {database:String} AND startsWith(name, {prefix:String})",
+        parameters={"database": database, "prefix": STAGE_PREFIX},
+    ).result_rows
+    stale = [name for (name,) in rows if (database, name) not in _ACTIVE_STAGES]
+    for name in stale:
+        client.command(f"DROP TABLE IF EXISTS `{database}`.`{name}`")
+    return stale
+
+
+def missing_tables(client: Any, settings: Settings) -> list[str]:
+    """The ingest tables (raw_events, ingest_errors) missing from the configured database: not migrated yet."""
+    rows = client.query(
+        "SELECT name FROM system.tables WHERE database = {database:String} AND name IN ('raw_events', 'ingest_errors')",
+        parameters={"database": settings.clickhouse_database},
+    ).result_rows
+    present = {name for (name,) in rows}
+    return [name for name in ("raw_events", "ingest_errors") if name not in present]
 
 
 def prefers_sql_path(settings: Settings, item: InputFile) -> bool:

@@ -20,10 +20,13 @@ import pyarrow as pa
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 from xolap.config import Settings
+from xolap.ingest.limits import IngestLimits, OversizeLine, split_lines
+from xolap.xapi.identity import statement_line
 from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.rows import Rejected, build_row
 
 GZIP_MAGIC = b"\x1f\x8b"
+EVENT_HASH_INDEX = MAPPED_COLUMN_NAMES.index("event_hash")
 READ_CHUNK = 1 << 20
 SNIFF_BYTES = 4096
 DEFAULT_BATCH_ROWS = 50_000  # rows per insert (bounded memory, a few MB of Arrow per insert)
@@ -33,6 +36,10 @@ MAX_REPORTED_ERRORS = 1_000  # LineErrors kept in an IngestReport (all are recor
 
 class NotJsonlError(Exception):
     """The whole file is not JSONL (binary content, a broken gzip stream); the message names the file."""
+
+
+class DecompressionLimitError(NotJsonlError):
+    """A gzip stream expanded past XOLAP_INGEST_MAX_DECOMPRESSED_BYTES or the compression ratio limit."""
 
 
 @dataclass(frozen=True)
@@ -141,35 +148,71 @@ def _stream(data: bytes | BinaryIO) -> BinaryIO:
     return io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
 
 
-def _chunks(stream: BinaryIO, source: str, gzipped: bool) -> Iterator[bytes]:
+class _CountingReader:
+    """Counts the bytes read through a binary stream (the compressed side of a gzip stream)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
+
+
+def check_expansion(source: str, compressed: int, decompressed: int, limits: IngestLimits) -> None:
+    """DecompressionLimitError when `decompressed` bytes out of `compressed` read are past a limit."""
+    if decompressed > limits.max_decompressed_bytes:
+        raise DecompressionLimitError(
+            f"{source}: refused: gzip content expands past {limits.max_decompressed_bytes:,} bytes "
+            f"(XOLAP_INGEST_MAX_DECOMPRESSED_BYTES): possible decompression bomb"
+        )
+    if decompressed > limits.ratio_floor_bytes and decompressed > limits.max_compression_ratio * max(compressed, 1):
+        raise DecompressionLimitError(
+            f"{source}: refused: gzip content expands more than {limits.max_compression_ratio}x "
+            f"({decompressed:,} bytes from {compressed:,} compressed; XOLAP_INGEST_MAX_COMPRESSION_RATIO): "
+            f"possible decompression bomb"
+        )
+
+
+def _chunks(stream: BinaryIO, source: str, compressed: _CountingReader | None, limits: IngestLimits) -> Iterator[bytes]:
+    decompressed = 0
     try:
         while True:
             chunk = stream.read(READ_CHUNK)
             if not chunk:
                 return
+            if compressed is not None:
+                decompressed += len(chunk)
+                check_expansion(source, compressed.count, decompressed, limits)
             yield chunk
     except (OSError, EOFError, zlib.error) as exc:
-        if gzipped:
+        if compressed is not None:
             raise NotJsonlError(f"{source}: not a JSONL file: broken gzip stream ({exc})") from None
         raise
 
 
-def read_lines(data: bytes | BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
+def read_lines(data: bytes | BinaryIO, source: str, limits: IngestLimits | None = None) -> Iterator[tuple[int, bytes]]:
     """(1-based index among non-empty lines, line bytes without its '\\n' / '\\r\\n') for a JSONL or JSONL.gz file.
 
-    Raises NotJsonlError naming `source` when the content is binary or a broken gzip stream."""
+    Raises NotJsonlError naming `source` when the content is binary or a broken gzip stream, and its subclass
+    DecompressionLimitError when gzip content expands past the limits. A line over limits.max_line_bytes comes
+    out as an OversizeLine (map_lines rejects it); memory stays bounded by the line limit."""
+    limits = limits or IngestLimits()
     stream = _stream(data)
     head = stream.read(2)
     gzipped = head == GZIP_MAGIC
+    compressed: _CountingReader | None = None
     if gzipped:
-        rest = stream
-        stream = gzip.GzipFile(fileobj=_Prefixed(head, rest), mode="rb")  # type: ignore[assignment]
+        compressed = _CountingReader(_Prefixed(head, stream))  # type: ignore[arg-type]
+        stream = gzip.GzipFile(fileobj=compressed, mode="rb")  # type: ignore[assignment]
         first = b""
     else:
         first = head
-    chunks = _chunks(stream, source, gzipped)
+    chunks = _chunks(stream, source, compressed, limits)
     sniffed = first
-    pending: list[bytes] = []
+    pending: list[bytes] = [first] if first else []
     for chunk in chunks:
         pending.append(chunk)
         sniffed += chunk[: SNIFF_BYTES]
@@ -178,26 +221,7 @@ def read_lines(data: bytes | BinaryIO, source: str) -> Iterator[tuple[int, bytes
     if _looks_binary(sniffed[:SNIFF_BYTES]):
         kind = "gzip content is binary" if gzipped else "binary content"
         raise NotJsonlError(f"{source}: not a JSONL file ({kind}, not UTF-8 JSON lines)")
-    return _split(first, pending, chunks)
-
-
-def _split(first: bytes, pending: list[bytes], chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
-    number = 0
-    carry = first
-    for chunk in _chain(pending, chunks):
-        block = carry + chunk if carry else chunk
-        parts = block.split(b"\n")
-        carry = parts.pop()
-        for line in parts:
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if line.strip():
-                number += 1
-                yield number, line
-    if carry.endswith(b"\r"):
-        carry = carry[:-1]
-    if carry.strip():
-        yield number + 1, carry
+    return split_lines(_chain(pending, chunks), limits.max_line_bytes)
 
 
 def _chain(pending: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -238,9 +262,15 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
     count = 0
     for number, line in lines:
         count += 1
+        if isinstance(line, OversizeLine):
+            errors.append(LineError(source_file, number, line.reason, line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")))
+            continue
         try:
             line_warnings: list[str] = []
             row = build_row(line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings)
+            identity = statement_line(line)  # build_row hashed the line as received: rehash when it is not compact
+            if identity is not line:
+                row[EVENT_HASH_INDEX] = hashlib.sha256(identity).hexdigest()
             rows.append(row)
             found.extend(experiment_attributions.statement_rows(line, dict(zip(MAPPED_COLUMN_NAMES, row)), line_warnings))
             if line_warnings:
@@ -351,11 +381,13 @@ def ingest_bytes(
 ) -> IngestReport:
     """Ingest one JSONL(.gz) file's content: every good line into raw_events, every bad one into ingest_errors."""
     writer = EventWriter(client, settings, ingest_path)
-    return ingest_lines(writer, read_lines(data, source_file), source_file=source_file, source_etag=source_etag, on_progress=on_progress)
+    lines = read_lines(data, source_file, IngestLimits.from_settings(settings))
+    return ingest_lines(writer, lines, source_file=source_file, source_etag=source_etag, on_progress=on_progress)
 
 
 __all__ = [
     "ARROW_SCHEMA",
+    "DecompressionLimitError",
     "EventWriter",
     "IngestReport",
     "LineError",

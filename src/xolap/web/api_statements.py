@@ -2,8 +2,9 @@
 
 Bodies: `application/json` holding an object or an array of objects, or JSONL (`application/x-ndjson`, text/plain,
 or JSON that is not a single document). Each statement is one "line": its provenance is `api:<receipt>` and its
-1-based position. A JSON array's elements are re-serialized compactly (orjson), and that text is what event_hash
-covers. Good statements are inserted even when others are rejected; the answer lists each rejection (line, reason).
+1-based position. A single object and each element of a JSON array are stored as the compact line a JSONL bundle
+would hold (their own text without whitespace outside strings: xolap.xapi.identity), so a statement sent here and
+the same statement in a file get one event_hash. The body is read in chunks and refused (413) once past 64 MiB. Good statements are inserted even when others are rejected; the answer lists each rejection (line, reason).
 Answers: 200 when anything was accepted, 400 for an empty or oversized body, 422 when every statement was rejected.
 When XOLAP_S3_BUNDLE_BUCKET is set, accepted bodies are also archived to S3 in Torus's bundle layout.
 POST /api/v1/ingest/paths is `xolap ingest` run by the server that holds the embedded engine.
@@ -21,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from xolap.ingest.pipeline import EventWriter, ingest_lines
+from xolap.xapi.identity import array_element_lines, statement_line
 from xolap.web.auth import Principal, require_site_admin
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,11 @@ def body_lines(body: bytes) -> list[tuple[int, bytes]]:
         except orjson.JSONDecodeError:
             document = None  # not one JSON document: read it as JSONL below
         if isinstance(document, dict):
-            return [(1, stripped)]
+            return [(1, statement_line(stripped))]
         if isinstance(document, list):
             if not document:
                 raise HTTPException(400, "empty JSON array: nothing to ingest")
-            return [(i, orjson.dumps(item)) for i, item in enumerate(document, 1)]
+            return list(enumerate(array_element_lines(stripped), 1))
     numbered, index = [], 0
     for raw in stripped.splitlines():
         line = raw.strip()
@@ -52,6 +54,22 @@ def body_lines(body: bytes) -> list[tuple[int, bytes]]:
             index += 1
             numbered.append((index, line))
     return numbered
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read in chunks: 413 as soon as it passes `limit` bytes (declared or received), without
+    reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body of {int(declared):,} bytes is over the {limit:,}-byte limit: split it")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise HTTPException(413, f"body is over the {limit:,}-byte limit: split it")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def archive(runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -> list[str]:
@@ -62,14 +80,12 @@ def archive(runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -
     from xolap.ingest.s3_bundles import S3BundleUploader
 
     uploader = S3BundleUploader(aws_client(settings, "s3"), settings.s3_bundle_bucket, settings.s3_bundle_prefix)
-    return uploader.archive([line for number, line in lines if number not in rejected_lines])
+    return uploader.archive([statement_line(line) for number, line in lines if number not in rejected_lines])
 
 
 @router.post("/statements")
 async def post_statements(request: Request, principal: Principal = Depends(require_site_admin)) -> JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise HTTPException(413, f"body of {len(body):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit: split it")
+    body = await read_body(request, MAX_BODY_BYTES)
     lines = body_lines(body)
     runtime = request.app.state.runtime
     receipt = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
@@ -103,14 +119,25 @@ class IngestPathsRequest(BaseModel):
 
 @router.post("/ingest/paths")
 async def ingest_paths_api(body: IngestPathsRequest, request: Request, principal: Principal = Depends(require_site_admin)) -> dict:
-    """`xolap ingest` through a running server: local paths on this machine or s3:// URLs; the CLI's summary."""
+    """`xolap ingest` through a running server: s3:// URLs, or local paths under the ingest roots
+    (XOLAP_INGEST_ROOTS, default <data_dir>/imports; 400 for a path outside); the CLI's summary."""
     from starlette.concurrency import run_in_threadpool
 
     from xolap.ingest.cli import ingest_paths
+    from xolap.ingest.files import OutsideRootsError, check_under_roots
 
     if body.engine not in ("auto", "sql", "python"):
         raise HTTPException(400, f"engine must be auto, sql or python (got {body.engine!r})")
     runtime = request.app.state.runtime
+    roots = runtime.settings.effective_ingest_roots
     use_sql = {"auto": None, "sql": True, "python": False}[body.engine]
-    summary = await run_in_threadpool(lambda: ingest_paths(runtime.clickhouse(), runtime.settings, body.paths, use_sql=use_sql))
+    try:
+        for path in body.paths:
+            if not path.startswith("s3://"):
+                check_under_roots(path, roots)
+        summary = await run_in_threadpool(
+            lambda: ingest_paths(runtime.clickhouse(), runtime.settings, body.paths, use_sql=use_sql, roots=roots)
+        )
+    except OutsideRootsError as exc:
+        raise HTTPException(400, str(exc)) from None
     return summary.as_dict(body.max_errors)

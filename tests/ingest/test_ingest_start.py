@@ -1,0 +1,47 @@
+"""What an ingest checks when it starts: the database is migrated (else one clear line), and staging tables a
+killed SQL ingest left behind are dropped (never one a running ingest uses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from xolap.ingest import files
+from xolap.ingest.cli import ingest_app, ingest_paths
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
+runner = CliRunner()
+
+
+def _tables(client, database: str) -> set[str]:
+    rows = client.query(f"SELECT name FROM system.tables WHERE database = '{database}'").result_rows
+    return {name for (name,) in rows}
+
+
+def test_stale_stage_tables_are_dropped_when_an_ingest_starts(ch_db):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    for name in ("_ingest_stage_killed1", "_ingest_stage_killed2", "_ingest_stage_running", "keep_me"):
+        client.command(f"CREATE TABLE `{db}`.`{name}` (x UInt8) ENGINE = Memory")
+    files._ACTIVE_STAGES.add((db, "_ingest_stage_running"))
+    try:
+        summary = ingest_paths(client, settings, [str(FIXTURES / "torus_statements.jsonl")], use_sql=True)
+    finally:
+        files._ACTIVE_STAGES.discard((db, "_ingest_stage_running"))
+    assert summary.rows == 11 and summary.failures == []
+    left = {name for name in _tables(client, db) if name.startswith("_ingest_stage_") or name == "keep_me"}
+    assert left == {"_ingest_stage_running", "keep_me"}
+
+
+def test_an_unmigrated_database_is_one_line_not_a_file_error(ch_db):
+    client, settings = ch_db
+    bare = settings.model_copy(update={"clickhouse_database": f"{settings.clickhouse_database}_bare"})
+    path = str(FIXTURES / "torus_statements.jsonl")
+    result = runner.invoke(ingest_app, [path], obj={"client": client, "settings": bare})
+    assert result.exit_code == 1
+    output = result.output.strip()
+    assert output == f"error: ClickHouse database '{bare.clickhouse_database}' is not set up (no raw_events, ingest_errors): run `xolap ch migrate` first"
+    assert "Traceback" not in output and "torus_statements" not in output
+    summary = ingest_paths(client, bare, [path])  # the server's path: a failure naming no file
+    assert summary.exit_code == 1 and [(f.source_file, "xolap ch migrate" in f.message) for f in summary.failures] == [("", True)]
