@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         1_000_000, ge=1, description="Most array elements range() may build in one block of a custom query."
     )
     query_memory_per_second: int = Field(
-        64 * 1024**2, ge=1,
+        70 * 1024**2, ge=1,
         description="Memory a custom query may use per second of its time limit (bounds the work of one block).",
     )
 

@@ -216,7 +216,7 @@ def test_settings_travel_with_the_query_only(ch_db):
            "getSetting('max_execution_time'), getSetting('max_memory_usage'), getSetting('do_not_merge_across_partitions_select_final')")
     chosen = limits(settings, max_result_rows=7, max_execution_time=9)
     row = run(client, settings, sql, limits=chosen).rows[0]
-    # memory: the configured cap, lowered to memory_per_second per second of the time limit (9 s x 64 MiB)
+    # memory: the configured cap, lowered to memory_per_second per second of the time limit (9 s x 70 MiB)
     assert chosen.effective_memory_usage == min(settings.query_max_memory_usage, 9 * settings.query_memory_per_second)
     assert row[0] == 1 and row[1] == 8 and row[2] == "break" and row[4] == chosen.effective_memory_usage and row[5] is True
     assert float(row[3]) == 9
