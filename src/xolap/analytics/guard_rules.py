@@ -25,7 +25,9 @@ _NOT_A_NAME = {TokenType.STRING, TokenType.NUMBER, TokenType.IN}
 _NAME_TOKENS = {TokenType.VAR, TokenType.IDENTIFIER}
 # Names that ClickHouse's parser reads as syntax before '(', not as functions: the COLUMNS('regexp') matcher and the
 # date arithmetic forms DATE_ADD(unit, n, date) and relatives (rewritten into plus/minus of an interval).
-_SYNTAX_NAMES = {"columns", "date_add", "dateadd", "date_sub", "datesub", "timestamp_add", "timestampadd", "timestamp_sub", "timestampsub"}
+_SYNTAX_NAMES = {
+    "columns", "date_add", "dateadd", "date_sub", "datesub", "timestamp_add", "timestampadd", "timestamp_sub", "timestampsub",
+}
 _IN_HINT = "write IN (SELECT ...) or a list of values such as IN (1, 2, 3)"
 
 
