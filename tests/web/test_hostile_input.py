@@ -156,3 +156,50 @@ def test_a_nul_in_a_form_or_json_body_is_a_clear_400_and_keeps_the_data_around_i
         assert "NUL" in response.text or "invalid" in response.text
     users = client.get("/api/v1/admin/users", headers=cookie).json()
     assert {"ia@example.org", "root@example.org"} <= {u["email"] for u in users}
+
+
+HOSTILE_HEADERS = [
+    {"X-CSRF-Token": "é" * 40}, {"X-CSRF-Token": "x" * 10_000}, {"X-CSRF-Token": ""},
+    {"Authorization": "Bearer é"}, {"Authorization": "Bearer " + "x" * 10_000}, {"Authorization": "Bearer"},
+    {"Authorization": "Basic Zm9vOmJhcg=="}, {"Cookie": "xolap_session=" + "é" * 20}, {"Cookie": "xolap_session="},
+    {"Cookie": "xolap_session=a.b.c; xolap_flash=é"}, {"User-Agent": "ü" * 5000}, {"Accept": "é/*;q=x"},
+    {"Content-Type": "multipart/form-data; boundary=é"}, {"Last-Event-ID": "-99999999999999999999"},
+]
+
+
+def test_no_route_answers_5xx_to_hostile_headers(runtime, world):
+    """Headers as sent by a hostile client (latin-1 bytes, huge values), alone or on an admin's session."""
+    app, live, creds = world
+    set_flags(runtime, ALL_FLAGS_ON)
+    table = _route_table(app)
+    admin = {"Cookie": f"xolap_session={creds['admin'].cookie}", "X-CSRF-Token": creds["admin"].csrf}
+
+    def call(args):
+        method, template, path_names, _q = args[0]
+        path = template
+        for name in path_names:
+            path = _fill(path, name, quote(_normal(template, name), safe=""))
+        headers = {k: v.encode("utf-8") for k, v in {**args[1], **args[2]}.items()}  # raw bytes on the wire
+        client = live._thread_client()
+        client.cookies.clear()
+        try:
+            with client.stream(method, path, headers=headers) as response:
+                return response.status_code
+        except httpx.TransportError:
+            return 599
+
+    work = [(row, base, hostile) for row in table for base in ({}, admin) for hostile in HOSTILE_HEADERS]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(call, work))
+    failures = [f"{row[0]} {row[1]} {'admin' if base else 'anonymous'} {list(hostile)[0]}: {status}"
+                for (row, base, hostile), status in zip(work, answers) if status >= 500]
+    assert not failures, f"{len(failures)} of {len(work)} calls answered 5xx:\n" + "\n".join(failures[:60])
+
+
+def test_a_non_ascii_csrf_token_in_a_form_is_a_403_not_a_500(runtime, world):
+    app, _live, creds = world
+    client = TestClient(app, raise_server_exceptions=False)
+    client.cookies.set("xolap_session", creds["admin"].cookie)
+    for token in ("日本語", "é" * 43, "\x00"):
+        response = client.post("/account/tokens", data={"name": "x", "csrf_token": token}, headers={"Accept": "application/json"})
+        assert response.status_code == 403 and "CSRF" in response.json()["detail"]

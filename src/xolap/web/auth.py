@@ -164,7 +164,8 @@ async def check_csrf(request: Request) -> None:
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             value = (await request.form()).get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+    # bytes: compare_digest refuses non-ASCII str, and a hostile token may be anything
+    if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode("utf-8", "surrogatepass")):
         raise HTTPException(403, "CSRF token missing or invalid: reload the page and try again")
 
 
