@@ -18,6 +18,9 @@ import procrastinate
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from xolap.component_status import board
+from xolap.supervisor import Backoff, Supervised
+
 log = logging.getLogger(__name__)
 
 # Modules whose tasks the worker must know; each registers on `jobs` when imported.
@@ -58,50 +61,102 @@ def job_counts(session: Session) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
-class WorkerThread:
-    """Runs a procrastinate worker in a background thread with its own event loop; stop() waits for it."""
+class WorkerStopped(Exception):
+    """The procrastinate worker stopped on its own (a side task such as the heartbeat failed); says why."""
 
-    def __init__(self, app: procrastinate.App, *, queues: list[str] | None = None, concurrency: int = 2):
+
+class _ErrorCapture(logging.Handler):
+    """Keeps the last error procrastinate's worker logged in one thread (it logs the reason, then just returns)."""
+
+    def __init__(self, thread_id: int):
+        super().__init__(level=logging.ERROR)
+        self.thread_id = thread_id
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread_id:
+            lines = record.getMessage().splitlines()
+            self.last = (lines[0] if lines else record.levelname)[:300]
+
+
+class WorkerThread:
+    """Runs a procrastinate worker in a background thread with its own event loop, supervised: when Postgres goes
+    away and the worker fails, the real reason is logged and reported (component "job_worker") and the worker is
+    started again with backoff (xolap.supervisor), so jobs deferred meanwhile run once Postgres is back.
+    stop() waits for it."""
+
+    def __init__(self, app: procrastinate.App, *, queues: list[str] | None = None, concurrency: int = 2,
+                 backoff: Backoff | None = None, additional_context: dict | None = None, name: str = "job_worker"):
         self.app = app
         self.queues = queues
         self.concurrency = concurrency
+        self.additional_context = additional_context
+        self.name = name
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Future | None = None
         self._started = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="xolap-jobs", daemon=True)
-        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._supervised = Supervised(name, self._serve, self._stop, backoff=backoff)
+
+    @property
+    def error(self) -> str | None:
+        return self._supervised.last_error
+
+    @property
+    def restarts(self) -> int:
+        return self._supervised.restarts
+
+    def is_alive(self) -> bool:
+        return self._supervised.is_alive()
 
     def start(self) -> None:
-        self._thread.start()
+        self._supervised.start()
         self._started.wait(timeout=30)
 
-    def _main(self) -> None:
-        self._loop = asyncio.new_event_loop()
+    def _serve(self, stop: threading.Event) -> None:
+        loop = self._loop = asyncio.new_event_loop()
         try:
-            self._loop.run_until_complete(self._run())
-        except BaseException as exc:  # noqa: BLE001 - reported by the owner
-            self.error = exc
-            log.error("job worker stopped: %s", exc)
+            loop.run_until_complete(self._run(stop))
         finally:
             self._started.set()
-            self._loop.close()
+            self._task = None
+            loop.close()
 
-    async def _run(self) -> None:
-        async with self.app.open_async():
-            self._task = asyncio.current_task()
-            self._started.set()
-            try:
-                await self.app.run_worker_async(
+    async def _run(self, stop: threading.Event) -> None:
+        reasons = _ErrorCapture(threading.get_ident())
+        logging.getLogger("procrastinate.worker").addHandler(reasons)
+        try:
+            async with self.app.open_async():
+                worker = self._task = asyncio.ensure_future(self.app.run_worker_async(
                     queues=self.queues,
                     concurrency=self.concurrency,
                     install_signal_handlers=False,
                     shutdown_graceful_timeout=10,
                     wait=True,
-                )
-            except asyncio.CancelledError:
-                pass
+                    additional_context=self.additional_context,
+                ))
+                board.report(self.name, True)
+                self._started.set()
+                while not worker.done():
+                    if stop.is_set():
+                        worker.cancel()
+                    await asyncio.wait({worker}, timeout=0.5)
+                if not worker.cancelled():
+                    worker.result()  # the worker's own failure, raised for the supervisor
+                if not stop.is_set():  # procrastinate stops itself (returns) when a side task fails
+                    raise WorkerStopped(reasons.last or "the procrastinate worker stopped without giving a reason")
+        except asyncio.CancelledError:
+            if not stop.is_set():
+                raise RuntimeError("the job worker was cancelled") from None
+        finally:
+            logging.getLogger("procrastinate.worker").removeHandler(reasons)
 
     def stop(self, timeout: float = 20) -> None:
-        if self._loop is not None and self._task is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(timeout=timeout)
+        self._stop.set()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        self._supervised.join(timeout=timeout)

@@ -26,6 +26,8 @@ class Runtime:
     settings: Settings
     started_at: float = field(default_factory=time.time)
     _jobs: procrastinate.App | None = None
+    # In-process workers by component name ("job_worker", "etl_worker"), set by `xolap serve`, read by health.
+    workers: dict[str, object] = field(default_factory=dict)
 
     def clickhouse(self) -> Client:
         """This thread's ClickHouse client."""

@@ -32,7 +32,7 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, wor
             for hook in (startup_hooks or []) + STARTUP_HOOKS:
                 hook(runtime)
             if workers:
-                job_worker = WorkerThread(runtime.jobs)
+                job_worker = runtime.workers["job_worker"] = WorkerThread(runtime.jobs)
                 job_worker.start()
                 for starter in BACKGROUND_STARTERS:
                     thread = starter(runtime, stop)

@@ -196,3 +196,111 @@ def health_summary(client: Client, settings: Settings, *, extra: Mapping[str, An
         summary.update(extra)
     summary["collected_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return summary
+
+
+# --- components: what /healthz and the console say is up, degraded or down ---------------------------------------
+
+# Required for the product to work: any of these down makes /healthz answer 503. S3 and the ETL worker only
+# degrade it (reads and dashboards still work).
+REQUIRED_COMPONENTS = ("clickhouse", "postgres", "job_worker")
+S3_PROBE_TIMEOUT_S = 3.0
+
+
+def _probe_clickhouse(runtime) -> dict[str, Any]:
+    from xolap.clickhouse.client import ping, server_info
+
+    settings = runtime.settings
+    client = runtime.clickhouse()
+    latency = ping(client)
+    info = server_info(client, embedded=settings.is_embedded_clickhouse)
+    return {"version": info.version, "uptime_seconds": info.uptime_seconds, "embedded": info.embedded,
+            "ping_ms": round(latency, 2), "database": settings.clickhouse_database}
+
+
+def _probe_s3(settings: Settings) -> dict[str, Any] | None:
+    """A bounded request to the configured S3 endpoint (None when no endpoint or credentials are configured)."""
+    if not (settings.s3_endpoint_url or settings.aws_access_key_id):
+        return None
+    import boto3
+    from botocore.config import Config
+
+    from xolap.ingest.aws_clients import region_for
+
+    secret = settings.aws_secret_access_key
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=settings.s3_endpoint_url, region_name=region_for(settings),
+        aws_access_key_id=settings.aws_access_key_id or None,
+        aws_secret_access_key=getattr(secret, "get_secret_value", lambda: secret)(),
+        config=Config(connect_timeout=S3_PROBE_TIMEOUT_S, read_timeout=S3_PROBE_TIMEOUT_S, retries={"max_attempts": 1}),
+    )
+    started = time.perf_counter()
+    client.list_buckets()
+    return {"endpoint": settings.s3_endpoint_url or "aws", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _worker_state(runtime, name: str) -> tuple[bool, str | None, dict[str, Any]] | None:
+    """(ok, error, detail) of an in-process worker `xolap serve` started, None when it runs none of that name."""
+    from xolap.component_status import board
+
+    worker = getattr(runtime, "workers", {}).get(name)
+    if worker is None:
+        return None
+    state = board.get(name)
+    alive = worker.is_alive()
+    detail = {"alive": alive, "restarts": getattr(worker, "restarts", 0)}
+    if not alive:
+        return False, (state.last_error if state else None) or "the worker thread is not running", detail
+    if state is not None and state.ok is False:
+        return False, state.last_error, detail
+    return True, None, detail
+
+
+def component_health(runtime) -> dict[str, Any]:
+    """Probe ClickHouse, Postgres and S3, read the workers' states, record them on the component board (one log
+    line per change) and summarize: `ok` (every required component up), `status` ok|degraded|down, and per
+    component ok/since/last_error. The ClickHouse and Postgres entries keep their versions as before."""
+    from xolap.component_status import board, one_line
+    from xolap.store.db import postgres_status
+
+    import xolap
+
+    settings = runtime.settings
+    sections: dict[str, Any] = {}
+    try:
+        sections["clickhouse"] = {"ok": True, **_probe_clickhouse(runtime)}
+        board.report("clickhouse", True)
+    except Exception as exc:  # noqa: BLE001 - health reports any failure
+        sections["clickhouse"] = {"ok": False, "error": one_line(str(exc) or type(exc).__name__)}
+        board.report("clickhouse", False, sections["clickhouse"]["error"])
+    postgres = postgres_status(settings)
+    sections["postgres"] = postgres
+    board.report("postgres", bool(postgres["ok"]), postgres.get("error"))
+    try:
+        s3 = _probe_s3(settings)
+        if s3 is not None:
+            board.report("s3", True, **s3)
+    except Exception as exc:  # noqa: BLE001
+        board.report("s3", False, exc)
+    for name in ("job_worker", "etl_worker"):
+        state = _worker_state(runtime, name)
+        if state is not None:
+            ok, error, detail = state
+            if not ok:
+                board.report(name, False, error, **detail)
+            elif (board.get(name) is None) or board.get(name).ok is None:
+                board.report(name, True, **detail)
+    components = board.snapshot()
+    watched = {"clickhouse", "postgres", "s3"} | {n for n in ("job_worker", "etl_worker") if n in getattr(runtime, "workers", {})}
+    components = {name: body for name, body in components.items() if name in watched}
+    down = sorted(name for name, body in components.items() if body["ok"] is False)
+    required_down = [name for name in down if name in REQUIRED_COMPONENTS]
+    return {
+        "ok": not required_down,
+        "status": "down" if required_down else ("degraded" if down else "ok"),
+        "version": xolap.__version__,
+        "uptime_seconds": round(time.time() - runtime.started_at, 1),
+        "clickhouse": sections["clickhouse"],
+        "postgres": sections["postgres"],
+        "components": components,
+        "down": down,
+    }

@@ -2,8 +2,10 @@
 
 ClickHouse messages quote the input they failed on (`before: '{"actor":{"name":"Ann Lee"…'`, `parsed text: "…"`,
 `Row 1: Column 0, name: …, value: …`). A run's error field is shown in list/show/watch and the UI and kept, so
-those fragments must not reach it: `describe` keeps the exception type, ClickHouse's code and error name, the
-message with every quoted literal that could come from data replaced by '…', and removes secrets.
+those fragments must not reach it: `describe` keeps the exception type, ClickHouse's code and error name, and the
+message with the echoed input removed, and (for errors about the data, or of unknown kind) every quoted literal
+that could be a value replaced by '…'; secrets are removed. Infrastructure errors (S3, network) keep their
+literals: bucket names and causes such as 'Connection refused'.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _JSON_BLOB = re.compile(r"[{\[][^{}\[\]]{0,400}[}\]]")
 _CODE_NAME = re.compile(r"\(([A-Z][A-Z0-9_]{2,})\)")
 _VERSION = re.compile(r"\s*\(version [^)]*\)")
-# Literals kept because they name our own objects, not data: S3 keys and paths (with a '/'), db.table names, and
+# Errors about the data itself (a value that does not parse or fit): their other quoted literals may be values too.
+_DATA_ERROR_HINTS = ("PARSE", "INCORRECT_DATA", "CANNOT_READ", "TYPE_MISMATCH", "CONVERT", "VALUE", "JSON", "CANNOT_INSERT",
+                     "TOO_LARGE", "ILLEGAL", "INVALID")
+# In a data error, literals kept because they name our own objects, not data: S3 keys and paths (with a '/'), db.table names, and
 # the one-character punctuation ClickHouse says it expected. Every other quoted literal may be a value: replaced.
 _SAFE_LITERAL = re.compile(r"^(?:[A-Za-z0-9_.:/=\-*{},?]*/[A-Za-z0-9_.:/=\-*{},?]*|[A-Za-z_]\w*\.[A-Za-z_]\w*|[^\w\s]{1,2})$")
 
@@ -46,7 +51,8 @@ def scrub(message: str) -> str:
     text, echoes = _ECHOED_INPUT.subn(lambda m: f"{m.group(1)}: '…'", text)
     if not echoes:  # a quoted echo whose end cannot be told: drop the rest of the message
         text = _UNCLOSED_ECHO.sub(lambda m: f"{m.group(1)}: '…'", text)
-    text = _QUOTED.sub(_scrub_literal, text)
+    if any(hint in name for name in code_names for hint in _DATA_ERROR_HINTS) or not code_names:
+        text = _QUOTED.sub(_scrub_literal, text)
     text = _JSON_BLOB.sub("{…}", text)
     text = _VERSION.sub("", text)
     if code_names and code_names[-1] not in text:

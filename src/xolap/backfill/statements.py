@@ -31,12 +31,13 @@ _ETAG_EXPR = "trim(BOTH '\"' FROM _etag)"
 _LINE_EXPR = "toUInt32(_row_number + 1)"
 
 # Measured in chDB 26.9 against a closed port and a port that accepts and never answers: without
-# s3_retry_attempts a refused connection is retried for minutes inside the query; with these, a refused connection
-# fails in well under a second and a silent endpoint in about (s3_retry_attempts + 1) x s3_request_timeout_ms.
+# s3_retry_attempts a refused connection is retried for minutes inside the query. A silent endpoint while listing a
+# glob costs about 8 x s3_request_timeout_ms with one retry (8 s: 64 s; 4 s: 32 s), and 3 x that with two retries,
+# so one in-query retry here; the job's own retries (xolap.backfill.tasks) back off between attempts.
 S3_BOUNDS: dict[str, Any] = {
-    "s3_retry_attempts": 2,
+    "s3_retry_attempts": 1,
     "s3_connect_timeout_ms": 2000,
-    "s3_request_timeout_ms": 8000,
+    "s3_request_timeout_ms": 4000,
     "s3_max_single_read_retries": 2,
     "s3_use_adaptive_timeouts": 0,
     "http_retry_max_backoff_ms": 2000,

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from xolap.component_status import board
 from xolap.config import Settings
 from xolap.ingest.etl import EtlProcessor, stage
 from xolap.ingest.etl_batching import EtlLimits, TimeBudget
@@ -165,11 +166,13 @@ class SqsEtlWorker:
             except Exception as exc:  # SQS unreachable, throttled, credentials expired...
                 if client_error_code(exc) in PERMANENT_ERROR_CODES:
                     raise QueueUnavailable(f"{self.queue_url}: {exc}") from exc
+                board.report("etl_worker", False, exc)
                 stage("receive_failed", queue=self.queue_url, error=f"{type(exc).__name__}: {str(exc)[:300]}", retry_in_s=backoff)
                 stop_event.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
+            board.report("etl_worker", True)
             totals.add(stats)
             if until_empty and stats.received == 0:
                 break
@@ -177,20 +180,22 @@ class SqsEtlWorker:
         return totals
 
 
-def start_sqs_etl_worker(runtime: Any, stop_event: threading.Event, *, wait_seconds: int = 10) -> threading.Thread | None:
-    """For `xolap serve` (a BACKGROUND_STARTERS entry): when XOLAP_ETL_QUEUE_URL is set, run the worker in a daemon
-    thread with its own ClickHouse client until stop_event is set; otherwise do nothing and return None."""
+def start_sqs_etl_worker(runtime: Any, stop_event: threading.Event, *, wait_seconds: int = 10,
+                         backoff: Any = None) -> Any:
+    """For `xolap serve` (a BACKGROUND_STARTERS entry): when XOLAP_ETL_QUEUE_URL is set, run the worker in a
+    supervised daemon thread (xolap.supervisor: restarted with backoff after a failure, its reason logged and shown
+    as component "etl_worker") with its own ClickHouse client until stop_event is set; otherwise return None."""
+    from xolap.supervisor import Supervised
+
     settings = runtime.settings
     if not settings.etl_queue_url:
         return None
 
-    def run() -> None:
-        try:
-            worker = SqsEtlWorker(settings, runtime.clickhouse(), settings.etl_queue_url, wait_seconds=wait_seconds)
-            worker.run_forever(stop_event)
-        except Exception as exc:  # a bad queue URL must not take the web server down; say why the worker stopped
-            log.error("SQS ETL worker stopped: %s: %s", type(exc).__name__, str(exc)[:500])
+    def run(stop: threading.Event) -> None:
+        worker = SqsEtlWorker(settings, runtime.clickhouse(), settings.etl_queue_url, wait_seconds=wait_seconds)
+        worker.run_forever(stop)
 
-    thread = threading.Thread(target=run, name="xolap-sqs-etl", daemon=True)
-    thread.start()
-    return thread
+    supervised = Supervised("etl_worker", run, stop_event, backoff=backoff).start()
+    if hasattr(runtime, "workers"):
+        runtime.workers["etl_worker"] = supervised
+    return supervised

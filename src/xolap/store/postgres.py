@@ -1,7 +1,14 @@
-"""Where Postgres is: the configured DATABASE_URL, or an embedded pgserver under <data_dir>/postgres."""
+"""Where Postgres is: the configured DATABASE_URL, or an embedded pgserver under <data_dir>/postgres.
+
+The embedded server is shared by handles: pgserver lists the pids using it in <pgdata>/.handle_pids.json and the
+last one to leave stops it. A kill -9 leaves its pid there for good, and then no clean stop ever stops that
+Postgres again (stack-findings F). So before taking a handle, pids that are no longer running are dropped from the
+list: a postmaster a killed `xolap serve` left behind is adopted, and stopped by this process's clean stop.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -33,12 +40,61 @@ def start_embedded(pgdata: Path) -> str:
     server = _embedded.get(pgdata)
     if server is None:
         pgdata.mkdir(parents=True, exist_ok=True)
+        dropped = drop_dead_handles(pgdata)
+        orphan = running_postmaster(pgdata)
+        if dropped and orphan is not None and not live_handles(pgdata):
+            log.warning("adopting the embedded Postgres (pid %d) left running by a stopped process (pid %s); "
+                        "it stops with this one", orphan, ", ".join(map(str, dropped)))
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         _embedded[pgdata] = server
         exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'xolap';").strip()
         if "1" not in exists.split():
             server.psql("CREATE DATABASE xolap;")
     return f"postgresql://postgres:@/xolap?host={quote(str(pgdata))}"
+
+
+HANDLES_FILE = ".handle_pids.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_handles(pgdata: Path) -> list[int]:
+    """Pids listed as using the embedded Postgres that are still running."""
+    try:
+        pids = json.loads((pgdata / HANDLES_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+
+
+def drop_dead_handles(pgdata: Path) -> list[int]:
+    """Remove pids of processes that are gone from pgserver's handle list; returns the removed pids."""
+    path = pgdata / HANDLES_FILE
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    dead = [pid for pid in pids if not (isinstance(pid, int) and _pid_alive(pid))]
+    if dead:
+        path.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+    return dead
+
+
+def running_postmaster(pgdata: Path) -> int | None:
+    """The pid in <pgdata>/postmaster.pid when that process is running, else None."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _pid_alive(pid) else None
 
 
 def stop_embedded() -> None:

@@ -15,29 +15,16 @@ import xolap
 from xolap.clickhouse.client import ping, server_info
 from xolap.runtime import Runtime
 from xolap.store.db import postgres_status
-from xolap.web import hostile_input
+from xolap.web import headers, hostile_input, unavailable
 from xolap.web.negotiation import install_error_pages
 
 
 def health(runtime: Runtime) -> dict:
-    """ClickHouse and Postgres status with versions; `ok` only when both answer."""
-    settings = runtime.settings
-    try:
-        client = runtime.clickhouse()
-        latency = ping(client)
-        info = server_info(client, embedded=settings.is_embedded_clickhouse)
-        clickhouse = {"ok": True, "version": info.version, "uptime_seconds": info.uptime_seconds,
-                      "embedded": info.embedded, "ping_ms": round(latency, 2), "database": settings.clickhouse_database}
-    except Exception as exc:  # noqa: BLE001 - health reports any failure, ClickHouseUnavailable included
-        clickhouse = {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
-    postgres = postgres_status(settings)
-    return {
-        "ok": bool(clickhouse["ok"] and postgres["ok"]),
-        "version": xolap.__version__,
-        "uptime_seconds": round(time.time() - runtime.started_at, 1),
-        "clickhouse": clickhouse,
-        "postgres": postgres,
-    }
+    """Components (ClickHouse, Postgres, S3, job and ETL workers) with their state and last error; `ok` when every
+    required one is up (xolap.analytics.health.component_health)."""
+    from xolap.analytics.health import component_health
+
+    return component_health(runtime)
 
 
 def _asked_by_admin(request: Request) -> bool:
@@ -55,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     install_error_pages(app)  # HTML 403/404 pages for browsers
     hostile_input.install(app)  # control characters and values the database refuses: 400, never 500
+    unavailable.install(app)  # Postgres or ClickHouse down: 503 with a JSON message, never a 500 trace
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> JSONResponse:
@@ -71,6 +59,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     for module_name in ROUTER_MODULES:
         app.include_router(import_module(module_name).router)
+    headers.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy on every response, errors included
     return app
 
 
