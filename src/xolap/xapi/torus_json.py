@@ -14,14 +14,16 @@ duplicated key inside an object is written twice (Python keeps the last value on
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 _WHOLE_FLOAT_LIMIT = 1e21  # ClickHouse writes whole floats below this as integers
 _MIN_INT, _MAX_INT = -(2**63), 2**64 - 1  # integers ClickHouse's JSON reader keeps as numbers
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # a line that may hold an integer beyond 64 bits
+# A line that may hold an integer beyond 64 bits has a run of 19+ digits; found by mapping digits to "0" and
+# everything else to "." (bytes.translate) then a substring search: ~1 us a line, a regex takes ~14.
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= i <= 57 else 46 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def _int_or_digits(text: str) -> int | str:
@@ -44,7 +46,7 @@ def loads(line: bytes) -> Any:
     """Parse a JSON line as both engines read it: duplicate keys keep the last value, an integer outside
     Int64/UInt64 becomes the string of its digits (orjson would make it an inexact float). Raises ValueError."""
     value = orjson.loads(line)
-    if _LONG_DIGITS.search(line) is None:
+    if _LONG_RUN not in line.translate(_DIGITS_AS_ZEROS):
         return value
     return json.loads(line, parse_int=_int_or_digits, parse_float=_finite_float, parse_constant=_refuse_constant)
 
