@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from xolap.store import accounts
+from xolap.store import accounts, login_attempts
 from xolap.store.models import FailedLogin, WebSession
 from xolap.web import login_throttle
 from xolap.web.app import create_app
@@ -77,7 +77,8 @@ def test_one_address_trying_many_emails_hits_the_address_cap(runtime, app):
     client, elsewhere = at(app, "198.51.100.5"), at(app, "10.2.0.3")
     cap = login_throttle.MAX_FAILURES_PER_ADDRESS
     with runtime.sessions() as session:  # the cap's worth of failures, each for a different email
-        session.add_all([FailedLogin(email=f"u{i}@example.org", client_address="198.51.100.5", reason="unknown email")
+        session.add_all([FailedLogin(email=f"u{i}@example.org", client_address="198.51.100.5",
+                                      address_group="198.51.100.5", reason="unknown email")
                          for i in range(cap)])
         session.commit()
     refused = attempt(client, "ada@example.org", "correct horse")
@@ -151,3 +152,18 @@ def test_parallel_guesses_cannot_outrun_the_backoff(runtime, app):
     with runtime.sessions() as session:
         checked = session.execute(text("SELECT count(*) FROM failed_logins WHERE reason = 'wrong password'")).scalar_one()
     assert checked <= free, f"{checked} passwords were checked, more than the {free} free attempts"
+
+
+def test_rotating_ipv6_addresses_within_one_network_does_not_reset_the_backoff(runtime, app):
+    free = login_throttle.FREE_ATTEMPTS
+    for i in range(free):
+        assert attempt(at(app, f"2001:db8:1:2::{i + 1:x}"), "ada@example.org", f"guess {i}").status_code == 400
+    assert attempt(at(app, "2001:db8:1:2:ffff::99"), "ada@example.org", "correct horse").status_code == 429
+    assert attempt(at(app, "2001:db8:1:3::1"), "ada@example.org", "correct horse").status_code == 303  # another /64
+    with runtime.sessions() as session:
+        addresses = {row.client_address for row in session.execute(select(FailedLogin)).scalars()}
+    assert "2001:db8:1:2::1" in addresses  # the admin view keeps the exact address
+    group = login_attempts.address_group
+    assert group("2001:db8:1:2:aaaa::1") == group("2001:db8:1:2::5") == "2001:db8:1:2::/64"
+    assert group("10.0.0.1") == "10.0.0.1" and group("::ffff:10.0.0.1") == "10.0.0.1"
+    assert group("testclient") == "testclient" and group("x" * 500) == "x" * 64

@@ -4,6 +4,7 @@ password), count the recent ones the login throttle needs, and list them for adm
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -22,19 +23,35 @@ def clean_email(email: str) -> str:
     return printable((email or "").strip().lower(), MAX_EMAIL_LENGTH)
 
 
+def address_group(client_address: str) -> str:
+    """What the throttle counts by: an IPv4 address as is (also when IPv6-mapped), an IPv6 address's /64 network
+    (one host or customer commonly holds a whole /64), anything else (a test client's name) cut to 64 characters."""
+    text = printable(client_address.strip(), MAX_ADDRESS_LENGTH)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def claim_attempt(session: Session, email: str, client_address: str) -> bool:
-    """Take this (email, address)'s login slot for the current transaction; False when another attempt holds it.
+    """Take this (email, address group)'s login slot for the current transaction; False when another attempt holds it.
 
     One attempt at a time per pair, so parallel guesses cannot all pass the throttle before any failure is recorded.
     """
-    digest = hashlib.sha256(f"xolap-login\x1f{clean_email(email)}\x1f{client_address}".encode()).digest()
+    group = address_group(client_address)
+    digest = hashlib.sha256(f"xolap-login\x1f{clean_email(email)}\x1f{group}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
     return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar_one())
 
 
 def record_failure(session: Session, email: str, client_address: str, reason: str) -> FailedLogin:
     row = FailedLogin(email=clean_email(email), client_address=printable(client_address, MAX_ADDRESS_LENGTH),
-                      reason=reason[:40])
+                      address_group=address_group(client_address), reason=reason[:40])
     session.add(row)
     session.flush()
     return row
@@ -45,23 +62,24 @@ def _counted(window: timedelta):
 
 
 def pair_failures(session: Session, email: str, client_address: str, window: timedelta) -> tuple[int, float]:
-    """(failures, seconds since the newest one) for this email from this address within the window, counting only
-    those after the user's last successful login from this address."""
+    """(failures, seconds since the newest one) for this email from this address's group within the window, counting
+    only those after the user's last successful login from this very address."""
     email = clean_email(email)
     last_success = (select(func.max(WebSession.created_at)).join(User, User.id == WebSession.user_id)
                     .where(User.email == email, WebSession.client_address == client_address).scalar_subquery())
     count, newest_age = session.execute(
         select(func.count(), func.extract("epoch", func.now() - func.max(FailedLogin.attempted_at)))
-        .where(FailedLogin.email == email, FailedLogin.client_address == client_address, *_counted(window),
+        .where(FailedLogin.email == email, FailedLogin.address_group == address_group(client_address),
+               *_counted(window),
                FailedLogin.attempted_at > func.coalesce(last_success, func.to_timestamp(0)))).one()
     return int(count), float(newest_age or 0.0)
 
 
 def seconds_until_address_below(session: Session, client_address: str, window: timedelta, cap: int) -> float:
-    """Seconds until this address has fewer than `cap` failures within the window (0 when it already has)."""
+    """Seconds until this address's group has fewer than `cap` failures within the window (0 when it already has)."""
     nth_newest_age = session.execute(
         select(func.extract("epoch", func.now() - FailedLogin.attempted_at))
-        .where(FailedLogin.client_address == client_address, *_counted(window))
+        .where(FailedLogin.address_group == address_group(client_address), *_counted(window))
         .order_by(FailedLogin.attempted_at.desc()).offset(cap - 1).limit(1)).scalar_one_or_none()
     if nth_newest_age is None:
         return 0.0

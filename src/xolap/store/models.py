@@ -65,15 +65,17 @@ class WebSession(Base):
 
 
 class FailedLogin(Base):
-    """One refused login: the email as typed (cleaned), the client address, why; never the password."""
+    """One refused login: the email as typed (cleaned), the client address (and its network for IPv6: the throttle
+    counts per /64, since one host can use many addresses of its /64), why; never the password."""
 
     __tablename__ = "failed_logins"
-    __table_args__ = (Index("ix_failed_logins_email_address", "email", "client_address", "attempted_at"),
-                      Index("ix_failed_logins_address", "client_address", "attempted_at"))
+    __table_args__ = (Index("ix_failed_logins_email_group", "email", "address_group", "attempted_at"),
+                      Index("ix_failed_logins_group", "address_group", "attempted_at"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     client_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    address_group: Mapped[str] = mapped_column(String(64), nullable=False)
     reason: Mapped[str] = mapped_column(String(40), nullable=False)  # unknown email | wrong password | no password | throttled
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False,
                                                    index=True)

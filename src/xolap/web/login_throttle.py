@@ -1,5 +1,6 @@
 """Slows password guessing without locking anyone out: a backoff per (email, client address), so an attacker at one
-address slows only themselves, and a cap on failures per address across all emails. Counts come from the failed
+address slows only themselves, and a cap on failures per address across all emails. An "address" is an IPv4
+address or an IPv6 /64 (xolap.store.login_attempts.address_group), so rotating through one's /64 gains nothing. Counts come from the failed
 logins recorded in Postgres (xolap.store.login_attempts), so they hold across restarts and processes.
 
 Per (email, address): the first FREE_ATTEMPTS failures in WINDOW cost nothing; then each further attempt must wait

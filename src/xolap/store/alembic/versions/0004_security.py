@@ -30,13 +30,14 @@ CREATE TABLE failed_logins (
     id BIGSERIAL NOT NULL,
     email VARCHAR(320) NOT NULL,
     client_address VARCHAR(64) NOT NULL,
+    address_group VARCHAR(64) NOT NULL,
     reason VARCHAR(40) NOT NULL,
     attempted_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
     PRIMARY KEY (id)
 );
 CREATE INDEX ix_failed_logins_attempted_at ON failed_logins (attempted_at);
-CREATE INDEX ix_failed_logins_email_address ON failed_logins (email, client_address, attempted_at);
-CREATE INDEX ix_failed_logins_address ON failed_logins (client_address, attempted_at)
+CREATE INDEX ix_failed_logins_email_group ON failed_logins (email, address_group, attempted_at);
+CREATE INDEX ix_failed_logins_group ON failed_logins (address_group, attempted_at)
 """
 
 
