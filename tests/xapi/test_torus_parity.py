@@ -43,9 +43,9 @@ TORUS_RAW_EVENTS = [
 ]  # fmt: skip
 
 
-def _python_engine() -> dict[int, dict]:
+def _python_engine(path: Path = CORPUS) -> dict[int, dict]:
     """line → {'row': {column: value} | None, 'reason', 'warnings', 'attributions'} from the Python row builder."""
-    batch = map_lines(read_lines(CORPUS.read_bytes(), "corpus.jsonl"), source_file="corpus.jsonl", source_etag="e1")
+    batch = map_lines(read_lines(path.read_bytes(), "corpus.jsonl"), source_file="corpus.jsonl", source_etag="e1")
     out: dict[int, dict] = {}
     for row in batch.table.to_pylist():
         row["timestamp"] = int(row["timestamp"].timestamp() * 1000)
@@ -59,9 +59,9 @@ def _python_engine() -> dict[int, dict]:
     return out
 
 
-def _sql_engine(client) -> dict[int, dict]:
+def _sql_engine(client, path: Path = CORPUS) -> dict[int, dict]:
     """The same from the ClickHouse mapping (staged_select_sql over the file; the corpus has no blank lines)."""
-    source = f"file({quote(str(CORPUS))}, 'LineAsString', 'line String')"
+    source = f"file({quote(str(path))}, 'LineAsString', 'line String')"
     cols = ["row_number", *STAGED_COLUMNS, "reason", "warnings", "attributions"]
     result = client.query(f"SELECT {', '.join(cols)} FROM ({staged_select_sql(source)}) ORDER BY row_number")
     out: dict[int, dict] = {}
@@ -132,6 +132,39 @@ def test_both_engines_identical_on_every_column_warning_and_attribution(ch_db, p
             diff = {c: (want["row"][c], got["row"][c]) for c in MAPPED_COLUMN_NAMES if want["row"][c] != got["row"][c]}
             assert not diff, (line, diff)
         assert (got["reason"], got["warnings"], got["attributions"]) == (want["reason"], want["warnings"], want["attributions"]), line
+
+
+def _assert_same(python: dict[int, dict], sql: dict[int, dict]) -> None:
+    assert sorted(sql) == sorted(python)
+    for line, want in python.items():
+        got = sql[line]
+        if want["row"] is not None and got["row"] is not None:
+            diff = {c: (want["row"][c], got["row"][c]) for c in MAPPED_COLUMN_NAMES if want["row"][c] != got["row"][c]}
+            assert not diff, (line, diff)
+        assert (got["reason"], got["warnings"], got["attributions"]) == (want["reason"], want["warnings"], want["attributions"]), line
+
+
+def test_hostile_shapes_map_alike_and_never_crash_the_python_engine(ch_db, tmp_path):
+    """Nesting at the parsers' depth limit (with and without an integer beyond 64 bits), a byte-order mark,
+    NUL characters, escaped keys: the same row or the same rejection in both engines."""
+    client, _settings = ch_db
+    head = b'{"actor":{"account":{"name":%s}},"verb":{"id":"v"},"object":{},"timestamp":"2024-01-01T00:00:00Z",'
+    lines = [
+        head % b'"1"' + b'"result":{"response":' + b"[" * 1022 + b"]" * 1022 + b"}}",
+        head % b'"1"' + b'"result":{"response":' + b"[" * 1023 + b"]" * 1023 + b"}}",
+        head % b"12345678901234567890123" + b'"result":{"response":' + b"[" * 1015 + b"]" * 1015 + b"}}",
+        b"\xef\xbb\xbf" + head % b'"1"' + b'"result":{}}',
+        head % b'"a\\u0000b"' + b'"result":{"response":"\\u0000"}}',
+        head % b'"1"' + b'"time\\u0073tamp":"2025-01-01T00:00:00Z","result":{}}',
+        head % b'-0' + b'"result":{"score":{"raw":-0.0,"max":1E400}}}',
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    python = _python_engine(path)
+    _assert_same(python, _sql_engine(client, path))
+    assert [python[n]["reason"] for n in (2, 4, 7)] == ["not valid JSON"] * 3
+    assert python[3]["row"]["user_id"] == "12345678901234567890123"
+    assert python[6]["row"]["timestamp"] == int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def test_corpus_is_what_make_corpus_writes(tmp_path):

@@ -224,7 +224,7 @@ class _Query:
         """'' for a good line, else the first problem (same order and words as rows.build_row)."""
         line = self.line()
         pairs = [
-            f"NOT isValidJSON({line}), 'not valid JSON'",
+            f"NOT isValidJSON({line}) OR startsWith({line}, unhex('EFBBBF')), 'not valid JSON'",  # a BOM: as orjson
             f"NOT match({line}, {_OBJECT_START}), 'not a JSON object'",
         ]
         for key in spec.REQUIRED_OBJECTS:

@@ -14,6 +14,7 @@ duplicated key inside an object is written twice (Python keeps the last value on
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import orjson
@@ -48,6 +49,18 @@ def loads(line: bytes) -> Any:
     value = orjson.loads(line)
     if _LONG_RUN not in line.translate(_DIGITS_AS_ZEROS):
         return value
+    try:
+        return _exact_loads(line)
+    except RecursionError:  # orjson accepts ~1,000 levels; Python's json needs more room for them
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + 3000)
+        try:
+            return _exact_loads(line)
+        finally:
+            sys.setrecursionlimit(limit)
+
+
+def _exact_loads(line: bytes) -> Any:
     return json.loads(line, parse_int=_int_or_digits, parse_float=_finite_float, parse_constant=_refuse_constant)
 
 
@@ -63,8 +76,37 @@ def normalized(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Torus's spelling of a parsed JSON value: json.dumps defaults, whole floats as integers."""
-    return json.dumps(normalized(value))
+    """Torus's spelling of a parsed JSON value: json.dumps defaults, whole floats as integers. Values nested
+    deeper than Python's recursion allows (parsers accept ~1,000 levels) are spelled without recursion."""
+    try:
+        return json.dumps(normalized(value))
+    except RecursionError:
+        return _dumps_flat(value)
+
+
+def _dumps_flat(value: Any) -> str:
+    """dumps with an explicit stack instead of recursion (the same text)."""
+    out: list[str] = []
+    stack: list[tuple[bool, Any]] = [(False, value)]  # (is literal text, item)
+    while stack:
+        literal, item = stack.pop()
+        if literal:
+            out.append(item)
+        elif type(item) is dict or type(item) is list:
+            opening, closing = ("{", "}") if type(item) is dict else ("[", "]")
+            sequence: list[tuple[bool, Any]] = [(True, opening)]
+            entries = item.items() if type(item) is dict else ((None, v) for v in item)
+            for index, (key, child) in enumerate(entries):
+                if index:
+                    sequence.append((True, ", "))
+                if key is not None:
+                    sequence.append((True, json.dumps(key) + ": "))
+                sequence.append((False, child))
+            sequence.append((True, closing))
+            stack.extend(reversed(sequence))
+        else:
+            out.append(json.dumps(normalized(item)))
+    return "".join(out)
 
 
 # --- ClickHouse SQL --------------------------------------------------------------------------------------------
