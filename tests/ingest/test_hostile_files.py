@@ -139,3 +139,39 @@ def test_the_oversize_scan_agrees_with_the_line_lengths(monkeypatch, tmp_path, s
         data = b"\n".join(b"x" * n for n in lengths) + rng.choice([b"", b"\n"])
         path.write_bytes(data)
         assert files.has_oversize_line(path, False, IngestLimits(max_line_bytes=40)) == (max(lengths) > 40), lengths
+
+
+def test_the_etl_refuses_a_bomb_once_and_rejects_an_oversize_line(ch_db, aws_settings):
+    """Through the ETL Lambda: a gzip bomb is a preparation failure naming the file (to the DLQ when configured);
+    a line over XOLAP_INGEST_MAX_LINE_BYTES is a line error and the object's other lines go in."""
+    import json
+    import uuid
+
+    from xolap.ingest.aws_clients import aws_client
+    from xolap.ingest.etl import EtlProcessor
+    from xolap.ingest.etl_batching import EtlLimits
+
+    client, ch_settings = ch_db
+    settings = aws_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database,
+                                               "ingest_max_line_bytes": 4096, "ingest_max_decompressed_bytes": 1 << 20})
+    s3 = aws_client(settings, "s3")
+    bucket = f"hostile-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="section/1/x/bomb.jsonl.gz", Body=gzip.compress(b"\n".join(TORUS) + b"\n" + b" " * (4 << 20)))
+    s3.put_object(Bucket=bucket, Key="section/1/x/long.jsonl", Body=b"\n".join([TORUS[0], b'{"p": "' + b"p" * 9000 + b'"}', TORUS[1]]))
+
+    def record(key: str) -> dict:
+        event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                              "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]}
+        return {"messageId": key, "receiptHandle": "rh", "body": json.dumps(event), "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"}
+
+    processor = EtlProcessor(settings, client, s3=s3, sqs=aws_client(settings, "sqs"), limits=EtlLimits())
+    report = processor.process_records([record("section/1/x/bomb.jsonl.gz"), record("section/1/x/long.jsonl")])
+    assert report.rows == 2 and report.rejected == 1 and report.failed == ["section/1/x/bomb.jsonl.gz"]
+    bomb = report.outcomes[0]
+    assert f"s3://{bucket}/section/1/x/bomb.jsonl.gz: refused: gzip content expands past 1,048,576 bytes" in bomb.reason
+    db = settings.clickhouse_database
+    errors = client.query(f"SELECT source_line, reason FROM `{db}`.ingest_errors WHERE source_file LIKE '%long.jsonl'").result_rows
+    assert errors == [(2, "line is 9,009 bytes, over the limit of 4,096")]
+    assert _count(client, settings) == 2

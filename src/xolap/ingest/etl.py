@@ -36,6 +36,7 @@ from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token
 from xolap.ingest.etl_dlq import send_to_dlq
 from xolap.ingest.etl_notifications import BadNotification, S3ObjectRef, parse_notification
 from xolap.ingest.etl_objects import ObjectReads, PreparationFailure
+from xolap.ingest.limits import IngestLimits
 from xolap.ingest.pipeline import EventWriter, NotJsonlError, map_lines, read_lines
 
 log = logging.getLogger("xolap.etl")
@@ -280,7 +281,7 @@ class _Invocation:
         source_file = ref.uri
         lines_read = mapped = rejected = 0
         try:
-            lines: Iterator[tuple[int, bytes]] = iter(read_lines(data, source_file))
+            lines: Iterator[tuple[int, bytes]] = iter(read_lines(data, source_file, IngestLimits.from_settings(self.processor.settings)))
             while chunk := list(islice(lines, self.limits.max_rows_per_insert)):
                 batch = map_lines(chunk, source_file=source_file, source_etag=etag)
                 identity = segment_identity(source_file, etag, chunk[0][0], chunk[-1][0])
