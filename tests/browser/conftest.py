@@ -4,6 +4,7 @@ created with the `xolap` CLI), and headless Debian chromium driven by Playwright
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,14 +94,17 @@ def xolap_commands(env: dict[str, str], *commands: list[str]) -> str:
 
 @pytest.fixture(scope="session")
 def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[Server]:
-    missing = [name for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js", "htmx.min.js")
+    missing = [name for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "vega-interpreter.js", "editor.js",
+                                "htmx.min.js")
                if not (VENDOR / name).is_file()]
     if missing:
         pytest.fail(f"front-end assets missing from {VENDOR}: {', '.join(missing)}; run `make assets` "
                     "(npm ci && npm run build)")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install -y chromium)")
-    data_dir = tmp_path_factory.mktemp("xolap-browser")
+    # Not under pytest's tmp dir: pgserver's system user must traverse the path, and every pytest start elsewhere
+    # resets /tmp/pytest-of-<user> to mode 0700 (initdb then fails with "Permission denied").
+    data_dir = Path(tempfile.mkdtemp(prefix="xolap-browser-"))
     env = _env(data_dir, moto_server)
     seeded = subprocess.run([sys.executable, str(Path(__file__).with_name("seed_warehouse.py"))], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=180)
@@ -145,6 +149,7 @@ def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> 
             process.kill()
             process.wait(timeout=10)
         log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +168,11 @@ def page(browser, xolap_server: Server):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Any Content-Security-Policy violation fails the test (the policy must not break a page, nor be needed to).
+    page.add_init_script("document.addEventListener('securitypolicyviolation', (e) => console.error("
+                         "'CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));")
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" and (
+        "Content Security Policy" in message.text or "CSP violation" in message.text) else None)
     page.on("request", lambda request: errors.append(f"off-host request {request.url}")
             if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
     page.errors = errors  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     rows.first.wait_for(timeout=60_000)
     seen = rows.count()
     # more chunk logs arrive on the open page (SSE), with no reload
-    page.wait_for_function(f"document.querySelectorAll('#chunk-rows tr').length > {seen}", timeout=60_000)
+    page.wait_for_selector(f"#chunk-rows tr:nth-child({seen + 1})", state="attached", timeout=60_000)
     assert navigations == []
 
     page.locator("#run-actions [data-action=pause]").click()
@@ -57,5 +57,5 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     page.wait_for_load_state()
     navigations.clear()
     page.wait_for_selector("[data-role=status]:text-is('completed')", timeout=120_000)
-    page.wait_for_function("document.querySelectorAll('#chunk-rows tr').length >= 12", timeout=30_000)
+    page.wait_for_selector("#chunk-rows tr:nth-child(12)", state="attached", timeout=30_000)
     assert navigations == []  # the status and the last chunks arrived live

@@ -53,7 +53,7 @@ def test_custom_query_runs_and_renders_its_chart_and_errors_inline(page, log_in,
     # save it, then load it back from the list
     page.fill("#panel-custom input[name=title]", "Events by type")
     page.click("#panel-custom [data-action=save]")
-    page.wait_for_function("document.querySelector('#panel-custom select[name=saved]').options.length > 1")
+    page.wait_for_selector("#panel-custom select[name=saved] option:nth-child(2)", state="attached")
     screenshot(page, "custom-sql")
     with page.expect_download() as download:
         page.click("#panel-custom [data-export-custom=png]")

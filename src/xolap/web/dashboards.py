@@ -28,7 +28,7 @@ from xolap.web.api_analytics import (
 router = APIRouter(tags=["dashboards"])
 router.include_router(api_router)  # the dashboards' JSON API comes with the pages
 
-VENDOR_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js")
+VENDOR_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "vega-interpreter.js", "editor.js")
 
 DEFAULT_SQL = """SELECT event_type, count() AS events, uniqExact(user_id) AS learners
 FROM raw_events

@@ -82,9 +82,22 @@
     return wrap;
   }
 
+  // Charts never load anything: every load and every image/link URL is refused here (the server's sanitizer already
+  // refuses specs that name one, and the CSP blocks other origins), and expressions run in Vega's interpreter
+  // instead of eval, so the page's CSP needs no 'unsafe-eval'.
+  function refuseLoad(uri) {
+    return Promise.reject(new Error("charts may not load anything (" + String(uri).slice(0, 80) + ")"));
+  }
+  const noLoader = { load: refuseLoad, sanitize: refuseLoad, http: refuseLoad, file: refuseLoad };
+  const embedOptions = {
+    actions: false, renderer: "svg", mode: "vega-lite", loader: noLoader,
+    ast: true, expr: window.vegaInterpreter && window.vegaInterpreter.expressionInterpreter,
+  };
+
   async function draw(target, spec) {
     target.replaceChildren();
-    const result = await vegaEmbed(target, spec, { actions: false, renderer: "svg", mode: "vega-lite" });
+    if (!embedOptions.expr) throw new Error("the chart scripts are missing (vega-interpreter.js): run make assets");
+    const result = await vegaEmbed(target, spec, embedOptions);
     target.dataset.drawn = "true";
     return result;
   }
@@ -217,13 +230,18 @@
       data: panel.querySelector(".result-data"),
       savedSelect: panel.querySelector("select[name=saved]"),
       titleInput: panel.querySelector("input[name=title]"),
-      tag: null, savedId: null,
+      tag: null, savedId: null, savedEditable: false,
+      deleteButton: panel.querySelector("[data-action=delete]"),
     };
     custom.runButton.addEventListener("click", run);
     custom.cancelButton.addEventListener("click", cancelCustom);
     panel.querySelector("[data-action=save]").addEventListener("click", saveViz);
     panel.querySelector("[data-action=load]").addEventListener("click", loadViz);
-    panel.querySelector("[data-action=delete]").addEventListener("click", deleteViz);
+    custom.deleteButton.addEventListener("click", deleteViz);
+    custom.savedSelect.addEventListener("change", () => {
+      const option = custom.savedSelect.selectedOptions[0];
+      custom.deleteButton.disabled = Boolean(option && option.value && option.dataset.canEdit !== "true");
+    });
     for (const button of panel.querySelectorAll("[data-export-custom]")) {
       button.addEventListener("click", () => exportCustom(button.dataset.exportCustom));
     }
@@ -312,7 +330,10 @@
     try {
       const list = await json("GET", "/visualizations");
       custom.savedSelect.replaceChildren(el("option", { value: "", text: list.length ? "— choose a saved visualization —" : "— none saved yet —" }));
-      for (const viz of list) custom.savedSelect.append(el("option", { value: String(viz.id), text: viz.title }));
+      for (const viz of list) {
+        custom.savedSelect.append(el("option", { value: String(viz.id), text: viz.title + (viz.can_edit ? "" : " (shared)"),
+                                                 "data-can-edit": String(Boolean(viz.can_edit)) }));
+      }
       if (selectId) custom.savedSelect.value = String(selectId);
     } catch (error) { showError(error); }
   }
@@ -325,8 +346,10 @@
     try { spec = parseSpec() || {}; } catch (error) { showError(error); return; }
     const body = { title, sql: custom.sqlEditor.getValue(), spec };
     try {
-      const existing = custom.savedId && custom.savedSelect.value === String(custom.savedId);
+      // Someone else's visualization is never overwritten: saving it makes the caller's own copy.
+      const existing = custom.savedId && custom.savedEditable && custom.savedSelect.value === String(custom.savedId);
       const viz = existing ? await json("PUT", `/visualizations/${custom.savedId}`, body) : await json("POST", "/visualizations", body);
+      custom.savedEditable = true;
       custom.savedId = viz.id;
       custom.status.textContent = `Saved “${viz.title}”.`;
       await refreshSaved(viz.id);
@@ -342,6 +365,11 @@
       custom.specEditor.setValue(JSON.stringify(viz.spec, null, 2));
       custom.titleInput.value = viz.title;
       custom.savedId = viz.id;
+      custom.savedEditable = Boolean(viz.can_edit);
+      if (viz.spec_refusal) {
+        showError(Object.assign(new Error("this saved chart is not drawn: " + viz.spec_refusal), { kind: "spec" }));
+        return;
+      }
       await runCustom();
     } catch (error) { showError(error); }
   }
