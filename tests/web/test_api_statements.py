@@ -196,3 +196,12 @@ def test_the_cli_through_the_server_exits_2_when_a_path_is_refused(runtime, caps
     remote._client = TestClient(create_app(runtime), headers={"Authorization": f"Bearer {runtime.admin_token}"})
     assert ingest_through_server(remote, ["/etc/passwd"], "auto", 20, False) == 2
     assert "outside the ingest roots" in capsys.readouterr().err
+
+
+def test_a_statement_over_the_line_limit_is_rejected_with_its_reason(runtime):
+    runtime.settings = runtime.settings.model_copy(update={"ingest_max_line_bytes": 4096})
+    client, auth = _client(runtime)
+    big = statement(1) | {"padding": "x" * 5000}
+    answer = client.post("/api/v1/statements", content=orjson.dumps([statement(2), big, statement(3)]), headers=auth)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 2
+    assert answer.json()["errors"] == [{"line": 2, "reason": f"line is {len(orjson.dumps(big)):,} bytes, over the limit of 4,096"}]

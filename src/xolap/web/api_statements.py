@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from xolap.ingest.limits import OVERSIZE_HEAD_BYTES, OversizeLine
 from xolap.ingest.pipeline import EventWriter, ingest_lines
 from xolap.xapi.identity import array_element_lines, statement_line
 from xolap.web.auth import Principal, require_site_admin
@@ -56,6 +57,11 @@ def body_lines(body: bytes) -> list[tuple[int, bytes]]:
     return numbered
 
 
+def limit_line_size(lines: list[tuple[int, bytes]], limit: int) -> list[tuple[int, bytes]]:
+    """Statements longer than XOLAP_INGEST_MAX_LINE_BYTES become OversizeLines: rejected with the reason files get."""
+    return [(n, OversizeLine(line[:OVERSIZE_HEAD_BYTES], len(line), limit) if len(line) > limit else line) for n, line in lines]
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, read in chunks: 413 as soon as it passes `limit` bytes (declared or received), without
     reading the rest."""
@@ -86,8 +92,8 @@ def archive(runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -
 @router.post("/statements")
 async def post_statements(request: Request, principal: Principal = Depends(require_site_admin)) -> JSONResponse:
     body = await read_body(request, MAX_BODY_BYTES)
-    lines = body_lines(body)
     runtime = request.app.state.runtime
+    lines = limit_line_size(body_lines(body), runtime.settings.ingest_max_line_bytes)
     receipt = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
     source_file = f"api:{receipt}"
 
