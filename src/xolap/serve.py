@@ -71,7 +71,13 @@ def _drop_stale_ingest_stages(runtime: Runtime) -> None:
     """Drop the `_ingest_stage_*` tables a killed SQL ingest left (none is in use before this process serves)."""
     from xolap.ingest.files import drop_stale_stages
 
-    drop_stale_stages(runtime.clickhouse(), runtime.settings)
+    try:
+        dropped = drop_stale_stages(runtime.clickhouse(), runtime.settings)
+    except Exception as exc:  # a cleanup must not keep the server from starting
+        log.warning("could not drop stale ingest staging tables: %s", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        return
+    if dropped:
+        log.info("dropped %d staging table(s) a killed SQL ingest left", len(dropped))
 
 
 def _sqs_etl_worker(runtime: Runtime, stop: threading.Event):

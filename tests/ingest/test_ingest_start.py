@@ -45,3 +45,13 @@ def test_an_unmigrated_database_is_one_line_not_a_file_error(ch_db):
     assert "Traceback" not in output and "torus_statements" not in output
     summary = ingest_paths(client, bare, [path])  # the server's path: a failure naming no file
     assert summary.exit_code == 1 and [(f.source_file, "xolap ch migrate" in f.message) for f in summary.failures] == [("", True)]
+
+
+def test_serve_start_up_drops_stale_stage_tables(runtime):
+    from xolap.serve import STARTUP_HOOKS
+
+    client, db = runtime.clickhouse(), runtime.settings.clickhouse_database
+    client.command(f"CREATE TABLE `{db}`.`_ingest_stage_killed` (x UInt8) ENGINE = Memory")
+    for hook in STARTUP_HOOKS:
+        hook(runtime)
+    assert not any(name.startswith("_ingest_stage_") for name in _tables(client, db))
