@@ -87,10 +87,9 @@ def _where(index: int | None) -> str:
 
 
 def _quoted(value: Any) -> str:
-    from xolap.xapi.rows import MAX_WARNING_VALUE_CHARS
+    from xolap.xapi.rows import quoted_value
 
-    text = torus_json.dumps(value)
-    return text[:MAX_WARNING_VALUE_CHARS] + "..." if len(text) > MAX_WARNING_VALUE_CHARS else text
+    return quoted_value(value)
 
 
 def _text(value: Any) -> str | None:
@@ -186,7 +185,7 @@ _ABSENT = "('', 'null')"
 
 
 def _sql_quoted(raw: str) -> str:
-    """_quoted in SQL: the raw value (absent → null) in Torus's spelling, long values cut."""
+    """_quoted in SQL: the raw value (absent → null) as sql.warning_value names it."""
     from xolap.xapi.sql import warning_value
 
     return warning_value(f"if({raw} = '', 'null', {raw})")

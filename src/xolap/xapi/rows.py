@@ -100,12 +100,22 @@ def to_text(value: Any) -> str:
 MAX_WARNING_VALUE_CHARS = 80  # of a malformed value quoted in a warning
 
 
-def warning_text(reason: str, raw: Any) -> str:
-    """'<field (path)>: expected …, got <the value as JSON>' (long values cut, the same in both engines)."""
+def quoted_value(raw: Any) -> str:
+    """A malformed value as a warning names it: a scalar as JSON in Torus's spelling (long ones cut); an object or
+    an array only by its kind (it may hold anything, a learner's identity too). The same in both engines."""
+    if type(raw) is dict:
+        return "an object"
+    if type(raw) is list:
+        return "an array"
     value = torus_json.dumps(raw)
     if len(value) > MAX_WARNING_VALUE_CHARS:
         value = value[:MAX_WARNING_VALUE_CHARS] + "..."
-    return f"{reason}, got {value}"
+    return value
+
+
+def warning_text(reason: str, raw: Any) -> str:
+    """'<field (path)>: expected …, got <quoted_value(raw)>'."""
+    return f"{reason}, got {quoted_value(raw)}"
 
 
 def _to_uint(limit: int) -> Callable[[Any], int | None]:

@@ -71,10 +71,14 @@ def text_of(raw: str) -> str:
 
 
 def warning_value(raw: str) -> str:
-    """The malformed value quoted in a warning (rows.warning_text): Torus-spelled JSON, long values cut."""
+    """The malformed value as a warning names it (rows.quoted_value): a scalar as Torus-spelled JSON, long ones
+    cut; an object or an array by its kind."""
     text = torus_json.dumps_sql(raw)
     cut = rows.MAX_WARNING_VALUE_CHARS
-    return f"if(length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
+    return (
+        f"multiIf(startsWith({raw}, '{{'), 'an object', startsWith({raw}, '['), 'an array', "
+        f"length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
+    )
 
 
 _ALIAS_RE = re.compile(r"\b_x_[A-Za-z0-9_]+\b")
