@@ -88,7 +88,12 @@
   function refuseLoad(uri) {
     return Promise.reject(new Error("charts may not load anything (" + String(uri).slice(0, 80) + ")"));
   }
-  const noLoader = { load: refuseLoad, sanitize: refuseLoad, http: refuseLoad, file: refuseLoad };
+  const INLINE_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]*$/;
+  const noLoader = {
+    load: refuseLoad, http: refuseLoad, file: refuseLoad,
+    // image marks may only show inline images (the same rule as the server's sanitizer)
+    sanitize: (uri) => (INLINE_IMAGE.test(String(uri)) ? Promise.resolve({ href: String(uri) }) : refuseLoad(uri)),
+  };
   const embedOptions = {
     actions: false, renderer: "svg", mode: "vega-lite", loader: noLoader,
     ast: true, expr: window.vegaInterpreter && window.vegaInterpreter.expressionInterpreter,
