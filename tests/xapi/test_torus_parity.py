@@ -330,3 +330,12 @@ def test_etl_lambda_path_writes_the_same_attributions_and_warnings(ch_db, aws_se
     client.command(f"TRUNCATE TABLE `{db}`.experiment_attributions")
     ingest_bytes(client, settings, CORPUS.read_bytes(), source_file=f"s3://{bucket}/{key}", source_etag=etag, ingest_path="t")
     assert _attribution_rows(client, db) == etl_rows
+
+
+def test_health_counts_rejected_lines_not_warnings(ch_db):
+    from xolap.analytics.health import ingest_freshness
+
+    client, settings = ch_db
+    report = ingest_bytes(client, settings, CORPUS.read_bytes(), source_file="f", source_etag=None, ingest_path="t")
+    assert report.warnings > 0
+    assert ingest_freshness(client, settings)["rejected_lines_24h"] == report.rejected == 2

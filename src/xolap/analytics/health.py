@@ -71,7 +71,7 @@ def ingest_freshness(client: Client, settings: Settings) -> dict[str, Any]:
     if(count() = 0, NULL, dateDiff('second', max(inserted_at), now())) AS seconds_since_insert
 FROM `{db}`.raw_events""")[0]
     errors = _records(client, settings, "ingest_errors",
-                      f"SELECT count() AS n FROM `{db}`.ingest_errors WHERE recorded_at >= now() - INTERVAL 1 DAY")
+                      f"SELECT count() AS n FROM `{db}`.ingest_errors WHERE recorded_at >= now() - INTERVAL 1 DAY AND severity = 'error'")
     return {**row, "rejected_lines_24h": errors[0]["n"]}
 
 
@@ -157,8 +157,9 @@ def sample_queries(settings: Settings) -> list[SampleQuery]:
                     f"WHERE inserted_at >= now() - INTERVAL 1 DAY GROUP BY source_file ORDER BY loaded DESC LIMIT 50"),
         SampleQuery("Duplicates waiting for merge", "Rows stored minus rows counted once; merges remove the difference.",
                     f"SELECT (SELECT count() FROM {db}.raw_events) - (SELECT count() FROM {db}.raw_events FINAL) AS duplicates"),
-        SampleQuery("Rejected input lines", "The latest ingest errors with file, line and reason.",
-                    f"SELECT recorded_at, ingest_path, source_file, source_line, reason FROM {db}.ingest_errors "
+        SampleQuery("Rejected input lines", "The latest ingest errors (severity error: line rejected; warning: row kept, "
+                    "a malformed optional value stored NULL) with file, line and reason.",
+                    f"SELECT recorded_at, ingest_path, severity, source_file, source_line, reason FROM {db}.ingest_errors "
                     f"ORDER BY recorded_at DESC LIMIT 50"),
         SampleQuery("Parts per partition", "Active parts and rows per monthly partition (many parts = merges behind).",
                     f"SELECT partition, count() AS parts, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size "
