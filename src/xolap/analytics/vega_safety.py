@@ -26,7 +26,7 @@ DATUM_FIELD = re.compile(r"\bdatum\s*\.\s*[A-Za-z_$][\w$]*")
 DATA_KEYS = frozenset({"values", "name", "format", "sequence", "sphere", "graticule"})
 DIMENSION_KEYS = frozenset({"width", "height", "continuousWidth", "continuousHeight", "discreteWidth",
                             "discreteHeight"})
-EXPRESSION_KEYS = frozenset({"expr", "signal", "calculate", "test", "filter", "update"})
+EXPRESSION_KEYS = frozenset({"expr", "signal", "calculate", "test", "filter", "update"})  # and every *Expr key
 VIEW_LIST_KEYS = ("layer", "concat", "hconcat", "vconcat")
 AUTOSIZE_TYPES = frozenset({"pad", "fit", "fit-x", "fit-y", "none"})
 # Keys that configure loading or embedding rather than drawing: never allowed anywhere in a spec.
@@ -156,7 +156,7 @@ class _Checker:
                 self.check_autosize(value, here)
             elif key == "maxbins":
                 self.check_number(value, here, self.limits.max_bins, "maxbins")
-            elif key in EXPRESSION_KEYS and isinstance(value, str):
+            elif (key in EXPRESSION_KEYS or key.endswith("Expr")) and isinstance(value, str):
                 self.check_expression(value, here)
             elif key == "params":
                 self.check_list_length(value, here, self.limits.max_params, "params")
