@@ -63,6 +63,9 @@ def test_the_image_beacon_alone_is_refused_at_its_url_channel():
     ({**BAR, "params": [{"name": "p", "expr": "window.location"}]}, "$.params[0].expr"),
     ({**BAR, "transform": [{"calculate": "datum.constructor", "as": "c"}]}, "$.transform[0].calculate"),
     ({**BAR, "transform": [{"calculate": "datum['constructor']", "as": "c"}]}, "$.transform[0].calculate"),
+    ({**BAR, "transform": [{"calculate": "datum['con' + 'structor']", "as": "c"}]}, "$.transform[0].calculate"),
+    ({**BAR, "transform": [{"calculate": "datum['\\x63onstructor']", "as": "c"}]}, "$.transform[0].calculate"),
+    ({**BAR, "transform": [{"calculate": "datum.a . __proto__", "as": "c"}]}, "$.transform[0].calculate"),
     ({**BAR, "transform": [{"filter": "modify('x', datum)"}]}, "$.transform[0].filter"),
     ({**BAR, "encoding": {"x": {"field": "a", "axis": {"labelExpr": "datum.label.constructor"}}}},
      "$.encoding.x.axis.labelExpr"),
@@ -129,7 +132,8 @@ def test_the_shipped_category_charts_pass(category):
     {"mark": "image", "encoding": {"url": {"value": PIXEL}}},
     {**BAR, "data": {"values": [{"url": "https://example.org/page", "href": "x"}]}},
     {**BAR, "transform": [{"calculate": "datum.url + ' visits'", "as": "label"},
-                          {"filter": "datum.file != 'x' && datum.n > 2"}]},
+                          {"filter": "datum.file != 'x' && datum.n > 2"},
+                          {"calculate": "datum['time spent'] / 60 + datum[\"open\"]", "as": "minutes"}]},
     {**BAR, "params": [{"name": "brush", "select": "interval"}, {"name": "p", "value": 3,
                                                                 "bind": {"input": "range", "min": 1, "max": 9}}]},
     {"layer": [BAR, {**BAR, "mark": "line"}], "resolve": {"scale": {"y": "independent"}}},
@@ -139,3 +143,9 @@ def test_the_shipped_category_charts_pass(category):
 ])
 def test_ordinary_charts_pass(spec):
     assert refusal(spec) is None
+
+
+def test_the_custom_tabs_default_spec_passes():
+    from xolap.web.dashboards import DEFAULT_SPEC
+
+    assert refusal(DEFAULT_SPEC) is None

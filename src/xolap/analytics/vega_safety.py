@@ -21,6 +21,8 @@ DENIED_IDENTIFIERS = re.compile(
     r"window|document|self|top|parent|location|navigator|open|href|url|load|sanitize|setdata|modify|"
     r"loader|http|file)\b")
 STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+BRACKET_LITERAL = re.compile(r"\[\s*(['\"])([^'\"\\]*)\1\s*\]")
+DENIED_MEMBERS = ("constructor", "__proto__", "prototype")
 DATUM_FIELD = re.compile(r"\bdatum\s*\.\s*[A-Za-z_$][\w$]*")
 
 DATA_KEYS = frozenset({"values", "name", "format", "sequence", "sphere", "graticule"})
@@ -252,10 +254,12 @@ class _Checker:
         if len(text) > self.limits.max_expression_chars:
             raise SpecRefused(path, f"the expression is {len(text):,} characters, above the limit of "
                                     f"{self.limits.max_expression_chars:,}")
-        if re.search(r"\[\s*['\"]", text):
-            raise SpecRefused(path, "the expression may not index with a string (use datum.field)")
+        for opening in re.finditer(r"\[\s*['\"]", text):  # datum['a field'] is fine; computed or escaped names are not
+            index = BRACKET_LITERAL.match(text, opening.start())
+            if index is None or index.group(2) in DENIED_MEMBERS:
+                raise SpecRefused(path, "the expression may only index with a plain quoted field name")
         code = STRING_LITERAL.sub("''", text)
-        member = re.search(r"\.\s*(constructor|__proto__|prototype)\b", code)
+        member = re.search(r"\.\s*(" + "|".join(DENIED_MEMBERS) + r")\b", code)
         if member:
             raise SpecRefused(path, f"the expression may not use {member.group(1)!r}")
         names = DATUM_FIELD.sub("datum", code)
