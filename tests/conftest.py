@@ -23,6 +23,25 @@ from xolap.config import Settings, load_settings  # noqa: E402
 from support import free_port  # noqa: E402
 
 _db_counter = itertools.count(1)
+# Folders this session starts Postgres servers under; at the end none may still run there (pytest_sessionfinish).
+_PG_ROOTS: list[Path] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session when a Postgres started under one of its test data dirs is still running (an orphan from
+    a killed server, a missed stop), after stopping it so nothing is left on the machine."""
+    from support import postgres_processes_under, stop_orphan_postgres
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = getattr(factory, "_basetemp", None)
+    roots = [*_PG_ROOTS, *([basetemp] if basetemp else [])]
+    left = postgres_processes_under(roots)
+    if left:
+        for root in roots:
+            stop_orphan_postgres(root)
+        listing = ", ".join(f"pid {pid} ({data})" for pid, data in left)
+        session.config.get_terminal_writer().line(f"FAILED: Postgres left running by the tests: {listing}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +109,7 @@ def pg_template(data_dir: Path) -> Iterator[str]:
     # Not under pytest's tmp dir: pgserver's system user must traverse the path, and every pytest start resets
     # /tmp/pytest-of-<user> to mode 0700 (which would pull the data dir from under a concurrent session's server).
     pg_root = Path(tempfile.mkdtemp(prefix="xolap-test-pg-"))
+    _PG_ROOTS.append(pg_root)
     url = start_embedded(pg_root / "postgres")
     host = url.split("host=", 1)[1]
     with psycopg.connect(url, autocommit=True) as conn:
@@ -137,5 +157,6 @@ def runtime(ch_db, pg_settings):
 def service_data_dir() -> Iterator[Path]:
     """A data dir for a `xolap serve` subprocess, outside pytest's tmp root (see pg_template for why)."""
     path = Path(tempfile.mkdtemp(prefix="xolap-test-serve-"))
+    _PG_ROOTS.append(path)
     yield path / "var"
     shutil.rmtree(path, ignore_errors=True)

@@ -9,3 +9,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def postgres_processes_under(roots) -> list[tuple[int, str]]:
+    """(pid, data dir) of running postmasters whose data dir (-D) lies under one of `roots`."""
+    from pathlib import Path
+
+    import psutil
+
+    roots = [Path(r).resolve() for r in roots]
+    found = []
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            cmdline = process.info["cmdline"] or []
+            if not cmdline or Path(cmdline[0]).name != "postgres" or "-D" not in cmdline:
+                continue
+            data = Path(cmdline[cmdline.index("-D") + 1]).resolve()
+        except (psutil.Error, IndexError, OSError):
+            continue
+        if any(data == root or root in data.parents for root in roots):
+            found.append((process.info["pid"], str(data)))
+    return found
+
+
+def stop_orphan_postgres(data_dir) -> list[int]:
+    """Stop a postmaster left running under data_dir (by a killed `xolap serve`); returns the pids stopped."""
+    import psutil
+
+    stopped = []
+    for pid, _data in postgres_processes_under([data_dir]):
+        try:
+            process = psutil.Process(pid)
+            process.terminate()  # SIGTERM: smart shutdown of the postmaster
+            process.wait(15)
+        except psutil.TimeoutExpired:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+        stopped.append(pid)
+    return stopped

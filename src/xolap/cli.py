@@ -13,7 +13,29 @@ from rich.table import Table
 
 from xolap.config import ConfigError, Settings, get_settings
 
-app = typer.Typer(help="xolap: an analytics warehouse for xAPI learning events.", no_args_is_help=True, add_completion=False)
+class _Cli(typer.Typer):
+    """The `xolap` command: an error that escapes a command prints one line (xolap.cli_errors) and exits 1;
+    `--debug` anywhere on the command line (or XOLAP_DEBUG=1) shows the traceback instead."""
+
+    def __call__(self, *args, **kwargs):
+        import os
+
+        debug = "--debug" in sys.argv[1:] or os.environ.get("XOLAP_DEBUG") == "1"
+        if "--debug" in sys.argv[1:]:
+            sys.argv.remove("--debug")
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the top level: one line unless --debug
+            if debug:
+                raise
+            from xolap.cli_errors import explain
+
+            err_console.print(f"[red]error:[/red] {explain(exc)}", highlight=False, soft_wrap=True)
+            err_console.print("(run with --debug for the traceback)", style="dim", highlight=False)
+            raise SystemExit(1) from None
+
+
+app = _Cli(help="xolap: an analytics warehouse for xAPI learning events.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 ch_app = typer.Typer(help="ClickHouse administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Postgres administration.", no_args_is_help=True)
@@ -174,6 +196,9 @@ def serve_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("procrastinate", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # psycopg.pool warns every second while Postgres is down; urllib3 and clickhouse-connect on each refused try
+    for chatty in ("psycopg.pool", "urllib3.connectionpool", "clickhouse_connect"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
     hooks = []
     if demo:
         from xolap.demo import demo_hook

@@ -18,7 +18,7 @@ import procrastinate
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from xolap.component_status import board
+from xolap.component_status import board, one_line
 from xolap.supervisor import Backoff, Supervised
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,13 @@ def job_counts(session: Session) -> dict[str, int]:
     """Jobs by status (todo, doing, failed, ...), for health pages."""
     rows = session.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")).all()
     return {status: int(count) for status, count in rows}
+
+
+# The worker checks its Postgres every PROBE_INTERVAL_S; PROBE_FAILURES misses in a row restart it (visible on
+# health within about PROBE_INTERVAL_S x PROBE_FAILURES + PROBE_TIMEOUT_S).
+PROBE_INTERVAL_S = 5.0
+PROBE_TIMEOUT_S = 5.0
+PROBE_FAILURES = 2
 
 
 class WorkerStopped(Exception):
@@ -137,10 +144,22 @@ class WorkerThread:
                 ))
                 board.report(self.name, True)
                 self._started.set()
+                loop = asyncio.get_running_loop()
+                next_probe, failures = loop.time() + PROBE_INTERVAL_S, 0
                 while not worker.done():
                     if stop.is_set():
                         worker.cancel()
                     await asyncio.wait({worker}, timeout=0.5)
+                    if worker.done() or stop.is_set() or loop.time() < next_probe:
+                        continue
+                    next_probe = loop.time() + PROBE_INTERVAL_S
+                    problem = await self._probe()
+                    failures = failures + 1 if problem else 0
+                    if failures >= PROBE_FAILURES:  # procrastinate would wait for Postgres silently: restart instead
+                        board.report(self.name, False, f"Postgres unreachable: {problem}")
+                        worker.cancel()
+                        await asyncio.wait({worker}, timeout=15)
+                        raise WorkerStopped(f"Postgres unreachable: {problem}")
                 if not worker.cancelled():
                     worker.result()  # the worker's own failure, raised for the supervisor
                 if not stop.is_set():  # procrastinate stops itself (returns) when a side task fails
@@ -150,6 +169,16 @@ class WorkerThread:
                 raise RuntimeError("the job worker was cancelled") from None
         finally:
             logging.getLogger("procrastinate.worker").removeHandler(reasons)
+
+    async def _probe(self) -> str | None:
+        """None when the worker's Postgres answers SELECT 1 within PROBE_TIMEOUT_S, else why not."""
+        try:
+            await asyncio.wait_for(self.app.connector.execute_query_one_async("SELECT 1 AS one"), PROBE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return f"no answer within {PROBE_TIMEOUT_S:.0f} s"
+        except Exception as exc:  # noqa: BLE001 - the reason is reported
+            return one_line(exc)
+        return None
 
     def stop(self, timeout: float = 20) -> None:
         self._stop.set()

@@ -68,10 +68,17 @@ def _connect_chdb(path: str) -> Client:
             client = clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=options)
         except Exception as exc:
             message = str(exc)
-            if "Cannot lock file" in message or "already running" in message:
-                raise ClickHouseUnavailable(
-                    f"the embedded ClickHouse in {path} is held by another process (is `xolap serve` running?)"
-                ) from exc
+            if "Cannot lock file" in message or "already running" in message or "Code: 36" in message:
+                # chDB 26.9 reports a held path as BAD_ARGUMENTS (code 36), the lock error only on stderr
+                from xolap.serve_lock import describe_holder, read_holder
+
+                holder = read_holder(Path(path).parent)
+                if holder is not None:
+                    raise ClickHouseUnavailable(describe_holder(Path(path).parent, holder)) from None
+                if "Code: 36" not in message or "Error initializ" in message:
+                    raise ClickHouseUnavailable(
+                        f"the embedded ClickHouse in {path} is held by another process (is `xolap serve` running?)"
+                    ) from None
             raise ClickHouseUnavailable(f"cannot open embedded ClickHouse in {path}: {exc}") from exc
         _engine_path = path
         return client

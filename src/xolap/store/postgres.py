@@ -50,6 +50,10 @@ def start_embedded(pgdata: Path) -> str:
         exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'xolap';").strip()
         if "1" not in exists.split():
             server.psql("CREATE DATABASE xolap;")
+    elif running_postmaster(pgdata) is None:  # ours, but it died (killed, crashed): start it again
+        log.warning("the embedded Postgres in %s is not running; starting it again", pgdata)
+        with server._lock:  # pgserver's inter-process lock around start/stop
+            server.ensure_postgres_running()
     return f"postgresql://postgres:@/xolap?host={quote(str(pgdata))}"
 
 
@@ -97,14 +101,17 @@ def running_postmaster(pgdata: Path) -> int | None:
     return pid if _pid_alive(pid) else None
 
 
-def stop_embedded() -> None:
-    """Stop every embedded Postgres this process started."""
-    for pgdata, server in list(_embedded.items()):
+def stop_embedded(pgdata: Path | None = None) -> None:
+    """Stop every embedded Postgres this process started (or only the one in `pgdata`)."""
+    for data, server in list(_embedded.items()):
+        if pgdata is not None and data != Path(pgdata).resolve():
+            continue
+        pgdata_of_server = data
         try:
             server.cleanup()
         except Exception as exc:  # pragma: no cover - best effort at shutdown
-            log.warning("stopping embedded Postgres in %s failed: %s", pgdata, exc)
-        _embedded.pop(pgdata, None)
+            log.warning("stopping embedded Postgres in %s failed: %s", pgdata_of_server, exc)
+        _embedded.pop(pgdata_of_server, None)
 
 
 def libpq_url(settings: Settings) -> str:
