@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bf_support import upload_bundles, write_csv_manifest
-from support import free_port
+from support import free_port, postgres_processes_under, stop_orphan_postgres
 
 FILES, LINES, CHUNK = 16, 2500, 2
 TOKEN = "crash-test-token"
@@ -46,7 +46,16 @@ def _serve(data_dir: Path, moto: str, port: int) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_chunk_then_restart_resumes_exactly(tmp_path, moto_server):
+@pytest.mark.faults
+def test_kill_9_mid_chunk_then_restart_resumes_exactly(service_data_dir, moto_server):
+    # service_data_dir, not tmp_path: pgserver's system user must traverse the path (see tests/conftest.py)
+    try:
+        _kill_9_mid_chunk_then_restart_resumes_exactly(service_data_dir, moto_server)
+    finally:  # the killed server's Postgres must not outlive the test, whatever happened
+        stop_orphan_postgres(service_data_dir)
+
+
+def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing", aws_secret_access_key="testing",
@@ -55,7 +64,7 @@ def test_kill_9_mid_chunk_then_restart_resumes_exactly(tmp_path, moto_server):
     s3.create_bucket(Bucket=bucket)
     keys = upload_bundles(s3, bucket, "xapi/", files=FILES, lines=LINES)
     manifest = write_csv_manifest(s3, bucket, [[(bucket, k) for k in keys]])
-    data_dir, port = tmp_path / "var", free_port()
+    port = free_port()
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
 
     server = _serve(data_dir, moto_server, port)
@@ -80,7 +89,7 @@ def test_kill_9_mid_chunk_then_restart_resumes_exactly(tmp_path, moto_server):
     interrupted = [c["chunk_index"] for c in chunks if c["status"] == "running"]
     completed_before = {c["chunk_index"] for c in chunks if c["status"] == "completed"}
 
-    server = _serve(data_dir, moto_server, port)
+    server = _serve(data_dir, moto_server, port)  # adopts the Postgres the killed server left running
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -111,6 +120,8 @@ def test_kill_9_mid_chunk_then_restart_resumes_exactly(tmp_path, moto_server):
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
+    time.sleep(1)
+    assert postgres_processes_under([data_dir]) == []  # the clean stop stopped the adopted Postgres too
 
     # The engine is free again: count in a separate process (this one may hold another chDB path).
     script = (

@@ -1,0 +1,80 @@
+"""kill -9 of `xolap serve`: its embedded Postgres survives the kill (an orphan); the next `xolap serve` on the
+data dir adopts it and its clean stop stops it, so nothing is left running. While a server runs, a second process
+on the data dir is told who holds it, in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from faults_support import report
+from support import free_port, postgres_processes_under, stop_orphan_postgres
+
+pytestmark = pytest.mark.faults
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
+    env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_CONFIG_FILE": "/nonexistent.toml"})
+    return env
+
+
+def _serve(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)], env=_env(data_dir),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.monotonic() - started < 90:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process, time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            pytest.fail(f"xolap serve exited with {process.returncode}")
+        time.sleep(0.3)
+    process.kill()
+    pytest.fail("xolap serve did not become healthy")
+
+
+def _postmaster(data_dir: Path) -> int:
+    return int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def test_kill_9_orphan_postgres_is_adopted_and_stopped_by_the_next_clean_stop(service_data_dir):
+    data_dir, port = service_data_dir, free_port()
+    server, _ = _serve(data_dir, port)
+    try:
+        # A second process on the data dir: one line naming the holder, not chDB's BAD_ARGUMENTS.
+        env = _env(data_dir)
+        second = subprocess.run([sys.executable, "-m", "xolap.cli", "analytics", "health"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and "Traceback" not in second.stderr
+        assert f"pid {server.pid}" in second.stderr and "xolap serve" in second.stderr, second.stderr
+        assert "BAD_ARGUMENTS" not in second.stderr
+
+        orphan = _postmaster(data_dir)
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        assert psutil.pid_exists(orphan)  # the fault: Postgres outlives the killed server
+
+        server, restart_s = _serve(data_dir, port)
+        adopted = _postmaster(data_dir)
+        server.send_signal(signal.SIGINT)
+        server.wait(60)
+        psutil.wait_procs([p for p in (psutil.Process(pid) for pid in {orphan, adopted} if psutil.pid_exists(pid))], timeout=15)
+        left = postgres_processes_under([data_dir])
+        assert left == [], left
+        report("kill -9 of xolap serve (restart until healthy)", restart_s, 0, 0)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+        stop_orphan_postgres(data_dir)
