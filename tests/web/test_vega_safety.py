@@ -140,6 +140,7 @@ def test_the_shipped_category_charts_pass(category):
     {"data": {"sequence": {"start": 0, "stop": 100, "as": "x"}}, "mark": "point",
      "encoding": {"x": {"field": "x", "type": "quantitative", "scale": {"padding": 0.1}}}},
     {"title": "Visits to https://example.org", **BAR},
+    {**BAR, "encoding": {"x": {"field": "duration_ms", "bin": {"step": 60000}, "type": "quantitative"}}},
 ])
 def test_ordinary_charts_pass(spec):
     assert refusal(spec) is None

@@ -150,7 +150,7 @@ class _Checker:
                 continue
             if key in DIMENSION_KEYS:
                 self.check_dimension(value, here)
-            elif key == "step":
+            elif key == "step" and path.endswith(".view"):  # config.view.step: px per band (a bin step is not)
                 self.check_number(value, here, self.limits.max_step, "step")
             elif key == "padding":
                 self.check_padding(value, here)
