@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from xolap.xapi import fields as spec
 from xolap.xapi import torus_json
+from xolap.xapi.torus_json import bind
+from xolap.xapi.rows import CONVERTERS, EXPECTED, _Invalid, quoted_value
 
 ATTRIBUTIONS_KEY = spec.OLI + "experiment_attributions"
 PATH: tuple[str, ...] = ("context", "extensions", ATTRIBUTIONS_KEY)
@@ -87,15 +89,11 @@ def _where(index: int | None) -> str:
 
 
 def _quoted(value: Any) -> str:
-    from xolap.xapi.rows import quoted_value
-
     return quoted_value(value)
 
 
 def _text(value: Any) -> str | None:
     """role / attribution_type / key: a JSON string (or an integer, as the string kind reads it), else None."""
-    from xolap.xapi.rows import CONVERTERS, _Invalid
-
     if value is None:
         return None
     try:
@@ -121,8 +119,6 @@ def structural_problem(item: Any) -> str | None:
 def attribution_rows(statement: dict, row: dict[str, Any], warnings: list[str]) -> list[list[Any]]:
     """Rows (COLUMN_NAMES order) for the statement's attributions; `row` is its raw_events row as a dict
     (timestamp as epoch ms). Problems are appended to `warnings`."""
-    from xolap.xapi.rows import CONVERTERS, EXPECTED, _Invalid
-
     context = statement.get("context")
     extensions = context.get("extensions") if type(context) is dict else None
     items = extensions.get(ATTRIBUTIONS_KEY) if type(extensions) is dict else None
@@ -221,28 +217,22 @@ def _per_item(body: str, extra: str = "") -> str:
     """`body` over (a: the attribution's raw text, i: its 1-based index, [extra params], ma: its key → raw value Map).
     Line-level aliases must reach a lambda as arguments (an alias first defined inside a lambda stays there)."""
     from xolap.xapi.sql import object_map
-    from xolap.xapi.torus_json import _bind
-
-    return f"(a, i{extra}) -> {_bind('ma', [object_map('a')], body)}"
+    return f"(a, i{extra}) -> {bind('ma', [object_map('a')], body)}"
 
 
 def _identity_sql() -> str:
     """Tuple(key, role, attribution_type) of an attribution, over the _per_item parameters (NULL when absent)."""
-    from xolap.xapi.torus_json import _bind
-
     role, kind, key, old_key = (_sql_string(f"ma['{name}']") for name in ("role", "attribution_type", "key", "idempotency_key"))
-    return _bind("rt, kt, kk, ko", [role, kind, key, old_key],
+    return bind("rt, kt, kk, ko", [role, kind, key, old_key],
                  "tuple(if(ifNull(kk, '') = '', ko, kk), rt, if(ifNull(kt, '') = '', rt, kt))")  # fmt: skip
 
 
 def _problems(query: Any) -> str:
     """Array(String): per attribution, why it cannot be written ('' when it can), the words of structural_problem."""
-    from xolap.xapi.torus_json import _bind
-
     items, _line_warnings = _sql_item(query)
     pairs = ", ".join(f"('{r}', '{t}')" for r, t in sorted(VALID_PAIRS))
     quoted = f"arrayMap(r -> {_sql_quoted('r')}, [a, ma['role'], ma['attribution_type']])"
-    body = _bind(
+    body = bind(
         "id, qs", [_identity_sql(), quoted],
         "multiIf(NOT startsWith(a, '{'), concat('expected an object, got ', qs[1]), "
         f"(id.2 IS NULL) OR (tuple(ifNull(id.2, ''), ifNull(id.3, '')) NOT IN ({pairs})), "
@@ -257,7 +247,6 @@ _TYPED = [*((c, "uint64") for c in SCOPE_COLUMNS), *VALUE_FIELDS]
 
 def _value_warnings_sql() -> str:
     """Array(String) over the _per_item parameters: '.<column>: expected …, got <value>' per malformed value."""
-    from xolap.xapi.rows import EXPECTED
     from xolap.xapi.sql import convert, quote
 
     flags, raws, prefixes = [], [], []
@@ -306,9 +295,7 @@ def rows_sql(query: Any) -> str:
         if column == "assignment_scope":
             value = f"ifNull({value}, {quote(DEFAULT_ASSIGNMENT_SCOPE)})"
         values.append(value)
-    from xolap.xapi.torus_json import _bind
-
-    item = _per_item(_bind("id", [_identity_sql()], f"tuple(ifNull(id.1, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})"))
+    item = _per_item(bind("id", [_identity_sql()], f"tuple(ifNull(id.1, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})"))
     return query.alias(
         "_x_att_rows",
         f"arrayFilter((t, p) -> p = '', arrayMap({item}, {items}, arrayEnumerate({items})), {_problems(query)})",

@@ -142,7 +142,7 @@ def _string_sql(s: str) -> str:
     return f"if(match({s}, {_sql_literal(_PLAIN_ASCII)}), concat('\"', {s}, '\"'), concat('\"', {escaped}, '\"'))"
 
 
-def _bind(names: str, values: list[str], body: str) -> str:
+def bind(names: str, values: list[str], body: str) -> str:
     """`body` with lambda parameters `names` bound to `values` (each computed once: keeps the expression small)."""
     return f"arrayMap(({names}) -> {body}, {', '.join(f'[{v}]' for v in values)})[1]"
 
@@ -159,14 +159,14 @@ def _float_sql(t: str) -> str:
         "concat(substring(d, 1, 1), if(length(d) > 1, concat('.', substring(d, 2)), ''), 'e', "
         "if(x < 0, '-', '+'), if(abs(x) < 10, '0', ''), toString(abs(x)))"
     )
-    digits = _bind(
+    digits = bind(
         "d, x", ["trimRight(st, '0')", "ex + toInt32(length(ip)) - 1 - (toInt32(length(al)) - toInt32(length(st)))"],
         f"concat(sg, if(x >= -4 AND x < 16, {fixed}, {scientific}))",
     )
-    stripped = _bind("st", ["trimLeft(al, '0')"], digits)
-    parts = _bind("ip, al", ["splitByChar('.', m)[1]", "concat(splitByChar('.', m)[1], splitByChar('.', m)[2])"], stripped)
-    exponent = _bind("m, ex", ["pa[1]", "toInt32OrZero(replaceOne(pa[2], '+', ''))"], parts)
-    return _bind(
+    stripped = bind("st", ["trimLeft(al, '0')"], digits)
+    parts = bind("ip, al", ["splitByChar('.', m)[1]", "concat(splitByChar('.', m)[1], splitByChar('.', m)[2])"], stripped)
+    exponent = bind("m, ex", ["pa[1]", "toInt32OrZero(replaceOne(pa[2], '+', ''))"], parts)
+    return bind(
         "pa, sg", [f"splitByChar('e', if(startsWith({t}, '-'), substring({t}, 2), {t}))", f"if(startsWith({t}, '-'), '-', '')"],
         exponent,
     )
