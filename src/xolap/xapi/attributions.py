@@ -314,3 +314,34 @@ def insert_from_stage_sql(target: str, stage: str, *, source_file: str, source_e
         f"INSERT INTO {target} ({', '.join(COLUMN_NAMES)}) SELECT {', '.join(select)} FROM {stage} "
         f"ARRAY JOIN attributions AS att WHERE NOT is_blank AND reason = ''"
     )
+
+
+def insert_select_sql(
+    target: str,
+    source: str,
+    *,
+    line_column: str = "line",
+    source_file_expr: str = "_path",
+    source_etag_expr: str = "NULL",
+    source_line_expr: str = "toUInt32(_row_number + 1)",
+) -> str:
+    """`INSERT INTO target (COLUMN_NAMES) SELECT …` of the attributions of every good line read from `source` (a
+    LineAsString table function, as xolap.xapi.sql.insert_select_sql reads): a backfill run whose target is
+    experiment_attributions, as Torus's backfill switches to ARRAY JOIN for that target."""
+    from xolap.xapi.sql import QUERY_SETTINGS, _Query, not_blank_condition
+
+    query = _Query(line_column)
+    event = ("event_hash", "event_type", "timestamp", *SCOPE_COLUMNS)
+    columns = {c: query.column(c, source_file_expr, source_etag_expr, source_line_expr) for c in event}
+    found, reason = query.attributions(), query.reason()
+    rendered = [f"{query.render(columns[c])} AS {c}" for c in event]
+    rendered += [
+        f"{source_file_expr} AS source_file", f"{source_etag_expr} AS source_etag", f"{source_line_expr} AS source_line",
+        f"{query.render(found)} AS attributions", "0 AS is_blank", "'' AS reason",
+    ]  # fmt: skip
+    stage = (
+        f"(SELECT {', '.join(rendered)} FROM {source} WHERE {not_blank_condition(line_column)} "
+        f"AND {query.render(reason)} = '' AND notEmpty(attributions))"
+    )
+    insert = insert_from_stage_sql(target, stage, source_file="source_file", source_etag="source_etag", source_line="source_line")
+    return f"{insert} {QUERY_SETTINGS}"
