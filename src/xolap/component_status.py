@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 log = logging.getLogger("xolap.health")
 MAX_ERROR = 300
@@ -47,6 +48,8 @@ class ComponentState:
     def as_dict(self) -> dict:
         body = asdict(self)
         body["label"] = LABELS.get(self.name, self.name)
+        body["since_iso"] = _iso(self.since)
+        body["last_error_at_iso"] = _iso(self.last_error_at)
         return body
 
 
@@ -91,6 +94,10 @@ class ComponentBoard:
     def forget(self, name: str) -> None:
         with self._lock:
             self._states.pop(name, None)
+
+
+def _iso(at: float | None) -> str | None:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds") if at else None
 
 
 def _was_reported(state: ComponentState) -> bool:

@@ -94,8 +94,27 @@ def _scope_sync(runtime: Runtime, stop: threading.Event):
     return start_scope_sync(runtime, stop)
 
 
+def _health_monitor(runtime: Runtime, stop: threading.Event):
+    """Probe every component every HEALTH_INTERVAL_S, so a fault is logged (once, on the change) and shown on
+    /healthz within a minute even when nobody is asking."""
+    from xolap.analytics.health import component_health
+
+    def run() -> None:
+        while not stop.wait(HEALTH_INTERVAL_S):
+            try:
+                component_health(runtime)
+            except Exception as exc:  # noqa: BLE001 - the monitor itself must not die
+                log.warning("health probe failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
+
+    thread = threading.Thread(target=run, name="xolap-health", daemon=True)
+    thread.start()
+    return thread
+
+
+HEALTH_INTERVAL_S = 15.0
+
 # Run after migrations and before serving, each with the Runtime (the demo loader is passed in by the CLI).
 STARTUP_HOOKS: list = [_recover_backfill_jobs, _drop_stale_ingest_stages]
 
 # Functions (runtime, stop_event) -> started Thread | None, for in-process workers besides the job worker.
-BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync]
+BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync, _health_monitor]

@@ -92,3 +92,61 @@ def test_monitoring_queries_are_not_counted(ch_db):
     first = health_summary(client, settings)["queries"]
     second = health_summary(client, settings)["queries"]
     assert second["finished"] == first["finished"]  # only health's own queries ran in between
+
+
+# --- components (xolap.component_status, component_health) ---------------------------------------------------------
+
+def test_component_board_logs_one_line_per_state_change(caplog):
+    import logging
+
+    from xolap.component_status import ComponentBoard
+
+    board = ComponentBoard()
+    caplog.set_level(logging.INFO, logger="xolap.health")
+    board.report("s3", True)
+    for n in range(5):  # five failed probes while down: one line
+        board.report("s3", False, ConnectionError(f"refused #{n}"))
+    board.report("s3", True)
+    board.report("s3", True)
+    wrapped = RuntimeError()
+    wrapped.__cause__ = OSError("connection to server failed")
+    board.report("job_worker", False, wrapped)  # an exception without text: its cause is the reason
+    board.report("etl_worker", False, "")
+    lines = [r.getMessage() for r in caplog.records if r.name == "xolap.health"]
+    assert lines == ["S3 is down: ConnectionError: refused #0", "S3 is back up",
+                     "job worker is down: OSError: connection to server failed", "ETL worker is down: unknown error"]
+    s3 = board.get("s3")
+    assert s3.ok is True and s3.last_error == "ConnectionError: refused #4"
+
+
+def test_health_and_console_name_a_down_component_with_its_error(runtime):
+    import socket
+
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from xolap.runtime import Runtime
+    from xolap.web.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    settings = runtime.settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{port}", "aws_access_key_id": "k",
+                                                   "aws_secret_access_key": SecretStr("s")})
+    client = TestClient(create_app(Runtime(settings)))
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 200 and anonymous.json() == {"status": "ok"}  # S3 degrades, it is not down
+    admin = {"Authorization": f"Bearer {runtime.admin_token}"}
+    body = client.get("/healthz", headers=admin).json()
+    assert body["status"] == "degraded" and body["down"] == ["s3"]
+    assert body["components"]["s3"]["ok"] is False and "Could not connect" in body["components"]["s3"]["last_error"]
+    assert body["components"]["clickhouse"]["ok"] and body["components"]["postgres"]["ok"]
+    from xolap.web.negotiation import templates
+    from xolap.web.pages_admin import console_data
+
+    data = console_data(Runtime(settings))
+    assert data["components_status"] == "degraded" and data["components"]["s3"]["ok"] is False
+    html = templates().env.get_template("admin/clickhouse.html").render(data=data, request=None)
+    section = html[html.index('id="components"'):]
+    assert "S3" in section and "down" in section and "Could not connect" in section

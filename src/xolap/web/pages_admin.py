@@ -300,6 +300,13 @@ def console_data(runtime) -> dict:
 
         data = {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                 "basic": health(runtime), "postgres": postgres, "jobs": jobs, "sample_queries": []}
+    try:  # ClickHouse, Postgres, S3 and the workers: state, since when, last error (xolap.analytics.health)
+        from xolap.analytics.health import component_health
+
+        overall = component_health(runtime)
+        data["components"], data["components_status"] = overall["components"], overall["status"]
+    except Exception as exc:  # noqa: BLE001 - the rest of the page still shows
+        data["components"], data["components_status"] = {}, f"unknown ({type(exc).__name__})"
     try:
         data["migrations"] = [s.__dict__ for s in runtime.migrator().status()]
     except Exception as exc:  # noqa: BLE001
