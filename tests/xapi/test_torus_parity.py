@@ -338,3 +338,17 @@ def test_health_counts_rejected_lines_not_warnings(ch_db):
     report = ingest_bytes(client, settings, CORPUS.read_bytes(), source_file="f", source_etag=None, ingest_path="t")
     assert report.warnings > 0
     assert ingest_freshness(client, settings)["rejected_lines_24h"] == report.rejected == 2
+
+
+def test_a_line_ingested_by_both_engines_is_read_once(ch_db):
+    """Issue 10: when the engines mapped a line differently (duplicate keys, a 10^25 id) one hash landed in two
+    monthly partitions and FINAL reads returned it twice. Both paths into one table: every hash is read once."""
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    ingest_bytes(client, settings, CORPUS.read_bytes(), source_file="f", source_etag="e1", ingest_path="t")
+    ingest_local_file_sql(client, settings, CORPUS, ingest_path="t", source_file="f", source_etag="e1")
+    stored, final, hashes = client.query(
+        f"SELECT (SELECT count() FROM `{db}`.raw_events), (SELECT count() FROM `{db}`.raw_events FINAL), "
+        f"(SELECT uniqExact(event_hash) FROM `{db}`.raw_events)"
+    ).result_rows[0]
+    assert stored == 2 * hashes and final == hashes == len(EXPECTED) - 2
