@@ -104,7 +104,8 @@ def test_job_worker_survives_a_postgres_crash(own_postgres, ch_db, moto_server, 
         state = service.get_run(runtime, "manual", run["id"])
         assert state["status"] == "completed", state
         assert worker.restarts >= 1 and worker.is_alive()
-        assert component_health(runtime)["status"] == "ok"
+        healthy, _ = wait_for(lambda: component_health(runtime)["status"] == "ok", timeout=20, interval=0.5)
+        assert healthy, component_health(runtime)
         expected = FILES * LINES
         assert (count_events(runtime), raw_rows(runtime)) == (expected, expected)
         report("Postgres killed (job worker)", visible_after, expected - count_events(runtime), raw_rows(runtime) - expected)
