@@ -21,12 +21,10 @@ import pyarrow as pa
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 from xolap.config import Settings
 from xolap.ingest.limits import IngestLimits, OversizeLine, split_lines
-from xolap.xapi.identity import statement_line
 from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.rows import Rejected, build_row
 
 GZIP_MAGIC = b"\x1f\x8b"
-EVENT_HASH_INDEX = MAPPED_COLUMN_NAMES.index("event_hash")
 READ_CHUNK = 1 << 20
 SNIFF_BYTES = 4096
 DEFAULT_BATCH_ROWS = 50_000  # rows per insert (bounded memory, a few MB of Arrow per insert)
@@ -268,9 +266,6 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
         try:
             line_warnings: list[str] = []
             row = build_row(line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings)
-            identity = statement_line(line)  # build_row hashed the line as received: rehash when it is not compact
-            if identity is not line:
-                row[EVENT_HASH_INDEX] = hashlib.sha256(identity).hexdigest()
             rows.append(row)
             found.extend(experiment_attributions.statement_rows(line, dict(zip(MAPPED_COLUMN_NAMES, row)), line_warnings))
             if line_warnings:

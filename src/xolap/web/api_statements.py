@@ -2,9 +2,9 @@
 
 Bodies: `application/json` holding an object or an array of objects, or JSONL (`application/x-ndjson`, text/plain,
 or JSON that is not a single document). Each statement is one "line": its provenance is `api:<receipt>` and its
-1-based position. A single object and each element of a JSON array are stored as the compact line a JSONL bundle
-would hold (their own text without whitespace outside strings: xolap.xapi.identity), so a statement sent here and
-the same statement in a file get one event_hash. The body is read in chunks and refused (413) once past 64 MiB. Good statements are inserted even when others are rejected; the answer lists each rejection (line, reason).
+1-based position. A single object, each element of a JSON array and each valid JSONL line are stored as the compact
+line a JSONL bundle would hold (their own text without whitespace outside strings: xolap.xapi.identity), so a
+statement sent here and the same compact statement in a file get one event_hash. The body is read in chunks and refused (413) once past 64 MiB. Good statements are inserted even when others are rejected; the answer lists each rejection (line, reason).
 Answers: 200 when anything was accepted, 400 for an empty or oversized body, 422 when every statement was rejected.
 When XOLAP_S3_BUNDLE_BUCKET is set, accepted bodies are also archived to S3 in Torus's bundle layout.
 POST /api/v1/ingest/paths is `xolap ingest` run by the server that holds the embedded engine.
@@ -53,8 +53,18 @@ def body_lines(body: bytes) -> list[tuple[int, bytes]]:
         line = raw.strip()
         if line:
             index += 1
-            numbered.append((index, line))
+            numbered.append((index, _stored_line(line)))
     return numbered
+
+
+def _stored_line(line: bytes) -> bytes:
+    """A JSONL line as it is stored: compact when it is valid JSON; as sent otherwise (it is then rejected with its
+    reason, and removing whitespace must never turn a bad line into a good one)."""
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line
+    return statement_line(line)
 
 
 def limit_line_size(lines: list[tuple[int, bytes]], limit: int) -> list[tuple[int, bytes]]:
@@ -86,7 +96,7 @@ def archive(runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -
     from xolap.ingest.s3_bundles import S3BundleUploader
 
     uploader = S3BundleUploader(aws_client(settings, "s3"), settings.s3_bundle_bucket, settings.s3_bundle_prefix)
-    return uploader.archive([statement_line(line) for number, line in lines if number not in rejected_lines])
+    return uploader.archive([line for number, line in lines if number not in rejected_lines])
 
 
 @router.post("/statements")

@@ -1,14 +1,13 @@
-"""The bytes a statement is hashed as (event_hash), the same whichever path brought it in.
+"""The bytes a statement is stored and hashed as (event_hash), so one statement is one row whichever path brings it.
 
-A statement's identity is the SHA-256 of its JSON text with the insignificant whitespace removed: every space,
-tab, CR and LF outside a string goes; strings, numbers, escapes and key order stay exactly as the producer wrote
-them. A compact line (Torus writes its bundles with one compact JSON object per line) is unchanged, so it keeps
-the hash Torus's own ETL gives it (sha256 of the raw line); the same statement pretty-printed in an API body, with
-spaces inside a JSONL line, or as an element of a JSON array hashes to the same value and is stored once.
-
-`statement_line` is the Python form, `statement_line_sql` the ClickHouse form (the same regular expressions,
-re2 syntax); tests/ingest/test_statement_identity.py checks that they agree. Only the hash uses this text:
-validation and the stored raw_line of a rejected line still see the line exactly as received.
+The rule, once: event_hash is the SHA-256 of the statement's line as stored. A line read from a file, a folder, a
+.gz, an S3 object, an ETL bundle or a backfill is stored exactly as it was written (its terminator removed), which
+is Torus's own rule (sha256 of the raw line), so every Torus row keeps its Torus hash, spaces and all. A statement
+that arrives through the statements API has no line yet: it becomes the line a JSONL bundle would hold, its own
+text with the whitespace outside strings removed (strings, numbers, escapes and key order kept exactly as the
+producer wrote them). A compact statement is left as it is, so it hashes like the same compact line in a file; a
+pretty-printed object, an element of a JSON array and a loosely spaced JSONL line sent to the API all become that
+compact line. The API's S3 archive holds these lines, so re-ingesting it changes nothing.
 """
 
 from __future__ import annotations
@@ -18,22 +17,14 @@ import json
 import re
 
 # Maximal runs of JSON strings (escapes included) and characters that are neither a quote nor JSON whitespace: the
-# runs of a line joined are the line without the whitespace outside its strings (re2 and Python syntax).
+# runs of a line joined are the line without the whitespace outside its strings.
 _RUNS = r'(?:"[^"\\]*(?:\\[\s\S][^"\\]*)*"|[^" \t\n\r]+)+'
 _WHITESPACE = b" \t\n\r"
-# Where whitespace outside strings can stand in valid JSON (RFC 8259: only at the ends and around structural
-# characters): after { [ or before } ]; between a key's closing quote and ':' or after '":'; before ','; after ','
-# that follows a value's last character and before the next value or key. A line without a match is compact, so
-# ClickHouse keeps it as it is; prose inside strings rarely matches ("Unit 1: Matter" does not).
-_W = r"[ \t\n\r]"
-_LOOSE = "|".join(
-    [f"^{_W}", f"{_W}$", rf"[{{\[]{_W}", rf"{_W}[}}\]]", f'"{_W}+:', f'":{_W}', f"{_W},", rf'["}}\]0-9el],{_W}+["{{\[0-9tfn-]']
-)
 _RUNS_RE = re.compile(_RUNS.encode())
 
 
 def statement_line(line: bytes) -> bytes:
-    """The statement's identity text: `line` without whitespace outside strings (`line` itself when compact).
+    """The line an API statement is stored as: `line` without whitespace outside strings (`line` itself when compact).
 
     Fast path: without an escaped quote, splitting on '"' alternates outside / inside strings, so the outside
     parts are the even ones (about 5 us for a 1.3 KB Torus line); with one, the regular expression decides."""
@@ -77,18 +68,4 @@ def _skip_whitespace(text: str, position: int) -> int:
     return position
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def statement_line_sql(line: str) -> str:
-    """ClickHouse expression for statement_line of the String expression `line`."""
-    return f"if(match({line}, {_literal(_LOOSE)}), arrayStringConcat(extractAll({line}, {_literal(_RUNS)})), {line})"
-
-
-def statement_hash_sql(line: str) -> str:
-    """ClickHouse expression for statement_hash of the String expression `line`."""
-    return f"lower(hex(SHA256({statement_line_sql(line)})))"
-
-
-__all__ = ["array_element_lines", "statement_hash", "statement_hash_sql", "statement_line", "statement_line_sql"]
+__all__ = ["array_element_lines", "statement_hash", "statement_line"]

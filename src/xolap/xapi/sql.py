@@ -31,7 +31,6 @@ from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
 from xolap.xapi import attributions, rows, torus_json
 from xolap.xapi.fields import Field
-from xolap.xapi.identity import statement_hash_sql
 from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN, invalid_reason, missing_reason
 
 LINE_FORMAT = "LineAsString"
@@ -241,7 +240,7 @@ class _Query:
         if column == "event_type":
             return self.event_type()
         if column == "event_hash":
-            return statement_hash_sql(self.line())  # xolap.xapi.identity: one identity on every path
+            return f"lower(hex(SHA256({self.line()})))"  # the line as stored (xolap.xapi.identity)
         if column == "source_file":
             return source_file
         if column == "source_etag":
