@@ -89,6 +89,7 @@ def test_stored_error_never_holds_source_row_content(bf_runtime, s3, bucket, dra
     "Code: 27. DB::Exception: Row 1: Column 0, name: timestamp, type: DateTime64(3), parsed text: \"Ann Lee\" ERROR (CANNOT_PARSE_INPUT_ASSERTION_FAILED)",
     "Code: 6. DB::Exception: Cannot parse string 'AnnLee' as UInt64: syntax error at begin of string. (CANNOT_PARSE_TEXT)",
     "Code: 27. DB::Exception: Cannot parse input: expected ',' before: 'Ann's \"x\":1}\\n': (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)",
+    "Code: 6. DB::Exception: Cannot parse string 'https://example.edu/people/AnnLee' as UInt64: syntax error (CANNOT_PARSE_TEXT)",
 ])
 def test_scrub_keeps_code_and_reason_drops_row_text(message):
     scrubbed = scrub(message)

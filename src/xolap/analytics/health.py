@@ -234,9 +234,16 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
         aws_secret_access_key=getattr(secret, "get_secret_value", lambda: secret)(),
         config=Config(connect_timeout=S3_PROBE_TIMEOUT_S, read_timeout=S3_PROBE_TIMEOUT_S, retries={"max_attempts": 1}),
     )
+    from botocore.exceptions import ClientError
+
     started = time.perf_counter()
-    client.list_buckets()
-    return {"endpoint": settings.s3_endpoint_url or "aws", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    answer = "ok"
+    try:
+        client.list_buckets()
+    except ClientError as exc:  # S3 answered (e.g. AccessDenied for a role without ListAllMyBuckets): it is up
+        answer = exc.response.get("Error", {}).get("Code", "error")
+    return {"endpoint": settings.s3_endpoint_url or "aws", "answer": answer,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
 def _worker_state(runtime, name: str) -> tuple[bool, str | None, dict[str, Any]] | None:

@@ -36,9 +36,14 @@ _DATA_ERROR_HINTS = ("PARSE", "INCORRECT_DATA", "CANNOT_READ", "TYPE_MISMATCH", 
 _SAFE_LITERAL = re.compile(r"^(?:[A-Za-z0-9_.:/=\-*{},?]*/[A-Za-z0-9_.:/=\-*{},?]*|[A-Za-z_]\w*\.[A-Za-z_]\w*|[^\w\s]{1,2})$")
 
 
-def _scrub_literal(match: re.Match) -> str:
+_STRICT_SAFE_LITERAL = re.compile(r"^(?:[A-Za-z_]\w*\.[A-Za-z_]\w*|[^\w\s]{1,2})$")
+
+
+def _scrub_literal(match: re.Match, strict: bool) -> str:
+    """In a data error (strict) only db.table names and punctuation stay: a value may look like a path or URL."""
     inner = match.group(0)[1:-1]
-    return match.group(0) if len(inner) <= 300 and _SAFE_LITERAL.match(inner) and "@" not in inner else "'…'"
+    safe = (_STRICT_SAFE_LITERAL if strict else _SAFE_LITERAL).match(inner)
+    return match.group(0) if len(inner) <= 300 and safe and "@" not in inner else "'…'"
 
 
 def scrub(message: str) -> str:
@@ -51,8 +56,9 @@ def scrub(message: str) -> str:
     text, echoes = _ECHOED_INPUT.subn(lambda m: f"{m.group(1)}: '…'", text)
     if not echoes:  # a quoted echo whose end cannot be told: drop the rest of the message
         text = _UNCLOSED_ECHO.sub(lambda m: f"{m.group(1)}: '…'", text)
-    if any(hint in name for name in code_names for hint in _DATA_ERROR_HINTS) or not code_names:
-        text = _QUOTED.sub(_scrub_literal, text)
+    data_error = any(hint in name for name in code_names for hint in _DATA_ERROR_HINTS)
+    if data_error or not code_names:
+        text = _QUOTED.sub(lambda m: _scrub_literal(m, strict=data_error), text)
     text = _JSON_BLOB.sub("{…}", text)
     text = _VERSION.sub("", text)
     if code_names and code_names[-1] not in text:

@@ -19,8 +19,8 @@ def _postgres_errors() -> tuple[type[BaseException], ...]:
     import psycopg_pool
     from sqlalchemy import exc
 
-    return (exc.OperationalError, exc.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
-            psycopg_pool.PoolTimeout)
+    return (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, psycopg.OperationalError,
+            psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
 def _clickhouse_errors() -> tuple[type[BaseException], ...]:
