@@ -53,3 +53,13 @@ def test_migrations_api_requires_admin_token(runtime):
         headers={"Authorization": f"Bearer {runtime.admin_token}"},
     )
     assert ok.status_code == 200 and all(row["applied"] for row in ok.json()["status"])
+
+
+def test_anonymous_callers_learn_no_software_version(runtime):
+    import xolap
+
+    client = TestClient(create_app(runtime))
+    openapi = client.get("/openapi.json")
+    assert openapi.status_code == 200 and xolap.__version__ not in openapi.text
+    assert openapi.json()["info"]["version"] == "v1"
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404  # CDN pages: off

@@ -53,7 +53,7 @@ EXPORT_FORMATS = ("csv", "json", "png", "svg")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "png": "image/png", "svg": "image/svg+xml"}
 _RENDER_ERROR_STATUS = {"spec": 400, "too_large": 400, "timeout": 422, "crashed": 422, "busy": 503}
 _QUERY_ERROR_STATUS = {"cancelled": 409, "timeout": 422, "too_many_rows": 422, "too_many_rows_read": 422,
-                       "too_many_bytes_read": 422, "memory": 422, "unavailable": 503}
+                       "too_many_bytes_read": 422, "memory": 422, "too_large": 422, "unavailable": 503}
 _readonly_clients = threading.local()
 
 

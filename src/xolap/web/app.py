@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-import xolap
 from xolap.clickhouse.client import ping, server_info
 from xolap.runtime import Runtime
 from xolap.store.db import postgres_status
@@ -38,7 +37,9 @@ def _asked_by_admin(request: Request) -> bool:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="xolap", version=xolap.__version__)
+    # The OpenAPI document names the API's version, not the build's (anonymous callers learn no software version);
+    # FastAPI's /docs and /redoc pages load their scripts from a CDN, which neither this machine nor the CSP allows.
+    app = FastAPI(title="xolap", version="v1", docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_error_pages(app)  # HTML 403/404 pages for browsers
     hostile_input.install(app)  # control characters and values the database refuses: 400, never 500
