@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from xolap.clickhouse.client import ping, server_info
 from xolap.runtime import Runtime
 from xolap.store.db import postgres_status
-from xolap.web import headers, hostile_input, unavailable
+from xolap.web import headers, hostile_input, lrs_auth, unavailable
 from xolap.web.negotiation import install_error_pages
 
 
@@ -60,6 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     for module_name in ROUTER_MODULES:
         app.include_router(import_module(module_name).router)
+    lrs_auth.install(app)  # X-Experience-API-Version echoed on every /xAPI response
     headers.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy on every response, errors included
     return app
 
@@ -76,4 +77,5 @@ ROUTER_MODULES: list[str] = [
     "xolap.web.scopes",
     "xolap.web.pages_backfill",
     "xolap.web.api_accounts",
+    "xolap.web.lrs_about",
 ]

@@ -1,0 +1,111 @@
+"""The LRS front door shared by every /xAPI resource: HTTP Basic credentials (xolap.lrs.credentials) and the
+X-Experience-API-Version header.
+
+  lrs_credential(request) -> LrsCredential   FastAPI dependency: 400 when X-Experience-API-Version is missing or
+                                              unsupported (every path but /xAPI/about), 401 with WWW-Authenticate
+                                              for missing or wrong Basic key/secret
+  require_lrs_read(cred) / require_lrs_write(cred)   403 unless the credential has that right
+  install(app)                                echo X-Experience-API-Version on every /xAPI response (errors too)
+
+request.state.xapi_version is the version the request speaks ("1.0.3" or "2.0.0").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from fastapi import Depends, HTTPException, Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from xolap.lrs import credentials
+from xolap.lrs.credentials import LrsCredential
+
+PREFIX = "/xAPI"
+VERSION_HEADER = "X-Experience-API-Version"
+_VERSION_RE = re.compile(r"^(1\.0|2\.0)(\.\d{1,3})?$")
+RESPONSE_VERSIONS = {"1.0": "1.0.3", "2.0": "2.0.0"}
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="xolap LRS"'}
+
+
+def spoken_version(header: str | None) -> str | None:
+    """The LRS version answering a request that sent `header` ("1.0.3" or "2.0.0"); None when unsupported."""
+    match = _VERSION_RE.match((header or "").strip())
+    return RESPONSE_VERSIONS[match.group(1)] if match else None
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key, sep, secret = decoded.partition(":")
+    return (key, secret) if sep and key else None
+
+
+def check_version(request: Request) -> str:
+    version = spoken_version(request.headers.get(VERSION_HEADER))
+    if version is None:
+        sent = request.headers.get(VERSION_HEADER)
+        reason = "missing" if sent is None else "unsupported (this LRS speaks 1.0.x and 2.0.x)"
+        raise HTTPException(400, f"{VERSION_HEADER} header {reason}")
+    request.state.xapi_version = version
+    return version
+
+
+def lrs_credential(request: Request) -> LrsCredential:
+    """The request's LRS credential (see the module docstring for the refusals)."""
+    pair = basic_credentials(request)
+    credential = None
+    if pair is not None:
+        with request.app.state.runtime.sessions() as session:
+            credential = credentials.authenticate(session, *pair)
+    if credential is None:
+        raise HTTPException(401, "LRS credentials required: HTTP Basic with an LRS key and secret", headers=CHALLENGE)
+    if not request.url.path.rstrip("/").endswith("/about"):
+        check_version(request)
+    request.state.lrs_credential = credential
+    return credential
+
+
+def require_lrs_read(credential: LrsCredential = Depends(lrs_credential)) -> LrsCredential:
+    if not credential.can_read:
+        raise HTTPException(403, "this LRS credential may not read")
+    return credential
+
+
+def require_lrs_write(credential: LrsCredential = Depends(lrs_credential)) -> LrsCredential:
+    if not credential.can_write:
+        raise HTTPException(403, "this LRS credential may not write statements or documents")
+    return credential
+
+
+class VersionHeaderMiddleware:
+    """Adds X-Experience-API-Version to every response under /xAPI (the version the request spoke, else 1.0.3)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        sent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-experience-api-version"), None)
+        version = spoken_version(sent) or "1.0.3"
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers[VERSION_HEADER] = version
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
+
+
+def install(app) -> None:
+    app.add_middleware(VersionHeaderMiddleware)
