@@ -12,7 +12,9 @@ from importlib import resources
 from fastapi import APIRouter, Depends, Request
 
 from xolap.analytics.categories import list_categories
+from xolap.store import flags
 from xolap.store.models import Project
+from xolap.web.auth import resolve_principal
 from xolap.web.negotiation import render, wants_json
 from xolap.web.analytics_scope import AnalyticsScope, DashboardError, check_range, parse_date, project_scope
 from xolap.web.api_analytics import (
@@ -60,12 +62,18 @@ def _dates(start: str | None, end: str | None):
     return first, last
 
 
-def parent_project(request: Request, scope: AnalyticsScope) -> AnalyticsScope | None:
+def parent_project(request: Request, scope: AnalyticsScope) -> dict | None:
+    """The section's project: its scope, and whether the caller may open its dashboard (only then is it a link)."""
     if scope.project_id is None:
         return None
+    principal = resolve_principal(request)
     with request.app.state.runtime.sessions() as session:
         project = session.get(Project, scope.project_id)
-        return project_scope(project) if project is not None else None
+        if project is None:
+            return None
+        may_open = principal.can_see_project(project) and flags.is_enabled(session, flags.ANALYTICS) and (
+            flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", project.id))
+        return {"scope": project_scope(project), "may_open": may_open}
 
 
 def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):

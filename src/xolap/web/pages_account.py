@@ -78,8 +78,22 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
                                               client_address=address)
         session.commit()
         user_email = user.email
+        roles = accounts.roles(session, user)
+        signed_in = Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, "session")
     sessions.start_session(request, sid)
-    return redirect(request, _safe_next(next), json_data={"ok": True, "email": user_email})
+    target = _safe_next(next)
+    if target == "/":
+        target = only_dashboard(request, signed_in) or "/"
+    return redirect(request, target, json_data={"ok": True, "email": user_email})
+
+
+def only_dashboard(request: Request, principal: Principal) -> str | None:
+    """The one dashboard a user may open, when there is exactly one (login goes straight there), else None."""
+    if principal.is_admin or not principal.authenticated:
+        return None
+    section_rows, project_rows = visible_scopes(request, principal)
+    enabled = [row["url"] for row in section_rows + project_rows if row["enabled"]]
+    return enabled[0] if len(enabled) == 1 else None
 
 
 @router.post("/logout", dependencies=[Depends(csrf_protect)])
@@ -100,7 +114,8 @@ def visible_scopes(request: Request, principal: Principal) -> tuple[list[dict], 
         section_query = select(Section).order_by(Section.title, Section.id)
         project_query = select(Project).order_by(Project.title, Project.id)
         if not principal.is_admin:
-            section_query = section_query.where(Section.id.in_(principal.instructor_section_ids or [-1]))
+            section_query = section_query.where(Section.id.in_(principal.instructor_section_ids or [-1])
+                                                | Section.project_id.in_(principal.author_project_ids or [-1]))
             project_query = project_query.where(Project.id.in_(principal.author_project_ids or [-1]))
         analytics = flags.is_enabled(session, flags.ANALYTICS)
         section_rows = [
