@@ -42,5 +42,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.2
     return value, time.monotonic() - started
 
 
-def report(fault: str, seconds: float, lost: int | str, doubled: int | str) -> None:
-    print(f"\nFAULT | {fault} | visible after {seconds:.1f} s | rows lost {lost} | rows doubled {doubled}")
+def report(fault: str, seconds: float | None, lost: int | str, doubled: int | str) -> None:
+    visible = "n/a" if seconds is None else f"{seconds:.1f} s"
+    print(f"\nFAULT | {fault} | visible after {visible} | rows lost {lost} | rows doubled {doubled}")
