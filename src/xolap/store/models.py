@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-                        func)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -148,3 +148,29 @@ class SavedVisualization(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class LrsDocument(Base):
+    """One xAPI document (State, Activity Profile or Agent Profile; xolap.lrs.documents): its bytes, content type,
+    SHA-1 ETag and last change. `address` (unique) and `scope` are SHA-256 hashes of the document's identifying
+    parameters, so IRIs of any length stay indexable; the agent is kept only as the hash of its identifier. The
+    owner columns record the credential that created the document and its section/project limit (who may see it)."""
+
+    __tablename__ = "lrs_documents"
+    __table_args__ = (Index("ix_lrs_documents_scope", "scope", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # state | activity_profile | agent_profile
+    address: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    scope: Mapped[str] = mapped_column(String(64), nullable=False)  # kind + activity + agent: what a list covers
+    activity_id: Mapped[str | None] = mapped_column(Text)
+    agent_hash: Mapped[str | None] = mapped_column(String(64))
+    registration: Mapped[str | None] = mapped_column(String(36))
+    document_id: Mapped[str] = mapped_column(Text, nullable=False)
+    content_type: Mapped[str] = mapped_column(String(255), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    etag: Mapped[str] = mapped_column(String(40), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    owner_credential_id: Mapped[int | None] = mapped_column(Integer)
+    owner_section_id: Mapped[int | None] = mapped_column(BigInteger)
+    owner_project_id: Mapped[int | None] = mapped_column(BigInteger)
