@@ -1,0 +1,176 @@
+"""Storing statements as an LRS: fill id/stored/timestamp/authority/version, refuse duplicate ids in one request,
+apply xAPI's id conflict rule (same id + equivalent statement = no-op, different = 409), voiding, attachments by
+sha2, and hand every new statement to the one `xapi` mapping so raw_events sees LRS traffic at once.
+
+save(...) is the whole write path; it raises LrsError(status, message) for 400/403/409 refusals.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from xolap.ingest.pipeline import EventWriter, LineError, map_lines
+from xolap.lrs import signatures
+from xolap.lrs.credentials import LrsCredential
+from xolap.lrs.storage import VOIDED_VERB, StatementStore, format_stored, lookup_columns, now_ms
+from xolap.lrs.validation import SIGNATURE_USAGE, StatementError, new_id, validate_statement
+
+log = logging.getLogger(__name__)
+LRS_FIELDS = ("stored", "authority", "version")
+
+
+class LrsError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Incoming:
+    """One statement of a request: the parsed object and, when the producer sent it, its own compact text."""
+
+    statement: Any
+    line: bytes | None = None
+
+
+@dataclass
+class SaveResult:
+    ids: list[str]
+    stored: int = 0
+    mapping_warnings: list[LineError] = field(default_factory=list)
+
+
+def equivalence_form(statement: dict) -> bytes:
+    """What two statements with one id must share to be the same statement: everything but the LRS's own fields."""
+    return orjson.dumps({k: v for k, v in statement.items() if k not in LRS_FIELDS}, option=orjson.OPT_SORT_KEYS)
+
+
+def _check_scope(statement: dict, columns: dict, credential: LrsCredential, index: int) -> None:
+    for kind, limit in (("section", credential.section_id), ("project", credential.project_id)):
+        if limit is None:
+            continue
+        found = columns[f"{kind}_id"]
+        if found and found != limit:
+            raise LrsError(403, f"statement[{index}]: this credential may only write statements of its {kind}")
+        columns[f"{kind}_id"] = limit
+
+
+def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incoming], credential: LrsCredential, *,
+         version: str = "1.0.3", attachments: dict[str, tuple[str, bytes]] | None = None,
+         put_id: str | None = None) -> SaveResult:
+    """Validate, store and map `incoming` (see the module docstring); `attachments` are multipart parts by sha2."""
+    if not incoming:
+        raise LrsError(400, "no statements: send a statement or a non-empty array of statements")
+    attachments = attachments or {}
+    stored_at = now_ms()
+    stored_text = format_stored(stored_at)
+    prepared: list[tuple[dict, dict, bytes | None]] = []
+    seen: set[str] = set()
+    needed_hashes: set[str] = set()
+    for index, item in enumerate(incoming):
+        statement = item.statement
+        try:
+            validate_statement(statement, version)
+        except StatementError as exc:
+            raise LrsError(400, f"statement[{index}]: {exc}" if len(incoming) > 1 else str(exc)) from None
+        if put_id is not None:
+            if "id" in statement and statement["id"].lower() != put_id.lower():
+                raise LrsError(400, "statement.id: differs from the statementId parameter")
+            statement["id"] = put_id
+        statement.setdefault("id", new_id())
+        statement_id = statement["id"].lower()
+        if statement_id in seen:
+            raise LrsError(400, f"statement[{index}].id: repeats the id of another statement in this request")
+        seen.add(statement_id)
+        _check_attachments(statement, attachments, index, needed_hashes)
+        had_timestamp = "timestamp" in statement
+        sent = equivalence_form(statement)
+        statement.setdefault("timestamp", stored_text)
+        statement["stored"] = stored_text
+        statement["authority"] = credential.authority
+        statement.setdefault("version", "2.0.0" if version == "2.0.0" else "1.0.0")
+        line = item.line if item.line is not None and had_timestamp and "id" in _keys(item.line) else None
+        columns = lookup_columns(statement)
+        _check_scope(statement, columns, credential, index)
+        prepared.append((statement, {**columns, "sent": sent.decode()}, line))
+    unused = set(attachments) - needed_hashes
+    if unused:
+        raise LrsError(400, "attachment part with an X-Experience-API-Hash no statement names")
+
+    existing = store.fetch(sorted(seen))
+    voiding_targets = [s["object"]["id"].lower() for s, _, _ in prepared if s["verb"]["id"] == VOIDED_VERB]
+    targets = store.fetch(voiding_targets)
+    for target_id in voiding_targets:
+        target = targets.get(target_id)
+        if target is not None and target.statement["verb"]["id"] == VOIDED_VERB:
+            raise LrsError(400, "statement.object: a voiding statement cannot be voided")
+    new_rows, new_lines = [], []
+    for statement, columns, line in prepared:
+        statement_id = statement["id"].lower()
+        if statement_id in existing:
+            if existing[statement_id].sent != columns["sent"]:
+                raise LrsError(409, f"statement id {statement_id} is already stored with different content")
+            continue
+        row = {"statement_id": statement_id, "stored": stored_at, "statement": orjson.dumps(statement).decode(),
+               "voided": 0, "credential_key": credential.key, **columns}
+        new_rows.append(row)
+        new_lines.append(line if line is not None else orjson.dumps(_without_lrs_fields(statement)))
+    for sha2, (content_type, content) in attachments.items():
+        store.save_attachment(sha2, content_type, content)
+    store.insert(new_rows)
+    for target_id in voiding_targets:
+        if target_id in targets and not targets[target_id].voided:
+            store.void(target_id)
+    result = SaveResult([s["id"] for s, _, _ in prepared], len(new_rows))
+    if writer is not None and new_lines:
+        result.mapping_warnings = map_to_raw_events(writer, new_lines, stored_text)
+    return result
+
+
+def _keys(line: bytes) -> dict:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _without_lrs_fields(statement: dict) -> dict:
+    return {k: v for k, v in statement.items() if k not in LRS_FIELDS}
+
+
+def _check_attachments(statement: dict, parts: dict, index: int, needed: set[str]) -> None:
+    for position, attachment in enumerate(statement.get("attachments") or []):
+        sha2 = attachment["sha2"].lower()
+        if "fileUrl" not in attachment or sha2 in parts:
+            if sha2 not in parts:
+                raise LrsError(400, f"statement[{index}].attachments[{position}]: no multipart part with this sha2 "
+                                    "and no fileUrl")
+            needed.add(sha2)
+        if attachment["usageType"] == SIGNATURE_USAGE and sha2 in parts:
+            try:
+                signatures.check(statement, attachment, parts[sha2][1])
+            except signatures.SignatureError as exc:
+                raise LrsError(400, f"statement[{index}].attachments[{position}]: {exc}") from None
+
+
+def map_to_raw_events(writer: EventWriter, lines: list[bytes], receipt: str) -> list[LineError]:
+    """The statements through the one `xapi` mapping into raw_events; lines it refuses are recorded as warnings
+    (the statement stays in the LRS store)."""
+    source_file = f"lrs:{receipt}"
+    batch = map_lines(list(enumerate(lines, 1)), source_file=source_file, source_etag=None)
+    if batch.table.num_rows:
+        writer.write(batch.table)
+    if batch.attributions:
+        writer.write_attributions(batch.attributions)
+    warnings = [LineError(e.source_file, e.source_line, e.reason, e.raw_line, "warning") for e in batch.errors]
+    if warnings or batch.warnings:
+        writer.record_errors(warnings + batch.warnings)
+    if warnings:
+        log.info("LRS: %s statement(s) stored but not mapped to raw_events (%s)", len(warnings), source_file)
+    return warnings

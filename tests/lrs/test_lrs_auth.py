@@ -1,0 +1,67 @@
+"""The /xAPI front door: HTTP Basic LRS credentials, the version header, scopes, revocation; /xAPI/about."""
+
+from __future__ import annotations
+
+from lrs_support import V103, basic, lrs_client, new_credential
+
+from xolap.lrs import credentials
+
+
+def test_about_needs_no_credentials_and_lists_versions(runtime):
+    client, _, _ = lrs_client(runtime)
+    response = client.get("/xAPI/about")
+    assert response.status_code == 200
+    assert "1.0.3" in response.json()["version"] and "2.0.0" in response.json()["version"]
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_basic_auth_is_required_and_checked(runtime):
+    client, auth, cred = lrs_client(runtime)
+    missing = client.get("/xAPI/statements", headers=V103)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Basic")
+    wrong = client.get("/xAPI/statements", headers=basic(cred.key, "not-the-secret") | V103)
+    assert wrong.status_code == 401
+    garbage = client.get("/xAPI/statements", headers={"Authorization": "Basic %%%"} | V103)
+    assert garbage.status_code == 401
+    assert client.get("/xAPI/statements", headers=auth).status_code == 200
+
+
+def test_version_header_required_supported_and_echoed(runtime):
+    client, auth, _ = lrs_client(runtime)
+    without = {k: v for k, v in auth.items() if k != "X-Experience-API-Version"}
+    missing = client.get("/xAPI/statements", headers=without)
+    assert missing.status_code == 400 and "X-Experience-API-Version" in missing.json()["detail"]
+    assert client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "0.95"}).status_code == 400
+    assert client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "3.0.0"}).status_code == 400
+    ok = client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "1.0.1"})
+    assert ok.status_code == 200 and ok.headers["X-Experience-API-Version"] == "1.0.3"
+    two = client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "2.0.0"})
+    assert two.headers["X-Experience-API-Version"] == "2.0.0"
+    assert missing.headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_revoked_credential_stops_at_once_and_secret_is_stored_hashed(runtime):
+    client, auth, cred = lrs_client(runtime)
+    assert client.get("/xAPI/statements", headers=auth).status_code == 200
+    with runtime.sessions() as session:
+        stored = session.get(credentials.LrsCredentialRecord, cred.id)
+        assert auth["Authorization"] not in stored.secret_hash and len(stored.secret_hash) == 64
+        assert credentials.revoke(session, cred.key)
+        session.commit()
+    assert client.get("/xAPI/statements", headers=auth).status_code == 401
+
+
+def test_read_only_credential_may_not_write(runtime):
+    client, auth, _ = lrs_client(runtime, scopes=["read-all"])
+    response = client.post("/xAPI/statements", headers=auth, json={
+        "actor": {"mbox": "mailto:a@example.com"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+        "object": {"id": "http://example.com/a"}})
+    assert response.status_code == 403
+
+
+def test_unknown_scope_is_refused(runtime):
+    import pytest
+
+    with pytest.raises(credentials.CredentialError, match="scope"):
+        new_credential(runtime, scopes=["everything"])
