@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         70 * 1024**2, ge=1,
         description="Memory a custom query may use per second of its time limit (bounds the work of one block).",
     )
+    result_cache_bytes: int = Field(
+        64 * 1024**2, ge=0, description="Bytes of dashboard answers (categories, summaries) kept warm; 0 = no cache."
+    )
+    result_cache_max_age: float = Field(
+        300.0, gt=0, description="Seconds a warm dashboard answer may be served (at most 5 with a ClickHouse server)."
+    )
 
     admin_token: SecretStr | None = Field(None, description="Bearer token accepted as admin by the JSON API.")
     secret_key: SecretStr | None = Field(None, description="Session signing key; generated under data_dir when unset.")

@@ -18,6 +18,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from xolap.clickhouse import data_version
 from xolap.config import Settings
 
 KINDS = ("page", "video", "activity")
@@ -135,5 +136,6 @@ def import_titles(
         rows,
         column_names=["project_id", "kind", "content_id", "title", "updated_at"],
     )
+    data_version.rows_written(settings.clickhouse_database)  # titles label every scope of the project
     report.imported = len(rows)
     return report

@@ -30,6 +30,7 @@ from xolap.backfill.s3paths import object_url, parse_s3_url
 from xolap.backfill.service import (
     chunk_dict, chunk_tag, load_run, now, refresh_inventory, schedule_batches, set_batch_status, set_status,
 )
+from xolap.clickhouse import data_version
 from xolap.clickhouse.client import thread_client
 from xolap.config import Settings
 from xolap.store.db import session_scope
@@ -96,10 +97,13 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
         line_expr = statements.source_line_expression([(path, row) for path, row in blank])
     sql = statements.insert_sql(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag,
                                 clickhouse_settings=ch_settings, dedup_token=token, source_line_expr=line_expr)
-    if on_progress is None:
-        client.command(sql)  # chunks: no progress polling, no helper thread (and no extra client)
-    else:
-        _run_with_progress(settings, sql, query_tag, on_progress)
+    try:
+        if on_progress is None:
+            client.command(sql)  # chunks: no progress polling, no helper thread (and no extra client)
+        else:
+            _run_with_progress(settings, sql, query_tag, on_progress)
+    finally:  # a run or chunk's scopes are not read back (one INSERT … SELECT): every scope's version moves
+        data_version.rows_written(settings.clickhouse_database)
     metrics = statements.query_metrics(client, query_tag)
     result = ChunkResult(**{k: v for k, v in metrics.items() if k in ChunkResult.__dataclass_fields__})
     if record_rejected and fmt == "JSONAsString":

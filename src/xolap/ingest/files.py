@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xolap.clickhouse import data_version
 from xolap.clickhouse.client import tag
 from xolap.config import Settings
 from xolap.ingest.pipeline import (
@@ -306,6 +307,7 @@ def ingest_local_file_sql(
             client.command(tag(experiment_attributions.insert_from_stage_sql(f"`{database}`.experiment_attributions", stage, **values), query_tag))
         finally:
             client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
+            data_version.rows_written(database)  # the chunk's scopes are not read back: every scope's version moves
     _ACTIVE_STAGES.discard((database, stage_name))
     if errors or warned:
         EventWriter(client, settings, ingest_path).record_errors(errors + warned)

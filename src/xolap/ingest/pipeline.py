@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
+from xolap.clickhouse import data_version
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 from xolap.config import Settings
 from xolap.ingest.limits import IngestLimits, OversizeLine, split_lines
@@ -302,16 +303,19 @@ class EventWriter:
     def write(self, table: pa.Table, *, deduplication_token: str | None = None) -> int:
         """Insert the table in batches of at most batch_rows; returns rows inserted."""
         written = 0
-        for offset in range(0, table.num_rows, self.batch_rows):
-            piece = table.slice(offset, self.batch_rows)
-            token = deduplication_token if deduplication_token and table.num_rows <= self.batch_rows else None
-            self.client.insert_arrow(
-                "raw_events",
-                piece,
-                database=self.database,
-                settings={"insert_deduplication_token": token or batch_token(piece)},
-            )
-            written += piece.num_rows
+        try:
+            for offset in range(0, table.num_rows, self.batch_rows):
+                piece = table.slice(offset, self.batch_rows)
+                token = deduplication_token if deduplication_token and table.num_rows <= self.batch_rows else None
+                self.client.insert_arrow(
+                    "raw_events",
+                    piece,
+                    database=self.database,
+                    settings={"insert_deduplication_token": token or batch_token(piece)},
+                )
+                written += piece.num_rows
+        finally:  # also after a partial write: its scopes' cached dashboards are stale either way
+            data_version.rows_written(self.database, table)
         return written
 
     def write_attributions(self, rows: list[list[Any]]) -> int:

@@ -1,0 +1,156 @@
+"""Warm dashboards: the serialized JSON of curated answers (category, event summary) kept per process, keyed by
+(database, scope kind, scope id, what was asked and its parameters, the scope's data version).
+
+- Every insert path bumps the data version of the scopes it wrote (xolap.clickhouse.data_version.rows_written), so
+  a cached answer is never served after its scope changed: the next load computes it again.
+- Bounded in memory: least recently used entries go first once the bytes held pass `result_cache_bytes` (0 turns
+  the cache off); one answer larger than an eighth of the bound is not kept.
+- Entries also expire after `result_cache_max_age` seconds (default 300: relative dates and TTL expiry of old rows
+  change answers without a write). With a ClickHouse server (not embedded), other processes may write (an ETL
+  Lambda, `xolap ingest` on another host) without this process knowing, so entries live at most
+  SERVER_MODE_MAX_AGE seconds there, inside the ETL freshness goal.
+- Never shared across scopes: the scope kind and id are part of the key, and callers authorize before asking.
+- One computation per key at a time: concurrent loads of a cold answer wait for the first instead of each running
+  the query (a failed computation is not cached; the waiters then compute their own).
+- Custom SQL is not cached: its key would have to prove the guard's rewrite, the scope wall and every limit equal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from xolap.analytics.result_formats import json_value
+from xolap.clickhouse import data_version
+from xolap.config import Settings
+
+SERVER_MODE_MAX_AGE = 5.0
+ENTRY_OVERHEAD_BYTES = 200  # key, tuple and bookkeeping of one entry, counted with its body
+_WAIT_FOR_PEER_S = 60.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    version: tuple[int, int]
+    stored_at: float
+    body: bytes
+
+
+class ResultCache:
+    """A byte-bounded LRU map from key to (data version, time stored, JSON body), safe to share between threads."""
+
+    def __init__(self, max_bytes: int, max_age: float):
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._computing: dict[Hashable, threading.Event] = {}
+        self.hits = self.misses = 0
+
+    @property
+    def bytes_held(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, key: Hashable, version: tuple[int, int]) -> bytes | None:
+        """The body stored for key if it was computed at this data version and is not older than max_age."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.version != version or time.monotonic() - entry.stored_at > self.max_age:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry.body
+
+    def store(self, key: Hashable, version: tuple[int, int], body: bytes) -> None:
+        size = len(body) + ENTRY_OVERHEAD_BYTES
+        if size > self.max_bytes // 8:
+            return
+        with self._lock:
+            self._drop(key)
+            self._entries[key] = Entry(version, time.monotonic(), body)
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._entries:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry.body) + ENTRY_OVERHEAD_BYTES
+
+    def get_or_compute(self, key: Hashable, version: Callable[[], tuple[int, int]],
+                       compute: Callable[[], bytes]) -> tuple[bytes, bool]:
+        """(body, was it a hit): the stored body at the current version, else compute() stored under the version
+        read before computing (a write during the computation leaves it stale, so the next load recomputes)."""
+        while True:
+            current = version()
+            body = self.lookup(key, current)
+            if body is not None:
+                self.hits += 1
+                return body, True
+            with self._lock:
+                running = self._computing.get(key)
+                if running is None:
+                    mine = self._computing[key] = threading.Event()
+            if running is None:
+                break
+            if not running.wait(_WAIT_FOR_PEER_S) or self.lookup(key, version()) is None:
+                current, mine = version(), None  # the peer failed, timed out or was outdated: compute our own
+                break
+        self.misses += 1
+        try:
+            body = compute()
+            self.store(key, current, body)
+            return body, False
+        finally:
+            if mine is not None:
+                with self._lock:
+                    self._computing.pop(key, None)
+                mine.set()
+
+
+_caches: dict[tuple[int, float], ResultCache] = {}
+_caches_lock = threading.Lock()
+
+
+def process_cache(settings: Settings) -> ResultCache | None:
+    """This process's cache for these settings' bounds (None when result_cache_bytes is 0)."""
+    if settings.result_cache_bytes <= 0:
+        return None
+    max_age = float(settings.result_cache_max_age)
+    if not settings.is_embedded_clickhouse:
+        max_age = min(max_age, SERVER_MODE_MAX_AGE)
+    bounds = (settings.result_cache_bytes, max_age)
+    with _caches_lock:
+        cache = _caches.get(bounds)
+        if cache is None:
+            cache = _caches[bounds] = ResultCache(*bounds)
+        return cache
+
+
+def to_body(value: Any) -> bytes:
+    return orjson.dumps(value, default=json_value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def cached_json(settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...],
+                produce: Callable[[], Any]) -> tuple[bytes, bool]:
+    """(JSON body, was it a hit) of a curated answer about one scope: `question` names what is asked with every
+    parameter (e.g. ("category", key, start, end)); `produce()` computes the JSON-ready value on a miss. Errors
+    raised by produce propagate and nothing is stored."""
+    database = settings.clickhouse_database
+    cache = process_cache(settings)
+    if cache is None:
+        return to_body(produce()), False
+    key = (database, kind, int(scope_id), *question)
+    return cache.get_or_compute(key, lambda: data_version.version(database, kind, scope_id), lambda: to_body(produce()))
