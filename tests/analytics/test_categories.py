@@ -152,8 +152,10 @@ def test_engagement_date_range_uses_days_and_drops_later_events(course):
 
 
 def test_end_date_is_inclusive(course):
-    rows = run(course, "cross_event", start=date(2026, 4, 20), end=date(2026, 4, 20)).rows
-    assert rows == [{"month": "2026-04-01", "event_type": "page_viewed", "events": 1}]
+    result = run(course, "cross_event", start=date(2026, 4, 20), end=date(2026, 4, 20))
+    assert [(r["period"], r["grain"], r["event_type"], r["events"], r["partial"]) for r in result.rows] == [
+        ("2026-04-20", "day", "page_viewed", 1, False)]
+    assert result.extra["grain"] == "day"
 
 
 def test_performance_buckets_with_average_hints(course):
@@ -162,15 +164,31 @@ def test_performance_buckets_with_average_hints(course):
         ("0–20%", 2, 1.0), ("20–40%", 0, 0.0), ("40–60%", 1, 1.0), ("60–80%", 0, 0.0), ("80–100%", 2, 1.5)]
 
 
-def test_cross_event_per_month(course):
-    rows = run(course, "cross_event").rows
-    assert rows == [
-        {"month": "2026-03-01", "event_type": "activity_attempt", "events": 4},
-        {"month": "2026-03-01", "event_type": "page_viewed", "events": 4},
-        {"month": "2026-03-01", "event_type": "part_attempt", "events": 5},
-        {"month": "2026-03-01", "event_type": "video", "events": 7},
-        {"month": "2026-04-01", "event_type": "page_viewed", "events": 1},
+def test_cross_event_per_week_for_a_term_with_the_partial_last_week_marked(course):
+    result = run(course, "cross_event")  # 2 Mar .. 20 Apr: 49 days, weekly
+    assert result.extra == {"grain": "week"}
+    assert [(r["period"], r["event_type_label"], r["events"], r["covered_days"], r["partial"]) for r in result.rows] == [
+        ("2026-03-02", "Activity attempts", 4, 7, False),
+        ("2026-03-02", "Page views", 4, 7, False),
+        ("2026-03-02", "Question attempts", 5, 7, False),
+        ("2026-03-02", "Video interactions", 7, 7, False),
+        ("2026-04-20", "Page views", 1, 1, True),  # only Monday 20 April has data: a partial week, not a collapse
     ]
+    assert {r["period_status"] for r in result.rows} == {"complete", "partial"}
+    assert result.spec["layer"][0]["encoding"]["x"]["title"] == "Week starting"
+
+
+def test_cross_event_grain_fits_the_span(course):
+    daily = run(course, "cross_event", start=date(2026, 3, 1), end=date(2026, 3, 31))
+    assert daily.extra["grain"] == "day" and {r["period"] for r in daily.rows} == {"2026-03-02", "2026-03-03"}
+    monthly = run(course, "cross_event", start=date(2025, 10, 1), end=date(2026, 4, 25))  # 206 days
+    assert monthly.extra["grain"] == "month"
+    assert [(r["period"], r["event_type"], r["events"], r["partial"]) for r in monthly.rows] == [
+        ("2026-03-01", "activity_attempt", 4, False), ("2026-03-01", "page_viewed", 4, False),
+        ("2026-03-01", "part_attempt", 5, False), ("2026-03-01", "video", 7, False),
+        ("2026-04-01", "page_viewed", 1, True)]  # the range ends on 25 April: 25 of 30 days
+    assert monthly.rows[-1]["covered_days"] == 25 and monthly.rows[-1]["period_days"] == 30
+    assert sum(r["events"] for r in run(course, "cross_event", start=date(2020, 1, 1)).rows) == 21
 
 
 def test_learners_at_risk_counts_back_from_last_activity(course):
@@ -249,8 +267,8 @@ def test_specs_render_to_svg(course, key):
     result = run(course, key, scope=scope, scope_id=10 if scope == "project" else 1)
     assert result.enough_data
     spec = json.loads(json.dumps(result.spec))  # JSON-ready
-    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5")
-    svg = vl_convert.vegalite_to_svg(spec, vl_version="v5_21")
+    assert spec["$schema"] == "https://vega.github.io/schema/vega-lite/v6.json"  # the version the dashboard loads
+    svg = vl_convert.vegalite_to_svg(spec, vl_version="v6_4")
     assert svg.startswith("<svg") and ("<path" in svg or "<rect" in svg)
 
 

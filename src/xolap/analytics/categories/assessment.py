@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from xolap.analytics.categories.model import Category, QueryContext
+from typing import Any
+
+from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.spec_parts import (
+    CONTAINER,
+    COUNT_FORMAT,
+    LEGEND,
+    NAME_LEGEND,
+    SCHEMA,
+    percent,
+    tip_count,
+    tip_percent,
+    tip_text,
+)
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, titles
+from xolap.analytics.labels import add_labels
+
+TOP_ACTIVITIES = 20
+CHART_ACTIVITIES = 10
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -28,37 +45,46 @@ FROM (
 ) AS a
 LEFT JOIN {titles(ctx, 'activity')} AS t ON t.project_id = a.project_id AND t.content_id = toString(a.activity_id)
 ORDER BY a.attempts DESC, a.activity_id
-LIMIT 20"""
+LIMIT {TOP_ACTIVITIES}"""
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """Label each activity (one per id) by its title; repeated titles get '· #<id>' after them."""
+    return Presented(add_labels(rows, id_field="activity_id", title_field="activity_title",
+                                label_field="activity_label"), spec)
 
 
 CATEGORY = Category(
     key="assessment",
     title="Assessment results",
-    description="Per activity (evaluated activity attempts): attempts, distinct learners, average scaled score and "
-    "success rate. Top 20 activities by attempts.",
-    chart_explanation="Each bubble is an activity (top 10 by attempts): further right means higher average score, "
-    "higher up means a larger share of successful attempts, and bigger bubbles had more attempts.",
+    description=f"Per activity (evaluated activity attempts, one row per activity id): attempts, distinct learners, "
+    f"average scaled score and success rate. Top {TOP_ACTIVITIES} activities by attempts in the table; the chart "
+    f"shows the top {CHART_ACTIVITIES}. `activity_label` is the title, made unique when two activities share one.",
+    chart_explanation=f"Each bubble is an activity (top {CHART_ACTIVITIES} by attempts): further right means higher "
+    "average score, higher up means a larger share of successful attempts, and bigger bubbles had more attempts.",
     build_sql=build_sql,
+    present=present,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
         "title": "Activities: average score vs success rate",
-        "width": 480,
+        "width": CONTAINER,
         "height": 320,
-        "transform": [{"window": [{"op": "row_number", "as": "rank"}]}, {"filter": "datum.rank <= 10"}],
+        "transform": [{"window": [{"op": "row_number", "as": "rank"}]},
+                      {"filter": f"datum.rank <= {CHART_ACTIVITIES}"}],
         "mark": {"type": "circle", "opacity": 0.7, "tooltip": True},
         "encoding": {
-            "x": {"field": "avg_score_pct", "type": "quantitative", "title": "Average score (%)",
-                  "scale": {"domain": [0, 100]}},
-            "y": {"field": "success_rate_pct", "type": "quantitative", "title": "Success rate (%)",
-                  "scale": {"domain": [0, 100]}},
-            "size": {"field": "attempts", "type": "quantitative", "title": "Attempts"},
-            "color": {"field": "activity_title", "type": "nominal", "title": "Activity"},
+            "x": percent("avg_score_pct", "Average score (%)"),
+            "y": percent("success_rate_pct", "Success rate (%)"),
+            "size": {"field": "attempts", "type": "quantitative", "title": "Attempts",
+                     "legend": {"format": COUNT_FORMAT, **LEGEND}},
+            "color": {"field": "activity_label", "type": "nominal", "title": "Activity", "legend": NAME_LEGEND},
             "tooltip": [
-                {"field": "activity_title", "title": "Activity"},
-                {"field": "attempts", "type": "quantitative", "title": "Attempts"},
-                {"field": "learners", "type": "quantitative", "title": "Learners"},
-                {"field": "avg_score_pct", "type": "quantitative", "title": "Average score %"},
-                {"field": "success_rate_pct", "type": "quantitative", "title": "Success %"},
+                tip_text("activity_title", "Activity"),
+                tip_text("activity_id", "Activity id"),
+                tip_count("attempts", "Attempts"),
+                tip_count("learners", "Learners"),
+                tip_percent("avg_score_pct", "Average score"),
+                tip_percent("success_rate_pct", "Success"),
             ],
         },
     },

@@ -7,6 +7,7 @@ not in the warehouse), so 100% means "every page someone in this section looked 
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, count, tip_count
 from xolap.analytics.categories.sql import date_filter, events
 
 
@@ -47,17 +48,17 @@ CATEGORY = Category(
     count_field="learners",
     min_count=1,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
         "title": "Share of pages viewed per learner",
-        "width": 420,
+        "width": CONTAINER,
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
             "x": {"field": "share_range", "type": "ordinal", "title": "Pages viewed", "sort": {"field": "bucket"}},
-            "y": {"field": "learners", "type": "quantitative", "title": "Learners"},
+            "y": count("learners", "Learners"),
             "tooltip": [
                 {"field": "share_range", "title": "Pages viewed"},
-                {"field": "learners", "type": "quantitative", "title": "Learners"},
-                {"field": "total_pages", "type": "quantitative", "title": "Pages in scope"},
+                tip_count("learners", "Learners"),
+                tip_count("total_pages", "Pages in scope"),
             ],
         },
     },

@@ -7,11 +7,26 @@ the heatmap period (day ≤ 25 days, week ≤ 175 days, else month) so that 20 p
 
 from __future__ import annotations
 
-from xolap.analytics.categories.model import Category, QueryContext
+from typing import Any
+
+from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.spec_parts import (
+    COUNT_FORMAT,
+    DATE_FORMAT,
+    LEGEND,
+    SCHEMA,
+    count,
+    label_axis,
+    tip_count,
+    tip_percent,
+    tip_text,
+)
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, titles
+from xolap.analytics.labels import add_labels
 
 TOP_PAGES = 20
 MAX_CELLS = 500
+CONCAT_WIDTH = 340  # each part of the vconcat; concatenated views cannot be sized to a container
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -64,57 +79,67 @@ LIMIT {MAX_CELLS}"""
 
 
 _TOOLTIP = [
-    {"field": "page_title", "title": "Page"},
-    {"field": "views", "type": "quantitative", "title": "Views"},
-    {"field": "viewers", "type": "quantitative", "title": "Unique viewers"},
-    {"field": "completion_pct", "type": "quantitative", "title": "Completion %"},
+    tip_text("page_title", "Page"),
+    tip_count("views", "Views"),
+    tip_count("viewers", "Unique viewers"),
+    tip_percent("completion_pct", "Completion"),
 ]
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """Label each page (one per id) by its title; repeated titles get '· #<id>' after them."""
+    return Presented(add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label"), spec)
+
 
 CATEGORY = Category(
     key="engagement",
     title="Page engagement",
-    description="Per page (top 20 by views): page views, unique viewers, completed views and completion rate; and "
-    "views per page over time (per day, week or month depending on the span, at most 500 cells). One row per page "
-    "and period; the page totals repeat on each row.",
-    chart_explanation="Top: one bar per page, its length the number of views, its colour the completion rate. "
-    "Bottom: a heatmap with a row per page and a column per period; darker cells had more views.",
+    description=f"Per page (top {TOP_PAGES} by views, one per page id): page views, unique viewers, completed views "
+    f"and completion rate; and views per page over time (per day, week or month depending on the span, at most "
+    f"{MAX_CELLS} cells). One row per page and period; the page totals repeat on each row. `page_label` is the "
+    "title, made unique when two pages share one.",
+    chart_explanation=f"Top: one bar per page (top {TOP_PAGES}), its length the number of views, its colour the "
+    "completion rate. Bottom: a heatmap with a row per page and a column per period; darker cells had more views.",
     build_sql=build_sql,
+    present=present,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
         "title": "Page engagement",
         "resolve": {"scale": {"color": "independent"}, "legend": {"color": "independent"}},
         "vconcat": [
             {
-                "width": 480,
+                "width": CONCAT_WIDTH,
                 "transform": [
                     {"aggregate": [{"op": "max", "field": "views", "as": "views"},
                                    {"op": "max", "field": "viewers", "as": "viewers"},
                                    {"op": "max", "field": "completion_pct", "as": "completion_pct"}],
-                     "groupby": ["page_title"]}
+                     "groupby": ["page_id", "page_label", "page_title"]}
                 ],
                 "mark": {"type": "bar", "tooltip": True},
                 "encoding": {
-                    "y": {"field": "page_title", "type": "nominal", "sort": "-x", "title": "Page"},
-                    "x": {"field": "views", "type": "quantitative", "title": "Views"},
-                    "color": {"field": "completion_pct", "type": "quantitative", "title": "Completion %",
-                              "scale": {"domain": [0, 100], "scheme": "greens"}},
+                    "y": label_axis("page_label", "Page", sort="-x"),
+                    "x": count("views", "Views"),
+                    "color": {"field": "completion_pct", "type": "quantitative", "title": "Completion (%)",
+                              "scale": {"domain": [0, 100], "scheme": "greens"},
+                              "legend": {"format": ".0f", **LEGEND}},
                     "tooltip": _TOOLTIP,
                 },
             },
             {
-                "width": 480,
+                "width": CONCAT_WIDTH,
                 "mark": {"type": "rect", "tooltip": True},
                 "encoding": {
-                    "x": {"field": "period", "type": "ordinal", "timeUnit": "yearmonthdate", "title": "Period start"},
-                    "y": {"field": "page_title", "type": "nominal", "title": "Page",
-                          "sort": {"field": "views", "op": "max", "order": "descending"}},
+                    "x": {"field": "period", "type": "ordinal", "timeUnit": "utcyearmonthdate", "title": "Period start",
+                          "axis": {"format": DATE_FORMAT, "labelAngle": -45, "labelOverlap": True}},
+                    "y": label_axis("page_label", "Page", sort={"field": "views", "op": "max", "order": "descending"}),
                     "color": {"field": "period_views", "type": "quantitative", "title": "Views in period",
-                              "scale": {"scheme": "blues"}},
+                              "scale": {"scheme": "blues"}, "legend": {"format": COUNT_FORMAT, **LEGEND}},
                     "tooltip": [
-                        {"field": "page_title", "title": "Page"},
-                        {"field": "period", "type": "temporal", "title": "Period start"},
-                        {"field": "granularity", "title": "Period"},
-                        {"field": "period_views", "type": "quantitative", "title": "Views"},
+                        tip_text("page_title", "Page"),
+                        {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Period start",
+                         "format": DATE_FORMAT},
+                        tip_text("granularity", "Period"),
+                        tip_count("period_views", "Views"),
                     ],
                 },
             },

@@ -1,8 +1,9 @@
-"""Hints vs success category: success rate and average score of part attempts by number of hints requested."""
+"""Hints vs success category: success rate and average score of question (part) attempts by hints requested."""
 
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, percent, tip_count, tip_percent
 from xolap.analytics.categories.sql import date_filter, events
 
 MAX_HINT_GROUP = 3
@@ -31,15 +32,15 @@ ORDER BY hints"""
 CATEGORY = Category(
     key="hints_success",
     title="Hints and success",
-    description=f"Evaluated part attempts grouped by hints requested (0, 1, 2, {MAX_HINT_GROUP}+): attempts, success "
-    "rate and average scaled score.",
+    description=f"Evaluated question attempts (part attempts) grouped by hints requested (0, 1, 2, {MAX_HINT_GROUP}+): "
+    "attempts, success rate and average scaled score.",
     chart_explanation="Bars show the success rate for each number of hints; the line shows the average score. "
     "Hover for the number of attempts behind each bar.",
     build_sql=build_sql,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
         "title": "Success by hints requested",
-        "width": 360,
+        "width": CONTAINER,
         "encoding": {
             "x": {"field": "hints_label", "type": "ordinal", "title": "Hints requested", "sort": {"field": "hints"}},
         },
@@ -47,19 +48,18 @@ CATEGORY = Category(
             {
                 "mark": {"type": "bar", "tooltip": True},
                 "encoding": {
-                    "y": {"field": "success_rate_pct", "type": "quantitative", "title": "Success rate / avg score (%)",
-                          "scale": {"domain": [0, 100]}},
+                    "y": percent("success_rate_pct", "Success rate / average score (%)"),
                     "tooltip": [
                         {"field": "hints_label", "title": "Hints"},
-                        {"field": "attempts", "type": "quantitative", "title": "Attempts"},
-                        {"field": "success_rate_pct", "type": "quantitative", "title": "Success %"},
-                        {"field": "avg_score_pct", "type": "quantitative", "title": "Average score %"},
+                        tip_count("attempts", "Question attempts"),
+                        tip_percent("success_rate_pct", "Success"),
+                        tip_percent("avg_score_pct", "Average score"),
                     ],
                 },
             },
             {
                 "mark": {"type": "line", "point": True, "color": "#d62728"},
-                "encoding": {"y": {"field": "avg_score_pct", "type": "quantitative"}},
+                "encoding": {"y": percent("avg_score_pct", "Success rate / average score (%)")},
             },
         ],
     },

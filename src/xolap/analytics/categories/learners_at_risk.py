@@ -7,7 +7,10 @@ to the dashboard only and never logged.
 
 from __future__ import annotations
 
-from xolap.analytics.categories.model import Category, QueryContext
+from typing import Any
+
+from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, count, label_axis, tip_count, tip_text
 from xolap.analytics.categories.sql import END_PARAMETER, date_filter, events
 
 RECENT_DAYS = 14
@@ -25,7 +28,8 @@ def build_sql(ctx: QueryContext) -> str:
         reference = f"(SELECT toDate(max(timestamp)) FROM {events(ctx)} AS r WHERE 1 = 1{date_filter(ctx)})"
     scored = "event_type = 'activity_attempt' AND scaled_score IS NOT NULL"
     return f"""SELECT
-    learner, at_risk, reasons, events, recent_events, last_active, days_inactive, scored_attempts, avg_score_pct
+    learner, at_risk, reasons, events, recent_events, last_active, days_inactive, scored_attempts, avg_score_pct,
+    inactive, low_activity, low_scores
 FROM (
     SELECT *,
         toBool(inactive OR low_activity OR low_scores) AS at_risk,
@@ -59,35 +63,59 @@ ORDER BY risk_count DESC, days_inactive DESC, recent_events, learner
 LIMIT {MAX_LEARNERS}"""
 
 
+REASON_WORDS = {"inactive": f"Inactive {INACTIVE_DAYS}+ days", "low_activity": "Low recent activity",
+                "low_scores": "Low scores"}
+
+# The sortable table the dashboard shows (category JSON `table`): one column per entry, `type` says how to format
+# and sort it (text, date, count, percent); rows are the flagged learners, most at risk first.
+TABLE_COLUMNS = [
+    {"field": "learner", "title": "Learner", "type": "text"},
+    {"field": "last_active", "title": "Last active", "type": "date"},
+    {"field": "days_inactive", "title": "Days inactive", "type": "count"},
+    {"field": "recent_events", "title": f"Events in {RECENT_DAYS} days", "type": "count"},
+    {"field": "avg_score_pct", "title": "Average score (%)", "type": "percent"},
+    {"field": "reasons", "title": "Flagged for", "type": "text"},
+]
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """The flagged learners as a sortable table (JSON `table`); the chart counts flagged learners per reason."""
+    flagged = [{column["field"]: row[column["field"]] for column in TABLE_COLUMNS} for row in rows if row["at_risk"]]
+    table = {"columns": TABLE_COLUMNS, "rows": flagged, "sort": {"field": "days_inactive", "order": "descending"},
+             "export": "csv"}
+    return Presented(rows, spec, {"table": table})
+
+
 CATEGORY = Category(
     key="learners_at_risk",
     title="Learners at risk",
     description=f"Learners flagged when inactive for {INACTIVE_DAYS}+ days, when their events in the last "
     f"{RECENT_DAYS} days are under {int(LOW_ACTIVITY_SHARE * 100)}% of the median learner's, or when their average "
     f"activity score is under {LOW_SCORE_PCT}% over {MIN_SCORED_ATTEMPTS}+ scored attempts. Days are counted back "
-    f"from the end date, or from the last day with activity. Up to {MAX_LEARNERS} learners, most at risk first.",
-    chart_explanation="One point per flagged learner (pseudonymous id): further right means longer since their last "
-    "activity, lower means fewer events in the last two weeks; the colour says why they were flagged. Hover for the "
-    "learner id and average score.",
+    f"from the end date, or from the last day with activity. Up to {MAX_LEARNERS} learners, most at risk first; the "
+    "table lists the flagged ones (learner, last active, events in the last "
+    f"{RECENT_DAYS} days, average score, reasons) and sorts by any column; CSV export has every learner returned.",
+    chart_explanation="Each bar counts the flagged learners with that reason (a learner can have several). The "
+    "table below lists them; click a column heading to sort.",
     build_sql=build_sql,
+    present=present,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "title": "Learners at risk",
-        "width": 420,
-        "height": 280,
-        "transform": [{"filter": "datum.at_risk"}],
-        "mark": {"type": "circle", "size": 80, "opacity": 0.8, "tooltip": True},
+        "$schema": SCHEMA,
+        "title": "Why learners were flagged",
+        "width": CONTAINER,
+        "transform": [
+            {"filter": "datum.at_risk"},
+            {"fold": list(REASON_WORDS), "as": ["reason_key", "flagged"]},
+            {"filter": "datum.flagged"},
+            {"calculate": " : ".join(f"datum.reason_key == '{key}' ? '{words}'" for key, words in REASON_WORDS.items())
+             + " : 'Other'", "as": "reason"},
+            {"aggregate": [{"op": "count", "as": "learners"}], "groupby": ["reason"]},
+        ],
+        "mark": {"type": "bar", "tooltip": True},
         "encoding": {
-            "x": {"field": "days_inactive", "type": "quantitative", "title": "Days since last activity"},
-            "y": {"field": "recent_events", "type": "quantitative", "title": f"Events in the last {RECENT_DAYS} days"},
-            "color": {"field": "reasons", "type": "nominal", "title": "Flagged for"},
-            "tooltip": [
-                {"field": "learner", "title": "Learner"},
-                {"field": "reasons", "title": "Flagged for"},
-                {"field": "days_inactive", "type": "quantitative", "title": "Days inactive"},
-                {"field": "recent_events", "type": "quantitative", "title": f"Events, last {RECENT_DAYS} days"},
-                {"field": "avg_score_pct", "type": "quantitative", "title": "Average score %"},
-            ],
+            "y": label_axis("reason", "Flagged for", sort="-x"),
+            "x": count("learners", "Learners"),
+            "tooltip": [tip_text("reason", "Flagged for"), tip_count("learners", "Learners")],
         },
     },
 )

@@ -39,9 +39,21 @@ class CategoryInfo:
 
 
 @dataclass(frozen=True)
+class Presented:
+    """What a category's `present(rows, spec)` makes of its result rows, in Python over those few rows: the rows with
+    label columns added, the spec fitted to them (axis titles of the chosen grain), and fields the category JSON
+    carries beside the rows (e.g. `grain`, `table`)."""
+
+    rows: list[dict[str, Any]]
+    spec: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Category:
     """A curated category: `build_sql(ctx)` returns trusted SQL that reads events only via scoped_events; `spec` is a
-    Vega-Lite template whose data.values is filled with the result rows; `enough_data(rows)` decides "not enough data"."""
+    Vega-Lite template whose data.values is filled with the result rows; `enough_data(rows)` decides "not enough data";
+    `present`, when set, adds labels to the rows and fits the spec (see Presented)."""
 
     key: str
     title: str
@@ -53,6 +65,7 @@ class Category:
     min_rows: int = 1
     count_field: str | None = None
     min_count: int = 0
+    present: Callable[[list[dict[str, Any]], dict[str, Any]], Presented] | None = None
 
     def info(self) -> CategoryInfo:
         return CategoryInfo(self.key, self.title, self.description, self.chart_explanation, self.scopes, self.min_rows)
@@ -68,7 +81,8 @@ class Category:
 @dataclass(frozen=True)
 class CategoryResult:
     """One run of a category: rows as JSON-ready dicts, the spec with data.values inserted, the exact SQL and
-    parameters it ran with, its wall time, and whether there was enough data to chart."""
+    parameters it ran with, its wall time, whether there was enough data to chart, and the category's extra JSON
+    fields (`extra`, e.g. the time grain it chose or the learners-at-risk table)."""
 
     key: str
     title: str
@@ -80,3 +94,4 @@ class CategoryResult:
     enough_data: bool
     columns: list[str] = field(default_factory=list)
     truncated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

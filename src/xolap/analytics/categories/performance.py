@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.spec_parts import CONTAINER, DECIMAL_FORMAT, LEGEND, SCHEMA, count, tip_count
 from xolap.analytics.categories.sql import date_filter, events
 
 
@@ -28,27 +29,27 @@ ORDER BY bucket"""
 CATEGORY = Category(
     key="performance",
     title="Score distribution",
-    description="Evaluated part attempts grouped by scaled score in 20% buckets (a score of exactly 100% falls in "
-    "80–100%), with the average number of hints requested in each bucket.",
-    chart_explanation="Bar height is the number of part attempts scoring in that range; darker bars mean learners "
+    description="Evaluated question attempts (part attempts) grouped by scaled score in 20% buckets (a score of "
+    "exactly 100% falls in 80–100%), with the average number of hints requested in each bucket.",
+    chart_explanation="Bar height is the number of question attempts scoring in that range; darker bars mean learners "
     "asked for more hints on average.",
     build_sql=build_sql,
     count_field="attempts",
     min_count=1,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "title": "Part-attempt scores",
-        "width": 400,
+        "$schema": SCHEMA,
+        "title": "Question-attempt scores",
+        "width": CONTAINER,
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
             "x": {"field": "score_range", "type": "ordinal", "title": "Score", "sort": {"field": "bucket"}},
-            "y": {"field": "attempts", "type": "quantitative", "title": "Part attempts"},
+            "y": count("attempts", "Question attempts"),
             "color": {"field": "avg_hints", "type": "quantitative", "title": "Average hints",
-                      "scale": {"scheme": "oranges"}},
+                      "scale": {"scheme": "oranges"}, "legend": {"format": ".1f", **LEGEND}},
             "tooltip": [
                 {"field": "score_range", "title": "Score"},
-                {"field": "attempts", "type": "quantitative", "title": "Attempts"},
-                {"field": "avg_hints", "type": "quantitative", "title": "Average hints"},
+                tip_count("attempts", "Question attempts"),
+                {"field": "avg_hints", "type": "quantitative", "title": "Average hints", "format": DECIMAL_FORMAT},
             ],
         },
     },

@@ -26,6 +26,7 @@ from xolap.analytics.categories import (
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
 from xolap.analytics.executor import new_tag, run
+from xolap.analytics.labels import event_type_label
 from xolap.config import Settings
 
 CATEGORIES: dict[str, Category] = {
@@ -114,6 +115,12 @@ def run_category(
     result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
     rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
     spec = copy.deepcopy(category.spec)
+    extra: dict[str, Any] = {}
+    columns = list(result.columns)
+    if category.present is not None:
+        presented = category.present(rows, spec)
+        rows, spec, extra = presented.rows, presented.spec, presented.extra
+        columns += [name for name in (rows[0] if rows else {}) if name not in columns]
     spec["data"] = {"values": rows}
     return CategoryResult(
         key=category.key,
@@ -124,8 +131,9 @@ def run_category(
         parameters={name: json_value(value) for name, value in params.items()},
         elapsed_ms=result.elapsed_ms,
         enough_data=category.enough_data(rows),
-        columns=result.columns,
+        columns=columns,
         truncated=result.truncated,
+        extra=extra,
     )
 
 
@@ -145,8 +153,10 @@ ORDER BY events DESC, event_type"""
 def event_summary(
     client: Client, settings: Settings, scope: str, scope_id: int, start: date | None = None, end: date | None = None
 ) -> list[dict[str, Any]]:
-    """Per event type in the scope: events, distinct learners, first and last event time (the summary cards)."""
+    """Per event type in the scope: events, distinct learners, first and last event time (the summary cards), and
+    `label`, the instructor's words for the type ('Question attempts', 'Other' for unknown types)."""
     ctx = _context(settings, scope, scope_id, start, end)
     result = run(client, settings, event_summary_sql(ctx), parameters=parameters(ctx, scope_id),
                  tag=f"category.summary.{new_tag()}", readonly=True)
-    return [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+    rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+    return [{**row, "label": event_type_label(row.get("event_type"))} for row in rows]

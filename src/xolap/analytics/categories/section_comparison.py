@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from xolap.analytics.categories.model import Category, QueryContext
+from typing import Any
+
+from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.spec_parts import (
+    NAME_LEGEND,
+    SCHEMA,
+    count,
+    label_axis,
+    percent,
+    tip_count,
+    tip_percent,
+    tip_text,
+)
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events
+from xolap.analytics.labels import short_names, unique_labels
 
 MAX_SECTIONS = 100
+CONCAT_WIDTH = 220  # each part of the hconcat; concatenated views cannot be sized to a container
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -33,37 +47,53 @@ LIMIT {MAX_SECTIONS}"""
 
 
 _METRIC_TOOLTIP = [
-    {"field": "section", "title": "Section"},
-    {"field": "learners", "type": "quantitative", "title": "Learners"},
-    {"field": "events", "type": "quantitative", "title": "Events"},
-    {"field": "avg_score_pct", "type": "quantitative", "title": "Average score %"},
-    {"field": "page_completion_pct", "type": "quantitative", "title": "Page completion %"},
+    tip_text("section", "Section"),
+    tip_count("learners", "Learners"),
+    tip_count("events", "Events"),
+    tip_percent("avg_score_pct", "Average score"),
+    tip_percent("page_completion_pct", "Page completion"),
 ]
+
+
+def label_sections(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`section_label`: the section names without the start they all share ("Probability and Statistics — Spring
+    2026 (Section 02)" → "Section 02"), shortened and unique per section id. Call again after renaming sections."""
+    names = [str(row.get("section") or f"Section {row['section_id']}") for row in rows]
+    short = dict(zip((row["section_id"] for row in rows), short_names(names)))
+    labels = unique_labels((row["section_id"], short[row["section_id"]], f"#{row['section_id']}") for row in rows)
+    return [{**row, "section_label": labels[row["section_id"]]} for row in rows]
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    return Presented(label_sections(rows), spec)
+
 
 CATEGORY = Category(
     key="section_comparison",
     title="Sections compared",
     description=f"Per section of the project (up to {MAX_SECTIONS}, busiest first): distinct learners, events, average "
-    "activity score and the share of page views marked completed.",
+    "activity score and the share of page views marked completed. `section` is the section's full name, "
+    "`section_label` the same without the words every section's name starts with.",
     chart_explanation="Left: learners per section. Right: average score (circles) and page completion (squares) per "
     "section, both in percent, so sections can be compared on the same scale.",
     build_sql=build_sql,
     scopes=("project",),
+    present=present,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
         "title": "Sections of this project",
         "hconcat": [
             {
-                "width": 240,
+                "width": CONCAT_WIDTH,
                 "mark": {"type": "bar", "tooltip": True},
                 "encoding": {
-                    "y": {"field": "section", "type": "nominal", "title": "Section", "sort": "-x"},
-                    "x": {"field": "learners", "type": "quantitative", "title": "Learners"},
+                    "y": label_axis("section_label", "Section", sort="-x"),
+                    "x": count("learners", "Learners"),
                     "tooltip": _METRIC_TOOLTIP,
                 },
             },
             {
-                "width": 240,
+                "width": CONCAT_WIDTH,
                 "transform": [
                     {"fold": ["avg_score_pct", "page_completion_pct"], "as": ["metric_field", "value"]},
                     {"calculate": "datum.metric_field == 'avg_score_pct' ? 'Average score' : 'Page completion'",
@@ -71,10 +101,10 @@ CATEGORY = Category(
                 ],
                 "mark": {"type": "point", "filled": True, "tooltip": True},
                 "encoding": {
-                    "y": {"field": "section", "type": "nominal", "title": None,
-                          "sort": {"field": "learners", "op": "max", "order": "descending"}},
-                    "x": {"field": "value", "type": "quantitative", "title": "%", "scale": {"domain": [0, 100]}},
-                    "color": {"field": "metric", "type": "nominal", "title": "Metric"},
+                    "y": label_axis("section_label", None,
+                                    sort={"field": "learners", "op": "max", "order": "descending"}),
+                    "x": percent("value", "Percent"),
+                    "color": {"field": "metric", "type": "nominal", "title": "Measure", "legend": NAME_LEGEND},
                     "shape": {"field": "metric", "type": "nominal"},
                     "tooltip": _METRIC_TOOLTIP,
                 },

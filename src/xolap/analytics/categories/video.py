@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from xolap.analytics.categories.model import Category, QueryContext
+from typing import Any
+
+from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.spec_parts import (
+    CONTAINER,
+    COUNT_FORMAT,
+    LEGEND,
+    SCHEMA,
+    label_axis,
+    percent,
+    tip_count,
+    tip_percent,
+    tip_text,
+)
 from xolap.analytics.categories.sql import (
     PLAYED_VERB,
     VIDEO_COMPLETED_VERB,
@@ -12,8 +25,10 @@ from xolap.analytics.categories.sql import (
     title_or,
     titles,
 )
+from xolap.analytics.labels import add_labels, video_short_id
 
 COMPLETION_PROGRESS = 0.8
+TOP_VIDEOS = 20
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -40,35 +55,45 @@ FROM (
 ) AS v
 LEFT JOIN {titles(ctx, 'video')} AS t ON t.project_id = v.project_id AND t.content_id = v.video_url
 ORDER BY v.viewers DESC, v.plays DESC, v.video_url
-LIMIT 20"""
+LIMIT {TOP_VIDEOS}"""
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """Label each video (one per URL) by its title; repeated titles get the file name after them."""
+    return Presented(add_labels(rows, id_field="video_url", title_field="video_title", label_field="video_label",
+                                short_id=video_short_id), spec)
 
 
 CATEGORY = Category(
     key="video",
     title="Video engagement",
-    description="Per video: play events, distinct viewers, learners who completed it (the completed verb or progress "
-    "≥ 80%), completion rate (completers ÷ viewers) and average progress reported. Top 20 videos by viewers.",
-    chart_explanation="Each bar is a video (top 10 by viewers); its length is the share of viewers who completed it. "
-    "Hover a bar for plays, viewers and average progress.",
+    description=f"Per video (one row per video URL): play events, distinct viewers, learners who completed it (the "
+    "completed verb or progress ≥ 80%), completion rate (completers ÷ viewers, at most 100%) and average progress "
+    f"reported. Top {TOP_VIDEOS} videos by viewers. `video_label` is the title, made unique when two videos share "
+    "one.",
+    chart_explanation=f"Each bar is one video (top {TOP_VIDEOS} by viewers); its length is the share of viewers who "
+    "completed it. Videos with the same title are told apart by their file name. Hover a bar for plays, viewers and average "
+    "progress.",
     build_sql=build_sql,
+    present=present,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
         "title": "Video completion rate",
-        "width": 480,
-        "transform": [{"window": [{"op": "row_number", "as": "rank"}]}, {"filter": "datum.rank <= 10"}],
+        "width": CONTAINER,
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
-            "y": {"field": "video_title", "type": "nominal", "sort": "-x", "title": "Video"},
-            "x": {"field": "completion_rate_pct", "type": "quantitative", "title": "Completion rate (%)",
-                  "scale": {"domain": [0, 100]}},
-            "color": {"field": "viewers", "type": "quantitative", "title": "Viewers"},
+            "y": label_axis("video_label", "Video", sort="-x"),
+            "x": percent("completion_rate_pct", "Completion rate (%)"),
+            "color": {"field": "viewers", "type": "quantitative", "title": "Viewers",
+                      "legend": {"format": COUNT_FORMAT, **LEGEND}},
             "tooltip": [
-                {"field": "video_title", "title": "Video"},
-                {"field": "plays", "type": "quantitative", "title": "Plays"},
-                {"field": "viewers", "type": "quantitative", "title": "Viewers"},
-                {"field": "completions", "type": "quantitative", "title": "Completed by"},
-                {"field": "completion_rate_pct", "type": "quantitative", "title": "Completion %"},
-                {"field": "avg_progress_pct", "type": "quantitative", "title": "Avg progress %"},
+                tip_text("video_title", "Video"),
+                tip_text("video_url", "Address"),
+                tip_count("plays", "Plays"),
+                tip_count("viewers", "Viewers"),
+                tip_count("completions", "Completed by"),
+                tip_percent("completion_rate_pct", "Completion"),
+                tip_percent("avg_progress_pct", "Average progress"),
             ],
         },
     },

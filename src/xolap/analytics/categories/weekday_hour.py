@@ -7,6 +7,7 @@ summary cards already give learners per event type.
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.spec_parts import CONTAINER, COUNT_FORMAT, LEGEND, SCHEMA, tip_count
 from xolap.analytics.categories.sql import date_filter, events
 
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -35,17 +36,19 @@ CATEGORY = Category(
     chart_explanation="Rows are days of the week, columns hours of the day; darker cells had more events.",
     build_sql=build_sql,
     spec={
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": SCHEMA,
+        "width": CONTAINER,
         "title": "Activity by weekday and hour",
         "mark": {"type": "rect", "tooltip": True},
         "encoding": {
             "x": {"field": "hour", "type": "ordinal", "title": "Hour of day"},
             "y": {"field": "day_name", "type": "ordinal", "title": "Day", "sort": DAY_NAMES},
-            "color": {"field": "events", "type": "quantitative", "title": "Events"},
+            "color": {"field": "events", "type": "quantitative", "title": "Events",
+                      "legend": {"format": COUNT_FORMAT, **LEGEND}},
             "tooltip": [
                 {"field": "day_name", "title": "Day"},
                 {"field": "hour", "title": "Hour"},
-                {"field": "events", "type": "quantitative", "title": "Events"},
+                tip_count("events", "Events"),
             ],
         },
     },
