@@ -300,3 +300,47 @@ def test_project_scope_adds_up_its_sections(course):
     assert (quiz["attempts"], quiz["learners"], quiz["avg_score_pct"]) == (4, 4, 60.0)
     learners = {r["learner"] for r in run(course, "learners_at_risk", scope="project", scope_id=10).rows}
     assert learners == {"u1", "u2", "u3", "u4"}
+
+
+def test_learners_at_risk_is_a_sortable_table_of_the_flagged_learners(course):
+    result = run(course, "learners_at_risk")
+    table = result.extra["table"]
+    assert [c["field"] for c in table["columns"]] == [
+        "learner", "last_active", "days_inactive", "recent_events", "avg_score_pct", "reasons"]
+    assert {c["type"] for c in table["columns"]} <= {"text", "date", "count", "percent"}
+    assert all(c["title"] and "_" not in c["title"] for c in table["columns"])
+    assert [(r["learner"], r["last_active"], r["days_inactive"], r["reasons"]) for r in table["rows"]] == [
+        ("u1", "2026-03-03", 48, "inactive 7+ days"), ("u3", "2026-03-03", 48, "inactive 7+ days")]
+    assert table["sort"]["field"] in {c["field"] for c in table["columns"]}
+    assert "learner" in result.columns and "at_risk" in result.columns  # the CSV export keeps every learner returned
+    svg = vl_convert.vegalite_to_svg(json.loads(json.dumps(result.spec)), vl_version="v6_4")
+    assert svg.count('aria-roledescription="bar"') == 1 and "Inactive 7+ days" in svg  # two learners, one reason
+
+
+def test_section_labels_drop_the_shared_course_name():
+    from xolap.analytics.categories.section_comparison import label_sections
+
+    rows = [{"section_id": k, "section": f"Probability and Statistics — Spring 2026 (Section {k:02d})"} for k in (1, 2, 3)]
+    assert [r["section_label"] for r in label_sections(rows)] == ["Section 01", "Section 02", "Section 03"]
+    same = label_sections([{"section_id": 7, "section": "Stats"}, {"section_id": 8, "section": "Stats"}])
+    assert [r["section_label"] for r in same] == ["Stats · #7", "Stats · #8"]
+    assert label_sections([{"section_id": 9, "section": None}])[0]["section_label"] == "Section 9"
+
+
+@pytest.mark.parametrize("limit, kind, words", [
+    ({"query_max_rows_to_read": 3}, "too_many_rows_read", "needs more events than a chart may read at once"),
+    ({"query_max_bytes_to_read": 10}, "too_many_bytes_read", "needs more data than a chart may read at once"),
+])
+def test_a_failing_chart_is_explained_in_plain_words_with_the_detail_apart(course, limit, kind, words):
+    from xolap.analytics.categories import CategoryFailure
+    from xolap.analytics.executor import QueryError
+
+    client, settings = course
+    tight = settings.model_copy(update=limit)
+    with pytest.raises(CategoryFailure) as failure:
+        run_category(client, tight, "cross_event", scope="section", scope_id=1)
+    error = failure.value
+    assert isinstance(error, QueryError) and error.kind == kind
+    assert error.message.startswith("“Activity over time” ") and words in error.message
+    assert "Try a shorter date range." in error.message
+    assert error.detail and error.detail != error.message and "_" not in error.message

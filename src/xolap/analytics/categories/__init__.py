@@ -1,5 +1,6 @@
 """Curated analytics categories (SQL + Vega-Lite spec + metadata) for a section or a project, and the event summary."""
 
+from xolap.analytics.categories.failures import CategoryFailure
 from xolap.analytics.categories.model import CategoryError, CategoryInfo, CategoryResult
 from xolap.analytics.categories.registry import (
     CATEGORIES,
@@ -12,6 +13,7 @@ from xolap.analytics.categories.registry import (
 __all__ = [
     "CATEGORIES",
     "CategoryError",
+    "CategoryFailure",
     "CategoryInfo",
     "CategoryResult",
     "event_summary",

@@ -25,7 +25,8 @@ from xolap.analytics.categories import (
 )
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
-from xolap.analytics.executor import new_tag, run
+from xolap.analytics.categories.failures import plain_failure
+from xolap.analytics.executor import QueryError, new_tag, run
 from xolap.analytics.labels import event_type_label
 from xolap.config import Settings
 
@@ -107,12 +108,16 @@ def run_category(
     end: date | None = None,
 ) -> CategoryResult:
     """Run one curated category for a section or project (optionally between two dates, end inclusive), read-only
-    and bounded by the configured limits. Raises CategoryError for bad arguments, executor.QueryError on failure."""
+    and bounded by the configured limits. Raises CategoryError for bad arguments, CategoryFailure (a QueryError told
+    in plain words, the technical reason in `detail`) when the chart cannot be computed."""
     category = get_category(key, scope)
     ctx = _context(settings, scope, scope_id, start, end)
     sql = category.build_sql(ctx)
     params = parameters(ctx, scope_id)
-    result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
+    try:
+        result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
+    except QueryError as exc:
+        raise plain_failure(exc, category.title) from exc
     rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
     spec = copy.deepcopy(category.spec)
     extra: dict[str, Any] = {}
