@@ -89,6 +89,7 @@ def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
     interrupted = [c["chunk_index"] for c in chunks if c["status"] == "running"]
     completed_before = {c["chunk_index"] for c in chunks if c["status"] == "completed"}
 
+    restarted = time.monotonic()
     server = _serve(data_dir, moto_server, port)  # adopts the Postgres the killed server left running
     try:
         deadline = time.time() + 180
@@ -98,6 +99,7 @@ def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
                 break
             time.sleep(0.3)
         assert state["status"] == "completed", state
+        resumed_s = time.monotonic() - restarted
         batch = state["batches"][0]
         assert batch["chunks_completed"] == FILES // CHUNK and batch["rows_written"] >= FILES * LINES
         logs = api.get(f"/api/v1/backfill/batches/{batch['id']}/chunks").json()
@@ -132,3 +134,5 @@ def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
     out = subprocess.run([sys.executable, "-c", script], env=_env(data_dir, moto_server), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == f"({FILES * LINES}, {FILES * LINES})"
+    print(f"\nFAULT | kill -9 of xolap serve mid-chunk (restart to completed) | visible after {resumed_s:.1f} s"
+          f" | rows lost 0 | rows doubled 0")
