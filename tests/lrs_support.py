@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
@@ -27,3 +28,31 @@ def lrs_client(runtime, scopes=credentials.DEFAULT_SCOPES, **limits):
     """(client, headers with Basic auth and version 1.0.3, credential)."""
     cred, secret = new_credential(runtime, scopes=scopes, **limits)
     return TestClient(create_app(runtime)), basic(cred.key, secret) | V103, cred
+
+
+@contextmanager
+def live_lrs(runtime, scopes=credentials.DEFAULT_SCOPES):
+    """The app served by uvicorn on 127.0.0.1 (a real client such as TinCanPython needs a socket); yields
+    (endpoint ending in /xAPI/, key, secret) and stops the server on exit."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from support import free_port
+
+    cred, secret = new_credential(runtime, scopes=scopes)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "LRS test server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}/xAPI/", cred.key, secret
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
