@@ -73,8 +73,10 @@ class Supervised:
                 error = exc
             delay = self.backoff.next(time.monotonic() - started)
             self.restarts += 1
-            self.last_error = one_line(error)
+            previous, self.last_error = self.last_error, one_line(error)
             self.board.report(self.name, False, error, restarts=self.restarts, retry_in_s=delay)
-            log.warning("%s stopped: %s; restart %d in %.0f s", label, self.last_error, self.restarts, delay)
+            # one line when it stops for a new reason; retries that fail the same way are not news
+            level = logging.WARNING if self.last_error != previous else logging.DEBUG
+            log.log(level, "%s stopped: %s; restart %d in %.0f s", label, self.last_error, self.restarts, delay)
             self.stop_event.wait(delay)
         self.board.forget(self.name)

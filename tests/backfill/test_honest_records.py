@@ -100,3 +100,16 @@ def test_scrub_keeps_code_and_reason_drops_row_text(message):
 def test_scrub_keeps_object_keys_and_table_names():
     message = "Code: 499. DB::Exception: The specified key does not exist.: while reading 'nothing/here.jsonl' in bucket 'bf-1' (S3_ERROR)"
     assert "nothing/here.jsonl" in scrub(message) and "S3_ERROR" in scrub(message)
+
+
+def test_errors_stored_before_scrubbing_are_shown_without_row_content(bf_runtime):
+    from xolap.backfill.models import BackfillRun
+    from xolap.store.db import session_scope
+
+    run = service.create_manual_run(bf_runtime, s3_pattern="s3://bkt/x/*.jsonl")
+    legacy = (f"DatabaseError: Code: 27. DB::Exception: Cannot parse input: expected '\"' before: '{LEARNER}\"}}\\n': "
+              "(while reading the value of key section_id): (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)")
+    with session_scope(bf_runtime.settings) as session:
+        session.get(BackfillRun, run["id"]).error = legacy
+    for shown in (service.get_run(bf_runtime, "manual", run["id"]), service.list_runs(bf_runtime)[0]):
+        assert LEARNER not in shown["error"] and "section_id" in shown["error"] and "CANNOT_PARSE" in shown["error"]

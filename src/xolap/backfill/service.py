@@ -65,12 +65,21 @@ def _iso(value: datetime | None) -> str | None:
 
 # --- serialization -----------------------------------------------------------------------------------------------
 
+def _shown_error(error: str | None) -> str | None:
+    """A stored error as shown: ClickHouse text recorded before errors were scrubbed loses any echoed row content."""
+    if error and "DB::Exception" in error:
+        from xolap.backfill.errors import scrub
+
+        return scrub(error)
+    return error
+
+
 def manual_dict(run: BackfillRun) -> dict[str, Any]:
     return {
         "kind": "manual", "id": run.id, "status": run.status, "target_table": run.target_table, "s3_pattern": run.s3_pattern,
         "format": run.format, "dry_run": run.dry_run, "options": run.options, "clickhouse_settings": run.clickhouse_settings,
         "progress": run.progress, "objects": run.objects, "rows_read": run.rows_read, "rows_written": run.rows_written,
-        "bytes_read": run.bytes_read, "bytes_written": run.bytes_written, "duration_ms": run.duration_ms, "error": run.error,
+        "bytes_read": run.bytes_read, "bytes_written": run.bytes_written, "duration_ms": run.duration_ms, "error": _shown_error(run.error),
         "attempts": run.attempts, "job_id": run.job_id, "query_tag": run.query_tag, "metadata": run.metadata_,
         "initiated_by": run.initiated_by, "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at),
@@ -84,7 +93,7 @@ def inventory_dict(run: InventoryRun) -> dict[str, Any]:
         "inventory_format": run.inventory_format, "target_table": run.target_table, "format": run.format,
         "chunk_size": run.chunk_size, "max_simultaneous_batches": run.max_simultaneous_batches, "key_prefix": run.key_prefix,
         "date_from": _iso(run.date_from), "date_to": _iso(run.date_to), "dry_run": run.dry_run, "options": run.options,
-        "clickhouse_settings": run.clickhouse_settings, "error": run.error, "metadata": run.metadata_,
+        "clickhouse_settings": run.clickhouse_settings, "error": _shown_error(run.error), "metadata": run.metadata_,
         "batches_total": run.batches_total, "batches_completed": run.batches_completed, "batches_failed": run.batches_failed,
         "batches_running": run.batches_running, "batches_pending": run.batches_pending, "rows_ingested": run.rows_ingested,
         "bytes_ingested": run.bytes_ingested, "initiated_by": run.initiated_by, "created_at": _iso(run.created_at),
@@ -98,7 +107,7 @@ def batch_dict(batch: InventoryBatch) -> dict[str, Any]:
         "status": batch.status, "object_count": batch.object_count, "skipped_objects": batch.skipped_objects,
         "processed_objects": batch.processed_objects, "chunk_count": batch.chunk_count, "chunks_completed": batch.chunks_completed,
         "rows_read": batch.rows_read, "rows_written": batch.rows_written, "bytes_read": batch.bytes_read,
-        "bytes_written": batch.bytes_written, "attempts": batch.attempts, "error": batch.error, "metadata": batch.metadata_,
+        "bytes_written": batch.bytes_written, "attempts": batch.attempts, "error": _shown_error(batch.error), "metadata": batch.metadata_,
         "started_at": _iso(batch.started_at), "finished_at": _iso(batch.finished_at), "last_attempt_at": _iso(batch.last_attempt_at),
     }
 
@@ -108,7 +117,7 @@ def chunk_dict(log: ChunkLog) -> dict[str, Any]:
         "batch_id": log.batch_id, "chunk_index": log.chunk_index, "status": log.status, "keys": log.keys,
         "source_url": log.source_url, "dedup_token": log.dedup_token, "dry_run": log.dry_run, "attempts": log.attempts,
         "rows_read": log.rows_read, "rows_written": log.rows_written, "bytes_read": log.bytes_read,
-        "bytes_written": log.bytes_written, "duration_ms": log.duration_ms, "error": log.error,
+        "bytes_written": log.bytes_written, "duration_ms": log.duration_ms, "error": _shown_error(log.error),
         "started_at": _iso(log.started_at), "finished_at": _iso(log.finished_at),
     }
 
