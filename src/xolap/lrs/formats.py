@@ -18,7 +18,7 @@ def _agent_ids(agent: dict) -> dict:
 
 
 def _activity_ids(activity: dict) -> dict:
-    return {k: activity[k] for k in ("objectType", "id") if k in activity}
+    return {"id": activity["id"]}
 
 
 def _ids_object(obj: dict) -> dict:

@@ -87,9 +87,22 @@ class StatementQuery:
     def ascending(self) -> bool:
         return _bool(self.filters.get("ascending"), "ascending")
 
-    def where(self) -> tuple[list[str], dict]:
+    def where(self, table: str, scope: list[str] = ()) -> tuple[list[str], dict]:
+        """Clauses on the statements returned. Filters on agent, verb, activity and registration also return the
+        statements whose StatementRef object targets a matching statement (voided targets included), as xAPI asks."""
+        matching, params = self._matching()
+        clauses = ["voided = 0"]
+        if matching:
+            condition = " AND ".join(matching)
+            target_condition = " AND ".join([*matching, *scope])  # a target the caller may not read counts for nothing
+            clauses.append(f"(({condition}) OR (ref_target != '' AND ref_target IN "
+                           f"(SELECT statement_id FROM {table} FINAL WHERE {target_condition})))")
+        self._times(clauses, params)
+        return clauses, params
+
+    def _matching(self) -> tuple[list[str], dict]:
         f = self.filters
-        clauses, params = ["voided = 0"], {}
+        clauses, params = [], {}
         if "agent" in f:
             column = "related_agent_keys" if _bool(f.get("related_agents"), "related_agents") else "agent_keys"
             clauses.append(f"has({column}, {{agent:String}})")
@@ -106,13 +119,16 @@ class StatementQuery:
         if "registration" in f:
             clauses.append("registration = {registration:String}")
             params["registration"] = f["registration"].lower()
+        return clauses, params
+
+    def _times(self, clauses: list[str], params: dict) -> None:
+        f = self.filters
         if "since" in f:
             clauses.append("stored > {since:DateTime64(3, 'UTC')}")
             params["since"] = _moment(f["since"], "since")
         if "until" in f:
             clauses.append("stored <= {until:DateTime64(3, 'UTC')}")
             params["until"] = _moment(f["until"], "until")
-        return clauses, params
 
 
 def scope_clauses(credential) -> tuple[list[str], dict]:
@@ -154,8 +170,8 @@ def decode_cursor(secret: bytes, cursor: str) -> tuple[dict, datetime, str]:
 def run(store: StatementStore, query: StatementQuery, credential, secret: bytes,
         after: tuple[datetime, str] | None = None) -> tuple[list[StoredRow], str]:
     """A page of statements and the `more` URL ('' on the last page)."""
-    clauses, params = query.where()
     scope, scope_params = scope_clauses(credential)
+    clauses, params = query.where(store.table, scope)
     clauses += scope
     params |= scope_params
     direction = "ASC" if query.ascending else "DESC"

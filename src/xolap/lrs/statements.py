@@ -45,6 +45,16 @@ class SaveResult:
     mapping_warnings: list[LineError] = field(default_factory=list)
 
 
+def normalize(statement: dict) -> None:
+    """Each contextActivities entry as an array (xAPI: returned as arrays even when one object was sent)."""
+    for holder in (statement, statement.get("object") if isinstance(statement.get("object"), dict) else {}):
+        activities = (holder.get("context") or {}).get("contextActivities")
+        if isinstance(activities, dict):
+            for key, value in activities.items():
+                if isinstance(value, dict):
+                    activities[key] = [value]
+
+
 def equivalence_form(statement: dict) -> bytes:
     """What two statements with one id must share to be the same statement: everything but the LRS's own fields."""
     return orjson.dumps({k: v for k, v in statement.items() if k not in LRS_FIELDS}, option=orjson.OPT_SORT_KEYS)
@@ -83,6 +93,7 @@ def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incom
                 raise LrsError(400, "statement.id: differs from the statementId parameter")
             statement["id"] = put_id
         statement.setdefault("id", new_id())
+        normalize(statement)
         statement_id = statement["id"].lower()
         if statement_id in seen:
             raise LrsError(400, f"statement[{index}].id: repeats the id of another statement in this request")

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-COLUMNS = ["statement_id", "stored", "statement", "sent", "voided", "voiding_target", "verb_id", "activity_id",
+COLUMNS = ["statement_id", "stored", "statement", "sent", "voided", "voiding_target", "ref_target", "verb_id", "activity_id",
            "agent_keys", "related_agent_keys", "related_activity_ids", "registration", "credential_key", "section_id",
            "project_id", "attachment_hashes", "row_version"]
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
@@ -75,6 +75,7 @@ def lookup_columns(statement: dict) -> dict:
         "related_activity_ids": sorted(set(related_activities)),
         "registration": str(context.get("registration", "")).lower(),
         "voiding_target": obj["id"].lower() if statement["verb"]["id"] == VOIDED_VERB else "",
+        "ref_target": obj["id"].lower() if kind == "StatementRef" else "",
         "section_id": _uint(extensions.get(TORUS_SECTION)),
         "project_id": _uint(extensions.get(TORUS_PROJECT)),
         "attachment_hashes": [a["sha2"] for a in statement.get("attachments") or []],

@@ -19,8 +19,8 @@ LANGUAGE_RE = re.compile(r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})
                          r"(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
                          r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?$|^[xX](?:-[A-Za-z0-9]{1,8})+$|^i-[A-Za-z]+$")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
-DURATION_RE = re.compile(r"^P(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-                         r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$")
+DURATION_RE = re.compile(r"^P(?:\d+(?:\.\d+)?W|(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?"
+                         r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$")
 VERSION_RE = {"1.0.3": re.compile(r"^1\.0(\.\d+)?$"), "2.0.0": re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")}
 INTERACTION_TYPES = {"true-false", "choice", "fill-in", "long-fill-in", "matching", "performance", "sequencing",
                      "likert", "numeric", "other"}
@@ -100,7 +100,7 @@ def extensions(value: Any, path: str) -> None:
 
 
 def timestamp(value: Any, path: str) -> None:
-    if not isinstance(value, str) or not TIMESTAMP_RE.match(value) or value.endswith("-00:00"):
+    if not isinstance(value, str) or not TIMESTAMP_RE.match(value) or re.search(r"-00:?(?:00)?$", value):
         _fail(path, "must be an ISO 8601 date and time (and not the -00:00 offset)")
     from datetime import datetime
 
@@ -164,6 +164,15 @@ def actor(value: Any, path: str) -> None:
         agent(value, path)
 
 
+def authority(value: Any, path: str) -> None:
+    """An Agent, or (OAuth) an anonymous Group of exactly two Agents, one of them the application's account."""
+    actor(value, path)
+    if value.get("objectType") == "Group":
+        members = value.get("member") or []
+        if any(k in value for k in IFIS) or len(members) != 2 or not any("account" in m for m in members):
+            _fail(path, "a Group authority must be an anonymous Group of two Agents, one of them an OAuth account")
+
+
 def verb(value: Any, path: str) -> None:
     _object(value, path, {"id", "display"}, ("id",))
     _iri(value["id"], f"{path}.id")
@@ -208,7 +217,7 @@ def activity(value: Any, path: str) -> None:
             _iri(d[key], f"{dp}.{key}")
     if "extensions" in d:
         extensions(d["extensions"], f"{dp}.extensions")
-    if "interactionType" in d and d["interactionType"] not in INTERACTION_TYPES:
+    if "interactionType" in d and (not isinstance(d["interactionType"], str) or d["interactionType"] not in INTERACTION_TYPES):
         _fail(f"{dp}.interactionType", "must be one of " + ", ".join(sorted(INTERACTION_TYPES)))
     if "correctResponsesPattern" in d:
         pattern = d["correctResponsesPattern"]
@@ -351,9 +360,7 @@ def validate_statement(value: Any, version: str = "1.0.3") -> None:
     if "stored" in s:
         timestamp(s["stored"], f"{path}.stored")
     if "authority" in s:
-        actor(s["authority"], f"{path}.authority")
-        if s["authority"].get("objectType") == "Group" and len(s["authority"].get("member", [])) != 2:
-            _fail(f"{path}.authority", "a Group authority must have exactly two members (OAuth)")
+        authority(s["authority"], f"{path}.authority")
     if "version" in s and (not isinstance(s["version"], str) or not VERSION_RE[version].match(s["version"])):
         _fail(f"{path}.version", f"must be a {'1.0.x' if version == '1.0.3' else '1.0.x or 2.0.x'} version")
     if s["verb"]["id"] == "http://adlnet.gov/expapi/verbs/voided" and kind != "StatementRef":

@@ -5,7 +5,8 @@ X-Experience-API-Version header.
                                               unsupported (every path but /xAPI/about), 401 with WWW-Authenticate
                                               for missing or wrong Basic key/secret
   require_lrs_read(cred) / require_lrs_write(cred)   403 unless the credential has that right
-  install(app)                                echo X-Experience-API-Version on every /xAPI response (errors too)
+  install(app)                                echo X-Experience-API-Version on every /xAPI response (errors too);
+                                              the Alternate Request Syntax (xolap.web.lrs_alternate)
 
 request.state.xapi_version is the version the request speaks ("1.0.3" or "2.0.0").
 """
@@ -108,4 +109,8 @@ class VersionHeaderMiddleware:
 
 
 def install(app) -> None:
+    """Version echo, and the Alternate Request Syntax rewritten first (outermost), for every /xAPI resource."""
+    from xolap.web.lrs_alternate import AlternateRequestSyntax
+
     app.add_middleware(VersionHeaderMiddleware)
+    app.add_middleware(AlternateRequestSyntax)

@@ -25,7 +25,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": True, "message": message, "detail": message}, status_code=status)
+    return JSONResponse({"error": True, "message": message, "detail": message}, status_code=status,
+                        headers={"X-Experience-API-Consistent-Through": _consistent_through()})
 
 
 def _store(request: Request) -> StatementStore:

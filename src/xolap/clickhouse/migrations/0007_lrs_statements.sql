@@ -1,6 +1,7 @@
 -- lrs_statements: the LRS's full statements as stored (xolap.lrs.storage), one row per statement id (a voided
 -- statement is re-inserted with voided = 1 and a higher row_version; reads use FINAL, as raw_events does).
--- Lookup columns are filled at insert: actor/object agent keys, related agents and activities, verb, registration.
+-- Lookup columns are filled at insert: actor/object agent keys, related agents and activities, verb, registration,
+-- the statement a StatementRef object targets (ref_target).
 -- lrs_attachments: attachment content by sha2.
 -- +up
 CREATE TABLE IF NOT EXISTS {{db}}.lrs_statements {{on_cluster}}
@@ -11,6 +12,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.lrs_statements {{on_cluster}}
     sent String,
     voided UInt8 DEFAULT 0,
     voiding_target String DEFAULT '',
+    ref_target String DEFAULT '',
     verb_id String,
     activity_id String,
     agent_keys Array(String),
