@@ -21,10 +21,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from xolap.lrs import documents
+from xolap.lrs.activities import canonical_activity
 from xolap.lrs.agents import person
 from xolap.lrs.credentials import LrsCredential
 from xolap.lrs.documents import DocumentAddress, DocumentError, DocumentSet, Preconditions, Viewer
 from xolap.lrs.parameters import ParameterError, Parameters
+from xolap.lrs.storage import StatementStore
 from xolap.web.api_statements import read_body
 from xolap.web.lrs_auth import require_lrs_read, require_lrs_write
 
@@ -175,6 +177,23 @@ def _routes(path: str, resource: Resource, delete_many: bool) -> None:
 _routes("/activities/state", STATE, delete_many=True)
 _routes("/activities/profile", ACTIVITY_PROFILE, delete_many=False)
 _routes("/agents/profile", AGENT_PROFILE, delete_many=False)
+
+
+@router.api_route("/activities", methods=["GET", "HEAD"])
+async def activities(request: Request, credential: LrsCredential = Depends(require_lrs_read)) -> Response:
+    """The canonical Activity object for `activityId`, merged from the statements this credential may read."""
+    try:
+        activity_id = Parameters.of(request.query_params, {"activityId"}).iri("activityId")
+    except ParameterError as exc:
+        raise HTTPException(400, str(exc)) from None
+    runtime = _runtime(request)
+
+    def build() -> dict:
+        store = StatementStore(runtime.clickhouse(), runtime.settings.clickhouse_database)
+        return canonical_activity(store, credential, activity_id)
+
+    body = b"" if request.method == "HEAD" else orjson.dumps(await run_in_threadpool(build))
+    return Response(body, media_type="application/json")
 
 
 @router.api_route("/agents", methods=["GET", "HEAD"])
