@@ -34,11 +34,14 @@ PUBLIC, PUBLIC_FORM, LOGIN, SITE_ADMIN, ADMIN_API, ADMIN_OLAP, BULK, SECTION, PR
     "public", "public_form", "login", "site_admin", "admin_api", "admin_olap", "bulk", "section", "project")
 # PUBLIC_FORM: a public POST (login, logout) that still needs the session's CSRF token: a caller without a
 # session gets 403, everyone else gets through.
+LRS = "lrs"  # the xAPI LRS: only its own HTTP Basic credentials open it; sessions and API tokens get 401
 
 # (path regex, rule): first match wins. Keep specific prefixes before general ones.
 ROUTE_RULES: list[tuple[str, str]] = [
     (r"^/(healthz|login|logout|openapi\.json|docs|docs/oauth2-redirect|redoc)$", PUBLIC),
     (r"^/static(/|$)", PUBLIC),
+    (r"^/xAPI/about$", PUBLIC),
+    (r"^/xAPI(/|$)", LRS),
     (r"^/$", LOGIN),
     (r"^/account(/|$)", LOGIN),
     (r"^/api/v1/(me|sections|projects)$", LOGIN),
@@ -88,6 +91,8 @@ def allowed(rule: str, role: Role, flag_state: dict[str, bool]) -> bool:
     signed_in = role.email is not None
     if rule in (PUBLIC, PUBLIC_FORM):
         return True
+    if rule == LRS:
+        return False
     if rule == LOGIN:
         return signed_in
     if rule in (SITE_ADMIN, ADMIN_API):
@@ -289,7 +294,10 @@ def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentia
         # a refusal sends to /login?next=...; a plain /login is where sign-out routes go when they succeed
         to_login = status in (302, 303, 307) and location.startswith("/login?next=") and rule != PUBLIC_FORM
         where = f"{method} {path} [{rule}] as {role.name} ({mode}, flags {flag_state}): got {status}"
-        if rule == PUBLIC_FORM and "Cookie" not in headers and "Authorization" not in headers:
+        if rule == LRS:
+            if status != 401:
+                failures.append(where + " but the LRS answers 401 to anyone without LRS Basic credentials")
+        elif rule == PUBLIC_FORM and "Cookie" not in headers and "Authorization" not in headers:
             if status != 403:
                 failures.append(where + " but a form post without a session must fail its CSRF check (403)")
         elif expect_allowed:
