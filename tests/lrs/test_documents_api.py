@@ -194,3 +194,26 @@ def test_agents_resource_returns_a_person(lrs):
     assert client.get("/xAPI/agents" + q(agent={"objectType": "Agent", "name": "no id"}), headers=auth).status_code == 400
     assert client.get("/xAPI/agents", headers=auth).status_code == 400
     assert client.get("/xAPI/agents" + q(agent=named), headers=V103).status_code == 401
+
+
+def test_alternate_request_syntax_reaches_the_documents(lrs):
+    client, auth = lrs
+    form = {"activityId": ACTIVITY, "agent": json.dumps(AGENT), "stateId": "alt", "content": '{"via": "form"}',
+            "Content-Type": "application/json", "X-Experience-API-Version": "1.0.3",
+            "Authorization": auth["Authorization"]}
+    put = client.post(STATE + "?method=PUT", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert put.status_code == 204
+    got = client.post(STATE + "?method=GET", data={k: v for k, v in form.items() if k != "content"},
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert got.status_code == 200 and got.json() == {"via": "form"} and got.headers["ETag"]
+    gone = client.post(STATE + "?method=DELETE", data={k: v for k, v in form.items() if k != "content"} | {"If-Match": '"0"'},
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert gone.status_code == 412 and client.get(state("alt"), headers=auth).json() == {"via": "form"}
+
+
+def test_unusable_content_types_are_refused(lrs):
+    client, auth = lrs
+    for content_type in ("x" * 300, "text/\x85plain".encode("latin-1")):
+        response = client.put(state(), content=b"x", headers=auth | {"Content-Type": content_type})
+        assert response.status_code == 400 and "Content-Type" in response.json()["detail"]
+    assert client.get(state(), headers=auth).status_code == 404
