@@ -1,7 +1,7 @@
 """Cross-event category: how many events of each type happened per day, week or month, whichever fits the span.
 
-One scan counts events per (day, event type); window functions over that small result find the span and choose the
-grain: daily up to 6 weeks, weekly (Monday to Sunday) up to 26 weeks (a term), monthly beyond. The span runs from the
+One scan counts events per (day, event type) and returns them as one array with the span's first and last day;
+`present` buckets them in Python at the grain the span calls for: daily up to 6 weeks, weekly (Monday to Sunday) up to 26 weeks (a term), monthly beyond. The span runs from the
 start date (else the first day with events) to the end date (else the last day with events); a period only partly
 inside it is marked `partial` with the days it covers, so a half month does not look like a collapse.
 
@@ -12,6 +12,7 @@ The category JSON also carries `grain`.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from xolap.analytics.categories.model import Category, Presented, QueryContext
@@ -32,51 +33,67 @@ DAILY_UP_TO_DAYS = 42
 WEEKLY_UP_TO_DAYS = 182
 GRAIN_WORDS = {"day": "Day", "week": "Week starting", "month": "Month"}
 _TIME_FORMATS = {"day": DATE_FORMAT, "week": DATE_FORMAT, "month": "%b %Y"}
+COLUMNS = ["period", "grain", "event_type", "event_type_label", "events", "period_days", "covered_days", "partial",
+           "period_status"]
 
 
 def build_sql(ctx: QueryContext) -> str:
-    first = f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "min(day) OVER ()"
-    last = f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "max(day) OVER ()"
-    return f"""SELECT
-    period,
-    any(grain) AS grain,
-    event_type,
-    sum(day_events) AS events,
-    toUInt16(dateDiff('day', period, period_end) + 1) AS period_days,
-    toUInt16(dateDiff('day', greatest(period, any(first_day)), least(period_end, any(last_day))) + 1) AS covered_days,
-    toBool(covered_days < period_days) AS partial
+    first = f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "min(day)"
+    last = f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "max(day)"
+    # One row: the per-day counts as an array, with the span's first and last day; `present` buckets them. Bucketing
+    # in SQL (window functions or ARRAY JOIN + GROUP BY) measured 2-3x the cost of this query in chDB.
+    return f"""SELECT groupArray((day, event_type, day_events)) AS cells, {first} AS first_day, {last} AS last_day
 FROM (
-    SELECT day, event_type, day_events, first_day, last_day,
-        dateDiff('day', first_day, last_day) AS span_days,
-        multiIf(span_days <= {DAILY_UP_TO_DAYS}, 'day', span_days <= {WEEKLY_UP_TO_DAYS}, 'week', 'month') AS grain,
-        multiIf(grain = 'day', day, grain = 'week', toMonday(day), toStartOfMonth(day)) AS period,
-        multiIf(grain = 'day', day, grain = 'week', period + 6, toLastDayOfMonth(day)) AS period_end
-    FROM (
-        SELECT day, event_type, day_events, {first} AS first_day, {last} AS last_day
-        FROM (
-            SELECT toDate(timestamp) AS day, event_type, count() AS day_events
-            FROM {events(ctx)} AS e
-            WHERE 1 = 1{date_filter(ctx)}
-            GROUP BY day, event_type
-        )
-    )
-)
-GROUP BY period, period_end, event_type
-ORDER BY period, event_type
-LIMIT 5000"""
+    SELECT toDate(timestamp) AS day, event_type, count() AS day_events
+    FROM {events(ctx)} AS e
+    WHERE 1 = 1{date_filter(ctx)}
+    GROUP BY day, event_type
+)"""
+
+
+def grain_for(span_days: int) -> str:
+    """'day' up to 6 weeks, 'week' up to 26 weeks (a term), else 'month'."""
+    return "day" if span_days <= DAILY_UP_TO_DAYS else "week" if span_days <= WEEKLY_UP_TO_DAYS else "month"
+
+
+def period_of(day: date, grain: str) -> tuple[date, date]:
+    """The first and last day of the period of `grain` holding `day` (weeks run Monday to Sunday)."""
+    if grain == "day":
+        return day, day
+    if grain == "week":
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
-    """Instructor words for the event types, the period's status, and the axis fitted to the grain chosen."""
-    grain = rows[0]["grain"] if rows else None
-    labelled = [{**row, "event_type_label": event_type_label(row["event_type"]),
-                 "period_status": "partial" if row["partial"] else "complete"} for row in rows]
-    if grain in GRAIN_WORDS:
-        for layer in spec["layer"]:
-            layer["encoding"]["x"]["title"] = GRAIN_WORDS[grain]
-            layer["encoding"]["x"]["axis"]["format"] = _TIME_FORMATS[grain]
-        spec["title"] = f"Events per {grain} by type"
-    return Presented(labelled, spec, {"grain": grain})
+    """Per-day counts bucketed at the grain the span calls for, partial periods marked, event types in instructor
+    words, and the axis fitted to the grain."""
+    cells = rows[0]["cells"] if rows else []
+    if not cells:
+        return Presented([], spec, {"grain": None}, columns=COLUMNS)
+    first, last = date.fromisoformat(rows[0]["first_day"]), date.fromisoformat(rows[0]["last_day"])
+    grain = grain_for((last - first).days)
+    totals: dict[tuple[date, date, str], int] = {}
+    for day_text, event_type, day_events in cells:
+        start, end = period_of(date.fromisoformat(day_text), grain)
+        totals[(start, end, event_type)] = totals.get((start, end, event_type), 0) + int(day_events)
+    out = []
+    for (start, end, event_type), count_ in sorted(totals.items(), key=lambda item: (item[0][0], item[0][2])):
+        period_days = (end - start).days + 1
+        covered_days = (min(end, last) - max(start, first)).days + 1
+        partial = covered_days < period_days
+        out.append({"period": start.isoformat(), "grain": grain, "event_type": event_type,
+                    "event_type_label": event_type_label(event_type), "events": count_, "period_days": period_days,
+                    "covered_days": covered_days, "partial": partial,
+                    "period_status": "partial" if partial else "complete"})
+    for layer in spec["layer"]:
+        layer["encoding"]["x"]["title"] = GRAIN_WORDS[grain]
+        layer["encoding"]["x"]["axis"]["format"] = _TIME_FORMATS[grain]
+    spec["title"] = f"Events per {grain} by type"
+    return Presented(out, spec, {"grain": grain}, columns=COLUMNS)
 
 
 _X = {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Period",

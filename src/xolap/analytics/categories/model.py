@@ -41,12 +41,13 @@ class CategoryInfo:
 @dataclass(frozen=True)
 class Presented:
     """What a category's `present(rows, spec)` makes of its result rows, in Python over those few rows: the rows with
-    label columns added, the spec fitted to them (axis titles of the chosen grain), and fields the category JSON
-    carries beside the rows (e.g. `grain`, `table`)."""
+    label columns added (or rows computed from the SQL's, then `columns` names them), the spec fitted to them (axis
+    titles of the chosen grain), and fields the category JSON carries beside the rows (e.g. `grain`, `table`)."""
 
     rows: list[dict[str, Any]]
     spec: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    columns: list[str] | None = None  # the rows' columns when they are not the SQL's (plus added labels)
 
 
 @dataclass(frozen=True)

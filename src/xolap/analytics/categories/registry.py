@@ -125,6 +125,8 @@ def run_category(
     if category.present is not None:
         presented = category.present(rows, spec)
         rows, spec, extra = presented.rows, presented.spec, presented.extra
+        if presented.columns is not None:
+            columns = list(presented.columns)
         columns += [name for name in (rows[0] if rows else {}) if name not in columns]
     spec["data"] = {"values": rows}
     return CategoryResult(
