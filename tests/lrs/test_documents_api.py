@@ -217,3 +217,28 @@ def test_unusable_content_types_are_refused(lrs):
         response = client.put(state(), content=b"x", headers=auth | {"Content-Type": content_type})
         assert response.status_code == 400 and "Content-Type" in response.json()["detail"]
     assert client.get(state(), headers=auth).status_code == 404
+
+
+def test_a_stored_document_never_runs_as_a_page_of_this_origin(lrs):
+    """Any writer picks a document's Content-Type; served back on the dashboards' origin, an HTML or script document
+    must not run: it comes back byte for byte with its type, as an attachment, under a sandboxing CSP."""
+    client, auth = lrs
+    page = b"<html><script>fetch('/api/v1/me')</script></html>"
+    for content_type, body in (("text/html", page), ("application/javascript", b"alert(1)"), ("text/plain", b"\xff\xfe")):
+        client.put(state(content_type), content=body, headers=auth | {"Content-Type": content_type})
+        got = client.get(state(content_type), headers=auth)
+        assert got.content == body and got.headers["content-type"] == content_type
+        assert got.headers["Content-Disposition"] == "attachment"
+        policy = got.headers["Content-Security-Policy"]
+        assert "sandbox" in policy and "default-src 'none'" in policy and "script-src 'self'" not in policy
+
+
+def test_a_merge_may_not_grow_past_the_size_limit(lrs, monkeypatch):
+    from xolap.web import lrs_documents
+
+    client, auth = lrs
+    monkeypatch.setattr(lrs_documents, "MAX_DOCUMENT_BYTES", 200)
+    assert client.post(state(), json={"a": "x" * 150}, headers=auth).status_code == 204
+    too_big = client.post(state(), json={"b": "y" * 150}, headers=auth)
+    assert too_big.status_code == 413 and "merged" in too_big.json()["detail"]
+    assert client.get(state(), headers=auth).json() == {"a": "x" * 150}

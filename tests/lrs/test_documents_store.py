@@ -260,3 +260,5 @@ def test_parameters_name_what_is_wrong():
     assert good.timestamp("since") == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
     assert parse_timestamp("2026-11-30T12:00:00.123+02:00") == datetime(2026, 11, 30, 10, 0, 0, 123000, tzinfo=timezone.utc)
     assert parse_timestamp("2026-11-30T10:00:00").tzinfo is not None
+    # An offset's "+" sent without URL encoding arrives as a space.
+    assert parse_timestamp("2026-11-30T12:00:00.123 02:00") == parse_timestamp("2026-11-30T12:00:00.123+02:00")

@@ -62,6 +62,10 @@ class NotYours(DocumentError):
     status = 403
 
 
+class TooLarge(DocumentError):
+    status = 413
+
+
 @dataclass(frozen=True)
 class DocumentSet:
     """The documents one list or clear covers: kind + activity and/or agent (+ registration for State; None there
@@ -290,8 +294,9 @@ def put(session: Session, where: DocumentAddress, viewer: Viewer, content_type: 
 
 
 def post(session: Session, where: DocumentAddress, viewer: Viewer, content_type: str | None, content: bytes,
-         preconditions: Preconditions = Preconditions()) -> StoredDocument:
-    """Merge `content` into the document, or store it when there is none (see the module docstring)."""
+         preconditions: Preconditions = Preconditions(), max_bytes: int | None = None) -> StoredDocument:
+    """Merge `content` into the document, or store it when there is none (see the module docstring); TooLarge when
+    the merged document would pass `max_bytes`."""
     stored_type = clean_content_type(content_type)
     posted_json = media_type(stored_type) == JSON_TYPE
     posted = _json_object(content, "posted") if posted_json else None
@@ -302,8 +307,10 @@ def post(session: Session, where: DocumentAddress, viewer: Viewer, content_type:
     if media_type(row.content_type) != JSON_TYPE or not posted_json:
         raise NotMergeable("POST merges JSON documents: the stored and the posted document must both have "
                            "Content-Type application/json (PUT replaces a document of any type)")
-    merged = _json_object(bytes(row.content), "stored") | posted
-    return _write(session, where, viewer, row, JSON_TYPE, orjson.dumps(merged))
+    merged = orjson.dumps(_json_object(bytes(row.content), "stored") | posted)
+    if max_bytes is not None and len(merged) > max_bytes:
+        raise TooLarge(f"the merged document would be {len(merged):,} bytes, over the {max_bytes:,}-byte limit")
+    return _write(session, where, viewer, row, JSON_TYPE, merged)
 
 
 def delete(session: Session, where: DocumentAddress, viewer: Viewer,

@@ -4,6 +4,7 @@ or an id may identify a learner)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 from xolap.lrs.agents import Agent, AgentError, is_iri, parse_agent
 
 MAX_ID_LENGTH = 2048
+_UNENCODED_PLUS = re.compile(r"T[\d:.]+ \d\d:\d\d$")
 
 
 class ParameterError(ValueError):
@@ -91,6 +93,8 @@ class Parameters:
 def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
     """An ISO 8601 date-time (a missing offset means UTC), or ParameterError."""
     text = value.strip()
+    if _UNENCODED_PLUS.search(text):  # "+02:00" sent without URL encoding arrives as " 02:00"
+        text = text[:-6] + "+" + text[-5:]
     if len(text) < 10 or len(text) > 40:
         raise ParameterError(f"parameter {name} must be an ISO 8601 timestamp")
     try:

@@ -33,6 +33,10 @@ from xolap.web.lrs_auth import require_lrs_read, require_lrs_write
 router = APIRouter(prefix="/xAPI", tags=["lrs"])
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+# A document is returned with the Content-Type its writer chose (text/html, a script...) on the dashboards' origin: a
+# browser opening one gets a download, or at most a sandboxed page that runs nothing and loads nothing.
+STORED_CONTENT_POLICY = {"Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
+                         "Content-Disposition": "attachment", "Cross-Origin-Resource-Policy": "same-origin"}
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,9 @@ async def _read(resource: Resource, request: Request, credential: LrsCredential)
     if found is None:
         raise HTTPException(404, f"no such document ({resource.id_parameter} not found for these parameters)")
     modified = format_datetime(found.updated_at.astimezone(timezone.utc), usegmt=True)
-    headers = {"ETag": found.quoted_etag, "Last-Modified": modified}
-    return Response(b"" if head else found.content, media_type=found.content_type, headers=headers)
+    headers = {"ETag": found.quoted_etag, "Last-Modified": modified, "Content-Type": found.content_type,
+               **STORED_CONTENT_POLICY}
+    return Response(b"" if head else found.content, headers=headers)
 
 
 async def _body(request: Request) -> bytes:
@@ -137,7 +142,7 @@ async def _post(resource: Resource, request: Request, credential: LrsCredential)
     content = await _body(request)
     content_type, checks = request.headers.get("content-type"), _preconditions(request)
     stored = await _in_transaction(request, lambda s: documents.post(s, where, Viewer.of(credential), content_type,
-                                                                     content, checks))
+                                                                     content, checks, MAX_DOCUMENT_BYTES))
     return _no_content(stored)
 
 
