@@ -85,3 +85,41 @@ def test_stricter_rules(runtime, broken):
     client, auth, _ = lrs_client(runtime)
     response = client.post("/xAPI/statements", headers=auth, json=stmt(**broken))
     assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("context", [
+    {"contextAgents": [{"objectType": "agent", "agent": {"mbox": "mailto:p@example.com"}}]},
+    {"contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "p@example.com"}}]},
+    {"contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:p@example.com"}, "relevantTypes": []}]},
+    {"contextGroups": [{"objectType": "contextGroup", "group": {"objectType": "Group", "mbox": "mailto:g@example.com"},
+                        "relevantTypes": ["not an iri"]}]},
+])
+def test_context_agents_and_groups_of_xapi_2(runtime, context):
+    client, auth, _ = lrs_client(runtime)
+    two = auth | {"X-Experience-API-Version": "2.0.0"}
+    assert client.post("/xAPI/statements", headers=two, json=stmt(context=context)).status_code == 400
+    good = {"contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:p@example.com"},
+                               "relevantTypes": ["https://example.com/types/player"]}]}
+    assert client.post("/xAPI/statements", headers=two, json=stmt(context=good)).status_code == 200
+
+
+def test_xapi_2_has_no_alternate_request_syntax(runtime):
+    client, auth, _ = lrs_client(runtime)
+    body = urlencode({"statementId": str(uuid.uuid4()), "content": orjson.dumps(stmt()).decode()})
+    headers = auth | {"X-Experience-API-Version": "2.0.0", "content-type": "application/x-www-form-urlencoded"}
+    assert client.post("/xAPI/statements?method=PUT", content=body, headers=headers).status_code == 400
+
+
+def test_signature_compares_durations_to_the_hundredth():
+    import base64
+
+    from xolap.lrs import signatures
+
+    statement = stmt(result={"duration": "P1DT12H36M0.1237S"})
+    payload = {**statement, "result": {"duration": "P1DT12H36M0.12S"}}
+    jws = ".".join(base64.urlsafe_b64encode(orjson.dumps(part)).decode().rstrip("=")
+                   for part in ({"alg": "RS256"}, payload)) + ".c2ln"
+    attachment = {"contentType": "application/octet-stream"}
+    signatures.check(statement, attachment, jws.encode())
+    with pytest.raises(signatures.SignatureError):
+        signatures.check(stmt(result={"duration": "P1DT12H36M0.13S"}), attachment, jws.encode())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import orjson
 
@@ -24,8 +25,16 @@ def _decode(part: str) -> bytes:
         raise SignatureError("signature is not a JWS (bad base64url)") from None
 
 
+def _hundredths(duration: object) -> object:
+    """A duration with its seconds cut to 0.01 s (xAPI 2.0: finer precision is not compared)."""
+    return re.sub(r"(\d+\.\d{2})\d*S$", r"\1S", duration) if isinstance(duration, str) else duration
+
+
 def _comparable(statement: dict, ignore_timestamp: bool) -> dict:
-    return {k: v for k, v in statement.items() if k not in IGNORED or (k == "timestamp" and not ignore_timestamp)}
+    out = {k: v for k, v in statement.items() if k not in IGNORED or (k == "timestamp" and not ignore_timestamp)}
+    if isinstance(out.get("result"), dict) and "duration" in out["result"]:
+        out["result"] = {**out["result"], "duration": _hundredths(out["result"]["duration"])}
+    return out
 
 
 def check(statement: dict, attachment: dict, content: bytes) -> None:

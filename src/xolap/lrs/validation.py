@@ -303,8 +303,29 @@ def context(value: Any, path: str, object_kind: str) -> None:
         _fail(f"{path}.language", "must be an RFC 5646 language tag")
     if "statement" in c:
         statement_ref(c["statement"], f"{path}.statement")
+    for key, kind, member in (("contextAgents", "contextAgent", "agent"), ("contextGroups", "contextGroup", "group")):
+        if key in c:
+            _context_members(c[key], f"{path}.{key}", kind, member)
     if "extensions" in c:
         extensions(c["extensions"], f"{path}.extensions")
+
+
+def _context_members(value: Any, path: str, kind: str, member: str) -> None:
+    """xAPI 2.0 contextAgents / contextGroups: [{objectType, agent|group, relevantTypes (non-empty IRIs)}]."""
+    if not isinstance(value, list):
+        _fail(path, "must be an array")
+    for i, item in enumerate(value):
+        p = f"{path}[{i}]"
+        _object(item, p, {"objectType", member, "relevantTypes"}, ("objectType", member))
+        if item["objectType"] != kind:
+            _fail(f"{p}.objectType", f"must be {kind!r}")
+        (agent if member == "agent" else group)(item[member], f"{p}.{member}")
+        if "relevantTypes" in item:
+            types = item["relevantTypes"]
+            if not isinstance(types, list) or not types:
+                _fail(f"{p}.relevantTypes", "must be a non-empty array of IRIs")
+            for j, iri in enumerate(types):
+                _iri(iri, f"{p}.relevantTypes[{j}]")
 
 
 def attachments(value: Any, path: str) -> None:

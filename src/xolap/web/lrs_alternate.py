@@ -56,6 +56,10 @@ class AlternateRequestSyntax:
         if len(query) != 1:
             await _refuse(send, "the alternate request syntax takes only `method` in the query string")
             return
+        versions = [v for k, v in scope.get("headers", []) if k == b"x-experience-api-version"]
+        if any(v.strip().startswith(b"2.") for v in versions):
+            await _refuse(send, "xAPI 2.0 has no alternate request syntax: send the method, headers and body as they are")
+            return
         method = query[0][1].upper()
         if method not in METHODS:
             await _refuse(send, "method: must be GET, PUT, POST, DELETE or HEAD")
@@ -84,6 +88,9 @@ class AlternateRequestSyntax:
                 new_headers[lower] = value
             else:
                 params.append((name, value))
+        if new_headers.get("x-experience-api-version", "").strip().startswith("2."):
+            await _refuse(send, "xAPI 2.0 has no alternate request syntax: send the method, headers and body as they are")
+            return
         if method in ("PUT", "POST") and not content:
             await _refuse(send, "content: the alternate request syntax sends the body in the `content` form field")
             return
