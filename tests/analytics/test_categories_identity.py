@@ -7,6 +7,9 @@ import html
 import json
 import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import orjson
 import pytest
@@ -143,3 +146,39 @@ def test_counts_stay_exact_against_raw_reads(generated):
     engagement = run_category(client, settings, "engagement", scope="section", scope_id=section)
     shown = {row["page_id"]: row["views"] for row in engagement.rows}
     assert shown and all(shown[page] == pages[page] for page in shown)
+
+
+VEGA_LITE = Path(__file__).resolve().parents[2] / "node_modules" / "vega-lite" / "build" / "index.js"
+COMPILE = """
+import * as vl from %s;
+import fs from "node:fs";
+const specs = JSON.parse(fs.readFileSync(0, "utf8"));
+const out = {};
+for (const [name, spec] of Object.entries(specs)) {
+  const said = [];
+  const note = (...args) => said.push(args.join(" "));
+  const logger = {level() { return this; }, warn(...a) { note(...a); return this; },
+                  error(...a) { note(...a); return this; }, info() { return this; }, debug() { return this; }};
+  try { vl.compile(spec, {logger}); } catch (error) { note("throws: " + error.message); }
+  out[name] = {version: vl.version, said};
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not VEGA_LITE.is_file(), reason="needs node and npm's vega-lite")
+def test_every_spec_compiles_without_a_warning_in_the_vega_lite_the_page_loads(generated):
+    """vega-embed prints Vega-Lite's warnings in the browser console: a curated chart must cause none."""
+    client, settings, world = generated
+    specs = {}
+    for key, category in CATEGORIES.items():
+        for scope, scope_id in scopes(world):
+            if scope in category.scopes:
+                specs[f"{key}/{scope}/{scope_id}"] = run_category(client, settings, key, scope=scope,
+                                                                   scope_id=scope_id).spec
+    done = subprocess.run(["node", "--input-type=module", "-e", COMPILE % json.dumps(str(VEGA_LITE))],
+                          input=json.dumps(specs), capture_output=True, text=True, timeout=120, check=True)
+    report = json.loads(done.stdout)
+    assert {name: entry["said"] for name, entry in report.items() if entry["said"]} == {}
+    major = next(iter(report.values()))["version"].split(".")[0]
+    assert all(spec["$schema"].endswith(f"/v{major}.json") for spec in specs.values())

@@ -1,9 +1,10 @@
 """Cross-event category: how many events of each type happened per day, week or month, whichever fits the span.
 
 One scan counts events per (day, event type) and returns them as one array with the span's first and last day;
-`present` buckets them in Python at the grain the span calls for: daily up to 6 weeks, weekly (Monday to Sunday) up to 26 weeks (a term), monthly beyond. The span runs from the
-start date (else the first day with events) to the end date (else the last day with events); a period only partly
-inside it is marked `partial` with the days it covers, so a half month does not look like a collapse.
+`present` buckets them in Python at the grain the span calls for: daily up to 6 weeks, weekly (Monday to Sunday) up
+to 26 weeks (a term), monthly beyond. The span runs from the start date (else the first day with events) to the end
+date (else the last day with events); a period only partly inside it is marked `partial` with the days it covers, so
+a half month does not look like a collapse.
 
 Rows: period (first day), grain ('day' | 'week' | 'month'), event_type, event_type_label (instructor words, see
 xolap.analytics.labels), events, period_days, covered_days, partial, period_status ('complete' | 'partial').
@@ -125,7 +126,7 @@ CATEGORY = Category(
                     "x": _X,
                     "y": count("events", "Events"),
                     "color": _COLOR,
-                    "opacity": {"field": "period_status", "type": "nominal", "title": "Period",
+                    "opacity": {"field": "period_status", "type": "ordinal", "title": "Period",
                                 "scale": {"domain": ["complete", "partial"], "range": [1, 0.35]},
                                 "legend": NAME_LEGEND},
                     "tooltip": [

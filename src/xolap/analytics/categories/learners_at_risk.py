@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from xolap.analytics.categories.model import Category, Presented, QueryContext
-from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, count, label_axis, tip_count, tip_text
+from xolap.analytics.categories.spec_parts import (
+    CONTAINER,
+    SCHEMA,
+    band_height,
+    count,
+    label_axis,
+    tip_count,
+    tip_text,
+)
 from xolap.analytics.categories.sql import END_PARAMETER, date_filter, events
 
 RECENT_DAYS = 14
@@ -83,6 +91,7 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     flagged = [{column["field"]: row[column["field"]] for column in TABLE_COLUMNS} for row in rows if row["at_risk"]]
     table = {"columns": TABLE_COLUMNS, "rows": flagged, "sort": {"field": "days_inactive", "order": "descending"},
              "export": "csv"}
+    spec["height"] = band_height(sum(any(row[key] for row in rows if row["at_risk"]) for key in REASON_WORDS))
     return Presented(rows, spec, {"table": table})
 
 

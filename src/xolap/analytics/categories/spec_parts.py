@@ -12,6 +12,13 @@ from typing import Any
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 CONTAINER = "container"
+BAND_PX = 22               # height per row of a container-wide chart with a discrete y axis
+
+
+def band_height(rows: int) -> int:
+    """A numeric height for a container-wide chart with `rows` bands on its y axis: Vega-Lite warns ("Dropping
+    fit-y") when such a chart is left to its default step height."""
+    return BAND_PX * max(rows, 2)
 
 COUNT_FORMAT = ",d"        # 12,345
 PERCENT_FORMAT = ".1f"     # values already in 0..100; titles say "(%)"

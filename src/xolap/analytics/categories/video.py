@@ -8,6 +8,7 @@ from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
     COUNT_FORMAT,
+    band_height,
     LEGEND,
     SCHEMA,
     label_axis,
@@ -60,6 +61,7 @@ LIMIT {TOP_VIDEOS}"""
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Label each video (one per URL) by its title; repeated titles get the file name after them."""
+    spec["height"] = band_height(len(rows))
     return Presented(add_labels(rows, id_field="video_url", title_field="video_title", label_field="video_label",
                                 short_id=video_short_id), spec)
 
@@ -72,8 +74,8 @@ CATEGORY = Category(
     f"reported. Top {TOP_VIDEOS} videos by viewers. `video_label` is the title, made unique when two videos share "
     "one.",
     chart_explanation=f"Each bar is one video (top {TOP_VIDEOS} by viewers); its length is the share of viewers who "
-    "completed it. Videos with the same title are told apart by their file name. Hover a bar for plays, viewers and average "
-    "progress.",
+    "completed it. Videos with the same title are told apart by their file name. Hover a bar for plays, viewers and "
+    "average progress.",
     build_sql=build_sql,
     present=present,
     spec={

@@ -7,7 +7,14 @@ summary cards already give learners per event type.
 from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
-from xolap.analytics.categories.spec_parts import CONTAINER, COUNT_FORMAT, LEGEND, SCHEMA, tip_count
+from xolap.analytics.categories.spec_parts import (
+    CONTAINER,
+    COUNT_FORMAT,
+    LEGEND,
+    SCHEMA,
+    band_height,
+    tip_count,
+)
 from xolap.analytics.categories.sql import date_filter, events
 
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -38,6 +45,7 @@ CATEGORY = Category(
     spec={
         "$schema": SCHEMA,
         "width": CONTAINER,
+        "height": band_height(len(DAY_NAMES)),
         "title": "Activity by weekday and hour",
         "mark": {"type": "rect", "tooltip": True},
         "encoding": {
