@@ -173,7 +173,8 @@ def _routes(path: str, resource: Resource, delete_many: bool) -> None:
         return await _delete(resource, request, credential, delete_many)
 
     name = resource.kind
-    router.add_api_route(path, read, methods=["GET", "HEAD"], name=f"lrs_{name}_read")
+    router.add_api_route(path, read, methods=["GET"], name=f"lrs_{name}_read")
+    router.add_api_route(path, read, methods=["HEAD"], name=f"lrs_{name}_head", include_in_schema=False)
     router.add_api_route(path, put, methods=["PUT"], status_code=204, name=f"lrs_{name}_put")
     router.add_api_route(path, post, methods=["POST"], status_code=204, name=f"lrs_{name}_post")
     router.add_api_route(path, delete, methods=["DELETE"], status_code=204, name=f"lrs_{name}_delete")
@@ -184,7 +185,8 @@ _routes("/activities/profile", ACTIVITY_PROFILE, delete_many=False)
 _routes("/agents/profile", AGENT_PROFILE, delete_many=False)
 
 
-@router.api_route("/activities", methods=["GET", "HEAD"])
+@router.head("/activities", include_in_schema=False)
+@router.get("/activities")
 async def activities(request: Request, credential: LrsCredential = Depends(require_lrs_read)) -> Response:
     """The canonical Activity object for `activityId`, merged from the statements this credential may read."""
     try:
@@ -201,7 +203,8 @@ async def activities(request: Request, credential: LrsCredential = Depends(requi
     return Response(body, media_type="application/json")
 
 
-@router.api_route("/agents", methods=["GET", "HEAD"])
+@router.head("/agents", include_in_schema=False)
+@router.get("/agents")
 async def agents(request: Request, credential: LrsCredential = Depends(require_lrs_read)) -> Response:
     """The Person object for `agent`: every identifier and name the LRS knows for it, as arrays."""
     try:
