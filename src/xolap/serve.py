@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 
 import uvicorn
@@ -50,7 +52,8 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, wor
                     on_ready(url, runtime)
 
                 server.startup = startup
-            server.run()
+            with _sigterm_exits():
+                server.run()
         finally:
             stop.set()
             if job_worker is not None:
@@ -58,6 +61,28 @@ def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, wor
             for thread in background:
                 thread.join(timeout=30)
             stop_embedded()
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """SIGTERM (systemd, docker, kill) stops the server as Ctrl-C does, through the `finally` that stops the workers
+    and the embedded Postgres. uvicorn shuts down on SIGTERM, then raises the signal again with the handler it found
+    at start: the default one would end the process on the spot, leaving Postgres running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_cleanly(signum, frame):
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, exit_cleanly)
+    try:
+        yield
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _recover_backfill_jobs(runtime: Runtime) -> None:

@@ -78,3 +78,20 @@ def test_kill_9_orphan_postgres_is_adopted_and_stopped_by_the_next_clean_stop(se
             server.kill()
             server.wait(10)
         stop_orphan_postgres(data_dir)
+
+
+def test_sigterm_stops_the_server_and_its_embedded_postgres(service_data_dir):
+    """systemd and docker stop a service with SIGTERM: it is a clean stop like Ctrl-C, Postgres included."""
+    data_dir = service_data_dir
+    server, _ = _serve(data_dir, free_port())
+    postmaster = _postmaster(data_dir)
+    try:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0
+        psutil.wait_procs([psutil.Process(postmaster)] if psutil.pid_exists(postmaster) else [], timeout=15)
+        assert postgres_processes_under([data_dir]) == []
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+        stop_orphan_postgres(data_dir)
