@@ -141,37 +141,37 @@ FROM system.mutations WHERE database = {db:String} AND NOT is_done ORDER BY crea
 
 
 def sample_queries(settings: Settings) -> list[SampleQuery]:
-    """Queries an admin can paste into `xolap query --admin` or the console, for this database."""
-    db = f"`{settings.clickhouse_database}`"
+    """Queries an admin runs with `xolap query --admin` or in the web SQL console (/admin/console), for this database:
+    tables are named alone (the admin guard resolves them in the configured database and refuses qualified names)."""
     return [
         SampleQuery("Events per type", "How many events of each type are stored (each counted once).",
-                    f"SELECT event_type, count() AS events FROM {db}.raw_events FINAL GROUP BY event_type ORDER BY events DESC"),
+                    "SELECT event_type, count() AS events FROM raw_events FINAL GROUP BY event_type ORDER BY events DESC"),
         SampleQuery("Largest sections", "The 20 sections with the most events, with learners and last activity.",
-                    f"SELECT section_id, count() AS events, uniq(user_id) AS learners, max(timestamp) AS last_event "
-                    f"FROM {db}.raw_events GROUP BY section_id ORDER BY events DESC LIMIT 20"),
+                    "SELECT section_id, count() AS events, uniq(user_id) AS learners, max(timestamp) AS last_event "
+                    "FROM raw_events GROUP BY section_id ORDER BY events DESC LIMIT 20"),
         SampleQuery("Events per day, last 30 days", "Ingest volume by event day.",
-                    f"SELECT toDate(timestamp) AS day, count() AS events FROM {db}.raw_events "
-                    f"WHERE timestamp >= now() - INTERVAL 30 DAY GROUP BY day ORDER BY day"),
+                    "SELECT toDate(timestamp) AS day, count() AS events FROM raw_events "
+                    "WHERE timestamp >= now() - INTERVAL 30 DAY GROUP BY day ORDER BY day"),
         SampleQuery("Recent inserts by source file", "Which files were loaded in the last day, how many rows each.",
-                    f"SELECT source_file, count() AS rows, max(inserted_at) AS loaded FROM {db}.raw_events "
-                    f"WHERE inserted_at >= now() - INTERVAL 1 DAY GROUP BY source_file ORDER BY loaded DESC LIMIT 50"),
+                    "SELECT source_file, count() AS rows, max(inserted_at) AS loaded FROM raw_events "
+                    "WHERE inserted_at >= now() - INTERVAL 1 DAY GROUP BY source_file ORDER BY loaded DESC LIMIT 50"),
         SampleQuery("Duplicates waiting for merge", "Rows stored minus rows counted once; merges remove the difference.",
-                    f"SELECT (SELECT count() FROM {db}.raw_events) - (SELECT count() FROM {db}.raw_events FINAL) AS duplicates"),
+                    "SELECT (SELECT count() FROM raw_events) - (SELECT count() FROM raw_events FINAL) AS duplicates"),
         SampleQuery("Rejected input lines", "The latest ingest errors (severity error: line rejected; warning: row kept, "
                     "a malformed optional value stored NULL) with file, line and reason.",
-                    f"SELECT recorded_at, ingest_path, severity, source_file, source_line, reason FROM {db}.ingest_errors "
-                    f"ORDER BY recorded_at DESC LIMIT 50"),
+                    "SELECT recorded_at, ingest_path, severity, source_file, source_line, reason FROM ingest_errors "
+                    "ORDER BY recorded_at DESC LIMIT 50"),
         SampleQuery("Parts per partition", "Active parts and rows per monthly partition (many parts = merges behind).",
-                    f"SELECT partition, count() AS parts, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size "
+                    "SELECT partition, count() AS parts, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size "
                     f"FROM system.parts WHERE database = '{settings.clickhouse_database}' AND table = 'raw_events' AND active "
-                    f"GROUP BY partition ORDER BY partition"),
+                    "GROUP BY partition ORDER BY partition"),
         SampleQuery("Slowest queries, last hour", "The ten slowest finished queries with rows read and memory.",
                     "SELECT event_time, query_duration_ms, read_rows, formatReadableSize(memory_usage) AS memory, "
                     "substring(query, 1, 200) AS query FROM system.query_log WHERE type = 'QueryFinish' "
                     "AND event_time >= now() - INTERVAL 1 HOUR ORDER BY query_duration_ms DESC LIMIT 10"),
         SampleQuery("Titles known per project", "How many page, video and activity titles the charts can use.",
-                    f"SELECT project_id, kind, count() AS titles FROM {db}.content_titles FINAL "
-                    f"GROUP BY project_id, kind ORDER BY project_id, kind"),
+                    "SELECT project_id, kind, count() AS titles FROM content_titles FINAL "
+                    "GROUP BY project_id, kind ORDER BY project_id, kind"),
     ]
 
 

@@ -38,9 +38,9 @@ GROUP BY event_type
 ORDER BY events DESC"""
 
 DEFAULT_SPEC = {
-    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
     "title": "Events by type",
-    "width": 420,
+    "width": "container",
     "mark": {"type": "bar", "tooltip": True},
     "encoding": {
         "x": {"field": "event_type", "type": "nominal", "sort": "-y", "title": "Event type"},
@@ -77,12 +77,17 @@ def parent_project(request: Request, scope: AnalyticsScope) -> dict | None:
 
 
 def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):
+    date_error = None
     try:
         first, last = _dates(start, end)
     except DashboardError as exc:
-        return error_response(exc)
+        if wants_json(request):
+            return error_response(exc)
+        # a browser gets the page with every date cleared and the reason next to the date fields, not a JSON body
+        first, last, date_error = None, None, exc.message
     runtime = request.app.state.runtime
     context = {
+        "date_error": date_error,
         "scope": scope,
         "project": parent_project(request, scope) if scope.kind == "section" else None,
         "categories": list_categories(scope.kind),

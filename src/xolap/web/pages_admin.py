@@ -25,10 +25,19 @@ router = APIRouter(tags=["admin"])
 @router.get("/admin")
 def admin_index(request: Request, principal: Principal = Depends(require_site_admin)):
     return redirect(request, "/admin/users", json_data={"pages": ["/admin/users", "/admin/flags", "/admin/scopes",
-                                                                  "/admin/clickhouse", "/admin/clickhouse/backfill"]})
+                                                                  "/admin/clickhouse", "/admin/console",
+                                                                  "/admin/maintenance", "/admin/clickhouse/backfill"]})
 
 
 # ---------- users ----------
+
+def _scope_names(session, model, ids) -> list[dict]:
+    """[{id, slug, title}] of the sections or projects with these ids, by title (admin pages show names, not ids)."""
+    if not ids:
+        return []
+    rows = session.execute(select(model).where(model.id.in_(sorted(ids)))).scalars()
+    return sorted(({"id": r.id, "slug": r.slug, "title": r.title or r.slug} for r in rows), key=lambda r: r["title"])
+
 
 def _user_rows(session) -> list[dict]:
     rows = []
@@ -37,6 +46,8 @@ def _user_rows(session) -> list[dict]:
         rows.append({"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
                      "has_password": user.password_hash is not None, "instructor_section_ids": sorted(roles.section_ids),
                      "author_project_ids": sorted(roles.project_ids), "tokens": len(accounts.tokens(session, user)),
+                     "instructor_of": _scope_names(session, Section, roles.section_ids),
+                     "author_of": _scope_names(session, Project, roles.project_ids),
                      "created_at": user.created_at, "disabled": user.disabled_at is not None})
     return rows
 
@@ -318,19 +329,38 @@ def console_data(runtime) -> dict:
 
 @router.get("/admin/clickhouse")
 def clickhouse_console(request: Request, principal: Principal = Depends(require_admin)):
+    from xolap.web.pages_console import samples
+
     data = console_data(request.app.state.runtime)
-    return render(request, "admin/clickhouse.html", {"data": data}, json_data=data)
+    runnable = samples(request.app.state.runtime.settings) if data.get("sample_queries") else []
+    return render(request, "admin/clickhouse.html", {"data": data, "samples": runnable}, json_data=data)
+
+
+@router.get("/admin/maintenance")
+def maintenance_page(request: Request, principal: Principal = Depends(require_admin)):
+    """Migrations (setup, up, and down behind a confirmation): kept off the health page."""
+    runtime = request.app.state.runtime
+    data: dict = {}
+    try:
+        data["migrations"] = [s.__dict__ for s in runtime.migrator().status()]
+    except Exception as exc:  # noqa: BLE001 - shown on the page
+        data["migrations_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        data["migrations"] = []
+    data["pending_migrations"] = sum(1 for m in data["migrations"] if not m["applied"])
+    data["applied_migrations"] = sum(1 for m in data["migrations"] if m["applied"])
+    return render(request, "admin/maintenance.html", {"data": data}, json_data=data)
 
 
 @router.post("/admin/clickhouse/migrations")
 def clickhouse_migrations(request: Request, action: str = Form(...), steps: int = Form(1), confirm: str = Form(""),
                           principal: Principal = Depends(require_admin)):
-    from xolap.web.api_ops import run_migration_action
+    from xolap.clickhouse.migrations import run_action
 
     if action not in ("setup", "up", "down"):
-        return redirect(request, "/admin/clickhouse", f"unknown migration action {action!r}: use setup, up or down", "error")
+        return redirect(request, "/admin/maintenance", f"unknown migration action {action!r}: use setup, up or down",
+                        "error")
     if steps < 1:
-        return redirect(request, "/admin/clickhouse", "steps must be at least 1", "error")
+        return redirect(request, "/admin/maintenance", "steps must be at least 1", "error")
     runtime = request.app.state.runtime
     if action == "down" and confirm != "yes":
         applied = [s.__dict__ for s in runtime.migrator().status() if s.applied]
@@ -339,9 +369,9 @@ def clickhouse_migrations(request: Request, action: str = Form(...), steps: int 
                       json_data={"confirm_required": True, "would_revert": reverted,
                                  "hint": "repeat with confirm=yes"}, status_code=409)
     try:
-        result = run_migration_action(runtime.migrator(), action, steps=steps)
+        result = run_action(runtime.migrator(), action, steps=steps)
     except Exception as exc:  # noqa: BLE001 - shown to the admin
-        return redirect(request, "/admin/clickhouse", f"migration {action} failed: {exc}", "error")
+        return redirect(request, "/admin/maintenance", f"migration {action} failed: {exc}", "error")
     log.info("clickhouse migration %s by admin: %s", action, result["changed"])
     changed = ", ".join(result["changed"]) or "nothing to do"
-    return redirect(request, "/admin/clickhouse", f"{action}: {changed}", "success", json_data=result)
+    return redirect(request, "/admin/maintenance", f"{action}: {changed}", "success", json_data=result)

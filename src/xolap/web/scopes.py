@@ -25,7 +25,9 @@ def _scopes_page(request: Request, *, import_errors: list[str] | None = None, er
             like = f"%{q.lower()}%"
             section_query = section_query.where(func.lower(Section.slug + " " + Section.title).like(like))
             project_query = project_query.where(func.lower(Project.slug + " " + Project.title).like(like))
+        project_titles = dict(session.execute(select(Project.id, func.coalesce(Project.title, Project.slug))).all())
         sections = [{"id": s.id, "slug": s.slug, "title": s.title, "project_id": s.project_id,
+                     "project_title": project_titles.get(s.project_id) if s.project_id is not None else None,
                      "instructors": counts.get(s.id, 0)} for s in session.execute(section_query).scalars()]
         projects = [{"id": p.id, "slug": p.slug, "title": p.title} for p in session.execute(project_query).scalars()]
     body = {"sections": sections, "projects": projects}

@@ -1,5 +1,7 @@
-// Analytics dashboards (section and project): category tabs drawn with vega-embed, date filter, details panels,
-// and the custom tab (CodeMirror SQL + Vega-Lite editors, run with progress and cancel, save/load, exports).
+// Analytics dashboards (section and project): category tabs drawn with vega-embed at their container's width, date
+// filter with presets and browser-side validation, details panels, and the custom tab (schema browser, CodeMirror SQL
+// + Vega-Lite editors, chart builder, run with honest progress and cancel, the page's dates on request, save/load,
+// exports named by the server).
 // Talks only to the JSON API under data-api of #dashboard; every request carries the CSRF token of the page.
 (function () {
   "use strict";
@@ -23,16 +25,30 @@
     return node;
   }
 
-  function dateQuery() {
+  function pageDates() {
     const form = document.getElementById("date-filter");
+    return form ? { start: form.elements.start.value, end: form.elements.end.value } : { start: "", end: "" };
+  }
+
+  function dateQuery() {
     const params = new URLSearchParams();
-    if (form) {
-      for (const name of ["start", "end"]) {
-        const value = form.elements[name].value;
-        if (value) params.set(name, value);
+    const dates = pageDates();
+    for (const name of ["start", "end"]) if (dates[name]) params.set(name, dates[name]);
+    return params;
+  }
+
+  // The reason a date range cannot be used, or "" (the server checks the same, this says it before asking).
+  function dateProblem(dates) {
+    const iso = /^\d{4}-\d{2}-\d{2}$/;
+    for (const name of ["start", "end"]) {
+      if (dates[name] && (!iso.test(dates[name]) || Number.isNaN(Date.parse(dates[name])))) {
+        return `${name === "start" ? "From" : "To"}: ${dates[name]} is not a date (YYYY-MM-DD)`;
       }
     }
-    return params;
+    if (dates.start && dates.end && dates.start > dates.end) {
+      return `From (${dates.start}) is after To (${dates.end}): swap them or clear one`;
+    }
+    return "";
   }
 
   async function request(method, path, body) {
@@ -94,18 +110,86 @@
     // image marks may only show inline images (the same rule as the server's sanitizer)
     sanitize: (uri) => (INLINE_IMAGE.test(String(uri)) ? Promise.resolve({ href: String(uri) }) : refuseLoad(uri)),
   };
+  // Vega's warnings reach the console, except one Vega-Lite gives for every container-wide chart whose height comes
+  // from its bands ("Dropping fit-y"): only fit-x is asked for, the height is meant to follow the bands.
+  const BENIGN = /^Dropping "fit-y" because spec has discrete height\.?$/;
+  function chartLogger() {
+    let level = 2;
+    const pass = (method, threshold) => (...args) => {
+      if (level >= threshold && !(threshold === 2 && args.length && BENIGN.test(String(args[args.length - 1])))) {
+        console[method]("vega:", ...args);
+      }
+      return logger;
+    };
+    const logger = {
+      level(value) { if (value === undefined) return level; level = value; return logger; },
+      error: pass("error", 1), warn: pass("warn", 2), info: pass("info", 3), debug: pass("debug", 4),
+    };
+    return logger;
+  }
   const embedOptions = {
-    actions: false, renderer: "svg", mode: "vega-lite", loader: noLoader,
+    actions: false, renderer: "svg", mode: "vega-lite", loader: noLoader, logger: chartLogger(),
     ast: true, expr: window.vegaInterpreter && window.vegaInterpreter.expressionInterpreter,
   };
 
-  async function draw(target, spec) {
+  // Specs are drawn with the Vega-Lite this page loads: their $schema names that major version (no version warning).
+  const loadedSchema = window.vegaLite && window.vegaLite.version
+    ? `https://vega.github.io/schema/vega-lite/v${window.vegaLite.version.split(".")[0]}.json` : null;
+  const COMPOSED = ["facet", "repeat", "concat", "hconcat", "vconcat"];
+
+  // A single or layered chart fills its container's width (and follows it on resize); `force` also replaces a fixed
+  // width (curated charts), else only a missing width is filled (a width typed in the custom spec is kept).
+  // Concatenated views cannot say "container": each view gets its share of the container's width in px instead
+  // (minus room for its axis labels), and the chart is drawn again when that width changes.
+  const VIEW_GUTTER = 110;
+  function fittedViews(out, available) {
+    const row = out.hconcat ? "hconcat" : null;
+    const column = out.vconcat ? "vconcat" : null;
+    const key = row || column;
+    if (!key || !Array.isArray(out[key]) || !available) return out;
+    const share = row ? Math.floor(available / out[key].length) : available;
+    const width = Math.max(120, share - VIEW_GUTTER);
+    out[key] = out[key].map((view) => (COMPOSED.some((k) => k in view) ? view : Object.assign({}, view, { width })));
+    return out;
+  }
+
+  function fitted(spec, force, available) {
+    const out = Object.assign({}, spec);
+    if (loadedSchema) out.$schema = loadedSchema;
+    if (COMPOSED.some((key) => key in out)) return force ? fittedViews(out, available) : out;
+    if (force || out.width === undefined) {
+      out.width = "container";
+      out.autosize = Object.assign({ contains: "padding" }, typeof out.autosize === "object" ? out.autosize : {}, { type: "fit-x" });
+    }
+    return out;
+  }
+
+  async function draw(target, spec, force) {
     target.replaceChildren();
     if (!embedOptions.expr) throw new Error("the chart scripts are missing (vega-interpreter.js): run make assets");
-    const result = await vegaEmbed(target, spec, embedOptions);
+    const available = target.clientWidth;
+    const result = await vegaEmbed(target, fitted(spec, force !== false, available), embedOptions);
     target.dataset.drawn = "true";
+    if (force !== false && COMPOSED.some((key) => key in spec)) {
+      target.xolapRedraw = { spec, width: available };
+    } else {
+      delete target.xolapRedraw;
+    }
     return result;
   }
+
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      for (const target of root.querySelectorAll(".chart")) {
+        const redraw = target.xolapRedraw;
+        if (redraw && target.offsetParent !== null && Math.abs(target.clientWidth - redraw.width) > 24) {
+          draw(target, redraw.spec).catch(() => { /* the previous drawing stays */ });
+        }
+      }
+    }, 200);
+  });
 
   function download(blob, filename) {
     const url = URL.createObjectURL(blob);
@@ -116,7 +200,14 @@
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
-  async function exportTo(path, body, filename, status) {
+  // The server names the file (<scope>-<category>-<from>-<to>.<ext>); `fallback` only when it did not say.
+  function attachmentName(response, fallback) {
+    const header = response.headers.get("Content-Disposition") || "";
+    const match = /filename="([^"]+)"/.exec(header);
+    return match ? match[1] : fallback;
+  }
+
+  async function exportTo(path, body, fallback, status) {
     status.textContent = "Exporting…";
     const response = body === undefined ? await request("GET", path) : await request("POST", path, body);
     if (!response.ok) {
@@ -126,6 +217,7 @@
       status.className = "status error";
       return;
     }
+    const filename = attachmentName(response, fallback);
     download(await response.blob(), filename);
     status.textContent = "Exported " + filename;
     status.className = "status";
@@ -139,6 +231,7 @@
       other.setAttribute("aria-selected", String(selected));
       document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
     }
+    tab.scrollIntoView({ block: "nearest", inline: "nearest" });
     const key = tab.dataset.tab;
     if (!loaded.get(key)) {
       loaded.set(key, true);
@@ -181,6 +274,9 @@
       await renderChartPanel(panel, data);
     } catch (error) {
       chart.replaceChildren(el("div", { class: "error", text: error.message }));
+      delete chart.dataset.drawn;
+      panel.querySelector(".details").replaceChildren();
+      panel.querySelector(".meta").textContent = "";
       loaded.delete(key);
     }
   }
@@ -198,9 +294,47 @@
 
   // ---------- date filter ----------
   const filter = document.getElementById("date-filter");
+  const filterError = filter && filter.querySelector(".filter-error");
+
+  // A range that cannot be used clears every drawn chart, table and custom result: nothing stale stays on screen.
+  function clearResults(reason) {
+    for (const panel of root.querySelectorAll(".panel")) {
+      const chart = panel.querySelector(".chart");
+      if (chart) { chart.replaceChildren(el("div", { class: "empty-state", text: reason })); delete chart.dataset.drawn; }
+      for (const node of panel.querySelectorAll(".details, .result-data")) node.replaceChildren();
+      for (const node of panel.querySelectorAll(".meta")) node.textContent = "";
+    }
+    const summary = document.getElementById("summary");
+    if (summary) summary.replaceChildren(el("div", { class: "empty-state", text: reason }));
+    loaded.clear();
+  }
+
+  function isoDay(date) {
+    return date.toISOString().slice(0, 10);
+  }
+
   if (filter) {
+    for (const button of filter.querySelectorAll("[data-preset]")) {
+      button.addEventListener("click", () => {
+        const preset = button.dataset.preset;
+        if (preset === "all") {
+          filter.elements.start.value = "";
+          filter.elements.end.value = "";
+        } else {
+          const today = new Date();
+          const first = new Date(today.getTime() - (parseInt(preset, 10) - 1) * 86400000);
+          filter.elements.start.value = isoDay(first);
+          filter.elements.end.value = isoDay(today);
+        }
+        filter.requestSubmit();
+      });
+    }
     filter.addEventListener("submit", (event) => {
       event.preventDefault();
+      const problem = dateProblem(pageDates());
+      filterError.hidden = !problem;
+      filterError.textContent = problem;
+      if (problem) { clearResults("No results: " + problem + "."); return; }
       const url = new URL(location.href);
       for (const [name, value] of [["start", filter.elements.start.value], ["end", filter.elements.end.value]]) {
         if (value) url.searchParams.set(name, value); else url.searchParams.delete(name);
@@ -225,7 +359,10 @@
     const sqlEditor = make ? make(sqlArea, { language: "sql", onRun: run }) : { getValue: () => sqlArea.value, setValue: (t) => { sqlArea.value = t; } };
     const specEditor = make ? make(specArea, { language: "json", onRun: run }) : { getValue: () => specArea.value, setValue: (t) => { specArea.value = t; } };
     custom = {
-      panel, sqlEditor, specEditor,
+      panel, sqlEditor, specEditor, columns: [],
+      builder: panel.querySelector(".chart-builder"),
+      applyDates: panel.querySelector("input[name=apply_dates]"),
+      datesNote: panel.querySelector(".dates-note"),
       status: panel.querySelector(".status"),
       error: panel.querySelector(".query-error"),
       progress: panel.querySelector("progress"),
@@ -250,7 +387,121 @@
     for (const button of panel.querySelectorAll("[data-export-custom]")) {
       button.addEventListener("click", () => exportCustom(button.dataset.exportCustom));
     }
+    panel.querySelector("[data-action=build]").addEventListener("click", buildChart);
+    custom.applyDates.addEventListener("change", describeDates);
+    if (filter) filter.addEventListener("input", describeDates);
+    describeDates();
     refreshSaved();
+    loadSchema(panel.querySelector(".schema-tree"));
+  }
+
+  // ---------- custom tab: the page's dates ----------
+  function describeDates() {
+    const dates = pageDates();
+    const range = dates.start || dates.end ? `${dates.start || "the first event"} – ${dates.end || "the latest event"}` : "";
+    if (!custom.applyDates.checked) {
+      custom.datesNote.textContent = range ? `The query reads every date, not only ${range}.` : "The query reads every date.";
+    } else {
+      custom.datesNote.textContent = range ? `The query reads only ${range} (raw_events filtered by timestamp).`
+        : "No dates are set on the page: the query reads every date.";
+    }
+  }
+
+  function customDates() {
+    if (!custom.applyDates.checked) return {};
+    const dates = pageDates();
+    const problem = dateProblem(dates);
+    if (problem) throw Object.assign(new Error(problem), { kind: "dates" });
+    const chosen = {};
+    if (dates.start) chosen.start = dates.start;
+    if (dates.end) chosen.end = dates.end;
+    return chosen;
+  }
+
+  // ---------- custom tab: schema browser ----------
+  async function loadSchema(tree) {
+    try {
+      const data = await json("GET", "/schema");
+      tree.replaceChildren(...data.tables.map((table, index) => {
+        const insertTable = el("button", { type: "button", class: "schema-name table-name", text: table.name, title: table.meaning });
+        insertTable.addEventListener("click", () => insertText(table.name));
+        const list = el("ul", {}, table.columns.map((column) => {
+          const name = el("button", { type: "button", class: "schema-name", text: column.name, title: column.meaning });
+          name.addEventListener("click", () => insertText(column.name));
+          return el("li", {}, [name, el("span", { class: "type", text: " " + column.type }),
+                               el("div", { class: "meaning", text: column.meaning })]);
+        }));
+        const details = el("details", {}, [el("summary", {}, [insertTable, el("span", { class: "meaning", text: " " + table.meaning })]), list]);
+        if (index === 0) details.open = true;
+        return details;
+      }));
+    } catch (error) {
+      tree.replaceChildren(el("p", { class: "error", text: "The table list could not be loaded: " + error.message }));
+    }
+  }
+
+  function insertText(text) {
+    if (custom.sqlEditor.insert) custom.sqlEditor.insert(text);
+    else custom.sqlEditor.setValue(custom.sqlEditor.getValue() + text);
+  }
+
+  // ---------- custom tab: chart builder ----------
+  function fieldType(clickhouseType) {
+    const type = String(clickhouseType || "").replace(/^(Nullable|LowCardinality)\((.*)\)$/, "$2").replace(/^(Nullable|LowCardinality)\((.*)\)$/, "$2");
+    if (/^(U?Int|Float|Decimal)/.test(type)) return "quantitative";
+    if (/^(Date|DateTime)/.test(type)) return "temporal";
+    return "nominal";
+  }
+
+  function fillBuilder(columns) {
+    custom.columns = columns;
+    const [x, y, color] = ["x", "y", "color"].map((name) => custom.builder.querySelector(`select[name=${name}]`));
+    const options = (withNone) => [
+      ...(withNone ? [el("option", { value: "", text: "none" })] : []),
+      ...columns.map((c) => el("option", { value: c.name, text: `${c.name} (${fieldType(c.type)})` })),
+    ];
+    const previous = { x: x.value, y: y.value, color: color.value };
+    x.replaceChildren(...options(false));
+    y.replaceChildren(...options(false));
+    color.replaceChildren(...options(true));
+    const names = columns.map((c) => c.name);
+    const firstNumber = columns.find((c) => fieldType(c.type) === "quantitative");
+    x.value = names.includes(previous.x) ? previous.x : (names[0] || "");
+    y.value = names.includes(previous.y) ? previous.y : ((firstNumber && firstNumber.name !== x.value ? firstNumber.name : names[1]) || names[0] || "");
+    color.value = names.includes(previous.color) ? previous.color : "";
+    custom.builder.disabled = columns.length === 0;
+  }
+
+  function builtSpec() {
+    const form = custom.builder;
+    const value = (name) => form.querySelector(`[name=${name}]`).value;
+    const typeOf = (name) => fieldType((custom.columns.find((c) => c.name === name) || {}).type);
+    const encoding = {
+      x: { field: value("x"), type: typeOf(value("x")), title: value("x") },
+      y: { field: value("y"), type: typeOf(value("y")), title: value("y") },
+    };
+    const aggregate = value("aggregate");
+    if (aggregate === "count") { encoding.y = { aggregate: "count", type: "quantitative", title: "count" }; }
+    else if (aggregate) { encoding.y.aggregate = aggregate; encoding.y.type = "quantitative"; encoding.y.title = `${aggregate} of ${value("y")}`; }
+    if (value("color")) encoding.color = { field: value("color"), type: typeOf(value("color")), title: value("color") };
+    if (encoding.x.type === "nominal" && value("mark") === "bar") encoding.x.sort = "-y";
+    return {
+      $schema: loadedSchema || "https://vega.github.io/schema/vega-lite/v6.json",
+      title: (custom.titleInput.value || "").trim() || `${encoding.y.title} by ${encoding.x.title}`,
+      width: "container",
+      mark: { type: value("mark"), tooltip: true },
+      encoding,
+    };
+  }
+
+  async function buildChart() {
+    const spec = builtSpec();
+    custom.specEditor.setValue(JSON.stringify(spec, null, 2));
+    if (custom.lastRows && custom.lastRows.length) {
+      try { await draw(custom.chart, Object.assign({}, spec, { data: { values: custom.lastRows } }), false); } catch (error) {
+        showError(Object.assign(new Error(error.message), { kind: "spec" }));
+      }
+    }
   }
 
   function newTag() {
@@ -267,16 +518,37 @@
     }
   }
 
-  function showError(error) {
+  const ERROR_WORDS = {
+    guard: "This query is not allowed", invalid: "Check the query", spec: "The chart spec has a problem",
+    timeout: "The query took too long", cancelled: "Cancelled", dates: "Check the page's dates",
+    too_many_rows: "The result is too large", too_many_rows_read: "The query reads too many rows",
+    too_many_bytes_read: "The query reads too much data", memory: "The query needs too much memory",
+    unavailable: "The analytics engine is not available", title: "Give it a title",
+  };
+
+  // An error replaces the previous result: no chart, rows or row count from an earlier run stay on screen.
+  function showError(error, keepResult) {
+    if (!keepResult) {
+      custom.chart.replaceChildren();
+      delete custom.chart.dataset.drawn;
+      custom.data.replaceChildren();
+      custom.lastRows = null;
+    }
     custom.error.hidden = false;
-    custom.error.replaceChildren(el("strong", { text: (error.kind || "error") + ": " }), document.createTextNode(error.message));
+    const heading = ERROR_WORDS[error.kind] || "Something went wrong";
+    custom.error.replaceChildren(el("strong", { text: heading + ": " }), document.createTextNode(error.message));
   }
 
   async function runCustom() {
     if (custom.tag) return;
     custom.error.hidden = true;
     let spec;
-    try { spec = parseSpec(); } catch (error) { showError(error); return; }
+    let dates;
+    try { spec = parseSpec(); dates = customDates(); } catch (error) {
+      custom.status.textContent = "Not run.";
+      showError(error);
+      return;
+    }
     const tag = newTag();
     custom.tag = tag;
     custom.runButton.disabled = true;
@@ -288,14 +560,15 @@
     const poll = setInterval(async () => {
       try {
         const p = await json("GET", `/query/${tag}/progress`);
-        if (p.running) {
-          if (p.fraction !== null && p.fraction !== undefined) custom.progress.value = p.fraction;
+        if (p.running && custom.tag === tag) {
+          // indeterminate until the engine reports a share; never full while the query still runs
+          if (typeof p.fraction === "number" && p.fraction > 0) custom.progress.value = Math.min(p.fraction, 0.95);
           custom.status.textContent = `Running… ${p.rows_read.toLocaleString()} rows read, ${p.elapsed_s.toFixed(1)} s`;
         }
       } catch (_) { /* progress is best effort */ }
     }, 400);
     try {
-      const result = await json("POST", "/query", { sql: custom.sqlEditor.getValue(), tag });
+      const result = await json("POST", "/query", Object.assign({ sql: custom.sqlEditor.getValue(), tag }, dates));
       await showResult(result, spec);
     } catch (error) {
       custom.status.textContent = error.kind === "cancelled" ? "Cancelled." : "Failed.";
@@ -312,6 +585,8 @@
   async function showResult(result, spec) {
     const rows = records(result);
     const names = result.columns.map((c) => c.name);
+    custom.lastRows = rows;
+    fillBuilder(result.columns);
     custom.status.textContent = `${result.row_count} rows in ${Math.round(result.elapsed_ms)} ms` +
       (result.truncated ? " — TRUNCATED: the result hit the row limit, more rows exist" : "");
     custom.status.className = result.truncated ? "status warning truncated" : "status";
@@ -319,16 +594,17 @@
     if (!spec) { custom.chart.replaceChildren(el("p", { class: "muted", text: "No Vega-Lite spec: data only." })); return; }
     if (!rows.length) { custom.chart.replaceChildren(el("div", { class: "empty-state", text: "Not enough data: the query returned no rows." })); return; }
     try {
-      await draw(custom.chart, Object.assign({}, spec, { data: { values: rows } }));
+      await draw(custom.chart, Object.assign({}, spec, { data: { values: rows } }), false);
     } catch (error) {
-      showError(Object.assign(new Error(error.message), { kind: "spec" }));
+      custom.chart.replaceChildren();
+      showError(Object.assign(new Error(error.message), { kind: "spec" }), true);
     }
   }
 
   async function cancelCustom() {
     if (!custom.tag) return;
     custom.status.textContent = "Cancelling…";
-    try { await json("POST", `/query/${custom.tag}/cancel`); } catch (error) { showError(error); }
+    try { await json("POST", `/query/${custom.tag}/cancel`); } catch (error) { showError(error, true); }
   }
 
   async function refreshSaved(selectId) {
@@ -340,15 +616,15 @@
                                                  "data-can-edit": String(Boolean(viz.can_edit)) }));
       }
       if (selectId) custom.savedSelect.value = String(selectId);
-    } catch (error) { showError(error); }
+    } catch (error) { showError(error, true); }
   }
 
   async function saveViz() {
     custom.error.hidden = true;
     const title = custom.titleInput.value.trim();
-    if (!title) { showError(Object.assign(new Error("give the visualization a title first"), { kind: "title" })); return; }
+    if (!title) { showError(Object.assign(new Error("give the visualization a title first"), { kind: "title" }), true); return; }
     let spec;
-    try { spec = parseSpec() || {}; } catch (error) { showError(error); return; }
+    try { spec = parseSpec() || {}; } catch (error) { showError(error, true); return; }
     const body = { title, sql: custom.sqlEditor.getValue(), spec };
     try {
       // Someone else's visualization is never overwritten: saving it makes the caller's own copy.
@@ -358,7 +634,7 @@
       custom.savedId = viz.id;
       custom.status.textContent = `Saved “${viz.title}”.`;
       await refreshSaved(viz.id);
-    } catch (error) { showError(error); }
+    } catch (error) { showError(error, true); }
   }
 
   async function loadViz() {
@@ -387,17 +663,24 @@
       custom.savedId = null;
       custom.status.textContent = "Deleted.";
       await refreshSaved();
-    } catch (error) { showError(error); }
+    } catch (error) { showError(error, true); }
   }
 
   async function exportCustom(format) {
     let spec;
-    try { spec = parseSpec(); } catch (error) { showError(error); return; }
-    await exportTo(`/export?format=${format}`, { sql: custom.sqlEditor.getValue(), spec }, `custom.${format}`, custom.status);
+    let dates;
+    try { spec = parseSpec(); dates = customDates(); } catch (error) { showError(error, true); return; }
+    await exportTo(`/export?format=${format}`, Object.assign({ sql: custom.sqlEditor.getValue(), spec }, dates),
+                   `custom.${format}`, custom.status);
   }
 
   // ---------- start ----------
   const wanted = location.hash.slice(1);
   activate(tabs.find((t) => t.dataset.tab === wanted) || tabs[0]);
+  // a link to another tab of this page (#key) opens that tab
+  window.addEventListener("hashchange", () => {
+    const tab = tabs.find((t) => t.dataset.tab === location.hash.slice(1));
+    if (tab && tab.getAttribute("aria-selected") !== "true") activate(tab);
+  });
   window.xolapDashboard = { activate, loaded };
 })();

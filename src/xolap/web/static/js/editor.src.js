@@ -10,7 +10,7 @@ import { json, jsonParseLinter } from "@codemirror/lang-json";
 /**
  * Replace a <textarea> with a CodeMirror editor that keeps the textarea's value in sync (so plain forms still work).
  * options.language: "sql" | "json"; options.onRun: called on Ctrl/Cmd+Enter.
- * Returns {view, getValue(), setValue(text)}.
+ * Returns {view, getValue(), setValue(text), insert(text)} (insert replaces the selection, at the cursor).
  */
 export function fromTextarea(textarea, options = {}) {
   const language = options.language === "json" ? json() : sql({ dialect: StandardSQL, upperCaseKeywords: true });
@@ -25,6 +25,8 @@ export function fromTextarea(textarea, options = {}) {
         keymap.of([...runKeys, indentWithTab]),
         language,
         EditorView.lineWrapping,
+        // set through CodeMirror: a class added to view.dom by hand is dropped at the editor's next update
+        EditorView.editorAttributes.of({ class: `xolap-editor xolap-editor-${options.language || "sql"}` }),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) textarea.value = update.state.doc.toString();
         }),
@@ -33,13 +35,16 @@ export function fromTextarea(textarea, options = {}) {
   });
   textarea.style.display = "none";
   textarea.parentNode.insertBefore(view.dom, textarea);
-  view.dom.classList.add("xolap-editor", `xolap-editor-${options.language || "sql"}`);
   return {
     view,
     getValue: () => view.state.doc.toString(),
     setValue: (text) => {
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
       textarea.value = text;
+    },
+    insert: (text) => {
+      view.dispatch(view.state.replaceSelection(text));
+      view.focus();
     },
   };
 }
