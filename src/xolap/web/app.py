@@ -73,9 +73,13 @@ ROUTER_MODULES: list[str] = [
     "xolap.web.dashboards",
     "xolap.web.pages_account",
     "xolap.web.pages_admin",
+    "xolap.web.pages_console",
     "xolap.web.pages_security",
     "xolap.web.scopes",
     "xolap.web.pages_backfill",
     "xolap.web.api_accounts",
     "xolap.web.lrs_about",
+    "xolap.web.lrs_statements",
+    "xolap.web.pages_lrs",
+    "xolap.web.lrs_documents",
 ]
