@@ -344,3 +344,31 @@ def test_a_failing_chart_is_explained_in_plain_words_with_the_detail_apart(cours
     assert error.message.startswith("“Activity over time” ") and words in error.message
     assert "Try a shorter date range." in error.message
     assert error.detail and error.detail != error.message and "_" not in error.message
+
+
+def test_one_row_per_content_id_even_when_a_section_holds_events_of_two_projects(course):
+    """Events of one section that carry different (or no) project ids still give one row, label and mark per id."""
+    client, settings = course
+    stray = [video(1, None, "u5", at(D1, 12), PLAYED, V1), video(1, 99, "u6", at(D1, 12), V_COMPLETED, V1, 1.0),
+             page(1, None, "u5", at(D1, 12), 100, True), page(1, 99, "u6", at(D2, 12), 100, False),
+             activity(1, None, "u5", at(D1, 12), 500, 1.0, True), activity(1, 99, "u6", at(D1, 12), 500, 0.0, False)]
+    columns = sorted({key for row in stray for key in row})
+    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in stray],
+                  column_names=columns)
+    for key, id_field, label_field in (("video", "video_url", "video_label"),
+                                       ("assessment", "activity_id", "activity_label"),
+                                       ("engagement", "page_id", "page_label")):
+        rows = run(course, key).rows
+        per_id = {}
+        for row in rows:
+            per_id.setdefault(row[id_field], set()).add(row[label_field])
+        assert all(len(labels) == 1 for labels in per_id.values()), (key, rows)
+        if key != "engagement":
+            assert len(rows) == len(per_id), (key, rows)  # one row per id
+    intro = pick(run(course, "video").rows, video_url=V1)
+    assert (intro["video_title"], intro["plays"], intro["viewers"], intro["completions"]) == ("Intro video", 4, 5, 3)
+    assert intro["completion_rate_pct"] == 60.0
+    quiz = pick(run(course, "assessment").rows, activity_id=500)
+    assert (quiz["activity_title"], quiz["attempts"], quiz["learners"]) == ("Quiz 1", 5, 5)
+    welcome = [r for r in run(course, "engagement").rows if r["page_id"] == 100]
+    assert {(r["page_title"], r["views"], r["viewers"]) for r in welcome} == {("Welcome", 5, 4)}

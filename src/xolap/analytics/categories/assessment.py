@@ -16,7 +16,7 @@ from xolap.analytics.categories.spec_parts import (
     tip_percent,
     tip_text,
 )
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, titles
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, title_project, titles
 from xolap.analytics.labels import add_labels
 
 TOP_ACTIVITIES = 20
@@ -33,7 +33,7 @@ def build_sql(ctx: QueryContext) -> str:
     round(a.successes / a.attempts * 100, 1) AS success_rate_pct
 FROM (
     SELECT
-        ifNull(project_id, 0) AS project_id,
+        {title_project()} AS title_project,
         assumeNotNull(activity_id) AS activity_id,
         count() AS attempts,
         {distinct_learners()} AS learners,
@@ -41,9 +41,9 @@ FROM (
         countIf(success) AS successes
     FROM {events(ctx)} AS e
     WHERE event_type = 'activity_attempt' AND activity_id IS NOT NULL{date_filter(ctx)}
-    GROUP BY project_id, activity_id
+    GROUP BY activity_id
 ) AS a
-LEFT JOIN {titles(ctx, 'activity')} AS t ON t.project_id = a.project_id AND t.content_id = toString(a.activity_id)
+LEFT JOIN {titles(ctx, 'activity')} AS t ON t.project_id = a.title_project AND t.content_id = toString(a.activity_id)
 ORDER BY a.attempts DESC, a.activity_id
 LIMIT {TOP_ACTIVITIES}"""
 

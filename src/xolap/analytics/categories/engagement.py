@@ -21,7 +21,7 @@ from xolap.analytics.categories.spec_parts import (
     tip_percent,
     tip_text,
 )
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, titles
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, title_project, titles
 from xolap.analytics.labels import add_labels
 
 TOP_PAGES = 20
@@ -41,22 +41,24 @@ def build_sql(ctx: QueryContext) -> str:
     c.completed AS completed,
     round(c.completed / c.views * 100, 1) AS completion_pct
 FROM (
-    SELECT project_id, page_id, period, any(granularity) AS granularity, sum(day_views) AS period_views,
+    SELECT page_id, any(title_project) AS title_project, period, any(granularity) AS granularity,
+        sum(day_views) AS period_views,
         any(page_views) AS views, any(page_viewers) AS viewers, any(page_completed) AS completed
     FROM (
-        SELECT project_id, page_id, day_views, page_views, page_viewers, page_completed, is_page_total,
-            dense_rank() OVER (ORDER BY page_views DESC, project_id, page_id) AS page_rank,
+        SELECT page_id, title_project, day_views, page_views, page_viewers, page_completed, is_page_total,
+            dense_rank() OVER (ORDER BY page_views DESC, page_id) AS page_rank,
             multiIf(span_days <= 25, 'day', span_days <= 175, 'week', 'month') AS granularity,
             multiIf(span_days <= 25, day, span_days <= 175, toMonday(day), toStartOfMonth(day)) AS period
         FROM (
-            SELECT project_id, page_id, day, views AS day_views, is_page_total,
+            SELECT page_id, day, views AS day_views, is_page_total,
+                max(if(is_page_total, page_project, 0)) OVER page AS title_project,
                 max(if(is_page_total, views, 0)) OVER page AS page_views,
                 max(if(is_page_total, viewers, 0)) OVER page AS page_viewers,
                 max(if(is_page_total, completed, 0)) OVER page AS page_completed,
                 dateDiff('day', minIf(day, NOT is_page_total) OVER (), maxIf(day, NOT is_page_total) OVER ()) AS span_days
             FROM (
                 SELECT
-                    ifNull(project_id, 0) AS project_id,
+                    {title_project()} AS page_project,
                     assumeNotNull(page_id) AS page_id,
                     toDate(timestamp) AS day,
                     count() AS views,
@@ -65,15 +67,15 @@ FROM (
                     day = toDate(0) AS is_page_total
                 FROM {events(ctx)} AS e
                 WHERE event_type = 'page_viewed' AND page_id IS NOT NULL{date_filter(ctx)}
-                GROUP BY GROUPING SETS ((project_id, page_id), (project_id, page_id, day))
+                GROUP BY GROUPING SETS ((page_id), (page_id, day))
             )
-            WINDOW page AS (PARTITION BY project_id, page_id)
+            WINDOW page AS (PARTITION BY page_id)
         )
     )
     WHERE page_rank <= {TOP_PAGES} AND NOT is_page_total
-    GROUP BY project_id, page_id, period
+    GROUP BY page_id, period
 ) AS c
-LEFT JOIN {titles(ctx, 'page')} AS t ON t.project_id = c.project_id AND t.content_id = toString(c.page_id)
+LEFT JOIN {titles(ctx, 'page')} AS t ON t.project_id = c.title_project AND t.content_id = toString(c.page_id)
 ORDER BY c.views DESC, c.page_id, c.period
 LIMIT {MAX_CELLS}"""
 

@@ -55,6 +55,14 @@ def title_or(fallback_sql: str, title_column: str = "t.title") -> str:
     return f"if({title_column} = '', {fallback_sql}, {title_column})"
 
 
+def title_project() -> str:
+    """The project whose titles name a content item: the most frequent project id among its events (0 when none).
+
+    Charts group by the content id alone, so events of one section that carry another (or no) project id never
+    split an item into two rows, labels or marks; only the title lookup depends on this choice."""
+    return "ifNull(topK(1)(project_id)[1], 0)"
+
+
 def distinct_learners(condition: str | None = None) -> str:
     """Distinct learners (NULL user ids ignored), optionally only over rows matching `condition`.
 

@@ -24,6 +24,7 @@ from xolap.analytics.categories.sql import (
     distinct_learners,
     events,
     title_or,
+    title_project,
     titles,
 )
 from xolap.analytics.labels import add_labels, video_short_id
@@ -44,7 +45,7 @@ def build_sql(ctx: QueryContext) -> str:
     round(v.avg_progress * 100, 1) AS avg_progress_pct
 FROM (
     SELECT
-        ifNull(project_id, 0) AS project_id,
+        {title_project()} AS title_project,
         assumeNotNull(video_url) AS video_url,
         countIf(verb_id = '{PLAYED_VERB}') AS plays,
         {distinct_learners()} AS viewers,
@@ -52,9 +53,9 @@ FROM (
         avg(video_progress) AS avg_progress
     FROM {events(ctx)} AS e
     WHERE event_type = 'video' AND video_url IS NOT NULL{date_filter(ctx)}
-    GROUP BY project_id, video_url
+    GROUP BY video_url
 ) AS v
-LEFT JOIN {titles(ctx, 'video')} AS t ON t.project_id = v.project_id AND t.content_id = v.video_url
+LEFT JOIN {titles(ctx, 'video')} AS t ON t.project_id = v.title_project AND t.content_id = v.video_url
 ORDER BY v.viewers DESC, v.plays DESC, v.video_url
 LIMIT {TOP_VIDEOS}"""
 
