@@ -147,7 +147,7 @@ def memory_child(engine: str, path: str) -> None:
     from xolap.clickhouse.client import connect
     from xolap.clickhouse.migrations import Migrator, RenderContext
     from xolap.config import load_settings
-    from xolap.ingest.cli import ingest_paths
+    from xolap.ingest.paths import ingest_paths
 
     workdir = Path(tempfile.mkdtemp(prefix="xolap-bench-memory-"))
     settings = load_settings(data_dir=workdir / "var", clickhouse_database="bench")

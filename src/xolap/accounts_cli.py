@@ -1,7 +1,8 @@
 """`xolap users`, `xolap flags` and `xolap scopes`: accounts, feature flags and section/project names, in Postgres.
 
 These talk to Postgres directly (a running `xolap serve` shares its embedded postmaster), so they work with or
-without a server.
+without a server; the rules (valid email, password length, known flags, sections by id or slug) are the store's
+(xolap.store.accounts, xolap.store.flags), the same the admin pages apply. An unknown section or project exits 2.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
-from xolap.store import accounts, flags
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# The names of xolap.store.flags.KNOWN_FLAGS (kept literal so `xolap --help` needs no database code; a test checks).
+FLAG_NAMES = ("clickhouse-olap", "clickhouse-olap-bulk-ingest", "instructor_dashboard_analytics", "project_dashboard_analytics")
 
 users_app = typer.Typer(help="User accounts, roles and API tokens.", no_args_is_help=True)
 flags_app = typer.Typer(help="Feature flags (global, per section, per project).", no_args_is_help=True)
@@ -32,14 +37,20 @@ def _fail(message: str, code: int = 1) -> None:
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    from xolap.cli import settings_or_exit
+    from xolap.config import ConfigError, get_settings
+    from xolap.store import accounts, flags
     from xolap.store.db import session_scope
     from xolap.store.postgres import stop_embedded
 
-    settings = settings_or_exit()
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
     try:
         with session_scope(settings) as session:
             yield session
+    except accounts.UnknownScope as exc:
+        _fail(str(exc), 2)
     except (accounts.AccountError, flags.FlagError, ValueError) as exc:
         _fail(str(exc))
     finally:
@@ -56,6 +67,7 @@ def users_add(
     no_password: bool = typer.Option(False, "--no-password", help="No password: API tokens only."),
 ) -> None:
     """Create a user."""
+    from xolap.store import accounts
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _session() as session:
@@ -66,6 +78,7 @@ def users_add(
 @users_app.command("password")
 def users_password(email: str, password: Optional[str] = typer.Option(None, help="New password (asked when omitted).")) -> None:
     """Set a user's password (ends their sessions)."""
+    from xolap.store import accounts
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with _session() as session:
@@ -76,6 +89,7 @@ def users_password(email: str, password: Optional[str] = typer.Option(None, help
 @users_app.command("admin")
 def users_admin(email: str, revoke: bool = typer.Option(False, "--revoke", help="Remove admin rights instead.")) -> None:
     """Give (or with --revoke remove) administrator rights."""
+    from xolap.store import accounts
     with _session() as session:
         accounts.get_user(session, email).is_admin = not revoke
         console.print(f"{email} is {'no longer ' if revoke else ''}an admin")
@@ -83,6 +97,7 @@ def users_admin(email: str, revoke: bool = typer.Option(False, "--revoke", help=
 
 def _scope_target(session, section: Optional[str], project: Optional[str]):
     """("section", Section) or ("project", Project) from exactly one of --section / --project (id or slug)."""
+    from xolap.store import accounts
     if (section is None) == (project is None):
         _fail("give exactly one of --section or --project", 2)
     if section is not None:
@@ -97,6 +112,7 @@ def users_grant(
     project: Optional[str] = typer.Option(None, "--project", help="Project id or slug: make the user its author."),
 ) -> None:
     """Make a user instructor of a section or author of a project."""
+    from xolap.store import accounts
     with _session() as session:
         user = accounts.get_user(session, email)
         kind, target = _scope_target(session, section, project)
@@ -112,6 +128,7 @@ def users_revoke(
     project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
     """Remove a user's instructor or author role."""
+    from xolap.store import accounts
     from xolap.store.models import Membership
 
     with _session() as session:
@@ -128,6 +145,7 @@ def users_revoke(
 @users_app.command("token")
 def users_token(email: str, name: str = typer.Option("", "--name", help="A label for the token.")) -> None:
     """Create an API token for a user and print it (once: only its hash is stored)."""
+    from xolap.store import accounts
     with _session() as session:
         _row, plaintext = accounts.create_token(session, accounts.get_user(session, email), name)
     print(plaintext)
@@ -136,6 +154,7 @@ def users_token(email: str, name: str = typer.Option("", "--name", help="A label
 @users_app.command("list")
 def users_list() -> None:
     """Users with their roles."""
+    from xolap.store import accounts
     from xolap.store.models import Project, Section
 
     with _session() as session:
@@ -150,6 +169,7 @@ def users_list() -> None:
 
 
 def _scope(session: Session, section: Optional[str], project: Optional[str]) -> tuple[str, int]:
+    from xolap.store import accounts
     if section is not None and project is not None:
         _fail("give at most one of --section or --project", 2)
     if section is not None:
@@ -160,6 +180,7 @@ def _scope(session: Session, section: Optional[str], project: Optional[str]) -> 
 
 
 def _set(name: str, enabled: bool, section: Optional[str], project: Optional[str]) -> None:
+    from xolap.store import flags
     with _session() as session:
         scope_type, scope_id = _scope(session, section, project)
         state = flags.set_flag(session, name, enabled, scope_type, scope_id)
@@ -169,7 +190,7 @@ def _set(name: str, enabled: bool, section: Optional[str], project: Optional[str
 
 @flags_app.command("enable")
 def flags_enable(
-    name: str = typer.Argument(..., help=f"One of: {', '.join(flags.KNOWN_FLAGS)}"),
+    name: str = typer.Argument(..., help=f"One of: {', '.join(FLAG_NAMES)}"),
     section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
     project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
@@ -179,7 +200,7 @@ def flags_enable(
 
 @flags_app.command("disable")
 def flags_disable(
-    name: str = typer.Argument(..., help=f"One of: {', '.join(flags.KNOWN_FLAGS)}"),
+    name: str = typer.Argument(..., help=f"One of: {', '.join(FLAG_NAMES)}"),
     section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
     project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
@@ -190,6 +211,7 @@ def flags_disable(
 @flags_app.command("list")
 def flags_list() -> None:
     """Every flag setting."""
+    from xolap.store import flags
     with _session() as session:
         table = Table("flag", "scope", "id", "enabled", "meaning")
         for state in flags.list_flags(session):

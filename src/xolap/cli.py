@@ -1,17 +1,25 @@
-"""The `xolap` command line: configuration, migrations, serve; other areas register their sub-commands here."""
+"""The `xolap` command line: configuration, migrations, serve; other areas register their sub-commands here.
+
+Commands that need the engine go through xolap.operations.open_operations (here, or the running `xolap serve`).
+Modules imported at the top stay light (typer, rich) so `xolap --help` is fast; the rest is imported in commands."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from xolap.config import ConfigError, Settings, get_settings
+if TYPE_CHECKING:
+    from xolap.config import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
 
 class _Cli(typer.Typer):
     """The `xolap` command: an error that escapes a command prints one line (xolap.cli_errors) and exits 1;
@@ -52,6 +60,8 @@ from xolap.accounts_cli import flags_app, scopes_app, users_app  # noqa: E402
 app.add_typer(users_app, name="users")
 app.add_typer(flags_app, name="flags")
 app.add_typer(scopes_app, name="scopes")
+from xolap.lrs.cli import lrs_app  # noqa: E402
+app.add_typer(lrs_app, name="lrs")
 from xolap.analytics.reports_cli import analytics_app  # noqa: E402
 
 app.add_typer(analytics_app, name="analytics")
@@ -68,11 +78,9 @@ from xolap.ingest.cli import ingest_command  # noqa: E402
 
 app.command("ingest")(ingest_command)
 
-console = Console()
-err_console = Console(stderr=True)
-
-
 def settings_or_exit() -> Settings:
+    from xolap.config import ConfigError, get_settings
+
     try:
         return get_settings()
     except ConfigError as exc:
@@ -106,29 +114,22 @@ def ch_migrate(
     sql: bool = typer.Option(False, "--sql", help="Print the rendered SQL instead of running it."),
 ) -> None:
     """Run ClickHouse migrations (through the running server when `xolap serve` holds the engine)."""
-    from xolap.clickhouse.migrations import RenderContext, render_all
-    from xolap.remote import RemoteError, running_server
-    from xolap.web.api_ops import run_migration_action
+    from xolap.clickhouse.migrations import MIGRATION_ACTIONS, RenderContext, render_all
+    from xolap.operation_errors import OperationError
+    from xolap.operations import open_operations
 
     settings = settings_or_exit()
     if sql:
         context = RenderContext(settings.clickhouse_database, settings.clickhouse_cluster, settings.raw_events_ttl_months)
         print(";\n\n".join(render_all(context)) + ";")
         return
-    if action not in ("setup", "up", "down", "status"):
-        fail(f"unknown action {action!r}: use setup, up, down or status", 2)
+    if action not in MIGRATION_ACTIONS:
+        fail(f"unknown action {action!r}: use {', '.join(MIGRATION_ACTIONS)}", 2)
     try:
-        remote = running_server(settings)
-        if remote is not None:
-            result = remote.post("/api/v1/admin/clickhouse/migrations", json={"action": action, "steps": steps, "target": target})
-        else:
-            from xolap.runtime import Runtime
-
-            result = run_migration_action(Runtime(settings).migrator(), action, steps=steps, target=target)
-    except RemoteError as exc:
-        fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - shown to the operator
-        fail(str(exc))
+        with open_operations(settings) as ops:
+            result = ops.migrate(action, steps=steps, target=target)
+    except OperationError as exc:
+        fail(str(exc), exc.exit_code)
     if result["changed"]:
         console.print(f"{action}: " + ", ".join(result["changed"]))
     table = Table("version", "name", "applied", "applied at")

@@ -16,9 +16,22 @@ from xolap.analytics.query_cli import make_query_command
 COLUMNS = ["user_id", "section_id", "project_id", "timestamp", "event_type", "verb_id", "event_hash", "score"]
 
 
+def add_scopes(runtime) -> None:
+    """Sections 1-3 (slugs sec-1…) of projects 10 and 20 (proj-10, proj-20), as `xolap scopes import` makes them."""
+    from xolap.store.models import Project, Section
+
+    with runtime.sessions() as session:
+        session.add_all([Project(id=10, slug="proj-10", title="P10"), Project(id=20, slug="proj-20", title="P20")])
+        session.flush()
+        session.add_all([Section(id=sid, slug=f"sec-{sid}", title=f"S{sid}", project_id=pid)
+                         for sid, pid in ((1, 10), (2, 10), (3, 20))])
+        session.commit()
+
+
 @pytest.fixture()
-def cli(ch_db):
-    client, settings = ch_db
+def cli(runtime):
+    client, settings = runtime.clickhouse(), runtime.settings
+    add_scopes(runtime)
     rows = []
     for section, project in ((1, 10), (2, 10), (3, 20)):
         for i in range(section * 2):
@@ -40,6 +53,24 @@ def test_section_table_output(cli):
     assert "s2-u0" in result.stdout and "s2-u3" in result.stdout
     assert "s3-" not in result.stdout and "s1-" not in result.stdout
     assert "4 rows in" in result.stderr
+
+
+def test_a_section_or_project_by_slug_is_the_same_as_by_id(cli):
+    by_id = cli("--section", "2", "--format", "json", "SELECT count() AS n FROM raw_events")
+    by_slug = cli("--section", "sec-2", "--format", "json", "SELECT count() AS n FROM raw_events")
+    assert by_id.exit_code == by_slug.exit_code == 0, by_slug.stderr
+    assert json.loads(by_id.stdout)["rows"] == json.loads(by_slug.stdout)["rows"] == [[4]]
+    project = cli("--project", "proj-20", "--format", "json", "SELECT count() AS n FROM raw_events")
+    assert project.exit_code == 0 and json.loads(project.stdout)["rows"] == [[6]]
+
+
+@pytest.mark.parametrize(("option", "ref"), [("--section", "4508"), ("--section", "no-such-section"),
+                                             ("--project", "99"), ("--project", "sec-1"), ("--section", "proj-10")])
+def test_an_unknown_section_or_project_exits_2_never_an_empty_result(cli, option, ref):
+    result = cli(option, ref, "SELECT count() AS n FROM raw_events")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert f"no {option[2:]} with id or slug {ref!r}" in result.stderr
 
 
 def test_project_json_output(cli):
@@ -102,8 +133,8 @@ def test_query_errors_exit_1(cli):
     assert result.exit_code == 2  # sleepEachRow is refused by the guard before anything runs
 
 
-def test_unavailable_clickhouse_exits_1(ch_db):
-    _, settings = ch_db
+def test_unavailable_clickhouse_exits_1(runtime):
+    settings = runtime.settings
 
     def no_client(_settings):
         raise RuntimeError("cannot reach ClickHouse at 127.0.0.1:1")

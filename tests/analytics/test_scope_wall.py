@@ -11,7 +11,6 @@ import pytest
 
 from xolap.analytics.executor import QueryError, run
 from xolap.analytics.guard import guard
-from xolap.analytics.query_cli import run_query
 from xolap.analytics.scope_wall import ScopeWall, scope_wall
 from xolap.clickhouse.migrations import Migrator, RenderContext
 
@@ -214,15 +213,15 @@ def _settings_of_logged_query(client, marker: str) -> dict:
     return rows[0][0]
 
 
-def test_the_query_command_runs_behind_the_wall(world):
-    import io
+def test_custom_sql_runs_behind_the_wall(world):
+    """xolap.analytics.custom_sql, the one place `xolap query` and the API run custom SQL."""
+    from xolap.analytics.custom_sql import run_custom_sql
 
     client, settings, _mirror, _columns = world
     marker = f"wall-cli-{os.getpid()}"
-    out, err = io.StringIO(), io.StringIO()
-    code = run_query(f"SELECT '{marker}' AS m, count() FROM raw_events", scope="section", scope_id=3, output_format="json",
-                     settings=settings, client=client, out=out, err=err)
-    assert code == 0, err.getvalue()
+    result = run_custom_sql(client, settings, f"SELECT '{marker}' AS m, count() FROM raw_events", scope="section",
+                            scope_id=3)
+    assert result.rows[0][0] == marker
     logged = _settings_of_logged_query(client, marker)
     assert f"'{settings.clickhouse_database}.raw_events':'section_id = 3'" in logged["additional_table_filters"]
 

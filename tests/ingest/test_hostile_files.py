@@ -14,7 +14,7 @@ import pytest
 
 from xolap.generator.generate import generate
 from xolap.ingest import pipeline
-from xolap.ingest.cli import ingest_paths
+from xolap.ingest.paths import ingest_paths
 from xolap.ingest.limits import IngestLimits, OversizeLine
 from xolap.ingest.pipeline import DecompressionLimitError, ingest_bytes, read_lines
 

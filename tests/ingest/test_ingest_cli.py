@@ -11,7 +11,8 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from xolap.ingest.cli import IngestProgress, ingest_app, ingest_paths
+from xolap.ingest.cli import ingest_app
+from xolap.ingest.paths import IngestProgress, ingest_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
 runner = CliRunner()

@@ -8,7 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from xolap.ingest import files
-from xolap.ingest.cli import ingest_app, ingest_paths
+from xolap.ingest.cli import ingest_app
+from xolap.ingest.paths import ingest_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
 runner = CliRunner()

@@ -107,7 +107,7 @@ def test_cli_users_flags_scopes(cli, pg_settings, tmp_path):
     assert cli("users", "grant", "bob@example.org", "--section", "phys-a").exit_code == 0
     assert cli("users", "grant", "bob@example.org", "--project", "7").exit_code == 0
     missing = cli("users", "grant", "bob@example.org", "--section", "nope")
-    assert missing.exit_code == 1 and "no section with id or slug 'nope'" in missing.output
+    assert missing.exit_code == 2 and "no section with id or slug 'nope'" in missing.output
     token = cli("users", "token", "bob@example.org", "--name", "nb")
     assert token.exit_code == 0 and token.output.strip().startswith("xolap_")
     assert cli("flags", "enable", "clickhouse-olap").exit_code == 0

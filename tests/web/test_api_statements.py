@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 
 from xolap.web.app import create_app
@@ -187,15 +188,15 @@ def test_an_oversized_body_is_refused_before_it_is_read(runtime):
         assert b"over the 67,108,864-byte limit" in body
 
 
-def test_the_cli_through_the_server_exits_2_when_a_path_is_refused(runtime, capsys):
-    """`xolap ingest /etc/passwd` while `xolap serve` holds the engine: the server's 400, exit code 2."""
-    from xolap.ingest.cli import ingest_through_server
-    from xolap.remote import RemoteServer
+def test_the_cli_through_the_server_exits_2_when_a_path_is_refused(runtime):
+    """`xolap ingest /etc/passwd` while `xolap serve` holds the engine: the server's 400, a refusal (exit code 2)."""
+    from xolap.remote import RemoteError, ServerClient
 
-    remote = RemoteServer("http://testserver", runtime.admin_token)
+    remote = ServerClient("http://testserver", runtime.admin_token)
     remote._client = TestClient(create_app(runtime), headers={"Authorization": f"Bearer {runtime.admin_token}"})
-    assert ingest_through_server(remote, ["/etc/passwd"], "auto", 20, False) == 2
-    assert "outside the ingest roots" in capsys.readouterr().err
+    with pytest.raises(RemoteError) as refused:
+        remote.ingest_paths(["/etc/passwd"])
+    assert refused.value.exit_code == 2 and "outside the ingest roots" in str(refused.value)
 
 
 def test_a_statement_over_the_line_limit_is_rejected_with_its_reason(runtime):

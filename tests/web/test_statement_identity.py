@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from xolap.generator.generate import generate
 from xolap.ingest.aws_clients import aws_client
-from xolap.ingest.cli import ingest_paths
+from xolap.ingest.paths import ingest_paths
 from xolap.ingest.etl import EtlProcessor
 from xolap.ingest.etl_batching import EtlLimits
 from xolap.web.app import create_app

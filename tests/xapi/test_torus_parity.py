@@ -287,7 +287,7 @@ def test_python_and_sql_paths_store_the_same_attribution_rows(ch_db):
 
 
 def test_only_rejected_lines_make_the_ingest_exit_code_3(ch_db, tmp_path):
-    from xolap.ingest.cli import EXIT_OK, EXIT_REJECTED, ingest_paths
+    from xolap.ingest.paths import EXIT_OK, EXIT_REJECTED, ingest_paths
 
     client, settings = ch_db
     lines = CORPUS.read_bytes().splitlines()

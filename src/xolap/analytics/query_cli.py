@@ -1,8 +1,10 @@
-"""`xolap query`: run one custom SQL query through the guard and the bounded executor, print it as a table, JSON or CSV.
+"""`xolap query`: run one custom SQL query for a section, a project (each by id or slug) or --admin, and print it as
+a table, JSON or CSV. A thin adapter over xolap.analytics.operations.query, run here or by the running server.
 
-Exit codes: 0 success, 2 the guard refused the query (the reason on stderr), 1 any other error (bad options,
-ClickHouse unavailable, a limit hit, a ClickHouse error). Heavy imports happen inside the command so `xolap --help`
-stays fast. make_query_command() takes the settings and client factories, so tests inject their own.
+Exit codes: 0 success, 2 refused (the guard said no, an unknown section or project; the reason on stderr), 1 any
+other error (bad options, ClickHouse unavailable, a limit hit, a ClickHouse error). Heavy imports happen inside the
+command so `xolap --help` stays fast. make_query_command() takes the settings and client factories, so tests run it
+on their own database.
 """
 
 from __future__ import annotations
@@ -16,76 +18,18 @@ import typer
 FORMATS = ("table", "json", "csv")
 
 
-def default_settings() -> Any:
-    from xolap.config import get_settings
-
-    return get_settings()
-
-
-def default_client(settings: Any) -> Any:
-    """The read-only user's client in server mode; the embedded engine otherwise (refused while `xolap serve` holds it)."""
-    from xolap.clickhouse.client import ClickHouseUnavailable, connect
-    from xolap.serve_lock import read_holder
-
-    if settings.is_embedded_clickhouse:
-        holder = read_holder(settings.data_dir)
-        if holder and holder.get("url"):
-            raise ClickHouseUnavailable(
-                f"`xolap serve` holds the embedded ClickHouse of {settings.data_dir} (at {holder['url']}); "
-                "run the query from its web page or API, or stop the server first"
-            )
-    return connect(settings, readonly_user=True)
-
-
 def read_sql(argument: str, stdin: IO[str]) -> str:
     return stdin.read() if argument == "-" else argument
 
 
-def run_query(
-    sql: str,
-    *,
-    scope: str,
-    scope_id: int | None,
-    output_format: str,
-    settings: Any,
-    client: Any,
-    out: IO[str],
-    err: IO[str],
-    max_rows: int | None = None,
-    timeout: float | None = None,
-) -> int:
-    """Guard, run and print one query; returns the process exit code (0, 1 or 2)."""
-    from xolap.analytics.executor import Limits, QueryError, run
-    from xolap.analytics.guard import GuardError, guard
-    from xolap.analytics.scope_wall import scope_wall
+def result_of(data: dict[str, Any]) -> Any:
+    """The QueryResult a query's JSON answer describes (values as JSON gave them), for printing."""
+    from xolap.analytics.executor import QueryResult
 
-    try:
-        guarded = guard(sql, scope=scope, database=settings.clickhouse_database)  # type: ignore[arg-type]
-    except GuardError as exc:
-        print(f"refused: {exc}", file=err)
-        return 2
-    limits = Limits.from_settings(settings)
-    if max_rows is not None:
-        limits = limits.replace(max_result_rows=max_rows)
-    if timeout is not None:
-        limits = limits.replace(max_execution_time=timeout)
-    try:
-        parameters = guarded.parameters(scope_id)
-        wall = scope_wall(scope, scope_id, settings.clickhouse_database)
-    except ValueError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    try:
-        result = run(client, settings, guarded.sql, parameters=parameters, limits=limits, readonly=True, wall=wall)
-    except QueryError as exc:
-        print(f"error ({exc.kind}): {exc}", file=err)
-        return 1
-    write_result(result, output_format, out)
-    note = f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''} in {result.elapsed_ms:.1f} ms"
-    if result.truncated:
-        note += f"; truncated at the limit of {limits.max_result_rows} rows (more rows matched)"
-    print(note, file=err)
-    return 0
+    return QueryResult(columns=[c["name"] for c in data["columns"]], types=[c["type"] for c in data["columns"]],
+                       rows=[tuple(row) for row in data["rows"]], truncated=bool(data["truncated"]),
+                       elapsed_ms=float(data["elapsed_ms"]), rows_read=data.get("rows_read"),
+                       bytes_read=data.get("bytes_read"), sql="", tag=str(data.get("tag") or ""))
 
 
 def write_result(result: Any, output_format: str, out: IO[str]) -> None:
@@ -109,39 +53,56 @@ def write_result(result: Any, output_format: str, out: IO[str]) -> None:
     out.flush()
 
 
+def error_line(exc: Exception) -> str:
+    """An operation's error as the one line `xolap` prints ("refused: …" and "error (kind): …" come ready)."""
+    message = str(exc)
+    return message if message.startswith(("refused:", "error")) else f"error: {message}"
+
+
 def make_query_command(
-    get_settings: Callable[[], Any] = default_settings, get_client: Callable[[Any], Any] = default_client
+    get_settings: Callable[[], Any] | None = None, get_client: Callable[[Any], Any] | None = None
 ) -> Callable[..., None]:
     def query_command(
         sql: str = typer.Argument(..., help="The SELECT to run, or - to read it from stdin."),
-        section: Optional[int] = typer.Option(None, "--section", min=0, help="Run scoped to this section id."),
-        project: Optional[int] = typer.Option(None, "--project", min=0, help="Run scoped to this project id."),
+        section: Optional[str] = typer.Option(None, "--section", help="Run scoped to this section (id or slug)."),
+        project: Optional[str] = typer.Option(None, "--project", help="Run scoped to this project (id or slug)."),
         admin: bool = typer.Option(False, "--admin", help="Run over all data (still read-only and bounded)."),
         output_format: str = typer.Option("table", "--format", help="table, json or csv."),
         max_rows: Optional[int] = typer.Option(None, "--max-rows", min=1, help="Result row limit (default XOLAP_QUERY_MAX_RESULT_ROWS)."),
         timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Seconds (default XOLAP_QUERY_MAX_EXECUTION_TIME)."),
     ) -> None:
         """Run custom SQL scoped to a section, a project or (--admin) everything: guarded, read-only, bounded."""
+        from xolap.operation_errors import OperationError
+        from xolap.operations import open_operations
+
         chosen = [name for name, on in (("--section", section is not None), ("--project", project is not None), ("--admin", admin)) if on]
         if len(chosen) != 1:
-            print("error: choose exactly one of --section ID, --project ID or --admin"
+            print("error: choose exactly one of --section ID|SLUG, --project ID|SLUG or --admin"
                   + (f" (got {' and '.join(chosen)})" if chosen else ""), file=sys.stderr)
             raise typer.Exit(1)
         if output_format not in FORMATS:
             print(f"error: --format must be one of {', '.join(FORMATS)} (got {output_format!r})", file=sys.stderr)
             raise typer.Exit(1)
         text = read_sql(sql, sys.stdin)
-        scope, scope_id = ("section", section) if section is not None else ("project", project) if project is not None else ("admin", None)
+        scope, ref = ("section", section) if section is not None else ("project", project) if project is not None else ("admin", None)
         try:
-            settings = get_settings()
-            client = get_client(settings)
+            settings = get_settings() if get_settings else None
+            client = get_client(settings) if get_client else None
         except Exception as exc:  # ConfigError, ClickHouseUnavailable: reported, not a traceback
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(1) from None
-        code = run_query(text, scope=scope, scope_id=scope_id, output_format=output_format, settings=settings,
-                         client=client, out=sys.stdout, err=sys.stderr, max_rows=max_rows, timeout=timeout)
-        if code:
-            raise typer.Exit(code)
+        try:
+            with open_operations(settings, client=client) as ops:
+                data = ops.query(text, scope=scope, ref=ref, max_rows=max_rows, timeout=timeout)
+        except OperationError as exc:
+            print(error_line(exc), file=sys.stderr)
+            raise typer.Exit(exc.exit_code) from None
+        write_result(result_of(data), output_format, sys.stdout)
+        rows = int(data["row_count"])
+        note = f"{rows} row{'s' if rows != 1 else ''} in {float(data['elapsed_ms']):.1f} ms"
+        if data["truncated"]:
+            note += f"; truncated at the limit of {data['max_result_rows']} rows (more rows matched)"
+        print(note, file=sys.stderr)
 
     return query_command
 

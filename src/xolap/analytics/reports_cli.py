@@ -1,10 +1,13 @@
-"""`xolap analytics ...` commands: list and run curated categories, import content titles, show ClickHouse health."""
+"""`xolap analytics ...` commands: list and run curated categories (for a section or project by id or slug), import
+content titles, show ClickHouse health. Thin adapters over xolap.analytics.operations, run here or by the running
+server (xolap.operations.open_operations); an unknown section, project or category exits 2."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import typer
@@ -21,15 +24,16 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _client_and_settings():
-    from xolap.clickhouse.client import ClickHouseUnavailable, connect
-    from xolap.config import ConfigError, get_settings
+def _operate(action):
+    """Run action(ops) on this process's engine or the running server; an OperationError is one line and its exit."""
+    from xolap.operation_errors import OperationError
+    from xolap.operations import open_operations
 
     try:
-        settings = get_settings()
-        return connect(settings), settings
-    except (ConfigError, ClickHouseUnavailable) as exc:
-        _fail(str(exc))
+        with open_operations() as ops:
+            return action(ops)
+    except OperationError as exc:
+        _fail(str(exc), exc.exit_code)
 
 
 def _date(value: Optional[str], name: str) -> Optional[date]:
@@ -59,34 +63,26 @@ def categories_command(scope: str = typer.Option("section", help="section | proj
 @analytics_app.command("run")
 def run_command(
     key: str = typer.Argument(..., help="Category key (see `xolap analytics categories`)."),
-    section: Optional[int] = typer.Option(None, "--section", help="Section id."),
-    project: Optional[int] = typer.Option(None, "--project", help="Project id."),
+    section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
+    project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
     start: Optional[str] = typer.Option(None, help="First day, YYYY-MM-DD."),
     end: Optional[str] = typer.Option(None, help="Last day (inclusive), YYYY-MM-DD."),
     as_json: bool = typer.Option(False, "--json", help="Print rows, spec, SQL and timing as JSON."),
     svg: Optional[Path] = typer.Option(None, help="Also render the chart to this SVG file."),
 ) -> None:
     """Run one curated category for a section or a project."""
-    from xolap.analytics.categories import CategoryError, run_category
-    from xolap.analytics.executor import QueryError
-
     if (section is None) == (project is None):
-        _fail("give exactly one of --section ID or --project ID", 2)
-    scope, scope_id = ("section", section) if section is not None else ("project", project)
-    client, settings = _client_and_settings()
-    try:
-        result = run_category(client, settings, key, scope=scope, scope_id=scope_id,
-                              start=_date(start, "start"), end=_date(end, "end"))
-    except CategoryError as exc:
-        _fail(str(exc), 2)
-    except QueryError as exc:
-        _fail(str(exc))
+        _fail("give exactly one of --section ID|SLUG or --project ID|SLUG", 2)
+    scope, ref = ("section", section) if section is not None else ("project", project)
+    first, last = _date(start, "start"), _date(end, "end")
+    body = _operate(lambda ops: ops.analytics_run(key, scope=scope, ref=ref, start=first, end=last))
+    result = SimpleNamespace(**body)
     if svg is not None:
         import vl_convert
 
         svg.write_text(vl_convert.vegalite_to_svg(result.spec, vl_version="v5_21"))
     if as_json:
-        print(json.dumps(result.__dict__, indent=2, default=str))
+        print(json.dumps(body, indent=2, default=str))
         return
     if not result.enough_data:
         _out.print(f"{result.title}: not enough data")
@@ -100,13 +96,7 @@ def run_command(
 @analytics_app.command("titles-import")
 def titles_import_command(path: Path = typer.Argument(..., help=".csv (header project_id,kind,content_id,title), .json or .jsonl")) -> None:
     """Import page / video / activity titles; bad rows are listed and the good ones imported."""
-    from xolap.analytics.titles import TitlesImportError, import_titles
-
-    client, settings = _client_and_settings()
-    try:
-        report = import_titles(client, settings, path)
-    except TitlesImportError as exc:
-        _fail(str(exc), 2)
+    report = SimpleNamespace(**_operate(lambda ops: ops.titles_import(path)))
     for problem in report.problems:
         _err.print(f"[yellow]skipped[/yellow] {problem}")
     _out.print(f"imported {report.imported} title(s), skipped {len(report.problems)}")
@@ -117,7 +107,4 @@ def titles_import_command(path: Path = typer.Argument(..., help=".csv (header pr
 @analytics_app.command("health")
 def health_command() -> None:
     """Print the ClickHouse health summary as JSON."""
-    from xolap.analytics.health import health_summary
-
-    client, settings = _client_and_settings()
-    print(json.dumps(health_summary(client, settings), indent=2, default=str))
+    print(json.dumps(_operate(lambda ops: ops.analytics_health()), indent=2, default=str))

@@ -1,21 +1,20 @@
 """`xolap backfill …`: start, list, inspect, pause/resume/cancel/retry and watch backfills.
 
-When `xolap serve` holds the embedded data dir, every command goes through its API (admin bearer token);
-otherwise the service layer is called directly (the job then runs in whichever worker serves the queue).
+Thin adapters over the backfill service, run here or, when `xolap serve` holds the embedded data dir, through its
+API (xolap.operations.open_operations; the job then runs in whichever worker serves the queue).
 RUN is `manual:ID` or `inventory:ID` (short: `m:ID`, `i:ID`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from xolap.backfill.models import TERMINAL
 
 app = typer.Typer(help="Backfill history from S3: glob-pattern runs and S3 Inventory runs.", no_args_is_help=True)
 console = Console()
@@ -45,90 +44,16 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-class Backend:
-    """The service layer, locally or through the running server's API."""
+def operate(action: Callable[[Any], Any]) -> Any:
+    """Run action(ops) here or through the running server; an error is one line and exit 1."""
+    from xolap.operation_errors import OperationError
+    from xolap.operations import open_operations
 
-    def __init__(self) -> None:
-        from xolap.cli import settings_or_exit
-        from xolap.remote import running_server
-
-        self.settings = settings_or_exit()
-        self.remote = running_server(self.settings)
-        self._runtime = None
-
-    @property
-    def runtime(self):
-        if self._runtime is None:
-            from xolap.runtime import Runtime
-
-            self._runtime = Runtime(self.settings)
-        return self._runtime
-
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        from xolap.backfill import service
-        from xolap.backfill.naming import BackfillInputError
-        from xolap.remote import RemoteError
-
-        try:
-            if self.remote is not None:
-                return self._remote(name, *args, **kwargs)
-            return getattr(service, name)(self.runtime, *args, **kwargs)
-        except (service.ServiceError, BackfillInputError, RemoteError) as exc:
-            _fail(str(exc))
-
-    def _remote(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        base = "/api/v1/backfill"
-        r = self.remote
-        if name == "create_manual_run":
-            return r.post(f"{base}/runs/manual", json=kwargs)
-        if name == "create_inventory_run":
-            return r.post(f"{base}/runs/inventory", json=kwargs)
-        if name == "list_runs":
-            return r.get(f"{base}/runs", params={k: v for k, v in kwargs.items() if v is not None})
-        if name == "get_run":
-            return r.get(f"{base}/runs/{args[0]}/{args[1]}")
-        if name in ("pause", "resume", "cancel", "retry_run"):
-            return r.post(f"{base}/runs/{args[0]}/{args[1]}/{name.replace('_run', '')}")
-        if name == "retry_batch":
-            return r.post(f"{base}/batches/{args[0]}/retry")
-        raise ValueError(name)
-
-    def events(self, kind: str, run_id: int) -> Iterator[dict[str, Any]]:
-        """The run's events from the start, live, until it finishes."""
-        if self.remote is not None:
-            yield from _sse(self.remote, f"/api/v1/backfill/runs/{kind}/{run_id}/events")
-            return
-        from xolap.web.api_backfill import event_stream
-
-        for frame in event_stream(self.settings, kind, run_id, 0):
-            for line in frame.splitlines():
-                if line.startswith("data: ") and not frame.startswith("event: end"):
-                    yield json.loads(line[6:])
-
-
-def _sse(remote, path: str) -> Iterator[dict[str, Any]]:
-    last_id = "0"
-    while True:
-        ended = False
-        with remote._client.stream("GET", path, headers={"Last-Event-ID": last_id}, timeout=None) as response:
-            if response.status_code >= 400:
-                _fail(f"{response.status_code} from {remote.url}{path}: {response.read().decode()[:300]}")
-            event, data = "message", ""
-            for line in response.iter_lines():
-                if line.startswith("id: "):
-                    last_id = line[4:]
-                elif line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: "):
-                    data = line[6:]
-                elif line == "":
-                    if event == "end":
-                        ended = True
-                    elif data:
-                        yield json.loads(data)
-                    event, data = "message", ""
-        if ended:
-            return
+    try:
+        with open_operations() as ops:
+            return action(ops)
+    except OperationError as exc:
+        _fail(str(exc))
 
 
 def _print_run(run: dict[str, Any]) -> None:
@@ -164,8 +89,8 @@ def run_command(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Start a backfill of everything matching an S3 pattern."""
-    body = Backend().call("create_manual_run", s3_pattern=pattern, format=format, target_table=target_table,
-                          clickhouse_settings=parse_settings(setting), dry_run=dry_run)
+    body = operate(lambda ops: ops.backfill_create_manual(s3_pattern=pattern, format=format, target_table=target_table,
+                          clickhouse_settings=parse_settings(setting), dry_run=dry_run))
     _out(body, as_json)
 
 
@@ -184,9 +109,9 @@ def inventory_command(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Start a backfill of the objects an S3 Inventory manifest lists."""
-    body = Backend().call("create_inventory_run", manifest_url=manifest, chunk_size=chunk_size, max_simultaneous_batches=max_batches,
+    body = operate(lambda ops: ops.backfill_create_inventory(manifest_url=manifest, chunk_size=chunk_size, max_simultaneous_batches=max_batches,
                           key_prefix=prefix, date_from=date_from, date_to=date_to, format=format, target_table=target_table,
-                          clickhouse_settings=parse_settings(setting), dry_run=dry_run)
+                          clickhouse_settings=parse_settings(setting), dry_run=dry_run))
     _out(body, as_json)
 
 
@@ -194,7 +119,7 @@ def inventory_command(
 def list_command(kind: Optional[str] = typer.Option(None), status: Optional[str] = typer.Option(None),
                  limit: int = typer.Option(50), as_json: bool = typer.Option(False, "--json")) -> None:
     """Recent runs, newest first."""
-    runs = Backend().call("list_runs", kind=kind, status=status, limit=limit)
+    runs = operate(lambda ops: ops.backfill_list(kind=kind, status=status, limit=limit))
     if as_json:
         print(json.dumps(runs, indent=2, default=str))
         return
@@ -210,12 +135,12 @@ def list_command(kind: Optional[str] = typer.Option(None), status: Optional[str]
 def show_command(run: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """One run (inventory runs with their batches)."""
     kind, run_id = parse_run(run)
-    _out(Backend().call("get_run", kind, run_id), as_json)
+    _out(operate(lambda ops: ops.backfill_get(kind, run_id)), as_json)
 
 
 def _action(name: str, run: str, as_json: bool) -> None:
     kind, run_id = parse_run(run)
-    _out(Backend().call(name, kind, run_id), as_json)
+    _out(operate(lambda ops: ops.backfill_action(kind, run_id, name)), as_json)
 
 
 @app.command("pause")
@@ -241,9 +166,9 @@ def retry_command(run: Optional[str] = typer.Argument(None), batch: Optional[int
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Retry a failed/cancelled run, or one batch (`--batch ID`); work resumes after the last completed chunk."""
     if batch is not None:
-        _out(Backend().call("retry_batch", batch), as_json)
+        _out(operate(lambda ops: ops.backfill_retry_batch(batch)), as_json)
     elif run:
-        _action("retry_run", run, as_json)
+        _action("retry", run, as_json)
     else:
         _fail("give a RUN or --batch ID")
 
@@ -252,8 +177,17 @@ def retry_command(run: Optional[str] = typer.Argument(None), batch: Optional[int
 def watch_command(run: str) -> None:
     """Follow a run live (status changes, batches, chunk logs) until it finishes."""
     kind, run_id = parse_run(run)
-    backend = Backend()
-    for event in backend.events(kind, run_id):
+    from xolap.backfill.models import TERMINAL
+
+    final = operate(lambda ops: _follow(ops, kind, run_id))
+    console.print(f"[bold]{kind}:{run_id} {final['status']}[/bold]")
+    if final["status"] not in TERMINAL:
+        raise typer.Exit(1)
+
+
+def _follow(ops: Any, kind: str, run_id: int) -> dict[str, Any]:
+    """Print the run's events until it finishes; the run as it ended."""
+    for event in ops.backfill_events(kind, run_id):
         data = event.get("data") or {}
         if event["kind"] == "status":
             extra = f" rows={data.get('rows_written', data.get('rows_ingested'))}"
@@ -273,7 +207,4 @@ def watch_command(run: str) -> None:
             console.print(f"    chunk {data.get('chunk_index')} {data.get('status')}: {len(data.get('keys') or [])} objects, "
                           f"{data.get('rows_written')} rows written, {data.get('duration_ms')} ms"
                           + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
-    final = backend.call("get_run", kind, run_id)
-    console.print(f"[bold]{kind}:{run_id} {final['status']}[/bold]")
-    if final["status"] not in TERMINAL:
-        raise typer.Exit(1)
+    return ops.backfill_get(kind, run_id)

@@ -206,3 +206,27 @@ def render_all(context: RenderContext, migrations: list[Migration] | None = None
     for migration in migrations if migrations is not None else load_migrations():
         statements.extend(split_statements(context.render(migration.up)))
     return statements
+
+
+MIGRATION_ACTIONS = ("setup", "up", "down", "status")
+
+
+def run_action(migrator: Migrator, action: str, *, steps: int = 1, target: int | None = None) -> dict:
+    """The one implementation of setup/up/down/status (CLI, admin page and API): what changed and the status after.
+    Raises ValueError for an unknown action."""
+    if action == "setup":
+        migrator.setup()
+        changed: list[Migration] = []
+    elif action == "up":
+        changed = migrator.up(target=target)
+    elif action == "down":
+        changed = migrator.down(steps=steps)
+    elif action == "status":
+        changed = []
+    else:
+        raise ValueError(f"unknown migration action {action!r}: use {', '.join(MIGRATION_ACTIONS)}")
+    return {
+        "action": action,
+        "changed": [f"{m.version:04d}_{m.name}" for m in changed],
+        "status": [s.__dict__ for s in migrator.status()],
+    }

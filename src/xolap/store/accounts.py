@@ -101,25 +101,38 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
+class UnknownScope(AccountError):
+    """No section or project has that id or slug (CLI exit 2, API 404: never an empty result)."""
+
+
+def find_scope(session: Session, kind: str, ref: str | int) -> Section | Project | None:
+    """The section or project with this id (digits) or slug, or None."""
+    model = {"section": Section, "project": Project}.get(kind)
+    if model is None:
+        raise AccountError(f"unknown scope kind {kind!r}: section or project")
+    text = str(ref).strip()
+    found = session.get(model, int(text)) if text.isdigit() and len(text) < 19 else None
+    return found or session.execute(select(model).where(model.slug == text)).scalar_one_or_none()
+
+
+def resolve_scope(session: Session, kind: str, ref: str | int) -> Section | Project:
+    """The section or project with this id or slug; UnknownScope when there is none."""
+    found = find_scope(session, kind, ref)
+    if found is None:
+        hint = (" (sections appear once their events are ingested, or import them with `xolap scopes import`)"
+                if kind == "section" else "")
+        raise UnknownScope(f"no {kind} with id or slug {str(ref).strip()!r}{hint}")
+    return found
+
+
 def resolve_section(session: Session, ref: str | int) -> Section:
     """A section by id or slug."""
-    text = str(ref).strip()
-    section = session.get(Section, int(text)) if text.isdigit() else None
-    section = section or session.execute(select(Section).where(Section.slug == text)).scalar_one_or_none()
-    if section is None:
-        raise AccountError(f"no section with id or slug {text!r} (sections appear once their events are ingested, "
-                           "or import them with `xolap scopes import`)")
-    return section
+    return resolve_scope(session, "section", ref)  # type: ignore[return-value]
 
 
 def resolve_project(session: Session, ref: str | int) -> Project:
     """A project by id or slug."""
-    text = str(ref).strip()
-    project = session.get(Project, int(text)) if text.isdigit() else None
-    project = project or session.execute(select(Project).where(Project.slug == text)).scalar_one_or_none()
-    if project is None:
-        raise AccountError(f"no project with id or slug {text!r}")
-    return project
+    return resolve_scope(session, "project", ref)  # type: ignore[return-value]
 
 
 def grant(session: Session, user: User, *, section: Section | None = None, project: Project | None = None) -> Membership:

@@ -101,6 +101,11 @@ def running_postmaster(pgdata: Path) -> int | None:
     return pid if _pid_alive(pid) else None
 
 
+def embedded_dirs() -> set[Path]:
+    """The data folders of the embedded Postgres servers this process started and has not stopped."""
+    return set(_embedded)
+
+
 def stop_embedded(pgdata: Path | None = None) -> None:
     """Stop every embedded Postgres this process started (or only the one in `pgdata`)."""
     for data, server in list(_embedded.items()):

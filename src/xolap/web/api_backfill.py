@@ -14,9 +14,6 @@ server through it. Routes (prefix /api/v1/backfill):
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +22,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from xolap.backfill import service
-from xolap.backfill.events import events_after, listen
-from xolap.backfill.models import TERMINAL
+from xolap.backfill.event_stream import event_stream
 from xolap.backfill.naming import BackfillInputError
-from xolap.store.db import session_scope
 from xolap.web.security import require_admin_api
 
 router = APIRouter(prefix="/api/v1/backfill", tags=["backfill"], dependencies=[Depends(require_admin_api)])
@@ -116,41 +111,6 @@ def retry_batch(batch_id: int, request: Request) -> dict:
 def chunks(batch_id: int, request: Request, before: int | None = None, after: int | None = None,
            limit: int = Query(100, ge=1, le=500)) -> list:
     return _call(service.chunk_logs, _runtime(request), batch_id, before=before, after=after, limit=limit)
-
-
-def sse_frame(event: dict[str, Any]) -> str:
-    return f"id: {event['id']}\nevent: {event['kind']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
-
-
-def event_stream(settings, kind: str, run_id: int, last_id: int, *, max_seconds: float = 3600,
-                 keepalive: float = 15.0) -> Iterator[str]:
-    """Replay journaled events after last_id, then follow NOTIFYs; ends once the run is finished and drained."""
-    deadline = time.monotonic() + max_seconds
-    last_sent = time.monotonic()
-
-    def drain() -> tuple[list[dict[str, Any]], str]:
-        with session_scope(settings) as session:
-            pending = events_after(session, kind, run_id, last_id)
-            status = service.load_run(session, kind, run_id).status
-        return pending, status
-
-    yield "retry: 2000\n\n"
-    for notice in listen(settings, tick=1.0, timeout=max_seconds):
-        if notice is not None and (notice.get("run_kind") != kind or notice.get("run_id") != run_id):
-            continue
-        pending, status = drain()
-        for event in pending:
-            last_id = event["id"]
-            last_sent = time.monotonic()
-            yield sse_frame(event)
-        if status in TERMINAL and not pending:
-            yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
-            return
-        if time.monotonic() - last_sent > keepalive:
-            last_sent = time.monotonic()
-            yield ": keepalive\n\n"
-        if time.monotonic() > deadline:
-            return
 
 
 @router.get("/runs/{kind}/{run_id}/events")

@@ -139,21 +139,12 @@ async def ingest_paths_api(body: IngestPathsRequest, request: Request, principal
     (XOLAP_INGEST_ROOTS, default <data_dir>/imports; 400 for a path outside); the CLI's summary."""
     from starlette.concurrency import run_in_threadpool
 
-    from xolap.ingest.cli import ingest_paths
-    from xolap.ingest.files import OutsideRootsError, check_under_roots
+    from xolap.ingest.paths import ingest_for_server
+    from xolap.operation_errors import OperationError
 
-    if body.engine not in ("auto", "sql", "python"):
-        raise HTTPException(400, f"engine must be auto, sql or python (got {body.engine!r})")
     runtime = request.app.state.runtime
-    roots = runtime.settings.effective_ingest_roots
-    use_sql = {"auto": None, "sql": True, "python": False}[body.engine]
     try:
-        for path in body.paths:
-            if not path.startswith("s3://"):
-                check_under_roots(path, roots)
-        summary = await run_in_threadpool(
-            lambda: ingest_paths(runtime.clickhouse(), runtime.settings, body.paths, use_sql=use_sql, roots=roots)
-        )
-    except OutsideRootsError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return summary.as_dict(body.max_errors)
+        return await run_in_threadpool(
+            lambda: ingest_for_server(runtime, body.paths, engine=body.engine, max_errors=body.max_errors))
+    except OperationError as exc:
+        raise HTTPException(exc.status_code or 400, exc.message) from None

@@ -1,0 +1,82 @@
+"""Custom SQL, the one place it runs: the guard for a scope, that scope's wall, the read-only client, the bounded executor.
+
+`xolap query` (locally), the admin query API it uses through a running server, and the dashboards' query, export and
+saved-visualization routes all call run_custom_sql; none of them guards, walls or picks a client on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from xolap.analytics import executor
+from xolap.analytics.date_window import dated
+from xolap.analytics.guard import GuardedQuery, guard
+from xolap.analytics.scope_wall import scope_wall
+
+if TYPE_CHECKING:
+    from xolap.config import Settings
+
+SCOPES = ("section", "project", "admin")
+_readonly_clients = threading.local()
+
+
+class EmptyQuery(ValueError):
+    """The SQL is empty or only whitespace."""
+
+
+def guarded_sql(sql: str, scope: str, database: str) -> GuardedQuery:
+    """User SQL rewritten by the guard so it only reads this scope's rows (GuardError says why it is refused)."""
+    if not sql or not sql.strip():
+        raise EmptyQuery("sql: the query is empty")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
+    return guard(sql, scope=scope, database=database)  # type: ignore[arg-type]
+
+
+def limits_for(settings: Settings, *, max_rows: int | None = None, timeout: float | None = None) -> executor.Limits:
+    """The configured query limits, with a smaller row limit or time limit when the caller asks for one."""
+    limits = executor.Limits.from_settings(settings)
+    if max_rows is not None:
+        limits = limits.replace(max_result_rows=max_rows)
+    if timeout is not None:
+        limits = limits.replace(max_execution_time=timeout)
+    return limits
+
+
+def user_sql_client(runtime: Any) -> Any:
+    """The client user SQL runs on: the read-only server user when configured, else this thread's client."""
+    from xolap.clickhouse.client import connect
+
+    settings = runtime.settings
+    if settings.is_embedded_clickhouse or not settings.clickhouse_readonly_url:
+        return runtime.clickhouse()
+    client = getattr(_readonly_clients, "client", None)
+    if client is None:
+        client = _readonly_clients.client = connect(settings, readonly_user=True)
+    return client
+
+
+def run_custom_sql(
+    client: Any,
+    settings: Settings,
+    sql: str,
+    *,
+    scope: str,
+    scope_id: int | None,
+    tag: str | None = None,
+    limits: executor.Limits | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> executor.QueryResult:
+    """Guard with the scope, then run bounded and read-only with the scope's id bound as xolap_scope_id, behind the
+    scope's engine-enforced table filters (scope_wall). Raises EmptyQuery, GuardError, QueryError or ValueError."""
+    database = settings.clickhouse_database
+    guarded = guarded_sql(sql, scope, database)
+    parameters = guarded.parameters(scope_id)
+    wall = scope_wall(scope, scope_id, database)
+    if wall is not None:  # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
+        wall = dated(wall, start, end)
+    return executor.run(client, settings, guarded.sql, parameters=parameters, tag=tag, limits=limits, readonly=True,
+                        wall=wall)
