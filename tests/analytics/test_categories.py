@@ -372,3 +372,25 @@ def test_one_row_per_content_id_even_when_a_section_holds_events_of_two_projects
     assert (quiz["activity_title"], quiz["attempts"], quiz["learners"]) == ("Quiz 1", 5, 5)
     welcome = [r for r in run(course, "engagement").rows if r["page_id"] == 100]
     assert {(r["page_title"], r["views"], r["viewers"]) for r in welcome} == {("Welcome", 5, 4)}
+
+
+def test_scores_outside_0_to_1_never_make_a_percentage_outside_0_to_100(course):
+    """xAPI's scaled score should lie in -1..1 and Torus's in 0..1; a statement saying 1.5 or -0.5 (stored as sent)
+    must not draw an average above 100% or below 0%: charts count such a score as 100% or 0%."""
+    client, settings = course
+    odd = [activity(1, 10, "u7", at(D1, 13), 500, 9.0, True), activity(1, 10, "u7", at(D1, 14), 500, 1.5, True),
+           activity(1, 10, "u7", at(D1, 15), 500, 2.0, True), activity(1, 10, "u8", at(D1, 13), 501, -0.5, False),
+           part(1, 10, "u7", at(D1, 13), 3.0, 0), part(1, 10, "u8", at(D1, 13), -2.0, 0)]
+    columns = sorted({key for row in odd for key in row})
+    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in odd],
+                  column_names=columns)
+    for key, category in CATEGORIES.items():
+        scope, scope_id = ("project", 10) if key == "section_comparison" else ("section", 1)
+        for row in run(course, key, scope=scope, scope_id=scope_id).rows:
+            for name, value in row.items():
+                if name.endswith("_pct") and value is not None:
+                    assert 0 <= value <= 100, (key, name, row)
+    u7 = pick(run(course, "learners_at_risk").rows, learner="u7")
+    assert u7["avg_score_pct"] == 100.0 and u7["scored_attempts"] == 3
+    quiz = pick(run(course, "assessment").rows, activity_id=500)
+    assert quiz["attempts"] == 6 and quiz["avg_score_pct"] == round((1.0 + 0.5 + 0.0 + 1 + 1 + 1) / 6 * 100, 1)

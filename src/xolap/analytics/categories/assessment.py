@@ -16,7 +16,15 @@ from xolap.analytics.categories.spec_parts import (
     tip_percent,
     tip_text,
 )
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, title_project, titles
+from xolap.analytics.categories.sql import (
+    date_filter,
+    distinct_learners,
+    events,
+    score_fraction,
+    title_or,
+    title_project,
+    titles,
+)
 from xolap.analytics.labels import add_labels
 
 TOP_ACTIVITIES = 20
@@ -37,7 +45,7 @@ FROM (
         assumeNotNull(activity_id) AS activity_id,
         count() AS attempts,
         {distinct_learners()} AS learners,
-        avg(scaled_score) AS avg_score,
+        avg({score_fraction()}) AS avg_score,
         countIf(success) AS successes
     FROM {events(ctx)} AS e
     WHERE event_type = 'activity_attempt' AND activity_id IS NOT NULL{date_filter(ctx)}

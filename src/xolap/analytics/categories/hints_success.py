@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xolap.analytics.categories.model import Category, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, percent, tip_count, tip_percent
-from xolap.analytics.categories.sql import date_filter, events
+from xolap.analytics.categories.sql import date_filter, events, score_fraction
 
 MAX_HINT_GROUP = 3
 
@@ -21,7 +21,7 @@ FROM (
         least(ifNull(hints_requested, 0), {MAX_HINT_GROUP}) AS hints,
         count() AS attempts,
         countIf(success) AS successes,
-        avg(scaled_score) AS avg_score
+        avg({score_fraction()}) AS avg_score
     FROM {events(ctx)} AS e
     WHERE event_type = 'part_attempt'{date_filter(ctx)}
     GROUP BY hints

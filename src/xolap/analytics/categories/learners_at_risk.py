@@ -19,7 +19,7 @@ from xolap.analytics.categories.spec_parts import (
     tip_count,
     tip_text,
 )
-from xolap.analytics.categories.sql import END_PARAMETER, date_filter, events
+from xolap.analytics.categories.sql import END_PARAMETER, date_filter, events, score_fraction
 
 RECENT_DAYS = 14
 INACTIVE_DAYS = 7
@@ -60,7 +60,8 @@ FROM (
                 toDate(max(timestamp)) AS last_active,
                 toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
                 countIf({scored}) AS scored_attempts,
-                round(sumIf(assumeNotNull(scaled_score), {scored}) / nullIf(scored_attempts, 0) * 100, 1) AS avg_score_pct
+                round(sumIf({score_fraction('assumeNotNull(scaled_score)')}, {scored}) / nullIf(scored_attempts, 0) * 100,
+                      1) AS avg_score_pct
             FROM {events(ctx)} AS e
             WHERE user_id IS NOT NULL{date_filter(ctx)}
             GROUP BY learner

@@ -15,7 +15,7 @@ from xolap.analytics.categories.spec_parts import (
     tip_percent,
     tip_text,
 )
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events
+from xolap.analytics.categories.sql import date_filter, distinct_learners, events, score_fraction
 from xolap.analytics.labels import short_names, unique_labels
 
 MAX_SECTIONS = 100
@@ -35,7 +35,7 @@ FROM (
         assumeNotNull(section_id) AS section_id,
         {distinct_learners()} AS learners,
         count() AS events,
-        avgIf(scaled_score, event_type = 'activity_attempt') AS avg_score,
+        avgIf({score_fraction()}, event_type = 'activity_attempt') AS avg_score,
         countIf(event_type = 'page_viewed') AS page_views,
         countIf(event_type = 'page_viewed' AND completion) AS completed_views
     FROM {events(ctx)} AS e

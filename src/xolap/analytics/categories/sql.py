@@ -63,6 +63,12 @@ def title_project() -> str:
     return "ifNull(topK(1)(project_id)[1], 0)"
 
 
+def score_fraction(column: str = "scaled_score") -> str:
+    """The scaled score held to 0..1 for averages shown in percent: xAPI allows -1..1 and statements are stored as
+    sent, so a score below 0 counts as 0% and one above 1 as 100% (counts of attempts are unchanged)."""
+    return f"least(greatest({column}, 0), 1)"
+
+
 def distinct_learners(condition: str | None = None) -> str:
     """Distinct learners (NULL user ids ignored), optionally only over rows matching `condition`.
 
