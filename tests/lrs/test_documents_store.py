@@ -260,5 +260,12 @@ def test_parameters_name_what_is_wrong():
     assert good.timestamp("since") == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
     assert parse_timestamp("2026-11-30T12:00:00.123+02:00") == datetime(2026, 11, 30, 10, 0, 0, 123000, tzinfo=timezone.utc)
     assert parse_timestamp("2026-11-30T10:00:00").tzinfo is not None
+    for wrong in ("2026-11-30", "2026-11-30T10:00:00-00:00", "2026-02-30T10:00:00Z", "1764496800"):
+        with pytest.raises(ParameterError, match="since must be an ISO 8601"):
+            parse_timestamp(wrong, "since")
+    for wrong in ("9c6a3b3328f44b4f9d3c0e2b8f7c1a11", "{9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11}",
+                  "urn:uuid:9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11"):
+        with pytest.raises(ParameterError, match="registration must be a UUID"):
+            Parameters([("registration", wrong)], allowed).uuid("registration")
     # An offset's "+" sent without URL encoding arrives as a space.
     assert parse_timestamp("2026-11-30T12:00:00.123 02:00") == parse_timestamp("2026-11-30T12:00:00.123+02:00")

@@ -5,11 +5,12 @@ or an id may identify a learner)."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
 from xolap.lrs.agents import Agent, AgentError, is_iri, parse_agent
+from xolap.lrs.validation import UUID_RE, StatementError
+from xolap.lrs.validation import timestamp as timestamp_rules
 
 MAX_ID_LENGTH = 2048
 _UNENCODED_PLUS = re.compile(r"T[\d:.]+ \d\d:\d\d$")
@@ -71,10 +72,9 @@ class Parameters:
         value = self.string(name, required)
         if value is None:
             return None
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise ParameterError(f"parameter {name} must be a UUID") from None
+        if not UUID_RE.match(value):
+            raise ParameterError(f"parameter {name} must be a UUID (8-4-4-4-12 hex digits)")
+        return value.lower()
 
     def timestamp(self, name: str, required: bool = False) -> datetime | None:
         value = self.string(name, required)
@@ -91,14 +91,14 @@ class Parameters:
 
 
 def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
-    """An ISO 8601 date-time (a missing offset means UTC), or ParameterError."""
+    """An xAPI Timestamp (the rule statements follow: xolap.lrs.validation.timestamp; a missing offset means UTC),
+    or ParameterError."""
     text = value.strip()
     if _UNENCODED_PLUS.search(text):  # "+02:00" sent without URL encoding arrives as " 02:00"
         text = text[:-6] + "+" + text[-5:]
-    if len(text) < 10 or len(text) > 40:
-        raise ParameterError(f"parameter {name} must be an ISO 8601 timestamp")
     try:
+        timestamp_rules(text, name)
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
-    except ValueError:
+    except (StatementError, ValueError):
         raise ParameterError(f"parameter {name} must be an ISO 8601 timestamp") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
