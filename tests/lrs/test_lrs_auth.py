@@ -25,6 +25,8 @@ def test_basic_auth_is_required_and_checked(runtime):
     garbage = client.get("/xAPI/statements", headers={"Authorization": "Basic %%%"} | V103)
     assert garbage.status_code == 401
     assert client.get("/xAPI/statements", headers=auth).status_code == 200
+    browser = client.get("/xAPI/statements", headers=V103 | {"Accept": "text/html"})
+    assert browser.status_code == 401 and "LRS credentials" in browser.json()["message"]
 
 
 def test_version_header_required_supported_and_echoed(runtime):

@@ -31,6 +31,10 @@ RESPONSE_VERSIONS = {"1.0": "1.0.3", "2.0": "2.0.0"}
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="xolap LRS"'}
 
 
+class LrsRefusal(HTTPException):
+    """A refusal of the LRS front door: always answered as JSON (an xAPI client is not a browser), see install()."""
+
+
 def spoken_version(header: str | None) -> str | None:
     """The LRS version answering a request that sent `header` ("1.0.3" or "2.0.0"); None when unsupported."""
     match = _VERSION_RE.match((header or "").strip())
@@ -54,7 +58,7 @@ def check_version(request: Request) -> str:
     if version is None:
         sent = request.headers.get(VERSION_HEADER)
         reason = "missing" if sent is None else "unsupported (this LRS speaks 1.0.x and 2.0.x)"
-        raise HTTPException(400, f"{VERSION_HEADER} header {reason}")
+        raise LrsRefusal(400, f"{VERSION_HEADER} header {reason}")
     request.state.xapi_version = version
     return version
 
@@ -67,7 +71,7 @@ def lrs_credential(request: Request) -> LrsCredential:
         with request.app.state.runtime.sessions() as session:
             credential = credentials.authenticate(session, *pair)
     if credential is None:
-        raise HTTPException(401, "LRS credentials required: HTTP Basic with an LRS key and secret", headers=CHALLENGE)
+        raise LrsRefusal(401, "LRS credentials required: HTTP Basic with an LRS key and secret", headers=CHALLENGE)
     if not request.url.path.rstrip("/").endswith("/about"):
         check_version(request)
     request.state.lrs_credential = credential
@@ -76,13 +80,13 @@ def lrs_credential(request: Request) -> LrsCredential:
 
 def require_lrs_read(credential: LrsCredential = Depends(lrs_credential)) -> LrsCredential:
     if not credential.can_read:
-        raise HTTPException(403, "this LRS credential may not read")
+        raise LrsRefusal(403, "this LRS credential may not read")
     return credential
 
 
 def require_lrs_write(credential: LrsCredential = Depends(lrs_credential)) -> LrsCredential:
     if not credential.can_write:
-        raise HTTPException(403, "this LRS credential may not write statements or documents")
+        raise LrsRefusal(403, "this LRS credential may not write statements or documents")
     return credential
 
 
@@ -110,7 +114,14 @@ class VersionHeaderMiddleware:
 
 def install(app) -> None:
     """Version echo, and the Alternate Request Syntax rewritten first (outermost), for every /xAPI resource."""
+    from fastapi.responses import JSONResponse
+
     from xolap.web.lrs_alternate import AlternateRequestSyntax
 
+    async def refusal(request: Request, exc: LrsRefusal) -> JSONResponse:
+        return JSONResponse({"error": True, "message": exc.detail, "detail": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    app.add_exception_handler(LrsRefusal, refusal)
     app.add_middleware(VersionHeaderMiddleware)
     app.add_middleware(AlternateRequestSyntax)
