@@ -6,7 +6,7 @@ INSERT … SELECT FROM s3(glob) over the same objects, on a moto S3 server. Prin
 
 Objects are gzip'd JSONL bundles at Torus keys (<prefix>section/<id>/<category>/<UTC time>_<bundle>.jsonl.gz),
 listed by a CSV inventory manifest (--inventory-files, default 1 = one batch; chunks never span batches). Both paths use the same mapping SQL
-(xolap.xapi.sql via xolap.backfill.statements). The inventory path is xolap.backfill.runner.run_chunk called for
+(xolap.xapi.sql via xolap.backfill.chunk_sql). The inventory path is xolap.backfill.runner.run_chunk called for
 every planned chunk, exactly as the worker calls it (metrics from system.query_log per chunk included), without
 Postgres bookkeeping. raw_events is truncated between passes. --with-rejected adds the rejected-lines pass the
 worker runs by default (a second read of each chunk).

@@ -31,8 +31,8 @@ from xolap.clickhouse.events import READ_SETTINGS, deduplicated_events  # noqa: 
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import load_settings  # noqa: E402
 from xolap.ingest.aws_clients import aws_client  # noqa: E402
-from xolap.ingest.etl import EtlProcessor  # noqa: E402
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget  # noqa: E402
+from xolap.ingest.etl.handler import EtlProcessor  # noqa: E402
+from xolap.ingest.etl.batching import EtlLimits, TimeBudget  # noqa: E402
 
 EXT = "http://oli.cmu.edu/extensions/"
 DB = "bench_etl"

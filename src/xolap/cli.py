@@ -51,7 +51,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(ch_app, name="ch")
 app.add_typer(db_app, name="db")
 
-from xolap.ingest.etl_cli import etl_app  # noqa: E402
+from xolap.ingest.etl.cli import etl_app  # noqa: E402
 
 app.add_typer(etl_app, name="etl")
 

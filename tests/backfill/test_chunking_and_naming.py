@@ -9,7 +9,7 @@ import pytest
 from xolap.backfill.chunking import Chunk, chunk_glob, dedup_token, key_filter_reason, key_time, plan_chunks
 from xolap.backfill.naming import BackfillInputError, check_globs, clickhouse_settings, data_format, target_table
 from xolap.backfill.s3paths import object_url, parse_s3_url, redact, s3_function
-from xolap.backfill.statements import settings_clause
+from xolap.backfill.chunk_sql import settings_clause
 from xolap.config import load_settings
 
 KEY = "xapi/section/42/video/2026-01-31T09-05-07.123456Z_5f0c.jsonl"

@@ -11,10 +11,10 @@ import orjson
 import pytest
 
 from xolap.clickhouse.events import READ_SETTINGS, deduplicated_events, events_table
-from xolap.ingest import etl
+from xolap.ingest.etl import handler as etl
 from xolap.ingest.aws_clients import aws_client
-from xolap.ingest.etl import EtlProcessor
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget
+from xolap.ingest.etl.handler import EtlProcessor
+from xolap.ingest.etl.batching import EtlLimits, TimeBudget
 
 EXT = "http://oli.cmu.edu/extensions/"
 

@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from xolap.ingest.aws_clients import aws_client
-from xolap.ingest.etl_notifications import S3ObjectRef
-from xolap.ingest.etl_objects import READ_AHEAD_MAX_OBJECT_BYTES, ObjectReads, PreparationFailure, read_object
+from xolap.ingest.etl.notifications import S3ObjectRef
+from xolap.ingest.etl.objects import READ_AHEAD_MAX_OBJECT_BYTES, ObjectReads, PreparationFailure, read_object
 
 
 class RecordingS3:

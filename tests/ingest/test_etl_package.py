@@ -12,8 +12,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from xolap.ingest.etl_cli import etl_app
-from xolap.ingest.etl_package import HANDLER_FILE, build_package, module_closure
+from xolap.ingest.etl.cli import etl_app
+from xolap.ingest.etl.package import HANDLER_FILE, build_package, module_closure
 
 
 def test_closure_follows_imports_including_lazy_and_relative(tmp_path):
@@ -40,9 +40,9 @@ def test_zip_holds_handler_and_needed_modules_only(tmp_path):
         "xolap/config.py",
         "xolap/clickhouse/client.py",
         "xolap/clickhouse/columns.py",
-        "xolap/ingest/etl.py",
+        "xolap/ingest/etl/handler.py",
         "xolap/ingest/pipeline.py",
-        "xolap/ingest/etl_notifications.py",
+        "xolap/ingest/etl/notifications.py",
         "xolap/ingest/aws_clients.py",
         "xolap/xapi/rows.py",
     ):
@@ -51,7 +51,7 @@ def test_zip_holds_handler_and_needed_modules_only(tmp_path):
     assert not any("__pycache__" in n or n.startswith(("pyarrow/", "clickhouse_connect/")) for n in names)
     assert any(n.endswith(".dist-info/METADATA") for n in names)
     handler = zipfile.ZipFile(result.path).read(HANDLER_FILE).decode()
-    assert "from xolap.ingest.etl import lambda_handler" in handler
+    assert "from xolap.ingest.etl.handler import lambda_handler" in handler
     # Reproducible: the same sources give the same bytes.
     again = build_package(tmp_path / "again.zip")
     assert again.path.read_bytes() == result.path.read_bytes()

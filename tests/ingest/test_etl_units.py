@@ -7,8 +7,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
-from xolap.ingest.etl_notifications import BadNotification, S3ObjectRef, parse_notification
+from xolap.ingest.etl.batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
+from xolap.ingest.etl.notifications import BadNotification, S3ObjectRef, parse_notification
 
 
 def s3_event(bucket: str, key: str, event_name: str = "ObjectCreated:Put", etag: str = "abc123") -> dict:

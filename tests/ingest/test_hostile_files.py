@@ -148,8 +148,8 @@ def test_the_etl_refuses_a_bomb_once_and_rejects_an_oversize_line(ch_db, aws_set
     import uuid
 
     from xolap.ingest.aws_clients import aws_client
-    from xolap.ingest.etl import EtlProcessor
-    from xolap.ingest.etl_batching import EtlLimits
+    from xolap.ingest.etl.handler import EtlProcessor
+    from xolap.ingest.etl.batching import EtlLimits
 
     client, ch_settings = ch_db
     settings = aws_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database,

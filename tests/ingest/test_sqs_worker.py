@@ -144,7 +144,7 @@ def test_cli_worker_stops_cleanly_on_sigterm(queue_env, tmp_path, moto_server):
         XOLAP_AWS_SECRET_ACCESS_KEY="testing",
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", "from xolap.ingest.etl_cli import etl_app; etl_app()", "run", "--queue", env["queue"], "--wait", "1"],
+        [sys.executable, "-c", "from xolap.ingest.etl.cli import etl_app; etl_app()", "run", "--queue", env["queue"], "--wait", "1"],
         env=child_env,
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -185,7 +185,7 @@ def test_cli_run_needs_a_queue():
     from typer.testing import CliRunner
 
     from xolap.config import get_settings
-    from xolap.ingest.etl_cli import etl_app
+    from xolap.ingest.etl.cli import etl_app
 
     get_settings.cache_clear()
     result = CliRunner().invoke(etl_app, ["run"])

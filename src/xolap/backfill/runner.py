@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from xolap.backfill import statements
+from xolap.backfill import chunk_sql
 from xolap.backfill.errors import describe
 from xolap.backfill.chunking import Chunk, dedup_token, key_filter_reason, plan_chunks
 from xolap.backfill.events import publish
@@ -64,7 +64,7 @@ def _run_with_progress(settings: Settings, sql: str, query_tag: str, on_progress
         thread.join(PROGRESS_INTERVAL)
         if thread.is_alive() and on_progress is not None:
             try:
-                for process in statements.running_queries(watcher, query_tag):
+                for process in chunk_sql.running_queries(watcher, query_tag):
                     total = process.get("total_rows_approx") or 0
                     on_progress(min(0.99, process["read_rows"] / total) if total else None, process)
             except Exception:  # noqa: BLE001 - progress is best effort
@@ -88,14 +88,14 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
             token: str | None, record_rejected: bool, on_progress=None) -> ChunkResult:
     client = thread_client(settings)
     started = time.perf_counter()
-    statements.check_row_format(client, settings, target_table=target_table, url=url, fmt=fmt,
+    chunk_sql.check_row_format(client, settings, target_table=target_table, url=url, fmt=fmt,
                                 clickhouse_settings=ch_settings, query_tag=query_tag + "-describe")
     line_expr = "toUInt32(_row_number + 1)"
     if fmt == "JSONAsString":  # a cheap plain read first, so source_line skips blank lines per file
-        blank = client.query(statements.blank_rows_sql(settings, url=url, query_tag=query_tag + "-blank",
+        blank = client.query(chunk_sql.blank_rows_sql(settings, url=url, query_tag=query_tag + "-blank",
                                                        clickhouse_settings=ch_settings)).result_rows
-        line_expr = statements.source_line_expression([(path, row) for path, row in blank])
-    sql = statements.insert_sql(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag,
+        line_expr = chunk_sql.source_line_expression([(path, row) for path, row in blank])
+    sql = chunk_sql.insert_sql(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag,
                                 clickhouse_settings=ch_settings, dedup_token=token, source_line_expr=line_expr)
     try:
         if on_progress is None:
@@ -104,21 +104,21 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
             _run_with_progress(settings, sql, query_tag, on_progress)
     finally:  # a run or chunk's scopes are not read back (one INSERT … SELECT): every scope's version moves
         data_version.rows_written(settings.clickhouse_database)
-    metrics = statements.query_metrics(client, query_tag)
+    metrics = chunk_sql.query_metrics(client, query_tag)
     result = ChunkResult(**{k: v for k, v in metrics.items() if k in ChunkResult.__dataclass_fields__})
     if record_rejected and fmt == "JSONAsString":
         rejected_tag = query_tag + "-rejected"
-        client.command(statements.rejected_insert_sql(settings, database=settings.clickhouse_database, url=url,
+        client.command(chunk_sql.rejected_insert_sql(settings, database=settings.clickhouse_database, url=url,
                                                       query_tag=rejected_tag, clickhouse_settings=ch_settings, dedup_token=token,
                                                       source_line_expr=line_expr))
-        result.rejected = statements.query_metrics(client, rejected_tag).get("rows_written", 0)
+        result.rejected = chunk_sql.query_metrics(client, rejected_tag).get("rows_written", 0)
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
 
 
 def _dry_run(settings: Settings, *, url: str, fmt: str, query_tag: str, ch_settings: dict) -> ChunkResult:
     started = time.perf_counter()
-    rows = thread_client(settings).query(statements.dry_run_sql(settings, url=url, fmt=fmt, query_tag=query_tag,
+    rows = thread_client(settings).query(chunk_sql.dry_run_sql(settings, url=url, fmt=fmt, query_tag=query_tag,
                                                                 clickhouse_settings=ch_settings)).result_rows
     return ChunkResult(rows_read=sum(int(r[2]) for r in rows), bytes_read=sum(int(r[1] or 0) for r in rows),
                        objects=len(rows), duration_ms=int((time.perf_counter() - started) * 1000))
@@ -161,7 +161,7 @@ def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> s
                              token=token, record_rejected=options.get("record_rejected", True), on_progress=on_progress)
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         message = describe(exc, settings)
-        permanent = isinstance(exc, statements.FormatMismatch)
+        permanent = isinstance(exc, chunk_sql.FormatMismatch)
         log.warning("backfill manual run %s attempt failed%s: %s", run_id,
                     "" if final_attempt or permanent else " (will retry)", message)
         with session_scope(settings) as session:
@@ -347,7 +347,7 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
                                ch_settings=ch_settings, dry_run=dry, record_rejected=record_rejected)
         except Exception as exc:  # noqa: BLE001 - recorded on the chunk and the batch
             message = describe(exc, settings)
-            permanent = isinstance(exc, statements.FormatMismatch)
+            permanent = isinstance(exc, chunk_sql.FormatMismatch)
             log.warning("backfill inventory run %s batch %s chunk %s failed%s: %s", run_id, batch_id, chunk.index,
                         "" if final_attempt or permanent else " (will retry)", message)
             with session_scope(settings) as session:

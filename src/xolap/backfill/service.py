@@ -372,7 +372,7 @@ def resume(runtime, kind: str, run_id: int) -> dict[str, Any]:
 
 
 def _kill(runtime, tags: list[str]) -> int:
-    from xolap.backfill.statements import kill_queries
+    from xolap.backfill.chunk_sql import kill_queries
 
     killed = 0
     try:

@@ -17,9 +17,9 @@ from typing import Any
 
 from xolap.component_status import board
 from xolap.config import Settings
-from xolap.ingest.etl import EtlProcessor, stage
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget
-from xolap.ingest.etl_objects import client_error_code
+from xolap.ingest.etl.handler import EtlProcessor, stage
+from xolap.ingest.etl.batching import EtlLimits, TimeBudget
+from xolap.ingest.etl.objects import client_error_code
 
 log = logging.getLogger("xolap.etl")
 

@@ -75,7 +75,7 @@ ROUTER_MODULES: list[str] = [
     "xolap.web.pages_admin",
     "xolap.web.pages_console",
     "xolap.web.pages_security",
-    "xolap.web.scopes",
+    "xolap.web.pages_scopes",
     "xolap.web.pages_backfill",
     "xolap.web.api_accounts",
     "xolap.web.lrs_about",

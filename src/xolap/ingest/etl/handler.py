@@ -1,6 +1,6 @@
 """The ETL function: SQS batches of S3 notifications -> JSONL objects -> mapped rows -> bounded, idempotent inserts.
 
-It runs as the AWS Lambda handler `xolap.ingest.etl.lambda_handler` (configured from XOLAP_* env) and, unchanged,
+It runs as the AWS Lambda handler `xolap.ingest.etl.handler.lambda_handler` (configured from XOLAP_* env) and, unchanged,
 inside the local SQS worker (xolap.ingest.sqs_worker). Messages are read in order; their mapped rows collect in
 one pending batch that is inserted when the next run of lines would pass the row or byte cap, and at the end
 (Torus bundles are small: few, larger inserts instead of one per object). Per message:
@@ -32,10 +32,10 @@ import orjson
 import pyarrow as pa
 
 from xolap.config import Settings, load_settings, mask_url
-from xolap.ingest.etl_batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
-from xolap.ingest.etl_dlq import send_to_dlq
-from xolap.ingest.etl_notifications import BadNotification, S3ObjectRef, parse_notification
-from xolap.ingest.etl_objects import ObjectReads, PreparationFailure
+from xolap.ingest.etl.batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
+from xolap.ingest.etl.dlq import send_to_dlq
+from xolap.ingest.etl.notifications import BadNotification, S3ObjectRef, parse_notification
+from xolap.ingest.etl.objects import ObjectReads, PreparationFailure
 from xolap.ingest.limits import IngestLimits
 from xolap.ingest.pipeline import EventWriter, NotJsonlError, map_lines, read_lines
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from xolap.ingest.etl_notifications import S3ObjectRef
+from xolap.ingest.etl.notifications import S3ObjectRef
 
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
 READ_AHEAD_MAX_OBJECT_BYTES = 8 * 1024 * 1024  # larger (or unknown-size) objects are read when their turn comes

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import xolap
 
-ENTRY_MODULES = ("xolap.ingest.etl",)
+ENTRY_MODULES = ("xolap.ingest.etl.handler",)
 HANDLER_FILE = "lambda_function.py"
 HANDLER_SOURCE = '''"""AWS Lambda entry point for xolap's ETL: set the function's handler to `lambda_function.lambda_handler`."""
 
-from xolap.ingest.etl import lambda_handler  # noqa: F401
+from xolap.ingest.etl.handler import lambda_handler  # noqa: F401
 '''
 # Third-party packages the handler imports; boto3/botocore come with the Lambda Python runtime.
 RUNTIME_REQUIREMENTS = ("clickhouse-connect", "pyarrow", "orjson", "pydantic", "pydantic-settings")

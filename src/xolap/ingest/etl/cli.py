@@ -54,8 +54,8 @@ def run(
     import logging
 
     from xolap.config import ConfigError, get_settings
-    from xolap.ingest.etl import configure_logging
-    from xolap.ingest.etl_batching import EtlLimits
+    from xolap.ingest.etl.handler import configure_logging
+    from xolap.ingest.etl.batching import EtlLimits
     from xolap.ingest.sqs_worker import QueueUnavailable, SqsEtlWorker
 
     try:
@@ -101,7 +101,7 @@ def package(
     arch: str = typer.Option("x86_64", "--arch", help="x86_64 or arm64 (for --with-deps)."),
 ) -> None:
     """Build the Lambda zip (handler `lambda_function.lambda_handler`); see docs/etl-deploy.md."""
-    from xolap.ingest.etl_package import PackageError, build_package
+    from xolap.ingest.etl.package import PackageError, build_package
 
     try:
         result = build_package(out, with_deps=with_deps, python_version=python_version, arch=arch)
