@@ -66,10 +66,28 @@ def get_user(session: Session, email: str) -> User:
     return user
 
 
+def new_user_problems(session: Session, email: str, password: str | None) -> dict[str, str]:
+    """What stops a new account, by field ("email", "password"); empty when it may be created. The one set of rules
+    `xolap users add`, the admin page and the JSON API apply (create_user raises them)."""
+    problems: dict[str, str] = {}
+    try:
+        normalized = normalize_email(email)
+    except AccountError as exc:
+        problems["email"] = str(exc)
+    else:
+        if find_user(session, normalized) is not None:
+            problems["email"] = f"a user with email {normalized!r} already exists"
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        problems["password"] = f"password too short: at least {MIN_PASSWORD_LENGTH} characters"
+    return problems
+
+
 def create_user(session: Session, email: str, *, password: str | None = None, is_admin: bool = False, name: str = "") -> User:
+    """A new user (AccountError names every rule it breaks: new_user_problems)."""
+    problems = new_user_problems(session, email, password)
+    if problems:
+        raise AccountError("; ".join(problems.values()))
     email = normalize_email(email)
-    if find_user(session, email) is not None:
-        raise AccountError(f"a user with email {email!r} already exists")
     user = User(email=email, name=name.strip(), is_admin=is_admin, password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()

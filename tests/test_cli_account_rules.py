@@ -1,0 +1,46 @@
+"""Account rules live in xolap.store.accounts (issue 15): `xolap users add`, the admin page and the JSON API refuse the
+same new accounts with the same reasons."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from xolap.store import accounts
+
+
+@pytest.fixture()
+def cli(pg_settings, monkeypatch):
+    from xolap.config import get_settings
+
+    monkeypatch.setenv("XOLAP_DATABASE_URL", pg_settings.database_url)
+    monkeypatch.setenv("XOLAP_DATA_DIR", str(pg_settings.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    from xolap.cli import app
+
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def test_every_broken_rule_is_named_by_field(pg_settings):
+    from xolap.store.db import session_scope
+
+    with session_scope(pg_settings) as session:
+        assert accounts.new_user_problems(session, "not-an-email", "short") == {
+            "email": "invalid email address 'not-an-email'",
+            "password": f"password too short: at least {accounts.MIN_PASSWORD_LENGTH} characters"}
+        assert accounts.new_user_problems(session, "ok@example.org", None) == {}
+        accounts.create_user(session, "ok@example.org", password="long enough")
+        assert accounts.new_user_problems(session, " OK@example.org ", "long enough") == {
+            "email": "a user with email 'ok@example.org' already exists"}
+        with pytest.raises(accounts.AccountError, match="invalid email address .*; password too short"):
+            accounts.create_user(session, "nope", password="short")
+
+
+def test_the_cli_names_the_same_rules(cli):
+    result = cli("users", "add", "nope", "--password", "short")
+    assert result.exit_code == 1
+    words = " ".join(result.output.split())
+    assert "invalid email address 'nope'" in words and "password too short: at least 8 characters" in words
