@@ -137,6 +137,7 @@ def test_engagement_pages_and_heatmap_cells(course):
     assert (welcome[0]["views"], welcome[0]["viewers"], welcome[0]["completed"], welcome[0]["completion_pct"]) == (
         3, 2, 2, 66.7)  # the duplicate of dup-1 counts once
     assert {r["granularity"] for r in rows} == {"week"}  # 2 Mar .. 20 Apr spans 49 days
+    assert run(course, "engagement").extra == {"grain": "week"}
     cells = {(r["page_id"], r["period"]): r["period_views"] for r in rows}
     assert cells == {(100, "2026-03-02"): 3, (101, "2026-03-02"): 1, (101, "2026-04-20"): 1}
     assert pick(rows, page_id=101, period="2026-03-02")["page_title"] == "Page 101"

@@ -89,8 +89,11 @@ _TOOLTIP = [
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
-    """Label each page (one per id) by its title; repeated titles get '· #<id>' after them."""
-    return Presented(add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label"), spec)
+    """Label each page (one per id) by its title; repeated titles get '· #<id>' after them. The JSON's `grain` is the
+    heatmap's period ('day', 'week' or 'month')."""
+    grain = rows[0]["granularity"] if rows else None
+    return Presented(add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label"), spec,
+                     {"grain": grain})
 
 
 CATEGORY = Category(
