@@ -57,7 +57,7 @@ def test_custom_query_runs_and_renders_its_chart_and_errors_inline(page, log_in,
     screenshot(page, "custom-sql")
     with page.expect_download() as download:
         page.click("#panel-custom [data-export-custom=png]")
-    assert download.value.suggested_filename == "custom.png"
+    assert download.value.suggested_filename == "physics-fall-custom-first-latest.png"
     with open(download.value.path(), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     # a refused query shows the guard's message inline
@@ -67,7 +67,10 @@ def test_custom_query_runs_and_renders_its_chart_and_errors_inline(page, log_in,
     page.keyboard.type("SELECT * FROM system.tables")
     page.click("#panel-custom [data-action=run]")
     page.wait_for_selector("#panel-custom .query-error:not([hidden])", timeout=15_000)
-    assert "guard" in page.locator("#panel-custom .query-error").inner_text()
+    assert "not allowed" in page.locator("#panel-custom .query-error").inner_text()
+    # the failed run leaves no chart and no rows of the previous one
+    assert page.locator("#panel-custom .custom-chart svg").count() == 0
+    assert page.locator("#panel-custom .result-data tbody tr").count() == 0
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -89,3 +92,98 @@ def test_admin_console_screenshot(page, log_in, screenshot):
     assert response is not None and response.status == 200
     page.wait_for_load_state("networkidle")
     screenshot(page, "admin-console")
+
+
+def test_chart_builder_draws_a_chart_from_the_result_and_writes_an_editable_spec(page, log_in, screenshot):
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics#custom")
+    page.wait_for_selector("#panel-custom .schema-tree button.schema-name", timeout=30_000)
+    # the schema browser inserts a column name into the SQL editor
+    editor = page.locator("#panel-custom .xolap-editor-sql .cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("SELECT toDate(timestamp) AS day, count() AS events, ")
+    page.click("#panel-custom .schema-tree button.schema-name:text-is('event_type')")
+    page.keyboard.type(" FROM raw_events GROUP BY day, event_type ORDER BY day")
+    assert "count() AS events, event_type FROM raw_events" in editor.inner_text()
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_selector("#panel-custom fieldset.chart-builder:not([disabled])", timeout=30_000)
+    page.select_option("#panel-custom .chart-builder select[name=mark]", "line")
+    page.select_option("#panel-custom .chart-builder select[name=x]", "day")
+    page.select_option("#panel-custom .chart-builder select[name=y]", "events")
+    page.select_option("#panel-custom .chart-builder select[name=aggregate]", "sum")
+    page.select_option("#panel-custom .chart-builder select[name=color]", "event_type")
+    page.click("#panel-custom [data-action=build]")
+    page.wait_for_selector("#panel-custom .custom-chart svg .role-mark path", timeout=30_000)
+    spec = page.evaluate("() => JSON.parse(document.querySelector('#custom-spec').value)")
+    assert spec["width"] == "container" and spec["mark"]["type"] == "line"
+    assert spec["encoding"]["x"] == {"field": "day", "type": "temporal", "title": "day"}
+    assert spec["encoding"]["y"]["aggregate"] == "sum" and spec["encoding"]["color"]["field"] == "event_type"
+    assert page.locator("#panel-custom .custom-chart svg .role-mark path").count() == 4  # one line per event type
+    chart = page.locator("#panel-custom .custom-chart svg").bounding_box()
+    panel = page.locator("#panel-custom").bounding_box()
+    assert chart["width"] > panel["width"] * 0.8  # sized to its container
+    screenshot(page, "chart-builder")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_page_dates_apply_to_custom_sql_only_when_asked_and_a_reversed_range_clears_results(page, log_in):
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics?start=2026-09-01&end=2026-09-30#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    editor = page.locator("#panel-custom .xolap-editor-sql .cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("SELECT count() AS events FROM raw_events")
+
+    def events() -> int:
+        page.click("#panel-custom [data-action=run]")
+        page.wait_for_function("() => document.querySelector('#panel-custom .status').textContent.includes('rows in')")
+        value = int(page.locator("#panel-custom .result-data tbody td").first.inner_text())
+        page.evaluate("() => { document.querySelector('#panel-custom .status').textContent = ''; }")
+        return value
+
+    assert "every date" in page.locator("#panel-custom .dates-note").inner_text()
+    everything = events()
+    page.check("#panel-custom input[name=apply_dates]")
+    assert "2026-09-01 – 2026-09-30" in page.locator("#panel-custom .dates-note").inner_text()
+    september = events()
+    assert 0 < september < everything == 120
+    # a reversed range is refused in the browser and clears what was on screen
+    page.click("#tab-video")
+    page.wait_for_selector("#panel-video .chart[data-drawn] svg", timeout=30_000)
+    page.fill("#date-filter input[name=start]", "2026-10-30")
+    page.fill("#date-filter input[name=end]", "2026-09-01")
+    page.click("#date-filter [type=submit]")
+    assert "after" in page.locator("#date-filter .filter-error").inner_text()
+    assert page.locator("#panel-video .chart svg").count() == 0
+    assert "No results" in page.locator("#summary").inner_text()
+    assert "start=2026-10-30" not in page.url
+    # presets fill the dates and apply them
+    page.click("#date-filter [data-preset=all]")
+    page.wait_for_selector("#panel-video .chart[data-drawn] svg", timeout=30_000)
+    assert page.locator("#date-filter .filter-error").is_hidden()
+    assert page.input_value("#date-filter input[name=start]") == ""
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_admin_console_runs_a_sample_query_from_the_health_page(page, log_in, screenshot):
+    log_in(page, "admin")
+    page.goto("/admin/clickhouse")
+    page.click("text=Run in the SQL console >> nth=0")
+    page.wait_for_url("**/admin/console?sample=0")
+    page.wait_for_selector("#sql-console .result-data tbody tr", timeout=30_000)
+    assert "rows in" in page.locator("#sql-console .status").inner_text()
+    assert page.locator("#sql-console .result-data tbody tr").count() >= 4  # events per type of the test data
+    # another sample, one click; then a refused statement replaces the rows with the reason
+    page.click("#sql-console [data-sample] >> nth=1")
+    page.wait_for_function("() => document.querySelector('#sql-console .status').textContent.includes('rows in')")
+    editor = page.locator("#sql-console .xolap-editor-sql .cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("DROP TABLE raw_events")
+    page.click("#sql-console [data-action=run]")
+    page.wait_for_selector("#sql-console .query-error:not([hidden])", timeout=15_000)
+    assert page.locator("#sql-console .result-data tbody tr").count() == 0
+    screenshot(page, "admin-sql-console")
+    assert page.errors == []  # type: ignore[attr-defined]

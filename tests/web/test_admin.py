@@ -118,3 +118,85 @@ def test_multipart_upload_takes_the_csrf_token_from_the_form(runtime, admin):
     assert response.status_code == 303
     with runtime.sessions() as session:
         assert session.get(Project, 7).title == "Physics 2"
+
+
+def enable_analytics(runtime) -> None:
+    with runtime.sessions() as session:
+        flags.set_flag(session, flags.ANALYTICS, True)
+        session.commit()
+
+
+def test_health_page_reads_like_a_person_and_sends_migrate_down_to_maintenance(runtime, admin):
+    enable_analytics(runtime)
+    html = admin.get("/admin/clickhouse").text
+    assert "Migrate down" not in html and 'href="/admin/maintenance"' in html
+    assert not re.search(r"\d{4,} B<", html.replace(",", "")), "sizes are shown in KiB/MiB/GiB, not thousands of B"
+    assert all(int(seconds) < 60 for seconds in re.findall(r"up (\d+) s\b", html)), "a minute or more reads as min/h/d"
+    assert "paste them into a ClickHouse client" not in html.lower()
+    samples = admin.get("/admin/console", headers=JSON).json()["samples"]
+    assert sum(s["runnable"] for s in samples) >= 5
+    for sample in samples:
+        assert (f'href="/admin/console?sample={sample["index"]}"' in html) == sample["runnable"]
+    maintenance = admin.get("/admin/maintenance")
+    assert maintenance.status_code == 200 and "Migrate down" in maintenance.text
+    cancel = admin.post("/admin/clickhouse/migrations", data={"action": "down"})
+    assert cancel.status_code == 409 and 'href="/admin/maintenance"' in cancel.text
+
+
+def test_sql_console_runs_the_sample_queries_through_the_admin_query_route(runtime, admin):
+    assert admin.get("/admin/console").status_code == 403  # the clickhouse-olap flag, as for the health page
+    enable_analytics(runtime)
+    page = admin.get("/admin/console?sample=0")
+    assert page.status_code == 200 and 'data-query-api="/api/v1/admin/query"' in page.text
+    samples = admin.get("/admin/console", headers=JSON).json()["samples"]
+    assert samples and all("sql" in s for s in samples)
+    for sample in [s for s in samples if s["runnable"]]:
+        answer = admin.post("/api/v1/admin/query", json={"sql": sample["sql"], "scope": "admin", "max_rows": 50})
+        assert answer.status_code == 200, (sample["title"], answer.text)
+    refused = admin.post("/api/v1/admin/query", json={"sql": "INSERT INTO raw_events VALUES (1)", "scope": "admin"})
+    assert refused.status_code == 400
+    anonymous = TestClient(create_app(runtime))
+    assert anonymous.get("/admin/console", follow_redirects=False).status_code == 303
+
+
+def test_human_sizes_and_durations():
+    from xolap.web.formatting import human_bytes, human_duration, human_ms
+
+    assert human_bytes(199_873_490) == "190.6 MiB" and human_bytes(512) == "512 B" and human_bytes(None) == "—"
+    assert human_bytes(1536) == "1.5 KiB" and human_bytes(3 * 1024**4) == "3.0 TiB"
+    assert human_duration(87) == "1 min 27 s" and human_duration(0.012) == "12 ms" and human_duration(93784) == "1 d 2 h"
+    assert human_duration(7200) == "2 h" and human_duration(None) == "—" and human_ms(2500) == "2.5 s"
+
+
+def test_users_and_scopes_pages_name_sections_and_projects_instead_of_ids(runtime, admin):
+    with runtime.sessions() as session:
+        teacher = accounts.create_user(session, "t@example.org", password="teacher password")
+        accounts.grant(session, teacher, section=session.get(Section, 11))
+        accounts.grant(session, teacher, project=session.get(Project, 7))
+        session.commit()
+    users = admin.get("/admin/users").text
+    row = next(line for line in users.split("<tr>") if ">t@example.org<" in line)
+    assert "phys-a" in row and "Physics" in row and ">11<" not in row and ">7<" not in row
+    scopes = admin.get("/admin/scopes").text
+    section_row = next(line for line in scopes.split("<tr>") if 'value="phys-a"' in line)
+    assert "Physics" in section_row and "<td>7</td>" not in section_row
+
+
+def test_a_failed_backfill_reads_as_a_cause_with_the_raw_error_kept():
+    from xolap.web.readable_errors import readable_cause
+
+    raw = ("Code: 499. DB::Exception: The AWS Access Key Id you provided does not exist in our records. "
+           "(InvalidAccessKeyId) (S3_ERROR) (version 26.9.1.1)\nStack trace:\n0. DB::Exception::Exception(...)")
+    assert readable_cause(raw) == "S3 refused access: check the credentials and the bucket policy."
+    odd = "Code: 1002. DB::Exception: Something new went wrong here (SOME_NEW_ERROR) (version 26.9.1.1)\nStack trace:\n0. x"
+    assert readable_cause(odd) == "Something new went wrong here"
+    assert readable_cause(None) == "" and readable_cause("x" * 500).endswith("…")
+
+
+def test_backfill_run_template_hides_unknown_duration_and_shows_cause_then_raw_error():
+    from xolap.web.negotiation import templates
+
+    source = templates().env.loader.get_source(templates().env, "admin/backfill_run.html")[0]
+    assert "{{ run.error | cause }}" in source and "<summary>Raw error</summary>" in source
+    assert '{% if run.duration_ms is none %} hidden{% endif %}' in source
+    assert 'id="event-log-card" hidden' in source

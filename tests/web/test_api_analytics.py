@@ -171,7 +171,7 @@ def test_exports_csv_json_svg_png(api):
     category_svg = client.get(A + "/categories/cross_event/export?format=svg", headers=who["inst_a"])
     assert category_svg.status_code == 200 and "<svg" in category_svg.text
     category_csv = client.get(A + "/categories/cross_event/export?format=csv", headers=who["inst_a"])
-    assert 'filename="physics-fall-cross_event.csv"' in category_csv.headers["content-disposition"]
+    assert 'filename="physics-fall-cross_event-first-latest.csv"' in category_csv.headers["content-disposition"]
 
 
 def test_project_scope_and_section_comparison_uses_section_titles(api):

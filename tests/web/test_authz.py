@@ -5,7 +5,8 @@ anonymous 401 (JSON) or 303 to /login (HTML), everyone else 403.
 
 Roles: anonymous, invalid token, instructor of A, instructor of B, author of P, admin; then the same with the global
 flags off, and with the section/project flags off. Scoped routes are always called with section A's / project P's
-slug, so instructor B (and the author of A's project) asking for A is the "other section by URL or API" case.
+slug, so instructor B asking for A is the "other section by URL or API" case; the author of P, the project A is
+taught from, may open A (issue 11: authors see the sections of their own project).
 Routes added later (dashboards, backfill, ...) are picked up from app.routes automatically.
 """
 
@@ -102,7 +103,8 @@ def allowed(rule: str, role: Role, flag_state: dict[str, bool]) -> bool:
     if rule == BULK:
         return role.is_admin and flag_state["global"] and flag_state["bulk"]
     if rule == SECTION:
-        return (role.is_admin or role.section == SECTION_A) and flag_state["global"] and flag_state["section"]
+        return (role.is_admin or role.section == SECTION_A or role.project == PROJECT_P) and flag_state["global"] and (
+            flag_state["section"])
     if rule == PROJECT:
         return (role.is_admin or role.project == PROJECT_P) and flag_state["global"] and flag_state["project"]
     raise AssertionError(rule)

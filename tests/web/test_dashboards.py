@@ -50,7 +50,7 @@ def test_section_page_lists_categories_custom_tab_and_assets(web):
     assert 'hx-get="/sections/physics-fall/analytics/summary"' in html
     for script in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "editor.js", "/static/js/dashboard.js"):
         assert script in html
-    assert 'href="/projects/intro-physics/analytics"' in html
+    assert 'href="/projects/intro-physics/analytics"' not in html  # an instructor may not open the project
     assert client.get("/static/js/dashboard.js").status_code == 200
     assert client.get("/static/css/dashboard.css").status_code == 200
 
@@ -125,3 +125,107 @@ def test_project_page_has_the_section_comparison_tab(web):
     html = client.get("/projects/intro-physics/analytics").text
     assert 'data-tab="section_comparison"' in html
     assert 'data-api="/api/v1/projects/intro-physics/analytics"' in html
+
+
+# ---------------------------------------------------------------- no dead ends (issue 11)
+
+SECTION_API = "/api/v1/sections/physics-fall/analytics"
+
+
+def test_authors_open_the_sections_of_their_own_project_only(web):
+    client, who = web
+    assert client.get("/sections/physics-fall/analytics", headers=who["author"]).status_code == 200
+    assert client.get("/sections/physics-evening/analytics", headers=who["author"]).status_code == 200
+    assert client.get("/sections/chem-fall/analytics", headers=who["author"]).status_code == 403
+    assert client.get(SECTION_API + "/summary", headers=who["author"]).status_code == 200
+    home = client.get("/", headers=who["author"]).json()
+    assert {s["slug"] for s in home["sections"]} == {"physics-fall", "physics-evening"}
+
+
+def test_login_lands_on_the_only_dashboard_or_home(web):
+    client, _ = web
+    page = client.get("/login")
+    token = csrf_of(page.text)
+    only = client.post("/login", data={"email": "a@example.edu", "password": "teacher-pass-a", "csrf_token": token,
+                                       "next": "/"}, follow_redirects=False)
+    assert only.headers["location"] == "/sections/physics-fall/analytics"
+    client.cookies.clear()
+    token = csrf_of(client.get("/login").text)
+    several = client.post("/login", data={"email": "author@example.edu", "password": "author-pass-1",
+                                          "csrf_token": token, "next": "/"}, follow_redirects=False)
+    assert several.headers["location"] == "/"
+    client.cookies.clear()
+    token = csrf_of(client.get("/login").text)
+    asked = client.post("/login", data={"email": "a@example.edu", "password": "teacher-pass-a", "csrf_token": token,
+                                        "next": "/account"}, follow_redirects=False)
+    assert asked.headers["location"] == "/account"
+
+
+def test_section_page_links_to_its_project_only_for_who_may_open_it(web):
+    client, who = web
+    login(client, "a@example.edu", "teacher-pass-a")
+    assert 'href="/projects/intro-physics/analytics"' not in client.get("/sections/physics-fall/analytics").text
+    assert "Introductory Physics" in client.get("/sections/physics-fall/analytics").text
+    client.cookies.clear()
+    login(client, "author@example.edu", "author-pass-1")
+    assert 'href="/projects/intro-physics/analytics"' in client.get("/sections/physics-fall/analytics").text
+
+
+def test_exports_are_named_scope_category_from_to(web):
+    client, who = web
+    dated = client.get(SECTION_API + "/categories/video/export?format=csv&start=2026-09-01&end=2026-09-30",
+                       headers=who["inst_a"])
+    assert dated.status_code == 200, dated.text
+    assert dated.headers["content-disposition"] == 'attachment; filename="physics-fall-video-2026-09-01-2026-09-30.csv"'
+    open_ended = client.get(SECTION_API + "/categories/video/export?format=json", headers=who["inst_a"])
+    assert 'filename="physics-fall-video-first-latest.json"' in open_ended.headers["content-disposition"]
+    custom = client.post(SECTION_API + "/export?format=csv", headers=who["inst_a"],
+                         json={"sql": "SELECT count() AS n FROM raw_events", "start": "2026-09-01"})
+    assert custom.status_code == 200, custom.text
+    assert 'filename="physics-fall-custom-2026-09-01-latest.csv"' in custom.headers["content-disposition"]
+
+
+def count_events(client, who, sql: str, **dates) -> int:
+    response = client.post(SECTION_API + "/query", json={"sql": sql, **dates}, headers=who["inst_a"])
+    assert response.status_code == 200, response.text
+    return int(response.json()["rows"][0][0])
+
+
+def test_custom_sql_reads_only_the_pages_dates_when_they_are_applied(web):
+    client, who = web
+    everything = count_events(client, who, "SELECT count() FROM raw_events")
+    september = count_events(client, who, "SELECT count() FROM raw_events", start="2026-09-01", end="2026-09-30")
+    expected = count_events(client, who, "SELECT count() FROM raw_events WHERE timestamp >= '2026-09-01 00:00:00' "
+                                         "AND timestamp < '2026-10-01 00:00:00'")
+    assert 0 < september == expected < everything
+    # the range holds however the table is read: a subquery, a join, the end date alone (inclusive)
+    nested = count_events(client, who, "SELECT count() FROM (SELECT * FROM raw_events) AS e", start="2026-09-01",
+                          end="2026-09-30")
+    assert nested == september
+    joined = count_events(client, who, "SELECT count() FROM raw_events AS a INNER JOIN (SELECT DISTINCT user_id "
+                                       "FROM raw_events) AS b ON a.user_id = b.user_id", start="2026-09-01",
+                          end="2026-09-30")
+    assert joined == september
+    last_day = client.post(SECTION_API + "/query", json={"sql": "SELECT toString(max(toDate(timestamp))) FROM raw_events",
+                                                         "end": "2026-09-15"}, headers=who["inst_a"]).json()
+    assert last_day["rows"][0][0] <= "2026-09-15"
+    reversed_range = client.post(SECTION_API + "/query", json={"sql": "SELECT 1", "start": "2026-09-30",
+                                                               "end": "2026-09-01"}, headers=who["inst_a"])
+    assert reversed_range.status_code == 400
+    bad = client.post(SECTION_API + "/query", json={"sql": "SELECT 1", "start": "2026-09-01' OR 1=1 --"},
+                      headers=who["inst_a"])
+    assert bad.status_code == 400
+
+
+def test_schema_catalog_names_every_readable_column_with_a_meaning(web, world):
+    client, who = web
+    runtime, _ = world
+    body = client.get(SECTION_API + "/schema", headers=who["inst_a"]).json()
+    tables = {table["name"]: table for table in body["tables"]}
+    assert set(tables) == {"raw_events", "content_titles"}
+    database = runtime.settings.clickhouse_database
+    for name, table in tables.items():
+        described = runtime.clickhouse().query(f"DESCRIBE TABLE `{database}`.`{name}`").result_rows
+        assert {c["name"]: c["type"] for c in table["columns"]} == {row[0]: row[1] for row in described}
+        assert all(c["meaning"] for c in table["columns"]), [c["name"] for c in table["columns"] if not c["meaning"]]
+    assert client.get(SECTION_API + "/schema", headers=who["inst_b"]).status_code == 403

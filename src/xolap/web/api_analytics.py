@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import threading
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
@@ -26,14 +26,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from xolap.analytics import chart_render, executor
-from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category
+from xolap.analytics import chart_render, custom_sql, executor, result_cache
+from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category, section_comparison
 from xolap.analytics.executor import QueryError, QueryResult
-from xolap.analytics.guard import GuardedQuery, GuardError, guard
+from xolap.analytics.guard import GuardedQuery, GuardError
 from xolap.analytics.result_formats import csv_value, json_value, to_json
-from xolap.analytics.scope_wall import scope_wall
+from xolap.analytics.schema_catalog import catalog
 from xolap.analytics.vega_safety import SpecRefused, check_spec, refusal
-from xolap.clickhouse.client import connect
 from xolap.store.models import SavedVisualization, Section
 from xolap.web import auth
 from xolap.web.analytics_scope import (
@@ -54,7 +53,6 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "pn
 _RENDER_ERROR_STATUS = {"spec": 400, "too_large": 400, "timeout": 422, "crashed": 422, "busy": 503}
 _QUERY_ERROR_STATUS = {"cancelled": 409, "timeout": 422, "too_many_rows": 422, "too_many_rows_read": 422,
                        "too_many_bytes_read": 422, "memory": 422, "too_large": 422, "unavailable": 503}
-_readonly_clients = threading.local()
 
 
 # ---------------------------------------------------------------- scope dependencies
@@ -76,10 +74,13 @@ def error_response(exc: Exception) -> JSONResponse:
     """The JSON error body {"error": {"kind", "message"}} with a status that fits the failure."""
     if isinstance(exc, DashboardError):
         return JSONResponse(exc.body(), status_code=exc.status)
+    if isinstance(exc, custom_sql.EmptyQuery):
+        return JSONResponse({"error": {"kind": "invalid", "message": str(exc)}}, status_code=400)
     if isinstance(exc, GuardError):
         return JSONResponse({"error": {"kind": "guard", "message": str(exc)}}, status_code=400)
-    if isinstance(exc, QueryError):
-        return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}},
+    if isinstance(exc, QueryError):  # a curated chart's failure (CategoryFailure) adds the technical `detail`
+        detail = {"detail": exc.detail} if getattr(exc, "detail", None) else {}
+        return JSONResponse({"error": {"kind": exc.kind, "message": exc.message, **detail}},
                             status_code=_QUERY_ERROR_STATUS.get(exc.kind, 400))
     if isinstance(exc, CategoryError):
         status = 404 if str(exc).startswith("unknown category") else 400
@@ -97,7 +98,7 @@ def error_response(exc: Exception) -> JSONResponse:
 def answer(produce: Callable[[], Any]) -> Any:
     try:
         return produce()
-    except (DashboardError, GuardError, QueryError, CategoryError, SpecRefused, chart_render.ChartRenderError) as exc:
+    except (DashboardError, custom_sql.EmptyQuery, GuardError, QueryError, CategoryError, SpecRefused, chart_render.ChartRenderError) as exc:
         return error_response(exc)
 
 
@@ -108,31 +109,21 @@ def _runtime(request: Request):
 
 
 def user_sql_client(runtime):
-    """The client user SQL runs on: the read-only server user when configured, else this thread's client."""
-    settings = runtime.settings
-    if settings.is_embedded_clickhouse or not settings.clickhouse_readonly_url:
-        return runtime.clickhouse()
-    client = getattr(_readonly_clients, "client", None)
-    if client is None:
-        client = _readonly_clients.client = connect(settings, readonly_user=True)
-    return client
+    """The client user SQL runs on (xolap.analytics.custom_sql.user_sql_client)."""
+    return custom_sql.user_sql_client(runtime)
 
 
 def guarded_query(sql: str, scope: AnalyticsScope, database: str) -> GuardedQuery:
-    """User SQL rewritten by the guard so it only reads this scope's rows (GuardError says why it is refused)."""
-    if not sql or not sql.strip():
-        raise DashboardError(400, "invalid", "sql: the query is empty")
-    return guard(sql, scope=scope.kind, database=database)
+    """User SQL rewritten by the guard for this scope (xolap.analytics.custom_sql.guarded_sql)."""
+    return custom_sql.guarded_sql(sql, scope.kind, database)
 
 
-def run_custom_sql(runtime, scope: AnalyticsScope, sql: str, *, tag: str | None = None) -> QueryResult:
-    """Guard with the route's scope, then run bounded and read-only with that scope's id bound as xolap_scope_id,
-    behind the scope's engine-enforced table filters (scope_wall). Raises GuardError, QueryError or DashboardError."""
-    settings = runtime.settings
-    guarded = guarded_query(sql, scope, settings.clickhouse_database)
-    wall = scope_wall(scope.kind, scope.id, settings.clickhouse_database)
-    return executor.run(user_sql_client(runtime), settings, guarded.sql, parameters=guarded.parameters(scope.id),
-                        tag=tag, readonly=True, wall=wall)
+def run_custom_sql(runtime, scope: AnalyticsScope, sql: str, *, tag: str | None = None, start: date | None = None,
+                   end: date | None = None) -> QueryResult:
+    """This route's scope's custom SQL, run by xolap.analytics.custom_sql.run_custom_sql (start..end: the page's
+    dates, inclusive, when the user applies them)."""
+    return custom_sql.run_custom_sql(user_sql_client(runtime), runtime.settings, sql, scope=scope.kind,
+                                     scope_id=scope.id, tag=tag, start=start, end=end)
 
 
 def result_records(result: QueryResult) -> list[dict[str, Any]]:
@@ -156,7 +147,7 @@ def category_json(runtime, scope: AnalyticsScope, key: str, start: date | None, 
     spec["data"] = {"values": rows}
     return {"key": result.key, "title": result.title, "columns": list(result.columns), "rows": rows, "spec": spec,
             "sql": result.sql, "parameters": result.parameters, "elapsed_ms": round(result.elapsed_ms, 1),
-            "enough_data": result.enough_data, "truncated": result.truncated}
+            "enough_data": result.enough_data, "truncated": result.truncated, **result.extra}
 
 
 def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -166,7 +157,8 @@ def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows
     with runtime.sessions() as session:
         titles = {sid: title for sid, title in session.execute(select(Section.id, Section.title).where(Section.id.in_(ids)))}
-    return [{**row, "section": titles.get(int(row["section_id"])) or row.get("section")} for row in rows]
+    named = [{**row, "section": titles.get(int(row["section_id"])) or row.get("section")} for row in rows]
+    return section_comparison.label_sections(named)
 
 
 def summary_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
@@ -186,6 +178,24 @@ def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date 
         "links": {"categories": f"{scope.api_base}/categories/{{key}}", "query": f"{scope.api_base}/query",
                   "visualizations": f"{scope.api_base}/visualizations", "export": f"{scope.api_base}/export"},
     }
+
+
+# ---------------------------------------------------------------- warm answers
+
+def warm_json(runtime, scope: AnalyticsScope, question: tuple, produce: Callable[[], Any]) -> Response:
+    """The JSON answer to `question` about this (already authorized) scope from the per-process result cache while
+    the scope's data is unchanged, else produce() (xolap.analytics.result_cache); X-Xolap-Cache says which and
+    Server-Timing how long the answer took (ms, after authorization)."""
+    started = time.perf_counter()
+    body, hit = result_cache.cached_json(runtime.settings, scope.kind, scope.id, question, produce)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Response(body, media_type="application/json",
+                    headers={"X-Xolap-Cache": "hit" if hit else "miss", "Server-Timing": f"answer;dur={elapsed:.3f}"})
+
+
+def scope_identity(scope: AnalyticsScope) -> bytes:
+    """What the overview shows of the scope itself (slug, title), so a renamed scope is not answered from the cache."""
+    return orjson.dumps(scope.as_json(), default=str)
 
 
 # ---------------------------------------------------------------- exports
@@ -240,11 +250,27 @@ class VisualizationIn(BaseModel):
 class QueryIn(BaseModel):
     sql: str = Field(max_length=100_000)
     tag: str | None = None
+    start: str | None = None  # the page's dates, when the user applies them to the query (YYYY-MM-DD, inclusive)
+    end: str | None = None
 
 
 class ExportIn(BaseModel):
     sql: str = Field(max_length=100_000)
     spec: dict[str, Any] | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+def request_dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """The optional date range of a request, checked (DashboardError 400 on a bad date or a reversed range)."""
+    first, last = parse_date("start", start), parse_date("end", end)
+    check_range(first, last)
+    return first, last
+
+
+def export_name(scope: AnalyticsScope, what: str, start: date | None, end: date | None) -> str:
+    """`<scope>-<category>-<from>-<to>` (no extension): `first`/`latest` stand for an open end of the range."""
+    return f"{scope.slug}-{what}-{start.isoformat() if start else 'first'}-{end.isoformat() if end else 'latest'}"
 
 
 class CopyIn(BaseModel):
@@ -305,7 +331,9 @@ def add_scope_routes(kind: str) -> None:
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
-            return overview_json(_runtime(request), scope, first, last)
+            runtime = _runtime(request)
+            return warm_json(runtime, scope, ("overview", first, last, scope_identity(scope)),
+                             lambda: overview_json(runtime, scope, first, last))
         return answer(produce)
 
     @router.get(base + "/summary", name=f"{kind}_analytics_summary")
@@ -314,7 +342,8 @@ def add_scope_routes(kind: str) -> None:
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
-            return summary_json(_runtime(request), scope, first, last)
+            runtime = _runtime(request)
+            return warm_json(runtime, scope, ("summary", first, last), lambda: summary_json(runtime, scope, first, last))
         return answer(produce)
 
     @router.get(base + "/categories", name=f"{kind}_analytics_categories")
@@ -327,7 +356,9 @@ def add_scope_routes(kind: str) -> None:
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
-            return category_json(_runtime(request), scope, key, first, last)
+            runtime = _runtime(request)
+            return warm_json(runtime, scope, ("category", key, first, last),
+                             lambda: category_json(runtime, scope, key, first, last))
         return answer(produce)
 
     @router.get(base + "/categories/{key}/export", name=f"{kind}_analytics_category_export")
@@ -337,8 +368,8 @@ def add_scope_routes(kind: str) -> None:
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
             data = category_json(_runtime(request), scope, key, first, last)
-            return export_response(format, data["columns"], data["rows"], data["spec"], f"{scope.slug}-{key}",
-                                   truncated=data["truncated"])
+            return export_response(format, data["columns"], data["rows"], data["spec"],
+                                   export_name(scope, key, first, last), truncated=data["truncated"])
         return answer(produce)
 
     @router.post(base + "/query", name=f"{kind}_analytics_query")
@@ -347,10 +378,12 @@ def add_scope_routes(kind: str) -> None:
 
         def produce():
             tag = check_tag(body.tag) if body.tag else executor.new_tag()
+            first, last = request_dates(body.start, body.end)
             if not registry.start(tag, scope):
                 raise QueryError("cancelled", "the query was cancelled", tag=tag)
             try:
-                return query_result_json(run_custom_sql(_runtime(request), scope, body.sql, tag=tag))
+                return query_result_json(run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first,
+                                                        end=last))
             finally:
                 registry.finish(tag)
         return answer(produce)
@@ -388,10 +421,16 @@ def add_scope_routes(kind: str) -> None:
                 raise DashboardError(400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
             if format in ("png", "svg") and body.spec:
                 check_spec(body.spec)
-            result = run_custom_sql(_runtime(request), scope, body.sql)
+            first, last = request_dates(body.start, body.end)
+            result = run_custom_sql(_runtime(request), scope, body.sql, start=first, end=last)
             return export_response(format, result.columns, result_records(result), body.spec,
-                                   f"{scope.slug}-custom", truncated=result.truncated)
+                                   export_name(scope, "custom", first, last), truncated=result.truncated)
         return answer(produce)
+
+    @router.get(base + "/schema", name=f"{kind}_analytics_schema")
+    def schema(scope: AnalyticsScope = Depends(scope_dep)):
+        """The tables custom SQL reads: columns, types and a one-line meaning each (the custom tab's browser)."""
+        return {"tables": catalog()}
 
     @router.get(base + "/visualizations", name=f"{kind}_visualizations")
     def list_visualizations(request: Request, scope: AnalyticsScope = Depends(scope_dep)):

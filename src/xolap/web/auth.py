@@ -13,7 +13,8 @@ Dependencies (use with `Depends(...)`; each returns what it guards):
   require_site_admin -> Principal                     admin (users, flags, scopes pages; no feature flag needed)
   require_admin -> Principal                          admin + global flag `clickhouse-olap` (/admin/clickhouse)
   require_bulk_ingest -> Principal                    admin + `clickhouse-olap` + `clickhouse-olap-bulk-ingest`
-  require_section_access(slug) -> Section             admin or instructor of that section, and flags `clickhouse-olap`
+  require_section_access(slug) -> Section             admin, instructor of that section or author of its project, and
+                                                      flags `clickhouse-olap`
                                                       + `instructor_dashboard_analytics` for that section
   require_project_access(slug) -> Project             admin or author of that project, and flags `clickhouse-olap`
                                                       + `project_dashboard_analytics` for that project
@@ -42,7 +43,7 @@ from xolap.store import accounts, flags
 from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
 from xolap.web import sessions
-from xolap.web.negotiation import wants_json
+from xolap.web.accepts import wants_json
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -69,7 +70,9 @@ class Principal:
         return self.user.email if self.user is not None else ("admin token" if self.via == "admin_token" else "anonymous")
 
     def can_see_section(self, section: Section) -> bool:
-        return self.is_admin or int(section.id) in self.instructor_section_ids
+        """Admins, the section's instructors, and the authors of the project it is taught from."""
+        return (self.is_admin or int(section.id) in self.instructor_section_ids
+                or (section.project_id is not None and int(section.project_id) in self.author_project_ids))
 
     def can_see_project(self, project: Project) -> bool:
         return self.is_admin or int(project.id) in self.author_project_ids
@@ -210,10 +213,11 @@ def require_bulk_ingest(request: Request, principal: Principal = Depends(require
 
 
 def _lookup(request: Request, model, slug: str):
-    from sqlalchemy import select
+    """The section or project whose slug (or id) this is, or None."""
+    from xolap.store.accounts import find_scope
 
     with request.app.state.runtime.sessions() as session:
-        row = session.execute(select(model).where(model.slug == slug)).scalar_one_or_none()
+        row = find_scope(session, "section" if model is Section else "project", slug)
         if row is not None:
             session.expunge(row)
         return row
@@ -239,7 +243,7 @@ def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Pri
         principal.can_see_section(scope) if rule.kind == "section" else principal.can_see_project(scope))
     if not allowed:
         if scope is None and principal.is_admin:
-            raise HTTPException(404, f"no {rule.kind} with slug {slug!r}")
+            raise HTTPException(404, f"no {rule.kind} with id or slug {slug!r}")
         raise refuse(request, principal, f"you are not {rule.role}")
     analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (rule.flag, rule.kind, scope.id))
     if not analytics:

@@ -20,20 +20,19 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from xolap.web import sessions
-
-
-def wants_json(request: Request) -> bool:
-    """True for `?format=json`, or an Accept header asking for JSON and not for HTML."""
-    if request.query_params.get("format") == "json":
-        return True
-    accept = request.headers.get("accept", "").lower()
-    return "application/json" in accept and "text/html" not in accept
+from xolap.web.accepts import wants_json  # noqa: F401 - pages import it from here too
 
 
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
+    from xolap.web.formatting import FILTERS
+    from xolap.web.readable_errors import readable_cause
+
     directory = resources.files("xolap.web").joinpath("templates")
-    return Jinja2Templates(directory=str(directory))
+    environment = Jinja2Templates(directory=str(directory))
+    environment.env.filters.update(FILTERS)  # bytes, duration, duration_ms: readable sizes and times
+    environment.env.filters["cause"] = readable_cause  # a failure's cause in plain words
+    return environment
 
 
 def nav_links(principal) -> list[dict[str, str]]:
@@ -43,6 +42,7 @@ def nav_links(principal) -> list[dict[str, str]]:
     links.append({"href": "/", "label": "Home"})
     if principal.is_admin:
         links += [{"href": "/admin/clickhouse", "label": "ClickHouse"},
+                  {"href": "/admin/console", "label": "SQL console"},
                   {"href": "/admin/clickhouse/backfill", "label": "Backfill"},
                   {"href": "/admin/users", "label": "Users"},
                   {"href": "/admin/flags", "label": "Flags"},
@@ -93,7 +93,7 @@ def install_error_pages(app) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     async def handler(request: Request, exc: StarletteHTTPException):
-        html_client = not request.url.path.startswith("/api/") and not wants_json(request)
+        html_client = not request.url.path.startswith(("/api/", "/xAPI/")) and not wants_json(request)
         if html_client and exc.status_code in (400, 403, 404, 409, 422):
             try:
                 from xolap.web.auth import resolve_principal

@@ -23,6 +23,8 @@
   }
   function note(line) {
     if (!eventLog) return;
+    const card = document.getElementById("event-log-card");
+    if (card) card.hidden = false; // shown once there is something to show
     eventLog.textContent = (new Date().toISOString().slice(11, 19) + " " + line + "\n" + eventLog.textContent).slice(0, 20000);
   }
 
@@ -108,9 +110,21 @@
       if (label && run.progress != null) label.textContent = (run.progress * 100).toFixed(1) + " %";
       setText('[data-field="rows"]', fmt(run.rows_read) + " / " + fmt(run.rows_written));
       setText('[data-field="bytes"]', fmt(run.bytes_read) + " / " + fmt(run.bytes_written));
-      setText('[data-field="duration"]', (run.duration_ms == null ? "" : run.duration_ms) + " ms");
+      const durationRow = root.querySelector('[data-row="duration"]');
+      if (durationRow) durationRow.hidden = run.duration_ms == null;
+      if (run.duration_ms != null) setText('[data-field="duration"]', (run.duration_ms / 1000).toFixed(1) + " s");
     }
-    setText('[data-field="error"]', (run.error || "").split("Stack trace")[0].slice(0, 600));
+    const errorRow = root.querySelector('[data-row="error"]');
+    if (errorRow && run.error !== undefined) {
+      errorRow.hidden = !run.error;
+      const raw = root.querySelector('[data-role="raw-error"]');
+      if (run.error && raw && raw.textContent !== run.error) {
+        raw.textContent = run.error;
+        // the page's server-side wording names known causes; live, the first line of the message stands in for it
+        setText('[data-role="cause"]', run.error.split("Stack trace")[0].split("\n")[0]
+          .replace(/^(Code:\s*\d+\.\s*)?(DB::Exception:\s*)?/, "").slice(0, 200) + " (reload for details)");
+      }
+    }
   }
   function updateBatch(b) {
     const table = document.querySelector("#batches tbody");
