@@ -105,6 +105,13 @@ def test_video_and_page_bars_are_one_mark_per_id_and_never_past_100_percent(gene
         page_bars = [fields for role, fields in marks(engagement.spec) if role == "bar"]
         pages = {r["page_id"] for r in engagement.rows}
         assert len(page_bars) == len(pages) and len({bar["Page"] for bar in page_bars}) == len(pages)
+        assessment = run_category(client, settings, "assessment", scope=scope, scope_id=scope_id)
+        bubbles = [fields for role, fields in marks(assessment.spec) if role == "circle"]
+        assert len(bubbles) == min(10, len(assessment.rows)) and len({b["Activity"] for b in bubbles}) == len(bubbles)
+        if scope == "project":
+            sections = run_category(client, settings, "section_comparison", scope=scope, scope_id=scope_id)
+            section_bars = [fields for role, fields in marks(sections.spec) if role == "bar"]
+            assert len(section_bars) == len(sections.rows) == len({b["Section"] for b in section_bars}) == 2
 
 
 def test_no_percentage_above_100_in_any_category(generated):
