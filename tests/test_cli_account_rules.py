@@ -44,3 +44,20 @@ def test_the_cli_names_the_same_rules(cli):
     assert result.exit_code == 1
     words = " ".join(result.output.split())
     assert "invalid email address 'nope'" in words and "password too short: at least 8 characters" in words
+
+
+def test_the_flag_names_in_the_help_are_the_known_flags():
+    """accounts_cli keeps the names literal so `xolap --help` imports no database code; they must not drift."""
+    from xolap.accounts_cli import FLAG_NAMES
+    from xolap.store.flags import KNOWN_FLAGS
+
+    assert FLAG_NAMES == tuple(KNOWN_FLAGS)
+
+
+def test_a_command_stops_only_the_postgres_it_started(cli, pg_settings):
+    """The test process's Postgres (already running) keeps running after a command (xolap.cli_session)."""
+    from xolap.store.postgres import embedded_dirs
+
+    before = embedded_dirs()
+    assert cli("users", "list").exit_code == 0
+    assert embedded_dirs() == before

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from typing import TYPE_CHECKING
+
+from xolap.cli_session import command_session, fail
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,32 +31,17 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
+_fail = fail
 
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    from xolap.config import ConfigError, get_settings
+    """A session for one command: an unknown section or project exits 2, other refused changes exit 1."""
     from xolap.store import accounts, flags
-    from xolap.store.db import session_scope
-    from xolap.store.postgres import stop_embedded
 
-    try:
-        settings = get_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-    try:
-        with session_scope(settings) as session:
-            yield session
-    except accounts.UnknownScope as exc:
-        _fail(str(exc), 2)
-    except (accounts.AccountError, flags.FlagError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        if settings.database_url is None:
-            stop_embedded()  # only the embedded Postgres this command started (a serving process keeps its own)
+    with command_session({accounts.UnknownScope: 2, accounts.AccountError: 1, flags.FlagError: 1,
+                          ValueError: 1}) as session:
+        yield session
 
 
 @users_app.command("add")

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xolap.cli_session import command_session, fail
+
 lrs_app = typer.Typer(help="The xAPI LRS at /xAPI: credentials.", no_args_is_help=True)
 credentials_app = typer.Typer(help="LRS credentials (HTTP Basic key/secret pairs).", no_args_is_help=True)
 lrs_app.add_typer(credentials_app, name="credentials")
@@ -19,30 +21,16 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
+_fail = fail
 
 
 @contextmanager
 def _session() -> Iterator:
-    from xolap.config import ConfigError, get_settings
+    """A session for one command (xolap.cli_session); a refused credential change exits 2."""
     from xolap.lrs.credentials import CredentialError
-    from xolap.store.db import session_scope
-    from xolap.store.postgres import stop_embedded
 
-    try:
-        settings = get_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-    try:
-        with session_scope(settings) as session:
-            yield session
-    except CredentialError as exc:
-        _fail(str(exc), 2)
-    finally:
-        if settings.database_url is None:
-            stop_embedded()
+    with command_session({CredentialError: 2}) as session:
+        yield session
 
 
 @credentials_app.command("add")
