@@ -395,3 +395,23 @@ def test_scores_outside_0_to_1_never_make_a_percentage_outside_0_to_100(course):
     assert u7["avg_score_pct"] == 100.0 and u7["scored_attempts"] == 3
     quiz = pick(run(course, "assessment").rows, activity_id=500)
     assert quiz["attempts"] == 6 and quiz["avg_score_pct"] == round((1.0 + 0.5 + 0.0 + 1 + 1 + 1) / 6 * 100, 1)
+
+
+def test_event_types_the_mapping_never_writes_keep_a_series_and_a_card_each(course):
+    client, settings = course
+    odd = [event(1, 10, "u1", at(D1, 16), "unknown"), event(1, 10, "u1", at(D1, 16), "forum_post"),
+           event(1, 10, "u2", at(D1, 17), "forum post"), event(1, 10, "u2", at(D1, 17), "forum_post")]
+    columns = sorted({key for row in odd for key in row})
+    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in odd],
+                  column_names=columns)
+    series = run(course, "cross_event").rows
+    label_of = {}
+    for row in series:
+        label_of.setdefault(row["event_type"], set()).add(row["event_type_label"])
+    assert all(len(labels) == 1 for labels in label_of.values())
+    labels = [next(iter(labels)) for labels in label_of.values()]
+    assert len(set(labels)) == len(labels) == 7 and "Other" in labels
+    assert all("_" not in label for label in labels)
+    assert sum(r["events"] for r in series if r["event_type"].startswith("forum")) == 3
+    cards = event_summary(client, settings, "section", 1)
+    assert len({card["label"] for card in cards}) == len(cards) == 7

@@ -8,6 +8,7 @@ from xolap.analytics.labels import (
     MAX_LABEL_CHARS,
     add_labels,
     event_type_label,
+    event_type_labels,
     middle_ellipsis,
     short_names,
     unique_labels,
@@ -26,6 +27,14 @@ def test_every_stored_event_type_has_instructor_words():
     for odd in (None, "", "PART_ATTEMPT ", "something_new"):
         assert "_" not in event_type_label(odd)
     assert event_type_label("PART_ATTEMPT ") == "Question attempts"
+    assert event_type_label("forum_post") == "Other (forum post)"
+
+
+def test_odd_event_types_keep_one_label_each():
+    assert event_type_labels(["unknown", "video"]) == {"unknown": "Other", "video": "Video interactions"}
+    words = event_type_labels(["unknown", None, "forum_post", "forum post", "page_viewed", "x" * 200])
+    assert words["unknown"].startswith("Other") and words["page_viewed"] == "Page views"
+    assert len(set(words.values())) == 6 and all(len(label) <= MAX_LABEL_CHARS + 4 for label in words.values())
 
 
 def test_sections_of_one_course_lose_the_shared_start():

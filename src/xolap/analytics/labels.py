@@ -33,11 +33,20 @@ _SEPARATOR = re.compile(r"(\s+[—–\-·|:/]\s+|:\s+|\s+\(|,\s+)")
 
 
 def event_type_label(event_type: str | None) -> str:
-    """The instructor's word for a stored event type ('part_attempt' → 'Question attempts'); unknown or empty types
-    are 'Other'."""
-    if not event_type:
+    """The instructor's word for a stored event type ('part_attempt' → 'Question attempts'); 'unknown' or an empty
+    type is 'Other', a type the mapping never writes (e.g. loaded by a backfill) 'Other (its words)'."""
+    text = " ".join(str(event_type or "").split()).lower()
+    if not text:
         return OTHER_EVENTS
-    return EVENT_TYPE_WORDS.get(str(event_type).strip().lower(), OTHER_EVENTS)
+    if text in EVENT_TYPE_WORDS:
+        return EVENT_TYPE_WORDS[text]
+    return f"{OTHER_EVENTS} ({middle_ellipsis(text.replace('_', ' '), MAX_LABEL_CHARS - 8)})"
+
+
+def event_type_labels(event_types: Iterable[str | None]) -> dict[str | None, str]:
+    """One instructor label per stored event type, unique even when two odd types read alike."""
+    return unique_labels((event_type, event_type_label(event_type), str(event_type).replace("_", " "))
+                         for event_type in event_types)
 
 
 def middle_ellipsis(text: str, limit: int = MAX_LABEL_CHARS) -> str:

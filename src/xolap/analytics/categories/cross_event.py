@@ -28,7 +28,7 @@ from xolap.analytics.categories.spec_parts import (
     tip_text,
 )
 from xolap.analytics.categories.sql import END_PARAMETER, START_PARAMETER, date_filter, events
-from xolap.analytics.labels import event_type_label
+from xolap.analytics.labels import event_type_labels
 
 DAILY_UP_TO_DAYS = 42
 WEEKLY_UP_TO_DAYS = 182
@@ -81,13 +81,14 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     for day_text, event_type, day_events in cells:
         start, end = period_of(date.fromisoformat(day_text), grain)
         totals[(start, end, event_type)] = totals.get((start, end, event_type), 0) + int(day_events)
+    words = event_type_labels(event_type for _, _, event_type in totals)
     out = []
     for (start, end, event_type), count_ in sorted(totals.items(), key=lambda item: (item[0][0], item[0][2])):
         period_days = (end - start).days + 1
         covered_days = (min(end, last) - max(start, first)).days + 1
         partial = covered_days < period_days
         out.append({"period": start.isoformat(), "grain": grain, "event_type": event_type,
-                    "event_type_label": event_type_label(event_type), "events": count_, "period_days": period_days,
+                    "event_type_label": words[event_type], "events": count_, "period_days": period_days,
                     "covered_days": covered_days, "partial": partial,
                     "period_status": "partial" if partial else "complete"})
     for layer in spec["layer"]:

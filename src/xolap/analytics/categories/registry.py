@@ -27,7 +27,7 @@ from xolap.analytics.categories.model import SCOPES, Category, CategoryError, Ca
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
 from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.executor import QueryError, new_tag, run
-from xolap.analytics.labels import event_type_label
+from xolap.analytics.labels import event_type_labels
 from xolap.config import Settings
 
 CATEGORIES: dict[str, Category] = {
@@ -166,4 +166,5 @@ def event_summary(
     result = run(client, settings, event_summary_sql(ctx), parameters=parameters(ctx, scope_id),
                  tag=f"category.summary.{new_tag()}", readonly=True)
     rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
-    return [{**row, "label": event_type_label(row.get("event_type"))} for row in rows]
+    words = event_type_labels(row.get("event_type") for row in rows)
+    return [{**row, "label": words[row.get("event_type")]} for row in rows]
