@@ -84,6 +84,7 @@ def test_unchanged_tab_is_a_cache_hit_with_the_same_body(world):
     assert second.headers["x-xolap-cache"] == "hit" and first.headers.get("x-xolap-cache") != "hit"
     assert second.json() == first.json()
     assert second.headers["content-type"].startswith("application/json")
+    assert second.headers["server-timing"].startswith("answer;dur=")
 
 
 def test_cached_answers_stay_in_their_scope_and_authorization_still_applies(world):
@@ -165,8 +166,8 @@ def test_etl_write_is_visible_on_the_next_load(world):
     import json
 
     from xolap.ingest.aws_clients import aws_client
-    from xolap.ingest.etl import EtlProcessor
-    from xolap.ingest.etl_batching import EtlLimits
+    from xolap.ingest.etl.handler import EtlProcessor
+    from xolap.ingest.etl.batching import EtlLimits
 
     client, who, runtime = world
     settings = runtime.settings
