@@ -179,3 +179,25 @@ def test_read_own_and_section_limits(runtime):
     [own] = section_client.post("/xAPI/statements", headers=section_auth, json=stmt(4)).json()
     section_view = [s["id"] for s in section_client.get("/xAPI/statements", headers=section_auth).json()["statements"]]
     assert section_view == [own]
+
+
+def test_voided_statements_leave_raw_events(runtime):
+    client, auth, _ = lrs_client(runtime)
+    db = runtime.settings.clickhouse_database
+
+    def mapped(statement_id):
+        return runtime.clickhouse().query(f"SELECT count() FROM `{db}`.raw_events FINAL WHERE statement_id = {{s:String}}",
+                                          parameters={"s": statement_id}).result_rows[0][0]
+
+    def voiding(target):
+        return {"actor": {"mbox": "mailto:admin@example.com"}, "verb": {"id": VOIDED},
+                "object": {"objectType": "StatementRef", "id": target}}
+
+    [kept, target] = client.post("/xAPI/statements", headers=auth, json=[stmt(1), stmt(2)]).json()
+    assert mapped(target) == 1
+    client.post("/xAPI/statements", headers=auth, json=voiding(target))
+    assert mapped(target) == 0 and mapped(kept) == 1
+    same_batch = str(uuid.uuid4())
+    assert client.post("/xAPI/statements", headers=auth, json=[stmt(3, id=same_batch), voiding(same_batch)]).status_code == 200
+    assert mapped(same_batch) == 0
+    assert client.get("/xAPI/statements", headers=auth, params={"voidedStatementId": same_batch}).status_code == 200

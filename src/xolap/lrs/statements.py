@@ -120,6 +120,7 @@ def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incom
         target = targets.get(target_id)
         if target is not None and target.statement["verb"]["id"] == VOIDED_VERB:
             raise LrsError(400, "statement.object: a voiding statement cannot be voided")
+    voided_now = {t for t in voiding_targets if (t in targets and not targets[t].voided) or t in seen}
     new_rows, new_lines = [], []
     for statement, columns, line in prepared:
         statement_id = statement["id"].lower()
@@ -128,15 +129,18 @@ def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incom
                 raise LrsError(409, f"statement id {statement_id} is already stored with different content")
             continue
         row = {"statement_id": statement_id, "stored": stored_at, "statement": orjson.dumps(statement).decode(),
-               "voided": 0, "credential_key": credential.key, **columns}
+               "voided": int(statement_id in voided_now), "credential_key": credential.key, **columns}
         new_rows.append(row)
-        new_lines.append(line if line is not None else orjson.dumps(_without_lrs_fields(statement)))
+        if statement_id not in voided_now:  # voided in this very request: never reaches the dashboards
+            new_lines.append(line if line is not None else orjson.dumps(_without_lrs_fields(statement)))
     for sha2, (content_type, content) in attachments.items():
         store.save_attachment(sha2, content_type, content)
     store.insert(new_rows)
     for target_id in voiding_targets:
         if target_id in targets and not targets[target_id].voided:
             store.void(target_id)
+    if writer is not None and voided_now:
+        withdraw_from_raw_events(writer, sorted(voided_now))
     result = SaveResult([s["id"] for s, _, _ in prepared], len(new_rows))
     if writer is not None and new_lines:
         result.mapping_warnings = map_to_raw_events(writer, new_lines, stored_text)
@@ -168,6 +172,13 @@ def _check_attachments(statement: dict, parts: dict, index: int, needed: set[str
                 signatures.check(statement, attachment, parts[sha2][1])
             except signatures.SignatureError as exc:
                 raise LrsError(400, f"statement[{index}].attachments[{position}]: {exc}") from None
+
+
+def withdraw_from_raw_events(writer: EventWriter, statement_ids: list[str]) -> None:
+    """Voided statements leave raw_events (a lightweight DELETE by statement id), so dashboards stop counting them."""
+    writer.client.command(
+        f"DELETE FROM `{writer.database}`.raw_events WHERE lower(statement_id) IN {{ids:Array(String)}}",
+        parameters={"ids": statement_ids})
 
 
 def map_to_raw_events(writer: EventWriter, lines: list[bytes], receipt: str) -> list[LineError]:
