@@ -299,3 +299,35 @@ def test_versions_bump_only_the_scopes_a_batch_names():
     data_version.rows_written(db)  # scopes unknown: every scope's version moves
     assert data_version.version(db, "section", 2) != start[("section", 2)]
     assert data_version.version(f"{db}_other", "section", 2) == (0, 0), "versions are per database"
+
+
+def test_a_write_during_the_computation_leaves_its_answer_stale():
+    db = f"race_{uuid.uuid4().hex[:8]}"
+    cache = ResultCache(max_bytes=1 << 20, max_age=60)
+
+    def version():
+        return data_version.version(db, "section", 5)
+
+    def compute_while_rows_arrive() -> bytes:
+        answer = b"counted before the write"
+        data_version.bump(db, sections=[5])  # an insert lands while the query runs
+        return answer
+
+    assert cache.get_or_compute("k", version, compute_while_rows_arrive) == (b"counted before the write", False)
+    body, hit = cache.get_or_compute("k", version, lambda: b"counted after")
+    assert (body, hit) == (b"counted after", False), "the next load recomputes"
+
+
+def test_no_cache_when_its_bound_is_zero(base_settings):
+    settings = base_settings.model_copy(update={"result_cache_bytes": 0})
+    calls: list[int] = []
+
+    def produce() -> dict:
+        calls.append(1)
+        return {"n": len(calls)}
+
+    first = result_cache.cached_json(settings, "section", 1, ("q",), produce)
+    second = result_cache.cached_json(settings, "section", 1, ("q",), produce)
+    assert first == (b'{"n":1}', False) and second == (b'{"n":2}', False)
+    server = base_settings.model_copy(update={"clickhouse_url": "http://127.0.0.1:1"})
+    assert result_cache.process_cache(server).max_age == result_cache.SERVER_MODE_MAX_AGE
