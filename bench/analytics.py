@@ -216,12 +216,12 @@ def answer_rows(client, settings, key: str, scope: str, scope_id: int) -> int:
     return len(run_category(client, settings, key, scope=scope, scope_id=scope_id).rows)
 
 
-def postgres_baseline(client, settings, data_dir: Path, targets: dict, runs: int) -> dict:
+def postgres_baseline(client, settings, targets: dict, runs: int) -> dict:
     """p50/p95 of every category on Postgres (same events, Torus-style indexes) and the rows each engine answers
     (a check that the Postgres SQL computes the same thing)."""
     from postgres_baseline import PostgresBaseline
 
-    pg = PostgresBaseline(data_dir)
+    pg = PostgresBaseline()
     try:
         print("loading Postgres baseline", file=sys.stderr, flush=True)
         loaded = pg.load(client, DB)
@@ -400,7 +400,7 @@ def main() -> None:
             return
         single = single_client(client, settings, targets, args.runs)
         conc = None if args.skip_concurrency else concurrent(settings, targets, args.clients, args.rounds)
-        pg = None if args.skip_postgres else postgres_baseline(client, settings, data_dir, targets, args.pg_runs)
+        pg = None if args.skip_postgres else postgres_baseline(client, settings, targets, args.pg_runs)
         warm = warm_answers(client, settings, targets, args.runs)
         goal = goals(args.events)
         print_table(info, targets, single, conc, goal)

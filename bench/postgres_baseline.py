@@ -4,7 +4,7 @@ The same generated events are copied from ClickHouse into a Postgres table `even
 index on event_hash, as an app that inserts with ON CONFLICT DO NOTHING keeps them, so queries need no dedup) with
 the indexes such an app has: btree (section_id, timestamp), (project_id, timestamp), (user_id); `content_titles`
 has its primary key (project_id, kind, content_id). Postgres is the embedded test-style server of
-xolap.store.postgres (pgserver, PostgreSQL 16) in a scratch directory, stopped at the end.
+xolap.store.postgres (pgserver, PostgreSQL 16) in its own scratch directory, stopped and removed at the end.
 
 Each category's SQL here computes what the ClickHouse category computes (same filters, groups and measures; exact
 distinct counts; top-N with plain LIMIT where ClickHouse ranks with dense_rank).
@@ -12,6 +12,9 @@ distinct counts; top-N with plain LIMIT where ClickHouse ranks with dense_rank).
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -171,9 +174,13 @@ LIMIT 100""",
 class PostgresBaseline:
     """An embedded Postgres holding the bench's events; run(key, scope, id) times one category there."""
 
-    def __init__(self, root: Path):
+    def __init__(self):
         from xolap.store.postgres import start_embedded
 
+        root = Path(tempfile.mkdtemp(prefix="xolap-bench-pg-"))
+        # Registered before pgserver registers its own exit handler (which leaves a lock file beside pgdata), so it
+        # runs after it: the scratch folder goes, lock file included.
+        atexit.register(shutil.rmtree, root, True)
         self.pgdata = root / "postgres"
         self.url = start_embedded(self.pgdata)
         import psycopg
