@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from xolap.backfill import runner, statements  # noqa: E402
+from xolap.backfill import chunk_sql, runner  # noqa: E402
 from xolap.backfill.chunking import key_filter_reason, plan_chunks  # noqa: E402
 from xolap.backfill.inventory import read_inventory_file, read_manifest  # noqa: E402
 from xolap.backfill.s3paths import object_url  # noqa: E402
@@ -143,7 +143,7 @@ def main() -> None:
 
             def raw() -> int:
                 url = object_url(settings, BUCKET, f"{PREFIX}**.jsonl.gz")
-                client.command(statements.insert_sql(settings, target_table=f"{DB}.raw_events", url=url, fmt="JSONAsString",
+                client.command(chunk_sql.insert_sql(settings, target_table=f"{DB}.raw_events", url=url, fmt="JSONAsString",
                                                      query_tag="bench-raw", clickhouse_settings={}))
                 return 1
 

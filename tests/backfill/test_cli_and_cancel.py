@@ -11,7 +11,7 @@ import time
 from typer.testing import CliRunner
 
 from bf_support import statement, upload_bundles
-from xolap.backfill import runner, service, statements
+from xolap.backfill import chunk_sql, runner, service
 
 
 def test_cli_run_list_show_watch_retry(bf_runtime, s3, bucket, drain, monkeypatch):
@@ -55,11 +55,11 @@ def test_cancel_kills_the_running_query(bf_runtime, s3, bucket):
     worker = threading.Thread(target=lambda: outcome.append(runner.execute_manual_run(bf_runtime, run["id"])))
     worker.start()
     deadline = time.time() + 30
-    while time.time() < deadline and not statements.running_queries(bf_runtime.clickhouse(), f"backfill-run-{run['id']}"):
+    while time.time() < deadline and not chunk_sql.running_queries(bf_runtime.clickhouse(), f"backfill-run-{run['id']}"):
         time.sleep(0.05)
     cancelled = service.cancel(bf_runtime, "manual", run["id"])
     worker.join(60)
     assert cancelled["killed_queries"] == 1 and outcome == ["cancelled"]
     final = service.get_run(bf_runtime, "manual", run["id"])
     assert final["status"] == "cancelled" and final["finished_at"]
-    assert statements.running_queries(bf_runtime.clickhouse(), f"backfill-run-{run['id']}") == []
+    assert chunk_sql.running_queries(bf_runtime.clickhouse(), f"backfill-run-{run['id']}") == []
