@@ -92,6 +92,3 @@ async def health(request: Request) -> Any:
 @router.post("/analytics/titles")
 async def titles(body: TitlesRequest, request: Request) -> Any:
     return await _answer(lambda: operations.import_titles(_runtime(request), body.filename, body.content.encode()))
-
-
-run_migration_action = run_action  # the admin page's earlier import of the one implementation

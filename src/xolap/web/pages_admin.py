@@ -67,16 +67,10 @@ def users_page(request: Request, principal: Principal = Depends(require_site_adm
 @router.post("/admin/users")
 def add_user(request: Request, email: str = Form(...), name: str = Form(""), password: str = Form(""),
              is_admin: bool = Form(False), principal: Principal = Depends(require_site_admin)):
-    errors: dict[str, str] = {}
     with request.app.state.runtime.sessions() as session:
-        try:
-            accounts.normalize_email(email)
-        except accounts.AccountError as exc:
-            errors["email"] = str(exc)
-        if not errors and accounts.find_user(session, email) is not None:
-            errors["email"] = f"a user with email {email.strip().lower()!r} already exists"
-        if password and len(password) < accounts.MIN_PASSWORD_LENGTH:
-            errors["password"] = f"at least {accounts.MIN_PASSWORD_LENGTH} characters (or leave empty: API tokens only)"
+        errors = accounts.new_user_problems(session, email, password)  # the store's rules, shown by field
+        if "password" in errors:
+            errors["password"] += " (or leave empty: API tokens only)"
         if errors:
             return _users_page(request, errors=errors, form={"email": email, "name": name, "is_admin": is_admin},
                                status_code=400)
