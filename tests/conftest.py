@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-# Tests never read a developer's xolap.toml or environment.
+# Tests never read a developer's xolap.toml or environment (XOLAP_UPDATE_SCREENSHOTS only tells the browser tests
+# to write the README's screenshots, see tests/browser/conftest.py).
 for _name in list(os.environ):
-    if _name.startswith("XOLAP_"):
+    if _name.startswith("XOLAP_") and _name != "XOLAP_UPDATE_SCREENSHOTS":
         del os.environ[_name]
 os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
 

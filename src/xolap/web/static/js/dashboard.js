@@ -142,7 +142,12 @@
   // Concatenated views cannot say "container": each view gets its share of the container's width in px instead
   // (minus room for its axis labels), and the chart is drawn again when that width changes.
   const VIEW_GUTTER = 110;
+  const STACK_BELOW = 640; // px: side-by-side views are stacked on narrower screens
   function fittedViews(out, available) {
+    if (out.hconcat && available && available < STACK_BELOW) {
+      out.vconcat = out.hconcat;
+      delete out.hconcat;
+    }
     const row = out.hconcat ? "hconcat" : null;
     const column = out.vconcat ? "vconcat" : null;
     const key = row || column;
