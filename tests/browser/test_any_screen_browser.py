@@ -75,10 +75,9 @@ def test_admin_and_account_pages_fit_the_screen_without_console_errors(browser, 
     page = context.new_page()
     messages = watch_console(page)
     log_in(page, "admin")
-    user_pages = []
     page.goto("/admin/users")
-    for href in page.locator("main a[href^='/admin/users/']").evaluate_all("links => links.map(a => a.getAttribute('href'))"):
-        user_pages.append(href)
+    user_pages = page.locator("main a[href^='/admin/users/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
     for path in ADMIN_PAGES + user_pages[:2]:
         response = page.goto(path)
         assert response is not None and response.status == 200, (path, response and response.status)

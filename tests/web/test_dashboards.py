@@ -162,7 +162,7 @@ def test_login_lands_on_the_only_dashboard_or_home(web):
 
 
 def test_section_page_links_to_its_project_only_for_who_may_open_it(web):
-    client, who = web
+    client, _ = web
     login(client, "a@example.edu", "teacher-pass-a")
     assert 'href="/projects/intro-physics/analytics"' not in client.get("/sections/physics-fall/analytics").text
     assert "Introductory Physics" in client.get("/sections/physics-fall/analytics").text
