@@ -48,3 +48,21 @@ def stop_orphan_postgres(data_dir) -> list[int]:
             pass
         stopped.append(pid)
     return stopped
+
+
+def xolap_cli(pg_settings, monkeypatch):
+    """For a fixture (`yield from xolap_cli(pg_settings, monkeypatch)`): invoke(*args, **kw) runs `xolap …` in this
+    process on the test's Postgres (settings from the environment, as the command reads them)."""
+    from typer.testing import CliRunner
+
+    from xolap.config import get_settings
+
+    monkeypatch.setenv("XOLAP_DATABASE_URL", pg_settings.database_url)
+    monkeypatch.setenv("XOLAP_DATA_DIR", str(pg_settings.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    from xolap.cli import app
+
+    runner = CliRunner()
+    yield lambda *args, **kw: runner.invoke(app, list(args), **kw)
+    get_settings.cache_clear()

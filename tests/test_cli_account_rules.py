@@ -4,24 +4,14 @@ same new accounts with the same reasons."""
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from support import xolap_cli
 
 from xolap.store import accounts
 
 
 @pytest.fixture()
 def cli(pg_settings, monkeypatch):
-    from xolap.config import get_settings
-
-    monkeypatch.setenv("XOLAP_DATABASE_URL", pg_settings.database_url)
-    monkeypatch.setenv("XOLAP_DATA_DIR", str(pg_settings.data_dir))
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    from xolap.cli import app
-
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
+    yield from xolap_cli(pg_settings, monkeypatch)
 
 
 def test_every_broken_rule_is_named_by_field(pg_settings):

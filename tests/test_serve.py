@@ -75,7 +75,8 @@ def test_serve_end_to_end(service_data_dir):
         assert "raw_events" in status.stdout and "yes" in status.stdout
 
         # So does `xolap ingest`: the server ingests the file and the CLI reports its summary and exit code.
-        sample = data_dir.parent / "sample.jsonl"
+        sample = data_dir / "imports" / "sample.jsonl"  # under the server's ingest roots (XOLAP_INGEST_ROOTS default)
+        sample.parent.mkdir(parents=True, exist_ok=True)
         sample.write_text(
             '{"actor":{"account":{"homePage":"h","name":"1"}},"verb":{"id":"http://id.tincanapi.com/verb/viewed"},'
             '"object":{"id":"o"},"timestamp":"2025-01-01T00:00:00Z"}\nnot json\n'

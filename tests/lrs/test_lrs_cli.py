@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
+from support import xolap_cli
 
 from xolap.lrs import credentials
 
 
 @pytest.fixture()
 def cli(pg_settings, monkeypatch):
-    from xolap.config import get_settings
-
-    monkeypatch.setenv("XOLAP_DATABASE_URL", pg_settings.database_url)
-    monkeypatch.setenv("XOLAP_DATA_DIR", str(pg_settings.data_dir))
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    from xolap.cli import app
-
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
+    yield from xolap_cli(pg_settings, monkeypatch)
 
 
 def test_add_list_revoke(cli, pg_settings):

@@ -4,8 +4,8 @@ per-row errors, and the `xolap users|flags|scopes` CLI against a real Postgres."
 from __future__ import annotations
 
 import pytest
+from support import xolap_cli
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from xolap.store import flags
 from xolap.store.db import session_scope
@@ -83,17 +83,7 @@ def test_json_import_reports_syntax_errors_with_line(pg_settings):
 
 @pytest.fixture()
 def cli(pg_settings, monkeypatch):
-    from xolap.config import get_settings
-
-    monkeypatch.setenv("XOLAP_DATABASE_URL", pg_settings.database_url)
-    monkeypatch.setenv("XOLAP_DATA_DIR", str(pg_settings.data_dir))
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    from xolap.cli import app
-
-    runner = CliRunner()
-    yield lambda *args, **kw: runner.invoke(app, list(args), **kw)
-    get_settings.cache_clear()
+    yield from xolap_cli(pg_settings, monkeypatch)
 
 
 def test_cli_users_flags_scopes(cli, pg_settings, tmp_path):
