@@ -187,3 +187,20 @@ def test_admin_console_runs_a_sample_query_from_the_health_page(page, log_in, sc
     assert page.locator("#sql-console .result-data tbody tr").count() == 0
     screenshot(page, "admin-sql-console")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_learners_at_risk_is_a_table_sortable_by_any_column(page, log_in):
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics#learners_at_risk")
+    page.wait_for_selector("#panel-learners_at_risk .category-table table", timeout=30_000)
+    headers = page.locator("#panel-learners_at_risk .category-table th").all_inner_texts()
+    assert [h.rstrip(" ▲▼") for h in headers][:2] == ["Learner", "Last active"]
+    rows = page.locator("#panel-learners_at_risk .category-table tbody tr")
+    assert rows.count() > 1  # the test events end weeks before today: their learners are flagged inactive
+    page.click("#panel-learners_at_risk .category-table th[data-field=learner] button")
+    first = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+    assert first == sorted(first)
+    page.click("#panel-learners_at_risk .category-table th[data-field=learner] button")
+    second = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+    assert second == sorted(first, reverse=True)
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -248,6 +248,48 @@
   for (const tab of tabs) tab.addEventListener("click", () => activate(tab));
 
   // ---------- categories ----------
+  // A category's own table (JSON `table`: columns with a type each, rows, a default sort), e.g. the learners at risk:
+  // sortable by any column (click its header), numbers and dates formatted by type.
+  function formatCell(value, type) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (Array.isArray(value)) return value.join(", ");
+    if (type === "count") return Number(value).toLocaleString();
+    if (type === "percent") return Number(value).toFixed(1) + " %";
+    return String(value);
+  }
+
+  function sortableTable(table) {
+    let sort = Object.assign({ field: table.columns[0].field, order: "ascending" }, table.sort || {});
+    const wrap = el("div", { class: "table-wrap category-table" });
+    function compare(a, b) {
+      const x = a[sort.field];
+      const y = b[sort.field];
+      if (x === y) return 0;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+      return sort.order === "descending" ? -order : order;
+    }
+    function render() {
+      const rows = table.rows.slice().sort(compare);
+      const head = el("tr", {}, table.columns.map((column) => {
+        const active = column.field === sort.field;
+        const button = el("button", { type: "button", class: "sort", text: column.title + (active ? (sort.order === "descending" ? " ▼" : " ▲") : "") });
+        button.addEventListener("click", () => {
+          sort = { field: column.field, order: active && sort.order === "ascending" ? "descending" : "ascending" };
+          render();
+        });
+        return el("th", { "aria-sort": active ? sort.order : "none", "data-field": column.field }, [button]);
+      }));
+      const body = el("tbody", {}, rows.map((row) => el("tr", {}, table.columns.map((column) =>
+        el("td", { class: "type-" + column.type, text: formatCell(row[column.field], column.type) })))));
+      wrap.replaceChildren(el("table", { class: "data-table" }, [el("thead", {}, [head]), body]),
+                           el("p", { class: "muted", text: rows.length ? `${rows.length} rows · click a column to sort` : "No rows." }));
+    }
+    render();
+    return wrap;
+  }
+
   function renderChartPanel(panel, data) {
     const chart = panel.querySelector(".chart");
     const details = panel.querySelector(".details");
@@ -261,6 +303,11 @@
       el("h4", { text: "Parameters" }),
       el("pre", { class: "sql", text: JSON.stringify(data.parameters, null, 2) }),
     );
+    const previousTable = panel.querySelector(".category-table");
+    if (previousTable) previousTable.remove();
+    if (data.table && Array.isArray(data.table.columns) && data.table.columns.length) {
+      chart.after(sortableTable(data.table));
+    }
     if (!data.enough_data) {
       chart.replaceChildren(el("div", { class: "empty-state", text: "Not enough data yet for this chart." }));
       chart.dataset.drawn = "empty";
@@ -281,6 +328,7 @@
       chart.replaceChildren(el("div", { class: "error", text: error.message }));
       delete chart.dataset.drawn;
       panel.querySelector(".details").replaceChildren();
+      for (const node of panel.querySelectorAll(".category-table")) node.remove();
       panel.querySelector(".meta").textContent = "";
       loaded.delete(key);
     }
@@ -307,6 +355,7 @@
       const chart = panel.querySelector(".chart");
       if (chart) { chart.replaceChildren(el("div", { class: "empty-state", text: reason })); delete chart.dataset.drawn; }
       for (const node of panel.querySelectorAll(".details, .result-data")) node.replaceChildren();
+      for (const node of panel.querySelectorAll(".category-table")) node.remove();
       for (const node of panel.querySelectorAll(".meta")) node.textContent = "";
     }
     const summary = document.getElementById("summary");
