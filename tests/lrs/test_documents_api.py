@@ -242,3 +242,33 @@ def test_a_merge_may_not_grow_past_the_size_limit(lrs, monkeypatch):
     too_big = client.post(state(), json={"b": "y" * 150}, headers=auth)
     assert too_big.status_code == 413 and "merged" in too_big.json()["detail"]
     assert client.get(state(), headers=auth).json() == {"a": "x" * 150}
+
+
+HOSTILE_VALUES = ["", " ", "x" * 5000, "\u202e\ufeff", "💥" * 100, "%", "\\u0000", "'; DROP TABLE lrs_documents; --",
+                  "[" * 3000 + "]" * 3000, '{"mbox": "mailto:a\\u0000@b.c"}', '{"account": {"homePage": "x:y", "name": {}}}',
+                  "2026-11-30T25:61:00Z", "ffffffff-ffff-ffff-ffff-ffffffffffff", "null", "{}", "[]", "1e999"]
+
+
+def test_hostile_parameter_values_never_answer_5xx_or_store_anything(lrs):
+    client, auth = lrs
+    good = {"activityId": ACTIVITY, "agent": json.dumps(AGENT), "stateId": "s", "profileId": "p"}
+    routes = {STATE: ("activityId", "agent", "stateId", "registration", "since"),
+              ACTIVITY_PROFILE: ("activityId", "profileId", "since"), AGENT_PROFILE: ("agent", "profileId", "since"),
+              "/xAPI/activities": ("activityId",), "/xAPI/agents": ("agent",)}
+    stored = set()
+    for path, names in routes.items():
+        for name in names:
+            for value in HOSTILE_VALUES:
+                params = {n: good[n] for n in names if n in good} | {name: value}
+                for method in (("GET", "PUT", "POST", "DELETE") if "/profile" in path or "/state" in path else ("GET",)):
+                    response = client.request(method, path + "?" + urlencode(params), content=b'{"k": 1}',
+                                              headers=auth | {"Content-Type": "application/json", "If-None-Match": "*"})
+                    assert response.status_code < 500, (path, name, value[:40], method, response.text[:200])
+                    if method == "PUT" and response.status_code == 204:
+                        stored.add((path, name, value))
+    # Only values that are valid for their parameter were stored (ids are free text; since is ignored on writes; the
+    # all-f UUID is a UUID); an identifier with a control character inside is not an Agent.
+    valid = {("registration", "ffffffff-ffff-ffff-ffff-ffffffffffff")}
+    unexpected = {(path, name, value[:40]) for path, name, value in stored
+                  if name not in ("stateId", "profileId", "since") and (name, value) not in valid}
+    assert not unexpected, unexpected

@@ -205,6 +205,9 @@ def test_concurrent_merges_and_creates_lose_nothing(pg_settings):
     ({"objectType": "Person", "mbox": "mailto:ada@example.org"}, "objectType"),
     ({"mbox": "ada@example.org"}, "mailto"),
     ({"mbox": "mailto:"}, "mailto"),
+    ({"mbox": "mailto:ada\x00@example.org"}, "mailto"),  # a control character inside an identifier
+    ({"openid": "https://id.example/\x01"}, "agent.openid"),
+    ({"account": {"homePage": "https://lms.example/\x7f", "name": "ada"}}, "agent.account.homePage"),
     ({"mbox_sha1sum": "abc"}, "agent.mbox_sha1sum"),
     ({"openid": "not a uri"}, "agent.openid"),
     ({"account": {"homePage": "https://lms.example"}}, "agent.account.name"),
