@@ -204,3 +204,17 @@ def test_learners_at_risk_is_a_table_sortable_by_any_column(page, log_in):
     second = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
     assert second == sorted(first, reverse=True)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_failed_summary_says_why_instead_of_showing_old_cards(page, log_in):
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics")
+    page.wait_for_selector("#summary .summary-card", timeout=30_000)
+    page.route("**/analytics/summary*", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error": {"kind": "unavailable", "message": "ClickHouse is not answering"}}'))
+    page.fill("#date-filter input[name=start]", "2026-09-01")
+    page.click("#date-filter [type=submit]")
+    page.wait_for_selector("#summary .error", timeout=15_000)
+    assert "ClickHouse is not answering" in page.locator("#summary").inner_text()
+    assert page.locator("#summary .summary-card").count() == 0

@@ -363,6 +363,15 @@
     loaded.clear();
   }
 
+  // The summary comes from htmx; a failed answer replaces the cards with the reason instead of leaving old ones.
+  document.body.addEventListener("htmx:responseError", (event) => {
+    const target = event.detail && event.detail.elt;
+    if (!target || target.id !== "summary") return;
+    let reason = "the server answered " + event.detail.xhr.status;
+    try { reason = JSON.parse(event.detail.xhr.responseText).error.message || reason; } catch (_) { /* not JSON */ }
+    target.replaceChildren(el("div", { class: "error", text: "The event summary could not be loaded: " + reason }));
+  });
+
   function isoDay(date) {
     return date.toISOString().slice(0, 10);
   }
