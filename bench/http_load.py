@@ -1,7 +1,7 @@
-"""bench/http: dashboards through HTTP as users see them. Starts `xolap serve` on generated data (a scratch data dir,
+"""bench/http_load: dashboards through HTTP as users see them. Starts `xolap serve` on generated data (a scratch data dir,
 a free port on 127.0.0.1, stopped at the end) and drives concurrent simulated instructors for a bounded time.
 
-    python bench/http.py [--events 200000] [--users 50] [--duration 30] [--json-out F] [--keep DIR]
+    python bench/http_load.py [--events 200000] [--users 50] [--duration 30] [--json-out F] [--keep DIR]
 
 Each user signs in (GET /login for the CSRF token, POST /login), then loops: open their section's dashboard page,
 load its summary, switch to three category tabs (category JSON), run a custom query, export it as CSV. Data: the
@@ -14,27 +14,6 @@ goal p95 <= 150 ms per page (the issue states it at 5M events).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __name__ != "__main__":
-    # This file is named like the standard library's `http` package, and a script run from bench/ has this folder
-    # first on sys.path: imported as `http` (by urllib3, httpx, …), it puts the standard library's package in its
-    # place, so every bench script keeps working.
-    import importlib.util
-    import sysconfig
-
-    _std = Path(sysconfig.get_paths()["stdlib"]) / "http" / "__init__.py"
-    _spec = importlib.util.spec_from_file_location(__name__, _std, submodule_search_locations=[str(_std.parent)])
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[__name__] = _module
-    _spec.loader.exec_module(_module)
-else:
-    # Run as a script: drop this folder from sys.path and load the real package before anything needs it.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-    import http.client  # noqa: F401
-    import http.cookiejar  # noqa: F401
-
 import argparse
 import json
 import os
@@ -45,8 +24,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import threading
 import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-pass-1"
@@ -277,7 +258,7 @@ def phase(data_dir: Path, plan: list[dict], users: int, duration: float, cache: 
 
 def print_report(info: dict, users: int, duration: float, phases: list[dict]) -> None:
     data = info["data"]
-    print(f"\nbench/http: {data['events']:,} events, {data['sections']} sections; {users} users for {duration:.0f} s "
+    print(f"\nbench/http_load: {data['events']:,} events, {data['sections']} sections; {users} users for {duration:.0f} s "
           f"per phase; users' sections hold {min(u['section_events'] for u in info['users']):,}–"
           f"{max(u['section_events'] for u in info['users']):,} events")
     pages = list(dict.fromkeys(page for p in phases for page in p["pages"]))
