@@ -218,3 +218,36 @@ def test_a_failed_summary_says_why_instead_of_showing_old_cards(page, log_in):
     page.wait_for_selector("#summary .error", timeout=15_000)
     assert "ClickHouse is not answering" in page.locator("#summary").inner_text()
     assert page.locator("#summary .summary-card").count() == 0
+
+
+def test_progress_is_indeterminate_until_reported_and_never_full_while_running(page, log_in):
+    import json
+
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    reported = {"fraction": None}
+
+    def progress(route):
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({"tag": "t", "running": True, "rows_read": 5, "total_rows": 5, "bytes_read": 1,
+                                       "elapsed_s": 0.5, "fraction": reported["fraction"]}))
+
+    held = []  # the query is held (still running) while the page polls its progress
+
+    def slow_query(route):
+        held.append(route)
+
+    page.route("**/analytics/query/*/progress", progress)
+    page.route("**/analytics/query", slow_query)
+    page.click("#panel-custom [data-action=run]")
+    bar = page.locator("#panel-custom progress")
+    page.wait_for_selector("#panel-custom progress:not([hidden])", timeout=5_000)
+    assert bar.get_attribute("value") is None  # indeterminate: nothing reported yet
+    page.wait_for_function("() => document.querySelector('#panel-custom .status').textContent.includes('rows read')")
+    assert bar.get_attribute("value") is None  # a report without a fraction keeps it indeterminate
+    reported["fraction"] = 1.0  # the engine says everything is read, but the query has not answered yet
+    page.wait_for_function("() => document.querySelector('#panel-custom progress').hasAttribute('value')")
+    assert float(bar.get_attribute("value")) < 1
+    held[0].continue_()
+    page.wait_for_selector("#panel-custom progress[hidden]", state="attached", timeout=30_000)
