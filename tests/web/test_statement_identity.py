@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from xolap.generator.generate import generate
 from xolap.ingest.aws_clients import aws_client
 from xolap.ingest.paths import ingest_paths
-from xolap.ingest.etl import EtlProcessor
-from xolap.ingest.etl_batching import EtlLimits
+from xolap.ingest.etl.handler import EtlProcessor
+from xolap.ingest.etl.batching import EtlLimits
 from xolap.web.app import create_app
 from xolap.xapi.identity import statement_line
 from xolap.xapi.rows import line_hash

@@ -305,8 +305,8 @@ def test_etl_lambda_path_writes_the_same_attributions_and_warnings(ch_db, aws_se
     import uuid
 
     from xolap.ingest.aws_clients import aws_client
-    from xolap.ingest.etl import EtlProcessor
-    from xolap.ingest.etl_batching import EtlLimits
+    from xolap.ingest.etl.handler import EtlProcessor
+    from xolap.ingest.etl.batching import EtlLimits
 
     client, ch_settings = ch_db
     db = ch_settings.clickhouse_database
