@@ -81,6 +81,18 @@ def test_summary_fragment_has_a_card_per_event_type_and_an_empty_state(web):
     assert "Not enough data" in empty
 
 
+def test_summary_cards_name_event_types_in_instructor_words(web):
+    client, who = web
+    login(client, "a@example.edu", "teacher-pass-a")
+    rows = client.get("/api/v1/sections/physics-fall/analytics/summary", headers=who["inst_a"]).json()["event_types"]
+    fragment = client.get("/sections/physics-fall/analytics/summary").text
+    labels = re.findall(r'<div class="label">([^<]*)</div>', fragment)
+    assert labels == ["All events"] + [row["label"] for row in rows]
+    for row in rows:  # the stored type stays only as a data attribute, never as the text a person reads
+        assert row["label"] != row["event_type"]
+        assert row["event_type"].replace("_", " ") not in labels
+
+
 def test_anonymous_browser_goes_to_login_and_api_asks_for_credentials(web):
     client, _ = web
     page = client.get("/sections/physics-fall/analytics", follow_redirects=False)
