@@ -23,7 +23,6 @@ from xolap.backfill.naming import quoted_table
 from xolap.backfill.s3paths import s3_function, sql_string
 from xolap.clickhouse.client import tag
 from xolap.config import Settings
-from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi import sql as mapping
 
 LINE_STRUCTURE = f"{mapping.DEFAULT_LINE_COLUMN} String"
@@ -111,8 +110,8 @@ def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, que
     table = quoted_table(target_table)
     if fmt == "JSONAsString" and target_table.rsplit(".", 1)[-1].strip("`") == "experiment_attributions":
         # Torus's backfill: a run whose target is experiment_attributions writes the statements' attributions
-        sql = experiment_attributions.insert_select_sql(table, source(settings, url, fmt), source_file_expr=_FILE_EXPR,
-                                                        source_etag_expr=_ETAG_EXPR, source_line_expr=source_line_expr)
+        sql = mapping.attributions_insert_select_sql(table, source(settings, url, fmt), source_file_expr=_FILE_EXPR,
+                                                     source_etag_expr=_ETAG_EXPR, source_line_expr=source_line_expr)
     elif fmt == "JSONAsString":
         sql = mapping.insert_select_sql(table, source(settings, url, fmt), source_file_expr=_FILE_EXPR,
                                         source_etag_expr=_ETAG_EXPR, source_line_expr=source_line_expr)

@@ -21,6 +21,7 @@ from xolap.xapi import fields as spec
 from xolap.xapi import torus_json
 from xolap.xapi.torus_json import bind
 from xolap.xapi.rows import CONVERTERS, EXPECTED, _Invalid, quoted_value
+from xolap.xapi.sql_values import convert, object_map, quote, warning_value
 
 ATTRIBUTIONS_KEY = spec.OLI + "experiment_attributions"
 PATH: tuple[str, ...] = ("context", "extensions", ATTRIBUTIONS_KEY)
@@ -182,15 +183,11 @@ _ABSENT = "('', 'null')"
 
 def _sql_quoted(raw: str) -> str:
     """_quoted in SQL: the raw value (absent → null) as sql.warning_value names it."""
-    from xolap.xapi.sql import warning_value
-
     return warning_value(f"if({raw} = '', 'null', {raw})")
 
 
 def _sql_string(raw: str) -> str:
     """_text in SQL: Nullable(String)."""
-    from xolap.xapi.sql import convert
-
     value, _valid = convert("string", raw)
     return f"if({raw} IN {_ABSENT}, NULL, {value})"
 
@@ -198,8 +195,6 @@ def _sql_string(raw: str) -> str:
 def _sql_item(query: Any) -> tuple[str, str]:
     """(items, per-line warnings prefix array): the extension's attribution texts when it is a valid array (else
     empty), and the extension-level warning, both as aliases of `query` (a xolap.xapi.sql._Query)."""
-    from xolap.xapi.sql import quote
-
     ext = query.raw(PATH)
     is_array = f"startsWith({ext}, '[')"
     all_items = query.alias("_x_att_all", f"if({is_array}, JSONExtractArrayRaw({ext}), CAST([], 'Array(String)'))")
@@ -216,7 +211,6 @@ def _sql_item(query: Any) -> tuple[str, str]:
 def _per_item(body: str, extra: str = "") -> str:
     """`body` over (a: the attribution's raw text, i: its 1-based index, [extra params], ma: its key → raw value Map).
     Line-level aliases must reach a lambda as arguments (an alias first defined inside a lambda stays there)."""
-    from xolap.xapi.sql import object_map
     return f"(a, i{extra}) -> {bind('ma', [object_map('a')], body)}"
 
 
@@ -247,8 +241,6 @@ _TYPED = [*((c, "uint64") for c in SCOPE_COLUMNS), *VALUE_FIELDS]
 
 def _value_warnings_sql() -> str:
     """Array(String) over the _per_item parameters: '.<column>: expected …, got <value>' per malformed value."""
-    from xolap.xapi.sql import convert, quote
-
     flags, raws, prefixes = [], [], []
     for column, kind in _TYPED:
         raw = f"ma[{quote(column)}]"
@@ -264,8 +256,6 @@ def _value_warnings_sql() -> str:
 
 def warnings_sql(query: Any) -> str:
     """Array(String): the line's attribution warnings, in the order attribution_rows appends them."""
-    from xolap.xapi.sql import quote
-
     items, line_warnings = _sql_item(query)
     problems = _problems(query)
     where = f"concat({quote(LABEL + '[')}, toString(i - 1), ']')"
@@ -284,8 +274,6 @@ TUPLE_COLUMNS: tuple[str, ...] = ("key", "experiment_role", "attribution_type", 
 def rows_sql(query: Any) -> str:
     """Array(Tuple(TUPLE_COLUMNS…)): one tuple per writable attribution (scope ids NULL where the attribution has
     none: the insert fills in the event's)."""
-    from xolap.xapi.sql import convert, quote
-
     items, _line_warnings = _sql_item(query)
     values = []
     for column, value_kind in _TYPED:
@@ -315,33 +303,3 @@ def insert_from_stage_sql(target: str, stage: str, *, source_file: str, source_e
         f"ARRAY JOIN attributions AS att WHERE NOT is_blank AND reason = ''"
     )
 
-
-def insert_select_sql(
-    target: str,
-    source: str,
-    *,
-    line_column: str = "line",
-    source_file_expr: str = "_path",
-    source_etag_expr: str = "NULL",
-    source_line_expr: str = "toUInt32(_row_number + 1)",
-) -> str:
-    """`INSERT INTO target (COLUMN_NAMES) SELECT …` of the attributions of every good line read from `source` (a
-    LineAsString table function, as xolap.xapi.sql.insert_select_sql reads): a backfill run whose target is
-    experiment_attributions, as Torus's backfill switches to ARRAY JOIN for that target."""
-    from xolap.xapi.sql import QUERY_SETTINGS, _Query, not_blank_condition
-
-    query = _Query(line_column)
-    event = ("event_hash", "event_type", "timestamp", *SCOPE_COLUMNS)
-    columns = {c: query.column(c, source_file_expr, source_etag_expr, source_line_expr) for c in event}
-    found, reason = query.attributions(), query.reason()
-    rendered = [f"{query.render(columns[c])} AS {c}" for c in event]
-    rendered += [
-        f"{source_file_expr} AS source_file", f"{source_etag_expr} AS source_etag", f"{source_line_expr} AS source_line",
-        f"{query.render(found)} AS attributions", "0 AS is_blank", "'' AS reason",
-    ]  # fmt: skip
-    stage = (
-        f"(SELECT {', '.join(rendered)} FROM {source} WHERE {not_blank_condition(line_column)} "
-        f"AND {query.render(reason)} = '' AND notEmpty(attributions))"
-    )
-    insert = insert_from_stage_sql(target, stage, source_file="source_file", source_etag="source_etag", source_line="source_line")
-    return f"{insert} {QUERY_SETTINGS}"

@@ -25,60 +25,27 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
+from xolap.xapi import attributions
 from xolap.xapi import fields as spec
-from xolap.xapi import attributions, rows, torus_json
 from xolap.xapi.fields import Field
-from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN, invalid_reason, missing_reason
-
-LINE_FORMAT = "LineAsString"
-# Short-circuit evaluation re-computes the shared per-level Maps inside every lazily evaluated branch (measured
-# 10x slower on the reason multiIf); every expression here is safe to evaluate eagerly.
-QUERY_SETTINGS = "SETTINGS short_circuit_function_evaluation = 'disable'"
-DEFAULT_LINE_COLUMN = "line"
-
-
-def quote(value: str) -> str:
-    """A ClickHouse string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _regex(pattern: str) -> str:
-    return quote(f"^{pattern}$")
-
-
-_NULLISH = "('', 'null')"
-_OBJECT_START = quote("^[ \\t\\n\\r]*[{]")
-_BLANK_LINE = quote("^[ \\t\\n\\r\\f\\v]*$")
-_NUMBER = _regex(NUMBER_PATTERN)
-_QUOTED_NUMBER = _regex('"' + NUMBER_PATTERN + '"')
-_EMPTYISH = "('', 'null', '\"\"')"
-# Raw texts Python finds falsy (absent, null, 0, "", false, [], {}): they fall through a fallback="truthy" chain.
-_FALSY = "('', 'null', '0', '-0', '\"\"', 'false', '[]', '{}')"
-
-
-def object_map(raw: str) -> str:
-    """Map key → raw value text of a JSON object's text; with duplicate keys the last one wins (as in Python)."""
-    return f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw({raw})), 'Map(String, String)')"
-
-
-def text_of(raw: str) -> str:
-    """A text column's value from present raw JSON: a string as it is, anything else in Torus's JSON spelling."""
-    return f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), {torus_json.dumps_sql(raw)})"
-
-
-def warning_value(raw: str) -> str:
-    """The malformed value as a warning names it (rows.quoted_value): a scalar as Torus-spelled JSON, long ones
-    cut; an object or an array by its kind."""
-    text = torus_json.dumps_sql(raw)
-    cut = rows.MAX_WARNING_VALUE_CHARS
-    return (
-        f"multiIf(startsWith({raw}, '{{'), 'an object', startsWith({raw}, '['), 'an array', "
-        f"length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
-    )
-
+from xolap.xapi.rows import invalid_reason, missing_reason
+from xolap.xapi.sql_values import (  # noqa: F401 - re-exported: the mapping's public SQL pieces
+    DEFAULT_LINE_COLUMN,
+    FALSY,
+    LINE_FORMAT,
+    NULLISH,
+    OBJECT_START,
+    QUERY_SETTINGS,
+    convert,
+    not_blank_condition,
+    object_map,
+    quote,
+    text_of,
+    warning_value,
+)
 
 _ALIAS_RE = re.compile(r"\b_x_[A-Za-z0-9_]+\b")
 
@@ -146,7 +113,7 @@ class _Query:
         key = f"{field.column}_{index}"
         raw = self.raw(source.path)
         truthy = field.fallback == "truthy" and index < len(field.sources) - 1
-        condition = f"{raw} NOT IN {_FALSY if truthy else _NULLISH}"
+        condition = f"{raw} NOT IN {FALSY if truthy else NULLISH}"
         scope = source.only_for or field.only_for
         if scope is not None:
             condition += f" AND {self.event_type()} IN ({', '.join(quote(t) for t in scope)})"
@@ -228,7 +195,7 @@ class _Query:
         line = self.line()
         pairs = [
             f"NOT isValidJSON({line}) OR startsWith({line}, unhex('EFBBBF')), 'not valid JSON'",  # a BOM: as orjson
-            f"NOT match({line}, {_OBJECT_START}), 'not a JSON object'",
+            f"NOT match({line}, {OBJECT_START}), 'not a JSON object'",
         ]
         for key in spec.REQUIRED_OBJECTS:
             pairs.append(f"NOT startsWith({self.raw((key,))}, '{{'), {quote(f'{key}: missing or not an object')}")
@@ -252,85 +219,6 @@ class _Query:
         if column == "timestamp":
             return f"assumeNotNull({value})"
         return value
-
-
-def _no_alias(name: str, expression: str) -> str:
-    return f"({expression})"
-
-
-def convert(
-    kind: str, raw: str, alias: Callable[[str, str], str] = _no_alias, text: Callable[[str], str] = text_of
-) -> tuple[str, str]:
-    """(value expression, validity expression) for raw JSON text `raw` that is present (not absent, not null).
-
-    `alias(name, expr)` names a sub-expression used more than once (the timestamp's regex groups); `text(raw)`
-    gives a text column's value (text_of, or a shared form of it)."""
-    is_string = f"startsWith({raw}, '\"')"
-    if kind == "string":
-        is_int = f"match({raw}, {_regex('-?[0-9]{1,' + str(spec.MAX_STRING_INT_DIGITS) + '}')})"
-        return f"multiIf({is_string}, JSONExtractString({raw}), {is_int}, {raw}, NULL)", f"{is_string} OR {is_int}"
-    if kind == "text":
-        return text(raw), "1"
-    if kind in ("uint64", "uint32", "count"):
-        fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
-        digits = (
-            f"multiIf(match({raw}, '^[0-9]+$'), {raw}, match({raw}, '^\"[0-9]+\"$'), "
-            f"substring({raw}, 2, length({raw}) - 2), NULL)"
-        )
-        value = f"{fn}({digits})"
-        valid = f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
-        if kind == "count":
-            is_array = f"startsWith({raw}, '[')"
-            return (
-                f"if({is_array}, toUInt32(JSONLength({raw})), {value})",
-                f"{is_array} OR {valid}",
-            )
-        return value, valid
-    if kind == "float64":
-        number = (
-            f"multiIf(match({raw}, {_NUMBER}), {raw}, match({raw}, {_QUOTED_NUMBER}), "
-            f"substring({raw}, 2, length({raw}) - 2), NULL)"
-        )
-        value = f"toFloat64OrNull({number})"
-        return value, f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
-    if kind == "bool":
-        return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
-    if kind == "response":
-        inner = alias("in", f"{object_map(raw)}['input']")
-        has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {_NULLISH}"
-        return text(alias("rc", f"if({has_input}, {inner}, {raw})")), "1"
-    if kind == "lang_map":
-        entries = alias("lm", f"if(startsWith({raw}, '{{'), {object_map(raw)}, CAST(map(), 'Map(String, String)'))")
-        chosen = alias(
-            "lc",
-            f"multiIf(mapContains({entries}, 'en-US'), {entries}['en-US'], mapContains({entries}, 'en'), {entries}['en'], "
-            f"length({entries}) > 0, {entries}[JSONExtractKeys({raw})[1]], 'null')",
-        )
-        in_map = f"if({chosen} IN {_NULLISH}, NULL, {text(chosen)})"
-        is_object = f"startsWith({raw}, '{{')"
-        return f"multiIf({is_string}, JSONExtractString({raw}), {is_object}, {in_map}, NULL)", f"{is_string} OR {is_object}"
-    if kind == "timestamp":
-        return _timestamp(raw, alias)
-    raise ValueError(f"unknown field kind {kind!r}")
-
-
-def _timestamp(raw: str, alias: Callable[[str, str], str]) -> tuple[str, str]:
-    text = f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), '')"
-    g = alias("tsg", f"extractGroups({text}, {_regex(TIMESTAMP_PATTERN)})")
-    # g: 1 year 2 month 3 day 4 hour 5 minute 6 second 7 fraction 8 Z 9 sign 10 offset hours 11 offset minutes
-    date = f"concat({g}[1], '-', {g}[2], '-', {g}[3])"
-    valid = (
-        f"length({g}) = 11 AND {g}[1] BETWEEN '{spec.MIN_YEAR}' AND '{spec.MAX_YEAR}' "
-        f"AND toString(toDate32OrNull({date})) = {date} AND {g}[4] <= '23' AND {g}[5] <= '59' AND {g}[6] <= '59' "
-        f"AND ({g}[9] = '' OR ({g}[10] <= '23' AND {g}[11] <= '59'))"
-    )
-    local = (
-        f"makeDateTime64(toUInt16OrZero({g}[1]), toUInt8OrZero({g}[2]), toUInt8OrZero({g}[3]), toUInt8OrZero({g}[4]), "
-        f"toUInt8OrZero({g}[5]), toUInt8OrZero({g}[6]), toUInt32OrZero(rightPad(substring({g}[7], 1, 3), 3, '0')), 3, 'UTC')"
-    )
-    offset = f"if({g}[9] = '-', -1, 1) * (toInt32OrZero({g}[10]) * 3600 + toInt32OrZero({g}[11]) * 60)"
-    ok = alias("tsok", f"({valid})")
-    return f"if({ok}, {local} - toIntervalSecond({offset}), NULL)", ok
 
 
 # --- public API --------------------------------------------------------------------------------------------------
@@ -378,11 +266,6 @@ def source_line_expression(
         return f"toUInt32({row_number_column} + 1)"
     listed = ", ".join(str(int(r)) for r in sorted(blank_rows))
     return f"toUInt32({row_number_column} + 1 - arrayCount(b -> b < {row_number_column}, [{listed}]))"
-
-
-def not_blank_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
-    """Lines that count (Python: `line.strip()` non-empty)."""
-    return f"NOT match({line_column}, {_BLANK_LINE})"
 
 
 def insert_select_sql(
@@ -497,3 +380,34 @@ def staged_select_sql(
         f"if(reason = '' AND empty(warnings), '', {line}) AS raw_line "
         f"FROM {source} WHERE {where} {QUERY_SETTINGS}"
     )
+
+
+def attributions_insert_select_sql(
+    target: str,
+    source: str,
+    *,
+    line_column: str = DEFAULT_LINE_COLUMN,
+    source_file_expr: str = "_path",
+    source_etag_expr: str = "NULL",
+    source_line_expr: str = "toUInt32(_row_number + 1)",
+) -> str:
+    """`INSERT INTO target (attributions.COLUMN_NAMES) SELECT …` of the experiment attributions of every good line
+    read from `source` (a LineAsString table function, as insert_select_sql reads): a backfill run whose target is
+    experiment_attributions, as Torus's backfill switches to ARRAY JOIN for that target."""
+    query = _Query(line_column)
+    event = ("event_hash", "event_type", "timestamp", *attributions.SCOPE_COLUMNS)
+    columns = {c: query.column(c, source_file_expr, source_etag_expr, source_line_expr) for c in event}
+    found, reason = query.attributions(), query.reason()
+    rendered = [f"{query.render(columns[c])} AS {c}" for c in event]
+    rendered += [
+        f"{source_file_expr} AS source_file", f"{source_etag_expr} AS source_etag", f"{source_line_expr} AS source_line",
+        f"{query.render(found)} AS attributions", "0 AS is_blank", "'' AS reason",
+    ]  # fmt: skip
+    stage = (
+        f"(SELECT {', '.join(rendered)} FROM {source} WHERE {not_blank_condition(line_column)} "
+        f"AND {query.render(reason)} = '' AND notEmpty(attributions))"
+    )
+    insert = attributions.insert_from_stage_sql(
+        target, stage, source_file="source_file", source_etag="source_etag", source_line="source_line"
+    )
+    return f"{insert} {QUERY_SETTINGS}"

@@ -1,0 +1,141 @@
+"""The ClickHouse SQL pieces shared by the xAPI mapping (xolap.xapi.sql) and the attributions' SQL: literals,
+JSON objects read into Maps (last duplicate key wins), Torus's text spelling, and each field kind's conversion from
+raw JSON text (the same rules as xolap.xapi.rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xolap.xapi import fields as spec
+from xolap.xapi import rows, torus_json
+from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN
+
+LINE_FORMAT = "LineAsString"
+# Short-circuit evaluation re-computes the shared per-level Maps inside every lazily evaluated branch (measured
+# 10x slower on the reason multiIf); every expression here is safe to evaluate eagerly.
+QUERY_SETTINGS = "SETTINGS short_circuit_function_evaluation = 'disable'"
+DEFAULT_LINE_COLUMN = "line"
+
+
+def quote(value: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _regex(pattern: str) -> str:
+    return quote(f"^{pattern}$")
+
+
+NULLISH = "('', 'null')"
+OBJECT_START = quote("^[ \\t\\n\\r]*[{]")
+_BLANK_LINE = quote("^[ \\t\\n\\r\\f\\v]*$")
+_NUMBER = _regex(NUMBER_PATTERN)
+_QUOTED_NUMBER = _regex('"' + NUMBER_PATTERN + '"')
+_EMPTYISH = "('', 'null', '\"\"')"
+# Raw texts Python finds falsy (absent, null, 0, "", false, [], {}): they fall through a fallback="truthy" chain.
+FALSY = "('', 'null', '0', '-0', '\"\"', 'false', '[]', '{}')"
+
+
+def object_map(raw: str) -> str:
+    """Map key → raw value text of a JSON object's text; with duplicate keys the last one wins (as in Python)."""
+    return f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw({raw})), 'Map(String, String)')"
+
+
+def text_of(raw: str) -> str:
+    """A text column's value from present raw JSON: a string as it is, anything else in Torus's JSON spelling."""
+    return f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), {torus_json.dumps_sql(raw)})"
+
+
+def warning_value(raw: str) -> str:
+    """The malformed value as a warning names it (rows.quoted_value): a scalar as Torus-spelled JSON, long ones
+    cut; an object or an array by its kind."""
+    text = torus_json.dumps_sql(raw)
+    cut = rows.MAX_WARNING_VALUE_CHARS
+    return (
+        f"multiIf(startsWith({raw}, '{{'), 'an object', startsWith({raw}, '['), 'an array', "
+        f"length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
+    )
+
+def _no_alias(name: str, expression: str) -> str:
+    return f"({expression})"
+
+
+def convert(
+    kind: str, raw: str, alias: Callable[[str, str], str] = _no_alias, text: Callable[[str], str] = text_of
+) -> tuple[str, str]:
+    """(value expression, validity expression) for raw JSON text `raw` that is present (not absent, not null).
+
+    `alias(name, expr)` names a sub-expression used more than once (the timestamp's regex groups); `text(raw)`
+    gives a text column's value (text_of, or a shared form of it)."""
+    is_string = f"startsWith({raw}, '\"')"
+    if kind == "string":
+        is_int = f"match({raw}, {_regex('-?[0-9]{1,' + str(spec.MAX_STRING_INT_DIGITS) + '}')})"
+        return f"multiIf({is_string}, JSONExtractString({raw}), {is_int}, {raw}, NULL)", f"{is_string} OR {is_int}"
+    if kind == "text":
+        return text(raw), "1"
+    if kind in ("uint64", "uint32", "count"):
+        fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
+        digits = (
+            f"multiIf(match({raw}, '^[0-9]+$'), {raw}, match({raw}, '^\"[0-9]+\"$'), "
+            f"substring({raw}, 2, length({raw}) - 2), NULL)"
+        )
+        value = f"{fn}({digits})"
+        valid = f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
+        if kind == "count":
+            is_array = f"startsWith({raw}, '[')"
+            return (
+                f"if({is_array}, toUInt32(JSONLength({raw})), {value})",
+                f"{is_array} OR {valid}",
+            )
+        return value, valid
+    if kind == "float64":
+        number = (
+            f"multiIf(match({raw}, {_NUMBER}), {raw}, match({raw}, {_QUOTED_NUMBER}), "
+            f"substring({raw}, 2, length({raw}) - 2), NULL)"
+        )
+        value = f"toFloat64OrNull({number})"
+        return value, f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
+    if kind == "bool":
+        return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
+    if kind == "response":
+        inner = alias("in", f"{object_map(raw)}['input']")
+        has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {NULLISH}"
+        return text(alias("rc", f"if({has_input}, {inner}, {raw})")), "1"
+    if kind == "lang_map":
+        entries = alias("lm", f"if(startsWith({raw}, '{{'), {object_map(raw)}, CAST(map(), 'Map(String, String)'))")
+        chosen = alias(
+            "lc",
+            f"multiIf(mapContains({entries}, 'en-US'), {entries}['en-US'], mapContains({entries}, 'en'), {entries}['en'], "
+            f"length({entries}) > 0, {entries}[JSONExtractKeys({raw})[1]], 'null')",
+        )
+        in_map = f"if({chosen} IN {NULLISH}, NULL, {text(chosen)})"
+        is_object = f"startsWith({raw}, '{{')"
+        return f"multiIf({is_string}, JSONExtractString({raw}), {is_object}, {in_map}, NULL)", f"{is_string} OR {is_object}"
+    if kind == "timestamp":
+        return _timestamp(raw, alias)
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _timestamp(raw: str, alias: Callable[[str, str], str]) -> tuple[str, str]:
+    text = f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), '')"
+    g = alias("tsg", f"extractGroups({text}, {_regex(TIMESTAMP_PATTERN)})")
+    # g: 1 year 2 month 3 day 4 hour 5 minute 6 second 7 fraction 8 Z 9 sign 10 offset hours 11 offset minutes
+    date = f"concat({g}[1], '-', {g}[2], '-', {g}[3])"
+    valid = (
+        f"length({g}) = 11 AND {g}[1] BETWEEN '{spec.MIN_YEAR}' AND '{spec.MAX_YEAR}' "
+        f"AND toString(toDate32OrNull({date})) = {date} AND {g}[4] <= '23' AND {g}[5] <= '59' AND {g}[6] <= '59' "
+        f"AND ({g}[9] = '' OR ({g}[10] <= '23' AND {g}[11] <= '59'))"
+    )
+    local = (
+        f"makeDateTime64(toUInt16OrZero({g}[1]), toUInt8OrZero({g}[2]), toUInt8OrZero({g}[3]), toUInt8OrZero({g}[4]), "
+        f"toUInt8OrZero({g}[5]), toUInt8OrZero({g}[6]), toUInt32OrZero(rightPad(substring({g}[7], 1, 3), 3, '0')), 3, 'UTC')"
+    )
+    offset = f"if({g}[9] = '-', -1, 1) * (toInt32OrZero({g}[10]) * 3600 + toInt32OrZero({g}[11]) * 60)"
+    ok = alias("tsok", f"({valid})")
+    return f"if({ok}, {local} - toIntervalSecond({offset}), NULL)", ok
+
+
+def not_blank_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
+    """Lines that count (Python: `line.strip()` non-empty)."""
+    return f"NOT match({line_column}, {_BLANK_LINE})"
+
