@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from xolap.clickhouse import data_version
 from xolap.ingest.pipeline import EventWriter, LineError, map_lines
 from xolap.lrs import signatures
 from xolap.lrs.credentials import LrsCredential
@@ -175,10 +176,13 @@ def _check_attachments(statement: dict, parts: dict, index: int, needed: set[str
 
 
 def withdraw_from_raw_events(writer: EventWriter, statement_ids: list[str]) -> None:
-    """Voided statements leave raw_events (a lightweight DELETE by statement id), so dashboards stop counting them."""
+    """Voided statements leave raw_events (a lightweight DELETE by statement id), so dashboards stop counting them;
+    the sections of the deleted rows are not read, so the database's global data version is bumped (cached answers
+    of every scope are recomputed)."""
     writer.client.command(
         f"DELETE FROM `{writer.database}`.raw_events WHERE lower(statement_id) IN {{ids:Array(String)}}",
         parameters={"ids": statement_ids})
+    data_version.rows_written(writer.database)
 
 
 def map_to_raw_events(writer: EventWriter, lines: list[bytes], receipt: str) -> list[LineError]:
