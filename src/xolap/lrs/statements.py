@@ -8,14 +8,16 @@ save(...) is the whole write path; it raises LrsError(status, message) for 400/4
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from sqlalchemy.orm import Session, sessionmaker
 
 from xolap.clickhouse import data_version
 from xolap.ingest.pipeline import EventWriter, LineError, map_lines
-from xolap.lrs import signatures
+from xolap.lrs import id_locks, signatures
 from xolap.lrs.credentials import LrsCredential
 from xolap.lrs.storage import VOIDED_VERB, StatementStore, format_stored, lookup_columns, now_ms
 from xolap.lrs.validation import SIGNATURE_USAGE, StatementError, new_id, validate_statement
@@ -73,8 +75,10 @@ def _check_scope(statement: dict, columns: dict, credential: LrsCredential, inde
 
 def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incoming], credential: LrsCredential, *,
          version: str = "1.0.3", attachments: dict[str, tuple[str, bytes]] | None = None,
-         put_id: str | None = None) -> SaveResult:
-    """Validate, store and map `incoming` (see the module docstring); `attachments` are multipart parts by sha2."""
+         put_id: str | None = None, sessions: sessionmaker[Session] | None = None) -> SaveResult:
+    """Validate, store and map `incoming` (see the module docstring); `attachments` are multipart parts by sha2.
+    With `sessions` (Postgres), the conflict check and insert run under the ids' advisory locks (xolap.lrs.id_locks),
+    so concurrent requests for one id cannot both store it; without, only one writer at a time may be assumed."""
     if not incoming:
         raise LrsError(400, "no statements: send a statement or a non-empty array of statements")
     attachments = attachments or {}
@@ -114,8 +118,17 @@ def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incom
     if unused:
         raise LrsError(400, "attachment part with an X-Experience-API-Hash no statement names")
 
-    existing = store.fetch(sorted(seen))
     voiding_targets = [s["object"]["id"].lower() for s, _, _ in prepared if s["verb"]["id"] == VOIDED_VERB]
+    with id_locks.held(sessions, [*seen, *voiding_targets]) if sessions is not None else nullcontext():
+        return _store_new(store, writer, prepared, seen, voiding_targets, attachments, credential, stored_at,
+                          stored_text)
+
+
+def _store_new(store: StatementStore, writer: EventWriter | None, prepared: list[tuple[dict, dict, bytes | None]],
+               seen: set[str], voiding_targets: list[str], attachments: dict, credential: LrsCredential,
+               stored_at, stored_text: str) -> SaveResult:
+    """The id conflict check, voiding check and the writes; atomic when the caller holds the ids' locks."""
+    existing = store.fetch(sorted(seen))
     targets = store.fetch(voiding_targets)
     for target_id in voiding_targets:
         target = targets.get(target_id)

@@ -73,7 +73,7 @@ async def _save(request: Request, credential: LrsCredential, put_id: str | None 
         def run():
             writer = EventWriter(runtime.clickhouse(), runtime.settings, "lrs")
             return statements.save(_store(request), writer, incoming, credential, version=_version(request),
-                                   attachments=attachments, put_id=put_id)
+                                   attachments=attachments, put_id=put_id, sessions=runtime.sessions)
 
         return await run_in_threadpool(run)
     except multipart.MultipartError as exc:
