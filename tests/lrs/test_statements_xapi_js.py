@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from lrs_support import live_lrs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,19 @@ from xolap.clickhouse import data_version
 from xolap.ingest.pipeline import EventWriter, LineError, map_lines
 from xolap.lrs import id_locks, signatures
 from xolap.lrs.credentials import LrsCredential
-from xolap.lrs.storage import VOIDED_VERB, StatementStore, format_stored, lookup_columns, now_ms
-from xolap.lrs.validation import SIGNATURE_USAGE, StatementError, new_id, validate_statement
+from xolap.lrs.storage import (
+    VOIDED_VERB,
+    StatementStore,
+    format_stored,
+    lookup_columns,
+    now_ms,
+)
+from xolap.lrs.validation import (
+    SIGNATURE_USAGE,
+    StatementError,
+    new_id,
+    validate_statement,
+)
 
 log = logging.getLogger(__name__)
 LRS_FIELDS = ("stored", "authority", "version")
