@@ -3,7 +3,8 @@
 Formats:
 - JSONAsString (default, Torus's name): one xAPI statement per line. Read as LineAsString and mapped by
   xolap.xapi.sql (the one mapping); lines that fail the mapping's validity check are not inserted and, unless the
-  run sets options.record_rejected=false, are written to <db>.ingest_errors with file, line and reason.
+  run sets options.record_rejected=false, are written to <db>.ingest_errors with file, line and reason
+  (severity 'error'); so is each malformed optional value of a stored line (severity 'warning', the row is kept).
 - JSONEachRow / Parquet: rows that are already raw_events rows (e.g. an export). Inserted by column name
   (`INSERT INTO t SELECT * FROM s3(…)` with input_format_*_skip_unknown_fields / missing columns as defaults).
 Every statement carries the query tag twice: the xolap.clickhouse.client.tag() comment and the `log_comment`
@@ -162,14 +163,33 @@ def check_row_format(client: Any, settings: Settings, *, target_table: str, url:
 def rejected_insert_sql(settings: Settings, *, database: str, url: str, query_tag: str,
                         clickhouse_settings: dict[str, Any], dedup_token: str | None = None,
                         source_line_expr: str = _LINE_EXPR) -> str:
-    """INSERT of the lines the mapping rejects into <database>.ingest_errors (JSONAsString only)."""
-    values = dict(clickhouse_settings)
-    if dedup_token:
-        values["insert_deduplication_token"] = dedup_token + "-rejected"
+    """INSERT of the lines the mapping rejects into <database>.ingest_errors, severity 'error' (JSONAsString only)."""
     select = mapping.rejected_lines_sql(source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR,
                                         source_line_expr=source_line_expr)
-    sql = (f"INSERT INTO `{database}`.ingest_errors (ingest_path, source_file, source_line, reason, raw_line) "
-           f"SELECT 'backfill', source_file, source_line, reason, raw_line FROM ({select})")
+    return _ingest_errors_insert(select, "error", database=database, query_tag=query_tag,
+                                 clickhouse_settings=clickhouse_settings,
+                                 dedup_token=dedup_token and dedup_token + "-rejected")
+
+
+def warned_insert_sql(settings: Settings, *, database: str, url: str, query_tag: str,
+                      clickhouse_settings: dict[str, Any], dedup_token: str | None = None,
+                      source_line_expr: str = _LINE_EXPR) -> str:
+    """INSERT of one <database>.ingest_errors row, severity 'warning', per malformed optional value of a stored line
+    (the value was stored NULL; the words name the field and the value, as the file ingest writes them)."""
+    select = mapping.warned_lines_sql(source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR,
+                                      source_line_expr=source_line_expr)
+    return _ingest_errors_insert(select, "warning", database=database, query_tag=query_tag,
+                                 clickhouse_settings=clickhouse_settings,
+                                 dedup_token=dedup_token and dedup_token + "-warnings")
+
+
+def _ingest_errors_insert(select: str, severity: str, *, database: str, query_tag: str,
+                          clickhouse_settings: dict[str, Any], dedup_token: str | None) -> str:
+    values = dict(clickhouse_settings)
+    if dedup_token:
+        values["insert_deduplication_token"] = dedup_token
+    sql = (f"INSERT INTO `{database}`.ingest_errors (ingest_path, severity, source_file, source_line, reason, raw_line) "
+           f"SELECT 'backfill', {sql_string(severity)}, source_file, source_line, reason, raw_line FROM ({select})")
     return _tagged_insert(sql, values, query_tag)
 
 

@@ -81,7 +81,8 @@ class ChunkResult:
     bytes_written: int = 0
     duration_ms: int = 0
     objects: int = 0
-    rejected: int = 0
+    rejected: int = 0  # lines not stored (ingest_errors severity 'error')
+    warnings: int = 0  # malformed optional values of stored lines, stored NULL (severity 'warning')
 
 
 def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_tag: str, ch_settings: dict,
@@ -112,6 +113,11 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
                                                       query_tag=rejected_tag, clickhouse_settings=ch_settings, dedup_token=token,
                                                       source_line_expr=line_expr))
         result.rejected = chunk_sql.query_metrics(client, rejected_tag).get("rows_written", 0)
+        warned_tag = query_tag + "-warnings"
+        client.command(chunk_sql.warned_insert_sql(settings, database=settings.clickhouse_database, url=url,
+                                                    query_tag=warned_tag, clickhouse_settings=ch_settings, dedup_token=token,
+                                                    source_line_expr=line_expr))
+        result.warnings = chunk_sql.query_metrics(client, warned_tag).get("rows_written", 0)
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
 
@@ -179,7 +185,7 @@ def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> s
         run = load_run(session, "manual", run_id, lock=True)
         if run.status == "cancelled":
             return "cancelled"
-        meta = {**run.metadata_, "rejected_lines": result.rejected} if not dry else run.metadata_
+        meta = {**run.metadata_, "rejected_lines": result.rejected, "warnings": result.warnings} if not dry else run.metadata_
         set_status(session, run, "completed", progress=1.0, objects=result.objects if dry else run.objects,
                    rows_read=result.rows_read, rows_written=result.rows_written, bytes_read=result.bytes_read,
                    bytes_written=result.bytes_written, duration_ms=result.duration_ms, metadata_=meta, error=None)
@@ -372,8 +378,10 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
                 "duration_ms": result.duration_ms,
             })
             _totals(session, batch)
-            if result.rejected:
-                batch.metadata_ = {**batch.metadata_, "rejected_lines": batch.metadata_.get("rejected_lines", 0) + result.rejected}
+            if result.rejected or result.warnings:
+                batch.metadata_ = {**batch.metadata_,
+                                   "rejected_lines": batch.metadata_.get("rejected_lines", 0) + result.rejected,
+                                   "warnings": batch.metadata_.get("warnings", 0) + result.warnings}
     with session_scope(settings) as session:
         run = load_run(session, "inventory", run_id, lock=True)
         batch = session.get(InventoryBatch, batch_id)
