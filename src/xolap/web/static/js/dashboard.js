@@ -71,6 +71,7 @@
       const failure = new Error(message);
       failure.kind = (error && error.kind) || "http_" + response.status;
       failure.status = response.status;
+      if (error && typeof error.detail === "string" && error.detail) failure.detail = error.detail;
       throw failure;
     }
     return data;
@@ -290,6 +291,31 @@
     return wrap;
   }
 
+  // A failure in plain words first; the technical detail (for an administrator) behind a disclosure.
+  function errorMessage(className, message, detail) {
+    const children = [el("p", { class: "error-message", text: message })];
+    if (detail && detail !== message) {
+      children.push(el("details", { class: "error-detail" }, [el("summary", { text: "Technical detail" }),
+                                                              el("pre", { text: detail })]));
+    }
+    return el("div", { class: className }, children);
+  }
+
+  const GRAIN_WORDS = { day: ["Daily", "day"], week: ["Weekly", "week"], month: ["Monthly", "month"] };
+
+  // The time series' period and which periods lie only partly inside the dates, so a low last point reads right.
+  function grainNote(data) {
+    const words = GRAIN_WORDS[data.grain];
+    if (!words) return null;
+    const partial = new Map();
+    for (const row of data.rows || []) {
+      if (row.partial && row.period) partial.set(row.period, `${row.covered_days} of ${row.period_days} days`);
+    }
+    const parts = [...partial.entries()].sort().map(([period, days]) => `${words[1]} of ${period} (${days})`);
+    const text = `${words[0]} periods` + (parts.length ? ` · partial, only part inside the dates: ${parts.join(", ")}` : "");
+    return el("p", { class: "grain", "data-grain": data.grain, "data-partial-periods": String(parts.length), text });
+  }
+
   function renderChartPanel(panel, data) {
     const chart = panel.querySelector(".chart");
     const details = panel.querySelector(".details");
@@ -305,6 +331,9 @@
     );
     const previousTable = panel.querySelector(".category-table");
     if (previousTable) previousTable.remove();
+    for (const node of panel.querySelectorAll(".grain")) node.remove();
+    const grain = grainNote(data);
+    if (grain && data.enough_data) chart.after(grain);
     if (data.table && Array.isArray(data.table.columns) && data.table.columns.length) {
       chart.after(sortableTable(data.table));
     }
@@ -325,10 +354,10 @@
       const data = await json("GET", `/categories/${encodeURIComponent(key)}${query ? "?" + query : ""}`);
       await renderChartPanel(panel, data);
     } catch (error) {
-      chart.replaceChildren(el("div", { class: "error", text: error.message }));
+      chart.replaceChildren(errorMessage("error", error.message, error.detail));
       delete chart.dataset.drawn;
       panel.querySelector(".details").replaceChildren();
-      for (const node of panel.querySelectorAll(".category-table")) node.remove();
+      for (const node of panel.querySelectorAll(".category-table, .grain")) node.remove();
       panel.querySelector(".meta").textContent = "";
       loaded.delete(key);
     }
@@ -355,7 +384,7 @@
       const chart = panel.querySelector(".chart");
       if (chart) { chart.replaceChildren(el("div", { class: "empty-state", text: reason })); delete chart.dataset.drawn; }
       for (const node of panel.querySelectorAll(".details, .result-data")) node.replaceChildren();
-      for (const node of panel.querySelectorAll(".category-table")) node.remove();
+      for (const node of panel.querySelectorAll(".category-table, .grain")) node.remove();
       for (const node of panel.querySelectorAll(".meta")) node.textContent = "";
     }
     const summary = document.getElementById("summary");
@@ -364,12 +393,32 @@
   }
 
   // The summary comes from htmx; a failed answer replaces the cards with the reason instead of leaving old ones.
-  document.body.addEventListener("htmx:responseError", (event) => {
+  function showSummaryFailure(target, xhr) {
+    let reason = xhr && xhr.status ? "the server answered " + xhr.status : "the server could not be reached";
+    let detail = null;
+    try {
+      const error = JSON.parse(xhr.responseText).error;
+      reason = (typeof error === "string" ? error : error.message) || reason;
+      detail = typeof error.detail === "string" ? error.detail : null;
+    } catch (_) { /* not JSON */ }
+    target.replaceChildren(errorMessage("error", "The event summary could not be loaded: " + reason, detail));
+  }
+
+  function isSummary(event) {
     const target = event.detail && event.detail.elt;
-    if (!target || target.id !== "summary") return;
-    let reason = "the server answered " + event.detail.xhr.status;
-    try { reason = JSON.parse(event.detail.xhr.responseText).error.message || reason; } catch (_) { /* not JSON */ }
-    target.replaceChildren(el("div", { class: "error", text: "The event summary could not be loaded: " + reason }));
+    return Boolean(target && target.id === "summary");
+  }
+
+  // htmx logs a failed answer (as "… [object HTMLElement]") before any responseError listener runs, so the failure is
+  // taken over before the swap: marked handled (no error, no swap) and shown in the page in plain words.
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (!isSummary(event) || !event.detail.xhr || event.detail.xhr.status < 400) return;
+    event.detail.shouldSwap = false;
+    event.detail.isError = false;
+    showSummaryFailure(event.detail.elt, event.detail.xhr);
+  });
+  document.body.addEventListener("htmx:sendError", (event) => {
+    if (isSummary(event)) showSummaryFailure(event.detail.elt, null);
   });
 
   function isoDay(date) {
@@ -599,7 +648,12 @@
     }
     custom.error.hidden = false;
     const heading = ERROR_WORDS[error.kind] || "Something went wrong";
-    custom.error.replaceChildren(el("strong", { text: heading + ": " }), document.createTextNode(error.message));
+    const message = el("p", { class: "error-message" }, [el("strong", { text: heading + ": " }), document.createTextNode(error.message)]);
+    custom.error.replaceChildren(message);
+    if (error.detail && error.detail !== error.message) {
+      custom.error.append(el("details", { class: "error-detail" }, [el("summary", { text: "Technical detail" }),
+                                                                    el("pre", { text: error.detail })]));
+    }
   }
 
   async function runCustom() {

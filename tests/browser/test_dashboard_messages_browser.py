@@ -1,0 +1,120 @@
+"""In chromium: what the dashboard says in words — event types as instructors name them, the time series' grain with
+its partial periods, failures in plain words with the technical detail behind a disclosure, and a failed summary that
+logs no error object."""
+
+from __future__ import annotations
+
+import json
+import re
+
+# a stored type as written ("part_attempt") or with its underscores blanked ("PART ATTEMPT", "page viewed")
+RAW_EVENT_TYPE = re.compile(r"_|\b(part|page|activity) attempt\b|\bpage viewed\b|\bunknown\b", re.IGNORECASE)
+
+
+def open_section(page, log_in, fragment: str = "") -> None:
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics" + fragment)
+    page.wait_for_selector("#summary .summary-card", timeout=30_000)
+
+
+def apply_dates(page, start: str, end: str) -> None:
+    page.fill("#date-filter input[name=start]", start)
+    page.fill("#date-filter input[name=end]", end)
+    page.click("#date-filter [type=submit]")
+
+
+def test_summary_cards_and_legends_name_event_types_in_instructor_words(page, log_in):
+    open_section(page, log_in)
+    labels = [text.strip() for text in page.locator("#summary .summary-card:not(.total) .label").all_text_contents()]
+    assert labels and "Question attempts" in labels and "Page views" in labels
+    page.click("#tab-cross_event")
+    page.wait_for_selector("#panel-cross_event .chart[data-drawn=true] svg", timeout=30_000)
+    legend = " ".join(page.locator("#panel-cross_event .chart svg .role-legend").all_text_contents())
+    shown = " ".join(labels) + " " + legend
+    assert RAW_EVENT_TYPE.search(shown) is None, shown
+    assert "Question attempts" in legend
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_time_series_says_its_grain_and_which_periods_are_partial(page, log_in):
+    open_section(page, log_in)
+    apply_dates(page, "2026-08-05", "2026-10-14")  # Wednesday to Wednesday: ten weeks, the first and last in part
+    page.click("#tab-cross_event")
+    page.wait_for_selector("#panel-cross_event .chart[data-drawn=true] svg", timeout=30_000)
+    note = page.locator("#panel-cross_event .grain")
+    assert note.count() == 1
+    assert note.get_attribute("data-grain") == "week"
+    text = note.inner_text()
+    assert text.startswith("Weekly periods")
+    assert "week of 2026-08-03 (5 of 7 days)" in text
+    assert "week of 2026-10-12 (3 of 7 days)" in text
+    # a short span is daily and has no partial period; the old note does not stay
+    apply_dates(page, "2026-09-01", "2026-09-10")
+    page.wait_for_selector("#panel-cross_event .grain[data-grain=day]", timeout=30_000)
+    assert page.locator("#panel-cross_event .grain").count() == 1
+    assert page.locator("#panel-cross_event .grain").inner_text() == "Daily periods"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_failing_chart_shows_plain_words_first_and_the_detail_behind_a_disclosure(page, log_in):
+    message = "“Video engagement” took too long to compute. Try a shorter date range."
+    detail = "Code: 159. DB::Exception: Timeout exceeded: elapsed 30.0 seconds (TIMEOUT_EXCEEDED)"
+    page.route("**/analytics/categories/video?*", lambda route: route.fulfill(
+        status=422, content_type="application/json",
+        body=json.dumps({"error": {"kind": "timeout", "message": message, "detail": detail}})))
+    page.route("**/analytics/categories/video", lambda route: route.fulfill(
+        status=422, content_type="application/json",
+        body=json.dumps({"error": {"kind": "timeout", "message": message, "detail": detail}})))
+    open_section(page, log_in)
+    page.wait_for_selector("#panel-video .chart .error", timeout=30_000)
+    assert page.locator("#panel-video .chart .error-message").inner_text() == message
+    disclosure = page.locator("#panel-video .chart details.error-detail")
+    assert disclosure.count() == 1 and disclosure.get_attribute("open") is None
+    assert not page.locator("#panel-video .chart details.error-detail pre").is_visible()
+    disclosure.locator("summary").click()
+    assert page.locator("#panel-video .chart details.error-detail pre").inner_text() == detail
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_failing_custom_query_shows_plain_words_first_and_the_detail_behind_a_disclosure(page, log_in):
+    open_section(page, log_in, "#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    page.route("**/analytics/query", lambda route: route.fulfill(
+        status=422, content_type="application/json",
+        body=json.dumps({"error": {"kind": "memory", "message": "the query needs more memory than a query may use",
+                                   "detail": "MEMORY_LIMIT_EXCEEDED: would use 1.2 GiB"}})))
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_selector("#panel-custom .query-error:not([hidden]) .error-message", timeout=30_000)
+    words = page.locator("#panel-custom .query-error .error-message").inner_text()
+    assert words == "The query needs too much memory: the query needs more memory than a query may use"
+    assert page.locator("#panel-custom .query-error details.error-detail").get_attribute("open") is None
+    page.click("#panel-custom .query-error details.error-detail summary")
+    assert "MEMORY_LIMIT_EXCEEDED" in page.locator("#panel-custom .query-error details.error-detail pre").inner_text()
+    # an error without a detail has no empty disclosure
+    page.route("**/analytics/query", lambda route: route.fulfill(
+        status=400, content_type="application/json",
+        body=json.dumps({"error": {"kind": "guard", "message": "only SELECT queries may run"}})))
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_function("() => document.querySelector('#panel-custom .query-error').textContent.includes('SELECT')")
+    assert page.locator("#panel-custom .query-error details").count() == 0
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_failed_summary_is_shown_in_the_page_and_logs_no_error_object(page, log_in):
+    logged: list[str] = []
+    page.on("console", lambda message: logged.append(message.text) if message.type == "error" else None)
+    open_section(page, log_in)
+    page.route("**/analytics/summary*", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body=json.dumps({"error": {"kind": "unavailable", "message": "the analytics engine is not answering",
+                                   "detail": "Connection refused (127.0.0.1:8123)"}})))
+    apply_dates(page, "2026-09-01", "2026-09-30")
+    page.wait_for_selector("#summary .error", timeout=15_000)
+    assert page.locator("#summary .error-message").inner_text() == (
+        "The event summary could not be loaded: the analytics engine is not answering")
+    assert page.locator("#summary .summary-card").count() == 0
+    assert page.locator("#summary details.error-detail").get_attribute("open") is None
+    page.wait_for_timeout(300)
+    htmx_logs = [text for text in logged if re.search(r"\[object |Response Status Error|htmx", text)]
+    assert htmx_logs == []
+    assert page.errors == []  # type: ignore[attr-defined]
