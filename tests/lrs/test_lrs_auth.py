@@ -67,3 +67,25 @@ def test_unknown_scope_is_refused(runtime):
 
     with pytest.raises(credentials.CredentialError, match="scope"):
         new_credential(runtime, scopes=["everything"])
+
+
+def test_a_refused_version_is_answered_in_the_version_the_credential_last_spoke(runtime):
+    """A request without (or with an unsupported) X-Experience-API-Version is refused (400) in the version its
+    credential last spoke with a supported header: the 1.0.3 and the 2.0.0 conformance suites send that same request
+    and each wants its own version back. A new credential, and a request without credentials, get 1.0.3."""
+    client, auth, cred = lrs_client(runtime)
+    without = {k: v for k, v in auth.items() if k != "X-Experience-API-Version"}
+    other, other_secret = new_credential(runtime, name="other")
+    assert client.get("/xAPI/statements", headers=without).headers["X-Experience-API-Version"] == "1.0.3"
+    assert client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "2.0"}).status_code == 200
+    for headers in (without, without | {"X-Experience-API-Version": "3.0.0"}):
+        for method in ("GET", "POST", "PUT"):
+            refused = client.request(method, "/xAPI/statements", headers=headers, json={})
+            assert refused.status_code == 400 and refused.headers["X-Experience-API-Version"] == "2.0.0", method
+    fresh = client.get("/xAPI/statements", headers=basic(other.key, other_secret))
+    assert fresh.status_code == 400 and fresh.headers["X-Experience-API-Version"] == "1.0.3"
+    wrong_secret = client.get("/xAPI/statements", headers=basic(cred.key, "not-the-secret"))
+    assert wrong_secret.status_code == 401 and wrong_secret.headers["X-Experience-API-Version"] == "1.0.3"
+    assert client.get("/xAPI/about").headers["X-Experience-API-Version"] == "1.0.3"
+    assert client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "1.0.3"}).status_code == 200
+    assert client.get("/xAPI/statements", headers=without).headers["X-Experience-API-Version"] == "1.0.3"

@@ -2,8 +2,9 @@
 X-Experience-API-Version header.
 
   lrs_credential(request) -> LrsCredential   FastAPI dependency: 400 when X-Experience-API-Version is missing or
-                                              unsupported (every path but /xAPI/about), 401 with WWW-Authenticate
-                                              for missing or wrong Basic key/secret
+                                              unsupported (every path but /xAPI/about; answered in the version the
+                                              credential last spoke), 401 with WWW-Authenticate for missing or
+                                              wrong Basic key/secret
   require_lrs_read(cred) / require_lrs_write(cred)   403 unless the credential has that right
   install(app)                                echo X-Experience-API-Version on every /xAPI response (errors too);
                                               the Alternate Request Syntax (xolap.web.lrs_alternate)
@@ -21,7 +22,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from xolap.lrs import credentials
+from xolap.lrs import credentials, spoken_versions
 from xolap.lrs.credentials import LrsCredential
 
 PREFIX = "/xAPI"
@@ -53,12 +54,16 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     return (key, secret) if sep and key else None
 
 
-def check_version(request: Request) -> str:
+def check_version(request: Request, credential: LrsCredential) -> str:
+    """The version the request speaks; a request without a supported one is refused (400) in the version its
+    credential last spoke (xolap.lrs.spoken_versions)."""
     version = spoken_version(request.headers.get(VERSION_HEADER))
     if version is None:
         sent = request.headers.get(VERSION_HEADER)
         reason = "missing" if sent is None else "unsupported (this LRS speaks 1.0.x and 2.0.x)"
-        raise LrsRefusal(400, f"{VERSION_HEADER} header {reason}")
+        raise LrsRefusal(400, f"{VERSION_HEADER} header {reason}",
+                         headers={VERSION_HEADER: spoken_versions.last(credential.key)})
+    spoken_versions.heard(credential.key, version)
     request.state.xapi_version = version
     return version
 
@@ -73,7 +78,7 @@ def lrs_credential(request: Request) -> LrsCredential:
     if credential is None:
         raise LrsRefusal(401, "LRS credentials required: HTTP Basic with an LRS key and secret", headers=CHALLENGE)
     if not request.url.path.rstrip("/").endswith("/about"):
-        check_version(request)
+        check_version(request, credential)
     request.state.lrs_credential = credential
     return credential
 
@@ -91,7 +96,9 @@ def require_lrs_write(credential: LrsCredential = Depends(lrs_credential)) -> Lr
 
 
 class VersionHeaderMiddleware:
-    """Adds X-Experience-API-Version to every response under /xAPI (the version the request spoke, else 1.0.3)."""
+    """Adds X-Experience-API-Version to every response under /xAPI: the version the request spoke; for a request
+    without a supported one, the version the response already names (a refusal in the credential's last version, see
+    check_version), else 1.0.3."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -101,12 +108,13 @@ class VersionHeaderMiddleware:
             await self.app(scope, receive, send)
             return
         sent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-experience-api-version"), None)
-        version = spoken_version(sent) or "1.0.3"
+        version = spoken_version(sent)
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers[VERSION_HEADER] = version
+                if version is not None or VERSION_HEADER not in headers:
+                    headers[VERSION_HEADER] = version or spoken_versions.DEFAULT
             await send(message)
 
         await self.app(scope, receive, send_with_version)
