@@ -18,7 +18,7 @@ torus_json.dumps_sql (Python json.dumps defaults, as Torus writes them). A malfo
 is NULL and gives a warning (warnings()); only REJECTING_FIELDS give a rejection reason (reason()).
 
 Known differences, all on values no producer sends: -0.0 in a string field ('-0' vs '0'); a duplicated key
-inside an object written as JSON text (kept twice here, once in Python).
+inside an object written as JSON text (kept twice here, once in Python; why: docs/torus-compatibility.md).
 """
 
 from __future__ import annotations
