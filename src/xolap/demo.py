@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from xolap.runtime import Runtime
+from xolap.config import ENV_PREFIX
+from xolap.runtime import LOCAL_ADMIN_TOKEN_FILE, Runtime
 
 log = logging.getLogger("xolap.demo")
 
@@ -134,7 +135,17 @@ def demo_hook(events: int):
         lines = ["demo logins:"]
         for login in logins:
             lines.append(f"  {login.role:<10} {login.email} / {login.password}" + (f"   → {login.where}" if login.where else ""))
-        lines.append(f"admin API token: {runtime.settings.data_dir.resolve()}/admin-token")
+        lines.append(admin_token_announcement(runtime))
         runtime.announcements = lines  # type: ignore[attr-defined]
 
     return load
+
+
+def admin_token_announcement(runtime: Runtime) -> str:
+    """Where the admin API token is, named only once it exists: the configured setting, else the token file under the
+    data dir, generated here (mode 0600) if this is the first start, so the banner never names a missing file."""
+    if runtime.settings.admin_token is not None:
+        return f"admin API token: the configured {ENV_PREFIX}ADMIN_TOKEN"
+    runtime.admin_token  # noqa: B018 - creates <data_dir>/admin-token on the first start
+    token_file = runtime.settings.data_dir / LOCAL_ADMIN_TOKEN_FILE
+    return f"admin API token: {token_file.resolve()}"

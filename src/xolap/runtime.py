@@ -76,5 +76,8 @@ def local_secret(data_dir: Path, name: str, nbytes: int = 32) -> str:
     return path.read_text().strip()
 
 
+LOCAL_ADMIN_TOKEN_FILE = "admin-token"
+
+
 def local_admin_token(data_dir: Path) -> str:
-    return local_secret(data_dir, "admin-token")
+    return local_secret(data_dir, LOCAL_ADMIN_TOKEN_FILE)
