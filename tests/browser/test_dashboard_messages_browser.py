@@ -118,3 +118,31 @@ def test_a_failed_summary_is_shown_in_the_page_and_logs_no_error_object(page, lo
     htmx_logs = [text for text in logged if re.search(r"\[object |Response Status Error|htmx", text)]
     assert htmx_logs == []
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def _long_page_labels(route):
+    """The real engagement answer with every page label made as long as a label may be (42 characters)."""
+    body = route.fetch().json()
+    labels = {row["page_label"]: f"Unit {i}: Exploratory Data Analysis — Qu{i:02d}"[:42]
+              for i, row in enumerate(body["rows"]) if row.get("page_label")}
+
+    def swap(node):
+        if isinstance(node, dict):
+            return {key: swap(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [swap(value) for value in node]
+        return labels.get(node, node) if isinstance(node, str) else node
+
+    route.fulfill(status=200, content_type="application/json", body=json.dumps(swap(body)))
+
+
+def test_a_concatenated_chart_with_long_labels_stays_inside_its_card(page, log_in):
+    page.route("**/analytics/categories/engagement*", _long_page_labels)
+    open_section(page, log_in, "#engagement")
+    page.wait_for_selector("#panel-engagement .chart[data-drawn=true] svg", timeout=30_000)
+    page.wait_for_timeout(300)
+    card = page.locator("#panel-engagement .chart").bounding_box()
+    drawn = page.locator("#panel-engagement .chart svg").first.bounding_box()
+    assert card and drawn
+    assert drawn["x"] + drawn["width"] <= card["x"] + card["width"] + 1, (drawn, card)
+    assert page.errors == []  # type: ignore[attr-defined]

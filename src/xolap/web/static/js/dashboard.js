@@ -141,10 +141,11 @@
   // A single or layered chart fills its container's width (and follows it on resize); `force` also replaces a fixed
   // width (curated charts), else only a missing width is filled (a width typed in the custom spec is kept).
   // Concatenated views cannot say "container": each view gets its share of the container's width in px instead
-  // (minus room for its axis labels), and the chart is drawn again when that width changes.
+  // (minus room for its axis labels), and the chart is drawn again when that width changes. Labels wider than that
+  // room are measured after drawing: the views are drawn once more, narrower by what spilled over (`overflow`).
   const VIEW_GUTTER = 110;
   const STACK_BELOW = 640; // px: side-by-side views are stacked on narrower screens
-  function fittedViews(out, available) {
+  function fittedViews(out, available, overflow) {
     if (out.hconcat && available && available < STACK_BELOW) {
       out.vconcat = out.hconcat;
       delete out.hconcat;
@@ -154,15 +155,15 @@
     const key = row || column;
     if (!key || !Array.isArray(out[key]) || !available) return out;
     const share = row ? Math.floor(available / out[key].length) : available;
-    const width = Math.max(120, share - VIEW_GUTTER);
+    const width = Math.max(120, share - VIEW_GUTTER - Math.ceil((overflow || 0) / (row ? out[key].length : 1)));
     out[key] = out[key].map((view) => (COMPOSED.some((k) => k in view) ? view : Object.assign({}, view, { width })));
     return out;
   }
 
-  function fitted(spec, force, available) {
+  function fitted(spec, force, available, overflow) {
     const out = Object.assign({}, spec);
     if (loadedSchema) out.$schema = loadedSchema;
-    if (COMPOSED.some((key) => key in out)) return force ? fittedViews(out, available) : out;
+    if (COMPOSED.some((key) => key in out)) return force ? fittedViews(out, available, overflow) : out;
     if (force || out.width === undefined) {
       out.width = "container";
       out.autosize = Object.assign({ contains: "padding" }, typeof out.autosize === "object" ? out.autosize : {}, { type: "fit-x" });
@@ -174,7 +175,16 @@
     target.replaceChildren();
     if (!embedOptions.expr) throw new Error("the chart scripts are missing (vega-interpreter.js): run make assets");
     const available = target.clientWidth;
-    const result = await vegaEmbed(target, fitted(spec, force !== false, available), embedOptions);
+    let result = await vegaEmbed(target, fitted(spec, force !== false, available), embedOptions);
+    if (force !== false && available && COMPOSED.some((key) => key in spec)) {
+      const drawn = target.querySelector("svg, canvas");
+      const overflow = drawn ? Math.ceil(drawn.getBoundingClientRect().width) - available : 0;
+      if (overflow > 0) {
+        result.finalize();
+        target.replaceChildren();
+        result = await vegaEmbed(target, fitted(spec, true, available, overflow), embedOptions);
+      }
+    }
     target.dataset.drawn = "true";
     if (force !== false && COMPOSED.some((key) => key in spec)) {
       target.xolapRedraw = { spec, width: available };
