@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from xolap.analytics.executor import Limits
 from xolap.analytics.readonly_user import PASSWORD_PLACEHOLDER, plan_from_settings, readonly_user_ddl, render_script
-from xolap.config import load_settings
+from xolap.config import get_settings, load_settings
 
 
 def statements(script: str) -> list[str]:
@@ -90,7 +90,7 @@ def test_cli_prints_the_ddl_with_a_placeholder_password(monkeypatch):
     for name in ("XOLAP_CLICKHOUSE_DATABASE", "XOLAP_QUERY_MAX_EXECUTION_TIME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XOLAP_CLICKHOUSE_DATABASE", "clidb")
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
     try:
         runner = CliRunner()
         result = runner.invoke(cli.app, ["ch", "readonly-user", "--sql"])
@@ -104,4 +104,4 @@ def test_cli_prints_the_ddl_with_a_placeholder_password(monkeypatch):
         assert runner.invoke(cli.app, ["ch", "readonly-user"]).exit_code == 2
         assert runner.invoke(cli.app, ["ch", "readonly-user", "--sql", "--user", "a b"]).exit_code == 2
     finally:
-        cli.get_settings.cache_clear()
+        get_settings.cache_clear()

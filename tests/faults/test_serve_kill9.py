@@ -52,13 +52,19 @@ def test_kill_9_orphan_postgres_is_adopted_and_stopped_by_the_next_clean_stop(se
     data_dir, port = service_data_dir, free_port()
     server, _ = _serve(data_dir, port)
     try:
-        # A second process on the data dir: one line naming the holder, not chDB's BAD_ARGUMENTS.
+        # CLI commands go through the running server; a second process that opens the engine itself is told who
+        # holds the data dir, in one line, not chDB's BAD_ARGUMENTS.
         env = _env(data_dir)
-        second = subprocess.run([sys.executable, "-m", "xolap.cli", "analytics", "health"], env=env,
-                                capture_output=True, text=True, timeout=60)
-        assert second.returncode != 0 and "Traceback" not in second.stderr
-        assert f"pid {server.pid}" in second.stderr and "xolap serve" in second.stderr, second.stderr
-        assert "BAD_ARGUMENTS" not in second.stderr
+        through = subprocess.run([sys.executable, "-m", "xolap.cli", "analytics", "health"], env=env,
+                                 capture_output=True, text=True, timeout=60)
+        assert through.returncode == 0, through.stderr
+        opener = ("from xolap.config import load_settings; from xolap.clickhouse.client import connect; "
+                  "connect(load_settings())")
+        second = subprocess.run([sys.executable, "-c", opener], env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        last = second.stderr.strip().splitlines()[-1]
+        assert "ClickHouseUnavailable" in last and f"pid {server.pid}" in last and "xolap serve" in last, second.stderr
+        assert "BAD_ARGUMENTS" not in last
 
         orphan = _postmaster(data_dir)
         os.kill(server.pid, signal.SIGKILL)
