@@ -67,7 +67,7 @@ CATEGORY = Category(
     title="Assessment results",
     description=f"Per activity (evaluated activity attempts, one row per activity id): attempts, distinct learners, "
     f"average scaled score and success rate. Top {TOP_ACTIVITIES} activities by attempts in the table; the chart "
-    f"shows the top {CHART_ACTIVITIES}. `activity_label` is the title, made unique when two activities share one.",
+    f"shows the top {CHART_ACTIVITIES}. Activities that share a title get labels that tell them apart.",
     chart_explanation=f"Each bubble is an activity (top {CHART_ACTIVITIES} by attempts): further right means higher "
     "average score, higher up means a larger share of successful attempts, and bigger bubbles had more attempts.",
     build_sql=build_sql,

@@ -101,8 +101,8 @@ CATEGORY = Category(
     title="Page engagement",
     description=f"Per page (top {TOP_PAGES} by views, one per page id): page views, unique viewers, completed views "
     f"and completion rate; and views per page over time (per day, week or month depending on the span, at most "
-    f"{MAX_CELLS} cells). One row per page and period; the page totals repeat on each row. `page_label` is the "
-    "title, made unique when two pages share one.",
+    f"{MAX_CELLS} cells). One row per page and period; the page totals repeat on each row. Pages that share a "
+    "title get labels that tell them apart.",
     chart_explanation=f"Top: one bar per page (top {TOP_PAGES}), its length the number of views, its colour the "
     "completion rate. Bottom: a heatmap with a row per page and a column per period; darker cells had more views.",
     build_sql=build_sql,

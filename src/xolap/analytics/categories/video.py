@@ -72,8 +72,8 @@ CATEGORY = Category(
     title="Video engagement",
     description=f"Per video (one row per video URL): play events, distinct viewers, learners who completed it (the "
     "completed verb or progress ≥ 80%), completion rate (completers ÷ viewers, at most 100%) and average progress "
-    f"reported. Top {TOP_VIDEOS} videos by viewers. `video_label` is the title, made unique when two videos share "
-    "one.",
+    f"reported. Top {TOP_VIDEOS} videos by viewers. Videos that share a title get "
+    "labels that tell them apart.",
     chart_explanation=f"Each bar is one video (top {TOP_VIDEOS} by viewers); its length is the share of viewers who "
     "completed it. Videos with the same title are told apart by their file name. Hover a bar for plays, viewers and "
     "average progress.",
