@@ -34,8 +34,8 @@ from fastapi.responses import Response  # noqa: E402
 
 from xolap.analytics import result_cache  # noqa: E402
 from xolap.analytics.categories import event_summary, list_categories, run_category  # noqa: E402
-from xolap.analytics.categories.registry import get_category  # noqa: E402
 from xolap.analytics.categories.model import QueryContext  # noqa: E402
+from xolap.analytics.categories.registry import get_category  # noqa: E402
 from xolap.clickhouse.client import connect, thread_client  # noqa: E402
 from xolap.clickhouse.events import READ_SETTINGS  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
@@ -122,8 +122,10 @@ def generate(client, events: int) -> dict:
     started = time.perf_counter()
     for offset in range(0, events, CHUNK):
         count = min(CHUNK, events - offset)
-        client.command(GENERATE.format(db=DB, sections=sections, projects=projects, events=events, offset=offset, count=count),
-                       settings={"max_insert_threads": 2})
+        client.command(
+            GENERATE.format(db=DB, sections=sections, projects=projects, events=events, offset=offset, count=count),
+            settings={"max_insert_threads": 2},
+        )
         print(f"  generated {offset + count:,} events", file=sys.stderr, flush=True)
     load_s = time.perf_counter() - started
     client.command(TITLES.format(db=DB, projects=projects))
@@ -133,19 +135,34 @@ def generate(client, events: int) -> dict:
     disk, parts = client.query(
         f"SELECT sum(bytes_on_disk), count() FROM system.parts WHERE database = '{DB}' AND table = 'raw_events' AND active"
     ).result_rows[0]
-    return {"events": events, "sections": sections, "projects": projects, "load_s": round(load_s, 1),
-            "optimize_s": round(optimize_s, 1), "bytes_on_disk": int(disk), "active_parts": int(parts)}
+    return {
+        "events": events,
+        "sections": sections,
+        "projects": projects,
+        "load_s": round(load_s, 1),
+        "optimize_s": round(optimize_s, 1),
+        "bytes_on_disk": int(disk),
+        "active_parts": int(parts),
+    }
 
 
 def pick_targets(client) -> dict:
-    sizes = client.query(f"SELECT section_id, count() AS n FROM `{DB}`.raw_events GROUP BY section_id ORDER BY n DESC, section_id").result_rows
-    projects = client.query(f"SELECT project_id, count() AS n, uniqExact(section_id) FROM `{DB}`.raw_events GROUP BY project_id ORDER BY n DESC LIMIT 1").result_rows
+    sizes = client.query(
+        f"SELECT section_id, count() AS n FROM `{DB}`.raw_events GROUP BY section_id ORDER BY n DESC, section_id"
+    ).result_rows
+    projects = client.query(
+        f"SELECT project_id, count() AS n, uniqExact(section_id) FROM `{DB}`.raw_events GROUP BY project_id ORDER BY n DESC LIMIT 1"
+    ).result_rows
     largest, median = sizes[0], sizes[len(sizes) // 2]
     return {
         "section_largest": {"scope": "section", "id": int(largest[0]), "events": int(largest[1])},
         "section_median": {"scope": "section", "id": int(median[0]), "events": int(median[1])},
-        "project_largest": {"scope": "project", "id": int(projects[0][0]), "events": int(projects[0][1]),
-                            "sections": int(projects[0][2])},
+        "project_largest": {
+            "scope": "project",
+            "id": int(projects[0][0]),
+            "events": int(projects[0][1]),
+            "sections": int(projects[0][2]),
+        },
     }
 
 
@@ -169,10 +186,20 @@ def single_client(client, settings, targets: dict, runs: int) -> list[dict]:
             for _ in range(2):
                 call(client, settings, key, target["scope"], target["id"])
             times = [call(client, settings, key, target["scope"], target["id"]) for _ in range(runs)]
-            results.append({"target": target_name, "key": key, "p50_ms": round(percentile(times, 0.5), 2),
-                            "p95_ms": round(percentile(times, 0.95), 2), "runs": runs})
-            print(f"  {target_name:16} {key:20} p50 {results[-1]['p50_ms']:7.1f}  p95 {results[-1]['p95_ms']:7.1f}",
-                  file=sys.stderr, flush=True)
+            results.append(
+                {
+                    "target": target_name,
+                    "key": key,
+                    "p50_ms": round(percentile(times, 0.5), 2),
+                    "p95_ms": round(percentile(times, 0.95), 2),
+                    "runs": runs,
+                }
+            )
+            print(
+                f"  {target_name:16} {key:20} p50 {results[-1]['p50_ms']:7.1f}  p95 {results[-1]['p95_ms']:7.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 
@@ -203,11 +230,26 @@ def concurrent(settings, targets: dict, clients: int, rounds: int) -> dict:
         thread.join()
     wall = time.perf_counter() - started
     every = [t for values in latencies.values() for t in values]
-    per = [{"target": name, "key": key, "p50_ms": round(percentile(v, 0.5), 2), "p95_ms": round(percentile(v, 0.95), 2),
-            "n": len(v)} for (name, key), v in sorted(latencies.items())]
-    return {"clients": clients, "queries": len(every), "wall_s": round(wall, 2), "qps": round(len(every) / wall, 1),
-            "p50_ms": round(percentile(every, 0.5), 2), "p95_ms": round(percentile(every, 0.95), 2),
-            "errors": errors[:10], "per_query": per}
+    per = [
+        {
+            "target": name,
+            "key": key,
+            "p50_ms": round(percentile(v, 0.5), 2),
+            "p95_ms": round(percentile(v, 0.95), 2),
+            "n": len(v),
+        }
+        for (name, key), v in sorted(latencies.items())
+    ]
+    return {
+        "clients": clients,
+        "queries": len(every),
+        "wall_s": round(wall, 2),
+        "qps": round(len(every) / wall, 1),
+        "p50_ms": round(percentile(every, 0.5), 2),
+        "p95_ms": round(percentile(every, 0.95), 2),
+        "errors": errors[:10],
+        "per_query": per,
+    }
 
 
 def answer_rows(client, settings, key: str, scope: str, scope_id: int) -> int:
@@ -231,11 +273,23 @@ def postgres_baseline(client, settings, targets: dict, runs: int) -> dict:
                 pg_rows = len(pg.rows(key, target["scope"], target["id"]))
                 ch_rows = answer_rows(client, settings, key, target["scope"], target["id"])
                 times = [pg.run(key, target["scope"], target["id"]) for _ in range(runs)]
-                results.append({"target": target_name, "key": key, "p50_ms": round(percentile(times, 0.5), 2),
-                                "p95_ms": round(percentile(times, 0.95), 2), "runs": runs, "rows": pg_rows,
-                                "clickhouse_rows": ch_rows})
-                print(f"  postgres {target_name:16} {key:20} p50 {results[-1]['p50_ms']:7.1f}  "
-                      f"p95 {results[-1]['p95_ms']:7.1f}", file=sys.stderr, flush=True)
+                results.append(
+                    {
+                        "target": target_name,
+                        "key": key,
+                        "p50_ms": round(percentile(times, 0.5), 2),
+                        "p95_ms": round(percentile(times, 0.95), 2),
+                        "runs": runs,
+                        "rows": pg_rows,
+                        "clickhouse_rows": ch_rows,
+                    }
+                )
+                print(
+                    f"  postgres {target_name:16} {key:20} p50 {results[-1]['p50_ms']:7.1f}  "
+                    f"p95 {results[-1]['p95_ms']:7.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         return {"load": loaded, "results": results}
     finally:
         pg.close()
@@ -247,10 +301,12 @@ def warm_answers(client, settings, targets: dict, runs: int) -> list[dict]:
     results = []
     for target_name, target in targets.items():
         for key in keys_for(target["scope"]):
+
             def produce(key=key, target=target):
                 if key == "event_summary":
                     return event_summary(client, settings, target["scope"], target["id"])
                 return run_category(client, settings, key, scope=target["scope"], scope_id=target["id"]).__dict__
+
             question = ("bench", key, None, None)
             result_cache.cached_json(settings, target["scope"], target["id"], question, produce)
             times = []
@@ -260,15 +316,26 @@ def warm_answers(client, settings, targets: dict, runs: int) -> list[dict]:
                 Response(body, media_type="application/json", headers={"X-Xolap-Cache": "hit"})
                 times.append((time.perf_counter() - started) * 1000)
                 assert hit
-            results.append({"target": target_name, "key": key, "p50_ms": round(percentile(times, 0.5), 3),
-                            "p95_ms": round(percentile(times, 0.95), 3), "bytes": len(body)})
+            results.append(
+                {
+                    "target": target_name,
+                    "key": key,
+                    "p50_ms": round(percentile(times, 0.5), 3),
+                    "p95_ms": round(percentile(times, 0.95), 3),
+                    "bytes": len(body),
+                }
+            )
     return results
 
 
 def goals(events: int) -> dict:
     big = events >= 50_000_000
-    return {"section_p95_ms": 50 if big else 20, "project_p95_ms": 200 if big else 50, "warm_p95_ms": 2,
-            "basis": "50M goals" if big else "5M goals"}
+    return {
+        "section_p95_ms": 50 if big else 20,
+        "project_p95_ms": 200 if big else 50,
+        "warm_p95_ms": 2,
+        "basis": "50M goals" if big else "5M goals",
+    }
 
 
 def print_baseline(single: list[dict], pg: dict, warm: list[dict], goal: dict) -> dict:
@@ -277,10 +344,14 @@ def print_baseline(single: list[dict], pg: dict, warm: list[dict], goal: dict) -
     wby = {(r["target"], r["key"]): r for r in warm}
     load = pg["load"] if pg else None
     if load:
-        print(f"\nPostgres baseline: {load['rows']:,} rows copied in {load['copy_s']} s, indexes {load['index_s']} s, "
-              f"{load['bytes'] / 2**20:.0f} MiB with indexes")
-    header = (f"{'target':16} {'category':20} | {'CH p95':>8} | {'PG p95':>8} | {'PG/CH':>6} | {'warm p95':>8} | "
-              f"{'cold goal':>9} | {'rows CH/PG':>10} | verdict")
+        print(
+            f"\nPostgres baseline: {load['rows']:,} rows copied in {load['copy_s']} s, indexes {load['index_s']} s, "
+            f"{load['bytes'] / 2**20:.0f} MiB with indexes"
+        )
+    header = (
+        f"{'target':16} {'category':20} | {'CH p95':>8} | {'PG p95':>8} | {'PG/CH':>6} | {'warm p95':>8} | "
+        f"{'cold goal':>9} | {'rows CH/PG':>10} | verdict"
+    )
     print("\n" + header)
     print("-" * len(header))
     tally = {"pass": 0, "miss": 0}
@@ -296,10 +367,12 @@ def print_baseline(single: list[dict], pg: dict, warm: list[dict], goal: dict) -
         if w and w["p95_ms"] > goal["warm_p95_ms"]:
             misses.append("warm goal")
         tally["miss" if misses else "pass"] += 1
-        print(f"{r['target']:16} {r['key']:20} | {r['p95_ms']:8.1f} | {p['p95_ms'] if p else float('nan'):8.1f} | "
-              f"{ratio:6.1f} | {w['p95_ms'] if w else float('nan'):8.3f} | {limit:>9} | "
-              f"{(str(p['clickhouse_rows']) + '/' + str(p['rows'])) if p else '-':>10} | "
-              + ("PASS" if not misses else "MISS (" + ", ".join(misses) + ")"))
+        print(
+            f"{r['target']:16} {r['key']:20} | {r['p95_ms']:8.1f} | {p['p95_ms'] if p else float('nan'):8.1f} | "
+            f"{ratio:6.1f} | {w['p95_ms'] if w else float('nan'):8.3f} | {limit:>9} | "
+            f"{(str(p['clickhouse_rows']) + '/' + str(p['rows'])) if p else '-':>10} | "
+            + ("PASS" if not misses else "MISS (" + ", ".join(misses) + ")")
+        )
     print(f"{tally['pass']} PASS, {tally['miss']} MISS; PG/CH > 1 means ClickHouse is faster")
     return tally
 
@@ -307,8 +380,11 @@ def print_baseline(single: list[dict], pg: dict, warm: list[dict], goal: dict) -
 def explain(client, settings, key: str, target: dict) -> str:
     category = get_category(key, target["scope"])
     sql = category.build_sql(QueryContext(DB, target["scope"]))
-    rows = client.query(f"EXPLAIN indexes = 1 {sql}", parameters={"xolap_scope_id": target["id"]},
-                        settings={"do_not_merge_across_partitions_select_final": 1}).result_rows
+    rows = client.query(
+        f"EXPLAIN indexes = 1 {sql}",
+        parameters={"xolap_scope_id": target["id"]},
+        settings={"do_not_merge_across_partitions_select_final": 1},
+    ).result_rows
     return "\n".join(row[0] for row in rows)
 
 
@@ -316,10 +392,15 @@ def print_table(info: dict, targets: dict, single: list[dict], conc: dict | None
     by = {(r["target"], r["key"]): r for r in single}
     cby = {(r["target"], r["key"]): r for r in (conc or {}).get("per_query", [])}
     names = list(targets)
-    print(f"\nbench/analytics: {info['events']:,} events, {info['sections']} sections, {info['projects']} projects; "
-          f"load {info['load_s']} s, OPTIMIZE {info['optimize_s']} s, {info['bytes_on_disk'] / 2**20:.0f} MiB on disk")
+    print(
+        f"\nbench/analytics: {info['events']:,} events, {info['sections']} sections, {info['projects']} projects; "
+        f"load {info['load_s']} s, OPTIMIZE {info['optimize_s']} s, {info['bytes_on_disk'] / 2**20:.0f} MiB on disk"
+    )
     for name, t in targets.items():
-        print(f"  {name}: {t['scope']} {t['id']} ({t['events']:,} events" + (f", {t['sections']} sections)" if "sections" in t else ")"))
+        print(
+            f"  {name}: {t['scope']} {t['id']} ({t['events']:,} events"
+            + (f", {t['sections']} sections)" if "sections" in t else ")")
+        )
     header = f"{'category':20}" + "".join(f" | {n + ' p50/p95':>28}" for n in names)
     if conc:
         header += "".join(f" | {'8c ' + n + ' p95':>24}" for n in names)
@@ -346,10 +427,14 @@ def print_table(info: dict, targets: dict, single: list[dict], conc: dict | None
         line += " | " + ("ok" if ok else "MISS")
         print(line)
     if conc:
-        print(f"\n8 clients: {conc['queries']} queries in {conc['wall_s']} s = {conc['qps']} q/s; "
-              f"p50 {conc['p50_ms']} ms, p95 {conc['p95_ms']} ms; errors {len(conc['errors'])}")
-    print(f"goals ({goal['basis']}): single-client section p95 <= {goal['section_p95_ms']} ms, "
-          f"project p95 <= {goal['project_p95_ms']} ms; read settings {READ_SETTINGS}")
+        print(
+            f"\n8 clients: {conc['queries']} queries in {conc['wall_s']} s = {conc['qps']} q/s; "
+            f"p50 {conc['p50_ms']} ms, p95 {conc['p95_ms']} ms; errors {len(conc['errors'])}"
+        )
+    print(
+        f"goals ({goal['basis']}): single-client section p95 <= {goal['section_p95_ms']} ms, "
+        f"project p95 <= {goal['project_p95_ms']} ms; read settings {READ_SETTINGS}"
+    )
 
 
 def main() -> None:
@@ -364,9 +449,16 @@ def main() -> None:
     parser.add_argument("--explain", metavar="KEY", help="print EXPLAIN indexes=1 of KEY for each target and stop")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--keep", type=Path, help="use (and keep) this data dir; reuse its data when present")
-    parser.add_argument("--targets", help="comma list of section_largest, section_median, project_largest (default all)")
-    parser.add_argument("--read-setting", action="append", default=[], metavar="NAME=VALUE",
-                        help="what-if: add a ClickHouse setting to READ_SETTINGS for this run (recorded in the JSON)")
+    parser.add_argument(
+        "--targets", help="comma list of section_largest, section_median, project_largest (default all)"
+    )
+    parser.add_argument(
+        "--read-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="what-if: add a ClickHouse setting to READ_SETTINGS for this run (recorded in the JSON)",
+    )
     args = parser.parse_args()
     for item in args.read_setting:
         name, _, value = item.partition("=")
@@ -376,7 +468,9 @@ def main() -> None:
     settings = load_settings(data_dir=data_dir, clickhouse_database=DB)
     client = connect(settings)
     try:
-        existing = client.query(f"SELECT count() FROM system.tables WHERE database = '{DB}' AND name = 'raw_events'").result_rows[0][0]
+        existing = client.query(
+            f"SELECT count() FROM system.tables WHERE database = '{DB}' AND name = 'raw_events'"
+        ).result_rows[0][0]
         rows = client.query(f"SELECT count() FROM `{DB}`.raw_events").result_rows[0][0] if existing else 0
         if rows != args.events:
             client.command(f"DROP DATABASE IF EXISTS `{DB}` SYNC")
@@ -406,9 +500,19 @@ def main() -> None:
         print_table(info, targets, single, conc, goal)
         tally = print_baseline(single, pg, warm, goal)
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-        report = {"bench": "analytics", "data": info, "targets": targets, "goals": goal, "read_settings": READ_SETTINGS,
-                  "load_average_after": load, "single_client": single, "concurrency": conc, "postgres": pg,
-                  "warm": warm, "verdicts": tally}
+        report = {
+            "bench": "analytics",
+            "data": info,
+            "targets": targets,
+            "goals": goal,
+            "read_settings": READ_SETTINGS,
+            "load_average_after": load,
+            "single_client": single,
+            "concurrency": conc,
+            "postgres": pg,
+            "warm": warm,
+            "verdicts": tally,
+        }
         text = json.dumps(report, indent=2)
         print(text)
         if args.json_out:

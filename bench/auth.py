@@ -27,8 +27,11 @@ from argon2 import PasswordHasher  # noqa: E402
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
-            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 2), "n": len(ordered)}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 2),
+        "n": len(ordered),
+    }
 
 
 def timed(call, n: int) -> dict[str, float]:
@@ -82,8 +85,11 @@ def main() -> None:
         def log_in() -> None:
             client.cookies.clear()
             csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text).group(1)
-            response = client.post("/login", data={"email": "ia@example.org", "password": "correct horse battery",
-                                                   "csrf_token": csrf}, follow_redirects=False)
+            response = client.post(
+                "/login",
+                data={"email": "ia@example.org", "password": "correct horse battery", "csrf_token": csrf},
+                follow_redirects=False,
+            )
             assert response.status_code == 303, response.status_code
 
         results["GET + POST /login (argon2 + session)"] = timed(log_in, 20)
@@ -97,7 +103,9 @@ def main() -> None:
         results["GET /admin/users (403)"] = timed(lambda: client.get("/admin/users", headers=cookie), n)
         section_route = "/sections/a/analytics/summary"
         if client.get(section_route, headers=cookie).status_code == 200:
-            results[f"GET {section_route} (section access)"] = timed(lambda: client.get(section_route, headers=cookie), n)
+            results[f"GET {section_route} (section access)"] = timed(
+                lambda: client.get(section_route, headers=cookie), n
+            )
         client.close()
         stop_embedded()
     finally:

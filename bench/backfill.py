@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -41,20 +41,21 @@ PREFIX = "xapi/"
 
 
 def statement_line(n: int) -> bytes:
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=n)
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
     return (
         b'{"id":"%d","actor":{"account":{"name":"user-%d","homePage":"https://example.edu"}},'
         b'"verb":{"id":"http://id.tincanapi.com/verb/viewed"},'
         b'"object":{"id":"https://example.edu/page/%d","definition":{"type":"http://oli.cmu.edu/extensions/types/page"}},'
         b'"context":{"extensions":{"http://oli.cmu.edu/extensions/section_id":%d,"http://oli.cmu.edu/extensions/page_id":%d}},'
-        b'"timestamp":"%s"}' % (n, n % 5000, n % 300, 1 + n % 40, n % 300, at.strftime("%Y-%m-%dT%H:%M:%S.000Z").encode())
+        b'"timestamp":"%s"}'
+        % (n, n % 5000, n % 300, 1 + n % 40, n % 300, at.strftime("%Y-%m-%dT%H:%M:%S.000Z").encode())
     )
 
 
 def upload(s3, files: int, lines: int) -> list[str]:
     keys = []
     for f in range(files):
-        at = datetime(2026, 1, 1, 9, tzinfo=timezone.utc) + timedelta(minutes=f)
+        at = datetime(2026, 1, 1, 9, tzinfo=UTC) + timedelta(minutes=f)
         key = f"{PREFIX}section/{1 + f % 40}/page_viewed/{at.strftime('%Y-%m-%dT%H-%M-%S.%fZ')}_b{f:05d}.jsonl.gz"
         body = gzip.compress(b"\n".join(statement_line(f * lines + i) for i in range(lines)) + b"\n", compresslevel=1)
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
@@ -73,8 +74,13 @@ def write_manifest(s3, keys: list[str], parts: int = 4) -> str:
         key = f"inventory/data/part-{i}.csv.gz"
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         files.append({"key": key, "size": len(body), "MD5checksum": hashlib.md5(body).hexdigest()})
-    manifest = {"sourceBucket": BUCKET, "destinationBucket": f"arn:aws:s3:::{BUCKET}", "fileFormat": "CSV",
-                "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag", "files": files}
+    manifest = {
+        "sourceBucket": BUCKET,
+        "destinationBucket": f"arn:aws:s3:::{BUCKET}",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag",
+        "files": files,
+    }
     s3.put_object(Bucket=BUCKET, Key="inventory/manifest.json", Body=json.dumps(manifest).encode())
     return f"s3://{BUCKET}/inventory/manifest.json"
 
@@ -88,7 +94,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--chunk-sizes", default="5,25,100")
-    parser.add_argument("--inventory-files", type=int, default=1, help="Inventory data files (= batches) listing the objects.")
+    parser.add_argument(
+        "--inventory-files", type=int, default=1, help="Inventory data files (= batches) listing the objects."
+    )
     parser.add_argument("--with-rejected", action="store_true")
     parser.add_argument("--repeat", type=int, default=2, help="Passes per path (interleaved); the best one counts.")
     args = parser.parse_args()
@@ -105,8 +113,13 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
         with tempfile.TemporaryDirectory(prefix="xolap-bench-backfill-", ignore_cleanup_errors=True) as tmp:
-            settings = load_settings(data_dir=Path(tmp), clickhouse_database=DB, s3_endpoint_url=f"http://127.0.0.1:{port}",
-                                     aws_access_key_id="bench", aws_secret_access_key="bench")
+            settings = load_settings(
+                data_dir=Path(tmp),
+                clickhouse_database=DB,
+                s3_endpoint_url=f"http://127.0.0.1:{port}",
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+            )
             client = connect(settings)
             Migrator(client, RenderContext(DB)).up()
             s3 = aws_client(settings, "s3")
@@ -115,13 +128,21 @@ def main() -> None:
             keys = upload(s3, args.files, args.lines)
             manifest_url = write_manifest(s3, keys, args.inventory_files)
             events = args.files * args.lines
-            print(f"uploaded {args.files} objects, {events:,} events in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+            print(
+                f"uploaded {args.files} objects, {events:,} events in {time.perf_counter() - started:.1f}s",
+                file=sys.stderr,
+            )
 
             manifest = read_manifest(s3, manifest_url)
             entries = []
             for file in manifest.files:
-                entries.append([e for e in read_inventory_file(s3, manifest, file)
-                                if key_filter_reason(e[1], prefix=PREFIX, date_from=None, date_to=None) is None])
+                entries.append(
+                    [
+                        e
+                        for e in read_inventory_file(s3, manifest, file)
+                        if key_filter_reason(e[1], prefix=PREFIX, date_from=None, date_to=None) is None
+                    ]
+                )
             results = []
 
             def measure(name: str, work) -> None:
@@ -143,8 +164,16 @@ def main() -> None:
 
             def raw() -> int:
                 url = object_url(settings, BUCKET, f"{PREFIX}**.jsonl.gz")
-                client.command(chunk_sql.insert_sql(settings, target_table=f"{DB}.raw_events", url=url, fmt="JSONAsString",
-                                                     query_tag="bench-raw", clickhouse_settings={}))
+                client.command(
+                    chunk_sql.insert_sql(
+                        settings,
+                        target_table=f"{DB}.raw_events",
+                        url=url,
+                        fmt="JSONAsString",
+                        query_tag="bench-raw",
+                        clickhouse_settings={},
+                    )
+                )
                 return 1
 
             def inventory(chunk_size: int):
@@ -152,10 +181,19 @@ def main() -> None:
                     n = 0
                     for batch_id, batch_entries in enumerate(entries, 1):
                         for chunk in plan_chunks(batch_entries, chunk_size):
-                            runner.run_chunk(settings, run_id=1, batch_id=batch_id, chunk=chunk, target_table=f"{DB}.raw_events",
-                                             fmt="JSONAsString", ch_settings={}, record_rejected=args.with_rejected)
+                            runner.run_chunk(
+                                settings,
+                                run_id=1,
+                                batch_id=batch_id,
+                                chunk=chunk,
+                                target_table=f"{DB}.raw_events",
+                                fmt="JSONAsString",
+                                ch_settings={},
+                                record_rejected=args.with_rejected,
+                            )
                             n += 1
                     return n
+
                 return work
 
             # Passes are interleaved so a busy machine slows every path alike; each path's best pass counts.
@@ -168,10 +206,25 @@ def main() -> None:
                 r["ratio_vs_raw"] = round(r["rows_per_s"] / raw_rate, 3)
             print(f"\n{'path':<36}{'queries':>8}{'seconds':>10}{'rows/s':>12}{'× raw':>8}")
             for r in results:
-                print(f"{r['path']:<36}{r['queries']:>8}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{r['ratio_vs_raw']:>8.2f}")
+                print(
+                    f"{r['path']:<36}{r['queries']:>8}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{r['ratio_vs_raw']:>8.2f}"
+                )
             best = max(r["ratio_vs_raw"] for r in results[1:])
-            print(json.dumps({"bench": "backfill", "files": args.files, "events": events, "with_rejected": args.with_rejected,
-                              "results": results, "best_inventory_ratio": best, "goal": 0.8, "meets_goal": best >= 0.8}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "bench": "backfill",
+                        "files": args.files,
+                        "events": events,
+                        "with_rejected": args.with_rejected,
+                        "results": results,
+                        "best_inventory_ratio": best,
+                        "goal": 0.8,
+                        "meets_goal": best >= 0.8,
+                    },
+                    indent=2,
+                )
+            )
     finally:
         moto.stop()
 

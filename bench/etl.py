@@ -31,8 +31,8 @@ from xolap.clickhouse.events import READ_SETTINGS, deduplicated_events  # noqa: 
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import load_settings  # noqa: E402
 from xolap.ingest.aws_clients import aws_client  # noqa: E402
-from xolap.ingest.etl.handler import EtlProcessor  # noqa: E402
 from xolap.ingest.etl.batching import EtlLimits, TimeBudget  # noqa: E402
+from xolap.ingest.etl.handler import EtlProcessor  # noqa: E402
 
 EXT = "http://oli.cmu.edu/extensions/"
 DB = "bench_etl"
@@ -127,7 +127,9 @@ def main() -> None:
         rows = inserts = 0
         started = time.perf_counter()
         for start in range(0, len(keys), args.batch):
-            report = processor.process_records([record(bucket, k, n) for k, n in keys[start : start + args.batch]], TimeBudget.unlimited())
+            report = processor.process_records(
+                [record(bucket, k, n) for k, n in keys[start : start + args.batch]], TimeBudget.unlimited()
+            )
             assert not report.failed, report.summary()
             rows += report.rows
             inserts += report.inserts
@@ -141,7 +143,9 @@ def main() -> None:
 
     print(f"{'scenario':<16} {'messages':>8} {'rows':>8} {'inserts':>7} {'seconds':>8} {'rows/s':>8}")
     for r in results:
-        print(f"{r['scenario']:<16} {r['messages']:>8} {r['rows']:>8} {r['inserts']:>7} {r['seconds']:>8} {r['rows_per_s']:>8}")
+        print(
+            f"{r['scenario']:<16} {r['messages']:>8} {r['rows']:>8} {r['inserts']:>7} {r['seconds']:>8} {r['rows_per_s']:>8}"
+        )
     print(json.dumps({"bench": "etl", "results": results}))
 
 

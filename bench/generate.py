@@ -38,9 +38,15 @@ def measure(name: str, events: int, seed: int, make_sink) -> dict:  # noqa: ANN0
     sink.close()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert count == events
-    return {"case": name, "events": count, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "per_s_wall": round(count / wall), "per_s_cpu": round(count / cpu),
-            "bytes": getattr(sink, "bytes", None)}
+    return {
+        "case": name,
+        "events": count,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "per_s_wall": round(count / wall),
+        "per_s_cpu": round(count / cpu),
+        "bytes": getattr(sink, "bytes", None),
+    }
 
 
 def main() -> None:
@@ -51,9 +57,17 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         results.append(measure("generate + orjson (no I/O)", args.events, args.seed, _NullSink))
-        results.append(measure("one JSONL file", args.events, args.seed, lambda: JsonlFileSink(Path(tmp) / "out.jsonl")))
-        results.append(measure("one JSONL.gz file", args.events, args.seed, lambda: JsonlFileSink(Path(tmp) / "out.jsonl.gz")))
-        results.append(measure("folder section/category/day", args.events, args.seed, lambda: JsonlFolderSink(Path(tmp) / "folder")))
+        results.append(
+            measure("one JSONL file", args.events, args.seed, lambda: JsonlFileSink(Path(tmp) / "out.jsonl"))
+        )
+        results.append(
+            measure("one JSONL.gz file", args.events, args.seed, lambda: JsonlFileSink(Path(tmp) / "out.jsonl.gz"))
+        )
+        results.append(
+            measure(
+                "folder section/category/day", args.events, args.seed, lambda: JsonlFolderSink(Path(tmp) / "folder")
+            )
+        )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nbench/generate: {args.events:,} statements, seed {args.seed}; peak RSS {peak_mib:.0f} MiB")
     print(f"{'case':<30} {'wall s':>8} {'cpu s':>8} {'stmt/s wall':>12} {'stmt/s cpu':>12}")
@@ -61,8 +75,17 @@ def main() -> None:
         print(f"{r['case']:<30} {r['wall_s']:>8} {r['cpu_s']:>8} {r['per_s_wall']:>12,} {r['per_s_cpu']:>12,}")
     if results[0]["bytes"]:
         print(f"average statement: {results[0]['bytes'] / args.events:.0f} bytes")
-    print(json.dumps({"bench": "generate", "events": args.events, "seed": args.seed, "peak_rss_mib": round(peak_mib),
-                      "results": results}))
+    print(
+        json.dumps(
+            {
+                "bench": "generate",
+                "events": args.events,
+                "seed": args.seed,
+                "peak_rss_mib": round(peak_mib),
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,12 @@ def category_queries() -> list[tuple[str, str]]:
     for category in CATEGORIES.values():
         for scope in category.scopes:
             sql = category.build_sql(QueryContext(DB, scope, date(2026, 9, 1), date(2026, 12, 1)))
-            sql = sql.replace(scoped_events(DB, scope), "raw_events").replace(f"`{DB}`.content_titles", "content_titles")
-            sql = sql.replace("{xolap_start:Date}", "toDate('2026-09-01')").replace("{xolap_end:Date}", "toDate('2026-12-01')")
+            sql = sql.replace(scoped_events(DB, scope), "raw_events").replace(
+                f"`{DB}`.content_titles", "content_titles"
+            )
+            sql = sql.replace("{xolap_start:Date}", "toDate('2026-09-01')").replace(
+                "{xolap_end:Date}", "toDate('2026-12-01')"
+            )
             queries.append((scope, sql))
     return queries
 
@@ -86,12 +90,22 @@ def measure(queries: list[tuple[str, str]], repeat: int) -> dict[str, float | in
                 wall.append((time.perf_counter() - wall_start) * 1000)
 
     def pct(values: list[float], q: float) -> float:
-        return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 2) if len(values) > 1 else round(values[0], 2)
+        return (
+            round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 2)
+            if len(values) > 1
+            else round(values[0], 2)
+        )
 
     return {
-        "queries": len(queries), "refused": refused, "calls": len(cpu),
-        "cpu_p50_ms": pct(cpu, 50), "cpu_p95_ms": pct(cpu, 95), "cpu_max_ms": round(max(cpu), 2),
-        "wall_p50_ms": pct(wall, 50), "wall_p95_ms": pct(wall, 95), "wall_max_ms": round(max(wall), 2),
+        "queries": len(queries),
+        "refused": refused,
+        "calls": len(cpu),
+        "cpu_p50_ms": pct(cpu, 50),
+        "cpu_p95_ms": pct(cpu, 95),
+        "cpu_max_ms": round(max(cpu), 2),
+        "wall_p50_ms": pct(wall, 50),
+        "wall_p95_ms": pct(wall, 95),
+        "wall_max_ms": round(max(wall), 2),
     }
 
 
@@ -109,8 +123,10 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for name, row in results.items():
-        print(f"{name:<11} {row['queries']:>7} {row['refused']:>7} {row['cpu_p50_ms']:>8} {row['cpu_p95_ms']:>8} {row['cpu_max_ms']:>8} "
-              f"{row['wall_p50_ms']:>9} {row['wall_p95_ms']:>9} {row['wall_max_ms']:>9}")
+        print(
+            f"{name:<11} {row['queries']:>7} {row['refused']:>7} {row['cpu_p50_ms']:>8} {row['cpu_p95_ms']:>8} {row['cpu_max_ms']:>8} "
+            f"{row['wall_p50_ms']:>9} {row['wall_p95_ms']:>9} {row['wall_max_ms']:>9}"
+        )
     print("(milliseconds per guard() call)")
     text = json.dumps({"bench": "guard", "repeat": args.repeat, "results": results}, sort_keys=True)
     print(text)

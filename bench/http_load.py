@@ -23,16 +23,25 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-pass-1"
-TABS = ("video", "assessment", "engagement", "performance", "cross_event", "learners_at_risk", "weekday_hour",
-        "hints_success", "course_progress")
+TABS = (
+    "video",
+    "assessment",
+    "engagement",
+    "performance",
+    "cross_event",
+    "learners_at_risk",
+    "weekday_hour",
+    "hints_success",
+    "course_progress",
+)
 CUSTOM_SQL = "SELECT event_type, count() AS events, uniqExact(user_id) AS learners FROM raw_events GROUP BY event_type ORDER BY events DESC"
 GOAL_P95_MS = 150
 
@@ -55,14 +64,21 @@ def free_port() -> int:
 
 def environment(data_dir: Path, port: int, cache: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
-    env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_HOST": "127.0.0.1", "XOLAP_PORT": str(port),
-                "PYTHONPATH": str(ROOT / "src")})
+    env.update(
+        {
+            "XOLAP_DATA_DIR": str(data_dir),
+            "XOLAP_HOST": "127.0.0.1",
+            "XOLAP_PORT": str(port),
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+    )
     if not cache:
         env["XOLAP_RESULT_CACHE_BYTES"] = "0"
     return env
 
 
 # ---------------------------------------------------------------- data (run in a child: chDB is one process per path)
+
 
 def setup(data_dir: Path, events: int, users: int) -> None:
     """Migrate, generate events, create the sections/projects, flags and instructors; then exit (stops Postgres)."""
@@ -87,8 +103,10 @@ def setup(data_dir: Path, events: int, users: int) -> None:
         analytics.DB = settings.clickhouse_database
         info = analytics.generate(client, events)
         sync_scopes(runtime)
-        sizes = client.query(f"SELECT section_id, count() AS n FROM `{settings.clickhouse_database}`.raw_events "
-                             "GROUP BY section_id ORDER BY n DESC, section_id LIMIT 25").result_rows
+        sizes = client.query(
+            f"SELECT section_id, count() AS n FROM `{settings.clickhouse_database}`.raw_events "
+            "GROUP BY section_id ORDER BY n DESC, section_id LIMIT 25"
+        ).result_rows
         plan = []
         with runtime.sessions() as session:
             for name in (flags.ANALYTICS, flags.SECTION_DASHBOARD, flags.PROJECT_DASHBOARD):
@@ -107,6 +125,7 @@ def setup(data_dir: Path, events: int, users: int) -> None:
 
 # ---------------------------------------------------------------- the server
 
+
 class Server:
     """`xolap serve` in its own process group; stop() sends SIGINT (a clean shutdown) and waits."""
 
@@ -114,9 +133,14 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log_path.open("wb")
-        self.process = subprocess.Popen([sys.executable, "-c", "from xolap.cli import main; main()", "serve", "--no-migrate"],
-                                        env=environment(data_dir, self.port, cache), stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=str(ROOT))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from xolap.cli import main; main()", "serve", "--no-migrate"],
+            env=environment(data_dir, self.port, cache),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(ROOT),
+        )
 
     def wait_ready(self, timeout: float = 180) -> None:
         import httpx
@@ -155,6 +179,7 @@ class Server:
 
 # ---------------------------------------------------------------- simulated users
 
+
 class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
@@ -171,7 +196,9 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - counted as an error of this page
             response, problem = None, f"{page}: {type(exc).__name__}: {exc}"
         else:
-            problem = None if response.status_code < 400 else f"{page}: HTTP {response.status_code} {response.text[:160]}"
+            problem = (
+                None if response.status_code < 400 else f"{page}: HTTP {response.status_code} {response.text[:160]}"
+            )
         elapsed = (time.perf_counter() - started) * 1000
         with self.lock:
             self.times.setdefault(page, []).append(elapsed)
@@ -197,9 +224,14 @@ def user_loop(base: str, user: dict, recorder: Recorder, duration: float, seed: 
             return
         match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         token = match.group(1) if match else ""
-        signed_in = recorder.timed("login", lambda: http.post(
-            "/login", data={"email": user["email"], "password": PASSWORD, "next": "/", "csrf_token": token},
-            headers={"Accept": "text/html"}))
+        signed_in = recorder.timed(
+            "login",
+            lambda: http.post(
+                "/login",
+                data={"email": user["email"], "password": PASSWORD, "next": "/", "csrf_token": token},
+                headers={"Accept": "text/html"},
+            ),
+        )
         if signed_in is None:
             return
         api = f"/api/v1/sections/{user['slug']}/analytics"
@@ -208,21 +240,36 @@ def user_loop(base: str, user: dict, recorder: Recorder, duration: float, seed: 
                 http.get(api + path, headers={"Accept": "application/json"})
         stop_at = time.monotonic() + duration
         while time.monotonic() < stop_at:
-            dashboard = recorder.timed("dashboard page", lambda: http.get(f"/sections/{user['slug']}/analytics",
-                                                                        headers={"Accept": "text/html"}))
+            dashboard = recorder.timed(
+                "dashboard page",
+                lambda: http.get(f"/sections/{user['slug']}/analytics", headers={"Accept": "text/html"}),
+            )
             csrf = token
             if dashboard is not None:
-                found = re.search(r'name="csrf-token" content="([^"]+)"', dashboard.text) or \
-                    re.search(r'name="csrf_token" value="([^"]+)"', dashboard.text)
+                found = re.search(r'name="csrf-token" content="([^"]+)"', dashboard.text) or re.search(
+                    r'name="csrf_token" value="([^"]+)"', dashboard.text
+                )
                 csrf = found.group(1) if found else token
             json_headers = {"Accept": "application/json"}
-            recorder.timed("summary JSON", lambda: http.get(api + "/summary", headers=json_headers))
+            recorder.timed(
+                "summary JSON", lambda json_headers=json_headers: http.get(api + "/summary", headers=json_headers)
+            )
             for key in rng.sample(TABS, 3):
-                recorder.timed("category tab JSON", lambda key=key: http.get(f"{api}/categories/{key}", headers=json_headers))
+                recorder.timed(
+                    "category tab JSON",
+                    lambda key=key, json_headers=json_headers: http.get(
+                        f"{api}/categories/{key}", headers=json_headers
+                    ),
+                )
             unsafe = {"Accept": "application/json", "X-CSRF-Token": csrf}
-            recorder.timed("custom query", lambda: http.post(api + "/query", json={"sql": CUSTOM_SQL}, headers=unsafe))
-            recorder.timed("export CSV", lambda: http.post(api + "/export?format=csv", json={"sql": CUSTOM_SQL},
-                                                           headers=unsafe))
+            recorder.timed(
+                "custom query",
+                lambda unsafe=unsafe: http.post(api + "/query", json={"sql": CUSTOM_SQL}, headers=unsafe),
+            )
+            recorder.timed(
+                "export CSV",
+                lambda unsafe=unsafe: http.post(api + "/export?format=csv", json={"sql": CUSTOM_SQL}, headers=unsafe),
+            )
 
 
 def phase(data_dir: Path, plan: list[dict], users: int, duration: float, cache: bool, log_dir: Path) -> dict:
@@ -234,8 +281,12 @@ def phase(data_dir: Path, plan: list[dict], users: int, duration: float, cache: 
         server.wait_ready()
         ready_s = time.monotonic() - started
         recorder = Recorder()
-        threads = [threading.Thread(target=user_loop, args=(server.base, plan[i % len(plan)], recorder, duration, i, cache),
-                                    daemon=True) for i in range(users)]
+        threads = [
+            threading.Thread(
+                target=user_loop, args=(server.base, plan[i % len(plan)], recorder, duration, i, cache), daemon=True
+            )
+            for i in range(users)
+        ]
         begun = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -244,26 +295,46 @@ def phase(data_dir: Path, plan: list[dict], users: int, duration: float, cache: 
             time.sleep(1)
         wall = time.perf_counter() - begun
         requests = sum(len(v) for v in recorder.times.values())
-        pages = {page: {"n": len(v), "p50_ms": round(percentile(v, 0.5), 1), "p95_ms": round(percentile(v, 0.95), 1),
-                        "errors": recorder.errors.get(page, 0), "cache_hits": recorder.cache_hits.get(page, 0),
-                        "answer_p95_ms": round(percentile(recorder.server_ms.get(page, []), 0.95), 3)}
-                 for page, v in recorder.times.items()}
-        return {"phase": name, "ready_s": round(ready_s, 1), "wall_s": round(wall, 1), "requests": requests,
-                "requests_per_s": round(requests / wall, 1), "errors": sum(recorder.errors.values()),
-                "error_samples": recorder.samples, "rss_max_mib": round(max(rss or [0]) / 2**20),
-                "rss_end_mib": round((rss or [0])[-1] / 2**20), "pages": pages}
+        pages = {
+            page: {
+                "n": len(v),
+                "p50_ms": round(percentile(v, 0.5), 1),
+                "p95_ms": round(percentile(v, 0.95), 1),
+                "errors": recorder.errors.get(page, 0),
+                "cache_hits": recorder.cache_hits.get(page, 0),
+                "answer_p95_ms": round(percentile(recorder.server_ms.get(page, []), 0.95), 3),
+            }
+            for page, v in recorder.times.items()
+        }
+        return {
+            "phase": name,
+            "ready_s": round(ready_s, 1),
+            "wall_s": round(wall, 1),
+            "requests": requests,
+            "requests_per_s": round(requests / wall, 1),
+            "errors": sum(recorder.errors.values()),
+            "error_samples": recorder.samples,
+            "rss_max_mib": round(max(rss or [0]) / 2**20),
+            "rss_end_mib": round((rss or [0])[-1] / 2**20),
+            "pages": pages,
+        }
     finally:
         server.stop()
 
 
 def print_report(info: dict, users: int, duration: float, phases: list[dict]) -> None:
     data = info["data"]
-    print(f"\nbench/http_load: {data['events']:,} events, {data['sections']} sections; {users} users for {duration:.0f} s "
-          f"per phase; users' sections hold {min(u['section_events'] for u in info['users']):,}–"
-          f"{max(u['section_events'] for u in info['users']):,} events")
+    print(
+        f"\nbench/http_load: {data['events']:,} events, {data['sections']} sections; {users} users for {duration:.0f} s "
+        f"per phase; users' sections hold {min(u['section_events'] for u in info['users']):,}–"
+        f"{max(u['section_events'] for u in info['users']):,} events"
+    )
     pages = list(dict.fromkeys(page for p in phases for page in p["pages"]))
-    header = f"{'page':20}" + "".join(f" | {p['phase'] + ' p50/p95 ms':>22} | {'n':>6} | {'err':>4}" for p in phases) + \
-        f" | goal p95 <= {GOAL_P95_MS}"
+    header = (
+        f"{'page':20}"
+        + "".join(f" | {p['phase'] + ' p50/p95 ms':>22} | {'n':>6} | {'err':>4}" for p in phases)
+        + f" | goal p95 <= {GOAL_P95_MS}"
+    )
     print(header)
     print("-" * len(header))
     for page in pages:
@@ -276,15 +347,19 @@ def print_report(info: dict, users: int, duration: float, phases: list[dict]) ->
                 continue
             line += f" | {r['p50_ms']:>10.1f} / {r['p95_ms']:>9.1f} | {r['n']:>6} | {r['errors']:>4}"
             if r["cache_hits"]:
-                verdicts.append(f"{p['phase']} cache hits {r['cache_hits']}/{r['n']}, answer p95 {r['answer_p95_ms']} ms "
-                                "(server, after auth)")
+                verdicts.append(
+                    f"{p['phase']} cache hits {r['cache_hits']}/{r['n']}, answer p95 {r['answer_p95_ms']} ms "
+                    "(server, after auth)"
+                )
             ok = r["p95_ms"] <= GOAL_P95_MS and r["errors"] == 0
             verdicts.append(f"{p['phase']} {'PASS' if ok else 'MISS'}")
         print(line + " | " + ", ".join(verdicts))
     for p in phases:
-        print(f"{p['phase']}: {p['requests']} requests in {p['wall_s']} s = {p['requests_per_s']} requests/s; "
-              f"errors {p['errors']} (goal 0); server RSS max {p['rss_max_mib']} MiB, at end {p['rss_end_mib']} MiB; "
-              f"server ready in {p['ready_s']} s")
+        print(
+            f"{p['phase']}: {p['requests']} requests in {p['wall_s']} s = {p['requests_per_s']} requests/s; "
+            f"errors {p['errors']} (goal 0); server RSS max {p['rss_max_mib']} MiB, at end {p['rss_end_mib']} MiB; "
+            f"server ready in {p['ready_s']} s"
+        )
         for sample in p["error_samples"]:
             print(f"  error: {sample}")
 
@@ -306,9 +381,23 @@ def main() -> None:
     try:
         info_path = data_dir / "bench-http.json"
         if not info_path.exists():
-            print(f"generating {args.events:,} events and {args.users} users in {data_dir}", file=sys.stderr, flush=True)
-            subprocess.run([sys.executable, __file__, "--setup-only", str(data_dir), "--events", str(args.events),
-                            "--users", str(args.users)], check=True, env=environment(data_dir, free_port(), True))
+            print(
+                f"generating {args.events:,} events and {args.users} users in {data_dir}", file=sys.stderr, flush=True
+            )
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--setup-only",
+                    str(data_dir),
+                    "--events",
+                    str(args.events),
+                    "--users",
+                    str(args.users),
+                ],
+                check=True,
+                env=environment(data_dir, free_port(), True),
+            )
         info = json.loads(info_path.read_text())
         phases = []
         for name in (p.strip() for p in args.phases.split(",")):
@@ -316,8 +405,15 @@ def main() -> None:
             phases.append(phase(data_dir, info["users"], args.users, args.duration, name == "warm", data_dir))
         print_report(info, args.users, args.duration, phases)
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-        report = {"bench": "http", "data": info["data"], "users": args.users, "duration_s": args.duration,
-                  "goal_p95_ms": GOAL_P95_MS, "load_average_after": load, "phases": phases}
+        report = {
+            "bench": "http",
+            "data": info["data"],
+            "users": args.users,
+            "duration_s": args.duration,
+            "goal_p95_ms": GOAL_P95_MS,
+            "load_average_after": load,
+            "phases": phases,
+        }
         text = json.dumps(report, indent=2)
         print(text)
         if args.json_out:

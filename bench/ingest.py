@@ -62,29 +62,54 @@ def _statement(rng: random.Random, ts_ms: int) -> dict:
             "id": str(uuid.UUID(int=rng.getrandbits(128))),
             "actor": actor,
             "verb": {"id": VV + verb, "display": {"en-US": verb}},
-            "object": {"objectType": "Activity", "id": f"https://cdn.example.edu/v/{page}.mp4",
-                       "definition": {"type": "https://w3id.org/xapi/video/activity-type/video", "name": {"en-US": f"Video {page}"}}},
+            "object": {
+                "objectType": "Activity",
+                "id": f"https://cdn.example.edu/v/{page}.mp4",
+                "definition": {
+                    "type": "https://w3id.org/xapi/video/activity-type/video",
+                    "name": {"en-US": f"Video {page}"},
+                },
+            },
             "result": {"extensions": result},
-            "context": {"registration": str(uuid.UUID(int=rng.getrandbits(128))),
-                        "contextActivities": {"category": [{"id": "https://w3id.org/xapi/video"}]}, "extensions": ext},
+            "context": {
+                "registration": str(uuid.UUID(int=rng.getrandbits(128))),
+                "contextActivities": {"category": [{"id": "https://w3id.org/xapi/video"}]},
+                "extensions": ext,
+            },
             "timestamp": when,
         }
     if kind < 0.75:
         out_of = float(rng.randint(1, 4))
         raw = float(rng.randint(0, int(out_of)))
-        ext |= {OLI + "page_id": page, OLI + "activity_id": rng.randint(10**4, 10**5), OLI + "activity_revision_id": rng.randint(10**5, 10**6),
-                OLI + "activity_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))), OLI + "activity_attempt_number": rng.randint(1, 3),
-                OLI + "part_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))), OLI + "part_attempt_number": rng.randint(1, 4),
-                OLI + "part_id": str(rng.randint(1, 3)), OLI + "hints_requested": ["h"] * rng.randint(0, 2),
-                OLI + "attached_objectives": [rng.randint(1, 300)], OLI + "session_id": f"s-{rng.getrandbits(40):x}"}
+        ext |= {
+            OLI + "page_id": page,
+            OLI + "activity_id": rng.randint(10**4, 10**5),
+            OLI + "activity_revision_id": rng.randint(10**5, 10**6),
+            OLI + "activity_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))),
+            OLI + "activity_attempt_number": rng.randint(1, 3),
+            OLI + "part_attempt_guid": str(uuid.UUID(int=rng.getrandbits(128))),
+            OLI + "part_attempt_number": rng.randint(1, 4),
+            OLI + "part_id": str(rng.randint(1, 3)),
+            OLI + "hints_requested": ["h"] * rng.randint(0, 2),
+            OLI + "attached_objectives": [rng.randint(1, 300)],
+            OLI + "session_id": f"s-{rng.getrandbits(40):x}",
+        }
         return {
             "id": str(uuid.UUID(int=rng.getrandbits(128))),
             "actor": actor,
             "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "completed"}},
-            "object": {"objectType": "Activity", "id": f"https://torus.example.edu/part_attempt/{rng.getrandbits(48):x}}}",
-                       "definition": {"type": "http://adlnet.gov/expapi/activities/question", "name": {"en-US": "Question"}}},
-            "result": {"score": {"raw": raw, "min": 0, "max": out_of, "scaled": raw / out_of}, "response": {"input": rng.choice("abcd")},
-                       "completion": True, "success": raw == out_of, "extensions": {OLI + "feedback": {"content": "Try again"}}},
+            "object": {
+                "objectType": "Activity",
+                "id": f"https://torus.example.edu/part_attempt/{rng.getrandbits(48):x}}}",
+                "definition": {"type": "http://adlnet.gov/expapi/activities/question", "name": {"en-US": "Question"}},
+            },
+            "result": {
+                "score": {"raw": raw, "min": 0, "max": out_of, "scaled": raw / out_of},
+                "response": {"input": rng.choice("abcd")},
+                "completion": True,
+                "success": raw == out_of,
+                "extensions": {OLI + "feedback": {"content": "Try again"}},
+            },
             "context": {"extensions": ext},
             "timestamp": when,
         }
@@ -93,8 +118,11 @@ def _statement(rng: random.Random, ts_ms: int) -> dict:
         "id": str(uuid.UUID(int=rng.getrandbits(128))),
         "actor": actor,
         "verb": {"id": "http://id.tincanapi.com/verb/viewed", "display": {"en-US": "viewed"}},
-        "object": {"objectType": "Activity", "id": f"https://torus.example.edu/page/{page}",
-                   "definition": {"type": OLI + "types/page", "subType": "basic", "name": {"en-US": f"Page {page}"}}},
+        "object": {
+            "objectType": "Activity",
+            "id": f"https://torus.example.edu/page/{page}",
+            "definition": {"type": OLI + "types/page", "subType": "basic", "name": {"en-US": f"Page {page}"}},
+        },
         "result": {"completion": True, "success": True},
         "context": {"extensions": ext},
         "timestamp": when,
@@ -158,9 +186,19 @@ def memory_child(engine: str, path: str) -> None:
     summary = ingest_paths(client, settings, [path], use_sql=engine == "sql")
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"engine": engine, "seconds": round(seconds, 2), "rows": summary.rows, "rejected": summary.rejected,
-                      "failures": [f.message for f in summary.failures], "rss_before_mib": before // 1024,
-                      "peak_rss_mib": peak // 1024}))
+    print(
+        json.dumps(
+            {
+                "engine": engine,
+                "seconds": round(seconds, 2),
+                "rows": summary.rows,
+                "rejected": summary.rejected,
+                "failures": [f.message for f in summary.failures],
+                "rss_before_mib": before // 1024,
+                "peak_rss_mib": peak // 1024,
+            }
+        )
+    )
     import shutil
 
     shutil.rmtree(workdir, ignore_errors=True)
@@ -186,11 +224,19 @@ def memory(rows: int, huge_mib: int) -> None:
     results = []
     for name, path in (("normal", normal), (f"one {huge_mib} MiB line", huge)):
         for engine in ("python", "sql"):
-            out = subprocess.run([sys.executable, __file__, "--memory-child", engine, str(path)], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", engine, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             result = json.loads(out.stdout.strip().splitlines()[-1]) | {"file": name, "bytes": path.stat().st_size}
             results.append(result)
-            print(f"{name:<22}{engine:<8}{result['seconds']:>8.2f} s{result['rows']:>10,} rows{result['rejected']:>4} rejected"
-                  f"{result['peak_rss_mib']:>8,} MiB peak RSS (engine started: {result['rss_before_mib']:,} MiB)", file=sys.stderr)
+            print(
+                f"{name:<22}{engine:<8}{result['seconds']:>8.2f} s{result['rows']:>10,} rows{result['rejected']:>4} rejected"
+                f"{result['peak_rss_mib']:>8,} MiB peak RSS (engine started: {result['rss_before_mib']:,} MiB)",
+                file=sys.stderr,
+            )
     print(json.dumps({"bench": "ingest-memory", "statements": rows, "huge_line_mib": huge_mib, "results": results}))
     import shutil
 
@@ -219,14 +265,17 @@ def main() -> None:
     from xolap.clickhouse.client import connect
     from xolap.clickhouse.migrations import Migrator, RenderContext
     from xolap.config import load_settings
-    from xolap.ingest.pipeline import EventWriter, ingest_lines, read_lines
     from xolap.ingest.files import ingest_local_file_sql
+    from xolap.ingest.pipeline import EventWriter, ingest_lines, read_lines
 
     corpus = workdir / "statements.jsonl"
     started = time.perf_counter()
     size = write_corpus(corpus, args.rows)
-    print(f"corpus: {args.rows:,} statements, {size / 1e6:.0f} MB ({size // args.rows} B/line), "
-          f"written in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(
+        f"corpus: {args.rows:,} statements, {size / 1e6:.0f} MB ({size // args.rows} B/line), "
+        f"written in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
 
     settings = load_settings(data_dir=workdir / "var", clickhouse_database="bench")
     client = connect(settings)

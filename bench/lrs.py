@@ -41,9 +41,13 @@ def statement(rng: random.Random) -> dict:
         "id": str(uuid.uuid4()),
         "actor": {"account": {"homePage": "https://torus.example", "name": str(rng.randint(1, 40_000))}},
         "verb": {"id": "http://id.tincanapi.com/verb/viewed", "display": {"en-US": "viewed"}},
-        "object": {"id": f"https://torus.example/page/{page}",
-                   "definition": {"type": "http://oli.cmu.edu/extensions/types/page", "name": {"en-US": f"Page {page}"}}},
-        "context": {"extensions": {OLI + "section_id": rng.randint(1, 200), OLI + "project_id": 5, OLI + "page_id": page}},
+        "object": {
+            "id": f"https://torus.example/page/{page}",
+            "definition": {"type": "http://oli.cmu.edu/extensions/types/page", "name": {"en-US": f"Page {page}"}},
+        },
+        "context": {
+            "extensions": {OLI + "section_id": rng.randint(1, 200), OLI + "project_id": 5, OLI + "page_id": page}
+        },
         "timestamp": f"2025-02-{rng.randint(1, 28):02d}T10:{rng.randint(0, 59):02d}:00.000Z",
     }
 
@@ -59,11 +63,23 @@ def main() -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
     admin = "bench-" + uuid.uuid4().hex
-    env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_HOST": "127.0.0.1", "XOLAP_PORT": str(port),
-                "XOLAP_ADMIN_TOKEN": admin, "PYTHONPATH": str(ROOT / "src")})
+    env.update(
+        {
+            "XOLAP_DATA_DIR": str(data_dir),
+            "XOLAP_HOST": "127.0.0.1",
+            "XOLAP_PORT": str(port),
+            "XOLAP_ADMIN_TOKEN": admin,
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+    )
     log = (data_dir / "serve.log").open("wb") if data_dir.exists() else None
-    server = subprocess.Popen([sys.executable, "-c", "from xolap.cli import main; main()", "serve"], env=env,
-                              stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from xolap.cli import main; main()", "serve"],
+        env=env,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -76,11 +92,29 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        created = subprocess.run([sys.executable, "-c", "from xolap.cli import main; main()", "lrs", "credentials",
-                                  "add", "--name", "bench", "--json"], env=env, capture_output=True, check=True)
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from xolap.cli import main; main()",
+                "lrs",
+                "credentials",
+                "add",
+                "--name",
+                "bench",
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
         cred = json.loads(created.stdout)
-        lrs = httpx.Client(base_url=base, auth=(cred["key"], cred["secret"]), timeout=120,
-                           headers={"X-Experience-API-Version": "1.0.3"})
+        lrs = httpx.Client(
+            base_url=base,
+            auth=(cred["key"], cred["secret"]),
+            timeout=120,
+            headers={"X-Experience-API-Version": "1.0.3"},
+        )
         direct = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {admin}"})
         rng = random.Random(7)
         for _ in range(20):  # warm-up, untimed: each server worker thread opens its own ClickHouse client once
@@ -88,7 +122,10 @@ def main() -> None:
                 client.post(path, json=[statement(rng) for _ in range(10)])
         results = []
         for batch in (1, 10, 100):
-            for name, client, path in (("direct uploader", direct, "/api/v1/statements"), ("LRS", lrs, "/xAPI/statements")):
+            for name, client, path in (
+                ("direct uploader", direct, "/api/v1/statements"),
+                ("LRS", lrs, "/xAPI/statements"),
+            ):
                 bodies = [[statement(rng) for _ in range(batch)] for _ in range(max(1, args.statements // batch))]
                 started = time.perf_counter()
                 for body in bodies:
@@ -108,8 +145,8 @@ def main() -> None:
             print(f"{name:16} {batch:5d} {count:6d} {rate:9.1f} {ms:8.2f}")
         for batch in (1, 10, 100):
             d = next(r for r in results if r[0] == "direct uploader" and r[1] == batch)
-            l = next(r for r in results if r[0] == "LRS" and r[1] == batch)
-            print(f"batch {batch:3d}: LRS costs {l[4] / d[4]:.2f}x the direct uploader per statement (goal <= 2x)")
+            lrs = next(r for r in results if r[0] == "LRS" and r[1] == batch)
+            print(f"batch {batch:3d}: LRS costs {lrs[4] / d[4]:.2f}x the direct uploader per statement (goal <= 2x)")
         print(f"GET paging (limit 100): {fetched} statements at {paging:.0f} statements/s")
     finally:
         if server.poll() is None:

@@ -18,8 +18,23 @@ import tempfile
 import time
 from pathlib import Path
 
-COLUMNS = ("user_id", "section_id", "project_id", "timestamp", "event_type", "verb_id", "page_id", "video_url",
-           "video_progress", "activity_id", "scaled_score", "success", "completion", "hints_requested", "event_hash")
+COLUMNS = (
+    "user_id",
+    "section_id",
+    "project_id",
+    "timestamp",
+    "event_type",
+    "verb_id",
+    "page_id",
+    "video_url",
+    "video_progress",
+    "activity_id",
+    "scaled_score",
+    "success",
+    "completion",
+    "hints_requested",
+    "event_hash",
+)
 
 SCHEMA = """
 DROP TABLE IF EXISTS events;
@@ -42,7 +57,9 @@ VACUUM ANALYZE events;
 VACUUM ANALYZE content_titles;
 """
 
-TITLE = "LEFT JOIN content_titles t ON t.kind = '{kind}' AND t.project_id = {alias}.project_id AND t.content_id = {content}"
+TITLE = (
+    "LEFT JOIN content_titles t ON t.kind = '{kind}' AND t.project_id = {alias}.project_id AND t.content_id = {content}"
+)
 
 # {col} is section_id or project_id; %(id)s the scope id.
 SQL: dict[str, str] = {
@@ -64,7 +81,9 @@ SELECT coalesce(nullif(t.title, ''), 'Video ' || split_part(v.video_url, '/', -1
        v.plays, v.viewers, v.completions,
        round(CASE WHEN v.viewers = 0 THEN 0 ELSE v.completions::numeric / v.viewers END * 100, 1) AS completion_rate_pct,
        round((v.avg_progress * 100)::numeric, 1) AS avg_progress_pct
-FROM v """ + TITLE.format(kind="video", alias="v", content="v.video_url") + """
+FROM v """
+    + TITLE.format(kind="video", alias="v", content="v.video_url")
+    + """
 ORDER BY v.viewers DESC, v.plays DESC, v.video_url LIMIT 20""",
     "assessment": """
 WITH a AS (
@@ -76,7 +95,9 @@ WITH a AS (
 SELECT coalesce(nullif(t.title, ''), 'Activity ' || a.activity_id) AS activity_title, a.activity_id, a.attempts,
        a.learners, round((a.avg_score * 100)::numeric, 1) AS avg_score_pct,
        round(a.successes::numeric / a.attempts * 100, 1) AS success_rate_pct
-FROM a """ + TITLE.format(kind="activity", alias="a", content="a.activity_id::text") + """
+FROM a """
+    + TITLE.format(kind="activity", alias="a", content="a.activity_id::text")
+    + """
 ORDER BY a.attempts DESC, a.activity_id LIMIT 20""",
     "engagement": """
 WITH daily AS (
@@ -93,7 +114,9 @@ SELECT coalesce(nullif(t.title, ''), 'Page ' || p.page_id) AS page_title, p.page
        date_trunc(g.granularity, d.day)::date AS period, g.granularity, sum(d.views) AS period_views,
        p.views, p.viewers, p.completed, round(p.completed::numeric / p.views * 100, 1) AS completion_pct
 FROM pages p JOIN daily d USING (project_id, page_id) CROSS JOIN g
-""" + TITLE.format(kind="page", alias="p", content="p.page_id::text") + """
+"""
+    + TITLE.format(kind="page", alias="p", content="p.page_id::text")
+    + """
 GROUP BY 1, 2, 3, 4, 6, 7, 8, 9 ORDER BY p.views DESC, p.page_id, period LIMIT 500""",
     "performance": """
 SELECT b AS bucket, (b * 20) || '–' || (b * 20 + 20) || '%%' AS score_range, coalesce(x.attempts, 0) AS attempts,
@@ -204,14 +227,18 @@ class PostgresBaseline:
         for part in range(parts):
             data = client.raw_query(
                 f"SELECT {select} FROM `{database}`.raw_events FINAL WHERE cityHash64(event_hash) % {parts} = {part} "
-                f"FORMAT TabSeparated")
+                f"FORMAT TabSeparated"
+            )
             rows += data.count(b"\n")
-            with self.conn.cursor().copy(f"COPY events ({', '.join(chr(34) + c + chr(34) for c in COLUMNS)}) FROM STDIN") as copy:
+            with self.conn.cursor().copy(
+                f"COPY events ({', '.join(chr(34) + c + chr(34) for c in COLUMNS)}) FROM STDIN"
+            ) as copy:
                 for offset in range(0, len(data), 1 << 22):
-                    copy.write(data[offset:offset + (1 << 22)])
+                    copy.write(data[offset : offset + (1 << 22)])
         titles = client.raw_query(
             f"SELECT project_id, kind, content_id, argMax(title, updated_at) FROM `{database}`.content_titles "
-            f"GROUP BY project_id, kind, content_id FORMAT TabSeparated")
+            f"GROUP BY project_id, kind, content_id FORMAT TabSeparated"
+        )
         with self.conn.cursor().copy("COPY content_titles FROM STDIN") as copy:
             copy.write(titles)
         copied = time.perf_counter() - started
@@ -219,8 +246,12 @@ class PostgresBaseline:
         for statement in filter(str.strip, INDEXES.split(";")):
             self.conn.execute(statement)
         size = self.conn.execute("SELECT pg_total_relation_size('events')").fetchone()[0]
-        return {"rows": rows, "copy_s": round(copied, 1), "index_s": round(time.perf_counter() - started, 1),
-                "bytes": int(size)}
+        return {
+            "rows": rows,
+            "copy_s": round(copied, 1),
+            "index_s": round(time.perf_counter() - started, 1),
+            "bytes": int(size),
+        }
 
     def rows(self, key: str, scope: str, scope_id: int) -> list[tuple]:
         column = "section_id" if scope == "section" else "project_id"

@@ -85,8 +85,8 @@ def same_answer(left, right) -> bool:
     """Equal rows, floats within 1e-9 relative (summation order differs between layouts)."""
     if len(left) != len(right):
         return False
-    for row_a, row_b in zip(left, right):
-        for a, b in zip(row_a, row_b):
+    for row_a, row_b in zip(left, right, strict=False):
+        for a, b in zip(row_a, row_b, strict=False):
             if isinstance(a, float) and isinstance(b, float):
                 if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
                     return False
@@ -149,12 +149,17 @@ def main() -> None:
     scopes["section L"] = ("section_id", sizes[0][0], sizes[0][1])
     median = sizes[len(sizes) // 2]
     scopes["section M"] = ("section_id", median[0], median[1])
-    proj = client.query(f"SELECT project_id, count() c FROM {DB}.ours GROUP BY project_id ORDER BY c DESC LIMIT 1").result_rows[0]
+    proj = client.query(
+        f"SELECT project_id, count() c FROM {DB}.ours GROUP BY project_id ORDER BY c DESC LIMIT 1"
+    ).result_rows[0]
     scopes["project L"] = ("project_id", proj[0], proj[1])
 
-    disk = dict(client.query(
-        "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = {d:String} AND active GROUP BY table",
-        parameters={"d": DB}).result_rows)
+    disk = dict(
+        client.query(
+            "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = {d:String} AND active GROUP BY table",
+            parameters={"d": DB},
+        ).result_rows
+    )
 
     results = []
     read_settings = READ_SETTINGS  # what the product reads with
@@ -168,10 +173,23 @@ def main() -> None:
                         sql = template.format(src=source(table, column, final))
                         p50, p95, answer = measure(client, sql, scope_id, args.runs, read_settings)
                         answers[(table, final)] = answer
-                        print(f"  {state} {scope_name} {query_name} {table} final={final}: {p50:.1f}/{p95:.1f} ms", file=sys.stderr, flush=True)
-                        results.append({"state": state, "scope": scope_name, "scope_rows": scope_rows, "query": query_name,
-                                        "layout": "xolap" if table == "ours" else "torus", "final": final,
-                                        "p50_ms": round(p50, 2), "p95_ms": round(p95, 2)})
+                        print(
+                            f"  {state} {scope_name} {query_name} {table} final={final}: {p50:.1f}/{p95:.1f} ms",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        results.append(
+                            {
+                                "state": state,
+                                "scope": scope_name,
+                                "scope_rows": scope_rows,
+                                "query": query_name,
+                                "layout": "xolap" if table == "ours" else "torus",
+                                "final": final,
+                                "p50_ms": round(p50, 2),
+                                "p95_ms": round(p95, 2),
+                            }
+                        )
                 # Same answers from both layouts (FINAL forms always; plain forms while merged).
                 assert same_answer(answers[("ours", True)], answers[("torus", True)]), (state, scope_name, query_name)
 
@@ -179,8 +197,10 @@ def main() -> None:
     if args.dup_tail > 0:
         for table in ("ours", "torus"):
             client.command(f"SYSTEM STOP MERGES {DB}.{table}")
-            client.command(f"INSERT INTO {DB}.{table} SELECT * FROM {DB}.ours WHERE cityHash64(event_hash) % 10000 < {int(args.dup_tail * 10000)}",
-                           settings={"insert_deduplicate": 0})
+            client.command(
+                f"INSERT INTO {DB}.{table} SELECT * FROM {DB}.ours WHERE cityHash64(event_hash) % 10000 < {int(args.dup_tail * 10000)}",
+                settings={"insert_deduplicate": 0},
+            )
         run_all(f"+{args.dup_tail:.0%} unmerged duplicates")
 
     print_table(results, args, load_ours, load_torus, disk, scopes)
@@ -188,21 +208,27 @@ def main() -> None:
 
 def print_table(results, args, load_ours, load_torus, disk, scopes) -> None:
     print(f"\nbench/schema: {args.rows:,} rows, {args.runs} runs per cell (after 2 warm-ups); ms p50/p95")
-    print(f"load: xolap {load_ours:.1f} s, torus (copy) {load_torus:.1f} s; on disk: xolap {disk.get('ours', 0)/2**20:.0f} MiB, torus {disk.get('torus', 0)/2**20:.0f} MiB")
+    print(
+        f"load: xolap {load_ours:.1f} s, torus (copy) {load_torus:.1f} s; on disk: xolap {disk.get('ours', 0) / 2**20:.0f} MiB, torus {disk.get('torus', 0) / 2**20:.0f} MiB"
+    )
     print("scopes: " + ", ".join(f"{k} = {c} {i} ({n:,} rows)" for k, (c, i, n) in scopes.items()))
     header = f"{'state':<28} {'scope':<10} {'query':<12} {'xolap':>13} {'xolap FINAL':>13} {'torus':>13} {'torus FINAL':>13} {'torus/xolap (FINAL)':>20}"
     print(header)
     print("-" * len(header))
     keyed = {(r["state"], r["scope"], r["query"], r["layout"], r["final"]): r for r in results}
     ratios = []
-    for (state, scope, query, layout, final) in [k for k in keyed if k[3] == "xolap" and not k[4]]:
+    for state, scope, query, _layout, _final in [k for k in keyed if k[3] == "xolap" and not k[4]]:
         cells = []
         for lay, fin in (("xolap", False), ("xolap", True), ("torus", False), ("torus", True)):
             r = keyed[(state, scope, query, lay, fin)]
             cells.append(f"{r['p50_ms']:.1f}/{r['p95_ms']:.1f}")
-        ratio = keyed[(state, scope, query, "torus", True)]["p50_ms"] / max(keyed[(state, scope, query, "xolap", True)]["p50_ms"], 0.01)
+        ratio = keyed[(state, scope, query, "torus", True)]["p50_ms"] / max(
+            keyed[(state, scope, query, "xolap", True)]["p50_ms"], 0.01
+        )
         ratios.append(ratio)
-        print(f"{state:<28} {scope:<10} {query:<12} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13} {cells[3]:>13} {ratio:>19.1f}x")
+        print(
+            f"{state:<28} {scope:<10} {query:<12} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13} {cells[3]:>13} {ratio:>19.1f}x"
+        )
     print(f"\ngeometric-mean speed-up of xolap over torus (both FINAL, p50): {statistics.geometric_mean(ratios):.1f}x")
     print(json.dumps({"bench": "schema", "rows": args.rows, "runs": args.runs, "results": results}))
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +18,10 @@ for _name in list(os.environ):
         del os.environ[_name]
 os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
 
+from support import free_port  # noqa: E402
 from xolap.clickhouse.client import connect  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import Settings, load_settings  # noqa: E402
-from support import free_port  # noqa: E402
 
 _db_counter = itertools.count(1)
 # Folders this session starts Postgres servers under; at the end none may still run there (pytest_sessionfinish).
@@ -116,7 +116,9 @@ def pg_template(data_dir: Path) -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS xolap_template")
         conn.execute("CREATE DATABASE xolap_template")
-    template_settings = load_settings(data_dir=data_dir, database_url=f"postgresql://postgres:@/xolap_template?host={host}")
+    template_settings = load_settings(
+        data_dir=data_dir, database_url=f"postgresql://postgres:@/xolap_template?host={host}"
+    )
     pg_migrate.upgrade(template_settings)
     from xolap.store.db import engine
 

@@ -12,9 +12,25 @@ COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 
 # section id -> (project id, learner count)
 SECTIONS = {101: (1, 12), 102: (1, 6), 201: (2, 4)}
-COLUMNS = ["user_id", "section_id", "project_id", "timestamp", "event_type", "verb_id", "page_id", "completion",
-           "activity_id", "scaled_score", "success", "part_attempt_guid", "hints_requested", "video_url",
-           "video_progress", "object_name", "event_hash"]
+COLUMNS = [
+    "user_id",
+    "section_id",
+    "project_id",
+    "timestamp",
+    "event_type",
+    "verb_id",
+    "page_id",
+    "completion",
+    "activity_id",
+    "scaled_score",
+    "success",
+    "part_attempt_guid",
+    "hints_requested",
+    "video_url",
+    "video_progress",
+    "object_name",
+    "event_hash",
+]
 START = datetime(2026, 8, 3, 8, 0, 0)
 
 
@@ -31,17 +47,35 @@ def make_events(seed: int = 7) -> list[list]:
                 row = dict.fromkeys(COLUMNS)
                 row.update(user_id=user, section_id=section_id, project_id=project_id, timestamp=ts, event_type=kind)
                 if kind == "page_viewed":
-                    row.update(verb_id=VIEWED, page_id=1000 + index % 3, completion=rng.random() < 0.6,
-                               object_name=f"Page {index % 3}")
+                    row.update(
+                        verb_id=VIEWED,
+                        page_id=1000 + index % 3,
+                        completion=rng.random() < 0.6,
+                        object_name=f"Page {index % 3}",
+                    )
                 elif kind == "activity_attempt":
-                    row.update(verb_id=COMPLETED, activity_id=5000 + index % 2, scaled_score=round(rng.random(), 2),
-                               success=rng.random() < 0.5, object_name=f"Activity {index % 2}")
+                    row.update(
+                        verb_id=COMPLETED,
+                        activity_id=5000 + index % 2,
+                        scaled_score=round(rng.random(), 2),
+                        success=rng.random() < 0.5,
+                        object_name=f"Activity {index % 2}",
+                    )
                 elif kind == "part_attempt":
-                    row.update(verb_id=COMPLETED, activity_id=5000, part_attempt_guid=f"p-{user}-{index}",
-                               scaled_score=round(rng.random(), 2), hints_requested=rng.randrange(0, 3))
+                    row.update(
+                        verb_id=COMPLETED,
+                        activity_id=5000,
+                        part_attempt_guid=f"p-{user}-{index}",
+                        scaled_score=round(rng.random(), 2),
+                        hints_requested=rng.randrange(0, 3),
+                    )
                 else:
-                    row.update(verb_id=PLAYED, video_url=f"https://videos.example/v{index % 2}.mp4",
-                               video_progress=round(rng.random(), 2), object_name=f"Video {index % 2}")
+                    row.update(
+                        verb_id=PLAYED,
+                        video_url=f"https://videos.example/v{index % 2}.mp4",
+                        video_progress=round(rng.random(), 2),
+                        object_name=f"Video {index % 2}",
+                    )
                 row["event_hash"] = hashlib.sha256(f"{user}-{index}-{section_id}".encode()).hexdigest()
                 rows.append([row[column] for column in COLUMNS])
     return rows
@@ -65,12 +99,20 @@ def seed_scopes_and_accounts(runtime) -> dict[str, str]:
 
     tokens: dict[str, str] = {}
     with runtime.sessions() as session:
-        session.add_all([Project(id=1, slug="intro-physics", title="Introductory Physics"),
-                         Project(id=2, slug="chem-basics", title="Chemistry Basics")])
+        session.add_all(
+            [
+                Project(id=1, slug="intro-physics", title="Introductory Physics"),
+                Project(id=2, slug="chem-basics", title="Chemistry Basics"),
+            ]
+        )
         session.flush()
-        session.add_all([Section(id=101, slug="physics-fall", title="Physics · Fall cohort", project_id=1),
-                         Section(id=102, slug="physics-evening", title="Physics · Evening cohort", project_id=1),
-                         Section(id=201, slug="chem-fall", title="Chemistry · Fall cohort", project_id=2)])
+        session.add_all(
+            [
+                Section(id=101, slug="physics-fall", title="Physics · Fall cohort", project_id=1),
+                Section(id=102, slug="physics-evening", title="Physics · Evening cohort", project_id=1),
+                Section(id=201, slug="chem-fall", title="Chemistry · Fall cohort", project_id=2),
+            ]
+        )
         session.flush()
         people = {
             "admin": accounts.create_user(session, "admin@example.edu", password="admin-pass-1", is_admin=True),
@@ -111,8 +153,9 @@ def module_runtime(base_settings, ch_engine, pg_template, label: str):
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name} TEMPLATE xolap_template")
-    settings = base_settings.model_copy(update={"clickhouse_database": name,
-                                                "database_url": f"postgresql://postgres:@/{name}?host={pg_template}"})
+    settings = base_settings.model_copy(
+        update={"clickhouse_database": name, "database_url": f"postgresql://postgres:@/{name}?host={pg_template}"}
+    )
     runtime = Runtime(settings)
     load_events(ch_engine, name)
     tokens = seed_scopes_and_accounts(runtime)

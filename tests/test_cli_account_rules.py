@@ -4,8 +4,8 @@ same new accounts with the same reasons."""
 from __future__ import annotations
 
 import pytest
-from support import xolap_cli
 
+from support import xolap_cli
 from xolap.store import accounts
 
 
@@ -20,11 +20,13 @@ def test_every_broken_rule_is_named_by_field(pg_settings):
     with session_scope(pg_settings) as session:
         assert accounts.new_user_problems(session, "not-an-email", "short") == {
             "email": "invalid email address 'not-an-email'",
-            "password": f"password too short: at least {accounts.MIN_PASSWORD_LENGTH} characters"}
+            "password": f"password too short: at least {accounts.MIN_PASSWORD_LENGTH} characters",
+        }
         assert accounts.new_user_problems(session, "ok@example.org", None) == {}
         accounts.create_user(session, "ok@example.org", password="long enough")
         assert accounts.new_user_problems(session, " OK@example.org ", "long enough") == {
-            "email": "a user with email 'ok@example.org' already exists"}
+            "email": "a user with email 'ok@example.org' already exists"
+        }
         with pytest.raises(accounts.AccountError, match="invalid email address .*; password too short"):
             accounts.create_user(session, "nope", password="short")
 

@@ -27,12 +27,14 @@ FIXTURES = Path(__file__).parent / "fixtures" / "xapi"
 # Each command is a fresh process opening the engine and Postgres (several seconds): the module's budget.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-SCOPES_CSV = ("kind,id,slug,title,project_id\n"
-              "project,5,chem-5,Chemistry,\n"
-              "section,12,chem-fall-2024-12,Chemistry Fall,5\n"
-              "section,4508,prob-stats-spring-2026-02,Probability and Statistics,\n"
-              "project,778,other-778,Other,\n"
-              "section,777,other-777,Other section,778\n")  # what the `ingest` command adds goes here
+SCOPES_CSV = (
+    "kind,id,slug,title,project_id\n"
+    "project,5,chem-5,Chemistry,\n"
+    "section,12,chem-fall-2024-12,Chemistry Fall,5\n"
+    "section,4508,prob-stats-spring-2026-02,Probability and Statistics,\n"
+    "project,778,other-778,Other,\n"
+    "section,777,other-777,Other section,778\n"
+)  # what the `ingest` command adds goes here
 TITLES_CSV = "project_id,kind,content_id,title\n5,page,4401,Intro page\n5,page,x,not an id\n"
 COUNT_12 = "SELECT count() AS n FROM raw_events"
 
@@ -45,9 +47,17 @@ COMMANDS: dict[str, tuple[list[str], int]] = {
     "query an unknown section": (["query", "--section", "4509", COUNT_12], 2),
     "query an unknown slug": (["query", "--section", "prob-stats-spring-2026-03", COUNT_12], 2),
     "query refused by the guard": (["query", "--admin", "SELECT * FROM system.one"], 2),
-    "query admin": (["query", "--admin", "--format", "json",
-                     "SELECT event_type, count() AS n FROM raw_events WHERE section_id = 12 GROUP BY event_type "
-                     "ORDER BY event_type"], 0),
+    "query admin": (
+        [
+            "query",
+            "--admin",
+            "--format",
+            "json",
+            "SELECT event_type, count() AS n FROM raw_events WHERE section_id = 12 GROUP BY event_type "
+            "ORDER BY event_type",
+        ],
+        0,
+    ),
     "analytics run by slug": (["analytics", "run", "engagement", "--section", "chem-fall-2024-12", "--json"], 0),
     "analytics run by id": (["analytics", "run", "video", "--project", "5", "--json"], 0),
     "analytics run an unknown section": (["analytics", "run", "engagement", "--section", "nope"], 2),
@@ -60,7 +70,10 @@ COMMANDS: dict[str, tuple[list[str], int]] = {
     "backfill show an unknown run": (["backfill", "show", "manual:999"], 1),
     "users add": (["users", "add", "{mode}@example.org", "--password", "long enough"], 0),
     "users grant an unknown section": (["users", "grant", "{mode}@example.org", "--section", "nope"], 2),
-    "flags enable by slug": (["flags", "enable", "instructor_dashboard_analytics", "--section", "chem-fall-2024-12"], 0),
+    "flags enable by slug": (
+        ["flags", "enable", "instructor_dashboard_analytics", "--section", "chem-fall-2024-12"],
+        0,
+    ),
     "scopes list": (["scopes", "list"], 0),
 }
 VOLATILE = re.compile(r'"(elapsed_ms|seconds|rows_per_s|tag|elapsed|uptime_s|checked_at|started_at|now)":\s*[^,}\]\n]+')
@@ -74,8 +87,9 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def _run(args: list[str], root: Path, mode: str) -> subprocess.CompletedProcess:
     argv = [a.replace("{mode}", mode).replace("{dir}", str(root)) for a in args]
-    return subprocess.run([sys.executable, "-m", "xolap.cli", *argv], env=_env(root / "var"), capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "xolap.cli", *argv], env=_env(root / "var"), capture_output=True, text=True, timeout=180
+    )
 
 
 def _without_timings(value: object) -> object:
@@ -98,8 +112,11 @@ def _comparable(name: str, result: subprocess.CompletedProcess) -> object:
         return result.returncode, _without_timings(json.loads(out))
     if name.startswith("users"):  # the email differs by mode
         out = out.replace("local@", "{mode}@").replace("server@", "{mode}@")
-    err = [line for line in result.stderr.splitlines()
-           if line.strip() and "through http://" not in line and " row" not in line]
+    err = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and "through http://" not in line and " row" not in line
+    ]
     err_text = " ".join(" ".join(err).replace("local@", "{mode}@").replace("server@", "{mode}@").split())
     return result.returncode, VOLATILE.sub(r'"\1": _', out), VOLATILE.sub(r'"\1": _', err_text)
 
@@ -115,17 +132,28 @@ def beside_server():
         (root / "scopes.csv").write_text(SCOPES_CSV)
         (root / "titles.csv").write_text(TITLES_CSV)
         line = (FIXTURES / "torus_statements.jsonl").read_text().splitlines()[0]
-        other = (line.replace('section_id": 12', 'section_id": 777').replace('project_id": 5', 'project_id": 778')
-                 .replace("-000000000001", "-000000000777"))
+        other = (
+            line.replace('section_id": 12', 'section_id": 777')
+            .replace('project_id": 5', 'project_id": 778')
+            .replace("-000000000001", "-000000000777")
+        )
         (data_dir / "imports" / "s777.jsonl").write_text(other + "\nnot json\n")
-        for setup in (["db", "migrate"], ["ch", "migrate", "up"], ["scopes", "import", str(root / "scopes.csv")],
-                      ["ingest", str(FIXTURES / "torus_statements.jsonl")]):
+        for setup in (
+            ["db", "migrate"],
+            ["ch", "migrate", "up"],
+            ["scopes", "import", str(root / "scopes.csv")],
+            ["ingest", str(FIXTURES / "torus_statements.jsonl")],
+        ):
             done = _run(setup, root, "setup")
             assert done.returncode == 0, (setup, done.stdout, done.stderr)
         local = {name: _run(args, root, "local") for name, (args, _code) in COMMANDS.items()}
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
-                                  env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
+            env=_env(data_dir),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -21,7 +21,11 @@ def test_defaults(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("XOLAP_CLICKHOUSE_URL", "mysql://x", "XOLAP_CLICKHOUSE_URL: Value error, expected chdb://<path> or http(s)://"),
+        (
+            "XOLAP_CLICKHOUSE_URL",
+            "mysql://x",
+            "XOLAP_CLICKHOUSE_URL: Value error, expected chdb://<path> or http(s)://",
+        ),
         ("XOLAP_PORT", "eighty", "XOLAP_PORT: Input should be a valid integer"),
         ("XOLAP_DATABASE_URL", "sqlite:///x.db", "XOLAP_DATABASE_URL: Value error, expected postgresql://"),
         ("XOLAP_CLICKHOUSE_DATABASE", "bad-name;drop", "XOLAP_CLICKHOUSE_DATABASE: String should match pattern"),

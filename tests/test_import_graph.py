@@ -103,9 +103,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_nothing_outside_web_imports_web():
     graph = import_graph()
-    offenders = sorted(f"{source} imports {target}" for source, targets in graph.items()
-                       if not source.startswith("xolap.web") for target in targets
-                       if target.startswith("xolap.web") and (source, target) not in ALLOWED_WEB_IMPORTS)
+    offenders = sorted(
+        f"{source} imports {target}"
+        for source, targets in graph.items()
+        if not source.startswith("xolap.web")
+        for target in targets
+        if target.startswith("xolap.web") and (source, target) not in ALLOWED_WEB_IMPORTS
+    )
     assert offenders == []
 
 

@@ -44,8 +44,13 @@ def test_lock_names_the_holder(tmp_path):
 def test_serve_end_to_end(service_data_dir):
     data_dir = service_data_dir
     port = free_port()
-    server = subprocess.Popen(_xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        _xolap("serve", "--port", str(port)),
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.time() + 90
         body = None
@@ -63,14 +68,17 @@ def test_serve_end_to_end(service_data_dir):
         assert body["ok"] is True, body
         assert body["clickhouse"]["embedded"] and body["postgres"]["embedded"]
 
-        second = subprocess.run(_xolap("serve", "--port", str(free_port())), env=_env(data_dir),
-                                capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            _xolap("serve", "--port", str(free_port())), env=_env(data_dir), capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == 1
         message = " ".join((second.stdout + second.stderr).split())
         assert f"pid {server.pid}" in message and f"http://127.0.0.1:{port}" in message
 
         # The CLI reaches the running server instead of failing on the engine lock.
-        status = subprocess.run(_xolap("ch", "migrate", "status"), env=_env(data_dir), capture_output=True, text=True, timeout=60)
+        status = subprocess.run(
+            _xolap("ch", "migrate", "status"), env=_env(data_dir), capture_output=True, text=True, timeout=60
+        )
         assert status.returncode == 0, status.stderr
         assert "raw_events" in status.stdout and "yes" in status.stdout
 
@@ -81,7 +89,9 @@ def test_serve_end_to_end(service_data_dir):
             '{"actor":{"account":{"homePage":"h","name":"1"}},"verb":{"id":"http://id.tincanapi.com/verb/viewed"},'
             '"object":{"id":"o"},"timestamp":"2025-01-01T00:00:00Z"}\nnot json\n'
         )
-        ingest = subprocess.run(_xolap("ingest", str(sample)), env=_env(data_dir), capture_output=True, text=True, timeout=120)
+        ingest = subprocess.run(
+            _xolap("ingest", str(sample)), env=_env(data_dir), capture_output=True, text=True, timeout=120
+        )
         assert ingest.returncode == 3, ingest.stderr
         assert "through http://127.0.0.1" in ingest.stderr and "1 rows ingested" in " ".join(ingest.stderr.split())
     finally:
@@ -94,8 +104,9 @@ def test_serve_end_to_end(service_data_dir):
     assert server.returncode == 0, server.stdout.read()
     assert _postmasters(data_dir) == 0  # embedded Postgres stopped
     assert read_holder(data_dir) is None  # no stale lock
-    restarted = subprocess.Popen(_xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+    restarted = subprocess.Popen(
+        _xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.time() + 90
         while time.time() < deadline:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 # The names of xolap.store.flags.KNOWN_FLAGS (kept literal so `xolap --help` needs no database code; a test checks).
-FLAG_NAMES = ("clickhouse-olap", "clickhouse-olap-bulk-ingest", "instructor_dashboard_analytics", "project_dashboard_analytics")
+FLAG_NAMES = (
+    "clickhouse-olap",
+    "clickhouse-olap-bulk-ingest",
+    "instructor_dashboard_analytics",
+    "project_dashboard_analytics",
+)
 
 users_app = typer.Typer(help="User accounts, roles and API tokens.", no_args_is_help=True)
 flags_app = typer.Typer(help="Feature flags (global, per section, per project).", no_args_is_help=True)
@@ -39,8 +44,9 @@ def _session() -> Iterator[Session]:
     """A session for one command: an unknown section or project exits 2, other refused changes exit 1."""
     from xolap.store import accounts, flags
 
-    with command_session({accounts.UnknownScope: 2, accounts.AccountError: 1, flags.FlagError: 1,
-                          ValueError: 1}) as session:
+    with command_session(
+        {accounts.UnknownScope: 2, accounts.AccountError: 1, flags.FlagError: 1, ValueError: 1}
+    ) as session:
         yield session
 
 
@@ -49,11 +55,12 @@ def users_add(
     email: str = typer.Argument(..., help="The user's email (their login)."),
     admin: bool = typer.Option(False, "--admin", help="Make the user an administrator."),
     name: str = typer.Option("", help="Display name."),
-    password: Optional[str] = typer.Option(None, help="Password (asked for when omitted; min 8 characters)."),
+    password: str | None = typer.Option(None, help="Password (asked for when omitted; min 8 characters)."),
     no_password: bool = typer.Option(False, "--no-password", help="No password: API tokens only."),
 ) -> None:
     """Create a user."""
     from xolap.store import accounts
+
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _session() as session:
@@ -62,9 +69,12 @@ def users_add(
 
 
 @users_app.command("password")
-def users_password(email: str, password: Optional[str] = typer.Option(None, help="New password (asked when omitted).")) -> None:
+def users_password(
+    email: str, password: str | None = typer.Option(None, help="New password (asked when omitted).")
+) -> None:
     """Set a user's password (ends their sessions)."""
     from xolap.store import accounts
+
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with _session() as session:
@@ -73,17 +83,21 @@ def users_password(email: str, password: Optional[str] = typer.Option(None, help
 
 
 @users_app.command("admin")
-def users_admin(email: str, revoke: bool = typer.Option(False, "--revoke", help="Remove admin rights instead.")) -> None:
+def users_admin(
+    email: str, revoke: bool = typer.Option(False, "--revoke", help="Remove admin rights instead.")
+) -> None:
     """Give (or with --revoke remove) administrator rights."""
     from xolap.store import accounts
+
     with _session() as session:
         accounts.get_user(session, email).is_admin = not revoke
         console.print(f"{email} is {'no longer ' if revoke else ''}an admin")
 
 
-def _scope_target(session, section: Optional[str], project: Optional[str]):
+def _scope_target(session, section: str | None, project: str | None):
     """("section", Section) or ("project", Project) from exactly one of --section / --project (id or slug)."""
     from xolap.store import accounts
+
     if (section is None) == (project is None):
         _fail("give exactly one of --section or --project", 2)
     if section is not None:
@@ -94,11 +108,12 @@ def _scope_target(session, section: Optional[str], project: Optional[str]):
 @users_app.command("grant")
 def users_grant(
     email: str,
-    section: Optional[str] = typer.Option(None, "--section", help="Section id or slug: make the user its instructor."),
-    project: Optional[str] = typer.Option(None, "--project", help="Project id or slug: make the user its author."),
+    section: str | None = typer.Option(None, "--section", help="Section id or slug: make the user its instructor."),
+    project: str | None = typer.Option(None, "--project", help="Project id or slug: make the user its author."),
 ) -> None:
     """Make a user instructor of a section or author of a project."""
     from xolap.store import accounts
+
     with _session() as session:
         user = accounts.get_user(session, email)
         kind, target = _scope_target(session, section, project)
@@ -110,8 +125,8 @@ def users_grant(
 @users_app.command("revoke")
 def users_revoke(
     email: str,
-    section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
-    project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
+    section: str | None = typer.Option(None, "--section", help="Section id or slug."),
+    project: str | None = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
     """Remove a user's instructor or author role."""
     from xolap.store import accounts
@@ -132,6 +147,7 @@ def users_revoke(
 def users_token(email: str, name: str = typer.Option("", "--name", help="A label for the token.")) -> None:
     """Create an API token for a user and print it (once: only its hash is stored)."""
     from xolap.store import accounts
+
     with _session() as session:
         _row, plaintext = accounts.create_token(session, accounts.get_user(session, email), name)
     print(plaintext)
@@ -149,13 +165,20 @@ def users_list() -> None:
             roles = accounts.roles(session, user)
             sections = [session.get(Section, i).slug for i in sorted(roles.section_ids)]
             projects = [session.get(Project, i).slug for i in sorted(roles.project_ids)]
-            table.add_row(user.email, user.name, "yes" if user.is_admin else "", ", ".join(sections), ", ".join(projects),
-                          str(len(accounts.tokens(session, user))))
+            table.add_row(
+                user.email,
+                user.name,
+                "yes" if user.is_admin else "",
+                ", ".join(sections),
+                ", ".join(projects),
+                str(len(accounts.tokens(session, user))),
+            )
         console.print(table)
 
 
-def _scope(session: Session, section: Optional[str], project: Optional[str]) -> tuple[str, int]:
+def _scope(session: Session, section: str | None, project: str | None) -> tuple[str, int]:
     from xolap.store import accounts
+
     if section is not None and project is not None:
         _fail("give at most one of --section or --project", 2)
     if section is not None:
@@ -165,8 +188,9 @@ def _scope(session: Session, section: Optional[str], project: Optional[str]) -> 
     return "global", 0
 
 
-def _set(name: str, enabled: bool, section: Optional[str], project: Optional[str]) -> None:
+def _set(name: str, enabled: bool, section: str | None, project: str | None) -> None:
     from xolap.store import flags
+
     with _session() as session:
         scope_type, scope_id = _scope(session, section, project)
         state = flags.set_flag(session, name, enabled, scope_type, scope_id)
@@ -177,8 +201,8 @@ def _set(name: str, enabled: bool, section: Optional[str], project: Optional[str
 @flags_app.command("enable")
 def flags_enable(
     name: str = typer.Argument(..., help=f"One of: {', '.join(FLAG_NAMES)}"),
-    section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
-    project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
+    section: str | None = typer.Option(None, "--section", help="Section id or slug."),
+    project: str | None = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
     """Switch a flag on (globally, or for one section or project)."""
     _set(name, True, section, project)
@@ -187,8 +211,8 @@ def flags_enable(
 @flags_app.command("disable")
 def flags_disable(
     name: str = typer.Argument(..., help=f"One of: {', '.join(FLAG_NAMES)}"),
-    section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
-    project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
+    section: str | None = typer.Option(None, "--section", help="Section id or slug."),
+    project: str | None = typer.Option(None, "--project", help="Project id or slug."),
 ) -> None:
     """Switch a flag off (globally, or for one section or project)."""
     _set(name, False, section, project)
@@ -198,16 +222,24 @@ def flags_disable(
 def flags_list() -> None:
     """Every flag setting."""
     from xolap.store import flags
+
     with _session() as session:
         table = Table("flag", "scope", "id", "enabled", "meaning")
         for state in flags.list_flags(session):
-            table.add_row(state.name, state.scope_type, "" if state.scope_type == "global" else str(state.scope_id),
-                          "on" if state.enabled else "off", flags.KNOWN_FLAGS.get(state.name, ((), ""))[1])
+            table.add_row(
+                state.name,
+                state.scope_type,
+                "" if state.scope_type == "global" else str(state.scope_id),
+                "on" if state.enabled else "off",
+                flags.KNOWN_FLAGS.get(state.name, ((), ""))[1],
+            )
         console.print(table)
 
 
 @scopes_app.command("import")
-def scopes_import(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON: kind,id,slug,title,project_id")) -> None:
+def scopes_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON: kind,id,slug,title,project_id"),
+) -> None:
     """Create or rename sections and projects from a file; bad rows are reported, good rows kept."""
     from xolap.store.scopes_sync import import_scopes, parse_scopes
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -61,6 +61,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(flags_app, name="flags")
 app.add_typer(scopes_app, name="scopes")
 from xolap.lrs.cli import lrs_app  # noqa: E402
+
 app.add_typer(lrs_app, name="lrs")
 from xolap.analytics.reports_cli import analytics_app  # noqa: E402
 
@@ -77,6 +78,7 @@ app.command("query")(query_command)
 from xolap.ingest.cli import ingest_command  # noqa: E402
 
 app.command("ingest")(ingest_command)
+
 
 def settings_or_exit() -> Settings:
     from xolap.config import ConfigError, get_settings
@@ -110,7 +112,7 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON."
 def ch_migrate(
     action: str = typer.Argument("up", help="setup | up | down | status"),
     steps: int = typer.Option(1, help="down: how many migrations to revert."),
-    target: Optional[int] = typer.Option(None, help="up: stop at this version."),
+    target: int | None = typer.Option(None, help="up: stop at this version."),
     sql: bool = typer.Option(False, "--sql", help="Print the rendered SQL instead of running it."),
 ) -> None:
     """Run ClickHouse migrations (through the running server when `xolap serve` holds the engine)."""
@@ -120,7 +122,9 @@ def ch_migrate(
 
     settings = settings_or_exit()
     if sql:
-        context = RenderContext(settings.clickhouse_database, settings.clickhouse_cluster, settings.raw_events_ttl_months)
+        context = RenderContext(
+            settings.clickhouse_database, settings.clickhouse_cluster, settings.raw_events_ttl_months
+        )
         print(";\n\n".join(render_all(context)) + ";")
         return
     if action not in MIGRATION_ACTIONS:
@@ -140,10 +144,16 @@ def ch_migrate(
 
 @ch_app.command("readonly-user")
 def ch_readonly_user(
-    sql: bool = typer.Option(False, "--sql", help="Print the DDL (CREATE SETTINGS PROFILE / USER, GRANT) to run as an admin."),
+    sql: bool = typer.Option(
+        False, "--sql", help="Print the DDL (CREATE SETTINGS PROFILE / USER, GRANT) to run as an admin."
+    ),
     user: str = typer.Option("xolap_readonly", "--user", help="Name of the read-only user."),
-    password: str = typer.Option("CHANGE-ME", "--password", help="Password to put in the DDL (default: a placeholder to replace)."),
-    include_ingest_errors: bool = typer.Option(False, "--include-ingest-errors", help="Also grant ingest_errors (for `xolap query --admin`)."),
+    password: str = typer.Option(
+        "CHANGE-ME", "--password", help="Password to put in the DDL (default: a placeholder to replace)."
+    ),
+    include_ingest_errors: bool = typer.Option(
+        False, "--include-ingest-errors", help="Also grant ingest_errors (for `xolap query --admin`)."
+    ),
 ) -> None:
     """Server mode: the user custom SQL runs as (SELECT on raw_events and content_titles, read-only profile with capped limits)."""
     from xolap.analytics.readonly_user import plan_from_settings, render_script
@@ -160,7 +170,7 @@ def ch_readonly_user(
 
 @db_app.command("migrate")
 def db_migrate(
-    down: Optional[str] = typer.Option(None, help="Downgrade to this revision (e.g. -1 or base) instead."),
+    down: str | None = typer.Option(None, help="Downgrade to this revision (e.g. -1 or base) instead."),
     status: bool = typer.Option(False, help="Only show the current and head revisions."),
 ) -> None:
     """Apply Postgres migrations (Alembic), including procrastinate's schema."""
@@ -183,9 +193,11 @@ def db_migrate(
 
 @app.command("serve")
 def serve_command(
-    host: Optional[str] = typer.Option(None, help="Bind address (default XOLAP_HOST or 127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, help="Port (default XOLAP_PORT or 8000)."),
-    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply pending migrations of both stores at start."),
+    host: str | None = typer.Option(None, help="Bind address (default XOLAP_HOST or 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port (default XOLAP_PORT or 8000)."),
+    migrate: bool = typer.Option(
+        True, "--migrate/--no-migrate", help="Apply pending migrations of both stores at start."
+    ),
     demo: bool = typer.Option(False, help="Load demo data and accounts when the warehouse is empty."),
     demo_events: int = typer.Option(1_000_000, help="How many events the demo generates."),
 ) -> None:
@@ -213,8 +225,14 @@ def serve_command(
         sys.stdout.flush()
 
     try:
-        serve(settings, host=host or settings.host, port=port or settings.port, migrate=migrate,
-              on_ready=ready, startup_hooks=hooks)
+        serve(
+            settings,
+            host=host or settings.host,
+            port=port or settings.port,
+            migrate=migrate,
+            on_ready=ready,
+            startup_hooks=hooks,
+        )
     except DataDirBusy as exc:
         fail(str(exc))
     except KeyboardInterrupt:

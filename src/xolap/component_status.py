@@ -11,14 +11,19 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 log = logging.getLogger("xolap.health")
 MAX_ERROR = 300
 
 COMPONENTS = ("clickhouse", "postgres", "s3", "job_worker", "etl_worker")
-LABELS = {"clickhouse": "ClickHouse", "postgres": "Postgres", "s3": "S3", "job_worker": "job worker",
-          "etl_worker": "ETL worker"}
+LABELS = {
+    "clickhouse": "ClickHouse",
+    "postgres": "Postgres",
+    "s3": "S3",
+    "job_worker": "job worker",
+    "etl_worker": "ETL worker",
+}
 
 
 def one_line(error: BaseException | str | None) -> str | None:
@@ -97,7 +102,7 @@ class ComponentBoard:
 
 
 def _iso(at: float | None) -> str | None:
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds") if at else None
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds") if at else None
 
 
 def _was_reported(state: ComponentState) -> bool:

@@ -29,13 +29,18 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./var"), description="Where embedded ClickHouse and Postgres keep their files.")
     clickhouse_url: str | None = Field(
-        None, description="chdb://<path> (embedded) or http(s)://user:pass@host:port (server). Default chdb://<data_dir>/clickhouse."
+        None,
+        description="chdb://<path> (embedded) or http(s)://user:pass@host:port (server). Default chdb://<data_dir>/clickhouse.",
     )
     clickhouse_database: str = Field("xolap", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    clickhouse_readonly_url: str | None = Field(None, description="Server mode: the read-only user that user SQL runs as.")
+    clickhouse_readonly_url: str | None = Field(
+        None, description="Server mode: the read-only user that user SQL runs as."
+    )
     clickhouse_cluster: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     raw_events_ttl_months: int | None = Field(None, ge=1, description="Optional TTL on raw_events, in months.")
-    database_url: str | None = Field(None, description="Postgres URL; default: embedded pgserver under <data_dir>/postgres.")
+    database_url: str | None = Field(
+        None, description="Postgres URL; default: embedded pgserver under <data_dir>/postgres."
+    )
 
     aws_region: str = "us-east-1"
     aws_access_key_id: str | None = None
@@ -43,13 +48,19 @@ class Settings(BaseSettings):
     aws_session_token: SecretStr | None = None
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (e.g. a moto server in tests).")
     sqs_endpoint_url: str | None = None
-    etl_queue_url: str | None = Field(None, description="When set, `xolap serve` runs the SQS ETL worker on this queue.")
+    etl_queue_url: str | None = Field(
+        None, description="When set, `xolap serve` runs the SQS ETL worker on this queue."
+    )
     etl_dlq_url: str | None = None
     s3_bundle_bucket: str | None = Field(None, description="Bucket the S3 uploader writes statement bundles to.")
     s3_bundle_prefix: str = ""
 
-    ingest_max_line_bytes: int = Field(4 * 1024**2, ge=1024, description="Longer JSONL lines are rejected (line error).")
-    ingest_max_decompressed_bytes: int = Field(16 * 1024**3, ge=1, description="A gzip file expanding past this is refused.")
+    ingest_max_line_bytes: int = Field(
+        4 * 1024**2, ge=1024, description="Longer JSONL lines are rejected (line error)."
+    )
+    ingest_max_decompressed_bytes: int = Field(
+        16 * 1024**3, ge=1, description="A gzip file expanding past this is refused."
+    )
     ingest_max_compression_ratio: int = Field(100, ge=2, description="A gzip file expanding more than this is refused.")
     ingest_roots: list[Path] | None = Field(
         None, description="Folders the server may ingest local paths from (JSON list). Default: [<data_dir>/imports]."
@@ -64,7 +75,8 @@ class Settings(BaseSettings):
         1_000_000, ge=1, description="Most array elements range() may build in one block of a custom query."
     )
     query_memory_per_second: int = Field(
-        70 * 1024**2, ge=1,
+        70 * 1024**2,
+        ge=1,
         description="Memory a custom query may use per second of its time limit (bounds the work of one block).",
     )
     result_cache_bytes: int = Field(
@@ -142,7 +154,9 @@ class Settings(BaseSettings):
                 value = str(value)
             out[ENV_PREFIX + name.upper()] = value
         out["(effective clickhouse url)"] = mask_url(self.effective_clickhouse_url)
-        out["(postgres)"] = mask_url(self.database_url) if self.database_url else f"embedded pgserver in {self.postgres_dir}"
+        out["(postgres)"] = (
+            mask_url(self.database_url) if self.database_url else f"embedded pgserver in {self.postgres_dir}"
+        )
         return out
 
 

@@ -45,7 +45,9 @@ def load_events(runtime: Runtime, events: int) -> tuple[int, int]:
     folder = settings.data_dir / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "events.jsonl"
-    generator = CourseDataGenerator(DEMO_SEED, events, projects=DEMO_PROJECTS, sections_per_project=DEMO_SECTIONS_PER_PROJECT)
+    generator = CourseDataGenerator(
+        DEMO_SEED, events, projects=DEMO_PROJECTS, sections_per_project=DEMO_SECTIONS_PER_PROJECT
+    )
     started = time.perf_counter()
     with JsonlFileSink(path) as sink:
         written = write_statements(generator, sink)
@@ -67,9 +69,13 @@ def name_scopes(runtime: Runtime, generator) -> None:
     from xolap.store.scopes_sync import ScopeRow, import_scopes, sync_scopes
 
     sync_scopes(runtime)
-    rows = [ScopeRow(i, "project", p.project_id, p.slug, p.title, None) for i, p in enumerate(generator.world.projects, 1)]
-    rows += [ScopeRow(100 + i, "section", s["section_id"], s["slug"], s["title"], s["project_id"])
-             for i, s in enumerate(section_rows(generator), 1)]
+    rows = [
+        ScopeRow(i, "project", p.project_id, p.slug, p.title, None) for i, p in enumerate(generator.world.projects, 1)
+    ]
+    rows += [
+        ScopeRow(100 + i, "section", s["section_id"], s["slug"], s["title"], s["project_id"])
+        for i, s in enumerate(section_rows(generator), 1)
+    ]
     with runtime.sessions.begin() as session:
         result = import_scopes(session, rows, "demo catalogue")
     if result.errors:
@@ -94,8 +100,9 @@ def ensure_accounts(runtime: Runtime) -> list[DemoLogin]:
         for login in (ADMIN, INSTRUCTOR, AUTHOR):
             user = accounts.find_user(session, login.email)
             if user is None:
-                user = accounts.create_user(session, login.email, password=login.password, is_admin=login is ADMIN,
-                                            name=login.role.title())
+                user = accounts.create_user(
+                    session, login.email, password=login.password, is_admin=login is ADMIN, name=login.role.title()
+                )
         flags.set_flag(session, flags.ANALYTICS, True)
         flags.set_flag(session, flags.BULK_INGEST, True)
         for section in session.scalars(select(Section)):
@@ -109,13 +116,19 @@ def ensure_accounts(runtime: Runtime) -> list[DemoLogin]:
             if section is not None and not any(m.section_id == section.id for m in instructor.memberships):
                 accounts.grant(session, instructor, section=section)
             if section is not None:
-                logins.append(DemoLogin(INSTRUCTOR.role, INSTRUCTOR.email, INSTRUCTOR.password, f"/sections/{section.slug}/analytics"))
+                logins.append(
+                    DemoLogin(
+                        INSTRUCTOR.role, INSTRUCTOR.email, INSTRUCTOR.password, f"/sections/{section.slug}/analytics"
+                    )
+                )
             project = session.get(Project, project_id) if project_id is not None else None
             author = accounts.get_user(session, AUTHOR.email)
             if project is not None and not any(m.project_id == project.id for m in author.memberships):
                 accounts.grant(session, author, project=project)
             if project is not None:
-                logins.append(DemoLogin(AUTHOR.role, AUTHOR.email, AUTHOR.password, f"/projects/{project.slug}/analytics"))
+                logins.append(
+                    DemoLogin(AUTHOR.role, AUTHOR.email, AUTHOR.password, f"/projects/{project.slug}/analytics")
+                )
     return logins
 
 
@@ -134,7 +147,9 @@ def demo_hook(events: int):
         logins = ensure_accounts(runtime)
         lines = ["demo logins:"]
         for login in logins:
-            lines.append(f"  {login.role:<10} {login.email} / {login.password}" + (f"   → {login.where}" if login.where else ""))
+            lines.append(
+                f"  {login.role:<10} {login.email} / {login.password}" + (f"   → {login.where}" if login.where else "")
+            )
         lines.append(admin_token_announcement(runtime))
         runtime.announcements = lines  # type: ignore[attr-defined]
 

@@ -50,7 +50,14 @@ def defer_in_transaction(
             "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, :priority, :lock, :qlock, "
             "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
         ),
-        {"queue": queue, "task": task_name, "priority": priority, "lock": lock, "qlock": queueing_lock, "args": json.dumps(args)},
+        {
+            "queue": queue,
+            "task": task_name,
+            "priority": priority,
+            "lock": lock,
+            "qlock": queueing_lock,
+            "args": json.dumps(args),
+        },
     ).scalar_one()
     return int(row[0]) if isinstance(row, list) else int(row)
 
@@ -92,8 +99,16 @@ class WorkerThread:
     started again with backoff (xolap.supervisor), so jobs deferred meanwhile run once Postgres is back.
     stop() waits for it."""
 
-    def __init__(self, app: procrastinate.App, *, queues: list[str] | None = None, concurrency: int = 2,
-                 backoff: Backoff | None = None, additional_context: dict | None = None, name: str = "job_worker"):
+    def __init__(
+        self,
+        app: procrastinate.App,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int = 2,
+        backoff: Backoff | None = None,
+        additional_context: dict | None = None,
+        name: str = "job_worker",
+    ):
         self.app = app
         self.queues = queues
         self.concurrency = concurrency
@@ -134,14 +149,16 @@ class WorkerThread:
         logging.getLogger("procrastinate.worker").addHandler(reasons)
         try:
             async with self.app.open_async():
-                worker = self._task = asyncio.ensure_future(self.app.run_worker_async(
-                    queues=self.queues,
-                    concurrency=self.concurrency,
-                    install_signal_handlers=False,
-                    shutdown_graceful_timeout=10,
-                    wait=True,
-                    additional_context=self.additional_context,
-                ))
+                worker = self._task = asyncio.ensure_future(
+                    self.app.run_worker_async(
+                        queues=self.queues,
+                        concurrency=self.concurrency,
+                        install_signal_handlers=False,
+                        shutdown_graceful_timeout=10,
+                        wait=True,
+                        additional_context=self.additional_context,
+                    )
+                )
                 board.report(self.name, True)
                 self._started.set()
                 loop = asyncio.get_running_loop()
@@ -174,7 +191,7 @@ class WorkerThread:
         """None when the worker's Postgres answers SELECT 1 within PROBE_TIMEOUT_S, else why not."""
         try:
             await asyncio.wait_for(self.app.connector.execute_query_one_async("SELECT 1 AS one"), PROBE_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return f"no answer within {PROBE_TIMEOUT_S:.0f} s"
         except Exception as exc:  # noqa: BLE001 - the reason is reported
             return one_line(exc)

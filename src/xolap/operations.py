@@ -57,14 +57,16 @@ class LocalOperations:
 
     # ------------------------------------------------------------ analytics
 
-    def query(self, sql: str, *, scope: str, ref: str | None = None, max_rows: int | None = None,
-              timeout: float | None = None) -> dict[str, Any]:
+    def query(
+        self, sql: str, *, scope: str, ref: str | None = None, max_rows: int | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
         from xolap.analytics import operations
 
         return operations.query(self.runtime, sql, scope=scope, ref=ref, max_rows=max_rows, timeout=timeout)
 
-    def analytics_run(self, key: str, *, scope: str, ref: str, start: date | None = None,
-                      end: date | None = None) -> dict[str, Any]:
+    def analytics_run(
+        self, key: str, *, scope: str, ref: str, start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
         from xolap.analytics import operations
 
         return operations.category(self.runtime, key, scope=scope, ref=ref, start=start, end=end)
@@ -85,12 +87,20 @@ class LocalOperations:
 
     # ------------------------------------------------------------ ingest
 
-    def ingest_paths(self, paths: list[str], *, engine: str = "auto", max_errors: int = 20,
-                     progress: Any = None) -> dict[str, Any]:
+    def ingest_paths(
+        self, paths: list[str], *, engine: str = "auto", max_errors: int = 20, progress: Any = None
+    ) -> dict[str, Any]:
         from xolap.ingest.paths import ingest_here
 
-        return ingest_here(self.runtime.clickhouse(), self.settings, paths, engine=engine, max_errors=max_errors,
-                           progress=progress, s3_factory=self._s3_factory)
+        return ingest_here(
+            self.runtime.clickhouse(),
+            self.settings,
+            paths,
+            engine=engine,
+            max_errors=max_errors,
+            progress=progress,
+            s3_factory=self._s3_factory,
+        )
 
     # ------------------------------------------------------------ ClickHouse migrations
 
@@ -143,8 +153,9 @@ class LocalOperations:
 
 
 @contextmanager
-def open_operations(settings: Settings | None = None, *, client: Any = None,
-                    s3_factory: Callable[[], Any] | None = None) -> Iterator[LocalOperations | ServerClient]:
+def open_operations(
+    settings: Settings | None = None, *, client: Any = None, s3_factory: Callable[[], Any] | None = None
+) -> Iterator[LocalOperations | ServerClient]:
     """The running server's client when `xolap serve` holds this data dir's engine, else LocalOperations (always
     local when a ClickHouse client is given). Closed on exit."""
     from xolap.config import ConfigError, get_settings

@@ -93,16 +93,21 @@ class ServerClient:
 
     # ------------------------------------------------------------ analytics
 
-    def query(self, sql: str, *, scope: str, ref: str | None = None, max_rows: int | None = None,
-              timeout: float | None = None) -> dict[str, Any]:
-        return self.post("/api/v1/admin/query", json={"sql": sql, "scope": scope, "ref": ref, "max_rows": max_rows,
-                                                       "timeout": timeout})
+    def query(
+        self, sql: str, *, scope: str, ref: str | None = None, max_rows: int | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        return self.post(
+            "/api/v1/admin/query",
+            json={"sql": sql, "scope": scope, "ref": ref, "max_rows": max_rows, "timeout": timeout},
+        )
 
-    def analytics_run(self, key: str, *, scope: str, ref: str, start: date | None = None,
-                      end: date | None = None) -> dict[str, Any]:
-        return self.post(f"/api/v1/admin/analytics/categories/{key}",
-                         json={"scope": scope, "ref": ref, "start": start and start.isoformat(),
-                               "end": end and end.isoformat()})
+    def analytics_run(
+        self, key: str, *, scope: str, ref: str, start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
+        return self.post(
+            f"/api/v1/admin/analytics/categories/{key}",
+            json={"scope": scope, "ref": ref, "start": start and start.isoformat(), "end": end and end.isoformat()},
+        )
 
     def analytics_health(self) -> dict[str, Any]:
         return self.get("/api/v1/admin/analytics/health")
@@ -116,8 +121,9 @@ class ServerClient:
 
     # ------------------------------------------------------------ ingest
 
-    def ingest_paths(self, paths: list[str], *, engine: str = "auto", max_errors: int = 20,
-                     progress: Any = None) -> dict[str, Any]:
+    def ingest_paths(
+        self, paths: list[str], *, engine: str = "auto", max_errors: int = 20, progress: Any = None
+    ) -> dict[str, Any]:
         """Local paths are sent absolute (same machine); the server reads only those under its ingest roots."""
         sent = [p if p.startswith("s3://") else str(Path(p).expanduser().absolute()) for p in paths]
         return self.post("/api/v1/ingest/paths", json={"paths": sent, "engine": engine, "max_errors": max_errors})
@@ -125,7 +131,9 @@ class ServerClient:
     # ------------------------------------------------------------ ClickHouse migrations
 
     def migrate(self, action: str, *, steps: int = 1, target: int | None = None) -> dict[str, Any]:
-        return self.post("/api/v1/admin/clickhouse/migrations", json={"action": action, "steps": steps, "target": target})
+        return self.post(
+            "/api/v1/admin/clickhouse/migrations", json={"action": action, "steps": steps, "target": target}
+        )
 
     # ------------------------------------------------------------ backfill
 

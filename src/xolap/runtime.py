@@ -35,7 +35,9 @@ class Runtime:
 
     def migrator(self) -> Migrator:
         s = self.settings
-        return Migrator(self.clickhouse(), RenderContext(s.clickhouse_database, s.clickhouse_cluster, s.raw_events_ttl_months))
+        return Migrator(
+            self.clickhouse(), RenderContext(s.clickhouse_database, s.clickhouse_cluster, s.raw_events_ttl_months)
+        )
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -18,8 +18,16 @@ from xolap.store.postgres import stop_embedded
 log = logging.getLogger("xolap.serve")
 
 
-def serve(settings: Settings, *, host: str, port: int, migrate: bool = True, workers: bool = True,
-          on_ready=None, startup_hooks: list | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    migrate: bool = True,
+    workers: bool = True,
+    on_ready=None,
+    startup_hooks: list | None = None,
+) -> None:
     url = f"http://{host}:{port}"
     with ServeLock(settings.data_dir, url=url):
         runtime = Runtime(settings)
@@ -99,7 +107,10 @@ def _drop_stale_ingest_stages(runtime: Runtime) -> None:
     try:
         dropped = drop_stale_stages(runtime.clickhouse(), runtime.settings)
     except Exception as exc:  # a cleanup must not keep the server from starting
-        log.warning("could not drop stale ingest staging tables: %s", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        log.warning(
+            "could not drop stale ingest staging tables: %s",
+            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+        )
         return
     if dropped:
         log.info("dropped %d staging table(s) a killed SQL ingest left", len(dropped))
@@ -129,7 +140,11 @@ def _health_monitor(runtime: Runtime, stop: threading.Event):
             try:
                 component_health(runtime)
             except Exception as exc:  # noqa: BLE001 - the monitor itself must not die
-                log.warning("health probe failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
+                log.warning(
+                    "health probe failed: %s: %s",
+                    type(exc).__name__,
+                    str(exc).splitlines()[0][:300] if str(exc) else "",
+                )
 
     thread = threading.Thread(target=run, name="xolap-health", daemon=True)
     thread.start()

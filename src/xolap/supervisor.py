@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from xolap.component_status import LABELS, ComponentBoard, board as default_board, one_line
+from xolap.component_status import LABELS, ComponentBoard, one_line
+from xolap.component_status import board as default_board
 
 log = logging.getLogger("xolap.supervisor")
 
@@ -37,8 +38,15 @@ class Backoff:
 class Supervised:
     """Runs target(stop_event) until stop_event is set, restarting it after failures."""
 
-    def __init__(self, name: str, target: Callable[[threading.Event], None], stop_event: threading.Event, *,
-                 backoff: Backoff | None = None, board: ComponentBoard = default_board):
+    def __init__(
+        self,
+        name: str,
+        target: Callable[[threading.Event], None],
+        stop_event: threading.Event,
+        *,
+        backoff: Backoff | None = None,
+        board: ComponentBoard = default_board,
+    ):
         self.name, self.target, self.stop_event = name, target, stop_event
         self.backoff = backoff or Backoff()
         self.board = board

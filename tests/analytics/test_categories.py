@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import vl_convert
@@ -24,56 +24,102 @@ _hash = itertools.count(1)
 
 
 def at(day: str, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}:00").replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}:00").replace(tzinfo=UTC)
 
 
 def event(section: int, project: int, user: str, when: datetime, event_type: str, **values) -> dict:
-    row = {"section_id": section, "project_id": project, "user_id": user, "timestamp": when, "event_type": event_type,
-           "verb_id": values.pop("verb_id", COMPLETED), "event_hash": values.pop("event_hash", f"h{next(_hash):06d}")}
+    row = {
+        "section_id": section,
+        "project_id": project,
+        "user_id": user,
+        "timestamp": when,
+        "event_type": event_type,
+        "verb_id": values.pop("verb_id", COMPLETED),
+        "event_hash": values.pop("event_hash", f"h{next(_hash):06d}"),
+    }
     row.update(values)
     return row
 
 
 def video(section, project, user, when, verb, url, progress=None):
-    return event(section, project, user, when, "video", verb_id=verb, video_url=url, video_progress=progress,
-                 video_time=1.0)
+    return event(
+        section, project, user, when, "video", verb_id=verb, video_url=url, video_progress=progress, video_time=1.0
+    )
 
 
 def page(section, project, user, when, page_id, completion, name=None, **values):
-    return event(section, project, user, when, "page_viewed", verb_id=VIEWED, page_id=page_id, completion=completion,
-                 object_name=name, **values)
+    return event(
+        section,
+        project,
+        user,
+        when,
+        "page_viewed",
+        verb_id=VIEWED,
+        page_id=page_id,
+        completion=completion,
+        object_name=name,
+        **values,
+    )
 
 
 def activity(section, project, user, when, activity_id, score, success):
-    return event(section, project, user, when, "activity_attempt", activity_id=activity_id, scaled_score=score,
-                 success=success)
+    return event(
+        section, project, user, when, "activity_attempt", activity_id=activity_id, scaled_score=score, success=success
+    )
 
 
 def part(section, project, user, when, score, hints):
-    return event(section, project, user, when, "part_attempt", activity_id=500, scaled_score=score,
-                 success=score >= 0.8, hints_requested=hints)
+    return event(
+        section,
+        project,
+        user,
+        when,
+        "part_attempt",
+        activity_id=500,
+        scaled_score=score,
+        success=score >= 0.8,
+        hints_requested=hints,
+    )
 
 
 D1, D2, LATE = "2026-03-02", "2026-03-03", "2026-04-20"  # Mon, Tue, Mon
 
 SECTION_1 = [
-    video(1, 10, "u1", at(D1), PLAYED, V1), video(1, 10, "u1", at(D1, 10, 5), V_COMPLETED, V1, 1.0),
-    video(1, 10, "u2", at(D1), PLAYED, V1), video(1, 10, "u2", at(D1, 10, 6), PAUSED, V1, 0.85),
-    video(1, 10, "u3", at(D1), PLAYED, V1), video(1, 10, "u3", at(D1, 10, 7), PAUSED, V1, 0.3),
+    video(1, 10, "u1", at(D1), PLAYED, V1),
+    video(1, 10, "u1", at(D1, 10, 5), V_COMPLETED, V1, 1.0),
+    video(1, 10, "u2", at(D1), PLAYED, V1),
+    video(1, 10, "u2", at(D1, 10, 6), PAUSED, V1, 0.85),
+    video(1, 10, "u3", at(D1), PLAYED, V1),
+    video(1, 10, "u3", at(D1, 10, 7), PAUSED, V1, 0.3),
     video(1, 10, "u1", at(D2, 14), PLAYED, V2),
-    activity(1, 10, "u1", at(D1), 500, 1.0, True), activity(1, 10, "u2", at(D1), 500, 0.5, False),
-    activity(1, 10, "u3", at(D1), 500, 0.0, False), activity(1, 10, "u1", at(D2, 14), 501, 0.8, True),
-    page(1, 10, "u1", at(D1), 100, True, "Welcome (from statements)"), page(1, 10, "u2", at(D1), 100, False),
-    page(1, 10, "u1", at(D2, 14), 100, True, event_hash="dup-1"), page(1, 10, "u3", at(D2, 14), 101, False),
+    activity(1, 10, "u1", at(D1), 500, 1.0, True),
+    activity(1, 10, "u2", at(D1), 500, 0.5, False),
+    activity(1, 10, "u3", at(D1), 500, 0.0, False),
+    activity(1, 10, "u1", at(D2, 14), 501, 0.8, True),
+    page(1, 10, "u1", at(D1), 100, True, "Welcome (from statements)"),
+    page(1, 10, "u2", at(D1), 100, False),
+    page(1, 10, "u1", at(D2, 14), 100, True, event_hash="dup-1"),
+    page(1, 10, "u3", at(D2, 14), 101, False),
     page(1, 10, "u2", at(LATE, 9), 101, True),
-    part(1, 10, "u1", at(D1), 0.1, 2), part(1, 10, "u2", at(D1), 0.15, 0), part(1, 10, "u3", at(D1), 0.5, 1),
-    part(1, 10, "u1", at(D2, 14), 1.0, 0), part(1, 10, "u2", at(D2, 14), 0.85, 3),
+    part(1, 10, "u1", at(D1), 0.1, 2),
+    part(1, 10, "u2", at(D1), 0.15, 0),
+    part(1, 10, "u3", at(D1), 0.5, 1),
+    part(1, 10, "u1", at(D2, 14), 1.0, 0),
+    part(1, 10, "u2", at(D2, 14), 0.85, 3),
 ]
-SECTION_2 = [video(2, 10, "u4", at(D1), PLAYED, V1), video(2, 10, "u4", at(D1, 11), V_COMPLETED, V1, 1.0),
-             activity(2, 10, "u4", at(D1), 500, 0.9, True), page(2, 10, "u4", at(D1), 100, True)]
+SECTION_2 = [
+    video(2, 10, "u4", at(D1), PLAYED, V1),
+    video(2, 10, "u4", at(D1, 11), V_COMPLETED, V1, 1.0),
+    activity(2, 10, "u4", at(D1), 500, 0.9, True),
+    page(2, 10, "u4", at(D1), 100, True),
+]
 # Another project reusing the same ids and a learner name: must never leak into section 1 or project 10.
-SECTION_3 = [page(3, 20, "u1", at(D1), 100, True, "Other course page"), page(3, 20, "u9", at(D1), 100, True),
-             activity(3, 20, "u1", at(D1), 500, 0.1, False), video(3, 20, "u1", at(D1), PLAYED, V1)]
+SECTION_3 = [
+    page(3, 20, "u1", at(D1), 100, True, "Other course page"),
+    page(3, 20, "u9", at(D1), 100, True),
+    activity(3, 20, "u1", at(D1), 500, 0.1, False),
+    video(3, 20, "u1", at(D1), PLAYED, V1),
+]
 
 
 @pytest.fixture()
@@ -81,13 +127,20 @@ def course(ch_db):
     client, settings = ch_db
     rows = SECTION_1 + SECTION_2 + SECTION_3 + [dict(SECTION_1[13])]  # re-ingested duplicate of "dup-1"
     columns = sorted({key for row in rows for key in row})
-    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in rows],
-                  column_names=columns)
-    import_titles(client, settings, [
-        {"project_id": 10, "kind": "video", "content_id": V1, "title": "Intro video"},
-        {"project_id": 10, "kind": "activity", "content_id": "500", "title": "Quiz 1"},
-        {"project_id": 10, "kind": "page", "content_id": "100", "title": "Welcome"},
-    ])
+    client.insert(
+        f"`{settings.clickhouse_database}`.raw_events",
+        [[row.get(c) for c in columns] for row in rows],
+        column_names=columns,
+    )
+    import_titles(
+        client,
+        settings,
+        [
+            {"project_id": 10, "kind": "video", "content_id": V1, "title": "Intro video"},
+            {"project_id": 10, "kind": "activity", "content_id": "500", "title": "Quiz 1"},
+            {"project_id": 10, "kind": "page", "content_id": "100", "title": "Welcome"},
+        ],
+    )
     return client, settings
 
 
@@ -127,7 +180,11 @@ def test_assessment_per_activity(course):
     assert (quiz["avg_score_pct"], quiz["success_rate_pct"]) == (50.0, 33.3)
     other = pick(rows, activity_id=501)
     assert (other["activity_title"], other["attempts"], other["avg_score_pct"], other["success_rate_pct"]) == (
-        "Activity 501", 1, 80.0, 100.0)
+        "Activity 501",
+        1,
+        80.0,
+        100.0,
+    )
 
 
 def test_engagement_pages_and_heatmap_cells(course):
@@ -135,7 +192,11 @@ def test_engagement_pages_and_heatmap_cells(course):
     welcome = [r for r in rows if r["page_id"] == 100]
     assert {r["page_title"] for r in welcome} == {"Welcome"}  # the import wins over the statement's name
     assert (welcome[0]["views"], welcome[0]["viewers"], welcome[0]["completed"], welcome[0]["completion_pct"]) == (
-        3, 2, 2, 66.7)  # the duplicate of dup-1 counts once
+        3,
+        2,
+        2,
+        66.7,
+    )  # the duplicate of dup-1 counts once
     assert {r["granularity"] for r in rows} == {"week"}  # 2 Mar .. 20 Apr spans 49 days
     assert run(course, "engagement").extra == {"grain": "week"}
     cells = {(r["page_id"], r["period"]): r["period_views"] for r in rows}
@@ -155,20 +216,28 @@ def test_engagement_date_range_uses_days_and_drops_later_events(course):
 def test_end_date_is_inclusive(course):
     result = run(course, "cross_event", start=date(2026, 4, 20), end=date(2026, 4, 20))
     assert [(r["period"], r["grain"], r["event_type"], r["events"], r["partial"]) for r in result.rows] == [
-        ("2026-04-20", "day", "page_viewed", 1, False)]
+        ("2026-04-20", "day", "page_viewed", 1, False)
+    ]
     assert result.extra["grain"] == "day"
 
 
 def test_performance_buckets_with_average_hints(course):
     rows = run(course, "performance").rows
     assert [(r["score_range"], r["attempts"], r["avg_hints"]) for r in rows] == [
-        ("0–20%", 2, 1.0), ("20–40%", 0, 0.0), ("40–60%", 1, 1.0), ("60–80%", 0, 0.0), ("80–100%", 2, 1.5)]
+        ("0–20%", 2, 1.0),
+        ("20–40%", 0, 0.0),
+        ("40–60%", 1, 1.0),
+        ("60–80%", 0, 0.0),
+        ("80–100%", 2, 1.5),
+    ]
 
 
 def test_cross_event_per_week_for_a_term_with_the_partial_last_week_marked(course):
     result = run(course, "cross_event")  # 2 Mar .. 20 Apr: 49 days, weekly
     assert result.extra == {"grain": "week"}
-    assert [(r["period"], r["event_type_label"], r["events"], r["covered_days"], r["partial"]) for r in result.rows] == [
+    assert [
+        (r["period"], r["event_type_label"], r["events"], r["covered_days"], r["partial"]) for r in result.rows
+    ] == [
         ("2026-03-02", "Activity attempts", 4, 7, False),
         ("2026-03-02", "Page views", 4, 7, False),
         ("2026-03-02", "Question attempts", 5, 7, False),
@@ -185,9 +254,12 @@ def test_cross_event_grain_fits_the_span(course):
     monthly = run(course, "cross_event", start=date(2025, 10, 1), end=date(2026, 4, 25))  # 206 days
     assert monthly.extra["grain"] == "month"
     assert [(r["period"], r["event_type"], r["events"], r["partial"]) for r in monthly.rows] == [
-        ("2026-03-01", "activity_attempt", 4, False), ("2026-03-01", "page_viewed", 4, False),
-        ("2026-03-01", "part_attempt", 5, False), ("2026-03-01", "video", 7, False),
-        ("2026-04-01", "page_viewed", 1, True)]  # the range ends on 25 April: 25 of 30 days
+        ("2026-03-01", "activity_attempt", 4, False),
+        ("2026-03-01", "page_viewed", 4, False),
+        ("2026-03-01", "part_attempt", 5, False),
+        ("2026-03-01", "video", 7, False),
+        ("2026-04-01", "page_viewed", 1, True),
+    ]  # the range ends on 25 April: 25 of 30 days
     assert monthly.rows[-1]["covered_days"] == 25 and monthly.rows[-1]["period_days"] == 30
     assert sum(r["events"] for r in run(course, "cross_event", start=date(2020, 1, 1)).rows) == 21
 
@@ -214,7 +286,11 @@ def test_weekday_hour_heatmap(course):
 def test_hints_vs_success(course):
     rows = run(course, "hints_success").rows
     assert [(r["hints_label"], r["attempts"], r["success_rate_pct"], r["avg_score_pct"]) for r in rows] == [
-        ("0", 2, 50.0, 57.5), ("1", 1, 0.0, 50.0), ("2", 1, 0.0, 10.0), ("3+", 1, 100.0, 85.0)]
+        ("0", 2, 50.0, 57.5),
+        ("1", 1, 0.0, 50.0),
+        ("2", 1, 0.0, 10.0),
+        ("3+", 1, 100.0, 85.0),
+    ]
 
 
 def test_course_progress_share_of_pages(course):
@@ -307,11 +383,19 @@ def test_learners_at_risk_is_a_sortable_table_of_the_flagged_learners(course):
     result = run(course, "learners_at_risk")
     table = result.extra["table"]
     assert [c["field"] for c in table["columns"]] == [
-        "learner", "last_active", "days_inactive", "recent_events", "avg_score_pct", "reasons"]
+        "learner",
+        "last_active",
+        "days_inactive",
+        "recent_events",
+        "avg_score_pct",
+        "reasons",
+    ]
     assert {c["type"] for c in table["columns"]} <= {"text", "date", "count", "percent"}
     assert all(c["title"] and "_" not in c["title"] for c in table["columns"])
     assert [(r["learner"], r["last_active"], r["days_inactive"], r["reasons"]) for r in table["rows"]] == [
-        ("u1", "2026-03-03", 48, "inactive 7+ days"), ("u3", "2026-03-03", 48, "inactive 7+ days")]
+        ("u1", "2026-03-03", 48, "inactive 7+ days"),
+        ("u3", "2026-03-03", 48, "inactive 7+ days"),
+    ]
     assert table["sort"]["field"] in {c["field"] for c in table["columns"]}
     assert "learner" in result.columns and "at_risk" in result.columns  # the CSV export keeps every learner returned
     svg = vl_convert.vegalite_to_svg(json.loads(json.dumps(result.spec)), vl_version="v6_4")
@@ -321,17 +405,22 @@ def test_learners_at_risk_is_a_sortable_table_of_the_flagged_learners(course):
 def test_section_labels_drop_the_shared_course_name():
     from xolap.analytics.categories.section_comparison import label_sections
 
-    rows = [{"section_id": k, "section": f"Probability and Statistics — Spring 2026 (Section {k:02d})"} for k in (1, 2, 3)]
+    rows = [
+        {"section_id": k, "section": f"Probability and Statistics — Spring 2026 (Section {k:02d})"} for k in (1, 2, 3)
+    ]
     assert [r["section_label"] for r in label_sections(rows)] == ["Section 01", "Section 02", "Section 03"]
     same = label_sections([{"section_id": 7, "section": "Stats"}, {"section_id": 8, "section": "Stats"}])
     assert [r["section_label"] for r in same] == ["Stats · #7", "Stats · #8"]
     assert label_sections([{"section_id": 9, "section": None}])[0]["section_label"] == "Section 9"
 
 
-@pytest.mark.parametrize("limit, kind, words", [
-    ({"query_max_rows_to_read": 3}, "too_many_rows_read", "needs more events than a chart may read at once"),
-    ({"query_max_bytes_to_read": 10}, "too_many_bytes_read", "needs more data than a chart may read at once"),
-])
+@pytest.mark.parametrize(
+    "limit, kind, words",
+    [
+        ({"query_max_rows_to_read": 3}, "too_many_rows_read", "needs more events than a chart may read at once"),
+        ({"query_max_bytes_to_read": 10}, "too_many_bytes_read", "needs more data than a chart may read at once"),
+    ],
+)
 def test_a_failing_chart_is_explained_in_plain_words_with_the_detail_apart(course, limit, kind, words):
     from xolap.analytics.categories import CategoryFailure
     from xolap.analytics.executor import QueryError
@@ -350,15 +439,25 @@ def test_a_failing_chart_is_explained_in_plain_words_with_the_detail_apart(cours
 def test_one_row_per_content_id_even_when_a_section_holds_events_of_two_projects(course):
     """Events of one section that carry different (or no) project ids still give one row, label and mark per id."""
     client, settings = course
-    stray = [video(1, None, "u5", at(D1, 12), PLAYED, V1), video(1, 99, "u6", at(D1, 12), V_COMPLETED, V1, 1.0),
-             page(1, None, "u5", at(D1, 12), 100, True), page(1, 99, "u6", at(D2, 12), 100, False),
-             activity(1, None, "u5", at(D1, 12), 500, 1.0, True), activity(1, 99, "u6", at(D1, 12), 500, 0.0, False)]
+    stray = [
+        video(1, None, "u5", at(D1, 12), PLAYED, V1),
+        video(1, 99, "u6", at(D1, 12), V_COMPLETED, V1, 1.0),
+        page(1, None, "u5", at(D1, 12), 100, True),
+        page(1, 99, "u6", at(D2, 12), 100, False),
+        activity(1, None, "u5", at(D1, 12), 500, 1.0, True),
+        activity(1, 99, "u6", at(D1, 12), 500, 0.0, False),
+    ]
     columns = sorted({key for row in stray for key in row})
-    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in stray],
-                  column_names=columns)
-    for key, id_field, label_field in (("video", "video_url", "video_label"),
-                                       ("assessment", "activity_id", "activity_label"),
-                                       ("engagement", "page_id", "page_label")):
+    client.insert(
+        f"`{settings.clickhouse_database}`.raw_events",
+        [[row.get(c) for c in columns] for row in stray],
+        column_names=columns,
+    )
+    for key, id_field, label_field in (
+        ("video", "video_url", "video_label"),
+        ("assessment", "activity_id", "activity_label"),
+        ("engagement", "page_id", "page_label"),
+    ):
         rows = run(course, key).rows
         per_id = {}
         for row in rows:
@@ -379,13 +478,21 @@ def test_scores_outside_0_to_1_never_make_a_percentage_outside_0_to_100(course):
     """xAPI's scaled score should lie in -1..1 and Torus's in 0..1; a statement saying 1.5 or -0.5 (stored as sent)
     must not draw an average above 100% or below 0%: charts count such a score as 100% or 0%."""
     client, settings = course
-    odd = [activity(1, 10, "u7", at(D1, 13), 500, 9.0, True), activity(1, 10, "u7", at(D1, 14), 500, 1.5, True),
-           activity(1, 10, "u7", at(D1, 15), 500, 2.0, True), activity(1, 10, "u8", at(D1, 13), 501, -0.5, False),
-           part(1, 10, "u7", at(D1, 13), 3.0, 0), part(1, 10, "u8", at(D1, 13), -2.0, 0)]
+    odd = [
+        activity(1, 10, "u7", at(D1, 13), 500, 9.0, True),
+        activity(1, 10, "u7", at(D1, 14), 500, 1.5, True),
+        activity(1, 10, "u7", at(D1, 15), 500, 2.0, True),
+        activity(1, 10, "u8", at(D1, 13), 501, -0.5, False),
+        part(1, 10, "u7", at(D1, 13), 3.0, 0),
+        part(1, 10, "u8", at(D1, 13), -2.0, 0),
+    ]
     columns = sorted({key for row in odd for key in row})
-    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in odd],
-                  column_names=columns)
-    for key, category in CATEGORIES.items():
+    client.insert(
+        f"`{settings.clickhouse_database}`.raw_events",
+        [[row.get(c) for c in columns] for row in odd],
+        column_names=columns,
+    )
+    for key in CATEGORIES:
         scope, scope_id = ("project", 10) if key == "section_comparison" else ("section", 1)
         for row in run(course, key, scope=scope, scope_id=scope_id).rows:
             for name, value in row.items():
@@ -399,11 +506,18 @@ def test_scores_outside_0_to_1_never_make_a_percentage_outside_0_to_100(course):
 
 def test_event_types_the_mapping_never_writes_keep_a_series_and_a_card_each(course):
     client, settings = course
-    odd = [event(1, 10, "u1", at(D1, 16), "unknown"), event(1, 10, "u1", at(D1, 16), "forum_post"),
-           event(1, 10, "u2", at(D1, 17), "forum post"), event(1, 10, "u2", at(D1, 17), "forum_post")]
+    odd = [
+        event(1, 10, "u1", at(D1, 16), "unknown"),
+        event(1, 10, "u1", at(D1, 16), "forum_post"),
+        event(1, 10, "u2", at(D1, 17), "forum post"),
+        event(1, 10, "u2", at(D1, 17), "forum_post"),
+    ]
     columns = sorted({key for row in odd for key in row})
-    client.insert(f"`{settings.clickhouse_database}`.raw_events", [[row.get(c) for c in columns] for row in odd],
-                  column_names=columns)
+    client.insert(
+        f"`{settings.clickhouse_database}`.raw_events",
+        [[row.get(c) for c in columns] for row in odd],
+        column_names=columns,
+    )
     series = run(course, "cross_event").rows
     label_of = {}
     for row in series:

@@ -7,9 +7,9 @@ import csv
 import io
 
 import pytest
-from dashboard_support import bearer, module_runtime, section_event_count
 from fastapi.testclient import TestClient
 
+from dashboard_support import bearer, module_runtime, section_event_count
 from xolap.web.app import create_app
 
 A = "/api/v1/sections/physics-fall/analytics"
@@ -64,8 +64,12 @@ def test_summary_rows_carry_instructor_words(api):
     client, who, _ = api
     body = client.get(A + "/summary", headers=who["inst_a"]).json()
     words = {row["event_type"]: row["label"] for row in body["event_types"]}
-    assert words == {"page_viewed": "Page views", "activity_attempt": "Activity attempts",
-                     "part_attempt": "Question attempts", "video": "Video interactions"}
+    assert words == {
+        "page_viewed": "Page views",
+        "activity_attempt": "Activity attempts",
+        "part_attempt": "Question attempts",
+        "video": "Video interactions",
+    }
 
 
 def test_a_failing_chart_answers_in_plain_words_with_the_detail_apart(api):
@@ -75,6 +79,7 @@ def test_a_failing_chart_answers_in_plain_words_with_the_detail_apart(api):
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["kind"] == "too_many_rows_read"
-    assert error["message"] == ("“Video engagement” needs more events than a chart may read at once. "
-                                "Try a shorter date range.")
+    assert error["message"] == (
+        "“Video engagement” needs more events than a chart may read at once. Try a shorter date range."
+    )
     assert error["detail"] and error["detail"] != error["message"]

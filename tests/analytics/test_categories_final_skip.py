@@ -25,8 +25,12 @@ def test_project_skip_index_without_exact_mode_counts_the_same(ch_db):
         expected = client.query(sql, parameters=parameters, settings=exact).result_rows[0]
         assert expected[0] == expected[1] > 0  # FINAL counted each event once
         assert client.query(sql, parameters=parameters, settings=skipping).result_rows[0] == expected
-    plan = "\n".join(row[0] for row in client.query(f"EXPLAIN indexes = 1 {sql}", parameters={"xolap_scope_id": 3},
-                                                    settings=skipping).result_rows)
+    plan = "\n".join(
+        row[0]
+        for row in client.query(
+            f"EXPLAIN indexes = 1 {sql}", parameters={"xolap_scope_id": 3}, settings=skipping
+        ).result_rows
+    )
     skip = plan.split("idx_project_id", 1)[1]
     kept, total = (int(n) for n in skip.split("Granules: ", 1)[1].split()[0].split("/"))
     assert kept < total  # the index really skipped granules in this test

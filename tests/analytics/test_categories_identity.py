@@ -25,9 +25,11 @@ from xolap.ingest.pipeline import ingest_bytes
 
 MARK = re.compile(r'<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="([a-z]+)"')
 # content charts: category -> (id field, label field, full-title field)
-KEYED = {"video": ("video_url", "video_label", "video_title"),
-         "assessment": ("activity_id", "activity_label", "activity_title"),
-         "engagement": ("page_id", "page_label", "page_title")}
+KEYED = {
+    "video": ("video_url", "video_label", "video_title"),
+    "assessment": ("activity_id", "activity_label", "activity_title"),
+    "engagement": ("page_id", "page_label", "page_title"),
+}
 LONG = "Distributions and Their Shapes: A Worked Example With Several Parts"
 
 
@@ -135,21 +137,28 @@ def test_counts_stay_exact_against_raw_reads(generated):
     client, settings, world = generated
     db = settings.clickhouse_database
     section = world.sections[0].section_id
-    raw = dict(client.query(
-        f"SELECT event_type, uniqExact(event_hash) FROM `{db}`.raw_events WHERE section_id = {section} "
-        "GROUP BY event_type").result_rows)
+    raw = dict(
+        client.query(
+            f"SELECT event_type, uniqExact(event_hash) FROM `{db}`.raw_events WHERE section_id = {section} "
+            "GROUP BY event_type"
+        ).result_rows
+    )
     series = run_category(client, settings, "cross_event", scope="section", scope_id=section)
     per_type: dict[str, int] = {}
     for row in series.rows:
         per_type[row["event_type"]] = per_type.get(row["event_type"], 0) + row["events"]
     assert per_type == raw
-    summary = {row["event_type"]: (row["events"], row["label"])
-               for row in event_summary(client, settings, "section", section)}
+    summary = {
+        row["event_type"]: (row["events"], row["label"]) for row in event_summary(client, settings, "section", section)
+    }
     assert {kind: events for kind, (events, _) in summary.items()} == raw
     assert all("_" not in label for _, label in summary.values())
-    pages = dict(client.query(
-        f"SELECT page_id, uniqExact(event_hash) FROM `{db}`.raw_events WHERE section_id = {section} "
-        "AND event_type = 'page_viewed' GROUP BY page_id").result_rows)
+    pages = dict(
+        client.query(
+            f"SELECT page_id, uniqExact(event_hash) FROM `{db}`.raw_events WHERE section_id = {section} "
+            "AND event_type = 'page_viewed' GROUP BY page_id"
+        ).result_rows
+    )
     engagement = run_category(client, settings, "engagement", scope="section", scope_id=section)
     shown = {row["page_id"]: row["views"] for row in engagement.rows}
     assert shown and all(shown[page] == pages[page] for page in shown)
@@ -181,10 +190,17 @@ def test_every_spec_compiles_without_a_warning_in_the_vega_lite_the_page_loads(g
     for key, category in CATEGORIES.items():
         for scope, scope_id in scopes(world):
             if scope in category.scopes:
-                specs[f"{key}/{scope}/{scope_id}"] = run_category(client, settings, key, scope=scope,
-                                                                   scope_id=scope_id).spec
-    done = subprocess.run(["node", "--input-type=module", "-e", COMPILE % json.dumps(str(VEGA_LITE))],
-                          input=json.dumps(specs), capture_output=True, text=True, timeout=120, check=True)
+                specs[f"{key}/{scope}/{scope_id}"] = run_category(
+                    client, settings, key, scope=scope, scope_id=scope_id
+                ).spec
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", COMPILE % json.dumps(str(VEGA_LITE))],
+        input=json.dumps(specs),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     report = json.loads(done.stdout)
     assert {name: entry["said"] for name, entry in report.items() if entry["said"]} == {}
     major = next(iter(report.values()))["version"].split(".")[0]

@@ -38,11 +38,24 @@ def test_read_statistics_absent_on_embedded_engine(ch_db):
 
 @pytest.mark.parametrize(
     ("total", "limit", "expected_rows", "truncated"),
-    [(9, 10, 9, False), (10, 10, 10, False), (11, 10, 10, True), (12, 10, 10, True), (100_000, 10, 10, True), (1, 1, 1, False), (2, 1, 1, True)],
+    [
+        (9, 10, 9, False),
+        (10, 10, 10, False),
+        (11, 10, 10, True),
+        (12, 10, 10, True),
+        (100_000, 10, 10, True),
+        (1, 1, 1, False),
+        (2, 1, 1, True),
+    ],
 )
 def test_truncation_is_exact(ch_db, total, limit, expected_rows, truncated):
     client, settings = ch_db
-    result = run(client, settings, f"SELECT number FROM numbers({total}) ORDER BY number", limits=limits(settings, max_result_rows=limit))
+    result = run(
+        client,
+        settings,
+        f"SELECT number FROM numbers({total}) ORDER BY number",
+        limits=limits(settings, max_result_rows=limit),
+    )
     assert len(result.rows) == expected_rows
     assert result.truncated is truncated
     assert [row[0] for row in result.rows] == list(range(expected_rows))
@@ -59,7 +72,12 @@ def test_timeout_fires(ch_db):
     client, settings = ch_db
     started = time.perf_counter()
     with pytest.raises(QueryError) as info:
-        run(client, settings, "SELECT count() FROM numbers(100000000000)", limits=limits(settings, max_execution_time=1, max_rows_to_read=10**15, max_bytes_to_read=10**16))
+        run(
+            client,
+            settings,
+            "SELECT count() FROM numbers(100000000000)",
+            limits=limits(settings, max_execution_time=1, max_rows_to_read=10**15, max_bytes_to_read=10**16),
+        )
     assert info.value.kind == "timeout"
     assert info.value.code == 159
     assert "1 s limit" in str(info.value)
@@ -69,7 +87,9 @@ def test_timeout_fires(ch_db):
 def test_rows_to_read_limit(ch_db):
     client, settings = ch_db
     with pytest.raises(QueryError) as info:
-        run(client, settings, "SELECT sum(number) FROM numbers(1000000)", limits=limits(settings, max_rows_to_read=1000))
+        run(
+            client, settings, "SELECT sum(number) FROM numbers(1000000)", limits=limits(settings, max_rows_to_read=1000)
+        )
     assert info.value.kind == "too_many_rows_read"
     assert "limit of 1000 rows" in str(info.value)
 
@@ -77,7 +97,12 @@ def test_rows_to_read_limit(ch_db):
 def test_bytes_to_read_limit(ch_db):
     client, settings = ch_db
     with pytest.raises(QueryError) as info:
-        run(client, settings, "SELECT sum(number) FROM numbers(1000000)", limits=limits(settings, max_bytes_to_read=100_000))
+        run(
+            client,
+            settings,
+            "SELECT sum(number) FROM numbers(1000000)",
+            limits=limits(settings, max_bytes_to_read=100_000),
+        )
     assert info.value.kind == "too_many_bytes_read"
     assert "100000 bytes" in str(info.value)
 
@@ -85,7 +110,12 @@ def test_bytes_to_read_limit(ch_db):
 def test_memory_limit(ch_db):
     client, settings = ch_db
     with pytest.raises(QueryError) as info:
-        run(client, settings, "SELECT groupArray(number) FROM numbers(10000000)", limits=limits(settings, max_memory_usage=10_000_000))
+        run(
+            client,
+            settings,
+            "SELECT groupArray(number) FROM numbers(10000000)",
+            limits=limits(settings, max_memory_usage=10_000_000),
+        )
     assert info.value.kind == "memory"
     assert "memory" in str(info.value)
 
@@ -114,7 +144,13 @@ def test_readonly_blocks_writes(ch_db):
 
 def test_readonly_false_allows_session_settings_but_keeps_limits(ch_db):
     client, settings = ch_db
-    result = run(client, settings, "SELECT number FROM numbers(50) SETTINGS max_threads = 1", readonly=False, limits=limits(settings, max_result_rows=3))
+    result = run(
+        client,
+        settings,
+        "SELECT number FROM numbers(50) SETTINGS max_threads = 1",
+        readonly=False,
+        limits=limits(settings, max_result_rows=3),
+    )
     assert len(result.rows) == 3 and result.truncated
 
 
@@ -155,7 +191,16 @@ def test_syntax_and_unknown_errors_are_clean(ch_db):
     assert "SETTINGS readonly" not in str(info.value)
 
 
-@pytest.mark.parametrize("sql", ["SELEC 1", "SHOW TABLES", "DESCRIBE TABLE system.one", "EXISTS TABLE system.one", "/* c */ INSERT INTO t VALUES (1)"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELEC 1",
+        "SHOW TABLES",
+        "DESCRIBE TABLE system.one",
+        "EXISTS TABLE system.one",
+        "/* c */ INSERT INTO t VALUES (1)",
+    ],
+)
 def test_readonly_runs_only_queries(ch_db, sql):
     client, settings = ch_db
     with pytest.raises(QueryError) as info:
@@ -178,7 +223,13 @@ def test_progress_and_cancel_from_another_thread(ch_db):
     def victim() -> None:
         own = thread_client(settings)
         try:
-            outcome["result"] = run(own, settings, "SELECT count() FROM numbers(100000000000)", tag="victim-1", limits=limits(settings, max_execution_time=60, max_rows_to_read=10**15, max_bytes_to_read=10**16))
+            outcome["result"] = run(
+                own,
+                settings,
+                "SELECT count() FROM numbers(100000000000)",
+                tag="victim-1",
+                limits=limits(settings, max_execution_time=60, max_rows_to_read=10**15, max_bytes_to_read=10**16),
+            )
         except QueryError as exc:
             outcome["error"] = exc
 
@@ -212,13 +263,17 @@ def test_limits_reject_nonpositive():
 
 def test_settings_travel_with_the_query_only(ch_db):
     client, settings = ch_db
-    sql = ("SELECT getSetting('readonly'), getSetting('max_result_rows'), getSetting('result_overflow_mode'), "
-           "getSetting('max_execution_time'), getSetting('max_memory_usage'), getSetting('do_not_merge_across_partitions_select_final')")
+    sql = (
+        "SELECT getSetting('readonly'), getSetting('max_result_rows'), getSetting('result_overflow_mode'), "
+        "getSetting('max_execution_time'), getSetting('max_memory_usage'), getSetting('do_not_merge_across_partitions_select_final')"
+    )
     chosen = limits(settings, max_result_rows=7, max_execution_time=9)
     row = run(client, settings, sql, limits=chosen).rows[0]
     # memory: the configured cap, lowered to memory_per_second per second of the time limit (9 s x 70 MiB)
     assert chosen.effective_memory_usage == min(settings.query_max_memory_usage, 9 * settings.query_memory_per_second)
-    assert row[0] == 1 and row[1] == 8 and row[2] == "break" and row[4] == chosen.effective_memory_usage and row[5] is True
+    assert (
+        row[0] == 1 and row[1] == 8 and row[2] == "break" and row[4] == chosen.effective_memory_usage and row[5] is True
+    )
     assert float(row[3]) == 9
     # nothing stuck on the session afterwards
     after = client.query("SELECT getSetting('readonly'), getSetting('max_result_rows')").result_rows[0]
@@ -240,8 +295,14 @@ def test_a_query_with_bound_parameters_is_found_and_cancelled_by_tag(ch_db):
 
     def slow() -> None:
         try:
-            run(connect(settings), settings, "SELECT count() FROM numbers(100000000000) WHERE number % {m:UInt64} = 1",
-                parameters={"m": 7}, tag="param-slow", limits=limits)
+            run(
+                connect(settings),
+                settings,
+                "SELECT count() FROM numbers(100000000000) WHERE number % {m:UInt64} = 1",
+                parameters={"m": 7},
+                tag="param-slow",
+                limits=limits,
+            )
         except QueryError as exc:
             outcome["kind"] = exc.kind
 

@@ -50,8 +50,14 @@ REFUSED = [
     ("SELECT * FROM raw_events FORMAT JSONEachRow", "FORMAT is not allowed"),
     ("SELECT * FROM raw_events SETTINGS max_rows_to_read = 0", "SETTINGS is not allowed"),
     ("SELECT * FROM raw_events SETTINGS readonly = 0", "SETTINGS is not allowed"),
-    ("SELECT * FROM raw_events FINAL SETTINGS do_not_merge_across_partitions_select_final = 0", "SETTINGS is not allowed"),
-    ("SELECT count() FROM (SELECT * FROM raw_events SETTINGS allow_introspection_functions = 1)", "SETTINGS is not allowed"),
+    (
+        "SELECT * FROM raw_events FINAL SETTINGS do_not_merge_across_partitions_select_final = 0",
+        "SETTINGS is not allowed",
+    ),
+    (
+        "SELECT count() FROM (SELECT * FROM raw_events SETTINGS allow_introspection_functions = 1)",
+        "SETTINGS is not allowed",
+    ),
     # placeholders
     ("SELECT * FROM raw_events WHERE section_id = {sid:UInt64}", "query parameters"),
     ("SELECT {xolap_scope_id:UInt64}", "query parameters"),
@@ -96,7 +102,10 @@ REFUSED = [
     ("SELECT * FROM dictionary('d')", "not supported"),
     ("SELECT * FROM icebergS3('http://127.0.0.1/x')", "table function icebergS3()"),
     ("SELECT * FROM raw_events JOIN numbers(3) AS n ON 1 = 1", "table function numbers()"),
-    ("SELECT user_id FROM raw_events WHERE user_id IN (SELECT user_id FROM remote('127.0.0.1', xolap.raw_events))", "remote"),
+    (
+        "SELECT user_id FROM raw_events WHERE user_id IN (SELECT user_id FROM remote('127.0.0.1', xolap.raw_events))",
+        "remote",
+    ),
     # functions that reach outside
     ("SELECT dictGet('d', 'a', toUInt64(1))", "dictGet()"),
     ("SELECT dictGetOrDefault('d', 'a', 1, 'x')", "dictGetOrDefault()"),
@@ -133,7 +142,10 @@ REFUSED = [
     ("SELECT 1 FROM raw_events WHERE user_id NOT IN ingest_errors", "IN ingest_errors"),
     ("SELECT 1 FROM raw_events WHERE 1 IN ((system.one))", "IN system.one"),
     ("SELECT 1 FROM raw_events WHERE user_id IN (((raw_events)))", "IN raw_events"),
-    ("SELECT (project_id, kind, content_id, title, updated_at) IN ((content_titles)) FROM raw_events", "IN content_titles"),
+    (
+        "SELECT (project_id, kind, content_id, title, updated_at) IN ((content_titles)) FROM raw_events",
+        "IN content_titles",
+    ),
     ("SELECT 1 FROM raw_events WHERE 1 GLOBAL NOT IN ((`ingest_errors`))", "IN"),
     ("SELECT inIgnoreSet(1, system.one)", "inIgnoreSet()"),
     # odd table forms
@@ -142,7 +154,10 @@ REFUSED = [
     ("", "empty"),
     ("   ", "empty"),
     ("SELECT * FROM raw_events WITH TOTALS", "could not be parsed"),
-    ("WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t", "table t is not available"),
+    (
+        "WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t",
+        "table t is not available",
+    ),
     ("SELECT " + "(" * 500 + "1" + ")" * 500, "nested too deeply"),
 ]
 
@@ -185,24 +200,41 @@ def test_or_cannot_widen_the_scope_printed():
 
 
 def test_project_scope_printed():
-    guarded = guard("SELECT event_type, count() AS n FROM raw_events AS e GROUP BY event_type", scope="project", database=DB)
+    guarded = guard(
+        "SELECT event_type, count() AS n FROM raw_events AS e GROUP BY event_type", scope="project", database=DB
+    )
     assert guarded.sql == f'SELECT event_type, count() AS n FROM {PROJECT_EVENTS} AS "e" GROUP BY event_type'
 
 
 def test_union_members_each_scoped_printed():
-    guarded = guard("SELECT user_id FROM raw_events UNION ALL SELECT user_id FROM `raw_events` WHERE section_id = 3", scope="section", database=DB)
+    guarded = guard(
+        "SELECT user_id FROM raw_events UNION ALL SELECT user_id FROM `raw_events` WHERE section_id = 3",
+        scope="section",
+        database=DB,
+    )
     assert guarded.sql == (
         f'SELECT user_id FROM {SCOPED_EVENTS} AS "raw_events" UNION ALL SELECT user_id FROM {SCOPED_EVENTS} AS "raw_events" WHERE section_id = 3'
     )
 
 
 def test_final_and_prewhere_printed():
-    guarded = guard("SELECT count() FROM raw_events AS e FINAL PREWHERE e.event_type = 'video' WHERE e.score > 0 OR 1", scope="section", database=DB)
-    assert guarded.sql == f"SELECT count() FROM {SCOPED_EVENTS} AS \"e\" WHERE (e.event_type = 'video') AND (e.score > 0 OR 1)"
+    guarded = guard(
+        "SELECT count() FROM raw_events AS e FINAL PREWHERE e.event_type = 'video' WHERE e.score > 0 OR 1",
+        scope="section",
+        database=DB,
+    )
+    assert (
+        guarded.sql
+        == f"SELECT count() FROM {SCOPED_EVENTS} AS \"e\" WHERE (e.event_type = 'video') AND (e.score > 0 OR 1)"
+    )
 
 
 def test_cte_renamed_and_shadowing_printed():
-    guarded = guard("WITH raw_events AS (SELECT * FROM raw_events WHERE section_id = 3) SELECT count() FROM raw_events", scope="section", database=DB)
+    guarded = guard(
+        "WITH raw_events AS (SELECT * FROM raw_events WHERE section_id = 3) SELECT count() FROM raw_events",
+        scope="section",
+        database=DB,
+    )
     assert guarded.sql == (
         f'WITH xolap_cte_1 AS (SELECT * FROM {SCOPED_EVENTS} AS "raw_events" WHERE section_id = 3) '
         'SELECT count() FROM xolap_cte_1 AS "raw_events"'
@@ -223,7 +255,10 @@ def test_in_subquery_and_scalar_subquery_printed():
 
 def test_content_titles_scoped_by_project_printed():
     project = guard("SELECT title FROM content_titles", scope="project", database=DB)
-    assert project.sql == 'SELECT title FROM (SELECT * FROM "xdb".content_titles FINAL WHERE project_id = {xolap_scope_id: UInt64}) AS "content_titles"'
+    assert (
+        project.sql
+        == 'SELECT title FROM (SELECT * FROM "xdb".content_titles FINAL WHERE project_id = {xolap_scope_id: UInt64}) AS "content_titles"'
+    )
     section = guard("SELECT title FROM content_titles AS t", scope="section", database=DB)
     assert section.sql == (
         'SELECT title FROM (SELECT * FROM "xdb".content_titles FINAL WHERE project_id IN '
@@ -233,13 +268,18 @@ def test_content_titles_scoped_by_project_printed():
 
 def test_admin_reads_unscoped_but_deduplicated():
     guarded = guard("SELECT count() FROM raw_events JOIN ingest_errors AS i ON 1 = 1", scope="admin", database=DB)
-    assert guarded.sql == 'SELECT count() FROM (SELECT * FROM "xdb".raw_events FINAL) AS "raw_events" JOIN "xdb".ingest_errors AS "i" ON 1 = 1'
+    assert (
+        guarded.sql
+        == 'SELECT count() FROM (SELECT * FROM "xdb".raw_events FINAL) AS "raw_events" JOIN "xdb".ingest_errors AS "i" ON 1 = 1'
+    )
     assert guarded.parameters_required == ()
     assert guarded.parameters(None) == {}
 
 
 def test_comments_never_reach_the_output():
-    guarded = guard("SELECT 1 /* ; DROP TABLE t; -- */ AS x FROM raw_events -- tail */ ; DROP TABLE t", scope="section", database=DB)
+    guarded = guard(
+        "SELECT 1 /* ; DROP TABLE t; -- */ AS x FROM raw_events -- tail */ ; DROP TABLE t", scope="section", database=DB
+    )
     assert "/*" not in guarded.sql and "--" not in guarded.sql and "DROP" not in guarded.sql
 
 
@@ -269,9 +309,26 @@ def test_too_long_query_refused():
 
 @pytest.mark.parametrize(
     ("name", "denied"),
-    [("dictGet", True), ("DICTGETSTRING", True), ("joinGetOrNull", True), ("getSettingOrDefault", True), ("s3Cluster", True),
-     ("currentProfiles", True), ("current_date", False), ("count", False), ("formatDateTime", False), ("arrayJoin", False),
-     ("toStartOfWeek", False), ("URLHierarchy", False), ("domain", False), ("initializeAggregation", False), ("uniqExact", False), ("in", True), ("globalNotIn", True), ("filesystemAvailable", True)],
+    [
+        ("dictGet", True),
+        ("DICTGETSTRING", True),
+        ("joinGetOrNull", True),
+        ("getSettingOrDefault", True),
+        ("s3Cluster", True),
+        ("currentProfiles", True),
+        ("current_date", False),
+        ("count", False),
+        ("formatDateTime", False),
+        ("arrayJoin", False),
+        ("toStartOfWeek", False),
+        ("URLHierarchy", False),
+        ("domain", False),
+        ("initializeAggregation", False),
+        ("uniqExact", False),
+        ("in", True),
+        ("globalNotIn", True),
+        ("filesystemAvailable", True),
+    ],
 )
 def test_function_families(name, denied):
     assert function_allowed(name) is not denied

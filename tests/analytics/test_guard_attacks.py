@@ -11,13 +11,13 @@ import time
 import pytest
 
 from xolap.analytics.guard import (
+    _DIALECT,
     MAX_NODES,
     MAX_PAREN_DEPTH,
     MAX_SQL_CHARS,
     MAX_TABLE_REFERENCES,
     MAX_TOKENS,
     GuardError,
-    _DIALECT,
     _verify,
     guard,
 )
@@ -26,7 +26,16 @@ DB = "xdb"
 SCOPES = ["section", "project"]
 
 # Tables named on the right of IN, however wrapped: ClickHouse reads them whole, unscoped.
-TABLE_NAMES = ["system.one", "xolap.content_titles", "xolap.raw_events", "raw_events", "content_titles", "ingest_errors", "`system`.`one`", '"xolap"."raw_events"']
+TABLE_NAMES = [
+    "system.one",
+    "xolap.content_titles",
+    "xolap.raw_events",
+    "raw_events",
+    "content_titles",
+    "ingest_errors",
+    "`system`.`one`",
+    '"xolap"."raw_events"',
+]
 IN_FORMS = [
     "0 IN (({t} AS y))",
     "1 IN (({t} AS y))",
@@ -71,8 +80,15 @@ IN_OTHER = [
 
 
 def _in_attacks() -> list[str]:
-    attacks = [place.format(e=form.format(t=table)) for form in IN_FORMS for table in TABLE_NAMES[:3] for place in IN_PLACES[:3]]
-    attacks += [place.format(e=form.format(t=table)) for form in IN_FORMS[:6] for table in TABLE_NAMES for place in IN_PLACES]
+    attacks = [
+        place.format(e=form.format(t=table))
+        for form in IN_FORMS
+        for table in TABLE_NAMES[:3]
+        for place in IN_PLACES[:3]
+    ]
+    attacks += [
+        place.format(e=form.format(t=table)) for form in IN_FORMS[:6] for table in TABLE_NAMES for place in IN_PLACES
+    ]
     return attacks + IN_OTHER
 
 
@@ -116,25 +132,101 @@ def test_in_with_subqueries_or_constants_is_allowed(sql):
 
 # Aliases and relatives of refused functions (the issue's list first), each refused by the name as written.
 REFUSED_CALLS = [
-    "session_user()", "fullHostName()", "authUser()", "authenticatedUser()", "pgGetUserById(1)", "defaultProfiles()",
-    "serverTimezone()", "tid()", "generateSerialID('x')", "aiGenerate('x')",
-    "serverTimeZone()", "timezone()", "timeZone()", "version()", "uptime()", "revision()", "FQDN()", "hostname()",
-    "hostName()", "user()", "currentUser()", "current_user()", "pg_get_userbyid(1)", "connection_id()", "connectionId()",
-    "queryID()", "query_id()", "currentQueryID()", "current_query_id()", "initial_query_id()", "initialQueryStartTime()",
-    "getClientHTTPHeader('x')", "globalVariable('x')", "serverUUID()", "buildId()", "displayName()", "currentRoles()",
-    "enabledRoles()", "enabledProfiles()", "currentProfiles()", "defaultRoles()", "shardNum()", "shardCount()",
-    "getOSKernelVersion()", "getServerPort('tcp_port')", "getSettingOrDefault('x', 1)", "getMergeTreeSetting('x')",
-    "zookeeperSessionUptime()", "transactionID()", "currentSchemas(true)", "current_database()", "currentDatabase()",
-    "getMaxTableNameLengthForDatabase('x')", "chdb('SELECT 1')", "formatQuery('SELECT 1')", "aiClassify('x', ['a'])",
-    "AIGenerate('x')", "evalMLMethod(1)", "encrypt('aes-128-ecb', 'x', 'k')", "generateSnowflakeID()",
-    "randomString(10)", "arrayFold((acc, x) -> acc + x, [1], 0)", "editDistance('a', 'b')",
-    "levenshteinDistance('a', 'b')", "multiMatchAny('a', ['a'])", "mapPopulateSeries([1], [1])", "regionToName(1)",
-    "dictGetString('d', 'a', 1)", "joinGetOrNull('j', 'v', 1)", "hasColumnInTable('system', 'one', 'dummy')",
-    "filesystemCapacity()", "addressToLine(1)", "demangle('x')", "isMergeTreePartCoveredBy('a', 'b')", "_CAST(1, 'UInt8')",
-    "__getScalar('x')", "nested(['a'], [1])", "flameGraph([1])", "aggThrow(1)", "groupFormat('CSV')(1)",
-    "formatRow('CSV', 1)", "kqlBin(1, 2)", "h3ToString(1)", "timeSeriesTagsToMap(1)", "notAFunctionAtAll(1)",
-    "SeSsIoN_uSeR()", "`session_user`()", '"authUser"()', "flameGraphIf(1, 1)", "aggThrowState(1)", "tidOrNull()",
-    "globalNotNullIn(1, 2)", "notIn(1, 2)", "nullInIgnoreSet(1, 2)", "in(1, 2)",
+    "session_user()",
+    "fullHostName()",
+    "authUser()",
+    "authenticatedUser()",
+    "pgGetUserById(1)",
+    "defaultProfiles()",
+    "serverTimezone()",
+    "tid()",
+    "generateSerialID('x')",
+    "aiGenerate('x')",
+    "serverTimeZone()",
+    "timezone()",
+    "timeZone()",
+    "version()",
+    "uptime()",
+    "revision()",
+    "FQDN()",
+    "hostname()",
+    "hostName()",
+    "user()",
+    "currentUser()",
+    "current_user()",
+    "pg_get_userbyid(1)",
+    "connection_id()",
+    "connectionId()",
+    "queryID()",
+    "query_id()",
+    "currentQueryID()",
+    "current_query_id()",
+    "initial_query_id()",
+    "initialQueryStartTime()",
+    "getClientHTTPHeader('x')",
+    "globalVariable('x')",
+    "serverUUID()",
+    "buildId()",
+    "displayName()",
+    "currentRoles()",
+    "enabledRoles()",
+    "enabledProfiles()",
+    "currentProfiles()",
+    "defaultRoles()",
+    "shardNum()",
+    "shardCount()",
+    "getOSKernelVersion()",
+    "getServerPort('tcp_port')",
+    "getSettingOrDefault('x', 1)",
+    "getMergeTreeSetting('x')",
+    "zookeeperSessionUptime()",
+    "transactionID()",
+    "currentSchemas(true)",
+    "current_database()",
+    "currentDatabase()",
+    "getMaxTableNameLengthForDatabase('x')",
+    "chdb('SELECT 1')",
+    "formatQuery('SELECT 1')",
+    "aiClassify('x', ['a'])",
+    "AIGenerate('x')",
+    "evalMLMethod(1)",
+    "encrypt('aes-128-ecb', 'x', 'k')",
+    "generateSnowflakeID()",
+    "randomString(10)",
+    "arrayFold((acc, x) -> acc + x, [1], 0)",
+    "editDistance('a', 'b')",
+    "levenshteinDistance('a', 'b')",
+    "multiMatchAny('a', ['a'])",
+    "mapPopulateSeries([1], [1])",
+    "regionToName(1)",
+    "dictGetString('d', 'a', 1)",
+    "joinGetOrNull('j', 'v', 1)",
+    "hasColumnInTable('system', 'one', 'dummy')",
+    "filesystemCapacity()",
+    "addressToLine(1)",
+    "demangle('x')",
+    "isMergeTreePartCoveredBy('a', 'b')",
+    "_CAST(1, 'UInt8')",
+    "__getScalar('x')",
+    "nested(['a'], [1])",
+    "flameGraph([1])",
+    "aggThrow(1)",
+    "groupFormat('CSV')(1)",
+    "formatRow('CSV', 1)",
+    "kqlBin(1, 2)",
+    "h3ToString(1)",
+    "timeSeriesTagsToMap(1)",
+    "notAFunctionAtAll(1)",
+    "SeSsIoN_uSeR()",
+    "`session_user`()",
+    '"authUser"()',
+    "flameGraphIf(1, 1)",
+    "aggThrowState(1)",
+    "tidOrNull()",
+    "globalNotNullIn(1, 2)",
+    "notIn(1, 2)",
+    "nullInIgnoreSet(1, 2)",
+    "in(1, 2)",
 ]
 
 
@@ -142,8 +234,11 @@ REFUSED_CALLS = [
 @pytest.mark.parametrize("scope", SCOPES)
 def test_refused_functions_name_the_function(call, scope):
     name = call.split("(", 1)[0].strip('`"')
-    for sql in (f"SELECT {call}", f"SELECT count() FROM raw_events WHERE length(toString({call})) > 0",
-                f"SELECT arrayMap(x -> {call}, [1])"):
+    for sql in (
+        f"SELECT {call}",
+        f"SELECT count() FROM raw_events WHERE length(toString({call})) > 0",
+        f"SELECT arrayMap(x -> {call}, [1])",
+    ):
         with pytest.raises(GuardError) as info:
             guard(sql, scope=scope, database=DB)
         message = str(info.value)
@@ -151,21 +246,44 @@ def test_refused_functions_name_the_function(call, scope):
 
 
 # ClickHouse calls these when written as bare names (`SELECT user` = currentUser()), quoted or not.
-BARE_NAMES = ["user", "USER", "current_user", "CURRENT_USER", "session_user", "SESSION_USER", "`user`", '"CURRENT_USER"',
-              "database", "DATABASE", "schema", "SCHEMA", "current_database", "currentUser", "hostname", "version"]
+BARE_NAMES = [
+    "user",
+    "USER",
+    "current_user",
+    "CURRENT_USER",
+    "session_user",
+    "SESSION_USER",
+    "`user`",
+    '"CURRENT_USER"',
+    "database",
+    "DATABASE",
+    "schema",
+    "SCHEMA",
+    "current_database",
+    "currentUser",
+    "hostname",
+    "version",
+]
 
 
 @pytest.mark.parametrize("name", BARE_NAMES)
 @pytest.mark.parametrize("scope", SCOPES)
 def test_bare_names_that_call_refused_functions(name, scope):
-    for sql in (f"SELECT {name}", f"SELECT {name} FROM raw_events", f"SELECT count() FROM raw_events WHERE {name} != ''",
-                f"SELECT arrayMap(x -> {name}, [1])", f"SELECT dateDiff({name}, timestamp, timestamp) FROM raw_events"):
+    for sql in (
+        f"SELECT {name}",
+        f"SELECT {name} FROM raw_events",
+        f"SELECT count() FROM raw_events WHERE {name} != ''",
+        f"SELECT arrayMap(x -> {name}, [1])",
+        f"SELECT dateDiff({name}, timestamp, timestamp) FROM raw_events",
+    ):
         with pytest.raises(GuardError):
             guard(sql, scope=scope, database=DB)
 
 
 def test_qualified_columns_and_clock_names_are_fine():
-    guard("SELECT e.user_id, now(), today(), CURRENT_DATE, now, today FROM raw_events AS e", scope="section", database=DB)
+    guard(
+        "SELECT e.user_id, now(), today(), CURRENT_DATE, now, today FROM raw_events AS e", scope="section", database=DB
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,14 +324,29 @@ def test_the_issue_long_query_is_refused_fast():
         ("SELECT " + ",".join(["1"] * ((MAX_SQL_CHARS - 20) // 2)), "tokens"),
         ("SELECT " + ",".join(["user_id"] * (MAX_TOKENS // 2 + 10)) + " FROM raw_events", "tokens"),
         ("SELECT 1 FROM raw_events" + ",raw_events" * MAX_TABLE_REFERENCES, "tables"),
-        ("SELECT 1 FROM raw_events AS a" + "".join(f" JOIN raw_events AS a{i} ON 1 = 1" for i in range(MAX_TABLE_REFERENCES)), "tables"),
+        (
+            "SELECT 1 FROM raw_events AS a"
+            + "".join(f" JOIN raw_events AS a{i} ON 1 = 1" for i in range(MAX_TABLE_REFERENCES)),
+            "tables",
+        ),
         ("SELECT " + "(" * (MAX_PAREN_DEPTH + 1) + "1" + ")" * (MAX_PAREN_DEPTH + 1), "nested too deeply"),
         ("SELECT " + "[" * (MAX_PAREN_DEPTH + 1) + "1" + "]" * (MAX_PAREN_DEPTH + 1), "nested too deeply"),
         ("SELECT " + "arrayMap(x -> " * 40 + "x" + ", [1])" * 40, "nested too deeply"),
         ("SELECT 1 FROM raw_events WHERE " + " OR ".join(["user_id = 'x'"] * (MAX_TOKENS // 4 + 10)), "tokens"),
         ("SELECT 1 FROM raw_events WHERE " + " AND ".join(["x != x"] * (MAX_NODES // 6 + 10)), "too large to check"),
     ],
-    ids=["chars-near-limit", "many-numbers", "many-columns", "many-tables", "many-joins", "deep-parens", "deep-brackets", "deep-lambdas", "long-where", "many-nodes"],
+    ids=[
+        "chars-near-limit",
+        "many-numbers",
+        "many-columns",
+        "many-tables",
+        "many-joins",
+        "deep-parens",
+        "deep-brackets",
+        "deep-lambdas",
+        "long-where",
+        "many-nodes",
+    ],
 )
 def test_oversized_queries_are_refused_fast(sql, reason):
     assert len(sql) <= MAX_SQL_CHARS
@@ -303,14 +436,18 @@ def test_token_soup_fuzz_only_ever_raises_guard_error_quickly():
     assert total < 30
 
 
-@pytest.mark.parametrize("sql", ["SELECT map(1)", "SELECT map(1, 2, 3)", "SELECT count() FROM raw_events WHERE has(mapKeys(map('a')), 'a')"])
+@pytest.mark.parametrize(
+    "sql", ["SELECT map(1)", "SELECT map(1, 2, 3)", "SELECT count() FROM raw_events WHERE has(mapKeys(map('a')), 'a')"]
+)
 def test_parser_crashes_become_guard_errors(sql):
     """sqlglot raises IndexError on an odd-length map(...): the guard refuses instead of crashing the request."""
     with pytest.raises(GuardError, match="could not be parsed"):
         guard(sql, scope="section", database=DB)
 
 
-@pytest.mark.parametrize("sql", ["SELECT " + "a" * 5000 + "(1)", "SELECT `" + "x" * 5000 + "`(1)", "SELECT 1 IN (" + "t" * 5000 + ")"])
+@pytest.mark.parametrize(
+    "sql", ["SELECT " + "a" * 5000 + "(1)", "SELECT `" + "x" * 5000 + "`(1)", "SELECT 1 IN (" + "t" * 5000 + ")"]
+)
 def test_refusals_stay_short(sql):
     with pytest.raises(GuardError) as info:
         guard(sql, scope="section", database=DB)
@@ -319,8 +456,12 @@ def test_refusals_stay_short(sql):
 
 @pytest.mark.parametrize(
     "sql",
-    ["SHOW TABLES LIKE 'jane.doe@example.org'", "SYSTEM FLUSH LOGS 'jane.doe@example.org'",
-     "SELECT JSONExtract(x, '$[jane.doe@example.org') FROM raw_events", "EXPLAIN SELECT 'jane.doe@example.org'"],
+    [
+        "SHOW TABLES LIKE 'jane.doe@example.org'",
+        "SYSTEM FLUSH LOGS 'jane.doe@example.org'",
+        "SELECT JSONExtract(x, '$[jane.doe@example.org') FROM raw_events",
+        "EXPLAIN SELECT 'jane.doe@example.org'",
+    ],
 )
 def test_the_query_text_never_reaches_the_logs(sql, caplog):
     """sqlglot warns with the text it cannot parse; user SQL may hold a learner's email, so nothing of it is logged."""

@@ -18,8 +18,22 @@ from xolap.clickhouse.migrations import Migrator, RenderContext
 SECTIONS = {1: 10, 2: 10, 3: 20}  # section id -> project id
 SCOPES = [("section", 1), ("section", 3), ("project", 10), ("project", 20)]
 _names = itertools.count(1)
-COLUMNS = ["user_id", "section_id", "project_id", "timestamp", "event_type", "verb_id", "page_id", "video_url", "activity_id",
-           "score", "success", "hints_requested", "event_hash", "object_name"]
+COLUMNS = [
+    "user_id",
+    "section_id",
+    "project_id",
+    "timestamp",
+    "event_type",
+    "verb_id",
+    "page_id",
+    "video_url",
+    "activity_id",
+    "score",
+    "success",
+    "hints_requested",
+    "event_hash",
+    "object_name",
+]
 
 
 def _rows() -> list[list]:
@@ -28,16 +42,24 @@ def _rows() -> list[list]:
     for section, project in SECTIONS.items():
         for i in range(24 + section * 3):
             kind = ("page_viewed", "video", "activity_attempt")[i % 3]
-            rows.append([
-                f"s{section}-u{i % 5}", section, project, start + timedelta(hours=7 * i + section), kind, f"verb/{kind}",
-                100 + i % 4 if kind == "page_viewed" else None,
-                f"https://v/{project}/{i % 2}" if kind == "video" else None,
-                200 + i % 3 if kind == "activity_attempt" else None,
-                float(i % 7) if kind == "activity_attempt" else None,
-                (i % 2 == 0) if kind == "activity_attempt" else None,
-                i % 3, f"h{section}-{i:03d}",
-                f"p{project}-{kind}-{i % 4}",
-            ])
+            rows.append(
+                [
+                    f"s{section}-u{i % 5}",
+                    section,
+                    project,
+                    start + timedelta(hours=7 * i + section),
+                    kind,
+                    f"verb/{kind}",
+                    100 + i % 4 if kind == "page_viewed" else None,
+                    f"https://v/{project}/{i % 2}" if kind == "video" else None,
+                    200 + i % 3 if kind == "activity_attempt" else None,
+                    float(i % 7) if kind == "activity_attempt" else None,
+                    (i % 2 == 0) if kind == "activity_attempt" else None,
+                    i % 3,
+                    f"h{section}-{i:03d}",
+                    f"p{project}-{kind}-{i % 4}",
+                ]
+            )
     return rows
 
 
@@ -60,7 +82,9 @@ def world(ch_engine, base_settings):
     for kind, scope_id in SCOPES:
         oracle = _create(client)
         # an exact copy of the scope's rows (insert times included, duplicates included)
-        client.command(f"INSERT INTO `{oracle}`.raw_events SELECT * FROM `{main}`.raw_events WHERE {kind}_id = {scope_id}")
+        client.command(
+            f"INSERT INTO `{oracle}`.raw_events SELECT * FROM `{main}`.raw_events WHERE {kind}_id = {scope_id}"
+        )
         projects = {SECTIONS[scope_id]} if kind == "section" else {scope_id}
         client.command(
             f"INSERT INTO `{oracle}`.content_titles SELECT * FROM `{main}`.content_titles FINAL "
@@ -116,7 +140,9 @@ def assert_sees_only_its_scope(world, sql: str, kind: str, scope_id: int) -> Non
     marker = _foreign_markers(kind, scope_id)
     for row in scoped.rows:
         for value in _flatten(row):
-            assert not (isinstance(value, str) and marker.search(value)), f"{sql!r} leaked {value!r} into {kind} {scope_id}"
+            assert not (isinstance(value, str) and marker.search(value)), (
+                f"{sql!r} leaked {value!r} into {kind} {scope_id}"
+            )
     expected = run_oracle(world, sql, kind, scope_id)
     assert _canonical(scoped.rows) == _canonical(expected.rows), sql
 
@@ -190,7 +216,9 @@ def test_section_content_titles_are_its_projects(world):
 
 def test_counts_are_deduplicated_and_exact(world):
     assert run_scoped(world, "SELECT count() FROM raw_events", "section", 1).rows == [(27,)]
-    assert run_scoped(world, "SELECT count() FROM raw_events WHERE 1 = 1 OR section_id = 2", "section", 1).rows == [(27,)]
+    assert run_scoped(world, "SELECT count() FROM raw_events WHERE 1 = 1 OR section_id = 2", "section", 1).rows == [
+        (27,)
+    ]
     assert run_scoped(world, "SELECT count() FROM raw_events", "project", 10).rows == [(27 + 30,)]
     assert run_scoped(world, "SELECT count() FROM raw_events", "section", 999).rows == [(0,)]
     assert run_scoped(world, "SELECT count() FROM raw_events WHERE section_id = 2", "section", 1).rows == [(0,)]
@@ -254,7 +282,11 @@ def test_literals_round_trip_exactly(world):
 def test_cte_resolved_differently_fails_closed(world):
     """If ClickHouse resolved a CTE name we renamed to a real table, it would find no table of that name."""
     client, settings, _ = world
-    guarded = guard("WITH a AS (SELECT 1 AS x) SELECT * FROM a UNION ALL SELECT * FROM a", scope="section", database=settings.clickhouse_database)
+    guarded = guard(
+        "WITH a AS (SELECT 1 AS x) SELECT * FROM a UNION ALL SELECT * FROM a",
+        scope="section",
+        database=settings.clickhouse_database,
+    )
     assert "xolap_cte_1" in guarded.sql
     result = run(client, settings, guarded.sql, parameters=guarded.parameters(1))
     assert sorted(result.rows) == [(1,), (1,)]
@@ -270,13 +302,25 @@ def test_in_parenthesised_name_reads_a_table_so_it_is_refused(world):
     client.command(f"CREATE TABLE IF NOT EXISTS `{db}`.secret (x String) ENGINE = Memory")
     client.command(f"INSERT INTO `{db}`.secret VALUES ('p20-secret')")
     try:
-        unguarded = run(client, settings, f"SELECT 'p20-secret' IN ((`{db}`.secret)) AS a, 'nope' IN (((`{db}`.secret))) AS b")
+        unguarded = run(
+            client, settings, f"SELECT 'p20-secret' IN ((`{db}`.secret)) AS a, 'nope' IN (((`{db}`.secret))) AS b"
+        )
         assert unguarded.rows == [(1, 0)]
-        aliased = run(client, settings, f"SELECT 'p20-secret' IN ((`{db}`.secret AS y)) AS a, arrayMap(x -> x GLOBAL NOT IN ((`{db}`.secret AS z)), ['p20-secret']) AS b")
+        aliased = run(
+            client,
+            settings,
+            f"SELECT 'p20-secret' IN ((`{db}`.secret AS y)) AS a, arrayMap(x -> x GLOBAL NOT IN ((`{db}`.secret AS z)), ['p20-secret']) AS b",
+        )
         assert aliased.rows == [(1, [0])]
-        for sql in ("SELECT 'p20-secret' IN ((secret)) FROM raw_events", "SELECT 1 IN (((raw_events)))", f"SELECT 1 IN (({db}.secret))",
-                    "SELECT 'p20-secret' IN ((secret AS y)) FROM raw_events", f"SELECT 'p20-secret' IN (({db}.secret AS y))",
-                    f"SELECT arrayMap(x -> x GLOBAL NOT IN ((`{db}`.secret AS z)), ['p20-secret'])", "SELECT 1 NOT IN ((raw_events AS r))"):
+        for sql in (
+            "SELECT 'p20-secret' IN ((secret)) FROM raw_events",
+            "SELECT 1 IN (((raw_events)))",
+            f"SELECT 1 IN (({db}.secret))",
+            "SELECT 'p20-secret' IN ((secret AS y)) FROM raw_events",
+            f"SELECT 'p20-secret' IN (({db}.secret AS y))",
+            f"SELECT arrayMap(x -> x GLOBAL NOT IN ((`{db}`.secret AS z)), ['p20-secret'])",
+            "SELECT 1 NOT IN ((raw_events AS r))",
+        ):
             with pytest.raises(GuardError, match="IN"):
                 guard(sql, scope="section", database=db)
     finally:
@@ -310,16 +354,32 @@ def test_concurrent_scoped_queries_each_see_their_own_rows(world):
 # -- property: random valid queries never return another scope's rows ---------------------------------------------
 
 _PREDICATES = [
-    "1 = 1", "section_id = {s}", "project_id = {p}", "section_id != {s}", "section_id IN (1, 2, 3)", "score > 2",
-    "user_id LIKE 's%'", "event_type = 'video'", "NOT (section_id = {s})", "success",
+    "1 = 1",
+    "section_id = {s}",
+    "project_id = {p}",
+    "section_id != {s}",
+    "section_id IN (1, 2, 3)",
+    "score > 2",
+    "user_id LIKE 's%'",
+    "event_type = 'video'",
+    "NOT (section_id = {s})",
+    "success",
     "user_id IN (SELECT user_id FROM raw_events WHERE section_id = {s})",
     "event_hash GLOBAL IN (SELECT event_hash FROM raw_events WHERE project_id = {p})",
     "EXISTS (SELECT 1 FROM raw_events WHERE section_id = {s})",
 ]
 _PROJECTIONS = [
-    ("count() AS n", True), ("uniqExact(user_id) AS u", True), ("arraySort(groupUniqArray(user_id)) AS us", True),
-    ("sum(hints_requested) AS h", True), ("max(event_hash) AS mx", True), ("min(timestamp) AS t0", True),
-    ("user_id", False), ("event_hash", False), ("section_id", False), ("object_name", False), ("concat(user_id, event_type) AS c", False),
+    ("count() AS n", True),
+    ("uniqExact(user_id) AS u", True),
+    ("arraySort(groupUniqArray(user_id)) AS us", True),
+    ("sum(hints_requested) AS h", True),
+    ("max(event_hash) AS mx", True),
+    ("min(timestamp) AS t0", True),
+    ("user_id", False),
+    ("event_hash", False),
+    ("section_id", False),
+    ("object_name", False),
+    ("concat(user_id, event_type) AS c", False),
 ]
 
 
@@ -375,16 +435,20 @@ class QueryGenerator:
         if shape < 0.15:
             projection, _ = rng.choice([p for p in _PROJECTIONS if not p[1]])
             operator = rng.choice(["UNION ALL", "UNION DISTINCT", "INTERSECT", "EXCEPT"])
-            return (f"SELECT {projection} FROM raw_events WHERE {self.predicate()} {operator} "
-                    f"SELECT {projection} FROM raw_events WHERE {self.predicate()}")
+            return (
+                f"SELECT {projection} FROM raw_events WHERE {self.predicate()} {operator} "
+                f"SELECT {projection} FROM raw_events WHERE {self.predicate()}"
+            )
         if shape < 0.35:
             name = rng.choice(["t", "raw_events", "scoped"])
             return f"WITH {name} AS (SELECT * FROM raw_events WHERE {self.predicate()}) SELECT count(), arraySort(groupUniqArray(user_id)) FROM {name} WHERE {self.predicate()}"
         if shape < 0.5:
             kind = rng.choice(["JOIN", "LEFT JOIN", "INNER JOIN"])
             condition = self.predicate().replace("section_id", "b.section_id").replace("project_id", "b.project_id")
-            return (f"SELECT a.event_hash, b.user_id FROM raw_events AS a {kind} raw_events AS b "
-                    f"ON a.user_id = b.user_id AND a.event_type = b.event_type WHERE ({condition})")
+            return (
+                f"SELECT a.event_hash, b.user_id FROM raw_events AS a {kind} raw_events AS b "
+                f"ON a.user_id = b.user_id AND a.event_type = b.event_type WHERE ({condition})"
+            )
         if shape < 0.6:
             return f"SELECT arraySort(arrayFilter(x -> x != '', groupArray(user_id))) AS users FROM raw_events WHERE {self.predicate()}"
         if shape < 0.7:
@@ -421,11 +485,35 @@ def test_string_literals_survive_the_reprint(world):
     ClickHouse see the same single string literal it sees in the original (a mismatch could turn data into code)."""
     client, settings, _ = world
     rng = random.Random(7)
-    alphabet = ["'", "\\\\", "\\'", "''", ";", "--", "/*", "*/", "#", '"', "`", "{x:UInt64}", "%s", "\\n", "\\t", "a", " ", "é", "$$"]
+    alphabet = [
+        "'",
+        "\\\\",
+        "\\'",
+        "''",
+        ";",
+        "--",
+        "/*",
+        "*/",
+        "#",
+        '"',
+        "`",
+        "{x:UInt64}",
+        "%s",
+        "\\n",
+        "\\t",
+        "a",
+        " ",
+        "é",
+        "$$",
+    ]
     checked = 0
     for _ in range(150):
         body = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
-        literal = "'" + body.replace("'", "''") + "'" if rng.random() < 0.5 else "'" + body.replace("\\'", "''").replace("'", "\\'") + "'"
+        literal = (
+            "'" + body.replace("'", "''") + "'"
+            if rng.random() < 0.5
+            else "'" + body.replace("\\'", "''").replace("'", "\\'") + "'"
+        )
         original = f"SELECT {literal} AS s"
         try:
             expected = run(client, settings, original, readonly=True).rows

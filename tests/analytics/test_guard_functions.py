@@ -61,7 +61,9 @@ def test_allowed_names_exist(functions):
 def test_sqlglot_spellings_are_sqlglot_classes_printing_allowed_names():
     sqlglot_names = {(cls.sql_names() or [cls.key])[0].lower() for cls in exp.ALL_FUNCTIONS}
     assert not set(SQLGLOT_SPELLINGS) - sqlglot_names
-    printed = sorted(value for value in SQLGLOT_SPELLINGS.values() if value not in SYNTAX_SPELLINGS and not function_allowed(value))
+    printed = sorted(
+        value for value in SQLGLOT_SPELLINGS.values() if value not in SYNTAX_SPELLINGS and not function_allowed(value)
+    )
     assert not printed
 
 
@@ -102,8 +104,14 @@ def test_combinators_are_clickhouse_combinators(ch_engine):
 def test_every_refused_name_is_refused_by_the_guard():
     accepted = []
     for name in sorted(REFUSED_FUNCTIONS):
-        for sql in (f"SELECT {name}()", f"SELECT {name}(1, 2)", f"SELECT `{name}`(1)", f"SELECT {name}", f"SELECT `{name}`",
-                    f"SELECT count() FROM raw_events WHERE {name.upper()}() = 1"):
+        for sql in (
+            f"SELECT {name}()",
+            f"SELECT {name}(1, 2)",
+            f"SELECT `{name}`(1)",
+            f"SELECT {name}",
+            f"SELECT `{name}`",
+            f"SELECT count() FROM raw_events WHERE {name.upper()}() = 1",
+        ):
             try:
                 guard(sql, scope="section", database=DB)
             except GuardError:
@@ -128,16 +136,24 @@ def test_allowed_names_are_not_refused_for_their_name():
 
 @pytest.mark.parametrize(
     "sql",
-    ["SELECT authUser()", "SELECT session_user()", "SELECT fullHostName()", "SELECT serverTimezone()", "SELECT tid()",
-     "SELECT user", "SELECT `CURRENT_USER`", "SELECT database", "SELECT 0 IN ((system.one AS y))",
-     "SELECT 1 IN ((system.one AS y)), arrayMap(x -> x GLOBAL NOT IN ((system.one AS z)), [0])"],
+    [
+        "SELECT authUser()",
+        "SELECT session_user()",
+        "SELECT fullHostName()",
+        "SELECT serverTimezone()",
+        "SELECT tid()",
+        "SELECT user",
+        "SELECT `CURRENT_USER`",
+        "SELECT database",
+        "SELECT 0 IN ((system.one AS y))",
+        "SELECT 1 IN ((system.one AS y)), arrayMap(x -> x GLOBAL NOT IN ((system.one AS z)), [0])",
+    ],
 )
 def test_the_traps_are_real_in_chdb_and_refused(ch_engine, sql):
     """Unguarded, chDB runs each of these (reading user, host, server state or a whole table); the guard refuses them."""
     assert ch_engine.query(sql).result_rows
     with pytest.raises(GuardError):
         guard(sql, scope="section", database=DB)
-
 
 
 def test_no_exposed_column_spells_a_refused_function(ch_db):
@@ -149,4 +165,6 @@ def test_no_exposed_column_spells_a_refused_function(ch_db):
         parameters={"db": settings.clickhouse_database},
     ).result_rows
     assert len(rows) > 20
-    assert not [(table, name) for table, name in rows if name.lower() in {refused.lower() for refused in REFUSED_FUNCTIONS}]
+    assert not [
+        (table, name) for table, name in rows if name.lower() in {refused.lower() for refused in REFUSED_FUNCTIONS}
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,11 +11,24 @@ from xolap.analytics.health import health_summary, sample_queries
 
 
 def insert_events(client, settings, count: int) -> None:
-    rows = [[7, 70, f"learner-{i}", datetime(2026, 5, 1, 12, i % 60, tzinfo=timezone.utc), "page_viewed", "v", i,
-             f"hash-{i}"] for i in range(count)]
-    client.insert(f"`{settings.clickhouse_database}`.raw_events", rows,
-                  column_names=["section_id", "project_id", "user_id", "timestamp", "event_type", "verb_id", "page_id",
-                                "event_hash"])
+    rows = [
+        [7, 70, f"learner-{i}", datetime(2026, 5, 1, 12, i % 60, tzinfo=UTC), "page_viewed", "v", i, f"hash-{i}"]
+        for i in range(count)
+    ]
+    client.insert(
+        f"`{settings.clickhouse_database}`.raw_events",
+        rows,
+        column_names=[
+            "section_id",
+            "project_id",
+            "user_id",
+            "timestamp",
+            "event_type",
+            "verb_id",
+            "page_id",
+            "event_hash",
+        ],
+    )
 
 
 def test_query_log_is_enabled_by_our_chdb_config(ch_db):
@@ -49,8 +62,13 @@ def test_summary_fields_are_present_and_sane(ch_db):
 def test_empty_database_has_no_freshness(ch_db):
     client, settings = ch_db
     ingest = health_summary(client, settings)["ingest"]
-    assert ingest == {"stored_rows": 0, "latest_event": None, "latest_insert": None, "seconds_since_insert": None,
-                      "rejected_lines_24h": 0}
+    assert ingest == {
+        "stored_rows": 0,
+        "latest_event": None,
+        "latest_insert": None,
+        "seconds_since_insert": None,
+        "rejected_lines_24h": 0,
+    }
 
 
 def test_query_latency_and_errors_come_from_query_log(ch_db):
@@ -110,6 +128,7 @@ def test_monitoring_queries_are_not_counted(ch_db):
 
 # --- components (xolap.component_status, component_health) ---------------------------------------------------------
 
+
 def test_component_board_logs_one_line_per_state_change(caplog):
     import logging
 
@@ -127,8 +146,12 @@ def test_component_board_logs_one_line_per_state_change(caplog):
     board.report("job_worker", False, wrapped)  # an exception without text: its cause is the reason
     board.report("etl_worker", False, "")
     lines = [r.getMessage() for r in caplog.records if r.name == "xolap.health"]
-    assert lines == ["S3 is down: ConnectionError: refused #0", "S3 is back up",
-                     "job worker is down: OSError: connection to server failed", "ETL worker is down: unknown error"]
+    assert lines == [
+        "S3 is down: ConnectionError: refused #0",
+        "S3 is back up",
+        "job worker is down: OSError: connection to server failed",
+        "ETL worker is down: unknown error",
+    ]
     s3 = board.get("s3")
     assert s3.ok is True and s3.last_error == "ConnectionError: refused #4"
 
@@ -146,8 +169,13 @@ def test_health_and_console_name_a_down_component_with_its_error(runtime):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    settings = runtime.settings.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{port}", "aws_access_key_id": "k",
-                                                   "aws_secret_access_key": SecretStr("s")})
+    settings = runtime.settings.model_copy(
+        update={
+            "s3_endpoint_url": f"http://127.0.0.1:{port}",
+            "aws_access_key_id": "k",
+            "aws_secret_access_key": SecretStr("s"),
+        }
+    )
     client = TestClient(create_app(Runtime(settings)))
     anonymous = client.get("/healthz")
     assert anonymous.status_code == 200 and anonymous.json() == {"status": "ok"}  # S3 degrades, it is not down
@@ -162,5 +190,5 @@ def test_health_and_console_name_a_down_component_with_its_error(runtime):
     data = console_data(Runtime(settings))
     assert data["components_status"] == "degraded" and data["components"]["s3"]["ok"] is False
     html = templates().env.get_template("admin/clickhouse.html").render(data=data, request=None)
-    section = html[html.index('id="components"'):]
+    section = html[html.index('id="components"') :]
     assert "S3" in section and "down" in section and "Could not connect" in section

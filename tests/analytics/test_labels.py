@@ -41,18 +41,23 @@ def test_sections_of_one_course_lose_the_shared_start():
     names = [f"Probability and Statistics — Spring 2026 (Section {k:02d})" for k in (1, 2, 3)]
     assert short_names(names) == ["Section 01", "Section 02", "Section 03"]
     assert short_names(["Physics · Fall cohort", "Physics · Evening cohort"]) == ["Fall cohort", "Evening cohort"]
-    mixed = ["Probability and Statistics — Spring 2026 (Section 01)",
-             "Probability and Statistics — Fall 2026 (Section 01)"]
+    mixed = [
+        "Probability and Statistics — Spring 2026 (Section 01)",
+        "Probability and Statistics — Fall 2026 (Section 01)",
+    ]
     assert short_names(mixed) == ["Spring 2026 (Section 01)", "Fall 2026 (Section 01)"]
 
 
-@pytest.mark.parametrize("names", [
-    ["Unit 1: Exploratory Data Analysis", "Unit 2: Producing Data"],  # "Unit" is shared but not up to a separator
-    ["Same", "Same"],
-    ["Only one"],
-    ["Course — A", "Course — A", "Course — B"],
-    ["Course — ", "Course — B"],
-])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Unit 1: Exploratory Data Analysis", "Unit 2: Producing Data"],  # "Unit" is shared but not up to a separator
+        ["Same", "Same"],
+        ["Only one"],
+        ["Course — A", "Course — A", "Course — B"],
+        ["Course — ", "Course — B"],
+    ],
+)
 def test_names_keep_what_tells_them_apart(names):
     short = short_names(names)
     assert len(set(short)) == len(set(names)) and all(short)
@@ -69,9 +74,11 @@ def test_middle_ellipsis_keeps_start_and_end():
 
 
 def test_repeated_titles_get_one_label_per_id():
-    items = [("v1", "Distributions: A Worked Example", "distributions-1.mp4"),
-             ("v2", "Distributions: A Worked Example", "distributions-2.mp4"),
-             ("v3", "Boxplots Explained", "boxplots-1.mp4")]
+    items = [
+        ("v1", "Distributions: A Worked Example", "distributions-1.mp4"),
+        ("v2", "Distributions: A Worked Example", "distributions-2.mp4"),
+        ("v3", "Boxplots Explained", "boxplots-1.mp4"),
+    ]
     labels = unique_labels(items)
     assert labels["v3"] == "Boxplots Explained"
     assert labels["v1"] != labels["v2"] and "distributions-1" in labels["v1"] and "distributions-2" in labels["v2"]
@@ -89,10 +96,12 @@ def test_titles_that_only_differ_in_the_middle_stay_apart_when_cut():
 
 
 def test_add_labels_gives_rows_of_one_id_the_same_label():
-    rows = [{"page_id": 7, "page_title": "Overview", "period": "2026-03-02"},
-            {"page_id": 7, "page_title": "Overview", "period": "2026-03-09"},
-            {"page_id": 8, "page_title": "Overview", "period": "2026-03-02"},
-            {"page_id": 9, "page_title": "", "period": "2026-03-02"}]
+    rows = [
+        {"page_id": 7, "page_title": "Overview", "period": "2026-03-02"},
+        {"page_id": 7, "page_title": "Overview", "period": "2026-03-09"},
+        {"page_id": 8, "page_title": "Overview", "period": "2026-03-02"},
+        {"page_id": 9, "page_title": "", "period": "2026-03-02"},
+    ]
     labelled = add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label")
     by_id = {}
     for row in labelled:

@@ -23,8 +23,12 @@ def add_scopes(runtime) -> None:
     with runtime.sessions() as session:
         session.add_all([Project(id=10, slug="proj-10", title="P10"), Project(id=20, slug="proj-20", title="P20")])
         session.flush()
-        session.add_all([Section(id=sid, slug=f"sec-{sid}", title=f"S{sid}", project_id=pid)
-                         for sid, pid in ((1, 10), (2, 10), (3, 20))])
+        session.add_all(
+            [
+                Section(id=sid, slug=f"sec-{sid}", title=f"S{sid}", project_id=pid)
+                for sid, pid in ((1, 10), (2, 10), (3, 20))
+            ]
+        )
         session.commit()
 
 
@@ -35,7 +39,18 @@ def cli(runtime):
     rows = []
     for section, project in ((1, 10), (2, 10), (3, 20)):
         for i in range(section * 2):
-            rows.append([f"s{section}-u{i}", section, project, datetime(2026, 10, 1, 12, i), "video", "v", f"h{section}-{i}", float(i)])
+            rows.append(
+                [
+                    f"s{section}-u{i}",
+                    section,
+                    project,
+                    datetime(2026, 10, 1, 12, i),
+                    "video",
+                    "v",
+                    f"h{section}-{i}",
+                    float(i),
+                ]
+            )
     client.insert(f"`{settings.clickhouse_database}`.raw_events", rows, column_names=COLUMNS)
     app = typer.Typer()
     app.command()(make_query_command(lambda: settings, lambda _settings: client))
@@ -64,8 +79,16 @@ def test_a_section_or_project_by_slug_is_the_same_as_by_id(cli):
     assert project.exit_code == 0 and json.loads(project.stdout)["rows"] == [[6]]
 
 
-@pytest.mark.parametrize(("option", "ref"), [("--section", "4508"), ("--section", "no-such-section"),
-                                             ("--project", "99"), ("--project", "sec-1"), ("--section", "proj-10")])
+@pytest.mark.parametrize(
+    ("option", "ref"),
+    [
+        ("--section", "4508"),
+        ("--section", "no-such-section"),
+        ("--project", "99"),
+        ("--project", "sec-1"),
+        ("--section", "proj-10"),
+    ],
+)
 def test_an_unknown_section_or_project_exits_2_never_an_empty_result(cli, option, ref):
     result = cli(option, ref, "SELECT count() AS n FROM raw_events")
     assert result.exit_code == 2, result.stdout + result.stderr
@@ -74,7 +97,13 @@ def test_an_unknown_section_or_project_exits_2_never_an_empty_result(cli, option
 
 
 def test_project_json_output(cli):
-    result = cli("--project", "10", "--format", "json", "SELECT section_id, count() AS n FROM raw_events GROUP BY section_id ORDER BY section_id")
+    result = cli(
+        "--project",
+        "10",
+        "--format",
+        "json",
+        "SELECT section_id, count() AS n FROM raw_events GROUP BY section_id ORDER BY section_id",
+    )
     assert result.exit_code == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["columns"] == [{"name": "section_id", "type": "Nullable(UInt64)"}, {"name": "n", "type": "UInt64"}]
@@ -83,7 +112,9 @@ def test_project_json_output(cli):
 
 
 def test_admin_csv_output_and_truncation(cli):
-    result = cli("--admin", "--format", "csv", "--max-rows", "5", "SELECT user_id, score FROM raw_events ORDER BY user_id")
+    result = cli(
+        "--admin", "--format", "csv", "--max-rows", "5", "SELECT user_id, score FROM raw_events ORDER BY user_id"
+    )
     assert result.exit_code == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["user_id", "score"]
@@ -99,8 +130,12 @@ def test_sql_from_stdin(cli):
 
 @pytest.mark.parametrize(
     ("sql", "reason"),
-    [("DROP TABLE raw_events", "only SELECT"), ("SELECT * FROM system.tables", "database-qualified"),
-     ("SELECT * FROM numbers(5)", "table function"), ("SELECT 1; SELECT 2", "exactly one")],
+    [
+        ("DROP TABLE raw_events", "only SELECT"),
+        ("SELECT * FROM system.tables", "database-qualified"),
+        ("SELECT * FROM numbers(5)", "table function"),
+        ("SELECT 1; SELECT 2", "exactly one"),
+    ],
 )
 def test_guard_rejection_exits_2_with_reason(cli, sql, reason):
     result = cli("--section", "1", sql)
@@ -116,8 +151,12 @@ def test_admin_is_guarded_too(cli):
 
 @pytest.mark.parametrize(
     "args",
-    [("SELECT 1",), ("--section", "1", "--project", "2", "SELECT 1"), ("--admin", "--section", "1", "SELECT 1"),
-     ("--section", "1", "--format", "xml", "SELECT 1")],
+    [
+        ("SELECT 1",),
+        ("--section", "1", "--project", "2", "SELECT 1"),
+        ("--admin", "--section", "1", "SELECT 1"),
+        ("--section", "1", "--format", "xml", "SELECT 1"),
+    ],
 )
 def test_bad_options_exit_1(cli, args):
     result = cli(*args)
@@ -129,7 +168,12 @@ def test_query_errors_exit_1(cli):
     result = cli("--section", "1", "SELECT no_such_column FROM raw_events")
     assert result.exit_code == 1
     assert "error (invalid)" in result.stderr and "no_such_column" in result.stderr
-    result = cli("--admin", "--timeout", "1", "SELECT count() FROM raw_events AS a CROSS JOIN raw_events AS b CROSS JOIN raw_events AS c WHERE sleepEachRow(0) = 0")
+    result = cli(
+        "--admin",
+        "--timeout",
+        "1",
+        "SELECT count() FROM raw_events AS a CROSS JOIN raw_events AS b CROSS JOIN raw_events AS c WHERE sleepEachRow(0) = 0",
+    )
     assert result.exit_code == 2  # sleepEachRow is refused by the guard before anything runs
 
 

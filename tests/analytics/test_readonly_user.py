@@ -25,22 +25,35 @@ def formatted(client, sql: str) -> str:
 
 @pytest.fixture()
 def settings(base_settings):
-    return base_settings.model_copy(update={"clickhouse_database": "analytics", "query_max_execution_time": 20,
-                                            "query_max_memory_usage": 3 * 1024**3, "query_max_range_elements": 500_000})
+    return base_settings.model_copy(
+        update={
+            "clickhouse_database": "analytics",
+            "query_max_execution_time": 20,
+            "query_max_memory_usage": 3 * 1024**3,
+            "query_max_range_elements": 500_000,
+        }
+    )
 
 
 def test_every_statement_parses_in_clickhouse(ch_engine, settings):
     script = render_script(plan_from_settings(settings, password="it's \\ secret"))
     parsed = [formatted(ch_engine, sql) for sql in statements(script)]
-    assert [sql.split(" ")[0:2] for sql in parsed] == [["CREATE", "SETTINGS"], ["CREATE", "USER"], ["GRANT", "SELECT"], ["GRANT", "SELECT"]]
+    assert [sql.split(" ")[0:2] for sql in parsed] == [
+        ["CREATE", "SETTINGS"],
+        ["CREATE", "USER"],
+        ["GRANT", "SELECT"],
+        ["GRANT", "SELECT"],
+    ]
     assert "it\\'s \\\\ secret" in parsed[1]
 
 
 def test_grants_only_select_on_the_exposed_tables(settings):
     ddl = readonly_user_ddl(plan_from_settings(settings))
     grants = [sql for sql in ddl if sql.startswith("GRANT")]
-    assert grants == ["GRANT SELECT ON analytics.raw_events TO xolap_readonly",
-                      "GRANT SELECT ON analytics.content_titles TO xolap_readonly"]
+    assert grants == [
+        "GRANT SELECT ON analytics.raw_events TO xolap_readonly",
+        "GRANT SELECT ON analytics.content_titles TO xolap_readonly",
+    ]
     assert not any("ingest_errors" in sql or "*" in sql or "TEMPORARY" in sql for sql in ddl)
     with_errors = readonly_user_ddl(plan_from_settings(settings, include_ingest_errors=True))
     assert "GRANT SELECT ON analytics.ingest_errors TO xolap_readonly" in with_errors
@@ -52,8 +65,15 @@ def test_profile_is_readonly_and_caps_every_limit_the_executor_sends(ch_engine, 
     assert items["readonly"] == " = 1"
     limits = Limits.from_settings(settings)
     sent = limits.query_settings()
-    for name in ("max_execution_time", "max_result_rows", "max_rows_to_read", "max_bytes_to_read", "max_memory_usage",
-                 "function_range_max_elements_in_block", "function_sleep_max_microseconds_per_block"):
+    for name in (
+        "max_execution_time",
+        "max_result_rows",
+        "max_rows_to_read",
+        "max_bytes_to_read",
+        "max_memory_usage",
+        "function_range_max_elements_in_block",
+        "function_sleep_max_microseconds_per_block",
+    ):
         value = {"max_memory_usage": limits.max_memory_usage}.get(name, sent[name])
         shown = f"{value:g}" if isinstance(value, float) else str(value)
         low = "0.1" if name == "max_execution_time" else "1"
@@ -62,7 +82,9 @@ def test_profile_is_readonly_and_caps_every_limit_the_executor_sends(ch_engine, 
     assert set(sent) | {"additional_table_filters", "do_not_merge_across_partitions_select_final"} <= set(items)
     assert items["max_memory_usage"].startswith(f" = {3 * 1024**3} ")
     assert items["function_range_max_elements_in_block"].startswith(" = 500000 ")
-    assert formatted(ch_engine, profile).startswith("CREATE SETTINGS PROFILE IF NOT EXISTS `xolap_readonly_profile` SETTINGS readonly = 1, ")
+    assert formatted(ch_engine, profile).startswith(
+        "CREATE SETTINGS PROFILE IF NOT EXISTS `xolap_readonly_profile` SETTINGS readonly = 1, "
+    )
 
 
 def test_user_uses_the_profile_and_the_database(settings):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from dashboard_support import bearer, module_runtime, section_event_count
 from fastapi.testclient import TestClient
 
+from dashboard_support import bearer, module_runtime, section_event_count
 from xolap.analytics import result_cache
 from xolap.analytics.result_cache import ResultCache
 from xolap.clickhouse import data_version
@@ -30,9 +30,14 @@ _numbers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def cache_world(base_settings, ch_engine, pg_template, moto_server):
-    settings = base_settings.model_copy(update={
-        "s3_endpoint_url": moto_server, "sqs_endpoint_url": moto_server,
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+    settings = base_settings.model_copy(
+        update={
+            "s3_endpoint_url": moto_server,
+            "sqs_endpoint_url": moto_server,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+    )
     yield from module_runtime(settings, ch_engine, pg_template, "rcache")
 
 
@@ -48,8 +53,10 @@ def statement(section: int = 101, project: int = 1) -> dict:
     return {
         "actor": {"account": {"homePage": "https://torus.example", "name": f"fresh-{n}"}},
         "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
-        "object": {"id": f"https://torus.example/page/{n}",
-                   "definition": {"type": EXT + "types/page", "name": {"en-US": f"Page {n}"}}},
+        "object": {
+            "id": f"https://torus.example/page/{n}",
+            "definition": {"type": EXT + "types/page", "name": {"en-US": f"Page {n}"}},
+        },
         "context": {"extensions": {EXT + "section_id": section, EXT + "project_id": project, EXT + "page_id": 1000}},
         "timestamp": f"2026-09-0{1 + n % 8}T10:00:{n % 60:02d}.000Z",
         "id": str(uuid.uuid4()),
@@ -76,6 +83,7 @@ def warm(client, who, path: str) -> int:
 
 # ---------------------------------------------------------------- served warm, never across scopes
 
+
 def test_unchanged_tab_is_a_cache_hit_with_the_same_body(world):
     client, who, _ = world
     first = client.get(A + "/categories/cross_event", headers=who["inst_a"])
@@ -101,8 +109,11 @@ def test_cached_answers_stay_in_their_scope_and_authorization_still_applies(worl
 def test_a_write_to_one_section_leaves_other_scopes_warm(world):
     client, who, runtime = world
     before = {path: warm(client, who["admin"], path) for path in (A, A2, B, P, P2)}
-    response = client.post("/api/v1/statements", content=jsonl(statement(101, 1)),
-                           headers={"Authorization": f"Bearer {runtime.admin_token}"})
+    response = client.post(
+        "/api/v1/statements",
+        content=jsonl(statement(101, 1)),
+        headers={"Authorization": f"Bearer {runtime.admin_token}"},
+    )
     assert response.status_code == 200 and response.json()["accepted"] == 1, response.text
     for path, expected_change in ((A, 1), (P, 1), (A2, 0), (B, 0), (P2, 0)):
         count, hit = load(client, who["admin"], path)
@@ -115,14 +126,18 @@ def test_overview_and_categories_see_the_new_event_too(world):
     overview = client.get(A, headers=who["inst_a"]).json()["summary"]["total_events"]
     category = client.get(A + "/categories/cross_event", headers=who["inst_a"]).json()
     assert client.get(A, headers=who["inst_a"]).headers["x-xolap-cache"] == "hit"
-    client.post("/api/v1/statements", content=jsonl(statement(101, 1)),
-                headers={"Authorization": f"Bearer {runtime.admin_token}"})
+    client.post(
+        "/api/v1/statements",
+        content=jsonl(statement(101, 1)),
+        headers={"Authorization": f"Bearer {runtime.admin_token}"},
+    )
     assert client.get(A, headers=who["inst_a"]).json()["summary"]["total_events"] == overview + 1
     fresh = client.get(A + "/categories/cross_event", headers=who["inst_a"])
     assert fresh.headers.get("x-xolap-cache") != "hit" and fresh.json()["rows"] != category["rows"]
 
 
 # ---------------------------------------------------------------- every insert path makes the next load fresh
+
 
 def test_python_file_ingest_is_visible_on_the_next_load(world, tmp_path: Path):
     from xolap.ingest.files import expand_local, ingest_file
@@ -156,8 +171,11 @@ def test_statements_api_write_is_visible_on_the_next_load(world):
     client, who, runtime = world
     before = warm(client, who["inst_a"], A)
     body = orjson.dumps([statement(), statement()])
-    response = client.post("/api/v1/statements", content=body,
-                           headers={"Authorization": f"Bearer {runtime.admin_token}", "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/statements",
+        content=body,
+        headers={"Authorization": f"Bearer {runtime.admin_token}", "Content-Type": "application/json"},
+    )
     assert response.json()["accepted"] == 2, response.text
     assert load(client, who["inst_a"], A) == (before + 2, False)
 
@@ -166,8 +184,8 @@ def test_etl_write_is_visible_on_the_next_load(world):
     import json
 
     from xolap.ingest.aws_clients import aws_client
-    from xolap.ingest.etl.handler import EtlProcessor
     from xolap.ingest.etl.batching import EtlLimits
+    from xolap.ingest.etl.handler import EtlProcessor
 
     client, who, runtime = world
     settings = runtime.settings
@@ -176,10 +194,22 @@ def test_etl_write_is_visible_on_the_next_load(world):
     s3.create_bucket(Bucket=bucket)
     key = "section/101/page_viewed/bundle.jsonl"
     s3.put_object(Bucket=bucket, Key=key, Body=jsonl(statement(), statement(), statement(), statement()))
-    notice = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                           "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]}
-    record = {"messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": json.dumps(notice),
-              "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}
+    notice = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+            }
+        ]
+    }
+    record = {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "rh",
+        "body": json.dumps(notice),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "eventSource": "aws:sqs",
+    }
     before = warm(client, who["inst_a"], A)
     report = EtlProcessor(settings, runtime.clickhouse(), s3=s3, sqs=sqs, limits=EtlLimits()).process_records([record])
     assert report.rows == 4, report.summary()
@@ -198,9 +228,15 @@ def test_backfill_chunk_is_visible_on_the_next_load(world):
     key = "section/101/page_viewed/2026-09-01T09-00-00.000000Z_b00001.jsonl"
     s3.put_object(Bucket=bucket, Key=key, Body=jsonl(statement(), statement(), statement(), statement(), statement()))
     before = warm(client, who["inst_a"], A)
-    result = run_chunk(runtime.settings, run_id=1, batch_id=1, chunk=Chunk(0, bucket, (key,)),
-                       target_table=f"{runtime.settings.clickhouse_database}.raw_events",
-                       fmt="JSONAsString", ch_settings={})
+    result = run_chunk(
+        runtime.settings,
+        run_id=1,
+        batch_id=1,
+        chunk=Chunk(0, bucket, (key,)),
+        target_table=f"{runtime.settings.clickhouse_database}.raw_events",
+        fmt="JSONAsString",
+        ch_settings={},
+    )
     assert result.rows_written == 5
     assert load(client, who["inst_a"], A) == (before + 5, False)
 
@@ -225,12 +261,15 @@ def test_custom_sql_is_never_served_from_the_cache(world):
     # A write outside every insert path (a direct client insert) is still seen by custom SQL at once.
     n = second.json()["rows"][0][0]
     db = runtime.settings.clickhouse_database
-    runtime.clickhouse().command(f"INSERT INTO `{db}`.raw_events (user_id, section_id, project_id, timestamp, event_type, "
-                                 f"event_hash) VALUES ('direct', 101, 1, now(), 'page_viewed', '{uuid.uuid4().hex}')")
+    runtime.clickhouse().command(
+        f"INSERT INTO `{db}`.raw_events (user_id, section_id, project_id, timestamp, event_type, "
+        f"event_hash) VALUES ('direct', 101, 1, now(), 'page_viewed', '{uuid.uuid4().hex}')"
+    )
     assert client.post(A + "/query", json=sql, headers=who["inst_a"]).json()["rows"][0][0] == n + 1
 
 
 # ---------------------------------------------------------------- the cache itself
+
 
 def test_lru_is_bounded_by_bytes():
     cache = ResultCache(max_bytes=8 * (1000 + result_cache.ENTRY_OVERHEAD_BYTES) * 4, max_age=60)
@@ -268,8 +307,10 @@ def test_concurrent_cold_loads_compute_once_and_failures_are_not_kept():
         return b"answer"
 
     results: list[tuple[bytes, bool]] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", lambda: (0, 0), compute)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("k", lambda: (0, 0), compute)))
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(0.2)
@@ -291,8 +332,9 @@ def test_versions_bump_only_the_scopes_a_batch_names():
 
     db = f"versions_{uuid.uuid4().hex[:8]}"
     start = {scope: data_version.version(db, *scope) for scope in (("section", 1), ("section", 2), ("project", 9))}
-    data_version.rows_written(db, pa.table({"section_id": pa.array([1, None], pa.uint64()),
-                                            "project_id": pa.array([9, 9], pa.uint64())}))
+    data_version.rows_written(
+        db, pa.table({"section_id": pa.array([1, None], pa.uint64()), "project_id": pa.array([9, 9], pa.uint64())})
+    )
     assert data_version.version(db, "section", 1) != start[("section", 1)]
     assert data_version.version(db, "project", 9) != start[("project", 9)]
     assert data_version.version(db, "section", 2) == start[("section", 2)]

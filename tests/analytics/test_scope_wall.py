@@ -49,12 +49,21 @@ def world(ch_engine, base_settings):
     for section, project in SECTIONS.items():
         for i in range(4 * section):
             row = {name: _value(type_, section, i) for name, type_ in columns}
-            row.update(section_id=section, project_id=project, event_type="page_viewed", page_id=100 + i,
-                       event_hash=f"h{section}-{i}", object_name=f"title-{project}-{i}")
+            row.update(
+                section_id=section,
+                project_id=project,
+                event_type="page_viewed",
+                page_id=100 + i,
+                event_hash=f"h{section}-{i}",
+                object_name=f"title-{project}-{i}",
+            )
             rows.append([row[name] for name, _ in columns])
     client.insert(f"`{db}`.raw_events", rows, column_names=[name for name, _ in columns])
-    client.insert(f"`{db}`.ingest_errors", [["f.jsonl", 1, "bad", "secret line"]],
-                  column_names=["source_file", "source_line", "reason", "raw_line"])
+    client.insert(
+        f"`{db}`.ingest_errors",
+        [["f.jsonl", 1, "bad", "secret line"]],
+        column_names=["source_file", "source_line", "reason", "raw_line"],
+    )
     client.command(f"CREATE DATABASE `{mirror}`")
     client.command(f"CREATE TABLE `{mirror}`.events ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
     settings = base_settings.model_copy(update={"clickhouse_database": db})
@@ -78,8 +87,10 @@ def hostile_queries(db: str, mirror: str, columns: list[str]) -> dict[str, str]:
         "scalar_subquery": f"SELECT arrayJoin((SELECT groupUniqArray(section_id) FROM {events}))",
         "join": f"SELECT b.section_id FROM {events} AS a INNER JOIN {events} AS b ON a.user_id != b.user_id OR 1",
         "cross_join": f"SELECT b.section_id FROM (SELECT 1 AS one) AS a CROSS JOIN {events} AS b",
-        "left_join": (f"SELECT e.section_id FROM (SELECT arrayJoin([1, 2, 3]) AS s) AS t "
-                      f"LEFT JOIN {events} AS e ON e.section_id = t.s WHERE e.section_id != 0"),
+        "left_join": (
+            f"SELECT e.section_id FROM (SELECT arrayJoin([1, 2, 3]) AS s) AS t "
+            f"LEFT JOIN {events} AS e ON e.section_id = t.s WHERE e.section_id != 0"
+        ),
         "full_join": f"SELECT e.section_id FROM {events} AS e FULL JOIN {mirror}.events AS m ON 0 = 1 WHERE e.section_id != 0",
         "union_all": f"SELECT section_id FROM {events} WHERE section_id = 2 UNION ALL SELECT section_id FROM {events}",
         "union_distinct": f"SELECT section_id FROM {events} UNION DISTINCT SELECT section_id FROM {events} FINAL",
@@ -88,8 +99,9 @@ def hostile_queries(db: str, mirror: str, columns: list[str]) -> dict[str, str]:
         "global_in_aliased_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} GLOBAL IN (({events} AS y))",
         "in_bare_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} IN {events}",
         "in_function_form": f"SELECT m.section_id FROM {mirror}.events AS m WHERE in({row}, {events})",
-        "in_inside_lambda": (f"SELECT m.section_id FROM {mirror}.events AS m "
-                             f"WHERE arrayExists(x -> {row} IN (({events} AS y)), [1])"),
+        "in_inside_lambda": (
+            f"SELECT m.section_id FROM {mirror}.events AS m WHERE arrayExists(x -> {row} IN (({events} AS y)), [1])"
+        ),
         "view_function": f"SELECT section_id FROM view(SELECT * FROM {events})",
         "merge_function": f"SELECT section_id FROM merge('{db}', '^raw_events$')",
     }
@@ -127,30 +139,45 @@ def test_in_sets_see_the_whole_scope(world, scope, scope_id):
     """The wall keeps what the scope owns: every one of its rows is found through an `IN ((table AS y))` set."""
     client, settings, mirror, columns = world
     db = settings.clickhouse_database
-    sql = hostile_queries(db, mirror, columns)["in_aliased_table"].replace("SELECT m.section_id", "SELECT m.section_id, count()") + " GROUP BY 1"
+    sql = (
+        hostile_queries(db, mirror, columns)["in_aliased_table"].replace(
+            "SELECT m.section_id", "SELECT m.section_id, count()"
+        )
+        + " GROUP BY 1"
+    )
     counts = dict(run(client, settings, sql, wall=scope_wall(scope, scope_id, db)).rows)
     assert counts == {section: 4 * section for section in SCOPES[(scope, scope_id)]}
 
 
-@pytest.mark.parametrize(("scope", "scope_id", "projects"), [("section", 1, {10}), ("section", 3, {20}), ("project", 20, {20})])
+@pytest.mark.parametrize(
+    ("scope", "scope_id", "projects"), [("section", 1, {10}), ("section", 3, {20}), ("project", 20, {20})]
+)
 def test_content_titles_are_confined_to_the_scopes_projects(world, scope, scope_id, projects):
     client, settings, _mirror, _columns = world
     db = settings.clickhouse_database
     wall = scope_wall(scope, scope_id, db)
-    for sql in (f"SELECT DISTINCT project_id FROM {db}.content_titles",
-                f"SELECT DISTINCT project_id FROM {db}.content_titles FINAL",
-                f"SELECT DISTINCT project_id FROM {db}.content_titles_mv"):
+    for sql in (
+        f"SELECT DISTINCT project_id FROM {db}.content_titles",
+        f"SELECT DISTINCT project_id FROM {db}.content_titles FINAL",
+        f"SELECT DISTINCT project_id FROM {db}.content_titles_mv",
+    ):
         assert {row[0] for row in run(client, settings, sql, wall=wall).rows} <= projects, sql
-    assert {row[0] for row in run(client, settings, f"SELECT DISTINCT project_id FROM {db}.content_titles", wall=wall).rows} == projects
+    assert {
+        row[0] for row in run(client, settings, f"SELECT DISTINCT project_id FROM {db}.content_titles", wall=wall).rows
+    } == projects
 
 
 def test_admin_only_and_system_tables_show_no_rows(world):
     client, settings, _mirror, _columns = world
     db = settings.clickhouse_database
     wall = scope_wall("section", 1, db)
-    for sql in (f"SELECT count() FROM {db}.ingest_errors", f"SELECT count() FROM {db}.schema_migrations",
-                "SELECT count() FROM system.processes", f"SELECT count() FROM mergeTreeIndex('{db}', 'raw_events')",
-                f"SELECT count() FROM merge('{db}', '.*')"):
+    for sql in (
+        f"SELECT count() FROM {db}.ingest_errors",
+        f"SELECT count() FROM {db}.schema_migrations",
+        "SELECT count() FROM system.processes",
+        f"SELECT count() FROM mergeTreeIndex('{db}', 'raw_events')",
+        f"SELECT count() FROM merge('{db}', '.*')",
+    ):
         assert run(client, settings, sql, wall=wall).rows == [(0,)], sql
     assert run(client, settings, f"SELECT count() FROM {db}.ingest_errors").rows == [(1,)]
     assert run(client, settings, "SELECT 41 + 1", wall=wall).rows == [(42,)]  # SELECT without FROM reads system.one
@@ -161,7 +188,12 @@ def test_a_user_cannot_reset_the_filters(world):
     db = settings.clickhouse_database
     wall = scope_wall("section", 1, db)
     with pytest.raises(QueryError) as info:
-        run(client, settings, f"SELECT section_id FROM {db}.raw_events SETTINGS additional_table_filters = {{}}", wall=wall)
+        run(
+            client,
+            settings,
+            f"SELECT section_id FROM {db}.raw_events SETTINGS additional_table_filters = {{}}",
+            wall=wall,
+        )
     assert info.value.kind == "readonly"
     nested = f"SELECT section_id FROM (SELECT * FROM {db}.raw_events SETTINGS additional_table_filters = {{}})"
     assert visible_sections(client, settings, nested, wall) == {1}
@@ -173,10 +205,12 @@ def test_a_user_cannot_reset_the_filters(world):
 def test_guarded_queries_answer_the_same_behind_the_wall(world, scope, scope_id):
     client, settings, _mirror, _columns = world
     db = settings.clickhouse_database
-    for sql in ("SELECT section_id, count() FROM raw_events GROUP BY section_id ORDER BY section_id",
-                "SELECT t.project_id, count() FROM raw_events AS e JOIN content_titles AS t ON t.content_id = toString(e.page_id) "
-                "GROUP BY t.project_id ORDER BY 1",
-                "SELECT count() FROM content_titles"):
+    for sql in (
+        "SELECT section_id, count() FROM raw_events GROUP BY section_id ORDER BY section_id",
+        "SELECT t.project_id, count() FROM raw_events AS e JOIN content_titles AS t ON t.content_id = toString(e.page_id) "
+        "GROUP BY t.project_id ORDER BY 1",
+        "SELECT count() FROM content_titles",
+    ):
         guarded = guard(sql, scope=scope, database=db)
         parameters = guarded.parameters(scope_id)
         plain = run(client, settings, guarded.sql, parameters=parameters).rows
@@ -219,8 +253,9 @@ def test_custom_sql_runs_behind_the_wall(world):
 
     client, settings, _mirror, _columns = world
     marker = f"wall-cli-{os.getpid()}"
-    result = run_custom_sql(client, settings, f"SELECT '{marker}' AS m, count() FROM raw_events", scope="section",
-                            scope_id=3)
+    result = run_custom_sql(
+        client, settings, f"SELECT '{marker}' AS m, count() FROM raw_events", scope="section", scope_id=3
+    )
     assert result.rows[0][0] == marker
     logged = _settings_of_logged_query(client, marker)
     assert f"'{settings.clickhouse_database}.raw_events':'section_id = 3'" in logged["additional_table_filters"]
@@ -239,4 +274,3 @@ def test_the_api_runs_custom_sql_behind_the_wall(world):
     assert result.rows == [(marker, 12)]
     logged = _settings_of_logged_query(client, marker)
     assert f"'{settings.clickhouse_database}.raw_events':'project_id = 20'" in logged["additional_table_filters"]
-

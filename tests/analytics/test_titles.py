@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,8 @@ from xolap.analytics.titles import TitlesImportError, import_titles
 def titles(client, settings) -> dict[tuple[int, str, str], str]:
     rows = client.query(
         f"SELECT project_id, kind, content_id, argMax(title, updated_at) FROM `{settings.clickhouse_database}`.content_titles "
-        "GROUP BY project_id, kind, content_id").result_rows
+        "GROUP BY project_id, kind, content_id"
+    ).result_rows
     return {(p, k, c): t for p, k, c, t in rows}
 
 
@@ -28,22 +29,37 @@ def test_csv_import_keeps_good_rows_and_reports_bad_ones(ch_db, tmp_path):
         "10,page,abc,Bad page id\n"
         "10,video,https://v.example/a.mp4,  Intro   video \n"
         "10,activity,500,\n"
-        "10,activity,0500,Quiz 1\n")
+        "10,activity,0500,Quiz 1\n"
+    )
     report = import_titles(client, settings, path)
     assert report.imported == 3
     assert [(p.line, p.field) for p in report.problems] == [
-        (3, "kind"), (4, "project_id"), (5, "content_id"), (7, "title")]
+        (3, "kind"),
+        (4, "project_id"),
+        (5, "content_id"),
+        (7, "title"),
+    ]
     assert str(report.problems[0]).startswith(f"{path}:3: kind: must be one of page, video, activity")
     assert titles(client, settings) == {
-        (10, "page", "100"): "Welcome", (10, "video", "https://v.example/a.mp4"): "Intro video",
-        (10, "activity", "500"): "Quiz 1"}
+        (10, "page", "100"): "Welcome",
+        (10, "video", "https://v.example/a.mp4"): "Intro video",
+        (10, "activity", "500"): "Quiz 1",
+    }
 
 
 def test_json_and_jsonl(ch_db, tmp_path):
     client, settings = ch_db
     array = tmp_path / "t.json"
-    array.write_text(json.dumps({"titles": [{"project_id": 1, "kind": "page", "content_id": 7, "title": "Seven"},
-                                            {"project_id": 1, "kind": "page", "title": "no id"}]}))
+    array.write_text(
+        json.dumps(
+            {
+                "titles": [
+                    {"project_id": 1, "kind": "page", "content_id": 7, "title": "Seven"},
+                    {"project_id": 1, "kind": "page", "title": "no id"},
+                ]
+            }
+        )
+    )
     report = import_titles(client, settings, array)
     assert report.imported == 1 and [(p.line, p.field) for p in report.problems] == [(2, "content_id")]
     lines = tmp_path / "t.jsonl"
@@ -56,16 +72,33 @@ def test_json_and_jsonl(ch_db, tmp_path):
 
 def test_import_wins_over_statement_names_and_later_imports_win(ch_db):
     client, settings = ch_db
-    future = datetime(2026, 11, 1, tzinfo=timezone.utc)  # a statement stamped earlier than the import
-    client.insert(f"`{settings.clickhouse_database}`.raw_events",
-                  [[5, 10, "u", future, "page_viewed", "v", 100, "Page from statement", "h1"]],
-                  column_names=["section_id", "project_id", "user_id", "timestamp", "event_type", "verb_id", "page_id",
-                                "object_name", "event_hash"])
+    future = datetime(2026, 11, 1, tzinfo=UTC)  # a statement stamped earlier than the import
+    client.insert(
+        f"`{settings.clickhouse_database}`.raw_events",
+        [[5, 10, "u", future, "page_viewed", "v", 100, "Page from statement", "h1"]],
+        column_names=[
+            "section_id",
+            "project_id",
+            "user_id",
+            "timestamp",
+            "event_type",
+            "verb_id",
+            "page_id",
+            "object_name",
+            "event_hash",
+        ],
+    )
     assert titles(client, settings) == {(10, "page", "100"): "Page from statement"}  # fed by the ingest view
     import_titles(client, settings, [{"project_id": 10, "kind": "page", "content_id": "100", "title": "Catalogue"}])
     assert titles(client, settings) == {(10, "page", "100"): "Catalogue"}
-    import_titles(client, settings, [{"project_id": 10, "kind": "page", "content_id": "100", "title": "Renamed"},
-                                     {"project_id": 10, "kind": "page", "content_id": "100", "title": "Renamed twice"}])
+    import_titles(
+        client,
+        settings,
+        [
+            {"project_id": 10, "kind": "page", "content_id": "100", "title": "Renamed"},
+            {"project_id": 10, "kind": "page", "content_id": "100", "title": "Renamed twice"},
+        ],
+    )
     assert titles(client, settings) == {(10, "page", "100"): "Renamed twice"}
 
 

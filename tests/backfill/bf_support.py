@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 OLI = "http://oli.cmu.edu/extensions/"
 
 
 def statement(n: int, section: int = 1) -> bytes:
     """One valid page-viewed statement; n makes it unique (so its event_hash is unique)."""
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=n)
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n)
     return (
         b'{"id":"%d","actor":{"account":{"name":"user-%d","homePage":"https://example.edu"}},'
         b'"verb":{"id":"http://id.tincanapi.com/verb/viewed"},'
@@ -21,7 +21,7 @@ def statement(n: int, section: int = 1) -> bytes:
 
 
 def bundle_key(prefix: str, index: int, day: int = 1) -> str:
-    at = datetime(2026, 1, day, 9, 0, 0, tzinfo=timezone.utc) + timedelta(minutes=index)
+    at = datetime(2026, 1, day, 9, 0, 0, tzinfo=UTC) + timedelta(minutes=index)
     return f"{prefix}section/1/page_viewed/{at.strftime('%Y-%m-%dT%H-%M-%S.%fZ')}_b{index:05d}.jsonl"
 
 
@@ -46,7 +46,9 @@ def raw_rows(runtime) -> int:
     return runtime.clickhouse().query(f"SELECT count() FROM `{db}`.raw_events").result_rows[0][0]
 
 
-def write_csv_manifest(s3, bucket: str, inventory_files: list[list[tuple[str, str]]], *, prefix: str = "inventory/") -> str:
+def write_csv_manifest(
+    s3, bucket: str, inventory_files: list[list[tuple[str, str]]], *, prefix: str = "inventory/"
+) -> str:
     """An AWS-style CSV inventory (gzip, URL-encoded keys) with one data file per list; returns the manifest URL."""
     import gzip
     import hashlib
@@ -59,14 +61,26 @@ def write_csv_manifest(s3, bucket: str, inventory_files: list[list[tuple[str, st
         key = f"{prefix}data/part-{i}.csv.gz"
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         files.append({"key": key, "size": len(body), "MD5checksum": hashlib.md5(body).hexdigest()})
-    manifest = {"sourceBucket": bucket, "destinationBucket": f"arn:aws:s3:::{bucket}", "version": "2016-11-30",
-                "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag", "files": files}
+    manifest = {
+        "sourceBucket": bucket,
+        "destinationBucket": f"arn:aws:s3:::{bucket}",
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate, ETag",
+        "files": files,
+    }
     s3.put_object(Bucket=bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest).encode())
     return f"s3://{bucket}/{prefix}manifest.json"
 
 
-def write_parquet_manifest(s3, bucket: str, inventory_files: list[list[tuple[str, str]]], *, prefix: str = "inventory-pq/",
-                           file_format: str = "Parquet") -> str:
+def write_parquet_manifest(
+    s3,
+    bucket: str,
+    inventory_files: list[list[tuple[str, str]]],
+    *,
+    prefix: str = "inventory-pq/",
+    file_format: str = "Parquet",
+) -> str:
     import hashlib
     import io
 
@@ -88,8 +102,12 @@ def write_parquet_manifest(s3, bucket: str, inventory_files: list[list[tuple[str
         key = f"{prefix}data/part-{i}.{file_format.lower()}"
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         files.append({"key": key, "size": len(body), "MD5checksum": hashlib.md5(body).hexdigest()})
-    manifest = {"sourceBucket": bucket, "destinationBucket": f"arn:aws:s3:::{bucket}", "fileFormat": file_format,
-                "fileSchema": "message s3.inventory { required binary bucket (STRING); required binary key (STRING); }",
-                "files": files}
+    manifest = {
+        "sourceBucket": bucket,
+        "destinationBucket": f"arn:aws:s3:::{bucket}",
+        "fileFormat": file_format,
+        "fileSchema": "message s3.inventory { required binary bucket (STRING); required binary key (STRING); }",
+        "files": files,
+    }
     s3.put_object(Bucket=bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest).encode())
     return f"s3://{bucket}/{prefix}manifest.json"

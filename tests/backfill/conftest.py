@@ -17,9 +17,13 @@ _buckets = itertools.count(1)
 def bf_runtime(runtime, moto_server):
     from xolap.runtime import Runtime
 
-    settings = runtime.settings.model_copy(update={
-        "s3_endpoint_url": moto_server, "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-    })
+    settings = runtime.settings.model_copy(
+        update={
+            "s3_endpoint_url": moto_server,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+    )
     return Runtime(settings)
 
 
@@ -46,13 +50,23 @@ def drain(bf_runtime):
 
     def due() -> int:
         with session_scope(bf_runtime.settings) as session:
-            return session.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'backfill' "
-                                        "AND status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())")).scalar()
+            return session.execute(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'backfill' "
+                    "AND status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())"
+                )
+            ).scalar()
 
     def run(max_rounds: int = 10) -> None:
         for _ in range(max_rounds):
-            bf_runtime.jobs.run_worker(queues=["backfill"], wait=False, install_signal_handlers=False, concurrency=1,
-                                       additional_context={"runtime": bf_runtime}, listen_notify=False)
+            bf_runtime.jobs.run_worker(
+                queues=["backfill"],
+                wait=False,
+                install_signal_handlers=False,
+                concurrency=1,
+                additional_context={"runtime": bf_runtime},
+                listen_notify=False,
+            )
             if not due():
                 return
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from bf_support import count_events, statement, write_csv_manifest
+
 from xolap.backfill import runner, service
 
 WARNING = 'success (result.success): expected true or false, got "maybe"'
@@ -27,9 +28,11 @@ def _bundle(s3, bucket: str, key: str, start: int = 0) -> None:
 
 def _errors(runtime) -> list[tuple]:
     db = runtime.settings.clickhouse_database
-    return runtime.clickhouse().query(
-        f"SELECT severity, source_line, reason FROM `{db}`.ingest_errors ORDER BY source_line"
-    ).result_rows
+    return (
+        runtime.clickhouse()
+        .query(f"SELECT severity, source_line, reason FROM `{db}`.ingest_errors ORDER BY source_line")
+        .result_rows
+    )
 
 
 def test_manual_run_records_warnings_apart_from_rejections(bf_runtime, s3, bucket):

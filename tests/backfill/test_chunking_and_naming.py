@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from xolap.backfill.chunk_sql import settings_clause
 from xolap.backfill.chunking import Chunk, chunk_glob, dedup_token, key_filter_reason, key_time, plan_chunks
 from xolap.backfill.naming import BackfillInputError, check_globs, clickhouse_settings, data_format, target_table
 from xolap.backfill.s3paths import object_url, parse_s3_url, redact, s3_function
-from xolap.backfill.chunk_sql import settings_clause
 from xolap.config import load_settings
 
 KEY = "xapi/section/42/video/2026-01-31T09-05-07.123456Z_5f0c.jsonl"
@@ -33,16 +33,21 @@ def test_chunk_glob_uses_the_common_directory():
 
 
 def test_key_time_and_filters():
-    assert key_time(KEY) == datetime(2026, 1, 31, 9, 5, 7, 123456, tzinfo=timezone.utc)
-    assert key_time("xapi/2026-01-31T09-05-07Z_b.jsonl") == datetime(2026, 1, 31, 9, 5, 7, tzinfo=timezone.utc)
+    assert key_time(KEY) == datetime(2026, 1, 31, 9, 5, 7, 123456, tzinfo=UTC)
+    assert key_time("xapi/2026-01-31T09-05-07Z_b.jsonl") == datetime(2026, 1, 31, 9, 5, 7, tzinfo=UTC)
     assert key_time("xapi/readme.txt") is None
-    start, end = datetime(2026, 1, 31, tzinfo=timezone.utc), datetime(2026, 2, 1, tzinfo=timezone.utc)
+    start, end = datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
     assert key_filter_reason(KEY, prefix="xapi/", date_from=start, date_to=end) is None
     assert key_filter_reason(KEY, prefix="other/", date_from=None, date_to=None) == "prefix"
     assert key_filter_reason(KEY, prefix=None, date_from=end, date_to=None) == "before date range"
     assert key_filter_reason(KEY, prefix=None, date_from=None, date_to=start) == "after date range"
-    assert key_filter_reason("x/no-time.jsonl", prefix=None, date_from=start, date_to=None) == "no timestamp in the file name"
-    assert key_filter_reason("x/a,b.jsonl", prefix=None, date_from=None, date_to=None) == "unsupported characters in key"
+    assert (
+        key_filter_reason("x/no-time.jsonl", prefix=None, date_from=start, date_to=None)
+        == "no timestamp in the file name"
+    )
+    assert (
+        key_filter_reason("x/a,b.jsonl", prefix=None, date_from=None, date_to=None) == "unsupported characters in key"
+    )
 
 
 def test_validation_names_the_field():
@@ -53,21 +58,32 @@ def test_validation_names_the_field():
             target_table(bad, "xolap")
     assert data_format("parquet") == "Parquet"
     assert clickhouse_settings({"max_threads": "4", "s3_max_connections": 8, "use_cache": True}) == {
-        "max_threads": 4, "s3_max_connections": 8, "use_cache": 1}
+        "max_threads": 4,
+        "s3_max_connections": 8,
+        "use_cache": 1,
+    }
     with pytest.raises(BackfillInputError, match="insert_deduplication_token"):
         clickhouse_settings({"insert_deduplication_token": "x"})
     with pytest.raises(BackfillInputError, match="must be a number"):
         clickhouse_settings({"max_threads": [1]})
     assert check_globs("a/**/b-{1..9}-{x,y}?.jsonl")
-    for bad, reason in (("a/{1..x}", "range"), ("a/{}", "empty"), ("a/}", "without"), ("a/{{b}}", "nested"), ("a/'x", "quotes")):
+    for bad, reason in (
+        ("a/{1..x}", "range"),
+        ("a/{}", "empty"),
+        ("a/}", "without"),
+        ("a/{{b}}", "nested"),
+        ("a/'x", "quotes"),
+    ):
         with pytest.raises(BackfillInputError, match=reason):
             check_globs(bad)
     assert settings_clause({"a": 1, "b": "x'y"}) == " SETTINGS a = 1, b = 'x\\'y'"
 
 
 def test_s3_urls_and_credentials():
-    moto = load_settings(s3_endpoint_url="http://127.0.0.1:9000/", aws_access_key_id="AK", aws_secret_access_key="SECRET")
-    assert parse_s3_url("s3://bucket/a/**") .bucket == "bucket"
+    moto = load_settings(
+        s3_endpoint_url="http://127.0.0.1:9000/", aws_access_key_id="AK", aws_secret_access_key="SECRET"
+    )
+    assert parse_s3_url("s3://bucket/a/**").bucket == "bucket"
     assert parse_s3_url("http://127.0.0.1:9000/bucket/a/b.jsonl").key == "a/b.jsonl"
     assert parse_s3_url("https://bkt.s3.us-east-1.amazonaws.com/a/b").bucket == "bkt"
     with pytest.raises(BackfillInputError, match="s3://"):

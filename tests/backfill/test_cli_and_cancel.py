@@ -8,9 +8,9 @@ import json
 import threading
 import time
 
+from bf_support import statement, upload_bundles
 from typer.testing import CliRunner
 
-from bf_support import statement, upload_bundles
 from xolap.backfill import chunk_sql, runner, service
 
 
@@ -19,8 +19,14 @@ def test_cli_run_list_show_watch_retry(bf_runtime, s3, bucket, drain, monkeypatc
     from xolap.config import get_settings
 
     s = bf_runtime.settings
-    for name, value in {"DATA_DIR": str(s.data_dir), "DATABASE_URL": s.database_url, "CLICKHOUSE_DATABASE": s.clickhouse_database,
-                        "S3_ENDPOINT_URL": s.s3_endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "DATA_DIR": str(s.data_dir),
+        "DATABASE_URL": s.database_url,
+        "CLICKHOUSE_DATABASE": s.clickhouse_database,
+        "S3_ENDPOINT_URL": s.s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(f"XOLAP_{name}", value)
     get_settings.cache_clear()
     monkeypatch.setattr("xolap.remote.running_server", lambda settings: None)
@@ -50,12 +56,16 @@ def test_cli_run_list_show_watch_retry(bf_runtime, s3, bucket, drain, monkeypatc
 def test_cancel_kills_the_running_query(bf_runtime, s3, bucket):
     body = gzip.compress(b"\n".join(statement(i) for i in range(120_000)) + b"\n")
     s3.put_object(Bucket=bucket, Key="big/one.jsonl.gz", Body=body)
-    run = service.create_manual_run(bf_runtime, s3_pattern=f"s3://{bucket}/big/*.jsonl.gz", options={"record_rejected": False})
+    run = service.create_manual_run(
+        bf_runtime, s3_pattern=f"s3://{bucket}/big/*.jsonl.gz", options={"record_rejected": False}
+    )
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(runner.execute_manual_run(bf_runtime, run["id"])))
     worker.start()
     deadline = time.time() + 30
-    while time.time() < deadline and not chunk_sql.running_queries(bf_runtime.clickhouse(), f"backfill-run-{run['id']}"):
+    while time.time() < deadline and not chunk_sql.running_queries(
+        bf_runtime.clickhouse(), f"backfill-run-{run['id']}"
+    ):
         time.sleep(0.05)
     cancelled = service.cancel(bf_runtime, "manual", run["id"])
     worker.join(60)

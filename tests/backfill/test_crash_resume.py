@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from bf_support import upload_bundles, write_csv_manifest
+
 from support import free_port, postgres_processes_under, stop_orphan_postgres
 
 FILES, LINES, CHUNK = 16, 2500, 2
@@ -23,14 +23,26 @@ TOKEN = "crash-test-token"
 
 def _env(data_dir: Path, moto: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
-    env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_CONFIG_FILE": "/nonexistent.toml", "XOLAP_S3_ENDPOINT_URL": moto,
-                "XOLAP_AWS_ACCESS_KEY_ID": "testing", "XOLAP_AWS_SECRET_ACCESS_KEY": "testing", "XOLAP_ADMIN_TOKEN": TOKEN})
+    env.update(
+        {
+            "XOLAP_DATA_DIR": str(data_dir),
+            "XOLAP_CONFIG_FILE": "/nonexistent.toml",
+            "XOLAP_S3_ENDPOINT_URL": moto,
+            "XOLAP_AWS_ACCESS_KEY_ID": "testing",
+            "XOLAP_AWS_SECRET_ACCESS_KEY": "testing",
+            "XOLAP_ADMIN_TOKEN": TOKEN,
+        }
+    )
     return env
 
 
 def _serve(data_dir: Path, moto: str, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)], env=_env(data_dir, moto),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
+        env=_env(data_dir, moto),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -58,8 +70,13 @@ def test_kill_9_mid_chunk_then_restart_resumes_exactly(service_data_dir, moto_se
 def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing", aws_secret_access_key="testing",
-                      region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     bucket = f"crash-{os.getpid()}"
     s3.create_bucket(Bucket=bucket)
     keys = upload_bundles(s3, bucket, "xapi/", files=FILES, lines=LINES)
@@ -109,11 +126,18 @@ def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
 
         # The CLI finds the running server and goes through its API (list) and its SSE stream (watch).
         cli = [sys.executable, "-m", "xolap.cli", "backfill"]
-        listed = subprocess.run(cli + ["list", "--json"], env=_env(data_dir, moto_server), capture_output=True, text=True, timeout=60)
+        listed = subprocess.run(
+            cli + ["list", "--json"], env=_env(data_dir, moto_server), capture_output=True, text=True, timeout=60
+        )
         assert listed.returncode == 0, listed.stderr
         assert [(r["id"], r["status"]) for r in json.loads(listed.stdout)] == [(run["id"], "completed")]
-        watched = subprocess.run(cli + ["watch", f"inventory:{run['id']}"], env=_env(data_dir, moto_server),
-                                 capture_output=True, text=True, timeout=60)
+        watched = subprocess.run(
+            cli + ["watch", f"inventory:{run['id']}"],
+            env=_env(data_dir, moto_server),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert watched.returncode == 0, watched.stderr
         assert "→ completed" in watched.stdout and watched.stdout.count("chunk ") >= FILES // CHUNK
     finally:
@@ -131,8 +155,12 @@ def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
         "s = load_settings(); c = connect(s); db = s.clickhouse_database; "
         "print(c.query(f'SELECT count(), uniqExact(event_hash) FROM `{db}`.raw_events FINAL').result_rows[0])"
     )
-    out = subprocess.run([sys.executable, "-c", script], env=_env(data_dir, moto_server), capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=_env(data_dir, moto_server), capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == f"({FILES * LINES}, {FILES * LINES})"
-    print(f"\nFAULT | kill -9 of xolap serve mid-chunk (restart to completed) | visible after {resumed_s:.1f} s"
-          f" | rows lost 0 | rows doubled 0")
+    print(
+        f"\nFAULT | kill -9 of xolap serve mid-chunk (restart to completed) | visible after {resumed_s:.1f} s"
+        f" | rows lost 0 | rows doubled 0"
+    )

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from bf_support import count_events, raw_rows, statement, upload_bundles
+
 from xolap.backfill import runner, service
 from xolap.backfill.errors import scrub
 
@@ -40,7 +40,11 @@ def test_jsoneachrow_over_statement_files_is_refused_before_writing(bf_runtime, 
     # Refused on the first attempt (a permanent mismatch is not retried), with the reason.
     assert runner.execute_manual_run(bf_runtime, run["id"], final_attempt=False) == "failed"
     failed = service.get_run(bf_runtime, "manual", run["id"])
-    assert "event_hash" in failed["error"] and "JSONAsString" in failed["error"] and "nothing was written" in failed["error"]
+    assert (
+        "event_hash" in failed["error"]
+        and "JSONAsString" in failed["error"]
+        and "nothing was written" in failed["error"]
+    )
     assert raw_rows(bf_runtime) == 0
 
 
@@ -68,8 +72,15 @@ def test_mapped_format_without_required_columns_is_refused(bf_runtime, s3, bucke
 def test_stored_error_never_holds_source_row_content(bf_runtime, s3, bucket, drain):
     # Rows with every required column but a section_id holding a learner's name: ClickHouse's message quotes the
     # input after the failure (`before: 'Annabel …'`).
-    row = {"timestamp": "2026-01-01 00:00:00", "event_type": "page_viewed", "verb_id": "viewed", "event_hash": "h1",
-           "section_id": LEARNER + " <ann.q@example.edu>", "user_id": "ann-quixote-7", "object_name": LEARNER}
+    row = {
+        "timestamp": "2026-01-01 00:00:00",
+        "event_type": "page_viewed",
+        "verb_id": "viewed",
+        "event_hash": "h1",
+        "section_id": LEARNER + " <ann.q@example.edu>",
+        "user_id": "ann-quixote-7",
+        "object_name": LEARNER,
+    }
     s3.put_object(Bucket=bucket, Key="bad/rows.jsonl", Body=(json.dumps(row) + "\n").encode())
     run = service.create_manual_run(bf_runtime, s3_pattern=f"s3://{bucket}/bad/rows.jsonl", format="JSONEachRow")
     assert runner.execute_manual_run(bf_runtime, run["id"]) == "failed"
@@ -82,15 +93,18 @@ def test_stored_error_never_holds_source_row_content(bf_runtime, s3, bucket, dra
     assert "Code: 27" in error and "section_id" in error and "CANNOT_PARSE" in error  # field and reason stay
 
 
-@pytest.mark.parametrize("message", [
-    "Code: 27. DB::Exception: Cannot parse input: expected '\"' before: 'Ann Lee\", \"x\": 1}': (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED) (version 26.9.2.1)",
-    "Code: 6. DB::Exception: Cannot parse string 'Ann Lee' as DateTime64(3): syntax error at position 0 (parsed just ''). (CANNOT_PARSE_TEXT)",
-    "Code: 117. DB::Exception: Unknown field found while parsing JSONEachRow format: {\"name\":\"Ann Lee\"}: (INCORRECT_DATA)",
-    "Code: 27. DB::Exception: Row 1: Column 0, name: timestamp, type: DateTime64(3), parsed text: \"Ann Lee\" ERROR (CANNOT_PARSE_INPUT_ASSERTION_FAILED)",
-    "Code: 6. DB::Exception: Cannot parse string 'AnnLee' as UInt64: syntax error at begin of string. (CANNOT_PARSE_TEXT)",
-    "Code: 27. DB::Exception: Cannot parse input: expected ',' before: 'Ann's \"x\":1}\\n': (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)",
-    "Code: 6. DB::Exception: Cannot parse string 'https://example.edu/people/AnnLee' as UInt64: syntax error (CANNOT_PARSE_TEXT)",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Code: 27. DB::Exception: Cannot parse input: expected '\"' before: 'Ann Lee\", \"x\": 1}': (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED) (version 26.9.2.1)",
+        "Code: 6. DB::Exception: Cannot parse string 'Ann Lee' as DateTime64(3): syntax error at position 0 (parsed just ''). (CANNOT_PARSE_TEXT)",
+        'Code: 117. DB::Exception: Unknown field found while parsing JSONEachRow format: {"name":"Ann Lee"}: (INCORRECT_DATA)',
+        'Code: 27. DB::Exception: Row 1: Column 0, name: timestamp, type: DateTime64(3), parsed text: "Ann Lee" ERROR (CANNOT_PARSE_INPUT_ASSERTION_FAILED)',
+        "Code: 6. DB::Exception: Cannot parse string 'AnnLee' as UInt64: syntax error at begin of string. (CANNOT_PARSE_TEXT)",
+        "Code: 27. DB::Exception: Cannot parse input: expected ',' before: 'Ann's \"x\":1}\\n': (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)",
+        "Code: 6. DB::Exception: Cannot parse string 'https://example.edu/people/AnnLee' as UInt64: syntax error (CANNOT_PARSE_TEXT)",
+    ],
+)
 def test_scrub_keeps_code_and_reason_drops_row_text(message):
     scrubbed = scrub(message)
     assert "Ann" not in scrubbed and "Lee" not in scrubbed
@@ -107,8 +121,10 @@ def test_errors_stored_before_scrubbing_are_shown_without_row_content(bf_runtime
     from xolap.store.db import session_scope
 
     run = service.create_manual_run(bf_runtime, s3_pattern="s3://bkt/x/*.jsonl")
-    legacy = (f"DatabaseError: Code: 27. DB::Exception: Cannot parse input: expected '\"' before: '{LEARNER}\"}}\\n': "
-              "(while reading the value of key section_id): (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)")
+    legacy = (
+        f"DatabaseError: Code: 27. DB::Exception: Cannot parse input: expected '\"' before: '{LEARNER}\"}}\\n': "
+        "(while reading the value of key section_id): (at row 1) (CANNOT_PARSE_INPUT_ASSERTION_FAILED)"
+    )
     with session_scope(bf_runtime.settings) as session:
         session.get(BackfillRun, run["id"]).error = legacy
     for shown in (service.get_run(bf_runtime, "manual", run["id"]), service.list_runs(bf_runtime)[0]):

@@ -3,12 +3,10 @@ one batch, resume after an interrupted chunk, and the failure modes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
+from bf_support import count_events, upload_bundles, write_csv_manifest, write_parquet_manifest
 from sqlalchemy import select
 
-from bf_support import count_events, upload_bundles, write_csv_manifest, write_parquet_manifest
 from xolap.backfill import runner, service
 from xolap.backfill.models import ChunkLog, InventoryBatch
 from xolap.store.db import session_scope
@@ -27,7 +25,9 @@ def test_csv_inventory_loads_every_object_once_in_chunks(bf_runtime, s3, bucket,
     done = service.get_run(bf_runtime, "inventory", run["id"])
     assert done["status"] == "completed", done
     assert (done["batches_total"], done["batches_completed"], done["rows_ingested"]) == (2, 2, 80)
-    assert done["inventory_format"] == "CSV" and done["source_bucket"] == bucket and done["destination_bucket"] == bucket
+    assert (
+        done["inventory_format"] == "CSV" and done["source_bucket"] == bucket and done["destination_bucket"] == bucket
+    )
     first, second = done["batches"]
     assert (first["object_count"], first["chunk_count"], first["processed_objects"]) == (5, 3, 5)
     assert (second["chunk_count"], second["rows_written"]) == (2, 30)
@@ -54,8 +54,13 @@ def test_date_range_and_prefix_filters_skip_keys(bf_runtime, s3, bucket, drain):
     files = _two_files(s3, bucket)
     files[0].append((bucket, "elsewhere/2026-01-01T09-00-00.000000Z_x.jsonl"))
     manifest = write_csv_manifest(s3, bucket, files)
-    run = service.create_inventory_run(bf_runtime, manifest_url=manifest, key_prefix="xapi/",
-                                       date_from="2026-01-01T09:01:00Z", date_to="2026-01-02T00:00:00Z")
+    run = service.create_inventory_run(
+        bf_runtime,
+        manifest_url=manifest,
+        key_prefix="xapi/",
+        date_from="2026-01-01T09:01:00Z",
+        date_to="2026-01-02T00:00:00Z",
+    )
     drain()
     done = service.get_run(bf_runtime, "inventory", run["id"])
     assert done["status"] == "completed"
@@ -128,7 +133,11 @@ def test_interrupted_chunk_is_redone_without_doubling(bf_runtime, s3, bucket):
         with pytest.raises(KeyboardInterrupt):
             runner.execute_batch(bf_runtime, batch_id)
         with session_scope(bf_runtime.settings) as session:
-            states = dict(session.execute(select(ChunkLog.chunk_index, ChunkLog.status).where(ChunkLog.batch_id == batch_id)).all())
+            states = dict(
+                session.execute(
+                    select(ChunkLog.chunk_index, ChunkLog.status).where(ChunkLog.batch_id == batch_id)
+                ).all()
+            )
             assert states == {0: "completed", 1: "running"}
             assert session.get(InventoryBatch, batch_id).status == "running"
         assert runner.execute_batch(bf_runtime, batch_id) == "completed"  # the restarted job

@@ -8,12 +8,15 @@ import threading
 import time
 
 from bf_support import upload_bundles, write_csv_manifest
+
 from xolap.backfill import service
 from xolap.backfill.events import MAX_PAYLOAD, listen
 
 
 def test_listener_receives_status_and_chunk_events(bf_runtime, s3, bucket, drain):
-    manifest = write_csv_manifest(s3, bucket, [[(bucket, k) for k in upload_bundles(s3, bucket, "xapi/", files=3, lines=5)]])
+    manifest = write_csv_manifest(
+        s3, bucket, [[(bucket, k) for k in upload_bundles(s3, bucket, "xapi/", files=3, lines=5)]]
+    )
     received: list[dict] = []
     ready = threading.Event()
 
@@ -36,7 +39,12 @@ def test_listener_receives_status_and_chunk_events(bf_runtime, s3, bucket, drain
     statuses = [p["data"]["status"] for p in mine if p["kind"] == "status"]
     assert statuses == ["pending", "preparing", "running", "completed"]
     chunks = [p["data"] for p in mine if p["kind"] == "chunk"]
-    assert [(c["chunk_index"], c["status"]) for c in chunks] == [(0, "running"), (0, "completed"), (1, "running"), (1, "completed")]
+    assert [(c["chunk_index"], c["status"]) for c in chunks] == [
+        (0, "running"),
+        (0, "completed"),
+        (1, "running"),
+        (1, "completed"),
+    ]
     assert all(p["batch_id"] for p in mine if p["kind"] in ("chunk", "batch"))
     assert all(len(json.dumps(p)) < MAX_PAYLOAD for p in mine)
     assert [p["id"] for p in mine] == sorted(p["id"] for p in mine)
@@ -60,7 +68,9 @@ def test_sse_streams_a_run_and_resumes_after_last_event_id(bf_runtime, s3, bucke
     token = bf_runtime.admin_token
     client = TestClient(create_app(bf_runtime))
     headers = {"Authorization": f"Bearer {token}"}
-    created = client.post("/api/v1/backfill/runs/manual", json={"s3_pattern": f"s3://{bucket}/xapi/**"}, headers=headers)
+    created = client.post(
+        "/api/v1/backfill/runs/manual", json={"s3_pattern": f"s3://{bucket}/xapi/**"}, headers=headers
+    )
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
     assert client.get(f"/api/v1/backfill/runs/manual/{run_id}/events").status_code == 401
@@ -80,8 +90,9 @@ def test_sse_streams_a_run_and_resumes_after_last_event_id(bf_runtime, s3, bucke
     assert ids == sorted(ids)
 
     # A reconnect with Last-Event-ID gets exactly the events after it.
-    with client.stream("GET", f"/api/v1/backfill/runs/manual/{run_id}/events",
-                       headers={**headers, "Last-Event-ID": str(ids[0])}) as response:
+    with client.stream(
+        "GET", f"/api/v1/backfill/runs/manual/{run_id}/events", headers={**headers, "Last-Event-ID": str(ids[0])}
+    ) as response:
         again = [f for f in _frames("".join(response.iter_text())) if "id" in f]
     assert [int(f["id"]) for f in again] == ids[1:]
 
@@ -89,5 +100,7 @@ def test_sse_streams_a_run_and_resumes_after_last_event_id(bf_runtime, s3, bucke
     assert [(r["kind"], r["id"], r["status"]) for r in listing] == [("manual", run_id, "completed")]
     assert client.post(f"/api/v1/backfill/runs/manual/{run_id}/pause", headers=headers).status_code == 409
     assert client.get("/api/v1/backfill/runs/inventory/999", headers=headers).status_code == 404
-    bad = client.post("/api/v1/backfill/runs/manual", json={"s3_pattern": "s3://bkt/x", "target_table": "a b"}, headers=headers)
+    bad = client.post(
+        "/api/v1/backfill/runs/manual", json={"s3_pattern": "s3://bkt/x", "target_table": "a b"}, headers=headers
+    )
     assert bad.status_code == 422 and "target_table" in bad.text

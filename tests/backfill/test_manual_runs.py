@@ -4,9 +4,9 @@ and the transactional enqueue of run + job."""
 from __future__ import annotations
 
 import pytest
+from bf_support import count_events, raw_rows, statement, upload_bundles
 from sqlalchemy import func, select, text
 
-from bf_support import count_events, raw_rows, statement, upload_bundles
 from xolap.backfill import runner, service
 from xolap.backfill.models import BackfillRun
 from xolap.backfill.naming import BackfillInputError
@@ -36,9 +36,17 @@ def test_real_run_inserts_every_event_once_and_retry_is_idempotent(bf_runtime, s
     assert done["metadata"]["rejected_lines"] == 1 and done["progress"] == 1.0
     assert count_events(bf_runtime) == 101
     db = bf_runtime.settings.clickhouse_database
-    reason = bf_runtime.clickhouse().query(f"SELECT source_file, source_line, reason FROM `{db}`.ingest_errors").result_rows
-    assert reason and reason[0][0].endswith("other/bad.jsonl") and reason[0][1] == 2  # 2nd non-empty line (4th physical)
-    lines = bf_runtime.clickhouse().query(f"SELECT DISTINCT source_line FROM `{db}`.raw_events WHERE source_file LIKE '%bad.jsonl'").result_rows
+    reason = (
+        bf_runtime.clickhouse().query(f"SELECT source_file, source_line, reason FROM `{db}`.ingest_errors").result_rows
+    )
+    assert (
+        reason and reason[0][0].endswith("other/bad.jsonl") and reason[0][1] == 2
+    )  # 2nd non-empty line (4th physical)
+    lines = (
+        bf_runtime.clickhouse()
+        .query(f"SELECT DISTINCT source_line FROM `{db}`.raw_events WHERE source_file LIKE '%bad.jsonl'")
+        .result_rows
+    )
     assert lines == [(1,)]
 
     # Running the same backfill again (a retry after a crash) must not make any event visible twice.
@@ -72,7 +80,7 @@ def test_missing_object_fails_with_a_descriptive_error_and_can_be_retried(bf_run
 def test_clickhouse_error_fails_the_run(bf_runtime, s3, bucket):
     upload_bundles(s3, bucket, "x/", files=1, lines=3)
     run = service.create_manual_run(bf_runtime, s3_pattern=f"s3://{bucket}/x/**", target_table="no_such_table")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whatever the engine raises for a missing table
         runner.execute_manual_run(bf_runtime, run["id"], final_attempt=False)  # will be retried: re-raises
     assert service.get_run(bf_runtime, "manual", run["id"])["status"] == "pending"
     assert runner.execute_manual_run(bf_runtime, run["id"], final_attempt=True) == "failed"

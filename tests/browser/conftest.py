@@ -16,17 +16,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support import free_port
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "src" / "xolap" / "web" / "static" / "vendor"
 # Screenshots go to a temp dir, so a test run leaves the work tree clean; XOLAP_UPDATE_SCREENSHOTS=1 refreshes
 # the README's copies in docs/screenshots.
-SCREENSHOTS = (ROOT / "docs" / "screenshots") if os.environ.get("XOLAP_UPDATE_SCREENSHOTS") == "1" else (
-    Path(tempfile.gettempdir()) / "xolap-screenshots")
+SCREENSHOTS = (
+    (ROOT / "docs" / "screenshots")
+    if os.environ.get("XOLAP_UPDATE_SCREENSHOTS") == "1"
+    else (Path(tempfile.gettempdir()) / "xolap-screenshots")
+)
 XOLAP = [sys.executable, "-m", "xolap.cli"]
 
 ADMIN = ("admin@example.edu", "admin-pass-1")
@@ -50,19 +62,21 @@ class Server:
 
 def _env(data_dir: Path, moto_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
-    env.update({
-        "XOLAP_DATA_DIR": str(data_dir),
-        "XOLAP_CONFIG_FILE": "/nonexistent/xolap.toml",
-        "XOLAP_SECRET_KEY": "browser-tests-secret-key",
-        "XOLAP_S3_ENDPOINT_URL": moto_url,
-        "XOLAP_SQS_ENDPOINT_URL": moto_url,
-        "XOLAP_AWS_ACCESS_KEY_ID": "testing",
-        "XOLAP_AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "XOLAP_DATA_DIR": str(data_dir),
+            "XOLAP_CONFIG_FILE": "/nonexistent/xolap.toml",
+            "XOLAP_SECRET_KEY": "browser-tests-secret-key",
+            "XOLAP_S3_ENDPOINT_URL": moto_url,
+            "XOLAP_SQS_ENDPOINT_URL": moto_url,
+            "XOLAP_AWS_ACCESS_KEY_ID": "testing",
+            "XOLAP_AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -85,8 +99,14 @@ def xolap_commands(env: dict[str, str], *commands: list[str]) -> str:
     """Run `xolap` CLI commands against the test data dir, in order; fail with their output when one fails."""
     import json
 
-    done = subprocess.run([sys.executable, "-c", _RUN_COMMANDS, json.dumps(commands)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_COMMANDS, json.dumps(commands)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     if done.returncode != 0:
         pytest.fail(f"xolap commands failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -94,20 +114,36 @@ def xolap_commands(env: dict[str, str], *commands: list[str]) -> str:
 
 @pytest.fixture(scope="session")
 def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[Server]:
-    missing = [name for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "vega-interpreter.js", "editor.js",
-                                "htmx.min.js")
-               if not (VENDOR / name).is_file()]
+    missing = [
+        name
+        for name in (
+            "vega.min.js",
+            "vega-lite.min.js",
+            "vega-embed.min.js",
+            "vega-interpreter.js",
+            "editor.js",
+            "htmx.min.js",
+        )
+        if not (VENDOR / name).is_file()
+    ]
     if missing:
-        pytest.fail(f"front-end assets missing from {VENDOR}: {', '.join(missing)}; run `make assets` "
-                    "(npm ci && npm run build)")
+        pytest.fail(
+            f"front-end assets missing from {VENDOR}: {', '.join(missing)}; run `make assets` (npm ci && npm run build)"
+        )
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install -y chromium)")
     # Not under pytest's tmp dir: pgserver's system user must traverse the path, and every pytest start elsewhere
     # resets /tmp/pytest-of-<user> to mode 0700 (initdb then fails with "Permission denied").
     data_dir = Path(tempfile.mkdtemp(prefix="xolap-browser-"))
     env = _env(data_dir, moto_server)
-    seeded = subprocess.run([sys.executable, str(Path(__file__).with_name("seed_warehouse.py"))], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=180)
+    seeded = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("seed_warehouse.py"))],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     if seeded.returncode != 0:
         pytest.fail(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
     xolap_commands(
@@ -117,14 +153,27 @@ def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> 
         ["users", "grant", TEACHER[0], "--section", "physics-fall"],
         ["users", "add", AUTHOR[0], "--password", AUTHOR[1], "--name", "Avery Author"],
         ["users", "grant", AUTHOR[0], "--project", "intro-physics"],
-        *(["flags", "enable", flag] for flag in ("clickhouse-olap", "clickhouse-olap-bulk-ingest",
-                                                 "instructor_dashboard_analytics", "project_dashboard_analytics")),
+        *(
+            ["flags", "enable", flag]
+            for flag in (
+                "clickhouse-olap",
+                "clickhouse-olap-bulk-ingest",
+                "instructor_dashboard_analytics",
+                "project_dashboard_analytics",
+            )
+        ),
     )
     port = free_port()
     log_path = data_dir / "serve.log"
     log = log_path.open("w")
-    process = subprocess.Popen([*XOLAP, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [*XOLAP, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -169,12 +218,27 @@ def page(browser, xolap_server: Server):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     # Any Content-Security-Policy violation fails the test (the policy must not break a page, nor be needed to).
-    page.add_init_script("document.addEventListener('securitypolicyviolation', (e) => console.error("
-                         "'CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));")
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" and (
-        "Content Security Policy" in message.text or "CSP violation" in message.text) else None)
-    page.on("request", lambda request: errors.append(f"off-host request {request.url}")
-            if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => console.error("
+        "'CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));"
+    )
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error"
+            and ("Content Security Policy" in message.text or "CSP violation" in message.text)
+            else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda request: (
+            errors.append(f"off-host request {request.url}")
+            if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:"))
+            else None
+        ),
+    )
     page.errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()

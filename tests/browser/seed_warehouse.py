@@ -9,15 +9,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard_support import SECTIONS, load_events  # noqa: E402
-
 from xolap.config import get_settings  # noqa: E402
 from xolap.runtime import Runtime  # noqa: E402
 from xolap.store.models import Project, Section  # noqa: E402
 from xolap.store.postgres import stop_embedded  # noqa: E402
 
 PROJECTS = {1: ("intro-physics", "Introductory Physics"), 2: ("chem-basics", "Chemistry Basics")}
-SECTION_NAMES = {101: ("physics-fall", "Physics · Fall cohort"), 102: ("physics-evening", "Physics · Evening cohort"),
-                 201: ("chem-fall", "Chemistry · Fall cohort")}
+SECTION_NAMES = {
+    101: ("physics-fall", "Physics · Fall cohort"),
+    102: ("physics-evening", "Physics · Evening cohort"),
+    201: ("chem-fall", "Chemistry · Fall cohort"),
+}
 
 
 def main() -> None:

@@ -7,22 +7,42 @@ from __future__ import annotations
 import pytest
 
 WIDTHS = (390, 1280)
-DASHBOARDS = {"teacher": ["/sections/physics-fall/analytics"],
-              "author": ["/projects/intro-physics/analytics", "/sections/physics-evening/analytics"]}
-ADMIN_PAGES = ["/", "/account", "/admin/users", "/admin/flags", "/admin/scopes", "/admin/logins", "/admin/clickhouse",
-               "/admin/console", "/admin/maintenance", "/admin/clickhouse/backfill"]
+DASHBOARDS = {
+    "teacher": ["/sections/physics-fall/analytics"],
+    "author": ["/projects/intro-physics/analytics", "/sections/physics-evening/analytics"],
+}
+ADMIN_PAGES = [
+    "/",
+    "/account",
+    "/admin/users",
+    "/admin/flags",
+    "/admin/scopes",
+    "/admin/logins",
+    "/admin/clickhouse",
+    "/admin/console",
+    "/admin/maintenance",
+    "/admin/clickhouse/backfill",
+]
 
 
 def overflow(page) -> int:
     """How many CSS px the page is wider than the viewport (0 when it fits)."""
-    return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-                         " - document.documentElement.clientWidth")
+    return page.evaluate(
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - document.documentElement.clientWidth"
+    )
 
 
 def watch_console(page) -> list[str]:
     messages: list[str] = []
-    page.on("console", lambda m: messages.append(f"{m.type}: {m.text} @ {m.location.get('url', '')}")
-            if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: (
+            messages.append(f"{m.type}: {m.text} @ {m.location.get('url', '')}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
     page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
     page.on("response", lambda r: messages.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
     return messages
@@ -77,7 +97,8 @@ def test_admin_and_account_pages_fit_the_screen_without_console_errors(browser, 
     log_in(page, "admin")
     page.goto("/admin/users")
     user_pages = page.locator("main a[href^='/admin/users/']").evaluate_all(
-        "links => links.map(a => a.getAttribute('href'))")
+        "links => links.map(a => a.getAttribute('href'))"
+    )
     for path in ADMIN_PAGES + user_pages[:2]:
         response = page.goto(path)
         assert response is not None and response.status == 200, (path, response and response.status)
@@ -87,8 +108,9 @@ def test_admin_and_account_pages_fit_the_screen_without_console_errors(browser, 
     context.close()
 
 
-def test_a_reversed_range_in_the_address_opens_the_page_with_the_reason_and_no_console_error(browser, xolap_server,
-                                                                                              log_in):
+def test_a_reversed_range_in_the_address_opens_the_page_with_the_reason_and_no_console_error(
+    browser, xolap_server, log_in
+):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=xolap_server.url)
     page = context.new_page()
     messages = watch_console(page)

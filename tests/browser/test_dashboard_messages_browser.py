@@ -59,12 +59,22 @@ def test_time_series_says_its_grain_and_which_periods_are_partial(page, log_in):
 def test_a_failing_chart_shows_plain_words_first_and_the_detail_behind_a_disclosure(page, log_in):
     message = "“Video engagement” took too long to compute. Try a shorter date range."
     detail = "Code: 159. DB::Exception: Timeout exceeded: elapsed 30.0 seconds (TIMEOUT_EXCEEDED)"
-    page.route("**/analytics/categories/video?*", lambda route: route.fulfill(
-        status=422, content_type="application/json",
-        body=json.dumps({"error": {"kind": "timeout", "message": message, "detail": detail}})))
-    page.route("**/analytics/categories/video", lambda route: route.fulfill(
-        status=422, content_type="application/json",
-        body=json.dumps({"error": {"kind": "timeout", "message": message, "detail": detail}})))
+    page.route(
+        "**/analytics/categories/video?*",
+        lambda route: route.fulfill(
+            status=422,
+            content_type="application/json",
+            body=json.dumps({"error": {"kind": "timeout", "message": message, "detail": detail}}),
+        ),
+    )
+    page.route(
+        "**/analytics/categories/video",
+        lambda route: route.fulfill(
+            status=422,
+            content_type="application/json",
+            body=json.dumps({"error": {"kind": "timeout", "message": message, "detail": detail}}),
+        ),
+    )
     open_section(page, log_in)
     page.wait_for_selector("#panel-video .chart .error", timeout=30_000)
     assert page.locator("#panel-video .chart .error-message").inner_text() == message
@@ -79,10 +89,22 @@ def test_a_failing_chart_shows_plain_words_first_and_the_detail_behind_a_disclos
 def test_a_failing_custom_query_shows_plain_words_first_and_the_detail_behind_a_disclosure(page, log_in):
     open_section(page, log_in, "#custom")
     page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
-    page.route("**/analytics/query", lambda route: route.fulfill(
-        status=422, content_type="application/json",
-        body=json.dumps({"error": {"kind": "memory", "message": "the query needs more memory than a query may use",
-                                   "detail": "MEMORY_LIMIT_EXCEEDED: would use 1.2 GiB"}})))
+    page.route(
+        "**/analytics/query",
+        lambda route: route.fulfill(
+            status=422,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "error": {
+                        "kind": "memory",
+                        "message": "the query needs more memory than a query may use",
+                        "detail": "MEMORY_LIMIT_EXCEEDED: would use 1.2 GiB",
+                    }
+                }
+            ),
+        ),
+    )
     page.click("#panel-custom [data-action=run]")
     page.wait_for_selector("#panel-custom .query-error:not([hidden]) .error-message", timeout=30_000)
     words = page.locator("#panel-custom .query-error .error-message").inner_text()
@@ -91,9 +113,14 @@ def test_a_failing_custom_query_shows_plain_words_first_and_the_detail_behind_a_
     page.click("#panel-custom .query-error details.error-detail summary")
     assert "MEMORY_LIMIT_EXCEEDED" in page.locator("#panel-custom .query-error details.error-detail pre").inner_text()
     # an error without a detail has no empty disclosure
-    page.route("**/analytics/query", lambda route: route.fulfill(
-        status=400, content_type="application/json",
-        body=json.dumps({"error": {"kind": "guard", "message": "only SELECT queries may run"}})))
+    page.route(
+        "**/analytics/query",
+        lambda route: route.fulfill(
+            status=400,
+            content_type="application/json",
+            body=json.dumps({"error": {"kind": "guard", "message": "only SELECT queries may run"}}),
+        ),
+    )
     page.click("#panel-custom [data-action=run]")
     page.wait_for_function("() => document.querySelector('#panel-custom .query-error').textContent.includes('SELECT')")
     assert page.locator("#panel-custom .query-error details").count() == 0
@@ -104,14 +131,27 @@ def test_a_failed_summary_is_shown_in_the_page_and_logs_no_error_object(page, lo
     logged: list[str] = []
     page.on("console", lambda message: logged.append(message.text) if message.type == "error" else None)
     open_section(page, log_in)
-    page.route("**/analytics/summary*", lambda route: route.fulfill(
-        status=503, content_type="application/json",
-        body=json.dumps({"error": {"kind": "unavailable", "message": "the analytics engine is not answering",
-                                   "detail": "Connection refused (127.0.0.1:8123)"}})))
+    page.route(
+        "**/analytics/summary*",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "error": {
+                        "kind": "unavailable",
+                        "message": "the analytics engine is not answering",
+                        "detail": "Connection refused (127.0.0.1:8123)",
+                    }
+                }
+            ),
+        ),
+    )
     apply_dates(page, "2026-09-01", "2026-09-30")
     page.wait_for_selector("#summary .error", timeout=15_000)
     assert page.locator("#summary .error-message").inner_text() == (
-        "The event summary could not be loaded: the analytics engine is not answering")
+        "The event summary could not be loaded: the analytics engine is not answering"
+    )
     assert page.locator("#summary .summary-card").count() == 0
     assert page.locator("#summary details.error-detail").get_attribute("open") is None
     page.wait_for_timeout(300)
@@ -123,8 +163,11 @@ def test_a_failed_summary_is_shown_in_the_page_and_logs_no_error_object(page, lo
 def _long_page_labels(route):
     """The real engagement answer with every page label made as long as a label may be (42 characters)."""
     body = route.fetch().json()
-    labels = {row["page_label"]: f"Unit {i}: Exploratory Data Analysis — Qu{i:02d}"[:42]
-              for i, row in enumerate(body["rows"]) if row.get("page_label")}
+    labels = {
+        row["page_label"]: f"Unit {i}: Exploratory Data Analysis — Qu{i:02d}"[:42]
+        for i, row in enumerate(body["rows"])
+        if row.get("page_label")
+    }
 
     def swap(node):
         if isinstance(node, dict):

@@ -4,7 +4,6 @@ dashboard's section comparison; screenshots of each page go to docs/screenshots/
 from __future__ import annotations
 
 
-
 def drawn_marks(page, panel: str) -> int:
     return page.locator(f"#{panel} .chart svg .role-mark").locator("path, line, rect, text").count()
 
@@ -210,9 +209,14 @@ def test_a_failed_summary_says_why_instead_of_showing_old_cards(page, log_in):
     log_in(page, "teacher")
     page.goto("/sections/physics-fall/analytics")
     page.wait_for_selector("#summary .summary-card", timeout=30_000)
-    page.route("**/analytics/summary*", lambda route: route.fulfill(
-        status=503, content_type="application/json",
-        body='{"error": {"kind": "unavailable", "message": "ClickHouse is not answering"}}'))
+    page.route(
+        "**/analytics/summary*",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"error": {"kind": "unavailable", "message": "ClickHouse is not answering"}}',
+        ),
+    )
     page.fill("#date-filter input[name=start]", "2026-09-01")
     page.click("#date-filter [type=submit]")
     page.wait_for_selector("#summary .error", timeout=15_000)
@@ -229,9 +233,21 @@ def test_progress_is_indeterminate_until_reported_and_never_full_while_running(p
     reported = {"fraction": None}
 
     def progress(route):
-        route.fulfill(status=200, content_type="application/json",
-                      body=json.dumps({"tag": "t", "running": True, "rows_read": 5, "total_rows": 5, "bytes_read": 1,
-                                       "elapsed_s": 0.5, "fraction": reported["fraction"]}))
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "tag": "t",
+                    "running": True,
+                    "rows_read": 5,
+                    "total_rows": 5,
+                    "bytes_read": 1,
+                    "elapsed_s": 0.5,
+                    "fraction": reported["fraction"],
+                }
+            ),
+        )
 
     held = []  # the query is held (still running) while the page polls its progress
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 import pytest
 
 from xolap.clickhouse.columns import DEFAULTED_COLUMNS, MAPPED_COLUMNS
-from xolap.clickhouse.migrations import MigrationError, Migrator, RenderContext, load_migrations, render_all, split_statements
+from xolap.clickhouse.migrations import (
+    MigrationError,
+    Migrator,
+    RenderContext,
+    load_migrations,
+    render_all,
+    split_statements,
+)
 
 
 def _tables(client, db):
-    return {r[0] for r in client.query("SELECT name FROM system.tables WHERE database = {d:String}", parameters={"d": db}).result_rows}
+    return {
+        r[0]
+        for r in client.query(
+            "SELECT name FROM system.tables WHERE database = {d:String}", parameters={"d": db}
+        ).result_rows
+    }
 
 
 def test_up_down_up(ch_engine):
@@ -91,7 +103,9 @@ def test_unknown_placeholder_is_an_error():
 def test_failed_statement_names_migration(ch_engine):
     from xolap.clickhouse.migrations import Migration
 
-    bad = Migration(1, "broken", "CREATE TABLE {{db}}.t (x UInt8) ENGINE = NoSuchEngine;", "DROP TABLE IF EXISTS {{db}}.t;")
+    bad = Migration(
+        1, "broken", "CREATE TABLE {{db}}.t (x UInt8) ENGINE = NoSuchEngine;", "DROP TABLE IF EXISTS {{db}}.t;"
+    )
     migrator = Migrator(ch_engine, RenderContext("xolap_mig_bad"), migrations=[bad])
     try:
         with pytest.raises(MigrationError, match="0001_broken \\(up\\) failed at `CREATE TABLE"):
@@ -108,10 +122,10 @@ def test_duplicates_count_once_before_any_merge(ch_db):
     client, settings = ch_db
     db = settings.clickhouse_database
     client.command(f"SYSTEM STOP MERGES {events_table(db)}")
-    rows = [
-        (f"h{i}", 7 if i % 2 else 8, 70, "page_viewed" if i % 3 else "video") for i in range(100)
-    ]
-    values = ", ".join(f"('2025-03-0{1 + i % 5} 10:00:00', '{t}', 'verb', '{h}', {s}, {p})" for i, (h, s, p, t) in enumerate(rows))
+    rows = [(f"h{i}", 7 if i % 2 else 8, 70, "page_viewed" if i % 3 else "video") for i in range(100)]
+    values = ", ".join(
+        f"('2025-03-0{1 + i % 5} 10:00:00', '{t}', 'verb', '{h}', {s}, {p})" for i, (h, s, p, t) in enumerate(rows)
+    )
     insert = f"INSERT INTO {events_table(db)} (timestamp, event_type, verb_id, event_hash, section_id, project_id) VALUES {values}"
     for attempt in range(3):  # three separate parts holding the same 100 events (e.g. three different batches)
         client.command(insert, settings={"insert_deduplication_token": f"batch-{attempt}"})
@@ -121,7 +135,9 @@ def test_duplicates_count_once_before_any_merge(ch_db):
     ).result_rows[0][0]
     assert parts >= 3
     assert client.query(f"SELECT count() FROM {events_table(db)}").result_rows[0][0] == 300
-    assert client.query(f"SELECT count() FROM {deduplicated_events(db)}", settings=READ_SETTINGS).result_rows[0][0] == 100
+    assert (
+        client.query(f"SELECT count() FROM {deduplicated_events(db)}", settings=READ_SETTINGS).result_rows[0][0] == 100
+    )
     section_7 = client.query(
         f"SELECT count() FROM {scoped_events(db, 'section')}", parameters={SCOPE_PARAMETER: 7}, settings=READ_SETTINGS
     ).result_rows[0][0]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,9 +52,15 @@ def bf_runtime(runtime, moto_server):
     """A runtime on fresh databases whose S3 is the moto server (as in tests/backfill)."""
     from xolap.runtime import Runtime
 
-    return Runtime(runtime.settings.model_copy(update={
-        "s3_endpoint_url": moto_server, "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-    }))
+    return Runtime(
+        runtime.settings.model_copy(
+            update={
+                "s3_endpoint_url": moto_server,
+                "aws_access_key_id": "testing",
+                "aws_secret_access_key": "testing",
+            }
+        )
+    )
 
 
 @pytest.fixture()

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.faults
 def _xolap(args: list[str], data_dir: Path | str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
     env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_CONFIG_FILE": "/nonexistent.toml", **extra})
-    return subprocess.run([sys.executable, "-m", "xolap.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "xolap.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -38,7 +39,9 @@ def test_unmigrated_postgres_is_one_line_and_leaves_no_postgres(service_data_dir
     assert debug.returncode != 0 and "Traceback" in debug.stderr  # --debug keeps the trace
 
 
-@pytest.mark.parametrize("data_dir, words", [("/sys/xolap-faults", "cannot write"), ("/proc/xolap-faults/var", "does not exist")])
+@pytest.mark.parametrize(
+    "data_dir, words", [("/sys/xolap-faults", "cannot write"), ("/proc/xolap-faults/var", "does not exist")]
+)
 def test_unusable_data_dir_is_one_line(data_dir, words):
     for args in (["users", "list"], ["serve", "--port", str(free_port())]):
         error = _one_line_error(_xolap(args, data_dir))
@@ -46,8 +49,9 @@ def test_unusable_data_dir_is_one_line(data_dir, words):
 
 
 def test_serve_with_unreachable_clickhouse_is_one_line(service_data_dir, closed_port):
-    result = _xolap(["serve", "--port", str(free_port())], service_data_dir,
-                    XOLAP_CLICKHOUSE_URL=f"http://127.0.0.1:{closed_port}")
+    result = _xolap(
+        ["serve", "--port", str(free_port())], service_data_dir, XOLAP_CLICKHOUSE_URL=f"http://127.0.0.1:{closed_port}"
+    )
     error = _one_line_error(result)
     assert "ClickHouse" in error and str(closed_port) in error
     assert postgres_processes_under([service_data_dir]) == []

@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from bf_support import count_events, raw_rows, upload_bundles
 from fastapi.testclient import TestClient
+from faults_support import report, within
 from pydantic import SecretStr
 
-from bf_support import count_events, raw_rows, upload_bundles
-from faults_support import report, within
 from xolap.analytics.health import component_health
 from xolap.backfill import runner, service
 from xolap.runtime import Runtime
@@ -36,8 +36,9 @@ def test_clickhouse_unreachable_is_visible_and_loses_nothing(bf_runtime, s3, buc
 
     api = TestClient(create_app(down), raise_server_exceptions=False)
     assert api.get("/healthz").status_code == 503
-    answer = api.post("/api/v1/admin/clickhouse/migrations", json={"action": "status"},
-                      headers={"Authorization": f"Bearer {TOKEN}"})
+    answer = api.post(
+        "/api/v1/admin/clickhouse/migrations", json={"action": "status"}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert answer.status_code == 503, answer.text
     assert answer.json()["component"] == "clickhouse" and "Traceback" not in answer.text
 
@@ -49,5 +50,9 @@ def test_clickhouse_unreachable_is_visible_and_loses_nothing(bf_runtime, s3, buc
     assert runner.execute_manual_run(up, run["id"]) == "completed"
     assert component_health(up)["components"]["clickhouse"]["ok"] is True
     assert (count_events(up), raw_rows(up)) == (60, 60)
-    report("ClickHouse unreachable (health; backfill attempt)", max(visible_after, elapsed), 60 - count_events(up),
-           raw_rows(up) - 60)
+    report(
+        "ClickHouse unreachable (health; backfill attempt)",
+        max(visible_after, elapsed),
+        60 - count_events(up),
+        raw_rows(up) - 60,
+    )

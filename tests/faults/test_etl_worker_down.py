@@ -11,8 +11,8 @@ import uuid
 
 import orjson
 import pytest
-
 from faults_support import report, wait_for
+
 from xolap.analytics.health import component_health
 from xolap.clickhouse.events import READ_SETTINGS, deduplicated_events
 from xolap.component_status import board
@@ -26,19 +26,22 @@ EXT = "http://oli.cmu.edu/extensions/"
 
 
 def _statement(n: int) -> bytes:
-    return orjson.dumps({
-        "actor": {"account": {"homePage": "https://torus.example", "name": f"learner-{n}"}},
-        "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
-        "object": {"id": f"https://example.edu/page/{n}", "definition": {"type": EXT + "types/page"}},
-        "context": {"extensions": {EXT + "section_id": 4, EXT + "page_id": n}},
-        "timestamp": f"2026-03-01T10:00:{n:02d}Z",
-    })
+    return orjson.dumps(
+        {
+            "actor": {"account": {"homePage": "https://torus.example", "name": f"learner-{n}"}},
+            "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
+            "object": {"id": f"https://example.edu/page/{n}", "definition": {"type": EXT + "types/page"}},
+            "context": {"extensions": {EXT + "section_id": 4, EXT + "page_id": n}},
+            "timestamp": f"2026-03-01T10:00:{n:02d}Z",
+        }
+    )
 
 
 def test_etl_worker_restarts_until_its_queue_exists_then_ingests_exactly(ch_db, aws_settings, pg_settings):
     client, ch_settings = ch_db
-    settings = aws_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database,
-                                               "database_url": pg_settings.database_url})
+    settings = aws_settings.model_copy(
+        update={"clickhouse_database": ch_settings.clickhouse_database, "database_url": pg_settings.database_url}
+    )
     sqs, s3 = aws_client(settings, "sqs"), aws_client(settings, "s3")
     name = f"etl-faults-{uuid.uuid4().hex[:8]}"
     probe = sqs.create_queue(QueueName=name + "-probe")["QueueUrl"]  # the URL shape moto gives queues
@@ -50,8 +53,9 @@ def test_etl_worker_restarts_until_its_queue_exists_then_ingests_exactly(ch_db, 
     started = time.monotonic()
     worker = start_sqs_etl_worker(runtime, stop, wait_seconds=1, backoff=Backoff(0.3, 1.0))
     try:
-        _, visible_after = wait_for(lambda: (board.get("etl_worker") and board.get("etl_worker").ok is False
-                                             and worker.restarts >= 2), timeout=30)
+        _, visible_after = wait_for(
+            lambda: board.get("etl_worker") and board.get("etl_worker").ok is False and worker.restarts >= 2, timeout=30
+        )
         state = component_health(runtime)["components"]["etl_worker"]
         assert state["ok"] is False and "QueueUnavailable" in state["last_error"], state
         assert worker.is_alive()
@@ -62,7 +66,9 @@ def test_etl_worker_restarts_until_its_queue_exists_then_ingests_exactly(ch_db, 
         db = settings.clickhouse_database
 
         def stored() -> tuple[int, int]:
-            deduped = client.query(f"SELECT count() FROM {deduplicated_events(db)}", settings=READ_SETTINGS).result_rows[0][0]
+            deduped = client.query(
+                f"SELECT count() FROM {deduplicated_events(db)}", settings=READ_SETTINGS
+            ).result_rows[0][0]
             return deduped, client.query(f"SELECT count() FROM `{db}`.raw_events").result_rows[0][0]
 
         wait_for(lambda: stored()[0] >= 12, timeout=30)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from bf_support import count_events, raw_rows, statement
 from faults_support import report
+
 from xolap.backfill import runner, service
 
 pytestmark = pytest.mark.faults

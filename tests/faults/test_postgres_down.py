@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import psutil
-from pydantic import SecretStr
 import pytest
-from fastapi.testclient import TestClient
-
 from bf_support import count_events, raw_rows, upload_bundles
+from fastapi.testclient import TestClient
 from faults_support import report, wait_for
+from pydantic import SecretStr
+
 from xolap.analytics.health import component_health
 from xolap.backfill import service
 from xolap.component_status import board
@@ -58,23 +58,40 @@ def test_job_worker_survives_a_postgres_crash(own_postgres, ch_db, moto_server, 
 
     pgdata, url = own_postgres
     _client, ch_settings = ch_db
-    settings = ch_settings.model_copy(update={
-        "database_url": url, "s3_endpoint_url": moto_server, "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing", "admin_token": SecretStr(TOKEN),
-    })
+    settings = ch_settings.model_copy(
+        update={
+            "database_url": url,
+            "s3_endpoint_url": moto_server,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+            "admin_token": SecretStr(TOKEN),
+        }
+    )
     pg_migrate.upgrade(settings)
     runtime = Runtime(settings)
-    s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing", aws_secret_access_key="testing",
-                      region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     bucket = f"pgdown-{os.getpid()}-{int(time.time())}"
     s3.create_bucket(Bucket=bucket)
     upload_bundles(s3, bucket, "xapi/", files=FILES, lines=LINES)
 
     caplog.set_level(logging.WARNING)
-    worker = runtime.workers["job_worker"] = WorkerThread(runtime.jobs, queues=["backfill"], concurrency=1,
-                                                          backoff=Backoff(0.5, 2.0), additional_context={"runtime": runtime})
+    worker = runtime.workers["job_worker"] = WorkerThread(
+        runtime.jobs,
+        queues=["backfill"],
+        concurrency=1,
+        backoff=Backoff(0.5, 2.0),
+        additional_context={"runtime": runtime},
+    )
     worker.start()
-    api = TestClient(__import__("xolap.web.app", fromlist=["create_app"]).create_app(runtime), raise_server_exceptions=False)
+    api = TestClient(
+        __import__("xolap.web.app", fromlist=["create_app"]).create_app(runtime), raise_server_exceptions=False
+    )
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
         assert component_health(runtime)["status"] == "ok"
@@ -83,9 +100,15 @@ def test_job_worker_survives_a_postgres_crash(own_postgres, ch_db, moto_server, 
 
         _kill_postmaster(pgdata)
         killed_at = time.monotonic()
-        _, visible_after = wait_for(lambda: (board.get("job_worker") or board.get("postgres")) and
-                                    component_health(runtime)["status"] == "down" and
-                                    board.get("job_worker").ok is False, timeout=60, interval=0.5)
+        _, visible_after = wait_for(
+            lambda: (
+                (board.get("job_worker") or board.get("postgres"))
+                and component_health(runtime)["status"] == "down"
+                and board.get("job_worker").ok is False
+            ),
+            timeout=60,
+            interval=0.5,
+        )
         health = component_health(runtime)
         assert health["status"] == "down" and {"postgres", "job_worker"} <= set(health["down"]), health
         reason = health["components"]["job_worker"]["last_error"]
@@ -99,8 +122,11 @@ def test_job_worker_survives_a_postgres_crash(own_postgres, ch_db, moto_server, 
 
         start_embedded(pgdata)  # Postgres is back
         run = service.create_manual_run(runtime, s3_pattern=f"s3://{bucket}/xapi/**")
-        done, _ = wait_for(lambda: service.get_run(runtime, "manual", run["id"])["status"] in ("completed", "failed"),
-                           timeout=60, interval=0.5)
+        done, _ = wait_for(
+            lambda: service.get_run(runtime, "manual", run["id"])["status"] in ("completed", "failed"),
+            timeout=60,
+            interval=0.5,
+        )
         state = service.get_run(runtime, "manual", run["id"])
         assert state["status"] == "completed", state
         assert worker.restarts >= 1 and worker.is_alive()
@@ -108,7 +134,12 @@ def test_job_worker_survives_a_postgres_crash(own_postgres, ch_db, moto_server, 
         assert healthy, component_health(runtime)
         expected = FILES * LINES
         assert (count_events(runtime), raw_rows(runtime)) == (expected, expected)
-        report("Postgres killed (job worker)", visible_after, expected - count_events(runtime), raw_rows(runtime) - expected)
+        report(
+            "Postgres killed (job worker)",
+            visible_after,
+            expected - count_events(runtime),
+            raw_rows(runtime) - expected,
+        )
         assert visible_after < 60 and time.monotonic() - killed_at < 120
     finally:
         worker.stop()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from bf_support import count_events, raw_rows, upload_bundles
 from faults_support import report, within
+
 from xolap.analytics.health import component_health
 from xolap.backfill import runner, service
 from xolap.backfill.chunking import plan_chunks
@@ -32,12 +32,16 @@ def test_s3_down_fails_the_attempt_visibly_then_the_retry_loads_exactly(fault, r
     down = _at(bf_runtime, f"http://127.0.0.1:{port}")
 
     caplog.set_level(logging.WARNING, logger="xolap")
-    kind, value, elapsed = within(VISIBLE_WITHIN_S + 5, lambda: runner.execute_manual_run(down, run["id"], final_attempt=False))
+    kind, value, elapsed = within(
+        VISIBLE_WITHIN_S + 5, lambda: runner.execute_manual_run(down, run["id"], final_attempt=False)
+    )
     assert kind == "raised", f"S3 {fault}: attempt {kind} after {elapsed:.0f} s"  # a retried attempt re-raises
     assert elapsed < VISIBLE_WITHIN_S
     record = service.get_run(bf_runtime, "manual", run["id"])
     cause = "Connection refused" if fault == "refused" else "Timeout"
-    assert record["status"] == "pending" and "will retry" in record["error"] and cause in record["error"], record["error"]
+    assert record["status"] == "pending" and "will retry" in record["error"] and cause in record["error"], record[
+        "error"
+    ]
     assert "S3_ERROR" in record["error"] and "testing" not in record["error"]
     lines = [r.getMessage() for r in caplog.records if f"manual run {run['id']}" in r.getMessage()]
     assert len(lines) == 1 and cause in lines[0]  # one log line for the failed attempt
@@ -48,7 +52,9 @@ def test_s3_down_fails_the_attempt_visibly_then_the_retry_loads_exactly(fault, r
 
     if fault == "refused":  # (the silent case would take another half minute)
         # Final attempt while still down: the run shows failed with the cause; the operator retries it later.
-        kind, value, _ = within(VISIBLE_WITHIN_S + 5, lambda: runner.execute_manual_run(down, run["id"], final_attempt=True))
+        kind, value, _ = within(
+            VISIBLE_WITHIN_S + 5, lambda: runner.execute_manual_run(down, run["id"], final_attempt=True)
+        )
         assert (kind, value) == ("returned", "failed")
         assert cause in service.get_run(bf_runtime, "manual", run["id"])["error"]
         service.retry_run(bf_runtime, "manual", run["id"])
@@ -58,16 +64,30 @@ def test_s3_down_fails_the_attempt_visibly_then_the_retry_loads_exactly(fault, r
     assert component_health(bf_runtime)["components"]["s3"]["ok"] is True
     expected = FILES * LINES
     assert (count_events(bf_runtime), raw_rows(bf_runtime)) == (expected, expected)
-    report(f"S3 {fault} (manual run attempt)", elapsed, expected - count_events(bf_runtime), raw_rows(bf_runtime) - expected)
+    report(
+        f"S3 {fault} (manual run attempt)",
+        elapsed,
+        expected - count_events(bf_runtime),
+        raw_rows(bf_runtime) - expected,
+    )
 
 
 def test_s3_refused_inside_an_inventory_chunk_is_bounded(bf_runtime, s3, bucket, closed_port):
     keys = upload_bundles(s3, bucket, "xapi/", files=2, lines=5)
     chunk = plan_chunks([(bucket, k) for k in keys], 2)[0]
     down = _at(bf_runtime, f"http://127.0.0.1:{closed_port}")
-    kind, value, elapsed = within(VISIBLE_WITHIN_S + 5, lambda: runner.run_chunk(
-        down.settings, run_id=1, batch_id=1, chunk=chunk, target_table=f"{bf_runtime.settings.clickhouse_database}.raw_events",
-        fmt="JSONAsString", ch_settings={}))
+    kind, value, elapsed = within(
+        VISIBLE_WITHIN_S + 5,
+        lambda: runner.run_chunk(
+            down.settings,
+            run_id=1,
+            batch_id=1,
+            chunk=chunk,
+            target_table=f"{bf_runtime.settings.clickhouse_database}.raw_events",
+            fmt="JSONAsString",
+            ch_settings={},
+        ),
+    )
     assert kind == "raised" and elapsed < VISIBLE_WITHIN_S and "Connection refused" in str(value)
     assert raw_rows(bf_runtime) == 0
     report("S3 refused (inventory chunk)", elapsed, 0, 0)

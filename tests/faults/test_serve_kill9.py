@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-
 from faults_support import report
+
 from support import free_port, postgres_processes_under, stop_orphan_postgres
 
 pytestmark = pytest.mark.faults
@@ -29,8 +29,12 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def _serve(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)], env=_env(data_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
+        env=_env(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while time.monotonic() - started < 90:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
@@ -55,11 +59,18 @@ def test_kill_9_orphan_postgres_is_adopted_and_stopped_by_the_next_clean_stop(se
         # CLI commands go through the running server; a second process that opens the engine itself is told who
         # holds the data dir, in one line, not chDB's BAD_ARGUMENTS.
         env = _env(data_dir)
-        through = subprocess.run([sys.executable, "-m", "xolap.cli", "analytics", "health"], env=env,
-                                 capture_output=True, text=True, timeout=60)
+        through = subprocess.run(
+            [sys.executable, "-m", "xolap.cli", "analytics", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert through.returncode == 0, through.stderr
-        opener = ("from xolap.config import load_settings; from xolap.clickhouse.client import connect; "
-                  "connect(load_settings())")
+        opener = (
+            "from xolap.config import load_settings; from xolap.clickhouse.client import connect; "
+            "connect(load_settings())"
+        )
         second = subprocess.run([sys.executable, "-c", opener], env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
         last = second.stderr.strip().splitlines()[-1]
@@ -75,7 +86,9 @@ def test_kill_9_orphan_postgres_is_adopted_and_stopped_by_the_next_clean_stop(se
         adopted = _postmaster(data_dir)
         server.send_signal(signal.SIGINT)
         server.wait(60)
-        psutil.wait_procs([p for p in (psutil.Process(pid) for pid in {orphan, adopted} if psutil.pid_exists(pid))], timeout=15)
+        psutil.wait_procs(
+            [p for p in (psutil.Process(pid) for pid in {orphan, adopted} if psutil.pid_exists(pid))], timeout=15
+        )
         left = postgres_processes_under([data_dir])
         assert left == [], left
         report("kill -9 of xolap serve (restart until healthy)", restart_s, 0, 0)

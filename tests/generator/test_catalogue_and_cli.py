@@ -60,8 +60,27 @@ def test_catalogue_csv_is_a_titles_file_plus_sections(tmp_path: Path):
 
 def test_cli_writes_a_file_and_the_catalogue(tmp_path: Path):
     out = tmp_path / "events.jsonl.gz"
-    result = runner.invoke(app, ["generate", "--events", "2500", "--seed", "3", "--out", str(out), "--projects", "1",
-                                 "--sections", "2", "--learners", "5", "--catalogue", str(tmp_path / "cat.json"), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--events",
+            "2500",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--projects",
+            "1",
+            "--sections",
+            "2",
+            "--learners",
+            "5",
+            "--catalogue",
+            str(tmp_path / "cat.json"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 2,500 statements" in result.output
     lines = gzip.decompress(out.read_bytes()).splitlines()
@@ -79,7 +98,9 @@ def test_cli_folder_output(tmp_path: Path):
 def test_cli_rejects_bad_options_with_a_clear_message(tmp_path: Path):
     result = runner.invoke(app, ["generate", "-n", "10", "-o", str(tmp_path / "x.jsonl"), "--start", "yesterday"])
     assert result.exit_code == 2 and "--start 'yesterday'" in result.output
-    result = runner.invoke(app, ["generate", "-n", "10", "-o", str(tmp_path / "x.jsonl"), "--catalogue", str(tmp_path / "c.txt")])
+    result = runner.invoke(
+        app, ["generate", "-n", "10", "-o", str(tmp_path / "x.jsonl"), "--catalogue", str(tmp_path / "c.txt")]
+    )
     assert result.exit_code == 2 and "must end with .json or .csv" in result.output
     result = runner.invoke(app, ["generate", "-n", "-5", "-o", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 2
@@ -89,12 +110,18 @@ def test_cli_rejects_bad_options_with_a_clear_message(tmp_path: Path):
 
 def test_cli_uploads_bundles_to_s3(aws_settings, moto_server: str, monkeypatch):
     aws_client(aws_settings, "s3").create_bucket(Bucket="gen-cli")
-    for name, value in {"XOLAP_S3_ENDPOINT_URL": moto_server, "XOLAP_AWS_ACCESS_KEY_ID": "testing",
-                        "XOLAP_AWS_SECRET_ACCESS_KEY": "testing", "XOLAP_DATA_DIR": str(aws_settings.data_dir)}.items():
+    for name, value in {
+        "XOLAP_S3_ENDPOINT_URL": moto_server,
+        "XOLAP_AWS_ACCESS_KEY_ID": "testing",
+        "XOLAP_AWS_SECRET_ACCESS_KEY": "testing",
+        "XOLAP_DATA_DIR": str(aws_settings.data_dir),
+    }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        result = runner.invoke(app, ["generate", "-n", "1200", "-o", "s3://gen-cli/xapi", "--bundle-size", "100", "--quiet"])
+        result = runner.invoke(
+            app, ["generate", "-n", "1200", "-o", "s3://gen-cli/xapi", "--bundle-size", "100", "--quiet"]
+        )
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output

@@ -6,7 +6,7 @@ import hashlib
 import math
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -62,13 +62,16 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs():
     assert digest(5, 1_000, **options) == digest(5, 1_000, **options)
 
 
-@pytest.mark.parametrize(("events", "options"), [
-    (0, {}),
-    (1, {}),
-    (17, {"projects": 1, "sections_per_project": 1, "learners_per_section": 50}),
-    (2_345, {"projects": 2, "sections_per_project": 3, "learners_per_section": 3}),
-    (4_000, {}),
-])
+@pytest.mark.parametrize(
+    ("events", "options"),
+    [
+        (0, {}),
+        (1, {}),
+        (17, {"projects": 1, "sections_per_project": 1, "learners_per_section": 50}),
+        (2_345, {"projects": 2, "sections_per_project": 3, "learners_per_section": 3}),
+        (4_000, {}),
+    ],
+)
 def test_exactly_the_requested_number_of_statements(events, options):
     assert sum(1 for _ in generate(3, events, **options)) == events
 
@@ -79,13 +82,16 @@ def test_streaming_does_not_build_the_whole_output():
     assert len(first) == 100
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"events": -1}, "events"),
-    ({"events": 10, "projects": 0}, "projects"),
-    ({"events": 10, "sections_per_project": 0}, "sections_per_project"),
-    ({"events": 10, "learners_per_section": 0}, "learners_per_section"),
-    ({"events": "10"}, "events"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"events": -1}, "events"),
+        ({"events": 10, "projects": 0}, "projects"),
+        ({"events": 10, "sections_per_project": 0}, "sections_per_project"),
+        ({"events": 10, "learners_per_section": 0}, "learners_per_section"),
+        ({"events": "10"}, "events"),
+    ],
+)
 def test_bad_arguments_are_refused_at_once_naming_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         generate(1, **kwargs)
@@ -94,12 +100,29 @@ def test_bad_arguments_are_refused_at_once_naming_the_argument(kwargs, message):
 def test_every_torus_shape_is_present_and_classified_like_torus(corpus):
     _generator, items = corpus
     shapes = Counter(shape(item.statement) for item in items)
-    for name in ("video_played", "video_paused", "video_seeked", "video_completed", "question", "activity_attempt",
-                 "page_attempt", "page", "tutor_activity_message", "tutor_message", "condition_assignment"):
+    for name in (
+        "video_played",
+        "video_paused",
+        "video_seeked",
+        "video_completed",
+        "question",
+        "activity_attempt",
+        "page_attempt",
+        "page",
+        "tutor_activity_message",
+        "tutor_message",
+        "condition_assignment",
+    ):
         assert shapes[name] > 0, f"no {name} statement in {shapes}"
-    expected_type = {"question": "part_attempt", "activity_attempt": "activity_attempt", "page_attempt": "page_attempt",
-                     "page": "page_viewed", "tutor_activity_message": "unknown", "tutor_message": "unknown",
-                     "condition_assignment": "unknown"}
+    expected_type = {
+        "question": "part_attempt",
+        "activity_attempt": "activity_attempt",
+        "page_attempt": "page_attempt",
+        "page": "page_viewed",
+        "tutor_activity_message": "unknown",
+        "tutor_message": "unknown",
+        "condition_assignment": "unknown",
+    }
     for item in items:
         name = shape(item.statement)
         assert event_type(item.statement) == expected_type.get(name, "video"), name
@@ -126,7 +149,7 @@ def test_common_fields_of_every_statement(corpus):
         assert ext[OLI + "section_id"] == item.section_id
         section = sections[item.section_id]
         assert ext[OLI + "project_id"] == section.project.project_id
-        parsed = datetime.strptime(s["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        parsed = datetime.strptime(s["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         assert int(parsed.timestamp() * 1000) == item.timestamp_ms
         assert section.start <= parsed < section.end, "timestamps within the section's term"
 
@@ -148,19 +171,27 @@ def test_shape_specific_fields(corpus):
                 assert ext[V + "completion-threshold"] == "1.0"
             else:
                 assert OLI + "resource_id" in ext and OLI + "page_id" not in ext
-                assert s["registration"] == f"{item.section_id}-{ext[OLI + 'resource_id']}-{ext[OLI + 'content_element_id']}"
+                assert (
+                    s["registration"]
+                    == f"{item.section_id}-{ext[OLI + 'resource_id']}-{ext[OLI + 'content_element_id']}"
+                )
             keys = set(result["extensions"])
-            assert keys == {
-                "video_played": {V + "time"},
-                "video_paused": {V + "time", V + "progress", V + "played-segments"},
-                "video_completed": {V + "time", V + "progress", V + "played-segments"},
-                "video_seeked": {V + "time-from", V + "time-to"},
-            }[name]
+            assert (
+                keys
+                == {
+                    "video_played": {V + "time"},
+                    "video_paused": {V + "time", V + "progress", V + "played-segments"},
+                    "video_completed": {V + "time", V + "progress", V + "played-segments"},
+                    "video_seeked": {V + "time-from", V + "time-to"},
+                }[name]
+            )
         elif name in ("question", "activity_attempt", "page_attempt"):
             assert s["verb"]["id"] == st.COMPLETED_VERB and s["object"]["id"].endswith("}")  # Torus's stray brace
             score = result["score"]
             assert 0 <= score["raw"] <= score["max"] and score["min"] == 0
-            assert 0.0 <= score["scaled"] <= 1.0 and math.isclose(score["scaled"], score["raw"] / score["max"], abs_tol=1e-4)
+            assert 0.0 <= score["scaled"] <= 1.0 and math.isclose(
+                score["scaled"], score["raw"] / score["max"], abs_tol=1e-4
+            )
             assert result["completion"] is True and isinstance(result["success"], bool)
             assert result["success"] == (score["raw"] >= score["max"]) or name == "page_attempt"
             assert GUID_RE.match(ext[OLI + "page_attempt_guid"]) and ext[OLI + "page_attempt_number"] >= 1
@@ -173,9 +204,13 @@ def test_shape_specific_fields(corpus):
             if name == "question":
                 assert GUID_RE.match(ext[OLI + "part_attempt_guid"]) and ext[OLI + "part_attempt_number"] >= 1
                 assert ext[OLI + "part_id"] in ("1", "2", "3")
-                assert isinstance(ext[OLI + "hints_requested"], list) and isinstance(ext[OLI + "attached_objectives"], list)
+                assert isinstance(ext[OLI + "hints_requested"], list) and isinstance(
+                    ext[OLI + "attached_objectives"], list
+                )
                 assert GUID_RE.match(ext[OLI + "session_id"])
-                assert isinstance(result["response"]["input"], str) and result["extensions"][OLI + "feedback"]["content"]
+                assert (
+                    isinstance(result["response"]["input"], str) and result["extensions"][OLI + "feedback"]["content"]
+                )
             else:
                 assert OLI + "part_id" not in ext and "response" not in result
         elif name == "page":
@@ -221,9 +256,11 @@ def test_attempt_numbers_increase_only_after_failures(corpus):
         numbers = [a["context"]["extensions"][OLI + "activity_attempt_number"] for a in attempts]
         assert numbers == sorted(set(numbers))
         firsts[numbers[0] == 1] += 1
-        for previous, current in zip(attempts, attempts[1:]):
-            same_page_attempt = (previous["context"]["extensions"][OLI + "page_attempt_guid"]
-                                 == current["context"]["extensions"][OLI + "page_attempt_guid"])
+        for previous, current in zip(attempts, attempts[1:], strict=False):
+            same_page_attempt = (
+                previous["context"]["extensions"][OLI + "page_attempt_guid"]
+                == current["context"]["extensions"][OLI + "page_attempt_guid"]
+            )
             if same_page_attempt and current["timestamp"] > previous["timestamp"]:
                 retries += 1
     for attempts in pages.values():
@@ -319,8 +356,11 @@ def test_learners_differ_in_engagement_and_skill(corpus):
     last_seen: dict[str, tuple[int, int]] = {}
     for item in items:
         last_seen[item.statement["actor"]["account"]["name"]] = (item.section_id, item.timestamp_ms)
-    early = sum(1 for sid, ms in last_seen.values()
-                if ms < sections[sid].start_ms + 0.45 * (sections[sid].end_ms - sections[sid].start_ms))
+    early = sum(
+        1
+        for sid, ms in last_seen.values()
+        if ms < sections[sid].start_ms + 0.45 * (sections[sid].end_ms - sections[sid].start_ms)
+    )
     assert early >= 0.04 * len(last_seen)
     # skill: per-learner success rates on parts spread widely
     outcomes: dict[str, list[bool]] = defaultdict(list)
@@ -329,8 +369,11 @@ def test_learners_differ_in_engagement_and_skill(corpus):
             outcomes[item.statement["actor"]["account"]["name"]].append(item.statement["result"]["success"])
     rates = sorted(sum(o) / len(o) for o in outcomes.values() if len(o) >= 30)
     assert rates[-1] - rates[0] > 0.3
-    hinted = sum(1 for item in items if shape(item.statement) == "question"
-                 and item.statement["context"]["extensions"][OLI + "hints_requested"])
+    hinted = sum(
+        1
+        for item in items
+        if shape(item.statement) == "question" and item.statement["context"]["extensions"][OLI + "hints_requested"]
+    )
     assert hinted > 0
 
 
@@ -341,7 +384,7 @@ def test_term_rhythm_weekday_hour_and_deadlines(corpus):
     hours, days = Counter(), Counter()
     for item in items:
         if item.section_id == section.section_id:
-            local = datetime.fromtimestamp(item.timestamp_ms / 1000, tz=timezone.utc) + offset
+            local = datetime.fromtimestamp(item.timestamp_ms / 1000, tz=UTC) + offset
             hours[local.hour] += 1
             days[(local - (section.start + offset)).days] += 1
     night = sum(hours[h] for h in (2, 3, 4, 5))

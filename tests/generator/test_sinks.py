@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -72,8 +72,11 @@ def test_s3_bundles_follow_the_torus_key_layout(aws_settings):
         uploader = S3BundleUploader(s3, "gen-bundles", prefix)
         with S3BundleSink(uploader, seed=4, bundle_size=150) as sink:
             write_statements(generate(4, 2_000, **OPTIONS), sink)
-        listed = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="gen-bundles", Prefix=prefix + "/")
-                  for o in page.get("Contents", [])]
+        listed = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket="gen-bundles", Prefix=prefix + "/")
+            for o in page.get("Contents", [])
+        ]
         assert sorted(listed) == sorted(sink.keys)
         lines = 0
         for key in listed:
@@ -87,7 +90,7 @@ def test_s3_bundles_follow_the_torus_key_layout(aws_settings):
             for line in body:
                 statement = orjson.loads(line)
                 assert str(statement["context"]["extensions"][SECTION_ID]) == parsed.partition_id
-                stamps.append(datetime.strptime(statement["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc))
+                stamps.append(datetime.strptime(statement["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC))
             assert parsed.at == max(stamps), "a bundle's key time is its last statement's time"
             lines += len(body)
         assert lines == 2_000

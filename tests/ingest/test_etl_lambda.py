@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote_plus
 
 import orjson
 import pytest
 
 from xolap.clickhouse.events import READ_SETTINGS, deduplicated_events, events_table
-from xolap.ingest.etl import handler as etl
 from xolap.ingest.aws_clients import aws_client
-from xolap.ingest.etl.handler import EtlProcessor
+from xolap.ingest.etl import handler as etl
 from xolap.ingest.etl.batching import EtlLimits, TimeBudget
+from xolap.ingest.etl.handler import EtlProcessor
 
 EXT = "http://oli.cmu.edu/extensions/"
 
 
 def page_viewed(n: int, section_id: int = 42) -> dict:
-    at = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=n)
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(minutes=n)
     return {
         "actor": {"account": {"homePage": "https://torus.example", "name": f"user-{n % 7}"}, "objectType": "Agent"},
         "verb": {"id": "http://id.tincanapi.com/verb/viewed", "display": {"en-US": "viewed"}},
@@ -66,7 +66,14 @@ def s3_event_body(bucket: str, key: str, etag: str | None = None) -> str:
 
 
 def sns_body(inner: str) -> str:
-    return json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": inner})
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": str(uuid.uuid4()),
+            "TopicArn": "arn:aws:sns:us-east-1:1:t",
+            "Message": inner,
+        }
+    )
 
 
 def sqs_record(body: str, message_id: str | None = None) -> dict:
@@ -113,7 +120,9 @@ def etl_env(ch_db, aws_settings):
     dlq_url = sqs.create_queue(QueueName=f"etl-dlq-{suffix}")["QueueUrl"]
     bucket = f"lrs-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    settings = aws_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database, "etl_dlq_url": dlq_url})
+    settings = aws_settings.model_copy(
+        update={"clickhouse_database": ch_settings.clickhouse_database, "etl_dlq_url": dlq_url}
+    )
     return {"client": client, "settings": settings, "s3": s3, "sqs": sqs, "bucket": bucket, "dlq": dlq_url}
 
 
@@ -132,7 +141,9 @@ def count(env, final: bool = True, where: str = "1") -> int:
 
 
 def dlq_messages(env) -> list[dict]:
-    response = env["sqs"].receive_message(QueueUrl=env["dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0)
+    response = env["sqs"].receive_message(
+        QueueUrl=env["dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+    )
     return response.get("Messages", [])
 
 
@@ -171,12 +182,16 @@ def test_handler_ingests_raw_sns_and_plain_notifications_with_encoded_keys(etl_e
         etl.reset_lambda_processor()
     assert result == {"batchItemFailures": []}
     assert count(env) == 15
-    rows = env["client"].query(
-        f"SELECT source_file, source_etag, min(source_line), max(source_line), count() FROM {events_table(settings.clickhouse_database)} "
-        "GROUP BY source_file, source_etag ORDER BY source_file"
-    ).result_rows
+    rows = (
+        env["client"]
+        .query(
+            f"SELECT source_file, source_etag, min(source_line), max(source_line), count() FROM {events_table(settings.clickhouse_database)} "
+            "GROUP BY source_file, source_etag ORDER BY source_file"
+        )
+        .result_rows
+    )
     assert rows == sorted(
-        [(f"s3://{env['bucket']}/{k}", e, 1, n, n) for k, e, n in zip(keys, etags, (5, 7, 3))]
+        [(f"s3://{env['bucket']}/{k}", e, 1, n, n) for k, e, n in zip(keys, etags, (5, 7, 3), strict=False)]
     )
     assert count(env, where="section_id = 43 AND event_type = 'page_viewed'") == 3
     assert dlq_messages(env) == []
@@ -192,7 +207,9 @@ def test_diagnostics_reports_runtime(etl_env, monkeypatch, data_dir):
         etl.reset_lambda_processor()
     assert info["clickhouse"]["reachable"] is True and info["clickhouse"]["version"]
     assert info["remaining_ms"] == 1234 and info["limits"]["max_rows_per_insert"] == 30_000
-    assert info["packages"]["pyarrow"] and info["config"]["clickhouse_database"] == etl_env["settings"].clickhouse_database
+    assert (
+        info["packages"]["pyarrow"] and info["config"]["clickhouse_database"] == etl_env["settings"].clickhouse_database
+    )
 
 
 def test_missing_object_fails_only_its_message_and_goes_to_dlq(etl_env):
@@ -203,23 +220,34 @@ def test_missing_object_fails_only_its_message_and_goes_to_dlq(etl_env):
     good = sqs_record(s3_event_body(env["bucket"], good_key), "msg-good")
     bad_body = sqs_record('{"hello": "world"}', "msg-bad-body")
     report = processor(env).process_records([missing, good, bad_body], TimeBudget.unlimited())
-    assert report.batch_item_failures() == {"batchItemFailures": [{"itemIdentifier": "msg-missing"}, {"itemIdentifier": "msg-bad-body"}]}
+    assert report.batch_item_failures() == {
+        "batchItemFailures": [{"itemIdentifier": "msg-missing"}, {"itemIdentifier": "msg-bad-body"}]
+    }
     assert count(env) == 4
     copies = {m["MessageAttributes"]["OriginalMessageId"]["StringValue"]: m for m in dlq_messages(env)}
     assert set(copies) == {"msg-missing", "msg-bad-body"}
     gone = copies["msg-missing"]
     reason = gone["MessageAttributes"]["FailureReason"]["StringValue"]
     assert "gone.jsonl: object not found" in reason and len(reason) <= 256
-    assert gone["MessageAttributes"]["SourceObject"]["StringValue"] == f"s3://{env['bucket']}/section/42/page_viewed/gone.jsonl"
+    assert (
+        gone["MessageAttributes"]["SourceObject"]["StringValue"]
+        == f"s3://{env['bucket']}/section/42/page_viewed/gone.jsonl"
+    )
     assert gone["Body"] == missing["body"]
-    assert "bad notification: not an S3 notification" in copies["msg-bad-body"]["MessageAttributes"]["FailureReason"]["StringValue"]
+    assert (
+        "bad notification: not an S3 notification"
+        in copies["msg-bad-body"]["MessageAttributes"]["FailureReason"]["StringValue"]
+    )
 
 
 def test_not_jsonl_object_is_a_preparation_failure(etl_env):
     env = etl_env
     put(env, "section/1/video/bin.jsonl", bytes(range(256)) * 8)
     put(env, "section/1/video/broken.jsonl.gz", b"\x1f\x8b\x08\x00" + b"\x00garbage" * 10)
-    records = [sqs_record(s3_event_body(env["bucket"], k), k) for k in ("section/1/video/bin.jsonl", "section/1/video/broken.jsonl.gz")]
+    records = [
+        sqs_record(s3_event_body(env["bucket"], k), k)
+        for k in ("section/1/video/bin.jsonl", "section/1/video/broken.jsonl.gz")
+    ]
     report = processor(env).process_records(records)
     assert report.failed == ["section/1/video/bin.jsonl", "section/1/video/broken.jsonl.gz"]
     reasons = [m["MessageAttributes"]["FailureReason"]["StringValue"] for m in dlq_messages(env)]
@@ -229,7 +257,9 @@ def test_not_jsonl_object_is_a_preparation_failure(etl_env):
 
 def test_test_event_is_skipped_not_failed(etl_env):
     env = etl_env
-    body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-01-05T09:00:00Z", "Bucket": env["bucket"]})
+    body = json.dumps(
+        {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-01-05T09:00:00Z", "Bucket": env["bucket"]}
+    )
     report = processor(env).process_records([sqs_record(body, "test-event")])
     assert report.batch_item_failures() == {"batchItemFailures": []}
     assert report.ids("skipped") == ["test-event"] and dlq_messages(env) == []
@@ -240,16 +270,29 @@ def test_bad_lines_go_to_ingest_errors_and_good_lines_are_inserted(etl_env):
     good = [page_viewed(i) for i in range(3)]
     no_verb = page_viewed(9)
     del no_verb["verb"]
-    data = orjson.dumps(good[0]) + b"\n{not json\n\n" + orjson.dumps(good[1]) + b"\n" + orjson.dumps(no_verb) + b"\n[1,2]\n" + orjson.dumps(good[2]) + b"\n"
+    data = (
+        orjson.dumps(good[0])
+        + b"\n{not json\n\n"
+        + orjson.dumps(good[1])
+        + b"\n"
+        + orjson.dumps(no_verb)
+        + b"\n[1,2]\n"
+        + orjson.dumps(good[2])
+        + b"\n"
+    )
     key = "section/42/page_viewed/mixed.jsonl"
     put(env, key, data)
     report = processor(env).process_records([sqs_record(s3_event_body(env["bucket"], key), "mixed")])
     assert report.failed == [] and report.rows == 3 and report.rejected == 3
     assert count(env) == 3
     db = env["settings"].clickhouse_database
-    errors = env["client"].query(
-        f"SELECT source_file, source_line, reason, raw_line, ingest_path FROM `{db}`.ingest_errors ORDER BY source_line"
-    ).result_rows
+    errors = (
+        env["client"]
+        .query(
+            f"SELECT source_file, source_line, reason, raw_line, ingest_path FROM `{db}`.ingest_errors ORDER BY source_line"
+        )
+        .result_rows
+    )
     assert [(e[0], e[1]) for e in errors] == [(f"s3://{env['bucket']}/{key}", n) for n in (2, 4, 5)]
     assert errors[0][3] == "{not json" and "verb" in errors[1][2] and errors[2][3] == "[1,2]"
     assert {e[4] for e in errors} == {"etl"}
@@ -302,7 +345,9 @@ def test_time_budget_stops_early_and_returns_untouched(etl_env, drop_per_read, e
     report = proc.process_records(records, TimeBudget.from_context(context))
     statuses = [o.status for o in report.outcomes]
     assert statuses == [first_status, "untouched", "untouched"]
-    assert report.batch_item_failures()["batchItemFailures"] == [{"itemIdentifier": m} for m in ("m0", "m1", "m2")[expected_ok:]]
+    assert report.batch_item_failures()["batchItemFailures"] == [
+        {"itemIdentifier": m} for m in ("m0", "m1", "m2")[expected_ok:]
+    ]
     assert s3.reads == 1 and count(env) == 2 * expected_ok
 
 

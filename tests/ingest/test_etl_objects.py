@@ -88,7 +88,9 @@ def test_large_unknown_and_depth_one_reads_wait_for_their_turn(bucket):
         time.sleep(0.2)
         assert recording.keys == ["k0.jsonl"]
     sequential = RecordingS3(s3)
-    with ObjectReads(sequential, [S3ObjectRef(name, f"k{i}.jsonl", size=9) for i in range(3)], max_bytes=1000, depth=1) as reads:
+    with ObjectReads(
+        sequential, [S3ObjectRef(name, f"k{i}.jsonl", size=9) for i in range(3)], max_bytes=1000, depth=1
+    ) as reads:
         reads.get(0)
         time.sleep(0.2)
         assert sequential.keys == ["k0.jsonl"]

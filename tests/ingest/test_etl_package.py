@@ -21,7 +21,9 @@ def test_closure_follows_imports_including_lazy_and_relative(tmp_path):
     (root / "sub").mkdir(parents=True)
     (root / "__init__.py").write_text("")
     (root / "sub" / "__init__.py").write_text("")
-    (root / "sub" / "entry.py").write_text("from . import sibling\nimport json\n\ndef f():\n    from xolap.lazy import thing\n")
+    (root / "sub" / "entry.py").write_text(
+        "from . import sibling\nimport json\n\ndef f():\n    from xolap.lazy import thing\n"
+    )
     (root / "sub" / "sibling.py").write_text("from ..helpers import tool\n")
     (root / "helpers.py").write_text("")
     (root / "lazy.py").write_text("thing = 1\n")
@@ -47,7 +49,9 @@ def test_zip_holds_handler_and_needed_modules_only(tmp_path):
         "xolap/xapi/rows.py",
     ):
         assert needed in names, needed
-    assert not any(n.startswith(("xolap/web/", "xolap/store/", "xolap/analytics/")) or n == "xolap/cli.py" for n in names)
+    assert not any(
+        n.startswith(("xolap/web/", "xolap/store/", "xolap/analytics/")) or n == "xolap/cli.py" for n in names
+    )
     assert not any("__pycache__" in n or n.startswith(("pyarrow/", "clickhouse_connect/")) for n in names)
     assert any(n.endswith(".dist-info/METADATA") for n in names)
     handler = zipfile.ZipFile(result.path).read(HANDLER_FILE).decode()
@@ -67,8 +71,12 @@ def test_unzipped_artifact_imports_from_itself_and_answers_diagnostics(tmp_path)
         "print(json.dumps({'xolap_file': xolap.__file__, 'out': out}, default=str))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
-    env.update(PYTHONPATH=str(target), XOLAP_CONFIG_FILE="/nonexistent", XOLAP_CLICKHOUSE_URL="http://etl:secret@127.0.0.1:9")
-    completed = subprocess.run([sys.executable, "-c", script], cwd=target, env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        PYTHONPATH=str(target), XOLAP_CONFIG_FILE="/nonexistent", XOLAP_CLICKHOUSE_URL="http://etl:secret@127.0.0.1:9"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=target, env=env, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert Path(report["xolap_file"]).is_relative_to(target)

@@ -31,7 +31,9 @@ def s3_event(bucket: str, key: str, event_name: str = "ObjectCreated:Put", etag:
 
 def test_raw_s3_event_with_url_encoded_key():
     body = json.dumps(s3_event("lrs", "section/42/video/2026-01-31T09-05-07.1Z_a+b%2Bc%3D.jsonl"))
-    assert parse_notification(body) == [S3ObjectRef("lrs", "section/42/video/2026-01-31T09-05-07.1Z_a b+c=.jsonl", "abc123", 12)]
+    assert parse_notification(body) == [
+        S3ObjectRef("lrs", "section/42/video/2026-01-31T09-05-07.1Z_a b+c=.jsonl", "abc123", 12)
+    ]
 
 
 def test_sns_wrapped_event():
@@ -44,7 +46,11 @@ def test_bucket_key_body_is_literal():
 
 
 def test_eventbridge_object_created():
-    body = {"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "lrs"}, "object": {"key": "k.jsonl", "etag": "e1"}}}
+    body = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "lrs"}, "object": {"key": "k.jsonl", "etag": "e1"}},
+    }
     assert parse_notification(json.dumps(body)) == [S3ObjectRef("lrs", "k.jsonl", "e1", None)]
 
 
@@ -61,7 +67,10 @@ def test_test_event_and_removals_name_nothing():
         ('{"hello": 1}', "not an S3 notification \\(top-level fields: hello\\)"),
         ('{"bucket": "lrs"}', "body: missing or empty 'key'"),
         ('{"Records": [{"eventName": "ObjectCreated:Put"}]}', "Records\\[0\\]: no 's3' section"),
-        ('{"Records": [{"s3": {"bucket": {"name": "b"}, "object": {}}}]}', "Records\\[0\\].s3.object: missing or empty 'key'"),
+        (
+            '{"Records": [{"s3": {"bucket": {"name": "b"}, "object": {}}}]}',
+            "Records\\[0\\].s3.object: missing or empty 'key'",
+        ),
         ('{"Type": "Notification", "Message": "{oops"}', "SNS Message is not JSON"),
     ],
 )
@@ -71,7 +80,9 @@ def test_bad_notifications_say_why(body, reason):
 
 
 def test_limits_from_env_and_validation():
-    limits = EtlLimits.from_env({"XOLAP_ETL_MAX_ROWS_PER_INSERT": "10_000", "XOLAP_ETL_MIN_REMAINING_MS": "0", "OTHER": "x"})
+    limits = EtlLimits.from_env(
+        {"XOLAP_ETL_MAX_ROWS_PER_INSERT": "10_000", "XOLAP_ETL_MIN_REMAINING_MS": "0", "OTHER": "x"}
+    )
     assert limits.max_rows_per_insert == 10_000 and limits.min_remaining_ms == 0
     assert limits.max_bytes_per_insert == 16 * 1024 * 1024
     with pytest.raises(ValueError, match="XOLAP_ETL_MAX_ROWS_PER_INSERT must be an integer, got 'many'"):

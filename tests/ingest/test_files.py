@@ -32,7 +32,13 @@ def test_glob_and_duplicates(tmp_path):
 
 
 def test_s3_expansion(moto_server):
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket="expand-bucket")
     for key in ("p/a.jsonl", "p/q/b.jsonl.gz", "p/q/c.csv", "p2/d.jsonl"):
         s3.put_object(Bucket="expand-bucket", Key=key, Body=b"{}\n")
@@ -65,7 +71,9 @@ def test_sql_path_reads_gzip_without_gz_suffix(ch_db, tmp_path):
     report = ingest_local_file_sql(client, settings, path, ingest_path="test", source_file="s3://b/bundle.jsonl")
     assert (report.rows, report.rejected, report.warnings) == (13, 15, 10)  # 10 malformed optional values: warnings
     assert report.errors[0].source_file == "s3://b/bundle.jsonl" and report.errors[0].source_line == 2
-    stored = client.query(f"SELECT count(), any(ingest_path) FROM `{settings.clickhouse_database}`.ingest_errors").result_rows[0]
+    stored = client.query(
+        f"SELECT count(), any(ingest_path) FROM `{settings.clickhouse_database}`.ingest_errors"
+    ).result_rows[0]
     assert stored == (25, "test")
 
 
@@ -79,9 +87,15 @@ def test_sql_path_numbers_rejections_like_the_python_path(ch_db, tmp_path):
     path.write_bytes(data)
     report = ingest_local_file_sql(client, settings, path, ingest_path="test")
     python = map_lines(read_lines(data, str(path)), source_file=str(path), source_etag=None)
-    assert [(e.source_line, e.reason, e.raw_line) for e in report.errors] == [
-        (e.source_line, e.reason, e.raw_line) for e in python.errors
-    ] == [(2, "not valid JSON", "oops"), (3, "not a JSON object", "[1]"), (5, "actor: missing or not an object", '{"actor": 1}')]
+    assert (
+        [(e.source_line, e.reason, e.raw_line) for e in report.errors]
+        == [(e.source_line, e.reason, e.raw_line) for e in python.errors]
+        == [
+            (2, "not valid JSON", "oops"),
+            (3, "not a JSON object", "[1]"),
+            (5, "actor: missing or not an object", '{"actor": 1}'),
+        ]
+    )
     assert report.rows == 3
     lines = client.query(f"SELECT source_line FROM `{settings.clickhouse_database}`.raw_events ORDER BY 1").result_rows
     assert [r[0] for r in lines] == [1, 4, 6]
@@ -118,21 +132,29 @@ def test_sql_path_matches_python_path_on_every_column(ch_db, tmp_path, monkeypat
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(
         b"\n".join([b"", torus[0], b"  ", (FIXTURES / "mixed_bad_lines.jsonl").read_bytes(), b"\t", b""])
-        + b"\n".join(torus[1:15]) + b"\n\n" + (FIXTURES / "generic_statements.jsonl").read_bytes()
+        + b"\n".join(torus[1:15])
+        + b"\n\n"
+        + (FIXTURES / "generic_statements.jsonl").read_bytes()
     )
     cols = ", ".join(MAPPED_COLUMN_NAMES)
     results = []
     for engine in ("sql", "python"):
         client.command(f"TRUNCATE TABLE `{db}`.raw_events")
         if engine == "sql":
-            report = ingest_local_file_sql(client, settings, path, ingest_path="t", source_file="f.jsonl", source_etag="e1")
+            report = ingest_local_file_sql(
+                client, settings, path, ingest_path="t", source_file="f.jsonl", source_etag="e1"
+            )
         else:
             with path.open("rb") as stream:
-                report = ingest_bytes(client, settings, stream, source_file="f.jsonl", source_etag="e1", ingest_path="t")
+                report = ingest_bytes(
+                    client, settings, stream, source_file="f.jsonl", source_etag="e1", ingest_path="t"
+                )
         rows = client.query(f"SELECT {cols} FROM `{db}`.raw_events FINAL ORDER BY source_line").result_rows
         errors = [(e.source_file, e.source_line, e.reason, e.raw_line) for e in report.errors]
         results.append((report.rows, report.rejected, errors, rows))
     assert results[0][0] >= 30 and results[0][1] >= 15
     assert results[0] == results[1]
-    leftovers = client.query(f"SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE '_ingest_stage_%'")
+    leftovers = client.query(
+        f"SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE '_ingest_stage_%'"
+    )
     assert leftovers.result_rows[0][0] == 0

@@ -14,8 +14,8 @@ import pytest
 
 from xolap.generator.generate import generate
 from xolap.ingest import pipeline
-from xolap.ingest.paths import ingest_paths
 from xolap.ingest.limits import IngestLimits, OversizeLine
+from xolap.ingest.paths import ingest_paths
 from xolap.ingest.pipeline import DecompressionLimitError, ingest_bytes, read_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
@@ -48,7 +48,11 @@ def test_splitting_a_huge_line_takes_linear_time(monkeypatch):
     monkeypatch.setattr(pipeline, "READ_CHUNK", 16 * 1024)
     line = b'{"x":"' + b"y" * (32 * 1024 * 1024) + b'"}'
     started = time.perf_counter()
-    got = list(read_lines(io.BytesIO(TORUS[0] + b"\n" + line + b"\n" + TORUS[1]), "big.jsonl", IngestLimits(max_line_bytes=64 << 20)))
+    got = list(
+        read_lines(
+            io.BytesIO(TORUS[0] + b"\n" + line + b"\n" + TORUS[1]), "big.jsonl", IngestLimits(max_line_bytes=64 << 20)
+        )
+    )
     assert time.perf_counter() - started < 3
     assert [n for n, _ in got] == [1, 2, 3] and got[1][1] == line and got[2][1] == TORUS[1]
 
@@ -74,15 +78,23 @@ def test_an_oversize_line_is_a_line_error_with_its_reason_and_the_file_goes_in(c
     report = ingest_bytes(client, settings, data, source_file="s3://b/k.jsonl", ingest_path="test")
     assert (report.rows, report.rejected) == (3, 1)
     error = report.errors[0]
-    assert (error.source_file, error.source_line, error.reason) == ("s3://b/k.jsonl", 2, "line is 10,011 bytes, over the limit of 4,096")
-    stored = client.query(f"SELECT source_line, reason, length(raw_line) FROM `{settings.clickhouse_database}`.ingest_errors").result_rows
+    assert (error.source_file, error.source_line, error.reason) == (
+        "s3://b/k.jsonl",
+        2,
+        "line is 10,011 bytes, over the limit of 4,096",
+    )
+    stored = client.query(
+        f"SELECT source_line, reason, length(raw_line) FROM `{settings.clickhouse_database}`.ingest_errors"
+    ).result_rows
     assert stored == [(2, "line is 10,011 bytes, over the limit of 4,096", 10_011)]
 
 
 def test_gzip_expanding_past_the_size_limit_is_refused_naming_the_file():
     data = gzip.compress(b"\n".join(TORUS) + b"\n" + b" " * (3 << 20))
     limits = IngestLimits(max_decompressed_bytes=2 << 20)
-    with pytest.raises(DecompressionLimitError, match=r"^s3://b/k\.jsonl\.gz: refused: gzip content expands past 2,097,152 bytes"):
+    with pytest.raises(
+        DecompressionLimitError, match=r"^s3://b/k\.jsonl\.gz: refused: gzip content expands past 2,097,152 bytes"
+    ):
         list(read_lines(data, "s3://b/k.jsonl.gz", limits))
     assert len(list(read_lines(data, "ok", IngestLimits()))) == len(TORUS)
 
@@ -120,7 +132,12 @@ def test_the_sql_engine_rejects_an_oversize_line_like_the_python_engine(ch_db, t
     reports = {}
     for engine in ("sql", "python"):
         summary = ingest_paths(client, settings, [str(path)], use_sql=engine == "sql")
-        reports[engine] = (summary.rows, summary.rejected, [(e.source_line, e.reason) for e in summary.errors], summary.failures)
+        reports[engine] = (
+            summary.rows,
+            summary.rejected,
+            [(e.source_line, e.reason) for e in summary.errors],
+            summary.failures,
+        )
     assert reports["sql"] == reports["python"] == (3, 1, [(2, "line is 10,011 bytes, over the limit of 4,096")], [])
     assert _count(client, settings) == 3
 
@@ -148,23 +165,49 @@ def test_the_etl_refuses_a_bomb_once_and_rejects_an_oversize_line(ch_db, aws_set
     import uuid
 
     from xolap.ingest.aws_clients import aws_client
-    from xolap.ingest.etl.handler import EtlProcessor
     from xolap.ingest.etl.batching import EtlLimits
+    from xolap.ingest.etl.handler import EtlProcessor
 
     client, ch_settings = ch_db
-    settings = aws_settings.model_copy(update={"clickhouse_database": ch_settings.clickhouse_database,
-                                               "ingest_max_line_bytes": 4096, "ingest_max_decompressed_bytes": 1 << 20})
+    settings = aws_settings.model_copy(
+        update={
+            "clickhouse_database": ch_settings.clickhouse_database,
+            "ingest_max_line_bytes": 4096,
+            "ingest_max_decompressed_bytes": 1 << 20,
+        }
+    )
     s3 = aws_client(settings, "s3")
     bucket = f"hostile-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="section/1/x/bomb.jsonl.gz", Body=gzip.compress(b"\n".join(TORUS) + b"\n" + b" " * (4 << 20)))
-    s3.put_object(Bucket=bucket, Key="section/1/x/long.jsonl", Body=b"\n".join([TORUS[0], b'{"p": "' + b"p" * 9000 + b'"}', TORUS[1]]))
+    s3.put_object(
+        Bucket=bucket, Key="section/1/x/bomb.jsonl.gz", Body=gzip.compress(b"\n".join(TORUS) + b"\n" + b" " * (4 << 20))
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key="section/1/x/long.jsonl",
+        Body=b"\n".join([TORUS[0], b'{"p": "' + b"p" * 9000 + b'"}', TORUS[1]]),
+    )
 
     def record(key: str) -> dict:
-        event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                              "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]}
-        return {"messageId": key, "receiptHandle": "rh", "body": json.dumps(event), "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"}
+        event = {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+                }
+            ]
+        }
+        return {
+            "messageId": key,
+            "receiptHandle": "rh",
+            "body": json.dumps(event),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+            "awsRegion": "us-east-1",
+        }
 
     processor = EtlProcessor(settings, client, s3=s3, sqs=aws_client(settings, "sqs"), limits=EtlLimits())
     report = processor.process_records([record("section/1/x/bomb.jsonl.gz"), record("section/1/x/long.jsonl")])
@@ -172,6 +215,8 @@ def test_the_etl_refuses_a_bomb_once_and_rejects_an_oversize_line(ch_db, aws_set
     bomb = report.outcomes[0]
     assert f"s3://{bucket}/section/1/x/bomb.jsonl.gz: refused: gzip content expands past 1,048,576 bytes" in bomb.reason
     db = settings.clickhouse_database
-    errors = client.query(f"SELECT source_line, reason FROM `{db}`.ingest_errors WHERE source_file LIKE '%long.jsonl'").result_rows
+    errors = client.query(
+        f"SELECT source_line, reason FROM `{db}`.ingest_errors WHERE source_file LIKE '%long.jsonl'"
+    ).result_rows
     assert errors == [(2, "line is 9,009 bytes, over the limit of 4,096")]
     assert _count(client, settings) == 2

@@ -70,7 +70,9 @@ def test_missing_path_exits_1(ch_db, tmp_path):
 
 def test_globs_and_gzip(ch_db, tmp_path):
     for i in range(3):
-        (tmp_path / f"part-{i}.jsonl.gz").write_bytes(gzip.compress((FIXTURES / "generic_statements.jsonl").read_bytes()))
+        (tmp_path / f"part-{i}.jsonl.gz").write_bytes(
+            gzip.compress((FIXTURES / "generic_statements.jsonl").read_bytes())
+        )
     shutil.copy(FIXTURES / "torus_statements.jsonl", tmp_path / "other.jsonl")
     result = _invoke(ch_db, str(tmp_path / "part-*.jsonl.gz"), "--json")
     assert result.exit_code == 0, result.output
@@ -80,17 +82,33 @@ def test_globs_and_gzip(ch_db, tmp_path):
 
 def test_s3_prefix(ch_db, moto_server):
     client, settings = ch_db
-    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket="cli-bucket")
-    s3.put_object(Bucket="cli-bucket", Key="section/12/video/2024-09-03T14-05-11Z_b1.jsonl", Body=(FIXTURES / "torus_statements.jsonl").read_bytes())
-    s3.put_object(Bucket="cli-bucket", Key="section/12/attempt_evaluated/x.jsonl.gz", Body=gzip.compress((FIXTURES / "mixed_bad_lines.jsonl").read_bytes()))
+    s3.put_object(
+        Bucket="cli-bucket",
+        Key="section/12/video/2024-09-03T14-05-11Z_b1.jsonl",
+        Body=(FIXTURES / "torus_statements.jsonl").read_bytes(),
+    )
+    s3.put_object(
+        Bucket="cli-bucket",
+        Key="section/12/attempt_evaluated/x.jsonl.gz",
+        Body=gzip.compress((FIXTURES / "mixed_bad_lines.jsonl").read_bytes()),
+    )
     s3.put_object(Bucket="cli-bucket", Key="elsewhere/y.jsonl", Body=b"{}")
     result = _invoke(ch_db, "s3://cli-bucket/section/**", "--json", s3_factory=lambda: s3)
     assert result.exit_code == 3, result.output
     summary = json.loads(result.stdout)
     assert (summary["files"], summary["rows"], summary["rejected"], summary["warnings"]) == (2, 24, 15, 10)
     assert summary["errors"][0]["file"] == "s3://cli-bucket/section/12/attempt_evaluated/x.jsonl.gz"
-    etags = client.query(f"SELECT DISTINCT source_file, source_etag FROM `{settings.clickhouse_database}`.raw_events").result_rows
+    etags = client.query(
+        f"SELECT DISTINCT source_file, source_etag FROM `{settings.clickhouse_database}`.raw_events"
+    ).result_rows
     assert all(etag for _, etag in etags) and {f for f, _ in etags} == {
         "s3://cli-bucket/section/12/video/2024-09-03T14-05-11Z_b1.jsonl",
         "s3://cli-bucket/section/12/attempt_evaluated/x.jsonl.gz",

@@ -42,10 +42,15 @@ def test_an_unmigrated_database_is_one_line_not_a_file_error(ch_db):
     result = runner.invoke(ingest_app, [path], obj={"client": client, "settings": bare})
     assert result.exit_code == 1
     output = result.output.strip()
-    assert output == f"error: ClickHouse database '{bare.clickhouse_database}' is not set up (no raw_events, ingest_errors): run `xolap ch migrate` first"
+    assert (
+        output
+        == f"error: ClickHouse database '{bare.clickhouse_database}' is not set up (no raw_events, ingest_errors): run `xolap ch migrate` first"
+    )
     assert "Traceback" not in output and "torus_statements" not in output
     summary = ingest_paths(client, bare, [path])  # the server's path: a failure naming no file
-    assert summary.exit_code == 1 and [(f.source_file, "xolap ch migrate" in f.message) for f in summary.failures] == [("", True)]
+    assert summary.exit_code == 1 and [(f.source_file, "xolap ch migrate" in f.message) for f in summary.failures] == [
+        ("", True)
+    ]
 
 
 def test_serve_start_up_drops_stale_stage_tables(runtime):

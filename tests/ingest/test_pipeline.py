@@ -28,7 +28,7 @@ TORUS = (FIXTURES / "torus_statements.jsonl").read_bytes()
 
 
 def test_read_lines_numbers_non_empty_lines_and_strips_line_endings():
-    data = b"\n{\"a\":1}\r\n   \n{\"b\":2}\n\t\n{\"c\":3}"
+    data = b'\n{"a":1}\r\n   \n{"b":2}\n\t\n{"c":3}'
     assert list(read_lines(data, "x")) == [(1, b'{"a":1}'), (2, b'{"b":2}'), (3, b'{"c":3}')]
 
 
@@ -92,7 +92,9 @@ def test_ingest_bytes_writes_rows_with_provenance(ch_db):
     client, settings = ch_db
     db = settings.clickhouse_database
     data = gzip.compress(b"\n" + TORUS.replace(b"\n", b"\r\n", 2))
-    report = ingest_bytes(client, settings, data, source_file="s3://xb/section/12/video/a.jsonl.gz", source_etag="e-1", ingest_path="etl")
+    report = ingest_bytes(
+        client, settings, data, source_file="s3://xb/section/12/video/a.jsonl.gz", source_etag="e-1", ingest_path="etl"
+    )
     assert (report.rows, report.rejected, report.errors) == (11, 0, [])
     rows = client.query(
         f"SELECT source_line, source_file, source_etag, event_hash, event_type FROM `{db}`.raw_events ORDER BY source_line"
@@ -134,7 +136,9 @@ def test_reingesting_the_same_file_counts_each_event_once(ch_db):
 
 
 def test_a_latin1_line_is_a_line_error_not_a_file_error():
-    data = TORUS.splitlines()[0] + b"\n" + '{"name": "Jürgen"}'.encode("latin-1") + b"\n" + TORUS.splitlines()[1] + b"\n"
+    data = (
+        TORUS.splitlines()[0] + b"\n" + '{"name": "Jürgen"}'.encode("latin-1") + b"\n" + TORUS.splitlines()[1] + b"\n"
+    )
     batch = map_lines(read_lines(data, "mixed.jsonl"), source_file="mixed.jsonl", source_etag=None)
     assert batch.table.num_rows == 2 and [(e.source_line, e.reason) for e in batch.errors] == [(2, "not valid JSON")]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -39,13 +39,18 @@ def statement(verb: str, object_type: str | None, section_id: int | None = 42, *
 
 
 def test_key_matches_torus_layout_and_round_trips():
-    at = datetime(2026, 1, 31, 9, 5, 7, 123456, tzinfo=timezone.utc)
+    at = datetime(2026, 1, 31, 9, 5, 7, 123456, tzinfo=UTC)
     key = bundle_key("section", 42, "video", at, "b1d2", prefix="xapi")
     assert key == "xapi/section/42/video/2026-01-31T09-05-07.123456Z_b1d2.jsonl"
     assert ":" not in key
     parsed = parse_bundle_key(key)
     assert (parsed.prefix, parsed.partition, parsed.partition_id, parsed.category, parsed.at, parsed.bundle_id) == (
-        "xapi/", "section", "42", "video", at, "b1d2",
+        "xapi/",
+        "section",
+        "42",
+        "video",
+        at,
+        "b1d2",
     )
     # A deeper prefix, no prefix, and a non-UTC time (converted to UTC) all round-trip.
     eastern = datetime(2026, 1, 31, 4, 5, 7, tzinfo=timezone(timedelta(hours=-5)))
@@ -55,13 +60,13 @@ def test_key_matches_torus_layout_and_round_trips():
         parsed = parse_bundle_key(key)
         assert parsed.prefix == prefix and parsed.at == eastern and parsed.partition_id == "7"
     # Torus keys written by Elixir (second precision) parse too.
-    assert parse_bundle_key("section/3/video/2025-09-01T00-00-00Z_x.jsonl").at == datetime(2025, 9, 1, tzinfo=timezone.utc)
+    assert parse_bundle_key("section/3/video/2025-09-01T00-00-00Z_x.jsonl").at == datetime(2025, 9, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "has space"])
 def test_key_rejects_bad_segments(bad):
     with pytest.raises(ValueError, match="partition_id"):
-        bundle_key("section", bad, "video", datetime.now(timezone.utc), "b")
+        bundle_key("section", bad, "video", datetime.now(UTC), "b")
 
 
 def test_parse_rejects_other_keys():
@@ -75,13 +80,21 @@ def test_parse_rejects_other_keys():
     [
         ("https://w3id.org/xapi/video/verbs/played", "https://w3id.org/xapi/video/activity-type/video", "video"),
         ("https://w3id.org/xapi/video/verbs/seeked", None, "video"),
-        ("http://adlnet.gov/expapi/verbs/completed", "http://adlnet.gov/expapi/activities/question", "attempt_evaluated"),
+        (
+            "http://adlnet.gov/expapi/verbs/completed",
+            "http://adlnet.gov/expapi/activities/question",
+            "attempt_evaluated",
+        ),
         ("http://adlnet.gov/expapi/verbs/completed", EXT + "activity_attempt", "attempt_evaluated"),
         ("http://adlnet.gov/expapi/verbs/completed", EXT + "page_attempt", "attempt_evaluated"),
         ("http://id.tincanapi.com/verb/viewed", EXT + "types/page", "page_viewed"),
         ("http://activitystrea.ms/schema/1.0/create", EXT + "tutor_activity_message", "tutor_activity_message"),
         ("http://activitystrea.ms/schema/1.0/create", EXT + "tutor_message", "tutor_activity_message"),
-        (EXT + "verbs/experiment_condition_assigned", EXT + "types/condition_assignment", "experiment_condition_assigned"),
+        (
+            EXT + "verbs/experiment_condition_assigned",
+            EXT + "types/condition_assignment",
+            "experiment_condition_assigned",
+        ),
         ("http://adlnet.gov/expapi/verbs/answered", "http://adlnet.gov/expapi/activities/cmi.interaction", "other"),
     ],
 )
@@ -111,7 +124,7 @@ def test_upload_writes_jsonl_at_layout(bucket):
     s3, name = bucket
     uploader = S3BundleUploader(s3, name, "xapi/")
     statements = [statement("https://w3id.org/xapi/video/verbs/played", None), orjson.dumps({"raw": 1}) + b"\n"]
-    at = datetime(2026, 2, 1, 12, 0, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 2, 1, 12, 0, 0, tzinfo=UTC)
     key = uploader.upload("section", 42, "video", statements, at=at)
     parsed = parse_bundle_key(key)
     assert (parsed.prefix, parsed.partition_id, parsed.category, parsed.at) == ("xapi/", "42", "video", at)
@@ -123,7 +136,9 @@ def test_upload_writes_jsonl_at_layout(bucket):
 
 def test_archive_groups_by_section_and_category(bucket, aws_settings):
     s3, name = bucket
-    uploader = S3BundleUploader.from_settings(aws_settings.model_copy(update={"s3_bundle_bucket": name, "s3_bundle_prefix": "arch"}))
+    uploader = S3BundleUploader.from_settings(
+        aws_settings.model_copy(update={"s3_bundle_bucket": name, "s3_bundle_prefix": "arch"})
+    )
     video = "https://w3id.org/xapi/video/verbs/played"
     viewed = "http://id.tincanapi.com/verb/viewed"
     statements = [
@@ -136,7 +151,12 @@ def test_archive_groups_by_section_and_category(bucket, aws_settings):
     keys = uploader.archive(statements)
     assert len(keys) == 4
     by_group = {(p.partition, p.partition_id, p.category): k for k in keys for p in [parse_bundle_key(k)]}
-    assert set(by_group) == {("section", "1", "video"), ("section", "1", "page_viewed"), ("section", "2", "video"), ("unscoped", "0", "other")}
+    assert set(by_group) == {
+        ("section", "1", "video"),
+        ("section", "1", "page_viewed"),
+        ("section", "2", "video"),
+        ("unscoped", "0", "other"),
+    }
     assert all(k.startswith("arch/") for k in keys)
     video_1 = s3.get_object(Bucket=name, Key=by_group[("section", "1", "video")])["Body"].read().splitlines()
     assert len(video_1) == 2

@@ -27,7 +27,10 @@ def video_played(n: int) -> bytes:
         {
             "actor": {"account": {"homePage": "https://torus.example", "name": f"learner-{n}"}},
             "verb": {"id": "https://w3id.org/xapi/video/verbs/played"},
-            "object": {"id": "https://cdn.example/v.mp4", "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"}},
+            "object": {
+                "id": "https://cdn.example/v.mp4",
+                "definition": {"type": "https://w3id.org/xapi/video/activity-type/video"},
+            },
             "result": {"extensions": {"https://w3id.org/xapi/video/extensions/time": n}},
             "context": {"extensions": {EXT + "section_id": 9, EXT + "project_id": 2, EXT + "resource_id": 55}},
             "timestamp": f"2026-02-0{1 + n % 9}T10:00:00Z",
@@ -54,7 +57,9 @@ def queue_env(ch_db, aws_settings):
 
 def rows(env) -> int:
     db = env["settings"].clickhouse_database
-    return env["client"].query(f"SELECT count() FROM {deduplicated_events(db)}", settings=READ_SETTINGS).result_rows[0][0]
+    return (
+        env["client"].query(f"SELECT count() FROM {deduplicated_events(db)}", settings=READ_SETTINGS).result_rows[0][0]
+    )
 
 
 def queue_counts(env) -> tuple[int, int]:
@@ -76,17 +81,25 @@ def test_worker_ingests_objects_announced_by_bucket_notifications(queue_env):
         Bucket=env["bucket"],
         NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
     )
-    env["s3"].put_object(Bucket=env["bucket"], Key="section/9/video/2026-02-01T10-00-00.000000Z_x y.jsonl", Body=body(6))
-    env["s3"].put_object(Bucket=env["bucket"], Key="section/9/video/2026-02-01T10-00-01.000000Z_z.jsonl", Body=body(4, 100))
+    env["s3"].put_object(
+        Bucket=env["bucket"], Key="section/9/video/2026-02-01T10-00-00.000000Z_x y.jsonl", Body=body(6)
+    )
+    env["s3"].put_object(
+        Bucket=env["bucket"], Key="section/9/video/2026-02-01T10-00-01.000000Z_z.jsonl", Body=body(4, 100)
+    )
     totals = worker(env).run_forever(threading.Event(), until_empty=True)
     # moto delivers an s3:TestEvent when the configuration is set, then one ObjectCreated per object.
     assert totals.received == 3 and totals.failed == 0 and totals.deleted == 3
     assert totals.rows == 10 and rows(env) == 10
     assert queue_counts(env) == (0, 0)
-    files = env["client"].query(
-        f"SELECT DISTINCT source_file FROM {deduplicated_events(env['settings'].clickhouse_database)} ORDER BY 1",
-        settings=READ_SETTINGS,
-    ).result_rows
+    files = (
+        env["client"]
+        .query(
+            f"SELECT DISTINCT source_file FROM {deduplicated_events(env['settings'].clickhouse_database)} ORDER BY 1",
+            settings=READ_SETTINGS,
+        )
+        .result_rows
+    )
     assert files[0][0].endswith("_x y.jsonl")  # URL-encoded key in the notification, decoded
 
 
@@ -99,7 +112,9 @@ def test_failed_messages_stay_for_redelivery(queue_env):
     totals = worker(env, wait_seconds=0).run_forever(threading.Event(), until_empty=True)
     assert (totals.received, totals.succeeded, totals.failed, totals.deleted) == (2, 1, 1, 1)
     assert rows(env) == 2
-    again = env["sqs"].receive_message(QueueUrl=env["queue"], WaitTimeSeconds=10, MessageSystemAttributeNames=["All"])["Messages"]
+    again = env["sqs"].receive_message(QueueUrl=env["queue"], WaitTimeSeconds=10, MessageSystemAttributeNames=["All"])[
+        "Messages"
+    ]
     assert len(again) == 1 and json.loads(again[0]["Body"])["key"] == "missing.jsonl"
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
 
@@ -108,7 +123,9 @@ def test_max_messages_and_stop_event(queue_env):
     env = queue_env
     env["s3"].put_object(Bucket=env["bucket"], Key="k.jsonl", Body=body(1))
     for _ in range(3):
-        env["sqs"].send_message(QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "k.jsonl"}))
+        env["sqs"].send_message(
+            QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "k.jsonl"})
+        )
     totals = worker(env).run_forever(threading.Event(), max_messages=2)
     assert totals.received == 2 and totals.deleted == 2
     assert queue_counts(env) == (1, 0)
@@ -133,7 +150,9 @@ def test_cli_worker_stops_cleanly_on_sigterm(queue_env, tmp_path, moto_server):
     """`etl run` in its own process (own embedded engine): ingests a message, then SIGTERM -> exit 0."""
     env = queue_env
     env["s3"].put_object(Bucket=env["bucket"], Key="cli.jsonl", Body=body(3))
-    env["sqs"].send_message(QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "cli.jsonl"}))
+    env["sqs"].send_message(
+        QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "cli.jsonl"})
+    )
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
     child_env.update(
         XOLAP_CONFIG_FILE="/nonexistent/xolap.toml",
@@ -144,7 +163,16 @@ def test_cli_worker_stops_cleanly_on_sigterm(queue_env, tmp_path, moto_server):
         XOLAP_AWS_SECRET_ACCESS_KEY="testing",
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", "from xolap.ingest.etl.cli import etl_app; etl_app()", "run", "--queue", env["queue"], "--wait", "1"],
+        [
+            sys.executable,
+            "-c",
+            "from xolap.ingest.etl.cli import etl_app; etl_app()",
+            "run",
+            "--queue",
+            env["queue"],
+            "--wait",
+            "1",
+        ],
         env=child_env,
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -200,7 +228,9 @@ def test_serve_starter_runs_the_worker_until_stopped(queue_env):
     assert start_sqs_etl_worker(Runtime(env["settings"]), threading.Event()) is None  # no queue configured
     runtime = Runtime(env["settings"].model_copy(update={"etl_queue_url": env["queue"]}))
     env["s3"].put_object(Bucket=env["bucket"], Key="served.jsonl", Body=body(3))
-    env["sqs"].send_message(QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "served.jsonl"}))
+    env["sqs"].send_message(
+        QueueUrl=env["queue"], MessageBody=json.dumps({"bucket": env["bucket"], "key": "served.jsonl"})
+    )
     stop = threading.Event()
     thread = start_sqs_etl_worker(runtime, stop, wait_seconds=1)
     try:

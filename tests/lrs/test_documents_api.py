@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
 
 import pytest
+
 from lrs_support import V103, basic, lrs_client, new_credential
 
 STATE = "/xAPI/activities/state"
@@ -65,9 +66,12 @@ def test_post_merges_json_and_refuses_other_documents_without_changing_them(lrs)
     assert client.post(state(), json={"car": {"make": "Ford"}, "driver": "Dale"}, headers=auth).status_code == 204
     assert client.post(state(), json={"car": {"make": "Dodge"}, "series": 1}, headers=auth).status_code == 204
     assert client.get(state(), headers=auth).json() == {"car": {"make": "Dodge"}, "driver": "Dale", "series": 1}
-    for headers, content in ((auth | {"Content-Type": "not/json"}, b"abcdefg"),
-                             (auth | {"Content-Type": "application/x-www-form-urlencoded"}, b"abc"),
-                             (json_type, b'{"a": 1}{'), (json_type, b"[1]")):
+    for headers, content in (
+        (auth | {"Content-Type": "not/json"}, b"abcdefg"),
+        (auth | {"Content-Type": "application/x-www-form-urlencoded"}, b"abc"),
+        (json_type, b'{"a": 1}{'),
+        (json_type, b"[1]"),
+    ):
         refused = client.post(state(), content=content, headers=headers)
         assert refused.status_code == 400 and "merge" in refused.json()["detail"]
     assert client.get(state(), headers=auth).json() == {"car": {"make": "Dodge"}, "driver": "Dale", "series": 1}
@@ -81,7 +85,9 @@ def test_post_merges_json_and_refuses_other_documents_without_changing_them(lrs)
 @pytest.mark.parametrize("path", [ACTIVITY_PROFILE, AGENT_PROFILE])
 def test_profiles_need_concurrency_headers_on_put(lrs, path):
     client, auth = lrs
-    where = path + (q(activityId=ACTIVITY, profileId="p1") if path == ACTIVITY_PROFILE else q(agent=AGENT, profileId="p1"))
+    where = path + (
+        q(activityId=ACTIVITY, profileId="p1") if path == ACTIVITY_PROFILE else q(agent=AGENT, profileId="p1")
+    )
     first = {"name": "one"}
     missing = client.put(where, json=first, headers=auth)
     assert missing.status_code == 400 and "If-None-Match" in missing.json()["detail"]
@@ -91,7 +97,12 @@ def test_profiles_need_concurrency_headers_on_put(lrs, path):
     conflict = client.put(where, json={"name": "two"}, headers=auth)
     assert conflict.status_code == 409 and "If-Match" in conflict.json()["detail"]
     etag = client.get(where, headers=auth).headers["ETag"]
-    assert client.put(where, json={"name": "two"}, headers=auth | {"If-Match": '"1111111111111111111111111111111111111111"'}).status_code == 412
+    assert (
+        client.put(
+            where, json={"name": "two"}, headers=auth | {"If-Match": '"1111111111111111111111111111111111111111"'}
+        ).status_code
+        == 412
+    )
     assert client.delete(where, headers=auth | {"If-Match": '"1234"'}).status_code == 412
     assert client.get(where, headers=auth).json() == first
     assert client.put(where, json={"name": "two"}, headers=auth | {"If-Match": etag}).status_code == 204
@@ -120,9 +131,18 @@ BAD_STATE_PARAMETERS = [
     (dict(activityId="true", agent=AGENT, stateId="s"), "activityId must be an IRI"),
     (dict(activityId=ACTIVITY, stateId="s"), "agent is required"),
     (dict(activityId=ACTIVITY, agent="true", stateId="s"), "agent: must be a JSON object"),
-    (dict(activityId=ACTIVITY, agent='{"mbox": "mailto:rick@example.org", "openid": "http://id.example/rick"}', stateId="s"),
-     "exactly one of"),
-    (dict(activityId=ACTIVITY, agent={"objectType": "Group", "mbox": "mailto:rick@example.org"}, stateId="s"), "not a Group"),
+    (
+        dict(
+            activityId=ACTIVITY,
+            agent='{"mbox": "mailto:rick@example.org", "openid": "http://id.example/rick"}',
+            stateId="s",
+        ),
+        "exactly one of",
+    ),
+    (
+        dict(activityId=ACTIVITY, agent={"objectType": "Group", "mbox": "mailto:rick@example.org"}, stateId="s"),
+        "not a Group",
+    ),
     (dict(activityId=ACTIVITY, agent='{"account": {"homePage"%22 "x"}}', stateId="s"), "agent: must be JSON"),
     (dict(activityId=ACTIVITY, agent=AGENT, stateId="s", registration="not-a-uuid"), "registration must be a UUID"),
     (dict(activityId=ACTIVITY, agent=AGENT, stateId="s", foo="bar"), "unknown parameter(s) foo"),
@@ -133,8 +153,12 @@ def test_state_parameter_errors_name_the_parameter_for_every_method(lrs):
     client, auth = lrs
     for params, named in BAD_STATE_PARAMETERS:
         for method in ("GET", "HEAD", "PUT", "POST", "DELETE"):
-            response = client.request(method, STATE + q(**params), headers=auth | {"If-None-Match": "*"},
-                                      content=b"{}" if method in ("PUT", "POST") else None)
+            response = client.request(
+                method,
+                STATE + q(**params),
+                headers=auth | {"If-None-Match": "*"},
+                content=b"{}" if method in ("PUT", "POST") else None,
+            )
             assert response.status_code == 400, (method, named)
             if method != "HEAD":
                 assert named in response.json()["detail"], (method, response.text)
@@ -149,9 +173,11 @@ def test_missing_ids_and_bad_since(lrs):
         assert response.status_code == 400 and "stateId is required" in response.json()["detail"]
         response = client.request(method, ACTIVITY_PROFILE + q(activityId=ACTIVITY), content=b"{}", headers=auth)
         assert response.status_code == 400 and "profileId is required" in response.json()["detail"]
-    for url in (STATE + q(activityId=ACTIVITY, agent=AGENT, since="not a timestamp"),
-                ACTIVITY_PROFILE + q(activityId=ACTIVITY, since="yesterday"),
-                AGENT_PROFILE + q(agent=AGENT, since="2026-13-45T00:00:00Z")):
+    for url in (
+        STATE + q(activityId=ACTIVITY, agent=AGENT, since="not a timestamp"),
+        ACTIVITY_PROFILE + q(activityId=ACTIVITY, since="yesterday"),
+        AGENT_PROFILE + q(agent=AGENT, since="2026-13-45T00:00:00Z"),
+    ):
         response = client.get(url, headers=auth)
         assert response.status_code == 400 and "since" in response.json()["detail"]
     assert client.get(AGENT_PROFILE + q(profileId="p"), headers=auth).status_code == 400
@@ -191,23 +217,37 @@ def test_agents_resource_returns_a_person(lrs):
     assert response.status_code == 200
     assert response.json() == {"objectType": "Person", "name": ["xAPI mbox"], "mbox": ["mailto:xapi@adlnet.gov"]}
     assert client.head("/xAPI/agents" + q(agent=named), headers=auth).status_code == 200
-    assert client.get("/xAPI/agents" + q(agent={"objectType": "Agent", "name": "no id"}), headers=auth).status_code == 400
+    assert (
+        client.get("/xAPI/agents" + q(agent={"objectType": "Agent", "name": "no id"}), headers=auth).status_code == 400
+    )
     assert client.get("/xAPI/agents", headers=auth).status_code == 400
     assert client.get("/xAPI/agents" + q(agent=named), headers=V103).status_code == 401
 
 
 def test_alternate_request_syntax_reaches_the_documents(lrs):
     client, auth = lrs
-    form = {"activityId": ACTIVITY, "agent": json.dumps(AGENT), "stateId": "alt", "content": '{"via": "form"}',
-            "Content-Type": "application/json", "X-Experience-API-Version": "1.0.3",
-            "Authorization": auth["Authorization"]}
+    form = {
+        "activityId": ACTIVITY,
+        "agent": json.dumps(AGENT),
+        "stateId": "alt",
+        "content": '{"via": "form"}',
+        "Content-Type": "application/json",
+        "X-Experience-API-Version": "1.0.3",
+        "Authorization": auth["Authorization"],
+    }
     put = client.post(STATE + "?method=PUT", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert put.status_code == 204
-    got = client.post(STATE + "?method=GET", data={k: v for k, v in form.items() if k != "content"},
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    got = client.post(
+        STATE + "?method=GET",
+        data={k: v for k, v in form.items() if k != "content"},
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert got.status_code == 200 and got.json() == {"via": "form"} and got.headers["ETag"]
-    gone = client.post(STATE + "?method=DELETE", data={k: v for k, v in form.items() if k != "content"} | {"If-Match": '"0"'},
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    gone = client.post(
+        STATE + "?method=DELETE",
+        data={k: v for k, v in form.items() if k != "content"} | {"If-Match": '"0"'},
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert gone.status_code == 412 and client.get(state("alt"), headers=auth).json() == {"via": "form"}
 
 
@@ -224,7 +264,11 @@ def test_a_stored_document_never_runs_as_a_page_of_this_origin(lrs):
     must not run: it comes back byte for byte with its type, as an attachment, under a sandboxing CSP."""
     client, auth = lrs
     page = b"<html><script>fetch('/api/v1/me')</script></html>"
-    for content_type, body in (("text/html", page), ("application/javascript", b"alert(1)"), ("text/plain", b"\xff\xfe")):
+    for content_type, body in (
+        ("text/html", page),
+        ("application/javascript", b"alert(1)"),
+        ("text/plain", b"\xff\xfe"),
+    ):
         client.put(state(content_type), content=body, headers=auth | {"Content-Type": content_type})
         got = client.get(state(content_type), headers=auth)
         assert got.content == body and got.headers["content-type"] == content_type
@@ -244,31 +288,58 @@ def test_a_merge_may_not_grow_past_the_size_limit(lrs, monkeypatch):
     assert client.get(state(), headers=auth).json() == {"a": "x" * 150}
 
 
-HOSTILE_VALUES = ["", " ", "x" * 5000, "\u202e\ufeff", "💥" * 100, "%", "\\u0000", "'; DROP TABLE lrs_documents; --",
-                  "[" * 3000 + "]" * 3000, '{"mbox": "mailto:a\\u0000@b.c"}', '{"account": {"homePage": "x:y", "name": {}}}',
-                  "2026-11-30T25:61:00Z", "ffffffff-ffff-ffff-ffff-ffffffffffff", "null", "{}", "[]", "1e999"]
+HOSTILE_VALUES = [
+    "",
+    " ",
+    "x" * 5000,
+    "\u202e\ufeff",
+    "💥" * 100,
+    "%",
+    "\\u0000",
+    "'; DROP TABLE lrs_documents; --",
+    "[" * 3000 + "]" * 3000,
+    '{"mbox": "mailto:a\\u0000@b.c"}',
+    '{"account": {"homePage": "x:y", "name": {}}}',
+    "2026-11-30T25:61:00Z",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "null",
+    "{}",
+    "[]",
+    "1e999",
+]
 
 
 def test_hostile_parameter_values_never_answer_5xx_or_store_anything(lrs):
     client, auth = lrs
     good = {"activityId": ACTIVITY, "agent": json.dumps(AGENT), "stateId": "s", "profileId": "p"}
-    routes = {STATE: ("activityId", "agent", "stateId", "registration", "since"),
-              ACTIVITY_PROFILE: ("activityId", "profileId", "since"), AGENT_PROFILE: ("agent", "profileId", "since"),
-              "/xAPI/activities": ("activityId",), "/xAPI/agents": ("agent",)}
+    routes = {
+        STATE: ("activityId", "agent", "stateId", "registration", "since"),
+        ACTIVITY_PROFILE: ("activityId", "profileId", "since"),
+        AGENT_PROFILE: ("agent", "profileId", "since"),
+        "/xAPI/activities": ("activityId",),
+        "/xAPI/agents": ("agent",),
+    }
     stored = set()
     for path, names in routes.items():
         for name in names:
             for value in HOSTILE_VALUES:
                 params = {n: good[n] for n in names if n in good} | {name: value}
-                for method in (("GET", "PUT", "POST", "DELETE") if "/profile" in path or "/state" in path else ("GET",)):
-                    response = client.request(method, path + "?" + urlencode(params), content=b'{"k": 1}',
-                                              headers=auth | {"Content-Type": "application/json", "If-None-Match": "*"})
+                for method in ("GET", "PUT", "POST", "DELETE") if "/profile" in path or "/state" in path else ("GET",):
+                    response = client.request(
+                        method,
+                        path + "?" + urlencode(params),
+                        content=b'{"k": 1}',
+                        headers=auth | {"Content-Type": "application/json", "If-None-Match": "*"},
+                    )
                     assert response.status_code < 500, (path, name, value[:40], method, response.text[:200])
                     if method == "PUT" and response.status_code == 204:
                         stored.add((path, name, value))
     # Only values that are valid for their parameter were stored (ids are free text; since is ignored on writes; the
     # all-f UUID is a UUID); an identifier with a control character inside is not an Agent.
     valid = {("registration", "ffffffff-ffff-ffff-ffff-ffffffffffff")}
-    unexpected = {(path, name, value[:40]) for path, name, value in stored
-                  if name not in ("stateId", "profileId", "since") and (name, value) not in valid}
+    unexpected = {
+        (path, name, value[:40])
+        for path, name, value in stored
+        if name not in ("stateId", "profileId", "since") and (name, value) not in valid
+    }
     assert not unexpected, unexpected

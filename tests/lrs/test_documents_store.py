@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -13,8 +13,16 @@ from sqlalchemy import text
 
 from xolap.lrs import documents
 from xolap.lrs.agents import AgentError, check_agent, parse_agent, person
-from xolap.lrs.documents import (Conflict, DocumentSet, MissingPrecondition, NotMergeable, NotYours, Preconditions,
-                                 PreconditionFailed, Viewer)
+from xolap.lrs.documents import (
+    Conflict,
+    DocumentSet,
+    MissingPrecondition,
+    NotMergeable,
+    NotYours,
+    PreconditionFailed,
+    Preconditions,
+    Viewer,
+)
 from xolap.lrs.parameters import ParameterError, Parameters, parse_timestamp
 from xolap.store.db import session_scope
 
@@ -31,7 +39,7 @@ def _state(state_id="s1", registration=None, agent=ADA):
 
 
 def test_put_then_get_keeps_bytes_type_and_sha1_etag(pg_settings):
-    content = b'\x00\x01binary\xff'
+    content = b"\x00\x01binary\xff"
     with session_scope(pg_settings) as session:
         stored = documents.put(session, _state(), WRITER, "image/png", content)
     assert stored.etag == hashlib.sha1(content).hexdigest() and stored.quoted_etag == f'"{stored.etag}"'
@@ -48,16 +56,21 @@ def test_put_then_get_keeps_bytes_type_and_sha1_etag(pg_settings):
 
 def test_preconditions_if_match_and_if_none_match(pg_settings):
     with session_scope(pg_settings) as session:
-        first = documents.put(session, _state(), WRITER, "application/json", b'{"a": 1}',
-                              Preconditions.from_headers(None, "*"))
+        first = documents.put(
+            session, _state(), WRITER, "application/json", b'{"a": 1}', Preconditions.from_headers(None, "*")
+        )
     with session_scope(pg_settings) as session:
         with pytest.raises(PreconditionFailed):
-            documents.put(session, _state(), WRITER, "application/json", b'{"a": 2}', Preconditions.from_headers(None, "*"))
+            documents.put(
+                session, _state(), WRITER, "application/json", b'{"a": 2}', Preconditions.from_headers(None, "*")
+            )
     for wrong in ('"1111111111111111111111111111111111111111"', '"1234"', "garbage"):
         with session_scope(pg_settings) as session:
-            for call in (lambda c: documents.put(session, _state(), WRITER, "application/json", b'{"a": 3}', c),
-                         lambda c: documents.post(session, _state(), WRITER, "application/json", b'{"b": 3}', c),
-                         lambda c: documents.delete(session, _state(), WRITER, c)):
+            for call in (
+                lambda c: documents.put(session, _state(), WRITER, "application/json", b'{"a": 3}', c),
+                lambda c: documents.post(session, _state(), WRITER, "application/json", b'{"b": 3}', c),
+                lambda c: documents.delete(session, _state(), WRITER, c),
+            ):
                 with pytest.raises(PreconditionFailed):
                     call(Preconditions.from_headers(wrong, None))
     with session_scope(pg_settings) as session:
@@ -65,12 +78,32 @@ def test_preconditions_if_match_and_if_none_match(pg_settings):
         # The right ETag, in any of the spellings clients use (quoted, weak, in a list, upper-case).
         for spelling in (first.quoted_etag, f"W/{first.quoted_etag}", f'"x", {first.quoted_etag}', first.etag.upper()):
             assert Preconditions.from_headers(spelling, None).if_match[-1] == first.etag
-        second = documents.put(session, _state(), WRITER, "application/json", b'{"a": 4}',
-                               Preconditions.from_headers(f'"nope", {first.quoted_etag}', None))
+        second = documents.put(
+            session,
+            _state(),
+            WRITER,
+            "application/json",
+            b'{"a": 4}',
+            Preconditions.from_headers(f'"nope", {first.quoted_etag}', None),
+        )
         # If-None-Match with the current ETag fails; with another one it passes.
         with pytest.raises(PreconditionFailed):
-            documents.put(session, _state(), WRITER, "application/json", b"{}", Preconditions.from_headers(None, second.quoted_etag))
-        documents.put(session, _state(), WRITER, "application/json", b'{"a": 5}', Preconditions.from_headers(None, first.quoted_etag))
+            documents.put(
+                session,
+                _state(),
+                WRITER,
+                "application/json",
+                b"{}",
+                Preconditions.from_headers(None, second.quoted_etag),
+            )
+        documents.put(
+            session,
+            _state(),
+            WRITER,
+            "application/json",
+            b'{"a": 5}',
+            Preconditions.from_headers(None, first.quoted_etag),
+        )
         # If-Match on a document that does not exist fails, * included.
         with pytest.raises(PreconditionFailed):
             documents.put(session, _state("new"), WRITER, "text/plain", b"x", Preconditions.from_headers("*", None))
@@ -83,7 +116,9 @@ def test_put_without_headers_per_rule(pg_settings):
         with pytest.raises(MissingPrecondition):
             documents.put(session, where, WRITER, "application/json", b"{}", require="always")
         assert documents.get(session, where, WRITER) is None
-        documents.put(session, where, WRITER, "application/json", b'{"v": 1}', Preconditions.from_headers(None, "*"), "always")
+        documents.put(
+            session, where, WRITER, "application/json", b'{"v": 1}', Preconditions.from_headers(None, "*"), "always"
+        )
         for rule in ("always", "existing"):
             with pytest.raises(Conflict):
                 documents.put(session, where, WRITER, "application/json", b'{"v": 2}', require=rule)
@@ -96,15 +131,24 @@ def test_put_without_headers_per_rule(pg_settings):
 
 def test_post_merges_json_objects_one_level_and_refuses_the_rest(pg_settings):
     with session_scope(pg_settings) as session:
-        documents.post(session, _state(), WRITER, "application/json", b'{"car": {"make": "Ford", "model": "T"}, "x": 1}')
-        documents.post(session, _state(), WRITER, "application/json; charset=utf-8", b'{"car": {"make": "Dodge"}, "y": 2}')
+        documents.post(
+            session, _state(), WRITER, "application/json", b'{"car": {"make": "Ford", "model": "T"}, "x": 1}'
+        )
+        documents.post(
+            session, _state(), WRITER, "application/json; charset=utf-8", b'{"car": {"make": "Dodge"}, "y": 2}'
+        )
         merged = documents.get(session, _state(), WRITER)
         assert orjson.loads(merged.content) == {"car": {"make": "Dodge"}, "x": 1, "y": 2}
         assert merged.content_type == "application/json" and merged.etag == hashlib.sha1(merged.content).hexdigest()
         before = merged.content
-        for content_type, body in (("text/plain", b"abc"), ("application/x-www-form-urlencoded", b"abc"),
-                                   ("application/json", b'{"a": 1}{'), ("application/json", b"[1, 2]"),
-                                   ("application/json", b'"a string"'), (None, b'{"a": 1}')):
+        for content_type, body in (
+            ("text/plain", b"abc"),
+            ("application/x-www-form-urlencoded", b"abc"),
+            ("application/json", b'{"a": 1}{'),
+            ("application/json", b"[1, 2]"),
+            ("application/json", b'"a string"'),
+            (None, b'{"a": 1}'),
+        ):
             with pytest.raises(NotMergeable):
                 documents.post(session, _state(), WRITER, content_type, body)
         assert documents.get(session, _state(), WRITER).content == before
@@ -133,7 +177,7 @@ def test_last_change_moves_forward_and_lists_honour_since_and_registration(pg_se
         assert documents.list_ids(session, every, WRITER) == ["b", "a"]
         assert documents.list_ids(session, DocumentSet("state", ACTIVITY, ADA, registration), WRITER) == ["b"]
         assert documents.list_ids(session, every, WRITER, since=b.updated_at) == ["a"]
-        assert documents.list_ids(session, every, WRITER, since=datetime.now(timezone.utc) + timedelta(minutes=1)) == []
+        assert documents.list_ids(session, every, WRITER, since=datetime.now(UTC) + timedelta(minutes=1)) == []
         # Profiles of another kind never show in a State list.
         documents.put(session, DocumentSet("agent_profile", None, ADA).document("a"), WRITER, "text/plain", b"p")
         assert documents.list_ids(session, every, WRITER) == ["b", "a"]
@@ -156,9 +200,11 @@ def test_only_the_creator_and_readers_of_everything_see_a_document(pg_settings):
         assert documents.list_ids(session, DocumentSet("state", ACTIVITY, ADA), READER) == ["mine", "s7"]
         assert documents.list_ids(session, DocumentSet("state", ACTIVITY, ADA), section_reader) == ["s7"]
         assert documents.list_ids(session, DocumentSet("state", ACTIVITY, ADA), other_section_reader) == []
-        for call in (lambda: documents.put(session, _state("mine"), OTHER, "text/plain", b"x"),
-                     lambda: documents.post(session, _state("mine"), OTHER, "text/plain", b"x"),
-                     lambda: documents.delete(session, _state("mine"), OTHER)):
+        for call in (
+            lambda: documents.put(session, _state("mine"), OTHER, "text/plain", b"x"),
+            lambda: documents.post(session, _state("mine"), OTHER, "text/plain", b"x"),
+            lambda: documents.delete(session, _state("mine"), OTHER),
+        ):
             with pytest.raises(NotYours):
                 call()
         assert documents.clear(session, DocumentSet("state", ACTIVITY, ADA), OTHER) == 0
@@ -180,8 +226,15 @@ def test_concurrent_merges_and_creates_lose_nothing(pg_settings):
         barrier.wait()
         try:
             with session_scope(pg_settings) as session:
-                documents.put(session, _state("race"), WRITER, "text/plain", str(i).encode(),
-                              Preconditions.from_headers(None, "*"), "always")
+                documents.put(
+                    session,
+                    _state("race"),
+                    WRITER,
+                    "text/plain",
+                    str(i).encode(),
+                    Preconditions.from_headers(None, "*"),
+                    "always",
+                )
             outcomes.append("stored")
         except PreconditionFailed:
             outcomes.append("412")
@@ -198,26 +251,29 @@ def test_concurrent_merges_and_creates_lose_nothing(pg_settings):
     assert sorted(outcomes) == ["412"] * 11 + ["stored"]
 
 
-@pytest.mark.parametrize("agent, rule", [
-    ({"mbox": "mailto:ada@example.org", "openid": "https://id.example/ada"}, "exactly one of"),
-    ({"name": "Ada"}, "exactly one of"),
-    ({"objectType": "Group", "mbox": "mailto:team@example.org"}, "not a Group"),
-    ({"objectType": "Person", "mbox": "mailto:ada@example.org"}, "objectType"),
-    ({"mbox": "ada@example.org"}, "mailto"),
-    ({"mbox": "mailto:"}, "mailto"),
-    ({"mbox": "mailto:ada\x00@example.org"}, "mailto"),  # a control character inside an identifier
-    ({"openid": "https://id.example/\x01"}, "agent.openid"),
-    ({"account": {"homePage": "https://lms.example/\x7f", "name": "ada"}}, "agent.account.homePage"),
-    ({"mbox_sha1sum": "abc"}, "agent.mbox_sha1sum"),
-    ({"openid": "not a uri"}, "agent.openid"),
-    ({"account": {"homePage": "https://lms.example"}}, "agent.account.name"),
-    ({"account": {"homePage": "lms", "name": "ada"}}, "agent.account.homePage"),
-    ({"account": {"homePage": "https://lms.example", "name": "ada", "extra": 1}}, "unknown property"),
-    ({"mbox": "mailto:ada@example.org", "name": 7}, "agent.name"),
-    ({"mbox": "mailto:ada@example.org", "member": []}, "unknown property"),
-    (["mailto:ada@example.org"], "JSON object"),
-    (True, "JSON object"),
-])
+@pytest.mark.parametrize(
+    "agent, rule",
+    [
+        ({"mbox": "mailto:ada@example.org", "openid": "https://id.example/ada"}, "exactly one of"),
+        ({"name": "Ada"}, "exactly one of"),
+        ({"objectType": "Group", "mbox": "mailto:team@example.org"}, "not a Group"),
+        ({"objectType": "Person", "mbox": "mailto:ada@example.org"}, "objectType"),
+        ({"mbox": "ada@example.org"}, "mailto"),
+        ({"mbox": "mailto:"}, "mailto"),
+        ({"mbox": "mailto:ada\x00@example.org"}, "mailto"),  # a control character inside an identifier
+        ({"openid": "https://id.example/\x01"}, "agent.openid"),
+        ({"account": {"homePage": "https://lms.example/\x7f", "name": "ada"}}, "agent.account.homePage"),
+        ({"mbox_sha1sum": "abc"}, "agent.mbox_sha1sum"),
+        ({"openid": "not a uri"}, "agent.openid"),
+        ({"account": {"homePage": "https://lms.example"}}, "agent.account.name"),
+        ({"account": {"homePage": "lms", "name": "ada"}}, "agent.account.homePage"),
+        ({"account": {"homePage": "https://lms.example", "name": "ada", "extra": 1}}, "unknown property"),
+        ({"mbox": "mailto:ada@example.org", "name": 7}, "agent.name"),
+        ({"mbox": "mailto:ada@example.org", "member": []}, "unknown property"),
+        (["mailto:ada@example.org"], "JSON object"),
+        (True, "JSON object"),
+    ],
+)
 def test_invalid_agents_are_refused_without_echoing_them(agent, rule):
     with pytest.raises(AgentError) as caught:
         check_agent(agent)
@@ -227,8 +283,10 @@ def test_invalid_agents_are_refused_without_echoing_them(agent, rule):
 
 
 def test_agent_parsing_hashes_and_person():
-    same = [parse_agent('{"mbox": "mailto:ada@example.org"}'),
-            parse_agent('{"objectType": "Agent", "name": "Ada L.", "mbox": "mailto:ada@example.org"}')]
+    same = [
+        parse_agent('{"mbox": "mailto:ada@example.org"}'),
+        parse_agent('{"objectType": "Agent", "name": "Ada L.", "mbox": "mailto:ada@example.org"}'),
+    ]
     assert same[0].key_hash == same[1].key_hash != BOB.key_hash
     sha = check_agent({"mbox_sha1sum": "A" * 40})
     assert sha.key_hash == check_agent({"mbox_sha1sum": "a" * 40}).key_hash
@@ -248,26 +306,41 @@ def test_parameters_name_what_is_wrong():
     for pairs, message in cases:
         with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
             Parameters(pairs, allowed)
-    params = Parameters([("activityId", "true"), ("registration", "nope"), ("since", "not a timestamp"),
-                         ("stateId", ""), ("agent", '{"mbox": "mailto:ada@example.org", "openid": "x:y"}')], allowed)
-    for call, name in ((lambda: params.iri("activityId"), "activityId must be an IRI"),
-                       (lambda: params.uuid("registration"), "registration must be a UUID"),
-                       (lambda: params.timestamp("since"), "since must be an ISO 8601"),
-                       (lambda: params.string("stateId"), "stateId must not be empty"),
-                       (lambda: params.agent("agent"), "exactly one of"),
-                       (lambda: Parameters([], allowed).iri("activityId"), "activityId is required")):
+    params = Parameters(
+        [
+            ("activityId", "true"),
+            ("registration", "nope"),
+            ("since", "not a timestamp"),
+            ("stateId", ""),
+            ("agent", '{"mbox": "mailto:ada@example.org", "openid": "x:y"}'),
+        ],
+        allowed,
+    )
+    for call, name in (
+        (lambda: params.iri("activityId"), "activityId must be an IRI"),
+        (lambda: params.uuid("registration"), "registration must be a UUID"),
+        (lambda: params.timestamp("since"), "since must be an ISO 8601"),
+        (lambda: params.string("stateId"), "stateId must not be empty"),
+        (lambda: params.agent("agent"), "exactly one of"),
+        (lambda: Parameters([], allowed).iri("activityId"), "activityId is required"),
+    ):
         with pytest.raises(ParameterError, match=name):
             call()
-    good = Parameters([("registration", "9C6A3B33-28F4-4B4F-9D3C-0E2B8F7C1A11"), ("since", "2026-11-30T10:00:00Z")], allowed)
+    good = Parameters(
+        [("registration", "9C6A3B33-28F4-4B4F-9D3C-0E2B8F7C1A11"), ("since", "2026-11-30T10:00:00Z")], allowed
+    )
     assert good.uuid("registration") == "9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11"
-    assert good.timestamp("since") == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
-    assert parse_timestamp("2026-11-30T12:00:00.123+02:00") == datetime(2026, 11, 30, 10, 0, 0, 123000, tzinfo=timezone.utc)
+    assert good.timestamp("since") == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert parse_timestamp("2026-11-30T12:00:00.123+02:00") == datetime(2026, 11, 30, 10, 0, 0, 123000, tzinfo=UTC)
     assert parse_timestamp("2026-11-30T10:00:00").tzinfo is not None
     for wrong in ("2026-11-30", "2026-11-30T10:00:00-00:00", "2026-02-30T10:00:00Z", "1764496800"):
         with pytest.raises(ParameterError, match="since must be an ISO 8601"):
             parse_timestamp(wrong, "since")
-    for wrong in ("9c6a3b3328f44b4f9d3c0e2b8f7c1a11", "{9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11}",
-                  "urn:uuid:9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11"):
+    for wrong in (
+        "9c6a3b3328f44b4f9d3c0e2b8f7c1a11",
+        "{9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11}",
+        "urn:uuid:9c6a3b33-28f4-4b4f-9d3c-0e2b8f7c1a11",
+    ):
         with pytest.raises(ParameterError, match="registration must be a UUID"):
             Parameters([("registration", wrong)], allowed).uuid("registration")
     # An offset's "+" sent without URL encoding arrives as a space.

@@ -34,11 +34,21 @@ def _agent():
 def test_state_documents_through_tincanpython(remote):
     lrs, _endpoint, _key, _secret = remote
     activity, agent = tincan.Activity(id=ACTIVITY), _agent()
-    saved = lrs.save_state(tincan.StateDocument(id="bookmark", activity=activity, agent=agent,
-                                                content=json.dumps({"page": 3}), content_type="application/json"))
+    saved = lrs.save_state(
+        tincan.StateDocument(
+            id="bookmark",
+            activity=activity,
+            agent=agent,
+            content=json.dumps({"page": 3}),
+            content_type="application/json",
+        )
+    )
     assert saved.success, saved.data
-    lrs.save_state(tincan.StateDocument(id="notes", activity=activity, agent=agent, content="plain words",
-                                        content_type="text/plain"))
+    lrs.save_state(
+        tincan.StateDocument(
+            id="notes", activity=activity, agent=agent, content="plain words", content_type="text/plain"
+        )
+    )
     got = lrs.retrieve_state(activity, agent, "bookmark")
     assert got.success and json.loads(bytes(got.content.content)) == {"page": 3}
     assert got.response.getheader("ETag").strip('"') and got.response.getheader("Last-Modified")
@@ -47,8 +57,15 @@ def test_state_documents_through_tincanpython(remote):
     later = lrs.retrieve_state_ids(activity, agent, since="2999-01-01T00:00:00Z")
     assert later.success and later.content == []
     # Overwrite (State needs no concurrency header under 1.0.3), then delete one and clear the rest.
-    assert lrs.save_state(tincan.StateDocument(id="bookmark", activity=activity, agent=agent,
-                                               content=json.dumps({"page": 4}), content_type="application/json")).success
+    assert lrs.save_state(
+        tincan.StateDocument(
+            id="bookmark",
+            activity=activity,
+            agent=agent,
+            content=json.dumps({"page": 4}),
+            content_type="application/json",
+        )
+    ).success
     assert json.loads(bytes(lrs.retrieve_state(activity, agent, "bookmark").content.content)) == {"page": 4}
     doc = tincan.StateDocument(id="bookmark", activity=activity, agent=agent)
     assert lrs.delete_state(doc).success
@@ -61,28 +78,52 @@ def test_state_documents_through_tincanpython(remote):
 def test_profiles_through_tincanpython(remote):
     lrs, endpoint, key, secret = remote
     activity, agent = tincan.Activity(id=ACTIVITY), _agent()
-    headers = basic(key, secret) | {"X-Experience-API-Version": "1.0.3", "If-None-Match": "*",
-                                    "Content-Type": "application/json"}
+    headers = basic(key, secret) | {
+        "X-Experience-API-Version": "1.0.3",
+        "If-None-Match": "*",
+        "Content-Type": "application/json",
+    }
     # TinCanPython's own save of a new profile has no header: refused with the reason, as xAPI 1.0.3 asks.
-    new = lrs.save_activity_profile(tincan.ActivityProfileDocument(id="settings", activity=activity, content="{}",
-                                                                   content_type="application/json"))
+    new = lrs.save_activity_profile(
+        tincan.ActivityProfileDocument(id="settings", activity=activity, content="{}", content_type="application/json")
+    )
     assert not new.success and new.response.status == 400 and "If-None-Match" in str(new.data)
     with httpx.Client(base_url=endpoint, timeout=30) as http:
-        assert http.put("activities/profile", params={"activityId": ACTIVITY, "profileId": "settings"},
-                        content=b'{"theme": "dark"}', headers=headers).status_code == 204
-        assert http.put("agents/profile", params={"agent": json.dumps(agent.as_version("1.0.3")), "profileId": "prefs"},
-                        content=b'{"lang": "en"}', headers=headers).status_code == 204
+        assert (
+            http.put(
+                "activities/profile",
+                params={"activityId": ACTIVITY, "profileId": "settings"},
+                content=b'{"theme": "dark"}',
+                headers=headers,
+            ).status_code
+            == 204
+        )
+        assert (
+            http.put(
+                "agents/profile",
+                params={"agent": json.dumps(agent.as_version("1.0.3")), "profileId": "prefs"},
+                content=b'{"lang": "en"}',
+                headers=headers,
+            ).status_code
+            == 204
+        )
 
     for kind in ("activity", "agent"):
         if kind == "activity":
             retrieve = lambda: lrs.retrieve_activity_profile(activity, "settings")  # noqa: E731
-            save, delete, listing = lrs.save_activity_profile, lrs.delete_activity_profile, \
-                lambda: lrs.retrieve_activity_profile_ids(activity)
+            save, delete, listing = (
+                lrs.save_activity_profile,
+                lrs.delete_activity_profile,
+                lambda: lrs.retrieve_activity_profile_ids(activity),
+            )
             expected_id, before, after = "settings", {"theme": "dark"}, {"theme": "light"}
         else:
             retrieve = lambda: lrs.retrieve_agent_profile(agent, "prefs")  # noqa: E731
-            save, delete, listing = lrs.save_agent_profile, lrs.delete_agent_profile, \
-                lambda: lrs.retrieve_agent_profile_ids(agent)
+            save, delete, listing = (
+                lrs.save_agent_profile,
+                lrs.delete_agent_profile,
+                lambda: lrs.retrieve_agent_profile_ids(agent),
+            )
             expected_id, before, after = "prefs", {"lang": "en"}, {"lang": "fr"}
         got = retrieve()
         assert got.success and json.loads(bytes(got.content.content)) == before

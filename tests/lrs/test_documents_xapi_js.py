@@ -28,8 +28,9 @@ def node() -> str:
 
 def test_document_resources_through_xapi_js(runtime, node):
     with live_lrs(runtime) as (endpoint, key, secret):
-        run = subprocess.run([node, str(DRIVER), endpoint, key, secret], cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
+        run = subprocess.run(
+            [node, str(DRIVER), endpoint, key, secret], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["state"] == {"page": 1, "seen": True}
@@ -38,5 +39,9 @@ def test_document_resources_through_xapi_js(runtime, node):
     assert out["activityProfile"] == {"theme": "light", "font": "large"} and out["activityProfileIds"] == ["settings"]
     assert out["agentProfile"] == {"lang": "en", "audio": "on"} and out["agentProfileIds"] == ["prefs"]
     assert out["agentProfileIdsAfter"] == []
-    assert out["person"] == {"objectType": "Person", "name": ["Learner Two"], "mbox": ["mailto:learner.two@example.org"]}
+    assert out["person"] == {
+        "objectType": "Person",
+        "name": ["Learner Two"],
+        "mbox": ["mailto:learner.two@example.org"],
+    }
     assert out["activity"] == {"objectType": "Activity", "id": "https://example.org/xapi/course/js"}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from lrs_support import V103, basic
 
+from lrs_support import V103, basic
 from xolap.web.app import create_app
 
 
@@ -18,8 +18,12 @@ def test_admin_creates_and_revokes_a_credential(runtime):
     assert client.get("/xAPI/statements", headers=lrs).status_code == 200
     listed = client.get("/admin/lrs", headers=admin).json()["credentials"]
     assert [c["key"] for c in listed] == [key] and "secret" not in listed[0]
-    assert client.post("/admin/lrs/credentials", headers=admin, data={"name": "x", "scopes": ["all"]}).status_code == 400
-    assert client.post("/admin/lrs/credentials", headers=admin, data={"name": "x", "section": "nope"}).status_code == 400
+    assert (
+        client.post("/admin/lrs/credentials", headers=admin, data={"name": "x", "scopes": ["all"]}).status_code == 400
+    )
+    assert (
+        client.post("/admin/lrs/credentials", headers=admin, data={"name": "x", "section": "nope"}).status_code == 400
+    )
     assert client.post(f"/admin/lrs/credentials/{key}/revoke", headers=admin).status_code == 200
     assert client.get("/xAPI/statements", headers=lrs).status_code == 401
     assert client.post("/admin/lrs/credentials/lrs_unknown/revoke", headers=admin).status_code == 404

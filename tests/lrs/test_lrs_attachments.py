@@ -6,19 +6,31 @@ import base64
 import hashlib
 
 import orjson
-from lrs_support import lrs_client
 
+from lrs_support import lrs_client
 from xolap.lrs import multipart
 
 VERB = "http://adlnet.gov/expapi/verbs/experienced"
 SIGNATURE = "http://adlnet.gov/expapi/attachments/signature"
 
 
-def _statement(content: bytes, usage: str = "http://example.com/usage/report", content_type: str = "text/plain") -> dict:
-    return {"actor": {"mbox": "mailto:learner@example.com"}, "verb": {"id": VERB},
-            "object": {"id": "http://example.com/a"},
-            "attachments": [{"usageType": usage, "display": {"en-US": "report"}, "contentType": content_type,
-                             "length": len(content), "sha2": hashlib.sha256(content).hexdigest()}]}
+def _statement(
+    content: bytes, usage: str = "http://example.com/usage/report", content_type: str = "text/plain"
+) -> dict:
+    return {
+        "actor": {"mbox": "mailto:learner@example.com"},
+        "verb": {"id": VERB},
+        "object": {"id": "http://example.com/a"},
+        "attachments": [
+            {
+                "usageType": usage,
+                "display": {"en-US": "report"},
+                "contentType": content_type,
+                "length": len(content),
+                "sha2": hashlib.sha256(content).hexdigest(),
+            }
+        ],
+    }
 
 
 def _post(client, auth, document, parts):
@@ -48,8 +60,12 @@ def test_attachment_parts_must_match(runtime):
     wrong = _post(client, auth, _statement(content), {sha2: ("text/plain", b"abd")})
     assert wrong.status_code == 400
     extra_content = b"unrelated"
-    extra = _post(client, auth, _statement(content), {sha2: ("text/plain", content),
-                                                     hashlib.sha256(extra_content).hexdigest(): ("text/plain", extra_content)})
+    extra = _post(
+        client,
+        auth,
+        _statement(content),
+        {sha2: ("text/plain", content), hashlib.sha256(extra_content).hexdigest(): ("text/plain", extra_content)},
+    )
     assert extra.status_code == 400
     assert client.get("/xAPI/statements", headers=auth).json()["statements"] == []
 
@@ -61,9 +77,16 @@ def _jws(payload: dict, alg: str = "RS256") -> bytes:
 
 def test_signed_statements(runtime):
     client, auth, _ = lrs_client(runtime)
-    base = {"actor": {"mbox": "mailto:learner@example.com"}, "verb": {"id": VERB}, "object": {"id": "http://example.com/a"}}
-    for payload, alg, status in ((base, "RS256", 200), ({**base, "object": {"id": "http://example.com/b"}}, "RS256", 400),
-                                 (base, "HS256", 400)):
+    base = {
+        "actor": {"mbox": "mailto:learner@example.com"},
+        "verb": {"id": VERB},
+        "object": {"id": "http://example.com/a"},
+    }
+    for payload, alg, status in (
+        (base, "RS256", 200),
+        ({**base, "object": {"id": "http://example.com/b"}}, "RS256", 400),
+        (base, "HS256", 400),
+    ):
         signature = _jws(payload, alg)
         statement = {**base, **_statement(signature, SIGNATURE, "application/octet-stream")}
         sha2 = hashlib.sha256(signature).hexdigest()

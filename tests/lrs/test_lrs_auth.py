@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lrs_support import V103, basic, lrs_client, new_credential
-
 from xolap.lrs import credentials
 
 
@@ -56,9 +55,15 @@ def test_revoked_credential_stops_at_once_and_secret_is_stored_hashed(runtime):
 
 def test_read_only_credential_may_not_write(runtime):
     client, auth, _ = lrs_client(runtime, scopes=["read-all"])
-    response = client.post("/xAPI/statements", headers=auth, json={
-        "actor": {"mbox": "mailto:a@example.com"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
-        "object": {"id": "http://example.com/a"}})
+    response = client.post(
+        "/xAPI/statements",
+        headers=auth,
+        json={
+            "actor": {"mbox": "mailto:a@example.com"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+            "object": {"id": "http://example.com/a"},
+        },
+    )
     assert response.status_code == 403
 
 

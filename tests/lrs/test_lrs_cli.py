@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import xolap_cli
 
+from support import xolap_cli
 from xolap.lrs import credentials
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from dashboard_support import bearer, module_runtime, section_event_count
 from fastapi.testclient import TestClient
-from lrs_support import V103, basic, new_credential
 
+from dashboard_support import bearer, module_runtime, section_event_count
+from lrs_support import V103, basic, new_credential
 from xolap.web.app import create_app
 
 SUMMARY = "/api/v1/sections/physics-fall/analytics/summary"
@@ -25,12 +25,16 @@ def lrs_world(base_settings, ch_engine, pg_template):
 
 
 def page_view(learner: int, page: int) -> dict:
-    return {"actor": {"account": {"homePage": "https://torus.example", "name": f"lrs-learner-{learner}"}},
-            "verb": {"id": "http://id.tincanapi.com/verb/viewed", "display": {"en-US": "viewed"}},
-            "object": {"id": f"https://torus.example/page/{page}",
-                       "definition": {"type": OLI + "types/page", "name": {"en-US": f"Page {page}"}}},
-            "context": {"extensions": {OLI + "section_id": 101, OLI + "project_id": 1, OLI + "page_id": page}},
-            "timestamp": "2026-09-01T10:00:00.000Z"}
+    return {
+        "actor": {"account": {"homePage": "https://torus.example", "name": f"lrs-learner-{learner}"}},
+        "verb": {"id": "http://id.tincanapi.com/verb/viewed", "display": {"en-US": "viewed"}},
+        "object": {
+            "id": f"https://torus.example/page/{page}",
+            "definition": {"type": OLI + "types/page", "name": {"en-US": f"Page {page}"}},
+        },
+        "context": {"extensions": {OLI + "section_id": 101, OLI + "project_id": 1, OLI + "page_id": page}},
+        "timestamp": "2026-09-01T10:00:00.000Z",
+    }
 
 
 def page_views(client, who) -> int:
@@ -67,8 +71,12 @@ def test_lrs_statements_reach_the_section_dashboard_through_the_cache(lrs_world)
         assert category_total(client, instructor) == before_category + 3
         assert total(client, admin) == before_total + 3
 
-        voiding = {"actor": {"mbox": "mailto:teacher@example.org"}, "verb": {"id": VOIDED},
-                   "object": {"objectType": "StatementRef", "id": ids[0]}, "id": str(uuid.uuid4())}
+        voiding = {
+            "actor": {"mbox": "mailto:teacher@example.org"},
+            "verb": {"id": VOIDED},
+            "object": {"objectType": "StatementRef", "id": ids[0]},
+            "id": str(uuid.uuid4()),
+        }
         assert client.post("/xAPI/statements", headers=lrs, json=voiding).status_code == 200
         assert total(client, instructor) == before_total + 2
         assert page_views(client, instructor) == before_views + 2

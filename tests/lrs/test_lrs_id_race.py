@@ -8,6 +8,7 @@ import threading
 import uuid
 
 import httpx
+
 from lrs_support import V103, basic, live_lrs
 
 VERB = "http://adlnet.gov/expapi/verbs/experienced"
@@ -16,8 +17,13 @@ ROUNDS = 4
 
 
 def stmt(sid: str, variant: int) -> dict:
-    return {"id": sid, "actor": {"mbox": f"mailto:racer{variant}@example.com"}, "verb": {"id": VERB},
-            "object": {"id": f"http://example.com/race/{variant}"}, "timestamp": "2026-09-01T10:00:00.000Z"}
+    return {
+        "id": sid,
+        "actor": {"mbox": f"mailto:racer{variant}@example.com"},
+        "verb": {"id": VERB},
+        "object": {"id": f"http://example.com/race/{variant}"},
+        "timestamp": "2026-09-01T10:00:00.000Z",
+    }
 
 
 def race(endpoint: str, headers: dict, sid: str) -> list[int]:
@@ -28,8 +34,9 @@ def race(endpoint: str, headers: dict, sid: str) -> list[int]:
         with httpx.Client(timeout=60) as client:
             barrier.wait()
             if variant % 2:
-                response = client.put(endpoint + "statements", params={"statementId": sid}, json=stmt(sid, variant),
-                                      headers=headers)
+                response = client.put(
+                    endpoint + "statements", params={"statementId": sid}, json=stmt(sid, variant), headers=headers
+                )
             else:
                 response = client.post(endpoint + "statements", json=stmt(sid, variant), headers=headers)
             statuses[variant] = response.status_code
@@ -50,10 +57,20 @@ def test_concurrent_writes_of_one_id_store_one_statement(runtime):
             sid = str(uuid.uuid4())
             statuses = race(endpoint, headers, sid)
             assert sorted(s for s in statuses if s != 409) in ([200], [204]), statuses
-            rows = runtime.clickhouse().query(
-                f"SELECT count() FROM `{database}`.lrs_statements WHERE statement_id = {{id:String}}",
-                parameters={"id": sid}).result_rows[0][0]
-            events = runtime.clickhouse().query(
-                f"SELECT count() FROM `{database}`.raw_events WHERE lower(statement_id) = {{id:String}}",
-                parameters={"id": sid}).result_rows[0][0]
+            rows = (
+                runtime.clickhouse()
+                .query(
+                    f"SELECT count() FROM `{database}`.lrs_statements WHERE statement_id = {{id:String}}",
+                    parameters={"id": sid},
+                )
+                .result_rows[0][0]
+            )
+            events = (
+                runtime.clickhouse()
+                .query(
+                    f"SELECT count() FROM `{database}`.raw_events WHERE lower(statement_id) = {{id:String}}",
+                    parameters={"id": sid},
+                )
+                .result_rows[0][0]
+            )
             assert (rows, events) == (1, 1), statuses

@@ -6,17 +6,20 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from lrs_support import V103, basic, lrs_client, new_credential
+
+from lrs_support import lrs_client
 
 VERB = "http://adlnet.gov/expapi/verbs/experienced"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
 
 def stmt(i: int = 0, **extra) -> dict:
-    return {"actor": {"mbox": f"mailto:learner{i}@example.com", "name": "Learner"},
-            "verb": {"id": VERB, "display": {"en-US": "experienced", "fr-FR": "a vécu"}},
-            "object": {"id": f"http://example.com/activity/{i}", "definition": {"name": {"en-US": "A", "de": "B"}}},
-            **extra}
+    return {
+        "actor": {"mbox": f"mailto:learner{i}@example.com", "name": "Learner"},
+        "verb": {"id": VERB, "display": {"en-US": "experienced", "fr-FR": "a vécu"}},
+        "object": {"id": f"http://example.com/activity/{i}", "definition": {"name": {"en-US": "A", "de": "B"}}},
+        **extra,
+    }
 
 
 def test_post_fills_lrs_fields_and_get_by_id(runtime):
@@ -49,27 +52,32 @@ def test_put_and_id_conflicts(runtime):
     assert twice.status_code == 400 and "id" in twice.json()["message"]
     assert client.get("/xAPI/statements", headers=auth, params={"statementId": dup}).status_code == 404
     assert client.put("/xAPI/statements", headers=auth, json=stmt(1)).status_code == 400
-    other = client.put("/xAPI/statements", headers=auth, params={"statementId": str(uuid.uuid4())}, json=stmt(1, id=sid))
+    other = client.put(
+        "/xAPI/statements", headers=auth, params={"statementId": str(uuid.uuid4())}, json=stmt(1, id=sid)
+    )
     assert other.status_code == 400
 
 
-@pytest.mark.parametrize("broken, field", [
-    ({"actor": {"mbox": "learner@example.com"}}, "actor.mbox"),
-    ({"actor": {"mbox": "mailto:a@example.com", "openid": "http://a.example"}}, "actor"),
-    ({"verb": {"id": "not an iri"}}, "verb.id"),
-    ({"verb": {"id": VERB, "display": {"not a tag!": "x"}}}, "verb.display"),
-    ({"object": {"id": "http://example.com/a", "objectType": "Thing"}}, "object.objectType"),
-    ({"timestamp": "yesterday"}, "timestamp"),
-    ({"timestamp": "2025-01-01T00:00:00-00:00"}, "timestamp"),
-    ({"id": "not-a-uuid"}, "id"),
-    ({"result": {"score": {"scaled": 1.5}}}, "result.score.scaled"),
-    ({"result": {"duration": "5 minutes"}}, "result.duration"),
-    ({"context": {"registration": "nope"}}, "context.registration"),
-    ({"version": "0.95"}, "version"),
-    ({"extra": 1}, "extra"),
-    ({"result": {"success": None}}, "result.success"),
-    ({"verb": {"id": VOIDED}}, "object"),
-])
+@pytest.mark.parametrize(
+    "broken, field",
+    [
+        ({"actor": {"mbox": "learner@example.com"}}, "actor.mbox"),
+        ({"actor": {"mbox": "mailto:a@example.com", "openid": "http://a.example"}}, "actor"),
+        ({"verb": {"id": "not an iri"}}, "verb.id"),
+        ({"verb": {"id": VERB, "display": {"not a tag!": "x"}}}, "verb.display"),
+        ({"object": {"id": "http://example.com/a", "objectType": "Thing"}}, "object.objectType"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"timestamp": "2025-01-01T00:00:00-00:00"}, "timestamp"),
+        ({"id": "not-a-uuid"}, "id"),
+        ({"result": {"score": {"scaled": 1.5}}}, "result.score.scaled"),
+        ({"result": {"duration": "5 minutes"}}, "result.duration"),
+        ({"context": {"registration": "nope"}}, "context.registration"),
+        ({"version": "0.95"}, "version"),
+        ({"extra": 1}, "extra"),
+        ({"result": {"success": None}}, "result.success"),
+        ({"verb": {"id": VOIDED}}, "object"),
+    ],
+)
 def test_invalid_statements_are_refused_naming_the_field(runtime, broken, field):
     client, auth, _ = lrs_client(runtime)
     good = stmt(9)
@@ -83,8 +91,11 @@ def test_invalid_statements_are_refused_naming_the_field(runtime, broken, field)
 def test_voiding(runtime):
     client, auth, _ = lrs_client(runtime)
     [target] = client.post("/xAPI/statements", headers=auth, json=stmt(1)).json()
-    voiding = {"actor": {"mbox": "mailto:admin@example.com"}, "verb": {"id": VOIDED},
-               "object": {"objectType": "StatementRef", "id": target}}
+    voiding = {
+        "actor": {"mbox": "mailto:admin@example.com"},
+        "verb": {"id": VOIDED},
+        "object": {"objectType": "StatementRef", "id": target},
+    }
     [voider] = client.post("/xAPI/statements", headers=auth, json=voiding).json()
     assert client.get("/xAPI/statements", headers=auth, params={"statementId": target}).status_code == 404
     voided = client.get("/xAPI/statements", headers=auth, params={"voidedStatementId": target})
@@ -101,8 +112,16 @@ def test_query_filters_paging_and_formats(runtime):
     registration = str(uuid.uuid4())
     ids = []
     for i in range(7):
-        extra = {"context": {"registration": registration,
-                             "contextActivities": {"parent": [{"id": "http://example.com/course"}]}}} if i % 2 else {}
+        extra = (
+            {
+                "context": {
+                    "registration": registration,
+                    "contextActivities": {"parent": [{"id": "http://example.com/course"}]},
+                }
+            }
+            if i % 2
+            else {}
+        )
         ids += client.post("/xAPI/statements", headers=auth, json=stmt(i % 3, **extra)).json()
     agent = '{"mbox": "mailto:learner1@example.com"}'
     by_agent = client.get("/xAPI/statements", headers=auth, params={"agent": agent}).json()["statements"]
@@ -111,8 +130,9 @@ def test_query_filters_paging_and_formats(runtime):
     assert len(by_reg) == 3
     direct = client.get("/xAPI/statements", headers=auth, params={"activity": "http://example.com/course"})
     assert direct.json()["statements"] == []
-    related = client.get("/xAPI/statements", headers=auth,
-                         params={"activity": "http://example.com/course", "related_activities": "true"})
+    related = client.get(
+        "/xAPI/statements", headers=auth, params={"activity": "http://example.com/course", "related_activities": "true"}
+    )
     assert len(related.json()["statements"]) == 3
     seen, page = [], client.get("/xAPI/statements", headers=auth, params={"limit": 3, "ascending": "true"}).json()
     while True:
@@ -125,11 +145,21 @@ def test_query_filters_paging_and_formats(runtime):
     ids_format = client.get("/xAPI/statements", headers=auth, params={"statementId": ids[0], "format": "ids"}).json()
     assert ids_format["verb"] == {"id": VERB} and "definition" not in ids_format["object"]
     assert "name" not in ids_format["actor"]
-    canonical = client.get("/xAPI/statements", headers=auth | {"Accept-Language": "fr-FR"},
-                           params={"statementId": ids[0], "format": "canonical"}).json()
+    canonical = client.get(
+        "/xAPI/statements",
+        headers=auth | {"Accept-Language": "fr-FR"},
+        params={"statementId": ids[0], "format": "canonical"},
+    ).json()
     assert canonical["verb"]["display"] == {"fr-FR": "a vécu"}
-    for bad in ({"limit": "-1"}, {"agent": "{"}, {"since": "soon"}, {"format": "all"}, {"nonsense": "1"},
-                {"statementId": ids[0], "verb": VERB}, {"cursor": "forged.0"}):
+    for bad in (
+        {"limit": "-1"},
+        {"agent": "{"},
+        {"since": "soon"},
+        {"format": "all"},
+        {"nonsense": "1"},
+        {"statementId": ids[0], "verb": VERB},
+        {"cursor": "forged.0"},
+    ):
         assert client.get("/xAPI/statements", headers=auth, params=bad).status_code == 400, bad
 
 
@@ -138,23 +168,35 @@ def test_since_until(runtime):
     [first] = client.post("/xAPI/statements", headers=auth, json=stmt(1)).json()
     stored = client.get("/xAPI/statements", headers=auth, params={"statementId": first}).json()["stored"]
     [second] = client.post("/xAPI/statements", headers=auth, json=stmt(2)).json()
-    after = [s["id"] for s in client.get("/xAPI/statements", headers=auth, params={"since": stored}).json()["statements"]]
+    after = [
+        s["id"] for s in client.get("/xAPI/statements", headers=auth, params={"since": stored}).json()["statements"]
+    ]
     assert first not in after
-    until = [s["id"] for s in client.get("/xAPI/statements", headers=auth, params={"until": stored}).json()["statements"]]
+    until = [
+        s["id"] for s in client.get("/xAPI/statements", headers=auth, params={"until": stored}).json()["statements"]
+    ]
     assert first in until and second not in until
 
 
 def test_statements_reach_raw_events_and_non_torus_ones_are_kept(runtime):
     client, auth, _ = lrs_client(runtime)
-    torus = stmt(1, id=str(uuid.uuid4()), timestamp="2025-02-01T10:00:00Z",
-                 context={"extensions": {"http://oli.cmu.edu/extensions/section_id": 11}})
-    generic = {"actor": {"objectType": "Group", "member": [{"mbox": "mailto:x@example.com"}]},
-               "verb": {"id": "http://example.com/verbs/pondered"},
-               "object": {"objectType": "StatementRef", "id": str(uuid.uuid4())}}
+    torus = stmt(
+        1,
+        id=str(uuid.uuid4()),
+        timestamp="2025-02-01T10:00:00Z",
+        context={"extensions": {"http://oli.cmu.edu/extensions/section_id": 11}},
+    )
+    generic = {
+        "actor": {"objectType": "Group", "member": [{"mbox": "mailto:x@example.com"}]},
+        "verb": {"id": "http://example.com/verbs/pondered"},
+        "object": {"objectType": "StatementRef", "id": str(uuid.uuid4())},
+    }
     response = client.post("/xAPI/statements", headers=auth, json=[torus, generic])
     assert response.status_code == 200
     db = runtime.settings.clickhouse_database
-    rows = runtime.clickhouse().query(f"SELECT statement_id, section_id, verb_id FROM `{db}`.raw_events FINAL").result_rows
+    rows = (
+        runtime.clickhouse().query(f"SELECT statement_id, section_id, verb_id FROM `{db}`.raw_events FINAL").result_rows
+    )
     assert (torus["id"], 11, VERB) in rows
     stored = client.get("/xAPI/statements", headers=auth, params={"statementId": response.json()[1]})
     assert stored.status_code == 200
@@ -186,18 +228,30 @@ def test_voided_statements_leave_raw_events(runtime):
     db = runtime.settings.clickhouse_database
 
     def mapped(statement_id):
-        return runtime.clickhouse().query(f"SELECT count() FROM `{db}`.raw_events FINAL WHERE statement_id = {{s:String}}",
-                                          parameters={"s": statement_id}).result_rows[0][0]
+        return (
+            runtime.clickhouse()
+            .query(
+                f"SELECT count() FROM `{db}`.raw_events FINAL WHERE statement_id = {{s:String}}",
+                parameters={"s": statement_id},
+            )
+            .result_rows[0][0]
+        )
 
     def voiding(target):
-        return {"actor": {"mbox": "mailto:admin@example.com"}, "verb": {"id": VOIDED},
-                "object": {"objectType": "StatementRef", "id": target}}
+        return {
+            "actor": {"mbox": "mailto:admin@example.com"},
+            "verb": {"id": VOIDED},
+            "object": {"objectType": "StatementRef", "id": target},
+        }
 
     [kept, target] = client.post("/xAPI/statements", headers=auth, json=[stmt(1), stmt(2)]).json()
     assert mapped(target) == 1
     client.post("/xAPI/statements", headers=auth, json=voiding(target))
     assert mapped(target) == 0 and mapped(kept) == 1
     same_batch = str(uuid.uuid4())
-    assert client.post("/xAPI/statements", headers=auth, json=[stmt(3, id=same_batch), voiding(same_batch)]).status_code == 200
+    assert (
+        client.post("/xAPI/statements", headers=auth, json=[stmt(3, id=same_batch), voiding(same_batch)]).status_code
+        == 200
+    )
     assert mapped(same_batch) == 0
     assert client.get("/xAPI/statements", headers=auth, params={"voidedStatementId": same_batch}).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from lrs_support import live_lrs
 
 tincan = pytest.importorskip("tincan")
@@ -19,12 +20,14 @@ def lrs(runtime):
         yield tincan.RemoteLRS(endpoint=endpoint, username=key, password=secret, version="1.0.3")
 
 
-def _statement(i: int) -> "tincan.Statement":
+def _statement(i: int) -> tincan.Statement:
     return tincan.Statement(
         actor=tincan.Agent(name="Learner", mbox=f"mailto:learner{i}@example.org"),
         verb=tincan.Verb(id=VERB, display=tincan.LanguageMap({"en-US": "experienced"})),
-        object=tincan.Activity(id=f"https://example.org/activity/{i}",
-                               definition=tincan.ActivityDefinition(name=tincan.LanguageMap({"en-US": f"A{i}"}))),
+        object=tincan.Activity(
+            id=f"https://example.org/activity/{i}",
+            definition=tincan.ActivityDefinition(name=tincan.LanguageMap({"en-US": f"A{i}"})),
+        ),
     )
 
 
@@ -47,14 +50,20 @@ def test_save_get_query_and_void_with_tincanpython(lrs, runtime):
     assert rest.success and len(rest.content.statements) == 2 and not rest.content.more
     by_agent = lrs.query_statements({"agent": tincan.Agent(mbox="mailto:learner2@example.org")})
     assert [s.object.id for s in by_agent.content.statements] == ["https://example.org/activity/2"]
-    voided = lrs.save_statement(tincan.Statement(  # TinCanPython has no void call: a voiding statement is saved
-        actor=tincan.Agent(mbox="mailto:admin@example.org"),
-        verb=tincan.Verb(id="http://adlnet.gov/expapi/verbs/voided"),
-        object=tincan.StatementRef(id=statement_id)))
+    voided = lrs.save_statement(
+        tincan.Statement(  # TinCanPython has no void call: a voiding statement is saved
+            actor=tincan.Agent(mbox="mailto:admin@example.org"),
+            verb=tincan.Verb(id="http://adlnet.gov/expapi/verbs/voided"),
+            object=tincan.StatementRef(id=statement_id),
+        )
+    )
     assert voided.success, voided.data
     assert not lrs.retrieve_statement(statement_id).success
     assert str(lrs.retrieve_voided_statement(statement_id).content.id) == statement_id
     db = runtime.settings.clickhouse_database
-    mapped = runtime.clickhouse().query(
-        f"SELECT count() FROM `{db}`.raw_events FINAL WHERE object_id LIKE 'https://example.org/activity/%'").result_rows[0][0]
+    mapped = (
+        runtime.clickhouse()
+        .query(f"SELECT count() FROM `{db}`.raw_events FINAL WHERE object_id LIKE 'https://example.org/activity/%'")
+        .result_rows[0][0]
+    )
     assert mapped == 3  # four saved, one of them voided: it left raw_events

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from lrs_support import live_lrs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +29,9 @@ def node() -> str:
 def test_statements_through_xapi_js(runtime, node):
     assert (ROOT / "node_modules" / "@xapi" / "xapi").is_dir(), "run `npm ci` (make): @xapi/xapi is a devDependency"
     with live_lrs(runtime) as (endpoint, key, secret):
-        run = subprocess.run([node, str(DRIVER), endpoint, key, secret], cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
+        run = subprocess.run(
+            [node, str(DRIVER), endpoint, key, secret], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     saved = [out["oneId"], *out["manyIds"]]

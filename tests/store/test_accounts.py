@@ -12,8 +12,13 @@ from xolap.store.models import Project, Section
 @pytest.fixture()
 def session(pg_settings):
     with session_scope(pg_settings) as s:
-        s.add_all([Project(id=7, slug="physics", title="Physics"), Section(id=11, slug="phys-a", title="A", project_id=7),
-                   Section(id=12, slug="phys-b", title="B", project_id=7)])
+        s.add_all(
+            [
+                Project(id=7, slug="physics", title="Physics"),
+                Section(id=11, slug="phys-a", title="A", project_id=7),
+                Section(id=12, slug="phys-b", title="B", project_id=7),
+            ]
+        )
         s.flush()
         yield s
 

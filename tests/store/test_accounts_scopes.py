@@ -4,9 +4,9 @@ per-row errors, and the `xolap users|flags|scopes` CLI against a real Postgres."
 from __future__ import annotations
 
 import pytest
-from support import xolap_cli
 from sqlalchemy import select
 
+from support import xolap_cli
 from xolap.store import flags
 from xolap.store.db import session_scope
 from xolap.store.models import Membership, Project, Section, User
@@ -17,9 +17,11 @@ def insert_events(runtime, rows: list[tuple[int | None, int | None]]) -> None:
     db = runtime.settings.clickhouse_database
     values = ", ".join(
         f"({'NULL' if s is None else s}, {'NULL' if p is None else p}, now64(3), 'page_viewed', 'v', 'h{i}')"
-        for i, (s, p) in enumerate(rows))
+        for i, (s, p) in enumerate(rows)
+    )
     runtime.clickhouse().command(
-        f"INSERT INTO `{db}`.raw_events (section_id, project_id, timestamp, event_type, verb_id, event_hash) VALUES {values}")
+        f"INSERT INTO `{db}`.raw_events (section_id, project_id, timestamp, event_type, verb_id, event_hash) VALUES {values}"
+    )
 
 
 def scopes(runtime) -> tuple[dict, dict]:
@@ -41,20 +43,27 @@ def test_sync_creates_scopes_from_events_and_keeps_admin_names(runtime):
         session.commit()
     insert_events(runtime, [(13, 8), (14, 8)])
     counts = sync_scopes(runtime)
-    assert counts == {"sections_seen": 4, "projects_seen": 2, "sections_created": 1, "projects_created": 0,
-                      "sections_linked": 1}
+    assert counts == {
+        "sections_seen": 4,
+        "projects_seen": 2,
+        "sections_created": 1,
+        "projects_created": 0,
+        "sections_linked": 1,
+    }
     sections, _ = scopes(runtime)
     assert sections[11] == ("physics-a", "Physics A", 7) and sections[13][2] == 8 and 14 in sections
 
 
 def test_csv_import_keeps_good_rows_and_names_bad_ones(pg_settings):
-    data = ("kind,id,slug,title,project_id\n"
-            "project,7,physics,Physics,\n"
-            "section,11,phys-a,Physics A,7\n"
-            "section,x,bad,,\n"
-            "section,12,Bad Slug,,\n"
-            "lesson,13,,,\n"
-            "section,14,phys-b,,99\n")
+    data = (
+        "kind,id,slug,title,project_id\n"
+        "project,7,physics,Physics,\n"
+        "section,11,phys-a,Physics A,7\n"
+        "section,x,bad,,\n"
+        "section,12,Bad Slug,,\n"
+        "lesson,13,,,\n"
+        "section,14,phys-b,,99\n"
+    )
     rows, errors = parse_scopes(data, "names.csv")
     assert errors == [
         "names.csv:4: id: not an integer ('x')",
@@ -68,8 +77,10 @@ def test_csv_import_keeps_good_rows_and_names_bad_ones(pg_settings):
         assert session.get(Section, 11).project_id == 7 and session.get(Project, 7).title == "Physics"
         session.add(Section(id=20, slug="section-20", title="Section 20"))
         session.flush()
-        rows, errors = parse_scopes('[{"kind": "section", "id": 20, "title": "Chem"}, '
-                                    '{"kind": "section", "id": 21, "slug": "phys-a"}]', "names.json")
+        rows, errors = parse_scopes(
+            '[{"kind": "section", "id": 20, "title": "Chem"}, {"kind": "section", "id": 21, "slug": "phys-a"}]',
+            "names.json",
+        )
         result = import_scopes(session, rows, "names.json")
         assert errors == [] and result.updated == 1
         assert result.errors == ["names.json:2: slug: 'phys-a' is already used by section 11"]

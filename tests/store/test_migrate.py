@@ -16,7 +16,9 @@ def _tables(settings) -> set[str]:
 
 
 def test_up_down_up(pg_settings):
-    assert {"users", "sections", "projects", "memberships", "feature_flags", "procrastinate_jobs"} <= _tables(pg_settings)
+    assert {"users", "sections", "projects", "memberships", "feature_flags", "procrastinate_jobs"} <= _tables(
+        pg_settings
+    )
     assert migrate.status(pg_settings)["pending"] is False
     migrate.downgrade(pg_settings, "base")
     assert _tables(pg_settings) <= {"alembic_version"}

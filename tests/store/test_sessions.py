@@ -57,8 +57,10 @@ def test_idle_sessions_expire_but_touching_keeps_them(pg_settings):
         idle = records.IDLE_TIMEOUT - timedelta(minutes=5)
         session.execute(text("UPDATE web_sessions SET last_seen_at = now() - :age"), {"age": idle})
         assert records.find_live(session, sid) is not None  # touched now
-        session.execute(text("UPDATE web_sessions SET last_seen_at = now() - :age"),
-                        {"age": records.IDLE_TIMEOUT + timedelta(seconds=1)})
+        session.execute(
+            text("UPDATE web_sessions SET last_seen_at = now() - :age"),
+            {"age": records.IDLE_TIMEOUT + timedelta(seconds=1)},
+        )
         assert records.find_live(session, sid) is None
 
 

@@ -22,11 +22,15 @@ def csrf_of(html: str) -> str:
 def admin(runtime):
     with runtime.sessions() as session:
         accounts.create_user(session, "root@example.org", password="admin password", is_admin=True)
-        session.add_all([Project(id=7, slug="physics", title="Physics"), Section(id=11, slug="phys-a", title="A", project_id=7)])
+        session.add_all(
+            [Project(id=7, slug="physics", title="Physics"), Section(id=11, slug="phys-a", title="A", project_id=7)]
+        )
         session.commit()
     client = TestClient(create_app(runtime))
     page = client.get("/login")
-    client.post("/login", data={"email": "root@example.org", "password": "admin password", "csrf_token": csrf_of(page.text)})
+    client.post(
+        "/login", data={"email": "root@example.org", "password": "admin password", "csrf_token": csrf_of(page.text)}
+    )
     client.headers["X-CSRF-Token"] = csrf_of(client.get("/account").text)
     return client
 
@@ -37,7 +41,9 @@ JSON = {"Accept": "application/json"}
 def test_add_user_with_field_errors_then_grant_and_token(runtime, admin):
     bad = admin.post("/admin/users", data={"email": "nope", "password": "short"})
     assert bad.status_code == 400 and "invalid email address" in bad.text and "at least 8 characters" in bad.text
-    created = admin.post("/admin/users", data={"email": "Ines@example.org", "password": "instructor pw"}, follow_redirects=False)
+    created = admin.post(
+        "/admin/users", data={"email": "Ines@example.org", "password": "instructor pw"}, follow_redirects=False
+    )
     assert created.status_code == 303
     user_id = int(created.headers["location"].rsplit("/", 1)[1])
     assert admin.post("/admin/users", data={"email": "ines@example.org"}).status_code == 400
@@ -62,14 +68,27 @@ def test_add_user_with_field_errors_then_grant_and_token(runtime, admin):
 
 
 def test_flags_page_toggles_global_and_scoped(runtime, admin):
-    assert admin.post("/admin/flags", data={"name": flags.ANALYTICS, "enabled": "true"}, follow_redirects=False).status_code == 303
-    assert admin.post("/admin/flags", data={"name": flags.SECTION_DASHBOARD, "enabled": "true", "scope_type": "section",
-                                            "scope": "phys-a"}).status_code == 200
-    bad = admin.post("/admin/flags", data={"name": flags.ANALYTICS, "enabled": "true", "scope_type": "section", "scope": "11"})
+    assert (
+        admin.post(
+            "/admin/flags", data={"name": flags.ANALYTICS, "enabled": "true"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    assert (
+        admin.post(
+            "/admin/flags",
+            data={"name": flags.SECTION_DASHBOARD, "enabled": "true", "scope_type": "section", "scope": "phys-a"},
+        ).status_code
+        == 200
+    )
+    bad = admin.post(
+        "/admin/flags", data={"name": flags.ANALYTICS, "enabled": "true", "scope_type": "section", "scope": "11"}
+    )
     assert bad.status_code == 400 and "cannot be set per section" in bad.text
     listed = admin.get("/admin/flags", headers=JSON).json()["flags"]
     assert {"name": flags.SECTION_DASHBOARD, "scope_type": "section", "scope_id": 11, "enabled": True} in [
-        {k: f[k] for k in ("name", "scope_type", "scope_id", "enabled")} for f in listed]
+        {k: f[k] for k in ("name", "scope_type", "scope_id", "enabled")} for f in listed
+    ]
     with runtime.sessions() as session:
         assert flags.is_enabled(session, flags.ANALYTICS)
         assert flags.is_enabled(session, flags.SECTION_DASHBOARD, "section", 11)
@@ -78,13 +97,21 @@ def test_flags_page_toggles_global_and_scoped(runtime, admin):
 def test_scopes_rename_import_and_sync(runtime, admin):
     taken = admin.post("/admin/scopes/section/11", data={"slug": "Bad Slug", "title": "x"})
     assert taken.status_code == 400 and "must be lowercase" in taken.text
-    assert admin.post("/admin/scopes/section/11", data={"slug": "physics-a", "title": "Physics A"}, headers=JSON).json()["ok"]
-    upload = admin.post("/admin/scopes/import", files={"file": ("names.csv", b"kind,id,slug,title,project_id\n"
-                                                                            b"section,12,phys-b,Physics B,7\nsection,oops,,,\n")})
+    assert admin.post(
+        "/admin/scopes/section/11", data={"slug": "physics-a", "title": "Physics A"}, headers=JSON
+    ).json()["ok"]
+    upload = admin.post(
+        "/admin/scopes/import",
+        files={
+            "file": ("names.csv", b"kind,id,slug,title,project_id\nsection,12,phys-b,Physics B,7\nsection,oops,,,\n")
+        },
+    )
     assert upload.status_code == 200 and "names.csv:3: id: not an integer" in upload.text
     db = runtime.settings.clickhouse_database
-    runtime.clickhouse().command(f"INSERT INTO `{db}`.raw_events (section_id, project_id, timestamp, event_type, verb_id, "
-                                 f"event_hash) VALUES (11, 7, now64(3), 'x', 'v', 'a'), (13, 7, now64(3), 'x', 'v', 'b')")
+    runtime.clickhouse().command(
+        f"INSERT INTO `{db}`.raw_events (section_id, project_id, timestamp, event_type, verb_id, "
+        f"event_hash) VALUES (11, 7, now64(3), 'x', 'v', 'a'), (13, 7, now64(3), 'x', 'v', 'b')"
+    )
     counts = admin.post("/admin/scopes/sync", headers=JSON).json()
     assert counts["sections_created"] == 1
     sections = {s["id"]: s["slug"] for s in admin.get("/admin/scopes", headers=JSON).json()["sections"]}
@@ -164,7 +191,9 @@ def test_human_sizes_and_durations():
 
     assert human_bytes(199_873_490) == "190.6 MiB" and human_bytes(512) == "512 B" and human_bytes(None) == "—"
     assert human_bytes(1536) == "1.5 KiB" and human_bytes(3 * 1024**4) == "3.0 TiB"
-    assert human_duration(87) == "1 min 27 s" and human_duration(0.012) == "12 ms" and human_duration(93784) == "1 d 2 h"
+    assert (
+        human_duration(87) == "1 min 27 s" and human_duration(0.012) == "12 ms" and human_duration(93784) == "1 d 2 h"
+    )
     assert human_duration(7200) == "2 h" and human_duration(None) == "—" and human_ms(2500) == "2.5 s"
 
 
@@ -185,8 +214,10 @@ def test_users_and_scopes_pages_name_sections_and_projects_instead_of_ids(runtim
 def test_a_failed_backfill_reads_as_a_cause_with_the_raw_error_kept():
     from xolap.web.readable_errors import readable_cause
 
-    raw = ("Code: 499. DB::Exception: The AWS Access Key Id you provided does not exist in our records. "
-           "(InvalidAccessKeyId) (S3_ERROR) (version 26.9.1.1)\nStack trace:\n0. DB::Exception::Exception(...)")
+    raw = (
+        "Code: 499. DB::Exception: The AWS Access Key Id you provided does not exist in our records. "
+        "(InvalidAccessKeyId) (S3_ERROR) (version 26.9.1.1)\nStack trace:\n0. DB::Exception::Exception(...)"
+    )
     assert readable_cause(raw) == "S3 refused access: check the credentials and the bucket policy."
     odd = "Code: 1002. DB::Exception: Something new went wrong here (SOME_NEW_ERROR) (version 26.9.1.1)\nStack trace:\n0. x"
     assert readable_cause(odd) == "Something new went wrong here"
@@ -198,5 +229,5 @@ def test_backfill_run_template_hides_unknown_duration_and_shows_cause_then_raw_e
 
     source = templates().env.loader.get_source(templates().env, "admin/backfill_run.html")[0]
     assert "{{ run.error | cause }}" in source and "<summary>Raw error</summary>" in source
-    assert '{% if run.duration_ms is none %} hidden{% endif %}' in source
+    assert "{% if run.duration_ms is none %} hidden{% endif %}" in source
     assert 'id="event-log-card" hidden' in source

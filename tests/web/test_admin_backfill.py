@@ -25,7 +25,9 @@ def admin(runtime):
     client = TestClient(create_app(runtime))
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"email": "root@example.org", "password": "admin password", "csrf_token": csrf})
-    client.headers["X-CSRF-Token"] = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/account").text).group(1)
+    client.headers["X-CSRF-Token"] = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/account").text
+    ).group(1)
     return client
 
 
@@ -40,34 +42,54 @@ def test_backfill_needs_the_bulk_flag(runtime, admin):
 def test_manual_form_shows_field_errors_and_keeps_input(admin):
     empty = admin.post("/admin/clickhouse/backfill/manual", data={"s3_pattern": ""})
     assert empty.status_code == 422 and 'id="s3_pattern-error"' in empty.text and "required" in empty.text
-    bad = admin.post("/admin/clickhouse/backfill/manual", data={"s3_pattern": "s3://bucket/x/*.jsonl",
-                                                               "target_table": "no such;table", "clickhouse_settings": "x"})
+    bad = admin.post(
+        "/admin/clickhouse/backfill/manual",
+        data={"s3_pattern": "s3://bucket/x/*.jsonl", "target_table": "no such;table", "clickhouse_settings": "x"},
+    )
     assert bad.status_code == 422
     assert "line 1: expected name = value" in bad.text
     assert 'value="s3://bucket/x/*.jsonl"' in bad.text  # the good input is kept
-    settings_error = admin.post("/admin/clickhouse/backfill/manual", data={"s3_pattern": "s3://bucket/x/*.jsonl",
-                                                                          "clickhouse_settings": "readonly = 1"}, headers=JSON)
+    settings_error = admin.post(
+        "/admin/clickhouse/backfill/manual",
+        data={"s3_pattern": "s3://bucket/x/*.jsonl", "clickhouse_settings": "readonly = 1"},
+        headers=JSON,
+    )
     assert settings_error.status_code == 422
     assert "managed by the backfill worker" in settings_error.json()["errors"]["clickhouse_settings"]
-    table_error = admin.post("/admin/clickhouse/backfill/manual", data={"s3_pattern": "s3://bucket/x/*.jsonl",
-                                                                       "target_table": "no such;table"}, headers=JSON)
+    table_error = admin.post(
+        "/admin/clickhouse/backfill/manual",
+        data={"s3_pattern": "s3://bucket/x/*.jsonl", "target_table": "no such;table"},
+        headers=JSON,
+    )
     assert "is not a table name" in table_error.json()["errors"]["target_table"]
 
 
 def test_inventory_form_validates_numbers_and_dates(admin):
-    response = admin.post("/admin/clickhouse/backfill/inventory",
-                          data={"manifest_url": "", "chunk_size": "many", "max_simultaneous_batches": "2"}, headers=JSON)
+    response = admin.post(
+        "/admin/clickhouse/backfill/inventory",
+        data={"manifest_url": "", "chunk_size": "many", "max_simultaneous_batches": "2"},
+        headers=JSON,
+    )
     errors = response.json()["errors"]
     assert response.status_code == 422 and set(errors) == {"manifest_url", "chunk_size"}
-    dates = admin.post("/admin/clickhouse/backfill/inventory", headers=JSON, data={
-        "manifest_url": "s3://inv/src/cfg/2026-01-01T00-00Z/manifest.json", "date_from": "2026-02-01", "date_to": "2026-01-01"})
+    dates = admin.post(
+        "/admin/clickhouse/backfill/inventory",
+        headers=JSON,
+        data={
+            "manifest_url": "s3://inv/src/cfg/2026-01-01T00-00Z/manifest.json",
+            "date_from": "2026-02-01",
+            "date_to": "2026-01-01",
+        },
+    )
     assert dates.status_code == 422 and "date_from must be before date_to" in str(dates.json()["errors"])
 
 
 def test_manual_run_lifecycle_and_live_stream_resume(admin):
-    created = admin.post("/admin/clickhouse/backfill/manual", data={"s3_pattern": "s3://bucket/events/*.jsonl",
-                                                                   "clickhouse_settings": "max_insert_threads = 2"},
-                         follow_redirects=False)
+    created = admin.post(
+        "/admin/clickhouse/backfill/manual",
+        data={"s3_pattern": "s3://bucket/events/*.jsonl", "clickhouse_settings": "max_insert_threads = 2"},
+        follow_redirects=False,
+    )
     assert created.status_code == 303
     run_url = created.headers["location"]
     run_id = int(run_url.rsplit("/", 1)[1])
@@ -77,7 +99,10 @@ def test_manual_run_lifecycle_and_live_stream_resume(admin):
     assert page.status_code == 200 and f'data-events="/api/v1/backfill/runs/manual/{run_id}/events"' in page.text
     assert "/static/js/backfill.js" in page.text and 'data-action="cancel"' in page.text
     assert admin.post(f"/admin/clickhouse/backfill/runs/manual/{run_id}/pause", headers=JSON).status_code == 400
-    assert admin.post(f"/admin/clickhouse/backfill/runs/manual/{run_id}/cancel", headers=JSON).json()["status"] == "cancelled"
+    assert (
+        admin.post(f"/admin/clickhouse/backfill/runs/manual/{run_id}/cancel", headers=JSON).json()["status"]
+        == "cancelled"
+    )
     # The stream (cookie-authenticated, as the browser's EventSource) replays the journal, then ends.
     stream = admin.get(f"/api/v1/backfill/runs/manual/{run_id}/events").text
     ids = [int(i) for i in re.findall(r"^id: (\d+)$", stream, re.M)]
@@ -91,16 +116,25 @@ def test_manual_run_lifecycle_and_live_stream_resume(admin):
 
 
 def test_chunk_log_pages_back_for_infinite_scroll(runtime, admin):
-    created = admin.post("/admin/clickhouse/backfill/inventory", headers=JSON, data={
-        "manifest_url": "s3://inv/src/cfg/2026-01-01T00-00Z/manifest.json", "chunk_size": "10"})
+    created = admin.post(
+        "/admin/clickhouse/backfill/inventory",
+        headers=JSON,
+        data={"manifest_url": "s3://inv/src/cfg/2026-01-01T00-00Z/manifest.json", "chunk_size": "10"},
+    )
     assert created.status_code == 200, created.text
     run_id = created.json()["id"]
     with runtime.sessions() as session:
-        batch = InventoryBatch(run_id=run_id, sequence=1, inventory_key="inv/data/a.csv.gz", status="running", metadata_={})
+        batch = InventoryBatch(
+            run_id=run_id, sequence=1, inventory_key="inv/data/a.csv.gz", status="running", metadata_={}
+        )
         session.add(batch)
         session.flush()
-        session.add_all([ChunkLog(batch_id=batch.id, chunk_index=i, status="completed", keys=[f"k{i}"], rows_written=i)
-                         for i in range(7)])
+        session.add_all(
+            [
+                ChunkLog(batch_id=batch.id, chunk_index=i, status="completed", keys=[f"k{i}"], rows_written=i)
+                for i in range(7)
+            ]
+        )
         session.commit()
         batch_id = batch.id
     url = f"/admin/clickhouse/backfill/batches/{batch_id}/chunks"

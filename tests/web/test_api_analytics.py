@@ -8,17 +8,19 @@ import threading
 import time
 
 import pytest
-from dashboard_support import bearer, module_runtime, section_event_count
 from fastapi.testclient import TestClient
 
+from dashboard_support import bearer, module_runtime, section_event_count
 from xolap.web.app import create_app
 
 A = "/api/v1/sections/physics-fall/analytics"
 A2 = "/api/v1/sections/physics-evening/analytics"
 B = "/api/v1/sections/chem-fall/analytics"
 P = "/api/v1/projects/intro-physics/analytics"
-SPEC = {"mark": "bar", "encoding": {"x": {"field": "event_type", "type": "nominal"},
-                                     "y": {"field": "n", "type": "quantitative"}}}
+SPEC = {
+    "mark": "bar",
+    "encoding": {"x": {"field": "event_type", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -68,20 +70,27 @@ def test_custom_sql_sees_only_its_section_even_when_asking_for_another(api):
     body = client.post(A + "/query", json={"sql": sql}, headers=who["inst_a"]).json()
     assert body["rows"] == [[section_event_count(101), 1, 101]]
     assert body["truncated"] is False and body["columns"][0]["name"] == "n"
-    widened = client.post(A + "/query", json={"sql": "SELECT count() FROM raw_events WHERE section_id = 201 OR 1 = 1"},
-                          headers=who["inst_a"]).json()
+    widened = client.post(
+        A + "/query",
+        json={"sql": "SELECT count() FROM raw_events WHERE section_id = 201 OR 1 = 1"},
+        headers=who["inst_a"],
+    ).json()
     assert widened["rows"] == [[section_event_count(101)]]
-    other = client.post(A + "/query", json={"sql": "SELECT count() FROM raw_events WHERE section_id = 201"},
-                        headers=who["inst_a"]).json()
+    other = client.post(
+        A + "/query", json={"sql": "SELECT count() FROM raw_events WHERE section_id = 201"}, headers=who["inst_a"]
+    ).json()
     assert other["rows"] == [[0]]
 
 
-@pytest.mark.parametrize("sql, words", [
-    ("DROP TABLE raw_events", "select"),
-    ("SELECT * FROM system.tables", "system"),
-    ("SELECT * FROM numbers(10)", "function"),
-    ("SELECT 1; SELECT 2", "one"),
-])
+@pytest.mark.parametrize(
+    "sql, words",
+    [
+        ("DROP TABLE raw_events", "select"),
+        ("SELECT * FROM system.tables", "system"),
+        ("SELECT * FROM numbers(10)", "function"),
+        ("SELECT 1; SELECT 2", "one"),
+    ],
+)
 def test_guard_refusals_come_back_inline(api, sql, words):
     client, who, _ = api
     response = client.post(A + "/query", json={"sql": sql}, headers=who["inst_a"])
@@ -104,13 +113,22 @@ def test_query_errors_are_classified(api):
 def test_truncated_results_are_flagged(api):
     client, who, runtime = api
     runtime.settings = runtime.settings.model_copy(update={"query_max_result_rows": 5})
-    body = client.post(A + "/query", json={"sql": "SELECT user_id, timestamp FROM raw_events"}, headers=who["inst_a"]).json()
+    body = client.post(
+        A + "/query", json={"sql": "SELECT user_id, timestamp FROM raw_events"}, headers=who["inst_a"]
+    ).json()
     assert body["truncated"] is True and body["row_count"] == 5 and len(body["rows"]) == 5
 
 
 def test_other_instructors_and_anonymous_are_refused_everywhere(api):
     client, who, _ = api
-    for path in ("", "/summary", "/categories", "/categories/video", "/visualizations", "/query/q-0123456789abcdef/progress"):
+    for path in (
+        "",
+        "/summary",
+        "/categories",
+        "/categories/video",
+        "/visualizations",
+        "/query/q-0123456789abcdef/progress",
+    ):
         assert client.get(A + path, headers=who["inst_b"]).status_code == 403, path
         assert client.get(A + path, headers={"Accept": "application/json"}).status_code == 401, path
         assert client.get(P + path, headers=who["inst_a"]).status_code == 403, path
@@ -122,9 +140,15 @@ def test_other_instructors_and_anonymous_are_refused_everywhere(api):
 
 def test_saved_visualizations_stay_in_their_scope(api):
     client, who, _ = api
-    created = client.post(A + "/visualizations", headers=who["inst_a"],
-                          json={"title": "Events by type", "sql": "SELECT event_type, count() AS n FROM raw_events GROUP BY event_type",
-                                "spec": SPEC})
+    created = client.post(
+        A + "/visualizations",
+        headers=who["inst_a"],
+        json={
+            "title": "Events by type",
+            "sql": "SELECT event_type, count() AS n FROM raw_events GROUP BY event_type",
+            "spec": SPEC,
+        },
+    )
     assert created.status_code == 201, created.text
     viz = created.json()
     assert viz["scope"] == "section" and viz["scope_id"] == 101
@@ -139,11 +163,17 @@ def test_saved_visualizations_stay_in_their_scope(api):
     assert client.get(A2 + "/visualizations", headers=who["admin"]).json() == []
     assert client.get(B + f"/visualizations/{viz['id']}", headers=who["inst_b"]).status_code == 404
     assert client.delete(B + f"/visualizations/{viz['id']}", headers=who["inst_b"]).status_code == 404
-    updated = client.put(A + f"/visualizations/{viz['id']}", headers=who["inst_a"],
-                         json={"title": "Renamed", "sql": "SELECT 1 AS n", "spec": {}})
+    updated = client.put(
+        A + f"/visualizations/{viz['id']}",
+        headers=who["inst_a"],
+        json={"title": "Renamed", "sql": "SELECT 1 AS n", "spec": {}},
+    )
     assert updated.status_code == 200 and updated.json()["title"] == "Renamed"
-    refused = client.post(A + "/visualizations", headers=who["inst_a"],
-                          json={"title": "bad", "sql": "SELECT * FROM system.users", "spec": {}})
+    refused = client.post(
+        A + "/visualizations",
+        headers=who["inst_a"],
+        json={"title": "bad", "sql": "SELECT * FROM system.users", "spec": {}},
+    )
     assert refused.status_code == 400 and refused.json()["error"]["kind"] == "guard"
     assert client.delete(A + f"/visualizations/{viz['id']}", headers=who["inst_a"]).status_code == 200
     assert client.get(A + f"/visualizations/{viz['id']}", headers=who["inst_a"]).status_code == 404
@@ -164,7 +194,9 @@ def test_exports_csv_json_svg_png(api):
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     no_spec = client.post(A + "/export?format=png", json={"sql": sql}, headers=who["inst_a"])
     assert no_spec.status_code == 400 and "spec" in no_spec.json()["error"]["message"]
-    broken = client.post(A + "/export?format=svg", json={"sql": sql, "spec": {"mark": "nonsense"}}, headers=who["inst_a"])
+    broken = client.post(
+        A + "/export?format=svg", json={"sql": sql, "spec": {"mark": "nonsense"}}, headers=who["inst_a"]
+    )
     assert broken.status_code == 400 and broken.json()["error"]["kind"] == "spec"
     unknown = client.post(A + "/export?format=xlsx", json={"sql": sql}, headers=who["inst_a"])
     assert unknown.status_code == 400 and "format" in unknown.json()["error"]["message"]
@@ -199,8 +231,10 @@ def test_a_running_query_can_be_followed_and_cancelled(api):
     client, who, runtime = api
     runtime.settings = runtime.settings.model_copy(update={"query_max_execution_time": 6})
     # enough work to run for seconds: a five-way self join of the section's 120 events (~2.5e10 rows)
-    sql = ("SELECT count() FROM raw_events AS a CROSS JOIN raw_events AS b CROSS JOIN raw_events AS c "
-           "CROSS JOIN raw_events AS d CROSS JOIN raw_events AS e")
+    sql = (
+        "SELECT count() FROM raw_events AS a CROSS JOIN raw_events AS b CROSS JOIN raw_events AS c "
+        "CROSS JOIN raw_events AS d CROSS JOIN raw_events AS e"
+    )
     tag = "q-0000000000000bbb"
     outcome: dict = {}
 

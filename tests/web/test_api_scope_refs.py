@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import pytest
-from dashboard_support import bearer, module_runtime, section_event_count
 from fastapi.testclient import TestClient
 
+from dashboard_support import bearer, module_runtime, section_event_count
 from xolap.web.app import create_app
 
 
@@ -57,20 +57,24 @@ def test_another_instructors_section_by_id_stays_refused(api):
 @pytest.mark.parametrize("ref", ["101", "physics-fall"])
 def test_the_admin_query_api_names_a_section_by_id_or_slug(api, ref):
     client, tokens = api
-    answer = client.post("/api/v1/admin/query", json={"sql": SQL, "scope": "section", "ref": ref},
-                         headers=bearer(tokens["admin"]))
+    answer = client.post(
+        "/api/v1/admin/query", json={"sql": SQL, "scope": "section", "ref": ref}, headers=bearer(tokens["admin"])
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["rows"] == [[section_event_count(101)]] and body["scope"]["id"] == 101
 
 
-@pytest.mark.parametrize(("body", "status", "kind"), [
-    ({"sql": SQL, "scope": "section", "ref": "4508"}, 404, "not_found"),
-    ({"sql": SQL, "scope": "project", "ref": "physics-fall"}, 404, "not_found"),
-    ({"sql": "SELECT * FROM system.one", "scope": "admin"}, 400, "guard"),
-    ({"sql": "  ", "scope": "admin"}, 400, "invalid"),
-    ({"sql": SQL, "scope": "everything"}, 400, "invalid"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "kind"),
+    [
+        ({"sql": SQL, "scope": "section", "ref": "4508"}, 404, "not_found"),
+        ({"sql": SQL, "scope": "project", "ref": "physics-fall"}, 404, "not_found"),
+        ({"sql": "SELECT * FROM system.one", "scope": "admin"}, 400, "guard"),
+        ({"sql": "  ", "scope": "admin"}, 400, "invalid"),
+        ({"sql": SQL, "scope": "everything"}, 400, "invalid"),
+    ],
+)
 def test_the_admin_query_api_refuses_clearly(api, body, status, kind):
     client, tokens = api
     answer = client.post("/api/v1/admin/query", json=body, headers=bearer(tokens["admin"]))
@@ -80,8 +84,10 @@ def test_the_admin_query_api_refuses_clearly(api, body, status, kind):
 
 def test_the_operations_api_is_for_admins_only(api):
     client, tokens = api
-    for path, body in (("/api/v1/admin/query", {"sql": SQL, "scope": "section", "ref": "101"}),
-                       ("/api/v1/admin/analytics/categories/video", {"scope": "section", "ref": "101"})):
+    for path, body in (
+        ("/api/v1/admin/query", {"sql": SQL, "scope": "section", "ref": "101"}),
+        ("/api/v1/admin/analytics/categories/video", {"scope": "section", "ref": "101"}),
+    ):
         assert client.post(path, json=body, headers=bearer(tokens["inst_a"])).status_code == 403
         assert client.post(path, json=body).status_code == 401
     assert client.get("/api/v1/admin/analytics/health", headers=bearer(tokens["author"])).status_code == 403
@@ -89,10 +95,16 @@ def test_the_operations_api_is_for_admins_only(api):
 
 def test_a_category_through_the_operations_api_by_slug(api):
     client, tokens = api
-    answer = client.post("/api/v1/admin/analytics/categories/video", json={"scope": "section", "ref": "physics-fall"},
-                         headers=bearer(tokens["admin"]))
+    answer = client.post(
+        "/api/v1/admin/analytics/categories/video",
+        json={"scope": "section", "ref": "physics-fall"},
+        headers=bearer(tokens["admin"]),
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["key"] == "video" and answer.json()["scope"]["id"] == 101
-    unknown = client.post("/api/v1/admin/analytics/categories/nope", json={"scope": "section", "ref": "101"},
-                          headers=bearer(tokens["admin"]))
+    unknown = client.post(
+        "/api/v1/admin/analytics/categories/nope",
+        json={"scope": "section", "ref": "101"},
+        headers=bearer(tokens["admin"]),
+    )
     assert unknown.status_code == 404

@@ -13,9 +13,17 @@ def statement(i: int, section: int = 11) -> dict:
     return {
         "actor": {"account": {"homePage": "https://torus.example", "name": str(1000 + i)}},
         "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
-        "object": {"id": f"https://torus.example/page/{i}", "definition": {"type": "http://oli.cmu.edu/extensions/types/page", "name": {"en-US": f"Page {i}"}}},
-        "context": {"extensions": {"http://oli.cmu.edu/extensions/section_id": section, "http://oli.cmu.edu/extensions/project_id": 5,
-                                   "http://oli.cmu.edu/extensions/page_id": i}},
+        "object": {
+            "id": f"https://torus.example/page/{i}",
+            "definition": {"type": "http://oli.cmu.edu/extensions/types/page", "name": {"en-US": f"Page {i}"}},
+        },
+        "context": {
+            "extensions": {
+                "http://oli.cmu.edu/extensions/section_id": section,
+                "http://oli.cmu.edu/extensions/project_id": 5,
+                "http://oli.cmu.edu/extensions/page_id": i,
+            }
+        },
         "timestamp": f"2025-02-0{1 + i % 8}T10:00:00.000Z",
     }
 
@@ -31,10 +39,18 @@ def _count(runtime) -> int:
 
 def test_single_array_and_jsonl(runtime):
     client, auth = _client(runtime)
-    one = client.post("/api/v1/statements", content=orjson.dumps(statement(1)), headers=auth | {"Content-Type": "application/json"})
+    one = client.post(
+        "/api/v1/statements", content=orjson.dumps(statement(1)), headers=auth | {"Content-Type": "application/json"}
+    )
     assert one.status_code == 200 and one.json()["accepted"] == 1
     many = client.post("/api/v1/statements", content=orjson.dumps([statement(i) for i in range(2, 6)]), headers=auth)
-    assert many.json() | {"source_file": None} == {"accepted": 4, "rejected": 0, "errors": [], "source_file": None, "archived": []}
+    assert many.json() | {"source_file": None} == {
+        "accepted": 4,
+        "rejected": 0,
+        "errors": [],
+        "source_file": None,
+        "archived": [],
+    }
     jsonl = b"\n".join(orjson.dumps(statement(i)) for i in range(6, 9)) + b"\n\n"
     lines = client.post("/api/v1/statements", content=jsonl, headers=auth | {"Content-Type": "application/x-ndjson"})
     assert lines.json()["accepted"] == 3
@@ -58,7 +74,9 @@ def test_bad_statements_are_reported_and_good_ones_kept(runtime):
     assert "timestamp" in reasons[2] and "verb" in reasons[3]
     assert _count(runtime) == 2
     db = runtime.settings.clickhouse_database
-    recorded = runtime.clickhouse().query(f"SELECT source_line FROM `{db}`.ingest_errors ORDER BY source_line").result_rows
+    recorded = (
+        runtime.clickhouse().query(f"SELECT source_line FROM `{db}`.ingest_errors ORDER BY source_line").result_rows
+    )
     assert [r[0] for r in recorded] == [2, 3, 4]
 
 
@@ -73,7 +91,12 @@ def test_bodies_that_cannot_be_ingested(runtime):
 def test_requires_an_admin_token(runtime):
     client, _ = _client(runtime)
     assert client.post("/api/v1/statements", content=orjson.dumps(statement(1))).status_code == 401
-    assert client.post("/api/v1/statements", content=orjson.dumps(statement(1)), headers={"Authorization": "Bearer nope"}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/statements", content=orjson.dumps(statement(1)), headers={"Authorization": "Bearer nope"}
+        ).status_code
+        == 403
+    )
     assert _count(runtime) == 0
 
 
@@ -82,11 +105,19 @@ def test_archives_accepted_statements_to_s3(runtime, aws_settings):
 
     s3 = boto3.client("s3", endpoint_url=aws_settings.s3_endpoint_url, region_name="us-east-1")
     s3.create_bucket(Bucket="xapi-archive")
-    runtime.settings = runtime.settings.model_copy(update={
-        "s3_endpoint_url": aws_settings.s3_endpoint_url, "aws_access_key_id": "testing",
-        "aws_secret_access_key": aws_settings.aws_secret_access_key, "s3_bundle_bucket": "xapi-archive", "s3_bundle_prefix": "raw"})
+    runtime.settings = runtime.settings.model_copy(
+        update={
+            "s3_endpoint_url": aws_settings.s3_endpoint_url,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": aws_settings.aws_secret_access_key,
+            "s3_bundle_bucket": "xapi-archive",
+            "s3_bundle_prefix": "raw",
+        }
+    )
     client, auth = _client(runtime)
-    response = client.post("/api/v1/statements", content=orjson.dumps([statement(1, 11), statement(2, 12), {"bad": 1}]), headers=auth)
+    response = client.post(
+        "/api/v1/statements", content=orjson.dumps([statement(1, 11), statement(2, 12), {"bad": 1}]), headers=auth
+    )
     keys = response.json()["archived"]
     assert len(keys) == 2 and all(k.startswith("raw/section/") and "/page_viewed/" in k for k in keys)
     body = s3.get_object(Bucket="xapi-archive", Key=keys[0])["Body"].read()
@@ -123,13 +154,23 @@ def test_local_paths_outside_the_ingest_roots_are_refused(runtime, tmp_path):
     (inside / "link.jsonl").symlink_to(outside)
     (inside / "linked_dir").symlink_to(tmp_path)
     client, auth = _client(runtime)
-    for path in ["/etc/passwd", str(outside), f"{inside}/../../../../etc/passwd", str(inside / "link.jsonl"),
-                 f"{inside}/*.jsonl", str(inside / "linked_dir"), "/etc/*", "relative.jsonl"]:
+    for path in [
+        "/etc/passwd",
+        str(outside),
+        f"{inside}/../../../../etc/passwd",
+        str(inside / "link.jsonl"),
+        f"{inside}/*.jsonl",
+        str(inside / "linked_dir"),
+        "/etc/*",
+        "relative.jsonl",
+    ]:
         answer = client.post("/api/v1/ingest/paths", json={"paths": [path]}, headers=auth)
         assert answer.status_code == 400, path
         assert "outside the ingest roots" in answer.json()["detail"], path
     (inside / "good.jsonl").write_bytes(orjson.dumps(statement(2)) + b"\n")
-    mixed = client.post("/api/v1/ingest/paths", json={"paths": [str(inside / "good.jsonl"), "/etc/passwd"]}, headers=auth)
+    mixed = client.post(
+        "/api/v1/ingest/paths", json={"paths": [str(inside / "good.jsonl"), "/etc/passwd"]}, headers=auth
+    )
     assert mixed.status_code == 400  # refused as a whole: nothing read
     db = runtime.settings.clickhouse_database
     assert runtime.clickhouse().query(f"SELECT count() FROM `{db}`.ingest_errors").result_rows[0][0] == 0
@@ -143,7 +184,9 @@ def test_configured_ingest_roots(runtime, tmp_path):
     (tmp_path / "drop").mkdir()
     (tmp_path / "drop" / "a.jsonl").write_bytes(orjson.dumps(statement(3)) + b"\n")
     client, auth = _client(runtime)
-    assert client.post("/api/v1/ingest/paths", json={"paths": [str(tmp_path / "drop")]}, headers=auth).json()["rows"] == 1
+    assert (
+        client.post("/api/v1/ingest/paths", json={"paths": [str(tmp_path / "drop")]}, headers=auth).json()["rows"] == 1
+    )
     default_root = imports_dir(runtime, tmp_path) / "b.jsonl"
     default_root.write_bytes(orjson.dumps(statement(4)) + b"\n")
     assert client.post("/api/v1/ingest/paths", json={"paths": [str(default_root)]}, headers=auth).status_code == 400
@@ -178,11 +221,22 @@ def test_an_oversized_body_is_refused_before_it_is_read(runtime):
         headers = [(b"authorization", f"Bearer {runtime.admin_token}".encode()), (b"host", b"testserver")]
         if declared:
             headers.append((b"content-length", declared.encode()))
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-                 "path": "/api/v1/statements", "raw_path": b"/api/v1/statements", "query_string": b"", "root_path": "",
-                 "headers": headers, "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/v1/statements",
+            "raw_path": b"/api/v1/statements",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+        }
         # its own thread and loop: a session-wide browser fixture may keep an event loop running in this thread
-        worker = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)))
+        worker = threading.Thread(target=lambda scope=scope: asyncio.run(app(scope, receive, send)))
         worker.start()
         worker.join(120)
         start = next(m for m in messages if m["type"] == "http.response.start")
@@ -209,4 +263,6 @@ def test_a_statement_over_the_line_limit_is_rejected_with_its_reason(runtime):
     big = statement(1) | {"padding": "x" * 5000}
     answer = client.post("/api/v1/statements", content=orjson.dumps([statement(2), big, statement(3)]), headers=auth)
     assert answer.status_code == 200 and answer.json()["accepted"] == 2
-    assert answer.json()["errors"] == [{"line": 2, "reason": f"line is {len(orjson.dumps(big)):,} bytes, over the limit of 4,096"}]
+    assert answer.json()["errors"] == [
+        {"line": 2, "reason": f"line is {len(orjson.dumps(big)):,} bytes, over the limit of 4,096"}
+    ]

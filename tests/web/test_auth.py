@@ -18,8 +18,11 @@ def csrf_of(html: str) -> str:
 
 def login(client: TestClient, email: str, password: str, next_url: str = "/"):
     page = client.get("/login")
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text),
-                                       "next": next_url}, follow_redirects=False)
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(page.text), "next": next_url},
+        follow_redirects=False,
+    )
 
 
 @pytest.fixture()
@@ -51,7 +54,9 @@ def test_wrong_password_and_unknown_user_are_refused_alike(app_client):
 
 def test_login_without_csrf_token_is_refused(app_client):
     app_client.get("/login")
-    response = app_client.post("/login", data={"email": "ada@example.org", "password": "correct horse"}, follow_redirects=False)
+    response = app_client.post(
+        "/login", data={"email": "ada@example.org", "password": "correct horse"}, follow_redirects=False
+    )
     assert response.status_code == 403 and "CSRF token missing or invalid" in response.text
 
 
@@ -80,8 +85,11 @@ def test_password_change_ends_other_sessions(runtime, app_client):
     other = TestClient(app_client.app)
     login(other, "ada@example.org", "correct horse")
     token = csrf_of(app_client.get("/account").text)
-    changed = app_client.post("/account/password", data={"current": "correct horse", "new": "battery staple",
-                                                         "csrf_token": token}, follow_redirects=False)
+    changed = app_client.post(
+        "/account/password",
+        data={"current": "correct horse", "new": "battery staple", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert changed.status_code == 303
     assert app_client.get("/account", headers={"Accept": "application/json"}).status_code == 200
     assert other.get("/account", headers={"Accept": "application/json"}).status_code == 401
@@ -103,7 +111,9 @@ def test_api_token_is_hashed_works_once_created_and_dies_when_deleted(runtime, a
 
 
 def test_admin_bearer_token_is_an_admin_without_account(runtime, app_client):
-    body = app_client.get("/", headers={"Authorization": f"Bearer {runtime.admin_token}", "Accept": "application/json"}).json()
+    body = app_client.get(
+        "/", headers={"Authorization": f"Bearer {runtime.admin_token}", "Accept": "application/json"}
+    ).json()
     assert body["me"]["is_admin"] is True and body["me"]["via"] == "admin_token"
 
 
@@ -111,23 +121,41 @@ def test_json_api_for_accounts_with_an_admin_api_token(runtime, app_client):
     with runtime.sessions() as session:
         from xolap.store.models import Project, Section
 
-        session.add_all([Project(id=7, slug="physics"), Section(id=11, slug="phys-a", project_id=7),
-                         Section(id=12, slug="phys-b", project_id=7)])
+        session.add_all(
+            [
+                Project(id=7, slug="physics"),
+                Section(id=11, slug="phys-a", project_id=7),
+                Section(id=12, slug="phys-b", project_id=7),
+            ]
+        )
         root = accounts.create_user(session, "root@example.org", is_admin=True)
         admin_token = accounts.create_token(session, root)[1]
         session.commit()
     admin = {"Authorization": f"Bearer {admin_token}"}
-    created = app_client.post("/api/v1/admin/users", json={"email": "ines@example.org", "password": "short"}, headers=admin)
+    created = app_client.post(
+        "/api/v1/admin/users", json={"email": "ines@example.org", "password": "short"}, headers=admin
+    )
     assert created.status_code == 422 and "at least 8" in created.json()["detail"]
     user_id = app_client.post("/api/v1/admin/users", json={"email": "ines@example.org"}, headers=admin).json()["id"]
     grant = app_client.post(f"/api/v1/admin/users/{user_id}/grants", json={"section": "phys-a"}, headers=admin)
     assert grant.status_code == 201 and grant.json()["section_id"] == 11
     token = app_client.post(f"/api/v1/admin/users/{user_id}/tokens", json={"name": "nb"}, headers=admin).json()["token"]
-    assert app_client.put("/api/v1/admin/flags", json={"name": "nope", "enabled": True}, headers=admin).status_code == 422
-    assert app_client.put("/api/v1/admin/flags", json={"name": "instructor_dashboard_analytics", "enabled": True,
-                                                       "section": "phys-a"}, headers=admin).json()["scope_id"] == 11
-    imported = app_client.post("/api/v1/admin/scopes/import", json=[{"kind": "section", "id": 12, "title": "B"},
-                                                                     {"kind": "section", "id": "x"}], headers=admin).json()
+    assert (
+        app_client.put("/api/v1/admin/flags", json={"name": "nope", "enabled": True}, headers=admin).status_code == 422
+    )
+    assert (
+        app_client.put(
+            "/api/v1/admin/flags",
+            json={"name": "instructor_dashboard_analytics", "enabled": True, "section": "phys-a"},
+            headers=admin,
+        ).json()["scope_id"]
+        == 11
+    )
+    imported = app_client.post(
+        "/api/v1/admin/scopes/import",
+        json=[{"kind": "section", "id": 12, "title": "B"}, {"kind": "section", "id": "x"}],
+        headers=admin,
+    ).json()
     assert imported["updated"] == 1 and imported["errors"] == ["request.json: item 2: id: not an integer ('x')"]
     mine = app_client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert mine["email"] == "ines@example.org" and [s["slug"] for s in mine["sections"]] == ["phys-a"]

@@ -32,7 +32,16 @@ SECTION_A, SECTION_B, PROJECT_P = "sec-a", "sec-b", "proj-p"
 
 # Rules: who may call a route, given the flags in force.
 PUBLIC, PUBLIC_FORM, LOGIN, SITE_ADMIN, ADMIN_API, ADMIN_OLAP, BULK, SECTION, PROJECT = (
-    "public", "public_form", "login", "site_admin", "admin_api", "admin_olap", "bulk", "section", "project")
+    "public",
+    "public_form",
+    "login",
+    "site_admin",
+    "admin_api",
+    "admin_olap",
+    "bulk",
+    "section",
+    "project",
+)
 # PUBLIC_FORM: a public POST (login, logout) that still needs the session's CSRF token: a caller without a
 # session gets 403, everyone else gets through.
 LRS = "lrs"  # the xAPI LRS: only its own HTTP Basic credentials open it; sessions and API tokens get 401
@@ -63,7 +72,9 @@ def classify(path: str) -> str:
     for pattern, rule in ROUTE_RULES:
         if re.search(pattern, path):
             return rule
-    raise AssertionError(f"route {path} is not classified in tests/web/test_authz.py ROUTE_RULES: decide who may call it")
+    raise AssertionError(
+        f"route {path} is not classified in tests/web/test_authz.py ROUTE_RULES: decide who may call it"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,8 +114,11 @@ def allowed(rule: str, role: Role, flag_state: dict[str, bool]) -> bool:
     if rule == BULK:
         return role.is_admin and flag_state["global"] and flag_state["bulk"]
     if rule == SECTION:
-        return (role.is_admin or role.section == SECTION_A or role.project == PROJECT_P) and flag_state["global"] and (
-            flag_state["section"])
+        return (
+            (role.is_admin or role.section == SECTION_A or role.project == PROJECT_P)
+            and flag_state["global"]
+            and (flag_state["section"])
+        )
     if rule == PROJECT:
         return (role.is_admin or role.project == PROJECT_P) and flag_state["global"] and flag_state["project"]
     raise AssertionError(rule)
@@ -153,8 +167,9 @@ class LiveServer:
 
     def __init__(self, app: FastAPI):
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -178,8 +193,9 @@ class LiveServer:
         """One client per calling thread, so no cookie set by one response reaches another request."""
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,
-                                                       follow_redirects=False)
+            client = self._local.client = httpx.Client(
+                base_url=f"http://127.0.0.1:{self.port}", timeout=30, follow_redirects=False
+            )
             self._clients.append(client)
         return client
 
@@ -225,9 +241,14 @@ def set_flags(runtime, state: dict[str, bool]) -> None:
 def world(runtime):
     """Section A and B of project P (and project Q), one user per role with a session and an API token."""
     with runtime.sessions() as session:
-        session.add_all([Project(id=7, slug=PROJECT_P, title="P"), Project(id=8, slug="proj-q", title="Q"),
-                         Section(id=11, slug=SECTION_A, title="A", project_id=7),
-                         Section(id=12, slug=SECTION_B, title="B", project_id=7)])
+        session.add_all(
+            [
+                Project(id=7, slug=PROJECT_P, title="P"),
+                Project(id=8, slug="proj-q", title="Q"),
+                Section(id=11, slug=SECTION_A, title="A", project_id=7),
+                Section(id=12, slug=SECTION_B, title="B", project_id=7),
+            ]
+        )
         session.flush()
         tokens = {}
         for role in ROLES:
@@ -262,8 +283,15 @@ def _fresh_cookie(live: LiveServer, role: Role, headers: dict[str, str]) -> dict
     return {**headers, "Cookie": f"xolap_session={fresh.cookie}", "X-CSRF-Token": fresh.csrf}
 
 
-def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentials], flag_state: dict[str, bool],
-          *, html: bool = True) -> list[str]:
+def check(
+    live: LiveServer,
+    table,
+    roles: list[Role],
+    creds: dict[str, Credentials],
+    flag_state: dict[str, bool],
+    *,
+    html: bool = True,
+) -> list[str]:
     """Call every route as every role in every mode; returns the violations (empty when all rules hold)."""
     calls = []
     for method, _template, path, rule in table:
@@ -275,8 +303,16 @@ def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentia
                     calls.append((method, path, rule, role, "html", {**base, "Accept": "text/html"}))
                 calls.append((method, path, rule, role, "json", {**base, "Accept": "application/json"}))
             if cred.token is not None:
-                calls.append((method, path, rule, role, "token",
-                              {"Authorization": f"Bearer {cred.token}", "Accept": "application/json"}))
+                calls.append(
+                    (
+                        method,
+                        path,
+                        rule,
+                        role,
+                        "token",
+                        {"Authorization": f"Bearer {cred.token}", "Accept": "application/json"},
+                    )
+                )
     ending = [call for call in calls if (call[0], call[1]) in SESSION_ENDING]
     calls = [call for call in calls if (call[0], call[1]) not in SESSION_ENDING]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -291,8 +327,10 @@ def check(live: LiveServer, table, roles: list[Role], creds: dict[str, Credentia
                 creds[role.name] = login(live, role.email, "pass word 1")
                 creds[role.name].token = token
     failures = []
-    for (method, path, rule, role, mode, headers), (status, location) in zip(calls, answers):
-        expect_allowed = allowed(rule, role, flag_state) and not (role.invalid_token and rule not in (PUBLIC, PUBLIC_FORM))
+    for (method, path, rule, role, mode, headers), (status, location) in zip(calls, answers, strict=False):
+        expect_allowed = allowed(rule, role, flag_state) and not (
+            role.invalid_token and rule not in (PUBLIC, PUBLIC_FORM)
+        )
         # a refusal sends to /login?next=...; a plain /login is where sign-out routes go when they succeed
         to_login = status in (302, 303, 307) and location.startswith("/login?next=") and rule != PUBLIC_FORM
         where = f"{method} {path} [{rule}] as {role.name} ({mode}, flags {flag_state}): got {status}"
@@ -329,8 +367,10 @@ def test_every_route_times_every_role(runtime, world):
     gated = [row for row in table if row[3] in (ADMIN_OLAP, BULK, SECTION, PROJECT)]
     by_name = {role.name: role for role in ROLES}
     scoped_roles = [by_name[n] for n in ("admin", "instructor-A", "author-P")]
-    for state in ({"global": False, "bulk": False, "section": True, "project": True},   # admin with flags off
-                  {"global": True, "bulk": False, "section": False, "project": False}):  # scoped flags off
+    for state in (
+        {"global": False, "bulk": False, "section": True, "project": True},  # admin with flags off
+        {"global": True, "bulk": False, "section": False, "project": False},
+    ):  # scoped flags off
         set_flags(runtime, state)
         failures += check(live, gated, scoped_roles, creds, state, html=False)  # HTML vs JSON: phase 1
     slowest = sorted(SECONDS.items(), key=lambda item: -item[1])[:8]

@@ -14,11 +14,21 @@ import pytest
 from xolap.analytics.chart_render import ChartRenderer, ChartRenderError, RenderLimits, svg_size
 
 ROWS = [{"a": "x", "n": 1, "user_id": "u-1"}, {"a": "y", "n": 3, "user_id": "u-2"}]
-BAR = {"mark": "bar", "data": {"values": ROWS},
-       "encoding": {"x": {"field": "a", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}}}
-SLOW = {"layer": [{"data": {"sequence": {"start": 0, "stop": 100000, "as": "x"}}, "mark": "point",
-                   "encoding": {"x": {"field": "x", "type": "quantitative"},
-                                "y": {"field": "x", "type": "quantitative"}}}] * 20}
+BAR = {
+    "mark": "bar",
+    "data": {"values": ROWS},
+    "encoding": {"x": {"field": "a", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}},
+}
+SLOW = {
+    "layer": [
+        {
+            "data": {"sequence": {"start": 0, "stop": 100000, "as": "x"}},
+            "mark": "point",
+            "encoding": {"x": {"field": "x", "type": "quantitative"}, "y": {"field": "x", "type": "quantitative"}},
+        }
+    ]
+    * 20
+}
 
 
 class Listener:
@@ -79,11 +89,17 @@ def test_no_chart_makes_a_request(renderer, listener):
     base = f"http://127.0.0.1:{listener.port}"
     beacon_rows = [{**row, "u": f"{base}/beacon.png?user={row['user_id']}"} for row in ROWS]
     specs = [
-        {"mark": {"type": "image", "width": 20, "height": 20}, "data": {"values": beacon_rows},
-         "encoding": {"x": {"field": "a", "type": "nominal"}, "url": {"field": "u", "type": "nominal"}}},
-        {"mark": {"type": "image", "width": 20, "height": 20}, "data": {"values": ROWS},
-         "transform": [{"calculate": f"'{base}/calc.png?u=' + datum.user_id", "as": "u"}],
-         "encoding": {"x": {"field": "a", "type": "nominal"}, "url": {"field": "u", "type": "nominal"}}},
+        {
+            "mark": {"type": "image", "width": 20, "height": 20},
+            "data": {"values": beacon_rows},
+            "encoding": {"x": {"field": "a", "type": "nominal"}, "url": {"field": "u", "type": "nominal"}},
+        },
+        {
+            "mark": {"type": "image", "width": 20, "height": 20},
+            "data": {"values": ROWS},
+            "transform": [{"calculate": f"'{base}/calc.png?u=' + datum.user_id", "as": "u"}],
+            "encoding": {"x": {"field": "a", "type": "nominal"}, "url": {"field": "u", "type": "nominal"}},
+        },
         {"mark": {"type": "image", "url": f"{base}/fixed.png", "width": 20, "height": 20}, "data": {"values": ROWS}},
         {"layer": [BAR, {"data": {"url": f"{base}/rows.json"}, "mark": "point"}]},
         {**BAR, "data": {"url": f"{base}/rows.csv", "format": {"type": "csv"}}},
@@ -178,5 +194,8 @@ def test_spec_errors_come_back_as_spec_errors(renderer):
 
 
 def test_svg_size_reads_the_root_element():
-    assert svg_size(b'<svg xmlns="http://www.w3.org/2000/svg" class="m" width="120.5" height="80"><g/></svg>') == (120.5, 80)
+    assert svg_size(b'<svg xmlns="http://www.w3.org/2000/svg" class="m" width="120.5" height="80"><g/></svg>') == (
+        120.5,
+        80,
+    )
     assert svg_size(b"<html/>") == (0.0, 0.0)

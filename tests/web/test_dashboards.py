@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from dashboard_support import bearer, module_runtime, section_event_count
 from fastapi.testclient import TestClient
 
+from dashboard_support import bearer, module_runtime, section_event_count
 from xolap.web.app import create_app
 
 
@@ -26,8 +26,9 @@ def web(world):
 def login(client: TestClient, email: str, password: str) -> str:
     page = client.get("/login")
     token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
     return token
 
@@ -96,7 +97,9 @@ def test_summary_cards_name_event_types_in_instructor_words(web):
 def test_anonymous_browser_goes_to_login_and_api_asks_for_credentials(web):
     client, _ = web
     page = client.get("/sections/physics-fall/analytics", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=/sections/physics-fall/analytics")
+    assert page.status_code == 303 and page.headers["location"].startswith(
+        "/login?next=/sections/physics-fall/analytics"
+    )
     assert client.get("/api/v1/sections/physics-fall/analytics/summary").status_code == 401
 
 
@@ -158,18 +161,27 @@ def test_login_lands_on_the_only_dashboard_or_home(web):
     client, _ = web
     page = client.get("/login")
     token = csrf_of(page.text)
-    only = client.post("/login", data={"email": "a@example.edu", "password": "teacher-pass-a", "csrf_token": token,
-                                       "next": "/"}, follow_redirects=False)
+    only = client.post(
+        "/login",
+        data={"email": "a@example.edu", "password": "teacher-pass-a", "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert only.headers["location"] == "/sections/physics-fall/analytics"
     client.cookies.clear()
     token = csrf_of(client.get("/login").text)
-    several = client.post("/login", data={"email": "author@example.edu", "password": "author-pass-1",
-                                          "csrf_token": token, "next": "/"}, follow_redirects=False)
+    several = client.post(
+        "/login",
+        data={"email": "author@example.edu", "password": "author-pass-1", "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert several.headers["location"] == "/"
     client.cookies.clear()
     token = csrf_of(client.get("/login").text)
-    asked = client.post("/login", data={"email": "a@example.edu", "password": "teacher-pass-a", "csrf_token": token,
-                                        "next": "/account"}, follow_redirects=False)
+    asked = client.post(
+        "/login",
+        data={"email": "a@example.edu", "password": "teacher-pass-a", "csrf_token": token, "next": "/account"},
+        follow_redirects=False,
+    )
     assert asked.headers["location"] == "/account"
 
 
@@ -185,14 +197,18 @@ def test_section_page_links_to_its_project_only_for_who_may_open_it(web):
 
 def test_exports_are_named_scope_category_from_to(web):
     client, who = web
-    dated = client.get(SECTION_API + "/categories/video/export?format=csv&start=2026-09-01&end=2026-09-30",
-                       headers=who["inst_a"])
+    dated = client.get(
+        SECTION_API + "/categories/video/export?format=csv&start=2026-09-01&end=2026-09-30", headers=who["inst_a"]
+    )
     assert dated.status_code == 200, dated.text
     assert dated.headers["content-disposition"] == 'attachment; filename="physics-fall-video-2026-09-01-2026-09-30.csv"'
     open_ended = client.get(SECTION_API + "/categories/video/export?format=json", headers=who["inst_a"])
     assert 'filename="physics-fall-video-first-latest.json"' in open_ended.headers["content-disposition"]
-    custom = client.post(SECTION_API + "/export?format=csv", headers=who["inst_a"],
-                         json={"sql": "SELECT count() AS n FROM raw_events", "start": "2026-09-01"})
+    custom = client.post(
+        SECTION_API + "/export?format=csv",
+        headers=who["inst_a"],
+        json={"sql": "SELECT count() AS n FROM raw_events", "start": "2026-09-01"},
+    )
     assert custom.status_code == 200, custom.text
     assert 'filename="physics-fall-custom-2026-09-01-latest.csv"' in custom.headers["content-disposition"]
 
@@ -207,25 +223,41 @@ def test_custom_sql_reads_only_the_pages_dates_when_they_are_applied(web):
     client, who = web
     everything = count_events(client, who, "SELECT count() FROM raw_events")
     september = count_events(client, who, "SELECT count() FROM raw_events", start="2026-09-01", end="2026-09-30")
-    expected = count_events(client, who, "SELECT count() FROM raw_events WHERE timestamp >= '2026-09-01 00:00:00' "
-                                         "AND timestamp < '2026-10-01 00:00:00'")
+    expected = count_events(
+        client,
+        who,
+        "SELECT count() FROM raw_events WHERE timestamp >= '2026-09-01 00:00:00' AND timestamp < '2026-10-01 00:00:00'",
+    )
     assert 0 < september == expected < everything
     # the range holds however the table is read: a subquery, a join, the end date alone (inclusive)
-    nested = count_events(client, who, "SELECT count() FROM (SELECT * FROM raw_events) AS e", start="2026-09-01",
-                          end="2026-09-30")
+    nested = count_events(
+        client, who, "SELECT count() FROM (SELECT * FROM raw_events) AS e", start="2026-09-01", end="2026-09-30"
+    )
     assert nested == september
-    joined = count_events(client, who, "SELECT count() FROM raw_events AS a INNER JOIN (SELECT DISTINCT user_id "
-                                       "FROM raw_events) AS b ON a.user_id = b.user_id", start="2026-09-01",
-                          end="2026-09-30")
+    joined = count_events(
+        client,
+        who,
+        "SELECT count() FROM raw_events AS a INNER JOIN (SELECT DISTINCT user_id "
+        "FROM raw_events) AS b ON a.user_id = b.user_id",
+        start="2026-09-01",
+        end="2026-09-30",
+    )
     assert joined == september
-    last_day = client.post(SECTION_API + "/query", json={"sql": "SELECT toString(max(toDate(timestamp))) FROM raw_events",
-                                                         "end": "2026-09-15"}, headers=who["inst_a"]).json()
+    last_day = client.post(
+        SECTION_API + "/query",
+        json={"sql": "SELECT toString(max(toDate(timestamp))) FROM raw_events", "end": "2026-09-15"},
+        headers=who["inst_a"],
+    ).json()
     assert last_day["rows"][0][0] <= "2026-09-15"
-    reversed_range = client.post(SECTION_API + "/query", json={"sql": "SELECT 1", "start": "2026-09-30",
-                                                               "end": "2026-09-01"}, headers=who["inst_a"])
+    reversed_range = client.post(
+        SECTION_API + "/query",
+        json={"sql": "SELECT 1", "start": "2026-09-30", "end": "2026-09-01"},
+        headers=who["inst_a"],
+    )
     assert reversed_range.status_code == 400
-    bad = client.post(SECTION_API + "/query", json={"sql": "SELECT 1", "start": "2026-09-01' OR 1=1 --"},
-                      headers=who["inst_a"])
+    bad = client.post(
+        SECTION_API + "/query", json={"sql": "SELECT 1", "start": "2026-09-01' OR 1=1 --"}, headers=who["inst_a"]
+    )
     assert bad.status_code == 400
 
 

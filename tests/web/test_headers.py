@@ -6,9 +6,9 @@ import re
 from importlib import resources
 
 import pytest
-from dashboard_support import bearer, module_runtime
 from fastapi.testclient import TestClient
 
+from dashboard_support import bearer, module_runtime
 from xolap.web.app import create_app
 from xolap.web.headers import SECURITY_HEADERS
 
@@ -55,15 +55,17 @@ def test_every_class_of_response_carries_the_policy(app_client):
     checks = {
         "login page": client.get("/login", headers=html),
         "redirect to login": client.get("/", headers=html, follow_redirects=False),
-        "dashboard page (admin token)": client.get("/sections/physics-fall/analytics",
-                                                   headers={**who["admin"], "Accept": "text/html"}),
+        "dashboard page (admin token)": client.get(
+            "/sections/physics-fall/analytics", headers={**who["admin"], "Accept": "text/html"}
+        ),
         "JSON API": client.get(A + "/summary", headers=who["inst_a"]),
         "JSON 401": client.get(A + "/summary", headers={"Accept": "application/json"}),
         "JSON 403": client.get(A + "/summary", headers=who["inst_b"]),
         "JSON 400": client.post(A + "/query", json={"sql": "DROP TABLE raw_events"}, headers=who["inst_a"]),
         "JSON 422 (validation)": client.post(A + "/query", json={"nope": 1}, headers=who["inst_a"]),
-        "CSV export": client.post(A + "/export?format=csv", json={"sql": "SELECT 1 AS x FROM raw_events LIMIT 1"},
-                                  headers=who["inst_a"]),
+        "CSV export": client.post(
+            A + "/export?format=csv", json={"sql": "SELECT 1 AS x FROM raw_events LIMIT 1"}, headers=who["inst_a"]
+        ),
         "static CSS": client.get("/static/css/app.css"),
         "static JS": client.get("/static/js/dashboard.js"),
         "static 404": client.get("/static/js/nope.js"),

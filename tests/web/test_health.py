@@ -45,7 +45,9 @@ def test_healthz_503_when_postgres_is_unreachable(runtime):
 def test_migrations_api_requires_admin_token(runtime):
     client = TestClient(create_app(runtime))
     assert client.post("/api/v1/admin/clickhouse/migrations", json={"action": "status"}).status_code == 401
-    bad = client.post("/api/v1/admin/clickhouse/migrations", json={"action": "status"}, headers={"Authorization": "Bearer nope"})
+    bad = client.post(
+        "/api/v1/admin/clickhouse/migrations", json={"action": "status"}, headers={"Authorization": "Bearer nope"}
+    )
     assert bad.status_code == 403
     ok = client.post(
         "/api/v1/admin/clickhouse/migrations",

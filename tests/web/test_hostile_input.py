@@ -15,12 +15,46 @@ from fastapi.testclient import TestClient
 from web.test_authz import ALL_FLAGS_ON, PROJECT_P, SECTION_A, all_routes, set_flags, world  # noqa: F401 - fixture
 
 HOSTILE = [
-    "\x00", "a\x00b", "%00", "\x01\x08\x1b\x7f", "\r\nX-Injected: 1", "\t", " ", "x" * 10_000,
-    "ünïcødé-日本語-🙂", "\u202egnp.exe\u200f", "\ufeff", "../../etc/passwd", "..", "'; DROP TABLE users; --",
-    '"\\`', "{{7*7}}", "-1", "0", "-99999999999999999999", "9223372036854775808", "1" + "0" * 40, "1e309", "NaN",
+    "\x00",
+    "a\x00b",
+    "%00",
+    "\x01\x08\x1b\x7f",
+    "\r\nX-Injected: 1",
+    "\t",
+    " ",
+    "x" * 10_000,
+    "ünïcødé-日本語-🙂",
+    "\u202egnp.exe\u200f",
+    "\ufeff",
+    "../../etc/passwd",
+    "..",
+    "'; DROP TABLE users; --",
+    '"\\`',
+    "{{7*7}}",
+    "-1",
+    "0",
+    "-99999999999999999999",
+    "9223372036854775808",
+    "1" + "0" * 40,
+    "1e309",
+    "NaN",
 ]
-NUMERIC_HOSTILE = ["\x00", "%00", "x" * 10_000, "../..", "'", "-1", "0", "-99999999999999999999", "2147483648",
-                   "9223372036854775808", "1" + "0" * 40, "1e309", "NaN", "\u0661\u0662"]  # for int parameters
+NUMERIC_HOSTILE = [
+    "\x00",
+    "%00",
+    "x" * 10_000,
+    "../..",
+    "'",
+    "-1",
+    "0",
+    "-99999999999999999999",
+    "2147483648",
+    "9223372036854775808",
+    "1" + "0" * 40,
+    "1e309",
+    "NaN",
+    "\u0661\u0662",
+]  # for int parameters
 RAW_SEGMENTS = ["%FF%FE", "%C0%AF", "%ED%A0%80"]  # invalid UTF-8 sent as-is (no further quoting)
 ROLES = ["anonymous", "instructor-A", "admin"]
 NORMAL = {"slug": None, "kind": "manual", "action": "pause", "key": "progress", "tag": "t1", "format": "csv"}
@@ -48,8 +82,14 @@ def _route_table(app) -> list[tuple[str, str, dict[str, list[str]], dict[str, li
         if not isinstance(route, APIRoute):
             continue
         for method in sorted((context.methods or set()) - {"HEAD", "OPTIONS"}):
-            table.append((method, context.path, _params(route.dependant, "path_params"),
-                          _params(route.dependant, "query_params")))
+            table.append(
+                (
+                    method,
+                    context.path,
+                    _params(route.dependant, "path_params"),
+                    _params(route.dependant, "query_params"),
+                )
+            )
     return table
 
 
@@ -67,7 +107,8 @@ def calls_for(table) -> list[tuple[str, str, dict]]:
     """(method, url, query) with one hostile value in one parameter at a time, the others normal."""
     calls = []
     for method, template, path_names, query_names in table:
-        def base(skip: str | None = None) -> str:
+
+        def base(skip: str | None = None, template=template, path_names=path_names) -> str:
             path = template
             for name in path_names:
                 if name != skip:
@@ -89,8 +130,11 @@ def test_the_fuzz_covers_every_parameterized_route(runtime):
     from xolap.web.app import create_app
 
     table = _route_table(create_app(runtime))
-    assert len(table) == sum(len((m or set()) - {"HEAD", "OPTIONS"}) for p, m in all_routes(create_app(runtime))
-                             if not p.startswith(("/openapi", "/docs", "/redoc", "/static")))
+    assert len(table) == sum(
+        len((m or set()) - {"HEAD", "OPTIONS"})
+        for p, m in all_routes(create_app(runtime))
+        if not p.startswith(("/openapi", "/docs", "/redoc", "/static"))
+    )
     with_params = [row for row in table if row[2] or row[3]]
     assert len(with_params) >= 50
     calls = calls_for(table)
@@ -119,8 +163,11 @@ def test_no_route_answers_5xx_to_hostile_input(runtime, world):
     work = [(role, c) for role in ROLES for c in calls]
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(call, work))
-    failures = [f"{role} {method} {url[:160]} {query and {k: v[:40] for k, v in query.items()}}: {status} {body!r}"
-                for (role, (method, url, query)), (status, body) in zip(work, answers) if status >= 500]
+    failures = [
+        f"{role} {method} {url[:160]} {query and {k: v[:40] for k, v in query.items()}}: {status} {body!r}"
+        for (role, (method, url, query)), (status, body) in zip(work, answers, strict=False)
+        if status >= 500
+    ]
     print(f"\n{len(work)} hostile calls")
     assert not failures, f"{len(failures)} of {len(work)} hostile calls answered 5xx:\n" + "\n".join(failures[:60])
 
@@ -149,8 +196,11 @@ def test_a_nul_in_a_form_or_json_body_is_a_clear_400_and_keeps_the_data_around_i
     client = TestClient(app, raise_server_exceptions=False)
     cookie = {"Cookie": f"xolap_session={creds['admin'].cookie}", "X-CSRF-Token": creds["admin"].csrf}
     as_json = client.post("/api/v1/admin/users", json={"email": "eve\x00@example.org"}, headers=cookie)
-    as_form = client.post("/admin/users", data={"email": "eve\x00@example.org", "name": "Eve"},
-                          headers={**cookie, "Accept": "application/json"})
+    as_form = client.post(
+        "/admin/users",
+        data={"email": "eve\x00@example.org", "name": "Eve"},
+        headers={**cookie, "Accept": "application/json"},
+    )
     for response in (as_json, as_form):
         assert response.status_code in (400, 422), response.text
         assert "NUL" in response.text or "invalid" in response.text
@@ -159,11 +209,20 @@ def test_a_nul_in_a_form_or_json_body_is_a_clear_400_and_keeps_the_data_around_i
 
 
 HOSTILE_HEADERS = [
-    {"X-CSRF-Token": "é" * 40}, {"X-CSRF-Token": "x" * 10_000}, {"X-CSRF-Token": ""},
-    {"Authorization": "Bearer é"}, {"Authorization": "Bearer " + "x" * 10_000}, {"Authorization": "Bearer"},
-    {"Authorization": "Basic Zm9vOmJhcg=="}, {"Cookie": "xolap_session=" + "é" * 20}, {"Cookie": "xolap_session="},
-    {"Cookie": "xolap_session=a.b.c; xolap_flash=é"}, {"User-Agent": "ü" * 5000}, {"Accept": "é/*;q=x"},
-    {"Content-Type": "multipart/form-data; boundary=é"}, {"Last-Event-ID": "-99999999999999999999"},
+    {"X-CSRF-Token": "é" * 40},
+    {"X-CSRF-Token": "x" * 10_000},
+    {"X-CSRF-Token": ""},
+    {"Authorization": "Bearer é"},
+    {"Authorization": "Bearer " + "x" * 10_000},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Basic Zm9vOmJhcg=="},
+    {"Cookie": "xolap_session=" + "é" * 20},
+    {"Cookie": "xolap_session="},
+    {"Cookie": "xolap_session=a.b.c; xolap_flash=é"},
+    {"User-Agent": "ü" * 5000},
+    {"Accept": "é/*;q=x"},
+    {"Content-Type": "multipart/form-data; boundary=é"},
+    {"Last-Event-ID": "-99999999999999999999"},
 ]
 
 
@@ -191,8 +250,11 @@ def test_no_route_answers_5xx_to_hostile_headers(runtime, world):
     work = [(row, base, hostile) for row in table for base in ({}, admin) for hostile in HOSTILE_HEADERS]
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(call, work))
-    failures = [f"{row[0]} {row[1]} {'admin' if base else 'anonymous'} {list(hostile)[0]}: {status}"
-                for (row, base, hostile), status in zip(work, answers) if status >= 500]
+    failures = [
+        f"{row[0]} {row[1]} {'admin' if base else 'anonymous'} {list(hostile)[0]}: {status}"
+        for (row, base, hostile), status in zip(work, answers, strict=False)
+        if status >= 500
+    ]
     assert not failures, f"{len(failures)} of {len(work)} calls answered 5xx:\n" + "\n".join(failures[:60])
 
 
@@ -201,5 +263,7 @@ def test_a_non_ascii_csrf_token_in_a_form_is_a_403_not_a_500(runtime, world):
     client = TestClient(app, raise_server_exceptions=False)
     client.cookies.set("xolap_session", creds["admin"].cookie)
     for token in ("日本語", "é" * 43, "\x00"):
-        response = client.post("/account/tokens", data={"name": "x", "csrf_token": token}, headers={"Accept": "application/json"})
+        response = client.post(
+            "/account/tokens", data={"name": "x", "csrf_token": token}, headers={"Accept": "application/json"}
+        )
         assert response.status_code == 403 and "CSRF" in response.json()["detail"]

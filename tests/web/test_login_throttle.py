@@ -27,8 +27,9 @@ def at(app, address: str) -> TestClient:
 
 def attempt(client: TestClient, email: str, password: str):
     token = csrf_of(client.get("/login").text)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
+    )
 
 
 @pytest.fixture()
@@ -77,9 +78,17 @@ def test_one_address_trying_many_emails_hits_the_address_cap(runtime, app):
     client, elsewhere = at(app, "198.51.100.5"), at(app, "10.2.0.3")
     cap = login_throttle.MAX_FAILURES_PER_ADDRESS
     with runtime.sessions() as session:  # the cap's worth of failures, each for a different email
-        session.add_all([FailedLogin(email=f"u{i}@example.org", client_address="198.51.100.5",
-                                      address_group="198.51.100.5", reason="unknown email")
-                         for i in range(cap)])
+        session.add_all(
+            [
+                FailedLogin(
+                    email=f"u{i}@example.org",
+                    client_address="198.51.100.5",
+                    address_group="198.51.100.5",
+                    reason="unknown email",
+                )
+                for i in range(cap)
+            ]
+        )
         session.commit()
     refused = attempt(client, "ada@example.org", "correct horse")
     assert refused.status_code == 429 and "this address" in refused.text
@@ -96,7 +105,9 @@ def test_failed_logins_are_recorded_without_the_password(runtime, app):
         dump = " ".join(str(v) for r in rows for v in vars(r).values())
         success = session.execute(select(WebSession)).scalar_one()
     assert [(r.email, r.client_address, r.reason) for r in rows] == [
-        ("ada@example.org", "10.2.0.4", "wrong password"), ("nobody@example.org", "10.2.0.4", "unknown email")]
+        ("ada@example.org", "10.2.0.4", "wrong password"),
+        ("nobody@example.org", "10.2.0.4", "unknown email"),
+    ]
     assert all(r.attempted_at is not None for r in rows)
     assert "secret" not in dump
     assert success.client_address == "10.2.0.4"  # the successful login is on the session record
@@ -108,7 +119,8 @@ def test_admins_see_failed_logins_page_and_json_others_do_not(runtime, app):
     assert attempt(admin, "root@example.org", "correct horse").status_code == 303
     body = admin.get("/admin/logins", headers=JSON).json()
     assert [(r["email"], r["client_address"], r["reason"]) for r in body["failed_logins"]] == [
-        ("ada@example.org", "10.2.0.5", "wrong password")]
+        ("ada@example.org", "10.2.0.5", "wrong password")
+    ]
     page = admin.get("/admin/logins")
     assert page.status_code == 200 and "10.2.0.5" in page.text and "wrong password" in page.text
     attempt(at(app, "10.2.0.55"), "nobody@example.org", "wrong pw 2")
@@ -116,15 +128,25 @@ def test_admins_see_failed_logins_page_and_json_others_do_not(runtime, app):
     by_email = admin.get("/admin/logins", params={"email": " ADA@example.org"}, headers=JSON).json()["failed_logins"]
     by_address = admin.get("/admin/logins", params={"address": "10.2.0.55"}, headers=JSON).json()["failed_logins"]
     assert [r["client_address"] for r in by_email] == ["10.2.0.5"] and [r["email"] for r in by_address] == [
-        "nobody@example.org"]
+        "nobody@example.org"
+    ]
     user = at(app, "10.2.0.7")
     assert attempt(user, "ada@example.org", "correct horse").status_code == 303
     assert user.get("/admin/logins", headers=JSON).status_code == 403
     assert TestClient(app).get("/admin/logins", headers=JSON).status_code == 401
 
 
-@pytest.mark.parametrize("email", ["ada@example.org\x00", "\x00", "a" * 10_000 + "@example.org", "ad\u202ea@example.org",
-                                   "' OR 1=1 --", "\ud800@x.org".encode("utf-8", "surrogatepass").decode("latin-1")])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ada@example.org\x00",
+        "\x00",
+        "a" * 10_000 + "@example.org",
+        "ad\u202ea@example.org",
+        "' OR 1=1 --",
+        "\ud800@x.org".encode("utf-8", "surrogatepass").decode("latin-1"),
+    ],
+)
 def test_hostile_emails_are_refused_cleanly_and_recorded_cleaned(runtime, app, email):
     response = attempt(at(app, "10.2.0.8"), email, "whatever pw")
     assert response.status_code == 400
@@ -142,15 +164,24 @@ def test_parallel_guesses_cannot_outrun_the_backoff(runtime, app):
     tokens = [csrf_of(c.get("/login").text) for c in clients]
 
     def guess(i: int) -> int:
-        return clients[i].post("/login", data={"email": "ada@example.org", "password": f"guess {i}",
-                                               "csrf_token": tokens[i]}, follow_redirects=False).status_code
+        return (
+            clients[i]
+            .post(
+                "/login",
+                data={"email": "ada@example.org", "password": f"guess {i}", "csrf_token": tokens[i]},
+                follow_redirects=False,
+            )
+            .status_code
+        )
 
     for _ in range(2):  # two rounds of 12 at once, against a budget of FREE_ATTEMPTS checked guesses
         with ThreadPoolExecutor(max_workers=12) as pool:
             statuses = list(pool.map(guess, range(12)))
         assert set(statuses) <= {400, 429}
     with runtime.sessions() as session:
-        checked = session.execute(text("SELECT count(*) FROM failed_logins WHERE reason = 'wrong password'")).scalar_one()
+        checked = session.execute(
+            text("SELECT count(*) FROM failed_logins WHERE reason = 'wrong password'")
+        ).scalar_one()
     assert checked <= free, f"{checked} passwords were checked, more than the {free} free attempts"
 
 

@@ -25,8 +25,9 @@ def csrf_of(html: str) -> str:
 
 def login(client: TestClient, email: str = "ada@example.org", password: str = "correct horse"):
     page = client.get("/login")
-    response = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text)},
-                           follow_redirects=False)
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text)}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
     return response
 
@@ -112,7 +113,9 @@ def test_account_lists_sessions_and_signs_out_one_of_them(runtime, app):
     login(phone)
     listed = laptop.get("/account", headers=JSON).json()["sessions"]
     assert [(s["user_agent"], s["client_address"], s["current"]) for s in listed] == [
-        ("Laptop/1", "10.1.0.1", True), ("Phone/2", "10.1.0.2", False)]
+        ("Laptop/1", "10.1.0.1", True),
+        ("Phone/2", "10.1.0.2", False),
+    ]
     assert all(s["created_at"] and s["last_seen_at"] for s in listed)
     page = laptop.get("/account").text
     assert "Phone/2" in page and "this session" in page and "Sign out everywhere" in page
@@ -144,7 +147,10 @@ def test_sign_out_everywhere_ends_every_session_but_not_api_tokens(runtime, app)
     login(first)
     login(second)
     token = csrf_of(first.get("/account").text)
-    assert first.post("/account/sessions/revoke-all", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert (
+        first.post("/account/sessions/revoke-all", data={"csrf_token": token}, follow_redirects=False).status_code
+        == 303
+    )
     assert first.get("/account", headers=JSON).status_code == 401
     assert second.get("/account", headers=JSON).status_code == 401
     assert all(row.revoked_at is not None for row in _rows(runtime))
@@ -185,16 +191,20 @@ def test_disabling_a_user_ends_sessions_and_tokens_at_once_and_refuses_login(run
     bearer = {"Authorization": f"Bearer {api_token}", **JSON}
     assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
     token = csrf_of(admin.get(f"/admin/users/{ada_id}").text)
-    done = admin.post(f"/admin/users/{ada_id}/disabled", data={"disabled": "true", "csrf_token": token},
-                      follow_redirects=False)
+    done = admin.post(
+        f"/admin/users/{ada_id}/disabled", data={"disabled": "true", "csrf_token": token}, follow_redirects=False
+    )
     assert done.status_code == 303
     assert user.get("/account", headers=JSON).status_code == 401
     assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 403
     assert admin.get(f"/admin/users/{ada_id}", headers=JSON).json()["disabled"] is True
     refused = browser(app, address="10.1.0.3")
     page = refused.get("/login")
-    response = refused.post("/login", data={"email": "ada@example.org", "password": "correct horse",
-                                            "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    response = refused.post(
+        "/login",
+        data={"email": "ada@example.org", "password": "correct horse", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
     assert response.status_code == 400
     assert {r.revoked_reason for r in _rows(runtime) if r.user_id == ada_id} == {"user disabled"}
     admin.post(f"/admin/users/{ada_id}/disabled", data={"disabled": "false", "csrf_token": token})

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from xolap.generator.generate import generate
 from xolap.ingest.aws_clients import aws_client
-from xolap.ingest.paths import ingest_paths
-from xolap.ingest.etl.handler import EtlProcessor
 from xolap.ingest.etl.batching import EtlLimits
+from xolap.ingest.etl.handler import EtlProcessor
+from xolap.ingest.paths import ingest_paths
 from xolap.web.app import create_app
 from xolap.xapi.identity import statement_line
 from xolap.xapi.rows import line_hash
@@ -65,7 +65,13 @@ def test_the_same_statements_through_every_path_are_stored_once(runtime, aws_set
     (folder / "b.jsonl.gz").write_bytes(gzip.compress(jsonl(STATEMENTS[half:], b"\r\n")))
     zipped = tmp_path / "compact.jsonl.gz"
     zipped.write_bytes(gzip.compress(jsonl(STATEMENTS)))
-    runs = [([str(compact)], False), ([str(compact)], True), ([str(folder)], None), ([str(zipped)], True), ([str(zipped)], False)]
+    runs = [
+        ([str(compact)], False),
+        ([str(compact)], True),
+        ([str(folder)], None),
+        ([str(zipped)], True),
+        ([str(zipped)], False),
+    ]
     for paths, use_sql in runs:
         summary = ingest_paths(client, settings, paths, use_sql=use_sql)
         assert (summary.rows, summary.rejected, summary.failures) == (100, 0, []), (paths, use_sql)
@@ -80,10 +86,25 @@ def test_the_same_statements_through_every_path_are_stored_once(runtime, aws_set
     key = "section/1/page_viewed/bundle.jsonl"
     s3.put_object(Bucket=bucket, Key=key, Body=jsonl(STATEMENTS, b"\r\n"))
     processor = EtlProcessor(settings, client, s3=s3, sqs=aws_client(settings, "sqs"), limits=EtlLimits())
-    event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]}
-    record = {"messageId": "m1", "receiptHandle": "rh", "body": json.dumps(event), "attributes": {"ApproximateReceiveCount": "1"},
-              "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q", "awsRegion": "us-east-1"}
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+            }
+        ]
+    }
+    record = {
+        "messageId": "m1",
+        "receiptHandle": "rh",
+        "body": json.dumps(event),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+        "awsRegion": "us-east-1",
+    }
     report = processor.process_records([record])
     assert report.failed == [] and report.rows == 100
 
@@ -94,9 +115,19 @@ def test_the_same_statements_through_every_path_are_stored_once(runtime, aws_set
         assert api.post("/api/v1/statements", content=b"\n" + body + b"\n", headers=auth).json()["accepted"] == 1
     array = b"[\n" + b" ,\n".join(pretty[half:]) + b"\n]"
     assert api.post("/api/v1/statements", content=array, headers=auth).json()["accepted"] == len(STATEMENTS) - half
-    assert api.post("/api/v1/statements", content=orjson.dumps([orjson.loads(s) for s in STATEMENTS]), headers=auth).json()["accepted"] == 100
+    assert (
+        api.post(
+            "/api/v1/statements", content=orjson.dumps([orjson.loads(s) for s in STATEMENTS]), headers=auth
+        ).json()["accepted"]
+        == 100
+    )
     lines = jsonl([loosen(s) for s in STATEMENTS])
-    assert api.post("/api/v1/statements", content=lines, headers=auth | {"Content-Type": "application/x-ndjson"}).json()["accepted"] == 100
+    assert (
+        api.post("/api/v1/statements", content=lines, headers=auth | {"Content-Type": "application/x-ndjson"}).json()[
+            "accepted"
+        ]
+        == 100
+    )
 
     backfill_file = tmp_path / "bundle.jsonl"  # the backfill reads each object's text with JSONAsString
     backfill_file.write_bytes(jsonl(STATEMENTS))
@@ -119,11 +150,33 @@ def _random_value(rng: random.Random, depth: int = 0):
     if kind == 1:
         return rng.choice([0, -7, 12345678901234, 1.5, -0.25, 1e-7, 3e20])
     if kind in (2, 3, 4, 5):
-        alphabet = [" ", ",", ":", "{", "}", "[", "]", '"', "\\", "\t", "\n", "é", "x", "1", "e", "l", "t", "/", "\u2028"]
+        alphabet = [
+            " ",
+            ",",
+            ":",
+            "{",
+            "}",
+            "[",
+            "]",
+            '"',
+            "\\",
+            "\t",
+            "\n",
+            "é",
+            "x",
+            "1",
+            "e",
+            "l",
+            "t",
+            "/",
+            "\u2028",
+        ]
         return "".join(rng.choice(alphabet) for _ in range(rng.randrange(8)))
     if kind in (6, 7):
-        return {_random_value(rng, 3) if isinstance(_random_value(rng, 3), str) else f"k{i}": _random_value(rng, depth + 1)
-                for i in range(rng.randrange(4))}
+        return {
+            _random_value(rng, 3) if isinstance(_random_value(rng, 3), str) else f"k{i}": _random_value(rng, depth + 1)
+            for i in range(rng.randrange(4))
+        }
     return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
 
 
@@ -147,7 +200,9 @@ def test_statement_line_removes_only_the_whitespace_outside_strings():
         formats = _formats(value)
         assert statement_line(formats[0]) is formats[0]
         for text in formats:
-            expected = json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=b"\\u00e9" in text or b"\\u2028" in text).encode()
+            expected = json.dumps(
+                json.loads(text), separators=(",", ":"), ensure_ascii=b"\\u00e9" in text or b"\\u2028" in text
+            ).encode()
             assert statement_line(text) == expected, text
 
 

@@ -5,12 +5,26 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from xolap.xapi import fields as spec
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
+from xolap.xapi import fields as spec
 from xolap.xapi import torus_json
-from xolap.xapi.rows import BUILD_ROW_SOURCE, CONVERTERS, _Invalid, build_row, invalid_reason, map_statement, to_text, warning_text
+from xolap.xapi.rows import (
+    BUILD_ROW_SOURCE,
+    CONVERTERS,
+    _Invalid,
+    build_row,
+    invalid_reason,
+    map_statement,
+    to_text,
+    warning_text,
+)
 
-BASE = {"actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "v"}, "object": {"id": "o"}, "timestamp": "2024-01-01T00:00:00Z"}
+BASE = {
+    "actor": {"mbox": "mailto:a@example.org"},
+    "verb": {"id": "v"},
+    "object": {"id": "o"},
+    "timestamp": "2024-01-01T00:00:00Z",
+}
 OLI = spec.OLI
 
 # (column, kind, raw values crossing the inlined fast path and the converter fallback)
@@ -47,7 +61,9 @@ def test_inlined_fast_paths_give_what_the_converter_gives(column, kind, values):
             want = None
             want_warnings = [warning_text(invalid_reason(field, field.sources[0]), raw)]
         warnings: list[str] = []
-        got = build_row(line, source_file=None, source_etag=None, source_line=1, warnings=warnings)[MAPPED_COLUMN_NAMES.index(column)]
+        got = build_row(line, source_file=None, source_etag=None, source_line=1, warnings=warnings)[
+            MAPPED_COLUMN_NAMES.index(column)
+        ]
         assert got == want and type(got) is type(want), value
         assert warnings == want_warnings, value
 
@@ -68,5 +84,7 @@ def test_text_of_arrays_and_objects_is_torus_json_dumps_with_whole_floats_as_int
 
 def test_generated_source_reads_every_field_path():
     keys = {key for field in spec.FIELDS for source in field.sources for key in source.path}
-    assert BUILD_ROW_SOURCE.startswith("def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD):")
+    assert BUILD_ROW_SOURCE.startswith(
+        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD):"
+    )
     assert BUILD_ROW_SOURCE.count(".get(") >= len(keys)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -33,7 +33,7 @@ def generic() -> list[dict]:
 
 
 def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def test_every_row_has_every_mapped_column(torus, generic):
@@ -53,7 +53,11 @@ def test_video_played_paused_seeked_take_page_from_resource_id(torus):
         assert row["object_name"] == "Intro to Chemistry"
         assert row["timestamp"] == _utc(2024, 9, 3, 14, 5, 11, 123000)
     assert played["verb_id"] == "https://w3id.org/xapi/video/verbs/played" and played["video_time"] == 0.0
-    assert (paused["video_time"], paused["video_progress"], paused["video_played_segments"]) == (42.75, 0.137, "0[.]42.75")
+    assert (paused["video_time"], paused["video_progress"], paused["video_played_segments"]) == (
+        42.75,
+        0.137,
+        "0[.]42.75",
+    )
     assert (seeked["video_seek_from"], seeked["video_seek_to"], seeked["video_time"]) == (42.75, 120.0, None)
     assert completed["page_id"] == 4401 and completed["video_progress"] == 1.0 and completed["completion"] is True
     assert completed["page_attempt_guid"] == "pa-guid-1" and completed["page_attempt_number"] == 1
@@ -63,7 +67,13 @@ def test_part_attempt_evaluated(torus):
     row = torus[4]
     assert row["event_type"] == "part_attempt"
     assert row["verb_id"] == "http://adlnet.gov/expapi/verbs/completed"
-    assert (row["score"], row["out_of"], row["scaled_score"], row["success"], row["completion"]) == (1.0, 2.0, 0.5, True, True)
+    assert (row["score"], row["out_of"], row["scaled_score"], row["success"], row["completion"]) == (
+        1.0,
+        2.0,
+        0.5,
+        True,
+        True,
+    )
     assert row["response"] == "H2 + O2"  # object response → its input
     assert orjson.loads(row["feedback"])["id"] == "fb1"  # an object → JSON text
     assert row["hints_requested"] == 2  # list → length
@@ -102,7 +112,10 @@ def test_tutor_messages_and_experiment_assignment_are_kept_as_unknown(torus):
     tutor, tutor_activity, experiment = torus[8], torus[9], torus[10]
     for row in (tutor, tutor_activity, experiment):
         assert row["event_type"] == "unknown"
-    assert tutor["object_type"] == OLI + "tutor_message" and tutor["verb_id"] == "http://activitystrea.ms/schema/1.0/create"
+    assert (
+        tutor["object_type"] == OLI + "tutor_message"
+        and tutor["verb_id"] == "http://activitystrea.ms/schema/1.0/create"
+    )
     assert tutor_activity["activity_id"] == 5501 and tutor["activity_id"] is None  # explicit null
     assert experiment["verb_id"] == OLI + "verbs/experiment_condition_assigned"
     assert experiment["object_type"] == OLI + "types/condition_assignment"
@@ -139,7 +152,11 @@ def test_generic_xapi_statements_are_kept(generic):
 def test_provenance_columns():
     line = (FIXTURES / "torus_statements.jsonl").read_bytes().splitlines()[0]
     row = map_statement(line, source_file="s3://bucket/k.jsonl", source_etag="abc", source_line=7)
-    assert row["event_hash"] == line_hash(line) and len(row["event_hash"]) == 64 and row["event_hash"] == row["event_hash"].lower()
+    assert (
+        row["event_hash"] == line_hash(line)
+        and len(row["event_hash"]) == 64
+        and row["event_hash"] == row["event_hash"].lower()
+    )
     assert (row["source_file"], row["source_etag"], row["source_line"]) == ("s3://bucket/k.jsonl", "abc", 7)
 
 
@@ -161,7 +178,16 @@ def test_timestamps_normalize_to_utc_milliseconds(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["2024-05-01", "2024-05-01T12:00Z", "2024-02-30T00:00:00Z", "2024-05-01T24:00:00Z", "1800-01-01T00:00:00Z", "soon", "2024-05-01T12:00:00+25:00"]
+    "text",
+    [
+        "2024-05-01",
+        "2024-05-01T12:00Z",
+        "2024-02-30T00:00:00Z",
+        "2024-05-01T24:00:00Z",
+        "1800-01-01T00:00:00Z",
+        "soon",
+        "2024-05-01T12:00:00+25:00",
+    ],
 )
 def test_bad_timestamps_are_rejected(text):
     line = orjson.dumps({"actor": {}, "verb": {"id": "v"}, "object": {}, "timestamp": text})
@@ -178,7 +204,14 @@ def test_classification_follows_torus_rule():
     assert classify("http://id.tincanapi.com/verb/viewed", OLI + "types/page") == "page_viewed"
     assert classify("http://id.tincanapi.com/verb/viewed", "http://example.org/other") == "unknown"
     assert classify(completed, None) == "unknown"
-    assert set(spec.EVENT_TYPES) == {"video", "part_attempt", "activity_attempt", "page_attempt", "page_viewed", "unknown"}
+    assert set(spec.EVENT_TYPES) == {
+        "video",
+        "part_attempt",
+        "activity_attempt",
+        "page_attempt",
+        "page_viewed",
+        "unknown",
+    }
 
 
 def test_every_mapped_column_is_produced_once():

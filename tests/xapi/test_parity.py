@@ -34,7 +34,9 @@ def _file_source(path: Path) -> str:
     return f"file({quote(str(path))}, 'LineAsString', 'line String')"
 
 
-def _sql_ingest(client, database: str, path: Path, source_file: str, etag: str | None) -> tuple[list[tuple], list[tuple]]:
+def _sql_ingest(
+    client, database: str, path: Path, source_file: str, etag: str | None
+) -> tuple[list[tuple], list[tuple]]:
     source = _file_source(path)
     blank = [row[0] for row in client.query(blank_rows_sql(source)).result_rows]
     line_expr = source_line_expression(blank)
@@ -47,8 +49,12 @@ def _sql_ingest(client, database: str, path: Path, source_file: str, etag: str |
             source_line_expr=line_expr,
         )
     )
-    rejected = client.query(rejected_lines_sql(source, source_file_expr=quote(source_file), source_line_expr=line_expr)).result_rows
-    warned = client.query(warned_lines_sql(source, source_file_expr=quote(source_file), source_line_expr=line_expr)).result_rows
+    rejected = client.query(
+        rejected_lines_sql(source, source_file_expr=quote(source_file), source_line_expr=line_expr)
+    ).result_rows
+    warned = client.query(
+        warned_lines_sql(source, source_file_expr=quote(source_file), source_line_expr=line_expr)
+    ).result_rows
     return rejected, warned
 
 
@@ -75,8 +81,8 @@ def _compare(client, settings, files: list[tuple[Path, str]]) -> tuple[int, int]
     python_rows = _rows(client, f"`{db}`.raw_events")
     sql_rows = _rows(client, f"`{db}`.sql_events")
     assert len(python_rows) == len(sql_rows)
-    for p, s in zip(python_rows, sql_rows):
-        diff = {c: (a, b) for c, a, b in zip(MAPPED_COLUMN_NAMES, p, s) if a != b}
+    for p, s in zip(python_rows, sql_rows, strict=False):
+        diff = {c: (a, b) for c, a, b in zip(MAPPED_COLUMN_NAMES, p, s, strict=False) if a != b}
         assert not diff, f"line {p[MAPPED_COLUMN_NAMES.index('source_line')]} differs: {diff}"
     assert sorted(python_errors) == sorted(sql_errors)
     assert sorted(python_warnings) == sorted(sql_warnings)
@@ -100,12 +106,49 @@ def test_fixture_corpus_same_rows_and_rejections_in_both_paths(ch_db, tmp_path):
 
 # A randomized corpus: Torus statements with fields overwritten by awkward values of every JSON type.
 AWKWARD = [
-    None, "", "abc", "12", "007", " 12", "1e3", "-0.5", "0.25", "é😀\n\"q\"", "2024-01-01T00:00:00Z",
-    12, 0, -1, 7.0, 12.5, 1e19, 1e-7, 4294967295, 4294967296, 18446744073709551615,
-    True, False, [], [1, 2, 3], ["a"], {}, {"input": "x"}, {"input": 5}, {"en-US": "t"}, {"en": "e", "fr": "f"},
-    {"de": "d"}, {"en-US": None}, {"a": {"b": [1.5, None]}},
-    "2024-06-01T12:00:00.123456789-03:30", "2024-06-01 12:00:00", "2024-06-01T12:00:00+0545", "2024-02-29T00:00:00Z",
-    "2023-02-29T00:00:00Z", "2024-06-01T24:00:00Z", "2024-06-01T12:00:00.5z", "1900-01-01T00:00:00Z", "2024-06-01T12:00Z",
+    None,
+    "",
+    "abc",
+    "12",
+    "007",
+    " 12",
+    "1e3",
+    "-0.5",
+    "0.25",
+    'é😀\n"q"',
+    "2024-01-01T00:00:00Z",
+    12,
+    0,
+    -1,
+    7.0,
+    12.5,
+    1e19,
+    1e-7,
+    4294967295,
+    4294967296,
+    18446744073709551615,
+    True,
+    False,
+    [],
+    [1, 2, 3],
+    ["a"],
+    {},
+    {"input": "x"},
+    {"input": 5},
+    {"en-US": "t"},
+    {"en": "e", "fr": "f"},
+    {"de": "d"},
+    {"en-US": None},
+    {"a": {"b": [1.5, None]}},
+    "2024-06-01T12:00:00.123456789-03:30",
+    "2024-06-01 12:00:00",
+    "2024-06-01T12:00:00+0545",
+    "2024-02-29T00:00:00Z",
+    "2023-02-29T00:00:00Z",
+    "2024-06-01T24:00:00Z",
+    "2024-06-01T12:00:00.5z",
+    "1900-01-01T00:00:00Z",
+    "2024-06-01T12:00Z",
 ]
 
 
@@ -142,7 +185,12 @@ def test_line_endings_and_blank_lines_number_the_same(ch_db, tmp_path, line_endi
     path.write_bytes(line_ending.join([b"", lines[0], b"  ", b"", lines[1], b"\t", lines[2], b""]))
     rows, _ = _compare(client, settings, [(path, "blank.jsonl")])
     assert rows == 3
-    assert [r[0] for r in client.query(f"SELECT source_line FROM `{settings.clickhouse_database}`.sql_events ORDER BY 1").result_rows] == [1, 2, 3]
+    assert [
+        r[0]
+        for r in client.query(
+            f"SELECT source_line FROM `{settings.clickhouse_database}`.sql_events ORDER BY 1"
+        ).result_rows
+    ] == [1, 2, 3]
 
 
 def test_fixtures_are_what_make_fixtures_writes(tmp_path):
@@ -161,11 +209,21 @@ def test_glob_over_files_with_per_file_blank_lines(ch_db, tmp_path):
     (tmp_path / "b.jsonl").write_bytes(b"\n".join([lines[2], b"  ", lines[3], lines[4]]) + b"\n")
     source = f"file({quote(str(tmp_path / '*.jsonl'))}, 'LineAsString', 'line String')"
     blanks: dict[str, list[int]] = {}
-    for path, row in client.query(f"SELECT _path, _row_number FROM {source} WHERE NOT ({not_blank_condition()})").result_rows:
+    for path, row in client.query(
+        f"SELECT _path, _row_number FROM {source} WHERE NOT ({not_blank_condition()})"
+    ).result_rows:
         blanks.setdefault(path, []).append(row)
     client.command(insert_select_sql(f"`{db}`.raw_events", source, source_line_expr=source_line_expression(blanks)))
-    got = client.query(f"SELECT source_file, source_line, event_hash FROM `{db}`.raw_events ORDER BY source_file, source_line").result_rows
-    assert [(Path(f).name, n) for f, n, _ in got] == [("a.jsonl", 1), ("a.jsonl", 2), ("b.jsonl", 1), ("b.jsonl", 2), ("b.jsonl", 3)]
+    got = client.query(
+        f"SELECT source_file, source_line, event_hash FROM `{db}`.raw_events ORDER BY source_file, source_line"
+    ).result_rows
+    assert [(Path(f).name, n) for f, n, _ in got] == [
+        ("a.jsonl", 1),
+        ("a.jsonl", 2),
+        ("b.jsonl", 1),
+        ("b.jsonl", 2),
+        ("b.jsonl", 3),
+    ]
     assert [h for _, _, h in got] == [line_hash(lines[i]) for i in range(5)]  # the line as stored (xolap.xapi.identity)
 
 
@@ -186,6 +244,6 @@ def test_public_expression_list_and_condition_compose_in_one_query(ch_db):
     python = map_lines(read_lines(path.read_bytes(), "f"), source_file="f", source_etag=None).table
     got = client.query(f"SELECT source_line, event_hash FROM `{db}`.sql_events ORDER BY source_line").result_rows
     # the three good lines are identical: ReplacingMergeTree keeps the last of them within the insert
-    hashes = dict(zip(python.column("source_line").to_pylist(), python.column("event_hash").to_pylist()))
+    hashes = dict(zip(python.column("source_line").to_pylist(), python.column("event_hash").to_pylist(), strict=False))
     assert set(hashes) == {1, 5, *range(17, 27), 28}
     assert got == [(line, hashes[line]) for line in [*range(17, 27), 28]]

@@ -13,7 +13,7 @@ import json
 import math
 import random
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -65,14 +65,14 @@ def _sql_engine(client, path: Path = CORPUS) -> dict[int, dict]:
     result = client.query(f"SELECT {', '.join(cols)} FROM ({staged_select_sql(source)}) ORDER BY row_number")
     out: dict[int, dict] = {}
     for values in result.result_rows:
-        got = dict(zip(cols, values))
+        got = dict(zip(cols, values, strict=False))
         line = got["row_number"] + 1
         if got["reason"]:
             out[line] = {"row": None, "reason": got["reason"], "warnings": [], "attributions": []}
             continue
         row = {c: got[c] for c in STAGED_COLUMNS}
         row.update(source_file="corpus.jsonl", source_etag="e1", source_line=line)
-        row["timestamp"] = int(row["timestamp"].replace(tzinfo=timezone.utc).timestamp() * 1000)
+        row["timestamp"] = int(row["timestamp"].replace(tzinfo=UTC).timestamp() * 1000)
         found = []
         for att in got["attributions"]:
             scope = [att[3 + n] if att[3 + n] is not None else row[c] for n, c in enumerate(attributions.SCOPE_COLUMNS)]
@@ -108,7 +108,9 @@ def _check_expected(engine: dict[int, dict], name: str) -> None:
         if "attributions" in expect:
             triples = [[a[attributions.COLUMN_NAMES.index(c)] for c in ("attribution_hash", "experiment_role", "attribution_type")]
                        for a in got["attributions"]]  # fmt: skip
-            want = [[attributions.attribution_hash(got["row"]["event_hash"], k), r, t] for k, r, t in expect["attributions"]]
+            want = [
+                [attributions.attribution_hash(got["row"]["event_hash"], k), r, t] for k, r, t in expect["attributions"]
+            ]
             assert triples == want, where
 
 
@@ -130,7 +132,11 @@ def test_both_engines_identical_on_every_column_warning_and_attribution(ch_db, p
         if want["row"] is not None:
             diff = {c: (want["row"][c], got["row"][c]) for c in MAPPED_COLUMN_NAMES if want["row"][c] != got["row"][c]}
             assert not diff, (line, diff)
-        assert (got["reason"], got["warnings"], got["attributions"]) == (want["reason"], want["warnings"], want["attributions"]), line
+        assert (got["reason"], got["warnings"], got["attributions"]) == (
+            want["reason"],
+            want["warnings"],
+            want["attributions"],
+        ), line
 
 
 def _assert_same(python: dict[int, dict], sql: dict[int, dict]) -> None:
@@ -140,7 +146,11 @@ def _assert_same(python: dict[int, dict], sql: dict[int, dict]) -> None:
         if want["row"] is not None and got["row"] is not None:
             diff = {c: (want["row"][c], got["row"][c]) for c in MAPPED_COLUMN_NAMES if want["row"][c] != got["row"][c]}
             assert not diff, (line, diff)
-        assert (got["reason"], got["warnings"], got["attributions"]) == (want["reason"], want["warnings"], want["attributions"]), line
+        assert (got["reason"], got["warnings"], got["attributions"]) == (
+            want["reason"],
+            want["warnings"],
+            want["attributions"],
+        ), line
 
 
 def test_hostile_shapes_map_alike_and_never_crash_the_python_engine(ch_db, tmp_path):
@@ -155,7 +165,7 @@ def test_hostile_shapes_map_alike_and_never_crash_the_python_engine(ch_db, tmp_p
         b"\xef\xbb\xbf" + head % b'"1"' + b'"result":{}}',
         head % b'"a\\u0000b"' + b'"result":{"response":"\\u0000"}}',
         head % b'"1"' + b'"time\\u0073tamp":"2025-01-01T00:00:00Z","result":{}}',
-        head % b'-0' + b'"result":{"score":{"raw":-0.0,"max":1E400}}}',
+        head % b"-0" + b'"result":{"score":{"raw":-0.0,"max":1E400}}}',
     ]
     path = tmp_path / "hostile.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -163,7 +173,7 @@ def test_hostile_shapes_map_alike_and_never_crash_the_python_engine(ch_db, tmp_p
     _assert_same(python, _sql_engine(client, path))
     assert [python[n]["reason"] for n in (2, 4, 7)] == ["not valid JSON"] * 3
     assert python[3]["row"]["user_id"] == "12345678901234567890123"
-    assert python[6]["row"]["timestamp"] == int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    assert python[6]["row"]["timestamp"] == int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_corpus_is_what_make_corpus_writes(tmp_path):
@@ -208,7 +218,7 @@ def test_torus_spelling_is_the_same_in_both_engines_on_random_values(ch_db, tmp_
     source = f"file({quote(str(path))}, 'LineAsString', 'line String')"
     spelled = torus_json.dumps_sql("JSONExtractRaw(line, 'v')")
     got = [r[0] for r in client.query(f"SELECT {spelled} FROM {source}").result_rows]
-    for line, sql_text in zip(path.read_bytes().splitlines(), got):
+    for line, sql_text in zip(path.read_bytes().splitlines(), got, strict=False):
         assert sql_text == torus_json.dumps(torus_json.loads(line)["v"]), line
 
 
@@ -227,7 +237,7 @@ def test_raw_events_columns_are_in_torus_ddl_order_then_xolap_columns(ch_db):
         "SELECT name FROM system.columns WHERE database = {d:String} AND table = 'raw_events' ORDER BY position",
         parameters={"d": settings.clickhouse_database}).result_rows]  # fmt: skip
     assert names[: len(TORUS_RAW_EVENTS)] == TORUS_RAW_EVENTS
-    assert names[len(TORUS_RAW_EVENTS):] == ["statement_id", "object_id", "object_type", "object_name"]
+    assert names[len(TORUS_RAW_EVENTS) :] == ["statement_id", "object_id", "object_type", "object_name"]
 
 
 def test_torus_parquet_insert_with_its_column_list_still_goes_in(ch_db):
@@ -240,7 +250,9 @@ def test_torus_parquet_insert_with_its_column_list_still_goes_in(ch_db):
     buffer = io.BytesIO()
     pq.write_table(row, buffer)
     client.raw_insert(f"`{db}`.raw_events", column_names=columns, insert_block=buffer.getvalue(), fmt="Parquet")
-    got = client.query(f"SELECT event_type, feedback, page_sub_type, video_played_segments, event_hash FROM `{db}`.raw_events").result_rows
+    got = client.query(
+        f"SELECT event_type, feedback, page_sub_type, video_played_segments, event_hash FROM `{db}`.raw_events"
+    ).result_rows
     assert got == [("part_attempt", '{"id": "fb1"}', None, None, hashlib.sha256(line).hexdigest())]
 
 
@@ -249,7 +261,9 @@ def test_torus_parquet_insert_with_its_column_list_still_goes_in(ch_db):
 
 def _attribution_rows(client, db: str) -> list[tuple]:
     cols = ", ".join(attributions.COLUMN_NAMES)
-    return client.query(f"SELECT {cols} FROM `{db}`.experiment_attributions FINAL ORDER BY source_line, attribution_hash").result_rows
+    return client.query(
+        f"SELECT {cols} FROM `{db}`.experiment_attributions FINAL ORDER BY source_line, attribution_hash"
+    ).result_rows
 
 
 @pytest.mark.parametrize("engine", ["python", "sql"])
@@ -257,9 +271,13 @@ def test_ingest_paths_write_experiment_attributions_with_torus_columns(ch_db, en
     client, settings = ch_db
     db = settings.clickhouse_database
     if engine == "python":
-        report = ingest_bytes(client, settings, CORPUS.read_bytes(), source_file="s3://b/corpus.jsonl", source_etag="e1", ingest_path="t")
+        report = ingest_bytes(
+            client, settings, CORPUS.read_bytes(), source_file="s3://b/corpus.jsonl", source_etag="e1", ingest_path="t"
+        )
     else:
-        report = ingest_local_file_sql(client, settings, CORPUS, ingest_path="t", source_file="s3://b/corpus.jsonl", source_etag="e1")
+        report = ingest_local_file_sql(
+            client, settings, CORPUS, ingest_path="t", source_file="s3://b/corpus.jsonl", source_etag="e1"
+        )
     assert report.rejected == 2 and report.warnings == sum(len(e.get("warnings", [])) for e in EXPECTED)
     rows = _attribution_rows(client, db)
     by_line: dict[int, list[tuple]] = {}
@@ -267,12 +285,24 @@ def test_ingest_paths_write_experiment_attributions_with_torus_columns(ch_db, en
         by_line.setdefault(r[attributions.COLUMN_NAMES.index("source_line")], []).append(r)
     assert sum(len(e.get("attributions", [])) for e in EXPECTED) == len(rows) == 7
     reward = next(r for r in rows if r[attributions.COLUMN_NAMES.index("experiment_role")] == "reward")
-    named = dict(zip(attributions.COLUMN_NAMES, reward))
-    assert (named["enrollment_id"], named["section_id"], named["reward_value"], named["reward_source"]) == (505, 2001, 1.0, "activity_attempt:full_credit")
-    assert (named["experiment_id"], named["condition_code"], named["assignment_scope"], named["raw_event_type"]) == (101, "a", "intervention", "part_attempt")
+    named = dict(zip(attributions.COLUMN_NAMES, reward, strict=False))
+    assert (named["enrollment_id"], named["section_id"], named["reward_value"], named["reward_source"]) == (
+        505,
+        2001,
+        1.0,
+        "activity_attempt:full_credit",
+    )
+    assert (named["experiment_id"], named["condition_code"], named["assignment_scope"], named["raw_event_type"]) == (
+        101,
+        "a",
+        "intervention",
+        "part_attempt",
+    )
     hashes = {h for (h,) in client.query(f"SELECT event_hash FROM `{db}`.raw_events").result_rows}
     assert {r[0] for r in rows} <= hashes  # every attribution hangs off a stored event
-    stored = client.query(f"SELECT severity, count() FROM `{db}`.ingest_errors GROUP BY severity ORDER BY severity").result_rows
+    stored = client.query(
+        f"SELECT severity, count() FROM `{db}`.ingest_errors GROUP BY severity ORDER BY severity"
+    ).result_rows
     assert stored == [("error", 2), ("warning", report.warnings)]
 
 
@@ -292,7 +322,9 @@ def test_only_rejected_lines_make_the_ingest_exit_code_3(ch_db, tmp_path):
     client, settings = ch_db
     lines = CORPUS.read_bytes().splitlines()
     warned_only = tmp_path / "warned.jsonl"
-    warned_only.write_bytes(b"\n".join(l for e, l in zip(EXPECTED, lines) if "rejected" not in e) + b"\n")
+    warned_only.write_bytes(
+        b"\n".join(line for e, line in zip(EXPECTED, lines, strict=False) if "rejected" not in e) + b"\n"
+    )
     summary = ingest_paths(client, settings, [str(warned_only)])
     assert summary.warnings > 0 and summary.rejected == 0 and summary.exit_code == EXIT_OK
     summary = ingest_paths(client, settings, [str(CORPUS)])
@@ -305,8 +337,8 @@ def test_etl_lambda_path_writes_the_same_attributions_and_warnings(ch_db, aws_se
     import uuid
 
     from xolap.ingest.aws_clients import aws_client
-    from xolap.ingest.etl.handler import EtlProcessor
     from xolap.ingest.etl.batching import EtlLimits
+    from xolap.ingest.etl.handler import EtlProcessor
 
     client, ch_settings = ch_db
     db = ch_settings.clickhouse_database
@@ -324,10 +356,14 @@ def test_etl_lambda_path_writes_the_same_attributions_and_warnings(ch_db, aws_se
     assert report.failed == [] and report.rejected == 2
     etl_rows = _attribution_rows(client, db)
     assert len(etl_rows) == 7 and {r[2] for r in etl_rows} == {f"s3://{bucket}/{key}"}
-    stored = client.query(f"SELECT severity, count() FROM `{db}`.ingest_errors GROUP BY severity ORDER BY severity").result_rows
+    stored = client.query(
+        f"SELECT severity, count() FROM `{db}`.ingest_errors GROUP BY severity ORDER BY severity"
+    ).result_rows
     assert stored == [("error", 2), ("warning", sum(len(e.get("warnings", [])) for e in EXPECTED))]
     client.command(f"TRUNCATE TABLE `{db}`.experiment_attributions")
-    ingest_bytes(client, settings, CORPUS.read_bytes(), source_file=f"s3://{bucket}/{key}", source_etag=etag, ingest_path="t")
+    ingest_bytes(
+        client, settings, CORPUS.read_bytes(), source_file=f"s3://{bucket}/{key}", source_etag=etag, ingest_path="t"
+    )
     assert _attribution_rows(client, db) == etl_rows
 
 
@@ -360,8 +396,10 @@ def test_duplicate_key_inside_json_text_is_the_one_known_engine_difference(ch_db
     recursive function to rebuild an object at any depth, and its JSON type sorts keys). Asserted so that either
     engine changing shows here; every other column, and duplicates among the fields read, agree."""
     client, _settings = ch_db
-    head = (b'{"actor":{"account":{"name":"u1"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},'
-            b'"object":{"id":"o"},"timestamp":"2024-01-01T00:00:00Z",')
+    head = (
+        b'{"actor":{"account":{"name":"u1"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},'
+        b'"object":{"id":"o"},"timestamp":"2024-01-01T00:00:00Z",'
+    )
     ext = b"http://oli.cmu.edu/extensions/feedback"
     lines = [
         head + b'"result":{"score":{"raw":1,"raw":3},"extensions":{"%s":{"a":1,"b":{"x":1,"x":2},"a":2}}}}' % ext,
@@ -370,9 +408,16 @@ def test_duplicate_key_inside_json_text_is_the_one_known_engine_difference(ch_db
     path = tmp_path / "duplicates.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     python, sql = _python_engine(path), _sql_engine(client, path)
-    assert python[1]["row"]["feedback"] == '{"a": 2, "b": {"x": 2}}' == json.dumps(json.loads(lines[0])["result"]["extensions"][ext.decode()])
+    assert (
+        python[1]["row"]["feedback"]
+        == '{"a": 2, "b": {"x": 2}}'
+        == json.dumps(json.loads(lines[0])["result"]["extensions"][ext.decode()])
+    )
     assert sql[1]["row"]["feedback"] == '{"a": 1, "b": {"x": 1, "x": 2}, "a": 2}'
-    assert (python[2]["row"]["feedback"], sql[2]["row"]["feedback"]) == ('[{"k": "last"}]', '[{"k": "first", "k": "last"}]')
+    assert (python[2]["row"]["feedback"], sql[2]["row"]["feedback"]) == (
+        '[{"k": "last"}]',
+        '[{"k": "first", "k": "last"}]',
+    )
     assert python[1]["row"]["score"] == sql[1]["row"]["score"] == 3  # a duplicated field read by the mapping: last wins
     for line in (1, 2):
         same = {c for c in MAPPED_COLUMN_NAMES if python[line]["row"][c] == sql[line]["row"][c]}

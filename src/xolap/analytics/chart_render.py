@@ -41,9 +41,9 @@ class RenderLimits:
     """What one render may cost: wall time in the parent's eyes, memory and output pixels in the child's."""
 
     timeout_s: float = 15.0
-    memory_bytes: int = 2 * 1024**3       # RLIMIT_DATA of each child (V8 cannot start under any RLIMIT_AS ≤ 64 GiB)
-    max_pixels: int = 40_000_000          # of a PNG, after scaling (160 MB of RGBA)
-    workers: int = 2                      # children kept warm
+    memory_bytes: int = 2 * 1024**3  # RLIMIT_DATA of each child (V8 cannot start under any RLIMIT_AS ≤ 64 GiB)
+    max_pixels: int = 40_000_000  # of a PNG, after scaling (160 MB of RGBA)
+    workers: int = 2  # children kept warm
 
 
 class ChartRenderError(Exception):
@@ -73,8 +73,9 @@ class ChartRenderer:
         if self._closed:
             raise ChartRenderError("busy", "the chart renderer is shut down")
         deadline = time.monotonic() + self.limits.timeout_s
-        request = orjson.dumps({"spec": spec, "format": fmt, "scale": float(scale),
-                                "max_pixels": self.limits.max_pixels})
+        request = orjson.dumps(
+            {"spec": spec, "format": fmt, "scale": float(scale), "max_pixels": self.limits.max_pixels}
+        )
         try:
             child = self._idle.get(timeout=self.limits.timeout_s)
         except queue.Empty:
@@ -86,8 +87,14 @@ class ChartRenderer:
 
     def warm_up(self) -> None:
         """Start every child now and wait until each has drawn a tiny chart, instead of on the first exports."""
-        tiny = orjson.dumps({"spec": {"mark": "point", "data": {"values": [{}]}}, "format": "svg", "scale": 1.0,
-                             "max_pixels": self.limits.max_pixels})
+        tiny = orjson.dumps(
+            {
+                "spec": {"mark": "point", "data": {"values": [{}]}},
+                "format": "svg",
+                "scale": 1.0,
+                "max_pixels": self.limits.max_pixels,
+            }
+        )
         for child in self._children:
             child.call(tiny, time.monotonic() + max(self.limits.timeout_s, 30.0))
 
@@ -115,12 +122,21 @@ class _Child:
         if self.process is not None and self.process.poll() is None:
             return self.process
         env = {key: value for key, value in os.environ.items() if not key.lower().endswith("_proxy")}
-        env.update({name: _CLOSED_PROXY for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                                                      "http_proxy", "https_proxy", "all_proxy")})
+        env.update(
+            {
+                name: _CLOSED_PROXY
+                for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+            }
+        )
         env.update({"NO_PROXY": "", "no_proxy": ""})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "xolap.analytics.chart_render", str(int(self.memory_bytes))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
         return self.process
 
     def call(self, request: bytes, deadline: float) -> bytes:
@@ -133,12 +149,18 @@ class _Child:
             reply = _read_exact(process.stdout.fileno(), size, deadline)
         except TimeoutError:
             self.stop()
-            raise ChartRenderError("timeout", "drawing the chart took longer than the time limit; it was stopped "
-                                              "(simplify the chart or chart fewer rows)") from None
+            raise ChartRenderError(
+                "timeout",
+                "drawing the chart took longer than the time limit; it was stopped "
+                "(simplify the chart or chart fewer rows)",
+            ) from None
         except (EOFError, BrokenPipeError, OSError):
             self.stop()
-            raise ChartRenderError("crashed", "the chart renderer stopped while drawing this chart (it ran out of "
-                                              "memory or crashed); simplify the chart or chart fewer rows") from None
+            raise ChartRenderError(
+                "crashed",
+                "the chart renderer stopped while drawing this chart (it ran out of "
+                "memory or crashed); simplify the chart or chart fewer rows",
+            ) from None
         if reply[:1] == b"o":
             return reply[1:]
         error = orjson.loads(reply[1:])
@@ -199,6 +221,7 @@ def render_chart(spec: dict[str, Any], fmt: str, *, scale: float = 2.0) -> bytes
 
 # ---------------------------------------------------------------- the child
 
+
 def svg_size(svg: bytes) -> tuple[float, float]:
     """Width and height (px) of an SVG document's root element; (0, 0) when they are not plain numbers."""
     tag = _SVG_TAG.search(svg)
@@ -234,8 +257,11 @@ def _draw(request: dict[str, Any]) -> bytes:
     scale = request["scale"]
     width, height = svg_size(svg)
     if width * height * scale * scale > request["max_pixels"]:
-        raise ChartRenderError("too_large", f"the chart would be {width * scale:,.0f} × {height * scale:,.0f} px, "
-                                            f"above the limit of {request['max_pixels']:,} pixels")
+        raise ChartRenderError(
+            "too_large",
+            f"the chart would be {width * scale:,.0f} × {height * scale:,.0f} px, "
+            f"above the limit of {request['max_pixels']:,} pixels",
+        )
     return vl_convert.svg_to_png(svg.decode(), scale=scale)
 
 
@@ -262,8 +288,11 @@ def child_main(memory_bytes: int) -> None:
         except Exception as exc:  # noqa: BLE001 - vl-convert's errors are ValueError or RuntimeError
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
-            _reply(out, b"e", orjson.dumps({"kind": "spec", "message": f"the Vega-Lite spec cannot be rendered: "
-                                                                       f"{detail[:500]}"}))
+            _reply(
+                out,
+                b"e",
+                orjson.dumps({"kind": "spec", "message": f"the Vega-Lite spec cannot be rendered: {detail[:500]}"}),
+            )
 
 
 if __name__ == "__main__":

@@ -78,5 +78,6 @@ def run_custom_sql(
     wall = scope_wall(scope, scope_id, database)
     if wall is not None:  # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
         wall = dated(wall, start, end)
-    return executor.run(client, settings, guarded.sql, parameters=parameters, tag=tag, limits=limits, readonly=True,
-                        wall=wall)
+    return executor.run(
+        client, settings, guarded.sql, parameters=parameters, tag=tag, limits=limits, readonly=True, wall=wall
+    )

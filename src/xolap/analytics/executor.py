@@ -41,8 +41,7 @@ from clickhouse_connect.driver.client import Client
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
-from xolap.clickhouse.client import kill_tagged, running_tagged
-from xolap.clickhouse.client import tag_query
+from xolap.clickhouse.client import kill_tagged, running_tagged, tag_query
 from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
 
@@ -128,7 +127,7 @@ class QueryResult:
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name (a later duplicate name wins)."""
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=False)) for row in self.rows]
 
 
 # ClickHouse error code -> (kind, user-facing explanation). Codes from ClickHouse's ErrorCodes.cpp.
@@ -203,8 +202,10 @@ def classify_error(exc: BaseException, limits: Limits, *, query_tag: str | None 
         kind, template = _ERROR_KINDS[code]
         headline = template.format(**limits.message_values())
         if kind == "memory" and limits.effective_memory_usage < limits.max_memory_usage:
-            headline += (f", which is {limits.memory_per_second} bytes per second of the {limits.max_execution_time:g} s "
-                         "time limit: a longer time limit allows more memory")
+            headline += (
+                f", which is {limits.memory_per_second} bytes per second of the {limits.max_execution_time:g} s "
+                "time limit: a longer time limit allows more memory"
+            )
         if kind in ("timeout", "too_many_rows", "too_many_rows_read", "too_many_bytes_read", "memory", "too_large"):
             message = f"{headline} (ClickHouse: {detail})"
         else:

@@ -62,10 +62,45 @@ _DIALECT = Dialect.get_or_raise(DIALECT)
 _DENIED_NODE_TYPES: tuple[type[exp.Expression], ...] = tuple(
     getattr(exp, name)
     for name in (
-        "DDL", "DML", "Command", "Set", "Describe", "Use", "Kill", "Transaction", "Commit", "Rollback", "Pragma",
-        "Analyze", "TruncateTable", "Grant", "Revoke", "Copy", "Merge", "LoadData", "Into", "Show", "Insert", "Create",
-        "Drop", "Alter", "Delete", "Update", "Cache", "Uncache", "Refresh", "Export", "Summarize", "Declare",
-        "Attach", "Detach", "Execute", "Values", "Lateral", "TableFromRows", "Unnest",
+        "DDL",
+        "DML",
+        "Command",
+        "Set",
+        "Describe",
+        "Use",
+        "Kill",
+        "Transaction",
+        "Commit",
+        "Rollback",
+        "Pragma",
+        "Analyze",
+        "TruncateTable",
+        "Grant",
+        "Revoke",
+        "Copy",
+        "Merge",
+        "LoadData",
+        "Into",
+        "Show",
+        "Insert",
+        "Create",
+        "Drop",
+        "Alter",
+        "Delete",
+        "Update",
+        "Cache",
+        "Uncache",
+        "Refresh",
+        "Export",
+        "Summarize",
+        "Declare",
+        "Attach",
+        "Detach",
+        "Execute",
+        "Values",
+        "Lateral",
+        "TableFromRows",
+        "Unnest",
     )
     if hasattr(exp, name)
 )
@@ -120,8 +155,12 @@ def guard(sql: str, *, scope: GuardScope, database: str) -> GuardedQuery:
         raise
     except RecursionError:
         raise GuardError("the query is nested too deeply to check") from None
-    except Exception as exc:  # sqlglot failing on input it does not expect (map(1) raises IndexError): refuse, never crash
-        raise GuardError(f"the query could not be parsed or checked as a ClickHouse SELECT (the parser failed with {type(exc).__name__})") from None
+    except (
+        Exception
+    ) as exc:  # sqlglot failing on input it does not expect (map(1) raises IndexError): refuse, never crash
+        raise GuardError(
+            f"the query could not be parsed or checked as a ClickHouse SELECT (the parser failed with {type(exc).__name__})"
+        ) from None
     finally:
         _GUARDING.reset(guarding)
 
@@ -163,7 +202,9 @@ def _tokenize_bounded(sql: str) -> list[Token]:
         raise GuardError(f"the query is {len(sql)} characters long; the limit is {MAX_SQL_CHARS}")
     if "\x00" in sql:
         raise GuardError("the query contains a NUL character")
-    rough = len(_ROUGH_TOKENS.findall(sql))  # words and symbols, counted in C: a cheap estimate; the exact count follows
+    rough = len(
+        _ROUGH_TOKENS.findall(sql)
+    )  # words and symbols, counted in C: a cheap estimate; the exact count follows
     if rough > 2 * MAX_TOKENS:
         raise GuardError(f"the query has about {rough} tokens (names, values, operators); the limit is {MAX_TOKENS}")
     try:
@@ -180,7 +221,9 @@ def _tokenize_bounded(sql: str) -> list[Token]:
         elif token.token_type in _CLOSING:
             depth -= 1
     if deepest > MAX_PAREN_DEPTH:
-        raise GuardError(f"the query is nested too deeply to check: {deepest} levels of brackets, the limit is {MAX_PAREN_DEPTH}")
+        raise GuardError(
+            f"the query is nested too deeply to check: {deepest} levels of brackets, the limit is {MAX_PAREN_DEPTH}"
+        )
     return tokens
 
 
@@ -201,7 +244,9 @@ def _parse_one(sql: str, tokens: list[Token]) -> exp.Expression:
     while isinstance(tree, exp.Subquery) and not tree.alias and isinstance(tree.this, exp.Query):
         tree = tree.this  # "(SELECT ...)" as the whole query
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
-        raise GuardError(f"only SELECT queries are allowed; this is {_statement_kind(tree)}, which could change or reveal data outside your scope")
+        raise GuardError(
+            f"only SELECT queries are allowed; this is {_statement_kind(tree)}, which could change or reveal data outside your scope"
+        )
     tree.parent = None
     return tree
 
@@ -240,7 +285,8 @@ def _refuse_forbidden(tree: exp.Expression, tokens: list[Token]) -> None:
                 if node.args.get(arg):
                     raise GuardError(
                         f"{what} is not allowed: the output format, the settings and the limits are set by xolap"
-                        if what != "INTO" else "SELECT ... INTO is not allowed: queries may not write anywhere"
+                        if what != "INTO"
+                        else "SELECT ... INTO is not allowed: queries may not write anywhere"
                     )
         if isinstance(node, exp.Table):
             tables += 1
@@ -254,9 +300,13 @@ def _refuse_forbidden(tree: exp.Expression, tokens: list[Token]) -> None:
         if isinstance(node, (exp.Column, exp.Var)):
             _refuse(bare_name_problem(node))
         if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
-            raise GuardError(f"the name {node.sql(dialect=DIALECT)} has too many parts: refer to columns as column or alias.column")
+            raise GuardError(
+                f"the name {node.sql(dialect=DIALECT)} has too many parts: refer to columns as column or alias.column"
+            )
         if isinstance(node, exp.TableAlias) and node.columns:
-            raise GuardError(f"column lists in a table alias ({node.sql(dialect=DIALECT)}) are not supported: alias the columns inside a subquery")
+            raise GuardError(
+                f"column lists in a table alias ({node.sql(dialect=DIALECT)}) are not supported: alias the columns inside a subquery"
+            )
     _refuse(function_token_problem(tokens))
     _refuse(function_refusal)
 
@@ -381,7 +431,9 @@ def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> s
             assert isinstance(replacement, exp.Subquery)
             replacement.set("alias", alias_node)
         else:
-            replacement = exp.Table(this=exp.to_identifier(name), db=exp.to_identifier(database, quoted=True), alias=alias_node)
+            replacement = exp.Table(
+                this=exp.to_identifier(name), db=exp.to_identifier(database, quoted=True), alias=alias_node
+            )
         target = table.parent if isinstance(table.parent, exp.Final) else table
         target.replace(replacement)
     return read
@@ -411,6 +463,7 @@ def _fold_prewhere(tree: exp.Expression) -> None:
 
 def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str]) -> int:
     """Re-parse the printed SQL and check the invariants without trusting the rewrite; returns placeholder count."""
+
     def broken(reason: str) -> GuardError:
         return GuardError(f"the query could not be checked safely ({reason}); simplify it or report this")
 
@@ -478,7 +531,11 @@ def _verify_table(table, scope, database, cte_names, exposed, predicate, broken)
     else:
         query = condition.args.get("query") if isinstance(condition, exp.In) else None
         inner = query.this if isinstance(query, exp.Subquery) else None
-        if not (isinstance(condition, exp.In) and isinstance(inner, exp.Select)
-                and condition.this == exp.column("project_id")
-                and inner.args.get("where") is not None and inner.args["where"].this == predicate):
+        if not (
+            isinstance(condition, exp.In)
+            and isinstance(inner, exp.Select)
+            and condition.this == exp.column("project_id")
+            and inner.args.get("where") is not None
+            and inner.args["where"].this == predicate
+        ):
             raise broken("content_titles read without the section's project filter")

@@ -26,7 +26,15 @@ _NAME_TOKENS = {TokenType.VAR, TokenType.IDENTIFIER}
 # Names that ClickHouse's parser reads as syntax before '(', not as functions: the COLUMNS('regexp') matcher and the
 # date arithmetic forms DATE_ADD(unit, n, date) and relatives (rewritten into plus/minus of an interval).
 _SYNTAX_NAMES = {
-    "columns", "date_add", "dateadd", "date_sub", "datesub", "timestamp_add", "timestampadd", "timestamp_sub", "timestampsub",
+    "columns",
+    "date_add",
+    "dateadd",
+    "date_sub",
+    "datesub",
+    "timestamp_add",
+    "timestampadd",
+    "timestamp_sub",
+    "timestampsub",
 }
 _IN_HINT = "write IN (SELECT ...) or a list of values such as IN (1, 2, 3)"
 
@@ -90,7 +98,7 @@ def function_token_problem(tokens: Sequence[Token]) -> str | None:
 
     Keywords before '(' (AS, OVER, USING, FILTER, type names, ...) are syntax unless they spell a refused function
     (FILE, DATABASE, CURRENT_USER, ...). The IN operator is left to in_problem, which checks its right side."""
-    for current, following in zip(tokens, tokens[1:]):
+    for current, following in zip(tokens, tokens[1:], strict=False):
         if following.token_type != TokenType.L_PAREN or current.token_type in _NOT_A_NAME:
             continue
         if current.token_type in _NAME_TOKENS:

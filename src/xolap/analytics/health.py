@@ -29,20 +29,32 @@ class SampleQuery:
     sql: str
 
 
-def _records(client: Client, settings: Settings, name: str, sql: str, parameters: dict[str, Any] | None = None) -> list[dict]:
+def _records(
+    client: Client, settings: Settings, name: str, sql: str, parameters: dict[str, Any] | None = None
+) -> list[dict]:
     result = run(client, settings, sql, parameters=parameters, tag=f"{_TAG_PREFIX}.{name}.{new_tag()}", readonly=True)
-    return [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+    return [
+        {column: json_value(value) for column, value in zip(result.columns, row, strict=False)} for row in result.rows
+    ]
 
 
 def server(client: Client, settings: Settings) -> dict[str, Any]:
-    row = _records(client, settings, "server",
-                   "SELECT version() AS version, uptime() AS uptime_seconds, timezone() AS timezone, now() AS server_time")[0]
+    row = _records(
+        client,
+        settings,
+        "server",
+        "SELECT version() AS version, uptime() AS uptime_seconds, timezone() AS timezone, now() AS server_time",
+    )[0]
     return {**row, "embedded": settings.is_embedded_clickhouse, "database": settings.clickhouse_database}
 
 
 def tables(client: Client, settings: Settings) -> list[dict[str, Any]]:
     """Each table of the database: engine, active parts, rows and bytes on disk in them, last part change."""
-    return _records(client, settings, "tables", """SELECT
+    return _records(
+        client,
+        settings,
+        "tables",
+        """SELECT
     t.name AS name,
     t.engine AS engine,
     ifNull(p.rows, 0) AS rows,
@@ -58,20 +70,31 @@ LEFT JOIN (
     GROUP BY table
 ) AS p ON p.table = t.name
 WHERE t.database = {db:String}
-ORDER BY t.name""", {"db": settings.clickhouse_database})
+ORDER BY t.name""",
+        {"db": settings.clickhouse_database},
+    )
 
 
 def ingest_freshness(client: Client, settings: Settings) -> dict[str, Any]:
     """Latest event time and latest insert time in raw_events (rows before dedup), and rejected lines in 24 hours."""
     db = settings.clickhouse_database
-    row = _records(client, settings, "freshness", f"""SELECT
+    row = _records(
+        client,
+        settings,
+        "freshness",
+        f"""SELECT
     count() AS stored_rows,
     if(count() = 0, NULL, max(timestamp)) AS latest_event,
     if(count() = 0, NULL, max(inserted_at)) AS latest_insert,
     if(count() = 0, NULL, dateDiff('second', max(inserted_at), now())) AS seconds_since_insert
-FROM `{db}`.raw_events""")[0]
-    errors = _records(client, settings, "ingest_errors",
-                      f"SELECT count() AS n FROM `{db}`.ingest_errors WHERE recorded_at >= now() - INTERVAL 1 DAY AND severity = 'error'")
+FROM `{db}`.raw_events""",
+    )[0]
+    errors = _records(
+        client,
+        settings,
+        "ingest_errors",
+        f"SELECT count() AS n FROM `{db}`.ingest_errors WHERE recorded_at >= now() - INTERVAL 1 DAY AND severity = 'error'",
+    )
     return {**row, "rejected_lines_24h": errors[0]["n"]}
 
 
@@ -85,8 +108,10 @@ def flush_logs(client: Client) -> bool:
 
 
 # Leaves out monitoring queries: ours (by tag), SYSTEM statements, and anything reading system tables.
-_NOT_MONITORING = ("query NOT LIKE {exclude:String} AND query_kind != 'System' "
-                   "AND NOT arrayExists(t -> startsWith(t, 'system.'), tables)")
+_NOT_MONITORING = (
+    "query NOT LIKE {exclude:String} AND query_kind != 'System' "
+    "AND NOT arrayExists(t -> startsWith(t, 'system.'), tables)"
+)
 _IN_WINDOW = "event_time >= now() - toIntervalMinute({minutes:UInt32})"
 
 _TOTALS_SQL = f"""SELECT
@@ -132,11 +157,23 @@ def recent_queries(client: Client, settings: Settings, *, minutes: int = QUERY_W
 def merges(client: Client, settings: Settings) -> dict[str, Any]:
     """Merges running now and mutations not yet done, in this database."""
     params = {"db": settings.clickhouse_database}
-    running = _records(client, settings, "merges", """SELECT table, round(elapsed, 1) AS elapsed_s, round(progress, 3) AS progress,
+    running = _records(
+        client,
+        settings,
+        "merges",
+        """SELECT table, round(elapsed, 1) AS elapsed_s, round(progress, 3) AS progress,
     num_parts, result_part_name, total_size_bytes_compressed AS bytes
-FROM system.merges WHERE database = {db:String} ORDER BY elapsed DESC""", params)
-    mutations = _records(client, settings, "mutations", """SELECT table, mutation_id, command, create_time, parts_to_do, latest_fail_reason
-FROM system.mutations WHERE database = {db:String} AND NOT is_done ORDER BY create_time""", params)
+FROM system.merges WHERE database = {db:String} ORDER BY elapsed DESC""",
+        params,
+    )
+    mutations = _records(
+        client,
+        settings,
+        "mutations",
+        """SELECT table, mutation_id, command, create_time, parts_to_do, latest_fail_reason
+FROM system.mutations WHERE database = {db:String} AND NOT is_done ORDER BY create_time""",
+        params,
+    )
     return {"running": running, "pending_mutations": mutations}
 
 
@@ -144,34 +181,61 @@ def sample_queries(settings: Settings) -> list[SampleQuery]:
     """Queries an admin runs with `xolap query --admin` or in the web SQL console (/admin/console), for this database:
     tables are named alone (the admin guard resolves them in the configured database and refuses qualified names)."""
     return [
-        SampleQuery("Events per type", "How many events of each type are stored (each counted once).",
-                    "SELECT event_type, count() AS events FROM raw_events FINAL GROUP BY event_type ORDER BY events DESC"),
-        SampleQuery("Largest sections", "The 20 sections with the most events, with learners and last activity.",
-                    "SELECT section_id, count() AS events, uniq(user_id) AS learners, max(timestamp) AS last_event "
-                    "FROM raw_events GROUP BY section_id ORDER BY events DESC LIMIT 20"),
-        SampleQuery("Events per day, last 30 days", "Ingest volume by event day.",
-                    "SELECT toDate(timestamp) AS day, count() AS events FROM raw_events "
-                    "WHERE timestamp >= now() - INTERVAL 30 DAY GROUP BY day ORDER BY day"),
-        SampleQuery("Recent inserts by source file", "Which files were loaded in the last day, how many rows each.",
-                    "SELECT source_file, count() AS rows, max(inserted_at) AS loaded FROM raw_events "
-                    "WHERE inserted_at >= now() - INTERVAL 1 DAY GROUP BY source_file ORDER BY loaded DESC LIMIT 50"),
-        SampleQuery("Duplicates waiting for merge", "Rows stored minus rows counted once; merges remove the difference.",
-                    "SELECT (SELECT count() FROM raw_events) - (SELECT count() FROM raw_events FINAL) AS duplicates"),
-        SampleQuery("Rejected input lines", "The latest ingest errors (severity error: line rejected; warning: row kept, "
-                    "a malformed optional value stored NULL) with file, line and reason.",
-                    "SELECT recorded_at, ingest_path, severity, source_file, source_line, reason FROM ingest_errors "
-                    "ORDER BY recorded_at DESC LIMIT 50"),
-        SampleQuery("Parts per partition", "Active parts and rows per monthly partition (many parts = merges behind).",
-                    "SELECT partition, count() AS parts, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size "
-                    f"FROM system.parts WHERE database = '{settings.clickhouse_database}' AND table = 'raw_events' AND active "
-                    "GROUP BY partition ORDER BY partition"),
-        SampleQuery("Slowest queries, last hour", "The ten slowest finished queries with rows read and memory.",
-                    "SELECT event_time, query_duration_ms, read_rows, formatReadableSize(memory_usage) AS memory, "
-                    "substring(query, 1, 200) AS query FROM system.query_log WHERE type = 'QueryFinish' "
-                    "AND event_time >= now() - INTERVAL 1 HOUR ORDER BY query_duration_ms DESC LIMIT 10"),
-        SampleQuery("Titles known per project", "How many page, video and activity titles the charts can use.",
-                    "SELECT project_id, kind, count() AS titles FROM content_titles FINAL "
-                    "GROUP BY project_id, kind ORDER BY project_id, kind"),
+        SampleQuery(
+            "Events per type",
+            "How many events of each type are stored (each counted once).",
+            "SELECT event_type, count() AS events FROM raw_events FINAL GROUP BY event_type ORDER BY events DESC",
+        ),
+        SampleQuery(
+            "Largest sections",
+            "The 20 sections with the most events, with learners and last activity.",
+            "SELECT section_id, count() AS events, uniq(user_id) AS learners, max(timestamp) AS last_event "
+            "FROM raw_events GROUP BY section_id ORDER BY events DESC LIMIT 20",
+        ),
+        SampleQuery(
+            "Events per day, last 30 days",
+            "Ingest volume by event day.",
+            "SELECT toDate(timestamp) AS day, count() AS events FROM raw_events "
+            "WHERE timestamp >= now() - INTERVAL 30 DAY GROUP BY day ORDER BY day",
+        ),
+        SampleQuery(
+            "Recent inserts by source file",
+            "Which files were loaded in the last day, how many rows each.",
+            "SELECT source_file, count() AS rows, max(inserted_at) AS loaded FROM raw_events "
+            "WHERE inserted_at >= now() - INTERVAL 1 DAY GROUP BY source_file ORDER BY loaded DESC LIMIT 50",
+        ),
+        SampleQuery(
+            "Duplicates waiting for merge",
+            "Rows stored minus rows counted once; merges remove the difference.",
+            "SELECT (SELECT count() FROM raw_events) - (SELECT count() FROM raw_events FINAL) AS duplicates",
+        ),
+        SampleQuery(
+            "Rejected input lines",
+            "The latest ingest errors (severity error: line rejected; warning: row kept, "
+            "a malformed optional value stored NULL) with file, line and reason.",
+            "SELECT recorded_at, ingest_path, severity, source_file, source_line, reason FROM ingest_errors "
+            "ORDER BY recorded_at DESC LIMIT 50",
+        ),
+        SampleQuery(
+            "Parts per partition",
+            "Active parts and rows per monthly partition (many parts = merges behind).",
+            "SELECT partition, count() AS parts, sum(rows) AS rows, formatReadableSize(sum(bytes_on_disk)) AS size "
+            f"FROM system.parts WHERE database = '{settings.clickhouse_database}' AND table = 'raw_events' AND active "
+            "GROUP BY partition ORDER BY partition",
+        ),
+        SampleQuery(
+            "Slowest queries, last hour",
+            "The ten slowest finished queries with rows read and memory.",
+            "SELECT event_time, query_duration_ms, read_rows, formatReadableSize(memory_usage) AS memory, "
+            "substring(query, 1, 200) AS query FROM system.query_log WHERE type = 'QueryFinish' "
+            "AND event_time >= now() - INTERVAL 1 HOUR ORDER BY query_duration_ms DESC LIMIT 10",
+        ),
+        SampleQuery(
+            "Titles known per project",
+            "How many page, video and activity titles the charts can use.",
+            "SELECT project_id, kind, count() AS titles FROM content_titles FINAL "
+            "GROUP BY project_id, kind ORDER BY project_id, kind",
+        ),
     ]
 
 
@@ -214,8 +278,13 @@ def _probe_clickhouse(runtime) -> dict[str, Any]:
     client = runtime.clickhouse()
     latency = ping(client)
     info = server_info(client, embedded=settings.is_embedded_clickhouse)
-    return {"version": info.version, "uptime_seconds": info.uptime_seconds, "embedded": info.embedded,
-            "ping_ms": round(latency, 2), "database": settings.clickhouse_database}
+    return {
+        "version": info.version,
+        "uptime_seconds": info.uptime_seconds,
+        "embedded": info.embedded,
+        "ping_ms": round(latency, 2),
+        "database": settings.clickhouse_database,
+    }
 
 
 def _probe_s3(settings: Settings) -> dict[str, Any] | None:
@@ -229,7 +298,9 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
 
     secret = settings.aws_secret_access_key
     client = boto3.session.Session().client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=region_for(settings),
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=region_for(settings),
         aws_access_key_id=settings.aws_access_key_id or None,
         aws_secret_access_key=getattr(secret, "get_secret_value", lambda: secret)(),
         config=Config(connect_timeout=S3_PROBE_TIMEOUT_S, read_timeout=S3_PROBE_TIMEOUT_S, retries={"max_attempts": 1}),
@@ -242,8 +313,11 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
         client.list_buckets()
     except ClientError as exc:  # S3 answered (e.g. AccessDenied for a role without ListAllMyBuckets): it is up
         answer = exc.response.get("Error", {}).get("Code", "error")
-    return {"endpoint": settings.s3_endpoint_url or "aws", "answer": answer,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {
+        "endpoint": settings.s3_endpoint_url or "aws",
+        "answer": answer,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 def _worker_state(runtime, name: str) -> tuple[bool, str | None, dict[str, Any]] | None:
@@ -267,10 +341,9 @@ def component_health(runtime) -> dict[str, Any]:
     """Probe ClickHouse, Postgres and S3, read the workers' states, record them on the component board (one log
     line per change) and summarize: `ok` (every required component up), `status` ok|degraded|down, and per
     component ok/since/last_error. The ClickHouse and Postgres entries keep their versions as before."""
+    import xolap
     from xolap.component_status import board, one_line
     from xolap.store.db import postgres_status
-
-    import xolap
 
     settings = runtime.settings
     sections: dict[str, Any] = {}
@@ -298,7 +371,9 @@ def component_health(runtime) -> dict[str, Any]:
             elif (board.get(name) is None) or board.get(name).ok is None:
                 board.report(name, True, **detail)
     components = board.snapshot()
-    watched = {"clickhouse", "postgres", "s3"} | {n for n in ("job_worker", "etl_worker") if n in getattr(runtime, "workers", {})}
+    watched = {"clickhouse", "postgres", "s3"} | {
+        n for n in ("job_worker", "etl_worker") if n in getattr(runtime, "workers", {})
+    }
     components = {name: body for name, body in components.items() if name in watched}
     down = sorted(name for name, body in components.items() if body["ok"] is False)
     required_down = [name for name in down if name in REQUIRED_COMPONENTS]

@@ -45,8 +45,9 @@ def event_type_label(event_type: str | None) -> str:
 
 def event_type_labels(event_types: Iterable[str | None]) -> dict[str | None, str]:
     """One instructor label per stored event type, unique even when two odd types read alike."""
-    return unique_labels((event_type, event_type_label(event_type), str(event_type).replace("_", " "))
-                         for event_type in event_types)
+    return unique_labels(
+        (event_type, event_type_label(event_type), str(event_type).replace("_", " ")) for event_type in event_types
+    )
 
 
 def middle_ellipsis(text: str, limit: int = MAX_LABEL_CHARS) -> str:
@@ -58,7 +59,7 @@ def middle_ellipsis(text: str, limit: int = MAX_LABEL_CHARS) -> str:
         return ELLIPSIS[:limit]
     keep = limit - 1
     head = text[: (keep + 1) // 2].rstrip()
-    tail = text[len(text) - keep // 2:].lstrip()
+    tail = text[len(text) - keep // 2 :].lstrip()
     return f"{head}{ELLIPSIS}{tail}"
 
 
@@ -130,8 +131,14 @@ def video_short_id(url: str) -> str:
     return stem or text
 
 
-def add_labels(rows: list[dict[str, Any]], *, id_field: str, title_field: str, label_field: str,
-               short_id: Callable[[Any], str] = lambda value: f"#{value}") -> list[dict[str, Any]]:
+def add_labels(
+    rows: list[dict[str, Any]],
+    *,
+    id_field: str,
+    title_field: str,
+    label_field: str,
+    short_id: Callable[[Any], str] = lambda value: f"#{value}",
+) -> list[dict[str, Any]]:
     """The rows with `label_field` set to their id's unique label (rows sharing an id share the label)."""
     labels = unique_labels((row[id_field], row.get(title_field) or "", short_id(row[id_field])) for row in rows)
     return [{**row, label_field: labels[row[id_field]]} for row in rows]

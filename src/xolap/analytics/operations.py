@@ -21,7 +21,8 @@ SCOPE_KINDS = ("section", "project")
 def resolve_scope(runtime: Any, scope: str, ref: str | int | None) -> tuple[int | None, dict[str, Any]]:
     """(id, {kind, id, slug, title}) of the section or project named by id or slug; (None, {kind: admin}) for admin.
     An unknown one is refused with kind not_found."""
-    from xolap.store.accounts import UnknownScope, resolve_scope as find
+    from xolap.store.accounts import UnknownScope
+    from xolap.store.accounts import resolve_scope as find
 
     if scope == "admin":
         return None, {"kind": "admin"}
@@ -47,13 +48,21 @@ def _query_failure(exc: Exception) -> OperationError:
     if isinstance(exc, EmptyQuery):
         return refused(str(exc))
     if isinstance(exc, QueryError):
-        return OperationError(f"error ({exc.kind}): {exc.message}", kind=exc.kind,
-                              status_code=503 if exc.kind == "unavailable" else 422)
+        return OperationError(
+            f"error ({exc.kind}): {exc.message}", kind=exc.kind, status_code=503 if exc.kind == "unavailable" else 422
+        )
     return refused(str(exc))  # ValueError: an id the wall could not format
 
 
-def query(runtime: Any, sql: str, *, scope: str, ref: str | int | None = None, max_rows: int | None = None,
-          timeout: float | None = None) -> dict[str, Any]:
+def query(
+    runtime: Any,
+    sql: str,
+    *,
+    scope: str,
+    ref: str | int | None = None,
+    max_rows: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
     """Custom SQL for a scope (xolap.analytics.custom_sql): the result as JSON (columns with types, rows, truncated,
     row_count, elapsed_ms, …) plus the scope it ran in and the row limit it ran under."""
     from xolap.analytics.custom_sql import limits_for, run_custom_sql, user_sql_client
@@ -64,15 +73,17 @@ def query(runtime: Any, sql: str, *, scope: str, ref: str | int | None = None, m
     scope_id, info = resolve_scope(runtime, scope, ref)
     limits = limits_for(runtime.settings, max_rows=max_rows, timeout=timeout)
     try:
-        result = run_custom_sql(user_sql_client(runtime), runtime.settings, sql, scope=scope, scope_id=scope_id,
-                                limits=limits)
+        result = run_custom_sql(
+            user_sql_client(runtime), runtime.settings, sql, scope=scope, scope_id=scope_id, limits=limits
+        )
     except (GuardError, QueryError, ValueError) as exc:
         raise _query_failure(exc) from None
     return {**to_json(result), "scope": info, "max_result_rows": limits.max_result_rows}
 
 
-def category(runtime: Any, key: str, *, scope: str, ref: str | int, start: date | None = None,
-             end: date | None = None) -> dict[str, Any]:
+def category(
+    runtime: Any, key: str, *, scope: str, ref: str | int, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
     """One curated category for a section or project: key, title, columns, rows, spec, sql, parameters, timing."""
     from xolap.analytics.categories import CategoryError, run_category
     from xolap.analytics.executor import QueryError
@@ -82,8 +93,9 @@ def category(runtime: Any, key: str, *, scope: str, ref: str | int, start: date 
         raise refused(f"categories run for a section or a project, not {scope!r}")
     scope_id, info = resolve_scope(runtime, scope, ref)
     try:
-        result = run_category(runtime.clickhouse(), runtime.settings, key, scope=scope, scope_id=scope_id,
-                              start=start, end=end)
+        result = run_category(
+            runtime.clickhouse(), runtime.settings, key, scope=scope, scope_id=scope_id, start=start, end=end
+        )
     except CategoryError as exc:
         raise refused(str(exc), "not_found" if str(exc).startswith("unknown category") else "invalid") from None
     except QueryError as exc:
@@ -101,7 +113,8 @@ def health(runtime: Any) -> dict[str, Any]:
 
 def import_titles(runtime: Any, filename: str, content: bytes) -> dict[str, Any]:
     """Import content titles from one file's bytes (.csv, .json, .jsonl); the count and each skipped row."""
-    from xolap.analytics.titles import TitlesImportError, import_titles as run_import
+    from xolap.analytics.titles import TitlesImportError
+    from xolap.analytics.titles import import_titles as run_import
 
     name = Path(filename).name or "titles.csv"
     with tempfile.TemporaryDirectory(prefix="xolap-titles-") as folder:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import IO, Any, Optional
+from typing import IO, Any
 
 import typer
 
@@ -26,10 +26,17 @@ def result_of(data: dict[str, Any]) -> Any:
     """The QueryResult a query's JSON answer describes (values as JSON gave them), for printing."""
     from xolap.analytics.executor import QueryResult
 
-    return QueryResult(columns=[c["name"] for c in data["columns"]], types=[c["type"] for c in data["columns"]],
-                       rows=[tuple(row) for row in data["rows"]], truncated=bool(data["truncated"]),
-                       elapsed_ms=float(data["elapsed_ms"]), rows_read=data.get("rows_read"),
-                       bytes_read=data.get("bytes_read"), sql="", tag=str(data.get("tag") or ""))
+    return QueryResult(
+        columns=[c["name"] for c in data["columns"]],
+        types=[c["type"] for c in data["columns"]],
+        rows=[tuple(row) for row in data["rows"]],
+        truncated=bool(data["truncated"]),
+        elapsed_ms=float(data["elapsed_ms"]),
+        rows_read=data.get("rows_read"),
+        bytes_read=data.get("bytes_read"),
+        sql="",
+        tag=str(data.get("tag") or ""),
+    )
 
 
 def write_result(result: Any, output_format: str, out: IO[str]) -> None:
@@ -46,7 +53,9 @@ def write_result(result: Any, output_format: str, out: IO[str]) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*[f"{name}\n[dim]{type_}[/dim]" for name, type_ in zip(result.columns, result.types)])
+        table = Table(
+            *[f"{name}\n[dim]{type_}[/dim]" for name, type_ in zip(result.columns, result.types, strict=False)]
+        )
         for row in result.rows:
             table.add_row(*["NULL" if value is None else str(csv_value(value)) for value in row])
         Console(file=out, width=max(80, min(240, 20 * len(result.columns)))).print(table)
@@ -64,27 +73,44 @@ def make_query_command(
 ) -> Callable[..., None]:
     def query_command(
         sql: str = typer.Argument(..., help="The SELECT to run, or - to read it from stdin."),
-        section: Optional[str] = typer.Option(None, "--section", help="Run scoped to this section (id or slug)."),
-        project: Optional[str] = typer.Option(None, "--project", help="Run scoped to this project (id or slug)."),
+        section: str | None = typer.Option(None, "--section", help="Run scoped to this section (id or slug)."),
+        project: str | None = typer.Option(None, "--project", help="Run scoped to this project (id or slug)."),
         admin: bool = typer.Option(False, "--admin", help="Run over all data (still read-only and bounded)."),
         output_format: str = typer.Option("table", "--format", help="table, json or csv."),
-        max_rows: Optional[int] = typer.Option(None, "--max-rows", min=1, help="Result row limit (default XOLAP_QUERY_MAX_RESULT_ROWS)."),
-        timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Seconds (default XOLAP_QUERY_MAX_EXECUTION_TIME)."),
+        max_rows: int | None = typer.Option(
+            None, "--max-rows", min=1, help="Result row limit (default XOLAP_QUERY_MAX_RESULT_ROWS)."
+        ),
+        timeout: float | None = typer.Option(
+            None, "--timeout", min=0.1, help="Seconds (default XOLAP_QUERY_MAX_EXECUTION_TIME)."
+        ),
     ) -> None:
         """Run custom SQL scoped to a section, a project or (--admin) everything: guarded, read-only, bounded."""
         from xolap.operation_errors import OperationError
         from xolap.operations import open_operations
 
-        chosen = [name for name, on in (("--section", section is not None), ("--project", project is not None), ("--admin", admin)) if on]
+        chosen = [
+            name
+            for name, on in (("--section", section is not None), ("--project", project is not None), ("--admin", admin))
+            if on
+        ]
         if len(chosen) != 1:
-            print("error: choose exactly one of --section ID|SLUG, --project ID|SLUG or --admin"
-                  + (f" (got {' and '.join(chosen)})" if chosen else ""), file=sys.stderr)
+            print(
+                "error: choose exactly one of --section ID|SLUG, --project ID|SLUG or --admin"
+                + (f" (got {' and '.join(chosen)})" if chosen else ""),
+                file=sys.stderr,
+            )
             raise typer.Exit(1)
         if output_format not in FORMATS:
             print(f"error: --format must be one of {', '.join(FORMATS)} (got {output_format!r})", file=sys.stderr)
             raise typer.Exit(1)
         text = read_sql(sql, sys.stdin)
-        scope, ref = ("section", section) if section is not None else ("project", project) if project is not None else ("admin", None)
+        scope, ref = (
+            ("section", section)
+            if section is not None
+            else ("project", project)
+            if project is not None
+            else ("admin", None)
+        )
         try:
             settings = get_settings() if get_settings else None
             client = get_client(settings) if get_client else None

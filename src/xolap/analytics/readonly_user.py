@@ -109,8 +109,13 @@ def readonly_user_ddl(plan: ReadonlyUserPlan) -> list[str]:
     return statements
 
 
-def plan_from_settings(settings: Settings, *, user: str = DEFAULT_USER, password: str = PASSWORD_PLACEHOLDER,
-                       include_ingest_errors: bool = False) -> ReadonlyUserPlan:
+def plan_from_settings(
+    settings: Settings,
+    *,
+    user: str = DEFAULT_USER,
+    password: str = PASSWORD_PLACEHOLDER,
+    include_ingest_errors: bool = False,
+) -> ReadonlyUserPlan:
     return ReadonlyUserPlan(
         user=user,
         profile=f"{user}_profile",

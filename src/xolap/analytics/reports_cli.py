@@ -8,7 +8,6 @@ import json
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -36,7 +35,7 @@ def _operate(action):
         _fail(str(exc), exc.exit_code)
 
 
-def _date(value: Optional[str], name: str) -> Optional[date]:
+def _date(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
@@ -63,12 +62,12 @@ def categories_command(scope: str = typer.Option("section", help="section | proj
 @analytics_app.command("run")
 def run_command(
     key: str = typer.Argument(..., help="Category key (see `xolap analytics categories`)."),
-    section: Optional[str] = typer.Option(None, "--section", help="Section id or slug."),
-    project: Optional[str] = typer.Option(None, "--project", help="Project id or slug."),
-    start: Optional[str] = typer.Option(None, help="First day, YYYY-MM-DD."),
-    end: Optional[str] = typer.Option(None, help="Last day (inclusive), YYYY-MM-DD."),
+    section: str | None = typer.Option(None, "--section", help="Section id or slug."),
+    project: str | None = typer.Option(None, "--project", help="Project id or slug."),
+    start: str | None = typer.Option(None, help="First day, YYYY-MM-DD."),
+    end: str | None = typer.Option(None, help="Last day (inclusive), YYYY-MM-DD."),
     as_json: bool = typer.Option(False, "--json", help="Print rows, spec, SQL and timing as JSON."),
-    svg: Optional[Path] = typer.Option(None, help="Also render the chart to this SVG file."),
+    svg: Path | None = typer.Option(None, help="Also render the chart to this SVG file."),
 ) -> None:
     """Run one curated category for a section or a project."""
     if (section is None) == (project is None):
@@ -94,7 +93,9 @@ def run_command(
 
 
 @analytics_app.command("titles-import")
-def titles_import_command(path: Path = typer.Argument(..., help=".csv (header project_id,kind,content_id,title), .json or .jsonl")) -> None:
+def titles_import_command(
+    path: Path = typer.Argument(..., help=".csv (header project_id,kind,content_id,title), .json or .jsonl"),
+) -> None:
     """Import page / video / activity titles; bad rows are listed and the good ones imported."""
     report = SimpleNamespace(**_operate(lambda ops: ops.titles_import(path)))
     for problem in report.problems:

@@ -89,8 +89,9 @@ class ResultCache:
         if entry is not None:
             self._bytes -= len(entry.body) + ENTRY_OVERHEAD_BYTES
 
-    def get_or_compute(self, key: Hashable, version: Callable[[], tuple[int, int]],
-                       compute: Callable[[], bytes]) -> tuple[bytes, bool]:
+    def get_or_compute(
+        self, key: Hashable, version: Callable[[], tuple[int, int]], compute: Callable[[], bytes]
+    ) -> tuple[bytes, bool]:
         """(body, was it a hit): the stored body at the current version, else compute() stored under the version
         read before computing (a write during the computation leaves it stale, so the next load recomputes)."""
         while True:
@@ -143,8 +144,9 @@ def to_body(value: Any) -> bytes:
     return orjson.dumps(value, default=json_value, option=orjson.OPT_NON_STR_KEYS)
 
 
-def cached_json(settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...],
-                produce: Callable[[], Any]) -> tuple[bytes, bool]:
+def cached_json(
+    settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...], produce: Callable[[], Any]
+) -> tuple[bytes, bool]:
     """(JSON body, was it a hit) of a curated answer about one scope: `question` names what is asked with every
     parameter (e.g. ("category", key, start, end)); `produce()` computes the JSON-ready value on a miss. Errors
     raised by produce propagate and nothing is stored."""

@@ -44,7 +44,7 @@ def _dumps(value: Any) -> bytes:
 
 def _meta(result: QueryResult) -> dict[str, Any]:
     return {
-        "columns": [{"name": name, "type": type_} for name, type_ in zip(result.columns, result.types)],
+        "columns": [{"name": name, "type": type_} for name, type_ in zip(result.columns, result.types, strict=False)],
         "truncated": result.truncated,
         "row_count": len(result.rows),
         "elapsed_ms": round(result.elapsed_ms, 3),
@@ -72,7 +72,7 @@ def iter_json(result: QueryResult) -> Iterator[bytes]:
 def iter_ndjson(result: QueryResult) -> Iterator[bytes]:
     """One JSON object per row and line, keyed by column name."""
     for row in result.rows:
-        yield _dumps({name: json_value(value) for name, value in zip(result.columns, row)}) + b"\n"
+        yield _dumps({name: json_value(value) for name, value in zip(result.columns, row, strict=False)}) + b"\n"
 
 
 def csv_value(value: Any) -> Any:

@@ -72,10 +72,18 @@ def catalog() -> list[dict[str, Any]]:
     """[{name, meaning, columns: [{name, type, meaning}]}] for every table custom SQL may read."""
     raw_columns = list(MAPPED_COLUMNS) + [(name, kind) for name, (kind, _default) in DEFAULTED_COLUMNS.items()]
     return [
-        {"name": "raw_events", "meaning": "one row per learner event (page view, video, attempt, …)",
-         "columns": [{"name": name, "type": kind, "meaning": RAW_EVENTS_MEANINGS.get(name, "")}
-                     for name, kind in raw_columns]},
-        {"name": "content_titles", "meaning": "titles of pages, videos and activities (latest per id)",
-         "columns": [{"name": name, "type": kind, "meaning": meaning}
-                     for name, kind, meaning in CONTENT_TITLES_COLUMNS]},
+        {
+            "name": "raw_events",
+            "meaning": "one row per learner event (page view, video, attempt, …)",
+            "columns": [
+                {"name": name, "type": kind, "meaning": RAW_EVENTS_MEANINGS.get(name, "")} for name, kind in raw_columns
+            ],
+        },
+        {
+            "name": "content_titles",
+            "meaning": "titles of pages, videos and activities (latest per id)",
+            "columns": [
+                {"name": name, "type": kind, "meaning": meaning} for name, kind, meaning in CONTENT_TITLES_COLUMNS
+            ],
+        },
     ]

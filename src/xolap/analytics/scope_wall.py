@@ -51,14 +51,34 @@ DENIED_TABLES = ("ingest_errors", "schema_migrations", "content_titles_mv")
 # Table functions that read local tables without going through their own additional_table_filters key (the first
 # seven measured; loop/remote/cluster are refused under readonly=1 on chDB, listed for servers that grant them).
 DENIED_TABLE_FUNCTIONS = (
-    "merge", "mergeTreeIndex", "mergeTreeAnalyzeIndexes", "mergeTreeAnalyzeIndexesUUID", "mergeTreeProjection",
-    "mergeTreeTextIndex", "mergeTreeCodecBlockCounts", "loop", "remote", "remoteSecure", "cluster",
+    "merge",
+    "mergeTreeIndex",
+    "mergeTreeAnalyzeIndexes",
+    "mergeTreeAnalyzeIndexesUUID",
+    "mergeTreeProjection",
+    "mergeTreeTextIndex",
+    "mergeTreeCodecBlockCounts",
+    "loop",
+    "remote",
+    "remoteSecure",
+    "cluster",
     "clusterAllReplicas",
 )
 # System tables that hold other people's queries, errors or logs.
 DENIED_SYSTEM_TABLES = (
-    "processes", "query_log", "query_thread_log", "query_views_log", "query_metric_log", "processors_profile_log",
-    "text_log", "trace_log", "error_log", "errors", "session_log", "asynchronous_insert_log", "crash_log",
+    "processes",
+    "query_log",
+    "query_thread_log",
+    "query_views_log",
+    "query_metric_log",
+    "processors_profile_log",
+    "text_log",
+    "trace_log",
+    "error_log",
+    "errors",
+    "session_log",
+    "asynchronous_insert_log",
+    "crash_log",
 )
 NO_ROWS = "0"
 

@@ -57,7 +57,9 @@ def _read_source(source: str | Path) -> tuple[str, list[tuple[int, Any]]]:
         reader = csv.DictReader(io.StringIO(text))
         missing = [name for name in FIELDS if name not in (reader.fieldnames or [])]
         if missing:
-            raise TitlesImportError(f"{path}:1: CSV header lacks column(s) {', '.join(missing)} (needs {', '.join(FIELDS)})")
+            raise TitlesImportError(
+                f"{path}:1: CSV header lacks column(s) {', '.join(missing)} (needs {', '.join(FIELDS)})"
+            )
         return str(path), [(reader.line_num, row) for row in reader]
     if suffix in (".jsonl", ".ndjson"):
         items: list[tuple[int, Any]] = []
@@ -77,7 +79,7 @@ def _read_source(source: str | Path) -> tuple[str, list[tuple[int, Any]]]:
         if isinstance(data, dict) and isinstance(data.get("titles"), list):
             data = data["titles"]
         if not isinstance(data, list):
-            raise TitlesImportError(f"{path}: expected a JSON array of title objects (or {{\"titles\": [...]}})")
+            raise TitlesImportError(f'{path}: expected a JSON array of title objects (or {{"titles": [...]}})')
         return str(path), [(index, item) for index, item in enumerate(data, start=1)]
     raise TitlesImportError(f"{path}: unknown format {suffix or '(none)'}; use .csv, .json, .jsonl or .ndjson")
 
@@ -98,7 +100,9 @@ def _validate(source: str, line: int, item: Any) -> tuple[tuple[int, str, str, s
         return None, RowProblem(source, line, "kind", f"must be one of {', '.join(KINDS)}, got {item['kind']!r}")
     content_id = str(item["content_id"]).strip()
     if kind in ("page", "activity") and not content_id.isdigit():
-        return None, RowProblem(source, line, "content_id", f"a {kind} id must be a non-negative integer, got {content_id!r}")
+        return None, RowProblem(
+            source, line, "content_id", f"a {kind} id must be a non-negative integer, got {content_id!r}"
+        )
     if kind in ("page", "activity"):
         content_id = str(int(content_id))
     title = " ".join(str(item["title"]).split())

@@ -19,15 +19,17 @@ DATA_IMAGE = re.compile(r"^data:image/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s
 DENIED_IDENTIFIERS = re.compile(
     r"\b(constructor|__proto__|prototype|eval|Function|fetch|import|XMLHttpRequest|WebSocket|Worker|globalThis|"
     r"window|document|self|top|parent|location|navigator|open|href|url|load|sanitize|setdata|modify|"
-    r"loader|http|file)\b")
+    r"loader|http|file)\b"
+)
 STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 BRACKET_LITERAL = re.compile(r"\[\s*(['\"])([^'\"\\]*)\1\s*\]")
 DENIED_MEMBERS = ("constructor", "__proto__", "prototype")
 DATUM_FIELD = re.compile(r"\bdatum\s*\.\s*[A-Za-z_$][\w$]*")
 
 DATA_KEYS = frozenset({"values", "name", "format", "sequence", "sphere", "graticule"})
-DIMENSION_KEYS = frozenset({"width", "height", "continuousWidth", "continuousHeight", "discreteWidth",
-                            "discreteHeight"})
+DIMENSION_KEYS = frozenset(
+    {"width", "height", "continuousWidth", "continuousHeight", "discreteWidth", "discreteHeight"}
+)
 EXPRESSION_KEYS = frozenset({"expr", "signal", "calculate", "test", "filter", "update"})  # and every *Expr key
 VIEW_LIST_KEYS = ("layer", "concat", "hconcat", "vconcat")
 AUTOSIZE_TYPES = frozenset({"pad", "fit", "fit-x", "fit-y", "none"})
@@ -55,16 +57,16 @@ class SpecRefused(ValueError):
 class SpecLimits:
     """Bounds on a spec's shape; a spec past any of them is refused, not trimmed."""
 
-    max_bytes: int = 256_000          # the spec as compact JSON, inline data included
-    max_depth: int = 40               # nesting of objects and arrays
-    max_dimension: int = 4000         # width/height and view sizes, in px
-    max_step: int = 200               # px per band of a discrete axis
-    max_padding: int = 500            # px
-    max_views: int = 50               # views in all layers and concatenations together
-    max_concat: int = 20              # entries of one layer/concat/hconcat/vconcat/repeat list
+    max_bytes: int = 256_000  # the spec as compact JSON, inline data included
+    max_depth: int = 40  # nesting of objects and arrays
+    max_dimension: int = 4000  # width/height and view sizes, in px
+    max_step: int = 200  # px per band of a discrete axis
+    max_padding: int = 500  # px
+    max_views: int = 50  # views in all layers and concatenations together
+    max_concat: int = 20  # entries of one layer/concat/hconcat/vconcat/repeat list
     max_params: int = 50
     max_expression_chars: int = 2000
-    max_sequence: int = 100_000       # rows a data sequence generator may make
+    max_sequence: int = 100_000  # rows a data sequence generator may make
     max_bins: int = 1000
 
 
@@ -104,8 +106,10 @@ class _Checker:
     def check_root(self, spec: dict[str, Any]) -> None:
         schema = spec.get("$schema")
         if schema is not None and not (isinstance(schema, str) and VEGA_LITE_SCHEMA.match(schema)):
-            raise SpecRefused("$.$schema", "only the Vega-Lite schema URL https://vega.github.io/schema/vega-lite/"
-                                           "v<version>.json is allowed")
+            raise SpecRefused(
+                "$.$schema",
+                "only the Vega-Lite schema URL https://vega.github.io/schema/vega-lite/v<version>.json is allowed",
+            )
         self.walk(spec, "$", 0)
 
     # ------------------------------------------------------------ the walk
@@ -175,10 +179,14 @@ class _Checker:
         literal = value.get("value") if isinstance(value, dict) and set(value) == {"value"} else value
         if isinstance(literal, str) and DATA_IMAGE.match(literal):
             return
-        if isinstance(value, dict) and ("field" in value or "expr" in value or "signal" in value
-                                        or "condition" in value or "datum" in value):
-            raise SpecRefused(path, "a url computed from data or an expression is not allowed (image marks may only "
-                                    "use inline data:image URIs)")
+        if isinstance(value, dict) and (
+            "field" in value or "expr" in value or "signal" in value or "condition" in value or "datum" in value
+        ):
+            raise SpecRefused(
+                path,
+                "a url computed from data or an expression is not allowed (image marks may only "
+                "use inline data:image URIs)",
+            )
         raise SpecRefused(path, "charts may not load anything: only inline data:image/...;base64 URIs are allowed")
 
     def check_data(self, value: Any, path: str, depth: int) -> None:
@@ -214,8 +222,9 @@ class _Checker:
             raise SpecRefused(path, "a sequence needs numeric start, stop and a non-zero step")
         count = (stop - start) / step
         if count > self.limits.max_sequence:
-            raise SpecRefused(path, f"the sequence makes {count:,.0f} rows, above the limit of "
-                                    f"{self.limits.max_sequence:,}")
+            raise SpecRefused(
+                path, f"the sequence makes {count:,.0f} rows, above the limit of {self.limits.max_sequence:,}"
+            )
 
     def check_dimension(self, value: Any, path: str) -> None:
         if isinstance(value, str):
@@ -252,8 +261,10 @@ class _Checker:
 
     def check_expression(self, text: str, path: str) -> None:
         if len(text) > self.limits.max_expression_chars:
-            raise SpecRefused(path, f"the expression is {len(text):,} characters, above the limit of "
-                                    f"{self.limits.max_expression_chars:,}")
+            raise SpecRefused(
+                path,
+                f"the expression is {len(text):,} characters, above the limit of {self.limits.max_expression_chars:,}",
+            )
         for opening in re.finditer(r"\[\s*['\"]", text):  # datum['a field'] is fine; computed or escaped names are not
             index = BRACKET_LITERAL.match(text, opening.start())
             if index is None or index.group(2) in DENIED_MEMBERS:
@@ -288,4 +299,3 @@ def _is_number(value: Any) -> bool:
 
 def _plain_key(key: Any) -> bool:
     return isinstance(key, str) and key.replace("_", "a").replace("$", "a").isalnum()
-

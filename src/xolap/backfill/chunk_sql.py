@@ -49,7 +49,9 @@ def blank_rows_sql(settings: Settings, *, url: str, query_tag: str, clickhouse_s
     """(path, 0-based row number) of every blank line, so source_line counts non-empty lines per file as the
     Python ingest path does (xolap.xapi.sql.source_line_expression with a path → rows mapping)."""
     src = source(settings, url, "JSONAsString")
-    sql = f"SELECT _path, _row_number FROM {src} WHERE NOT ({mapping.not_blank_condition()}) ORDER BY _path, _row_number"
+    sql = (
+        f"SELECT _path, _row_number FROM {src} WHERE NOT ({mapping.not_blank_condition()}) ORDER BY _path, _row_number"
+    )
     return _tagged(sql, clickhouse_settings, query_tag)
 
 
@@ -102,8 +104,17 @@ def source(settings: Settings, url: str, fmt: str) -> str:
     return s3_function(settings, url, fmt)
 
 
-def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, query_tag: str,
-               clickhouse_settings: dict[str, Any], dedup_token: str | None = None, source_line_expr: str = _LINE_EXPR) -> str:
+def insert_sql(
+    settings: Settings,
+    *,
+    target_table: str,
+    url: str,
+    fmt: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None = None,
+    source_line_expr: str = _LINE_EXPR,
+) -> str:
     """The INSERT … SELECT for one pattern or chunk URL."""
     values = dict(clickhouse_settings)
     if dedup_token:
@@ -111,17 +122,28 @@ def insert_sql(settings: Settings, *, target_table: str, url: str, fmt: str, que
     table = quoted_table(target_table)
     if fmt == "JSONAsString" and target_table.rsplit(".", 1)[-1].strip("`") == "experiment_attributions":
         # Torus's backfill: a run whose target is experiment_attributions writes the statements' attributions
-        sql = mapping.attributions_insert_select_sql(table, source(settings, url, fmt), source_file_expr=_FILE_EXPR,
-                                                     source_etag_expr=_ETAG_EXPR, source_line_expr=source_line_expr)
+        sql = mapping.attributions_insert_select_sql(
+            table,
+            source(settings, url, fmt),
+            source_file_expr=_FILE_EXPR,
+            source_etag_expr=_ETAG_EXPR,
+            source_line_expr=source_line_expr,
+        )
     elif fmt == "JSONAsString":
-        sql = mapping.insert_select_sql(table, source(settings, url, fmt), source_file_expr=_FILE_EXPR,
-                                        source_etag_expr=_ETAG_EXPR, source_line_expr=source_line_expr)
+        sql = mapping.insert_select_sql(
+            table,
+            source(settings, url, fmt),
+            source_file_expr=_FILE_EXPR,
+            source_etag_expr=_ETAG_EXPR,
+            source_line_expr=source_line_expr,
+        )
     else:
         values.setdefault("input_format_skip_unknown_fields", 1)
         values.setdefault("input_format_parquet_allow_missing_columns", 1)
         values = {**_with_bounds(values, query_tag), "log_query_views": 1}
-        return tag(f"INSERT INTO {table}{settings_clause(values)} "
-                   f"SELECT * FROM {source(settings, url, fmt)}", query_tag)
+        return tag(
+            f"INSERT INTO {table}{settings_clause(values)} SELECT * FROM {source(settings, url, fmt)}", query_tag
+        )
     return _tagged_insert(sql, values, query_tag)
 
 
@@ -140,8 +162,16 @@ def required_columns(client: Any, target_table: str) -> list[str]:
     return [row[0] for row in result.result_rows]
 
 
-def check_row_format(client: Any, settings: Settings, *, target_table: str, url: str, fmt: str,
-                     clickhouse_settings: dict[str, Any], query_tag: str) -> None:
+def check_row_format(
+    client: Any,
+    settings: Settings,
+    *,
+    target_table: str,
+    url: str,
+    fmt: str,
+    clickhouse_settings: dict[str, Any],
+    query_tag: str,
+) -> None:
     """Before a JSONEachRow/Parquet insert: the files' columns (ClickHouse's schema inference over the first rows)
     must include every column the target needs, else FormatMismatch. Statement files read as JSONEachRow infer
     columns like actor/verb/object, and with skip_unknown_fields would insert rows of defaults."""
@@ -153,43 +183,81 @@ def check_row_format(client: Any, settings: Settings, *, target_table: str, url:
     present = {row[0] for row in described.result_rows}
     missing = [name for name in needed if name not in present]
     if missing:
-        hint = (" (they look like xAPI statements: use format JSONAsString)"
-                if {"actor", "verb", "object"} <= present else "")
+        hint = (
+            " (they look like xAPI statements: use format JSONAsString)"
+            if {"actor", "verb", "object"} <= present
+            else ""
+        )
         raise FormatMismatch(
             f"format {fmt}: the files lack the {target_table} column(s) {', '.join(missing)}{hint}; nothing was written"
         )
 
 
-def rejected_insert_sql(settings: Settings, *, database: str, url: str, query_tag: str,
-                        clickhouse_settings: dict[str, Any], dedup_token: str | None = None,
-                        source_line_expr: str = _LINE_EXPR) -> str:
+def rejected_insert_sql(
+    settings: Settings,
+    *,
+    database: str,
+    url: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None = None,
+    source_line_expr: str = _LINE_EXPR,
+) -> str:
     """INSERT of the lines the mapping rejects into <database>.ingest_errors, severity 'error' (JSONAsString only)."""
-    select = mapping.rejected_lines_sql(source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR,
-                                        source_line_expr=source_line_expr)
-    return _ingest_errors_insert(select, "error", database=database, query_tag=query_tag,
-                                 clickhouse_settings=clickhouse_settings,
-                                 dedup_token=dedup_token and dedup_token + "-rejected")
+    select = mapping.rejected_lines_sql(
+        source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR, source_line_expr=source_line_expr
+    )
+    return _ingest_errors_insert(
+        select,
+        "error",
+        database=database,
+        query_tag=query_tag,
+        clickhouse_settings=clickhouse_settings,
+        dedup_token=dedup_token and dedup_token + "-rejected",
+    )
 
 
-def warned_insert_sql(settings: Settings, *, database: str, url: str, query_tag: str,
-                      clickhouse_settings: dict[str, Any], dedup_token: str | None = None,
-                      source_line_expr: str = _LINE_EXPR) -> str:
+def warned_insert_sql(
+    settings: Settings,
+    *,
+    database: str,
+    url: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None = None,
+    source_line_expr: str = _LINE_EXPR,
+) -> str:
     """INSERT of one <database>.ingest_errors row, severity 'warning', per malformed optional value of a stored line
     (the value was stored NULL; the words name the field and the value, as the file ingest writes them)."""
-    select = mapping.warned_lines_sql(source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR,
-                                      source_line_expr=source_line_expr)
-    return _ingest_errors_insert(select, "warning", database=database, query_tag=query_tag,
-                                 clickhouse_settings=clickhouse_settings,
-                                 dedup_token=dedup_token and dedup_token + "-warnings")
+    select = mapping.warned_lines_sql(
+        source(settings, url, "JSONAsString"), source_file_expr=_FILE_EXPR, source_line_expr=source_line_expr
+    )
+    return _ingest_errors_insert(
+        select,
+        "warning",
+        database=database,
+        query_tag=query_tag,
+        clickhouse_settings=clickhouse_settings,
+        dedup_token=dedup_token and dedup_token + "-warnings",
+    )
 
 
-def _ingest_errors_insert(select: str, severity: str, *, database: str, query_tag: str,
-                          clickhouse_settings: dict[str, Any], dedup_token: str | None) -> str:
+def _ingest_errors_insert(
+    select: str,
+    severity: str,
+    *,
+    database: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None,
+) -> str:
     values = dict(clickhouse_settings)
     if dedup_token:
         values["insert_deduplication_token"] = dedup_token
-    sql = (f"INSERT INTO `{database}`.ingest_errors (ingest_path, severity, source_file, source_line, reason, raw_line) "
-           f"SELECT 'backfill', {sql_string(severity)}, source_file, source_line, reason, raw_line FROM ({select})")
+    sql = (
+        f"INSERT INTO `{database}`.ingest_errors (ingest_path, severity, source_file, source_line, reason, raw_line) "
+        f"SELECT 'backfill', {sql_string(severity)}, source_file, source_line, reason, raw_line FROM ({select})"
+    )
     return _tagged_insert(sql, values, query_tag)
 
 
@@ -216,9 +284,13 @@ def query_metrics(client: Any, query_tag: str) -> dict[str, int]:
         return {}
     query_id, read_rows, read_bytes, written_rows, written_bytes, duration = rows[0]
     views = _view_totals(client, query_id)
-    return {"rows_read": max(0, int(read_rows) - views[0]), "bytes_read": max(0, int(read_bytes) - views[1]),
-            "rows_written": max(0, int(written_rows) - views[2]), "bytes_written": max(0, int(written_bytes) - views[3]),
-            "duration_ms": int(duration)}
+    return {
+        "rows_read": max(0, int(read_rows) - views[0]),
+        "bytes_read": max(0, int(read_bytes) - views[1]),
+        "rows_written": max(0, int(written_rows) - views[2]),
+        "bytes_written": max(0, int(written_bytes) - views[3]),
+        "duration_ms": int(duration),
+    }
 
 
 def _view_totals(client: Any, query_id: str) -> tuple[int, int, int, int]:
@@ -241,7 +313,7 @@ def running_queries(client: Any, query_tag: str) -> list[dict[str, Any]]:
         "WHERE Settings['log_comment'] = {c:String}",
         parameters={"c": log_comment(query_tag)},
     )
-    return [dict(zip(result.column_names, row)) for row in result.result_rows]
+    return [dict(zip(result.column_names, row, strict=False)) for row in result.result_rows]
 
 
 def kill_queries(client: Any, query_tag: str) -> int:

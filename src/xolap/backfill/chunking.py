@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Torus bundle file names: <UTC ISO-8601 with ':' → '-'>_<bundle_id>.jsonl
 _BUNDLE_TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})(\.\d{1,6})?Z_")
@@ -35,10 +35,12 @@ def key_time(key: str) -> datetime | None:
         return None
     date, hh, mm, ss, frac = match.groups()
     micro = int((frac or ".0")[1:].ljust(6, "0"))
-    return datetime.fromisoformat(f"{date}T{hh}:{mm}:{ss}").replace(microsecond=micro, tzinfo=timezone.utc)
+    return datetime.fromisoformat(f"{date}T{hh}:{mm}:{ss}").replace(microsecond=micro, tzinfo=UTC)
 
 
-def key_filter_reason(key: str, *, prefix: str | None, date_from: datetime | None, date_to: datetime | None) -> str | None:
+def key_filter_reason(
+    key: str, *, prefix: str | None, date_from: datetime | None, date_to: datetime | None
+) -> str | None:
     """Why a key is skipped (None: keep). date_from inclusive, date_to exclusive."""
     if prefix and not key.startswith(prefix):
         return "prefix"

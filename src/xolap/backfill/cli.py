@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-
 
 app = typer.Typer(help="Backfill history from S3: glob-pattern runs and S3 Inventory runs.", no_args_is_help=True)
 console = Console()
@@ -60,13 +59,24 @@ def _print_run(run: dict[str, Any]) -> None:
     table = Table("field", "value", title=f"{run['kind']} run {run['id']}")
     for key, value in run.items():
         if key != "batches":
-            table.add_row(key, "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+            table.add_row(
+                key, "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            )
     console.print(table)
     if run.get("batches"):
         batches = Table("batch", "seq", "status", "objects", "skipped", "chunks", "rows written", "attempts", "error")
         for b in run["batches"]:
-            batches.add_row(str(b["id"]), str(b["sequence"]), b["status"], str(b["object_count"]), str(b["skipped_objects"]),
-                            f"{b['chunks_completed']}/{b['chunk_count']}", str(b["rows_written"]), str(b["attempts"]), b["error"] or "")
+            batches.add_row(
+                str(b["id"]),
+                str(b["sequence"]),
+                b["status"],
+                str(b["object_count"]),
+                str(b["skipped_objects"]),
+                f"{b['chunks_completed']}/{b['chunk_count']}",
+                str(b["rows_written"]),
+                str(b["attempts"]),
+                b["error"] or "",
+            )
         console.print(batches)
 
 
@@ -82,15 +92,24 @@ def _out(body: Any, as_json: bool) -> None:
 @app.command("run")
 def run_command(
     pattern: str = typer.Argument(..., help="s3://bucket/key pattern; globs *, **, ?, {a,b}, {1..9}."),
-    format: str = typer.Option("JSONAsString", help="JSONAsString (xAPI statements), JSONEachRow or Parquet (mapped rows)."),
-    target_table: Optional[str] = typer.Option(None, help="db.table (default <db>.raw_events)."),
+    format: str = typer.Option(
+        "JSONAsString", help="JSONAsString (xAPI statements), JSONEachRow or Parquet (mapped rows)."
+    ),
+    target_table: str | None = typer.Option(None, help="db.table (default <db>.raw_events)."),
     setting: list[str] = typer.Option([], "--setting", "-s", help="ClickHouse setting name=value (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count objects, rows and bytes."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Start a backfill of everything matching an S3 pattern."""
-    body = operate(lambda ops: ops.backfill_create_manual(s3_pattern=pattern, format=format, target_table=target_table,
-                          clickhouse_settings=parse_settings(setting), dry_run=dry_run))
+    body = operate(
+        lambda ops: ops.backfill_create_manual(
+            s3_pattern=pattern,
+            format=format,
+            target_table=target_table,
+            clickhouse_settings=parse_settings(setting),
+            dry_run=dry_run,
+        )
+    )
     _out(body, as_json)
 
 
@@ -99,25 +118,42 @@ def inventory_command(
     manifest: str = typer.Argument(..., help="s3://bucket/.../manifest.json of an S3 Inventory report."),
     chunk_size: int = typer.Option(25, help="Objects per INSERT."),
     max_batches: int = typer.Option(1, help="Inventory files loaded at the same time."),
-    prefix: Optional[str] = typer.Option(None, help="Only keys starting with this."),
-    date_from: Optional[str] = typer.Option(None, "--from", help="Only bundles whose file-name time is at/after this (ISO)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="…and before this (ISO)."),
+    prefix: str | None = typer.Option(None, help="Only keys starting with this."),
+    date_from: str | None = typer.Option(
+        None, "--from", help="Only bundles whose file-name time is at/after this (ISO)."
+    ),
+    date_to: str | None = typer.Option(None, "--to", help="…and before this (ISO)."),
     format: str = typer.Option("JSONAsString"),
-    target_table: Optional[str] = typer.Option(None),
+    target_table: str | None = typer.Option(None),
     setting: list[str] = typer.Option([], "--setting", "-s"),
     dry_run: bool = typer.Option(False, "--dry-run"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Start a backfill of the objects an S3 Inventory manifest lists."""
-    body = operate(lambda ops: ops.backfill_create_inventory(manifest_url=manifest, chunk_size=chunk_size, max_simultaneous_batches=max_batches,
-                          key_prefix=prefix, date_from=date_from, date_to=date_to, format=format, target_table=target_table,
-                          clickhouse_settings=parse_settings(setting), dry_run=dry_run))
+    body = operate(
+        lambda ops: ops.backfill_create_inventory(
+            manifest_url=manifest,
+            chunk_size=chunk_size,
+            max_simultaneous_batches=max_batches,
+            key_prefix=prefix,
+            date_from=date_from,
+            date_to=date_to,
+            format=format,
+            target_table=target_table,
+            clickhouse_settings=parse_settings(setting),
+            dry_run=dry_run,
+        )
+    )
     _out(body, as_json)
 
 
 @app.command("list")
-def list_command(kind: Optional[str] = typer.Option(None), status: Optional[str] = typer.Option(None),
-                 limit: int = typer.Option(50), as_json: bool = typer.Option(False, "--json")) -> None:
+def list_command(
+    kind: str | None = typer.Option(None),
+    status: str | None = typer.Option(None),
+    limit: int = typer.Option(50),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Recent runs, newest first."""
     runs = operate(lambda ops: ops.backfill_list(kind=kind, status=status, limit=limit))
     if as_json:
@@ -126,8 +162,14 @@ def list_command(kind: Optional[str] = typer.Option(None), status: Optional[str]
     table = Table("run", "status", "source", "rows", "created", "error")
     for r in runs:
         rows = r.get("rows_written") if r["kind"] == "manual" else r.get("rows_ingested")
-        table.add_row(f"{r['kind']}:{r['id']}", r["status"], r.get("s3_pattern") or r.get("manifest_url"), str(rows),
-                      r["created_at"] or "", (r.get("error") or "")[:80])
+        table.add_row(
+            f"{r['kind']}:{r['id']}",
+            r["status"],
+            r.get("s3_pattern") or r.get("manifest_url"),
+            str(rows),
+            r["created_at"] or "",
+            (r.get("error") or "")[:80],
+        )
     console.print(table)
 
 
@@ -162,8 +204,11 @@ def cancel_command(run: str, as_json: bool = typer.Option(False, "--json")) -> N
 
 
 @app.command("retry")
-def retry_command(run: Optional[str] = typer.Argument(None), batch: Optional[int] = typer.Option(None, help="Retry only this batch."),
-                  as_json: bool = typer.Option(False, "--json")) -> None:
+def retry_command(
+    run: str | None = typer.Argument(None),
+    batch: int | None = typer.Option(None, help="Retry only this batch."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Retry a failed/cancelled run, or one batch (`--batch ID`); work resumes after the last completed chunk."""
     if batch is not None:
         _out(operate(lambda ops: ops.backfill_retry_batch(batch)), as_json)
@@ -193,18 +238,27 @@ def _follow(ops: Any, kind: str, run_id: int) -> dict[str, Any]:
             extra = f" rows={data.get('rows_written', data.get('rows_ingested'))}"
             if kind == "inventory":
                 extra += f" batches {data.get('batches_completed')}/{data.get('batches_total')} failed={data.get('batches_failed')}"
-            console.print(f"[bold]{kind}:{run_id}[/bold] → [cyan]{data.get('status')}[/cyan]{extra}"
-                          + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
+            console.print(
+                f"[bold]{kind}:{run_id}[/bold] → [cyan]{data.get('status')}[/cyan]{extra}"
+                + (f" [red]{data['error']}[/red]" if data.get("error") else "")
+            )
         elif event["kind"] == "progress":
             fraction = data.get("progress")
-            console.print(f"  progress {fraction * 100:.0f}% ({data.get('read_rows')} rows read)" if fraction is not None
-                          else f"  {data.get('read_rows')} rows read")
+            console.print(
+                f"  progress {fraction * 100:.0f}% ({data.get('read_rows')} rows read)"
+                if fraction is not None
+                else f"  {data.get('read_rows')} rows read"
+            )
         elif event["kind"] == "batch":
-            console.print(f"  batch {data.get('sequence')} ({data.get('inventory_key')}): {data.get('status')} "
-                          f"chunks {data.get('chunks_completed')}/{data.get('chunk_count')}"
-                          + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
+            console.print(
+                f"  batch {data.get('sequence')} ({data.get('inventory_key')}): {data.get('status')} "
+                f"chunks {data.get('chunks_completed')}/{data.get('chunk_count')}"
+                + (f" [red]{data['error']}[/red]" if data.get("error") else "")
+            )
         elif event["kind"] == "chunk":
-            console.print(f"    chunk {data.get('chunk_index')} {data.get('status')}: {len(data.get('keys') or [])} objects, "
-                          f"{data.get('rows_written')} rows written, {data.get('duration_ms')} ms"
-                          + (f" [red]{data['error']}[/red]" if data.get("error") else ""))
+            console.print(
+                f"    chunk {data.get('chunk_index')} {data.get('status')}: {len(data.get('keys') or [])} objects, "
+                f"{data.get('rows_written')} rows written, {data.get('duration_ms')} ms"
+                + (f" [red]{data['error']}[/red]" if data.get("error") else "")
+            )
     return ops.backfill_get(kind, run_id)

@@ -19,7 +19,9 @@ MAX_LENGTH = 1000
 
 # The input ClickHouse quotes around a parse failure: `before: '<text>': (while reading the value of key x)`,
 # `parsed text: "<text>"`. The quoted text may itself hold quotes, so it ends where ClickHouse's next part starts.
-_ECHOED_INPUT = re.compile(r"\b(before|parsed text):\s*(['\"]).*?\2(?=\s*:?\s*(?:\(|ERROR\b|$|,\s*\w+:))", re.IGNORECASE)
+_ECHOED_INPUT = re.compile(
+    r"\b(before|parsed text):\s*(['\"]).*?\2(?=\s*:?\s*(?:\(|ERROR\b|$|,\s*\w+:))", re.IGNORECASE
+)
 # Whole-row dumps (`Row 1: Column 0, name: …, value: …`): cut everything from them on.
 _ROW_DUMPS = re.compile(r"(?:\bRow \d+:\s*Column|\bCould not print diagnostic info\b|\bInput data\b)", re.IGNORECASE)
 _UNCLOSED_ECHO = re.compile(r"\b(before|parsed text):\s*['\"].*$", re.IGNORECASE)
@@ -29,11 +31,24 @@ _JSON_BLOB = re.compile(r"[{\[][^{}\[\]]{0,400}[}\]]")
 _CODE_NAME = re.compile(r"\(([A-Z][A-Z0-9_]{2,})\)")
 _VERSION = re.compile(r"\s*\(version [^)]*\)")
 # Errors about the data itself (a value that does not parse or fit): their other quoted literals may be values too.
-_DATA_ERROR_HINTS = ("PARSE", "INCORRECT_DATA", "CANNOT_READ", "TYPE_MISMATCH", "CONVERT", "VALUE", "JSON", "CANNOT_INSERT",
-                     "TOO_LARGE", "ILLEGAL", "INVALID")
+_DATA_ERROR_HINTS = (
+    "PARSE",
+    "INCORRECT_DATA",
+    "CANNOT_READ",
+    "TYPE_MISMATCH",
+    "CONVERT",
+    "VALUE",
+    "JSON",
+    "CANNOT_INSERT",
+    "TOO_LARGE",
+    "ILLEGAL",
+    "INVALID",
+)
 # In a data error, literals kept because they name our own objects, not data: S3 keys and paths (with a '/'), db.table names, and
 # the one-character punctuation ClickHouse says it expected. Every other quoted literal may be a value: replaced.
-_SAFE_LITERAL = re.compile(r"^(?:[A-Za-z0-9_.:/=\-*{},?]*/[A-Za-z0-9_.:/=\-*{},?]*|[A-Za-z_]\w*\.[A-Za-z_]\w*|[^\w\s]{1,2})$")
+_SAFE_LITERAL = re.compile(
+    r"^(?:[A-Za-z0-9_.:/=\-*{},?]*/[A-Za-z0-9_.:/=\-*{},?]*|[A-Za-z_]\w*\.[A-Za-z_]\w*|[^\w\s]{1,2})$"
+)
 
 
 _STRICT_SAFE_LITERAL = re.compile(r"^(?:[A-Za-z_]\w*\.[A-Za-z_]\w*|[^\w\s]{1,2})$")

@@ -18,8 +18,9 @@ def sse_frame(event: dict[str, Any]) -> str:
     return f"id: {event['id']}\nevent: {event['kind']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
 
 
-def event_stream(settings, kind: str, run_id: int, last_id: int, *, max_seconds: float = 3600,
-                 keepalive: float = 15.0) -> Iterator[str]:
+def event_stream(
+    settings, kind: str, run_id: int, last_id: int, *, max_seconds: float = 3600, keepalive: float = 15.0
+) -> Iterator[str]:
     """Replay journaled events after last_id, then follow NOTIFYs; ends once the run is finished and drained."""
     deadline = time.monotonic() + max_seconds
     last_sent = time.monotonic()

@@ -27,7 +27,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def publish(session: Session, run_kind: str, run_id: int, kind: str, data: dict[str, Any], *, batch_id: int | None = None) -> int:
+def publish(
+    session: Session, run_kind: str, run_id: int, kind: str, data: dict[str, Any], *, batch_id: int | None = None
+) -> int:
     """Journal one event and NOTIFY it on commit; returns the event id."""
     data = _jsonable(data)
     event = BackfillEvent(run_kind=run_kind, run_id=run_id, batch_id=batch_id, kind=kind, payload=data)
@@ -44,15 +46,26 @@ def publish(session: Session, run_kind: str, run_id: int, kind: str, data: dict[
 
 
 def event_dict(event: BackfillEvent) -> dict[str, Any]:
-    return {"id": event.id, "run_kind": event.run_kind, "run_id": event.run_id, "batch_id": event.batch_id,
-            "kind": event.kind, "data": event.payload, "at": event.created_at.isoformat() if event.created_at else None}
+    return {
+        "id": event.id,
+        "run_kind": event.run_kind,
+        "run_id": event.run_id,
+        "batch_id": event.batch_id,
+        "kind": event.kind,
+        "data": event.payload,
+        "at": event.created_at.isoformat() if event.created_at else None,
+    }
 
 
-def events_after(session: Session, run_kind: str, run_id: int, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+def events_after(
+    session: Session, run_kind: str, run_id: int, after_id: int = 0, limit: int = 500
+) -> list[dict[str, Any]]:
     """Journaled events of one run with id > after_id, oldest first."""
     rows = session.scalars(
-        select(BackfillEvent).where(BackfillEvent.run_kind == run_kind, BackfillEvent.run_id == run_id, BackfillEvent.id > after_id)
-        .order_by(BackfillEvent.id).limit(limit)
+        select(BackfillEvent)
+        .where(BackfillEvent.run_kind == run_kind, BackfillEvent.run_id == run_id, BackfillEvent.id > after_id)
+        .order_by(BackfillEvent.id)
+        .limit(limit)
     ).all()
     return [event_dict(e) for e in rows]
 

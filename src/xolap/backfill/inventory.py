@@ -81,8 +81,15 @@ def read_manifest(s3: Any, manifest_url: str) -> Manifest:
             raise InventoryError(f"manifest files[{i}]: expected an object with a string 'key'")
         files.append(InventoryFile(entry["key"], entry.get("size"), entry.get("MD5checksum")))
     destination = _bucket_from_arn(str(doc.get("destinationBucket") or location.bucket))
-    return Manifest(location.bucket, location.key, _bucket_from_arn(str(doc["sourceBucket"])), destination,
-                    file_format, str(doc.get("fileSchema") or ""), files)
+    return Manifest(
+        location.bucket,
+        location.key,
+        _bucket_from_arn(str(doc["sourceBucket"])),
+        destination,
+        file_format,
+        str(doc.get("fileSchema") or ""),
+        files,
+    )
 
 
 def csv_columns(file_schema: str) -> list[str]:
@@ -103,8 +110,11 @@ def read_inventory_file(s3: Any, manifest: Manifest, file: InventoryFile) -> lis
 
             data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
             names = csv_columns(manifest.file_schema)
-            table = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names),
-                                   convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+            table = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(column_names=names),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}),
+            )
         elif manifest.file_format == "Parquet":
             import pyarrow.parquet as pq
 
@@ -114,15 +124,21 @@ def read_inventory_file(s3: Any, manifest: Manifest, file: InventoryFile) -> lis
 
             table = orc.ORCFile(io.BytesIO(raw)).read()
     except Exception as exc:  # pyarrow raises ArrowInvalid and friends
-        raise InventoryError(f"inventory file s3://{bucket}/{file.key} cannot be read as {manifest.file_format}: {exc}") from None
+        raise InventoryError(
+            f"inventory file s3://{bucket}/{file.key} cannot be read as {manifest.file_format}: {exc}"
+        ) from None
     columns = {name.lower(): name for name in table.column_names}
     if "key" not in columns:
-        raise InventoryError(f"inventory file s3://{bucket}/{file.key}: no 'key' column (columns: {table.column_names})")
+        raise InventoryError(
+            f"inventory file s3://{bucket}/{file.key}: no 'key' column (columns: {table.column_names})"
+        )
     keys = table.column(columns["key"]).to_pylist()
-    buckets = table.column(columns["bucket"]).to_pylist() if "bucket" in columns else [manifest.source_bucket] * len(keys)
+    buckets = (
+        table.column(columns["bucket"]).to_pylist() if "bucket" in columns else [manifest.source_bucket] * len(keys)
+    )
     decode = manifest.file_format == "CSV"
     out = []
-    for b, k in zip(buckets, keys):
+    for b, k in zip(buckets, keys, strict=False):
         if not k or k.endswith("/"):
             continue  # folder placeholders hold no data
         out.append((b or manifest.source_bucket, unquote_plus(k) if decode else k))

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xolap.store.models import Base
@@ -103,7 +115,9 @@ class InventoryBatch(Base):
     __table_args__ = (UniqueConstraint("run_id", "sequence", name="uq_backfill_batch_sequence"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("backfill_inventory_runs.id", ondelete="CASCADE"), nullable=False, index=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("backfill_inventory_runs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     sequence: Mapped[int] = mapped_column(Integer, nullable=False)
     inventory_key: Mapped[str] = mapped_column(Text, nullable=False)
     inventory_size: Mapped[int | None] = mapped_column(BigInteger)
@@ -135,7 +149,9 @@ class ChunkLog(Base):
     __table_args__ = (UniqueConstraint("batch_id", "chunk_index", name="uq_backfill_chunk"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("backfill_inventory_batches.id", ondelete="CASCADE"), nullable=False, index=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("backfill_inventory_batches.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     chunk_index: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="running")  # running | completed | failed
     keys: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

@@ -14,7 +14,9 @@ _TABLE_RE = re.compile(rf"^{_IDENT}(?:\.{_IDENT})?$")
 _SETTING_RE = re.compile(r"^[a-z_][a-z0-9_]{0,99}$")
 _RANGE_RE = re.compile(r"^-?\d+\.\.-?\d+$")
 # Settings a backfill may not change: they would break the worker's own guarantees or the engine's safety.
-FORBIDDEN_SETTINGS = frozenset({"readonly", "insert_deduplication_token", "insert_deduplicate", "allow_ddl", "log_queries"})
+FORBIDDEN_SETTINGS = frozenset(
+    {"readonly", "insert_deduplication_token", "insert_deduplicate", "allow_ddl", "log_queries"}
+)
 
 
 class BackfillInputError(ValueError):
@@ -27,7 +29,9 @@ def target_table(value: str | None, database: str) -> str:
         return f"{database}.raw_events"
     value = value.strip()
     if not _TABLE_RE.match(value):
-        raise BackfillInputError(f"target_table: {value!r} is not a table name (expected db.table or table, letters/digits/_)")
+        raise BackfillInputError(
+            f"target_table: {value!r} is not a table name (expected db.table or table, letters/digits/_)"
+        )
     return value if "." in value else f"{database}.{value}"
 
 
@@ -51,9 +55,13 @@ def clickhouse_settings(values: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in (values or {}).items():
         if not isinstance(name, str) or not _SETTING_RE.match(name):
-            raise BackfillInputError(f"clickhouse_settings: {name!r} is not a setting name (lower-case letters, digits, _)")
+            raise BackfillInputError(
+                f"clickhouse_settings: {name!r} is not a setting name (lower-case letters, digits, _)"
+            )
         if name in FORBIDDEN_SETTINGS:
-            raise BackfillInputError(f"clickhouse_settings: {name!r} is managed by the backfill worker and cannot be set")
+            raise BackfillInputError(
+                f"clickhouse_settings: {name!r} is managed by the backfill worker and cannot be set"
+            )
         if isinstance(value, bool):
             value = int(value)
         if isinstance(value, str):
@@ -62,7 +70,9 @@ def clickhouse_settings(values: dict[str, Any] | None) -> dict[str, Any]:
             if re.fullmatch(r"-?\d+", value):
                 value = int(value)
         elif not isinstance(value, (int, float)):
-            raise BackfillInputError(f"clickhouse_settings: value of {name!r} must be a number, boolean or string, got {type(value).__name__}")
+            raise BackfillInputError(
+                f"clickhouse_settings: value of {name!r} must be a number, boolean or string, got {type(value).__name__}"
+            )
         out[name] = value
     return out
 

@@ -22,15 +22,25 @@ QUEUE = "backfill"
 
 def recover_stalled_jobs(settings: Settings, *, all_doing: bool = False) -> list[int]:
     """Move stalled 'doing' jobs of the backfill queue back to 'todo'; returns their ids."""
-    condition = "TRUE" if all_doing else (
-        "(j.worker_id IS NULL OR j.worker_id IN (SELECT id FROM procrastinate_workers "
-        "WHERE last_heartbeat < now() - make_interval(secs => :stale)))"
+    condition = (
+        "TRUE"
+        if all_doing
+        else (
+            "(j.worker_id IS NULL OR j.worker_id IN (SELECT id FROM procrastinate_workers "
+            "WHERE last_heartbeat < now() - make_interval(secs => :stale)))"
+        )
     )
     with session_scope(settings) as session:
-        ids = session.execute(
-            text(f"SELECT j.id FROM procrastinate_jobs j WHERE j.status = 'doing' AND j.queue_name = :queue AND {condition}"),
-            {"queue": QUEUE, "stale": STALE_SECONDS},
-        ).scalars().all()
+        ids = (
+            session.execute(
+                text(
+                    f"SELECT j.id FROM procrastinate_jobs j WHERE j.status = 'doing' AND j.queue_name = :queue AND {condition}"
+                ),
+                {"queue": QUEUE, "stale": STALE_SECONDS},
+            )
+            .scalars()
+            .all()
+        )
         for job_id in ids:  # procrastinate's own retry: doing -> todo, attempts + 1, lock kept
             session.execute(text("SELECT procrastinate_retry_job_v1(:id, now(), NULL, NULL, NULL)"), {"id": job_id})
         if all_doing:

@@ -21,14 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from xolap.backfill import chunk_sql
-from xolap.backfill.errors import describe
 from xolap.backfill.chunking import Chunk, dedup_token, key_filter_reason, plan_chunks
+from xolap.backfill.errors import describe
 from xolap.backfill.events import publish
-from xolap.backfill.inventory import InventoryError, read_inventory_file, read_manifest, InventoryFile
+from xolap.backfill.inventory import InventoryError, InventoryFile, read_inventory_file, read_manifest
 from xolap.backfill.models import TERMINAL, BackfillRun, ChunkLog, InventoryBatch, InventoryRun
 from xolap.backfill.s3paths import object_url, parse_s3_url
 from xolap.backfill.service import (
-    chunk_dict, chunk_tag, load_run, now, refresh_inventory, schedule_batches, set_batch_status, set_status,
+    chunk_dict,
+    chunk_tag,
+    load_run,
+    now,
+    refresh_inventory,
+    schedule_batches,
+    set_batch_status,
+    set_status,
 )
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client import thread_client
@@ -46,6 +53,7 @@ def _s3(settings: Settings):
 
 
 # --- statements with progress --------------------------------------------------------------------------------------
+
 
 def _run_with_progress(settings: Settings, sql: str, query_tag: str, on_progress) -> None:
     """Run `sql` in a helper thread (its own client) and report system.processes progress every second."""
@@ -85,19 +93,45 @@ class ChunkResult:
     warnings: int = 0  # malformed optional values of stored lines, stored NULL (severity 'warning')
 
 
-def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_tag: str, ch_settings: dict,
-            token: str | None, record_rejected: bool, on_progress=None) -> ChunkResult:
+def _insert(
+    settings: Settings,
+    *,
+    target_table: str,
+    url: str,
+    fmt: str,
+    query_tag: str,
+    ch_settings: dict,
+    token: str | None,
+    record_rejected: bool,
+    on_progress=None,
+) -> ChunkResult:
     client = thread_client(settings)
     started = time.perf_counter()
-    chunk_sql.check_row_format(client, settings, target_table=target_table, url=url, fmt=fmt,
-                                clickhouse_settings=ch_settings, query_tag=query_tag + "-describe")
+    chunk_sql.check_row_format(
+        client,
+        settings,
+        target_table=target_table,
+        url=url,
+        fmt=fmt,
+        clickhouse_settings=ch_settings,
+        query_tag=query_tag + "-describe",
+    )
     line_expr = "toUInt32(_row_number + 1)"
     if fmt == "JSONAsString":  # a cheap plain read first, so source_line skips blank lines per file
-        blank = client.query(chunk_sql.blank_rows_sql(settings, url=url, query_tag=query_tag + "-blank",
-                                                       clickhouse_settings=ch_settings)).result_rows
+        blank = client.query(
+            chunk_sql.blank_rows_sql(settings, url=url, query_tag=query_tag + "-blank", clickhouse_settings=ch_settings)
+        ).result_rows
         line_expr = chunk_sql.source_line_expression([(path, row) for path, row in blank])
-    sql = chunk_sql.insert_sql(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag,
-                                clickhouse_settings=ch_settings, dedup_token=token, source_line_expr=line_expr)
+    sql = chunk_sql.insert_sql(
+        settings,
+        target_table=target_table,
+        url=url,
+        fmt=fmt,
+        query_tag=query_tag,
+        clickhouse_settings=ch_settings,
+        dedup_token=token,
+        source_line_expr=line_expr,
+    )
     try:
         if on_progress is None:
             client.command(sql)  # chunks: no progress polling, no helper thread (and no extra client)
@@ -109,14 +143,30 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
     result = ChunkResult(**{k: v for k, v in metrics.items() if k in ChunkResult.__dataclass_fields__})
     if record_rejected and fmt == "JSONAsString":
         rejected_tag = query_tag + "-rejected"
-        client.command(chunk_sql.rejected_insert_sql(settings, database=settings.clickhouse_database, url=url,
-                                                      query_tag=rejected_tag, clickhouse_settings=ch_settings, dedup_token=token,
-                                                      source_line_expr=line_expr))
+        client.command(
+            chunk_sql.rejected_insert_sql(
+                settings,
+                database=settings.clickhouse_database,
+                url=url,
+                query_tag=rejected_tag,
+                clickhouse_settings=ch_settings,
+                dedup_token=token,
+                source_line_expr=line_expr,
+            )
+        )
         result.rejected = chunk_sql.query_metrics(client, rejected_tag).get("rows_written", 0)
         warned_tag = query_tag + "-warnings"
-        client.command(chunk_sql.warned_insert_sql(settings, database=settings.clickhouse_database, url=url,
-                                                    query_tag=warned_tag, clickhouse_settings=ch_settings, dedup_token=token,
-                                                    source_line_expr=line_expr))
+        client.command(
+            chunk_sql.warned_insert_sql(
+                settings,
+                database=settings.clickhouse_database,
+                url=url,
+                query_tag=warned_tag,
+                clickhouse_settings=ch_settings,
+                dedup_token=token,
+                source_line_expr=line_expr,
+            )
+        )
         result.warnings = chunk_sql.query_metrics(client, warned_tag).get("rows_written", 0)
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
@@ -124,13 +174,21 @@ def _insert(settings: Settings, *, target_table: str, url: str, fmt: str, query_
 
 def _dry_run(settings: Settings, *, url: str, fmt: str, query_tag: str, ch_settings: dict) -> ChunkResult:
     started = time.perf_counter()
-    rows = thread_client(settings).query(chunk_sql.dry_run_sql(settings, url=url, fmt=fmt, query_tag=query_tag,
-                                                                clickhouse_settings=ch_settings)).result_rows
-    return ChunkResult(rows_read=sum(int(r[2]) for r in rows), bytes_read=sum(int(r[1] or 0) for r in rows),
-                       objects=len(rows), duration_ms=int((time.perf_counter() - started) * 1000))
+    rows = (
+        thread_client(settings)
+        .query(chunk_sql.dry_run_sql(settings, url=url, fmt=fmt, query_tag=query_tag, clickhouse_settings=ch_settings))
+        .result_rows
+    )
+    return ChunkResult(
+        rows_read=sum(int(r[2]) for r in rows),
+        bytes_read=sum(int(r[1] or 0) for r in rows),
+        objects=len(rows),
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
 
 
 # --- manual runs ---------------------------------------------------------------------------------------------------
+
 
 def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> str:
     """Run (or dry-run) one manual backfill; returns the final status."""
@@ -155,21 +213,43 @@ def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> s
             if r is None or r.status != "running":
                 return
             r.progress = fraction
-            publish(s, "manual", run_id, "progress", {"progress": fraction, "read_rows": process.get("read_rows"),
-                                                       "total_rows_approx": process.get("total_rows_approx")})
+            publish(
+                s,
+                "manual",
+                run_id,
+                "progress",
+                {
+                    "progress": fraction,
+                    "read_rows": process.get("read_rows"),
+                    "total_rows_approx": process.get("total_rows_approx"),
+                },
+            )
 
     try:
         if dry:
             result = _dry_run(settings, url=url, fmt=fmt, query_tag=query_tag, ch_settings=ch_settings)
         else:
             token = f"backfill-run-{run_id}"
-            result = _insert(settings, target_table=target, url=url, fmt=fmt, query_tag=query_tag, ch_settings=ch_settings,
-                             token=token, record_rejected=options.get("record_rejected", True), on_progress=on_progress)
+            result = _insert(
+                settings,
+                target_table=target,
+                url=url,
+                fmt=fmt,
+                query_tag=query_tag,
+                ch_settings=ch_settings,
+                token=token,
+                record_rejected=options.get("record_rejected", True),
+                on_progress=on_progress,
+            )
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         message = describe(exc, settings)
         permanent = isinstance(exc, chunk_sql.FormatMismatch)
-        log.warning("backfill manual run %s attempt failed%s: %s", run_id,
-                    "" if final_attempt or permanent else " (will retry)", message)
+        log.warning(
+            "backfill manual run %s attempt failed%s: %s",
+            run_id,
+            "" if final_attempt or permanent else " (will retry)",
+            message,
+        )
         with session_scope(settings) as session:
             run = load_run(session, "manual", run_id, lock=True)
             if run.status == "cancelled":
@@ -185,14 +265,30 @@ def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> s
         run = load_run(session, "manual", run_id, lock=True)
         if run.status == "cancelled":
             return "cancelled"
-        meta = {**run.metadata_, "rejected_lines": result.rejected, "warnings": result.warnings} if not dry else run.metadata_
-        set_status(session, run, "completed", progress=1.0, objects=result.objects if dry else run.objects,
-                   rows_read=result.rows_read, rows_written=result.rows_written, bytes_read=result.bytes_read,
-                   bytes_written=result.bytes_written, duration_ms=result.duration_ms, metadata_=meta, error=None)
+        meta = (
+            {**run.metadata_, "rejected_lines": result.rejected, "warnings": result.warnings}
+            if not dry
+            else run.metadata_
+        )
+        set_status(
+            session,
+            run,
+            "completed",
+            progress=1.0,
+            objects=result.objects if dry else run.objects,
+            rows_read=result.rows_read,
+            rows_written=result.rows_written,
+            bytes_read=result.bytes_read,
+            bytes_written=result.bytes_written,
+            duration_ms=result.duration_ms,
+            metadata_=meta,
+            error=None,
+        )
         return "completed"
 
 
 # --- inventory runs ------------------------------------------------------------------------------------------------
+
 
 def prepare_inventory_run(runtime, run_id: int, *, final_attempt: bool = True) -> str:
     """Read the manifest, create one batch per inventory file (once), queue the first batches."""
@@ -227,8 +323,17 @@ def prepare_inventory_run(runtime, run_id: int, *, final_attempt: bool = True) -
         run.inventory_format, run.file_schema = manifest.file_format, manifest.file_schema
         run.metadata_ = {**run.metadata_, "manifest_bucket": manifest.bucket, "manifest_key": manifest.key}
         for sequence, file in enumerate(manifest.files):
-            session.add(InventoryBatch(run_id=run.id, sequence=sequence, inventory_key=file.key, inventory_size=file.size,
-                                       inventory_md5=file.md5, status="pending", metadata_={}))
+            session.add(
+                InventoryBatch(
+                    run_id=run.id,
+                    sequence=sequence,
+                    inventory_key=file.key,
+                    inventory_size=file.size,
+                    inventory_md5=file.md5,
+                    status="pending",
+                    metadata_={},
+                )
+            )
         session.flush()
         if not manifest.files:
             set_status(session, run, "completed")
@@ -244,32 +349,67 @@ def batch_chunks(settings: Settings, run: InventoryRun, batch: InventoryBatch) -
     from xolap.backfill.inventory import Manifest
 
     meta = run.metadata_ or {}
-    manifest = Manifest(meta.get("manifest_bucket") or run.destination_bucket or "", meta.get("manifest_key", ""),
-                        run.source_bucket or "", run.destination_bucket or "", run.inventory_format or "CSV", run.file_schema or "")
-    entries = read_inventory_file(_s3(settings), manifest, InventoryFile(batch.inventory_key, batch.inventory_size, batch.inventory_md5))
-    kept = [(b, k) for b, k in entries if key_filter_reason(k, prefix=run.key_prefix, date_from=run.date_from, date_to=run.date_to) is None]
+    manifest = Manifest(
+        meta.get("manifest_bucket") or run.destination_bucket or "",
+        meta.get("manifest_key", ""),
+        run.source_bucket or "",
+        run.destination_bucket or "",
+        run.inventory_format or "CSV",
+        run.file_schema or "",
+    )
+    entries = read_inventory_file(
+        _s3(settings), manifest, InventoryFile(batch.inventory_key, batch.inventory_size, batch.inventory_md5)
+    )
+    kept = [
+        (b, k)
+        for b, k in entries
+        if key_filter_reason(k, prefix=run.key_prefix, date_from=run.date_from, date_to=run.date_to) is None
+    ]
     return plan_chunks(kept, run.chunk_size), len(entries), len(entries) - len(kept)
 
 
-def run_chunk(settings: Settings, *, run_id: int, batch_id: int, chunk: Chunk, target_table: str, fmt: str,
-              ch_settings: dict, dry_run: bool = False, record_rejected: bool = True) -> ChunkResult:
+def run_chunk(
+    settings: Settings,
+    *,
+    run_id: int,
+    batch_id: int,
+    chunk: Chunk,
+    target_table: str,
+    fmt: str,
+    ch_settings: dict,
+    dry_run: bool = False,
+    record_rejected: bool = True,
+) -> ChunkResult:
     """One chunk: a single INSERT … SELECT FROM s3('<common dir>/{k1,k2,…}') with a deterministic dedup token."""
     url = object_url(settings, chunk.bucket, chunk.glob)
     query_tag = chunk_tag(run_id, batch_id, chunk.index)
     if dry_run:
         return _dry_run(settings, url=url, fmt=fmt, query_tag=query_tag, ch_settings=ch_settings)
-    return _insert(settings, target_table=target_table, url=url, fmt=fmt, query_tag=query_tag, ch_settings=ch_settings,
-                   token=dedup_token(run_id, batch_id, chunk), record_rejected=record_rejected)
+    return _insert(
+        settings,
+        target_table=target_table,
+        url=url,
+        fmt=fmt,
+        query_tag=query_tag,
+        ch_settings=ch_settings,
+        token=dedup_token(run_id, batch_id, chunk),
+        record_rejected=record_rejected,
+    )
 
 
 def _upsert_chunk(session, batch: InventoryBatch, chunk: Chunk, values: dict[str, Any]) -> ChunkLog:
     row = {"batch_id": batch.id, "chunk_index": chunk.index, "keys": list(chunk.keys), **values}
     statement = pg_insert(ChunkLog).values(**row)
-    statement = statement.on_conflict_do_update(index_elements=["batch_id", "chunk_index"],
-                                                set_={k: statement.excluded[k] for k in row if k not in ("batch_id", "chunk_index")})
+    statement = statement.on_conflict_do_update(
+        index_elements=["batch_id", "chunk_index"],
+        set_={k: statement.excluded[k] for k in row if k not in ("batch_id", "chunk_index")},
+    )
     session.execute(statement)
-    log_row = session.scalars(select(ChunkLog).where(ChunkLog.batch_id == batch.id, ChunkLog.chunk_index == chunk.index)
-                              .execution_options(populate_existing=True)).one()
+    log_row = session.scalars(
+        select(ChunkLog)
+        .where(ChunkLog.batch_id == batch.id, ChunkLog.chunk_index == chunk.index)
+        .execution_options(populate_existing=True)
+    ).one()
     publish(session, "inventory", batch.run_id, "chunk", chunk_dict(log_row), batch_id=batch.id)
     return log_row
 
@@ -277,11 +417,11 @@ def _upsert_chunk(session, batch: InventoryBatch, chunk: Chunk, values: dict[str
 def _totals(session, batch: InventoryBatch) -> None:
     logs = session.scalars(select(ChunkLog).where(ChunkLog.batch_id == batch.id, ChunkLog.status == "completed")).all()
     batch.chunks_completed = len(logs)
-    batch.processed_objects = sum(len(l.keys) for l in logs) + batch.skipped_objects
-    batch.rows_read = sum(l.rows_read for l in logs)
-    batch.rows_written = sum(l.rows_written for l in logs)
-    batch.bytes_read = sum(l.bytes_read for l in logs)
-    batch.bytes_written = sum(l.bytes_written for l in logs)
+    batch.processed_objects = sum(len(log.keys) for log in logs) + batch.skipped_objects
+    batch.rows_read = sum(log.rows_read for log in logs)
+    batch.rows_written = sum(log.rows_written for log in logs)
+    batch.bytes_read = sum(log.bytes_read for log in logs)
+    batch.bytes_written = sum(log.bytes_written for log in logs)
 
 
 def _stop_if_requested(session, run: InventoryRun, batch: InventoryBatch) -> str | None:
@@ -331,7 +471,11 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
             raise
         batch.object_count, batch.skipped_objects, batch.chunk_count = objects, skipped, len(chunks)
         batch.metadata_ = {**batch.metadata_, "chunk_size": run.chunk_size}
-        done = set(session.scalars(select(ChunkLog.chunk_index).where(ChunkLog.batch_id == batch.id, ChunkLog.status == "completed")).all())
+        done = set(
+            session.scalars(
+                select(ChunkLog.chunk_index).where(ChunkLog.batch_id == batch.id, ChunkLog.status == "completed")
+            ).all()
+        )
         _totals(session, batch)
     for chunk in chunks:
         if chunk.index in done:
@@ -343,19 +487,48 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
             if stopped:
                 refresh_inventory(session, run)
                 return stopped
-            previous = session.scalars(select(ChunkLog.attempts).where(ChunkLog.batch_id == batch_id, ChunkLog.chunk_index == chunk.index)).first()
+            previous = session.scalars(
+                select(ChunkLog.attempts).where(ChunkLog.batch_id == batch_id, ChunkLog.chunk_index == chunk.index)
+            ).first()
             url = object_url(settings, chunk.bucket, chunk.glob)
-            _upsert_chunk(session, batch, chunk, {"status": "running", "source_url": url, "dry_run": dry, "error": None,
-                                                  "dedup_token": None if dry else dedup_token(run_id, batch_id, chunk),
-                                                  "attempts": (previous or 0) + 1, "started_at": now(), "finished_at": None})
+            _upsert_chunk(
+                session,
+                batch,
+                chunk,
+                {
+                    "status": "running",
+                    "source_url": url,
+                    "dry_run": dry,
+                    "error": None,
+                    "dedup_token": None if dry else dedup_token(run_id, batch_id, chunk),
+                    "attempts": (previous or 0) + 1,
+                    "started_at": now(),
+                    "finished_at": None,
+                },
+            )
         try:
-            result = run_chunk(settings, run_id=run_id, batch_id=batch_id, chunk=chunk, target_table=target, fmt=fmt,
-                               ch_settings=ch_settings, dry_run=dry, record_rejected=record_rejected)
+            result = run_chunk(
+                settings,
+                run_id=run_id,
+                batch_id=batch_id,
+                chunk=chunk,
+                target_table=target,
+                fmt=fmt,
+                ch_settings=ch_settings,
+                dry_run=dry,
+                record_rejected=record_rejected,
+            )
         except Exception as exc:  # noqa: BLE001 - recorded on the chunk and the batch
             message = describe(exc, settings)
             permanent = isinstance(exc, chunk_sql.FormatMismatch)
-            log.warning("backfill inventory run %s batch %s chunk %s failed%s: %s", run_id, batch_id, chunk.index,
-                        "" if final_attempt or permanent else " (will retry)", message)
+            log.warning(
+                "backfill inventory run %s batch %s chunk %s failed%s: %s",
+                run_id,
+                batch_id,
+                chunk.index,
+                "" if final_attempt or permanent else " (will retry)",
+                message,
+            )
             with session_scope(settings) as session:
                 run = load_run(session, "inventory", run_id, lock=True)
                 batch = session.get(InventoryBatch, batch_id)
@@ -372,16 +545,28 @@ def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
             raise
         with session_scope(settings) as session:
             batch = session.get(InventoryBatch, batch_id)
-            _upsert_chunk(session, batch, chunk, {
-                "status": "completed", "error": None, "finished_at": now(), "rows_read": result.rows_read,
-                "rows_written": result.rows_written, "bytes_read": result.bytes_read, "bytes_written": result.bytes_written,
-                "duration_ms": result.duration_ms,
-            })
+            _upsert_chunk(
+                session,
+                batch,
+                chunk,
+                {
+                    "status": "completed",
+                    "error": None,
+                    "finished_at": now(),
+                    "rows_read": result.rows_read,
+                    "rows_written": result.rows_written,
+                    "bytes_read": result.bytes_read,
+                    "bytes_written": result.bytes_written,
+                    "duration_ms": result.duration_ms,
+                },
+            )
             _totals(session, batch)
             if result.rejected or result.warnings:
-                batch.metadata_ = {**batch.metadata_,
-                                   "rejected_lines": batch.metadata_.get("rejected_lines", 0) + result.rejected,
-                                   "warnings": batch.metadata_.get("warnings", 0) + result.warnings}
+                batch.metadata_ = {
+                    **batch.metadata_,
+                    "rejected_lines": batch.metadata_.get("rejected_lines", 0) + result.rejected,
+                    "warnings": batch.metadata_.get("warnings", 0) + result.warnings,
+                }
     with session_scope(settings) as session:
         run = load_run(session, "inventory", run_id, lock=True)
         batch = session.get(InventoryBatch, batch_id)

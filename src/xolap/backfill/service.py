@@ -23,7 +23,7 @@ completed (all batches completed); a run with no batches yet keeps pending/prepa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text
@@ -56,7 +56,7 @@ class Conflict(ServiceError):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -64,6 +64,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # --- serialization -----------------------------------------------------------------------------------------------
+
 
 def _shown_error(error: str | None) -> str | None:
     """A stored error as shown: ClickHouse text recorded before errors were scrubbed loses any echoed row content."""
@@ -76,49 +77,112 @@ def _shown_error(error: str | None) -> str | None:
 
 def manual_dict(run: BackfillRun) -> dict[str, Any]:
     return {
-        "kind": "manual", "id": run.id, "status": run.status, "target_table": run.target_table, "s3_pattern": run.s3_pattern,
-        "format": run.format, "dry_run": run.dry_run, "options": run.options, "clickhouse_settings": run.clickhouse_settings,
-        "progress": run.progress, "objects": run.objects, "rows_read": run.rows_read, "rows_written": run.rows_written,
-        "bytes_read": run.bytes_read, "bytes_written": run.bytes_written, "duration_ms": run.duration_ms, "error": _shown_error(run.error),
-        "attempts": run.attempts, "job_id": run.job_id, "query_tag": run.query_tag, "metadata": run.metadata_,
-        "initiated_by": run.initiated_by, "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
+        "kind": "manual",
+        "id": run.id,
+        "status": run.status,
+        "target_table": run.target_table,
+        "s3_pattern": run.s3_pattern,
+        "format": run.format,
+        "dry_run": run.dry_run,
+        "options": run.options,
+        "clickhouse_settings": run.clickhouse_settings,
+        "progress": run.progress,
+        "objects": run.objects,
+        "rows_read": run.rows_read,
+        "rows_written": run.rows_written,
+        "bytes_read": run.bytes_read,
+        "bytes_written": run.bytes_written,
+        "duration_ms": run.duration_ms,
+        "error": _shown_error(run.error),
+        "attempts": run.attempts,
+        "job_id": run.job_id,
+        "query_tag": run.query_tag,
+        "metadata": run.metadata_,
+        "initiated_by": run.initiated_by,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at),
     }
 
 
 def inventory_dict(run: InventoryRun) -> dict[str, Any]:
     return {
-        "kind": "inventory", "id": run.id, "status": run.status, "manifest_url": run.manifest_url,
-        "source_bucket": run.source_bucket, "destination_bucket": run.destination_bucket,
-        "inventory_format": run.inventory_format, "target_table": run.target_table, "format": run.format,
-        "chunk_size": run.chunk_size, "max_simultaneous_batches": run.max_simultaneous_batches, "key_prefix": run.key_prefix,
-        "date_from": _iso(run.date_from), "date_to": _iso(run.date_to), "dry_run": run.dry_run, "options": run.options,
-        "clickhouse_settings": run.clickhouse_settings, "error": _shown_error(run.error), "metadata": run.metadata_,
-        "batches_total": run.batches_total, "batches_completed": run.batches_completed, "batches_failed": run.batches_failed,
-        "batches_running": run.batches_running, "batches_pending": run.batches_pending, "rows_ingested": run.rows_ingested,
-        "bytes_ingested": run.bytes_ingested, "initiated_by": run.initiated_by, "created_at": _iso(run.created_at),
-        "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+        "kind": "inventory",
+        "id": run.id,
+        "status": run.status,
+        "manifest_url": run.manifest_url,
+        "source_bucket": run.source_bucket,
+        "destination_bucket": run.destination_bucket,
+        "inventory_format": run.inventory_format,
+        "target_table": run.target_table,
+        "format": run.format,
+        "chunk_size": run.chunk_size,
+        "max_simultaneous_batches": run.max_simultaneous_batches,
+        "key_prefix": run.key_prefix,
+        "date_from": _iso(run.date_from),
+        "date_to": _iso(run.date_to),
+        "dry_run": run.dry_run,
+        "options": run.options,
+        "clickhouse_settings": run.clickhouse_settings,
+        "error": _shown_error(run.error),
+        "metadata": run.metadata_,
+        "batches_total": run.batches_total,
+        "batches_completed": run.batches_completed,
+        "batches_failed": run.batches_failed,
+        "batches_running": run.batches_running,
+        "batches_pending": run.batches_pending,
+        "rows_ingested": run.rows_ingested,
+        "bytes_ingested": run.bytes_ingested,
+        "initiated_by": run.initiated_by,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
     }
 
 
 def batch_dict(batch: InventoryBatch) -> dict[str, Any]:
     return {
-        "id": batch.id, "run_id": batch.run_id, "sequence": batch.sequence, "inventory_key": batch.inventory_key,
-        "status": batch.status, "object_count": batch.object_count, "skipped_objects": batch.skipped_objects,
-        "processed_objects": batch.processed_objects, "chunk_count": batch.chunk_count, "chunks_completed": batch.chunks_completed,
-        "rows_read": batch.rows_read, "rows_written": batch.rows_written, "bytes_read": batch.bytes_read,
-        "bytes_written": batch.bytes_written, "attempts": batch.attempts, "error": _shown_error(batch.error), "metadata": batch.metadata_,
-        "started_at": _iso(batch.started_at), "finished_at": _iso(batch.finished_at), "last_attempt_at": _iso(batch.last_attempt_at),
+        "id": batch.id,
+        "run_id": batch.run_id,
+        "sequence": batch.sequence,
+        "inventory_key": batch.inventory_key,
+        "status": batch.status,
+        "object_count": batch.object_count,
+        "skipped_objects": batch.skipped_objects,
+        "processed_objects": batch.processed_objects,
+        "chunk_count": batch.chunk_count,
+        "chunks_completed": batch.chunks_completed,
+        "rows_read": batch.rows_read,
+        "rows_written": batch.rows_written,
+        "bytes_read": batch.bytes_read,
+        "bytes_written": batch.bytes_written,
+        "attempts": batch.attempts,
+        "error": _shown_error(batch.error),
+        "metadata": batch.metadata_,
+        "started_at": _iso(batch.started_at),
+        "finished_at": _iso(batch.finished_at),
+        "last_attempt_at": _iso(batch.last_attempt_at),
     }
 
 
 def chunk_dict(log: ChunkLog) -> dict[str, Any]:
     return {
-        "batch_id": log.batch_id, "chunk_index": log.chunk_index, "status": log.status, "keys": log.keys,
-        "source_url": log.source_url, "dedup_token": log.dedup_token, "dry_run": log.dry_run, "attempts": log.attempts,
-        "rows_read": log.rows_read, "rows_written": log.rows_written, "bytes_read": log.bytes_read,
-        "bytes_written": log.bytes_written, "duration_ms": log.duration_ms, "error": _shown_error(log.error),
-        "started_at": _iso(log.started_at), "finished_at": _iso(log.finished_at),
+        "batch_id": log.batch_id,
+        "chunk_index": log.chunk_index,
+        "status": log.status,
+        "keys": log.keys,
+        "source_url": log.source_url,
+        "dedup_token": log.dedup_token,
+        "dry_run": log.dry_run,
+        "attempts": log.attempts,
+        "rows_read": log.rows_read,
+        "rows_written": log.rows_written,
+        "bytes_read": log.bytes_read,
+        "bytes_written": log.bytes_written,
+        "duration_ms": log.duration_ms,
+        "error": _shown_error(log.error),
+        "started_at": _iso(log.started_at),
+        "finished_at": _iso(log.finished_at),
     }
 
 
@@ -128,6 +192,7 @@ def run_summary(run: BackfillRun | InventoryRun) -> dict[str, Any]:
 
 
 # --- shared helpers (also used by the runner) ----------------------------------------------------------------------
+
 
 def _check_kind(kind: str) -> str:
     if kind not in KINDS:
@@ -176,7 +241,9 @@ def set_batch_status(session: Session, batch: InventoryBatch, status: str, **fie
 def cancel_job(session: Session, job_id: int | None) -> None:
     """Cancel a procrastinate job that has not started (a running one sees the record's status instead)."""
     if job_id:
-        status = session.execute(text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}).scalar()
+        status = session.execute(
+            text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+        ).scalar()
         if status == "todo":
             session.execute(text("SELECT procrastinate_cancel_job_v1(:id, false, false)"), {"id": job_id})
 
@@ -220,21 +287,28 @@ def schedule_batches(session: Session, run: InventoryRun) -> list[int]:
     The caller holds the run row lock (SELECT … FOR UPDATE), so two workers never over-schedule."""
     if run.status in ("paused", "cancelled") or run.status in TERMINAL and run.status != "failed":
         return []
-    active = session.scalar(
-        select(func.count()).select_from(InventoryBatch)
-        .where(InventoryBatch.run_id == run.id, InventoryBatch.status.in_(("queued", "running")))
-    ) or 0
+    active = (
+        session.scalar(
+            select(func.count())
+            .select_from(InventoryBatch)
+            .where(InventoryBatch.run_id == run.id, InventoryBatch.status.in_(("queued", "running")))
+        )
+        or 0
+    )
     free = max(0, run.max_simultaneous_batches - active)
     if not free:
         return []
     pending = session.scalars(
-        select(InventoryBatch).where(InventoryBatch.run_id == run.id, InventoryBatch.status == "pending")
-        .order_by(InventoryBatch.sequence).limit(free)
+        select(InventoryBatch)
+        .where(InventoryBatch.run_id == run.id, InventoryBatch.status == "pending")
+        .order_by(InventoryBatch.sequence)
+        .limit(free)
     ).all()
     queued = []
     for batch in pending:
-        batch.job_id = defer_in_transaction(session, TASK_BATCH, queue=QUEUE, args={"batch_id": batch.id},
-                                            lock=f"backfill-batch-{batch.id}")
+        batch.job_id = defer_in_transaction(
+            session, TASK_BATCH, queue=QUEUE, args={"batch_id": batch.id}, lock=f"backfill-batch-{batch.id}"
+        )
         set_batch_status(session, batch, "queued", error=None)
         queued.append(batch.id)
     return queued
@@ -242,27 +316,47 @@ def schedule_batches(session: Session, run: InventoryRun) -> list[int]:
 
 # --- public API ---------------------------------------------------------------------------------------------------
 
+
 def _database(runtime) -> str:
     return runtime.settings.clickhouse_database
 
 
-def create_manual_run(runtime, *, s3_pattern: str, format: str = "JSONAsString", target_table: str | None = None,
-                      clickhouse_settings: dict | None = None, options: dict | None = None, dry_run: bool = False,
-                      initiated_by: str | None = None) -> dict[str, Any]:
+def create_manual_run(
+    runtime,
+    *,
+    s3_pattern: str,
+    format: str = "JSONAsString",
+    target_table: str | None = None,
+    clickhouse_settings: dict | None = None,
+    options: dict | None = None,
+    dry_run: bool = False,
+    initiated_by: str | None = None,
+) -> dict[str, Any]:
     """Validate, then write the run and its job in one transaction."""
     parse_s3_url(s3_pattern)
     run = BackfillRun(
-        s3_pattern=s3_pattern.strip(), format=naming.data_format(format),
+        s3_pattern=s3_pattern.strip(),
+        format=naming.data_format(format),
         target_table=naming.target_table(target_table, _database(runtime)),
-        clickhouse_settings=naming.clickhouse_settings(clickhouse_settings), options=dict(options or {}),
-        dry_run=bool(dry_run), initiated_by=initiated_by, status="pending", metadata_={},
+        clickhouse_settings=naming.clickhouse_settings(clickhouse_settings),
+        options=dict(options or {}),
+        dry_run=bool(dry_run),
+        initiated_by=initiated_by,
+        status="pending",
+        metadata_={},
     )
     with session_scope(runtime.settings) as session:
         session.add(run)
         session.flush()
         run.query_tag = f"backfill-run-{run.id}"
-        run.job_id = defer_in_transaction(session, TASK_MANUAL, queue=QUEUE, args={"run_id": run.id},
-                                          lock=f"backfill-run-{run.id}", queueing_lock=f"backfill-run-{run.id}")
+        run.job_id = defer_in_transaction(
+            session,
+            TASK_MANUAL,
+            queue=QUEUE,
+            args={"run_id": run.id},
+            lock=f"backfill-run-{run.id}",
+            queueing_lock=f"backfill-run-{run.id}",
+        )
         set_status(session, run, "pending")
         return manual_dict(run)
 
@@ -275,35 +369,63 @@ def _parse_time(value: str | datetime | None, field: str) -> datetime | None:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise naming.BackfillInputError(f"{field}: {value!r} is not an ISO-8601 date or time") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def create_inventory_run(runtime, *, manifest_url: str, target_table: str | None = None, format: str = "JSONAsString",
-                         chunk_size: int = 25, max_simultaneous_batches: int = 1, key_prefix: str | None = None,
-                         date_from: str | datetime | None = None, date_to: str | datetime | None = None,
-                         clickhouse_settings: dict | None = None, options: dict | None = None, dry_run: bool = False,
-                         initiated_by: str | None = None) -> dict[str, Any]:
+def create_inventory_run(
+    runtime,
+    *,
+    manifest_url: str,
+    target_table: str | None = None,
+    format: str = "JSONAsString",
+    chunk_size: int = 25,
+    max_simultaneous_batches: int = 1,
+    key_prefix: str | None = None,
+    date_from: str | datetime | None = None,
+    date_to: str | datetime | None = None,
+    clickhouse_settings: dict | None = None,
+    options: dict | None = None,
+    dry_run: bool = False,
+    initiated_by: str | None = None,
+) -> dict[str, Any]:
     """Validate, then write the run and its orchestrator job (reads the manifest, creates batches) in one transaction."""
     parse_s3_url(manifest_url, "manifest_url")
     if not 1 <= int(chunk_size) <= 1000:
         raise naming.BackfillInputError(f"chunk_size: {chunk_size} must be between 1 and 1000")
     if not 1 <= int(max_simultaneous_batches) <= 64:
-        raise naming.BackfillInputError(f"max_simultaneous_batches: {max_simultaneous_batches} must be between 1 and 64")
+        raise naming.BackfillInputError(
+            f"max_simultaneous_batches: {max_simultaneous_batches} must be between 1 and 64"
+        )
     start, end = _parse_time(date_from, "date_from"), _parse_time(date_to, "date_to")
     if start and end and start >= end:
         raise naming.BackfillInputError("date_from must be before date_to")
     run = InventoryRun(
-        manifest_url=manifest_url.strip(), target_table=naming.target_table(target_table, _database(runtime)),
-        format=naming.data_format(format), chunk_size=int(chunk_size), max_simultaneous_batches=int(max_simultaneous_batches),
-        key_prefix=key_prefix or None, date_from=start, date_to=end,
-        clickhouse_settings=naming.clickhouse_settings(clickhouse_settings), options=dict(options or {}),
-        dry_run=bool(dry_run), initiated_by=initiated_by, status="pending", metadata_={},
+        manifest_url=manifest_url.strip(),
+        target_table=naming.target_table(target_table, _database(runtime)),
+        format=naming.data_format(format),
+        chunk_size=int(chunk_size),
+        max_simultaneous_batches=int(max_simultaneous_batches),
+        key_prefix=key_prefix or None,
+        date_from=start,
+        date_to=end,
+        clickhouse_settings=naming.clickhouse_settings(clickhouse_settings),
+        options=dict(options or {}),
+        dry_run=bool(dry_run),
+        initiated_by=initiated_by,
+        status="pending",
+        metadata_={},
     )
     with session_scope(runtime.settings) as session:
         session.add(run)
         session.flush()
-        run.job_id = defer_in_transaction(session, TASK_INVENTORY, queue=QUEUE, args={"run_id": run.id},
-                                          lock=f"backfill-inv-{run.id}", queueing_lock=f"backfill-inv-{run.id}")
+        run.job_id = defer_in_transaction(
+            session,
+            TASK_INVENTORY,
+            queue=QUEUE,
+            args={"run_id": run.id},
+            lock=f"backfill-inv-{run.id}",
+            queueing_lock=f"backfill-inv-{run.id}",
+        )
         set_status(session, run, "pending")
         return inventory_dict(run)
 
@@ -328,7 +450,9 @@ def get_run(runtime, kind: str, run_id: int) -> dict[str, Any]:
         run = load_run(session, kind, run_id)
         body = run_summary(run)
         if kind == "inventory":
-            batches = session.scalars(select(InventoryBatch).where(InventoryBatch.run_id == run_id).order_by(InventoryBatch.sequence)).all()
+            batches = session.scalars(
+                select(InventoryBatch).where(InventoryBatch.run_id == run_id).order_by(InventoryBatch.sequence)
+            ).all()
             body["batches"] = [batch_dict(b) for b in batches]
         return body
 
@@ -341,8 +465,11 @@ def pause(runtime, kind: str, run_id: int) -> dict[str, Any]:
         run = load_run(session, kind, run_id, lock=True)
         if run.status in TERMINAL or run.status == "paused":
             raise Conflict(f"inventory run {run_id} is {run.status}: nothing to pause")
-        for batch in session.scalars(select(InventoryBatch).where(InventoryBatch.run_id == run_id,
-                                                                  InventoryBatch.status.in_(("pending", "queued")))).all():
+        for batch in session.scalars(
+            select(InventoryBatch).where(
+                InventoryBatch.run_id == run_id, InventoryBatch.status.in_(("pending", "queued"))
+            )
+        ).all():
             cancel_job(session, batch.job_id)
             set_batch_status(session, batch, "paused", job_id=None)
         set_status(session, run, "paused", metadata_={**run.metadata_, "pause_requested": True})
@@ -357,13 +484,18 @@ def resume(runtime, kind: str, run_id: int) -> dict[str, Any]:
         if run.status != "paused":
             raise Conflict(f"inventory run {run_id} is {run.status}, not paused")
         meta = {k: v for k, v in run.metadata_.items() if k != "pause_requested"}
-        for batch in session.scalars(select(InventoryBatch).where(InventoryBatch.run_id == run_id, InventoryBatch.status == "paused")).all():
+        for batch in session.scalars(
+            select(InventoryBatch).where(InventoryBatch.run_id == run_id, InventoryBatch.status == "paused")
+        ).all():
             set_batch_status(session, batch, "pending")
-        has_batches = bool(session.scalar(select(func.count()).select_from(InventoryBatch).where(InventoryBatch.run_id == run_id)))
+        has_batches = bool(
+            session.scalar(select(func.count()).select_from(InventoryBatch).where(InventoryBatch.run_id == run_id))
+        )
         if not has_batches:  # paused before the manifest was read: start the orchestrator again
             set_status(session, run, "pending", metadata_=meta)
-            run.job_id = defer_in_transaction(session, TASK_INVENTORY, queue=QUEUE, args={"run_id": run.id},
-                                              lock=f"backfill-inv-{run.id}")
+            run.job_id = defer_in_transaction(
+                session, TASK_INVENTORY, queue=QUEUE, args={"run_id": run.id}, lock=f"backfill-inv-{run.id}"
+            )
         else:
             set_status(session, run, "running", metadata_=meta)
             schedule_batches(session, run)
@@ -400,7 +532,9 @@ def cancel(runtime, kind: str, run_id: int) -> dict[str, Any]:
                 if batch.status not in TERMINAL:
                     cancel_job(session, batch.job_id)
                     set_batch_status(session, batch, "cancelled")
-                running = session.scalars(select(ChunkLog.chunk_index).where(ChunkLog.batch_id == batch.id, ChunkLog.status == "running")).all()
+                running = session.scalars(
+                    select(ChunkLog.chunk_index).where(ChunkLog.batch_id == batch.id, ChunkLog.status == "running")
+                ).all()
                 tags += [chunk_tag(run.id, batch.id, index) for index in running]
         set_status(session, run, "cancelled")
         body = run_summary(run)
@@ -420,14 +554,21 @@ def retry_run(runtime, kind: str, run_id: int) -> dict[str, Any]:
             raise Conflict(f"{kind} run {run_id} is {run.status}: only failed or cancelled runs can be retried")
         cancel_job(session, run.job_id)  # a job still waiting for its retry would hold the queueing lock
         if isinstance(run, BackfillRun):
-            run.job_id = defer_in_transaction(session, TASK_MANUAL, queue=QUEUE, args={"run_id": run.id},
-                                              lock=f"backfill-run-{run.id}", queueing_lock=f"backfill-run-{run.id}")
+            run.job_id = defer_in_transaction(
+                session,
+                TASK_MANUAL,
+                queue=QUEUE,
+                args={"run_id": run.id},
+                lock=f"backfill-run-{run.id}",
+                queueing_lock=f"backfill-run-{run.id}",
+            )
             set_status(session, run, "pending", error=None, progress=None)
             return manual_dict(run)
         batches = session.scalars(select(InventoryBatch).where(InventoryBatch.run_id == run_id)).all()
         if not batches:
-            run.job_id = defer_in_transaction(session, TASK_INVENTORY, queue=QUEUE, args={"run_id": run.id},
-                                              lock=f"backfill-inv-{run.id}")
+            run.job_id = defer_in_transaction(
+                session, TASK_INVENTORY, queue=QUEUE, args={"run_id": run.id}, lock=f"backfill-inv-{run.id}"
+            )
             set_status(session, run, "pending", error=None)
             return inventory_dict(run)
         for batch in batches:
@@ -448,7 +589,9 @@ def retry_batch(runtime, batch_id: int) -> dict[str, Any]:
         run = load_run(session, "inventory", batch.run_id, lock=True)
         session.refresh(batch, with_for_update=True)
         if batch.status not in ("failed", "cancelled", "paused"):
-            raise Conflict(f"batch {batch_id} is {batch.status}: only failed, cancelled or paused batches can be retried")
+            raise Conflict(
+                f"batch {batch_id} is {batch.status}: only failed, cancelled or paused batches can be retried"
+            )
         set_batch_status(session, batch, "pending", error=None, finished_at=None)
         if run.status in ("failed", "cancelled", "completed"):
             set_status(session, run, "running", error=None)
@@ -467,7 +610,9 @@ def delete_run(runtime, kind: str, run_id: int) -> None:
         session.delete(run)
 
 
-def chunk_logs(runtime, batch_id: int, before: int | None = None, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def chunk_logs(
+    runtime, batch_id: int, before: int | None = None, after: int | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """A page of a batch's chunk logs ordered by chunk_index: the latest `limit` by default, or those before/after
     a chunk_index (for paging back and forth)."""
     limit = max(1, min(int(limit), 500))
@@ -476,7 +621,9 @@ def chunk_logs(runtime, batch_id: int, before: int | None = None, after: int | N
             raise NotFound(f"inventory batch {batch_id} does not exist")
         query = select(ChunkLog).where(ChunkLog.batch_id == batch_id)
         if after is not None:
-            rows = session.scalars(query.where(ChunkLog.chunk_index > after).order_by(ChunkLog.chunk_index).limit(limit)).all()
+            rows = session.scalars(
+                query.where(ChunkLog.chunk_index > after).order_by(ChunkLog.chunk_index).limit(limit)
+            ).all()
         else:
             if before is not None:
                 query = query.where(ChunkLog.chunk_index < before)

@@ -58,7 +58,9 @@ def _connect_chdb(path: str) -> Client:
     global _engine_path
     with _engine_lock:
         if _engine_path not in (None, path):
-            raise ClickHouseUnavailable(f"this process already runs a chDB engine on {_engine_path}; cannot open {path}")
+            raise ClickHouseUnavailable(
+                f"this process already runs a chDB engine on {_engine_path}; cannot open {path}"
+            )
         Path(path).mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {}
         if _engine_path is None:
@@ -163,7 +165,7 @@ def running_tagged(client: Client, query_tag: str) -> list[dict[str, Any]]:
         f"WHERE {condition}",
         parameters=parameters,
     )
-    return [dict(zip(result.column_names, row)) for row in result.result_rows]
+    return [dict(zip(result.column_names, row, strict=False)) for row in result.result_rows]
 
 
 def ping(client: Client) -> float:

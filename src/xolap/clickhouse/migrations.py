@@ -78,7 +78,12 @@ def split_statements(sql: str) -> list[str]:
         statements.append("\n".join(current))
     cleaned = []
     for statement in statements:
-        body = "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--")).strip().rstrip(";").strip()
+        body = (
+            "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--"))
+            .strip()
+            .rstrip(";")
+            .strip()
+        )
         if body:
             cleaned.append(body)
     return cleaned
@@ -157,7 +162,9 @@ class Migrator:
 
     def status(self) -> list[MigrationStatus]:
         applied = self.applied_versions()
-        return [MigrationStatus(m.version, m.name, m.version in applied, applied.get(m.version)) for m in self.migrations]
+        return [
+            MigrationStatus(m.version, m.name, m.version in applied, applied.get(m.version)) for m in self.migrations
+        ]
 
     def pending(self) -> list[Migration]:
         applied = self.applied_versions()

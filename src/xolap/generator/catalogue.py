@@ -25,14 +25,29 @@ def title_rows(world: World) -> list[dict[str, Any]]:
     for project in world.projects:
         seen_videos: set[str] = set()
         for page in project.pages:
-            rows.append({"project_id": project.project_id, "kind": "page", "content_id": str(page.page_id), "title": page.title})
+            rows.append(
+                {"project_id": project.project_id, "kind": "page", "content_id": str(page.page_id), "title": page.title}
+            )
             for activity in page.activities:
-                rows.append({"project_id": project.project_id, "kind": "activity", "content_id": str(activity.activity_id),
-                             "title": activity.title})
+                rows.append(
+                    {
+                        "project_id": project.project_id,
+                        "kind": "activity",
+                        "content_id": str(activity.activity_id),
+                        "title": activity.title,
+                    }
+                )
             for video in page.videos:
                 if video.url not in seen_videos:
                     seen_videos.add(video.url)
-                    rows.append({"project_id": project.project_id, "kind": "video", "content_id": video.url, "title": video.title})
+                    rows.append(
+                        {
+                            "project_id": project.project_id,
+                            "kind": "video",
+                            "content_id": video.url,
+                            "title": video.title,
+                        }
+                    )
     return rows
 
 
@@ -46,30 +61,58 @@ def catalogue(generator: CourseDataGenerator) -> dict[str, Any]:
     projects = []
     for project in world.projects:
         experiment = project.experiment
-        projects.append({
-            "project_id": project.project_id,
-            "publication_id": project.publication_id,
-            "title": project.title,
-            "slug": project.slug,
-            "experiment": None if experiment is None else {
-                "experiment_id": experiment.experiment_id, "uuid": experiment.uuid,
-                "decision_page_id": experiment.decision_page_id,
-                "conditions": [{"condition_id": cid, "code": code} for cid, code in experiment.conditions],
-            },
-            "units": [{
-                "index": unit.index + 1,
-                "title": unit.title,
-                "pages": [{
-                    "page_id": page.page_id, "title": page.title, "graded": page.graded, "sub_type": page.sub_type,
-                    "activities": [{
-                        "activity_id": a.activity_id, "revision_id": a.revision_id, "title": a.title,
-                        "parts": [{"part_id": p.part_id, "kind": p.kind, "out_of": p.out_of} for p in a.parts],
-                    } for a in page.activities],
-                    "videos": [{"content_element_id": v.content_element_id, "url": v.url, "title": v.title, "length": v.length}
-                               for v in page.videos],
-                } for page in unit.pages],
-            } for unit in project.units],
-        })
+        projects.append(
+            {
+                "project_id": project.project_id,
+                "publication_id": project.publication_id,
+                "title": project.title,
+                "slug": project.slug,
+                "experiment": None
+                if experiment is None
+                else {
+                    "experiment_id": experiment.experiment_id,
+                    "uuid": experiment.uuid,
+                    "decision_page_id": experiment.decision_page_id,
+                    "conditions": [{"condition_id": cid, "code": code} for cid, code in experiment.conditions],
+                },
+                "units": [
+                    {
+                        "index": unit.index + 1,
+                        "title": unit.title,
+                        "pages": [
+                            {
+                                "page_id": page.page_id,
+                                "title": page.title,
+                                "graded": page.graded,
+                                "sub_type": page.sub_type,
+                                "activities": [
+                                    {
+                                        "activity_id": a.activity_id,
+                                        "revision_id": a.revision_id,
+                                        "title": a.title,
+                                        "parts": [
+                                            {"part_id": p.part_id, "kind": p.kind, "out_of": p.out_of} for p in a.parts
+                                        ],
+                                    }
+                                    for a in page.activities
+                                ],
+                                "videos": [
+                                    {
+                                        "content_element_id": v.content_element_id,
+                                        "url": v.url,
+                                        "title": v.title,
+                                        "length": v.length,
+                                    }
+                                    for v in page.videos
+                                ],
+                            }
+                            for page in unit.pages
+                        ],
+                    }
+                    for unit in project.units
+                ],
+            }
+        )
     return {
         "seed": world.seed,
         "events": generator.events,
@@ -81,17 +124,20 @@ def catalogue(generator: CourseDataGenerator) -> dict[str, Any]:
 
 
 def section_rows(generator: CourseDataGenerator) -> list[dict[str, Any]]:
-    return [{
-        "section_id": section.section_id,
-        "project_id": section.project.project_id,
-        "title": section.title,
-        "slug": section.slug,
-        "start": _iso(section.start),
-        "end": _iso(section.end),
-        "utc_offset_hours": section.utc_offset_hours,
-        "learners": section.learners,
-        "events": generator.section_budget(section.section_id),
-    } for section in generator.world.sections]
+    return [
+        {
+            "section_id": section.section_id,
+            "project_id": section.project.project_id,
+            "title": section.title,
+            "slug": section.slug,
+            "start": _iso(section.start),
+            "end": _iso(section.end),
+            "utc_offset_hours": section.utc_offset_hours,
+            "learners": section.learners,
+            "events": generator.section_budget(section.section_id),
+        }
+        for section in generator.world.sections
+    ]
 
 
 def write_catalogue(generator: CourseDataGenerator, path: str | Path) -> list[Path]:

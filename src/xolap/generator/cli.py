@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -23,7 +22,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _parse_s3(url: str) -> tuple[str, str]:
-    rest = url[len("s3://"):]
+    rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
     if len(bucket) < 3:
         _fail(f"--out {url!r}: expected s3://bucket[/prefix] with a bucket name of at least 3 characters")
@@ -51,19 +50,29 @@ def _open_sink(out: str, *, seed: int, compress: bool, bundle_size: int):  # noq
         return JsonlFileSink(path), str(path)
     if path.exists() and not path.is_dir():
         _fail(f"--out {out}: exists and is not a directory (use a name ending .jsonl or .jsonl.gz for one file)")
-    return JsonlFolderSink(path, compress=compress), f"{path}/section/<id>/<category>/<day>.jsonl{'.gz' if compress else ''}"
+    return JsonlFolderSink(
+        path, compress=compress
+    ), f"{path}/section/<id>/<category>/<day>.jsonl{'.gz' if compress else ''}"
 
 
 def generate_command(
     events: int = typer.Option(..., "--events", "-n", min=0, help="How many statements to generate (exactly)."),
-    out: str = typer.Option(..., "--out", "-o", help="FILE.jsonl[.gz], a folder (split by section/category/day), or s3://bucket/prefix."),
+    out: str = typer.Option(
+        ..., "--out", "-o", help="FILE.jsonl[.gz], a folder (split by section/category/day), or s3://bucket/prefix."
+    ),
     seed: int = typer.Option(1, "--seed", help="Same seed and options give byte-identical output."),
     projects: int = typer.Option(3, "--projects", min=1, help="Course projects."),
     sections: int = typer.Option(3, "--sections", min=1, help="Sections per project."),
-    learners: Optional[int] = typer.Option(None, "--learners", min=1, help="Learners per section (default: about 400 events each)."),
-    start: str = typer.Option(DEFAULT_START.isoformat(), "--start", help="First possible term start date (YYYY-MM-DD)."),
+    learners: int | None = typer.Option(
+        None, "--learners", min=1, help="Learners per section (default: about 400 events each)."
+    ),
+    start: str = typer.Option(
+        DEFAULT_START.isoformat(), "--start", help="First possible term start date (YYYY-MM-DD)."
+    ),
     host: str = typer.Option(DEFAULT_HOST, "--host", help="Torus host name (actor.account.homePage)."),
-    catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="Also write the course catalogue (.json, or .csv + .sections.csv)."),
+    catalogue: Path | None = typer.Option(
+        None, "--catalogue", help="Also write the course catalogue (.json, or .csv + .sections.csv)."
+    ),
     gzip_output: bool = typer.Option(False, "--gzip", help="Folder output: write .jsonl.gz files."),
     bundle_size: int = typer.Option(1000, "--bundle-size", min=1, help="S3 output: statements per bundle at most."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -80,17 +89,36 @@ def generate_command(
     if catalogue is not None and catalogue.suffix.lower() not in (".json", ".csv"):
         _fail(f"--catalogue {catalogue}: must end with .json or .csv")
     try:
-        generator = CourseDataGenerator(seed, events, projects=projects, sections_per_project=sections,
-                                        learners_per_section=learners, start=start_date, host=host)
+        generator = CourseDataGenerator(
+            seed,
+            events,
+            projects=projects,
+            sections_per_project=sections,
+            learners_per_section=learners,
+            start=start_date,
+            host=host,
+        )
     except ValueError as exc:
         _fail(str(exc))
     sink, where = _open_sink(out, seed=seed, compress=gzip_output, bundle_size=bundle_size)
     world = generator.world
-    console.print(f"generating {events:,} statements: {len(world.projects)} projects, {len(world.sections)} sections, "
-                  f"{world.sections[0].learners} learners per section, seed {seed} → {where}", markup=False, soft_wrap=True)
+    console.print(
+        f"generating {events:,} statements: {len(world.projects)} projects, {len(world.sections)} sections, "
+        f"{world.sections[0].learners} learners per section, seed {seed} → {where}",
+        markup=False,
+        soft_wrap=True,
+    )
     began = time.perf_counter()
-    progress = Progress(TextColumn("[bold]generate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet)
+    progress = Progress(
+        TextColumn("[bold]generate"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
     try:
         with progress, sink:
             task = progress.add_task("generate", total=events, rate="")
@@ -103,7 +131,11 @@ def generate_command(
     except Exception as exc:  # noqa: BLE001 - shown to the operator (S3 errors, disk full, ...)
         _fail(f"writing to {out} failed: {exc}", 1)
     elapsed = time.perf_counter() - began
-    console.print(f"wrote {written:,} statements in {elapsed:.1f} s ({written / elapsed if elapsed else 0:,.0f}/s) to {where}", markup=False, soft_wrap=True)
+    console.print(
+        f"wrote {written:,} statements in {elapsed:.1f} s ({written / elapsed if elapsed else 0:,.0f}/s) to {where}",
+        markup=False,
+        soft_wrap=True,
+    )
     if hasattr(sink, "keys"):
         console.print(f"{len(sink.keys):,} bundles uploaded")
     if catalogue is not None:

@@ -56,8 +56,14 @@ class CourseDataGenerator:
             learners_per_section = auto_learners(events, max(1, projects), max(1, sections_per_project))
         self.seed = seed
         self.events = events
-        self.world: World = build_world(seed, projects=projects, sections_per_project=sections_per_project,
-                                        learners_per_section=learners_per_section, start=start, host=host)
+        self.world: World = build_world(
+            seed,
+            projects=projects,
+            sections_per_project=sections_per_project,
+            learners_per_section=learners_per_section,
+            start=start,
+            host=host,
+        )
         self.learners: dict[int, list[Learner]] = draw_learners(self.world)
         flat = [learner for section in self.world.sections for learner in self.learners[section.section_id]]
         budgets = allocate(events, [learner.weight for learner in flat])
@@ -75,7 +81,9 @@ class CourseDataGenerator:
         for section in self.world.sections:
             clock = TermClock(section)
             streams = [
-                LearnerSimulation(self.world, section, learner, clock, self.budgets[(section.section_id, learner.index)]).events()
+                LearnerSimulation(
+                    self.world, section, learner, clock, self.budgets[(section.section_id, learner.index)]
+                ).events()
                 for learner in self.learners[section.section_id]
                 if self.budgets[(section.section_id, learner.index)]
             ]
@@ -98,5 +106,14 @@ def generate(
     """Exactly `events` statements (section_id, category, timestamp_ms, statement), identical for the same arguments.
 
     Arguments are checked at once (ValueError naming the argument); statements are produced lazily."""
-    return iter(CourseDataGenerator(seed, events, projects=projects, sections_per_project=sections_per_project,
-                                    learners_per_section=learners_per_section, start=start, host=host))
+    return iter(
+        CourseDataGenerator(
+            seed,
+            events,
+            projects=projects,
+            sections_per_project=sections_per_project,
+            learners_per_section=learners_per_section,
+            start=start,
+            host=host,
+        )
+    )

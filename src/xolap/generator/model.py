@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from xolap.generator.vocabulary import PRACTICE_ACTIVITY_STEMS, SUBJECTS, TERMS, VIDEO_STEMS
 
@@ -156,7 +156,9 @@ def _part(rng: random.Random, index: int, objectives: tuple[int, ...]) -> Part:
     return Part(str(index + 1), kind, out_of, choices, correct, hints, objectives)
 
 
-def _activity(rng: random.Random, ids: _Ids, revisions: _Ids, title: str, base_difficulty: float, objectives: tuple[int, ...]) -> Activity:
+def _activity(
+    rng: random.Random, ids: _Ids, revisions: _Ids, title: str, base_difficulty: float, objectives: tuple[int, ...]
+) -> Activity:
     part_count = rng.choices((1, 2, 3), weights=(7, 2, 1))[0]
     parts = tuple(_part(rng, i, objectives) for i in range(part_count))
     return Activity(ids.take(), revisions.take(40), title, base_difficulty + rng.gauss(0, 0.6), parts)
@@ -179,8 +181,14 @@ def _project(rng: random.Random, subject_index: int, ids: _Ids, revisions: _Ids,
         pages.append(Page(ids.take(), f"{label} — Overview", u, False, "basic", (), overview_videos))
         for topic in topics[: rng.randint(3, len(topics))]:
             activities = tuple(
-                _activity(rng, ids, revisions, f"{topic}: {rng.choice(PRACTICE_ACTIVITY_STEMS)} {k + 1}", 0.2 * u - 0.6,
-                          (rng.choice(unit_objectives),))
+                _activity(
+                    rng,
+                    ids,
+                    revisions,
+                    f"{topic}: {rng.choice(PRACTICE_ACTIVITY_STEMS)} {k + 1}",
+                    0.2 * u - 0.6,
+                    (rng.choice(unit_objectives),),
+                )
                 for k in range(rng.choices((1, 2, 3), weights=(3, 4, 2))[0])
             )
             videos = tuple(_video(rng, stem, topic, k) for k in range(rng.choices((0, 1, 2), weights=(4, 5, 1))[0]))
@@ -231,7 +239,11 @@ def build_world(
     host: str = DEFAULT_HOST,
 ) -> World:
     """The course world of a seed: `projects` projects, each with `sections_per_project` sections of its own term."""
-    for name, value in (("projects", projects), ("sections_per_project", sections_per_project), ("learners_per_section", learners_per_section)):
+    for name, value in (
+        ("projects", projects),
+        ("sections_per_project", sections_per_project),
+        ("learners_per_section", learners_per_section),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if isinstance(start, datetime):
@@ -252,7 +264,7 @@ def build_world(
             weeks = rng.choice(TERM_WEEKS)
             utc_offset = rng.choice(UTC_OFFSETS_HOURS)
             term = _term_name(first_day)
-            local_midnight = datetime(first_day.year, first_day.month, first_day.day, tzinfo=timezone.utc)
+            local_midnight = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
             sections.append(
                 Section(
                     section_id=section_ids.take(40),

@@ -62,8 +62,14 @@ class LearnerSimulation:
         self.section = section
         self.clock = clock
         self.budget = budget
-        self.scope = st.Scope(world.host, learner.user_id, section.section_id, project.project_id,
-                              project.publication_id, learner.enrollment_id)
+        self.scope = st.Scope(
+            world.host,
+            learner.user_id,
+            section.section_id,
+            project.project_id,
+            project.publication_id,
+            learner.enrollment_id,
+        )
         self.pages = project.pages
         self.experiment = project.experiment
         self.end_ms = clock.end_ms
@@ -98,7 +104,7 @@ class LearnerSimulation:
         sessions = max(1, min(self.budget, round(self.budget / mean_session), active_days * 2))
         starts = self.clock.session_starts(rng, sessions, active_days)
         sizes = allocate(self.budget, [math.exp(rng.gauss(0.0, 0.5)) for _ in range(sessions)])
-        for start, size in zip(starts, sizes):
+        for start, size in zip(starts, sizes, strict=False):
             if size == 0:
                 continue
             earliest = self.now + rng.randrange(5 * MINUTE_MS, 45 * MINUTE_MS) if self.now else start
@@ -140,8 +146,14 @@ class LearnerSimulation:
             self.assigned = True
             condition_id, code = self.experiment.conditions[rng.randrange(len(self.experiment.conditions))]
             ms, ts = self._tick(20, 400)
-            yield ms, self.index, st.EXPERIMENT_CATEGORY, st.experiment_condition_assigned(
-                s, ts, self.experiment, condition_id, code, self.learner.enrollment_id)
+            yield (
+                ms,
+                self.index,
+                st.EXPERIMENT_CATEGORY,
+                st.experiment_condition_assigned(
+                    s, ts, self.experiment, condition_id, code, self.learner.enrollment_id
+                ),
+            )
         if page.graded:
             if page.page_id in self.quiz_results and not retake:
                 return  # looks at a submitted quiz's results
@@ -156,7 +168,13 @@ class LearnerSimulation:
                 yield from self._practice(page, guid, number, activity)
 
     def _p_correct(self, activity: Activity, attempt: int, part_attempt: int, hints: int) -> float:
-        x = 1.6 * (self.learner.skill - activity.difficulty) + 0.6 * (attempt - 1) + 0.5 * (part_attempt - 1) + 0.35 * hints + 0.8
+        x = (
+            1.6 * (self.learner.skill - activity.difficulty)
+            + 0.6 * (attempt - 1)
+            + 0.5 * (part_attempt - 1)
+            + 0.35 * hints
+            + 0.8
+        )
         return 1.0 / (1.0 + math.exp(-x))
 
     def _pick(self, options: Sequence[Any]) -> Any:
@@ -176,7 +194,10 @@ class LearnerSimulation:
                 if given == part.correct:
                     given = given + "?"
             text = self._pick(FEEDBACK_INCORRECT)
-        feedback = {"content": [{"children": [{"text": text}], "type": "p"}], "id": f"{part.part_id}-{'correct' if correct else 'incorrect'}"}
+        feedback = {
+            "content": [{"children": [{"text": text}], "type": "p"}],
+            "id": f"{part.part_id}-{'correct' if correct else 'incorrect'}",
+        }
         return score, {"files": [], "input": given}, feedback
 
     def _practice(self, page: Page, page_guid: str, page_number: int, activity: Activity) -> Iterator[Event]:
@@ -199,23 +220,64 @@ class LearnerSimulation:
                     correct = rng.random() < self._p_correct(activity, number, part_number, len(hints))
                     score, response, feedback = self._answer(part, correct)
                     ms, ts = self._tick(8_000, 110_000)
-                    yield ms, self.index, st.ATTEMPT_CATEGORY, st.part_attempt_evaluated(
-                        s, ts, activity, part, page.page_id, page_guid, page_number, activity_guid, number,
-                        self._uuid(), part_number, score, correct, response, feedback, hints, self.session_id)
+                    yield (
+                        ms,
+                        self.index,
+                        st.ATTEMPT_CATEGORY,
+                        st.part_attempt_evaluated(
+                            s,
+                            ts,
+                            activity,
+                            part,
+                            page.page_id,
+                            page_guid,
+                            page_number,
+                            activity_guid,
+                            number,
+                            self._uuid(),
+                            part_number,
+                            score,
+                            correct,
+                            response,
+                            feedback,
+                            hints,
+                            self.session_id,
+                        ),
+                    )
                     if not correct and rng.random() < 0.05 + 0.05 * max(0.0, -learner.skill):
                         ms, ts = self._tick(5_000, 60_000)
                         message = self._pick(TUTOR_QUESTIONS)
-                        yield ms, self.index, st.TUTOR_CATEGORY, st.tutor_message(
-                            s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, message,
-                            activity_level=rng.random() < 0.8)
+                        yield (
+                            ms,
+                            self.index,
+                            st.TUTOR_CATEGORY,
+                            st.tutor_message(
+                                s,
+                                ts,
+                                activity,
+                                page.page_id,
+                                page_guid,
+                                page_number,
+                                activity_guid,
+                                number,
+                                message,
+                                activity_level=rng.random() < 0.8,
+                            ),
+                        )
                     if correct or part_number >= MAX_PART_ATTEMPTS or rng.random() > 0.35 * learner.persistence:
                         break
                 total += score
                 out_of += part.out_of
             success = total >= out_of
             ms, ts = self._tick(200, 3_000)
-            yield ms, self.index, st.ATTEMPT_CATEGORY, st.activity_attempt_evaluated(
-                s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, total, out_of, success)
+            yield (
+                ms,
+                self.index,
+                st.ATTEMPT_CATEGORY,
+                st.activity_attempt_evaluated(
+                    s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, total, out_of, success
+                ),
+            )
             if success or rng.random() > learner.persistence:
                 return
 
@@ -234,23 +296,63 @@ class LearnerSimulation:
                 correct = rng.random() < self._p_correct(activity, page_number, 1, 0)
                 score, response, feedback = self._answer(part, correct)
                 ms, ts = self._tick(5, 60)
-                yield ms, self.index, st.ATTEMPT_CATEGORY, st.part_attempt_evaluated(
-                    s, ts, activity, part, page.page_id, page_guid, page_number, activity_guid, number,
-                    self._uuid(), 1, score, correct, response, feedback, [], self.session_id)
+                yield (
+                    ms,
+                    self.index,
+                    st.ATTEMPT_CATEGORY,
+                    st.part_attempt_evaluated(
+                        s,
+                        ts,
+                        activity,
+                        part,
+                        page.page_id,
+                        page_guid,
+                        page_number,
+                        activity_guid,
+                        number,
+                        self._uuid(),
+                        1,
+                        score,
+                        correct,
+                        response,
+                        feedback,
+                        [],
+                        self.session_id,
+                    ),
+                )
                 total += score
                 out_of += part.out_of
             ms, ts = self._tick(5, 60)
-            yield ms, self.index, st.ATTEMPT_CATEGORY, st.activity_attempt_evaluated(
-                s, ts, activity, page.page_id, page_guid, page_number, activity_guid, number, total, out_of,
-                total >= out_of)
+            yield (
+                ms,
+                self.index,
+                st.ATTEMPT_CATEGORY,
+                st.activity_attempt_evaluated(
+                    s,
+                    ts,
+                    activity,
+                    page.page_id,
+                    page_guid,
+                    page_number,
+                    activity_guid,
+                    number,
+                    total,
+                    out_of,
+                    total >= out_of,
+                ),
+            )
             page_score += total
             page_out_of += out_of
         scaled = page_score / page_out_of if page_out_of else 0.0
         passed = scaled >= QUIZ_PASS
         self.quiz_results[page.page_id] = max(scaled, self.quiz_results.get(page.page_id, 0.0))
         ms, ts = self._tick(50, 500)
-        yield ms, self.index, st.ATTEMPT_CATEGORY, st.page_attempt_evaluated(s, ts, page, page_guid, page_number, page_score,
-                                                                  page_out_of, passed)
+        yield (
+            ms,
+            self.index,
+            st.ATTEMPT_CATEGORY,
+            st.page_attempt_evaluated(s, ts, page, page_guid, page_number, page_score, page_out_of, passed),
+        )
         if not passed and page_number < MAX_QUIZ_ATTEMPTS and rng.random() < self.learner.persistence:
             self.retakes.append(page)
 
@@ -272,8 +374,14 @@ class LearnerSimulation:
             progress = round(_covered(segments) / length, 4)
             if end >= length:
                 ms, ts = self._tick(0, 300)
-                yield ms, self.index, st.VIDEO_CATEGORY, st.video_completed(
-                    s, ts, video, pid, page_guid, page_number, length, progress, _segments_text(segments))
+                yield (
+                    ms,
+                    self.index,
+                    st.VIDEO_CATEGORY,
+                    st.video_completed(
+                        s, ts, video, pid, page_guid, page_number, length, progress, _segments_text(segments)
+                    ),
+                )
                 return
             action = rng.random()
             if action < 0.25 and position < length - 30:  # skip ahead or go back
@@ -282,15 +390,36 @@ class LearnerSimulation:
                 else:
                     target = round(max(0.0, position - rng.uniform(5, 60)), 3)
                 ms, ts = self._tick(0, 300)
-                yield ms, self.index, st.VIDEO_CATEGORY, st.video_seeked(s, ts, video, pid, page_guid, page_number, position, target)
+                yield (
+                    ms,
+                    self.index,
+                    st.VIDEO_CATEGORY,
+                    st.video_seeked(s, ts, video, pid, page_guid, page_number, position, target),
+                )
                 position = target
                 ms, ts = self._tick(200, 1_500)
-                yield ms, self.index, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
+                yield (
+                    ms,
+                    self.index,
+                    st.VIDEO_CATEGORY,
+                    st.video_played(s, ts, video, pid, page_guid, page_number, position),
+                )
                 continue
             ms, ts = self._tick(0, 300)
-            yield ms, self.index, st.VIDEO_CATEGORY, st.video_paused(
-                s, ts, video, pid, page_guid, page_number, position, progress, _segments_text(segments))
+            yield (
+                ms,
+                self.index,
+                st.VIDEO_CATEGORY,
+                st.video_paused(
+                    s, ts, video, pid, page_guid, page_number, position, progress, _segments_text(segments)
+                ),
+            )
             if action > 0.8 or rng.random() < 0.2 / self.learner.attention:
                 return  # leaves the video
             ms, ts = self._tick(2_000, 90_000)
-            yield ms, self.index, st.VIDEO_CATEGORY, st.video_played(s, ts, video, pid, page_guid, page_number, position)
+            yield (
+                ms,
+                self.index,
+                st.VIDEO_CATEGORY,
+                st.video_played(s, ts, video, pid, page_guid, page_number, position),
+            )

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -38,7 +38,9 @@ class _LineWriter:
         self._raw: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed in close()
         # filename='' and mtime=0 keep the gzip header free of run-specific bytes (determinism).
         self._out: BinaryIO = (
-            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6) if compress else self._raw
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
+            if compress
+            else self._raw
         )
         self._lines: list[bytes] = []
 
@@ -88,7 +90,7 @@ class JsonlFileSink(_SinkBase):
 
 
 def day_of(ms: int) -> str:
-    return datetime.fromtimestamp(ms // DAY_MS * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ms // DAY_MS * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 class JsonlFolderSink(_SinkBase):
@@ -135,7 +137,9 @@ class S3BundleSink(_SinkBase):
     time is its last statement's time and its id a hash of seed, section, category and sequence number, so keys are
     the same on every run. Uploads run on `workers` threads with a bounded number in flight."""
 
-    def __init__(self, uploader: Any, *, seed: int, bundle_size: int = 1000, max_span_ms: int = DAY_MS, workers: int = 4):
+    def __init__(
+        self, uploader: Any, *, seed: int, bundle_size: int = 1000, max_span_ms: int = DAY_MS, workers: int = 4
+    ):
         if bundle_size < 1:
             raise ValueError(f"bundle_size must be at least 1, got {bundle_size}")
         self.uploader = uploader
@@ -175,12 +179,16 @@ class S3BundleSink(_SinkBase):
         section_id, category = group
         sequence = self._sequence.get(group, 0) + 1
         self._sequence[group] = sequence
-        bundle_id = hashlib.sha256(f"xolap-generator:{self.seed}:{section_id}:{category}:{sequence}".encode()).hexdigest()[:32]
-        at = datetime.fromtimestamp(self._last_ms[group] / 1000, tz=timezone.utc)
+        bundle_id = hashlib.sha256(
+            f"xolap-generator:{self.seed}:{section_id}:{category}:{sequence}".encode()
+        ).hexdigest()[:32]
+        at = datetime.fromtimestamp(self._last_ms[group] / 1000, tz=UTC)
         while len(self._pending) >= self._max_pending:
             self.keys.append(self._pending.pop(0).result())
         self._pending.append(
-            self._pool.submit(self.uploader.upload, "section", section_id, category, buffered[1], at, bundle_id=bundle_id)
+            self._pool.submit(
+                self.uploader.upload, "section", section_id, category, buffered[1], at, bundle_id=bundle_id
+            )
         )
 
     def _flush_all(self) -> None:

@@ -10,7 +10,7 @@ Attempt", ...) so dashboards can show titles, and `success` on attempts reflects
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 OLI = "http://oli.cmu.edu/extensions/"
@@ -77,7 +77,7 @@ def iso_ms(ms: int) -> str:
     day, rest = divmod(ms, 86_400_000)
     prefix = _DAY_PREFIX.get(day)
     if prefix is None:
-        prefix = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%dT")
+        prefix = datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%dT")
         _DAY_PREFIX[day] = prefix
         if not _CLOCK_TEXT:
             _CLOCK_TEXT.extend(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}." for s in range(86_400))
@@ -90,7 +90,9 @@ class Scope:
 
     __slots__ = ("host", "user_id", "section_id", "project_id", "publication_id", "enrollment_id")
 
-    def __init__(self, host: str, user_id: int, section_id: int, project_id: int, publication_id: int, enrollment_id: int):
+    def __init__(
+        self, host: str, user_id: int, section_id: int, project_id: int, publication_id: int, enrollment_id: int
+    ):
         self.host = host
         self.user_id = str(user_id)
         self.section_id = section_id
@@ -113,8 +115,15 @@ def _score(raw: float, out_of: float) -> dict[str, Any]:
 # --- video -----------------------------------------------------------------------------------------------------------
 
 
-def _video_context(s: Scope, page_id: int, page_guid: str, page_number: int, element: str, length: float | None,
-                   completed: bool = False) -> dict[str, Any]:
+def _video_context(
+    s: Scope,
+    page_id: int,
+    page_guid: str,
+    page_number: int,
+    element: str,
+    length: float | None,
+    completed: bool = False,
+) -> dict[str, Any]:
     ext: dict[str, Any] = {
         K_CONTENT_ELEMENT: element,
         K_ENROLLMENT: s.enrollment_id,
@@ -143,7 +152,9 @@ def _video_object(url: str, title: str) -> dict[str, Any]:
     return {"definition": {"name": {"en-US": title}, "type": VIDEO_TYPE}, "id": url, "objectType": "Activity"}
 
 
-def video_played(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, page_number: int, time: float) -> dict[str, Any]:
+def video_played(
+    s: Scope, ts: str, video: Any, page_id: int, page_guid: str, page_number: int, time: float
+) -> dict[str, Any]:
     return {
         "actor": s.actor(),
         "context": _video_context(s, page_id, page_guid, page_number, video.content_element_id, video.length),
@@ -155,8 +166,17 @@ def video_played(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, pa
     }
 
 
-def video_paused(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, page_number: int, time: float,
-                 progress: float, segments: str) -> dict[str, Any]:
+def video_paused(
+    s: Scope,
+    ts: str,
+    video: Any,
+    page_id: int,
+    page_guid: str,
+    page_number: int,
+    time: float,
+    progress: float,
+    segments: str,
+) -> dict[str, Any]:
     return {
         "actor": s.actor(),
         "context": _video_context(s, page_id, page_guid, page_number, video.content_element_id, video.length),
@@ -168,8 +188,9 @@ def video_paused(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, pa
     }
 
 
-def video_seeked(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, page_number: int, time_from: float,
-                 time_to: float) -> dict[str, Any]:
+def video_seeked(
+    s: Scope, ts: str, video: Any, page_id: int, page_guid: str, page_number: int, time_from: float, time_to: float
+) -> dict[str, Any]:
     return {
         "actor": s.actor(),
         "context": _video_context(s, page_id, page_guid, page_number, video.content_element_id, None),
@@ -181,8 +202,17 @@ def video_seeked(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, pa
     }
 
 
-def video_completed(s: Scope, ts: str, video: Any, page_id: int, page_guid: str, page_number: int, time: float,
-                    progress: float, segments: str) -> dict[str, Any]:
+def video_completed(
+    s: Scope,
+    ts: str,
+    video: Any,
+    page_id: int,
+    page_guid: str,
+    page_number: int,
+    time: float,
+    progress: float,
+    segments: str,
+) -> dict[str, Any]:
     return {
         "actor": s.actor(),
         "context": _video_context(s, page_id, page_guid, page_number, video.content_element_id, video.length, True),
@@ -221,8 +251,9 @@ def page_viewed(s: Scope, ts: str, page: Any, page_guid: str, page_number: int) 
     }
 
 
-def page_attempt_evaluated(s: Scope, ts: str, page: Any, page_guid: str, page_number: int, score: float,
-                           out_of: float, success: bool) -> dict[str, Any]:
+def page_attempt_evaluated(
+    s: Scope, ts: str, page: Any, page_guid: str, page_number: int, score: float, out_of: float, success: bool
+) -> dict[str, Any]:
     return {
         "actor": s.actor(),
         "context": {
@@ -250,8 +281,19 @@ def page_attempt_evaluated(s: Scope, ts: str, page: Any, page_guid: str, page_nu
 # --- activities ------------------------------------------------------------------------------------------------------
 
 
-def activity_attempt_evaluated(s: Scope, ts: str, activity: Any, page_id: int, page_guid: str, page_number: int,
-                               guid: str, number: int, score: float, out_of: float, success: bool) -> dict[str, Any]:
+def activity_attempt_evaluated(
+    s: Scope,
+    ts: str,
+    activity: Any,
+    page_id: int,
+    page_guid: str,
+    page_number: int,
+    guid: str,
+    number: int,
+    score: float,
+    out_of: float,
+    success: bool,
+) -> dict[str, Any]:
     return {
         "actor": s.actor(),
         "context": {
@@ -280,9 +322,25 @@ def activity_attempt_evaluated(s: Scope, ts: str, activity: Any, page_id: int, p
     }
 
 
-def part_attempt_evaluated(s: Scope, ts: str, activity: Any, part: Any, page_id: int, page_guid: str, page_number: int,
-                           activity_guid: str, activity_number: int, guid: str, number: int, score: float,
-                           success: bool, response: Any, feedback: Any, hints: list[str], session_id: str) -> dict[str, Any]:
+def part_attempt_evaluated(
+    s: Scope,
+    ts: str,
+    activity: Any,
+    part: Any,
+    page_id: int,
+    page_guid: str,
+    page_number: int,
+    activity_guid: str,
+    activity_number: int,
+    guid: str,
+    number: int,
+    score: float,
+    success: bool,
+    response: Any,
+    feedback: Any,
+    hints: list[str],
+    session_id: str,
+) -> dict[str, Any]:
     title = activity.title if len(activity.parts) == 1 else f"{activity.title} (part {part.part_id})"
     return {
         "actor": s.actor(),
@@ -324,8 +382,19 @@ def part_attempt_evaluated(s: Scope, ts: str, activity: Any, part: Any, page_id:
     }
 
 
-def tutor_message(s: Scope, ts: str, activity: Any, page_id: int, page_guid: str, page_number: int,
-                  activity_guid: str, activity_number: int, message: str, *, activity_level: bool = True) -> dict[str, Any]:
+def tutor_message(
+    s: Scope,
+    ts: str,
+    activity: Any,
+    page_id: int,
+    page_guid: str,
+    page_number: int,
+    activity_guid: str,
+    activity_number: int,
+    message: str,
+    *,
+    activity_level: bool = True,
+) -> dict[str, Any]:
     """TutorActivityMessage (activity_level) or TutorMessage; both go to the tutor_activity_message bundles."""
     kind = "tutor_activity_message" if activity_level else "tutor_message"
     return {
@@ -360,8 +429,9 @@ def tutor_message(s: Scope, ts: str, activity: Any, page_id: int, page_guid: str
     }
 
 
-def experiment_condition_assigned(s: Scope, ts: str, experiment: Any, condition_id: int, condition_code: str,
-                                  assignment_id: int) -> dict[str, Any]:
+def experiment_condition_assigned(
+    s: Scope, ts: str, experiment: Any, condition_id: int, condition_code: str, assignment_id: int
+) -> dict[str, Any]:
     key = f"assignment:{assignment_id}"
     attribution = {
         "algorithm": "weighted_random",

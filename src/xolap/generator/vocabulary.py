@@ -20,12 +20,27 @@ SUBJECTS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...] =
         "Probability and Statistics",
         "prob-stats",
         (
-            ("Exploratory Data Analysis", ("Distributions", "Measures of Center", "Spread", "Boxplots", "Scatterplots")),
+            (
+                "Exploratory Data Analysis",
+                ("Distributions", "Measures of Center", "Spread", "Boxplots", "Scatterplots"),
+            ),
             ("Producing Data", ("Sampling", "Bias", "Observational Studies", "Experiments", "Causation")),
-            ("Probability", ("Sample Spaces", "Rules of Probability", "Conditional Probability", "Independence", "Bayes' Rule")),
-            ("Random Variables", ("Discrete Variables", "Binomial Distribution", "Normal Distribution", "Expected Value", "Variance")),
-            ("Sampling Distributions", ("Sample Proportions", "Sample Means", "Central Limit Theorem", "Standard Error", "Simulation")),
-            ("Inference", ("Confidence Intervals", "Hypothesis Tests", "P-values", "Two-Sample Tests", "Chi-Square Tests")),
+            (
+                "Probability",
+                ("Sample Spaces", "Rules of Probability", "Conditional Probability", "Independence", "Bayes' Rule"),
+            ),
+            (
+                "Random Variables",
+                ("Discrete Variables", "Binomial Distribution", "Normal Distribution", "Expected Value", "Variance"),
+            ),
+            (
+                "Sampling Distributions",
+                ("Sample Proportions", "Sample Means", "Central Limit Theorem", "Standard Error", "Simulation"),
+            ),
+            (
+                "Inference",
+                ("Confidence Intervals", "Hypothesis Tests", "P-values", "Two-Sample Tests", "Chi-Square Tests"),
+            ),
         ),
     ),
     (
@@ -33,7 +48,10 @@ SUBJECTS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...] =
         "gen-chem",
         (
             ("Matter and Measurement", ("Units", "Significant Figures", "Density", "Mixtures", "Dimensional Analysis")),
-            ("Atomic Structure", ("Electrons", "Quantum Numbers", "Orbitals", "Electron Configuration", "Periodic Trends")),
+            (
+                "Atomic Structure",
+                ("Electrons", "Quantum Numbers", "Orbitals", "Electron Configuration", "Periodic Trends"),
+            ),
             ("Chemical Bonding", ("Ionic Bonds", "Covalent Bonds", "Lewis Structures", "VSEPR", "Polarity")),
             ("Stoichiometry", ("The Mole", "Balancing Equations", "Limiting Reagents", "Percent Yield", "Solutions")),
             ("Thermochemistry", ("Energy", "Enthalpy", "Calorimetry", "Hess's Law", "Bond Energies")),
@@ -49,17 +67,32 @@ SUBJECTS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...] =
             ("Algorithms", ("Searching", "Sorting", "Recursion", "Complexity", "Greedy Algorithms")),
             ("Data Representation", ("Binary Numbers", "Text Encoding", "Images", "Compression", "Encryption")),
             ("Networks", ("The Internet", "Protocols", "Routing", "The Web", "Security")),
-            ("Computing and Society", ("Privacy", "Algorithmic Bias", "Intellectual Property", "Automation", "Accessibility")),
+            (
+                "Computing and Society",
+                ("Privacy", "Algorithmic Bias", "Intellectual Property", "Automation", "Accessibility"),
+            ),
         ),
     ),
     (
         "Introduction to Psychology",
         "intro-psych",
         (
-            ("Research Methods", ("The Scientific Method", "Descriptive Research", "Correlation", "Experiments", "Ethics")),
+            (
+                "Research Methods",
+                ("The Scientific Method", "Descriptive Research", "Correlation", "Experiments", "Ethics"),
+            ),
             ("Biopsychology", ("Neurons", "The Brain", "The Endocrine System", "Genes and Behavior", "Sleep")),
             ("Sensation and Perception", ("Vision", "Hearing", "Attention", "Perceptual Organization", "Illusions")),
-            ("Learning", ("Classical Conditioning", "Operant Conditioning", "Reinforcement Schedules", "Observational Learning", "Habits")),
+            (
+                "Learning",
+                (
+                    "Classical Conditioning",
+                    "Operant Conditioning",
+                    "Reinforcement Schedules",
+                    "Observational Learning",
+                    "Habits",
+                ),
+            ),
             ("Memory", ("Encoding", "Storage", "Retrieval", "Forgetting", "Memory Distortions")),
             ("Social Psychology", ("Attitudes", "Conformity", "Group Behavior", "Prejudice", "Helping Behavior")),
         ),
@@ -68,18 +101,42 @@ SUBJECTS: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...] =
         "Microeconomics",
         "microecon",
         (
-            ("Thinking Like an Economist", ("Scarcity", "Opportunity Cost", "Marginal Analysis", "Trade-offs", "Models")),
+            (
+                "Thinking Like an Economist",
+                ("Scarcity", "Opportunity Cost", "Marginal Analysis", "Trade-offs", "Models"),
+            ),
             ("Supply and Demand", ("Demand", "Supply", "Market Equilibrium", "Shifts", "Price Controls")),
             ("Elasticity", ("Price Elasticity", "Income Elasticity", "Cross Elasticity", "Tax Incidence", "Revenue")),
-            ("Consumer Choice", ("Utility", "Budget Constraints", "Indifference Curves", "Income Effects", "Behavioral Economics")),
-            ("Production and Costs", ("Production Functions", "Short-Run Costs", "Long-Run Costs", "Economies of Scale", "Profit")),
-            ("Market Structures", ("Perfect Competition", "Monopoly", "Oligopoly", "Game Theory", "Monopolistic Competition")),
+            (
+                "Consumer Choice",
+                ("Utility", "Budget Constraints", "Indifference Curves", "Income Effects", "Behavioral Economics"),
+            ),
+            (
+                "Production and Costs",
+                ("Production Functions", "Short-Run Costs", "Long-Run Costs", "Economies of Scale", "Profit"),
+            ),
+            (
+                "Market Structures",
+                ("Perfect Competition", "Monopoly", "Oligopoly", "Game Theory", "Monopolistic Competition"),
+            ),
         ),
     ),
 )
 
-PRACTICE_ACTIVITY_STEMS = ("Check Your Understanding", "Learn by Doing", "Did I Get This?", "Practice", "Worked Example")
-VIDEO_STEMS = ("Introduction to {topic}", "{topic} Explained", "{topic}: A Worked Example", "Lecture: {topic}", "{topic} in Five Minutes")
+PRACTICE_ACTIVITY_STEMS = (
+    "Check Your Understanding",
+    "Learn by Doing",
+    "Did I Get This?",
+    "Practice",
+    "Worked Example",
+)
+VIDEO_STEMS = (
+    "Introduction to {topic}",
+    "{topic} Explained",
+    "{topic}: A Worked Example",
+    "Lecture: {topic}",
+    "{topic} in Five Minutes",
+)
 TERMS = (("Spring", 1, 12), ("Summer", 5, 18), ("Fall", 8, 31), ("Winter", 11, 2))
 TUTOR_QUESTIONS = (
     "Can you give me a hint for this question?",
@@ -92,5 +149,20 @@ TUTOR_QUESTIONS = (
     "Is there a formula I should use here?",
 )
 FEEDBACK_CORRECT = ("Correct!", "Nice work.", "That's right.", "Exactly.")
-FEEDBACK_INCORRECT = ("Not quite. Review the reading and try again.", "Incorrect.", "Close, but check your reasoning.", "That's not it.")
-SHORT_ANSWERS = ("osmosis", "the mitochondria", "it increases", "it decreases", "no change", "42", "0.05", "true", "false")
+FEEDBACK_INCORRECT = (
+    "Not quite. Review the reading and try again.",
+    "Incorrect.",
+    "Close, but check your reasoning.",
+    "That's not it.",
+)
+SHORT_ANSWERS = (
+    "osmosis",
+    "the mitochondria",
+    "it increases",
+    "it decreases",
+    "no change",
+    "42",
+    "0.05",
+    "true",
+    "false",
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -57,7 +57,9 @@ class RichIngestProgress:
         self.total_rows += rows
         self.total_rejected += rejected
         elapsed = max(time.perf_counter() - self.started, 1e-6)
-        self.progress.update(self.task, rows=self.total_rows, rejected=self.total_rejected, rate=int(self.total_rows / elapsed))
+        self.progress.update(
+            self.task, rows=self.total_rows, rejected=self.total_rejected, rate=int(self.total_rows / elapsed)
+        )
 
     def file_done(self, item: Any) -> None:
         self.progress.advance(self.task)
@@ -77,9 +79,16 @@ def print_summary(summary: Any, console: Any, max_errors: int) -> None:
     )
     if summary.rejected:
         shown = summary.errors[:max_errors]
-        console.print(f"[yellow]rejected lines[/yellow] (first {len(shown)} of {summary.rejected:,}; all are in ingest_errors):")
+        console.print(
+            f"[yellow]rejected lines[/yellow] (first {len(shown)} of {summary.rejected:,}; all are in ingest_errors):"
+        )
         for error in shown:
-            console.print(f"  {error.source_file}:{error.source_line}: {error.reason}", markup=False, highlight=False, soft_wrap=True)
+            console.print(
+                f"  {error.source_file}:{error.source_line}: {error.reason}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     if summary.warnings:
         console.print(
             f"[yellow]warnings[/yellow]: {summary.warnings:,} malformed optional values were stored as NULL "
@@ -113,7 +122,7 @@ def ingest_command(
     ),
     max_errors: int = typer.Option(20, "--errors", min=0, help="How many rejected lines to list."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    show_progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: on a terminal."),
+    show_progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Default: on a terminal."),
 ) -> None:
     """Ingest xAPI statement files into raw_events; rejected lines are listed and kept in ingest_errors."""
     from xolap.operation_errors import OperationError
@@ -124,8 +133,9 @@ def ingest_command(
     if show_progress is None:
         show_progress = err_console.is_terminal and not as_json
     try:
-        with open_operations(injected.get("settings"), client=injected.get("client"),
-                             s3_factory=injected.get("s3_factory")) as ops:
+        with open_operations(
+            injected.get("settings"), client=injected.get("client"), s3_factory=injected.get("s3_factory")
+        ) as ops:
             if ops.remote:
                 err_console.print(f"xolap serve holds the engine: ingesting through {ops.url}", soft_wrap=True)
             progress = RichIngestProgress(err_console) if show_progress and not ops.remote else None

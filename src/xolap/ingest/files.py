@@ -20,7 +20,9 @@ from typing import Any
 
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client import tag
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.config import Settings
+from xolap.ingest.limits import IngestLimits
 from xolap.ingest.pipeline import (
     GZIP_MAGIC,
     MAX_RAW_LINE_CHARS,
@@ -35,8 +37,6 @@ from xolap.ingest.pipeline import (
     check_expansion,
     ingest_bytes,
 )
-from xolap.ingest.limits import IngestLimits
-from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.sql import LINE_FORMAT, quote, source_line_expression, staged_select_sql
 
@@ -115,13 +115,23 @@ def expand_s3(argument: str, s3: Any) -> list[InputFile]:
                 continue
             if exact and key != pattern:
                 continue
-            if magic and not (pattern.endswith("/**") and key.startswith(prefix)) and not fnmatch.fnmatchcase(key, pattern):
+            if (
+                magic
+                and not (pattern.endswith("/**") and key.startswith(prefix))
+                and not fnmatch.fnmatchcase(key, pattern)
+            ):
                 continue
             if not exact and not magic and not _is_jsonl_name(key):
                 continue
             etag = item.get("ETag")
             found.append(
-                InputFile(f"s3://{bucket}/{key}", bucket=bucket, key=key, size=item.get("Size"), etag=etag.strip('"') if etag else None)
+                InputFile(
+                    f"s3://{bucket}/{key}",
+                    bucket=bucket,
+                    key=key,
+                    size=item.get("Size"),
+                    etag=etag.strip('"') if etag else None,
+                )
             )
     if exact and not found:
         raise InputError(f"{argument}: no such object")
@@ -193,7 +203,9 @@ def sniff_local(path: Path) -> bool:
         except zlib.error as exc:
             raise NotJsonlError(f"{path}: not a JSONL file: broken gzip stream ({exc})") from None
     if _looks_binary(head[:SNIFF_BYTES]):
-        raise NotJsonlError(f"{path}: not a JSONL file ({'gzip content is binary' if gzipped else 'binary content'}, not UTF-8 JSON lines)")
+        raise NotJsonlError(
+            f"{path}: not a JSONL file ({'gzip content is binary' if gzipped else 'binary content'}, not UTF-8 JSON lines)"
+        )
     return gzipped
 
 
@@ -260,7 +272,9 @@ def ingest_local_file_sql(
     limits = IngestLimits.from_settings(settings)
     if has_oversize_line(path, gzipped, limits):  # ClickHouse would hold the whole line: the Python splitter will not
         with path.open("rb") as stream:
-            return ingest_bytes(client, settings, stream, source_file=name, source_etag=source_etag, ingest_path=ingest_path)
+            return ingest_bytes(
+                client, settings, stream, source_file=name, source_etag=source_etag, ingest_path=ingest_path
+            )
     source = file_source(path, gzipped)
     query_tag = f"ingest:{ingest_path}"
     database = settings.clickhouse_database
@@ -276,9 +290,13 @@ def ingest_local_file_sql(
     errors: list[LineError] = []
     warned: list[LineError] = []  # warnings of stored rows (malformed optional values stored NULL)
     for first in range(0, max(total, 1), STAGE_CHUNK_ROWS):
-        where = "1" if total <= STAGE_CHUNK_ROWS else f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
+        where = (
+            "1" if total <= STAGE_CHUNK_ROWS else f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
+        )
         try:
-            client.command(tag(f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where)}", query_tag))
+            client.command(
+                tag(f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where)}", query_tag)
+            )
         except Exception as exc:
             raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
         try:
@@ -304,7 +322,14 @@ def ingest_local_file_sql(
                     query_tag,
                 )
             )
-            client.command(tag(experiment_attributions.insert_from_stage_sql(f"`{database}`.experiment_attributions", stage, **values), query_tag))
+            client.command(
+                tag(
+                    experiment_attributions.insert_from_stage_sql(
+                        f"`{database}`.experiment_attributions", stage, **values
+                    ),
+                    query_tag,
+                )
+            )
         finally:
             client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
             data_version.rows_written(database)  # the chunk's scopes are not read back: every scope's version moves
@@ -369,11 +394,15 @@ def ingest_file(
                 on_progress(report.rows, report.rejected)
             return report
         with item.local.open("rb") as stream:
-            return ingest_bytes(client, settings, stream, source_file=item.uri, ingest_path=ingest_path, on_progress=on_progress)
+            return ingest_bytes(
+                client, settings, stream, source_file=item.uri, ingest_path=ingest_path, on_progress=on_progress
+            )
     if s3 is None:
         raise InputError(f"{item.uri}: S3 is not configured")
     response = s3.get_object(Bucket=item.bucket, Key=item.key)
     etag = response.get("ETag")
     etag = etag.strip('"') if isinstance(etag, str) else item.etag
     body: Iterator[bytes] | Any = response["Body"]
-    return ingest_bytes(client, settings, body, source_file=item.uri, source_etag=etag, ingest_path=ingest_path, on_progress=on_progress)
+    return ingest_bytes(
+        client, settings, body, source_file=item.uri, source_etag=etag, ingest_path=ingest_path, on_progress=on_progress
+    )

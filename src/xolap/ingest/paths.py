@@ -63,7 +63,9 @@ class IngestSummary:
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
             "rows_per_s": round(self.rows / self.seconds) if self.seconds else None,
-            "errors": [{"file": e.source_file, "line": e.source_line, "reason": e.reason} for e in self.errors[:max_errors]],
+            "errors": [
+                {"file": e.source_file, "line": e.source_line, "reason": e.reason} for e in self.errors[:max_errors]
+            ],
             "failures": [{"file": f.source_file, "error": f.message} for f in self.failures],
             "exit_code": self.exit_code,
         }
@@ -98,6 +100,7 @@ def ingest_paths(
     summary = IngestSummary()
     started = time.perf_counter()
     if s3_factory is None:
+
         def s3_factory() -> Any:
             from xolap.ingest.aws_clients import aws_client
 
@@ -121,7 +124,11 @@ def ingest_paths(
             return summary
         drop_stale_stages(client, settings)
     except Exception as exc:  # the engine cannot answer at all
-        summary.failures.append(FileFailure("", f"ClickHouse is not reachable: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"))
+        summary.failures.append(
+            FileFailure(
+                "", f"ClickHouse is not reachable: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"
+            )
+        )
         return summary
     try:
         files = expand_paths(paths, s3, roots=roots)
@@ -168,7 +175,10 @@ def ingest_paths(
 
 def summary_from_dict(data: dict[str, Any]) -> IngestSummary:
     return IngestSummary(
-        files=data["files"], rows=data["rows"], rejected=data["rejected"], seconds=data["seconds"],
+        files=data["files"],
+        rows=data["rows"],
+        rejected=data["rejected"],
+        seconds=data["seconds"],
         warnings=data.get("warnings", 0),
         errors=[LineError(e["file"], e["line"], e["reason"], "") for e in data["errors"]],
         failures=[FileFailure(f["file"], f["error"]) for f in data["failures"]],
@@ -187,9 +197,17 @@ def engine_choice(engine: str, settings: Settings) -> bool | None:
     return use_sql
 
 
-def ingest_here(client: Any, settings: Settings, paths: list[str], *, engine: str = "auto", max_errors: int = 20,
-                progress: IngestProgress | None = None, s3_factory: Callable[[], Any] | None = None,
-                roots: list[Path] | None = None) -> dict[str, Any]:
+def ingest_here(
+    client: Any,
+    settings: Settings,
+    paths: list[str],
+    *,
+    engine: str = "auto",
+    max_errors: int = 20,
+    progress: IngestProgress | None = None,
+    s3_factory: Callable[[], Any] | None = None,
+    roots: list[Path] | None = None,
+) -> dict[str, Any]:
     """`xolap ingest` on this engine: the summary as JSON. With roots (a server ingesting for a client), a local path
     outside them is refused before anything is read."""
     from xolap.operation_errors import refused
@@ -208,5 +226,11 @@ def ingest_here(client: Any, settings: Settings, paths: list[str], *, engine: st
 
 def ingest_for_server(runtime: Any, paths: list[str], *, engine: str = "auto", max_errors: int = 20) -> dict[str, Any]:
     """What the running server does for `xolap ingest`: local paths only under its ingest roots."""
-    return ingest_here(runtime.clickhouse(), runtime.settings, paths, engine=engine, max_errors=max_errors,
-                       roots=runtime.settings.effective_ingest_roots)
+    return ingest_here(
+        runtime.clickhouse(),
+        runtime.settings,
+        paths,
+        engine=engine,
+        max_errors=max_errors,
+        roots=runtime.settings.effective_ingest_roots,
+    )

@@ -115,8 +115,10 @@ ATTRIBUTION_SCHEMA = pa.schema(
 
 def attributions_table(rows: list[list[Any]]) -> pa.Table:
     """Arrow table from experiment_attributions rows (attributions.COLUMN_NAMES order)."""
-    columns = list(zip(*rows)) if rows else [[] for _ in ATTRIBUTION_SCHEMA]
-    return pa.Table.from_arrays([pa.array(v, type=f.type) for v, f in zip(columns, ATTRIBUTION_SCHEMA)], schema=ATTRIBUTION_SCHEMA)
+    columns = list(zip(*rows, strict=False)) if rows else [[] for _ in ATTRIBUTION_SCHEMA]
+    return pa.Table.from_arrays(
+        [pa.array(v, type=f.type) for v, f in zip(columns, ATTRIBUTION_SCHEMA, strict=False)], schema=ATTRIBUTION_SCHEMA
+    )
 
 
 def empty_table() -> pa.Table:
@@ -127,8 +129,8 @@ def rows_to_table(rows: list[list[Any]]) -> pa.Table:
     """Arrow table from build_row() rows (MAPPED_COLUMN_NAMES order)."""
     if not rows:
         return empty_table()
-    columns = list(zip(*rows))
-    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ARROW_SCHEMA)]
+    columns = list(zip(*rows, strict=False))
+    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ARROW_SCHEMA, strict=False)]
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
@@ -214,7 +216,7 @@ def read_lines(data: bytes | BinaryIO, source: str, limits: IngestLimits | None 
     pending: list[bytes] = [first] if first else []
     for chunk in chunks:
         pending.append(chunk)
-        sniffed += chunk[: SNIFF_BYTES]
+        sniffed += chunk[:SNIFF_BYTES]
         if len(sniffed) >= SNIFF_BYTES:
             break
     if _looks_binary(sniffed[:SNIFF_BYTES]):
@@ -262,18 +264,28 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
     for number, line in lines:
         count += 1
         if isinstance(line, OversizeLine):
-            errors.append(LineError(source_file, number, line.reason, line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")))
+            errors.append(
+                LineError(source_file, number, line.reason, line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace"))
+            )
             continue
         try:
             line_warnings: list[str] = []
-            row = build_row(line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings)
+            row = build_row(
+                line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings
+            )
             rows.append(row)
-            found.extend(experiment_attributions.statement_rows(line, dict(zip(MAPPED_COLUMN_NAMES, row)), line_warnings))
+            found.extend(
+                experiment_attributions.statement_rows(
+                    line, dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
+                )
+            )
             if line_warnings:
                 raw = line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")
                 warnings.extend(LineError(source_file, number, w, raw, "warning") for w in line_warnings)
         except Rejected as exc:
-            errors.append(LineError(source_file, number, str(exc), line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")))
+            errors.append(
+                LineError(source_file, number, str(exc), line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace"))
+            )
     return MappedBatch(rows_to_table(rows), errors, count, warnings, found)
 
 

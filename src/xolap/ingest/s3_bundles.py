@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,7 +21,14 @@ import orjson
 log = logging.getLogger(__name__)
 
 EXT = "http://oli.cmu.edu/extensions/"
-CATEGORIES = ("video", "attempt_evaluated", "page_viewed", "tutor_activity_message", "experiment_condition_assigned", "other")
+CATEGORIES = (
+    "video",
+    "attempt_evaluated",
+    "page_viewed",
+    "tutor_activity_message",
+    "experiment_condition_assigned",
+    "other",
+)
 
 VIDEO_VERB_PREFIX = "https://w3id.org/xapi/video/verbs/"
 VIDEO_OBJECT_TYPE = "https://w3id.org/xapi/video/activity-type/video"
@@ -72,11 +79,13 @@ def _check_segment(name: str, value: object) -> str:
     return text
 
 
-def bundle_key(partition: str, partition_id: str | int, category: str, at: datetime, bundle_id: str, *, prefix: str = "") -> str:
+def bundle_key(
+    partition: str, partition_id: str | int, category: str, at: datetime, bundle_id: str, *, prefix: str = ""
+) -> str:
     """The S3 key of a bundle; a naive `at` is taken as UTC."""
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    stamp = at.astimezone(timezone.utc).strftime(_TIMESTAMP_FORMAT)
+        at = at.replace(tzinfo=UTC)
+    stamp = at.astimezone(UTC).strftime(_TIMESTAMP_FORMAT)
     parts = [
         _check_segment("partition", partition),
         _check_segment("partition_id", partition_id),
@@ -91,8 +100,10 @@ def parse_bundle_key(key: str) -> BundleKey:
     if not match:
         raise ValueError(f"{key!r} is not a bundle key (<prefix><partition>/<id>/<category>/<UTC time>_<bundle>.jsonl)")
     stamp = match["timestamp"]
-    at = datetime.strptime(stamp, _TIMESTAMP_FORMAT if "." in stamp else "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=timezone.utc)
-    return BundleKey(match["prefix"], match["partition"], match["partition_id"], match["category"], at, match["bundle_id"])
+    at = datetime.strptime(stamp, _TIMESTAMP_FORMAT if "." in stamp else "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=UTC)
+    return BundleKey(
+        match["prefix"], match["partition"], match["partition_id"], match["category"], at, match["bundle_id"]
+    )
 
 
 def _type_and_verb(statement: dict[str, Any]) -> tuple[str, str]:
@@ -199,14 +210,25 @@ class S3BundleUploader:
     ) -> str:
         """Write one bundle; returns its key. Raises BundleUploadError when both attempts fail."""
         key = bundle_key(
-            partition, partition_id, category, at or datetime.now(timezone.utc), bundle_id or uuid.uuid4().hex, prefix=self.prefix
+            partition,
+            partition_id,
+            category,
+            at or datetime.now(UTC),
+            bundle_id or uuid.uuid4().hex,
+            prefix=self.prefix,
         )
         body = jsonl_body(statements)
         last_error: Exception | None = None
         for attempt in range(1, self.attempts + 1):
             try:
                 self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
-                log.debug("bundle uploaded: %s (%d statements, %d bytes, attempt %d)", key, len(statements), len(body), attempt)
+                log.debug(
+                    "bundle uploaded: %s (%d statements, %d bytes, attempt %d)",
+                    key,
+                    len(statements),
+                    len(body),
+                    attempt,
+                )
                 return key
             except Exception as exc:  # botocore raises ClientError, EndpointConnectionError, ReadTimeoutError...
                 last_error = exc
@@ -232,5 +254,5 @@ class S3BundleUploader:
                 raise ValueError(f"statement {index}: expected a JSON object, got {type(parsed).__name__}")
             partition, partition_id = partition_for(parsed)
             groups.setdefault((partition, partition_id, category_for(parsed)), []).append(statement)
-        at = at or datetime.now(timezone.utc)
+        at = at or datetime.now(UTC)
         return [self.upload(p, pid, category, group, at) for (p, pid, category), group in groups.items()]

@@ -17,8 +17,8 @@ from typing import Any
 
 from xolap.component_status import board
 from xolap.config import Settings
-from xolap.ingest.etl.handler import EtlProcessor, stage
 from xolap.ingest.etl.batching import EtlLimits, TimeBudget
+from xolap.ingest.etl.handler import EtlProcessor, stage
 from xolap.ingest.etl.objects import client_error_code
 
 log = logging.getLogger("xolap.etl")
@@ -80,7 +80,9 @@ class SqsEtlWorker:
         wait_seconds: int = 20,
     ):
         if not 1 <= batch_size <= SQS_MAX_BATCH:
-            raise ValueError(f"batch_size must be 1..{SQS_MAX_BATCH} (an SQS receive returns at most 10), got {batch_size}")
+            raise ValueError(
+                f"batch_size must be 1..{SQS_MAX_BATCH} (an SQS receive returns at most 10), got {batch_size}"
+            )
         if not 0 <= wait_seconds <= 20:
             raise ValueError(f"wait_seconds must be 0..20 (SQS long-poll limit), got {wait_seconds}")
         if sqs is None:
@@ -97,9 +99,9 @@ class SqsEtlWorker:
         self.processor = EtlProcessor(settings, client, s3=s3, sqs=sqs, limits=limits, ingest_path="etl")
 
     def _load_queue_attributes(self) -> None:
-        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout", "QueueArn"])[
-            "Attributes"
-        ]
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout", "QueueArn"]
+        )["Attributes"]
         self._queue_arn = attributes.get("QueueArn")
         self._visibility_ms = int(attributes.get("VisibilityTimeout", DEFAULT_VISIBILITY_SECONDS)) * 1000
         # The Lambda defaults assume minutes of visibility; keep them proportionate to a short local timeout.
@@ -167,7 +169,12 @@ class SqsEtlWorker:
                 if client_error_code(exc) in PERMANENT_ERROR_CODES:
                     raise QueueUnavailable(f"{self.queue_url}: {exc}") from exc
                 board.report("etl_worker", False, exc)
-                stage("receive_failed", queue=self.queue_url, error=f"{type(exc).__name__}: {str(exc)[:300]}", retry_in_s=backoff)
+                stage(
+                    "receive_failed",
+                    queue=self.queue_url,
+                    error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                    retry_in_s=backoff,
+                )
                 stop_event.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
@@ -180,8 +187,9 @@ class SqsEtlWorker:
         return totals
 
 
-def start_sqs_etl_worker(runtime: Any, stop_event: threading.Event, *, wait_seconds: int = 10,
-                         backoff: Any = None) -> Any:
+def start_sqs_etl_worker(
+    runtime: Any, stop_event: threading.Event, *, wait_seconds: int = 10, backoff: Any = None
+) -> Any:
     """For `xolap serve` (a BACKGROUND_STARTERS entry): when XOLAP_ETL_QUEUE_URL is set, run the worker in a
     supervised daemon thread (xolap.supervisor: restarted with backoff after a failure, its reason logged and shown
     as component "etl_worker") with its own ClickHouse client until stop_event is set; otherwise return None."""

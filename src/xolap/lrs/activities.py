@@ -26,7 +26,11 @@ def activity_objects(statement: dict, activity_id: str) -> list[dict]:
     found: list[dict] = []
 
     def consider(item) -> None:
-        if isinstance(item, dict) and item.get("id") == activity_id and item.get("objectType", "Activity") == "Activity":
+        if (
+            isinstance(item, dict)
+            and item.get("id") == activity_id
+            and item.get("objectType", "Activity") == "Activity"
+        ):
             found.append(item)
 
     def walk(part: dict) -> None:
@@ -50,8 +54,11 @@ def merge_definitions(objects: Iterable[dict], activity_id: str) -> dict:
         if not isinstance(incoming, dict):
             continue
         for key, value in incoming.items():
-            if (key in LANGUAGE_MAPS or key == "extensions") and isinstance(value, dict) \
-                    and isinstance(definition.get(key), dict):
+            if (
+                (key in LANGUAGE_MAPS or key == "extensions")
+                and isinstance(value, dict)
+                and isinstance(definition.get(key), dict)
+            ):
                 definition[key] = definition[key] | value
             else:
                 definition[key] = value
@@ -68,7 +75,8 @@ def canonical_activity(store: StatementStore, credential, activity_id: str) -> d
     result = store.client.query(
         f"SELECT statement FROM (SELECT statement, stored, statement_id FROM {store.table} FINAL WHERE {where} "
         f"ORDER BY stored DESC, statement_id DESC LIMIT {MAX_STATEMENTS}) ORDER BY stored, statement_id",
-        parameters={"activity": activity_id, **params})
+        parameters={"activity": activity_id, **params},
+    )
     objects = []
     for (text,) in result.result_rows:
         objects.extend(activity_objects(orjson.loads(text), activity_id))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -37,8 +36,8 @@ def _session() -> Iterator:
 def credentials_add(
     name: str = typer.Option(..., "--name", help="What the credential is for (shown as the authority's name)."),
     scope: list[str] = typer.Option(["write", "read-all"], "--scope", help="write, read-own or read-all (repeatable)."),
-    section: Optional[str] = typer.Option(None, "--section", help="Limit to one section (slug)."),
-    project: Optional[str] = typer.Option(None, "--project", help="Limit to one project (slug)."),
+    section: str | None = typer.Option(None, "--section", help="Limit to one section (slug)."),
+    project: str | None = typer.Option(None, "--project", help="Limit to one project (slug)."),
     as_json: bool = typer.Option(False, "--json", help="Print {key, secret, ...} as JSON."),
 ) -> None:
     """Create a credential; its secret is shown once."""
@@ -54,8 +53,10 @@ def credentials_add(
 
 
 @credentials_app.command("list")
-def credentials_list(as_json: bool = typer.Option(False, "--json"),
-                     revoked: bool = typer.Option(False, "--revoked", help="Include revoked credentials.")) -> None:
+def credentials_list(
+    as_json: bool = typer.Option(False, "--json"),
+    revoked: bool = typer.Option(False, "--revoked", help="Include revoked credentials."),
+) -> None:
     """Credentials (never their secrets)."""
     from xolap.lrs import credentials
 
@@ -66,8 +67,15 @@ def credentials_list(as_json: bool = typer.Option(False, "--json"),
         return
     table = Table("key", "name", "scopes", "section", "project", "created", "revoked")
     for row in rows:
-        table.add_row(row["key"], row["name"], ",".join(row["scopes"]), str(row["section_id"] or ""),
-                      str(row["project_id"] or ""), row["created_at"] or "", "yes" if row["revoked"] else "")
+        table.add_row(
+            row["key"],
+            row["name"],
+            ",".join(row["scopes"]),
+            str(row["section_id"] or ""),
+            str(row["project_id"] or ""),
+            row["created_at"] or "",
+            "yes" if row["revoked"] else "",
+        )
     console.print(table)
 
 

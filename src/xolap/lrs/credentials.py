@@ -76,8 +76,14 @@ class LrsCredential:
         return {"objectType": "Agent", "name": self.name, "account": {"homePage": AUTHORITY_HOMEPAGE, "name": self.key}}
 
     def as_json(self) -> dict:
-        return {"id": self.id, "name": self.name, "key": self.key, "scopes": sorted(self.scopes),
-                "section_id": self.section_id, "project_id": self.project_id}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "key": self.key,
+            "scopes": sorted(self.scopes),
+            "section_id": self.section_id,
+            "project_id": self.project_id,
+        }
 
 
 def _hash(secret: str) -> str:
@@ -94,12 +100,14 @@ def parse_scopes(scopes) -> tuple[str, ...]:
 
 
 def _record_credential(record: LrsCredentialRecord) -> LrsCredential:
-    return LrsCredential(record.id, record.name, record.key, frozenset(record.scopes.split(",")),
-                         record.section_id, record.project_id)
+    return LrsCredential(
+        record.id, record.name, record.key, frozenset(record.scopes.split(",")), record.section_id, record.project_id
+    )
 
 
-def create(session: Session, name: str, scopes=DEFAULT_SCOPES, *, section: str | None = None,
-           project: str | None = None) -> tuple[LrsCredential, str]:
+def create(
+    session: Session, name: str, scopes=DEFAULT_SCOPES, *, section: str | None = None, project: str | None = None
+) -> tuple[LrsCredential, str]:
     """A new credential and its secret (shown once). `section`/`project` are slugs; at most one of them."""
     name = (name or "").strip()
     if not _NAME_RE.match(name):
@@ -119,8 +127,14 @@ def create(session: Session, name: str, scopes=DEFAULT_SCOPES, *, section: str |
         project_id = row.id
     key = KEY_PREFIX + secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
-    record = LrsCredentialRecord(name=name, key=key, secret_hash=_hash(secret), scopes=",".join(parse_scopes(scopes)),
-                                 section_id=section_id, project_id=project_id)
+    record = LrsCredentialRecord(
+        name=name,
+        key=key,
+        secret_hash=_hash(secret),
+        scopes=",".join(parse_scopes(scopes)),
+        section_id=section_id,
+        project_id=project_id,
+    )
     session.add(record)
     session.flush()
     return _record_credential(record), secret
@@ -141,8 +155,14 @@ def list_all(session: Session, include_revoked: bool = False) -> list[dict]:
     query = select(LrsCredentialRecord).order_by(LrsCredentialRecord.id)
     if not include_revoked:
         query = query.where(LrsCredentialRecord.revoked_at.is_(None))
-    return [{**_record_credential(r).as_json(), "created_at": r.created_at.isoformat() if r.created_at else None,
-             "revoked": r.revoked_at is not None} for r in session.execute(query).scalars()]
+    return [
+        {
+            **_record_credential(r).as_json(),
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+            "revoked": r.revoked_at is not None,
+        }
+        for r in session.execute(query).scalars()
+    ]
 
 
 def revoke(session: Session, key: str) -> bool:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import delete as sql_delete
 from sqlalchemy import and_, or_, select, text, true
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from xolap.lrs.agents import Agent
@@ -159,9 +159,15 @@ class Preconditions:
     def check(self, current: LrsDocument | None) -> None:
         etag = current.etag if current is not None else None
         if self.if_match is not None and not (etag is not None and ("*" in self.if_match or etag in self.if_match)):
-            raise PreconditionFailed("If-Match does not match the current document (it changed or does not exist): "
-                                     "GET it again for its current ETag")
-        if self.if_none_match is not None and etag is not None and ("*" in self.if_none_match or etag in self.if_none_match):
+            raise PreconditionFailed(
+                "If-Match does not match the current document (it changed or does not exist): "
+                "GET it again for its current ETag"
+            )
+        if (
+            self.if_none_match is not None
+            and etag is not None
+            and ("*" in self.if_none_match or etag in self.if_none_match)
+        ):
             raise PreconditionFailed("If-None-Match: the document already exists (or has that ETag)")
 
 
@@ -247,16 +253,23 @@ def list_ids(session: Session, which: DocumentSet, viewer: Viewer, since: dateti
     return list(dict.fromkeys(session.execute(query.order_by(LrsDocument.updated_at, LrsDocument.id)).scalars()))
 
 
-def _write(session: Session, where: DocumentAddress, viewer: Viewer, row: LrsDocument | None, content_type: str,
-           content: bytes) -> StoredDocument:
-    now = datetime.now(timezone.utc)
+def _write(
+    session: Session, where: DocumentAddress, viewer: Viewer, row: LrsDocument | None, content_type: str, content: bytes
+) -> StoredDocument:
+    now = datetime.now(UTC)
     if row is None:
-        row = LrsDocument(kind=where.set.kind, address=where.address, scope=where.set.scope,
-                          activity_id=where.set.activity_id,
-                          agent_hash=where.set.agent.key_hash if where.set.agent is not None else None,
-                          registration=where.set.registration, document_id=where.document_id,
-                          owner_credential_id=viewer.credential_id, owner_section_id=viewer.section_id,
-                          owner_project_id=viewer.project_id)
+        row = LrsDocument(
+            kind=where.set.kind,
+            address=where.address,
+            scope=where.set.scope,
+            activity_id=where.set.activity_id,
+            agent_hash=where.set.agent.key_hash if where.set.agent is not None else None,
+            registration=where.set.registration,
+            document_id=where.document_id,
+            owner_credential_id=viewer.credential_id,
+            owner_section_id=viewer.section_id,
+            owner_project_id=viewer.project_id,
+        )
         session.add(row)
     elif row.updated_at is not None and now <= row.updated_at:
         now = row.updated_at + timedelta(microseconds=1)  # never move a document's time backwards
@@ -277,24 +290,40 @@ def _current(session: Session, where: DocumentAddress, viewer: Viewer) -> LrsDoc
     return row
 
 
-def put(session: Session, where: DocumentAddress, viewer: Viewer, content_type: str | None, content: bytes,
-        preconditions: Preconditions = Preconditions(), require: str | None = None) -> StoredDocument:
+def put(
+    session: Session,
+    where: DocumentAddress,
+    viewer: Viewer,
+    content_type: str | None,
+    content: bytes,
+    preconditions: Preconditions = Preconditions(),
+    require: str | None = None,
+) -> StoredDocument:
     """Store `content` as the document (see the module docstring for preconditions and `require`)."""
     stored_type = clean_content_type(content_type)
     row = _current(session, where, viewer)
     if not preconditions.sent:
         if row is not None and require in ("existing", "always"):
-            raise Conflict("the document already exists: GET it, then PUT with If-Match set to its ETag "
-                           "(or POST to merge JSON)")
+            raise Conflict(
+                "the document already exists: GET it, then PUT with If-Match set to its ETag (or POST to merge JSON)"
+            )
         if row is None and require == "always":
-            raise MissingPrecondition("a PUT to a profile must send If-None-Match: * (new document) or If-Match "
-                                      "with the current ETag")
+            raise MissingPrecondition(
+                "a PUT to a profile must send If-None-Match: * (new document) or If-Match with the current ETag"
+            )
     preconditions.check(row)
     return _write(session, where, viewer, row, stored_type, content)
 
 
-def post(session: Session, where: DocumentAddress, viewer: Viewer, content_type: str | None, content: bytes,
-         preconditions: Preconditions = Preconditions(), max_bytes: int | None = None) -> StoredDocument:
+def post(
+    session: Session,
+    where: DocumentAddress,
+    viewer: Viewer,
+    content_type: str | None,
+    content: bytes,
+    preconditions: Preconditions = Preconditions(),
+    max_bytes: int | None = None,
+) -> StoredDocument:
     """Merge `content` into the document, or store it when there is none (see the module docstring); TooLarge when
     the merged document would pass `max_bytes`."""
     stored_type = clean_content_type(content_type)
@@ -305,16 +334,19 @@ def post(session: Session, where: DocumentAddress, viewer: Viewer, content_type:
     if row is None:
         return _write(session, where, viewer, None, stored_type, content)
     if media_type(row.content_type) != JSON_TYPE or not posted_json:
-        raise NotMergeable("POST merges JSON documents: the stored and the posted document must both have "
-                           "Content-Type application/json (PUT replaces a document of any type)")
+        raise NotMergeable(
+            "POST merges JSON documents: the stored and the posted document must both have "
+            "Content-Type application/json (PUT replaces a document of any type)"
+        )
     merged = orjson.dumps(_json_object(bytes(row.content), "stored") | posted)
     if max_bytes is not None and len(merged) > max_bytes:
         raise TooLarge(f"the merged document would be {len(merged):,} bytes, over the {max_bytes:,}-byte limit")
     return _write(session, where, viewer, row, JSON_TYPE, merged)
 
 
-def delete(session: Session, where: DocumentAddress, viewer: Viewer,
-           preconditions: Preconditions = Preconditions()) -> bool:
+def delete(
+    session: Session, where: DocumentAddress, viewer: Viewer, preconditions: Preconditions = Preconditions()
+) -> bool:
     """Delete the document; False when there was none (not an error in xAPI)."""
     row = _current(session, where, viewer)
     preconditions.check(row)

@@ -48,7 +48,8 @@ def _ids_core(statement: dict) -> dict:
         if "contextActivities" in context:
             context["contextActivities"] = {
                 k: [_activity_ids(a) for a in (v if isinstance(v, list) else [v])]
-                for k, v in context["contextActivities"].items()}
+                for k, v in context["contextActivities"].items()
+            }
         out["context"] = context
     return out
 

@@ -31,6 +31,8 @@ def held(sessions: sessionmaker[Session], statement_ids: Iterable[str]) -> Itera
         yield
         return
     with sessions() as session, session.begin():
-        session.execute(text("SELECT pg_advisory_xact_lock(:cls, k) FROM unnest(CAST(:keys AS integer[])) AS k "
-                             "ORDER BY k"), {"cls": LOCK_CLASS, "keys": keys})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, k) FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k"),
+            {"cls": LOCK_CLASS, "keys": keys},
+        )
         yield

@@ -72,7 +72,11 @@ def build(document: object, attachments: dict[str, tuple[str, bytes]]) -> tuple[
     boundary = "xolap-" + secrets.token_hex(12)
     out = [f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode(), orjson.dumps(document), b"\r\n"]
     for sha2, (content_type, content) in attachments.items():
-        out += [f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
-                f"X-Experience-API-Hash: {sha2}\r\n\r\n".encode(), content, b"\r\n"]
+        out += [
+            f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
+            f"X-Experience-API-Hash: {sha2}\r\n\r\n".encode(),
+            content,
+            b"\r\n",
+        ]
     out.append(f"--{boundary}--\r\n".encode())
     return b"".join(out), f'multipart/mixed; boundary="{boundary}"'

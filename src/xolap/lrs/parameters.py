@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from xolap.lrs.agents import Agent, AgentError, is_iri, parse_agent
 from xolap.lrs.validation import UUID_RE, StatementError
@@ -36,15 +36,19 @@ class Parameters:
                 self.values[name] = value
         if unknown:
             shown = [n if len(n) <= 40 and n.isprintable() else "(unprintable)" for n in dict.fromkeys(unknown)]
-            raise ParameterError(f"unknown parameter(s) {', '.join(shown)}: this resource takes "
-                                 f"{', '.join(sorted(allowed))}")
+            raise ParameterError(
+                f"unknown parameter(s) {', '.join(shown)}: this resource takes {', '.join(sorted(allowed))}"
+            )
         if repeated:
             raise ParameterError(f"parameter {repeated[0]} given more than once")
 
     @classmethod
     def of(cls, mapping: Mapping[str, str] | Iterable[tuple[str, str]], allowed: Iterable[str]) -> Parameters:
-        pairs = mapping.multi_items() if hasattr(mapping, "multi_items") else (
-            mapping.items() if isinstance(mapping, Mapping) else mapping)
+        pairs = (
+            mapping.multi_items()
+            if hasattr(mapping, "multi_items")
+            else (mapping.items() if isinstance(mapping, Mapping) else mapping)
+        )
         return cls(pairs, allowed)
 
     def has(self, name: str) -> bool:
@@ -101,4 +105,4 @@ def parse_timestamp(value: str, name: str = "timestamp") -> datetime:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
     except (StatementError, ValueError):
         raise ParameterError(f"parameter {name} must be an ISO 8601 timestamp") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,16 +7,29 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import orjson
 
 from xolap.lrs.storage import StatementStore, StoredRow, agent_key
-from xolap.lrs.validation import StatementError, UUID_RE, actor, timestamp
+from xolap.lrs.validation import UUID_RE, StatementError, actor, timestamp
 
-QUERY_PARAMETERS = {"agent", "verb", "activity", "registration", "related_activities", "related_agents", "since",
-                    "until", "limit", "format", "attachments", "ascending", "cursor"}
+QUERY_PARAMETERS = {
+    "agent",
+    "verb",
+    "activity",
+    "registration",
+    "related_activities",
+    "related_agents",
+    "since",
+    "until",
+    "limit",
+    "format",
+    "attachments",
+    "ascending",
+    "cursor",
+}
 SINGLE_PARAMETERS = {"statementId", "voidedStatementId", "format", "attachments"}
 FORMATS = {"exact", "ids", "canonical"}
 MAX_LIMIT = 500
@@ -41,7 +54,7 @@ def _moment(value: str, name: str) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (StatementError, ValueError):
         raise QueryError(f"{name}: must be an ISO 8601 timestamp") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -95,8 +108,10 @@ class StatementQuery:
         if matching:
             condition = " AND ".join(matching)
             target_condition = " AND ".join([*matching, *scope])  # a target the caller may not read counts for nothing
-            clauses.append(f"(({condition}) OR (ref_target != '' AND ref_target IN "
-                           f"(SELECT statement_id FROM {table} FINAL WHERE {target_condition})))")
+            clauses.append(
+                f"(({condition}) OR (ref_target != '' AND ref_target IN "
+                f"(SELECT statement_id FROM {table} FINAL WHERE {target_condition})))"
+            )
         self._times(clauses, params)
         return clauses, params
 
@@ -167,8 +182,9 @@ def decode_cursor(secret: bytes, cursor: str) -> tuple[dict, datetime, str]:
         raise QueryError("cursor: not a cursor this LRS issued (follow the `more` URL as given)") from None
 
 
-def run(store: StatementStore, query: StatementQuery, credential, secret: bytes,
-        after: tuple[datetime, str] | None = None) -> tuple[list[StoredRow], str]:
+def run(
+    store: StatementStore, query: StatementQuery, credential, secret: bytes, after: tuple[datetime, str] | None = None
+) -> tuple[list[StoredRow], str]:
     """A page of statements and the `more` URL ('' on the last page)."""
     scope, scope_params = scope_clauses(credential)
     clauses, params = query.where(store.table, scope)
@@ -176,18 +192,23 @@ def run(store: StatementStore, query: StatementQuery, credential, secret: bytes,
     params |= scope_params
     direction = "ASC" if query.ascending else "DESC"
     if after is not None:
-        clauses.append(f"(stored, statement_id) {'>' if query.ascending else '<'} "
-                       "({after_stored:DateTime64(3, 'UTC')}, {after_id:String})")
+        clauses.append(
+            f"(stored, statement_id) {'>' if query.ascending else '<'} "
+            "({after_stored:DateTime64(3, 'UTC')}, {after_id:String})"
+        )
         params |= {"after_stored": after[0], "after_id": after[1]}
     limit = query.limit
     result = store.client.query(
         f"SELECT statement_id, stored, statement, sent, voided FROM {store.table} FINAL WHERE {' AND '.join(clauses)} "
-        f"ORDER BY stored {direction}, statement_id {direction} LIMIT {limit + 1}", parameters=params)
+        f"ORDER BY stored {direction}, statement_id {direction} LIMIT {limit + 1}",
+        parameters=params,
+    )
     rows = [StoredRow.from_row(r) for r in result.result_rows]
     more = ""
     if len(rows) > limit:
         rows = rows[:limit]
         cursor = encode_cursor(secret, query.filters, rows[-1])
-        more = "/xAPI/statements?" + urlencode({"cursor": cursor, "format": query.format,
-                                                "attachments": str(query.attachments).lower()})
+        more = "/xAPI/statements?" + urlencode(
+            {"cursor": cursor, "format": query.format, "attachments": str(query.attachments).lower()}
+        )
     return rows, more

@@ -84,9 +84,17 @@ def _check_scope(statement: dict, columns: dict, credential: LrsCredential, inde
         columns[f"{kind}_id"] = limit
 
 
-def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incoming], credential: LrsCredential, *,
-         version: str = "1.0.3", attachments: dict[str, tuple[str, bytes]] | None = None,
-         put_id: str | None = None, sessions: sessionmaker[Session] | None = None) -> SaveResult:
+def save(
+    store: StatementStore,
+    writer: EventWriter | None,
+    incoming: list[Incoming],
+    credential: LrsCredential,
+    *,
+    version: str = "1.0.3",
+    attachments: dict[str, tuple[str, bytes]] | None = None,
+    put_id: str | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> SaveResult:
     """Validate, store and map `incoming` (see the module docstring); `attachments` are multipart parts by sha2.
     With `sessions` (Postgres), the conflict check and insert run under the ids' advisory locks (xolap.lrs.id_locks),
     so concurrent requests for one id cannot both store it; without, only one writer at a time may be assumed."""
@@ -131,13 +139,22 @@ def save(store: StatementStore, writer: EventWriter | None, incoming: list[Incom
 
     voiding_targets = [s["object"]["id"].lower() for s, _, _ in prepared if s["verb"]["id"] == VOIDED_VERB]
     with id_locks.held(sessions, [*seen, *voiding_targets]) if sessions is not None else nullcontext():
-        return _store_new(store, writer, prepared, seen, voiding_targets, attachments, credential, stored_at,
-                          stored_text)
+        return _store_new(
+            store, writer, prepared, seen, voiding_targets, attachments, credential, stored_at, stored_text
+        )
 
 
-def _store_new(store: StatementStore, writer: EventWriter | None, prepared: list[tuple[dict, dict, bytes | None]],
-               seen: set[str], voiding_targets: list[str], attachments: dict, credential: LrsCredential,
-               stored_at, stored_text: str) -> SaveResult:
+def _store_new(
+    store: StatementStore,
+    writer: EventWriter | None,
+    prepared: list[tuple[dict, dict, bytes | None]],
+    seen: set[str],
+    voiding_targets: list[str],
+    attachments: dict,
+    credential: LrsCredential,
+    stored_at,
+    stored_text: str,
+) -> SaveResult:
     """The id conflict check, voiding check and the writes; atomic when the caller holds the ids' locks."""
     existing = store.fetch(sorted(seen))
     targets = store.fetch(voiding_targets)
@@ -153,8 +170,14 @@ def _store_new(store: StatementStore, writer: EventWriter | None, prepared: list
             if existing[statement_id].sent != columns["sent"]:
                 raise LrsError(409, f"statement id {statement_id} is already stored with different content")
             continue
-        row = {"statement_id": statement_id, "stored": stored_at, "statement": orjson.dumps(statement).decode(),
-               "voided": int(statement_id in voided_now), "credential_key": credential.key, **columns}
+        row = {
+            "statement_id": statement_id,
+            "stored": stored_at,
+            "statement": orjson.dumps(statement).decode(),
+            "voided": int(statement_id in voided_now),
+            "credential_key": credential.key,
+            **columns,
+        }
         new_rows.append(row)
         if statement_id not in voided_now:  # voided in this very request: never reaches the dashboards
             new_lines.append(line if line is not None else orjson.dumps(_without_lrs_fields(statement)))
@@ -189,8 +212,9 @@ def _check_attachments(statement: dict, parts: dict, index: int, needed: set[str
         sha2 = attachment["sha2"].lower()
         if "fileUrl" not in attachment or sha2 in parts:
             if sha2 not in parts:
-                raise LrsError(400, f"statement[{index}].attachments[{position}]: no multipart part with this sha2 "
-                                    "and no fileUrl")
+                raise LrsError(
+                    400, f"statement[{index}].attachments[{position}]: no multipart part with this sha2 and no fileUrl"
+                )
             needed.add(sha2)
         if attachment["usageType"] == SIGNATURE_USAGE and sha2 in parts:
             try:
@@ -205,7 +229,8 @@ def withdraw_from_raw_events(writer: EventWriter, statement_ids: list[str]) -> N
     of every scope are recomputed)."""
     writer.client.command(
         f"DELETE FROM `{writer.database}`.raw_events WHERE lower(statement_id) IN {{ids:Array(String)}}",
-        parameters={"ids": statement_ids})
+        parameters={"ids": statement_ids},
+    )
     data_version.rows_written(writer.database)
 
 

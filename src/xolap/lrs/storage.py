@@ -5,14 +5,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-COLUMNS = ["statement_id", "stored", "statement", "sent", "voided", "voiding_target", "ref_target", "verb_id", "activity_id",
-           "agent_keys", "related_agent_keys", "related_activity_ids", "registration", "credential_key", "section_id",
-           "project_id", "attachment_hashes", "row_version"]
+COLUMNS = [
+    "statement_id",
+    "stored",
+    "statement",
+    "sent",
+    "voided",
+    "voiding_target",
+    "ref_target",
+    "verb_id",
+    "activity_id",
+    "agent_keys",
+    "related_agent_keys",
+    "related_activity_ids",
+    "registration",
+    "credential_key",
+    "section_id",
+    "project_id",
+    "attachment_hashes",
+    "row_version",
+]
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 TORUS_SECTION = "http://oli.cmu.edu/extensions/section_id"
 TORUS_PROJECT = "http://oli.cmu.edu/extensions/project_id"
@@ -91,11 +108,11 @@ def _uint(value: Any) -> int:
 
 
 def format_stored(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def now_ms() -> datetime:
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
@@ -132,7 +149,9 @@ class StatementStore:
             return {}
         result = self.client.query(
             f"SELECT statement_id, stored, statement, sent, voided FROM {self.table} FINAL "
-            "WHERE statement_id IN {ids:Array(String)}", parameters={"ids": [i.lower() for i in ids]})
+            "WHERE statement_id IN {ids:Array(String)}",
+            parameters={"ids": [i.lower() for i in ids]},
+        )
         rows = [StoredRow.from_row(r) for r in result.result_rows]
         return {r.statement_id: r for r in rows}
 
@@ -140,21 +159,28 @@ class StatementStore:
         """Mark a stored statement voided (a newer row version of the same statement)."""
         result = self.client.query(
             f"SELECT {', '.join(COLUMNS)} FROM {self.table} FINAL WHERE statement_id = {{id:String}}",
-            parameters={"id": target_id.lower()})
+            parameters={"id": target_id.lower()},
+        )
         for row in result.result_rows:
-            record = dict(zip(COLUMNS, row))
+            record = dict(zip(COLUMNS, row, strict=False))
             record["voided"] = 1
             self.insert([record])
 
     def save_attachment(self, sha2: str, content_type: str, content: bytes) -> None:
-        self.client.insert("lrs_attachments", [[sha2.lower(), content_type, content]],
-                           column_names=["sha2", "content_type", "content"], database=self.database)
+        self.client.insert(
+            "lrs_attachments",
+            [[sha2.lower(), content_type, content]],
+            column_names=["sha2", "content_type", "content"],
+            database=self.database,
+        )
 
     def attachments(self, hashes: list[str]) -> dict[str, tuple[str, bytes]]:
         if not hashes:
             return {}
         result = self.client.query(
             f"SELECT sha2, content_type, content FROM `{self.database}`.lrs_attachments FINAL "
-            "WHERE sha2 IN {h:Array(String)}", parameters={"h": [h.lower() for h in hashes]},
-            column_formats={"content": "bytes"})
+            "WHERE sha2 IN {h:Array(String)}",
+            parameters={"h": [h.lower() for h in hashes]},
+            column_formats={"content": "bytes"},
+        )
         return {r[0]: (r[1], r[2] if isinstance(r[2], bytes) else r[2].encode("latin-1")) for r in result.result_rows}

@@ -15,15 +15,29 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f-\x9f]+$")  # no spaces or control characters
 MAILTO_RE = re.compile(r"^mailto:[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$")
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
-LANGUAGE_RE = re.compile(r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\d{3}))?"
-                         r"(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
-                         r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?$|^[xX](?:-[A-Za-z0-9]{1,8})+$|^i-[A-Za-z]+$")
+LANGUAGE_RE = re.compile(
+    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\d{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?$|^[xX](?:-[A-Za-z0-9]{1,8})+$|^i-[A-Za-z]+$"
+)
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
-DURATION_RE = re.compile(r"^P(?:\d+(?:\.\d+)?W|(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?"
-                         r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$")
+DURATION_RE = re.compile(
+    r"^P(?:\d+(?:\.\d+)?W|(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$"
+)
 VERSION_RE = {"1.0.3": re.compile(r"^1\.0(\.\d+)?$"), "2.0.0": re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")}
-INTERACTION_TYPES = {"true-false", "choice", "fill-in", "long-fill-in", "matching", "performance", "sequencing",
-                     "likert", "numeric", "other"}
+INTERACTION_TYPES = {
+    "true-false",
+    "choice",
+    "fill-in",
+    "long-fill-in",
+    "matching",
+    "performance",
+    "sequencing",
+    "likert",
+    "numeric",
+    "other",
+}
 INTERACTION_COMPONENTS = ("choices", "scale", "source", "target", "steps")
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
@@ -205,9 +219,20 @@ def activity(value: Any, path: str) -> None:
     _iri(value["id"], f"{path}.id")
     if "definition" not in value:
         return
-    d = _object(value["definition"], f"{path}.definition",
-                {"name", "description", "type", "moreInfo", "extensions", "interactionType", "correctResponsesPattern",
-                 *INTERACTION_COMPONENTS})
+    d = _object(
+        value["definition"],
+        f"{path}.definition",
+        {
+            "name",
+            "description",
+            "type",
+            "moreInfo",
+            "extensions",
+            "interactionType",
+            "correctResponsesPattern",
+            *INTERACTION_COMPONENTS,
+        },
+    )
     dp = f"{path}.definition"
     for key in ("name", "description"):
         if key in d:
@@ -217,7 +242,9 @@ def activity(value: Any, path: str) -> None:
             _iri(d[key], f"{dp}.{key}")
     if "extensions" in d:
         extensions(d["extensions"], f"{dp}.extensions")
-    if "interactionType" in d and (not isinstance(d["interactionType"], str) or d["interactionType"] not in INTERACTION_TYPES):
+    if "interactionType" in d and (
+        not isinstance(d["interactionType"], str) or d["interactionType"] not in INTERACTION_TYPES
+    ):
         _fail(f"{dp}.interactionType", "must be one of " + ", ".join(sorted(INTERACTION_TYPES)))
     if "correctResponsesPattern" in d:
         pattern = d["correctResponsesPattern"]
@@ -250,7 +277,10 @@ def statement_object(value: Any, path: str, *, in_substatement: bool = False) ->
     elif kind == "SubStatement" and not in_substatement:
         substatement(value, path)
     else:
-        _fail(f"{path}.objectType", "must be Activity, Agent, Group, StatementRef" + ("" if in_substatement else " or SubStatement"))
+        _fail(
+            f"{path}.objectType",
+            "must be Activity, Agent, Group, StatementRef" + ("" if in_substatement else " or SubStatement"),
+        )
 
 
 def score(value: Any, path: str) -> None:
@@ -261,7 +291,9 @@ def score(value: Any, path: str) -> None:
         _fail(f"{path}.scaled", "must be between -1 and 1")
     if "min" in value and "max" in value and value["min"] >= value["max"]:
         _fail(f"{path}.max", "must be greater than min")
-    if "raw" in value and ("min" in value and value["raw"] < value["min"] or "max" in value and value["raw"] > value["max"]):
+    if "raw" in value and (
+        "min" in value and value["raw"] < value["min"] or "max" in value and value["raw"] > value["max"]
+    ):
         _fail(f"{path}.raw", "must be between min and max")
 
 
@@ -281,8 +313,23 @@ def result(value: Any, path: str) -> None:
 
 
 def context(value: Any, path: str, object_kind: str) -> None:
-    c = _object(value, path, {"registration", "instructor", "team", "contextActivities", "revision", "platform",
-                              "language", "statement", "extensions", "contextAgents", "contextGroups"})
+    c = _object(
+        value,
+        path,
+        {
+            "registration",
+            "instructor",
+            "team",
+            "contextActivities",
+            "revision",
+            "platform",
+            "language",
+            "statement",
+            "extensions",
+            "contextAgents",
+            "contextGroups",
+        },
+    )
     if "registration" in c:
         _uuid(c["registration"], f"{path}.registration")
     if "instructor" in c:
@@ -333,8 +380,12 @@ def attachments(value: Any, path: str) -> None:
         _fail(path, "must be an array")
     for i, item in enumerate(value):
         p = f"{path}[{i}]"
-        a = _object(item, p, {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"},
-                    ("usageType", "display", "contentType", "length", "sha2"))
+        a = _object(
+            item,
+            p,
+            {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"},
+            ("usageType", "display", "contentType", "length", "sha2"),
+        )
         _iri(a["usageType"], f"{p}.usageType")
         language_map(a["display"], f"{p}.display")
         if "description" in a:
@@ -365,16 +416,36 @@ def _core(value: dict, path: str) -> str:
 
 
 def substatement(value: Any, path: str) -> None:
-    _object(value, path, {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"},
-            ("actor", "verb", "object"))
+    _object(
+        value,
+        path,
+        {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"},
+        ("actor", "verb", "object"),
+    )
     _core(value, path)
 
 
 def validate_statement(value: Any, version: str = "1.0.3") -> None:
     """Refuse (StatementError) a statement that breaks xAPI's rules; `version` is the version the request speaks."""
     path = "statement"
-    s = _object(value, path, {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority",
-                              "version", "attachments"}, ("actor", "verb", "object"))
+    s = _object(
+        value,
+        path,
+        {
+            "id",
+            "actor",
+            "verb",
+            "object",
+            "result",
+            "context",
+            "timestamp",
+            "stored",
+            "authority",
+            "version",
+            "attachments",
+        },
+        ("actor", "verb", "object"),
+    )
     if "id" in s:
         _uuid(s["id"], f"{path}.id")
     kind = _core(s, path)

@@ -82,13 +82,17 @@ def new_user_problems(session: Session, email: str, password: str | None) -> dic
     return problems
 
 
-def create_user(session: Session, email: str, *, password: str | None = None, is_admin: bool = False, name: str = "") -> User:
+def create_user(
+    session: Session, email: str, *, password: str | None = None, is_admin: bool = False, name: str = ""
+) -> User:
     """A new user (AccountError names every rule it breaks: new_user_problems)."""
     problems = new_user_problems(session, email, password)
     if problems:
         raise AccountError("; ".join(problems.values()))
     email = normalize_email(email)
-    user = User(email=email, name=name.strip(), is_admin=is_admin, password_hash=hash_password(password) if password else None)
+    user = User(
+        email=email, name=name.strip(), is_admin=is_admin, password_hash=hash_password(password) if password else None
+    )
     session.add(user)
     session.flush()
     return user
@@ -137,8 +141,11 @@ def resolve_scope(session: Session, kind: str, ref: str | int) -> Section | Proj
     """The section or project with this id or slug; UnknownScope when there is none."""
     found = find_scope(session, kind, ref)
     if found is None:
-        hint = (" (sections appear once their events are ingested, or import them with `xolap scopes import`)"
-                if kind == "section" else "")
+        hint = (
+            " (sections appear once their events are ingested, or import them with `xolap scopes import`)"
+            if kind == "section"
+            else ""
+        )
         raise UnknownScope(f"no {kind} with id or slug {str(ref).strip()!r}{hint}")
     return found
 
@@ -153,7 +160,9 @@ def resolve_project(session: Session, ref: str | int) -> Project:
     return resolve_scope(session, "project", ref)  # type: ignore[return-value]
 
 
-def grant(session: Session, user: User, *, section: Section | None = None, project: Project | None = None) -> Membership:
+def grant(
+    session: Session, user: User, *, section: Section | None = None, project: Project | None = None
+) -> Membership:
     """Make the user instructor of a section or author of a project (idempotent)."""
     if (section is None) == (project is None):
         raise AccountError("grant exactly one of a section or a project")
@@ -161,9 +170,12 @@ def grant(session: Session, user: User, *, section: Section | None = None, proje
     section_id = section.id if section is not None else None
     project_id = project.id if project is not None else None
     existing = session.execute(
-        select(Membership).where(Membership.user_id == user.id, Membership.role == role,
-                                 Membership.section_id.is_(section_id) if section_id is None else Membership.section_id == section_id,
-                                 Membership.project_id.is_(project_id) if project_id is None else Membership.project_id == project_id)
+        select(Membership).where(
+            Membership.user_id == user.id,
+            Membership.role == role,
+            Membership.section_id.is_(section_id) if section_id is None else Membership.section_id == section_id,
+            Membership.project_id.is_(project_id) if project_id is None else Membership.project_id == project_id,
+        )
     ).scalar_one_or_none()
     if existing is not None:
         return existing
@@ -182,8 +194,9 @@ def revoke(session: Session, user: User, membership_id: int) -> None:
 
 
 def roles(session: Session, user: User) -> Roles:
-    rows = session.execute(select(Membership.role, Membership.section_id, Membership.project_id)
-                           .where(Membership.user_id == user.id)).all()
+    rows = session.execute(
+        select(Membership.role, Membership.section_id, Membership.project_id).where(Membership.user_id == user.id)
+    ).all()
     return Roles(
         is_admin=bool(user.is_admin),
         section_ids=frozenset(int(s) for r, s, _p in rows if r == "instructor" and s is not None),

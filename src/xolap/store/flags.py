@@ -45,7 +45,9 @@ def check_flag(name: str, scope_type: str) -> None:
     if name not in KNOWN_FLAGS:
         raise FlagError(f"unknown flag {name!r}: known flags are {', '.join(KNOWN_FLAGS)}")
     if scope_type not in KNOWN_FLAGS[name][0]:
-        raise FlagError(f"flag {name!r} cannot be set per {scope_type}: allowed scopes are {', '.join(KNOWN_FLAGS[name][0])}")
+        raise FlagError(
+            f"flag {name!r} cannot be set per {scope_type}: allowed scopes are {', '.join(KNOWN_FLAGS[name][0])}"
+        )
 
 
 def _row(session: Session, name: str, scope_type: str, scope_id: int) -> bool | None:
@@ -75,7 +77,9 @@ def set_flag(session: Session, name: str, enabled: bool, scope_type: str = "glob
         raise FlagError(f"no project with id {scope_id}")
     statement = insert(FeatureFlag).values(name=name, scope_type=scope_type, scope_id=scope_id, enabled=enabled)
     session.execute(
-        statement.on_conflict_do_update(constraint="uq_feature_flag", set_={"enabled": enabled, "updated_at": func.now()})
+        statement.on_conflict_do_update(
+            constraint="uq_feature_flag", set_={"enabled": enabled, "updated_at": func.now()}
+        )
     )
     session.flush()
     return FlagState(name, scope_type, scope_id, enabled)
@@ -84,8 +88,9 @@ def set_flag(session: Session, name: str, enabled: bool, scope_type: str = "glob
 def clear_flag(session: Session, name: str, scope_type: str, scope_id: int) -> bool:
     """Remove a scoped row so the scope follows the global setting again; True when a row was removed."""
     row = session.execute(
-        select(FeatureFlag).where(FeatureFlag.name == name, FeatureFlag.scope_type == scope_type,
-                                  FeatureFlag.scope_id == int(scope_id))
+        select(FeatureFlag).where(
+            FeatureFlag.name == name, FeatureFlag.scope_type == scope_type, FeatureFlag.scope_id == int(scope_id)
+        )
     ).scalar_one_or_none()
     if row is None:
         return False
@@ -96,7 +101,9 @@ def clear_flag(session: Session, name: str, scope_type: str, scope_id: int) -> b
 
 def list_flags(session: Session) -> list[FlagState]:
     """Every flag row, plus an 'off' line for each known global flag without a row."""
-    rows = session.execute(select(FeatureFlag).order_by(FeatureFlag.name, FeatureFlag.scope_type, FeatureFlag.scope_id)).scalars()
+    rows = session.execute(
+        select(FeatureFlag).order_by(FeatureFlag.name, FeatureFlag.scope_type, FeatureFlag.scope_id)
+    ).scalars()
     states = [FlagState(r.name, r.scope_type, int(r.scope_id), bool(r.enabled)) for r in rows]
     present = {(s.name, s.scope_type) for s in states}
     for name in KNOWN_FLAGS:

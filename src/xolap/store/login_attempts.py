@@ -50,8 +50,12 @@ def claim_attempt(session: Session, email: str, client_address: str) -> bool:
 
 
 def record_failure(session: Session, email: str, client_address: str, reason: str) -> FailedLogin:
-    row = FailedLogin(email=clean_email(email), client_address=printable(client_address, MAX_ADDRESS_LENGTH),
-                      address_group=address_group(client_address), reason=reason[:40])
+    row = FailedLogin(
+        email=clean_email(email),
+        client_address=printable(client_address, MAX_ADDRESS_LENGTH),
+        address_group=address_group(client_address),
+        reason=reason[:40],
+    )
     session.add(row)
     session.flush()
     return row
@@ -65,13 +69,20 @@ def pair_failures(session: Session, email: str, client_address: str, window: tim
     """(failures, seconds since the newest one) for this email from this address's group within the window, counting
     only those after the user's last successful login from this very address."""
     email = clean_email(email)
-    last_success = (select(func.max(WebSession.created_at)).join(User, User.id == WebSession.user_id)
-                    .where(User.email == email, WebSession.client_address == client_address).scalar_subquery())
+    last_success = (
+        select(func.max(WebSession.created_at))
+        .join(User, User.id == WebSession.user_id)
+        .where(User.email == email, WebSession.client_address == client_address)
+        .scalar_subquery()
+    )
     count, newest_age = session.execute(
-        select(func.count(), func.extract("epoch", func.now() - func.max(FailedLogin.attempted_at)))
-        .where(FailedLogin.email == email, FailedLogin.address_group == address_group(client_address),
-               *_counted(window),
-               FailedLogin.attempted_at > func.coalesce(last_success, func.to_timestamp(0)))).one()
+        select(func.count(), func.extract("epoch", func.now() - func.max(FailedLogin.attempted_at))).where(
+            FailedLogin.email == email,
+            FailedLogin.address_group == address_group(client_address),
+            *_counted(window),
+            FailedLogin.attempted_at > func.coalesce(last_success, func.to_timestamp(0)),
+        )
+    ).one()
     return int(count), float(newest_age or 0.0)
 
 
@@ -80,7 +91,10 @@ def seconds_until_address_below(session: Session, client_address: str, window: t
     nth_newest_age = session.execute(
         select(func.extract("epoch", func.now() - FailedLogin.attempted_at))
         .where(FailedLogin.address_group == address_group(client_address), *_counted(window))
-        .order_by(FailedLogin.attempted_at.desc()).offset(cap - 1).limit(1)).scalar_one_or_none()
+        .order_by(FailedLogin.attempted_at.desc())
+        .offset(cap - 1)
+        .limit(1)
+    ).scalar_one_or_none()
     if nth_newest_age is None:
         return 0.0
     return max(0.0, window.total_seconds() - float(nth_newest_age))
@@ -93,5 +107,6 @@ def recent(session: Session, limit: int = 200, *, email: str = "", client_addres
         query = query.where(FailedLogin.email == clean_email(email))
     if client_address.strip():
         query = query.where(FailedLogin.client_address == printable(client_address.strip(), MAX_ADDRESS_LENGTH))
-    return list(session.execute(query.order_by(FailedLogin.attempted_at.desc(), FailedLogin.id.desc())
-                                .limit(limit)).scalars())
+    return list(
+        session.execute(query.order_by(FailedLogin.attempted_at.desc(), FailedLogin.id.desc()).limit(limit)).scalars()
+    )

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, func)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -69,16 +81,21 @@ class FailedLogin(Base):
     counts per /64, since one host can use many addresses of its /64), why; never the password."""
 
     __tablename__ = "failed_logins"
-    __table_args__ = (Index("ix_failed_logins_email_group", "email", "address_group", "attempted_at"),
-                      Index("ix_failed_logins_group", "address_group", "attempted_at"))
+    __table_args__ = (
+        Index("ix_failed_logins_email_group", "email", "address_group", "attempted_at"),
+        Index("ix_failed_logins_group", "address_group", "attempted_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     client_address: Mapped[str] = mapped_column(String(64), nullable=False)
     address_group: Mapped[str] = mapped_column(String(64), nullable=False)
-    reason: Mapped[str] = mapped_column(String(40), nullable=False)  # unknown email | wrong password | no password | throttled
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False,
-                                                   index=True)
+    reason: Mapped[str] = mapped_column(
+        String(40), nullable=False
+    )  # unknown email | wrong password | no password | throttled
+    attempted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, index=True
+    )
 
 
 class Project(Base):

@@ -24,7 +24,7 @@ def _sqlalchemy_url(url: str) -> str:
     """Force the psycopg 3 driver in SQLAlchemy URLs."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -43,8 +43,12 @@ def start_embedded(pgdata: Path) -> str:
         dropped = drop_dead_handles(pgdata)
         orphan = running_postmaster(pgdata)
         if dropped and orphan is not None and not live_handles(pgdata):
-            log.warning("adopting the embedded Postgres (pid %d) left running by a stopped process (pid %s); "
-                        "it stops with this one", orphan, ", ".join(map(str, dropped)))
+            log.warning(
+                "adopting the embedded Postgres (pid %d) left running by a stopped process (pid %s); "
+                "it stops with this one",
+                orphan,
+                ", ".join(map(str, dropped)),
+            )
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         _embedded[pgdata] = server
         exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'xolap';").strip()

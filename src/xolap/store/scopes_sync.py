@@ -45,11 +45,15 @@ def event_scope_ids(runtime) -> tuple[dict[int, int | None], set[int]]:
     """({section_id: project_id or None}, {project_id}) present in raw_events."""
     client = runtime.clickhouse()
     table = events_table(runtime.settings.clickhouse_database)
-    sections = client.query(tag(
-        f"SELECT section_id, max(project_id) FROM {table} WHERE section_id IS NOT NULL GROUP BY section_id",
-        "scopes-sync")).result_rows
-    projects = client.query(tag(
-        f"SELECT DISTINCT project_id FROM {table} WHERE project_id IS NOT NULL", "scopes-sync")).result_rows
+    sections = client.query(
+        tag(
+            f"SELECT section_id, max(project_id) FROM {table} WHERE section_id IS NOT NULL GROUP BY section_id",
+            "scopes-sync",
+        )
+    ).result_rows
+    projects = client.query(
+        tag(f"SELECT DISTINCT project_id FROM {table} WHERE project_id IS NOT NULL", "scopes-sync")
+    ).result_rows
     section_map = {int(s): (int(p) if p is not None else None) for s, p in sections}
     project_ids = {int(p) for (p,) in projects} | {p for p in section_map.values() if p is not None}
     return section_map, project_ids
@@ -59,25 +63,43 @@ def upsert_scopes(session: Session, section_map: dict[int, int | None], project_
     """Insert missing projects and sections with default names; never rename existing ones."""
     created_projects = created_sections = linked = 0
     for project_id in sorted(project_ids):
-        created_projects += session.execute(text(
-            "INSERT INTO projects (id, slug, title) VALUES (:id, :slug, :title) ON CONFLICT DO NOTHING"),
-            {"id": project_id, "slug": default_slug("project", project_id), "title": default_title("project", project_id)},
+        created_projects += session.execute(
+            text("INSERT INTO projects (id, slug, title) VALUES (:id, :slug, :title) ON CONFLICT DO NOTHING"),
+            {
+                "id": project_id,
+                "slug": default_slug("project", project_id),
+                "title": default_title("project", project_id),
+            },
         ).rowcount
     for section_id, project_id in sorted(section_map.items()):
-        created_sections += session.execute(text(
-            "INSERT INTO sections (id, slug, title, project_id) VALUES (:id, :slug, :title, "
-            "(SELECT id FROM projects WHERE id = :project)) ON CONFLICT DO NOTHING"),
-            {"id": section_id, "slug": default_slug("section", section_id), "title": default_title("section", section_id),
-             "project": project_id},
+        created_sections += session.execute(
+            text(
+                "INSERT INTO sections (id, slug, title, project_id) VALUES (:id, :slug, :title, "
+                "(SELECT id FROM projects WHERE id = :project)) ON CONFLICT DO NOTHING"
+            ),
+            {
+                "id": section_id,
+                "slug": default_slug("section", section_id),
+                "title": default_title("section", section_id),
+                "project": project_id,
+            },
         ).rowcount
         if project_id is not None:
-            linked += session.execute(text(
-                "UPDATE sections SET project_id = :project WHERE id = :id AND project_id IS NULL "
-                "AND EXISTS (SELECT 1 FROM projects WHERE id = :project)"), {"id": section_id, "project": project_id},
+            linked += session.execute(
+                text(
+                    "UPDATE sections SET project_id = :project WHERE id = :id AND project_id IS NULL "
+                    "AND EXISTS (SELECT 1 FROM projects WHERE id = :project)"
+                ),
+                {"id": section_id, "project": project_id},
             ).rowcount
     session.flush()
-    return {"sections_seen": len(section_map), "projects_seen": len(project_ids), "sections_created": created_sections,
-            "projects_created": created_projects, "sections_linked": linked}
+    return {
+        "sections_seen": len(section_map),
+        "projects_seen": len(project_ids),
+        "sections_created": created_sections,
+        "projects_created": created_projects,
+        "sections_linked": linked,
+    }
 
 
 def sync_scopes(runtime) -> dict[str, int]:
@@ -97,8 +119,11 @@ def start_scope_sync(runtime, stop: threading.Event) -> threading.Thread:
             try:
                 counts = sync_scopes(runtime)
                 if counts["sections_created"] or counts["projects_created"]:
-                    log.info("scopes sync: %d new section(s), %d new project(s)", counts["sections_created"],
-                             counts["projects_created"])
+                    log.info(
+                        "scopes sync: %d new section(s), %d new project(s)",
+                        counts["sections_created"],
+                        counts["projects_created"],
+                    )
             except Exception as exc:  # noqa: BLE001 - retried next minute
                 log.warning("scopes sync failed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             stop.wait(SYNC_INTERVAL_SECONDS)
@@ -109,6 +134,7 @@ def start_scope_sync(runtime, stop: threading.Event) -> threading.Thread:
 
 
 # ---------- import (CSV / JSON) ----------
+
 
 @dataclass
 class ScopeRow:
@@ -180,8 +206,11 @@ def parse_scopes(data: bytes | str, filename: str = "upload.csv") -> tuple[list[
         except json.JSONDecodeError as exc:
             return [], [f"{filename}:{exc.lineno}: invalid JSON: {exc.msg}"]
         if isinstance(records, dict):
-            records = [dict(r, kind=r.get("kind", kind)) for kind in ("section", "project")
-                       for r in records.get(kind + "s", [])]
+            records = [
+                dict(r, kind=r.get("kind", kind))
+                for kind in ("section", "project")
+                for r in records.get(kind + "s", [])
+            ]
         if not isinstance(records, list):
             return [], [f"{filename}: expected a JSON list of objects with keys {', '.join(COLUMNS)}"]
         for index, record in enumerate(records, start=1):
@@ -196,7 +225,9 @@ def parse_scopes(data: bytes | str, filename: str = "upload.csv") -> tuple[list[
     reader = csv.DictReader(io.StringIO(content))
     missing = {"kind", "id"} - set(reader.fieldnames or [])
     if missing:
-        return [], [f"{filename}:1: header must include kind and id (columns: {', '.join(COLUMNS)}); missing {', '.join(sorted(missing))}"]
+        return [], [
+            f"{filename}:1: header must include kind and id (columns: {', '.join(COLUMNS)}); missing {', '.join(sorted(missing))}"
+        ]
     for record in reader:
         line = reader.line_num
         if None in record:
@@ -214,17 +245,24 @@ def import_scopes(session: Session, rows: list[ScopeRow], filename: str = "uploa
     for row in sorted(rows, key=lambda r: (r.kind != "project", r.line)):
         model = Project if row.kind == "project" else Section
         where = f"{filename}:{row.line}"
-        slug_owner = session.execute(select(model.id).where(model.slug == row.slug)).scalar_one_or_none() if row.slug else None
+        slug_owner = (
+            session.execute(select(model.id).where(model.slug == row.slug)).scalar_one_or_none() if row.slug else None
+        )
         if slug_owner is not None and slug_owner != row.id:
             result.errors.append(f"{where}: slug: {row.slug!r} is already used by {row.kind} {slug_owner}")
             continue
         if row.project_id is not None and session.get(Project, row.project_id) is None:
-            result.errors.append(f"{where}: project_id: no project {row.project_id} (import it first or in the same file)")
+            result.errors.append(
+                f"{where}: project_id: no project {row.project_id} (import it first or in the same file)"
+            )
             continue
         existing = session.get(model, row.id)
         if existing is None:
-            values = {"id": row.id, "slug": row.slug or default_slug(row.kind, row.id),
-                      "title": row.title or default_title(row.kind, row.id)}
+            values = {
+                "id": row.id,
+                "slug": row.slug or default_slug(row.kind, row.id),
+                "title": row.title or default_title(row.kind, row.id),
+            }
             if row.kind == "section":
                 values["project_id"] = row.project_id
             session.add(model(**values))

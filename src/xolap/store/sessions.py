@@ -41,11 +41,14 @@ def printable(text: str, limit: int) -> str:
 def create(session: Session, user: User, *, user_agent: str = "", client_address: str = "") -> tuple[WebSession, str]:
     """A new live session for the user; returns (record, session id). Only the id's hash is stored."""
     session_id = new_session_id()
-    record = WebSession(user_id=user.id, id_hash=hash_session_id(session_id),
-                        password_fingerprint=password_fingerprint(user),
-                        user_agent=printable(user_agent, MAX_AGENT_LENGTH),
-                        client_address=printable(client_address, MAX_ADDRESS_LENGTH),
-                        expires_at=func.now() + ABSOLUTE_LIFETIME)
+    record = WebSession(
+        user_id=user.id,
+        id_hash=hash_session_id(session_id),
+        password_fingerprint=password_fingerprint(user),
+        user_agent=printable(user_agent, MAX_AGENT_LENGTH),
+        client_address=printable(client_address, MAX_ADDRESS_LENGTH),
+        expires_at=func.now() + ABSOLUTE_LIFETIME,
+    )
     session.add(record)
     session.flush()
     session.refresh(record)
@@ -53,41 +56,52 @@ def create(session: Session, user: User, *, user_agent: str = "", client_address
 
 
 def _live():
-    return (WebSession.revoked_at.is_(None), WebSession.expires_at > func.now(),
-            WebSession.last_seen_at > func.now() - IDLE_TIMEOUT)
+    return (
+        WebSession.revoked_at.is_(None),
+        WebSession.expires_at > func.now(),
+        WebSession.last_seen_at > func.now() - IDLE_TIMEOUT,
+    )
 
 
 def find_live(session: Session, session_id: str) -> tuple[WebSession, User] | None:
     """The live session with this id and its user (last_seen_at refreshed), or None."""
-    row = session.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
-                          .where(WebSession.id_hash == hash_session_id(session_id), User.disabled_at.is_(None),
-                                 *_live())).first()
+    row = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.id_hash == hash_session_id(session_id), User.disabled_at.is_(None), *_live())
+    ).first()
     if row is None:
         return None
     record, user = row
     if record.password_fingerprint != password_fingerprint(user):
         revoke(session, user.id, record.id, "password changed")
         return None
-    session.execute(update(WebSession).where(WebSession.id == record.id,
-                                             WebSession.last_seen_at < func.now() - TOUCH_INTERVAL)
-                    .values(last_seen_at=func.now()))
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id == record.id, WebSession.last_seen_at < func.now() - TOUCH_INTERVAL)
+        .values(last_seen_at=func.now())
+    )
     return record, user
 
 
 def list_live(session: Session, user_id: int) -> list[WebSession]:
     """The user's live sessions, oldest first (none while the user is disabled)."""
-    rows = session.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
-                           .where(WebSession.user_id == user_id, User.disabled_at.is_(None), *_live())
-                           .order_by(WebSession.created_at, WebSession.id)).all()
+    rows = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.user_id == user_id, User.disabled_at.is_(None), *_live())
+        .order_by(WebSession.created_at, WebSession.id)
+    ).all()
     return [record for record, user in rows if record.password_fingerprint == password_fingerprint(user)]
 
 
 def revoke(session: Session, user_id: int, record_id: int, reason: str) -> bool:
     """End one of the user's sessions; False when the user has no such live session."""
-    result = session.execute(update(WebSession)
-                             .where(WebSession.id == record_id, WebSession.user_id == user_id,
-                                    WebSession.revoked_at.is_(None))
-                             .values(revoked_at=func.now(), revoked_reason=reason[:40]))
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.id == record_id, WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=func.now(), revoked_reason=reason[:40])
+    )
     return result.rowcount > 0
 
 

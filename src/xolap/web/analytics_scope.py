@@ -55,8 +55,15 @@ class AnalyticsScope:
         return self.title or self.slug
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "slug": self.slug, "title": self.title, "project_id": self.project_id,
-                "page_url": self.page_url, "api_base": self.api_base}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "slug": self.slug,
+            "title": self.title,
+            "project_id": self.project_id,
+            "page_url": self.page_url,
+            "api_base": self.api_base,
+        }
 
 
 def section_scope(section: Any) -> AnalyticsScope:

@@ -84,7 +84,9 @@ def list_users(request: Request, principal: Principal = Depends(require_site_adm
 def add_user(body: NewUser, request: Request, principal: Principal = Depends(require_site_admin)) -> dict:
     with request.app.state.runtime.sessions() as session:
         try:
-            user = accounts.create_user(session, body.email, password=body.password, is_admin=body.is_admin, name=body.name)
+            user = accounts.create_user(
+                session, body.email, password=body.password, is_admin=body.is_admin, name=body.name
+            )
         except accounts.AccountError as exc:
             raise _bad_request(exc) from None
         session.commit()
@@ -112,13 +114,18 @@ def grant(user_id: int, body: Grant, request: Request, principal: Principal = De
         except accounts.AccountError as exc:
             raise _bad_request(exc) from None
         session.commit()
-        return {"id": membership.id, "role": membership.role, "section_id": membership.section_id,
-                "project_id": membership.project_id}
+        return {
+            "id": membership.id,
+            "role": membership.role,
+            "section_id": membership.section_id,
+            "project_id": membership.project_id,
+        }
 
 
 @router.post("/admin/users/{user_id}/tokens", status_code=201)
-def new_token(user_id: int, request: Request, body: NewToken = NewToken(),
-              principal: Principal = Depends(require_site_admin)) -> dict:
+def new_token(
+    user_id: int, request: Request, body: NewToken = NewToken(), principal: Principal = Depends(require_site_admin)
+) -> dict:
     with request.app.state.runtime.sessions() as session:
         row, plaintext = accounts.create_token(session, _user(session, user_id), body.name)
         session.commit()
@@ -155,8 +162,9 @@ def sync(request: Request, principal: Principal = Depends(require_site_admin)) -
 
 
 @router.post("/admin/scopes/import")
-def import_json(request: Request, rows: list[dict] = Body(...),
-                principal: Principal = Depends(require_site_admin)) -> dict:
+def import_json(
+    request: Request, rows: list[dict] = Body(...), principal: Principal = Depends(require_site_admin)
+) -> dict:
     parsed, errors = parse_scopes(json.dumps(rows), "request.json")
     with request.app.state.runtime.sessions() as session:
         result = import_scopes(session, parsed, "request.json")

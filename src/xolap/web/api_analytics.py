@@ -17,7 +17,7 @@ import csv
 import io
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -51,11 +51,20 @@ router = APIRouter(tags=["analytics"])
 EXPORT_FORMATS = ("csv", "json", "png", "svg")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "png": "image/png", "svg": "image/svg+xml"}
 _RENDER_ERROR_STATUS = {"spec": 400, "too_large": 400, "timeout": 422, "crashed": 422, "busy": 503}
-_QUERY_ERROR_STATUS = {"cancelled": 409, "timeout": 422, "too_many_rows": 422, "too_many_rows_read": 422,
-                       "too_many_bytes_read": 422, "memory": 422, "too_large": 422, "unavailable": 503}
+_QUERY_ERROR_STATUS = {
+    "cancelled": 409,
+    "timeout": 422,
+    "too_many_rows": 422,
+    "too_many_rows_read": 422,
+    "too_many_bytes_read": 422,
+    "memory": 422,
+    "too_large": 422,
+    "unavailable": 503,
+}
 
 
 # ---------------------------------------------------------------- scope dependencies
+
 
 def section_dependency(section=Depends(auth.require_section_access)) -> AnalyticsScope:
     return section_scope(section)
@@ -65,10 +74,14 @@ def project_dependency(project=Depends(auth.require_project_access)) -> Analytic
     return project_scope(project)
 
 
-SCOPE_DEPENDENCIES: dict[str, Callable[..., AnalyticsScope]] = {"section": section_dependency, "project": project_dependency}
+SCOPE_DEPENDENCIES: dict[str, Callable[..., AnalyticsScope]] = {
+    "section": section_dependency,
+    "project": project_dependency,
+}
 
 
 # ---------------------------------------------------------------- errors
+
 
 def error_response(exc: Exception) -> JSONResponse:
     """The JSON error body {"error": {"kind", "message"}} with a status that fits the failure."""
@@ -80,29 +93,48 @@ def error_response(exc: Exception) -> JSONResponse:
         return JSONResponse({"error": {"kind": "guard", "message": str(exc)}}, status_code=400)
     if isinstance(exc, QueryError):  # a curated chart's failure (CategoryFailure) adds the technical `detail`
         detail = {"detail": exc.detail} if getattr(exc, "detail", None) else {}
-        return JSONResponse({"error": {"kind": exc.kind, "message": exc.message, **detail}},
-                            status_code=_QUERY_ERROR_STATUS.get(exc.kind, 400))
+        return JSONResponse(
+            {"error": {"kind": exc.kind, "message": exc.message, **detail}},
+            status_code=_QUERY_ERROR_STATUS.get(exc.kind, 400),
+        )
     if isinstance(exc, CategoryError):
         status = 404 if str(exc).startswith("unknown category") else 400
         return JSONResponse({"error": {"kind": "invalid", "message": str(exc)}}, status_code=status)
     if isinstance(exc, SpecRefused):
-        return JSONResponse({"error": {"kind": "spec", "path": exc.path,
-                                       "message": f"the Vega-Lite spec is refused at {exc.path}: {exc.reason}"}},
-                            status_code=400)
+        return JSONResponse(
+            {
+                "error": {
+                    "kind": "spec",
+                    "path": exc.path,
+                    "message": f"the Vega-Lite spec is refused at {exc.path}: {exc.reason}",
+                }
+            },
+            status_code=400,
+        )
     if isinstance(exc, chart_render.ChartRenderError):
-        return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}},
-                            status_code=_RENDER_ERROR_STATUS.get(exc.kind, 422))
+        return JSONResponse(
+            {"error": {"kind": exc.kind, "message": exc.message}}, status_code=_RENDER_ERROR_STATUS.get(exc.kind, 422)
+        )
     raise exc
 
 
 def answer(produce: Callable[[], Any]) -> Any:
     try:
         return produce()
-    except (DashboardError, custom_sql.EmptyQuery, GuardError, QueryError, CategoryError, SpecRefused, chart_render.ChartRenderError) as exc:
+    except (
+        DashboardError,
+        custom_sql.EmptyQuery,
+        GuardError,
+        QueryError,
+        CategoryError,
+        SpecRefused,
+        chart_render.ChartRenderError,
+    ) as exc:
         return error_response(exc)
 
 
 # ---------------------------------------------------------------- running things
+
 
 def _runtime(request: Request):
     return request.app.state.runtime
@@ -118,16 +150,31 @@ def guarded_query(sql: str, scope: AnalyticsScope, database: str) -> GuardedQuer
     return custom_sql.guarded_sql(sql, scope.kind, database)
 
 
-def run_custom_sql(runtime, scope: AnalyticsScope, sql: str, *, tag: str | None = None, start: date | None = None,
-                   end: date | None = None) -> QueryResult:
+def run_custom_sql(
+    runtime,
+    scope: AnalyticsScope,
+    sql: str,
+    *,
+    tag: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> QueryResult:
     """This route's scope's custom SQL, run by xolap.analytics.custom_sql.run_custom_sql (start..end: the page's
     dates, inclusive, when the user applies them)."""
-    return custom_sql.run_custom_sql(user_sql_client(runtime), runtime.settings, sql, scope=scope.kind,
-                                     scope_id=scope.id, tag=tag, start=start, end=end)
+    return custom_sql.run_custom_sql(
+        user_sql_client(runtime),
+        runtime.settings,
+        sql,
+        scope=scope.kind,
+        scope_id=scope.id,
+        tag=tag,
+        start=start,
+        end=end,
+    )
 
 
 def result_records(result: QueryResult) -> list[dict[str, Any]]:
-    return [{name: json_value(value) for name, value in zip(result.columns, row)} for row in result.rows]
+    return [{name: json_value(value) for name, value in zip(result.columns, row, strict=False)} for row in result.rows]
 
 
 def query_result_json(result: QueryResult) -> dict[str, Any]:
@@ -138,16 +185,27 @@ def query_result_json(result: QueryResult) -> dict[str, Any]:
 
 
 def category_json(runtime, scope: AnalyticsScope, key: str, start: date | None, end: date | None) -> dict[str, Any]:
-    result = run_category(runtime.clickhouse(), runtime.settings, key, scope=scope.kind, scope_id=scope.id,
-                          start=start, end=end)
+    result = run_category(
+        runtime.clickhouse(), runtime.settings, key, scope=scope.kind, scope_id=scope.id, start=start, end=end
+    )
     rows = result.rows
     if key == "section_comparison":
         rows = label_sections(runtime, rows)
     spec = copy.deepcopy(result.spec)
     spec["data"] = {"values": rows}
-    return {"key": result.key, "title": result.title, "columns": list(result.columns), "rows": rows, "spec": spec,
-            "sql": result.sql, "parameters": result.parameters, "elapsed_ms": round(result.elapsed_ms, 1),
-            "enough_data": result.enough_data, "truncated": result.truncated, **result.extra}
+    return {
+        "key": result.key,
+        "title": result.title,
+        "columns": list(result.columns),
+        "rows": rows,
+        "spec": spec,
+        "sql": result.sql,
+        "parameters": result.parameters,
+        "elapsed_ms": round(result.elapsed_ms, 1),
+        "enough_data": result.enough_data,
+        "truncated": result.truncated,
+        **result.extra,
+    }
 
 
 def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -156,15 +214,21 @@ def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not ids:
         return rows
     with runtime.sessions() as session:
-        titles = {sid: title for sid, title in session.execute(select(Section.id, Section.title).where(Section.id.in_(ids)))}
+        titles = {
+            sid: title for sid, title in session.execute(select(Section.id, Section.title).where(Section.id.in_(ids)))
+        }
     named = [{**row, "section": titles.get(int(row["section_id"])) or row.get("section")} for row in rows]
     return section_comparison.label_sections(named)
 
 
 def summary_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
     rows = event_summary(runtime.clickhouse(), runtime.settings, scope.kind, scope.id, start, end)
-    return {"event_types": rows, "total_events": sum(int(row.get("events") or 0) for row in rows),
-            "start": start.isoformat() if start else None, "end": end.isoformat() if end else None}
+    return {
+        "event_types": rows,
+        "total_events": sum(int(row.get("events") or 0) for row in rows),
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+    }
 
 
 def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
@@ -175,12 +239,17 @@ def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date 
         "end": end.isoformat() if end else None,
         "categories": [info.__dict__ | {"scopes": list(info.scopes)} for info in list_categories(scope.kind)],
         "summary": summary_json(runtime, scope, start, end),
-        "links": {"categories": f"{scope.api_base}/categories/{{key}}", "query": f"{scope.api_base}/query",
-                  "visualizations": f"{scope.api_base}/visualizations", "export": f"{scope.api_base}/export"},
+        "links": {
+            "categories": f"{scope.api_base}/categories/{{key}}",
+            "query": f"{scope.api_base}/query",
+            "visualizations": f"{scope.api_base}/visualizations",
+            "export": f"{scope.api_base}/export",
+        },
     }
 
 
 # ---------------------------------------------------------------- warm answers
+
 
 def warm_json(runtime, scope: AnalyticsScope, question: tuple, produce: Callable[[], Any]) -> Response:
     """The JSON answer to `question` about this (already authorized) scope from the per-process result cache while
@@ -189,8 +258,11 @@ def warm_json(runtime, scope: AnalyticsScope, question: tuple, produce: Callable
     started = time.perf_counter()
     body, hit = result_cache.cached_json(runtime.settings, scope.kind, scope.id, question, produce)
     elapsed = (time.perf_counter() - started) * 1000
-    return Response(body, media_type="application/json",
-                    headers={"X-Xolap-Cache": "hit" if hit else "miss", "Server-Timing": f"answer;dur={elapsed:.3f}"})
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"X-Xolap-Cache": "hit" if hit else "miss", "Server-Timing": f"answer;dur={elapsed:.3f}"},
+    )
 
 
 def scope_identity(scope: AnalyticsScope) -> bytes:
@@ -199,6 +271,7 @@ def scope_identity(scope: AnalyticsScope) -> bytes:
 
 
 # ---------------------------------------------------------------- exports
+
 
 def with_data(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The spec, once the sanitizer accepts it (SpecRefused otherwise), with the rows as its inline data (any data
@@ -214,8 +287,15 @@ def render_chart(spec: dict[str, Any], fmt: str) -> bytes:
     return chart_render.render_chart(check_spec(spec), fmt, scale=2.0)
 
 
-def export_response(fmt: str, columns: list[str], rows: list[dict[str, Any]], spec: dict[str, Any] | None,
-                    filename: str, *, truncated: bool = False) -> Response:
+def export_response(
+    fmt: str,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    spec: dict[str, Any] | None,
+    filename: str,
+    *,
+    truncated: bool = False,
+) -> Response:
     if fmt not in EXPORT_FORMATS:
         raise DashboardError(400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     if fmt == "csv":
@@ -240,6 +320,7 @@ def export_response(fmt: str, columns: list[str], rows: list[dict[str, Any]], sp
 
 
 # ---------------------------------------------------------------- saved visualizations
+
 
 class VisualizationIn(BaseModel):
     title: str = Field(min_length=1, max_length=300)
@@ -280,10 +361,19 @@ class CopyIn(BaseModel):
 def viz_json(viz: SavedVisualization, request: Request | None = None) -> dict[str, Any]:
     """A saved visualization as JSON; `spec_refusal` says why a spec stored before the sanitizer may not be drawn,
     `can_edit` whether the caller may change or delete it (else they may copy it)."""
-    return {"id": viz.id, "scope": viz.scope, "scope_id": viz.scope_id, "title": viz.title, "sql": viz.sql,
-            "spec": viz.spec, "spec_refusal": refusal(viz.spec), "created_by": viz.created_by,
-            "can_edit": may_edit(request, viz) if request is not None else False,
-            "created_at": json_value(viz.created_at), "updated_at": json_value(viz.updated_at)}
+    return {
+        "id": viz.id,
+        "scope": viz.scope,
+        "scope_id": viz.scope_id,
+        "title": viz.title,
+        "sql": viz.sql,
+        "spec": viz.spec,
+        "spec_refusal": refusal(viz.spec),
+        "created_by": viz.created_by,
+        "can_edit": may_edit(request, viz) if request is not None else False,
+        "created_at": json_value(viz.created_at),
+        "updated_at": json_value(viz.updated_at),
+    }
 
 
 def scoped_viz(session, scope: AnalyticsScope, viz_id: int) -> SavedVisualization:
@@ -314,36 +404,51 @@ def owned_viz(session, request: Request, scope: AnalyticsScope, viz_id: int) -> 
     """The saved visualization if it is in this scope (404) and the caller may change it (403)."""
     viz = scoped_viz(session, scope, viz_id)
     if not may_edit(request, viz):
-        raise DashboardError(403, "forbidden", f"saved visualization {viz_id} belongs to another user: only its owner "
-                                               "or an admin may change or delete it (save a copy to edit your own)")
+        raise DashboardError(
+            403,
+            "forbidden",
+            f"saved visualization {viz_id} belongs to another user: only its owner "
+            "or an admin may change or delete it (save a copy to edit your own)",
+        )
     return viz
 
 
 # ---------------------------------------------------------------- routes (registered once per scope kind)
+
 
 def add_scope_routes(kind: str) -> None:
     scope_dep = SCOPE_DEPENDENCIES[kind]
     base = f"/api/v1/{kind}s/{{slug}}/analytics"
 
     @router.get(base, name=f"{kind}_analytics_overview")
-    def overview(request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
-                 end: str | None = None):
+    def overview(
+        request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None, end: str | None = None
+    ):
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
             runtime = _runtime(request)
-            return warm_json(runtime, scope, ("overview", first, last, scope_identity(scope)),
-                             lambda: overview_json(runtime, scope, first, last))
+            return warm_json(
+                runtime,
+                scope,
+                ("overview", first, last, scope_identity(scope)),
+                lambda: overview_json(runtime, scope, first, last),
+            )
+
         return answer(produce)
 
     @router.get(base + "/summary", name=f"{kind}_analytics_summary")
-    def summary(request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
-                end: str | None = None):
+    def summary(
+        request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None, end: str | None = None
+    ):
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
             runtime = _runtime(request)
-            return warm_json(runtime, scope, ("summary", first, last), lambda: summary_json(runtime, scope, first, last))
+            return warm_json(
+                runtime, scope, ("summary", first, last), lambda: summary_json(runtime, scope, first, last)
+            )
+
         return answer(produce)
 
     @router.get(base + "/categories", name=f"{kind}_analytics_categories")
@@ -351,25 +456,45 @@ def add_scope_routes(kind: str) -> None:
         return [info.__dict__ | {"scopes": list(info.scopes)} for info in list_categories(scope.kind)]
 
     @router.get(base + "/categories/{key}", name=f"{kind}_analytics_category")
-    def category(key: str, request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None,
-                 end: str | None = None):
+    def category(
+        key: str,
+        request: Request,
+        scope: AnalyticsScope = Depends(scope_dep),
+        start: str | None = None,
+        end: str | None = None,
+    ):
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
             runtime = _runtime(request)
-            return warm_json(runtime, scope, ("category", key, first, last),
-                             lambda: category_json(runtime, scope, key, first, last))
+            return warm_json(
+                runtime, scope, ("category", key, first, last), lambda: category_json(runtime, scope, key, first, last)
+            )
+
         return answer(produce)
 
     @router.get(base + "/categories/{key}/export", name=f"{kind}_analytics_category_export")
-    def category_export(key: str, request: Request, scope: AnalyticsScope = Depends(scope_dep),
-                        format: str = Query("csv"), start: str | None = None, end: str | None = None):
+    def category_export(
+        key: str,
+        request: Request,
+        scope: AnalyticsScope = Depends(scope_dep),
+        format: str = Query("csv"),
+        start: str | None = None,
+        end: str | None = None,
+    ):
         def produce():
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
             data = category_json(_runtime(request), scope, key, first, last)
-            return export_response(format, data["columns"], data["rows"], data["spec"],
-                                   export_name(scope, key, first, last), truncated=data["truncated"])
+            return export_response(
+                format,
+                data["columns"],
+                data["rows"],
+                data["spec"],
+                export_name(scope, key, first, last),
+                truncated=data["truncated"],
+            )
+
         return answer(produce)
 
     @router.post(base + "/query", name=f"{kind}_analytics_query")
@@ -382,10 +507,12 @@ def add_scope_routes(kind: str) -> None:
             if not registry.start(tag, scope):
                 raise QueryError("cancelled", "the query was cancelled", tag=tag)
             try:
-                return query_result_json(run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first,
-                                                        end=last))
+                return query_result_json(
+                    run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first, end=last)
+                )
             finally:
                 registry.finish(tag)
+
         return answer(produce)
 
     @router.get(base + "/query/{tag}/progress", name=f"{kind}_analytics_query_progress")
@@ -396,10 +523,25 @@ def add_scope_routes(kind: str) -> None:
                 return {"tag": tag, "running": False}
             progress = executor.progress(_runtime(request).clickhouse(), tag)
             if progress is None:
-                return {"tag": tag, "running": True, "rows_read": 0, "total_rows": 0, "bytes_read": 0,
-                        "elapsed_s": 0.0, "fraction": None}
-            return {"tag": tag, "running": True, "rows_read": progress.rows_read, "total_rows": progress.total_rows,
-                    "bytes_read": progress.bytes_read, "elapsed_s": progress.elapsed_s, "fraction": progress.fraction}
+                return {
+                    "tag": tag,
+                    "running": True,
+                    "rows_read": 0,
+                    "total_rows": 0,
+                    "bytes_read": 0,
+                    "elapsed_s": 0.0,
+                    "fraction": None,
+                }
+            return {
+                "tag": tag,
+                "running": True,
+                "rows_read": progress.rows_read,
+                "total_rows": progress.total_rows,
+                "bytes_read": progress.bytes_read,
+                "elapsed_s": progress.elapsed_s,
+                "fraction": progress.fraction,
+            }
+
         return answer(produce)
 
     @router.post(base + "/query/{tag}/cancel", name=f"{kind}_analytics_query_cancel")
@@ -411,20 +553,31 @@ def add_scope_routes(kind: str) -> None:
                 return {"tag": tag, "cancelled": executor.cancel(_runtime(request).clickhouse(), tag)}
             registry.cancel_before_start(tag, scope)
             return {"tag": tag, "cancelled": 0}
+
         return answer(produce)
 
     @router.post(base + "/export", name=f"{kind}_analytics_export")
-    def export(body: ExportIn, request: Request, scope: AnalyticsScope = Depends(scope_dep),
-               format: str = Query("csv")):
+    def export(
+        body: ExportIn, request: Request, scope: AnalyticsScope = Depends(scope_dep), format: str = Query("csv")
+    ):
         def produce():
             if format not in EXPORT_FORMATS:
-                raise DashboardError(400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+                raise DashboardError(
+                    400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}"
+                )
             if format in ("png", "svg") and body.spec:
                 check_spec(body.spec)
             first, last = request_dates(body.start, body.end)
             result = run_custom_sql(_runtime(request), scope, body.sql, start=first, end=last)
-            return export_response(format, result.columns, result_records(result), body.spec,
-                                   export_name(scope, "custom", first, last), truncated=result.truncated)
+            return export_response(
+                format,
+                result.columns,
+                result_records(result),
+                body.spec,
+                export_name(scope, "custom", first, last),
+                truncated=result.truncated,
+            )
+
         return answer(produce)
 
     @router.get(base + "/schema", name=f"{kind}_analytics_schema")
@@ -449,11 +602,18 @@ def add_scope_routes(kind: str) -> None:
             guarded_query(body.sql, scope, runtime.settings.clickhouse_database)
             check_spec(body.spec)
             with runtime.sessions() as session:
-                viz = SavedVisualization(scope=scope.kind, scope_id=scope.id, title=body.title.strip(), sql=body.sql,
-                                         spec=body.spec, created_by=principal_user_id(request))
+                viz = SavedVisualization(
+                    scope=scope.kind,
+                    scope_id=scope.id,
+                    title=body.title.strip(),
+                    sql=body.sql,
+                    spec=body.spec,
+                    created_by=principal_user_id(request),
+                )
                 session.add(viz)
                 session.commit()
                 return JSONResponse(viz_json(viz, request), status_code=201)
+
         return answer(produce)
 
     @router.get(base + "/visualizations/{viz_id}", name=f"{kind}_visualization")
@@ -461,11 +621,13 @@ def add_scope_routes(kind: str) -> None:
         def produce():
             with _runtime(request).sessions() as session:
                 return viz_json(scoped_viz(session, scope, viz_id), request)
+
         return answer(produce)
 
     @router.put(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_update")
-    def update_visualization(viz_id: int, body: VisualizationIn, request: Request,
-                             scope: AnalyticsScope = Depends(scope_dep)):
+    def update_visualization(
+        viz_id: int, body: VisualizationIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)
+    ):
         def produce():
             runtime = _runtime(request)
             with runtime.sessions() as session:
@@ -473,9 +635,10 @@ def add_scope_routes(kind: str) -> None:
                 guarded_query(body.sql, scope, runtime.settings.clickhouse_database)
                 check_spec(body.spec)
                 viz.title, viz.sql, viz.spec = body.title.strip(), body.sql, body.spec
-                viz.updated_at = datetime.now(timezone.utc)
+                viz.updated_at = datetime.now(UTC)
                 session.commit()
                 return viz_json(viz, request)
+
         return answer(produce)
 
     @router.delete(base + "/visualizations/{viz_id}", name=f"{kind}_visualization_delete")
@@ -485,23 +648,33 @@ def add_scope_routes(kind: str) -> None:
                 session.delete(owned_viz(session, request, scope, viz_id))
                 session.commit()
                 return {"deleted": viz_id}
+
         return answer(produce)
 
     @router.post(base + "/visualizations/{viz_id}/copy", name=f"{kind}_visualization_copy", status_code=201)
-    def copy_visualization(viz_id: int, request: Request, body: CopyIn | None = None,
-                           scope: AnalyticsScope = Depends(scope_dep)):
+    def copy_visualization(
+        viz_id: int, request: Request, body: CopyIn | None = None, scope: AnalyticsScope = Depends(scope_dep)
+    ):
         """Save another member's visualization as the caller's own (same scope, spec sanitized again)."""
+
         def produce():
             runtime = _runtime(request)
             with runtime.sessions() as session:
                 original = scoped_viz(session, scope, viz_id)
                 check_spec(original.spec)
                 title = (body.title.strip() if body and body.title else f"{original.title} (copy)")[:300]
-                viz = SavedVisualization(scope=scope.kind, scope_id=scope.id, title=title, sql=original.sql,
-                                         spec=copy.deepcopy(original.spec), created_by=principal_user_id(request))
+                viz = SavedVisualization(
+                    scope=scope.kind,
+                    scope_id=scope.id,
+                    title=title,
+                    sql=original.sql,
+                    spec=copy.deepcopy(original.spec),
+                    created_by=principal_user_id(request),
+                )
                 session.add(viz)
                 session.commit()
                 return JSONResponse(viz_json(viz, request), status_code=201)
+
         return answer(produce)
 
     @router.post(base + "/visualizations/{viz_id}/run", name=f"{kind}_visualization_run")
@@ -515,13 +688,17 @@ def add_scope_routes(kind: str) -> None:
                 check_spec(spec)
             result = run_custom_sql(runtime, scope, sql)
             body = query_result_json(result)
-            body.update({"id": viz_id, "title": title, "spec": with_data(spec, result_records(result)) if spec else None})
+            body.update(
+                {"id": viz_id, "title": title, "spec": with_data(spec, result_records(result)) if spec else None}
+            )
             return body
+
         return answer(produce)
 
     @router.get(base + "/visualizations/{viz_id}/export", name=f"{kind}_visualization_export")
-    def export_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep),
-                             format: str = Query("csv")):
+    def export_visualization(
+        viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep), format: str = Query("csv")
+    ):
         def produce():
             runtime = _runtime(request)
             with runtime.sessions() as session:
@@ -530,8 +707,15 @@ def add_scope_routes(kind: str) -> None:
             if format in ("png", "svg") and spec:
                 check_spec(spec)
             result = run_custom_sql(runtime, scope, sql)
-            return export_response(format, result.columns, result_records(result), spec or None,
-                                   f"{scope.slug}-viz-{viz_id}", truncated=result.truncated)
+            return export_response(
+                format,
+                result.columns,
+                result_records(result),
+                spec or None,
+                f"{scope.slug}-viz-{viz_id}",
+                truncated=result.truncated,
+            )
+
         return answer(produce)
 
 

@@ -67,7 +67,9 @@ def _runtime(request: Request):
 
 
 @router.get("/runs")
-def runs(request: Request, kind: str | None = None, status: str | None = None, limit: int = Query(50, ge=1, le=500)) -> list:
+def runs(
+    request: Request, kind: str | None = None, status: str | None = None, limit: int = Query(50, ge=1, le=500)
+) -> list:
     return _call(service.list_runs, _runtime(request), kind=kind, status=status, limit=limit)
 
 
@@ -108,8 +110,13 @@ def retry_batch(batch_id: int, request: Request) -> dict:
 
 
 @router.get("/batches/{batch_id}/chunks")
-def chunks(batch_id: int, request: Request, before: int | None = None, after: int | None = None,
-           limit: int = Query(100, ge=1, le=500)) -> list:
+def chunks(
+    batch_id: int,
+    request: Request,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = Query(100, ge=1, le=500),
+) -> list:
     return _call(service.chunk_logs, _runtime(request), batch_id, before=before, after=after, limit=limit)
 
 
@@ -119,5 +126,8 @@ def events(kind: str, run_id: int, request: Request, last_event_id: int | None =
     _call(service.get_run, runtime, kind, run_id)  # 404 before streaming
     header = request.headers.get("last-event-id")
     start = last_event_id if last_event_id is not None else int(header) if header and header.isdigit() else 0
-    return StreamingResponse(event_stream(runtime.settings, kind, run_id, start), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        event_stream(runtime.settings, kind, run_id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -74,14 +74,20 @@ async def migrations(body: MigrateRequest, request: Request) -> Any:
 
 @router.post("/query")
 async def query(body: QueryRequest, request: Request) -> Any:
-    return await _answer(lambda: operations.query(_runtime(request), body.sql, scope=body.scope, ref=body.ref,
-                                                  max_rows=body.max_rows, timeout=body.timeout))
+    return await _answer(
+        lambda: operations.query(
+            _runtime(request), body.sql, scope=body.scope, ref=body.ref, max_rows=body.max_rows, timeout=body.timeout
+        )
+    )
 
 
 @router.post("/analytics/categories/{key}")
 async def category(key: str, body: CategoryRequest, request: Request) -> Any:
-    return await _answer(lambda: operations.category(_runtime(request), key, scope=body.scope, ref=body.ref,
-                                                     start=body.start, end=body.end))
+    return await _answer(
+        lambda: operations.category(
+            _runtime(request), key, scope=body.scope, ref=body.ref, start=body.start, end=body.end
+        )
+    )
 
 
 @router.get("/analytics/health")

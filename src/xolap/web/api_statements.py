@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -23,8 +23,8 @@ from pydantic import BaseModel
 
 from xolap.ingest.limits import OVERSIZE_HEAD_BYTES, OversizeLine
 from xolap.ingest.pipeline import EventWriter, ingest_lines
-from xolap.xapi.identity import array_element_lines, statement_line
 from xolap.web.auth import Principal, require_site_admin
+from xolap.xapi.identity import array_element_lines, statement_line
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -69,7 +69,10 @@ def _stored_line(line: bytes) -> bytes:
 
 def limit_line_size(lines: list[tuple[int, bytes]], limit: int) -> list[tuple[int, bytes]]:
     """Statements longer than XOLAP_INGEST_MAX_LINE_BYTES become OversizeLines: rejected with the reason files get."""
-    return [(n, OversizeLine(line[:OVERSIZE_HEAD_BYTES], len(line), limit) if len(line) > limit else line) for n, line in lines]
+    return [
+        (n, OversizeLine(line[:OVERSIZE_HEAD_BYTES], len(line), limit) if len(line) > limit else line)
+        for n, line in lines
+    ]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -104,7 +107,7 @@ async def post_statements(request: Request, principal: Principal = Depends(requi
     body = await read_body(request, MAX_BODY_BYTES)
     runtime = request.app.state.runtime
     lines = limit_line_size(body_lines(body), runtime.settings.ingest_max_line_bytes)
-    receipt = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+    receipt = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
     source_file = f"api:{receipt}"
 
     def run():
@@ -134,7 +137,9 @@ class IngestPathsRequest(BaseModel):
 
 
 @router.post("/ingest/paths")
-async def ingest_paths_api(body: IngestPathsRequest, request: Request, principal: Principal = Depends(require_site_admin)) -> dict:
+async def ingest_paths_api(
+    body: IngestPathsRequest, request: Request, principal: Principal = Depends(require_site_admin)
+) -> dict:
     """`xolap ingest` through a running server: s3:// URLs, or local paths under the ingest roots
     (XOLAP_INGEST_ROOTS, default <data_dir>/imports; 400 for a path outside); the CLI's summary."""
     from starlette.concurrency import run_in_threadpool
@@ -145,6 +150,7 @@ async def ingest_paths_api(body: IngestPathsRequest, request: Request, principal
     runtime = request.app.state.runtime
     try:
         return await run_in_threadpool(
-            lambda: ingest_for_server(runtime, body.paths, engine=body.engine, max_errors=body.max_errors))
+            lambda: ingest_for_server(runtime, body.paths, engine=body.engine, max_errors=body.max_errors)
+        )
     except OperationError as exc:
         raise HTTPException(exc.status_code or 400, exc.message) from None

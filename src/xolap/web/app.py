@@ -3,17 +3,13 @@ details for admins)."""
 
 from __future__ import annotations
 
-import time
-from importlib import import_module
-from importlib import resources
+from importlib import import_module, resources
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from xolap.clickhouse.client import ping, server_info
 from xolap.runtime import Runtime
-from xolap.store.db import postgres_status
 from xolap.web import headers, hostile_input, lrs_auth, unavailable
 from xolap.web.negotiation import install_error_pages
 

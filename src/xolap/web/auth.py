@@ -67,12 +67,17 @@ class Principal:
 
     @property
     def label(self) -> str:
-        return self.user.email if self.user is not None else ("admin token" if self.via == "admin_token" else "anonymous")
+        return (
+            self.user.email if self.user is not None else ("admin token" if self.via == "admin_token" else "anonymous")
+        )
 
     def can_see_section(self, section: Section) -> bool:
         """Admins, the section's instructors, and the authors of the project it is taught from."""
-        return (self.is_admin or int(section.id) in self.instructor_section_ids
-                or (section.project_id is not None and int(section.project_id) in self.author_project_ids))
+        return (
+            self.is_admin
+            or int(section.id) in self.instructor_section_ids
+            or (section.project_id is not None and int(section.project_id) in self.author_project_ids)
+        )
 
     def can_see_project(self, project: Project) -> bool:
         return self.is_admin or int(project.id) in self.author_project_ids
@@ -117,7 +122,9 @@ def resolve_principal(request: Request) -> Principal:
         else:
             with runtime.sessions() as session:
                 user = accounts.user_for_token(session, token)
-                principal = _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
+                principal = (
+                    _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
+                )
                 session.commit()
     else:
         sid = sessions.session_id(request)
@@ -240,7 +247,8 @@ _PROJECT_RULE = _ScopeRule(Project, "project", "an author of this project", flag
 def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Principal):
     scope = _lookup(request, rule.model, slug)
     allowed = scope is not None and (
-        principal.can_see_section(scope) if rule.kind == "section" else principal.can_see_project(scope))
+        principal.can_see_section(scope) if rule.kind == "section" else principal.can_see_project(scope)
+    )
     if not allowed:
         if scope is None and principal.is_admin:
             raise HTTPException(404, f"no {rule.kind} with id or slug {slug!r}")

@@ -14,18 +14,20 @@ from fastapi import APIRouter, Depends, Request
 from xolap.analytics.categories import list_categories
 from xolap.store import flags
 from xolap.store.models import Project
-from xolap.web.auth import resolve_principal
-from xolap.web.negotiation import render, wants_json
 from xolap.web.analytics_scope import AnalyticsScope, DashboardError, check_range, parse_date, project_scope
 from xolap.web.api_analytics import (
     EXPORT_FORMATS,
-    router as api_router,
     error_response,
     overview_json,
     project_dependency,
     section_dependency,
     summary_json,
 )
+from xolap.web.api_analytics import (
+    router as api_router,
+)
+from xolap.web.auth import resolve_principal
+from xolap.web.negotiation import render, wants_json
 
 router = APIRouter(tags=["dashboards"])
 router.include_router(api_router)  # the dashboards' JSON API comes with the pages
@@ -71,8 +73,11 @@ def parent_project(request: Request, scope: AnalyticsScope) -> dict | None:
         project = session.get(Project, scope.project_id)
         if project is None:
             return None
-        may_open = principal.can_see_project(project) and flags.is_enabled(session, flags.ANALYTICS) and (
-            flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", project.id))
+        may_open = (
+            principal.can_see_project(project)
+            and flags.is_enabled(session, flags.ANALYTICS)
+            and (flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", project.id))
+        )
         return {"scope": project_scope(project), "may_open": may_open}
 
 
@@ -113,24 +118,40 @@ def summary_fragment(request: Request, scope: AnalyticsScope, start: str | None,
 
 
 @router.get("/sections/{slug}/analytics", name="section_dashboard")
-def section_dashboard(request: Request, scope: AnalyticsScope = Depends(section_dependency),
-                      start: str | None = None, end: str | None = None):
+def section_dashboard(
+    request: Request,
+    scope: AnalyticsScope = Depends(section_dependency),
+    start: str | None = None,
+    end: str | None = None,
+):
     return dashboard_page(request, scope, start, end)
 
 
 @router.get("/sections/{slug}/analytics/summary", name="section_dashboard_summary")
-def section_summary(request: Request, scope: AnalyticsScope = Depends(section_dependency),
-                    start: str | None = None, end: str | None = None):
+def section_summary(
+    request: Request,
+    scope: AnalyticsScope = Depends(section_dependency),
+    start: str | None = None,
+    end: str | None = None,
+):
     return summary_fragment(request, scope, start, end)
 
 
 @router.get("/projects/{slug}/analytics", name="project_dashboard")
-def project_dashboard(request: Request, scope: AnalyticsScope = Depends(project_dependency),
-                      start: str | None = None, end: str | None = None):
+def project_dashboard(
+    request: Request,
+    scope: AnalyticsScope = Depends(project_dependency),
+    start: str | None = None,
+    end: str | None = None,
+):
     return dashboard_page(request, scope, start, end)
 
 
 @router.get("/projects/{slug}/analytics/summary", name="project_dashboard_summary")
-def project_summary(request: Request, scope: AnalyticsScope = Depends(project_dependency),
-                    start: str | None = None, end: str | None = None):
+def project_summary(
+    request: Request,
+    scope: AnalyticsScope = Depends(project_dependency),
+    start: str | None = None,
+    end: str | None = None,
+):
     return summary_fragment(request, scope, start, end)

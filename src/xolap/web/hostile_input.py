@@ -40,11 +40,22 @@ class RefuseControlCharacters:
         if scope["type"] == "http":
             where = control_character_in(scope)
             if where is not None:
-                body = json.dumps({"detail": f"the request {where} contains a control character (such as NUL or a "
-                                             "line break): remove it and try again"}).encode()
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
+                body = json.dumps(
+                    {
+                        "detail": f"the request {where} contains a control character (such as NUL or a "
+                        "line break): remove it and try again"
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
@@ -57,8 +68,9 @@ def _database_refused(request: Request, exc: Exception) -> JSONResponse:
     lines = str(driver_error).splitlines()
     problem = getattr(diag, "message_primary", None) or (lines[0] if lines else "")
     problem = problem.split(":")[0].strip() or "a value is not valid"  # the kind of problem, never the value itself
-    return JSONResponse({"detail": f"the request has a value the database cannot store or compare ({problem})"},
-                        status_code=400)
+    return JSONResponse(
+        {"detail": f"the request has a value the database cannot store or compare ({problem})"}, status_code=400
+    )
 
 
 def install(app: FastAPI) -> None:

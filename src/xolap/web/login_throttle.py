@@ -53,10 +53,13 @@ def _minutes(seconds: int) -> str:
 
 def check(session: Session, email: str, client_address: str) -> Verdict:
     """May this email be tried from this address now?"""
-    address_wait = math.ceil(login_attempts.seconds_until_address_below(session, client_address, WINDOW,
-                                                                         MAX_FAILURES_PER_ADDRESS))
+    address_wait = math.ceil(
+        login_attempts.seconds_until_address_below(session, client_address, WINDOW, MAX_FAILURES_PER_ADDRESS)
+    )
     if address_wait > 0:
-        return Verdict(address_wait, f"Too many failed logins from this address: try again in {_minutes(address_wait)}.")
+        return Verdict(
+            address_wait, f"Too many failed logins from this address: try again in {_minutes(address_wait)}."
+        )
     failures, since_newest = login_attempts.pair_failures(session, email, client_address, WINDOW)
     pair_wait = math.ceil(backoff_seconds(failures) - since_newest)
     if pair_wait > 0:

@@ -12,16 +12,27 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFIX = "/xAPI"
-HEADER_FIELDS = {"authorization", "x-experience-api-version", "content-type", "content-length", "if-match",
-                 "if-none-match"}
+HEADER_FIELDS = {
+    "authorization",
+    "x-experience-api-version",
+    "content-type",
+    "content-length",
+    "if-match",
+    "if-none-match",
+}
 METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 MAX_FORM_BYTES = 16 * 1024 * 1024
 
 
 async def _refuse(send: Send, message: str) -> None:
     body = json.dumps({"error": True, "message": message, "detail": message}).encode()
-    await send({"type": "http.response.start", "status": 400,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -58,7 +69,9 @@ class AlternateRequestSyntax:
             return
         versions = [v for k, v in scope.get("headers", []) if k == b"x-experience-api-version"]
         if any(v.strip().startswith(b"2.") for v in versions):
-            await _refuse(send, "xAPI 2.0 has no alternate request syntax: send the method, headers and body as they are")
+            await _refuse(
+                send, "xAPI 2.0 has no alternate request syntax: send the method, headers and body as they are"
+            )
             return
         method = query[0][1].upper()
         if method not in METHODS:
@@ -89,7 +102,9 @@ class AlternateRequestSyntax:
             else:
                 params.append((name, value))
         if new_headers.get("x-experience-api-version", "").strip().startswith("2."):
-            await _refuse(send, "xAPI 2.0 has no alternate request syntax: send the method, headers and body as they are")
+            await _refuse(
+                send, "xAPI 2.0 has no alternate request syntax: send the method, headers and body as they are"
+            )
             return
         if method in ("PUT", "POST") and not content:
             await _refuse(send, "content: the alternate request syntax sends the body in the `content` form field")

@@ -61,8 +61,9 @@ def check_version(request: Request, credential: LrsCredential) -> str:
     if version is None:
         sent = request.headers.get(VERSION_HEADER)
         reason = "missing" if sent is None else "unsupported (this LRS speaks 1.0.x and 2.0.x)"
-        raise LrsRefusal(400, f"{VERSION_HEADER} header {reason}",
-                         headers={VERSION_HEADER: spoken_versions.last(credential.key)})
+        raise LrsRefusal(
+            400, f"{VERSION_HEADER} header {reason}", headers={VERSION_HEADER: spoken_versions.last(credential.key)}
+        )
     spoken_versions.heard(credential.key, version)
     request.state.xapi_version = version
     return version
@@ -107,7 +108,9 @@ class VersionHeaderMiddleware:
         if scope["type"] != "http" or not scope.get("path", "").startswith(PREFIX):
             await self.app(scope, receive, send)
             return
-        sent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-experience-api-version"), None)
+        sent = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-experience-api-version"), None
+        )
         version = spoken_version(sent)
 
         async def send_with_version(message: Message) -> None:
@@ -127,8 +130,11 @@ def install(app) -> None:
     from xolap.web.lrs_alternate import AlternateRequestSyntax
 
     async def refusal(request: Request, exc: LrsRefusal) -> JSONResponse:
-        return JSONResponse({"error": True, "message": exc.detail, "detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": True, "message": exc.detail, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     app.add_exception_handler(LrsRefusal, refusal)
     app.add_middleware(VersionHeaderMiddleware)

@@ -13,7 +13,7 @@ an existing document under 2.0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from email.utils import format_datetime
 
 import orjson
@@ -35,8 +35,11 @@ router = APIRouter(prefix="/xAPI", tags=["lrs"])
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 # A document is returned with the Content-Type its writer chose (text/html, a script...) on the dashboards' origin: a
 # browser opening one gets a download, or at most a sandboxed page that runs nothing and loads nothing.
-STORED_CONTENT_POLICY = {"Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
-                         "Content-Disposition": "attachment", "Cross-Origin-Resource-Policy": "same-origin"}
+STORED_CONTENT_POLICY = {
+    "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
+    "Content-Disposition": "attachment",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ class Resource:
         return "existing" if getattr(request.state, "xapi_version", "1.0.3").startswith("2.") else None
 
 
-STATE = Resource("state", "stateId", frozenset({"activityId", "agent", "registration", "stateId", "since"}), "by-version")
+STATE = Resource(
+    "state", "stateId", frozenset({"activityId", "agent", "registration", "stateId", "since"}), "by-version"
+)
 ACTIVITY_PROFILE = Resource("activity_profile", "profileId", frozenset({"activityId", "profileId", "since"}), "always")
 AGENT_PROFILE = Resource("agent_profile", "profileId", frozenset({"agent", "profileId", "since"}), "always")
 
@@ -113,9 +118,13 @@ async def _read(resource: Resource, request: Request, credential: LrsCredential)
     found = await _in_transaction(request, lambda s: documents.get(s, which.document(document_id), viewer))
     if found is None:
         raise HTTPException(404, f"no such document ({resource.id_parameter} not found for these parameters)")
-    modified = format_datetime(found.updated_at.astimezone(timezone.utc), usegmt=True)
-    headers = {"ETag": found.quoted_etag, "Last-Modified": modified, "Content-Type": found.content_type,
-               **STORED_CONTENT_POLICY}
+    modified = format_datetime(found.updated_at.astimezone(UTC), usegmt=True)
+    headers = {
+        "ETag": found.quoted_etag,
+        "Last-Modified": modified,
+        "Content-Type": found.content_type,
+        **STORED_CONTENT_POLICY,
+    }
     return Response(b"" if head else found.content, headers=headers)
 
 
@@ -131,9 +140,14 @@ def _no_content(stored=None) -> Response:
 async def _put(resource: Resource, request: Request, credential: LrsCredential) -> Response:
     where = _one_document(resource, request)
     content = await _body(request)
-    content_type, checks, require = request.headers.get("content-type"), _preconditions(request), resource.require(request)
-    stored = await _in_transaction(request, lambda s: documents.put(s, where, Viewer.of(credential), content_type,
-                                                                    content, checks, require))
+    content_type, checks, require = (
+        request.headers.get("content-type"),
+        _preconditions(request),
+        resource.require(request),
+    )
+    stored = await _in_transaction(
+        request, lambda s: documents.put(s, where, Viewer.of(credential), content_type, content, checks, require)
+    )
     return _no_content(stored)
 
 
@@ -141,8 +155,10 @@ async def _post(resource: Resource, request: Request, credential: LrsCredential)
     where = _one_document(resource, request)
     content = await _body(request)
     content_type, checks = request.headers.get("content-type"), _preconditions(request)
-    stored = await _in_transaction(request, lambda s: documents.post(s, where, Viewer.of(credential), content_type,
-                                                                     content, checks, MAX_DOCUMENT_BYTES))
+    stored = await _in_transaction(
+        request,
+        lambda s: documents.post(s, where, Viewer.of(credential), content_type, content, checks, MAX_DOCUMENT_BYTES),
+    )
     return _no_content(stored)
 
 

@@ -5,7 +5,7 @@ attachments. Credentials and the version header come from xolap.web.lrs_auth; th
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -25,8 +25,11 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": True, "message": message, "detail": message}, status_code=status,
-                        headers={"X-Experience-API-Consistent-Through": _consistent_through()})
+    return JSONResponse(
+        {"error": True, "message": message, "detail": message},
+        status_code=status,
+        headers={"X-Experience-API-Consistent-Through": _consistent_through()},
+    )
 
 
 def _store(request: Request) -> StatementStore:
@@ -59,7 +62,11 @@ async def _incoming(request: Request) -> tuple[list[statements.Incoming], dict, 
 
     if isinstance(document, list):
         lines = array_element_lines(body.strip()) if document else []
-        return [statements.Incoming(s, lines[i] if i < len(lines) else None) for i, s in enumerate(document)], attachments, True
+        return (
+            [statements.Incoming(s, lines[i] if i < len(lines) else None) for i, s in enumerate(document)],
+            attachments,
+            True,
+        )
     return [statements.Incoming(document, statement_line(body.strip()))], attachments, False
 
 
@@ -72,8 +79,16 @@ async def _save(request: Request, credential: LrsCredential, put_id: str | None 
 
         def run():
             writer = EventWriter(runtime.clickhouse(), runtime.settings, "lrs")
-            return statements.save(_store(request), writer, incoming, credential, version=_version(request),
-                                   attachments=attachments, put_id=put_id, sessions=runtime.sessions)
+            return statements.save(
+                _store(request),
+                writer,
+                incoming,
+                credential,
+                version=_version(request),
+                attachments=attachments,
+                put_id=put_id,
+                sessions=runtime.sessions,
+            )
 
         return await run_in_threadpool(run)
     except multipart.MultipartError as exc:
@@ -109,11 +124,17 @@ async def put_statement(request: Request, credential: LrsCredential = Depends(re
 
 
 def _consistent_through() -> str:
-    return format_stored(datetime.now(timezone.utc))
+    return format_stored(datetime.now(UTC))
 
 
-def _answer(request: Request, document, attachments: dict | None, fetch_attachments: bool, head: bool,
-            extra_headers: dict | None = None) -> Response:
+def _answer(
+    request: Request,
+    document,
+    attachments: dict | None,
+    fetch_attachments: bool,
+    head: bool,
+    extra_headers: dict | None = None,
+) -> Response:
     headers = {"X-Experience-API-Consistent-Through": _consistent_through(), **(extra_headers or {})}
     if fetch_attachments:
         body, content_type = multipart.build(document, attachments or {})
@@ -179,7 +200,8 @@ def _may_read(store: StatementStore, credential: LrsCredential, statement_id: st
         return True
     result = store.client.query(
         f"SELECT count() FROM {store.table} FINAL WHERE statement_id = {{sid:String}} AND {' AND '.join(clauses)}",
-        parameters={"sid": statement_id, **params})
+        parameters={"sid": statement_id, **params},
+    )
     return result.result_rows[0][0] > 0
 
 

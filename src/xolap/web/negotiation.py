@@ -41,24 +41,34 @@ def nav_links(principal) -> list[dict[str, str]]:
         return links
     links.append({"href": "/", "label": "Home"})
     if principal.is_admin:
-        links += [{"href": "/admin/clickhouse", "label": "ClickHouse"},
-                  {"href": "/admin/console", "label": "SQL console"},
-                  {"href": "/admin/clickhouse/backfill", "label": "Backfill"},
-                  {"href": "/admin/users", "label": "Users"},
-                  {"href": "/admin/flags", "label": "Flags"},
-                  {"href": "/admin/scopes", "label": "Sections & projects"},
-                  {"href": "/admin/logins", "label": "Failed logins"}]
+        links += [
+            {"href": "/admin/clickhouse", "label": "ClickHouse"},
+            {"href": "/admin/console", "label": "SQL console"},
+            {"href": "/admin/clickhouse/backfill", "label": "Backfill"},
+            {"href": "/admin/users", "label": "Users"},
+            {"href": "/admin/flags", "label": "Flags"},
+            {"href": "/admin/scopes", "label": "Sections & projects"},
+            {"href": "/admin/logins", "label": "Failed logins"},
+        ]
     links.append({"href": "/account", "label": "Account"})
     return links
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, json_data: Any = None,
-           *, status_code: int = 200) -> Response:
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    json_data: Any = None,
+    *,
+    status_code: int = 200,
+) -> Response:
     """HTML from `template` or JSON from `json_data`, as the client asks; writes the session/flash cookies."""
     from xolap.web.auth import resolve_principal
 
     if wants_json(request):
-        response: Response = JSONResponse(jsonable_encoder(json_data if json_data is not None else {}), status_code=status_code)
+        response: Response = JSONResponse(
+            jsonable_encoder(json_data if json_data is not None else {}), status_code=status_code
+        )
     else:
         principal = resolve_principal(request)
         full = {
@@ -73,14 +83,17 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     return sessions.commit_session(request, response)
 
 
-def redirect(request: Request, url: str, message: str | None = None, category: str = "info",
-             json_data: Any = None) -> Response:
+def redirect(
+    request: Request, url: str, message: str | None = None, category: str = "info", json_data: Any = None
+) -> Response:
     """After a form post: 303 to `url` with a flash message; JSON clients get `json_data` (or the message) instead."""
     from fastapi.responses import RedirectResponse
 
     if wants_json(request):
         body = json_data if json_data is not None else {"ok": category != "error", "message": message}
-        return sessions.commit_session(request, JSONResponse(jsonable_encoder(body), status_code=400 if category == "error" else 200))
+        return sessions.commit_session(
+            request, JSONResponse(jsonable_encoder(body), status_code=400 if category == "error" else 200)
+        )
     response = RedirectResponse(url, status_code=303)
     if message:
         sessions.flash(request, response, message, category)
@@ -101,10 +114,17 @@ def install_error_pages(app) -> None:
                 principal = resolve_principal(request)
             except Exception:  # noqa: BLE001 - an error page must not fail on a database error
                 principal = None
-            context = {"principal": principal, "csrf_token": sessions.ensure_csrf(request), "flashes": [],
-                       "nav": nav_links(principal), "status": exc.status_code, "detail": exc.detail}
-            response = templates().TemplateResponse(request, "error.html", context, status_code=exc.status_code,
-                                                    headers=getattr(exc, "headers", None))
+            context = {
+                "principal": principal,
+                "csrf_token": sessions.ensure_csrf(request),
+                "flashes": [],
+                "nav": nav_links(principal),
+                "status": exc.status_code,
+                "detail": exc.detail,
+            }
+            response = templates().TemplateResponse(
+                request, "error.html", context, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            )
             return sessions.commit_session(request, response)
         return await http_exception_handler(request, exc)
 

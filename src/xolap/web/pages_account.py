@@ -28,8 +28,12 @@ def login_page(request: Request, next: str = "/"):
     principal = resolve_principal(request)
     if principal.authenticated and not wants_json(request):
         return redirect(request, _safe_next(next))
-    return render(request, "login.html", {"next": _safe_next(next), "email": ""},
-                  json_data={"authenticated": principal.authenticated, "login": "POST /login with email, password, csrf_token"})
+    return render(
+        request,
+        "login.html",
+        {"next": _safe_next(next), "email": ""},
+        json_data={"authenticated": principal.authenticated, "login": "POST /login with email, password, csrf_token"},
+    )
 
 
 def client_address(request: Request) -> str:
@@ -37,9 +41,13 @@ def client_address(request: Request) -> str:
 
 
 def _refuse_login(request: Request, next: str, email: str, message: str, status_code: int, retry_after: int = 0):
-    response = render(request, "login.html", {"next": _safe_next(next), "email": login_attempts.clean_email(email),
-                                              "error": message},
-                      json_data={"ok": False, "error": message}, status_code=status_code)
+    response = render(
+        request,
+        "login.html",
+        {"next": _safe_next(next), "email": login_attempts.clean_email(email), "error": message},
+        json_data={"ok": False, "error": message},
+        status_code=status_code,
+    )
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -54,8 +62,14 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
         if not login_attempts.claim_attempt(session, email, address):
             login_attempts.record_failure(session, email, address, login_attempts.THROTTLED)
             session.commit()
-            return _refuse_login(request, next, email, "Another login for this account from this address is in "
-                                 "progress: try again in a moment.", 429, 1)
+            return _refuse_login(
+                request,
+                next,
+                email,
+                "Another login for this account from this address is in progress: try again in a moment.",
+                429,
+                1,
+            )
         verdict = login_throttle.check(session, email, address)
         if not verdict.allowed:
             login_attempts.record_failure(session, email, address, login_attempts.THROTTLED)
@@ -66,16 +80,20 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
             user, reason = None, "invalid email"  # control characters or too long: never reaches a query
         else:
             user = accounts.authenticate(session, email, password)
-            reason = "" if user is not None else (
-                "wrong password" if accounts.find_user(session, email) is not None else "unknown email")
+            reason = (
+                ""
+                if user is not None
+                else ("wrong password" if accounts.find_user(session, email) is not None else "unknown email")
+            )
             if user is not None and user.disabled_at is not None:
                 user, reason = None, "account disabled"
         if user is None:
             login_attempts.record_failure(session, email, address, reason)
             session.commit()
             return _refuse_login(request, next, email, "Wrong email or password.", 400)
-        _record, sid = session_records.create(session, user, user_agent=request.headers.get("user-agent", ""),
-                                              client_address=address)
+        _record, sid = session_records.create(
+            session, user, user_agent=request.headers.get("user-agent", ""), client_address=address
+        )
         session.commit()
         user_email = user.email
         roles = accounts.roles(session, user)
@@ -114,19 +132,31 @@ def visible_scopes(request: Request, principal: Principal) -> tuple[list[dict], 
         section_query = select(Section).order_by(Section.title, Section.id)
         project_query = select(Project).order_by(Project.title, Project.id)
         if not principal.is_admin:
-            section_query = section_query.where(Section.id.in_(principal.instructor_section_ids or [-1])
-                                                | Section.project_id.in_(principal.author_project_ids or [-1]))
+            section_query = section_query.where(
+                Section.id.in_(principal.instructor_section_ids or [-1])
+                | Section.project_id.in_(principal.author_project_ids or [-1])
+            )
             project_query = project_query.where(Project.id.in_(principal.author_project_ids or [-1]))
         analytics = flags.is_enabled(session, flags.ANALYTICS)
         section_rows = [
-            {"id": s.id, "slug": s.slug, "title": s.title or s.slug, "project_id": s.project_id,
-             "url": f"/sections/{s.slug}/analytics",
-             "enabled": analytics and flags.is_enabled(session, flags.SECTION_DASHBOARD, "section", s.id)}
+            {
+                "id": s.id,
+                "slug": s.slug,
+                "title": s.title or s.slug,
+                "project_id": s.project_id,
+                "url": f"/sections/{s.slug}/analytics",
+                "enabled": analytics and flags.is_enabled(session, flags.SECTION_DASHBOARD, "section", s.id),
+            }
             for s in session.execute(section_query.limit(500)).scalars()
         ]
         project_rows = [
-            {"id": p.id, "slug": p.slug, "title": p.title or p.slug, "url": f"/projects/{p.slug}/analytics",
-             "enabled": analytics and flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", p.id)}
+            {
+                "id": p.id,
+                "slug": p.slug,
+                "title": p.title or p.slug,
+                "url": f"/projects/{p.slug}/analytics",
+                "enabled": analytics and flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", p.id),
+            }
             for p in session.execute(project_query.limit(500)).scalars()
         ]
     return section_rows, project_rows
@@ -135,26 +165,41 @@ def visible_scopes(request: Request, principal: Principal) -> tuple[list[dict], 
 @router.get("/")
 def home(request: Request, principal: Principal = Depends(require_login)):
     section_rows, project_rows = visible_scopes(request, principal)
-    return render(request, "home.html", {"sections": section_rows, "projects": project_rows},
-                  json_data={"me": principal.as_json(), "sections": section_rows, "projects": project_rows})
+    return render(
+        request,
+        "home.html",
+        {"sections": section_rows, "projects": project_rows},
+        json_data={"me": principal.as_json(), "sections": section_rows, "projects": project_rows},
+    )
 
 
 def _token_rows(session, user: User) -> list[dict]:
-    return [{"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at}
-            for t in accounts.tokens(session, user)]
+    return [
+        {"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at}
+        for t in accounts.tokens(session, user)
+    ]
 
 
 def _session_rows(session, principal: Principal) -> list[dict]:
     if principal.user is None:
         return []
-    return [{"id": r.id, "created_at": r.created_at, "last_seen_at": r.last_seen_at, "user_agent": r.user_agent,
-             "client_address": r.client_address, "expires_at": r.expires_at,
-             "current": r.id == principal.session_record_id}
-            for r in session_records.list_live(session, principal.user.id)]
+    return [
+        {
+            "id": r.id,
+            "created_at": r.created_at,
+            "last_seen_at": r.last_seen_at,
+            "user_agent": r.user_agent,
+            "client_address": r.client_address,
+            "expires_at": r.expires_at,
+            "current": r.id == principal.session_record_id,
+        }
+        for r in session_records.list_live(session, principal.user.id)
+    ]
 
 
-def _account_page(request: Request, principal: Principal, *, new_token: str | None = None, json_data=None,
-                  status_code: int = 200):
+def _account_page(
+    request: Request, principal: Principal, *, new_token: str | None = None, json_data=None, status_code: int = 200
+):
     token_rows: list[dict] = []
     session_rows: list[dict] = []
     if principal.user is not None:
@@ -163,8 +208,13 @@ def _account_page(request: Request, principal: Principal, *, new_token: str | No
             session_rows = _session_rows(session, principal)
     if json_data is None:
         json_data = {"me": principal.as_json(), "tokens": token_rows, "sessions": session_rows}
-    return render(request, "account.html", {"tokens": token_rows, "sessions": session_rows, "new_token": new_token},
-                  json_data=json_data, status_code=status_code)
+    return render(
+        request,
+        "account.html",
+        {"tokens": token_rows, "sessions": session_rows, "new_token": new_token},
+        json_data=json_data,
+        status_code=status_code,
+    )
 
 
 @router.get("/account")
@@ -185,8 +235,13 @@ def create_own_token(request: Request, name: str = Form(""), principal: Principa
         row, plaintext = accounts.create_token(session, session.get(User, user.id), name)
         session.commit()
     # Shown once, in this response only (never stored in plain text, never put in a cookie).
-    return _account_page(request, principal, new_token=plaintext,
-                         json_data={"id": row.id, "name": row.name, "token": plaintext}, status_code=201)
+    return _account_page(
+        request,
+        principal,
+        new_token=plaintext,
+        json_data={"id": row.id, "name": row.name, "token": plaintext},
+        status_code=201,
+    )
 
 
 @router.post("/account/tokens/{token_id}/delete")
@@ -202,8 +257,9 @@ def delete_own_token(token_id: int, request: Request, principal: Principal = Dep
 
 
 @router.post("/account/password")
-def change_password(request: Request, current: str = Form(""), new: str = Form(""),
-                    principal: Principal = Depends(require_login)):
+def change_password(
+    request: Request, current: str = Form(""), new: str = Form(""), principal: Principal = Depends(require_login)
+):
     """A new password ends every session of the user; the browser that changed it gets a fresh one."""
     user = _own_user(principal)
     with request.app.state.runtime.sessions() as session:
@@ -217,12 +273,15 @@ def change_password(request: Request, current: str = Form(""), new: str = Form("
         session_records.revoke_all(session, row.id, "password changed")
         sid = None
         if principal.via == "session":
-            _record, sid = session_records.create(session, row, user_agent=request.headers.get("user-agent", ""),
-                                                  client_address=client_address(request))
+            _record, sid = session_records.create(
+                session, row, user_agent=request.headers.get("user-agent", ""), client_address=client_address(request)
+            )
         session.commit()
     if sid is not None:
         sessions.start_session(request, sid)
-    return redirect(request, "/account", "Password changed; other sessions are signed out.", "success", json_data={"ok": True})
+    return redirect(
+        request, "/account", "Password changed; other sessions are signed out.", "success", json_data={"ok": True}
+    )
 
 
 @router.post("/account/sessions/revoke-all")

@@ -24,12 +24,25 @@ router = APIRouter(tags=["admin"])
 
 @router.get("/admin")
 def admin_index(request: Request, principal: Principal = Depends(require_site_admin)):
-    return redirect(request, "/admin/users", json_data={"pages": ["/admin/users", "/admin/flags", "/admin/scopes",
-                                                                  "/admin/clickhouse", "/admin/console",
-                                                                  "/admin/maintenance", "/admin/clickhouse/backfill"]})
+    return redirect(
+        request,
+        "/admin/users",
+        json_data={
+            "pages": [
+                "/admin/users",
+                "/admin/flags",
+                "/admin/scopes",
+                "/admin/clickhouse",
+                "/admin/console",
+                "/admin/maintenance",
+                "/admin/clickhouse/backfill",
+            ]
+        },
+    )
 
 
 # ---------- users ----------
+
 
 def _scope_names(session, model, ids) -> list[dict]:
     """[{id, slug, title}] of the sections or projects with these ids, by title (admin pages show names, not ids)."""
@@ -43,20 +56,35 @@ def _user_rows(session) -> list[dict]:
     rows = []
     for user in accounts.list_users(session):
         roles = accounts.roles(session, user)
-        rows.append({"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
-                     "has_password": user.password_hash is not None, "instructor_section_ids": sorted(roles.section_ids),
-                     "author_project_ids": sorted(roles.project_ids), "tokens": len(accounts.tokens(session, user)),
-                     "instructor_of": _scope_names(session, Section, roles.section_ids),
-                     "author_of": _scope_names(session, Project, roles.project_ids),
-                     "created_at": user.created_at, "disabled": user.disabled_at is not None})
+        rows.append(
+            {
+                "id": user.id,
+                "email": user.email,
+                "name": user.name,
+                "is_admin": user.is_admin,
+                "has_password": user.password_hash is not None,
+                "instructor_section_ids": sorted(roles.section_ids),
+                "author_project_ids": sorted(roles.project_ids),
+                "tokens": len(accounts.tokens(session, user)),
+                "instructor_of": _scope_names(session, Section, roles.section_ids),
+                "author_of": _scope_names(session, Project, roles.project_ids),
+                "created_at": user.created_at,
+                "disabled": user.disabled_at is not None,
+            }
+        )
     return rows
 
 
 def _users_page(request: Request, *, errors: dict | None = None, form: dict | None = None, status_code: int = 200):
     with request.app.state.runtime.sessions() as session:
         users = _user_rows(session)
-    return render(request, "admin/users.html", {"users": users, "errors": errors or {}, "form": form or {}},
-                  json_data={"users": users, "errors": errors or {}}, status_code=status_code)
+    return render(
+        request,
+        "admin/users.html",
+        {"users": users, "errors": errors or {}, "form": form or {}},
+        json_data={"users": users, "errors": errors or {}},
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/users")
@@ -65,20 +93,32 @@ def users_page(request: Request, principal: Principal = Depends(require_site_adm
 
 
 @router.post("/admin/users")
-def add_user(request: Request, email: str = Form(...), name: str = Form(""), password: str = Form(""),
-             is_admin: bool = Form(False), principal: Principal = Depends(require_site_admin)):
+def add_user(
+    request: Request,
+    email: str = Form(...),
+    name: str = Form(""),
+    password: str = Form(""),
+    is_admin: bool = Form(False),
+    principal: Principal = Depends(require_site_admin),
+):
     with request.app.state.runtime.sessions() as session:
         errors = accounts.new_user_problems(session, email, password)  # the store's rules, shown by field
         if "password" in errors:
             errors["password"] += " (or leave empty: API tokens only)"
         if errors:
-            return _users_page(request, errors=errors, form={"email": email, "name": name, "is_admin": is_admin},
-                               status_code=400)
+            return _users_page(
+                request, errors=errors, form={"email": email, "name": name, "is_admin": is_admin}, status_code=400
+            )
         user = accounts.create_user(session, email, password=password or None, is_admin=is_admin, name=name)
         session.commit()
         user_id = user.id
-    return redirect(request, f"/admin/users/{user_id}", f"User {email.strip().lower()} created.", "success",
-                    json_data={"id": user_id, "email": email.strip().lower()})
+    return redirect(
+        request,
+        f"/admin/users/{user_id}",
+        f"User {email.strip().lower()} created.",
+        "success",
+        json_data={"id": user_id, "email": email.strip().lower()},
+    )
 
 
 def _load_user(session, user_id: int) -> User:
@@ -92,27 +132,54 @@ def _user_detail(session, user: User) -> dict:
     memberships = []
     for m in session.execute(select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)).scalars():
         scope = session.get(Section, m.section_id) if m.section_id else session.get(Project, m.project_id)
-        memberships.append({"id": m.id, "role": m.role, "section_id": m.section_id, "project_id": m.project_id,
-                            "slug": scope.slug if scope else None, "title": scope.title if scope else None})
-    tokens = [{"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at}
-              for t in accounts.tokens(session, user)]
-    return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
-            "has_password": user.password_hash is not None, "memberships": memberships, "tokens": tokens,
-            "disabled": user.disabled_at is not None, "sessions": len(session_records.list_live(session, user.id))}
+        memberships.append(
+            {
+                "id": m.id,
+                "role": m.role,
+                "section_id": m.section_id,
+                "project_id": m.project_id,
+                "slug": scope.slug if scope else None,
+                "title": scope.title if scope else None,
+            }
+        )
+    tokens = [
+        {"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at}
+        for t in accounts.tokens(session, user)
+    ]
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "is_admin": user.is_admin,
+        "has_password": user.password_hash is not None,
+        "memberships": memberships,
+        "tokens": tokens,
+        "disabled": user.disabled_at is not None,
+        "sessions": len(session_records.list_live(session, user.id)),
+    }
 
 
-def _user_page(request: Request, user_id: int, *, new_token: str | None = None, errors: dict | None = None,
-               status_code: int = 200):
+def _user_page(
+    request: Request, user_id: int, *, new_token: str | None = None, errors: dict | None = None, status_code: int = 200
+):
     with request.app.state.runtime.sessions() as session:
         detail = _user_detail(session, _load_user(session, user_id))
-        sections = [{"id": s.id, "slug": s.slug, "title": s.title}
-                    for s in session.execute(select(Section).order_by(Section.slug).limit(1000)).scalars()]
-        projects = [{"id": p.id, "slug": p.slug, "title": p.title}
-                    for p in session.execute(select(Project).order_by(Project.slug).limit(1000)).scalars()]
+        sections = [
+            {"id": s.id, "slug": s.slug, "title": s.title}
+            for s in session.execute(select(Section).order_by(Section.slug).limit(1000)).scalars()
+        ]
+        projects = [
+            {"id": p.id, "slug": p.slug, "title": p.title}
+            for p in session.execute(select(Project).order_by(Project.slug).limit(1000)).scalars()
+        ]
     body = dict(detail, **({"token": new_token} if new_token else {}))
-    return render(request, "admin/user.html", {"user": detail, "sections": sections, "projects": projects,
-                                               "new_token": new_token, "errors": errors or {}},
-                  json_data=body, status_code=status_code)
+    return render(
+        request,
+        "admin/user.html",
+        {"user": detail, "sections": sections, "projects": projects, "new_token": new_token, "errors": errors or {}},
+        json_data=body,
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/users/{user_id}")
@@ -121,8 +188,13 @@ def user_page(user_id: int, request: Request, principal: Principal = Depends(req
 
 
 @router.post("/admin/users/{user_id}/grant")
-def grant_role(user_id: int, request: Request, kind: str = Form(...), ref: str = Form(...),
-               principal: Principal = Depends(require_site_admin)):
+def grant_role(
+    user_id: int,
+    request: Request,
+    kind: str = Form(...),
+    ref: str = Form(...),
+    principal: Principal = Depends(require_site_admin),
+):
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
         try:
@@ -153,7 +225,9 @@ def revoke_role(user_id: int, membership_id: int, request: Request, principal: P
 
 
 @router.post("/admin/users/{user_id}/tokens")
-def create_token(user_id: int, request: Request, name: str = Form(""), principal: Principal = Depends(require_site_admin)):
+def create_token(
+    user_id: int, request: Request, name: str = Form(""), principal: Principal = Depends(require_site_admin)
+):
     with request.app.state.runtime.sessions() as session:
         _row, plaintext = accounts.create_token(session, _load_user(session, user_id), name)
         session.commit()
@@ -172,20 +246,30 @@ def delete_token(user_id: int, token_id: int, request: Request, principal: Princ
 
 
 @router.post("/admin/users/{user_id}/admin")
-def set_admin(user_id: int, request: Request, is_admin: bool = Form(...), principal: Principal = Depends(require_site_admin)):
+def set_admin(
+    user_id: int, request: Request, is_admin: bool = Form(...), principal: Principal = Depends(require_site_admin)
+):
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
         if principal.user is not None and principal.user.id == user.id and not is_admin:
-            return _user_page(request, user_id, errors={"admin": "you cannot remove your own admin rights"}, status_code=400)
+            return _user_page(
+                request, user_id, errors={"admin": "you cannot remove your own admin rights"}, status_code=400
+            )
         user.is_admin = is_admin
         session.commit()
-    return redirect(request, f"/admin/users/{user_id}", "Admin rights " + ("given." if is_admin else "removed."), "success",
-                    json_data={"ok": True, "is_admin": is_admin})
+    return redirect(
+        request,
+        f"/admin/users/{user_id}",
+        "Admin rights " + ("given." if is_admin else "removed."),
+        "success",
+        json_data={"ok": True, "is_admin": is_admin},
+    )
 
 
 @router.post("/admin/users/{user_id}/disabled")
-def set_disabled(user_id: int, request: Request, disabled: bool = Form(...),
-                 principal: Principal = Depends(require_site_admin)):
+def set_disabled(
+    user_id: int, request: Request, disabled: bool = Form(...), principal: Principal = Depends(require_site_admin)
+):
     """Disable (no login; sessions and API tokens stop at once) or enable a user."""
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
@@ -195,9 +279,13 @@ def set_disabled(user_id: int, request: Request, disabled: bool = Form(...),
         if disabled:
             session_records.revoke_all(session, user.id, "user disabled")
         session.commit()
-    return redirect(request, f"/admin/users/{user_id}", "User " + ("disabled; their sessions are signed out." if disabled
-                                                                   else "enabled."), "success",
-                    json_data={"ok": True, "disabled": disabled})
+    return redirect(
+        request,
+        f"/admin/users/{user_id}",
+        "User " + ("disabled; their sessions are signed out." if disabled else "enabled."),
+        "success",
+        json_data={"ok": True, "disabled": disabled},
+    )
 
 
 @router.post("/admin/users/{user_id}/sessions/revoke")
@@ -206,12 +294,19 @@ def end_user_sessions(user_id: int, request: Request, principal: Principal = Dep
     with request.app.state.runtime.sessions() as session:
         ended = session_records.revoke_all(session, _load_user(session, user_id).id, "signed out by an admin")
         session.commit()
-    return redirect(request, f"/admin/users/{user_id}", f"{ended} session(s) signed out.", "success",
-                    json_data={"ok": True, "ended": ended})
+    return redirect(
+        request,
+        f"/admin/users/{user_id}",
+        f"{ended} session(s) signed out.",
+        "success",
+        json_data={"ok": True, "ended": ended},
+    )
 
 
 @router.post("/admin/users/{user_id}/password")
-def set_password(user_id: int, request: Request, password: str = Form(...), principal: Principal = Depends(require_site_admin)):
+def set_password(
+    user_id: int, request: Request, password: str = Form(...), principal: Principal = Depends(require_site_admin)
+):
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
         try:
@@ -219,8 +314,13 @@ def set_password(user_id: int, request: Request, password: str = Form(...), prin
         except accounts.AccountError as exc:
             return _user_page(request, user_id, errors={"password": str(exc)}, status_code=400)
         session.commit()
-    return redirect(request, f"/admin/users/{user_id}", "Password set; the user's sessions are signed out.", "success",
-                    json_data={"ok": True})
+    return redirect(
+        request,
+        f"/admin/users/{user_id}",
+        "Password set; the user's sessions are signed out.",
+        "success",
+        json_data={"ok": True},
+    )
 
 
 @router.post("/admin/users/{user_id}/delete")
@@ -237,16 +337,24 @@ def delete_user(user_id: int, request: Request, principal: Principal = Depends(r
 
 # ---------- feature flags ----------
 
+
 def _flags_page(request: Request, *, error: str | None = None, status_code: int = 200):
     with request.app.state.runtime.sessions() as session:
-        states = [s.__dict__ | {"meaning": flags.KNOWN_FLAGS.get(s.name, ((), ""))[1]} for s in flags.list_flags(session)]
+        states = [
+            s.__dict__ | {"meaning": flags.KNOWN_FLAGS.get(s.name, ((), ""))[1]} for s in flags.list_flags(session)
+        ]
         labels = {("section", s.id): s.slug for s in session.execute(select(Section)).scalars()}
         labels |= {("project", p.id): p.slug for p in session.execute(select(Project)).scalars()}
     for state in states:
         state["scope_label"] = labels.get((state["scope_type"], state["scope_id"]), "")
     known = [{"name": n, "scopes": list(s), "meaning": m} for n, (s, m) in flags.KNOWN_FLAGS.items()]
-    return render(request, "admin/flags.html", {"flags": states, "known": known, "error": error},
-                  json_data={"flags": states, "known": known, **({"error": error} if error else {})}, status_code=status_code)
+    return render(
+        request,
+        "admin/flags.html",
+        {"flags": states, "known": known, "error": error},
+        json_data={"flags": states, "known": known, **({"error": error} if error else {})},
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/flags")
@@ -255,8 +363,15 @@ def flags_page(request: Request, principal: Principal = Depends(require_site_adm
 
 
 @router.post("/admin/flags")
-def set_flag(request: Request, name: str = Form(...), enabled: bool = Form(...), scope_type: str = Form("global"),
-             scope: str = Form(""), clear: bool = Form(False), principal: Principal = Depends(require_site_admin)):
+def set_flag(
+    request: Request,
+    name: str = Form(...),
+    enabled: bool = Form(...),
+    scope_type: str = Form("global"),
+    scope: str = Form(""),
+    clear: bool = Form(False),
+    principal: Principal = Depends(require_site_admin),
+):
     with request.app.state.runtime.sessions() as session:
         try:
             scope_id = 0
@@ -283,6 +398,7 @@ def set_flag(request: Request, name: str = Form(...), enabled: bool = Form(...),
 
 # ---------- ClickHouse console ----------
 
+
 def console_data(runtime) -> dict:
     """Health and metrics (analytics engine), Postgres status and job counts, migration status."""
     from xolap.jobs import job_counts
@@ -303,8 +419,14 @@ def console_data(runtime) -> dict:
     except Exception as exc:  # noqa: BLE001 - ClickHouse down still shows the rest
         from xolap.web.app import health
 
-        data = {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                "basic": health(runtime), "postgres": postgres, "jobs": jobs, "sample_queries": []}
+        data = {
+            "ok": False,
+            "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            "basic": health(runtime),
+            "postgres": postgres,
+            "jobs": jobs,
+            "sample_queries": [],
+        }
     try:  # ClickHouse, Postgres, S3 and the workers: state, since when, last error (xolap.analytics.health)
         from xolap.analytics.health import component_health
 
@@ -346,22 +468,32 @@ def maintenance_page(request: Request, principal: Principal = Depends(require_ad
 
 
 @router.post("/admin/clickhouse/migrations")
-def clickhouse_migrations(request: Request, action: str = Form(...), steps: int = Form(1), confirm: str = Form(""),
-                          principal: Principal = Depends(require_admin)):
+def clickhouse_migrations(
+    request: Request,
+    action: str = Form(...),
+    steps: int = Form(1),
+    confirm: str = Form(""),
+    principal: Principal = Depends(require_admin),
+):
     from xolap.clickhouse.migrations import run_action
 
     if action not in ("setup", "up", "down"):
-        return redirect(request, "/admin/maintenance", f"unknown migration action {action!r}: use setup, up or down",
-                        "error")
+        return redirect(
+            request, "/admin/maintenance", f"unknown migration action {action!r}: use setup, up or down", "error"
+        )
     if steps < 1:
         return redirect(request, "/admin/maintenance", "steps must be at least 1", "error")
     runtime = request.app.state.runtime
     if action == "down" and confirm != "yes":
         applied = [s.__dict__ for s in runtime.migrator().status() if s.applied]
         reverted = list(reversed(applied))[:steps]
-        return render(request, "admin/confirm_down.html", {"steps": steps, "reverted": reverted},
-                      json_data={"confirm_required": True, "would_revert": reverted,
-                                 "hint": "repeat with confirm=yes"}, status_code=409)
+        return render(
+            request,
+            "admin/confirm_down.html",
+            {"steps": steps, "reverted": reverted},
+            json_data={"confirm_required": True, "would_revert": reverted, "hint": "repeat with confirm=yes"},
+            status_code=409,
+        )
     try:
         result = run_action(runtime.migrator(), action, steps=steps)
     except Exception as exc:  # noqa: BLE001 - shown to the admin

@@ -36,7 +36,12 @@ def console_page(request: Request, sample: int | None = None, principal: Princip
     listed = samples(request.app.state.runtime.settings)
     runnable = [item for item in listed if item["runnable"]]
     chosen = listed[sample] if sample is not None and 0 <= sample < len(listed) else None
-    context = {"samples": runnable, "chosen": chosen, "query_api": QUERY_API,
-               "initial_sql": chosen["sql"] if chosen else (runnable[0]["sql"] if runnable else "SELECT 1")}
-    return render(request, "admin/console.html", context,
-                  json_data={"query_api": QUERY_API, "scope": "admin", "samples": listed})
+    context = {
+        "samples": runnable,
+        "chosen": chosen,
+        "query_api": QUERY_API,
+        "initial_sql": chosen["sql"] if chosen else (runnable[0]["sql"] if runnable else "SELECT 1"),
+    }
+    return render(
+        request, "admin/console.html", context, json_data={"query_api": QUERY_API, "scope": "admin", "samples": listed}
+    )

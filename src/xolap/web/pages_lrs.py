@@ -25,13 +25,19 @@ def lrs_page(request: Request, principal: Principal = Depends(require_site_admin
 
 
 @router.post("/admin/lrs/credentials")
-def create_credential(request: Request, name: str = Form(...), scopes: list[str] = Form(["write", "read-all"]),
-                      section: str = Form(""), project: str = Form(""),
-                      principal: Principal = Depends(require_site_admin)):
+def create_credential(
+    request: Request,
+    name: str = Form(...),
+    scopes: list[str] = Form(["write", "read-all"]),
+    section: str = Form(""),
+    project: str = Form(""),
+    principal: Principal = Depends(require_site_admin),
+):
     try:
         with request.app.state.runtime.sessions() as session:
-            cred, secret = credentials.create(session, name, scopes, section=section.strip() or None,
-                                              project=project.strip() or None)
+            cred, secret = credentials.create(
+                session, name, scopes, section=section.strip() or None, project=project.strip() or None
+            )
             session.commit()
     except credentials.CredentialError as exc:
         return _page(request, error=str(exc), status_code=400)

@@ -7,19 +7,35 @@ import re
 
 # (pattern in the raw message, what it means) — first match wins; patterns are ClickHouse error names, S3 codes and
 # the connection failures backfills meet.
-KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.IGNORECASE), words) for pattern, words in (
-    (r"NoSuchBucket", "The S3 bucket does not exist."),
-    (r"NoSuchKey|Not Found|HTTP status code: 404|FILE_DOESNT_EXIST|CANNOT_STAT", "A file named by the run is not in S3 (any more)."),
-    (r"AccessDenied|Forbidden|HTTP status code: 403|InvalidAccessKeyId|SignatureDoesNotMatch",
-     "S3 refused access: check the credentials and the bucket policy."),
-    (r"Connection refused|Could not resolve host|Couldn't connect|Timeout: connect timed out|POCO_EXCEPTION|NETWORK_ERROR",
-     "The storage could not be reached (network or endpoint down)."),
-    (r"TIMEOUT_EXCEEDED|timed out", "It took longer than the time limit."),
-    (r"MEMORY_LIMIT_EXCEEDED", "It needed more memory than allowed."),
-    (r"UNKNOWN_TABLE|Table .* does not exist", "The target table does not exist: run the migrations (Maintenance page)."),
-    (r"CANNOT_PARSE|INCORRECT_DATA|CANNOT_READ_ALL_DATA|Cannot parse", "Some input could not be read as the chosen format."),
-    (r"QUERY_WAS_CANCELLED|cancelled", "It was cancelled."),
-))
+KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), words)
+    for pattern, words in (
+        (r"NoSuchBucket", "The S3 bucket does not exist."),
+        (
+            r"NoSuchKey|Not Found|HTTP status code: 404|FILE_DOESNT_EXIST|CANNOT_STAT",
+            "A file named by the run is not in S3 (any more).",
+        ),
+        (
+            r"AccessDenied|Forbidden|HTTP status code: 403|InvalidAccessKeyId|SignatureDoesNotMatch",
+            "S3 refused access: check the credentials and the bucket policy.",
+        ),
+        (
+            r"Connection refused|Could not resolve host|Couldn't connect|Timeout: connect timed out|POCO_EXCEPTION|NETWORK_ERROR",
+            "The storage could not be reached (network or endpoint down).",
+        ),
+        (r"TIMEOUT_EXCEEDED|timed out", "It took longer than the time limit."),
+        (r"MEMORY_LIMIT_EXCEEDED", "It needed more memory than allowed."),
+        (
+            r"UNKNOWN_TABLE|Table .* does not exist",
+            "The target table does not exist: run the migrations (Maintenance page).",
+        ),
+        (
+            r"CANNOT_PARSE|INCORRECT_DATA|CANNOT_READ_ALL_DATA|Cannot parse",
+            "Some input could not be read as the chosen format.",
+        ),
+        (r"QUERY_WAS_CANCELLED|cancelled", "It was cancelled."),
+    )
+)
 _CLICKHOUSE_PREFIX = re.compile(r"^(?:Code:\s*\d+\.\s*)?(?:DB::Exception:\s*)?")
 
 

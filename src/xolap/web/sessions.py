@@ -107,8 +107,9 @@ def commit_session(request: Request, response: Response) -> Response:
     data = getattr(request.state, "session", {})
     if data:
         value = _serializer(request, "xolap-session").dumps(data)
-        response.set_cookie(SESSION_COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="lax",
-                            secure=_secure(request), path="/")
+        response.set_cookie(
+            SESSION_COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="lax", secure=_secure(request), path="/"
+        )
     else:
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
     return response
@@ -118,7 +119,9 @@ def flash(request: Request, response: Response, message: str, category: str = "i
     """Queue a message for the next page this browser renders (e.g. after a redirect)."""
     messages = pending_flashes(request, consume=False) + [{"category": category, "message": message}]
     value = _serializer(request, "xolap-flash").dumps(messages[-10:])
-    response.set_cookie(FLASH_COOKIE, value, max_age=300, httponly=True, samesite="lax", secure=_secure(request), path="/")
+    response.set_cookie(
+        FLASH_COOKIE, value, max_age=300, httponly=True, samesite="lax", secure=_secure(request), path="/"
+    )
     request.state.flash_written = True
     return response
 

@@ -19,8 +19,14 @@ def _postgres_errors() -> tuple[type[BaseException], ...]:
     import psycopg_pool
     from sqlalchemy import exc
 
-    return (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, psycopg.OperationalError,
-            psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+    return (
+        exc.OperationalError,
+        exc.InterfaceError,
+        exc.TimeoutError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        psycopg_pool.PoolTimeout,
+    )
 
 
 def _clickhouse_errors() -> tuple[type[BaseException], ...]:
@@ -38,7 +44,8 @@ def _answer(component: str):
         board.report(component, False, one_line(exc))
         return JSONResponse(
             {"error": f"{label} is unavailable; try again shortly", "component": component, "status": 503},
-            status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
     return handler

@@ -19,9 +19,9 @@ from typing import Any
 
 from xolap.xapi import fields as spec
 from xolap.xapi import torus_json
-from xolap.xapi.torus_json import bind
 from xolap.xapi.rows import CONVERTERS, EXPECTED, _Invalid, quoted_value
 from xolap.xapi.sql_values import convert, object_map, quote, warning_value
+from xolap.xapi.torus_json import bind
 
 ATTRIBUTIONS_KEY = spec.OLI + "experiment_attributions"
 PATH: tuple[str, ...] = ("context", "extensions", ATTRIBUTIONS_KEY)
@@ -29,7 +29,8 @@ LABEL = "experiment_attributions"
 MAX_PER_STATEMENT = 100
 ROLES = ("assignment", "exposure", "outcome", "reward", "policy_update")
 VALID_PAIRS: frozenset[tuple[str, str]] = frozenset(
-    {(role, role) for role in ROLES} | {("rollup", "outcome"), ("rollup", "reward"), ("media_interaction", "assignment")}
+    {(role, role) for role in ROLES}
+    | {("rollup", "outcome"), ("rollup", "reward"), ("media_interaction", "assignment")}
 )
 DEFAULT_ASSIGNMENT_SCOPE = "intervention"
 
@@ -76,7 +77,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     *((name, "Nullable(UInt64)") for name in SCOPE_COLUMNS),
     ("experiment_role", "LowCardinality(String)"),
     ("attribution_type", "LowCardinality(String)"),
-    *((name, "LowCardinality(String)" if name == "assignment_scope" else _CH_TYPES[kind]) for name, kind in VALUE_FIELDS),
+    *(
+        (name, "LowCardinality(String)" if name == "assignment_scope" else _CH_TYPES[kind])
+        for name, kind in VALUE_FIELDS
+    ),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
 
@@ -162,9 +166,19 @@ def attribution_rows(statement: dict, row: dict[str, Any], warnings: list[str]) 
                 value = DEFAULT_ASSIGNMENT_SCOPE
             values.append(value)
         out.append(
-            [row["event_hash"], attribution_hash(row["event_hash"], key), row["source_file"], row["source_etag"],
-             row["source_line"], row["event_type"], row["timestamp"], *scope, role, _text(item.get("attribution_type")) or role,
-             *values]  # fmt: skip
+            [
+                row["event_hash"],
+                attribution_hash(row["event_hash"], key),
+                row["source_file"],
+                row["source_etag"],
+                row["source_line"],
+                row["event_type"],
+                row["timestamp"],
+                *scope,
+                role,
+                _text(item.get("attribution_type")) or role,
+                *values,
+            ]  # fmt: skip
         )
     return out
 
@@ -198,7 +212,9 @@ def _sql_item(query: Any) -> tuple[str, str]:
     ext = query.raw(PATH)
     is_array = f"startsWith({ext}, '[')"
     all_items = query.alias("_x_att_all", f"if({is_array}, JSONExtractArrayRaw({ext}), CAST([], 'Array(String)'))")
-    items = query.alias("_x_att_items", f"if(length({all_items}) > {MAX_PER_STATEMENT}, CAST([], 'Array(String)'), {all_items})")
+    items = query.alias(
+        "_x_att_items", f"if(length({all_items}) > {MAX_PER_STATEMENT}, CAST([], 'Array(String)'), {all_items})"
+    )
     line_warnings = query.alias(
         "_x_att_line_warnings",
         f"multiIf({ext} NOT IN {_ABSENT} AND NOT {is_array}, [concat({quote(LABEL + ': expected an array, got ')}, {_sql_quoted(ext)})], "
@@ -216,7 +232,9 @@ def _per_item(body: str, extra: str = "") -> str:
 
 def _identity_sql() -> str:
     """Tuple(key, role, attribution_type) of an attribution, over the _per_item parameters (NULL when absent)."""
-    role, kind, key, old_key = (_sql_string(f"ma['{name}']") for name in ("role", "attribution_type", "key", "idempotency_key"))
+    role, kind, key, old_key = (
+        _sql_string(f"ma['{name}']") for name in ("role", "attribution_type", "key", "idempotency_key")
+    )
     return bind("rt, kt, kk, ko", [role, kind, key, old_key],
                  "tuple(if(ifNull(kk, '') = '', ko, kk), rt, if(ifNull(kt, '') = '', rt, kt))")  # fmt: skip
 
@@ -268,7 +286,13 @@ def warnings_sql(query: Any) -> str:
     )
 
 
-TUPLE_COLUMNS: tuple[str, ...] = ("key", "experiment_role", "attribution_type", *SCOPE_COLUMNS, *(c for c, _ in VALUE_FIELDS))
+TUPLE_COLUMNS: tuple[str, ...] = (
+    "key",
+    "experiment_role",
+    "attribution_type",
+    *SCOPE_COLUMNS,
+    *(c for c, _ in VALUE_FIELDS),
+)
 
 
 def rows_sql(query: Any) -> str:
@@ -283,7 +307,11 @@ def rows_sql(query: Any) -> str:
         if column == "assignment_scope":
             value = f"ifNull({value}, {quote(DEFAULT_ASSIGNMENT_SCOPE)})"
         values.append(value)
-    item = _per_item(bind("id", [_identity_sql()], f"tuple(ifNull(id.1, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})"))
+    item = _per_item(
+        bind(
+            "id", [_identity_sql()], f"tuple(ifNull(id.1, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})"
+        )
+    )
     return query.alias(
         "_x_att_rows",
         f"arrayFilter((t, p) -> p = '', arrayMap({item}, {items}, arrayEnumerate({items})), {_problems(query)})",
@@ -302,4 +330,3 @@ def insert_from_stage_sql(target: str, stage: str, *, source_file: str, source_e
         f"INSERT INTO {target} ({', '.join(COLUMN_NAMES)}) SELECT {', '.join(select)} FROM {stage} "
         f"ARRAY JOIN attributions AS att WHERE NOT is_blank AND reason = ''"
     )
-

@@ -87,7 +87,9 @@ def _generate(
             keyword = "elif"
         return out + [f"{indent}else:"] + ["    " + line for line in call]
 
-    def value_code(field: spec.Field, target: str, indent: str, event_type: str | None, sink: str = "warnings") -> list[str]:
+    def value_code(
+        field: spec.Field, target: str, indent: str, event_type: str | None, sink: str = "warnings"
+    ) -> list[str]:
         """Code setting `target` to the field's value (first present, or truthy, source wins), appending a warning
         to `sink` for a malformed optional value, or raising Rejected."""
         missing = missing_reason(field) if field.column in spec.REQUIRED_FIELDS else None

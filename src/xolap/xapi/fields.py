@@ -55,7 +55,13 @@ TYPE_PAGE = OLI + "types/page"
 EVENT_TYPE_RULES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     (
         "video",
-        (VIDEO_VERBS + "played", VIDEO_VERBS + "paused", VIDEO_VERBS + "seeked", VIDEO_VERBS + "completed", VERB_EXPERIENCED),
+        (
+            VIDEO_VERBS + "played",
+            VIDEO_VERBS + "paused",
+            VIDEO_VERBS + "seeked",
+            VIDEO_VERBS + "completed",
+            VERB_EXPERIENCED,
+        ),
         None,
     ),
     ("activity_attempt", (VERB_COMPLETED,), TYPE_ACTIVITY_ATTEMPT),
@@ -115,7 +121,11 @@ def _video(section: str, key: str) -> Source:
 
 
 def _f(
-    column: str, kind: Kind, *sources: Source | Path, only_for: tuple[str, ...] | None = None, fallback: Fallback = "present"
+    column: str,
+    kind: Kind,
+    *sources: Source | Path,
+    only_for: tuple[str, ...] | None = None,
+    fallback: Fallback = "present",
 ) -> Field:
     return Field(column, kind, tuple(s if isinstance(s, Source) else Source(s) for s in sources), only_for, fallback)
 
@@ -143,13 +153,25 @@ FIELDS: tuple[Field, ...] = (
     _f("verb_id", "string", VERB_ID_PATH),
     # Video played/paused/seeked carry the page in resource_id (Torus quirk); completed carries page_id.
     _f("page_id", "uint64", _ctx("page_id"), Source(_ctx("resource_id").path, only_for=("video",))),
-    _f("content_element_id", "string", ("result", "extensions", "content_element_id"), _res("content_element_id"),
-       _ctx("content_element_id"), fallback="truthy"),
+    _f(
+        "content_element_id",
+        "string",
+        ("result", "extensions", "content_element_id"),
+        _res("content_element_id"),
+        _ctx("content_element_id"),
+        fallback="truthy",
+    ),
     _f("video_url", "string", ("object", "id"), only_for=("video",)),
     _f("video_time", "float64", _video("result", "time")),
     # Torus: result or context or object length (a 0 or "" falls through to the next one).
-    _f("video_length", "float64", _video("result", "length"), _video("context", "length"), _video("object", "length"),
-       fallback="truthy"),
+    _f(
+        "video_length",
+        "float64",
+        _video("result", "length"),
+        _video("context", "length"),
+        _video("object", "length"),
+        fallback="truthy",
+    ),
     _f("video_progress", "float64", _video("result", "progress")),
     # Torus stores the segments as text; a JSON array of segments is kept as its JSON text.
     _f("video_played_segments", "text", _video("result", "played-segments")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
@@ -24,9 +24,7 @@ _WHOLE_FLOAT_LIMIT = 1e21  # ClickHouse writes whole floats below this as intege
 _DIGITS_RE = re.compile(r"[0-9]+")
 NUMBER_PATTERN = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
-TIMESTAMP_PATTERN = (
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
-)
+TIMESTAMP_PATTERN = r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 _EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
 
@@ -245,10 +243,11 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 def timestamp_to_datetime(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
 # --- the row builder ---------------------------------------------------------------------------------------------
+
 
 def classify(verb_id: str | None, object_type: str | None) -> str:
     """Torus's event_type rule (fields.EVENT_TYPE_RULES)."""
@@ -273,7 +272,9 @@ def parse_statement(line: bytes) -> dict:
 
 
 build_row: Callable[..., list[Any]]
-build_row, BUILD_ROW_SOURCE = compile_row_builder(CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason, warning_text)
+build_row, BUILD_ROW_SOURCE = compile_row_builder(
+    CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason, warning_text
+)
 build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line, warnings=None): the raw_events values
 (MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected. A malformed optional value is
 stored None and its warning appended to `warnings` (a list, when given).
@@ -283,10 +284,12 @@ from the field specs at import (xolap.xapi.compiled); BUILD_ROW_SOURCE is its so
 build_row.__module__ = __name__
 
 
-def map_statement(line: bytes | str, *, source_file: str | None = None, source_etag: str | None = None, source_line: int = 1) -> dict[str, Any]:
+def map_statement(
+    line: bytes | str, *, source_file: str | None = None, source_etag: str | None = None, source_line: int = 1
+) -> dict[str, Any]:
     """One line as a {column: value} dict (timestamp as an aware UTC datetime); raises Rejected."""
     data = line.encode() if isinstance(line, str) else line
     row = build_row(data, source_file=source_file, source_etag=source_etag, source_line=source_line)
-    out = dict(zip(MAPPED_COLUMN_NAMES, row))
+    out = dict(zip(MAPPED_COLUMN_NAMES, row, strict=False))
     out["timestamp"] = timestamp_to_datetime(out["timestamp"])
     return out

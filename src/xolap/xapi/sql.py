@@ -119,7 +119,11 @@ class _Query:
             condition += f" AND {self.event_type()} IN ({', '.join(quote(t) for t in scope)})"
         present = self.alias(f"_x_p_{key}", f"({condition})")
         value, valid = convert(field.kind, raw, lambda n, e: self.alias(f"_x_{n}_{key}", e), self.json_text)
-        return present, self.alias(f"_x_c_{key}", value), valid if valid == "1" else self.alias(f"_x_ok_{key}", f"({valid})")
+        return (
+            present,
+            self.alias(f"_x_c_{key}", value),
+            valid if valid == "1" else self.alias(f"_x_ok_{key}", f"({valid})"),
+        )
 
     # -- classification ------------------------------------------------------------------------------------
     def event_type(self) -> str:
@@ -335,7 +339,9 @@ def warned_lines_sql(
     )
 
 
-def flagged_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN, row_number_column: str = "_row_number") -> str:
+def flagged_rows_sql(
+    source: str, *, line_column: str = DEFAULT_LINE_COLUMN, row_number_column: str = "_row_number"
+) -> str:
     """One scan for a single file: (row number, is blank, reason, raw line) of every blank or rejected line, in
     file order. The blank rows give source_line_expression; the rest are the rejections."""
     query = _Query(line_column)
@@ -369,7 +375,7 @@ def staged_select_sql(
     to ingest_errors (instead of a flagged_rows_sql scan, then an insert)."""
     query = _Query(line_column)
     columns = [query.column(c, "NULL", "NULL", "NULL") for c in STAGED_COLUMNS]
-    expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS)]
+    expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS, strict=False)]
     reason, line = query.render(query.reason()), query.render(query.line())
     warnings, found = query.render(query.warnings()), query.render(query.attributions())
     return (

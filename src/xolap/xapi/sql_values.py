@@ -56,6 +56,7 @@ def warning_value(raw: str) -> str:
         f"length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
     )
 
+
 def _no_alias(name: str, expression: str) -> str:
     return f"({expression})"
 
@@ -110,7 +111,10 @@ def convert(
         )
         in_map = f"if({chosen} IN {NULLISH}, NULL, {text(chosen)})"
         is_object = f"startsWith({raw}, '{{')"
-        return f"multiIf({is_string}, JSONExtractString({raw}), {is_object}, {in_map}, NULL)", f"{is_string} OR {is_object}"
+        return (
+            f"multiIf({is_string}, JSONExtractString({raw}), {is_object}, {in_map}, NULL)",
+            f"{is_string} OR {is_object}",
+        )
     if kind == "timestamp":
         return _timestamp(raw, alias)
     raise ValueError(f"unknown field kind {kind!r}")
@@ -138,4 +142,3 @@ def _timestamp(raw: str, alias: Callable[[str, str], str]) -> tuple[str, str]:
 def not_blank_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
     """Lines that count (Python: `line.strip()` non-empty)."""
     return f"NOT match({line_column}, {_BLANK_LINE})"
-

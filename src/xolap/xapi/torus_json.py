@@ -160,14 +160,18 @@ def _float_sql(t: str) -> str:
         "if(x < 0, '-', '+'), if(abs(x) < 10, '0', ''), toString(abs(x)))"
     )
     digits = bind(
-        "d, x", ["trimRight(st, '0')", "ex + toInt32(length(ip)) - 1 - (toInt32(length(al)) - toInt32(length(st)))"],
+        "d, x",
+        ["trimRight(st, '0')", "ex + toInt32(length(ip)) - 1 - (toInt32(length(al)) - toInt32(length(st)))"],
         f"concat(sg, if(x >= -4 AND x < 16, {fixed}, {scientific}))",
     )
     stripped = bind("st", ["trimLeft(al, '0')"], digits)
-    parts = bind("ip, al", ["splitByChar('.', m)[1]", "concat(splitByChar('.', m)[1], splitByChar('.', m)[2])"], stripped)
+    parts = bind(
+        "ip, al", ["splitByChar('.', m)[1]", "concat(splitByChar('.', m)[1], splitByChar('.', m)[2])"], stripped
+    )
     exponent = bind("m, ex", ["pa[1]", "toInt32OrZero(replaceOne(pa[2], '+', ''))"], parts)
     return bind(
-        "pa, sg", [f"splitByChar('e', if(startsWith({t}, '-'), substring({t}, 2), {t}))", f"if(startsWith({t}, '-'), '-', '')"],
+        "pa, sg",
+        [f"splitByChar('e', if(startsWith({t}, '-'), substring({t}, 2), {t}))", f"if(startsWith({t}, '-'), '-', '')"],
         exponent,
     )
 

@@ -51,15 +51,16 @@ FROM (
     WHERE event_type = 'activity_attempt' AND activity_id IS NOT NULL{date_filter(ctx)}
     GROUP BY activity_id
 ) AS a
-LEFT JOIN {titles(ctx, 'activity')} AS t ON t.project_id = a.title_project AND t.content_id = toString(a.activity_id)
+LEFT JOIN {titles(ctx, "activity")} AS t ON t.project_id = a.title_project AND t.content_id = toString(a.activity_id)
 ORDER BY a.attempts DESC, a.activity_id
 LIMIT {TOP_ACTIVITIES}"""
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Label each activity (one per id) by its title; repeated titles get '· #<id>' after them."""
-    return Presented(add_labels(rows, id_field="activity_id", title_field="activity_title",
-                                label_field="activity_label"), spec)
+    return Presented(
+        add_labels(rows, id_field="activity_id", title_field="activity_title", label_field="activity_label"), spec
+    )
 
 
 CATEGORY = Category(
@@ -77,14 +78,20 @@ CATEGORY = Category(
         "title": "Activities: average score vs success rate",
         "width": CONTAINER,
         "height": 320,
-        "transform": [{"window": [{"op": "row_number", "as": "rank"}]},
-                      {"filter": f"datum.rank <= {CHART_ACTIVITIES}"}],
+        "transform": [
+            {"window": [{"op": "row_number", "as": "rank"}]},
+            {"filter": f"datum.rank <= {CHART_ACTIVITIES}"},
+        ],
         "mark": {"type": "circle", "opacity": 0.7, "tooltip": True},
         "encoding": {
             "x": percent("avg_score_pct", "Average score (%)"),
             "y": percent("success_rate_pct", "Success rate (%)"),
-            "size": {"field": "attempts", "type": "quantitative", "title": "Attempts",
-                     "legend": {"format": COUNT_FORMAT, **LEGEND}},
+            "size": {
+                "field": "attempts",
+                "type": "quantitative",
+                "title": "Attempts",
+                "legend": {"format": COUNT_FORMAT, **LEGEND},
+            },
             "color": {"field": "activity_label", "type": "nominal", "title": "Activity", "legend": NAME_LEGEND},
             "tooltip": [
                 tip_text("activity_title", "Activity"),

@@ -34,8 +34,17 @@ DAILY_UP_TO_DAYS = 42
 WEEKLY_UP_TO_DAYS = 182
 GRAIN_WORDS = {"day": "Day", "week": "Week starting", "month": "Month"}
 _TIME_FORMATS = {"day": DATE_FORMAT, "week": DATE_FORMAT, "month": "%b %Y"}
-COLUMNS = ["period", "grain", "event_type", "event_type_label", "events", "period_days", "covered_days", "partial",
-           "period_status"]
+COLUMNS = [
+    "period",
+    "grain",
+    "event_type",
+    "event_type_label",
+    "events",
+    "period_days",
+    "covered_days",
+    "partial",
+    "period_status",
+]
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -87,10 +96,19 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
         period_days = (end - start).days + 1
         covered_days = (min(end, last) - max(start, first)).days + 1
         partial = covered_days < period_days
-        out.append({"period": start.isoformat(), "grain": grain, "event_type": event_type,
-                    "event_type_label": words[event_type], "events": count_, "period_days": period_days,
-                    "covered_days": covered_days, "partial": partial,
-                    "period_status": "partial" if partial else "complete"})
+        out.append(
+            {
+                "period": start.isoformat(),
+                "grain": grain,
+                "event_type": event_type,
+                "event_type_label": words[event_type],
+                "events": count_,
+                "period_days": period_days,
+                "covered_days": covered_days,
+                "partial": partial,
+                "period_status": "partial" if partial else "complete",
+            }
+        )
     for layer in spec["layer"]:
         layer["encoding"]["x"]["title"] = GRAIN_WORDS[grain]
         layer["encoding"]["x"]["axis"]["format"] = _TIME_FORMATS[grain]
@@ -98,8 +116,13 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     return Presented(out, spec, {"grain": grain}, columns=COLUMNS)
 
 
-_X = {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Period",
-      "axis": {"format": DATE_FORMAT, "labelOverlap": True}}
+_X = {
+    "field": "period",
+    "type": "temporal",
+    "timeUnit": "utcyearmonthdate",
+    "title": "Period",
+    "axis": {"format": DATE_FORMAT, "labelOverlap": True},
+}
 _COLOR = {"field": "event_type_label", "type": "nominal", "title": "Event type", "legend": NAME_LEGEND}
 
 CATEGORY = Category(
@@ -127,12 +150,21 @@ CATEGORY = Category(
                     "x": _X,
                     "y": count("events", "Events"),
                     "color": _COLOR,
-                    "opacity": {"field": "period_status", "type": "ordinal", "title": "Period",
-                                "scale": {"domain": ["complete", "partial"], "range": [1, 0.35]},
-                                "legend": NAME_LEGEND},
+                    "opacity": {
+                        "field": "period_status",
+                        "type": "ordinal",
+                        "title": "Period",
+                        "scale": {"domain": ["complete", "partial"], "range": [1, 0.35]},
+                        "legend": NAME_LEGEND,
+                    },
                     "tooltip": [
-                        {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate",
-                         "title": "Period start", "format": DATE_FORMAT},
+                        {
+                            "field": "period",
+                            "type": "temporal",
+                            "timeUnit": "utcyearmonthdate",
+                            "title": "Period start",
+                            "format": DATE_FORMAT,
+                        },
                         tip_text("event_type_label", "Event type"),
                         {"field": "events", "type": "quantitative", "title": "Events", "format": COUNT_FORMAT},
                         tip_text("period_status", "Period"),

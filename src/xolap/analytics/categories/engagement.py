@@ -75,7 +75,7 @@ FROM (
     WHERE page_rank <= {TOP_PAGES} AND NOT is_page_total
     GROUP BY page_id, period
 ) AS c
-LEFT JOIN {titles(ctx, 'page')} AS t ON t.project_id = c.title_project AND t.content_id = toString(c.page_id)
+LEFT JOIN {titles(ctx, "page")} AS t ON t.project_id = c.title_project AND t.content_id = toString(c.page_id)
 ORDER BY c.views DESC, c.page_id, c.period
 LIMIT {MAX_CELLS}"""
 
@@ -92,8 +92,9 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Label each page (one per id) by its title; repeated titles get '· #<id>' after them. The JSON's `grain` is the
     heatmap's period ('day', 'week' or 'month')."""
     grain = rows[0]["granularity"] if rows else None
-    return Presented(add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label"), spec,
-                     {"grain": grain})
+    return Presented(
+        add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label"), spec, {"grain": grain}
+    )
 
 
 CATEGORY = Category(
@@ -115,18 +116,26 @@ CATEGORY = Category(
             {
                 "width": CONCAT_WIDTH,
                 "transform": [
-                    {"aggregate": [{"op": "max", "field": "views", "as": "views"},
-                                   {"op": "max", "field": "viewers", "as": "viewers"},
-                                   {"op": "max", "field": "completion_pct", "as": "completion_pct"}],
-                     "groupby": ["page_id", "page_label", "page_title"]}
+                    {
+                        "aggregate": [
+                            {"op": "max", "field": "views", "as": "views"},
+                            {"op": "max", "field": "viewers", "as": "viewers"},
+                            {"op": "max", "field": "completion_pct", "as": "completion_pct"},
+                        ],
+                        "groupby": ["page_id", "page_label", "page_title"],
+                    }
                 ],
                 "mark": {"type": "bar", "tooltip": True},
                 "encoding": {
                     "y": label_axis("page_label", "Page", sort="-x"),
                     "x": count("views", "Views"),
-                    "color": {"field": "completion_pct", "type": "quantitative", "title": "Completion (%)",
-                              "scale": {"domain": [0, 100], "scheme": "greens"},
-                              "legend": {"format": ".0f", **LEGEND}},
+                    "color": {
+                        "field": "completion_pct",
+                        "type": "quantitative",
+                        "title": "Completion (%)",
+                        "scale": {"domain": [0, 100], "scheme": "greens"},
+                        "legend": {"format": ".0f", **LEGEND},
+                    },
                     "tooltip": _TOOLTIP,
                 },
             },
@@ -134,15 +143,30 @@ CATEGORY = Category(
                 "width": CONCAT_WIDTH,
                 "mark": {"type": "rect", "tooltip": True},
                 "encoding": {
-                    "x": {"field": "period", "type": "ordinal", "timeUnit": "utcyearmonthdate", "title": "Period start",
-                          "axis": {"format": DATE_FORMAT, "labelAngle": -45, "labelOverlap": True}},
+                    "x": {
+                        "field": "period",
+                        "type": "ordinal",
+                        "timeUnit": "utcyearmonthdate",
+                        "title": "Period start",
+                        "axis": {"format": DATE_FORMAT, "labelAngle": -45, "labelOverlap": True},
+                    },
                     "y": label_axis("page_label", "Page", sort={"field": "views", "op": "max", "order": "descending"}),
-                    "color": {"field": "period_views", "type": "quantitative", "title": "Views in period",
-                              "scale": {"scheme": "blues"}, "legend": {"format": COUNT_FORMAT, **LEGEND}},
+                    "color": {
+                        "field": "period_views",
+                        "type": "quantitative",
+                        "title": "Views in period",
+                        "scale": {"scheme": "blues"},
+                        "legend": {"format": COUNT_FORMAT, **LEGEND},
+                    },
                     "tooltip": [
                         tip_text("page_title", "Page"),
-                        {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Period start",
-                         "format": DATE_FORMAT},
+                        {
+                            "field": "period",
+                            "type": "temporal",
+                            "timeUnit": "utcyearmonthdate",
+                            "title": "Period start",
+                            "format": DATE_FORMAT,
+                        },
                         tip_text("granularity", "Period"),
                         tip_count("period_views", "Views"),
                     ],

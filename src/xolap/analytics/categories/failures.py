@@ -22,15 +22,18 @@ _PLAIN = {
     "unavailable": "The analytics database cannot be reached, so “{title}” cannot be computed right now. Try again in "
     "a minute; if it keeps happening, tell your administrator.",
 }
-_OTHERWISE = ("“{title}” could not be computed. Try again later; if it keeps happening, give your administrator the "
-              "technical detail.")
+_OTHERWISE = (
+    "“{title}” could not be computed. Try again later; if it keeps happening, give your administrator the "
+    "technical detail."
+)
 
 
 class CategoryFailure(QueryError):
     """A curated chart failed: `message` in plain words, `detail` the technical reason, `kind` as the executor's."""
 
-    def __init__(self, kind: str, message: str, detail: str, *, code: int | None = None,
-                 tag: str | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, detail: str, *, code: int | None = None, tag: str | None = None
+    ) -> None:
         super().__init__(kind, message, code=code, tag=tag)
         self.detail = detail
 

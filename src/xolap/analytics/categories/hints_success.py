@@ -42,8 +42,12 @@ CATEGORY = Category(
         "title": "Success by hints requested",
         "width": CONTAINER,
         "encoding": {
-            "x": {"field": "hints_label", "type": "ordinal", "title": "Hints requested",
-                  "sort": [str(hints) for hints in range(MAX_HINT_GROUP)] + [f"{MAX_HINT_GROUP}+"]},
+            "x": {
+                "field": "hints_label",
+                "type": "ordinal",
+                "title": "Hints requested",
+                "sort": [str(hints) for hints in range(MAX_HINT_GROUP)] + [f"{MAX_HINT_GROUP}+"],
+            },
         },
         "layer": [
             {

@@ -60,7 +60,7 @@ FROM (
                 toDate(max(timestamp)) AS last_active,
                 toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
                 countIf({scored}) AS scored_attempts,
-                round(sumIf({score_fraction('assumeNotNull(scaled_score)')}, {scored}) / nullIf(scored_attempts, 0) * 100,
+                round(sumIf({score_fraction("assumeNotNull(scaled_score)")}, {scored}) / nullIf(scored_attempts, 0) * 100,
                       1) AS avg_score_pct
             FROM {events(ctx)} AS e
             WHERE user_id IS NOT NULL{date_filter(ctx)}
@@ -72,8 +72,11 @@ ORDER BY risk_count DESC, days_inactive DESC, recent_events, learner
 LIMIT {MAX_LEARNERS}"""
 
 
-REASON_WORDS = {"inactive": f"Inactive {INACTIVE_DAYS}+ days", "low_activity": "Low recent activity",
-                "low_scores": "Low scores"}
+REASON_WORDS = {
+    "inactive": f"Inactive {INACTIVE_DAYS}+ days",
+    "low_activity": "Low recent activity",
+    "low_scores": "Low scores",
+}
 
 # The sortable table the dashboard shows (category JSON `table`): one column per entry, `type` says how to format
 # and sort it (text, date, count, percent); rows are the flagged learners, most at risk first.
@@ -90,8 +93,12 @@ TABLE_COLUMNS = [
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """The flagged learners as a sortable table (JSON `table`); the chart counts flagged learners per reason."""
     flagged = [{column["field"]: row[column["field"]] for column in TABLE_COLUMNS} for row in rows if row["at_risk"]]
-    table = {"columns": TABLE_COLUMNS, "rows": flagged, "sort": {"field": "days_inactive", "order": "descending"},
-             "export": "csv"}
+    table = {
+        "columns": TABLE_COLUMNS,
+        "rows": flagged,
+        "sort": {"field": "days_inactive", "order": "descending"},
+        "export": "csv",
+    }
     spec["height"] = band_height(sum(any(row[key] for row in rows if row["at_risk"]) for key in REASON_WORDS))
     return Presented(rows, spec, {"table": table})
 
@@ -117,8 +124,13 @@ CATEGORY = Category(
             {"filter": "datum.at_risk"},
             {"fold": list(REASON_WORDS), "as": ["reason_key", "flagged"]},
             {"filter": "datum.flagged"},
-            {"calculate": " : ".join(f"datum.reason_key == '{key}' ? '{words}'" for key, words in REASON_WORDS.items())
-             + " : 'Other'", "as": "reason"},
+            {
+                "calculate": " : ".join(
+                    f"datum.reason_key == '{key}' ? '{words}'" for key, words in REASON_WORDS.items()
+                )
+                + " : 'Other'",
+                "as": "reason",
+            },
             {"aggregate": [{"op": "count", "as": "learners"}], "groupby": ["reason"]},
         ],
         "mark": {"type": "bar", "tooltip": True},

@@ -44,8 +44,13 @@ CATEGORY = Category(
         "encoding": {
             "x": {"field": "score_range", "type": "ordinal", "title": "Score", "sort": {"field": "bucket"}},
             "y": count("attempts", "Question attempts"),
-            "color": {"field": "avg_hints", "type": "quantitative", "title": "Average hints",
-                      "scale": {"scheme": "oranges"}, "legend": {"format": ".1f", **LEGEND}},
+            "color": {
+                "field": "avg_hints",
+                "type": "quantitative",
+                "title": "Average hints",
+                "scale": {"scheme": "oranges"},
+                "legend": {"format": ".1f", **LEGEND},
+            },
             "tooltip": [
                 {"field": "score_range", "title": "Score"},
                 tip_count("attempts", "Question attempts"),

@@ -23,9 +23,9 @@ from xolap.analytics.categories import (
     video,
     weekday_hour,
 )
+from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
-from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.executor import QueryError, new_tag, run
 from xolap.analytics.labels import event_type_labels
 from xolap.config import Settings
@@ -118,7 +118,9 @@ def run_category(
         result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
     except QueryError as exc:
         raise plain_failure(exc, category.title) from exc
-    rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+    rows = [
+        {column: json_value(value) for column, value in zip(result.columns, row, strict=False)} for row in result.rows
+    ]
     spec = copy.deepcopy(category.spec)
     extra: dict[str, Any] = {}
     columns = list(result.columns)
@@ -163,8 +165,16 @@ def event_summary(
     """Per event type in the scope: events, distinct learners, first and last event time (the summary cards), and
     `label`, the instructor's words for the type ('Question attempts', 'Other' for unknown types)."""
     ctx = _context(settings, scope, scope_id, start, end)
-    result = run(client, settings, event_summary_sql(ctx), parameters=parameters(ctx, scope_id),
-                 tag=f"category.summary.{new_tag()}", readonly=True)
-    rows = [{column: json_value(value) for column, value in zip(result.columns, row)} for row in result.rows]
+    result = run(
+        client,
+        settings,
+        event_summary_sql(ctx),
+        parameters=parameters(ctx, scope_id),
+        tag=f"category.summary.{new_tag()}",
+        readonly=True,
+    )
+    rows = [
+        {column: json_value(value) for column, value in zip(result.columns, row, strict=False)} for row in result.rows
+    ]
     words = event_type_labels(row.get("event_type") for row in rows)
     return [{**row, "label": words[row.get("event_type")]} for row in rows]

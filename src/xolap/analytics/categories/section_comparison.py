@@ -59,7 +59,7 @@ def label_sections(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`section_label`: the section names without the start they all share ("Probability and Statistics — Spring
     2026 (Section 02)" → "Section 02"), shortened and unique per section id. Call again after renaming sections."""
     names = [str(row.get("section") or f"Section {row['section_id']}") for row in rows]
-    short = dict(zip((row["section_id"] for row in rows), short_names(names)))
+    short = dict(zip((row["section_id"] for row in rows), short_names(names), strict=False))
     labels = unique_labels((row["section_id"], short[row["section_id"]], f"#{row['section_id']}") for row in rows)
     return [{**row, "section_label": labels[row["section_id"]]} for row in rows]
 
@@ -96,13 +96,16 @@ CATEGORY = Category(
                 "width": CONCAT_WIDTH,
                 "transform": [
                     {"fold": ["avg_score_pct", "page_completion_pct"], "as": ["metric_field", "value"]},
-                    {"calculate": "datum.metric_field == 'avg_score_pct' ? 'Average score' : 'Page completion'",
-                     "as": "metric"},
+                    {
+                        "calculate": "datum.metric_field == 'avg_score_pct' ? 'Average score' : 'Page completion'",
+                        "as": "metric",
+                    },
                 ],
                 "mark": {"type": "point", "filled": True, "tooltip": True},
                 "encoding": {
-                    "y": label_axis("section_label", None,
-                                    sort={"field": "learners", "op": "max", "order": "descending"}),
+                    "y": label_axis(
+                        "section_label", None, sort={"field": "learners", "op": "max", "order": "descending"}
+                    ),
                     "x": percent("value", "Percent"),
                     "color": {"field": "metric", "type": "nominal", "title": "Measure", "legend": NAME_LEGEND},
                     "shape": {"field": "metric", "type": "nominal"},

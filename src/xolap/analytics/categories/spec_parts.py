@@ -12,7 +12,7 @@ from typing import Any
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 CONTAINER = "container"
-BAND_PX = 22               # height per row of a container-wide chart with a discrete y axis
+BAND_PX = 22  # height per row of a container-wide chart with a discrete y axis
 
 
 def band_height(rows: int) -> int:
@@ -20,12 +20,13 @@ def band_height(rows: int) -> int:
     fit-y") when such a chart is left to its default step height."""
     return BAND_PX * max(rows, 2)
 
-COUNT_FORMAT = ",d"        # 12,345
-PERCENT_FORMAT = ".1f"     # values already in 0..100; titles say "(%)"
-DECIMAL_FORMAT = ",.2f"
-DATE_FORMAT = "%d %b %Y"   # 02 Mar 2026
 
-LABEL_LIMIT_PX = 260       # room for a label of labels.MAX_LABEL_CHARS characters
+COUNT_FORMAT = ",d"  # 12,345
+PERCENT_FORMAT = ".1f"  # values already in 0..100; titles say "(%)"
+DECIMAL_FORMAT = ",.2f"
+DATE_FORMAT = "%d %b %Y"  # 02 Mar 2026
+
+LABEL_LIMIT_PX = 260  # room for a label of labels.MAX_LABEL_CHARS characters
 # Legends sit under the chart (a narrow screen keeps its width for the plot); a list of names is one column.
 LEGEND = {"labelLimit": LABEL_LIMIT_PX, "titleLimit": LABEL_LIMIT_PX, "orient": "bottom"}
 NAME_LEGEND = {**LEGEND, "direction": "vertical"}
@@ -33,14 +34,25 @@ NAME_LEGEND = {**LEGEND, "direction": "vertical"}
 
 def count(field: str, title: str, **more: Any) -> dict[str, Any]:
     """A quantitative count channel: whole numbers with thousands separators on the axis."""
-    return {"field": field, "type": "quantitative", "title": title, "axis": {"format": COUNT_FORMAT, "tickMinStep": 1},
-            **more}
+    return {
+        "field": field,
+        "type": "quantitative",
+        "title": title,
+        "axis": {"format": COUNT_FORMAT, "tickMinStep": 1},
+        **more,
+    }
 
 
 def percent(field: str, title: str, **more: Any) -> dict[str, Any]:
     """A quantitative 0..100 channel with a fixed 0–100 scale."""
-    return {"field": field, "type": "quantitative", "title": title, "scale": {"domain": [0, 100]},
-            "axis": {"format": ".0f"}, **more}
+    return {
+        "field": field,
+        "type": "quantitative",
+        "title": title,
+        "scale": {"domain": [0, 100]},
+        "axis": {"format": ".0f"},
+        **more,
+    }
 
 
 def tip_count(field: str, title: str) -> dict[str, Any]:

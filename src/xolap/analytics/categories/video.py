@@ -8,9 +8,9 @@ from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
     COUNT_FORMAT,
-    band_height,
     LEGEND,
     SCHEMA,
+    band_height,
     label_axis,
     percent,
     tip_count,
@@ -55,7 +55,7 @@ FROM (
     WHERE event_type = 'video' AND video_url IS NOT NULL{date_filter(ctx)}
     GROUP BY video_url
 ) AS v
-LEFT JOIN {titles(ctx, 'video')} AS t ON t.project_id = v.title_project AND t.content_id = v.video_url
+LEFT JOIN {titles(ctx, "video")} AS t ON t.project_id = v.title_project AND t.content_id = v.video_url
 ORDER BY v.viewers DESC, v.plays DESC, v.video_url
 LIMIT {TOP_VIDEOS}"""
 
@@ -63,8 +63,12 @@ LIMIT {TOP_VIDEOS}"""
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Label each video (one per URL) by its title; repeated titles get the file name after them."""
     spec["height"] = band_height(len(rows))
-    return Presented(add_labels(rows, id_field="video_url", title_field="video_title", label_field="video_label",
-                                short_id=video_short_id), spec)
+    return Presented(
+        add_labels(
+            rows, id_field="video_url", title_field="video_title", label_field="video_label", short_id=video_short_id
+        ),
+        spec,
+    )
 
 
 CATEGORY = Category(
@@ -87,8 +91,12 @@ CATEGORY = Category(
         "encoding": {
             "y": label_axis("video_label", "Video", sort="-x"),
             "x": percent("completion_rate_pct", "Completion rate (%)"),
-            "color": {"field": "viewers", "type": "quantitative", "title": "Viewers",
-                      "legend": {"format": COUNT_FORMAT, **LEGEND}},
+            "color": {
+                "field": "viewers",
+                "type": "quantitative",
+                "title": "Viewers",
+                "legend": {"format": COUNT_FORMAT, **LEGEND},
+            },
             "tooltip": [
                 tip_text("video_title", "Video"),
                 tip_text("video_url", "Address"),

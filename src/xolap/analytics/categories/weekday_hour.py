@@ -51,8 +51,12 @@ CATEGORY = Category(
         "encoding": {
             "x": {"field": "hour", "type": "ordinal", "title": "Hour of day"},
             "y": {"field": "day_name", "type": "ordinal", "title": "Day", "sort": DAY_NAMES},
-            "color": {"field": "events", "type": "quantitative", "title": "Events",
-                      "legend": {"format": COUNT_FORMAT, **LEGEND}},
+            "color": {
+                "field": "events",
+                "type": "quantitative",
+                "title": "Events",
+                "legend": {"format": COUNT_FORMAT, **LEGEND},
+            },
             "tooltip": [
                 {"field": "day_name", "title": "Day"},
                 {"field": "hour", "title": "Hour"},

@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
-etl_app = typer.Typer(help="ETL: S3 notifications on SQS -> ClickHouse (local worker, Lambda packaging).", no_args_is_help=True)
+etl_app = typer.Typer(
+    help="ETL: S3 notifications on SQS -> ClickHouse (local worker, Lambda packaging).", no_args_is_help=True
+)
 err_console = Console(stderr=True)
 
 
@@ -27,7 +28,11 @@ def _ready_client(settings):  # noqa: ANN001, ANN202
     try:
         client = connect(settings)
     except ClickHouseUnavailable as exc:
-        hint = " Set XOLAP_ETL_QUEUE_URL and let `xolap serve` run the worker instead." if settings.is_embedded_clickhouse else ""
+        hint = (
+            " Set XOLAP_ETL_QUEUE_URL and let `xolap serve` run the worker instead."
+            if settings.is_embedded_clickhouse
+            else ""
+        )
         _fail(f"{exc}.{hint}")
     exists = client.query(
         "SELECT count() FROM system.tables WHERE database = {d:String} AND name = 'raw_events'",
@@ -36,15 +41,19 @@ def _ready_client(settings):  # noqa: ANN001, ANN202
     if not exists:
         if not settings.is_embedded_clickhouse:
             _fail(f"{settings.clickhouse_database}.raw_events does not exist: run `xolap ch migrate up` first")
-        context = RenderContext(settings.clickhouse_database, settings.clickhouse_cluster, settings.raw_events_ttl_months)
+        context = RenderContext(
+            settings.clickhouse_database, settings.clickhouse_cluster, settings.raw_events_ttl_months
+        )
         Migrator(client, context).up()
     return client
 
 
 @etl_app.command("run")
 def run(
-    queue: Optional[str] = typer.Option(None, "--queue", help="SQS queue URL (default: XOLAP_ETL_QUEUE_URL)."),
-    max_messages: Optional[int] = typer.Option(None, "--max-messages", min=1, help="Exit after receiving this many messages."),
+    queue: str | None = typer.Option(None, "--queue", help="SQS queue URL (default: XOLAP_ETL_QUEUE_URL)."),
+    max_messages: int | None = typer.Option(
+        None, "--max-messages", min=1, help="Exit after receiving this many messages."
+    ),
     wait: int = typer.Option(20, "--wait", min=0, max=20, help="Long-poll seconds per receive (WaitTimeSeconds)."),
     batch_size: int = typer.Option(10, "--batch-size", min=1, max=10, help="Messages per receive (SQS allows 10)."),
     until_empty: bool = typer.Option(False, "--until-empty", help="Exit when a receive finds the queue empty."),
@@ -54,8 +63,8 @@ def run(
     import logging
 
     from xolap.config import ConfigError, get_settings
-    from xolap.ingest.etl.handler import configure_logging
     from xolap.ingest.etl.batching import EtlLimits
+    from xolap.ingest.etl.handler import configure_logging
     from xolap.ingest.sqs_worker import QueueUnavailable, SqsEtlWorker
 
     try:
@@ -77,7 +86,9 @@ def run(
         if stop.is_set():
             raise KeyboardInterrupt  # a second signal: stop now
         stop.set()
-        err_console.print(f"{signal.Signals(signum).name}: stopping after the current batch (up to {wait}s for the receive)")
+        err_console.print(
+            f"{signal.Signals(signum).name}: stopping after the current batch (up to {wait}s for the receive)"
+        )
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -96,8 +107,12 @@ def run(
 @etl_app.command("package")
 def package(
     out: Path = typer.Option(Path("dist/xolap-etl.zip"), "--out", help="Zip to write."),
-    with_deps: bool = typer.Option(False, "--with-deps", help="pip install the dependencies (manylinux wheels) into the zip."),
-    python_version: str = typer.Option("3.12", "--python-version", help="Lambda runtime Python version (for --with-deps)."),
+    with_deps: bool = typer.Option(
+        False, "--with-deps", help="pip install the dependencies (manylinux wheels) into the zip."
+    ),
+    python_version: str = typer.Option(
+        "3.12", "--python-version", help="Lambda runtime Python version (for --with-deps)."
+    ),
     arch: str = typer.Option("x86_64", "--arch", help="x86_64 or arm64 (for --with-deps)."),
 ) -> None:
     """Build the Lambda zip (handler `lambda_function.lambda_handler`); see docs/etl-deploy.md."""
@@ -110,6 +125,8 @@ def package(
     modules = sum(1 for f in result.files if f.startswith("xolap/") and f.endswith(".py"))
     print(f"{result.path}: {result.zip_bytes / 1024:.1f} KiB, {len(result.files)} files ({modules} xolap modules)")
     if not with_deps:
-        print("dependencies not included: attach a layer with clickhouse-connect, pyarrow, orjson, pydantic, pydantic-settings")
+        print(
+            "dependencies not included: attach a layer with clickhouse-connect, pyarrow, orjson, pydantic, pydantic-settings"
+        )
     for note in result.warnings():
         err_console.print(f"[yellow]warning:[/yellow] {note}")

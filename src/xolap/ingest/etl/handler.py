@@ -208,7 +208,9 @@ class _Invocation:
         stage("invocation_start", records=len(records), remaining_ms=self.budget.remaining_ms())
         notices = [_parse_record(record) for record in records]
         refs = [ref for notice in notices if isinstance(notice, list) for ref in notice]
-        with ObjectReads(self.processor.s3, refs, max_bytes=self.limits.max_object_bytes, depth=self.limits.read_ahead) as reads:
+        with ObjectReads(
+            self.processor.s3, refs, max_bytes=self.limits.max_object_bytes, depth=self.limits.read_ahead
+        ) as reads:
             self._take_messages(records, notices, reads)
             self._flush("end_of_invocation")
         for outcome in self.report.outcomes:
@@ -232,7 +234,12 @@ class _Invocation:
             message_id = str(record.get("messageId") or record.get("MessageId") or f"record-{index}")
             if stop_reason is None and (stop_reason := self._stop_reason(index)) is not None:
                 untouched = len(records) - index
-                stage("stop_taking_messages", reason=stop_reason, untouched=untouched, remaining_ms=self.budget.remaining_ms())
+                stage(
+                    "stop_taking_messages",
+                    reason=stop_reason,
+                    untouched=untouched,
+                    remaining_ms=self.budget.remaining_ms(),
+                )
             if stop_reason is not None:
                 self.report.outcomes.append(MessageOutcome(message_id, "untouched", reason=stop_reason))
                 continue
@@ -245,7 +252,12 @@ class _Invocation:
     # -- message -----------------------------------------------------------------------------------------------------
 
     def _read_message(
-        self, outcome: MessageOutcome, body: Any, notice: list[S3ObjectRef] | BadNotification, reads: ObjectReads, first_ref: int
+        self,
+        outcome: MessageOutcome,
+        body: Any,
+        notice: list[S3ObjectRef] | BadNotification,
+        reads: ObjectReads,
+        first_ref: int,
     ) -> None:
         """Read and map every object the message names into the pending batch (inserting when it is full)."""
         try:
@@ -253,7 +265,11 @@ class _Invocation:
                 raise notice
             if not notice:
                 outcome.status = "skipped"
-                stage("message_skipped", message_id=outcome.message_id, reason="no object to ingest (test event or non-create)")
+                stage(
+                    "message_skipped",
+                    message_id=outcome.message_id,
+                    reason="no object to ingest (test event or non-create)",
+                )
                 return
             for position, ref in enumerate(notice, start=first_ref):
                 self._read_object(ref, reads.get(position), outcome)
@@ -281,7 +297,9 @@ class _Invocation:
         source_file = ref.uri
         lines_read = mapped = rejected = 0
         try:
-            lines: Iterator[tuple[int, bytes]] = iter(read_lines(data, source_file, IngestLimits.from_settings(self.processor.settings)))
+            lines: Iterator[tuple[int, bytes]] = iter(
+                read_lines(data, source_file, IngestLimits.from_settings(self.processor.settings))
+            )
             while chunk := list(islice(lines, self.limits.max_rows_per_insert)):
                 batch = map_lines(chunk, source_file=source_file, source_etag=etag)
                 identity = segment_identity(source_file, etag, chunk[0][0], chunk[-1][0])
@@ -332,7 +350,9 @@ class _Invocation:
         table = pa.concat_tables([s.table for s in segments]) if len(segments) > 1 else segments[0].table
         inserted = 0
         try:
-            for offset, piece in split_for_insert(table, self.limits.max_rows_per_insert, self.limits.max_bytes_per_insert):
+            for offset, piece in split_for_insert(
+                table, self.limits.max_rows_per_insert, self.limits.max_bytes_per_insert
+            ):
                 if not self.budget.allows(self.limits.insert_safety_margin_ms):
                     self.out_of_time = True
                     raise OutOfTime("time budget exhausted before insert")
@@ -351,7 +371,9 @@ class _Invocation:
             if errors:
                 self.processor.writer.record_errors(errors)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, OutOfTime) else f"insert failed: {type(exc).__name__}: {str(exc)[:300]}"
+            reason = (
+                str(exc) if isinstance(exc, OutOfTime) else f"insert failed: {type(exc).__name__}: {str(exc)[:300]}"
+            )
             for outcome in owners:
                 self._drop(outcome)
                 outcome.fail(reason)

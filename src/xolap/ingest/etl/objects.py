@@ -61,7 +61,9 @@ class ObjectReads:
         self.max_bytes = max_bytes
         self.depth = max(1, depth)
         self._futures: dict[int, Future[tuple[bytes, str | None]]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="xolap-etl-read") if self.depth > 1 else None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="xolap-etl-read") if self.depth > 1 else None
+        )
 
     def _prefetchable(self, index: int) -> bool:
         ref = self.refs[index]

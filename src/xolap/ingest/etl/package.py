@@ -52,7 +52,9 @@ class PackageResult:
         if self.zip_bytes > LAMBDA_DIRECT_UPLOAD_LIMIT:
             notes.append(f"zip is {self.zip_bytes / 2**20:.1f} MiB: over 50 MiB, upload it to S3 and deploy from there")
         if self.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT:
-            notes.append(f"unzipped size {self.unzipped_bytes / 2**20:.1f} MiB is over Lambda's 250 MiB limit: use a layer")
+            notes.append(
+                f"unzipped size {self.unzipped_bytes / 2**20:.1f} MiB is over Lambda's 250 MiB limit: use a layer"
+            )
         return notes
 
 
@@ -147,7 +149,9 @@ def install_dependencies(
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise PackageError(f"pip install failed ({result.returncode}): {(result.stderr or result.stdout).strip()[-1500:]}")
+        raise PackageError(
+            f"pip install failed ({result.returncode}): {(result.stderr or result.stdout).strip()[-1500:]}"
+        )
     for leftover in target.glob("bin"):
         shutil.rmtree(leftover, ignore_errors=True)
 

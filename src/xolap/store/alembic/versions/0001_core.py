@@ -90,5 +90,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("saved_visualizations", "feature_flags", "memberships", "sections", "projects", "api_tokens", "users"):
+    for table in (
+        "saved_visualizations",
+        "feature_flags",
+        "memberships",
+        "sections",
+        "projects",
+        "api_tokens",
+        "users",
+    ):
         op.drop_table(table)

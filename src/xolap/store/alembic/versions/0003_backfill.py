@@ -145,5 +145,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE IF EXISTS backfill_events, backfill_chunk_logs, backfill_inventory_batches, "
-               "backfill_inventory_runs, backfill_runs CASCADE")
+    op.execute(
+        "DROP TABLE IF EXISTS backfill_events, backfill_chunk_logs, backfill_inventory_batches, "
+        "backfill_inventory_runs, backfill_runs CASCADE"
+    )
