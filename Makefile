@@ -6,11 +6,12 @@ PIP := $(VENV)/bin/pip
 DEMO_EVENTS ?= 1000000
 PORT ?= 8000
 
-.PHONY: help install venv assets browser test test-fast demo bench bench-schema bench-ingest bench-backfill bench-analytics clean
+.PHONY: help install venv assets browser lint test test-fast demo bench bench-schema bench-ingest bench-backfill bench-analytics clean
 
 help:
 	@echo "make demo   - set up, load ~1M generated events, serve at http://127.0.0.1:$(PORT)"
 	@echo "make test   - install and run the whole test suite (incl. browser tests)"
+	@echo "make lint   - ruff (lint + format check) on src, tests, bench and mypy on src"
 	@echo "make bench  - run the benchmarks in bench/"
 
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +40,12 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need chromium: sudo apt-get install -y chromium (Debian/Ubuntu)"; exit 1; fi; \
 	fi
+
+# Lint and types: CI runs this before the tests; a finding fails it.
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src
 
 test: install browser
 	$(VENV)/bin/pytest
