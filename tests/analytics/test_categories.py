@@ -213,6 +213,32 @@ def test_engagement_date_range_uses_days_and_drops_later_events(course):
     assert "{xolap_start:Date}" in result.sql and "2026-03" not in result.sql
 
 
+def test_engagement_heatmap_marks_its_partial_periods_like_the_time_series(course):
+    # no dates: the span is 2 Mar .. 20 Apr (weekly); only Monday 20 April of its last week is inside it
+    rows = run(course, "engagement").rows
+    status = {(r["page_id"], r["period"]): (r["covered_days"], r["period_days"], r["partial"]) for r in rows}
+    assert status == {
+        (100, "2026-03-02"): (7, 7, False),
+        (101, "2026-03-02"): (7, 7, False),
+        (101, "2026-04-20"): (1, 7, True),
+    }
+    assert {r["period_status"] for r in rows if r["partial"]} == {"partial"}
+    assert {r["period_status"] for r in rows if not r["partial"]} == {"complete"}
+    # dates from a Tuesday to a Tuesday: the first week has 6 of its days inside them, the last 2
+    dated = run(course, "engagement", start=date(2026, 3, 3), end=date(2026, 4, 21)).rows
+    assert {(r["period"], r["covered_days"], r["partial"]) for r in dated} == {
+        ("2026-03-02", 6, True),
+        ("2026-04-20", 2, True),
+    }
+    # a daily heatmap has no partial day; the chart fades partial cells and says so in its tooltip and legend
+    daily = run(course, "engagement", start=date(2026, 3, 1), end=date(2026, 3, 31))
+    assert not any(r["partial"] for r in daily.rows)
+    heatmap = daily.spec["vconcat"][1]["encoding"]
+    assert heatmap["opacity"]["field"] == "period_status" and heatmap["opacity"]["legend"]
+    assert {"period_status", "covered_days"} <= {tip["field"] for tip in heatmap["tooltip"]}
+    assert {"first_day", "last_day"}.isdisjoint(daily.rows[0])
+
+
 def test_end_date_is_inclusive(course):
     result = run(course, "cross_event", start=date(2026, 4, 20), end=date(2026, 4, 20))
     assert [(r["period"], r["grain"], r["event_type"], r["events"], r["partial"]) for r in result.rows] == [

@@ -13,10 +13,11 @@ The category JSON also carries `grain`.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.periods import PARTIAL_OPACITY, coverage, period_of
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
     COUNT_FORMAT,
@@ -66,18 +67,6 @@ def grain_for(span_days: int) -> str:
     return "day" if span_days <= DAILY_UP_TO_DAYS else "week" if span_days <= WEEKLY_UP_TO_DAYS else "month"
 
 
-def period_of(day: date, grain: str) -> tuple[date, date]:
-    """The first and last day of the period of `grain` holding `day` (weeks run Monday to Sunday)."""
-    if grain == "day":
-        return day, day
-    if grain == "week":
-        monday = day - timedelta(days=day.weekday())
-        return monday, monday + timedelta(days=6)
-    first = day.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, following - timedelta(days=1)
-
-
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Per-day counts bucketed at the grain the span calls for, partial periods marked, event types in instructor
     words, and the axis fitted to the grain."""
@@ -92,10 +81,7 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
         totals[(start, end, event_type)] = totals.get((start, end, event_type), 0) + int(day_events)
     words = event_type_labels(event_type for _, _, event_type in totals)
     out = []
-    for (start, end, event_type), count_ in sorted(totals.items(), key=lambda item: (item[0][0], item[0][2])):
-        period_days = (end - start).days + 1
-        covered_days = (min(end, last) - max(start, first)).days + 1
-        partial = covered_days < period_days
+    for (start, _end, event_type), count_ in sorted(totals.items(), key=lambda item: (item[0][0], item[0][2])):
         out.append(
             {
                 "period": start.isoformat(),
@@ -103,10 +89,7 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
                 "event_type": event_type,
                 "event_type_label": words[event_type],
                 "events": count_,
-                "period_days": period_days,
-                "covered_days": covered_days,
-                "partial": partial,
-                "period_status": "partial" if partial else "complete",
+                **coverage(start, grain, first, last),
             }
         )
     for layer in spec["layer"]:
@@ -150,13 +133,7 @@ CATEGORY = Category(
                     "x": _X,
                     "y": count("events", "Events"),
                     "color": _COLOR,
-                    "opacity": {
-                        "field": "period_status",
-                        "type": "ordinal",
-                        "title": "Period",
-                        "scale": {"domain": ["complete", "partial"], "range": [1, 0.35]},
-                        "legend": NAME_LEGEND,
-                    },
+                    "opacity": {**PARTIAL_OPACITY, "legend": NAME_LEGEND},
                     "tooltip": [
                         {
                             "field": "period",

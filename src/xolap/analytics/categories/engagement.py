@@ -7,9 +7,11 @@ the heatmap period (day ≤ 25 days, week ≤ 175 days, else month) so that 20 p
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.periods import PARTIAL_OPACITY, coverage
 from xolap.analytics.categories.spec_parts import (
     COUNT_FORMAT,
     DATE_FORMAT,
@@ -21,12 +23,31 @@ from xolap.analytics.categories.spec_parts import (
     tip_percent,
     tip_text,
 )
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events, title_or, title_project, titles
+from xolap.analytics.categories.sql import (
+    END_PARAMETER,
+    START_PARAMETER,
+    date_filter,
+    distinct_learners,
+    events,
+    title_or,
+    title_project,
+    titles,
+)
 from xolap.analytics.labels import add_labels
 
 TOP_PAGES = 20
 MAX_CELLS = 500
 CONCAT_WIDTH = 340  # each part of the vconcat; concatenated views cannot be sized to a container
+
+
+def span_first(ctx: QueryContext) -> str:
+    """The charted span's first day: the start date, else the first day with page views."""
+    return f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "c.first_event_day"
+
+
+def span_last(ctx: QueryContext) -> str:
+    """The charted span's last day: the end date, else the last day with page views."""
+    return f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "c.last_event_day"
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -39,13 +60,17 @@ def build_sql(ctx: QueryContext) -> str:
     c.views AS views,
     c.viewers AS viewers,
     c.completed AS completed,
-    round(c.completed / c.views * 100, 1) AS completion_pct
+    round(c.completed / c.views * 100, 1) AS completion_pct,
+    {span_first(ctx)} AS first_day,
+    {span_last(ctx)} AS last_day
 FROM (
     SELECT page_id, any(title_project) AS title_project, period, any(granularity) AS granularity,
         sum(day_views) AS period_views,
-        any(page_views) AS views, any(page_viewers) AS viewers, any(page_completed) AS completed
+        any(page_views) AS views, any(page_viewers) AS viewers, any(page_completed) AS completed,
+        any(first_event_day) AS first_event_day, any(last_event_day) AS last_event_day
     FROM (
         SELECT page_id, title_project, day_views, page_views, page_viewers, page_completed, is_page_total,
+            first_event_day, last_event_day,
             dense_rank() OVER (ORDER BY page_views DESC, page_id) AS page_rank,
             multiIf(span_days <= 25, 'day', span_days <= 175, 'week', 'month') AS granularity,
             multiIf(span_days <= 25, day, span_days <= 175, toMonday(day), toStartOfMonth(day)) AS period
@@ -55,7 +80,9 @@ FROM (
                 max(if(is_page_total, views, 0)) OVER page AS page_views,
                 max(if(is_page_total, viewers, 0)) OVER page AS page_viewers,
                 max(if(is_page_total, completed, 0)) OVER page AS page_completed,
-                dateDiff('day', minIf(day, NOT is_page_total) OVER (), maxIf(day, NOT is_page_total) OVER ()) AS span_days
+                minIf(day, NOT is_page_total) OVER () AS first_event_day,
+                maxIf(day, NOT is_page_total) OVER () AS last_event_day,
+                dateDiff('day', first_event_day, last_event_day) AS span_days
             FROM (
                 SELECT
                     {title_project()} AS page_project,
@@ -89,11 +116,23 @@ _TOOLTIP = [
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
-    """Label each page (one per id) by its title; repeated titles get '· #<id>' after them. The JSON's `grain` is the
-    heatmap's period ('day', 'week' or 'month')."""
+    """Label each page (one per id) by its title; repeated titles get '· #<id>' after them. Each heatmap cell says
+    whether its period lies only partly inside the charted span (xolap.analytics.categories.periods, as the time
+    series does); the span's days themselves are not a row column. The JSON's `grain` is the heatmap's period ('day',
+    'week' or 'month')."""
     grain = rows[0]["granularity"] if rows else None
+    marked = []
+    for row in rows:
+        cell = {name: value for name, value in row.items() if name not in ("first_day", "last_day")}
+        first, last = date.fromisoformat(row["first_day"]), date.fromisoformat(row["last_day"])
+        cell.update(coverage(date.fromisoformat(row["period"]), row["granularity"], first, last))
+        marked.append(cell)
+    columns = [name for name in (marked[0] if marked else {}) if name != "page_label"]
     return Presented(
-        add_labels(rows, id_field="page_id", title_field="page_title", label_field="page_label"), spec, {"grain": grain}
+        add_labels(marked, id_field="page_id", title_field="page_title", label_field="page_label"),
+        spec,
+        {"grain": grain},
+        columns=columns or None,
     )
 
 
@@ -102,10 +141,13 @@ CATEGORY = Category(
     title="Page engagement",
     description=f"Per page (top {TOP_PAGES} by views, one per page id): page views, unique viewers, completed views "
     f"and completion rate; and views per page over time (per day, week or month depending on the span, at most "
-    f"{MAX_CELLS} cells). One row per page and period; the page totals repeat on each row. Pages that share a "
+    f"{MAX_CELLS} cells); a first or last period only partly inside the dates is marked partial. One row per page and "
+    "period; the page totals repeat on each row. Pages that share a "
     "title get labels that tell them apart.",
     chart_explanation=f"Top: one bar per page (top {TOP_PAGES}), its length the number of views, its colour the "
-    "completion rate. Bottom: a heatmap with a row per page and a column per period; darker cells had more views.",
+    "completion rate. Bottom: a heatmap with a row per page and a column per period; darker cells had more views. "
+    "Faded cells are partial periods (only some of their days are in the range), so fewer views there is not a "
+    "decline.",
     build_sql=build_sql,
     present=present,
     spec={
@@ -151,6 +193,7 @@ CATEGORY = Category(
                         "axis": {"format": DATE_FORMAT, "labelAngle": -45, "labelOverlap": True},
                     },
                     "y": label_axis("page_label", "Page", sort={"field": "views", "op": "max", "order": "descending"}),
+                    "opacity": {**PARTIAL_OPACITY, "legend": LEGEND},
                     "color": {
                         "field": "period_views",
                         "type": "quantitative",
@@ -169,6 +212,8 @@ CATEGORY = Category(
                         },
                         tip_text("granularity", "Period"),
                         tip_count("period_views", "Views"),
+                        tip_text("period_status", "Whole period or partial"),
+                        tip_count("covered_days", "Days in range"),
                     ],
                 },
             },
