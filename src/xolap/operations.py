@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.operation_errors import OperationError, refused
 
 if TYPE_CHECKING:
@@ -20,16 +21,17 @@ if TYPE_CHECKING:
     from xolap.runtime import Runtime
 
 
-def _runtime(settings: Settings, client: Any) -> Runtime:
+def _runtime(settings: Settings, client: ClickHouseClient | None) -> Runtime:
     """A Runtime for this process (on the given ClickHouse client when one is given, e.g. a test's database)."""
     from xolap.runtime import Runtime
 
     if client is None:
         return Runtime(settings)
+    given: ClickHouseClient = client
 
     class GivenClientRuntime(Runtime):
-        def clickhouse(self) -> Any:
-            return client
+        def clickhouse(self) -> ClickHouseClient:
+            return given
 
     return GivenClientRuntime(settings)
 
@@ -40,7 +42,9 @@ class LocalOperations:
     remote = False
     url = None
 
-    def __init__(self, settings: Settings, *, client: Any = None, s3_factory: Callable[[], Any] | None = None):
+    def __init__(
+        self, settings: Settings, *, client: ClickHouseClient | None = None, s3_factory: Callable[[], Any] | None = None
+    ):
         from xolap.store.postgres import embedded_dirs
 
         self.settings = settings
@@ -154,7 +158,10 @@ class LocalOperations:
 
 @contextmanager
 def open_operations(
-    settings: Settings | None = None, *, client: Any = None, s3_factory: Callable[[], Any] | None = None
+    settings: Settings | None = None,
+    *,
+    client: ClickHouseClient | None = None,
+    s3_factory: Callable[[], Any] | None = None,
 ) -> Iterator[LocalOperations | ServerClient]:
     """The running server's client when `xolap serve` holds this data dir's engine, else LocalOperations (always
     local when a ClickHouse client is given). Closed on exit."""

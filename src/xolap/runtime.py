@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import procrastinate
-from clickhouse_connect.driver.client import Client
 from sqlalchemy.orm import Session, sessionmaker
 
 from xolap.clickhouse.client import thread_client
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.migrations import Migrator, RenderContext
 from xolap.config import Settings
 from xolap.jobs import connected
@@ -29,7 +29,7 @@ class Runtime:
     # In-process workers by component name ("job_worker", "etl_worker"), set by `xolap serve`, read by health.
     workers: dict[str, object] = field(default_factory=dict)
 
-    def clickhouse(self) -> Client:
+    def clickhouse(self) -> ClickHouseClient:
         """This thread's ClickHouse client."""
         return thread_client(self.settings)
 

@@ -14,6 +14,7 @@ from xolap.analytics import executor
 from xolap.analytics.date_window import dated
 from xolap.analytics.guard import GuardedQuery, guard
 from xolap.analytics.scope_wall import scope_wall
+from xolap.clickhouse.client_protocol import ClickHouseClient
 
 if TYPE_CHECKING:
     from xolap.config import Settings
@@ -59,7 +60,7 @@ def user_sql_client(runtime: Any) -> Any:
 
 
 def run_custom_sql(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     sql: str,
     *,

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
-from clickhouse_connect.driver.client import Client
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from xolap.clickhouse.client import kill_tagged, running_tagged, tag_query
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
 
@@ -259,7 +259,7 @@ def new_tag() -> str:
 
 
 def run(
-    client: Client,
+    client: ClickHouseClient,
     settings: Settings,
     sql: str,
     *,
@@ -338,7 +338,7 @@ class Progress:
         return min(1.0, self.rows_read / self.total_rows)
 
 
-def progress(client: Client, tag: str) -> Progress | None:
+def progress(client: ClickHouseClient, tag: str) -> Progress | None:
     """Progress of the query carrying `tag`, or None when none is running. Call it with a client other than the
     one running the query (chDB serializes calls on one client): e.g. thread_client(settings) in another thread."""
     running = running_tagged(client, tag)
@@ -353,7 +353,7 @@ def progress(client: Client, tag: str) -> Progress | None:
     )
 
 
-def cancel(client: Client, tag: str) -> int:
+def cancel(client: ClickHouseClient, tag: str) -> int:
     """Ask every running query carrying `tag` to stop; returns how many. The victim's run() raises
     QueryError(kind="cancelled"). Use a client other than the one running the query."""
     return kill_tagged(client, tag)

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from xolap.analytics.categories.registry import json_value
 from xolap.analytics.executor import QueryError, new_tag, run
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 
 QUERY_WINDOW_MINUTES = 60
@@ -30,7 +29,7 @@ class SampleQuery:
 
 
 def _records(
-    client: Client, settings: Settings, name: str, sql: str, parameters: dict[str, Any] | None = None
+    client: ClickHouseClient, settings: Settings, name: str, sql: str, parameters: dict[str, Any] | None = None
 ) -> list[dict]:
     result = run(client, settings, sql, parameters=parameters, tag=f"{_TAG_PREFIX}.{name}.{new_tag()}", readonly=True)
     return [
@@ -38,7 +37,7 @@ def _records(
     ]
 
 
-def server(client: Client, settings: Settings) -> dict[str, Any]:
+def server(client: ClickHouseClient, settings: Settings) -> dict[str, Any]:
     row = _records(
         client,
         settings,
@@ -48,7 +47,7 @@ def server(client: Client, settings: Settings) -> dict[str, Any]:
     return {**row, "embedded": settings.is_embedded_clickhouse, "database": settings.clickhouse_database}
 
 
-def tables(client: Client, settings: Settings) -> list[dict[str, Any]]:
+def tables(client: ClickHouseClient, settings: Settings) -> list[dict[str, Any]]:
     """Each table of the database: engine, active parts, rows and bytes on disk in them, last part change."""
     return _records(
         client,
@@ -75,7 +74,7 @@ ORDER BY t.name""",
     )
 
 
-def ingest_freshness(client: Client, settings: Settings) -> dict[str, Any]:
+def ingest_freshness(client: ClickHouseClient, settings: Settings) -> dict[str, Any]:
     """Latest event time and latest insert time in raw_events (rows before dedup), and rejected lines in 24 hours."""
     db = settings.clickhouse_database
     row = _records(
@@ -98,7 +97,7 @@ FROM `{db}`.raw_events""",
     return {**row, "rejected_lines_24h": errors[0]["n"]}
 
 
-def flush_logs(client: Client) -> bool:
+def flush_logs(client: ClickHouseClient) -> bool:
     """Ask ClickHouse to write buffered system logs now; False when the user may not (then logs lag a few seconds)."""
     try:
         client.command("SYSTEM FLUSH LOGS")
@@ -136,7 +135,9 @@ WHERE {_IN_WINDOW} AND type = 'QueryFinish' AND tag != '' AND {_NOT_MONITORING}
 GROUP BY tag ORDER BY p95_ms DESC, tag LIMIT 20"""
 
 
-def recent_queries(client: Client, settings: Settings, *, minutes: int = QUERY_WINDOW_MINUTES) -> dict[str, Any]:
+def recent_queries(
+    client: ClickHouseClient, settings: Settings, *, minutes: int = QUERY_WINDOW_MINUTES
+) -> dict[str, Any]:
     """Finished-query count, p50/p95/max duration and errors (by code) over the last `minutes`, from
     system.query_log, leaving out monitoring queries. `available` is False without a query_log.
 
@@ -154,7 +155,7 @@ def recent_queries(client: Client, settings: Settings, *, minutes: int = QUERY_W
     return {"available": True, "window_minutes": minutes, **totals, "error_codes": error_codes, "by_tag": by_tag}
 
 
-def merges(client: Client, settings: Settings) -> dict[str, Any]:
+def merges(client: ClickHouseClient, settings: Settings) -> dict[str, Any]:
     """Merges running now and mutations not yet done, in this database."""
     params = {"db": settings.clickhouse_database}
     running = _records(
@@ -239,7 +240,9 @@ def sample_queries(settings: Settings) -> list[SampleQuery]:
     ]
 
 
-def health_summary(client: Client, settings: Settings, *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def health_summary(
+    client: ClickHouseClient, settings: Settings, *, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Everything the admin console shows about ClickHouse, as JSON-ready data.
 
     `extra` is the hook for the parts other modules own (e.g. {"postgres": {...}, "jobs": {...}}): its keys are

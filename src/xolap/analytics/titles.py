@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from xolap.clickhouse import data_version
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 
 KINDS = ("page", "video", "activity")
@@ -112,7 +111,7 @@ def _validate(source: str, line: int, item: Any) -> tuple[tuple[int, str, str, s
 
 
 def import_titles(
-    client: Client, settings: Settings, source: str | Path | Iterable[Mapping[str, Any]]
+    client: ClickHouseClient, settings: Settings, source: str | Path | Iterable[Mapping[str, Any]]
 ) -> TitlesImportReport:
     """Import titles from a file path (.csv with a header, .json array, .jsonl) or an iterable of dicts.
 

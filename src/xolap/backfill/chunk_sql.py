@@ -23,6 +23,7 @@ from typing import Any
 from xolap.backfill.naming import quoted_table
 from xolap.backfill.s3paths import s3_function, sql_string
 from xolap.clickhouse.client import tag
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 from xolap.xapi import sql as mapping
 
@@ -151,7 +152,7 @@ class FormatMismatch(Exception):
     """The files do not hold the target table's rows in the run's format; retrying cannot help, nothing was written."""
 
 
-def required_columns(client: Any, target_table: str) -> list[str]:
+def required_columns(client: ClickHouseClient, target_table: str) -> list[str]:
     """The target's columns an inserted row must bring: not Nullable and without a default."""
     database, _, table = target_table.rpartition(".")
     result = client.query(
@@ -163,7 +164,7 @@ def required_columns(client: Any, target_table: str) -> list[str]:
 
 
 def check_row_format(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     *,
     target_table: str,
@@ -267,7 +268,7 @@ def dry_run_sql(settings: Settings, *, url: str, fmt: str, query_tag: str, click
     return _tagged(sql, clickhouse_settings, query_tag)
 
 
-def query_metrics(client: Any, query_tag: str) -> dict[str, int]:
+def query_metrics(client: ClickHouseClient, query_tag: str) -> dict[str, int]:
     """rows/bytes read and written and duration of the last finished query with this tag (system.query_log).
 
     query_log counts what the query's materialized views read and wrote too (content_titles_mv made 150,000
@@ -293,7 +294,7 @@ def query_metrics(client: Any, query_tag: str) -> dict[str, int]:
     }
 
 
-def _view_totals(client: Any, query_id: str) -> tuple[int, int, int, int]:
+def _view_totals(client: ClickHouseClient, query_id: str) -> tuple[int, int, int, int]:
     """(read_rows, read_bytes, written_rows, written_bytes) of the materialized views one query fed."""
     try:
         row = client.query(
@@ -306,7 +307,7 @@ def _view_totals(client: Any, query_id: str) -> tuple[int, int, int, int]:
     return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
 
 
-def running_queries(client: Any, query_tag: str) -> list[dict[str, Any]]:
+def running_queries(client: ClickHouseClient, query_tag: str) -> list[dict[str, Any]]:
     """Progress of the running queries with this tag: query_id, read_rows, total_rows_approx, written_rows, elapsed."""
     result = client.query(
         "SELECT query_id, read_rows, read_bytes, total_rows_approx, written_rows, elapsed FROM system.processes "
@@ -316,7 +317,7 @@ def running_queries(client: Any, query_tag: str) -> list[dict[str, Any]]:
     return [dict(zip(result.column_names, row, strict=False)) for row in result.result_rows]
 
 
-def kill_queries(client: Any, query_tag: str) -> int:
+def kill_queries(client: ClickHouseClient, query_tag: str) -> int:
     """KILL every running query with this tag; returns how many were asked to stop."""
     running = running_queries(client, query_tag)
     for query in running:

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 
 _TAG_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
@@ -148,7 +149,7 @@ def _tag_condition(query_tag: str) -> tuple[str, dict[str, str]]:
     )
 
 
-def kill_tagged(client: Client, query_tag: str) -> int:
+def kill_tagged(client: ClickHouseClient, query_tag: str) -> int:
     """Kill every running query carrying the tag; returns how many were asked to stop."""
     condition, parameters = _tag_condition(query_tag)
     rows = client.query(f"SELECT query_id FROM system.processes WHERE {condition}", parameters=parameters).result_rows
@@ -157,7 +158,7 @@ def kill_tagged(client: Client, query_tag: str) -> int:
     return len(rows)
 
 
-def running_tagged(client: Client, query_tag: str) -> list[dict[str, Any]]:
+def running_tagged(client: ClickHouseClient, query_tag: str) -> list[dict[str, Any]]:
     """Progress of running tagged queries: rows/bytes read, total rows estimate, elapsed seconds."""
     condition, parameters = _tag_condition(query_tag)
     result = client.query(
@@ -168,7 +169,7 @@ def running_tagged(client: Client, query_tag: str) -> list[dict[str, Any]]:
     return [dict(zip(result.column_names, row, strict=False)) for row in result.result_rows]
 
 
-def ping(client: Client) -> float:
+def ping(client: ClickHouseClient) -> float:
     """Round-trip time of SELECT 1 in milliseconds; raises ClickHouseUnavailable."""
     started = time.perf_counter()
     try:
@@ -186,6 +187,6 @@ class ServerInfo:
     embedded: bool
 
 
-def server_info(client: Client, *, embedded: bool) -> ServerInfo:
+def server_info(client: ClickHouseClient, *, embedded: bool) -> ServerInfo:
     version, uptime, timezone = client.query("SELECT version(), uptime(), timezone()").result_rows[0]
     return ServerInfo(version=version, uptime_seconds=int(uptime), timezone=timezone, embedded=embedded)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from clickhouse_connect.driver.client import Client
+from xolap.clickhouse.client_protocol import ClickHouseClient
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*(\w+)((?:\s+[^}\s]+)*)\s*\}\}")
@@ -121,7 +121,7 @@ class MigrationStatus:
 class Migrator:
     """Runs migrations against one client and render context."""
 
-    def __init__(self, client: Client, context: RenderContext, migrations: list[Migration] | None = None):
+    def __init__(self, client: ClickHouseClient, context: RenderContext, migrations: list[Migration] | None = None):
         self.client = client
         self.context = context
         self.migrations = migrations if migrations is not None else load_migrations()

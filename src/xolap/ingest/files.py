@@ -20,6 +20,7 @@ from typing import Any
 
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client import tag
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.config import Settings
 from xolap.ingest.limits import IngestLimits
@@ -253,7 +254,7 @@ def file_source(path: Path, gzipped: bool) -> str:
 
 
 def ingest_local_file_sql(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     path: Path,
     *,
@@ -340,7 +341,7 @@ def ingest_local_file_sql(
     return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS], warnings=len(warned))
 
 
-def drop_stale_stages(client: Any, settings: Settings) -> list[str]:
+def drop_stale_stages(client: ClickHouseClient, settings: Settings) -> list[str]:
     """Drop the staging tables a killed SQL ingest left behind (`_ingest_stage_*` in our database), except those a
     running ingest of this process uses: only the process holding the embedded engine creates them. Returns the
     names dropped."""
@@ -355,7 +356,7 @@ def drop_stale_stages(client: Any, settings: Settings) -> list[str]:
     return stale
 
 
-def missing_tables(client: Any, settings: Settings) -> list[str]:
+def missing_tables(client: ClickHouseClient, settings: Settings) -> list[str]:
     """The ingest tables (raw_events, ingest_errors) missing from the configured database: not migrated yet."""
     rows = client.query(
         "SELECT name FROM system.tables WHERE database = {database:String} AND name IN ('raw_events', 'ingest_errors')",
@@ -374,7 +375,7 @@ def prefers_sql_path(settings: Settings, item: InputFile) -> bool:
 
 
 def ingest_file(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     item: InputFile,
     *,

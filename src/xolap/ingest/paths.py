@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 from xolap.ingest.files import (
     InputError,
@@ -82,7 +83,7 @@ class IngestProgress:
 
 
 def ingest_paths(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     paths: list[str],
     progress: IngestProgress | None = None,
@@ -198,7 +199,7 @@ def engine_choice(engine: str, settings: Settings) -> bool | None:
 
 
 def ingest_here(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     paths: list[str],
     *,

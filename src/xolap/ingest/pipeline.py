@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 from xolap.clickhouse import data_version
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 from xolap.config import Settings
 from xolap.ingest.limits import IngestLimits, OversizeLine, split_lines
@@ -306,7 +307,9 @@ def batch_token(table: pa.Table) -> str:
 class EventWriter:
     """Inserts mapped rows into `<database>.raw_events` and rejected lines into `<database>.ingest_errors`."""
 
-    def __init__(self, client: Any, settings: Settings, ingest_path: str, *, batch_rows: int = DEFAULT_BATCH_ROWS):
+    def __init__(
+        self, client: ClickHouseClient, settings: Settings, ingest_path: str, *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ):
         self.client = client
         self.database = settings.clickhouse_database
         self.ingest_path = ingest_path
@@ -381,7 +384,7 @@ def ingest_lines(
 
 
 def ingest_bytes(
-    client: Any,
+    client: ClickHouseClient,
     settings: Settings,
     data: bytes | BinaryIO,
     *,

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.component_status import board
 from xolap.config import Settings
 from xolap.ingest.etl.batching import EtlLimits, TimeBudget
@@ -70,7 +71,7 @@ class SqsEtlWorker:
     def __init__(
         self,
         settings: Settings,
-        client: Any,
+        client: ClickHouseClient,
         queue_url: str,
         *,
         sqs: Any = None,

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from xolap.clickhouse.client_protocol import ClickHouseClient
+
 COLUMNS = [
     "statement_id",
     "stored",
@@ -132,7 +134,7 @@ class StoredRow:
 class StatementStore:
     """One database's LRS tables through a clickhouse-connect style client."""
 
-    def __init__(self, client: Any, database: str):
+    def __init__(self, client: ClickHouseClient, database: str):
         self.client = client
         self.database = database
         self.table = f"`{database}`.lrs_statements"

@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from clickhouse_connect.driver.client import Client
-
 from xolap.analytics.categories import (
     assessment,
     course_progress,
@@ -28,6 +26,7 @@ from xolap.analytics.categories.model import SCOPES, Category, CategoryError, Ca
 from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
 from xolap.analytics.executor import QueryError, new_tag, run
 from xolap.analytics.labels import event_type_labels
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 
 CATEGORIES: dict[str, Category] = {
@@ -98,7 +97,7 @@ def json_value(value: Any) -> Any:
 
 
 def run_category(
-    client: Client,
+    client: ClickHouseClient,
     settings: Settings,
     key: str,
     *,
@@ -160,7 +159,12 @@ ORDER BY events DESC, event_type"""
 
 
 def event_summary(
-    client: Client, settings: Settings, scope: str, scope_id: int, start: date | None = None, end: date | None = None
+    client: ClickHouseClient,
+    settings: Settings,
+    scope: str,
+    scope_id: int,
+    start: date | None = None,
+    end: date | None = None,
 ) -> list[dict[str, Any]]:
     """Per event type in the scope: events, distinct learners, first and last event time (the summary cards), and
     `label`, the instructor's words for the type ('Question attempts', 'Other' for unknown types)."""

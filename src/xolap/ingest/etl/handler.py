@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings, load_settings, mask_url
 from xolap.ingest.etl.batching import EtlLimits, TimeBudget, deduplication_token, segment_identity, split_for_insert
 from xolap.ingest.etl.dlq import send_to_dlq
@@ -118,7 +119,7 @@ class EtlProcessor:
     def __init__(
         self,
         settings: Settings,
-        client: Any,
+        client: ClickHouseClient,
         *,
         s3: Any = None,
         sqs: Any = None,
