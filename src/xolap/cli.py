@@ -16,6 +16,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from xolap.config import Settings
+    from xolap.runtime import Runtime
 
 console = Console()
 err_console = Console(stderr=True)
@@ -218,7 +219,7 @@ def serve_command(
 
         hooks.append(demo_hook(demo_events))
 
-    def ready(url: str, runtime) -> None:
+    def ready(url: str, runtime: Runtime) -> None:
         print(f"xolap is serving at {url}  (health: {url}/healthz)")
         for line in getattr(runtime, "announcements", []):
             print(line)

@@ -18,6 +18,7 @@ from xolap.clickhouse.client_protocol import ClickHouseClient
 
 if TYPE_CHECKING:
     from xolap.config import Settings
+    from xolap.runtime import Runtime
 
 SCOPES = ("section", "project", "admin")
 _readonly_clients = threading.local()
@@ -46,7 +47,7 @@ def limits_for(settings: Settings, *, max_rows: int | None = None, timeout: floa
     return limits
 
 
-def user_sql_client(runtime: Any) -> Any:
+def user_sql_client(runtime: Runtime) -> Any:
     """The client user SQL runs on: the read-only server user when configured, else this thread's client."""
     from xolap.clickhouse.client import connect
 

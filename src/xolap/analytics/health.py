@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xolap.analytics.categories.registry import json_value
 from xolap.analytics.executor import QueryError, new_tag, run
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 QUERY_WINDOW_MINUTES = 60
 _TAG_PREFIX = "health"
@@ -274,7 +277,7 @@ REQUIRED_COMPONENTS = ("clickhouse", "postgres", "job_worker")
 S3_PROBE_TIMEOUT_S = 3.0
 
 
-def _probe_clickhouse(runtime) -> dict[str, Any]:
+def _probe_clickhouse(runtime: Runtime) -> dict[str, Any]:
     from xolap.clickhouse.client import ping, server_info
 
     settings = runtime.settings
@@ -323,7 +326,7 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
     }
 
 
-def _worker_state(runtime, name: str) -> tuple[bool, str | None, dict[str, Any]] | None:
+def _worker_state(runtime: Runtime, name: str) -> tuple[bool, str | None, dict[str, Any]] | None:
     """(ok, error, detail) of an in-process worker `xolap serve` started, None when it runs none of that name."""
     from xolap.component_status import board
 
@@ -340,7 +343,7 @@ def _worker_state(runtime, name: str) -> tuple[bool, str | None, dict[str, Any]]
     return True, None, detail
 
 
-def component_health(runtime) -> dict[str, Any]:
+def component_health(runtime: Runtime) -> dict[str, Any]:
     """Probe ClickHouse, Postgres and S3, read the workers' states, record them on the component board (one log
     line per change) and summarize: `ok` (every required component up), `status` ok|degraded|down, and per
     component ok/since/last_error. The ClickHouse and Postgres entries keep their versions as before."""

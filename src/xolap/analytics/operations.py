@@ -11,14 +11,17 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xolap.operation_errors import OperationError, refused
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 SCOPE_KINDS = ("section", "project")
 
 
-def resolve_scope(runtime: Any, scope: str, ref: str | int | None) -> tuple[int | None, dict[str, Any]]:
+def resolve_scope(runtime: Runtime, scope: str, ref: str | int | None) -> tuple[int | None, dict[str, Any]]:
     """(id, {kind, id, slug, title}) of the section or project named by id or slug; (None, {kind: admin}) for admin.
     An unknown one is refused with kind not_found."""
     from xolap.store.accounts import UnknownScope
@@ -55,7 +58,7 @@ def _query_failure(exc: Exception) -> OperationError:
 
 
 def query(
-    runtime: Any,
+    runtime: Runtime,
     sql: str,
     *,
     scope: str,
@@ -82,7 +85,7 @@ def query(
 
 
 def category(
-    runtime: Any, key: str, *, scope: str, ref: str | int, start: date | None = None, end: date | None = None
+    runtime: Runtime, key: str, *, scope: str, ref: str | int, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
     """One curated category for a section or project: key, title, columns, rows, spec, sql, parameters, timing."""
     from xolap.analytics.categories import CategoryError, run_category
@@ -103,7 +106,7 @@ def category(
     return json_value({**result.__dict__, "scope": info})
 
 
-def health(runtime: Any) -> dict[str, Any]:
+def health(runtime: Runtime) -> dict[str, Any]:
     """The ClickHouse health summary (xolap.analytics.health)."""
     from xolap.analytics.health import health_summary
     from xolap.analytics.result_formats import json_value
@@ -111,7 +114,7 @@ def health(runtime: Any) -> dict[str, Any]:
     return json_value(health_summary(runtime.clickhouse(), runtime.settings))
 
 
-def import_titles(runtime: Any, filename: str, content: bytes) -> dict[str, Any]:
+def import_titles(runtime: Runtime, filename: str, content: bytes) -> dict[str, Any]:
     """Import content titles from one file's bytes (.csv, .json, .jsonl); the count and each skipped row."""
     from xolap.analytics.titles import TitlesImportError
     from xolap.analytics.titles import import_titles as run_import

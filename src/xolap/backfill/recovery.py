@@ -9,11 +9,15 @@ Requeued jobs keep their lock, and the runner resumes from the records (complete
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from xolap.config import Settings
 from xolap.store.db import session_scope
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 log = logging.getLogger(__name__)
 STALE_SECONDS = 30
@@ -50,6 +54,6 @@ def recover_stalled_jobs(settings: Settings, *, all_doing: bool = False) -> list
     return list(ids)
 
 
-def serve_startup_hook(runtime) -> None:
+def serve_startup_hook(runtime: Runtime) -> None:
     """For xolap.serve.STARTUP_HOOKS: runs after migrations, before the job worker starts."""
     recover_stalled_jobs(runtime.settings, all_doing=runtime.settings.database_url is None)

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -41,6 +41,9 @@ from xolap.clickhouse import data_version
 from xolap.clickhouse.client import thread_client
 from xolap.config import Settings
 from xolap.store.db import session_scope
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 1.0
@@ -190,7 +193,7 @@ def _dry_run(settings: Settings, *, url: str, fmt: str, query_tag: str, ch_setti
 # --- manual runs ---------------------------------------------------------------------------------------------------
 
 
-def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> str:
+def execute_manual_run(runtime: Runtime, run_id: int, *, final_attempt: bool = True) -> str:
     """Run (or dry-run) one manual backfill; returns the final status."""
     settings = runtime.settings
     with session_scope(settings) as session:
@@ -290,7 +293,7 @@ def execute_manual_run(runtime, run_id: int, *, final_attempt: bool = True) -> s
 # --- inventory runs ------------------------------------------------------------------------------------------------
 
 
-def prepare_inventory_run(runtime, run_id: int, *, final_attempt: bool = True) -> str:
+def prepare_inventory_run(runtime: Runtime, run_id: int, *, final_attempt: bool = True) -> str:
     """Read the manifest, create one batch per inventory file (once), queue the first batches."""
     settings = runtime.settings
     with session_scope(settings) as session:
@@ -440,7 +443,7 @@ def _finish_batch(session, run: InventoryRun, batch: InventoryBatch, status: str
     refresh_inventory(session, run)
 
 
-def execute_batch(runtime, batch_id: int, *, final_attempt: bool = True) -> str:
+def execute_batch(runtime: Runtime, batch_id: int, *, final_attempt: bool = True) -> str:
     """Load one inventory file's keys chunk by chunk, resuming after the last completed chunk."""
     settings = runtime.settings
     with session_scope(settings) as session:

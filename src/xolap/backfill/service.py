@@ -24,7 +24,7 @@ completed (all batches completed); a run with no batches yet keeps pending/prepa
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -35,6 +35,9 @@ from xolap.backfill.models import TERMINAL, BackfillEvent, BackfillRun, ChunkLog
 from xolap.backfill.s3paths import parse_s3_url
 from xolap.jobs import defer_in_transaction
 from xolap.store.db import session_scope
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 QUEUE = "backfill"
 TASK_MANUAL = "xolap.backfill.manual_run"
@@ -317,12 +320,12 @@ def schedule_batches(session: Session, run: InventoryRun) -> list[int]:
 # --- public API ---------------------------------------------------------------------------------------------------
 
 
-def _database(runtime) -> str:
+def _database(runtime: Runtime) -> str:
     return runtime.settings.clickhouse_database
 
 
 def create_manual_run(
-    runtime,
+    runtime: Runtime,
     *,
     s3_pattern: str,
     format: str = "JSONAsString",
@@ -373,7 +376,7 @@ def _parse_time(value: str | datetime | None, field: str) -> datetime | None:
 
 
 def create_inventory_run(
-    runtime,
+    runtime: Runtime,
     *,
     manifest_url: str,
     target_table: str | None = None,
@@ -430,7 +433,9 @@ def create_inventory_run(
         return inventory_dict(run)
 
 
-def list_runs(runtime, kind: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def list_runs(
+    runtime: Runtime, kind: str | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     """Newest first, both kinds unless `kind` is given."""
     out: list[dict[str, Any]] = []
     with session_scope(runtime.settings) as session:
@@ -445,7 +450,7 @@ def list_runs(runtime, kind: str | None = None, status: str | None = None, limit
     return out[:limit]
 
 
-def get_run(runtime, kind: str, run_id: int) -> dict[str, Any]:
+def get_run(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     with session_scope(runtime.settings) as session:
         run = load_run(session, kind, run_id)
         body = run_summary(run)
@@ -457,7 +462,7 @@ def get_run(runtime, kind: str, run_id: int) -> dict[str, Any]:
         return body
 
 
-def pause(runtime, kind: str, run_id: int) -> dict[str, Any]:
+def pause(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     """Inventory runs: nothing new starts (queued batches are held), running chunks finish, then batches pause."""
     if kind != "inventory":
         raise Conflict("only inventory runs can be paused (a manual run is one query: cancel it instead)")
@@ -476,7 +481,7 @@ def pause(runtime, kind: str, run_id: int) -> dict[str, Any]:
         return inventory_dict(run)
 
 
-def resume(runtime, kind: str, run_id: int) -> dict[str, Any]:
+def resume(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     if kind != "inventory":
         raise Conflict("only inventory runs can be paused and resumed")
     with session_scope(runtime.settings) as session:
@@ -503,7 +508,7 @@ def resume(runtime, kind: str, run_id: int) -> dict[str, Any]:
         return inventory_dict(run)
 
 
-def _kill(runtime, tags: list[str]) -> int:
+def _kill(runtime: Runtime, tags: list[str]) -> int:
     from xolap.backfill.chunk_sql import kill_queries
 
     killed = 0
@@ -516,7 +521,7 @@ def _kill(runtime, tags: list[str]) -> int:
     return killed
 
 
-def cancel(runtime, kind: str, run_id: int) -> dict[str, Any]:
+def cancel(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     """Stop a run: queued work is dropped, its running ClickHouse query is killed, status becomes cancelled."""
     tags: list[str] = []
     with session_scope(runtime.settings) as session:
@@ -546,7 +551,7 @@ def chunk_tag(run_id: int, batch_id: int, chunk_index: int) -> str:
     return f"backfill-inv-{run_id}-b{batch_id}-c{chunk_index}"
 
 
-def retry_run(runtime, kind: str, run_id: int) -> dict[str, Any]:
+def retry_run(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     """A failed or cancelled run starts again (inventory: its failed/cancelled batches resume from their last chunk)."""
     with session_scope(runtime.settings) as session:
         run = load_run(session, kind, run_id, lock=True)
@@ -580,7 +585,7 @@ def retry_run(runtime, kind: str, run_id: int) -> dict[str, Any]:
         return inventory_dict(run)
 
 
-def retry_batch(runtime, batch_id: int) -> dict[str, Any]:
+def retry_batch(runtime: Runtime, batch_id: int) -> dict[str, Any]:
     """Queue one failed, cancelled or paused batch again; it resumes after its last completed chunk."""
     with session_scope(runtime.settings) as session:
         batch = session.get(InventoryBatch, batch_id)
@@ -600,7 +605,7 @@ def retry_batch(runtime, batch_id: int) -> dict[str, Any]:
         return batch_dict(batch)
 
 
-def delete_run(runtime, kind: str, run_id: int) -> None:
+def delete_run(runtime: Runtime, kind: str, run_id: int) -> None:
     """Remove a finished run with its batches, chunk logs and events."""
     with session_scope(runtime.settings) as session:
         run = load_run(session, kind, run_id, lock=True)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
@@ -28,6 +28,9 @@ from xolap.ingest.files import (
     missing_tables,
 )
 from xolap.ingest.pipeline import MAX_REPORTED_ERRORS, LineError, NotJsonlError
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_REJECTED = 0, 1, 2, 3
 INGEST_PATH = "cli"
@@ -225,7 +228,9 @@ def ingest_here(
     return summary.as_dict(max_errors)
 
 
-def ingest_for_server(runtime: Any, paths: list[str], *, engine: str = "auto", max_errors: int = 20) -> dict[str, Any]:
+def ingest_for_server(
+    runtime: Runtime, paths: list[str], *, engine: str = "auto", max_errors: int = 20
+) -> dict[str, Any]:
     """What the running server does for `xolap ingest`: local paths only under its ingest roots."""
     return ingest_here(
         runtime.clickhouse(),

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.component_status import board
@@ -21,6 +21,9 @@ from xolap.config import Settings
 from xolap.ingest.etl.batching import EtlLimits, TimeBudget
 from xolap.ingest.etl.handler import EtlProcessor, stage
 from xolap.ingest.etl.objects import client_error_code
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 log = logging.getLogger("xolap.etl")
 
@@ -189,7 +192,7 @@ class SqsEtlWorker:
 
 
 def start_sqs_etl_worker(
-    runtime: Any, stop_event: threading.Event, *, wait_seconds: int = 10, backoff: Any = None
+    runtime: Runtime, stop_event: threading.Event, *, wait_seconds: int = 10, backoff: Any = None
 ) -> Any:
     """For `xolap serve` (a BACKGROUND_STARTERS entry): when XOLAP_ETL_QUEUE_URL is set, run the worker in a
     supervised daemon thread (xolap.supervisor: restarted with backoff after a failure, its reason logged and shown
@@ -197,11 +200,12 @@ def start_sqs_etl_worker(
     from xolap.supervisor import Supervised
 
     settings = runtime.settings
-    if not settings.etl_queue_url:
+    queue_url = settings.etl_queue_url
+    if not queue_url:
         return None
 
     def run(stop: threading.Event) -> None:
-        worker = SqsEtlWorker(settings, runtime.clickhouse(), settings.etl_queue_url, wait_seconds=wait_seconds)
+        worker = SqsEtlWorker(settings, runtime.clickhouse(), queue_url, wait_seconds=wait_seconds)
         worker.run_forever(stop)
 
     supervised = Supervised("etl_worker", run, stop_event, backoff=backoff).start()

@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 from xolap.clickhouse.client import tag
 from xolap.clickhouse.events import events_table
 from xolap.store.models import Project, Section
+
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,198}[a-z0-9])?$")
@@ -41,7 +44,7 @@ def default_title(kind: str, scope_id: int) -> str:
     return f"{kind.capitalize()} {scope_id}"
 
 
-def event_scope_ids(runtime) -> tuple[dict[int, int | None], set[int]]:
+def event_scope_ids(runtime: Runtime) -> tuple[dict[int, int | None], set[int]]:
     """({section_id: project_id or None}, {project_id}) present in raw_events."""
     client = runtime.clickhouse()
     table = events_table(runtime.settings.clickhouse_database)
@@ -102,7 +105,7 @@ def upsert_scopes(session: Session, section_map: dict[int, int | None], project_
     }
 
 
-def sync_scopes(runtime) -> dict[str, int]:
+def sync_scopes(runtime: Runtime) -> dict[str, int]:
     """Create the sections and projects that events mention; returns counts."""
     section_map, project_ids = event_scope_ids(runtime)
     with runtime.sessions() as session:
@@ -111,7 +114,7 @@ def sync_scopes(runtime) -> dict[str, int]:
     return counts
 
 
-def start_scope_sync(runtime, stop: threading.Event) -> threading.Thread:
+def start_scope_sync(runtime: Runtime, stop: threading.Event) -> threading.Thread:
     """For xolap.serve.BACKGROUND_STARTERS: sync now, then every minute until `stop` is set."""
 
     def loop() -> None:

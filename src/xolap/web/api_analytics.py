@@ -33,6 +33,7 @@ from xolap.analytics.guard import GuardedQuery, GuardError
 from xolap.analytics.result_formats import csv_value, json_value, to_json
 from xolap.analytics.schema_catalog import catalog
 from xolap.analytics.vega_safety import SpecRefused, check_spec, refusal
+from xolap.runtime import Runtime
 from xolap.store.models import SavedVisualization, Section
 from xolap.web import auth
 from xolap.web.analytics_scope import (
@@ -136,11 +137,11 @@ def answer(produce: Callable[[], Any]) -> Any:
 # ---------------------------------------------------------------- running things
 
 
-def _runtime(request: Request):
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def user_sql_client(runtime):
+def user_sql_client(runtime: Runtime):
     """The client user SQL runs on (xolap.analytics.custom_sql.user_sql_client)."""
     return custom_sql.user_sql_client(runtime)
 
@@ -151,7 +152,7 @@ def guarded_query(sql: str, scope: AnalyticsScope, database: str) -> GuardedQuer
 
 
 def run_custom_sql(
-    runtime,
+    runtime: Runtime,
     scope: AnalyticsScope,
     sql: str,
     *,
@@ -184,7 +185,9 @@ def query_result_json(result: QueryResult) -> dict[str, Any]:
     return body
 
 
-def category_json(runtime, scope: AnalyticsScope, key: str, start: date | None, end: date | None) -> dict[str, Any]:
+def category_json(
+    runtime: Runtime, scope: AnalyticsScope, key: str, start: date | None, end: date | None
+) -> dict[str, Any]:
     result = run_category(
         runtime.clickhouse(), runtime.settings, key, scope=scope.kind, scope_id=scope.id, start=start, end=end
     )
@@ -208,7 +211,7 @@ def category_json(runtime, scope: AnalyticsScope, key: str, start: date | None, 
     }
 
 
-def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def label_sections(runtime: Runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Give section-comparison rows the section titles known in Postgres (ids without a title keep their label)."""
     ids = {int(row["section_id"]) for row in rows if row.get("section_id") is not None}
     if not ids:
@@ -221,7 +224,7 @@ def label_sections(runtime, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return section_comparison.label_sections(named)
 
 
-def summary_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
+def summary_json(runtime: Runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
     rows = event_summary(runtime.clickhouse(), runtime.settings, scope.kind, scope.id, start, end)
     return {
         "event_types": rows,
@@ -231,7 +234,7 @@ def summary_json(runtime, scope: AnalyticsScope, start: date | None, end: date |
     }
 
 
-def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
+def overview_json(runtime: Runtime, scope: AnalyticsScope, start: date | None, end: date | None) -> dict[str, Any]:
     """What a dashboard page shows, as JSON: the scope, its categories, the event summary, the API links."""
     return {
         "scope": scope.as_json(),
@@ -251,7 +254,7 @@ def overview_json(runtime, scope: AnalyticsScope, start: date | None, end: date 
 # ---------------------------------------------------------------- warm answers
 
 
-def warm_json(runtime, scope: AnalyticsScope, question: tuple, produce: Callable[[], Any]) -> Response:
+def warm_json(runtime: Runtime, scope: AnalyticsScope, question: tuple, produce: Callable[[], Any]) -> Response:
     """The JSON answer to `question` about this (already authorized) scope from the per-process result cache while
     the scope's data is unchanged, else produce() (xolap.analytics.result_cache); X-Xolap-Cache says which and
     Server-Timing how long the answer took (ms, after authorization)."""

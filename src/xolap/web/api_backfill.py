@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from xolap.backfill import service
 from xolap.backfill.event_stream import event_stream
 from xolap.backfill.naming import BackfillInputError
+from xolap.runtime import Runtime
 from xolap.web.security import require_admin_api
 
 router = APIRouter(prefix="/api/v1/backfill", tags=["backfill"], dependencies=[Depends(require_admin_api)])
@@ -62,7 +63,7 @@ def _call(function, *args, **kwargs):
         raise HTTPException(422, str(exc)) from None
 
 
-def _runtime(request: Request):
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 

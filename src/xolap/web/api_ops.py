@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from xolap.analytics import operations
 from xolap.clickhouse.migrations import run_action
 from xolap.operation_errors import OperationError
+from xolap.runtime import Runtime
 from xolap.web.security import require_admin_api
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(require_admin_api)])
@@ -57,7 +58,7 @@ async def _answer(produce: Callable[[], Any]) -> Any:
         return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}}, status_code=exc.status_code or 422)
 
 
-def _runtime(request: Request) -> Any:
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 

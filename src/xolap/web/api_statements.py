@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from xolap.ingest.limits import OVERSIZE_HEAD_BYTES, OversizeLine
 from xolap.ingest.pipeline import EventWriter, ingest_lines
+from xolap.runtime import Runtime
 from xolap.web.auth import Principal, require_site_admin
 from xolap.xapi.identity import array_element_lines, statement_line
 
@@ -91,7 +92,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def archive(runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -> list[str]:
+def archive(runtime: Runtime, lines: list[tuple[int, bytes]], rejected_lines: set[int]) -> list[str]:
     settings = runtime.settings
     if not settings.s3_bundle_bucket:
         return []

@@ -27,6 +27,7 @@ from xolap.lrs.credentials import LrsCredential
 from xolap.lrs.documents import DocumentAddress, DocumentError, DocumentSet, Preconditions, Viewer
 from xolap.lrs.parameters import ParameterError, Parameters
 from xolap.lrs.storage import StatementStore
+from xolap.runtime import Runtime
 from xolap.web.api_statements import read_body
 from xolap.web.lrs_auth import require_lrs_read, require_lrs_write
 
@@ -77,7 +78,7 @@ ACTIVITY_PROFILE = Resource("activity_profile", "profileId", frozenset({"activit
 AGENT_PROFILE = Resource("agent_profile", "profileId", frozenset({"agent", "profileId", "since"}), "always")
 
 
-def _runtime(request: Request):
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 

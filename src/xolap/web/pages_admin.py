@@ -12,6 +12,7 @@ import logging
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 
+from xolap.runtime import Runtime
 from xolap.store import accounts, flags
 from xolap.store import sessions as session_records
 from xolap.store.models import ApiToken, Membership, Project, Section, User
@@ -399,7 +400,7 @@ def set_flag(
 # ---------- ClickHouse console ----------
 
 
-def console_data(runtime) -> dict:
+def console_data(runtime: Runtime) -> dict:
     """Health and metrics (analytics engine), Postgres status and job counts, migration status."""
     from xolap.jobs import job_counts
     from xolap.store.db import postgres_status

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from xolap.backfill import service
 from xolap.backfill.models import TERMINAL
 from xolap.backfill.naming import FORMATS, BackfillInputError
+from xolap.runtime import Runtime
 from xolap.web.auth import Principal, require_bulk_ingest
 from xolap.web.negotiation import redirect, render
 
@@ -58,7 +59,7 @@ def field_errors(exc: Exception) -> dict[str, str]:
     return {match.group(1): message[match.end() :]} if match else {"form": message}
 
 
-def _runtime(request: Request):
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
