@@ -221,7 +221,7 @@ def serve_command(
 
     def ready(url: str, runtime: Runtime) -> None:
         print(f"xolap is serving at {url}  (health: {url}/healthz)")
-        for line in getattr(runtime, "announcements", []):
+        for line in runtime.announcements:
             print(line)
         sys.stdout.flush()
 

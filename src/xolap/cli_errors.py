@@ -8,7 +8,7 @@ import errno
 import re
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def _chain(exc: BaseException | None) -> list[BaseException]:
     """The exception and its causes, outermost first (each once)."""
     seen: list[BaseException] = []
     while exc is not None and exc not in seen:

@@ -151,7 +151,7 @@ def demo_hook(events: int):
                 f"  {login.role:<10} {login.email} / {login.password}" + (f"   → {login.where}" if login.where else "")
             )
         lines.append(admin_token_announcement(runtime))
-        runtime.announcements = lines  # type: ignore[attr-defined]
+        runtime.announcements = lines
 
     return load
 

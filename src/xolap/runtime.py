@@ -23,11 +23,15 @@ from xolap.store.postgres import libpq_url
 
 @dataclass
 class Runtime:
+    """One process's handles (settings, ClickHouse, Postgres sessions, jobs, workers), each attribute typed."""
+
     settings: Settings
     started_at: float = field(default_factory=time.time)
     _jobs: procrastinate.App | None = None
     # In-process workers by component name ("job_worker", "etl_worker"), set by `xolap serve`, read by health.
     workers: dict[str, object] = field(default_factory=dict)
+    # Lines `xolap serve` prints under its ready message (the demo's logins), left by start-up hooks.
+    announcements: list[str] = field(default_factory=list)
 
     def clickhouse(self) -> ClickHouseClient:
         """This thread's ClickHouse client."""

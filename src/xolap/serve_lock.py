@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import TextIO
 
 
 class DataDirBusy(Exception):
@@ -42,7 +43,7 @@ class ServeLock:
     def __init__(self, data_dir: Path, *, url: str):
         self.data_dir = data_dir
         self.url = url
-        self._handle = None
+        self._handle: TextIO | None = None
 
     def acquire(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

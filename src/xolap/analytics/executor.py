@@ -310,7 +310,7 @@ def run(
     return QueryResult(
         columns=columns,
         types=types,
-        rows=list(rows),
+        rows=[tuple(row) for row in rows],
         truncated=truncated,
         elapsed_ms=elapsed_ms,
         rows_read=None if settings.is_embedded_clickhouse else int(summary.get("read_rows", 0) or 0),

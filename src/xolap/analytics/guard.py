@@ -59,7 +59,7 @@ ADMIN_TABLES = ("raw_events", "content_titles", "ingest_errors")
 _DIALECT = Dialect.get_or_raise(DIALECT)
 
 # Statement kinds refused wherever they appear (sqlglot parses unknown statements as Command).
-_DENIED_NODE_TYPES: tuple[type[exp.Expression], ...] = tuple(
+_DENIED_NODE_TYPES: tuple[type[exp.Expr], ...] = tuple(
     getattr(exp, name)
     for name in (
         "DDL",
@@ -104,7 +104,7 @@ _DENIED_NODE_TYPES: tuple[type[exp.Expression], ...] = tuple(
     )
     if hasattr(exp, name)
 )
-_PLACEHOLDER_TYPES: tuple[type[exp.Expression], ...] = tuple(
+_PLACEHOLDER_TYPES: tuple[type[exp.Expr], ...] = tuple(
     getattr(exp, name) for name in ("Placeholder", "Parameter", "SessionParameter") if hasattr(exp, name)
 )
 _TABLE_ARGS_ALLOWED = {"this", "alias"}
@@ -227,11 +227,11 @@ def _tokenize_bounded(sql: str) -> list[Token]:
     return tokens
 
 
-def _parse_tokens(tokens: list[Token], sql: str) -> list[exp.Expression]:
+def _parse_tokens(tokens: list[Token], sql: str) -> list[exp.Expr]:
     return [statement for statement in _DIALECT.parser().parse(tokens, sql) if statement is not None]
 
 
-def _parse_one(sql: str, tokens: list[Token]) -> exp.Expression:
+def _parse_one(sql: str, tokens: list[Token]) -> exp.Expr:
     try:
         statements = _parse_tokens(tokens, sql)
     except (ParseError, TokenError) as exc:
@@ -256,7 +256,7 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _statement_kind(node: exp.Expression) -> str:
+def _statement_kind(node: exp.Expr) -> str:
     if isinstance(node, exp.Command):
         return f"a {str(node.this).upper()} statement"
     return f"a {type(node).__name__.upper()} statement"
@@ -265,7 +265,7 @@ def _statement_kind(node: exp.Expression) -> str:
 # -- 2. refuse ----------------------------------------------------------------------------------------------------
 
 
-def _refuse_forbidden(tree: exp.Expression, tokens: list[Token]) -> None:
+def _refuse_forbidden(tree: exp.Expr, tokens: list[Token]) -> None:
     """Walk the tree for what may not appear; function calls are judged last, on the written tokens first (so the
     refusal names the function as written) and then on the tree (which also sees calls written without parentheses)."""
     nodes = tables = 0
@@ -329,7 +329,7 @@ def _refuse_table_form(table: exp.Table) -> None:
 # -- 3. resolve and rewrite ---------------------------------------------------------------------------------------
 
 
-def _with_of(node: exp.Expression) -> exp.With | None:
+def _with_of(node: exp.Expr) -> exp.With | None:
     value = node.args.get("with_") or node.args.get("with")
     return value if isinstance(value, exp.With) else None
 
@@ -343,7 +343,7 @@ def _resolve_cte(table: exp.Table) -> exp.CTE | None:
     CTE whose own body holds the reference (a self-reference reads the real table, or fails)."""
     name = table.name
     chain: set[int] = set()
-    node: exp.Expression | None = table
+    node: exp.Expr | None = table
     while node is not None:
         chain.add(id(node))
         with_ = _with_of(node)
@@ -355,7 +355,7 @@ def _resolve_cte(table: exp.Table) -> exp.CTE | None:
     return None
 
 
-def _rename_ctes(tree: exp.Expression) -> set[str]:
+def _rename_ctes(tree: exp.Expr) -> set[str]:
     """Give every table-valued CTE a generated name and point the references we resolve to it at that name."""
     taken = {identifier.name for identifier in tree.find_all(exp.Identifier)}
     names: dict[int, str] = {}
@@ -411,7 +411,7 @@ def _scoped_source(table_name: str, scope: GuardScope, database: str) -> str:
     raise AssertionError(table_name)
 
 
-def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> set[str]:
+def _replace_tables(tree: exp.Expr, scope: GuardScope, database: str) -> set[str]:
     exposed = ADMIN_TABLES if scope == "admin" else SCOPED_TABLES
     read: set[str] = set()
     user_tables = [table for table in tree.find_all(exp.Table) if not table.meta.get("xolap_cte")]
@@ -427,7 +427,7 @@ def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> s
         alias_node = exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
         source_sql = _scoped_source(name, scope, database)
         if source_sql.startswith("("):
-            replacement: exp.Expression = _parsed(source_sql).copy()
+            replacement: exp.Expr = _parsed(source_sql).copy()
             assert isinstance(replacement, exp.Subquery)
             replacement.set("alias", alias_node)
         else:
@@ -440,12 +440,12 @@ def _replace_tables(tree: exp.Expression, scope: GuardScope, database: str) -> s
 
 
 @lru_cache(maxsize=256)
-def _parsed(sql: str) -> exp.Expression:
+def _parsed(sql: str) -> exp.Expr:
     """sqlglot tree of our own SQL snippets (callers copy before changing it)."""
     return _parse_tokens(_DIALECT.tokenize(sql), sql)[0]
 
 
-def _fold_prewhere(tree: exp.Expression) -> None:
+def _fold_prewhere(tree: exp.Expr) -> None:
     """PREWHERE applies to a table, and tables are now subqueries: fold it into WHERE (the same rows pass)."""
     for select in list(tree.find_all(exp.Select)):
         prewhere = select.args.get("prewhere")

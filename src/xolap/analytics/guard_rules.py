@@ -131,7 +131,7 @@ def in_problem(node: exp.In) -> str | None:
     return None
 
 
-def is_constant(node: exp.Expression) -> bool:
+def is_constant(node: exp.Expr) -> bool:
     """Literal values only: numbers, strings, NULL, booleans, signs, and tuples, arrays or casts of those."""
     if isinstance(node, (exp.Literal, exp.Null, exp.Boolean)):
         return True
@@ -144,15 +144,15 @@ def is_constant(node: exp.Expression) -> bool:
     return False
 
 
-def _only_this(node: exp.Expression) -> bool:
+def _only_this(node: exp.Expr) -> bool:
     return all(key == "this" or value in (None, False, []) for key, value in node.args.items())
 
 
-def _only_key(node: exp.Expression, allowed: str) -> bool:
+def _only_key(node: exp.Expr, allowed: str) -> bool:
     return all(key == allowed or value in (None, False, []) for key, value in node.args.items())
 
 
-def _describe(node: exp.Expression) -> str:
+def _describe(node: exp.Expr) -> str:
     """A name after IN is shown (it is part of the schema, not data); anything else only by its kind."""
     while isinstance(node, (exp.Paren, exp.Alias)):
         node = node.this

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 MAX_LABEL_CHARS = 42  # about 260 px of an 11 px axis label
+# What unique_labels keys its labels by (an event type, a section id, a page id...).
+LabelKey = TypeVar("LabelKey", bound=Hashable)
 ELLIPSIS = "…"
 
 EVENT_TYPE_WORDS = {
@@ -92,16 +94,16 @@ def short_names(names: Sequence[str]) -> list[str]:
     return shortened
 
 
-def unique_labels(items: Iterable[tuple[Hashable, str, str]], limit: int = MAX_LABEL_CHARS) -> dict[Hashable, str]:
+def unique_labels(items: Iterable[tuple[LabelKey, str, str]], limit: int = MAX_LABEL_CHARS) -> dict[LabelKey, str]:
     """One label per id from (id, title, short id) triples: the title shortened to `limit` characters; when titles
     (or their shortened forms) repeat, ' · <short id>' is added; any label still shared gets ' #n'. Two ids never
     share a label, so a chart keyed by label draws one mark per id."""
-    entries: dict[Hashable, tuple[str, str]] = {}
+    entries: dict[LabelKey, tuple[str, str]] = {}
     for key, title, short_id in items:
         entries.setdefault(key, (" ".join(str(title or "").split()) or str(short_id), str(short_id)))
     base = {key: middle_ellipsis(title, limit) for key, (title, _) in entries.items()}
     repeated = Counter(base.values())
-    labels: dict[Hashable, str] = {}
+    labels: dict[LabelKey, str] = {}
     for key, (title, short_id) in entries.items():
         if repeated[base[key]] == 1:
             labels[key] = base[key]

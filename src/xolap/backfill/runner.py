@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
 
 from xolap.backfill import chunk_sql
 from xolap.backfill.chunking import Chunk, dedup_token, key_filter_reason, plan_chunks
@@ -28,6 +29,7 @@ from xolap.backfill.inventory import InventoryError, InventoryFile, read_invento
 from xolap.backfill.models import TERMINAL, BackfillRun, ChunkLog, InventoryBatch, InventoryRun
 from xolap.backfill.s3paths import object_url, parse_s3_url
 from xolap.backfill.service import (
+    NotFound,
     chunk_dict,
     chunk_tag,
     load_run,
@@ -443,6 +445,14 @@ def _finish_batch(session, run: InventoryRun, batch: InventoryBatch, status: str
     refresh_inventory(session, run)
 
 
+def _existing_batch(session: Session, batch_id: int) -> InventoryBatch:
+    """The batch being executed; NotFound (a clear error, not an AttributeError on None) if it was removed."""
+    batch = session.get(InventoryBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"inventory batch {batch_id} no longer exists")
+    return batch
+
+
 def execute_batch(runtime: Runtime, batch_id: int, *, final_attempt: bool = True) -> str:
     """Load one inventory file's keys chunk by chunk, resuming after the last completed chunk."""
     settings = runtime.settings
@@ -485,7 +495,7 @@ def execute_batch(runtime: Runtime, batch_id: int, *, final_attempt: bool = True
             continue
         with session_scope(settings) as session:
             run = load_run(session, "inventory", run_id)
-            batch = session.get(InventoryBatch, batch_id)
+            batch = _existing_batch(session, batch_id)
             stopped = _stop_if_requested(session, run, batch) if batch.status == "running" else batch.status
             if stopped:
                 refresh_inventory(session, run)
@@ -534,7 +544,7 @@ def execute_batch(runtime: Runtime, batch_id: int, *, final_attempt: bool = True
             )
             with session_scope(settings) as session:
                 run = load_run(session, "inventory", run_id, lock=True)
-                batch = session.get(InventoryBatch, batch_id)
+                batch = _existing_batch(session, batch_id)
                 _upsert_chunk(session, batch, chunk, {"status": "failed", "error": message, "finished_at": now()})
                 if run.status == "cancelled" or batch.status == "cancelled":
                     if batch.status != "cancelled":
@@ -547,7 +557,7 @@ def execute_batch(runtime: Runtime, batch_id: int, *, final_attempt: bool = True
                 set_batch_status(session, batch, "queued", error=f"chunk {chunk.index} failed, will retry: {message}")
             raise
         with session_scope(settings) as session:
-            batch = session.get(InventoryBatch, batch_id)
+            batch = _existing_batch(session, batch_id)
             _upsert_chunk(
                 session,
                 batch,
@@ -572,7 +582,7 @@ def execute_batch(runtime: Runtime, batch_id: int, *, final_attempt: bool = True
                 }
     with session_scope(settings) as session:
         run = load_run(session, "inventory", run_id, lock=True)
-        batch = session.get(InventoryBatch, batch_id)
+        batch = _existing_batch(session, batch_id)
         session.refresh(batch)
         if batch.status != "running":
             refresh_inventory(session, run)

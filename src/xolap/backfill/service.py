@@ -23,8 +23,9 @@ completed (all batches completed); a run with no batches yet keeps pending/prepa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -203,10 +204,21 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+@overload
+def load_run(session: Session, kind: Literal["manual"], run_id: int, *, lock: bool = False) -> BackfillRun: ...
+@overload
+def load_run(session: Session, kind: Literal["inventory"], run_id: int, *, lock: bool = False) -> InventoryRun: ...
+@overload
+def load_run(session: Session, kind: str, run_id: int, *, lock: bool = False) -> BackfillRun | InventoryRun: ...
 def load_run(session: Session, kind: str, run_id: int, *, lock: bool = False) -> BackfillRun | InventoryRun:
-    model = BackfillRun if _check_kind(kind) == "manual" else InventoryRun
-    query = select(model).where(model.id == run_id)
-    run = session.scalars(query.with_for_update() if lock else query).first()
+    """The run of this kind and id (locked FOR UPDATE when asked); NotFound when there is none."""
+    run: BackfillRun | InventoryRun | None
+    if _check_kind(kind) == "manual":
+        manual = select(BackfillRun).where(BackfillRun.id == run_id)
+        run = session.scalars(manual.with_for_update() if lock else manual).first()
+    else:
+        inventory = select(InventoryRun).where(InventoryRun.id == run_id)
+        run = session.scalars(inventory.with_for_update() if lock else inventory).first()
     if run is None:
         raise NotFound(f"{kind} backfill run {run_id} does not exist")
     return run
@@ -433,19 +445,27 @@ def create_inventory_run(
         return inventory_dict(run)
 
 
+AnyRun = TypeVar("AnyRun", BackfillRun, InventoryRun)
+
+
+def _newest_runs(session: Session, model: type[AnyRun], status: str | None, limit: int) -> Sequence[AnyRun]:
+    """Up to `limit` runs of one kind, newest first, only those in `status` when it is given."""
+    query = select(model).order_by(model.created_at.desc(), model.id.desc()).limit(limit)
+    if status:
+        query = query.where(model.status == status)
+    return session.scalars(query).all()
+
+
 def list_runs(
     runtime: Runtime, kind: str | None = None, status: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Newest first, both kinds unless `kind` is given."""
     out: list[dict[str, Any]] = []
     with session_scope(runtime.settings) as session:
-        for model, to_dict, name in ((BackfillRun, manual_dict, "manual"), (InventoryRun, inventory_dict, "inventory")):
-            if kind and kind != name:
-                continue
-            query = select(model).order_by(model.created_at.desc(), model.id.desc()).limit(limit)
-            if status:
-                query = query.where(model.status == status)
-            out += [to_dict(r) for r in session.scalars(query).all()]
+        if not kind or kind == "manual":
+            out += [manual_dict(r) for r in _newest_runs(session, BackfillRun, status, limit)]
+        if not kind or kind == "inventory":
+            out += [inventory_dict(r) for r in _newest_runs(session, InventoryRun, status, limit)]
     out.sort(key=lambda r: r["created_at"] or "", reverse=True)
     return out[:limit]
 
@@ -467,7 +487,7 @@ def pause(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     if kind != "inventory":
         raise Conflict("only inventory runs can be paused (a manual run is one query: cancel it instead)")
     with session_scope(runtime.settings) as session:
-        run = load_run(session, kind, run_id, lock=True)
+        run = load_run(session, "inventory", run_id, lock=True)
         if run.status in TERMINAL or run.status == "paused":
             raise Conflict(f"inventory run {run_id} is {run.status}: nothing to pause")
         for batch in session.scalars(
@@ -485,7 +505,7 @@ def resume(runtime: Runtime, kind: str, run_id: int) -> dict[str, Any]:
     if kind != "inventory":
         raise Conflict("only inventory runs can be paused and resumed")
     with session_scope(runtime.settings) as session:
-        run = load_run(session, kind, run_id, lock=True)
+        run = load_run(session, "inventory", run_id, lock=True)
         if run.status != "paused":
             raise Conflict(f"inventory run {run_id} is {run.status}, not paused")
         meta = {k: v for k, v in run.metadata_.items() if k != "pause_requested"}

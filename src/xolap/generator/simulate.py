@@ -36,18 +36,18 @@ def _segments_text(segments: list[tuple[float, float]]) -> str:
 
 
 def _covered(segments: list[tuple[float, float]]) -> float:
+    ordered = sorted(segments)
+    if not ordered:
+        return 0.0
     total = 0.0
-    current_start = current_end = None
-    for a, b in sorted(segments):
-        if current_end is None or a > current_end:
-            if current_end is not None:
-                total += current_end - current_start
+    current_start, current_end = ordered[0]
+    for a, b in ordered[1:]:
+        if a > current_end:
+            total += current_end - current_start
             current_start, current_end = a, b
         elif b > current_end:
             current_end = b
-    if current_end is not None:
-        total += current_end - current_start
-    return total
+    return total + current_end - current_start
 
 
 class LearnerSimulation:

@@ -37,7 +37,7 @@ class _LineWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._raw: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed in close()
         # filename='' and mtime=0 keep the gzip header free of run-specific bytes (determinism).
-        self._out: BinaryIO = (
+        self._out: gzip.GzipFile | BinaryIO = (
             gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
             if compress
             else self._raw
@@ -70,6 +70,9 @@ class _SinkBase:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError  # each sink flushes and closes what it opened
 
 
 class JsonlFileSink(_SinkBase):

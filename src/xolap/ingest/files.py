@@ -13,10 +13,10 @@ import glob
 import gzip
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client import tag
@@ -403,7 +403,7 @@ def ingest_file(
     response = s3.get_object(Bucket=item.bucket, Key=item.key)
     etag = response.get("ETag")
     etag = etag.strip('"') if isinstance(etag, str) else item.etag
-    body: Iterator[bytes] | Any = response["Body"]
+    body: BinaryIO = response["Body"]  # botocore's StreamingBody: read(n) is all ingest_bytes calls on it
     return ingest_bytes(
         client, settings, body, source_file=item.uri, source_etag=etag, ingest_path=ingest_path, on_progress=on_progress
     )

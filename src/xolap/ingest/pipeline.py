@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import io
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, BinaryIO
@@ -116,7 +116,7 @@ ATTRIBUTION_SCHEMA = pa.schema(
 
 def attributions_table(rows: list[list[Any]]) -> pa.Table:
     """Arrow table from experiment_attributions rows (attributions.COLUMN_NAMES order)."""
-    columns = list(zip(*rows, strict=False)) if rows else [[] for _ in ATTRIBUTION_SCHEMA]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=False)) if rows else [[] for _ in ATTRIBUTION_SCHEMA]
     return pa.Table.from_arrays(
         [pa.array(v, type=f.type) for v, f in zip(columns, ATTRIBUTION_SCHEMA, strict=False)], schema=ATTRIBUTION_SCHEMA
     )
@@ -161,6 +161,9 @@ class _CountingReader:
         data = self._stream.read(size)
         self.count += len(data)
         return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        raise io.UnsupportedOperation("a counted gzip stream is read forward only")
 
 
 def check_expansion(source: str, compressed: int, decompressed: int, limits: IngestLimits) -> None:
@@ -300,7 +303,7 @@ def batch_token(table: pa.Table) -> str:
     files = table.column("source_file").unique().to_pylist() if table.num_rows else []
     digest.update(repr(sorted(f or "" for f in files)).encode())
     for value in table.column("event_hash").to_pylist():
-        digest.update(value.encode())
+        digest.update((value or "").encode())
     return digest.hexdigest()[:32]
 
 
@@ -337,7 +340,8 @@ class EventWriter:
         """Insert experiment_attributions rows (of rows already written); returns rows inserted."""
         for offset in range(0, len(rows), self.batch_rows):
             piece = attributions_table(rows[offset : offset + self.batch_rows])
-            token = hashlib.sha256("".join(piece.column("attribution_hash").to_pylist()).encode()).hexdigest()[:32]
+            hashes = piece.column("attribution_hash").to_pylist()
+            token = hashlib.sha256("".join(h or "" for h in hashes).encode()).hexdigest()[:32]
             self.client.insert_arrow(
                 "experiment_attributions", piece, database=self.database, settings={"insert_deduplication_token": token}
             )

@@ -116,15 +116,15 @@ def create(
         raise CredentialError("limit a credential to a section or to a project, not both")
     section_id = project_id = None
     if section:
-        row = session.execute(select(Section).where(Section.slug == section)).scalar_one_or_none()
-        if row is None:
+        section_row = session.execute(select(Section).where(Section.slug == section)).scalar_one_or_none()
+        if section_row is None:
             raise CredentialError(f"no section with slug {section!r}")
-        section_id = row.id
+        section_id = section_row.id
     if project:
-        row = session.execute(select(Project).where(Project.slug == project)).scalar_one_or_none()
-        if row is None:
+        project_row = session.execute(select(Project).where(Project.slug == project)).scalar_one_or_none()
+        if project_row is None:
             raise CredentialError(f"no project with slug {project!r}")
-        project_id = row.id
+        project_id = project_row.id
     key = KEY_PREFIX + secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
     record = LrsCredentialRecord(

@@ -28,6 +28,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from xolap.lrs.agents import Agent
+from xolap.store.affected import affected_rows
 from xolap.store.models import LrsDocument
 
 KINDS = ("state", "activity_profile", "agent_profile")
@@ -333,7 +334,7 @@ def post(
     preconditions.check(row)
     if row is None:
         return _write(session, where, viewer, None, stored_type, content)
-    if media_type(row.content_type) != JSON_TYPE or not posted_json:
+    if media_type(row.content_type) != JSON_TYPE or posted is None:
         raise NotMergeable(
             "POST merges JSON documents: the stored and the posted document must both have "
             "Content-Type application/json (PUT replaces a document of any type)"
@@ -362,4 +363,4 @@ def clear(session: Session, which: DocumentSet, viewer: Viewer) -> int:
     query = sql_delete(LrsDocument).where(LrsDocument.scope == which.scope, viewer.visible_clause())
     if which.registration is not None:
         query = query.where(LrsDocument.registration == which.registration)
-    return session.execute(query.execution_options(synchronize_session=False)).rowcount or 0
+    return affected_rows(session.execute(query.execution_options(synchronize_session=False)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -100,7 +101,7 @@ class StatementQuery:
     def ascending(self) -> bool:
         return _bool(self.filters.get("ascending"), "ascending")
 
-    def where(self, table: str, scope: list[str] = ()) -> tuple[list[str], dict]:
+    def where(self, table: str, scope: Sequence[str] = ()) -> tuple[list[str], dict]:
         """Clauses on the statements returned. Filters on agent, verb, activity and registration also return the
         statements whose StatementRef object targets a matching statement (voided targets included), as xAPI asks."""
         matching, params = self._matching()

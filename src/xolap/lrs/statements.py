@@ -61,7 +61,8 @@ class SaveResult:
 
 def normalize(statement: dict) -> None:
     """Each contextActivities entry as an array (xAPI: returned as arrays even when one object was sent)."""
-    for holder in (statement, statement.get("object") if isinstance(statement.get("object"), dict) else {}):
+    sent_object = statement.get("object")
+    for holder in (statement, sent_object if isinstance(sent_object, dict) else {}):
         activities = (holder.get("context") or {}).get("contextActivities")
         if isinstance(activities, dict):
             for key, value in activities.items():

@@ -60,7 +60,7 @@ def _agents(value: Any) -> list[str]:
 
 
 def _context_activity_ids(context: dict) -> list[str]:
-    ids = []
+    ids: list[str] = []
     for items in (context.get("contextActivities") or {}).values():
         ids.extend(item["id"] for item in (items if isinstance(items, list) else [items]))
     return ids

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -129,9 +130,17 @@ class UnknownScope(AccountError):
 
 def find_scope(session: Session, kind: str, ref: str | int) -> Section | Project | None:
     """The section or project with this id (digits) or slug, or None."""
-    model = {"section": Section, "project": Project}.get(kind)
-    if model is None:
-        raise AccountError(f"unknown scope kind {kind!r}: section or project")
+    if kind == "section":
+        return _find_by_id_or_slug(session, Section, ref)
+    if kind == "project":
+        return _find_by_id_or_slug(session, Project, ref)
+    raise AccountError(f"unknown scope kind {kind!r}: section or project")
+
+
+ScopeRow = TypeVar("ScopeRow", Section, Project)
+
+
+def _find_by_id_or_slug(session: Session, model: type[ScopeRow], ref: str | int) -> ScopeRow | None:
     text = str(ref).strip()
     found = session.get(model, int(text)) if text.isdigit() and len(text) < 19 else None
     return found or session.execute(select(model).where(model.slug == text)).scalar_one_or_none()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from xolap.clickhouse.client import tag
 from xolap.clickhouse.events import events_table
+from xolap.store.affected import affected_rows
 from xolap.store.models import Project, Section
 
 if TYPE_CHECKING:
@@ -65,36 +66,42 @@ def event_scope_ids(runtime: Runtime) -> tuple[dict[int, int | None], set[int]]:
 def upsert_scopes(session: Session, section_map: dict[int, int | None], project_ids: set[int]) -> dict[str, int]:
     """Insert missing projects and sections with default names; never rename existing ones."""
     created_projects = created_sections = linked = 0
-    for project_id in sorted(project_ids):
-        created_projects += session.execute(
-            text("INSERT INTO projects (id, slug, title) VALUES (:id, :slug, :title) ON CONFLICT DO NOTHING"),
-            {
-                "id": project_id,
-                "slug": default_slug("project", project_id),
-                "title": default_title("project", project_id),
-            },
-        ).rowcount
+    for new_project in sorted(project_ids):
+        created_projects += affected_rows(
+            session.execute(
+                text("INSERT INTO projects (id, slug, title) VALUES (:id, :slug, :title) ON CONFLICT DO NOTHING"),
+                {
+                    "id": new_project,
+                    "slug": default_slug("project", new_project),
+                    "title": default_title("project", new_project),
+                },
+            )
+        )
     for section_id, project_id in sorted(section_map.items()):
-        created_sections += session.execute(
-            text(
-                "INSERT INTO sections (id, slug, title, project_id) VALUES (:id, :slug, :title, "
-                "(SELECT id FROM projects WHERE id = :project)) ON CONFLICT DO NOTHING"
-            ),
-            {
-                "id": section_id,
-                "slug": default_slug("section", section_id),
-                "title": default_title("section", section_id),
-                "project": project_id,
-            },
-        ).rowcount
-        if project_id is not None:
-            linked += session.execute(
+        created_sections += affected_rows(
+            session.execute(
                 text(
-                    "UPDATE sections SET project_id = :project WHERE id = :id AND project_id IS NULL "
-                    "AND EXISTS (SELECT 1 FROM projects WHERE id = :project)"
+                    "INSERT INTO sections (id, slug, title, project_id) VALUES (:id, :slug, :title, "
+                    "(SELECT id FROM projects WHERE id = :project)) ON CONFLICT DO NOTHING"
                 ),
-                {"id": section_id, "project": project_id},
-            ).rowcount
+                {
+                    "id": section_id,
+                    "slug": default_slug("section", section_id),
+                    "title": default_title("section", section_id),
+                    "project": project_id,
+                },
+            )
+        )
+        if project_id is not None:
+            linked += affected_rows(
+                session.execute(
+                    text(
+                        "UPDATE sections SET project_id = :project WHERE id = :id AND project_id IS NULL "
+                        "AND EXISTS (SELECT 1 FROM projects WHERE id = :project)"
+                    ),
+                    {"id": section_id, "project": project_id},
+                )
+            )
     session.flush()
     return {
         "sections_seen": len(section_map),
@@ -246,7 +253,7 @@ def import_scopes(session: Session, rows: list[ScopeRow], filename: str = "uploa
     """Create or rename sections and projects; a failing row (e.g. a slug taken) is reported, the others kept."""
     result = ImportResult()
     for row in sorted(rows, key=lambda r: (r.kind != "project", r.line)):
-        model = Project if row.kind == "project" else Section
+        model: type[Project] | type[Section] = Project if row.kind == "project" else Section
         where = f"{filename}:{row.line}"
         slug_owner = (
             session.execute(select(model.id).where(model.slug == row.slug)).scalar_one_or_none() if row.slug else None
@@ -259,7 +266,7 @@ def import_scopes(session: Session, rows: list[ScopeRow], filename: str = "uploa
                 f"{where}: project_id: no project {row.project_id} (import it first or in the same file)"
             )
             continue
-        existing = session.get(model, row.id)
+        existing = session.get(Project, row.id) if row.kind == "project" else session.get(Section, row.id)
         if existing is None:
             values = {
                 "id": row.id,
@@ -275,7 +282,7 @@ def import_scopes(session: Session, rows: list[ScopeRow], filename: str = "uploa
                 existing.slug = row.slug
             if row.title:
                 existing.title = row.title
-            if row.kind == "section" and row.project_id is not None:
+            if isinstance(existing, Section) and row.project_id is not None:
                 existing.project_id = row.project_id
             result.updated += 1
         session.flush()

@@ -143,6 +143,7 @@ def attribution_rows(statement: dict, row: dict[str, Any], warnings: list[str]) 
             continue
         role = _text(item.get("role"))
         key = _text(item.get("key")) or _text(item.get("idempotency_key"))
+        assert key is not None  # structural_problem refuses an item without a key
         values: list[Any] = []
         scope: list[Any] = []
         for column in SCOPE_COLUMNS:

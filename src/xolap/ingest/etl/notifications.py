@@ -63,6 +63,7 @@ def _from_s3_record(record: Any, index: int) -> S3ObjectRef | None:
     bucket = _require_str(s3.get("bucket"), "name", f"{where}.s3.bucket")
     obj = s3.get("object")
     key = unquote_plus(_require_str(obj, "key", f"{where}.s3.object"))
+    assert isinstance(obj, dict)  # _require_str read a key from it
     size = obj.get("size")
     return S3ObjectRef(bucket, key, _clean_etag(obj.get("eTag")), size if isinstance(size, int) else None)
 
