@@ -144,6 +144,29 @@
   // (minus room for its axis labels), and the chart is drawn again when that width changes. Labels wider than that
   // room are measured after drawing: the views are drawn once more, narrower by what spilled over (`overflow`).
   const VIEW_GUTTER = 110;
+  // Axis labels (e.g. video and page titles) may take at most this share of a view's width; longer ones end in "…"
+  // (Vega cuts them at labelLimit) and the whole title stays in the tooltip. The axis title is placed past them.
+  const LABEL_SHARE = 0.35;
+  function fitLabels(view, width) {
+    if (!width || COMPOSED.some((key) => key in view)) return view;
+    const limit = Math.max(60, Math.floor(width * LABEL_SHARE));
+    const fitEncoding = (encoding) => {
+      if (!encoding) return encoding;
+      const out = Object.assign({}, encoding);
+      for (const channel of ["x", "y"]) {
+        const def = out[channel];
+        if (!def || !["nominal", "ordinal"].includes(def.type) || def.axis === null) continue;
+        const axis = Object.assign({}, def.axis || {});
+        axis.labelLimit = Math.min(typeof axis.labelLimit === "number" ? axis.labelLimit : limit, limit);
+        out[channel] = Object.assign({}, def, { axis });
+      }
+      return out;
+    };
+    const out = Object.assign({}, view);
+    if (out.encoding) out.encoding = fitEncoding(out.encoding);
+    if (Array.isArray(out.layer)) out.layer = out.layer.map((layer) => Object.assign({}, layer, { encoding: fitEncoding(layer.encoding) }));
+    return out;
+  }
   const STACK_BELOW = 640; // px: side-by-side views are stacked on narrower screens
   function fittedViews(out, available, overflow) {
     if (out.hconcat && available && available < STACK_BELOW) {
@@ -156,14 +179,15 @@
     if (!key || !Array.isArray(out[key]) || !available) return out;
     const share = row ? Math.floor(available / out[key].length) : available;
     const width = Math.max(120, share - VIEW_GUTTER - Math.ceil((overflow || 0) / (row ? out[key].length : 1)));
-    out[key] = out[key].map((view) => (COMPOSED.some((k) => k in view) ? view : Object.assign({}, view, { width })));
+    out[key] = out[key].map((view) => (COMPOSED.some((k) => k in view) ? view : fitLabels(Object.assign({}, view, { width }), share)));
     return out;
   }
 
   function fitted(spec, force, available, overflow) {
-    const out = Object.assign({}, spec);
+    let out = Object.assign({}, spec);
     if (loadedSchema) out.$schema = loadedSchema;
     if (COMPOSED.some((key) => key in out)) return force ? fittedViews(out, available, overflow) : out;
+    if (force) out = fitLabels(out, available);
     if (force || out.width === undefined) {
       out.width = "container";
       out.autosize = Object.assign({ contains: "padding" }, typeof out.autosize === "object" ? out.autosize : {}, { type: "fit-x" });
@@ -402,34 +426,7 @@
     loaded.clear();
   }
 
-  // The summary comes from htmx; a failed answer replaces the cards with the reason instead of leaving old ones.
-  function showSummaryFailure(target, xhr) {
-    let reason = xhr && xhr.status ? "the server answered " + xhr.status : "the server could not be reached";
-    let detail = null;
-    try {
-      const error = JSON.parse(xhr.responseText).error;
-      reason = (typeof error === "string" ? error : error.message) || reason;
-      detail = typeof error.detail === "string" ? error.detail : null;
-    } catch (_) { /* not JSON */ }
-    target.replaceChildren(errorMessage("error", "The event summary could not be loaded: " + reason, detail));
-  }
-
-  function isSummary(event) {
-    const target = event.detail && event.detail.elt;
-    return Boolean(target && target.id === "summary");
-  }
-
-  // htmx logs a failed answer (as "… [object HTMLElement]") before any responseError listener runs, so the failure is
-  // taken over before the swap: marked handled (no error, no swap) and shown in the page in plain words.
-  document.body.addEventListener("htmx:beforeSwap", (event) => {
-    if (!isSummary(event) || !event.detail.xhr || event.detail.xhr.status < 400) return;
-    event.detail.shouldSwap = false;
-    event.detail.isError = false;
-    showSummaryFailure(event.detail.elt, event.detail.xhr);
-  });
-  document.body.addEventListener("htmx:sendError", (event) => {
-    if (isSummary(event)) showSummaryFailure(event.detail.elt, null);
-  });
+  // A summary htmx cannot load says why in its place (static/js/htmx-failures.js, on every page).
 
   function isoDay(date) {
     return date.toISOString().slice(0, 10);
