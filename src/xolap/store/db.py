@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from xolap.config import Settings
+from xolap.store import access_cache  # noqa: F401  (its session events clear cached access facts on writes)
 from xolap.store.postgres import _sqlalchemy_url, libpq_url
 
 

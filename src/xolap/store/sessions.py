@@ -80,6 +80,7 @@ def find_live(session: Session, session_id: str) -> tuple[WebSession, User] | No
         update(WebSession)
         .where(WebSession.id == record.id, WebSession.last_seen_at < func.now() - TOUCH_INTERVAL)
         .values(last_seen_at=func.now())
+        .execution_options(access_unchanged=True)
     )
     return record, user
 

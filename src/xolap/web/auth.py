@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 
-from xolap.store import accounts, flags
+from xolap.store import access_cache, accounts, flags
 from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
 from xolap.web import sessions
@@ -108,8 +108,36 @@ def _for_user(session, user: User, via: str, session_record_id: int | None = Non
     return Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, via, session_record_id)
 
 
+def access_database(request: Request) -> str:
+    """Which database this app's access facts come from (xolap.store.access_cache keys by it; computed once)."""
+    key = getattr(request.app.state, "access_database", None)
+    if key is None:
+        key = request.app.state.access_database = access_cache.database_key(request.app.state.runtime.sessions)
+    return key
+
+
+def _token_principal(runtime, token: str) -> Principal:
+    with runtime.sessions() as session:
+        user = accounts.user_for_token(session, token)
+        principal = _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
+        session.commit()
+    return principal
+
+
+def _session_principal(runtime, sid: str) -> Principal:
+    with runtime.sessions() as session:
+        live = session_records.find_live(session, sid)
+        principal = ANONYMOUS
+        if live is not None:
+            record, user = live
+            principal = _for_user(session, user, "session", record.id)
+        session.commit()
+    return principal
+
+
 def resolve_principal(request: Request) -> Principal:
-    """The request's principal (computed once per request, cached on request.state)."""
+    """The request's principal (computed once per request, cached on request.state; across requests the process
+    keeps it in xolap.store.access_cache, which every write to accounts, sessions, tokens or roles clears)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -120,21 +148,13 @@ def resolve_principal(request: Request) -> Principal:
         if hmac.compare_digest(token.encode(), runtime.admin_token.encode()):
             principal = Principal(None, True, frozenset(), frozenset(), "admin_token")
         else:
-            with runtime.sessions() as session:
-                user = accounts.user_for_token(session, token)
-                principal = (
-                    _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
-                )
-                session.commit()
+            key = ("api_token", accounts.hash_token(token))
+            principal = access_cache.cached(access_database(request), key, lambda: _token_principal(runtime, token))
     else:
         sid = sessions.session_id(request)
         if sid:
-            with runtime.sessions() as session:
-                live = session_records.find_live(session, sid)
-                if live is not None:
-                    record, user = live
-                    principal = _for_user(session, user, "session", record.id)
-                session.commit()
+            key = ("session", session_records.hash_session_id(sid))
+            principal = access_cache.cached(access_database(request), key, lambda: _session_principal(runtime, sid))
     request.state.principal = principal
     return principal
 
@@ -185,13 +205,18 @@ async def csrf_protect(request: Request) -> None:
 
 
 def _flag(request: Request, name: str, scope_type: str = "global", scope_id: int = 0) -> bool:
-    return _flags(request, (name, scope_type, scope_id))[0]
+    return flags_enabled(request, (name, scope_type, scope_id))[0]
 
 
-def _flags(request: Request, *wanted: tuple[str, str, int]) -> list[bool]:
-    """Several flags in one Postgres session."""
-    with request.app.state.runtime.sessions() as session:
-        return [flags.is_enabled(session, name, scope_type, scope_id) for name, scope_type, scope_id in wanted]
+def flags_enabled(request: Request, *wanted: tuple[str, str, int]) -> list[bool]:
+    """Several flags (from the process's access cache, else in one Postgres session)."""
+    runtime = request.app.state.runtime
+
+    def load() -> tuple[bool, ...]:
+        with runtime.sessions() as session:
+            return tuple(flags.is_enabled(session, name, scope_type, scope_id) for name, scope_type, scope_id in wanted)
+
+    return list(access_cache.cached(access_database(request), ("flags", wanted), load))
 
 
 async def require_login(request: Request, principal: Principal = Depends(current_principal)) -> Principal:
@@ -219,15 +244,19 @@ def require_bulk_ingest(request: Request, principal: Principal = Depends(require
     return principal
 
 
-def _lookup(request: Request, model, slug: str):
-    """The section or project whose slug (or id) this is, or None."""
-    from xolap.store.accounts import find_scope
+def lookup_scope(request: Request, kind: str, slug: str):
+    """The section or project (kind) whose slug (or id) this is, or None; kept in the process's access cache, so
+    callers only read it (detached from any session)."""
+    runtime = request.app.state.runtime
 
-    with request.app.state.runtime.sessions() as session:
-        row = find_scope(session, "section" if model is Section else "project", slug)
-        if row is not None:
-            session.expunge(row)
-        return row
+    def load():
+        with runtime.sessions() as session:
+            row = accounts.find_scope(session, kind, slug)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    return access_cache.cached(access_database(request), ("scope", kind, slug), load)
 
 
 @dataclass(frozen=True)
@@ -245,7 +274,7 @@ _PROJECT_RULE = _ScopeRule(Project, "project", "an author of this project", flag
 
 
 def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Principal):
-    scope = _lookup(request, rule.model, slug)
+    scope = lookup_scope(request, rule.kind, slug)
     allowed = scope is not None and (
         principal.can_see_section(scope) if rule.kind == "section" else principal.can_see_project(scope)
     )
@@ -253,7 +282,7 @@ def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Pri
         if scope is None and principal.is_admin:
             raise HTTPException(404, f"no {rule.kind} with id or slug {slug!r}")
         raise refuse(request, principal, f"you are not {rule.role}")
-    analytics, dashboard = _flags(request, (flags.ANALYTICS, "global", 0), (rule.flag, rule.kind, scope.id))
+    analytics, dashboard = flags_enabled(request, (flags.ANALYTICS, "global", 0), (rule.flag, rule.kind, scope.id))
     if not analytics:
         raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
     if not dashboard:

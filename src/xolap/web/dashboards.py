@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Request
 
 from xolap.analytics.categories import list_categories
 from xolap.store import flags
-from xolap.store.models import Project
 from xolap.web.analytics_scope import AnalyticsScope, DashboardError, check_range, parse_date, project_scope
 from xolap.web.api_analytics import (
     EXPORT_FORMATS,
@@ -26,7 +25,7 @@ from xolap.web.api_analytics import (
 from xolap.web.api_analytics import (
     router as api_router,
 )
-from xolap.web.auth import resolve_principal
+from xolap.web.auth import flags_enabled, lookup_scope, resolve_principal
 from xolap.web.negotiation import render, wants_json
 
 router = APIRouter(tags=["dashboards"])
@@ -69,16 +68,13 @@ def parent_project(request: Request, scope: AnalyticsScope) -> dict | None:
     if scope.project_id is None:
         return None
     principal = resolve_principal(request)
-    with request.app.state.runtime.sessions() as session:
-        project = session.get(Project, scope.project_id)
-        if project is None:
-            return None
-        may_open = (
-            principal.can_see_project(project)
-            and flags.is_enabled(session, flags.ANALYTICS)
-            and (flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", project.id))
-        )
-        return {"scope": project_scope(project), "may_open": may_open}
+    project = lookup_scope(request, "project", str(scope.project_id))  # access facts: cached per process
+    if project is None:
+        return None
+    may_open = principal.can_see_project(project) and all(
+        flags_enabled(request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", project.id))
+    )
+    return {"scope": project_scope(project), "may_open": may_open}
 
 
 def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):

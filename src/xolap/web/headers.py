@@ -1,8 +1,11 @@
-"""Browser policy headers on every response (pages, JSON, static files, errors, 404s): a Content-Security-Policy
+"""Headers on every response (pages, JSON, static files, errors, 404s): browser policy (a Content-Security-Policy
 that allows only this origin's scripts (no inline script, no eval), no framing, no MIME sniffing, same-origin
-referrers. A pure ASGI middleware, so streamed and file responses get the headers too."""
+referrers) and `Server-Timing: app;dur=<ms>`, the server's time from receiving the request to starting the answer
+(after any `answer;dur=` an endpoint set). Pure ASGI middleware, so streamed and file responses get them too."""
 
 from __future__ import annotations
+
+import time
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,7 +58,46 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class ServerTimingMiddleware:
+    """Adds `Server-Timing: app;dur=<ms>` (time until the response starts) to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_with_timing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = [*message.get("headers", []), (b"server-timing", f"app;dur={elapsed:.3f}".encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_timing)
+
+
+def server_time_ms(header: str, metric: str = "app") -> float | None:
+    """The duration of `metric` in a Server-Timing header value (entries joined by commas), or None."""
+    for entry in header.split(","):
+        name, _, params = entry.strip().partition(";")
+        if name == metric:
+            for param in params.split(";"):
+                key, _, value = param.strip().partition("=")
+                if key == "dur":
+                    try:
+                        return float(value)
+                    except ValueError:
+                        return None
+    return None
+
+
 def install(app: Starlette) -> None:
     """Wrap the whole middleware stack, outside Starlette's error middleware, so 500 pages get the headers too."""
     build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build())  # type: ignore[method-assign]
+    app.build_middleware_stack = lambda: ServerTimingMiddleware(  # type: ignore[method-assign]
+        SecurityHeadersMiddleware(build())
+    )
