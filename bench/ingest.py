@@ -150,6 +150,10 @@ CEILING_STRUCTURE = (
 )
 
 
+# Goals of issue 14 item 6: each path's rows/s as a share of the ceiling's, measured in the same run.
+GOALS = {"python": 0.5, "sql": 0.8}
+
+
 def ceiling_sql(target: str, path: str) -> str:
     e = "context.extensions"
     r = "result.extensions"
@@ -303,10 +307,18 @@ def main() -> None:
     run("ceiling", lambda: client.command(ceiling_sql("bench.raw_events", str(corpus))))
 
     ceiling = results.get("ceiling", {}).get("rows_per_s")
-    print(f"\n{'path':<10}{'rows':>12}{'seconds':>10}{'rows/s':>12}{'x ceiling':>11}")
+    print(f"\n{'path':<10}{'rows':>12}{'seconds':>10}{'rows/s':>12}{'x ceiling':>11}{'goal':>8}  verdict")
     for name, r in results.items():
-        ratio = f"{r['rows_per_s'] / ceiling:.2f}" if ceiling else "-"
-        print(f"{name:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{ratio:>11}")
+        goal = GOALS.get(name)
+        if ceiling:
+            r["ratio_vs_ceiling"] = round(r["rows_per_s"] / ceiling, 3)
+        verdict = "-" if goal is None or not ceiling else ("PASS" if r["ratio_vs_ceiling"] >= goal else "MISS")
+        r["goal"], r["verdict"] = goal, verdict
+        ratio = f"{r['ratio_vs_ceiling']:.2f}" if ceiling else "-"
+        print(
+            f"{name:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{ratio:>11}"
+            f"{'' if goal is None else f'>= {goal}':>8}  {verdict}"
+        )
     print(json.dumps({"bench": "ingest", "statements": args.rows, "bytes": size, "results": results}))
     if not args.keep:
         import shutil

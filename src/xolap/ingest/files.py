@@ -39,7 +39,7 @@ from xolap.ingest.pipeline import (
     ingest_bytes,
 )
 from xolap.xapi import attributions as experiment_attributions
-from xolap.xapi.sql import LINE_FORMAT, quote, source_line_expression, staged_select_sql
+from xolap.xapi.sql import LINE_FORMAT, details_source, quote, source_line_expression, staged_select_sql
 
 SCAN_CHUNK = 4 * 1024 * 1024  # block size of the oversize-line scan before the SQL path
 SQL_PATH_MIN_BYTES = 8 * 1024 * 1024  # local files this big (uncompressed, estimated) use the SQL path
@@ -296,24 +296,25 @@ def ingest_local_file_sql(
         )
         try:
             client.command(
-                tag(f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where)}", query_tag)
+                tag(
+                    f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where, details=False)}",
+                    query_tag,
+                )
             )
         except Exception as exc:
             raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
         try:
             flagged = client.query(
                 tag(
-                    f"SELECT row_number, is_blank, reason, raw_line, warnings FROM {stage} "
-                    f"WHERE is_blank OR reason != '' OR notEmpty(warnings) ORDER BY row_number",
+                    f"SELECT row_number, is_blank, reason, raw_line FROM {stage} "
+                    f"WHERE is_blank OR reason != '' ORDER BY row_number",
                     query_tag,
                 )
             ).result_rows
-            blank.extend(int(row) for row, is_blank, _reason, _raw, _warnings in flagged if is_blank)
-            for row, is_blank, reason, raw, line_warnings in flagged:
-                line = int(row) + 1 - bisect.bisect_left(blank, int(row))
-                if reason and not is_blank:
-                    errors.append(LineError(name, line, reason, raw[:MAX_RAW_LINE_CHARS]))
-                warned.extend(LineError(name, line, w, raw[:MAX_RAW_LINE_CHARS], "warning") for w in line_warnings)
+            blank.extend(int(row) for row, is_blank, _reason, _raw in flagged if is_blank)
+            for row, is_blank, reason, raw in flagged:
+                if not is_blank:
+                    errors.append(LineError(name, _line_number(blank, row), reason, raw[:MAX_RAW_LINE_CHARS]))
             values = dict(provenance, source_line=source_line_expression(blank, row_number_column="row_number"))
             columns = ", ".join(values.get(c, c) for c in MAPPED_COLUMN_NAMES)
             client.command(
@@ -323,14 +324,7 @@ def ingest_local_file_sql(
                     query_tag,
                 )
             )
-            client.command(
-                tag(
-                    experiment_attributions.insert_from_stage_sql(
-                        f"`{database}`.experiment_attributions", stage, **values
-                    ),
-                    query_tag,
-                )
-            )
+            warned.extend(_stage_details(client, stage, database, name, blank, values, query_tag))
         finally:
             client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
             data_version.rows_written(database)  # the chunk's scopes are not read back: every scope's version moves
@@ -339,6 +333,60 @@ def ingest_local_file_sql(
         EventWriter(client, settings, ingest_path).record_errors(errors + warned)
     rows = total - len(blank) - len(errors)
     return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS], warnings=len(warned))
+
+
+def _line_number(blank: list[int], row: int) -> int:
+    """1-based number among non-empty lines of the 0-based physical row, given the sorted blank rows before it."""
+    return int(row) + 1 - bisect.bisect_left(blank, int(row))
+
+
+def _stage_details(
+    client: ClickHouseClient,
+    stage: str,
+    database: str,
+    name: str,
+    blank: list[int],
+    values: dict[str, str],
+    query_tag: str,
+) -> list[LineError]:
+    """The warnings and experiment attributions of a screened stage's lines that may have them (needs_details):
+    those lines alone are staged again with the full expressions (in a table beside `stage`), their attributions
+    inserted and their warnings returned. Nothing runs when no line needs it (most files)."""
+    wanted = client.query(tag(f"SELECT count() FROM {stage} WHERE needs_details", query_tag)).result_rows[0][0]
+    if not wanted:
+        return []
+    details = stage[:-1] + "_details`"
+    _ACTIVE_STAGES.add((database, details.rsplit("`.`", 1)[-1].strip("`")))
+    try:
+        client.command(
+            tag(
+                f"CREATE TABLE {details} ENGINE = Memory AS "
+                f"{staged_select_sql(details_source(stage), row_number_column='_row_number')}",
+                query_tag,
+            )
+        )
+        client.command(
+            tag(
+                experiment_attributions.insert_from_stage_sql(
+                    f"`{database}`.experiment_attributions", details, **values
+                ),
+                query_tag,
+            )
+        )
+        rows = client.query(
+            tag(
+                f"SELECT row_number, raw_line, warnings FROM {details} WHERE notEmpty(warnings) ORDER BY row_number",
+                query_tag,
+            )
+        ).result_rows
+    finally:
+        client.command(tag(f"DROP TABLE IF EXISTS {details}", query_tag))
+        _ACTIVE_STAGES.discard((database, details.rsplit("`.`", 1)[-1].strip("`")))
+    return [
+        LineError(name, _line_number(blank, row), warning, raw[:MAX_RAW_LINE_CHARS], "warning")
+        for row, raw, line_warnings in rows
+        for warning in line_warnings
+    ]
 
 
 def drop_stale_stages(client: ClickHouseClient, settings: Settings) -> list[str]:

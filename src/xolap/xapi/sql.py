@@ -170,9 +170,8 @@ class _Query:
             pairs.append(f"{' AND '.join(f'NOT {p}' for p in earlier)}, {quote(missing_reason(field))}")
         return pairs
 
-    def warnings(self) -> str:
-        """Array(String): the warning of each malformed optional value, in field order (rows.warning_text's words).
-        Only the failing values are spelled (arrayMap over the filtered ones), so good lines cost three arrays."""
+    def _warning_sources(self) -> tuple[list[str], list[str], list[str]]:
+        """(condition, raw value, message prefix) lists: one per way an optional value can be malformed."""
         guards, raws, prefixes = [], [], []
         for field in spec.FIELDS:
             if field.column in spec.REJECTING_FIELDS:
@@ -182,6 +181,21 @@ class _Query:
                 identity = field.column in spec.IDENTITY_FIELDS
                 raws.append("''" if identity else self.raw(field.sources[index].path))
                 prefixes.append(quote(reason if identity else f"{reason}, got "))
+        return guards, raws, prefixes
+
+    def needs_details(self) -> str:
+        """True for a line that may have warnings or experiment attributions: a malformed optional value, or the
+        attributions extension's name in the line (literally, or possibly behind a \\u escape; the Python path's
+        test). Cheap to plan and run, unlike warnings() and attributions(), which only such lines need."""
+        guards, _raws, _prefixes = self._warning_sources()
+        line = self.line()
+        named = f"position({line}, {quote(attributions.LABEL)}) > 0 OR position({line}, {quote(chr(92) + 'u')}) > 0"
+        return self.alias("_x_needs_details", f"({' OR '.join([*guards, named])})")
+
+    def warnings(self) -> str:
+        """Array(String): the warning of each malformed optional value, in field order (rows.warning_text's words).
+        Only the failing values are spelled (arrayMap over the filtered ones), so good lines cost three arrays."""
+        guards, raws, prefixes = self._warning_sources()
         flags = self.alias("_x_warn_flags", f"[{', '.join(guards)}]")
         fields = (
             f"arrayMap((wr, wp) -> if(wr = '', wp, concat(wp, {warning_value('wr')})), "
@@ -368,23 +382,50 @@ def staged_select_sql(
     line_column: str = DEFAULT_LINE_COLUMN,
     row_number_column: str = "_row_number",
     where: str = "1",
+    details: bool = True,
+    extra_columns: Sequence[str] = (),
 ) -> str:
     """One parse of every line: SELECT row_number, is_blank, the STAGED_COLUMNS (raw_events values, provenance
-    left out), reason ('' for a good line), warnings (of a stored row's malformed optional values) and raw_line
-    (only for a rejected or warned line), for a staging table from which good rows go to raw_events and the rest
-    to ingest_errors (instead of a flagged_rows_sql scan, then an insert)."""
+    left out), reason ('' for a good line), warnings (of a stored row's malformed optional values), attributions
+    and raw_line (only for a rejected or warned line), for a staging table from which good rows go to raw_events
+    and the rest to ingest_errors (instead of a flagged_rows_sql scan, then an insert).
+
+    details=False screens instead: no warnings or attributions columns (their expressions are most of the
+    query's planning time, seconds on a busy machine, and of its work per line) but `needs_details` (the
+    warnings and attributions can only be non-empty on such a line) and `detail_line` (the line as read, for
+    those good lines only): stage those lines again with details_source() to get both. extra_columns are
+    appended to the SELECT list (e.g. a backfill's `_path AS path`)."""
     query = _Query(line_column)
     columns = [query.column(c, "NULL", "NULL", "NULL") for c in STAGED_COLUMNS]
-    expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS, strict=False)]
+    expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS, strict=True)]
     reason, line = query.render(query.reason()), query.render(query.line())
-    warnings, found = query.render(query.warnings()), query.render(query.attributions())
+    if details:
+        warnings, found = query.render(query.warnings()), query.render(query.attributions())
+        rest = (
+            f"if(is_blank OR reason != '', CAST([], 'Array(String)'), {warnings}) AS warnings, "
+            f"arrayFilter(t -> NOT (is_blank OR reason != ''), {found}) AS attributions, "
+            f"if(reason = '' AND empty(warnings), '', {line}) AS raw_line"
+        )
+    else:
+        rest = (
+            f"NOT is_blank AND reason = '' AND {query.render(query.needs_details())} AS needs_details, "
+            f"if(needs_details, {line_column}, '') AS detail_line, if(reason = '', '', {line}) AS raw_line"
+        )
+    extra = "".join(f", {c}" for c in extra_columns)
     return (
         f"SELECT {row_number_column} AS row_number, NOT ({not_blank_condition(line_column)}) AS is_blank, "
-        f"{', '.join(expressions)}, if(is_blank, '', {reason}) AS reason, "
-        f"if(is_blank OR reason != '', CAST([], 'Array(String)'), {warnings}) AS warnings, "
-        f"arrayFilter(t -> NOT (is_blank OR reason != ''), {found}) AS attributions, "
-        f"if(reason = '' AND empty(warnings), '', {line}) AS raw_line "
+        f"{', '.join(expressions)}, if(is_blank, '', {reason}) AS reason, {rest}{extra} "
         f"FROM {source} WHERE {where} {QUERY_SETTINGS}"
+    )
+
+
+def details_source(stage: str, extra_columns: Sequence[str] = ()) -> str:
+    """The lines of a screened stage (staged_select_sql(details=False)) that need their warnings and attributions,
+    as a source for staged_select_sql(…, row_number_column='_row_number'): each as read, with its row number."""
+    extra = "".join(f", {c}" for c in extra_columns)
+    return (
+        f"(SELECT detail_line AS {DEFAULT_LINE_COLUMN}, row_number AS _row_number{extra} FROM {stage} "
+        f"WHERE needs_details)"
     )
 
 
