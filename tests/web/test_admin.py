@@ -186,6 +186,29 @@ def test_sql_console_runs_the_sample_queries_through_the_admin_query_route(runti
     assert anonymous.get("/admin/console", follow_redirects=False).status_code == 303
 
 
+def test_sql_console_queries_are_tagged_followed_and_cancelled_in_the_console_only(runtime, admin):
+    enable_analytics(runtime)
+    query = "/api/v1/admin/query"
+    tag = "q-00000000000000cc"
+    # a cancel that arrives before its query starts still cancels it; nothing runs under the tag afterwards
+    assert admin.post(f"{query}/{tag}/cancel").json() == {"tag": tag, "cancelled": 0}
+    early = admin.post(query, json={"sql": "SELECT 1", "scope": "admin", "tag": tag})
+    assert early.status_code == 409 and early.json()["error"]["kind"] == "cancelled"
+    assert admin.get(f"{query}/{tag}/progress").json() == {"tag": tag, "running": False}
+    ran = admin.post(query, json={"sql": "SELECT 1 AS one", "scope": "admin", "tag": "q-00000000000000cd"})
+    assert ran.status_code == 200 and ran.json()["rows"] == [[1]]
+    assert admin.get(f"{query}/not-a-tag/progress").status_code == 400
+    assert admin.post(query, json={"sql": "SELECT 1", "scope": "admin", "tag": "x"}).status_code == 400
+    # a dashboard scope's cancel of the same tag is not the console's: the console's query still runs
+    from xolap.web.analytics_scope import AnalyticsScope, running_queries
+
+    registry = running_queries(admin)
+    section = AnalyticsScope("section", 1, "s", "S")
+    assert registry.cancel_before_start("q-00000000000000ce", section)
+    later = admin.post(query, json={"sql": "SELECT 2 AS two", "scope": "admin", "tag": "q-00000000000000ce"})
+    assert later.status_code == 200 and later.json()["rows"] == [[2]]
+
+
 def test_human_sizes_and_durations():
     from xolap.web.formatting import human_bytes, human_duration, human_ms
 

@@ -24,11 +24,16 @@ SCOPE_KINDS = ("section", "project")
 def resolve_scope(runtime: Runtime, scope: str, ref: str | int | None) -> tuple[int | None, dict[str, Any]]:
     """(id, {kind, id, slug, title}) of the section or project named by id or slug; (None, {kind: admin}) for admin.
     An unknown one is refused with kind not_found."""
+    if scope == "admin":
+        return None, {"kind": "admin"}
+    return resolve_section_or_project(runtime, scope, ref)
+
+
+def resolve_section_or_project(runtime: Runtime, scope: str, ref: str | int | None) -> tuple[int, dict[str, Any]]:
+    """(id, {kind, id, slug, title}) of the section or project named by id or slug; refused otherwise."""
     from xolap.store.accounts import UnknownScope
     from xolap.store.accounts import resolve_scope as find
 
-    if scope == "admin":
-        return None, {"kind": "admin"}
     if scope not in SCOPE_KINDS:
         raise refused(f"unknown scope {scope!r}: use section, project or admin")
     if ref is None or not str(ref).strip():
@@ -65,9 +70,11 @@ def query(
     ref: str | int | None = None,
     max_rows: int | None = None,
     timeout: float | None = None,
+    tag: str | None = None,
 ) -> dict[str, Any]:
     """Custom SQL for a scope (xolap.analytics.custom_sql): the result as JSON (columns with types, rows, truncated,
-    row_count, elapsed_ms, …) plus the scope it ran in and the row limit it ran under."""
+    row_count, elapsed_ms, …) plus the scope it ran in and the row limit it ran under. `tag` names the run for
+    executor.progress and executor.cancel (the SQL console's progress and Cancel)."""
     from xolap.analytics.custom_sql import limits_for, run_custom_sql, user_sql_client
     from xolap.analytics.executor import QueryError
     from xolap.analytics.guard import GuardError
@@ -77,7 +84,7 @@ def query(
     limits = limits_for(runtime.settings, max_rows=max_rows, timeout=timeout)
     try:
         result = run_custom_sql(
-            user_sql_client(runtime), runtime.settings, sql, scope=scope, scope_id=scope_id, limits=limits
+            user_sql_client(runtime), runtime.settings, sql, scope=scope, scope_id=scope_id, limits=limits, tag=tag
         )
     except (GuardError, QueryError, ValueError) as exc:
         raise _query_failure(exc) from None
@@ -94,7 +101,7 @@ def category(
 
     if scope not in SCOPE_KINDS:
         raise refused(f"categories run for a section or a project, not {scope!r}")
-    scope_id, info = resolve_scope(runtime, scope, ref)
+    scope_id, info = resolve_section_or_project(runtime, scope, ref)
     try:
         result = run_category(
             runtime.clickhouse(), runtime.settings, key, scope=scope, scope_id=scope_id, start=start, end=end

@@ -96,7 +96,8 @@ def check_tag(tag: str) -> str:
 
 
 class RunningQueries:
-    """Which scope started each custom query tag; a cancel that arrives before its query starts is remembered."""
+    """Which scope started each custom query tag; a cancel that arrives before its query starts is remembered. The
+    admin SQL console's queries (the whole warehouse) are owned by scope None, which no dashboard scope matches."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -104,10 +105,10 @@ class RunningQueries:
         self._cancel_early: dict[str, tuple[str, int]] = {}
 
     @staticmethod
-    def _key(scope: AnalyticsScope) -> tuple[str, int]:
-        return (scope.kind, scope.id)
+    def _key(scope: AnalyticsScope | None) -> tuple[str, int]:
+        return ("admin", 0) if scope is None else (scope.kind, scope.id)
 
-    def start(self, tag: str, scope: AnalyticsScope) -> bool:
+    def start(self, tag: str, scope: AnalyticsScope | None) -> bool:
         """Register a tag for a scope; False when it was cancelled before it started. DashboardError if taken."""
         with self._lock:
             if tag in self._owners:
@@ -121,11 +122,11 @@ class RunningQueries:
         with self._lock:
             self._owners.pop(tag, None)
 
-    def is_running_in(self, tag: str, scope: AnalyticsScope) -> bool:
+    def is_running_in(self, tag: str, scope: AnalyticsScope | None) -> bool:
         with self._lock:
             return self._owners.get(tag) == self._key(scope)
 
-    def cancel_before_start(self, tag: str, scope: AnalyticsScope) -> bool:
+    def cancel_before_start(self, tag: str, scope: AnalyticsScope | None) -> bool:
         """Remember a cancel for a tag nobody runs yet; False when another scope runs it (never touched)."""
         with self._lock:
             if tag in self._owners:

@@ -1,6 +1,7 @@
 // Admin SQL console: a CodeMirror SQL editor whose Run posts to the operations API's query route (admin scope, the
 // same guard, executor and limits as `xolap query --admin`); sample queries load into the editor with one click and
-// run. Errors replace the previous result (no stale rows stay on screen).
+// run. A run is tagged: its progress is followed as in the dashboards' custom tab (query-progress.js) and Cancel stops
+// it on the server. Errors, in plain words, replace the previous result (no stale rows stay on screen).
 (function () {
   "use strict";
 
@@ -18,8 +19,18 @@
   const output = root.querySelector(".result-data");
   const progress = root.querySelector("progress");
   const runButton = root.querySelector("[data-action=run]");
+  const cancelButton = root.querySelector("[data-action=cancel]");
   const maxRows = root.querySelector("input[name=max_rows]");
-  let running = false;
+  const headers = { Accept: "application/json", "Content-Type": "application/json", [csrfHeader]: csrf };
+  let running = null; // the tag of the query running now
+
+  // what went wrong, first in plain words (the server's message keeps its detail)
+  const ERROR_WORDS = {
+    guard: "This query is not allowed", invalid: "Check the query", cancelled: "Cancelled",
+    timeout: "The query took too long", too_many_rows: "The result is too large",
+    too_many_rows_read: "The query reads too many rows", too_many_bytes_read: "The query reads too much data",
+    memory: "The query needs too much memory", unavailable: "The analytics engine is not available",
+  };
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -45,32 +56,50 @@
     output.replaceChildren();
   }
 
+  function showError(kind, message) {
+    const words = ERROR_WORDS[kind] || "The query failed";
+    const text = String(message || "").replace(/^(error \([a-z_]+\)|refused): /, "");
+    error.hidden = false;
+    error.replaceChildren(el("p", { class: "error-message" }, [el("strong", { text: words + ": " }), document.createTextNode(text)]));
+  }
+
+  async function cancel() {
+    const tag = running;
+    if (!tag) return;
+    status.textContent = "Cancelling…";
+    try {
+      await fetch(`${api}/${tag}/cancel`, { method: "POST", credentials: "same-origin", headers });
+    } catch (_) { /* the query's own answer says how it ended */ }
+  }
+
   async function run() {
     if (running) return;
-    running = true;
+    const tag = window.XolapQueryProgress.newTag();
+    running = tag;
     clear();
     runButton.disabled = true;
-    progress.hidden = false;
-    progress.removeAttribute("value"); // indeterminate: the console gets no progress from the engine
+    cancelButton.disabled = false;
     status.className = "status";
-    status.textContent = "Running…";
+    const stopProgress = window.XolapQueryProgress.follow(progress, status, async () => {
+      const answer = await fetch(`${api}/${tag}/progress`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      return answer.ok ? answer.json() : null;
+    }, () => running === tag);
     try {
-      const body = { sql: editor.getValue(), scope: "admin" };
+      const body = { sql: editor.getValue(), scope: "admin", tag };
       const limit = parseInt(maxRows.value, 10);
       if (limit > 0) body.max_rows = limit;
       const response = await fetch(api, {
         method: "POST", credentials: "same-origin",
-        headers: { Accept: "application/json", "Content-Type": "application/json", [csrfHeader]: csrf },
-        body: JSON.stringify(body),
+        headers, body: JSON.stringify(body),
       });
       let data = null;
       try { data = await response.json(); } catch (_) { data = null; }
       if (!response.ok) {
         const failure = (data && (data.error || data.detail)) || { message: response.statusText };
+        const kind = typeof failure === "object" ? failure.kind : null;
         const message = typeof failure === "string" ? failure : failure.message;
-        status.textContent = "Failed.";
-        error.hidden = false;
-        error.textContent = message || "the query failed";
+        status.textContent = kind === "cancelled" ? "Cancelled." : "Failed.";
+        showError(kind, message || "the query failed");
         return;
       }
       const columns = data.columns.map((c) => (typeof c === "string" ? c : c.name));
@@ -80,16 +109,17 @@
       status.className = data.truncated ? "status warning truncated" : "status";
     } catch (failure) {
       status.textContent = "Failed.";
-      error.hidden = false;
-      error.textContent = "the server could not be reached: " + failure.message;
+      showError("unreachable", "the server could not be reached (" + failure.message + "). Check your connection and try again.");
     } finally {
-      running = false;
+      stopProgress();
+      running = null;
       runButton.disabled = false;
-      progress.hidden = true;
+      cancelButton.disabled = true;
     }
   }
 
   runButton.addEventListener("click", run);
+  cancelButton.addEventListener("click", cancel);
   for (const button of root.querySelectorAll("[data-sample]")) {
     button.addEventListener("click", () => {
       const source = root.querySelector(`textarea[data-sample-sql="${button.dataset.sample}"]`);
@@ -98,5 +128,5 @@
     });
   }
   if (new URLSearchParams(location.search).has("sample")) run();
-  window.xolapConsole = { run };
+  window.xolapConsole = { run, cancel };
 })();

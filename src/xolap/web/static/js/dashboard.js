@@ -623,12 +623,6 @@
     }
   }
 
-  function newTag() {
-    const bytes = new Uint8Array(8);
-    crypto.getRandomValues(bytes);
-    return "q-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
   function parseSpec() {
     const text = custom.specEditor.getValue().trim();
     if (!text) return null;
@@ -673,24 +667,14 @@
       showError(error);
       return;
     }
-    const tag = newTag();
+    const tag = window.XolapQueryProgress.newTag();
     custom.tag = tag;
     custom.runButton.disabled = true;
     custom.cancelButton.disabled = false;
-    custom.progress.hidden = false;
-    custom.progress.removeAttribute("value");
-    custom.status.textContent = "Running…";
     custom.status.className = "status";
-    const poll = setInterval(async () => {
-      try {
-        const p = await json("GET", `/query/${tag}/progress`);
-        if (p.running && custom.tag === tag) {
-          // indeterminate until the engine reports a share; never full while the query still runs
-          if (typeof p.fraction === "number" && p.fraction > 0) custom.progress.value = Math.min(p.fraction, 0.95);
-          custom.status.textContent = `Running… ${p.rows_read.toLocaleString()} rows read, ${p.elapsed_s.toFixed(1)} s`;
-        }
-      } catch (_) { /* progress is best effort */ }
-    }, 400);
+    // indeterminate until the engine reports a share; never full while the query still runs (query-progress.js)
+    const stopProgress = window.XolapQueryProgress.follow(custom.progress, custom.status,
+      () => json("GET", `/query/${tag}/progress`), () => custom.tag === tag);
     try {
       const result = await json("POST", "/query", Object.assign({ sql: custom.sqlEditor.getValue(), tag }, dates));
       await showResult(result, spec);
@@ -698,11 +682,10 @@
       custom.status.textContent = error.kind === "cancelled" ? "Cancelled." : "Failed.";
       showError(error);
     } finally {
-      clearInterval(poll);
+      stopProgress();
       custom.tag = null;
       custom.runButton.disabled = false;
       custom.cancelButton.disabled = true;
-      custom.progress.hidden = true;
     }
   }
 
