@@ -98,11 +98,11 @@ def _scope_target(session, section: str | None, project: str | None):
     """("section", Section) or ("project", Project) from exactly one of --section / --project (id or slug)."""
     from xolap.store import accounts
 
-    if (section is None) == (project is None):
-        _fail("give exactly one of --section or --project", 2)
-    if section is not None:
+    if section is not None and project is None:
         return "section", accounts.resolve_section(session, section)
-    return "project", accounts.resolve_project(session, project)
+    if project is not None and section is None:
+        return "project", accounts.resolve_project(session, project)
+    _fail("give exactly one of --section or --project", 2)
 
 
 @users_app.command("grant")
@@ -156,6 +156,8 @@ def users_token(email: str, name: str = typer.Option("", "--name", help="A label
 @users_app.command("list")
 def users_list() -> None:
     """Users with their roles."""
+    from sqlalchemy import select
+
     from xolap.store import accounts
     from xolap.store.models import Project, Section
 
@@ -163,8 +165,12 @@ def users_list() -> None:
         table = Table("email", "name", "admin", "instructor of", "author of", "tokens")
         for user in accounts.list_users(session):
             roles = accounts.roles(session, user)
-            sections = [session.get(Section, i).slug for i in sorted(roles.section_ids)]
-            projects = [session.get(Project, i).slug for i in sorted(roles.project_ids)]
+            sections = session.scalars(
+                select(Section.slug).where(Section.id.in_(roles.section_ids)).order_by(Section.id)
+            ).all()
+            projects = session.scalars(
+                select(Project.slug).where(Project.id.in_(roles.project_ids)).order_by(Project.id)
+            ).all()
             table.add_row(
                 user.email,
                 user.name,

@@ -105,10 +105,10 @@ def ensure_accounts(runtime: Runtime) -> list[DemoLogin]:
                 )
         flags.set_flag(session, flags.ANALYTICS, True)
         flags.set_flag(session, flags.BULK_INGEST, True)
-        for section in session.scalars(select(Section)):
-            flags.set_flag(session, flags.SECTION_DASHBOARD, True, "section", section.id)
-        for project in session.scalars(select(Project)):
-            flags.set_flag(session, flags.PROJECT_DASHBOARD, True, "project", project.id)
+        for every_section in session.scalars(select(Section)):
+            flags.set_flag(session, flags.SECTION_DASHBOARD, True, "section", every_section.id)
+        for every_project in session.scalars(select(Project)):
+            flags.set_flag(session, flags.PROJECT_DASHBOARD, True, "project", every_project.id)
         if biggest:
             section_id, project_id = biggest[0]
             section = session.get(Section, section_id)

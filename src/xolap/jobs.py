@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import procrastinate
 from sqlalchemy import text
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 
 from xolap.component_status import board, one_line
 from xolap.supervisor import Backoff, Supervised
+
+if TYPE_CHECKING:
+    from procrastinate.app import WorkerOptions
 
 log = logging.getLogger(__name__)
 
@@ -144,21 +147,26 @@ class WorkerThread:
             self._task = None
             loop.close()
 
+    def _worker_options(self) -> WorkerOptions:
+        """procrastinate's worker options; queues and context only when given (its defaults: all queues, none)."""
+        options: WorkerOptions = {
+            "concurrency": self.concurrency,
+            "install_signal_handlers": False,
+            "shutdown_graceful_timeout": 10,
+            "wait": True,
+        }
+        if self.queues is not None:
+            options["queues"] = self.queues
+        if self.additional_context is not None:
+            options["additional_context"] = self.additional_context
+        return options
+
     async def _run(self, stop: threading.Event) -> None:
         reasons = _ErrorCapture(threading.get_ident())
         logging.getLogger("procrastinate.worker").addHandler(reasons)
         try:
             async with self.app.open_async():
-                worker = self._task = asyncio.ensure_future(
-                    self.app.run_worker_async(
-                        queues=self.queues,
-                        concurrency=self.concurrency,
-                        install_signal_handlers=False,
-                        shutdown_graceful_timeout=10,
-                        wait=True,
-                        additional_context=self.additional_context,
-                    )
-                )
+                worker = self._task = asyncio.ensure_future(self.app.run_worker_async(**self._worker_options()))
                 board.report(self.name, True)
                 self._started.set()
                 loop = asyncio.get_running_loop()

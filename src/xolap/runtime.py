@@ -53,7 +53,7 @@ class Runtime:
             self._jobs = connected(libpq_url(self.settings))
         return self._jobs
 
-    def migrate_all(self) -> dict[str, object]:
+    def migrate_all(self) -> dict[str, list[str]]:
         """Apply pending Postgres and ClickHouse migrations."""
         pg_migrate.upgrade(self.settings)
         ran = self.migrator().up()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import threading
+from collections.abc import Callable
 
 import uvicorn
 
@@ -18,6 +20,18 @@ from xolap.store.postgres import stop_embedded
 log = logging.getLogger("xolap.serve")
 
 
+class _AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls `ready` once it listens (for the CLI's ready message)."""
+
+    def __init__(self, config: uvicorn.Config, ready: Callable[[], None]):
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self._ready()
+
+
 def serve(
     settings: Settings,
     *,
@@ -25,7 +39,7 @@ def serve(
     port: int,
     migrate: bool = True,
     workers: bool = True,
-    on_ready=None,
+    on_ready: Callable[[str, Runtime], None] | None = None,
     startup_hooks: list | None = None,
 ) -> None:
     url = f"http://{host}:{port}"
@@ -51,15 +65,7 @@ def serve(
             from xolap.web.app import create_app
 
             config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning", lifespan="on")
-            server = uvicorn.Server(config)
-            if on_ready:
-                original_startup = server.startup
-
-                async def startup(sockets=None):
-                    await original_startup(sockets=sockets)
-                    on_ready(url, runtime)
-
-                server.startup = startup
+            server = _AnnouncingServer(config, lambda: on_ready(url, runtime)) if on_ready else uvicorn.Server(config)
             with _sigterm_exits():
                 server.run()
         finally:

@@ -77,9 +77,9 @@ def run_custom_sql(
     database = settings.clickhouse_database
     guarded = guarded_sql(sql, scope, database)
     parameters = guarded.parameters(scope_id)
-    wall = scope_wall(scope, scope_id, database)
-    if wall is not None:  # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
-        wall = dated(wall, start, end)
+    scope_only = scope_wall(scope, scope_id, database)
+    # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
+    wall = dated(scope_only, start, end) if scope_only is not None else None
     return executor.run(
         client, settings, guarded.sql, parameters=parameters, tag=tag, limits=limits, readonly=True, wall=wall
     )

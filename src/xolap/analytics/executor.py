@@ -46,6 +46,7 @@ from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
 
 if TYPE_CHECKING:
+    from xolap.analytics.date_window import DatedWall
     from xolap.analytics.scope_wall import ScopeWall
 
 # sleep() is refused by the guard; should one slip through, it may not hold a block (and its thread) for long.
@@ -267,7 +268,7 @@ def run(
     tag: str | None = None,
     limits: Limits | None = None,
     readonly: bool = True,
-    wall: ScopeWall | None = None,
+    wall: ScopeWall | DatedWall | None = None,
 ) -> QueryResult:
     """Run one SELECT with limits (default: Settings.query_*) and return its rows, exactly capped.
 

@@ -299,6 +299,7 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
         return None
     import boto3
     from botocore.config import Config
+    from pydantic import SecretStr
 
     from xolap.ingest.aws_clients import region_for
 
@@ -308,7 +309,8 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
         endpoint_url=settings.s3_endpoint_url,
         region_name=region_for(settings),
         aws_access_key_id=settings.aws_access_key_id or None,
-        aws_secret_access_key=getattr(secret, "get_secret_value", lambda: secret)(),
+        # a SecretStr from the environment; settings copied with model_copy(update=...) may hold the plain string
+        aws_secret_access_key=secret.get_secret_value() if isinstance(secret, SecretStr) else secret,
         config=Config(connect_timeout=S3_PROBE_TIMEOUT_S, read_timeout=S3_PROBE_TIMEOUT_S, retries={"max_attempts": 1}),
     )
     from botocore.exceptions import ClientError
@@ -357,11 +359,13 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
         sections["clickhouse"] = {"ok": True, **_probe_clickhouse(runtime)}
         board.report("clickhouse", True)
     except Exception as exc:  # noqa: BLE001 - health reports any failure
-        sections["clickhouse"] = {"ok": False, "error": one_line(str(exc) or type(exc).__name__)}
-        board.report("clickhouse", False, sections["clickhouse"]["error"])
+        error = one_line(str(exc) or type(exc).__name__)
+        sections["clickhouse"] = {"ok": False, "error": error}
+        board.report("clickhouse", False, error)
     postgres = postgres_status(settings)
     sections["postgres"] = postgres
-    board.report("postgres", bool(postgres["ok"]), postgres.get("error"))
+    postgres_error = postgres.get("error")
+    board.report("postgres", bool(postgres["ok"]), postgres_error if isinstance(postgres_error, str) else None)
     try:
         s3 = _probe_s3(settings)
         if s3 is not None:
@@ -374,7 +378,7 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
             ok, error, detail = state
             if not ok:
                 board.report(name, False, error, **detail)
-            elif (board.get(name) is None) or board.get(name).ok is None:
+            elif (reported := board.get(name)) is None or reported.ok is None:
                 board.report(name, True, **detail)
     components = board.snapshot()
     watched = {"clickhouse", "postgres", "s3"} | {

@@ -47,8 +47,8 @@ def write_result(result: Any, output_format: str, out: IO[str]) -> None:
             out.write(chunk.decode())
         out.write("\n")
     elif output_format == "csv":
-        for chunk in iter_csv(result):
-            out.write(chunk)
+        for text in iter_csv(result):
+            out.write(text)
     else:
         from rich.console import Console
         from rich.table import Table

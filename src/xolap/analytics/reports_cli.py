@@ -8,6 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -18,7 +19,7 @@ _out = Console()
 _err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     _err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 

@@ -94,6 +94,7 @@ class ResultCache:
     ) -> tuple[bytes, bool]:
         """(body, was it a hit): the stored body at the current version, else compute() stored under the version
         read before computing (a write during the computation leaves it stale, so the next load recomputes)."""
+        mine: threading.Event | None = None  # set when this call computes: peers waiting on the key wake on it
         while True:
             current = version()
             body = self.lookup(key, current)
@@ -138,6 +139,19 @@ def process_cache(settings: Settings) -> ResultCache | None:
         if cache is None:
             cache = _caches[bounds] = ResultCache(*bounds)
         return cache
+
+
+def stored_json(settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...]) -> bytes | None:
+    """The JSON body kept for this question about the scope at its current data version, or None. Never computes
+    nor waits for a peer, so an event loop may ask it before handing a miss to a worker thread."""
+    cache = process_cache(settings)
+    if cache is None:
+        return None
+    database = settings.clickhouse_database
+    body = cache.lookup((database, kind, int(scope_id), *question), data_version.version(database, kind, scope_id))
+    if body is not None:
+        cache.hits += 1
+    return body
 
 
 def to_body(value: Any) -> bytes:

@@ -105,12 +105,12 @@ def grant(user_id: int, body: Grant, request: Request, principal: Principal = De
     with request.app.state.runtime.sessions() as session:
         user = _user(session, user_id)
         try:
-            if (body.section is None) == (body.project is None):
-                raise accounts.AccountError("give exactly one of section or project")
-            if body.section is not None:
+            if body.section is not None and body.project is None:
                 membership = accounts.grant(session, user, section=accounts.resolve_section(session, body.section))
-            else:
+            elif body.project is not None and body.section is None:
                 membership = accounts.grant(session, user, project=accounts.resolve_project(session, body.project))
+            else:
+                raise accounts.AccountError("give exactly one of section or project")
         except accounts.AccountError as exc:
             raise _bad_request(exc) from None
         session.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from sqlalchemy import func, select
 
@@ -49,7 +51,7 @@ def _scopes_page(
             for s in session.execute(section_query).scalars()
         ]
         projects = [{"id": p.id, "slug": p.slug, "title": p.title} for p in session.execute(project_query).scalars()]
-    body = {"sections": sections, "projects": projects}
+    body: dict[str, Any] = {"sections": sections, "projects": projects}
     if import_errors:
         body["import_errors"] = import_errors
     return render(

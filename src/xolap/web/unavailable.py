@@ -14,7 +14,7 @@ log = logging.getLogger("xolap.web")
 RETRY_AFTER_SECONDS = 10
 
 
-def _postgres_errors() -> tuple[type[BaseException], ...]:
+def _postgres_errors() -> tuple[type[Exception], ...]:
     import psycopg
     import psycopg_pool
     from sqlalchemy import exc
@@ -29,7 +29,7 @@ def _postgres_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _clickhouse_errors() -> tuple[type[BaseException], ...]:
+def _clickhouse_errors() -> tuple[type[Exception], ...]:
     from clickhouse_connect.driver import exceptions
 
     from xolap.clickhouse.client import ClickHouseUnavailable

@@ -425,7 +425,7 @@ def diagnostics(context: Any = None) -> dict[str, Any]:
 
     from xolap.ingest.aws_clients import region_for
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("xolap", "clickhouse-connect", "pyarrow", "orjson", "boto3", "pydantic", "pydantic-settings"):
         try:
             versions[package] = metadata.version(package)
