@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Literal, overload
 
 from xolap.lrs.agents import Agent, AgentError, is_iri, parse_agent
 from xolap.lrs.validation import UUID_RE, StatementError
@@ -54,6 +55,11 @@ class Parameters:
     def has(self, name: str) -> bool:
         return name in self.values
 
+    # A required parameter is never None (a missing one raises ParameterError): the overloads say so to callers.
+    @overload
+    def string(self, name: str, required: Literal[True] = True) -> str: ...
+    @overload
+    def string(self, name: str, required: bool) -> str | None: ...
     def string(self, name: str, required: bool = True) -> str | None:
         value = self.values.get(name)
         if value is None:
@@ -66,6 +72,10 @@ class Parameters:
             raise ParameterError(f"parameter {name} is longer than {MAX_ID_LENGTH} characters")
         return value
 
+    @overload
+    def iri(self, name: str, required: Literal[True] = True) -> str: ...
+    @overload
+    def iri(self, name: str, required: bool) -> str | None: ...
     def iri(self, name: str, required: bool = True) -> str | None:
         value = self.string(name, required)
         if value is not None and not is_iri(value):
@@ -84,6 +94,10 @@ class Parameters:
         value = self.string(name, required)
         return None if value is None else parse_timestamp(value, name)
 
+    @overload
+    def agent(self, name: str = "agent", required: Literal[True] = True) -> Agent: ...
+    @overload
+    def agent(self, name: str, required: bool) -> Agent | None: ...
     def agent(self, name: str = "agent", required: bool = True) -> Agent | None:
         value = self.string(name, required)
         if value is None:

@@ -12,12 +12,16 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from xolap.config import Settings
 
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
+
 log = logging.getLogger(__name__)
-_embedded: dict[Path, object] = {}
+_embedded: dict[Path, PostgresServer] = {}
 
 
 def _sqlalchemy_url(url: str) -> str:

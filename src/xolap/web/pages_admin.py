@@ -8,6 +8,7 @@ Users and flags need an admin but no feature flag (else nobody could switch the 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
@@ -199,6 +200,7 @@ def grant_role(
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
         try:
+            target: Section | Project
             if kind == "section":
                 target = accounts.resolve_section(session, ref)
                 accounts.grant(session, user, section=target)
@@ -406,9 +408,10 @@ def console_data(runtime: Runtime) -> dict:
     from xolap.store.db import postgres_status
 
     postgres = postgres_status(runtime.settings)
+    jobs: dict[str, Any]
     try:
         with runtime.sessions() as session:
-            jobs = job_counts(session)
+            jobs = dict(job_counts(session))
     except Exception as exc:  # noqa: BLE001 - shown on the page
         jobs = {"error": str(exc).splitlines()[0]}
     data: dict = {}

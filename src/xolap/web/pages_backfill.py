@@ -165,7 +165,7 @@ def create_inventory(
     errors: dict[str, str] = {}
     if not manifest_url.strip():
         errors["manifest_url"] = "required: the s3:// URL of an S3 Inventory manifest.json"
-    numbers = {}
+    numbers: dict[str, int] = {}
     for name, value in (("chunk_size", chunk_size), ("max_simultaneous_batches", max_simultaneous_batches)):
         try:
             numbers[name] = int(value)
@@ -185,7 +185,8 @@ def create_inventory(
             clickhouse_settings=parse_settings(clickhouse_settings),
             dry_run=dry_run,
             initiated_by=_initiator(principal),
-            **numbers,
+            chunk_size=numbers["chunk_size"],
+            max_simultaneous_batches=numbers["max_simultaneous_batches"],
         )
     except (BackfillInputError, service.ServiceError) as exc:
         return _page(request, "inventory", form=form, errors=field_errors(exc), status_code=422)
