@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from xolap.analytics import executor
 from xolap.analytics.date_window import dated
-from xolap.analytics.guard import GuardedQuery, guard
+from xolap.analytics.guard import GuardedQuery, guard, is_guard_scope
 from xolap.analytics.scope_wall import scope_wall
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
@@ -32,9 +32,9 @@ def guarded_sql(sql: str, scope: str, database: str) -> GuardedQuery:
     """User SQL rewritten by the guard so it only reads this scope's rows (GuardError says why it is refused)."""
     if not sql or not sql.strip():
         raise EmptyQuery("sql: the query is empty")
-    if scope not in SCOPES:
+    if not is_guard_scope(scope):
         raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
-    return guard(sql, scope=scope, database=database)  # type: ignore[arg-type]
+    return guard(sql, scope=scope, database=database)
 
 
 def limits_for(settings: Settings, *, max_rows: int | None = None, timeout: float | None = None) -> executor.Limits:

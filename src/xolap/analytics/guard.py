@@ -34,7 +34,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -45,6 +45,13 @@ from xolap.analytics.guard_rules import bare_name_problem, function_problem, fun
 from xolap.clickhouse.events import SCOPE_COLUMNS, SCOPE_PARAMETER, deduplicated_events, events_table, scoped_events
 
 GuardScope = Literal["section", "project", "admin"]
+
+
+def is_guard_scope(scope: str) -> TypeGuard[GuardScope]:
+    """True for a scope the guard can wall in: section, project or admin."""
+    return scope in ("section", "project", "admin")
+
+
 DIALECT = "clickhouse"
 # Bounds on the guard's own work (ordinary queries use a few hundred tokens and nodes, a handful of tables).
 MAX_SQL_CHARS = 20_000

@@ -41,9 +41,15 @@ Measured on chDB 4.4 / ClickHouse 26.9 (tests/analytics/test_scope_wall.py re-ch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 WallScope = Literal["section", "project"]
+
+
+def is_wall_scope(scope: str) -> TypeGuard[WallScope]:
+    """True for a scope that has a wall (section, project); admin reads everything."""
+    return scope in ("section", "project")
+
 
 SCOPED_TABLES = ("raw_events", "content_titles")
 # Tables of the xolap database a scoped query must never see rows of (the guard refuses naming them anyway).
@@ -116,10 +122,10 @@ def scope_wall(scope: str, scope_id: int | None, database: str) -> ScopeWall | N
     formatted safely into a filter (the setting takes literals only)."""
     if scope == "admin":
         return None
-    if scope not in ("section", "project"):
+    if not is_wall_scope(scope):
         raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
     if isinstance(scope_id, bool) or not isinstance(scope_id, int) or scope_id < 0:
         raise ValueError(f"a {scope} scope needs a non-negative integer id, got {scope_id!r}")
     if not database.isidentifier() or not database.isascii():
         raise ValueError(f"database name {database!r} cannot key a table filter")
-    return ScopeWall(scope, scope_id, database)  # type: ignore[arg-type]
+    return ScopeWall(scope, scope_id, database)

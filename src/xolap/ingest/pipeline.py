@@ -153,12 +153,12 @@ def _stream(data: bytes | BinaryIO) -> BinaryIO:
 class _CountingReader:
     """Counts the bytes read through a binary stream (the compressed side of a gzip stream)."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO | io.RawIOBase):
         self._stream = stream
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+        data = self._stream.read(size) or b""  # a raw stream's None (nothing available yet) never comes from a file
         self.count += len(data)
         return data
 
@@ -181,7 +181,9 @@ def check_expansion(source: str, compressed: int, decompressed: int, limits: Ing
         )
 
 
-def _chunks(stream: BinaryIO, source: str, compressed: _CountingReader | None, limits: IngestLimits) -> Iterator[bytes]:
+def _chunks(
+    stream: BinaryIO | gzip.GzipFile, source: str, compressed: _CountingReader | None, limits: IngestLimits
+) -> Iterator[bytes]:
     decompressed = 0
     try:
         while True:
@@ -205,13 +207,14 @@ def read_lines(data: bytes | BinaryIO, source: str, limits: IngestLimits | None 
     DecompressionLimitError when gzip content expands past the limits. A line over limits.max_line_bytes comes
     out as an OversizeLine (map_lines rejects it); memory stays bounded by the line limit."""
     limits = limits or IngestLimits()
-    stream = _stream(data)
-    head = stream.read(2)
+    raw = _stream(data)
+    head = raw.read(2)
+    stream: BinaryIO | gzip.GzipFile = raw
     gzipped = head == GZIP_MAGIC
     compressed: _CountingReader | None = None
     if gzipped:
-        compressed = _CountingReader(_Prefixed(head, stream))  # type: ignore[arg-type]
-        stream = gzip.GzipFile(fileobj=compressed, mode="rb")  # type: ignore[assignment]
+        compressed = _CountingReader(_Prefixed(head, raw))
+        stream = gzip.GzipFile(fileobj=compressed, mode="rb")
         first = b""
     else:
         first = head

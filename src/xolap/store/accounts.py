@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -128,6 +128,12 @@ class UnknownScope(AccountError):
     """No section or project has that id or slug (CLI exit 2, API 404: never an empty result)."""
 
 
+@overload
+def find_scope(session: Session, kind: Literal["section"], ref: str | int) -> Section | None: ...
+@overload
+def find_scope(session: Session, kind: Literal["project"], ref: str | int) -> Project | None: ...
+@overload
+def find_scope(session: Session, kind: str, ref: str | int) -> Section | Project | None: ...
 def find_scope(session: Session, kind: str, ref: str | int) -> Section | Project | None:
     """The section or project with this id (digits) or slug, or None."""
     if kind == "section":
@@ -146,6 +152,12 @@ def _find_by_id_or_slug(session: Session, model: type[ScopeRow], ref: str | int)
     return found or session.execute(select(model).where(model.slug == text)).scalar_one_or_none()
 
 
+@overload
+def resolve_scope(session: Session, kind: Literal["section"], ref: str | int) -> Section: ...
+@overload
+def resolve_scope(session: Session, kind: Literal["project"], ref: str | int) -> Project: ...
+@overload
+def resolve_scope(session: Session, kind: str, ref: str | int) -> Section | Project: ...
 def resolve_scope(session: Session, kind: str, ref: str | int) -> Section | Project:
     """The section or project with this id or slug; UnknownScope when there is none."""
     found = find_scope(session, kind, ref)
@@ -161,12 +173,12 @@ def resolve_scope(session: Session, kind: str, ref: str | int) -> Section | Proj
 
 def resolve_section(session: Session, ref: str | int) -> Section:
     """A section by id or slug."""
-    return resolve_scope(session, "section", ref)  # type: ignore[return-value]
+    return resolve_scope(session, "section", ref)
 
 
 def resolve_project(session: Session, ref: str | int) -> Project:
     """A project by id or slug."""
-    return resolve_scope(session, "project", ref)  # type: ignore[return-value]
+    return resolve_scope(session, "project", ref)
 
 
 def grant(
