@@ -108,6 +108,7 @@ def run(data_dir: Path, runs: int, want_profile: bool) -> dict:
     user = info["users"][0]
     runtime = Runtime(load_settings(data_dir=data_dir))
     try:
+        runtime.migrate_all()  # a kept data dir may predate a migration
         with runtime.sessions() as session:
             _row, api_token = accounts.create_token(session, accounts.get_user(session, user["email"]), "bench")
             session.commit()

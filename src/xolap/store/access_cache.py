@@ -43,6 +43,7 @@ _READ_ONLY_TEXT = re.compile(r"^\s*(select|show|explain|values)\b", re.IGNORECAS
 _WATCHED_NAME = re.compile(r"\b(" + "|".join(sorted(WATCHED_TABLES)) + r")\b", re.IGNORECASE)
 
 T = TypeVar("T")
+MISSING: Any = object()  # peek() found nothing usable
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,18 @@ class AccessCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def peek(self, key: Hashable) -> Any:
+        """The value kept for key, or MISSING (never loads: safe on an event loop)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.generation != self.generation:
+                return MISSING
+            if time.monotonic() - entry.stored_at > self.max_age:
+                return MISSING
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry.value
 
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         """The value kept for key, else load() (kept only if no watched write happened while it was loading)."""
@@ -101,6 +114,11 @@ CACHE = AccessCache()
 def cached(database: str, key: tuple, load: Callable[[], T]) -> T:
     """The access fact `key` of this database, from the process cache or load()."""
     return CACHE.get((database,) + key, load)
+
+
+def peek(database: str, key: tuple) -> Any:
+    """The access fact `key` of this database when the process has it, else MISSING (no I/O)."""
+    return CACHE.peek((database,) + key)
 
 
 def database_key(session_factory: sessionmaker[Session]) -> str:

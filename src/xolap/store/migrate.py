@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from xolap.config import Settings
+from xolap.store import access_cache
 from xolap.store.db import engine
 
 
@@ -25,6 +26,7 @@ def _run(settings: Settings, action, *args) -> None:
     with engine(settings).begin() as connection:
         config.attributes["connection"] = connection
         action(config, *args)
+    access_cache.invalidate()  # a migration may change accounts, flags or scopes outside any session
 
 
 def upgrade(settings: Settings, revision: str = "heads") -> None:

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from xolap.analytics import chart_render, custom_sql, executor, result_cache
 from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category, section_comparison
@@ -67,11 +68,11 @@ _QUERY_ERROR_STATUS = {
 # ---------------------------------------------------------------- scope dependencies
 
 
-def section_dependency(section=Depends(auth.require_section_access)) -> AnalyticsScope:
-    return section_scope(section)
+async def section_dependency(section=Depends(auth.require_section_access)) -> AnalyticsScope:
+    return section_scope(section)  # async: no I/O here, so no threadpool hop
 
 
-def project_dependency(project=Depends(auth.require_project_access)) -> AnalyticsScope:
+async def project_dependency(project=Depends(auth.require_project_access)) -> AnalyticsScope:
     return project_scope(project)
 
 
@@ -93,7 +94,8 @@ def error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, GuardError):
         return JSONResponse({"error": {"kind": "guard", "message": str(exc)}}, status_code=400)
     if isinstance(exc, QueryError):  # a curated chart's failure (CategoryFailure) adds the technical `detail`
-        detail = {"detail": exc.detail} if getattr(exc, "detail", None) else {}
+        technical = getattr(exc, "detail", None)
+        detail = {"detail": technical} if technical else {}
         return JSONResponse(
             {"error": {"kind": exc.kind, "message": exc.message, **detail}},
             status_code=_QUERY_ERROR_STATUS.get(exc.kind, 400),
@@ -260,12 +262,31 @@ def warm_json(runtime: Runtime, scope: AnalyticsScope, question: tuple, produce:
     Server-Timing how long the answer took (ms, after authorization)."""
     started = time.perf_counter()
     body, hit = result_cache.cached_json(runtime.settings, scope.kind, scope.id, question, produce)
+    return json_answer(body, hit, started)
+
+
+def json_answer(body: bytes, hit: bool, started: float) -> Response:
     elapsed = (time.perf_counter() - started) * 1000
     return Response(
         body,
         media_type="application/json",
         headers={"X-Xolap-Cache": "hit" if hit else "miss", "Server-Timing": f"answer;dur={elapsed:.3f}"},
     )
+
+
+async def answer_warm(request: Request, scope: AnalyticsScope, question: Callable[[], tuple], produce) -> Any:
+    """A warm answer straight from the event loop (no thread hop; xolap.analytics.result_cache.stored_json never
+    computes); anything else (a miss, bad dates) through answer(produce) in the threadpool, as before."""
+    started = time.perf_counter()
+    try:
+        asked = question()
+    except DashboardError:
+        asked = None
+    if asked is not None:
+        body = result_cache.stored_json(_runtime(request).settings, scope.kind, scope.id, asked)
+        if body is not None:
+            return json_answer(body, True, started)
+    return await run_in_threadpool(answer, produce)
 
 
 def scope_identity(scope: AnalyticsScope) -> bytes:
@@ -441,40 +462,44 @@ def add_scope_routes(kind: str) -> None:
         return answer(produce)
 
     @router.get(base + "/summary", name=f"{kind}_analytics_summary")
-    def summary(
+    async def summary(
         request: Request, scope: AnalyticsScope = Depends(scope_dep), start: str | None = None, end: str | None = None
     ):
-        def produce():
+        def question() -> tuple:
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
-            runtime = _runtime(request)
-            return warm_json(
-                runtime, scope, ("summary", first, last), lambda: summary_json(runtime, scope, first, last)
-            )
+            return ("summary", first, last)
 
-        return answer(produce)
+        def produce():
+            _, first, last = asked = question()
+            runtime = _runtime(request)
+            return warm_json(runtime, scope, asked, lambda: summary_json(runtime, scope, first, last))
+
+        return await answer_warm(request, scope, question, produce)
 
     @router.get(base + "/categories", name=f"{kind}_analytics_categories")
     def categories(scope: AnalyticsScope = Depends(scope_dep)):
         return [info.__dict__ | {"scopes": list(info.scopes)} for info in list_categories(scope.kind)]
 
     @router.get(base + "/categories/{key}", name=f"{kind}_analytics_category")
-    def category(
+    async def category(
         key: str,
         request: Request,
         scope: AnalyticsScope = Depends(scope_dep),
         start: str | None = None,
         end: str | None = None,
     ):
-        def produce():
+        def question() -> tuple:
             first, last = parse_date("start", start), parse_date("end", end)
             check_range(first, last)
-            runtime = _runtime(request)
-            return warm_json(
-                runtime, scope, ("category", key, first, last), lambda: category_json(runtime, scope, key, first, last)
-            )
+            return ("category", key, first, last)
 
-        return answer(produce)
+        def produce():
+            _, _, first, last = asked = question()
+            runtime = _runtime(request)
+            return warm_json(runtime, scope, asked, lambda: category_json(runtime, scope, key, first, last))
+
+        return await answer_warm(request, scope, question, produce)
 
     @router.get(base + "/categories/{key}/export", name=f"{kind}_analytics_category_export")
     def category_export(

@@ -6,6 +6,8 @@ How a request is authenticated (first match wins):
   2. The session cookie set by POST /login (xolap.web.sessions): a random id whose live record is in Postgres
      (xolap.store.sessions: revocable, idle and absolute expiry, ends when the password changes).
   3. Otherwise anonymous.
+Who a session or token is, flags and scope lookups are kept per process (xolap.store.access_cache): a warm request
+makes no Postgres round trip, and any write to accounts, sessions, tokens, roles, flags or scopes clears them.
 
 Dependencies (use with `Depends(...)`; each returns what it guards):
   current_principal(request) -> Principal             never refuses (anonymous allowed)
@@ -34,10 +36,13 @@ Pages answer JSON too: use xolap.web.negotiation.render(request, template, conte
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from xolap.store import access_cache, accounts, flags
 from xolap.store import sessions as session_records
@@ -135,32 +140,52 @@ def _session_principal(runtime, sid: str) -> Principal:
     return principal
 
 
+def _principal_source(request: Request) -> tuple[Principal | None, tuple | None, Callable[[], Principal] | None]:
+    """(the principal when known without a lookup, else None; the access-cache key and loader of the lookup)."""
+    runtime = request.app.state.runtime
+    token = bearer_token(request)
+    if token is not None:
+        if hmac.compare_digest(token.encode(), runtime.admin_token.encode()):
+            return Principal(None, True, frozenset(), frozenset(), "admin_token"), None, None
+        return None, ("api_token", accounts.hash_token(token)), lambda: _token_principal(runtime, token)
+    sid = sessions.session_id(request)
+    if not sid:
+        return ANONYMOUS, None, None
+    return None, ("session", session_records.hash_session_id(sid)), lambda: _session_principal(runtime, sid)
+
+
 def resolve_principal(request: Request) -> Principal:
     """The request's principal (computed once per request, cached on request.state; across requests the process
     keeps it in xolap.store.access_cache, which every write to accounts, sessions, tokens or roles clears)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    runtime = request.app.state.runtime
-    token = bearer_token(request)
-    principal = ANONYMOUS
-    if token is not None:
-        if hmac.compare_digest(token.encode(), runtime.admin_token.encode()):
-            principal = Principal(None, True, frozenset(), frozenset(), "admin_token")
-        else:
-            key = ("api_token", accounts.hash_token(token))
-            principal = access_cache.cached(access_database(request), key, lambda: _token_principal(runtime, token))
-    else:
-        sid = sessions.session_id(request)
-        if sid:
-            key = ("session", session_records.hash_session_id(sid))
-            principal = access_cache.cached(access_database(request), key, lambda: _session_principal(runtime, sid))
+    principal, key, load = _principal_source(request)
+    if principal is None:
+        principal = access_cache.cached(access_database(request), key, load)
     request.state.principal = principal
     return principal
 
 
-def current_principal(request: Request) -> Principal:
-    return resolve_principal(request)
+async def _access_fact(request: Request, key: tuple, load: Callable[[], Any]) -> Any:
+    """An access fact on the event loop when the process has it (no thread hop), else looked up in the threadpool."""
+    database = getattr(request.app.state, "access_database", None)
+    if database is not None:
+        found = access_cache.peek(database, key)
+        if found is not access_cache.MISSING:
+            return found
+    return await run_in_threadpool(lambda: access_cache.cached(access_database(request), key, load))
+
+
+async def current_principal(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal, key, load = _principal_source(request)
+    if principal is None:
+        principal = await _access_fact(request, key, load)
+    request.state.principal = principal
+    return principal
 
 
 def is_json_client(request: Request) -> bool:
@@ -208,15 +233,20 @@ def _flag(request: Request, name: str, scope_type: str = "global", scope_id: int
     return flags_enabled(request, (name, scope_type, scope_id))[0]
 
 
-def flags_enabled(request: Request, *wanted: tuple[str, str, int]) -> list[bool]:
-    """Several flags (from the process's access cache, else in one Postgres session)."""
+def _flags_fact(request: Request, wanted: tuple[tuple[str, str, int], ...]) -> tuple[tuple, Callable[[], tuple]]:
     runtime = request.app.state.runtime
 
     def load() -> tuple[bool, ...]:
         with runtime.sessions() as session:
             return tuple(flags.is_enabled(session, name, scope_type, scope_id) for name, scope_type, scope_id in wanted)
 
-    return list(access_cache.cached(access_database(request), ("flags", wanted), load))
+    return ("flags", wanted), load
+
+
+def flags_enabled(request: Request, *wanted: tuple[str, str, int]) -> list[bool]:
+    """Several flags (from the process's access cache, else in one Postgres session)."""
+    key, load = _flags_fact(request, wanted)
+    return list(access_cache.cached(access_database(request), key, load))
 
 
 async def require_login(request: Request, principal: Principal = Depends(current_principal)) -> Principal:
@@ -244,9 +274,7 @@ def require_bulk_ingest(request: Request, principal: Principal = Depends(require
     return principal
 
 
-def lookup_scope(request: Request, kind: str, slug: str):
-    """The section or project (kind) whose slug (or id) this is, or None; kept in the process's access cache, so
-    callers only read it (detached from any session)."""
+def _scope_fact(request: Request, kind: str, slug: str) -> tuple[tuple, Callable[[], Any]]:
     runtime = request.app.state.runtime
 
     def load():
@@ -256,7 +284,14 @@ def lookup_scope(request: Request, kind: str, slug: str):
                 session.expunge(row)
             return row
 
-    return access_cache.cached(access_database(request), ("scope", kind, slug), load)
+    return ("scope", kind, slug), load
+
+
+def lookup_scope(request: Request, kind: str, slug: str):
+    """The section or project (kind) whose slug (or id) this is, or None; kept in the process's access cache, so
+    callers only read it (detached from any session)."""
+    key, load = _scope_fact(request, kind, slug)
+    return access_cache.cached(access_database(request), key, load)
 
 
 @dataclass(frozen=True)
@@ -273,8 +308,9 @@ _SECTION_RULE = _ScopeRule(Section, "section", "an instructor of this section", 
 _PROJECT_RULE = _ScopeRule(Project, "project", "an author of this project", flags.PROJECT_DASHBOARD)
 
 
-def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Principal):
-    scope = lookup_scope(request, rule.kind, slug)
+async def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Principal):
+    """Async, so a warm request is authorized on the event loop; lookups the process lacks run in the threadpool."""
+    scope = await _access_fact(request, *_scope_fact(request, rule.kind, slug))
     allowed = scope is not None and (
         principal.can_see_section(scope) if rule.kind == "section" else principal.can_see_project(scope)
     )
@@ -282,7 +318,8 @@ def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Pri
         if scope is None and principal.is_admin:
             raise HTTPException(404, f"no {rule.kind} with id or slug {slug!r}")
         raise refuse(request, principal, f"you are not {rule.role}")
-    analytics, dashboard = flags_enabled(request, (flags.ANALYTICS, "global", 0), (rule.flag, rule.kind, scope.id))
+    wanted = ((flags.ANALYTICS, "global", 0), (rule.flag, rule.kind, int(scope.id)))
+    analytics, dashboard = await _access_fact(request, *_flags_fact(request, wanted))
     if not analytics:
         raise refuse(request, principal, f"feature flag {flags.ANALYTICS!r} is off")
     if not dashboard:
@@ -290,11 +327,11 @@ def _require_scope(rule: _ScopeRule, slug: str, request: Request, principal: Pri
     return scope
 
 
-def require_section_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Section:
+async def require_section_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Section:
     """The section named by the `slug` path parameter, when the caller may see its analytics."""
-    return _require_scope(_SECTION_RULE, slug, request, principal)
+    return await _require_scope(_SECTION_RULE, slug, request, principal)
 
 
-def require_project_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Project:
+async def require_project_access(slug: str, request: Request, principal: Principal = Depends(require_login)) -> Project:
     """The project named by the `slug` path parameter, when the caller may see its analytics."""
-    return _require_scope(_PROJECT_RULE, slug, request, principal)
+    return await _require_scope(_PROJECT_RULE, slug, request, principal)
