@@ -1,6 +1,6 @@
 """bench/backfill: an S3 Inventory backfill (chunked INSERT … SELECT FROM s3('…{k1,k2,…}')) vs one raw
 INSERT … SELECT FROM s3(glob) over the same objects, on a moto S3 server. Prints a table plus JSON and the ratio
-(goal: inventory >= 0.8x raw rows/s).
+(goal: inventory chunk 25 >= 0.9x raw rows/s).
 
     python bench/backfill.py [--files 100] [--lines 10000] [--chunk-sizes 5,25,100] [--with-rejected]
 
@@ -8,8 +8,9 @@ Objects are gzip'd JSONL bundles at Torus keys (<prefix>section/<id>/<category>/
 listed by a CSV inventory manifest (--inventory-files, default 1 = one batch; chunks never span batches). Both paths use the same mapping SQL
 (xolap.xapi.sql via xolap.backfill.chunk_sql). The inventory path is xolap.backfill.runner.run_chunk called for
 every planned chunk, exactly as the worker calls it (metrics from system.query_log per chunk included), without
-Postgres bookkeeping. raw_events is truncated between passes. --with-rejected adds the rejected-lines pass the
-worker runs by default (a second read of each chunk).
+Postgres bookkeeping. raw_events is truncated between passes. Each chunk reads its objects once into a staging
+table (xolap.backfill.runner._insert_staged); --with-rejected also moves rejections and warnings from it, as the
+worker does by default (no second read of S3).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from xolap.ingest.aws_clients import aws_client  # noqa: E402
 DB = "bench_backfill"
 BUCKET = "bench-backfill"
 PREFIX = "xapi/"
+GOAL = 0.9  # issue 14 item 6: an inventory chunk of 25 objects at >= 0.9x one raw INSERT … SELECT FROM s3(glob)
 
 
 def statement_line(n: int) -> bytes:
@@ -83,6 +85,15 @@ def write_manifest(s3, keys: list[str], parts: int = 4) -> str:
     }
     s3.put_object(Bucket=BUCKET, Key="inventory/manifest.json", Body=json.dumps(manifest).encode())
     return f"s3://{BUCKET}/inventory/manifest.json"
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (chDB's threads and the moto server's included): on a shared machine the wall
+    clock also measures the neighbours."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def count(client) -> int:
@@ -147,20 +158,22 @@ def main() -> None:
 
             def measure(name: str, work) -> None:
                 client.command(f"TRUNCATE TABLE `{DB}`.raw_events")
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), cpu_seconds()
                 queries = work()
-                seconds = time.perf_counter() - t0
+                seconds, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
                 visible = count(client)
                 if visible != events:
                     raise SystemExit(f"{name}: expected {events} events, found {visible}")
                 best = next((r for r in results if r["path"] == name), None)
                 if best is None:
-                    best = {"path": name, "queries": queries, "seconds": seconds, "all_seconds": []}
+                    best = {"path": name, "queries": queries, "seconds": seconds, "all_seconds": [], "all_cpu": []}
                     results.append(best)
                 best["all_seconds"].append(round(seconds, 2))
+                best["all_cpu"].append(round(cpu, 2))
+                best["cpu_seconds"] = min(best["all_cpu"])
                 best["seconds"] = round(min(best["all_seconds"]), 2)
                 best["rows_per_s"] = round(events / best["seconds"])
-                print(f"{name}: {seconds:.2f}s", file=sys.stderr)
+                print(f"{name}: {seconds:.2f}s ({cpu:.2f}s CPU)", file=sys.stderr)
 
             def raw() -> int:
                 url = object_url(settings, BUCKET, f"{PREFIX}**.jsonl.gz")
@@ -204,12 +217,17 @@ def main() -> None:
             raw_rate = results[0]["rows_per_s"]
             for r in results:
                 r["ratio_vs_raw"] = round(r["rows_per_s"] / raw_rate, 3)
-            print(f"\n{'path':<36}{'queries':>8}{'seconds':>10}{'rows/s':>12}{'× raw':>8}")
+                r["cpu_ratio_vs_raw"] = round(results[0]["cpu_seconds"] / r["cpu_seconds"], 3)
+            print(f"\n{'path':<36}{'queries':>8}{'seconds':>10}{'rows/s':>12}{'× raw':>8}{'CPU s':>8}{'× raw CPU':>11}")
             for r in results:
                 print(
                     f"{r['path']:<36}{r['queries']:>8}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{r['ratio_vs_raw']:>8.2f}"
+                    f"{r['cpu_seconds']:>8.2f}{r['cpu_ratio_vs_raw']:>11.2f}"
                 )
             best = max(r["ratio_vs_raw"] for r in results[1:])
+            chunk25 = next((r["ratio_vs_raw"] for r in results if r["path"] == "inventory, chunk 25"), None)
+            verdict = "-" if chunk25 is None else ("PASS" if chunk25 >= GOAL else "MISS")
+            print(f"goal: inventory chunk 25 >= {GOAL}x raw: {chunk25 if chunk25 is not None else '-'}  {verdict}")
             print(
                 json.dumps(
                     {
@@ -219,8 +237,9 @@ def main() -> None:
                         "with_rejected": args.with_rejected,
                         "results": results,
                         "best_inventory_ratio": best,
-                        "goal": 0.8,
-                        "meets_goal": best >= 0.8,
+                        "chunk_25_ratio": chunk25,
+                        "goal": GOAL,
+                        "verdict": verdict,
                     },
                     indent=2,
                 )

@@ -24,6 +24,7 @@ from xolap.backfill.naming import quoted_table
 from xolap.backfill.s3paths import s3_function, sql_string
 from xolap.clickhouse.client import tag
 from xolap.clickhouse.client_protocol import ClickHouseClient
+from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.config import Settings
 from xolap.xapi import sql as mapping
 
@@ -260,6 +261,111 @@ def _ingest_errors_insert(
         f"SELECT 'backfill', {sql_string(severity)}, source_file, source_line, reason, raw_line FROM ({select})"
     )
     return _tagged_insert(sql, values, query_tag)
+
+
+# --- single-pass chunks: the objects read once into a staging table, rows, rejections and warnings moved from it ---
+
+STAGE_PROVENANCE = (f"{_FILE_EXPR} AS path", f"{_ETAG_EXPR} AS etag")
+
+
+def stage_sql(settings: Settings, *, stage: str, url: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:
+    """CREATE a Memory table holding every line of the objects at `url`, read once from S3 and screened by the
+    mapping (xolap.xapi.sql.staged_select_sql(details=False): values, reason, needs_details), with each line's
+    object path and ETag. Carries the query tag and S3 bounds like every backfill statement."""
+    select = mapping.staged_select_sql(
+        source(settings, url, "JSONAsString"), details=False, extra_columns=STAGE_PROVENANCE
+    )
+    values = _with_bounds(clickhouse_settings, query_tag)
+    return tag(f"CREATE TABLE {stage} ENGINE = Memory AS SELECT * FROM ({select}){settings_clause(values)}", query_tag)
+
+
+def stage_blank_rows_sql(stage: str) -> str:
+    """(path, 0-based row number) of the staged blank lines (for stage_source_line_expression)."""
+    return f"SELECT path, row_number FROM {stage} WHERE is_blank ORDER BY path, row_number"
+
+
+def stage_source_line_expression(blank_rows: list[tuple[str, int]]) -> str:
+    """source_line over a staging table's path and row_number columns: non-empty lines counted per object."""
+    per_file: dict[str, list[int]] = {}
+    for path, row in blank_rows:
+        per_file.setdefault(path, []).append(int(row))
+    return mapping.source_line_expression(per_file, row_number_column="row_number", path_column="path")
+
+
+def move_from_stage_sql(
+    *,
+    stage: str,
+    target_table: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None,
+    source_line_expr: str,
+) -> str:
+    """INSERT the staged good lines into the target (raw_events columns). No insert-time ReplacingMergeTree pass
+    (optimize_on_insert = 0, as the file ingest moves its stage): a line repeated in the chunk is collapsed at read
+    time by FINAL, as it is across chunks."""
+    values = {"optimize_on_insert": 0, **clickhouse_settings}
+    if dedup_token:
+        values["insert_deduplication_token"] = dedup_token
+    provenance = {"source_file": "path", "source_etag": "etag", "source_line": source_line_expr}
+    columns = ", ".join(provenance.get(c, c) for c in MAPPED_COLUMN_NAMES)
+    sql = (
+        f"INSERT INTO {quoted_table(target_table)} ({', '.join(MAPPED_COLUMN_NAMES)}) SELECT {columns} FROM {stage} "
+        "WHERE NOT is_blank AND reason = ''"
+    )
+    return _tagged_insert(sql, values, query_tag)
+
+
+def stage_rejected_insert_sql(
+    *,
+    database: str,
+    stage: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None,
+    source_line_expr: str,
+) -> str:
+    """rejected_insert_sql from a staging table: the staged rejected lines into ingest_errors, severity 'error'."""
+    select = (
+        f"SELECT path AS source_file, {source_line_expr} AS source_line, reason, raw_line FROM {stage} "
+        "WHERE NOT is_blank AND reason != ''"
+    )
+    return _ingest_errors_insert(
+        select,
+        "error",
+        database=database,
+        query_tag=query_tag,
+        clickhouse_settings=clickhouse_settings,
+        dedup_token=dedup_token and dedup_token + "-rejected",
+    )
+
+
+def stage_warned_insert_sql(
+    *,
+    database: str,
+    stage: str,
+    query_tag: str,
+    clickhouse_settings: dict[str, Any],
+    dedup_token: str | None,
+    source_line_expr: str,
+) -> str:
+    """warned_insert_sql from a staging table: only the staged lines flagged needs_details are mapped again with
+    the warnings expressions (from the stage, not from S3); one ingest_errors row per warning, severity 'warning'."""
+    details = mapping.staged_select_sql(
+        mapping.details_source(stage, ["path"]), row_number_column="_row_number", extra_columns=["path"]
+    )
+    select = (
+        f"SELECT path AS source_file, {source_line_expr} AS source_line, warning AS reason, raw_line "
+        f"FROM ({details}) ARRAY JOIN warnings AS warning"
+    )
+    return _ingest_errors_insert(
+        select,
+        "warning",
+        database=database,
+        query_tag=query_tag,
+        clickhouse_settings=clickhouse_settings,
+        dedup_token=dedup_token and dedup_token + "-warnings",
+    )
 
 
 def dry_run_sql(settings: Settings, *, url: str, fmt: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ from xolap.backfill.service import (
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client import thread_client
 from xolap.config import Settings
+from xolap.ingest.files import staging_table
 from xolap.store.db import session_scope
 
 if TYPE_CHECKING:
@@ -121,6 +122,17 @@ def _insert(
         clickhouse_settings=ch_settings,
         query_tag=query_tag + "-describe",
     )
+    if fmt == "JSONAsString" and on_progress is None and _target_name(target_table) == "raw_events":
+        return _insert_staged(
+            settings,
+            target_table=target_table,
+            url=url,
+            query_tag=query_tag,
+            ch_settings=ch_settings,
+            token=token,
+            record_rejected=record_rejected,
+            started=started,
+        )
     line_expr = "toUInt32(_row_number + 1)"
     if fmt == "JSONAsString":  # a cheap plain read first, so source_line skips blank lines per file
         blank = client.query(
@@ -173,6 +185,75 @@ def _insert(
             )
         )
         result.warnings = chunk_sql.query_metrics(client, warned_tag).get("rows_written", 0)
+    result.duration_ms = int((time.perf_counter() - started) * 1000)
+    return result
+
+
+def _target_name(target_table: str) -> str:
+    return target_table.rsplit(".", 1)[-1].strip("`")
+
+
+def _insert_staged(
+    settings: Settings,
+    *,
+    target_table: str,
+    url: str,
+    query_tag: str,
+    ch_settings: dict,
+    token: str | None,
+    record_rejected: bool,
+    started: float,
+) -> ChunkResult:
+    """A chunk of statements in one read of its objects: staged in a Memory table (chunk_sql.stage_sql), then its
+    good rows, rejections and warnings moved from there; the blank lines (for source_line) come from the stage too.
+    Only for chunks, whose objects are bounded (a manual run's pattern can hold any number: read in one streaming
+    INSERT … SELECT instead)."""
+    client = thread_client(settings)
+    database = settings.clickhouse_database
+    with staging_table(client, database, query_tag) as stage:
+        client.command(
+            chunk_sql.stage_sql(settings, stage=stage, url=url, query_tag=query_tag, clickhouse_settings=ch_settings)
+        )
+        read = chunk_sql.query_metrics(client, query_tag)
+        blank = client.query(chunk_sql.stage_blank_rows_sql(stage)).result_rows
+        line_expr = chunk_sql.stage_source_line_expression([(path, row) for path, row in blank])
+        moved_tag = query_tag + "-move"
+        try:
+            client.command(
+                chunk_sql.move_from_stage_sql(
+                    stage=stage,
+                    target_table=target_table,
+                    query_tag=moved_tag,
+                    clickhouse_settings=ch_settings,
+                    dedup_token=token,
+                    source_line_expr=line_expr,
+                )
+            )
+        finally:  # a chunk's scopes are not read back: every scope's version moves
+            data_version.rows_written(database)
+        written = chunk_sql.query_metrics(client, moved_tag)
+        result = ChunkResult(
+            rows_read=read.get("rows_read", 0),
+            bytes_read=read.get("bytes_read", 0),
+            rows_written=written.get("rows_written", 0),
+            bytes_written=written.get("bytes_written", 0),
+        )
+        if record_rejected:
+            common = {
+                "database": database,
+                "stage": stage,
+                "clickhouse_settings": ch_settings,
+                "dedup_token": token,
+                "source_line_expr": line_expr,
+            }
+            rejected_tag = query_tag + "-rejected"
+            client.command(chunk_sql.stage_rejected_insert_sql(query_tag=rejected_tag, **common))
+            result.rejected = chunk_sql.query_metrics(client, rejected_tag).get("rows_written", 0)
+            needs = client.query(f"SELECT count() FROM {stage} WHERE needs_details").result_rows[0][0]
+            if needs:
+                warned_tag = query_tag + "-warnings"
+                client.command(chunk_sql.stage_warned_insert_sql(query_tag=warned_tag, **common))
+                result.warnings = chunk_sql.query_metrics(client, warned_tag).get("rows_written", 0)
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
 

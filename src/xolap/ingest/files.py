@@ -13,7 +13,8 @@ import glob
 import gzip
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -355,9 +356,7 @@ def _stage_details(
     wanted = client.query(tag(f"SELECT count() FROM {stage} WHERE needs_details", query_tag)).result_rows[0][0]
     if not wanted:
         return []
-    details = stage[:-1] + "_details`"
-    _ACTIVE_STAGES.add((database, details.rsplit("`.`", 1)[-1].strip("`")))
-    try:
+    with staging_table(client, database, query_tag) as details:
         client.command(
             tag(
                 f"CREATE TABLE {details} ENGINE = Memory AS "
@@ -379,14 +378,26 @@ def _stage_details(
                 query_tag,
             )
         ).result_rows
-    finally:
-        client.command(tag(f"DROP TABLE IF EXISTS {details}", query_tag))
-        _ACTIVE_STAGES.discard((database, details.rsplit("`.`", 1)[-1].strip("`")))
     return [
         LineError(name, _line_number(blank, row), warning, raw[:MAX_RAW_LINE_CHARS], "warning")
         for row, raw, line_warnings in rows
         for warning in line_warnings
     ]
+
+
+@contextmanager
+def staging_table(client: ClickHouseClient, database: str, query_tag: str) -> Iterator[str]:
+    """A fresh staging table name (`db`.`_ingest_stage_…`, quoted) for the caller to create: drop_stale_stages
+    leaves it alone while the block runs, and it is dropped after."""
+    name = f"{STAGE_PREFIX}{uuid.uuid4().hex}"
+    _ACTIVE_STAGES.add((database, name))
+    try:
+        yield f"`{database}`.`{name}`"
+    finally:
+        try:
+            client.command(tag(f"DROP TABLE IF EXISTS `{database}`.`{name}`", query_tag))
+        finally:
+            _ACTIVE_STAGES.discard((database, name))
 
 
 def drop_stale_stages(client: ClickHouseClient, settings: Settings) -> list[str]:
