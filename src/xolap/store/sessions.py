@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from xolap.store.accounts import password_fingerprint
+from xolap.store.affected import affected_rows
 from xolap.store.models import User, WebSession
 
 IDLE_TIMEOUT = timedelta(hours=12)
@@ -103,7 +104,7 @@ def revoke(session: Session, user_id: int, record_id: int, reason: str) -> bool:
         .where(WebSession.id == record_id, WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
         .values(revoked_at=func.now(), revoked_reason=reason[:40])
     )
-    return result.rowcount > 0
+    return affected_rows(result) > 0
 
 
 def revoke_all(session: Session, user_id: int, reason: str, *, keep: int | None = None) -> int:
@@ -111,4 +112,4 @@ def revoke_all(session: Session, user_id: int, reason: str, *, keep: int | None 
     query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
     if keep is not None:
         query = query.where(WebSession.id != keep)
-    return session.execute(query.values(revoked_at=func.now(), revoked_reason=reason[:40])).rowcount
+    return affected_rows(session.execute(query.values(revoked_at=func.now(), revoked_reason=reason[:40])))

@@ -16,7 +16,7 @@ import copy
 import csv
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -76,7 +76,7 @@ async def project_dependency(project=Depends(auth.require_project_access)) -> An
     return project_scope(project)
 
 
-SCOPE_DEPENDENCIES: dict[str, Callable[..., AnalyticsScope]] = {
+SCOPE_DEPENDENCIES: dict[str, Callable[..., Awaitable[AnalyticsScope]]] = {
     "section": section_dependency,
     "project": project_dependency,
 }

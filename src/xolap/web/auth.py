@@ -162,6 +162,7 @@ def resolve_principal(request: Request) -> Principal:
         return cached
     principal, key, load = _principal_source(request)
     if principal is None:
+        assert key is not None and load is not None  # _principal_source names a lookup whenever it has no principal
         principal = access_cache.cached(access_database(request), key, load)
     request.state.principal = principal
     return principal
@@ -183,6 +184,7 @@ async def current_principal(request: Request) -> Principal:
         return cached
     principal, key, load = _principal_source(request)
     if principal is None:
+        assert key is not None and load is not None  # _principal_source names a lookup whenever it has no principal
         principal = await _access_fact(request, key, load)
     request.state.principal = principal
     return principal
