@@ -98,6 +98,7 @@ def server_time_ms(header: str, metric: str = "app") -> float | None:
 def install(app: Starlette) -> None:
     """Wrap the whole middleware stack, outside Starlette's error middleware, so 500 pages get the headers too."""
     build = app.build_middleware_stack
+    # Starlette has no hook outside its error middleware: its stack builder is wrapped, hence the method-assign ignore.
     app.build_middleware_stack = lambda: ServerTimingMiddleware(  # type: ignore[method-assign]
         SecurityHeadersMiddleware(build())
     )
