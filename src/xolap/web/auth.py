@@ -44,6 +44,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from xolap.runtime import Runtime
 from xolap.store import access_cache, accounts, flags
 from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
@@ -121,7 +122,7 @@ def access_database(request: Request) -> str:
     return key
 
 
-def _token_principal(runtime, token: str) -> Principal:
+def _token_principal(runtime: Runtime, token: str) -> Principal:
     with runtime.sessions() as session:
         user = accounts.user_for_token(session, token)
         principal = _for_user(session, user, "api_token") if user is not None else Principal(via="invalid_token")
@@ -129,7 +130,7 @@ def _token_principal(runtime, token: str) -> Principal:
     return principal
 
 
-def _session_principal(runtime, sid: str) -> Principal:
+def _session_principal(runtime: Runtime, sid: str) -> Principal:
     with runtime.sessions() as session:
         live = session_records.find_live(session, sid)
         principal = ANONYMOUS
