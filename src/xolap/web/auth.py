@@ -297,6 +297,16 @@ def lookup_scope(request: Request, kind: str, slug: str):
     return access_cache.cached(access_database(request), key, load)
 
 
+async def lookup_scope_async(request: Request, kind: str, slug: str):
+    """lookup_scope for async code: no thread hop when the process holds the answer."""
+    return await _access_fact(request, *_scope_fact(request, kind, slug))
+
+
+async def flags_enabled_async(request: Request, *wanted: tuple[str, str, int]) -> list[bool]:
+    """flags_enabled for async code: no thread hop when the process holds the answer."""
+    return list(await _access_fact(request, *_flags_fact(request, wanted)))
+
+
 @dataclass(frozen=True)
 class _ScopeRule:
     """What it takes to see one kind of scope's analytics."""

@@ -10,6 +10,7 @@ import json
 from importlib import resources
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from xolap.analytics.categories import list_categories
 from xolap.store import flags
@@ -25,7 +26,7 @@ from xolap.web.api_analytics import (
 from xolap.web.api_analytics import (
     router as api_router,
 )
-from xolap.web.auth import flags_enabled, lookup_scope, resolve_principal
+from xolap.web.auth import flags_enabled_async, lookup_scope_async, resolve_principal
 from xolap.web.negotiation import render, wants_json
 
 router = APIRouter(tags=["dashboards"])
@@ -63,21 +64,31 @@ def _dates(start: str | None, end: str | None):
     return first, last
 
 
-def parent_project(request: Request, scope: AnalyticsScope) -> dict | None:
-    """The section's project: its scope, and whether the caller may open its dashboard (only then is it a link)."""
-    if scope.project_id is None:
+async def parent_project(request: Request, scope: AnalyticsScope) -> dict | None:
+    """The section's project: its scope, and whether the caller may open its dashboard (only then is it a link).
+    Access facts come from the process's cache without a thread hop (a lookup it lacks runs in the threadpool)."""
+    if scope.kind != "section" or scope.project_id is None:
         return None
     principal = resolve_principal(request)
-    project = lookup_scope(request, "project", str(scope.project_id))  # access facts: cached per process
+    project = await lookup_scope_async(request, "project", str(scope.project_id))
     if project is None:
         return None
-    may_open = principal.can_see_project(project) and all(
-        flags_enabled(request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", project.id))
+    enabled = await flags_enabled_async(
+        request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", int(project.id))
     )
-    return {"scope": project_scope(project), "may_open": may_open}
+    return {"scope": project_scope(project), "may_open": principal.can_see_project(project) and all(enabled)}
 
 
-def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):
+async def dashboard_answer(request: Request, scope: AnalyticsScope, start: str | None, end: str | None):
+    """The HTML page is CPU work once its access facts are at hand, so it renders here without a thread hop; the
+    JSON form asks ClickHouse for the summary, so it runs in the threadpool."""
+    project = await parent_project(request, scope)
+    if wants_json(request):
+        return await run_in_threadpool(dashboard_page, request, scope, start, end, project)
+    return dashboard_page(request, scope, start, end, project)
+
+
+def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, end: str | None, project: dict | None):
     date_error = None
     try:
         first, last = _dates(start, end)
@@ -90,7 +101,7 @@ def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, e
     context = {
         "date_error": date_error,
         "scope": scope,
-        "project": parent_project(request, scope) if scope.kind == "section" else None,
+        "project": project,
         "categories": list_categories(scope.kind),
         "start": first.isoformat() if first else "",
         "end": last.isoformat() if last else "",
@@ -114,13 +125,13 @@ def summary_fragment(request: Request, scope: AnalyticsScope, start: str | None,
 
 
 @router.get("/sections/{slug}/analytics", name="section_dashboard")
-def section_dashboard(
+async def section_dashboard(
     request: Request,
     scope: AnalyticsScope = Depends(section_dependency),
     start: str | None = None,
     end: str | None = None,
 ):
-    return dashboard_page(request, scope, start, end)
+    return await dashboard_answer(request, scope, start, end)
 
 
 @router.get("/sections/{slug}/analytics/summary", name="section_dashboard_summary")
@@ -134,13 +145,13 @@ def section_summary(
 
 
 @router.get("/projects/{slug}/analytics", name="project_dashboard")
-def project_dashboard(
+async def project_dashboard(
     request: Request,
     scope: AnalyticsScope = Depends(project_dependency),
     start: str | None = None,
     end: str | None = None,
 ):
-    return dashboard_page(request, scope, start, end)
+    return await dashboard_answer(request, scope, start, end)
 
 
 @router.get("/projects/{slug}/analytics/summary", name="project_dashboard_summary")
