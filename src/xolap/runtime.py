@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import procrastinate
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,15 @@ from xolap.store.db import sessions
 from xolap.store.postgres import libpq_url
 
 
+class InProcessWorker(Protocol):
+    """A worker `xolap serve` runs in its own thread (jobs.WorkerThread, supervisor.Supervised), as health reads it."""
+
+    @property
+    def restarts(self) -> int: ...
+
+    def is_alive(self) -> bool: ...
+
+
 @dataclass
 class Runtime:
     """One process's handles (settings, ClickHouse, Postgres sessions, jobs, workers), each attribute typed."""
@@ -29,7 +39,7 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
     _jobs: procrastinate.App | None = None
     # In-process workers by component name ("job_worker", "etl_worker"), set by `xolap serve`, read by health.
-    workers: dict[str, object] = field(default_factory=dict)
+    workers: dict[str, InProcessWorker] = field(default_factory=dict)
     # Lines `xolap serve` prints under its ready message (the demo's logins), left by start-up hooks.
     announcements: list[str] = field(default_factory=list)
 

@@ -332,12 +332,12 @@ def _worker_state(runtime: Runtime, name: str) -> tuple[bool, str | None, dict[s
     """(ok, error, detail) of an in-process worker `xolap serve` started, None when it runs none of that name."""
     from xolap.component_status import board
 
-    worker = getattr(runtime, "workers", {}).get(name)
+    worker = runtime.workers.get(name)
     if worker is None:
         return None
     state = board.get(name)
     alive = worker.is_alive()
-    detail = {"alive": alive, "restarts": getattr(worker, "restarts", 0)}
+    detail = {"alive": alive, "restarts": worker.restarts}
     if not alive:
         return False, (state.last_error if state else None) or "the worker thread is not running", detail
     if state is not None and state.ok is False:
