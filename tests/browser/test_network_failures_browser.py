@@ -69,3 +69,31 @@ def test_a_summary_request_stopped_by_the_page_says_so_and_logs_no_error(page, l
     apply_dates(page, "2026-08-01", "2026-10-30")
     page.wait_for_selector("#summary .summary-card", timeout=15_000)
     assert logged == []
+
+
+def test_a_chart_or_query_the_server_does_not_answer_says_so_in_plain_words(page, log_in):
+    logged = page_errors(page)
+    open_section(page, log_in)
+    page.route("**/analytics/categories/assessment*", lambda route: route.abort("connectionrefused"))
+    page.click("#tab-assessment")
+    page.wait_for_selector("#panel-assessment .chart .error", timeout=15_000)
+    assert page.locator("#panel-assessment .chart .error-message").inner_text() == (
+        "This chart could not be loaded: the server could not be reached; check your connection and try again"
+    )
+    # the custom tab's run, and an export, say the same
+    page.click("#tab-custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    page.route("**/analytics/query", lambda route: route.abort("failed"))
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_selector("#panel-custom .query-error:not([hidden]) .error-message", timeout=15_000)
+    assert page.locator("#panel-custom .query-error .error-message").inner_text() == (
+        "No answer from the server: the server could not be reached; check your connection and try again"
+    )
+    assert page.locator("#panel-custom [data-action=run]").is_enabled()
+    page.route("**/analytics/export*", lambda route: route.abort("failed"))
+    page.click("#panel-custom [data-export-custom=csv]")
+    page.wait_for_function(
+        "() => document.querySelector('#panel-custom .status').textContent.startsWith('Export failed: the server')"
+    )
+    page.wait_for_timeout(300)
+    assert logged == []

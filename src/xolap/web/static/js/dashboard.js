@@ -51,14 +51,20 @@
     return "";
   }
 
+  // No answer at all (server stopped, connection refused, request aborted) is an error in plain words, kind
+  // "unreachable", never the browser's "Failed to fetch".
+  const UNREACHABLE = "the server could not be reached; check your connection and try again";
   async function request(method, path, body) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET") headers[csrfHeader] = csrf;
-    const response = await fetch(api + path, {
-      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return response;
+    try {
+      return await fetch(api + path, {
+        method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw Object.assign(new Error(UNREACHABLE), { kind: "unreachable", detail: String((error && error.message) || error) });
+    }
   }
 
   async function json(method, path, body) {
@@ -249,7 +255,14 @@
 
   async function exportTo(path, body, fallback, status) {
     status.textContent = "Exporting…";
-    const response = body === undefined ? await request("GET", path) : await request("POST", path, body);
+    let response;
+    try {
+      response = body === undefined ? await request("GET", path) : await request("POST", path, body);
+    } catch (error) {
+      status.textContent = "Export failed: " + error.message;
+      status.className = "status error";
+      return;
+    }
     if (!response.ok) {
       let message = response.statusText;
       try { const data = await response.json(); message = (data.error && data.error.message) || data.detail || message; } catch (_) { /* not JSON */ }
@@ -388,7 +401,8 @@
       const data = await json("GET", `/categories/${encodeURIComponent(key)}${query ? "?" + query : ""}`);
       await renderChartPanel(panel, data);
     } catch (error) {
-      chart.replaceChildren(errorMessage("error", error.message, error.detail));
+      const message = error.kind === "unreachable" ? "This chart could not be loaded: " + error.message : error.message;
+      chart.replaceChildren(errorMessage("error", message, error.detail));
       delete chart.dataset.drawn;
       panel.querySelector(".details").replaceChildren();
       for (const node of panel.querySelectorAll(".category-table, .grain")) node.remove();
@@ -637,6 +651,7 @@
     too_many_rows: "The result is too large", too_many_rows_read: "The query reads too many rows",
     too_many_bytes_read: "The query reads too much data", memory: "The query needs too much memory",
     unavailable: "The analytics engine is not available", title: "Give it a title",
+    unreachable: "No answer from the server",
   };
 
   // An error replaces the previous result: no chart, rows or row count from an earlier run stay on screen.
