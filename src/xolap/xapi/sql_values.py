@@ -42,8 +42,11 @@ def object_map(raw: str) -> str:
 
 
 def text_of(raw: str) -> str:
-    """A text column's value from present raw JSON: a string as it is, anything else in Torus's JSON spelling."""
-    return f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), {torus_json.dumps_sql(raw)})"
+    """A text column's value from present raw JSON: a string as it is, anything else in Torus's JSON spelling
+    (evaluated eagerly, QUERY_SETTINGS: a string reaches the spelling as '', which costs nothing to spell)."""
+    is_string = f"startsWith({raw}, '\"')"
+    not_string = f"if({is_string}, '', {raw})"
+    return f"if({is_string}, JSONExtractString({raw}), {torus_json.dumps_sql(not_string)})"
 
 
 def warning_value(raw: str) -> str:

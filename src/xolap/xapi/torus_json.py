@@ -122,6 +122,9 @@ def _sql_literal(text: str) -> str:
 
 def _string_sql(s: str) -> str:
     """A ClickHouse String expression `s` → Python's ensure_ascii JSON string literal."""
+    # Queries run with short-circuit evaluation off (xolap.xapi.sql_values.QUERY_SETTINGS), so the per-character
+    # escape is computed for every string: a plain one is handed to it as '' (no characters to spell).
+    plain = f"match({s}, {_sql_literal(_PLAIN_ASCII)})"
     code_points = (
         "arrayMap(c -> multiIf(length(c) = 1, toUInt32(reinterpretAsUInt8(c)), "
         "length(c) = 2, (toUInt32(reinterpretAsUInt8(c)) - 192) * 64 + (toUInt32(reinterpretAsUInt8(substring(c, 2, 1))) - 128), "
@@ -129,7 +132,7 @@ def _string_sql(s: str) -> str:
         "+ (toUInt32(reinterpretAsUInt8(substring(c, 3, 1))) - 128), "
         "(toUInt32(reinterpretAsUInt8(c)) - 240) * 262144 + (toUInt32(reinterpretAsUInt8(substring(c, 2, 1))) - 128) * 4096 "
         "+ (toUInt32(reinterpretAsUInt8(substring(c, 3, 1))) - 128) * 64 + (toUInt32(reinterpretAsUInt8(substring(c, 4, 1))) - 128)), "
-        f"extractAll({s}, '(?s).'))"
+        f"extractAll(if({plain}, '', {s}), '(?s).'))"
     )
     hex4 = "leftPad(lower(hex(toUInt16({v}))), 4, '0')"
     escaped = (
@@ -139,7 +142,7 @@ def _string_sql(s: str) -> str:
         f"concat('\\\\u', {hex4.format(v='55296 + intDiv(p - 65536, 1024)')}, '\\\\u', {hex4.format(v='56320 + ((p - 65536) % 1024)')})), "
         f"{code_points}))"
     )
-    return f"if(match({s}, {_sql_literal(_PLAIN_ASCII)}), concat('\"', {s}, '\"'), concat('\"', {escaped}, '\"'))"
+    return f"if({plain}, concat('\"', {s}, '\"'), concat('\"', {escaped}, '\"'))"
 
 
 def bind(names: str, values: list[str], body: str) -> str:
