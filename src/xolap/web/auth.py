@@ -35,14 +35,16 @@ Pages answer JSON too: use xolap.web.negotiation.render(request, template, conte
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from xolap.runtime import Runtime
 from xolap.store import access_cache, accounts, flags
@@ -170,13 +172,24 @@ def resolve_principal(request: Request) -> Principal:
 
 
 async def _access_fact(request: Request, key: tuple, load: Callable[[], Any]) -> Any:
-    """An access fact on the event loop when the process has it (no thread hop), else looked up in the threadpool."""
+    """An access fact on the event loop when the process has it (no thread hop), else looked up on threads of
+    their own (_ACCESS_LOOKUPS)."""
     database = getattr(request.app.state, "access_database", None)
     if database is not None:
         found = access_cache.peek(database, key)
         if found is not access_cache.MISSING:
             return found
-    return await run_in_threadpool(lambda: access_cache.cached(access_database(request), key, load))
+    lookup = partial(_cached_fact, request, key, load)
+    return await asyncio.get_running_loop().run_in_executor(_ACCESS_LOOKUPS, lookup)
+
+
+def _cached_fact(request: Request, key: tuple, load: Callable[[], Any]) -> Any:
+    return access_cache.cached(access_database(request), key, load)
+
+
+# Threads of their own for access lookups, so a request never waits for a threadpool token behind slow analytics
+# work (custom queries, exports) to learn who is asking.
+_ACCESS_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="xolap-access")
 
 
 async def current_principal(request: Request) -> Principal:
