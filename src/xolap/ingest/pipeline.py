@@ -281,11 +281,12 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
                 line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings
             )
             rows.append(row)
-            found.extend(
-                experiment_attributions.statement_rows(
-                    line, dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
+            if experiment_attributions.may_name_attributions(line):  # most lines: no row dict to build
+                found.extend(
+                    experiment_attributions.statement_rows(
+                        line, dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
+                    )
                 )
-            )
             if line_warnings:
                 raw = line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")
                 warnings.extend(LineError(source_file, number, w, raw, "warning") for w in line_warnings)

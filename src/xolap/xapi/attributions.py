@@ -184,9 +184,14 @@ def attribution_rows(statement: dict, row: dict[str, Any], warnings: list[str]) 
     return out
 
 
+def may_name_attributions(line: bytes) -> bool:
+    """Whether the line may hold the extension: its name appears, or a \\u escape could hide it."""
+    return b"experiment_attributions" in line or b"\\u" in line
+
+
 def statement_rows(line: bytes, row: dict[str, Any], warnings: list[str]) -> list[list[Any]]:
     """attribution_rows for a line already mapped to `row` (only lines naming the extension are parsed again)."""
-    if b"experiment_attributions" not in line and b"\\u" not in line:  # only \u escapes could hide the key
+    if not may_name_attributions(line):
         return []
     return attribution_rows(torus_json.loads(line), row, warnings)
 
