@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from xolap.analytics import executor
 from xolap.analytics.date_window import dated
-from xolap.analytics.guard import GuardedQuery, guard, is_guard_scope
+from xolap.analytics.guard import GuardedQuery, GuardScope, guard, is_guard_scope
 from xolap.analytics.scope_wall import scope_wall
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
@@ -34,6 +35,14 @@ def guarded_sql(sql: str, scope: str, database: str) -> GuardedQuery:
         raise EmptyQuery("sql: the query is empty")
     if not is_guard_scope(scope):
         raise ValueError(f"unknown scope {scope!r}: use section, project or admin")
+    return _guarded_once(sql, scope, database)
+
+
+@lru_cache(maxsize=512)
+def _guarded_once(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
+    """The guard's answer, kept per process: it depends only on these three (the scope id is bound when the query
+    runs) and a GuardedQuery is immutable, so a dashboard's repeated custom query or export is parsed once. A
+    refusal raises and is not kept."""
     return guard(sql, scope=scope, database=database)
 
 
