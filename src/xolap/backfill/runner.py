@@ -110,7 +110,10 @@ def _insert(
     token: str | None,
     record_rejected: bool,
     on_progress=None,
+    single_pass: bool = False,
 ) -> ChunkResult:
+    """One INSERT … SELECT of a pattern (manual run, streamed) or, with single_pass (a chunk: a bounded number of
+    objects), statements read once into a staging table (_insert_staged)."""
     client = thread_client(settings)
     started = time.perf_counter()
     chunk_sql.check_row_format(
@@ -122,7 +125,7 @@ def _insert(
         clickhouse_settings=ch_settings,
         query_tag=query_tag + "-describe",
     )
-    if fmt == "JSONAsString" and on_progress is None and _target_name(target_table) == "raw_events":
+    if single_pass and fmt == "JSONAsString" and _target_name(target_table) == "raw_events":
         return _insert_staged(
             settings,
             target_table=target_table,
@@ -466,7 +469,8 @@ def run_chunk(
     dry_run: bool = False,
     record_rejected: bool = True,
 ) -> ChunkResult:
-    """One chunk: a single INSERT … SELECT FROM s3('<common dir>/{k1,k2,…}') with a deterministic dedup token."""
+    """One chunk: its objects (s3('<common dir>/{k1,k2,…}')) read once into a staging table for statements
+    (JSONAsString into raw_events), else one INSERT … SELECT; deterministic dedup tokens either way."""
     url = object_url(settings, chunk.bucket, chunk.glob)
     query_tag = chunk_tag(run_id, batch_id, chunk.index)
     if dry_run:
@@ -480,6 +484,7 @@ def run_chunk(
         ch_settings=ch_settings,
         token=dedup_token(run_id, batch_id, chunk),
         record_rejected=record_rejected,
+        single_pass=True,
     )
 
 
