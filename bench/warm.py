@@ -97,7 +97,66 @@ def profile(app, cookies, path: str, headers: dict, runs: int = 200) -> str:
     return out.getvalue()
 
 
-def run(data_dir: Path, runs: int, want_profile: bool) -> dict:
+def concurrent_http(app, cookies, paths: list[str], clients: int, seconds: float) -> dict:
+    """`clients` threads asking warm tabs over HTTP of an in-process uvicorn (one event loop, as `xolap serve`) for
+    `seconds`: requests/s, client latency and server time (the client threads share this process's GIL)."""
+    import random
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    port = http_load.free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    while not server.started:
+        time.sleep(0.05)
+    latencies: list[float] = []
+    server_times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", cookies=cookies, timeout=30) as http:
+            stop_at = time.monotonic() + seconds
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                response = http.get(rng.choice(paths), headers={"Accept": "application/json"})
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    if response.status_code != 200:
+                        errors.append(f"HTTP {response.status_code}")
+                        continue
+                    latencies.append(elapsed)
+                    server_times.append(server_ms(response))
+
+    try:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+    finally:
+        server.should_exit = True
+        serving.join(10)
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "client_p50_ms": round(http_load.percentile(latencies, 0.5), 2),
+        "client_p95_ms": round(http_load.percentile(latencies, 0.95), 2),
+        "server_p50_ms": round(http_load.percentile(server_times, 0.5), 3),
+        "server_p95_ms": round(http_load.percentile(server_times, 0.95), 3),
+        "errors": len(errors),
+    }
+
+
+def run(data_dir: Path, runs: int, want_profile: bool, clients: int = 0, seconds: float = 10) -> dict:
     from xolap.config import load_settings
     from xolap.runtime import Runtime
     from xolap.store import accounts
@@ -127,6 +186,8 @@ def run(data_dir: Path, runs: int, want_profile: bool) -> dict:
                 browser, [f"/sections/{user['slug']}/analytics"], {"Accept": "text/html"}, runs
             ),
         }
+        if clients:
+            rows["concurrency"] = concurrent_http(app, dict(browser.cookies), tabs, clients, seconds)
         profiles = {}
         if want_profile:
             page = f"/sections/{user['slug']}/analytics"
@@ -143,6 +204,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients on warm tabs (0: skip)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the concurrent clients run")
     parser.add_argument(
         "--no-access-cache", action="store_true", help="look up session, roles, scope and flags in Postgres each time"
     )
@@ -162,7 +225,8 @@ def main() -> None:
             from xolap.store import access_cache
 
             access_cache.CACHE.max_age = 0
-        report = run(data_dir, args.runs, args.profile)
+        report = run(data_dir, args.runs, args.profile, args.clients, args.seconds)
+        concurrency = report["rows"].pop("concurrency", None)
         for name, text in report.pop("profiles").items():
             print(f"\n==== cProfile, 200 warm requests: {name}\n{text}")
         print(
@@ -174,6 +238,14 @@ def main() -> None:
         for name, row in report["rows"].items():
             verdict = "PASS" if row["pass"] else "MISS"
             print(f"{name:32} | {row['n']:>5} | {row['p50_ms']:>8.3f} | {row['p95_ms']:>8.3f} | {verdict}")
+        if concurrency:
+            c = concurrency
+            print(
+                f"{c['clients']} clients over HTTP, warm tabs: {c['requests_per_s']} requests/s; client p50/p95 "
+                f"{c['client_p50_ms']}/{c['client_p95_ms']} ms; server p50/p95 {c['server_p50_ms']}/"
+                f"{c['server_p95_ms']} ms; errors {c['errors']}"
+            )
+            report["concurrency"] = concurrency
         print(json.dumps(report, indent=2))
     finally:
         if args.keep is None:
