@@ -308,3 +308,17 @@ def test_concurrent_loads_during_writes_never_keep_a_stale_answer():
     reader.join(5)
     assert cache.get("k", lambda: next(answers)) == "new"
     assert cache.get("k", lambda: "never") == "new"  # kept once loaded undisturbed
+
+
+def test_a_deleted_api_token_is_refused_on_the_very_next_request(world):
+    """Deleted through the account page's JSON form (a web front door), not a store call in the test."""
+    app, client, _tokens, runtime = world
+    browser = signed_in(app)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', browser.get("/account").text).group(1)
+    created = browser.post("/account/tokens", data={"name": "short-lived", "csrf_token": csrf}, headers=JSON)
+    assert created.status_code == 201, created.text
+    token = bearer(created.json()["token"])
+    warm(client, A + "/summary", token)
+    deleted = browser.post(f"/account/tokens/{created.json()['id']}/delete", data={"csrf_token": csrf}, headers=JSON)
+    assert deleted.status_code == 200, deleted.text
+    assert client.get(A + "/summary", headers=token).status_code == 403
