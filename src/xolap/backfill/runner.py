@@ -242,7 +242,7 @@ def _insert_staged(
             bytes_written=written.get("bytes_written", 0),
         )
         if record_rejected:
-            common = {
+            common: dict[str, Any] = {
                 "database": database,
                 "stage": stage,
                 "clickhouse_settings": ch_settings,
