@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fastapi.responses import Response  # noqa: E402
 
-from xolap.analytics import result_cache  # noqa: E402
+from xolap.analytics import result_cache, rollups  # noqa: E402
 from xolap.analytics.categories import event_summary, list_categories, run_category  # noqa: E402
 from xolap.analytics.categories.model import QueryContext  # noqa: E402
-from xolap.analytics.categories.registry import get_category  # noqa: E402
+from xolap.analytics.categories.registry import get_category, with_rollup_builds  # noqa: E402
 from xolap.clickhouse.client import connect, thread_client  # noqa: E402
 from xolap.clickhouse.events import READ_SETTINGS  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
@@ -164,6 +164,31 @@ def pick_targets(client) -> dict:
             "sections": int(projects[0][2]),
         },
     }
+
+
+def rollup_builds(client, targets: dict) -> list[dict]:
+    """Per target: the first build of its rollup slices (every slice stale) and a check when all are current."""
+    results = []
+    for target_name, target in targets.items():
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            builds = rollups.current_builds(client, DB, target["scope"], target["id"])
+            times.append((time.perf_counter() - started) * 1000)
+        results.append(
+            {
+                "target": target_name,
+                "slices": len(builds),
+                "build_ms": round(times[0], 1),
+                "check_ms": round(times[1], 1),
+            }
+        )
+        print(
+            f"  rollups {target_name:16} {len(builds)} slices: build {times[0]:7.1f} ms, check {times[1]:5.1f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+    return results
 
 
 def call(client, settings, key: str, scope: str, scope_id: int) -> float:
@@ -379,10 +404,11 @@ def print_baseline(single: list[dict], pg: dict, warm: list[dict], goal: dict) -
 
 def explain(client, settings, key: str, target: dict) -> str:
     category = get_category(key, target["scope"])
-    sql = category.build_sql(QueryContext(DB, target["scope"]))
+    ctx = QueryContext(DB, target["scope"])
+    sql = category.build_sql(ctx)
     rows = client.query(
         f"EXPLAIN indexes = 1 {sql}",
-        parameters={"xolap_scope_id": target["id"]},
+        parameters=with_rollup_builds(client, settings, ctx, sql, target["id"]),
         settings={"do_not_merge_across_partitions_select_final": 1},
     ).result_rows
     return "\n".join(row[0] for row in rows)
@@ -479,6 +505,7 @@ def main() -> None:
             info = generate(client, args.events)
             (data_dir / "bench-info.json").write_text(json.dumps(info))
         else:
+            Migrator(client, RenderContext(DB)).up()  # kept data from before a new migration (e.g. the rollups)
             info = json.loads((data_dir / "bench-info.json").read_text())
         targets = pick_targets(client)
         if args.targets:
@@ -492,6 +519,7 @@ def main() -> None:
                 if args.explain in keys_for(target["scope"]):
                     print(f"== {name}\n{explain(client, settings, args.explain, target)}")
             return
+        built = rollup_builds(client, targets)
         single = single_client(client, settings, targets, args.runs)
         conc = None if args.skip_concurrency else concurrent(settings, targets, args.clients, args.rounds)
         pg = None if args.skip_postgres else postgres_baseline(client, settings, targets, args.pg_runs)
@@ -507,6 +535,7 @@ def main() -> None:
             "goals": goal,
             "read_settings": READ_SETTINGS,
             "load_average_after": load,
+            "rollup_builds": built,
             "single_client": single,
             "concurrency": conc,
             "postgres": pg,

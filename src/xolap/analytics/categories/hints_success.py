@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, percent, tip_count, tip_percent
-from xolap.analytics.categories.sql import date_filter, events, score_fraction
+from xolap.analytics.categories.sql import date_filter, day_filter, events, score_fraction
 
 MAX_HINT_GROUP = 3
 
 
-def build_sql(ctx: QueryContext) -> str:
-    return f"""SELECT
+_OUTER = f"""SELECT
     hints,
     if(hints = {MAX_HINT_GROUP}, '{MAX_HINT_GROUP}+', toString(hints)) AS hints_label,
     attempts,
     round(successes / attempts * 100, 1) AS success_rate_pct,
     round(avg_score * 100, 1) AS avg_score_pct
-FROM (
+FROM ("""
+
+
+def build_sql(ctx: QueryContext) -> str:
+    """From the part-attempt rollup (xolap.analytics.rollups): counts exact as raw_sql; the average score sums the
+    same held scores in another order (equal up to float rounding)."""
+    return f"""{_OUTER}
+    SELECT
+        least(r.hints, {MAX_HINT_GROUP}) AS hints,
+        sum(r.attempts) AS attempts,
+        sum(r.successes) AS successes,
+        if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) AS avg_score
+    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_part_attempts")} AS r
+    WHERE 1 = 1{day_filter(ctx)}
+    GROUP BY hints
+)
+ORDER BY hints"""
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return f"""{_OUTER}
     SELECT
         least(ifNull(hints_requested, 0), {MAX_HINT_GROUP}) AS hints,
         count() AS attempts,

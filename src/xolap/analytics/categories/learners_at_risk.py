@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -19,7 +20,7 @@ from xolap.analytics.categories.spec_parts import (
     tip_count,
     tip_text,
 )
-from xolap.analytics.categories.sql import END_PARAMETER, date_filter, events, score_fraction
+from xolap.analytics.categories.sql import END_PARAMETER, date_filter, day_filter, events, score_fraction
 
 RECENT_DAYS = 14
 INACTIVE_DAYS = 7
@@ -30,11 +31,52 @@ MAX_LEARNERS = 100
 
 
 def build_sql(ctx: QueryContext) -> str:
+    """Per-learner facts from the learner-day rollup (xolap.analytics.rollups), the reference day from the daily
+    rollup; counts and days exact as raw_sql, the average score sums the same held scores in another order."""
+    if ctx.end is not None:
+        reference = f"{{{END_PARAMETER}:Date}}"
+    else:
+        daily = rollups.rollup_source(ctx.database, ctx.scope, "rollup_events_daily")
+        reference = f"(SELECT max(day) FROM {daily} AS d WHERE 1 = 1{day_filter(ctx)})"
+    return _flag(f"""WITH {reference} AS ref_day
+            SELECT
+                l.user_id AS learner,
+                sum(l.events) AS events,
+                sumIf(l.events, l.day > ref_day - {RECENT_DAYS}) AS recent_events,
+                max(l.day) AS last_active,
+                toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
+                sum(l.scored) AS scored_attempts,
+                round(sum(l.score_sum) / nullIf(scored_attempts, 0) * 100, 1) AS avg_score_pct
+            FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_learners_daily")} AS l
+            WHERE 1 = 1{day_filter(ctx)}
+            GROUP BY learner""")
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
     if ctx.end is not None:
         reference = f"{{{END_PARAMETER}:Date}}"
     else:
         reference = f"(SELECT toDate(max(timestamp)) FROM {events(ctx)} AS r WHERE 1 = 1{date_filter(ctx)})"
     scored = "event_type = 'activity_attempt' AND scaled_score IS NOT NULL"
+    return _flag(f"""WITH {reference} AS ref_day
+            SELECT
+                assumeNotNull(user_id) AS learner,
+                count() AS events,
+                countIf(toDate(timestamp) > ref_day - {RECENT_DAYS}) AS recent_events,
+                toDate(max(timestamp)) AS last_active,
+                toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
+                countIf({scored}) AS scored_attempts,
+                round(sumIf({score_fraction("assumeNotNull(scaled_score)")}, {scored}) / nullIf(scored_attempts, 0) * 100,
+                      1) AS avg_score_pct
+            FROM {events(ctx)} AS e
+            WHERE user_id IS NOT NULL{date_filter(ctx)}
+            GROUP BY learner""")
+
+
+def _flag(per_learner: str) -> str:
+    """The flags, reasons and order over one row per learner (events, recent_events, last_active, days_inactive,
+    scored_attempts, avg_score_pct)."""
     return f"""SELECT
     learner, at_risk, reasons, events, recent_events, last_active, days_inactive, scored_attempts, avg_score_pct,
     inactive, low_activity, low_scores
@@ -52,19 +94,7 @@ FROM (
             recent_events < {LOW_ACTIVITY_SHARE} * quantileExact(0.5)(recent_events) OVER () AS low_activity,
             ifNull(scored_attempts >= {MIN_SCORED_ATTEMPTS} AND avg_score_pct < {LOW_SCORE_PCT}, false) AS low_scores
         FROM (
-            WITH {reference} AS ref_day
-            SELECT
-                assumeNotNull(user_id) AS learner,
-                count() AS events,
-                countIf(toDate(timestamp) > ref_day - {RECENT_DAYS}) AS recent_events,
-                toDate(max(timestamp)) AS last_active,
-                toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
-                countIf({scored}) AS scored_attempts,
-                round(sumIf({score_fraction("assumeNotNull(scaled_score)")}, {scored}) / nullIf(scored_attempts, 0) * 100,
-                      1) AS avg_score_pct
-            FROM {events(ctx)} AS e
-            WHERE user_id IS NOT NULL{date_filter(ctx)}
-            GROUP BY learner
+            {per_learner}
         )
     )
 )

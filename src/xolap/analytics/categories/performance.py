@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, DECIMAL_FORMAT, LEGEND, SCHEMA, count, tip_count
-from xolap.analytics.categories.sql import date_filter, events
+from xolap.analytics.categories.sql import date_filter, day_filter, events
 
-
-def build_sql(ctx: QueryContext) -> str:
-    return f"""SELECT
+_OUTER = """SELECT
     b.bucket AS bucket,
     concat(toString(b.bucket * 20), '–', toString(b.bucket * 20 + 20), '%') AS score_range,
     b.attempts AS attempts,
     round(b.avg_hints, 2) AS avg_hints
-FROM (
+FROM ("""
+
+
+def build_sql(ctx: QueryContext) -> str:
+    """From the part-attempt rollup (xolap.analytics.rollups; its score_fifth is this bucket), exact as raw_sql."""
+    return f"""{_OUTER}
+    SELECT
+        assumeNotNull(r.score_fifth) AS bucket,
+        sum(r.attempts) AS attempts,
+        sum(r.hints * r.attempts) / attempts AS avg_hints
+    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_part_attempts")} AS r
+    WHERE r.score_fifth IS NOT NULL{day_filter(ctx)}
+    GROUP BY bucket
+    ORDER BY bucket WITH FILL FROM 0 TO 5
+) AS b
+ORDER BY bucket"""
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return f"""{_OUTER}
     SELECT
         toUInt8(least(greatest(floor(assumeNotNull(scaled_score) * 5), 0), 4)) AS bucket,
         count() AS attempts,

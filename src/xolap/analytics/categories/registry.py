@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from xolap.analytics import rollups
 from xolap.analytics.categories import (
     assessment,
     course_progress,
@@ -23,8 +24,8 @@ from xolap.analytics.categories import (
 )
 from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events, parameters
-from xolap.analytics.executor import QueryError, new_tag, run
+from xolap.analytics.categories.sql import date_filter, day_filter, distinct_learners, events, parameters
+from xolap.analytics.executor import Limits, QueryError, classify_error, new_tag, run
 from xolap.analytics.labels import event_type_labels
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
@@ -76,7 +77,22 @@ def _context(settings: Settings, scope: str, scope_id: int, start: date | None, 
             raise CategoryError(f"{name} must be a date (YYYY-MM-DD); got {value!r}")
     if start is not None and end is not None and start > end:
         raise CategoryError(f"start {start.isoformat()} is after end {end.isoformat()}")
+    # _check_scope refused every other name, so scope is a model.Scope here (a str to the type checker)
     return QueryContext(settings.clickhouse_database, scope, start, end)  # type: ignore[arg-type]
+
+
+def with_rollup_builds(
+    client: ClickHouseClient, settings: Settings, ctx: QueryContext, sql: str, scope_id: int
+) -> dict:
+    """The query's parameters; when it reads rollups, also the builds of the scope's current slices (stale slices are
+    rebuilt first, xolap.analytics.rollups). A failed rebuild raises QueryError."""
+    params = parameters(ctx, scope_id)
+    if f"{{{rollups.BUILDS_PARAMETER}:" in sql:
+        try:
+            params[rollups.BUILDS_PARAMETER] = rollups.current_builds(client, ctx.database, ctx.scope, scope_id)
+        except Exception as exc:  # clickhouse-connect and chDB raise several exception types
+            raise classify_error(exc, Limits.from_settings(settings), query_tag=new_tag()) from exc
+    return params
 
 
 def json_value(value: Any) -> Any:
@@ -112,8 +128,8 @@ def run_category(
     category = get_category(key, scope)
     ctx = _context(settings, scope, scope_id, start, end)
     sql = category.build_sql(ctx)
-    params = parameters(ctx, scope_id)
     try:
+        params = with_rollup_builds(client, settings, ctx, sql, scope_id)
         result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
     except QueryError as exc:
         raise plain_failure(exc, category.title) from exc
@@ -146,6 +162,21 @@ def run_category(
 
 
 def event_summary_sql(ctx: QueryContext) -> str:
+    """The summary cards from the daily rollup (xolap.analytics.rollups), exact as event_summary_raw_sql."""
+    return f"""SELECT
+    r.event_type AS event_type,
+    sum(r.events) AS events,
+    uniqExactMerge(r.learners) AS learners,
+    min(r.first_event) AS first_event,
+    max(r.last_event) AS last_event
+FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_events_daily")} AS r
+WHERE 1 = 1{day_filter(ctx)}
+GROUP BY event_type
+ORDER BY events DESC, event_type"""
+
+
+def event_summary_raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
     return f"""SELECT
     event_type,
     count() AS events,
@@ -169,11 +200,12 @@ def event_summary(
     """Per event type in the scope: events, distinct learners, first and last event time (the summary cards), and
     `label`, the instructor's words for the type ('Question attempts', 'Other' for unknown types)."""
     ctx = _context(settings, scope, scope_id, start, end)
+    sql = event_summary_sql(ctx)
     result = run(
         client,
         settings,
-        event_summary_sql(ctx),
-        parameters=parameters(ctx, scope_id),
+        sql,
+        parameters=with_rollup_builds(client, settings, ctx, sql, scope_id),
         tag=f"category.summary.{new_tag()}",
         readonly=True,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     NAME_LEGEND,
@@ -15,22 +16,47 @@ from xolap.analytics.categories.spec_parts import (
     tip_percent,
     tip_text,
 )
-from xolap.analytics.categories.sql import date_filter, distinct_learners, events, score_fraction
+from xolap.analytics.categories.sql import date_filter, day_filter, distinct_learners, events, score_fraction
 from xolap.analytics.labels import short_names, unique_labels
 
 MAX_SECTIONS = 100
 CONCAT_WIDTH = 220  # each part of the hconcat; concatenated views cannot be sized to a container
 
 
-def build_sql(ctx: QueryContext) -> str:
-    return f"""SELECT
+_OUTER = """SELECT
     concat('Section ', toString(section_id)) AS section,
     section_id,
     learners,
     events,
     round(avg_score * 100, 1) AS avg_score_pct,
     round(completed_views / nullIf(page_views, 0) * 100, 1) AS page_completion_pct
-FROM (
+FROM ("""
+
+
+def build_sql(ctx: QueryContext) -> str:
+    """From the daily rollup (xolap.analytics.rollups): learners merged exactly from their uniqExact states, counts
+    exact as raw_sql; the average score sums the same held scores in another order."""
+    activity = "r.event_type = 'activity_attempt'"
+    return f"""{_OUTER}
+    SELECT
+        assumeNotNull(r.section_id) AS section_id,
+        uniqExactMerge(r.learners) AS learners,
+        sum(r.events) AS events,
+        if(sumIf(r.scored, {activity}) = 0, NULL, sumIf(r.score_sum, {activity}) / sumIf(r.scored, {activity}))
+            AS avg_score,
+        sumIf(r.events, r.event_type = 'page_viewed') AS page_views,
+        sumIf(r.completed, r.event_type = 'page_viewed') AS completed_views
+    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_events_daily")} AS r
+    WHERE r.section_id IS NOT NULL{day_filter(ctx)}
+    GROUP BY section_id
+)
+ORDER BY events DESC, section_id
+LIMIT {MAX_SECTIONS}"""
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return f"""{_OUTER}
     SELECT
         assumeNotNull(section_id) AS section_id,
         {distinct_learners()} AS learners,

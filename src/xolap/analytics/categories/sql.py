@@ -31,6 +31,16 @@ def date_filter(ctx: QueryContext, column: str = "timestamp") -> str:
     return "".join(parts)
 
 
+def day_filter(ctx: QueryContext, column: str = "day") -> str:
+    """` AND ...` predicates for the optional date range over a Date column (a rollup's day), or ''."""
+    parts = []
+    if ctx.start is not None:
+        parts.append(f" AND {column} >= {{{START_PARAMETER}:Date}}")
+    if ctx.end is not None:
+        parts.append(f" AND {column} <= {{{END_PARAMETER}:Date}}")
+    return "".join(parts)
+
+
 def parameters(ctx: QueryContext, scope_id: int) -> dict[str, object]:
     values: dict[str, object] = {SCOPE_PARAMETER: scope_id}
     if ctx.start is not None:
@@ -66,8 +76,10 @@ def title_project() -> str:
 
 def score_fraction(column: str = "scaled_score") -> str:
     """The scaled score held to 0..1 for averages shown in percent: xAPI allows -1..1 and statements are stored as
-    sent, so a score below 0 counts as 0% and one above 1 as 100% (counts of attempts are unchanged)."""
-    return f"least(greatest({column}, 0), 1)"
+    sent, so a score below 0 counts as 0% and one above 1 as 100% (counts of attempts are unchanged). No score stays
+    NULL, so averages skip it: greatest()/least() skip NULL arguments in this ClickHouse, which made an unscored
+    attempt a 0% one."""
+    return f"if({column} IS NULL, NULL, least(greatest({column}, 0), 1))"
 
 
 def distinct_learners(condition: str | None = None) -> str:

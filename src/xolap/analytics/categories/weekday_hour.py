@@ -6,6 +6,7 @@ summary cards already give learners per event type.
 
 from __future__ import annotations
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -15,13 +16,33 @@ from xolap.analytics.categories.spec_parts import (
     band_height,
     tip_count,
 )
-from xolap.analytics.categories.sql import date_filter, events
+from xolap.analytics.categories.sql import date_filter, day_filter, events
 
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
+_NAMES = "[" + ", ".join(f"'{name}'" for name in DAY_NAMES) + "]"
+
+
 def build_sql(ctx: QueryContext) -> str:
-    names = "[" + ", ".join(f"'{name}'" for name in DAY_NAMES) + "]"
+    """Events per weekday and hour from the hourly rollup (xolap.analytics.rollups), exact as raw_sql."""
+    return f"""SELECT
+    weekday,
+    arrayElement({_NAMES}, weekday) AS day_name,
+    hour,
+    events
+FROM (
+    SELECT toDayOfWeek(day) AS weekday, hour, sum(events) AS events
+    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_hourly")} AS r
+    WHERE 1 = 1{day_filter(ctx)}
+    GROUP BY weekday, hour
+)
+ORDER BY weekday, hour"""
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    names = _NAMES
     return f"""SELECT
     weekday,
     arrayElement({names}, weekday) AS day_name,

@@ -1,0 +1,154 @@
+"""Exact daily rollups of raw_events for the curated dashboards: which slices are current, rebuilding stale ones, and
+the rollup read a category's SQL uses (docs/rollups.md).
+
+A slice is one scope (section or project) in one monthly partition of raw_events. Its build id hashes the scope,
+the partition and the partition's token: a hash of the names, row counts and modification times of the partition's
+active parts (system.parts, no data read). Parts never change in place: an insert, a merge, a lightweight DELETE
+(LRS voiding) or a mutation gives new part names, a dropped partition leaves the list, so the token changes with
+any change of the partition's rows. A slice is built from the deduplicated read (raw_events FINAL, the same read the
+raw categories use) with INSERT … SELECT, never from insert blocks, so a statement inserted twice by two inserts
+counts once, exactly as FINAL counts it.
+
+`current_builds` reads the tokens and which builds exist in one query, builds the stale slices (rollup rows first,
+the slice's row in rollup_slices last, so a recorded build is always complete) and returns the build ids a reader
+may use: exactly the current partitions of the scope, so rollup rows of older builds, of dropped partitions or of a
+build still being written are never read. The token is taken before the rows are read: a change in between gives
+the next reader a new token and a rebuild, never a stale answer under a current token. Stateless across processes
+and restarts; two builders of one slice write the same rows, which the ReplacingMergeTree tables (read with FINAL)
+keep once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from xolap.analytics.categories.sql import score_fraction
+from xolap.clickhouse.client_protocol import ClickHouseClient
+from xolap.clickhouse.events import READ_SETTINGS, SCOPE_COLUMNS, SCOPE_PARAMETER, Scope, deduplicated_events
+
+BUILDS_PARAMETER = "xolap_builds"
+
+# Each rollup table: its columns and the SELECT list computing them per slice from the scope's deduplicated events.
+# score_fifth is the score's fifth (0..4; a score of exactly 1 falls in 4), NULL without a score.
+_SCORED = "event_type = 'activity_attempt' AND scaled_score IS NOT NULL"
+ROLLUPS: dict[str, dict[str, Any]] = {
+    "rollup_events_daily": {
+        "keys": "section_id, toDate(timestamp) AS day, event_type",
+        "values": f"count() AS events, uniqExactState(cityHash64(user_id)) AS learners, "
+        f"min(timestamp) AS first_event, max(timestamp) AS last_event, count(scaled_score) AS scored, "
+        f"ifNull(sum({score_fraction()}), 0) AS score_sum, countIf(completion) AS completed",
+        "where": "",
+    },
+    "rollup_hourly": {
+        "keys": "toDate(timestamp) AS day, toHour(timestamp) AS hour",
+        "values": "count() AS events",
+        "where": "",
+    },
+    "rollup_part_attempts": {
+        "keys": "toDate(timestamp) AS day, ifNull(hints_requested, 0) AS hints, "
+        "if(scaled_score IS NULL, NULL, toUInt8(least(greatest(floor(assumeNotNull(scaled_score) * 5), 0), 4))) "
+        "AS score_fifth",
+        "values": f"count() AS attempts, countIf(success) AS successes, count(scaled_score) AS scored, "
+        f"ifNull(sum({score_fraction()}), 0) AS score_sum",
+        "where": " AND event_type = 'part_attempt'",
+    },
+    "rollup_learners_daily": {
+        "keys": "user_id, toDate(timestamp) AS day",
+        "values": f"count() AS events, countIf({_SCORED}) AS scored, "
+        f"sumIf({score_fraction('assumeNotNull(scaled_score)')}, {_SCORED}) AS score_sum",
+        "where": " AND user_id IS NOT NULL",
+    },
+}
+
+_build_locks: dict[tuple[str, str, int], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(database: str, scope: str, scope_id: int) -> threading.Lock:
+    with _locks_guard:
+        return _build_locks.setdefault((database, scope, scope_id), threading.Lock())
+
+
+def rollup_source(database: str, scope: Scope, table: str) -> str:
+    """A subquery of the scope's rows of one rollup table, current builds only (bound {xolap_builds:Array(UInt64)})."""
+    if table not in ROLLUPS:
+        raise ValueError(f"unknown rollup table {table!r}")
+    SCOPE_COLUMNS[scope]  # an unknown scope raises KeyError before any SQL is built
+    return (
+        f"(SELECT * FROM `{database}`.{table} FINAL WHERE scope_kind = '{scope}' "
+        f"AND scope_id = {{{SCOPE_PARAMETER}:UInt64}} AND has({{{BUILDS_PARAMETER}:Array(UInt64)}}, build))"
+    )
+
+
+def slice_state_sql(database: str) -> str:
+    """Per partition of raw_events: its build id for the scope and whether that build exists (one cheap query)."""
+    return f"""SELECT partition_id, build, build IN (
+    SELECT build FROM `{database}`.rollup_slices WHERE scope_kind = {{kind:String}} AND scope_id = {{scope_id:UInt64}}
+) AS built
+FROM (
+    SELECT partition_id,
+        cityHash64({{kind:String}}, {{scope_id:UInt64}}, partition_id,
+                   sum(cityHash64(name, rows, modification_time)), count()) AS build
+    FROM system.parts
+    WHERE database = {{database:String}} AND table = 'raw_events' AND active
+    GROUP BY partition_id
+)
+ORDER BY partition_id"""
+
+
+def build_sql(database: str, scope: Scope, table: str) -> str:
+    """INSERT … SELECT of one rollup table for the scope's stale partitions ({partitions} and their {builds})."""
+    spec = ROLLUPS[table]
+    column = SCOPE_COLUMNS[scope]
+    keys = ", ".join(part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["keys"]))
+    values = ", ".join(part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["values"]))
+    return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {keys}, {values})
+SELECT {{kind:String}}, {{scope_id:UInt64}},
+    transform(_partition_id, {{partitions:Array(String)}}, {{builds:Array(UInt64)}}, toUInt64(0)) AS build,
+    {spec["keys"]}, {spec["values"]}
+FROM {deduplicated_events(database)}
+WHERE {column} = {{scope_id:UInt64}} AND _partition_id IN {{partitions:Array(String)}}{spec["where"]}
+GROUP BY build, {keys}"""
+
+
+def _split(select_list: str) -> list[str]:
+    """Top-level comma split of a SELECT list (commas inside parentheses stay)."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in select_list:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += (char == "(") - (char == ")")
+        current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
+
+
+def current_builds(client: ClickHouseClient, database: str, scope: Scope, scope_id: int) -> list[int]:
+    """The build ids of the scope's current slices, building the stale ones first (see the module docstring)."""
+    if scope not in SCOPE_COLUMNS:
+        raise ValueError(f"unknown scope {scope!r}")
+    params = {"kind": scope, "scope_id": int(scope_id), "database": database}
+    with _lock(database, scope, int(scope_id)):
+        rows = client.query(slice_state_sql(database), parameters=params).result_rows
+        stale = [(partition, int(build)) for partition, build, built in rows if not built]
+        if stale:
+            built_params = {
+                **params,
+                "partitions": [partition for partition, _ in stale],
+                "builds": [build for _, build in stale],
+            }
+            for table in ROLLUPS:
+                client.command(build_sql(database, scope, table), parameters=built_params, settings=READ_SETTINGS)
+            client.command(
+                f"INSERT INTO `{database}`.rollup_slices (scope_kind, scope_id, partition, build) "
+                "SELECT {kind:String}, {scope_id:UInt64}, p, b "
+                "FROM (SELECT arrayJoin(arrayZip({partitions:Array(String)}, {builds:Array(UInt64)})) AS pb, "
+                "pb.1 AS p, pb.2 AS b)",
+                parameters=built_params,
+            )
+    return [int(build) for _, build, _ in rows]

@@ -1,0 +1,251 @@
+"""Rollup-backed categories answer exactly what the raw FINAL reads answer: every rollup category, section and project
+scope, with and without dates, on events with duplicates inserted by separate inserts, after new inserts (stale
+slices), after OPTIMIZE FINAL merges, a lightweight DELETE, a dropped partition and a second builder of a slice."""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import date
+
+import pytest
+
+from xolap.analytics import rollups
+from xolap.analytics.categories import (
+    cross_event,
+    event_summary,
+    hints_success,
+    learners_at_risk,
+    performance,
+    run_category,
+    section_comparison,
+    weekday_hour,
+)
+from xolap.analytics.categories.registry import (
+    _context,
+    event_summary_raw_sql,
+    event_summary_sql,
+    get_category,
+    json_value,
+)
+from xolap.analytics.categories.sql import parameters
+from xolap.analytics.executor import run
+
+RAW_SQL = {
+    "cross_event": cross_event.raw_sql,
+    "weekday_hour": weekday_hour.raw_sql,
+    "hints_success": hints_success.raw_sql,
+    "performance": performance.raw_sql,
+    "learners_at_risk": learners_at_risk.raw_sql,
+    "section_comparison": section_comparison.raw_sql,
+}
+RANGES = [(None, None), (date(2026, 2, 3), date(2026, 3, 17)), (date(2026, 3, 1), None)]
+SCOPES = [("section", 1), ("section", 2), ("project", 10), ("project", 20)]
+
+# Events of 3 sections over Jan..Apr 2026 (4 monthly partitions): section 1 mostly project 10 with some project 20
+# rows, section 2 project 10, section 3 project 20; NULL learners, NULL scores and NULL hints among them.
+GENERATE = """
+INSERT INTO {table} (section_id, project_id, user_id, timestamp, event_type, verb_id, page_id, activity_id,
+    scaled_score, success, completion, hints_requested, event_hash)
+SELECT s, if(s = 1, if(number % 17 = 0, 20, 10), if(s = 2, 10, 20)) AS p,
+    if(number % 23 = 0, NULL, concat('u', toString(s), '-', toString(number % 41))) AS user_id,
+    toDateTime64('2026-01-15 00:00:00', 3) + toIntervalSecond((number * 7919) % (85 * 86400)) AS timestamp,
+    ['page_viewed', 'part_attempt', 'activity_attempt', 'video', 'page_attempt'][number % 5 + 1] AS event_type,
+    'http://adlnet.gov/expapi/verbs/completed',
+    if(event_type = 'page_viewed', number % 9, NULL),
+    if(event_type IN ('part_attempt', 'activity_attempt'), 500 + number % 4, NULL),
+    if(number % 11 = 0 OR event_type NOT IN ('part_attempt', 'activity_attempt', 'page_attempt'), NULL,
+       [0.0, 0.15, 0.2, 0.4, 0.55, 0.6, 0.8, 0.95, 1.0, 1.2, -0.3][number % 11 + 1]) AS scaled_score,
+    if(scaled_score IS NULL, NULL, scaled_score >= 0.6),
+    if(event_type = 'page_viewed', number % 3 = 0, NULL),
+    if(event_type = 'part_attempt' AND number % 13 != 0, toUInt32(number % 6), NULL),
+    concat('h', toString(number))
+FROM (SELECT number, 1 + number % 3 AS s FROM numbers({start}, {count}))
+"""
+
+
+def insert(client, settings, start: int, count: int) -> None:
+    table = f"`{settings.clickhouse_database}`.raw_events"
+    client.command(GENERATE.format(table=table, start=start, count=count))
+
+
+@pytest.fixture()
+def warehouse(ch_db):
+    """3,000 events, then 600 of them inserted again by separate inserts (duplicates FINAL collapses), merges
+    stopped so the copies stay in separate parts."""
+    client, settings = ch_db
+    client.command(f"SYSTEM STOP MERGES `{settings.clickhouse_database}`.raw_events")
+    insert(client, settings, 0, 3000)
+    insert(client, settings, 100, 400)
+    insert(client, settings, 2700, 200)
+    yield client, settings
+    client.command(f"SYSTEM START MERGES `{settings.clickhouse_database}`.raw_events")
+
+
+def raw_answer(client, settings, key, scope, scope_id, start=None, end=None):
+    """What the category answers from raw_events FINAL (its raw_sql, then the same presentation)."""
+    ctx = _context(settings, scope, scope_id, start, end)
+    if key == "event_summary":
+        result = run(client, settings, event_summary_raw_sql(ctx), parameters=parameters(ctx, scope_id))
+        return [dict(zip(result.columns, map(json_value, row), strict=True)) for row in result.rows]
+    result = run(client, settings, RAW_SQL[key](ctx), parameters=parameters(ctx, scope_id))
+    rows = [dict(zip(result.columns, map(json_value, row), strict=True)) for row in result.rows]
+    category = get_category(key, scope)
+    if category.present is not None:
+        rows = category.present(rows, copy.deepcopy(category.spec)).rows
+    return rows
+
+
+def rollup_answer(client, settings, key, scope, scope_id, start=None, end=None):
+    if key == "event_summary":
+        return [
+            {k: v for k, v in row.items() if k != "label"}
+            for row in event_summary(client, settings, scope, scope_id, start, end)
+        ]
+    return run_category(client, settings, key, scope=scope, scope_id=scope_id, start=start, end=end).rows
+
+
+def same(rollup_rows, raw_rows):
+    """Equal row by row: counts, ids, days and labels exactly; averages shown in percent up to their last digit (the
+    rollup sums the same scores in another order, so a float can differ in its last bits)."""
+    assert len(rollup_rows) == len(raw_rows), (rollup_rows, raw_rows)
+    for got, want in zip(rollup_rows, raw_rows, strict=True):
+        assert got.keys() == want.keys()
+        for name, value in want.items():
+            if isinstance(value, float) and not name.startswith("avg_hints"):
+                assert got[name] == pytest.approx(value, abs=0.1 + 1e-9), (name, got, want)
+            elif isinstance(value, float) and math.isnan(value):
+                assert math.isnan(got[name])
+            else:
+                assert got[name] == value, (name, got, want)
+
+
+def rollup_keys(scope):
+    keys = ["event_summary", "cross_event", "weekday_hour", "hints_success", "performance", "learners_at_risk"]
+    return keys + (["section_comparison"] if scope == "project" else [])
+
+
+def check_all(client, settings):
+    checked = 0
+    for scope, scope_id in SCOPES:
+        for key in rollup_keys(scope):
+            for start, end in RANGES:
+                raw = raw_answer(client, settings, key, scope, scope_id, start, end)
+                same(rollup_answer(client, settings, key, scope, scope_id, start, end), raw)
+                checked += bool(raw)
+    return checked
+
+
+def test_the_rolled_up_categories_read_rollups():
+    for scope in ("section", "project"):
+        ctx = _context_like(scope)
+        for key in rollup_keys(scope):
+            sql = event_summary_sql(ctx) if key == "event_summary" else get_category(key, scope).build_sql(ctx)
+            assert "FINAL" not in sql.replace(".rollup_", "").split("raw_events")[0] or "raw_events" not in sql
+            assert "raw_events" not in sql and f"{{{rollups.BUILDS_PARAMETER}:Array(UInt64)}}" in sql, key
+
+
+def _context_like(scope):
+    from xolap.analytics.categories.model import QueryContext
+
+    return QueryContext("db", scope, date(2026, 1, 1), date(2026, 2, 1))
+
+
+def test_every_rollup_category_equals_raw_final_with_duplicates_in_separate_parts(warehouse):
+    client, settings = warehouse
+    table = f"`{settings.clickhouse_database}`.raw_events"
+    plain, final = (client.query(f"SELECT count() FROM {table}{f}").result_rows[0][0] for f in ("", " FINAL"))
+    assert (plain, final) == (3600, 3000)  # the copies are really there, unmerged
+    assert check_all(client, settings) > 50
+
+
+def test_duplicate_inserted_again_after_the_build_counts_once(warehouse):
+    client, settings = warehouse
+    before = {
+        row["event_type"]: row["events"] for row in rollup_answer(client, settings, "event_summary", "section", 1)
+    }
+    insert(client, settings, 0, 3000)  # every event once more, in a new part: a stale slice whose FINAL read is equal
+    after = {row["event_type"]: row["events"] for row in rollup_answer(client, settings, "event_summary", "section", 1)}
+    assert after == before and sum(after.values()) == 1000
+
+
+def test_new_events_after_the_build_are_counted_on_the_next_read(warehouse):
+    client, settings = warehouse
+    first = rollup_answer(client, settings, "event_summary", "project", 10)
+    insert(client, settings, 3000, 900)  # new events (a stale slice in every partition)
+    second = rollup_answer(client, settings, "event_summary", "project", 10)
+    assert sum(r["events"] for r in second) > sum(r["events"] for r in first)
+    assert check_all(client, settings) > 50
+
+
+def test_equal_after_optimize_final_merges(warehouse):
+    client, settings = warehouse
+    check_all(client, settings)
+    table = f"`{settings.clickhouse_database}`.raw_events"
+    client.command(f"SYSTEM START MERGES {table}")
+    client.command(f"OPTIMIZE TABLE {table} FINAL")
+    assert client.query(f"SELECT count() FROM {table}").result_rows[0][0] == 3000
+    assert check_all(client, settings) > 50
+
+
+def test_deleted_events_and_dropped_partitions_leave_the_answer(warehouse):
+    client, settings = warehouse
+    table = f"`{settings.clickhouse_database}`.raw_events"
+    rollup_answer(client, settings, "event_summary", "section", 1)
+    client.command(f"SYSTEM START MERGES {table}")  # a lightweight DELETE waits for its mutation, which merges run
+    client.command(f"DELETE FROM {table} WHERE event_hash IN ('h3', 'h6', 'h9', 'h102')")  # as LRS voiding does
+    client.command(f"ALTER TABLE {table} DROP PARTITION '202602'")
+    rows = rollup_answer(client, settings, "event_summary", "section", 1)
+    same(rows, raw_answer(client, settings, "event_summary", "section", 1))
+    assert all(not row["first_event"].startswith("2026-02") for row in rows)
+    assert check_all(client, settings) > 30
+
+
+def test_a_second_builder_of_the_same_slices_does_not_double_count(warehouse):
+    """Another process (or one that lost its slice records) builds the same slices again: its rows carry the same
+    build ids and keys, and the FINAL read of the rollup keeps them once."""
+    client, settings = warehouse
+    database = settings.clickhouse_database
+    builds = rollups.current_builds(client, database, "section", 1)
+    client.command(f"TRUNCATE TABLE `{database}`.rollup_slices")
+    assert rollups.current_builds(client, database, "section", 1) == builds
+    plain = client.query(
+        f"SELECT count() FROM `{database}`.rollup_events_daily WHERE scope_kind = 'section' AND scope_id = 1"
+    ).result_rows[0][0]
+    final = client.query(
+        f"SELECT count() FROM `{database}`.rollup_events_daily FINAL WHERE scope_kind = 'section' AND scope_id = 1"
+    ).result_rows[0][0]
+    assert plain == 2 * final  # the rows really were written twice
+    for key in rollup_keys("section"):
+        same(rollup_answer(client, settings, key, "section", 1), raw_answer(client, settings, key, "section", 1))
+
+
+def test_an_unbuilt_scope_and_an_empty_scope(warehouse):
+    client, settings = warehouse
+    assert rollup_answer(client, settings, "event_summary", "section", 999) == []
+    assert rollup_answer(client, settings, "event_summary", "project", 999) == []
+    same(
+        rollup_answer(client, settings, "weekday_hour", "section", 3),
+        raw_answer(client, settings, "weekday_hour", "section", 3),
+    )
+
+
+def test_attempts_without_a_score_leave_average_scores_alone(ch_db):
+    """greatest()/least() skip NULL in this ClickHouse, so a score held to 0..1 must stay NULL when there is none:
+    an unscored attempt is no 0% attempt (it was one in every average score before)."""
+    client, settings = ch_db
+    table = f"`{settings.clickhouse_database}`.raw_events"
+    client.command(
+        f"INSERT INTO {table} (section_id, project_id, user_id, timestamp, event_type, verb_id, activity_id, "
+        "scaled_score, success, hints_requested, event_hash) VALUES "
+        "(1, 10, 'a', '2026-03-02 10:00:00', 'part_attempt', 'v', 500, 0.8, true, 0, 'n1'), "
+        "(1, 10, 'b', '2026-03-02 11:00:00', 'part_attempt', 'v', 500, NULL, NULL, 0, 'n2'), "
+        "(1, 10, 'a', '2026-03-02 10:00:00', 'activity_attempt', 'v', 500, 0.6, true, NULL, 'n3'), "
+        "(1, 10, 'b', '2026-03-02 11:00:00', 'activity_attempt', 'v', 500, NULL, NULL, NULL, 'n4')"
+    )
+    for answer in (rollup_answer, raw_answer):
+        assert answer(client, settings, "hints_success", "section", 1)[0]["avg_score_pct"] == 80.0
+        comparison = answer(client, settings, "section_comparison", "project", 10)
+        assert comparison[0]["avg_score_pct"] == 60.0
+    assessment = run_category(client, settings, "assessment", scope="section", scope_id=1).rows
+    assert assessment[0]["avg_score_pct"] == 60.0
