@@ -21,6 +21,8 @@ from xolap.cli_session import command_session, fail
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from xolap.store.models import Project, Section
+
 # The names of xolap.store.flags.KNOWN_FLAGS (kept literal so `xolap --help` needs no database code; a test checks).
 FLAG_NAMES = (
     "clickhouse-olap",
@@ -94,7 +96,7 @@ def users_admin(
         console.print(f"{email} is {'no longer ' if revoke else ''}an admin")
 
 
-def _scope_target(session, section: str | None, project: str | None):
+def _scope_target(session: Session, section: str | None, project: str | None) -> tuple[str, Section | Project]:
     """("section", Section) or ("project", Project) from exactly one of --section / --project (id or slug)."""
     from xolap.store import accounts
 
@@ -113,11 +115,15 @@ def users_grant(
 ) -> None:
     """Make a user instructor of a section or author of a project."""
     from xolap.store import accounts
+    from xolap.store.models import Section
 
     with _session() as session:
         user = accounts.get_user(session, email)
         kind, target = _scope_target(session, section, project)
-        accounts.grant(session, user, **{kind: target})
+        if isinstance(target, Section):
+            accounts.grant(session, user, section=target)
+        else:
+            accounts.grant(session, user, project=target)
         role = "instructor" if kind == "section" else "author"
         console.print(f"{email} is {role} of {kind} {target.slug} ({target.id})")
 

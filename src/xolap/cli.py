@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,7 +26,7 @@ class _Cli(typer.Typer):
     """The `xolap` command: an error that escapes a command prints one line (xolap.cli_errors) and exits 1;
     `--debug` anywhere on the command line (or XOLAP_DEBUG=1) shows the traceback instead."""
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         import os
 
         debug = "--debug" in sys.argv[1:] or os.environ.get("XOLAP_DEBUG") == "1"

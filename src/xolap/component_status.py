@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger("xolap.health")
 MAX_ERROR = 300
@@ -65,7 +66,7 @@ class ComponentBoard:
         self._lock = threading.Lock()
         self._states: dict[str, ComponentState] = {}
 
-    def report(self, name: str, ok: bool, error: BaseException | str | None = None, **detail) -> ComponentState:
+    def report(self, name: str, ok: bool, error: BaseException | str | None = None, **detail: Any) -> ComponentState:
         """Record a probe or worker outcome. Logs one line per ok/not-ok change; a new error while the component is
         already down only updates last_error."""
         now = time.time()

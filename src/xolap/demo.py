@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from xolap.config import ENV_PREFIX
 from xolap.runtime import LOCAL_ADMIN_TOKEN_FILE, Runtime
+
+if TYPE_CHECKING:
+    from xolap.generator.generate import CourseDataGenerator
 
 log = logging.getLogger("xolap.demo")
 
@@ -63,7 +68,7 @@ def load_events(runtime: Runtime, events: int) -> tuple[int, int]:
     return rows, rejected
 
 
-def name_scopes(runtime: Runtime, generator) -> None:
+def name_scopes(runtime: Runtime, generator: CourseDataGenerator) -> None:
     """Sections and projects appear from events; give them the generated course's names and slugs."""
     from xolap.generator.catalogue import section_rows
     from xolap.store.scopes_sync import ScopeRow, import_scopes, sync_scopes
@@ -132,7 +137,7 @@ def ensure_accounts(runtime: Runtime) -> list[DemoLogin]:
     return logins
 
 
-def demo_hook(events: int):
+def demo_hook(events: int) -> Callable[[Runtime], None]:
     """A serve start-up hook: load the demo once, ensure logins, and leave announcements for the ready message."""
 
     def load(runtime: Runtime) -> None:

@@ -7,7 +7,8 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import uvicorn
 
@@ -78,7 +79,7 @@ def serve(
 
 
 @contextlib.contextmanager
-def _sigterm_exits():
+def _sigterm_exits() -> Iterator[None]:
     """SIGTERM (systemd, docker, kill) stops the server as Ctrl-C does, through the `finally` that stops the workers
     and the embedded Postgres. uvicorn shuts down on SIGTERM, then raises the signal again with the handler it found
     at start: the default one would end the process on the spot, leaving Postgres running."""
@@ -86,7 +87,7 @@ def _sigterm_exits():
         yield
         return
 
-    def exit_cleanly(signum, frame):
+    def exit_cleanly(signum: int, frame: object) -> NoReturn:
         raise SystemExit(0)
 
     previous = signal.signal(signal.SIGTERM, exit_cleanly)
@@ -122,21 +123,21 @@ def _drop_stale_ingest_stages(runtime: Runtime) -> None:
         log.info("dropped %d staging table(s) a killed SQL ingest left", len(dropped))
 
 
-def _sqs_etl_worker(runtime: Runtime, stop: threading.Event):
+def _sqs_etl_worker(runtime: Runtime, stop: threading.Event) -> Any:
     """The SQS ETL worker, when XOLAP_ETL_QUEUE_URL is set."""
     from xolap.ingest.sqs_worker import start_sqs_etl_worker
 
     return start_sqs_etl_worker(runtime, stop)
 
 
-def _scope_sync(runtime: Runtime, stop: threading.Event):
+def _scope_sync(runtime: Runtime, stop: threading.Event) -> threading.Thread:
     """Sections and projects appear from ingested events: sync now, then every minute."""
     from xolap.store.scopes_sync import start_scope_sync
 
     return start_scope_sync(runtime, stop)
 
 
-def _health_monitor(runtime: Runtime, stop: threading.Event):
+def _health_monitor(runtime: Runtime, stop: threading.Event) -> threading.Thread:
     """Probe every component every HEALTH_INTERVAL_S, so a fault is logged (once, on the change) and shown on
     /healthz within a minute even when nobody is asking."""
     from xolap.analytics.health import component_health

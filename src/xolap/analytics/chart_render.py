@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -265,7 +265,7 @@ def _draw(request: dict[str, Any]) -> bytes:
     return vl_convert.svg_to_png(svg.decode(), scale=scale)
 
 
-def _reply(out, status: bytes, payload: bytes) -> None:
+def _reply(out: BinaryIO, status: bytes, payload: bytes) -> None:
     out.write(_FRAME.pack(len(payload) + 1) + status + payload)
     out.flush()
 

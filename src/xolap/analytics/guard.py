@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -510,7 +511,15 @@ def _verify(printed: str, scope: GuardScope, database: str, cte_names: set[str])
     return placeholders
 
 
-def _verify_table(table, scope, database, cte_names, exposed, predicate, broken) -> None:
+def _verify_table(
+    table: exp.Table,
+    scope: GuardScope,
+    database: str,
+    cte_names: set[str],
+    exposed: tuple[str, ...],
+    predicate: exp.Expr | None,
+    broken: Callable[[str], GuardError],
+) -> None:
     if not isinstance(table.this, exp.Identifier) or table.args.get("catalog"):
         raise broken("a table that is not a plain name")
     db = table.args.get("db")

@@ -5,10 +5,11 @@ server (xolap.operations.open_operations); an unknown section, project or catego
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,7 +25,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _operate(action):
+def _operate(action: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     """Run action(ops) on this process's engine or the running server; an OperationError is one line and its exit."""
     from xolap.operation_errors import OperationError
     from xolap.operations import open_operations

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xolap.backfill import service
 from xolap.backfill.events import events_after, listen
 from xolap.backfill.models import TERMINAL
 from xolap.store.db import session_scope
+
+if TYPE_CHECKING:
+    from xolap.config import Settings
 
 
 def sse_frame(event: dict[str, Any]) -> str:
@@ -19,7 +22,7 @@ def sse_frame(event: dict[str, Any]) -> str:
 
 
 def event_stream(
-    settings, kind: str, run_id: int, last_id: int, *, max_seconds: float = 3600, keepalive: float = 15.0
+    settings: Settings, kind: str, run_id: int, last_id: int, *, max_seconds: float = 3600, keepalive: float = 15.0
 ) -> Iterator[str]:
     """Replay journaled events after last_id, then follow NOTIFYs; ends once the run is finished and drained."""
     deadline = time.monotonic() + max_seconds
@@ -50,7 +53,7 @@ def event_stream(
             return
 
 
-def run_events(settings, kind: str, run_id: int) -> Iterator[dict[str, Any]]:
+def run_events(settings: Settings, kind: str, run_id: int) -> Iterator[dict[str, Any]]:
     """The run's events from the start, live, until it finishes (the stream's data objects, without the end)."""
     for frame in event_stream(settings, kind, run_id, 0):
         if frame.startswith("event: end"):

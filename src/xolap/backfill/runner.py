@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,10 +50,12 @@ if TYPE_CHECKING:
     from xolap.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# Called with the share done (None while unknown) and the system.processes row of the running statement.
+ProgressCallback = Callable[[float | None, dict[str, Any]], None]
 PROGRESS_INTERVAL = 1.0
 
 
-def _s3(settings: Settings):
+def _s3(settings: Settings) -> Any:
     from xolap.ingest.aws_clients import aws_client
 
     return aws_client(settings, "s3", max_attempts=2)
@@ -61,7 +64,7 @@ def _s3(settings: Settings):
 # --- statements with progress --------------------------------------------------------------------------------------
 
 
-def _run_with_progress(settings: Settings, sql: str, query_tag: str, on_progress) -> None:
+def _run_with_progress(settings: Settings, sql: str, query_tag: str, on_progress: ProgressCallback) -> None:
     """Run `sql` in a helper thread (its own client) and report system.processes progress every second."""
     error: list[BaseException] = []
 
@@ -109,7 +112,7 @@ def _insert(
     ch_settings: dict,
     token: str | None,
     record_rejected: bool,
-    on_progress=None,
+    on_progress: ProgressCallback | None = None,
     single_pass: bool = False,
 ) -> ChunkResult:
     """One INSERT … SELECT of a pattern (manual run, streamed) or, with single_pass (a chunk: a bounded number of
@@ -488,7 +491,7 @@ def run_chunk(
     )
 
 
-def _upsert_chunk(session, batch: InventoryBatch, chunk: Chunk, values: dict[str, Any]) -> ChunkLog:
+def _upsert_chunk(session: Session, batch: InventoryBatch, chunk: Chunk, values: dict[str, Any]) -> ChunkLog:
     row = {"batch_id": batch.id, "chunk_index": chunk.index, "keys": list(chunk.keys), **values}
     statement = pg_insert(ChunkLog).values(**row)
     statement = statement.on_conflict_do_update(
@@ -505,7 +508,7 @@ def _upsert_chunk(session, batch: InventoryBatch, chunk: Chunk, values: dict[str
     return log_row
 
 
-def _totals(session, batch: InventoryBatch) -> None:
+def _totals(session: Session, batch: InventoryBatch) -> None:
     logs = session.scalars(select(ChunkLog).where(ChunkLog.batch_id == batch.id, ChunkLog.status == "completed")).all()
     batch.chunks_completed = len(logs)
     batch.processed_objects = sum(len(log.keys) for log in logs) + batch.skipped_objects
@@ -515,7 +518,7 @@ def _totals(session, batch: InventoryBatch) -> None:
     batch.bytes_written = sum(log.bytes_written for log in logs)
 
 
-def _stop_if_requested(session, run: InventoryRun, batch: InventoryBatch) -> str | None:
+def _stop_if_requested(session: Session, run: InventoryRun, batch: InventoryBatch) -> str | None:
     if run.status == "cancelled":
         set_batch_status(session, batch, "cancelled")
         return "cancelled"
@@ -525,7 +528,7 @@ def _stop_if_requested(session, run: InventoryRun, batch: InventoryBatch) -> str
     return None
 
 
-def _finish_batch(session, run: InventoryRun, batch: InventoryBatch, status: str, **fields: Any) -> None:
+def _finish_batch(session: Session, run: InventoryRun, batch: InventoryBatch, status: str, **fields: Any) -> None:
     set_batch_status(session, batch, status, **fields)
     schedule_batches(session, run)
     refresh_inventory(session, run)

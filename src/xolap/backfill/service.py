@@ -636,7 +636,7 @@ def delete_run(runtime: Runtime, kind: str, run_id: int) -> None:
 
 
 def chunk_logs(
-    runtime, batch_id: int, before: int | None = None, after: int | None = None, limit: int = 100
+    runtime: Runtime, batch_id: int, before: int | None = None, after: int | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """A page of a batch's chunk logs ordered by chunk_index: the latest `limit` by default, or those before/after
     a chunk_index (for paging back and forth)."""

@@ -7,6 +7,8 @@ failed only on the last attempt.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import procrastinate
 from procrastinate import JobContext
 
@@ -14,11 +16,14 @@ from xolap.backfill import runner
 from xolap.backfill.service import QUEUE, TASK_BATCH, TASK_INVENTORY, TASK_MANUAL
 from xolap.jobs import jobs
 
+if TYPE_CHECKING:
+    from xolap.runtime import Runtime
+
 MAX_ATTEMPTS = 3
 RETRY = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=2, exponential_wait=2)
 
 
-def _runtime(context: JobContext | None = None):
+def _runtime(context: JobContext | None = None) -> Runtime:
     """The worker's runtime: `additional_context={"runtime": …}` when the worker was given one (tests, bench),
     else one built from the process settings (`xolap serve`)."""
     given = (context.additional_context or {}).get("runtime") if context is not None else None

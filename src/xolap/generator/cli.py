@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from xolap.generator.model import DEFAULT_HOST, DEFAULT_START
+
+if TYPE_CHECKING:
+    from xolap.generator.sinks import JsonlFileSink, JsonlFolderSink, S3BundleSink
 
 console = Console(stderr=True)
 
@@ -30,7 +33,9 @@ def _parse_s3(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def _open_sink(out: str, *, seed: int, compress: bool, bundle_size: int):  # noqa: ANN202
+def _open_sink(
+    out: str, *, seed: int, compress: bool, bundle_size: int
+) -> tuple[JsonlFileSink | JsonlFolderSink | S3BundleSink, str]:
     from xolap.generator.sinks import JsonlFileSink, JsonlFolderSink, S3BundleSink
 
     if out.startswith("s3://"):

@@ -11,11 +11,15 @@ MAX_STATEMENTS of the newest statements are read, so one request stays bounded h
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import orjson
 
 from xolap.lrs.query import scope_clauses
 from xolap.lrs.storage import StatementStore
+
+if TYPE_CHECKING:
+    from xolap.lrs.credentials import LrsCredential
 
 MAX_STATEMENTS = 1000
 LANGUAGE_MAPS = ("name", "description")
@@ -25,7 +29,7 @@ def activity_objects(statement: dict, activity_id: str) -> list[dict]:
     """Every Activity object with `activity_id` in one statement (object, context activities, SubStatement)."""
     found: list[dict] = []
 
-    def consider(item) -> None:
+    def consider(item: object) -> None:
         if (
             isinstance(item, dict)
             and item.get("id") == activity_id
@@ -68,7 +72,7 @@ def merge_definitions(objects: Iterable[dict], activity_id: str) -> dict:
     return body
 
 
-def canonical_activity(store: StatementStore, credential, activity_id: str) -> dict:
+def canonical_activity(store: StatementStore, credential: LrsCredential, activity_id: str) -> dict:
     """The Activity object for `activity_id` from the statements `credential` may read (only the id when none)."""
     clauses, params = scope_clauses(credential)
     where = " AND ".join(["has(related_activity_ids, {activity:String})", "voided = 0", *clauses])

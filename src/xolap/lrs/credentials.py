@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,7 +91,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def parse_scopes(scopes) -> tuple[str, ...]:
+def parse_scopes(scopes: str | Iterable[str] | None) -> tuple[str, ...]:
     wanted = [s.strip() for s in (scopes.split(",") if isinstance(scopes, str) else scopes or DEFAULT_SCOPES)]
     wanted = [s for s in wanted if s]
     unknown = [s for s in wanted if s not in SCOPES]
@@ -106,7 +107,12 @@ def _record_credential(record: LrsCredentialRecord) -> LrsCredential:
 
 
 def create(
-    session: Session, name: str, scopes=DEFAULT_SCOPES, *, section: str | None = None, project: str | None = None
+    session: Session,
+    name: str,
+    scopes: str | Iterable[str] | None = DEFAULT_SCOPES,
+    *,
+    section: str | None = None,
+    project: str | None = None,
 ) -> tuple[LrsCredential, str]:
     """A new credential and its secret (shown once). `section`/`project` are slugs; at most one of them."""
     name = (name or "").strip()

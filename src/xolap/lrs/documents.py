@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import and_, or_, select, text, true
@@ -30,6 +31,11 @@ from sqlalchemy.orm import Session
 from xolap.lrs.agents import Agent
 from xolap.store.affected import affected_rows
 from xolap.store.models import LrsDocument
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+    from xolap.lrs.credentials import LrsCredential
 
 KINDS = ("state", "activity_profile", "agent_profile")
 JSON_TYPE = "application/json"
@@ -117,7 +123,7 @@ class Viewer:
     project_id: int | None = None
 
     @classmethod
-    def of(cls, credential) -> Viewer:
+    def of(cls, credential: LrsCredential) -> Viewer:
         return cls(credential.id, credential.reads_all, credential.section_id, credential.project_id)
 
     def sees(self, row: LrsDocument) -> bool:
@@ -129,7 +135,7 @@ class Viewer:
             return False
         return self.project_id is None or row.owner_project_id == self.project_id
 
-    def visible_clause(self):
+    def visible_clause(self) -> ColumnElement[bool]:
         """The SQL form of `sees`."""
         own = LrsDocument.owner_credential_id == self.credential_id
         if not self.reads_all:

@@ -9,12 +9,16 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
 
 from xolap.lrs.storage import StatementStore, StoredRow, agent_key
 from xolap.lrs.validation import UUID_RE, StatementError, actor, timestamp
+
+if TYPE_CHECKING:
+    from xolap.lrs.credentials import LrsCredential
 
 QUERY_PARAMETERS = {
     "agent",
@@ -147,9 +151,10 @@ class StatementQuery:
             params["until"] = _moment(f["until"], "until")
 
 
-def scope_clauses(credential) -> tuple[list[str], dict]:
+def scope_clauses(credential: LrsCredential) -> tuple[list[str], dict]:
     """What a credential may read: its own statements (read-own, or write only), or all within its section/project."""
-    clauses, params = [], {}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
     if not credential.reads_all:
         clauses.append("credential_key = {xolap_key:String}")
         params["xolap_key"] = credential.key
@@ -184,7 +189,11 @@ def decode_cursor(secret: bytes, cursor: str) -> tuple[dict, datetime, str]:
 
 
 def run(
-    store: StatementStore, query: StatementQuery, credential, secret: bytes, after: tuple[datetime, str] | None = None
+    store: StatementStore,
+    query: StatementQuery,
+    credential: LrsCredential,
+    secret: bytes,
+    after: tuple[datetime, str] | None = None,
 ) -> tuple[list[StoredRow], str]:
     """A page of statements and the `more` URL ('' on the last page)."""
     scope, scope_params = scope_clauses(credential)

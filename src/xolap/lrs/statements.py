@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,9 @@ from xolap.lrs.validation import (
     new_id,
     validate_statement,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 log = logging.getLogger(__name__)
 LRS_FIELDS = ("stored", "authority", "version")
@@ -153,7 +156,7 @@ def _store_new(
     voiding_targets: list[str],
     attachments: dict,
     credential: LrsCredential,
-    stored_at,
+    stored_at: datetime,
     stored_text: str,
 ) -> SaveResult:
     """The id conflict check, voiding check and the writes; atomic when the caller holds the ids' locks."""

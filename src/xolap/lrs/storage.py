@@ -4,6 +4,7 @@ statement, insert, fetch by id, voiding, and attachment content by sha2. Reads u
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -127,7 +128,7 @@ class StoredRow:
     voided: bool
 
     @classmethod
-    def from_row(cls, row) -> StoredRow:
+    def from_row(cls, row: Sequence[Any]) -> StoredRow:
         return cls(row[0], row[1], orjson.loads(row[2]), row[3], bool(row[4]))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f-\x9f]+$")  # no spaces or control characters
@@ -47,7 +47,7 @@ class StatementError(ValueError):
     """A statement refused with a reason naming the field (an HTTP 400)."""
 
 
-def _fail(path: str, reason: str):
+def _fail(path: str, reason: str) -> NoReturn:
     raise StatementError(f"{path}: {reason}")
 
 

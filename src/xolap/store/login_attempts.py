@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from xolap.store.models import FailedLogin, User, WebSession
 from xolap.store.sessions import printable
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 MAX_EMAIL_LENGTH = 320
 MAX_ADDRESS_LENGTH = 64
@@ -61,7 +65,7 @@ def record_failure(session: Session, email: str, client_address: str, reason: st
     return row
 
 
-def _counted(window: timedelta):
+def _counted(window: timedelta) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return FailedLogin.reason != THROTTLED, FailedLogin.attempted_at > func.now() - window
 
 

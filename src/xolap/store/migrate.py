@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 from alembic import command
@@ -21,7 +22,7 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def _run(settings: Settings, action, *args) -> None:
+def _run(settings: Settings, action: Callable[..., None], *args: str) -> None:
     config = alembic_config(settings)
     with engine(settings).begin() as connection:
         config.attributes["connection"] = connection

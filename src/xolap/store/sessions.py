@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Session
 from xolap.store.accounts import password_fingerprint
 from xolap.store.affected import affected_rows
 from xolap.store.models import User, WebSession
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 IDLE_TIMEOUT = timedelta(hours=12)
 ABSOLUTE_LIFETIME = timedelta(days=14)
@@ -56,7 +60,7 @@ def create(session: Session, user: User, *, user_agent: str = "", client_address
     return record, session_id
 
 
-def _live():
+def _live() -> tuple[ColumnElement[bool], ...]:
     return (
         WebSession.revoked_at.is_(None),
         WebSession.expires_at > func.now(),

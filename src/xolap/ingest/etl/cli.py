@@ -5,10 +5,14 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from xolap.clickhouse.client_protocol import ClickHouseClient
+    from xolap.config import Settings
 
 etl_app = typer.Typer(
     help="ETL: S3 notifications on SQS -> ClickHouse (local worker, Lambda packaging).", no_args_is_help=True
@@ -21,7 +25,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _ready_client(settings):  # noqa: ANN001, ANN202
+def _ready_client(settings: Settings) -> ClickHouseClient:
     """A ClickHouse client whose database has raw_events (embedded: migrated here; server: must be migrated)."""
     from xolap.clickhouse.client import ClickHouseUnavailable, connect
     from xolap.clickhouse.migrations import Migrator, RenderContext
