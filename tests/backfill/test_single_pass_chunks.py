@@ -24,6 +24,7 @@ def test_a_chunk_reads_its_objects_once_and_numbers_lines_per_object(bf_runtime,
     second = [statement(11), b"", b"", b"[1]", _loose(12), statement(13), b""]
     s3.put_object(Bucket=bucket, Key="once/section/1/a.jsonl", Body=b"\n".join(first) + b"\n")
     s3.put_object(Bucket=bucket, Key="once/section/1/b.jsonl", Body=b"\n".join(second) + b"\n")
+    started = bf_runtime.clickhouse().query("SELECT now64(6)").result_rows[0][0]  # query_log outlives the test's db
     manifest = write_csv_manifest(
         s3, bucket, [[(bucket, "once/section/1/a.jsonl"), (bucket, "once/section/1/b.jsonl")]]
     )
@@ -53,8 +54,15 @@ def test_a_chunk_reads_its_objects_once_and_numbers_lines_per_object(bf_runtime,
     tag = f"xolap:{service.chunk_tag(run['id'], batch['id'], 0)}"
     reads = client.query(
         "SELECT countIf(ProfileEvents['ReadBufferFromS3Bytes'] > 0), count() FROM system.query_log "
-        "WHERE type = 'QueryFinish' AND startsWith(log_comment, {tag:String}) AND event_date >= yesterday()",
-        parameters={"tag": tag},
+        "WHERE type = 'QueryFinish' AND startsWith(log_comment, {tag:String}) AND event_time_microseconds >= {t:DateTime64(6)}",
+        parameters={"tag": tag, "t": started},
     ).result_rows[0]
     assert reads[1] >= 3  # the stage, the move, the rejections (and the warnings) ran under the chunk's tag
     assert reads[0] == 1
+    # every one ran the mapping eagerly (its SETTINGS inside a wrapped subquery would not apply: 1.7x the CPU)
+    eager = client.query(
+        "SELECT groupUniqArray(Settings['short_circuit_function_evaluation']) FROM system.query_log "
+        "WHERE type = 'QueryFinish' AND startsWith(log_comment, {tag:String}) AND event_time_microseconds >= {t:DateTime64(6)}",
+        parameters={"tag": tag, "t": started},
+    ).result_rows[0][0]
+    assert eager == ["disable"]

@@ -27,6 +27,7 @@ from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.config import Settings
 from xolap.xapi import sql as mapping
+from xolap.xapi.sql_values import MAPPING_SETTINGS
 
 LINE_STRUCTURE = f"{mapping.DEFAULT_LINE_COLUMN} String"
 _FILE_EXPR = "_path"
@@ -79,8 +80,10 @@ def log_comment(query_tag: str) -> str:
 
 
 def _with_bounds(values: dict[str, Any], query_tag: str) -> dict[str, Any]:
-    """S3 bounds under the run's own settings, then the log comment (always ours)."""
-    return {**S3_BOUNDS, **values, "log_comment": log_comment(query_tag)}
+    """S3 bounds and the mapping's settings under the run's own settings, then the log comment (always ours). The
+    mapping's settings go at the statement's top level: most statements wrap the mapping SELECT, whose own SETTINGS
+    clause would not reach its expressions (xolap.xapi.sql_values.MAPPING_SETTINGS)."""
+    return {**S3_BOUNDS, **MAPPING_SETTINGS, **values, "log_comment": log_comment(query_tag)}
 
 
 def _tagged(sql: str, values: dict[str, Any], query_tag: str) -> str:
@@ -410,7 +413,8 @@ def _view_totals(client: ClickHouseClient, query_id: str) -> tuple[int, int, int
         ).result_rows[0]
     except Exception:  # noqa: BLE001 - no query_views_log on this server: report the query's totals
         return (0, 0, 0, 0)
-    return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
+    read_rows, read_bytes, written_rows, written_bytes = (int(v or 0) for v in row)
+    return read_rows, read_bytes, written_rows, written_bytes
 
 
 def running_queries(client: ClickHouseClient, query_tag: str) -> list[dict[str, Any]]:

@@ -13,7 +13,11 @@ from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN
 LINE_FORMAT = "LineAsString"
 # Short-circuit evaluation re-computes the shared per-level Maps inside every lazily evaluated branch (measured
 # 10x slower on the reason multiIf); every expression here is safe to evaluate eagerly.
-QUERY_SETTINGS = "SETTINGS short_circuit_function_evaluation = 'disable'"
+MAPPING_SETTINGS = {"short_circuit_function_evaluation": "disable"}
+QUERY_SETTINGS = "SETTINGS " + ", ".join(f"{name} = '{value}'" for name, value in MAPPING_SETTINGS.items())
+# A SETTINGS clause of a subquery does not reach the expressions ClickHouse evaluates for it (measured in chDB
+# 26.9: a mapping SELECT wrapped as `SELECT * FROM (<mapping> SETTINGS …)` ran with short-circuit evaluation on,
+# 1.7x the CPU): a statement that wraps a mapping SELECT must carry MAPPING_SETTINGS at its own top level.
 DEFAULT_LINE_COLUMN = "line"
 
 
