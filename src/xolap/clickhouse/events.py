@@ -8,9 +8,16 @@ This module is the one place that builds those reads; the analytics guard rewrit
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeGuard
 
 Scope = Literal["section", "project"]
+
+
+def is_scope(name: str) -> TypeGuard[Scope]:
+    """True for the scopes events are filtered by: section and project."""
+    return name in ("section", "project")
+
+
 SCOPE_COLUMNS: dict[str, str] = {"section": "section_id", "project": "project_id"}
 SCOPE_PARAMETER = "xolap_scope_id"
 

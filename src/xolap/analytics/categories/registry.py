@@ -28,6 +28,7 @@ from xolap.analytics.categories.sql import date_filter, day_filter, distinct_lea
 from xolap.analytics.executor import Limits, QueryError, classify_error, new_tag, run
 from xolap.analytics.labels import event_type_labels
 from xolap.clickhouse.client_protocol import ClickHouseClient
+from xolap.clickhouse.events import Scope, is_scope
 from xolap.config import Settings
 
 CATEGORIES: dict[str, Category] = {
@@ -47,9 +48,10 @@ CATEGORIES: dict[str, Category] = {
 }
 
 
-def _check_scope(scope: str) -> None:
-    if scope not in SCOPES:
+def _check_scope(scope: str) -> Scope:
+    if not is_scope(scope):
         raise CategoryError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+    return scope
 
 
 def list_categories(scope: str) -> list[CategoryInfo]:
@@ -69,7 +71,7 @@ def get_category(key: str, scope: str) -> Category:
 
 
 def _context(settings: Settings, scope: str, scope_id: int, start: date | None, end: date | None) -> QueryContext:
-    _check_scope(scope)
+    checked = _check_scope(scope)
     if isinstance(scope_id, bool) or not isinstance(scope_id, int) or scope_id < 0:
         raise CategoryError(f"{scope} id must be a non-negative integer; got {scope_id!r}")
     for name, value in (("start", start), ("end", end)):
@@ -77,8 +79,7 @@ def _context(settings: Settings, scope: str, scope_id: int, start: date | None, 
             raise CategoryError(f"{name} must be a date (YYYY-MM-DD); got {value!r}")
     if start is not None and end is not None and start > end:
         raise CategoryError(f"start {start.isoformat()} is after end {end.isoformat()}")
-    # _check_scope refused every other name, so scope is a model.Scope here (a str to the type checker)
-    return QueryContext(settings.clickhouse_database, scope, start, end)  # type: ignore[arg-type]
+    return QueryContext(settings.clickhouse_database, checked, start, end)
 
 
 def with_rollup_builds(
