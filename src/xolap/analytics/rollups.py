@@ -9,13 +9,15 @@ any change of the partition's rows. A slice is built from the deduplicated read 
 raw categories use) with INSERT … SELECT, never from insert blocks, so a statement inserted twice by two inserts
 counts once, exactly as FINAL counts it.
 
-`current_builds` reads the tokens and which builds exist in one query, builds the stale slices (rollup rows first,
+`current_builds` reads the tokens (one system.parts query; builds this process has seen complete need nothing
+more), asks rollup_slices about the others, builds the stale slices (rollup rows first,
 the slice's row in rollup_slices last, so a recorded build is always complete) and returns the build ids a reader
 may use: exactly the current partitions of the scope, so rollup rows of older builds, of dropped partitions or of a
 build still being written are never read. The token is taken before the rows are read: a change in between gives
-the next reader a new token and a rebuild, never a stale answer under a current token. Stateless across processes
-and restarts; two builders of one slice write the same rows, which the ReplacingMergeTree tables (read with FINAL)
-keep once.
+the next reader a new token and a rebuild, never a stale answer under a current token. Correct across processes and
+restarts (the only memory kept, builds seen complete, holds facts that never change unless rollup tables are emptied
+by hand: then call forget_complete_builds); two builders of one slice write the same rows, which the
+ReplacingMergeTree tables (read with FINAL) keep once.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ ROLLUPS: dict[str, dict[str, Any]] = {
 
 _build_locks: dict[tuple[str, str, int], threading.Lock] = {}
 _locks_guard = threading.Lock()
+# Builds this process has seen complete, per database: a build id names fixed content (scope, partition, part set), so
+# a complete build stays complete and the check needs only system.parts for it. Bounded; cleared when full.
+_complete: set[tuple[str, int]] = set()
+_COMPLETE_MAX = 200_000
 
 
 def _lock(database: str, scope: str, scope_id: int) -> threading.Lock:
@@ -81,20 +87,22 @@ def rollup_source(database: str, scope: Scope, table: str) -> str:
     )
 
 
-def slice_state_sql(database: str) -> str:
-    """Per partition of raw_events: its build id for the scope and whether that build exists (one cheap query)."""
-    return f"""SELECT partition_id, build, build IN (
-    SELECT build FROM `{database}`.rollup_slices WHERE scope_kind = {{kind:String}} AND scope_id = {{scope_id:UInt64}}
-) AS built
-FROM (
-    SELECT partition_id,
-        cityHash64({{kind:String}}, {{scope_id:UInt64}}, partition_id,
-                   sum(cityHash64(name, rows, modification_time)), count()) AS build
-    FROM system.parts
-    WHERE database = {{database:String}} AND table = 'raw_events' AND active
-    GROUP BY partition_id
-)
+def current_slices_sql() -> str:
+    """Per partition of raw_events: the scope's build id for the partition's current part set (metadata only)."""
+    return """SELECT partition_id,
+    cityHash64({kind:String}, {scope_id:UInt64}, partition_id, sum(cityHash64(name, rows, modification_time)), count())
+FROM system.parts
+WHERE database = {database:String} AND table = 'raw_events' AND active
+GROUP BY partition_id
 ORDER BY partition_id"""
+
+
+def recorded_builds_sql(database: str) -> str:
+    """Which of the given builds rollup_slices records as complete."""
+    return (
+        f"SELECT build FROM `{database}`.rollup_slices WHERE scope_kind = {{kind:String}} "
+        "AND scope_id = {scope_id:UInt64} AND has({builds:Array(UInt64)}, build)"
+    )
 
 
 def build_sql(database: str, scope: Scope, table: str) -> str:
@@ -133,9 +141,17 @@ def current_builds(client: ClickHouseClient, database: str, scope: Scope, scope_
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
     params = {"kind": scope, "scope_id": int(scope_id), "database": database}
+    rows = [
+        (partition, int(build))
+        for partition, build in client.query(current_slices_sql(), parameters=params).result_rows
+    ]
+    if all((database, build) in _complete for _, build in rows):
+        return [build for _, build in rows]
     with _lock(database, scope, int(scope_id)):
-        rows = client.query(slice_state_sql(database), parameters=params).result_rows
-        stale = [(partition, int(build)) for partition, build, built in rows if not built]
+        unknown = [build for _, build in rows if (database, build) not in _complete]
+        recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
+        done = {int(build) for (build,) in recorded}
+        stale = [(partition, build) for partition, build in rows if build in unknown and build not in done]
         if stale:
             built_params = {
                 **params,
@@ -151,4 +167,12 @@ def current_builds(client: ClickHouseClient, database: str, scope: Scope, scope_
                 "pb.1 AS p, pb.2 AS b)",
                 parameters=built_params,
             )
-    return [int(build) for _, build, _ in rows]
+        if len(_complete) > _COMPLETE_MAX:
+            _complete.clear()
+        _complete.update((database, build) for _, build in rows)
+    return [build for _, build in rows]
+
+
+def forget_complete_builds() -> None:
+    """Forget which builds this process saw complete (after rollup tables were emptied by hand, say)."""
+    _complete.clear()
