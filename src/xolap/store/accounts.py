@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar, overload
 
@@ -28,7 +29,10 @@ PASSWORD_WORK_SLOTS = max(2, os.cpu_count() or 2)
 _password_work = threading.BoundedSemaphore(PASSWORD_WORK_SLOTS)
 
 
-def _argon2(action, *args):
+Hashed = TypeVar("Hashed")
+
+
+def _argon2(action: Callable[..., Hashed], *args: str) -> Hashed:
     with _password_work:
         return action(*args)
 
