@@ -54,7 +54,12 @@ def _variants() -> list[bytes]:
 def test_screen_flags_every_line_with_warnings_or_attributions(ch_db, tmp_path):
     client, _settings = ch_db
     path = tmp_path / "lines.jsonl"
-    path.write_bytes(PARITY_CORPUS.read_bytes().rstrip(b"\n") + b"\n" + b"\n".join(_variants()) + b"\n")
+    corpora = [
+        PARITY_CORPUS,
+        *(FIXTURES / "xapi" / name for name in ("mixed_bad_lines.jsonl", "torus_statements.jsonl")),
+    ]
+    text = b"".join(corpus.read_bytes().rstrip(b"\n") + b"\n" for corpus in corpora)
+    path.write_bytes(text + b"\n".join(_variants()) + b"\n")
     source = file_source(path, False)
     full = client.query(
         f"SELECT row_number, notEmpty(warnings) OR notEmpty(attributions) FROM ({staged_select_sql(source)}) "
@@ -66,7 +71,7 @@ def test_screen_flags_every_line_with_warnings_or_attributions(ch_db, tmp_path):
     ).result_rows
     lines = path.read_bytes().split(b"\n")
     detailed = [row for row, has in full if has]
-    assert len(detailed) >= 10  # the corpus and the variants have warnings and attributions to lose
+    assert len(detailed) >= 20  # the corpora and the variants have warnings and attributions to lose
     flagged = {row: line for row, needs, line in screened if needs}
     assert set(detailed) <= set(flagged)
     assert all(flagged[row].encode() == lines[row] for row in detailed)  # the line as read, for the detail pass

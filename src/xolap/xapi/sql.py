@@ -184,13 +184,22 @@ class _Query:
         return guards, raws, prefixes
 
     def needs_details(self) -> str:
-        """True for a line that may have warnings or experiment attributions: a malformed optional value, or the
-        attributions extension's name in the line (literally, or possibly behind a \\u escape; the Python path's
-        test). Cheap to plan and run, unlike warnings() and attributions(), which only such lines need."""
-        guards, _raws, _prefixes = self._warning_sources()
+        """True for a line that may have warnings or experiment attributions: a present optional value that converts
+        to NULL (every malformed one does, for every kind that can be malformed; a few valid ones do too, e.g. "",
+        which only costs their line a detail pass), or the attributions extension's name in the line (literally,
+        or possibly behind a \\u escape; the Python path's test). Reuses the values the columns compute, so it is
+        cheap to plan and run, unlike warnings() and attributions(), which only such lines need."""
+        conditions = []
+        for field in spec.FIELDS:
+            if field.column in spec.REJECTING_FIELDS:
+                continue
+            for index in range(len(field.sources)):
+                present, value, valid = self._source(field, index)
+                if valid != "1":
+                    conditions.append(f"({present} AND {value} IS NULL)")
         line = self.line()
         named = f"position({line}, {quote(attributions.LABEL)}) > 0 OR position({line}, {quote(chr(92) + 'u')}) > 0"
-        return self.alias("_x_needs_details", f"({' OR '.join([*guards, named])})")
+        return self.alias("_x_needs_details", f"({' OR '.join([*conditions, named])})")
 
     def warnings(self) -> str:
         """Array(String): the warning of each malformed optional value, in field order (rows.warning_text's words).
