@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 DEMO_EVENTS ?= 1000000
 PORT ?= 8000
 
-.PHONY: help install venv assets browser lint test test-fast demo bench bench-schema bench-ingest bench-backfill bench-analytics clean
+.PHONY: help install venv assets browser lint test test-fast demo bench bench-schema bench-ingest bench-backfill bench-freshness bench-analytics clean
 
 help:
 	@echo "make demo   - set up, load ~1M generated events, serve at http://127.0.0.1:$(PORT)"
@@ -56,7 +56,7 @@ test-fast: install
 demo: install
 	$(VENV)/bin/xolap serve --demo --demo-events $(DEMO_EVENTS) --port $(PORT)
 
-bench: bench-schema bench-ingest bench-backfill bench-analytics
+bench: bench-schema bench-ingest bench-backfill bench-freshness bench-analytics
 
 bench-schema: install
 	$(PY) bench/schema.py
@@ -66,6 +66,9 @@ bench-ingest: install
 
 bench-backfill: install
 	$(PY) bench/backfill.py
+
+bench-freshness: install
+	$(PY) bench/freshness.py
 
 bench-analytics: install
 	$(PY) bench/analytics.py
