@@ -16,11 +16,12 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def control_character_in(scope: dict) -> str | None:
+def control_character_in(scope: Scope) -> str | None:
     """Which part of the request ("path" or "query string") holds a control character, if any."""
     if CONTROL.search(scope.get("path", "")):
         return "path"
@@ -33,10 +34,10 @@ def control_character_in(scope: dict) -> str | None:
 class RefuseControlCharacters:
     """ASGI middleware: 400 for a request whose path or query string has a control character."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             where = control_character_in(scope)
             if where is not None:

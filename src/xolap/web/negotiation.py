@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
@@ -21,6 +21,9 @@ from fastapi.templating import Jinja2Templates
 
 from xolap.web import sessions
 from xolap.web.accepts import wants_json  # noqa: F401 - pages import it from here too
+
+if TYPE_CHECKING:
+    from xolap.web.auth import Principal
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +38,7 @@ def templates() -> Jinja2Templates:
     return environment
 
 
-def nav_links(principal) -> list[dict[str, str]]:
+def nav_links(principal: Principal | None) -> list[dict[str, str]]:
     links: list[dict[str, str]] = []
     if principal is None or not principal.authenticated:
         return links
@@ -105,7 +108,7 @@ def install_error_pages(app) -> None:
     from fastapi.exception_handlers import http_exception_handler
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    async def handler(request: Request, exc: StarletteHTTPException):
+    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
         html_client = not request.url.path.startswith(("/api/", "/xAPI/")) and not wants_json(request)
         if html_client and exc.status_code in (400, 403, 404, 409, 422):
             try:

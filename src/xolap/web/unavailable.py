@@ -4,6 +4,7 @@ answer naming the component (and, for browsers, the same text), and the componen
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -37,7 +38,7 @@ def _clickhouse_errors() -> tuple[type[Exception], ...]:
     return (ClickHouseUnavailable, exceptions.OperationalError)
 
 
-def _answer(component: str):
+def _answer(component: str) -> Callable[[Request, Exception], JSONResponse]:
     label = LABELS[component]
 
     def handler(request: Request, exc: Exception) -> JSONResponse:
