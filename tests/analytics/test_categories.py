@@ -165,7 +165,8 @@ def test_video_counts_plays_viewers_and_completions(course):
     assert result.rows[1]["plays"] == 1 and result.rows[1]["completions"] == 0
     assert result.enough_data
     assert result.spec["data"]["values"] == result.rows
-    assert "{xolap_scope_id:UInt64}" in result.sql and result.parameters == {"xolap_scope_id": 1}
+    assert "{xolap_scope_id:UInt64}" in result.sql and result.parameters["xolap_scope_id"] == 1
+    assert set(result.parameters) == {"xolap_scope_id", "xolap_builds"}  # read from the rollup's current builds
 
 
 def test_video_for_project_spans_its_sections_only(course):

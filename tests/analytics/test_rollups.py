@@ -12,6 +12,7 @@ import pytest
 
 from xolap.analytics import rollups
 from xolap.analytics.categories import (
+    assessment,
     cross_event,
     event_summary,
     hints_success,
@@ -19,6 +20,7 @@ from xolap.analytics.categories import (
     performance,
     run_category,
     section_comparison,
+    video,
     weekday_hour,
 )
 from xolap.analytics.categories.registry import (
@@ -30,8 +32,11 @@ from xolap.analytics.categories.registry import (
 )
 from xolap.analytics.categories.sql import parameters
 from xolap.analytics.executor import run
+from xolap.analytics.titles import import_titles
 
 RAW_SQL = {
+    "video": video.raw_sql,
+    "assessment": assessment.raw_sql,
     "cross_event": cross_event.raw_sql,
     "weekday_hour": weekday_hour.raw_sql,
     "hints_success": hints_success.raw_sql,
@@ -46,12 +51,13 @@ SCOPES = [("section", 1), ("section", 2), ("project", 10), ("project", 20)]
 # rows, section 2 project 10, section 3 project 20; NULL learners, NULL scores and NULL hints among them.
 GENERATE = """
 INSERT INTO {table} (section_id, project_id, user_id, timestamp, event_type, verb_id, page_id, activity_id,
-    scaled_score, success, completion, hints_requested, event_hash)
+    scaled_score, success, completion, hints_requested, video_url, video_progress, event_hash)
 SELECT s, if(s = 1, if(number % 17 = 0, 20, 10), if(s = 2, 10, 20)) AS p,
     if(number % 23 = 0, NULL, concat('u', toString(s), '-', toString(number % 41))) AS user_id,
     toDateTime64('2026-01-15 00:00:00', 3) + toIntervalSecond((number * 7919) % (85 * 86400)) AS timestamp,
     ['page_viewed', 'part_attempt', 'activity_attempt', 'video', 'page_attempt'][number % 5 + 1] AS event_type,
-    'http://adlnet.gov/expapi/verbs/completed',
+    if(event_type = 'video', ['https://w3id.org/xapi/video/verbs/played', 'https://w3id.org/xapi/video/verbs/paused',
+        'https://w3id.org/xapi/video/verbs/completed'][intDiv(number, 5) % 3 + 1], 'http://adlnet.gov/expapi/verbs/completed'),
     if(event_type = 'page_viewed', number % 9, NULL),
     if(event_type IN ('part_attempt', 'activity_attempt'), 500 + number % 4, NULL),
     if(number % 11 = 0 OR event_type NOT IN ('part_attempt', 'activity_attempt', 'page_attempt'), NULL,
@@ -59,6 +65,8 @@ SELECT s, if(s = 1, if(number % 17 = 0, 20, 10), if(s = 2, 10, 20)) AS p,
     if(scaled_score IS NULL, NULL, scaled_score >= 0.6),
     if(event_type = 'page_viewed', number % 3 = 0, NULL),
     if(event_type = 'part_attempt' AND number % 13 != 0, toUInt32(number % 6), NULL),
+    if(event_type = 'video' AND number % 19 != 0, concat('https://videos.example/v', toString(number % 7), '.mp4'), NULL),
+    if(event_type = 'video' AND number % 4 != 0, (number % 10) / 10, NULL),
     concat('h', toString(number))
 FROM (SELECT number, 1 + number % 3 AS s FROM numbers({start}, {count}))
 """
@@ -78,6 +86,15 @@ def warehouse(ch_db):
     insert(client, settings, 0, 3000)
     insert(client, settings, 100, 400)
     insert(client, settings, 2700, 200)
+    import_titles(
+        client,
+        settings,
+        [
+            {"project_id": 10, "kind": "video", "content_id": "https://videos.example/v1.mp4", "title": "Intro"},
+            {"project_id": 20, "kind": "video", "content_id": "https://videos.example/v2.mp4", "title": "Other"},
+            {"project_id": 10, "kind": "activity", "content_id": "501", "title": "Quiz"},
+        ],
+    )
     yield client, settings
     client.command(f"SYSTEM START MERGES `{settings.clickhouse_database}`.raw_events")
 
@@ -122,6 +139,7 @@ def same(rollup_rows, raw_rows):
 
 def rollup_keys(scope):
     keys = ["event_summary", "cross_event", "weekday_hour", "hints_success", "performance", "learners_at_risk"]
+    keys += ["video", "assessment"]
     return keys + (["section_comparison"] if scope == "project" else [])
 
 
@@ -250,3 +268,30 @@ def test_attempts_without_a_score_leave_average_scores_alone(ch_db):
         assert comparison[0]["avg_score_pct"] == 60.0
     assessment = run_category(client, settings, "assessment", scope="section", scope_id=1).rows
     assert assessment[0]["avg_score_pct"] == 60.0
+
+
+def test_events_without_their_content_id_make_no_row(ch_db):
+    """`assumeNotNull(video_url) AS video_url` made `WHERE video_url IS NOT NULL` test the alias (always true), so a
+    video event without a URL became a video '' row (an attempt without an activity id activity 0, a page view
+    without a page id page 0, an event without a section section 0); the filters name the table's column now."""
+    client, settings = ch_db
+    table = f"`{settings.clickhouse_database}`.raw_events"
+    client.command(
+        f"INSERT INTO {table} (section_id, project_id, user_id, timestamp, event_type, verb_id, video_url, "
+        "activity_id, page_id, scaled_score, success, completion, event_hash) VALUES "
+        "(1, 10, 'a', '2026-03-02 10:00:00', 'video', 'https://w3id.org/xapi/video/verbs/played', 'https://v/1.mp4', "
+        "NULL, NULL, NULL, NULL, NULL, 'c1'), "
+        "(1, 10, 'b', '2026-03-02 10:00:00', 'video', 'https://w3id.org/xapi/video/verbs/played', NULL, "
+        "NULL, NULL, NULL, NULL, NULL, 'c2'), "
+        "(1, 10, 'a', '2026-03-02 10:00:00', 'activity_attempt', 'v', NULL, 7, NULL, 0.5, true, NULL, 'c3'), "
+        "(1, 10, 'b', '2026-03-02 10:00:00', 'activity_attempt', 'v', NULL, NULL, NULL, 0.5, true, NULL, 'c4'), "
+        "(1, 10, 'a', '2026-03-02 10:00:00', 'page_viewed', 'v', NULL, NULL, 3, NULL, NULL, true, 'c5'), "
+        "(1, 10, 'b', '2026-03-02 10:00:00', 'page_viewed', 'v', NULL, NULL, NULL, NULL, NULL, true, 'c6'), "
+        "(NULL, 10, 'b', '2026-03-02 10:00:00', 'page_viewed', 'v', NULL, NULL, 3, NULL, NULL, true, 'c7')"
+    )
+    for answer in (rollup_answer, raw_answer):
+        assert [row["video_url"] for row in answer(client, settings, "video", "section", 1)] == ["https://v/1.mp4"]
+        assert [row["activity_id"] for row in answer(client, settings, "assessment", "section", 1)] == [7]
+        assert [row["section_id"] for row in answer(client, settings, "section_comparison", "project", 10)] == [1]
+    pages = run_category(client, settings, "engagement", scope="section", scope_id=1).rows
+    assert {row["page_id"] for row in pages} == {3}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from xolap.analytics.categories.sql import score_fraction
+from xolap.analytics.categories.sql import PLAYED_VERB, score_fraction, video_completed
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import READ_SETTINGS, SCOPE_COLUMNS, SCOPE_PARAMETER, Scope, deduplicated_events
 
@@ -54,6 +54,18 @@ ROLLUPS: dict[str, dict[str, Any]] = {
         "values": f"count() AS attempts, countIf(success) AS successes, count(scaled_score) AS scored, "
         f"ifNull(sum({score_fraction()}), 0) AS score_sum",
         "where": " AND event_type = 'part_attempt'",
+    },
+    "rollup_content_daily": {
+        "keys": "if(event_type = 'video', 'video', 'activity') AS kind, "
+        "if(kind = 'video', assumeNotNull(video_url), toString(assumeNotNull(activity_id))) AS content_id, "
+        "project_id, toDate(timestamp) AS day",
+        "values": f"count() AS events, countIf(verb_id = '{PLAYED_VERB}') AS plays, "
+        f"uniqExactState(cityHash64(user_id)) AS learners, "
+        f"uniqExactState(if({video_completed()}, cityHash64(user_id), NULL)) AS completers, "
+        f"count(video_progress) AS progress_n, ifNull(sum(video_progress), 0) AS progress_sum, "
+        f"countIf(success) AS successes, count(scaled_score) AS scored, ifNull(sum({score_fraction()}), 0) AS score_sum",
+        "where": " AND ((event_type = 'video' AND video_url IS NOT NULL) "
+        "OR (event_type = 'activity_attempt' AND activity_id IS NOT NULL))",
     },
     "rollup_learners_daily": {
         "keys": "user_id, toDate(timestamp) AS day",

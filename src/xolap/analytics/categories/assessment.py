@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -18,6 +19,7 @@ from xolap.analytics.categories.spec_parts import (
 )
 from xolap.analytics.categories.sql import (
     date_filter,
+    day_filter,
     distinct_learners,
     events,
     score_fraction,
@@ -31,15 +33,50 @@ TOP_ACTIVITIES = 20
 CHART_ACTIVITIES = 10
 
 
-def build_sql(ctx: QueryContext) -> str:
-    return f"""SELECT
+_OUTER = f"""SELECT
     {title_or("concat('Activity ', toString(a.activity_id))")} AS activity_title,
     a.activity_id AS activity_id,
     a.attempts AS attempts,
     a.learners AS learners,
     round(a.avg_score * 100, 1) AS avg_score_pct,
     round(a.successes / a.attempts * 100, 1) AS success_rate_pct
-FROM (
+FROM ("""
+
+
+def _tail(ctx: QueryContext) -> str:
+    return f""") AS a
+LEFT JOIN {titles(ctx, "activity")} AS t ON t.project_id = a.title_project AND t.content_id = toString(a.activity_id)
+ORDER BY a.attempts DESC, a.activity_id
+LIMIT {TOP_ACTIVITIES}"""
+
+
+def build_sql(ctx: QueryContext) -> str:
+    """From the content rollup (xolap.analytics.rollups): learners merged exactly from their uniqExact states,
+    attempts and successes exact; the title's project is the one with most attempts (raw: anyHeavy, the same when one
+    project has most of them); the average score sums the same held scores in another order."""
+    return f"""{_OUTER}
+    SELECT
+        ifNull(argMax(c.project_id, c.project_events), 0) AS title_project,
+        toUInt64(c.content_id) AS activity_id,
+        sum(c.project_events) AS attempts,
+        uniqExactMerge(c.project_learners) AS learners,
+        if(sum(c.project_scored) = 0, NULL, sum(c.project_score_sum) / sum(c.project_scored)) AS avg_score,
+        sum(c.project_successes) AS successes
+    FROM (
+        SELECT r.content_id AS content_id, r.project_id AS project_id, sum(r.events) AS project_events,
+            uniqExactMergeState(r.learners) AS project_learners, sum(r.scored) AS project_scored,
+            sum(r.score_sum) AS project_score_sum, sum(r.successes) AS project_successes
+        FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")} AS r
+        WHERE r.kind = 'activity'{day_filter(ctx)}
+        GROUP BY content_id, project_id
+    ) AS c
+    GROUP BY c.content_id
+{_tail(ctx)}"""
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return f"""{_OUTER}
     SELECT
         {title_project()} AS title_project,
         assumeNotNull(activity_id) AS activity_id,
@@ -48,12 +85,9 @@ FROM (
         avg({score_fraction()}) AS avg_score,
         countIf(success) AS successes
     FROM {events(ctx)} AS e
-    WHERE event_type = 'activity_attempt' AND activity_id IS NOT NULL{date_filter(ctx)}
+    WHERE event_type = 'activity_attempt' AND e.activity_id IS NOT NULL{date_filter(ctx)}
     GROUP BY activity_id
-) AS a
-LEFT JOIN {titles(ctx, "activity")} AS t ON t.project_id = a.title_project AND t.content_id = toString(a.activity_id)
-ORDER BY a.attempts DESC, a.activity_id
-LIMIT {TOP_ACTIVITIES}"""
+{_tail(ctx)}"""
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:

@@ -93,7 +93,7 @@ FROM (
                     {distinct_learners()} AS viewers,
                     day = toDate(0) AS is_page_total
                 FROM {events(ctx)} AS e
-                WHERE event_type = 'page_viewed' AND page_id IS NOT NULL{date_filter(ctx)}
+                WHERE event_type = 'page_viewed' AND e.page_id IS NOT NULL{date_filter(ctx)}
                 GROUP BY GROUPING SETS ((page_id), (page_id, day))
             )
             WINDOW page AS (PARTITION BY page_id)

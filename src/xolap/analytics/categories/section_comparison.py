@@ -65,7 +65,7 @@ def raw_sql(ctx: QueryContext) -> str:
         countIf(event_type = 'page_viewed') AS page_views,
         countIf(event_type = 'page_viewed' AND completion) AS completed_views
     FROM {events(ctx)} AS e
-    WHERE section_id IS NOT NULL{date_filter(ctx)}
+    WHERE e.section_id IS NOT NULL{date_filter(ctx)}
     GROUP BY section_id
 )
 ORDER BY events DESC, section_id

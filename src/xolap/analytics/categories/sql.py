@@ -14,6 +14,12 @@ END_PARAMETER = "xolap_end"
 
 PLAYED_VERB = "https://w3id.org/xapi/video/verbs/played"
 VIDEO_COMPLETED_VERB = "https://w3id.org/xapi/video/verbs/completed"
+VIDEO_COMPLETION_PROGRESS = 0.8
+
+
+def video_completed() -> str:
+    """A video event that completes the video for its learner: the completed verb or progress ≥ 80%."""
+    return f"verb_id = '{VIDEO_COMPLETED_VERB}' OR video_progress >= {VIDEO_COMPLETION_PROGRESS}"
 
 
 def events(ctx: QueryContext) -> str:

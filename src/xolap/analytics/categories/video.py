@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -19,45 +20,80 @@ from xolap.analytics.categories.spec_parts import (
 )
 from xolap.analytics.categories.sql import (
     PLAYED_VERB,
-    VIDEO_COMPLETED_VERB,
+    VIDEO_COMPLETION_PROGRESS,
     date_filter,
+    day_filter,
     distinct_learners,
     events,
     title_or,
     title_project,
     titles,
+    video_completed,
 )
 from xolap.analytics.labels import add_labels, video_short_id
 
-COMPLETION_PROGRESS = 0.8
+COMPLETION_PROGRESS = VIDEO_COMPLETION_PROGRESS
 TOP_VIDEOS = 20
 
 
-def build_sql(ctx: QueryContext) -> str:
-    fallback = "concat('Video ', arrayElement(splitByChar('/', v.video_url), -1))"
-    return f"""SELECT
-    {title_or(fallback)} AS video_title,
+_FALLBACK = "concat('Video ', arrayElement(splitByChar('/', v.video_url), -1))"
+_OUTER = f"""SELECT
+    {title_or(_FALLBACK)} AS video_title,
     v.video_url AS video_url,
     v.plays AS plays,
     v.viewers AS viewers,
     v.completions AS completions,
     round(if(v.viewers = 0, 0, v.completions / v.viewers) * 100, 1) AS completion_rate_pct,
     round(v.avg_progress * 100, 1) AS avg_progress_pct
-FROM (
+FROM ("""
+
+
+def _tail(ctx: QueryContext) -> str:
+    return f""") AS v
+LEFT JOIN {titles(ctx, "video")} AS t ON t.project_id = v.title_project AND t.content_id = v.video_url
+ORDER BY v.viewers DESC, v.plays DESC, v.video_url
+LIMIT {TOP_VIDEOS}"""
+
+
+def build_sql(ctx: QueryContext) -> str:
+    """From the content rollup (xolap.analytics.rollups): viewers and completers merged exactly from their uniqExact
+    states, plays exact; the title's project is the one with most events (raw: anyHeavy, the same when one project
+    has most of them); average progress sums the same values in another order."""
+    return f"""{_OUTER}
+    SELECT
+        ifNull(argMax(c.project_id, c.project_events), 0) AS title_project,
+        c.content_id AS video_url,
+        sum(c.project_plays) AS plays,
+        uniqExactMerge(c.project_learners) AS viewers,
+        uniqExactMerge(c.project_completers) AS completions,
+        if(sum(c.project_progress_n) = 0, NULL, sum(c.project_progress_sum) / sum(c.project_progress_n)) AS avg_progress
+    FROM (
+        SELECT r.content_id AS content_id, r.project_id AS project_id, sum(r.events) AS project_events,
+            sum(r.plays) AS project_plays, uniqExactMergeState(r.learners) AS project_learners,
+            uniqExactMergeState(r.completers) AS project_completers, sum(r.progress_n) AS project_progress_n,
+            sum(r.progress_sum) AS project_progress_sum
+        FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")} AS r
+        WHERE r.kind = 'video'{day_filter(ctx)}
+        GROUP BY content_id, project_id
+    ) AS c
+    GROUP BY c.content_id
+{_tail(ctx)}"""
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return f"""{_OUTER}
     SELECT
         {title_project()} AS title_project,
         assumeNotNull(video_url) AS video_url,
         countIf(verb_id = '{PLAYED_VERB}') AS plays,
         {distinct_learners()} AS viewers,
-        {distinct_learners(f"verb_id = '{VIDEO_COMPLETED_VERB}' OR video_progress >= {COMPLETION_PROGRESS}")} AS completions,
+        {distinct_learners(video_completed())} AS completions,
         avg(video_progress) AS avg_progress
     FROM {events(ctx)} AS e
-    WHERE event_type = 'video' AND video_url IS NOT NULL{date_filter(ctx)}
+    WHERE event_type = 'video' AND e.video_url IS NOT NULL{date_filter(ctx)}
     GROUP BY video_url
-) AS v
-LEFT JOIN {titles(ctx, "video")} AS t ON t.project_id = v.title_project AND t.content_id = v.video_url
-ORDER BY v.viewers DESC, v.plays DESC, v.video_url
-LIMIT {TOP_VIDEOS}"""
+{_tail(ctx)}"""
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
