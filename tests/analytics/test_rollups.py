@@ -295,3 +295,17 @@ def test_events_without_their_content_id_make_no_row(ch_db):
         assert [row["section_id"] for row in answer(client, settings, "section_comparison", "project", 10)] == [1]
     pages = run_category(client, settings, "engagement", scope="section", scope_id=1).rows
     assert {row["page_id"] for row in pages} == {3}
+
+
+def test_changed_rollup_definitions_make_every_slice_stale(warehouse, monkeypatch):
+    """Builds made under other definitions (say, before a rollup table was added) are never read as current."""
+    client, settings = warehouse
+    database = settings.clickhouse_database
+    before = rollups.current_builds(client, database, "section", 1)
+    changed = copy.deepcopy(rollups.ROLLUPS)
+    changed["rollup_hourly"]["where"] = " AND event_type != 'video'"
+    monkeypatch.setattr(rollups, "ROLLUPS", changed)
+    after = rollups.current_builds(client, database, "section", 1)
+    assert not set(before) & set(after)
+    hours = run_category(client, settings, "weekday_hour", scope="section", scope_id=1).rows
+    assert sum(row["events"] for row in hours) < 1000  # built again under the new definition (videos left out)

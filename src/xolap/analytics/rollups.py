@@ -22,6 +22,8 @@ ReplacingMergeTree tables (read with FINAL) keep once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from typing import Any
 
@@ -99,10 +101,18 @@ def rollup_source(database: str, scope: Scope, table: str) -> str:
     )
 
 
+def definition_id() -> int:
+    """A 64-bit hash of the rollup definitions (ROLLUPS): part of every build id, so changing what a rollup holds (a
+    new table, column or filter) makes every slice stale instead of reading builds made under the old definitions."""
+    text = json.dumps(ROLLUPS, sort_keys=True)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
 def current_slices_sql() -> str:
     """Per partition of raw_events: the scope's build id for the partition's current part set (metadata only)."""
     return """SELECT partition_id,
-    cityHash64({kind:String}, {scope_id:UInt64}, partition_id, sum(cityHash64(name, rows, modification_time)), count())
+    cityHash64({definition:UInt64}, {kind:String}, {scope_id:UInt64}, partition_id,
+               sum(cityHash64(name, rows, modification_time)), count())
 FROM system.parts
 WHERE database = {database:String} AND table = 'raw_events' AND active
 GROUP BY partition_id
@@ -152,7 +162,7 @@ def current_builds(client: ClickHouseClient, database: str, scope: Scope, scope_
     """The build ids of the scope's current slices, building the stale ones first (see the module docstring)."""
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
-    params = {"kind": scope, "scope_id": int(scope_id), "database": database}
+    params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
     rows = [
         (partition, int(build))
         for partition, build in client.query(current_slices_sql(), parameters=params).result_rows
