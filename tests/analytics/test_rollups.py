@@ -14,6 +14,7 @@ from xolap.analytics import rollups
 from xolap.analytics.categories import (
     assessment,
     cross_event,
+    engagement,
     event_summary,
     hints_success,
     learners_at_risk,
@@ -37,6 +38,7 @@ from xolap.analytics.titles import import_titles
 RAW_SQL = {
     "video": video.raw_sql,
     "assessment": assessment.raw_sql,
+    "engagement": engagement.raw_sql,
     "cross_event": cross_event.raw_sql,
     "weekday_hour": weekday_hour.raw_sql,
     "hints_success": hints_success.raw_sql,
@@ -139,7 +141,7 @@ def same(rollup_rows, raw_rows):
 
 def rollup_keys(scope):
     keys = ["event_summary", "cross_event", "weekday_hour", "hints_success", "performance", "learners_at_risk"]
-    keys += ["video", "assessment"]
+    keys += ["video", "assessment", "engagement"]
     return keys + (["section_comparison"] if scope == "project" else [])
 
 
@@ -293,8 +295,7 @@ def test_events_without_their_content_id_make_no_row(ch_db):
         assert [row["video_url"] for row in answer(client, settings, "video", "section", 1)] == ["https://v/1.mp4"]
         assert [row["activity_id"] for row in answer(client, settings, "assessment", "section", 1)] == [7]
         assert [row["section_id"] for row in answer(client, settings, "section_comparison", "project", 10)] == [1]
-    pages = run_category(client, settings, "engagement", scope="section", scope_id=1).rows
-    assert {row["page_id"] for row in pages} == {3}
+        assert {row["page_id"] for row in answer(client, settings, "engagement", "section", 1)} == {3}
 
 
 def test_changed_rollup_definitions_make_every_slice_stale(warehouse, monkeypatch):

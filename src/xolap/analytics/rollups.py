@@ -58,16 +58,19 @@ ROLLUPS: dict[str, dict[str, Any]] = {
         "where": " AND event_type = 'part_attempt'",
     },
     "rollup_content_daily": {
-        "keys": "if(event_type = 'video', 'video', 'activity') AS kind, "
-        "if(kind = 'video', assumeNotNull(video_url), toString(assumeNotNull(activity_id))) AS content_id, "
+        "keys": "multiIf(event_type = 'video', 'video', event_type = 'page_viewed', 'page', 'activity') AS kind, "
+        "multiIf(kind = 'video', assumeNotNull(video_url), kind = 'page', toString(assumeNotNull(page_id)), "
+        "toString(assumeNotNull(activity_id))) AS content_id, "
         "project_id, toDate(timestamp) AS day",
         "values": f"count() AS events, countIf(verb_id = '{PLAYED_VERB}') AS plays, "
         f"uniqExactState(cityHash64(user_id)) AS learners, "
         f"uniqExactState(if({video_completed()}, cityHash64(user_id), NULL)) AS completers, "
         f"count(video_progress) AS progress_n, ifNull(sum(video_progress), 0) AS progress_sum, "
-        f"countIf(success) AS successes, count(scaled_score) AS scored, ifNull(sum({score_fraction()}), 0) AS score_sum",
+        f"countIf(success) AS successes, count(scaled_score) AS scored, ifNull(sum({score_fraction()}), 0) AS score_sum, "
+        "countIf(completion) AS completed",
         "where": " AND ((event_type = 'video' AND video_url IS NOT NULL) "
-        "OR (event_type = 'activity_attempt' AND activity_id IS NOT NULL))",
+        "OR (event_type = 'activity_attempt' AND activity_id IS NOT NULL) "
+        "OR (event_type = 'page_viewed' AND page_id IS NOT NULL))",
     },
     "rollup_learners_daily": {
         "keys": "user_id, toDate(timestamp) AS day",

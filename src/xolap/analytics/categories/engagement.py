@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.periods import PARTIAL_OPACITY, coverage
 from xolap.analytics.categories.spec_parts import (
@@ -27,6 +28,7 @@ from xolap.analytics.categories.sql import (
     END_PARAMETER,
     START_PARAMETER,
     date_filter,
+    day_filter,
     distinct_learners,
     events,
     title_or,
@@ -51,6 +53,52 @@ def span_last(ctx: QueryContext) -> str:
 
 
 def build_sql(ctx: QueryContext) -> str:
+    """Page totals and per-day views from the content rollup (xolap.analytics.rollups): viewers merged exactly from
+    their uniqExact states, views and completed views exact; the title's project is the one with most views (raw:
+    anyHeavy, the same when one project has most of them)."""
+    return _chart_sql(
+        ctx,
+        f"""SELECT
+                    ifNull(argMax(c.project_id, c.project_views), 0) AS page_project,
+                    toUInt64(c.content_id) AS page_id,
+                    c.day AS day,
+                    sum(c.cell_views) AS views,
+                    sum(c.cell_completed) AS completed,
+                    uniqExactMerge(c.cell_viewers) AS viewers,
+                    day = toDate(0) AS is_page_total
+                FROM (
+                    SELECT r.content_id AS content_id, r.project_id AS project_id, r.day AS day,
+                        sum(r.events) AS cell_views, sum(r.completed) AS cell_completed,
+                        uniqExactMergeState(r.learners) AS cell_viewers,
+                        sum(cell_views) OVER (PARTITION BY content_id, project_id) AS project_views
+                    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")} AS r
+                    WHERE r.kind = 'page'{day_filter(ctx)}
+                    GROUP BY content_id, project_id, day
+                ) AS c
+                GROUP BY GROUPING SETS ((page_id), (page_id, day))""",
+    )
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return _chart_sql(
+        ctx,
+        f"""SELECT
+                    {title_project()} AS page_project,
+                    assumeNotNull(page_id) AS page_id,
+                    toDate(timestamp) AS day,
+                    count() AS views,
+                    countIf(completion) AS completed,
+                    {distinct_learners()} AS viewers,
+                    day = toDate(0) AS is_page_total
+                FROM {events(ctx)} AS e
+                WHERE event_type = 'page_viewed' AND e.page_id IS NOT NULL{date_filter(ctx)}
+                GROUP BY GROUPING SETS ((page_id), (page_id, day))""",
+    )
+
+
+def _chart_sql(ctx: QueryContext, per_page_and_day: str) -> str:
+    """The chart's rows over per-page totals (day = the zero date, is_page_total) and per (page, day) counts."""
     return f"""SELECT
     {title_or("concat('Page ', toString(c.page_id))")} AS page_title,
     c.page_id AS page_id,
@@ -84,17 +132,7 @@ FROM (
                 maxIf(day, NOT is_page_total) OVER () AS last_event_day,
                 dateDiff('day', first_event_day, last_event_day) AS span_days
             FROM (
-                SELECT
-                    {title_project()} AS page_project,
-                    assumeNotNull(page_id) AS page_id,
-                    toDate(timestamp) AS day,
-                    count() AS views,
-                    countIf(completion) AS completed,
-                    {distinct_learners()} AS viewers,
-                    day = toDate(0) AS is_page_total
-                FROM {events(ctx)} AS e
-                WHERE event_type = 'page_viewed' AND e.page_id IS NOT NULL{date_filter(ctx)}
-                GROUP BY GROUPING SETS ((page_id), (page_id, day))
+                {per_page_and_day}
             )
             WINDOW page AS (PARTITION BY page_id)
         )
