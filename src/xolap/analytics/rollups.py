@@ -80,6 +80,27 @@ ROLLUPS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Whole-slice totals: the daily tables' facts without the day (one uniqExact state per month, for charts without dates).
+ROLLUPS["rollup_events_slice"] = {
+    "keys": "section_id, event_type",
+    "values": "count() AS events, uniqExactState(cityHash64(user_id)) AS learners, min(timestamp) AS first_event, "
+    "max(timestamp) AS last_event",
+    "where": "",
+}
+ROLLUPS["rollup_content_slice"] = {
+    **ROLLUPS["rollup_content_daily"],
+    "keys": ROLLUPS["rollup_content_daily"]["keys"].replace(", toDate(timestamp) AS day", ""),
+}
+
+SLICE_TOTALS = {"rollup_events_daily": "rollup_events_slice", "rollup_content_daily": "rollup_content_slice"}
+
+
+def daily_or_totals(daily_table: str, ctx: Any) -> str:
+    """The daily table when the chart has dates (`ctx.start` or `ctx.end`), else its whole-slice totals (same
+    columns without `day`)."""
+    return daily_table if ctx.start is not None or ctx.end is not None else SLICE_TOTALS[daily_table]
+
+
 _build_locks: dict[tuple[str, str, int], threading.Lock] = {}
 _locks_guard = threading.Lock()
 # Builds this process has seen complete, per database: a build id names fixed content (scope, partition, part set), so

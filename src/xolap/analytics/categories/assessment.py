@@ -66,7 +66,7 @@ def build_sql(ctx: QueryContext) -> str:
         SELECT r.content_id AS content_id, r.project_id AS project_id, sum(r.events) AS project_events,
             uniqExactMergeState(r.learners) AS project_learners, sum(r.scored) AS project_scored,
             sum(r.score_sum) AS project_score_sum, sum(r.successes) AS project_successes
-        FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")} AS r
+        FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
         WHERE r.kind = 'activity'{day_filter(ctx)}
         GROUP BY content_id, project_id
     ) AS c

@@ -72,7 +72,7 @@ def build_sql(ctx: QueryContext) -> str:
             sum(r.plays) AS project_plays, uniqExactMergeState(r.learners) AS project_learners,
             uniqExactMergeState(r.completers) AS project_completers, sum(r.progress_n) AS project_progress_n,
             sum(r.progress_sum) AS project_progress_sum
-        FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")} AS r
+        FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
         WHERE r.kind = 'video'{day_filter(ctx)}
         GROUP BY content_id, project_id
     ) AS c
