@@ -53,29 +53,36 @@ def span_last(ctx: QueryContext) -> str:
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """Page totals and per-day views from the content rollup (xolap.analytics.rollups): viewers merged exactly from
-    their uniqExact states, views and completed views exact; the title's project is the one with most views (raw:
-    anyHeavy, the same when one project has most of them)."""
+    """Page totals from the content rollup (whole-slice totals without dates; xolap.analytics.rollups): viewers
+    merged exactly from their uniqExact states, views and completed views exact; the title's project is the one with
+    most views (raw: anyHeavy, the same when one project has most of them). Per-day views come from the daily rows
+    without merging any state (the heatmap needs views only)."""
+    totals = rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))
+    daily = rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")
     return _chart_sql(
         ctx,
         f"""SELECT
                     ifNull(argMax(c.project_id, c.project_views), 0) AS page_project,
                     toUInt64(c.content_id) AS page_id,
-                    c.day AS day,
-                    sum(c.cell_views) AS views,
-                    sum(c.cell_completed) AS completed,
-                    uniqExactMerge(c.cell_viewers) AS viewers,
-                    day = toDate(0) AS is_page_total
+                    toDate(0) AS day,
+                    sum(c.project_views) AS views,
+                    sum(c.project_completed) AS completed,
+                    uniqExactMerge(c.project_viewers) AS viewers,
+                    true AS is_page_total
                 FROM (
-                    SELECT r.content_id AS content_id, r.project_id AS project_id, r.day AS day,
-                        sum(r.events) AS cell_views, sum(r.completed) AS cell_completed,
-                        uniqExactMergeState(r.learners) AS cell_viewers,
-                        sum(cell_views) OVER (PARTITION BY content_id, project_id) AS project_views
-                    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_content_daily")} AS r
+                    SELECT r.content_id AS content_id, r.project_id AS project_id, sum(r.events) AS project_views,
+                        sum(r.completed) AS project_completed, uniqExactMergeState(r.learners) AS project_viewers
+                    FROM {totals} AS r
                     WHERE r.kind = 'page'{day_filter(ctx)}
-                    GROUP BY content_id, project_id, day
+                    GROUP BY content_id, project_id
                 ) AS c
-                GROUP BY GROUPING SETS ((page_id), (page_id, day))""",
+                GROUP BY c.content_id
+                UNION ALL
+                SELECT toUInt64(0) AS page_project, toUInt64(d.content_id) AS page_id, d.day AS day,
+                    sum(d.events) AS views, toUInt64(0) AS completed, toUInt64(0) AS viewers, false AS is_page_total
+                FROM {daily} AS d
+                WHERE d.kind = 'page'{day_filter(ctx)}
+                GROUP BY page_id, day""",
     )
 
 
