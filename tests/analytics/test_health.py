@@ -192,3 +192,15 @@ def test_health_and_console_name_a_down_component_with_its_error(runtime):
     html = templates().env.get_template("admin/clickhouse.html").render(data=data, request=None)
     section = html[html.index('id="components"') :]
     assert "S3" in section and "down" in section and "Could not connect" in section
+
+
+def test_s3_not_configured_is_not_reported_from_an_earlier_configuration(runtime):
+    """A runtime without S3 never shows S3 as down because another configuration in this process once saw it down."""
+    from xolap.analytics.health import component_health
+    from xolap.component_status import board
+
+    board.report("s3", False, ConnectionError("refused"))
+    settings = runtime.settings.model_copy(update={"s3_endpoint_url": None, "aws_access_key_id": None})
+    runtime.settings = settings
+    health = component_health(runtime)
+    assert "s3" not in health["components"] and health["status"] == "ok", health

@@ -370,6 +370,8 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
         s3 = _probe_s3(settings)
         if s3 is not None:
             board.report("s3", True, **s3)
+        else:  # not configured: no component of this deployment, whatever an earlier configuration reported
+            board.forget("s3")
     except Exception as exc:  # noqa: BLE001
         board.report("s3", False, exc)
     for name in ("job_worker", "etl_worker"):
