@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fastapi.responses import Response  # noqa: E402
 
+from timing import percentile  # noqa: E402  (bench/, the script's own folder)
 from xolap.analytics import result_cache, rollups  # noqa: E402
 from xolap.analytics.categories import event_summary, list_categories, run_category  # noqa: E402
 from xolap.analytics.categories.model import QueryContext  # noqa: E402
@@ -104,16 +105,6 @@ SELECT project_id, kind, content_id, title, now64(3) FROM (
     FROM (SELECT number + 1 AS p FROM numbers({projects})) ARRAY JOIN range(20) AS k WHERE (p + k) % 10 != 0
 )
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def generate(client, events: int) -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -22,6 +21,9 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from timing import free_port  # noqa: E402  (bench/, the script's own folder)
+
 os.environ.setdefault("XOLAP_CONFIG_FILE", "/nonexistent/xolap.toml")
 
 import orjson  # noqa: E402
@@ -64,12 +66,6 @@ def statement(n: int) -> bytes:
                 "result": {"score": {"raw": n % 2, "min": 0, "max": 1, "scaled": n % 2}, "completion": True, "success": bool(n % 2),
                            "response": {"input": "choice-a"}, "extensions": {EXT + "feedback": "ok"}}}  # fmt: skip
     return orjson.dumps({"actor": actor, **body, "context": {"extensions": context}, "timestamp": stamp})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def record(bucket: str, key: str, size: int) -> dict:

@@ -23,7 +23,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from timing import free_port, percentile  # noqa: E402  (bench/, the script's own folder)
 from xolap.web.headers import server_time_ms  # noqa: E402  (how the server writes Server-Timing)
 
 PASSWORD = "bench-pass-1"
@@ -50,22 +50,6 @@ TABS = (
 )
 CUSTOM_SQL = "SELECT event_type, count() AS events, uniqExact(user_id) AS learners FROM raw_events GROUP BY event_type ORDER BY events DESC"
 GOAL_P95_MS = 150
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(data_dir: Path, port: int, cache: bool) -> dict[str, str]:

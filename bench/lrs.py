@@ -17,7 +17,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,10 @@ import time
 import uuid
 from pathlib import Path
 
+from timing import free_port  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parents[1]
 OLI = "http://oli.cmu.edu/extensions/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def statement(rng: random.Random) -> dict:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from timing import percentile  # noqa: E402  (bench/, the script's own folder)
 from xolap.clickhouse.client import connect  # noqa: E402
 from xolap.clickhouse.events import READ_SETTINGS  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
@@ -93,13 +94,6 @@ def same_answer(left, right) -> bool:
             elif a != b:
                 return False
     return True
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def measure(client, sql: str, scope: int, runs: int, settings: dict) -> tuple[float, float, object]:
