@@ -7,9 +7,11 @@ API in xolap.web.api_analytics, under the same authorization.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from importlib import resources
 
 from fastapi import APIRouter, Depends, Request
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from xolap.analytics.categories import list_categories
@@ -27,7 +29,7 @@ from xolap.web.api_analytics import (
     router as api_router,
 )
 from xolap.web.auth import flags_enabled_async, lookup_scope_async, resolve_principal
-from xolap.web.negotiation import render, wants_json
+from xolap.web.negotiation import render, templates, wants_json
 
 router = APIRouter(tags=["dashboards"])
 router.include_router(api_router)  # the dashboards' JSON API comes with the pages
@@ -52,10 +54,38 @@ DEFAULT_SPEC = {
 }
 
 
+DEFAULT_SPEC_TEXT = json.dumps(DEFAULT_SPEC, indent=2)
+
+_assets_seen = False
+
+
 def assets_present() -> bool:
-    """Whether `npm run build` has put the chart and editor bundles into static/vendor."""
-    vendor = resources.files("xolap.web").joinpath("static", "vendor")
-    return all(vendor.joinpath(name).is_file() for name in VENDOR_FILES)
+    """Whether `npm run build` has put the chart and editor bundles into static/vendor (once they are there, the
+    process stops looking: a page load costs no file checks)."""
+    global _assets_seen
+    if not _assets_seen:
+        vendor = resources.files("xolap.web").joinpath("static", "vendor")
+        _assets_seen = all(vendor.joinpath(name).is_file() for name in VENDOR_FILES)
+    return _assets_seen
+
+
+@lru_cache(maxsize=2)
+def static_panels(kind: str) -> Markup:
+    """The tabs and panels of a section's (or a project's) dashboard, the same on every such page (categories of the
+    kind, export formats, the custom tab's starting SQL and spec): rendered once per kind and process, which keeps
+    most of the page's template work off each load."""
+    fragment = (
+        templates()
+        .get_template("dashboards/_panels.html")
+        .render(
+            scope_kind=kind,
+            categories=list_categories(kind),
+            export_formats=EXPORT_FORMATS,
+            default_sql=DEFAULT_SQL,
+            default_spec=DEFAULT_SPEC_TEXT,
+        )
+    )
+    return Markup(fragment.strip())
 
 
 def _dates(start: str | None, end: str | None):
@@ -102,13 +132,10 @@ def dashboard_page(request: Request, scope: AnalyticsScope, start: str | None, e
         "date_error": date_error,
         "scope": scope,
         "project": project,
-        "categories": list_categories(scope.kind),
         "start": first.isoformat() if first else "",
         "end": last.isoformat() if last else "",
         "assets_ok": assets_present(),
-        "export_formats": EXPORT_FORMATS,
-        "default_sql": DEFAULT_SQL,
-        "default_spec": json.dumps(DEFAULT_SPEC, indent=2),
+        "panels": static_panels(scope.kind),
     }
     if wants_json(request):
         return render(request, "dashboards/dashboard.html", context, overview_json(runtime, scope, first, last))

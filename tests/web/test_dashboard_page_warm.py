@@ -1,0 +1,101 @@
+"""The dashboard page served warm: its per-kind tabs and panels are rendered once per process
+(xolap.web.dashboards.static_panels), so these check that every page still carries its own kind's panels, and that
+what differs per caller or per change (the project link after a grant, the dates, the signed-in user) is seen on the
+very next load."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dashboard_support import module_runtime
+from xolap.analytics.categories import list_categories
+from xolap.store import accounts
+from xolap.store.models import Project
+from xolap.web.app import create_app
+from xolap.web.dashboards import EXPORT_FORMATS
+
+SECTION_PAGE = "/sections/physics-fall/analytics"  # section 101 of project 1 (intro-physics)
+PROJECT_PAGE = "/projects/intro-physics/analytics"
+PROJECT_LINK = 'href="/projects/intro-physics/analytics"'
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def page_world(base_settings, ch_engine, pg_template):
+    yield from module_runtime(base_settings, ch_engine, pg_template, "pagewarm")
+
+
+@pytest.fixture()
+def app(page_world):
+    runtime, _tokens = page_world
+    return create_app(runtime)
+
+
+def signed_in(app, email: str, password: str) -> TestClient:
+    browser = TestClient(app)
+    page = browser.get("/login", headers=HTML)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = browser.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return browser
+
+
+def panels_of(html: str) -> dict[str, int]:
+    """Each category panel's export buttons, by category key."""
+    keys = re.findall(r'data-export-category="([a-z_]+)"', html)
+    return {key: keys.count(key) for key in keys}
+
+
+def test_section_and_project_pages_each_carry_their_own_kinds_panels(app):
+    author = signed_in(app, "author@example.edu", "author-pass-1")
+    for _ in range(2):  # alternate kinds in one process: a page never shows the other kind's panels
+        section = author.get(SECTION_PAGE, headers=HTML).text
+        project = author.get(PROJECT_PAGE, headers=HTML).text
+        for html, kind in ((section, "section"), (project, "project")):
+            wanted = [info.key for info in list_categories(kind)]
+            assert re.findall(r'data-tab="([a-z_]+)" data-kind="category"', html) == wanted
+            assert panels_of(html) == dict.fromkeys(wanted, len(EXPORT_FORMATS))
+            assert f"it only ever sees this\n      {kind}'s events" in html
+            assert html.count('id="panel-custom"') == 1 and html.count("<textarea") == 2
+        assert 'data-tab="section_comparison"' in project and 'data-tab="section_comparison"' not in section
+        assert 'data-api="/api/v1/sections/physics-fall/analytics"' in section
+        assert 'data-api="/api/v1/projects/intro-physics/analytics"' in project
+
+
+def test_a_new_author_grant_shows_the_project_link_on_the_next_load_and_a_revoked_one_hides_it(app, page_world):
+    runtime, _tokens = page_world
+    instructor = signed_in(app, "a@example.edu", "teacher-pass-a")
+    assert PROJECT_LINK not in instructor.get(SECTION_PAGE, headers=HTML).text
+    with runtime.sessions() as session:
+        user = accounts.get_user(session, "a@example.edu")
+        membership_id = accounts.grant(session, user, project=session.get(Project, 1)).id
+        session.commit()
+    try:
+        assert PROJECT_LINK in instructor.get(SECTION_PAGE, headers=HTML).text
+    finally:
+        with runtime.sessions() as session:
+            user = accounts.get_user(session, "a@example.edu")
+            accounts.revoke(session, user, membership_id)
+            session.commit()
+    assert PROJECT_LINK not in instructor.get(SECTION_PAGE, headers=HTML).text
+
+
+def test_what_differs_per_load_is_rendered_per_load(app):
+    instructor = signed_in(app, "a@example.edu", "teacher-pass-a")
+    dated = instructor.get(SECTION_PAGE + "?start=2026-09-01&end=2026-09-30", headers=HTML).text
+    assert 'value="2026-09-01"' in dated and 'value="2026-09-30"' in dated
+    undated = instructor.get(SECTION_PAGE, headers=HTML).text
+    assert 'value="2026-09-01"' not in undated and 'name="start" value=""' in undated
+    wrong = instructor.get(SECTION_PAGE + "?start=2026-10-01&end=2026-09-01", headers=HTML).text
+    assert re.search(r'<p class="filter-error" role="alert">[^<]+</p>', wrong)
+    author = signed_in(app, "author@example.edu", "author-pass-1")
+    theirs = author.get(SECTION_PAGE, headers=HTML).text
+    assert "author@example.edu" in theirs and "a@example.edu" not in theirs
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', theirs).group(1)
+    assert csrf != re.search(r'name="csrf-token" content="([^"]+)"', undated).group(1)
+    assert f'"X-CSRF-Token": "{csrf}"' in theirs
