@@ -12,6 +12,7 @@ import pytest
 from xolap.analytics import rollups
 from xolap.analytics.categories import (
     assessment,
+    course_progress,
     cross_event,
     engagement,
     event_summary,
@@ -25,6 +26,7 @@ from xolap.analytics.categories import (
 )
 from xolap.analytics.categories.model import QueryContext
 from xolap.analytics.categories.registry import (
+    CATEGORIES,
     _context,
     event_summary_raw_sql,
     event_summary_sql,
@@ -34,6 +36,7 @@ from xolap.analytics.categories.registry import (
 from xolap.analytics.categories.sql import parameters
 from xolap.analytics.executor import run
 from xolap.analytics.titles import import_titles
+from xolap.clickhouse import data_version
 
 RAW_SQL = {
     "video": video.raw_sql,
@@ -45,6 +48,7 @@ RAW_SQL = {
     "performance": performance.raw_sql,
     "learners_at_risk": learners_at_risk.raw_sql,
     "section_comparison": section_comparison.raw_sql,
+    "course_progress": course_progress.raw_sql,
 }
 RANGES = [(None, None), (date(2026, 2, 3), date(2026, 3, 17)), (date(2026, 3, 1), None)]
 SCOPES = [("section", 1), ("section", 2), ("project", 10), ("project", 20)]
@@ -75,8 +79,11 @@ FROM (SELECT number, 1 + number % 3 AS s FROM numbers({start}, {count}))
 
 
 def insert(client, settings, start: int, count: int) -> None:
+    """Events written as an insert path writes them: the rows, then the data version bump (which every insert path
+    makes, and which the rollup check memo relies on: tests/analytics/test_rollups_write_paths.py)."""
     table = f"`{settings.clickhouse_database}`.raw_events"
     client.command(GENERATE.format(table=table, start=start, count=count))
+    data_version.rows_written(settings.clickhouse_database)
 
 
 @pytest.fixture()
@@ -139,7 +146,7 @@ def same(rollup_rows, raw_rows):
 
 def rollup_keys(scope):
     keys = ["event_summary", "cross_event", "weekday_hour", "hints_success", "performance", "learners_at_risk"]
-    keys += ["video", "assessment", "engagement"]
+    keys += ["video", "assessment", "engagement", "course_progress"]
     return keys + (["section_comparison"] if scope == "project" else [])
 
 
@@ -156,11 +163,11 @@ def check_all(client, settings):
 
 def test_the_rolled_up_categories_read_rollups_only():
     for scope in ("section", "project"):
-        ctx = QueryContext("db", scope, date(2026, 1, 1), date(2026, 2, 1))
-        for key in rollup_keys(scope):
-            sql = event_summary_sql(ctx) if key == "event_summary" else get_category(key, scope).build_sql(ctx)
-            assert "raw_events" not in sql and f"{{{rollups.BUILDS_PARAMETER}:Array(UInt64)}}" in sql, key
-        assert "raw_events" in get_category("course_progress", scope).build_sql(ctx)  # not rolled up (docs/rollups)
+        for ctx in (QueryContext("db", scope, date(2026, 1, 1), date(2026, 2, 1)), QueryContext("db", scope)):
+            for key in rollup_keys(scope):
+                sql = event_summary_sql(ctx) if key == "event_summary" else get_category(key, scope).build_sql(ctx)
+                assert "raw_events" not in sql and f"{{{rollups.BUILDS_PARAMETER}:Array(UInt64)}}" in sql, key
+    assert set(rollup_keys("project")) | {"event_summary"} == {"event_summary", *CATEGORIES}  # every answer rolled up
 
 
 def test_every_rollup_category_equals_raw_final_with_duplicates_in_separate_parts(warehouse):
@@ -207,6 +214,7 @@ def test_deleted_events_and_dropped_partitions_leave_the_answer(warehouse):
     client.command(f"SYSTEM START MERGES {table}")  # a lightweight DELETE waits for its mutation, which merges run
     client.command(f"DELETE FROM {table} WHERE event_hash IN ('h3', 'h6', 'h9', 'h102')")  # as LRS voiding does
     client.command(f"ALTER TABLE {table} DROP PARTITION '202602'")
+    data_version.rows_written(settings.clickhouse_database)  # as LRS voiding does after its DELETE
     rows = rollup_answer(client, settings, "event_summary", "section", 1)
     same(rows, raw_answer(client, settings, "event_summary", "section", 1))
     assert all(not row["first_event"].startswith("2026-02") for row in rows)

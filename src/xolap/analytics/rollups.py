@@ -91,8 +91,19 @@ ROLLUPS["rollup_content_slice"] = {
     **ROLLUPS["rollup_content_daily"],
     "keys": ROLLUPS["rollup_content_daily"]["keys"].replace(", toDate(timestamp) AS day", ""),
 }
+# Course progress: the distinct pages each learner viewed, per day and per whole slice (migration 0012).
+ROLLUPS["rollup_learner_pages"] = {
+    "keys": "user_id, toDate(timestamp) AS day",
+    "values": "uniqExactState(assumeNotNull(page_id)) AS pages",
+    "where": " AND event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL",
+}
+ROLLUPS["rollup_learner_pages_slice"] = {**ROLLUPS["rollup_learner_pages"], "keys": "user_id"}
 
-SLICE_TOTALS = {"rollup_events_daily": "rollup_events_slice", "rollup_content_daily": "rollup_content_slice"}
+SLICE_TOTALS = {
+    "rollup_events_daily": "rollup_events_slice",
+    "rollup_content_daily": "rollup_content_slice",
+    "rollup_learner_pages": "rollup_learner_pages_slice",
+}
 
 
 def daily_or_totals(daily_table: str, ctx: Any) -> str:

@@ -6,12 +6,32 @@ not in the warehouse), so 100% means "every page someone in this section looked 
 
 from __future__ import annotations
 
+from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, count, tip_count
-from xolap.analytics.categories.sql import date_filter, events
+from xolap.analytics.categories.sql import date_filter, day_filter, events
 
 
 def build_sql(ctx: QueryContext) -> str:
+    """From the learner-pages rollup (xolap.analytics.rollups; whole-slice states without dates, per-day states with):
+    each learner's page-id states merged exactly, then the scope's distinct pages merged over learners, as raw_sql."""
+    source = rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_learner_pages", ctx))
+    return _buckets(f"""SELECT r.user_id AS user_id, uniqExactMergeState(r.pages) AS pages
+            FROM {source} AS r
+            WHERE 1 = 1{day_filter(ctx)}
+            GROUP BY user_id""")
+
+
+def raw_sql(ctx: QueryContext) -> str:
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
+    return _buckets(f"""SELECT user_id, uniqExactState(assumeNotNull(page_id)) AS pages
+            FROM {events(ctx)} AS e
+            WHERE event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL{date_filter(ctx)}
+            GROUP BY user_id""")
+
+
+def _buckets(per_learner: str) -> str:
+    """Learners per 10% step of pages viewed over one row per learner (user_id, pages: a uniqExact state of page ids)."""
     return f"""SELECT
     bucket,
     concat(toString(bucket * 10), '–', toString(bucket * 10 + 10), '%') AS share_range,
@@ -25,10 +45,7 @@ FROM (
             uniqExactMerge(pages) OVER () AS total_pages,
             toUInt8(least(floor(viewed / total_pages * 10), 9)) AS bucket
         FROM (
-            SELECT user_id, uniqExactState(assumeNotNull(page_id)) AS pages
-            FROM {events(ctx)} AS e
-            WHERE event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL{date_filter(ctx)}
-            GROUP BY user_id
+            {per_learner}
         )
     )
     GROUP BY bucket
