@@ -15,8 +15,9 @@ the slice's row in rollup_slices last, so a recorded build is always complete) a
 may use: exactly the current partitions of the scope, so rollup rows of older builds, of dropped partitions or of a
 build still being written are never read. The token is taken before the rows are read: a change in between gives
 the next reader a new token and a rebuild, never a stale answer under a current token. Correct across processes and
-restarts (the only memory kept, builds seen complete, holds facts that never change unless rollup tables are emptied
-by hand: then call forget_complete_builds); two builders of one slice write the same rows, which the
+restarts (the memory kept: builds seen complete, facts that never change unless rollup tables are emptied by hand,
+then call forget_complete_builds; and the check memo below, which reuses the builds found current while the scope's
+data version is unchanged, within a max age); two builders of one slice write the same rows, which the
 ReplacingMergeTree tables (read with FINAL) keep once.
 """
 
@@ -25,9 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from xolap.analytics.categories.sql import PLAYED_VERB, score_fraction, video_completed
+from xolap.analytics.result_cache import SERVER_MODE_MAX_AGE
+from xolap.clickhouse import data_version
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import READ_SETTINGS, SCOPE_COLUMNS, SCOPE_PARAMETER, Scope, deduplicated_events
 
@@ -193,10 +199,87 @@ def _split(select_list: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def current_builds(client: ClickHouseClient, database: str, scope: Scope, scope_id: int) -> list[int]:
-    """The build ids of the scope's current slices, building the stale ones first (see the module docstring)."""
+# The check memo: per (database, scope kind, scope id), the builds last found current and the scope's data version
+# then (xolap.clickhouse.data_version: every insert path bumps it after writing). While the version is unchanged the
+# scope's rows are unchanged, so those builds still answer exactly, even after a merge or another scope's insert gave
+# the partition a new token (their rows stay in the rollup tables until pruned, and pruning waits longer than any memo
+# lives: xolap.analytics.rollup_maintenance.prune_grace_s). Bounded in age: MEMO_MAX_AGE_S with embedded ClickHouse
+# (TTL expiry removes rows without a write, as for the result cache), the result cache's SERVER_MODE_MAX_AGE with a
+# ClickHouse server (other processes write without bumping this one's versions).
+MEMO_MAX_AGE_S = 300.0
+SERVER_MODE_MEMO_MAX_AGE_S = SERVER_MODE_MAX_AGE
+_MEMO_ENTRIES = 20_000
+
+
+@dataclass(frozen=True)
+class _Memo:
+    version: tuple[int, int]
+    builds: tuple[int, ...]
+    checked_at: float  # time.monotonic() before the check's system.parts query
+    read_at: float  # last time a reader asked for the scope's builds
+
+
+_memo: OrderedDict[tuple[str, str, int], _Memo] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def memo_max_age(settings: Any) -> float:
+    """How long builds found current may be reused while the scope's data version is unchanged (0: never)."""
+    if not settings.is_embedded_clickhouse:
+        return min(SERVER_MODE_MEMO_MAX_AGE_S, float(settings.result_cache_max_age))
+    return min(MEMO_MAX_AGE_S, float(settings.result_cache_max_age))
+
+
+def _remembered(key: tuple[str, str, int], version: tuple[int, int], max_age: float) -> list[int] | None:
+    now = time.monotonic()
+    with _memo_lock:
+        memo = _memo.get(key)
+        if memo is None or memo.version != version or now - memo.checked_at > max_age:
+            return None
+        _memo[key] = _Memo(memo.version, memo.builds, memo.checked_at, now)
+        _memo.move_to_end(key)
+        return list(memo.builds)
+
+
+def _remember(key: tuple[str, str, int], version: tuple[int, int], builds: list[int], checked_at: float) -> None:
+    with _memo_lock:
+        _memo[key] = _Memo(version, tuple(builds), checked_at, time.monotonic())
+        _memo.move_to_end(key)
+        while len(_memo) > _MEMO_ENTRIES:
+            _memo.popitem(last=False)
+
+
+def recently_read(database: str, within_s: float) -> list[tuple[str, int]]:
+    """The scopes of `database` whose builds a reader asked for in the last `within_s` seconds (most recent last)."""
+    since = time.monotonic() - within_s
+    with _memo_lock:
+        return [
+            (kind, scope_id) for (db, kind, scope_id), memo in _memo.items() if db == database and memo.read_at >= since
+        ]
+
+
+def current_builds(
+    client: ClickHouseClient, database: str, scope: Scope, scope_id: int, *, max_age: float = 0.0
+) -> list[int]:
+    """The build ids of the scope's current slices, building the stale ones first (see the module docstring).
+    With max_age > 0, the builds found by a check at most max_age seconds ago are reused without a query while the
+    scope's data version is unchanged (the check memo above)."""
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
+    key = (database, scope, int(scope_id))
+    version = data_version.version(database, scope, scope_id)  # read before the check: a write after it moves it
+    if max_age > 0:
+        remembered = _remembered(key, version, max_age)
+        if remembered is not None:
+            return remembered
+    checked_at = time.monotonic()
+    builds = _checked_builds(client, database, scope, scope_id)
+    _remember(key, version, builds, checked_at)
+    return builds
+
+
+def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope_id: int) -> list[int]:
+    """The check itself: the scope's build per partition from system.parts, stale slices built first."""
     params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
     rows = [
         (partition, int(build))
@@ -231,5 +314,8 @@ def current_builds(client: ClickHouseClient, database: str, scope: Scope, scope_
 
 
 def forget_complete_builds() -> None:
-    """Forget which builds this process saw complete (after rollup tables were emptied by hand, say)."""
+    """Forget which builds this process saw complete and the builds it found current (after rollup tables were
+    emptied by hand, say)."""
     _complete.clear()
+    with _memo_lock:
+        _memo.clear()

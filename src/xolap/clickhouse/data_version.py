@@ -1,5 +1,7 @@
 """Data versions of this process per database and scope: every insert path reports what it wrote (rows_written), and
-cached analytics results (xolap.analytics.result_cache) are keyed by the version of the scope they read.
+cached analytics results (xolap.analytics.result_cache) are keyed by the version of the scope they read, and the
+rollup check memo (xolap.analytics.rollups.current_builds) reuses the builds it found current while it is unchanged:
+a write path that forgets to bump leaves both serving answers from before its write.
 
 A scope's version is the pair (database's global version, the scope's own version): a write that names its rows'
 sections and projects bumps exactly those (a row without a section belongs to no section's dashboard); a write whose scopes are unknown or costly to read (the SQL file path, backfill chunks, titles)

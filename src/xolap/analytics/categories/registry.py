@@ -86,11 +86,14 @@ def with_rollup_builds(
     client: ClickHouseClient, settings: Settings, ctx: QueryContext, sql: str, scope_id: int
 ) -> dict:
     """The query's parameters; when it reads rollups, also the builds of the scope's current slices (stale slices are
-    rebuilt first, xolap.analytics.rollups). A failed rebuild raises QueryError."""
+    rebuilt first; builds found current are reused while the scope's data version is unchanged, within
+    rollups.memo_max_age: xolap.analytics.rollups). A failed rebuild raises QueryError."""
     params = parameters(ctx, scope_id)
     if f"{{{rollups.BUILDS_PARAMETER}:" in sql:
         try:
-            params[rollups.BUILDS_PARAMETER] = rollups.current_builds(client, ctx.database, ctx.scope, scope_id)
+            params[rollups.BUILDS_PARAMETER] = rollups.current_builds(
+                client, ctx.database, ctx.scope, scope_id, max_age=rollups.memo_max_age(settings)
+            )
         except Exception as exc:  # clickhouse-connect and chDB raise several exception types
             raise classify_error(exc, Limits.from_settings(settings), query_tag=new_tag()) from exc
     return params
