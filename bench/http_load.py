@@ -2,7 +2,15 @@
 a free port on 127.0.0.1, stopped at the end) and drives concurrent simulated instructors for a bounded time.
 
     python bench/http_load.py [--events 200000] [--users 50] [--duration 30] [--json-out F] [--keep DIR]
+                              [--from-analytics DIR]
 
+--from-analytics DIR reuses the events of a kept bench/analytics data dir (e.g. a copy of its 5M-event dir): its
+ClickHouse folder is copied into the serve data dir (never opened where it is: chDB locks a data dir to one process)
+and served from its own database; Postgres, scopes and instructors are set up beside it.
+
+The simulated users are coroutines of one asyncio loop in this process, each with one keep-alive connection
+(bench/loopback_http.py), so they take little of the two cores the server needs; the report prints the client's own
+CPU share beside the server's.
 Each user signs in (GET /login for the CSRF token, POST /login); once every user has (a barrier: 50 argon2 logins
 at once are a burst of their own, timed as the login rows), each loops: open their section's dashboard page,
 load its summary, switch to three category tabs (category JSON), run a custom query, export it as CSV. Data: the
@@ -17,6 +25,7 @@ requests/s and the server's RSS per phase; goal p95 <= 150 ms per page (the issu
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -26,13 +35,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import httpx  # noqa: E402
+
+from loopback_http import LoopbackClient, Reply  # noqa: E402  (bench/: the simulated users' light client)
 from timing import free_port, percentile  # noqa: E402  (bench/, the script's own folder)
 from xolap.web.headers import server_time_ms  # noqa: E402  (how the server writes Server-Timing)
 
@@ -50,9 +62,10 @@ TABS = (
 )
 CUSTOM_SQL = "SELECT event_type, count() AS events, uniqExact(user_id) AS learners FROM raw_events GROUP BY event_type ORDER BY events DESC"
 GOAL_P95_MS = 150
+LOGIN_PAGES = ("login page", "login")  # timed before the barrier: not counted in requests/s
 
 
-def environment(data_dir: Path, port: int, cache: bool) -> dict[str, str]:
+def environment(data_dir: Path, port: int, cache: bool, database: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
     env.update(
         {
@@ -62,6 +75,8 @@ def environment(data_dir: Path, port: int, cache: bool) -> dict[str, str]:
             "PYTHONPATH": str(ROOT / "src"),
         }
     )
+    if database:
+        env["XOLAP_CLICKHOUSE_DATABASE"] = database
     if not cache:
         env["XOLAP_RESULT_CACHE_BYTES"] = "0"
     return env
@@ -70,8 +85,24 @@ def environment(data_dir: Path, port: int, cache: bool) -> dict[str, str]:
 # ---------------------------------------------------------------- data (run in a child: chDB is one process per path)
 
 
+ANALYTICS_INFO = "bench-info.json"  # what bench/analytics.py writes beside the events it generated
+
+
+def reuse_analytics_data(source: Path, data_dir: Path) -> None:
+    """Copy a kept bench/analytics data dir's ClickHouse folder and its info into data_dir (once)."""
+    if (data_dir / "clickhouse").exists():
+        return
+    if not (source / ANALYTICS_INFO).exists() or not (source / "clickhouse").is_dir():
+        raise SystemExit(f"{source} is not a kept bench/analytics data dir (no {ANALYTICS_INFO} or clickhouse/)")
+    print(f"copying the events of {source} into {data_dir}", file=sys.stderr, flush=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source / "clickhouse", data_dir / "clickhouse", symlinks=True)
+    shutil.copy2(source / ANALYTICS_INFO, data_dir / ANALYTICS_INFO)
+
+
 def setup(data_dir: Path, events: int, users: int) -> None:
-    """Migrate, generate events, create the sections/projects, flags and instructors; then exit (stops Postgres)."""
+    """Migrate, generate events (or take those copied from bench/analytics), create the sections/projects, flags and
+    instructors; then exit (stops Postgres)."""
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.insert(0, str(ROOT / "bench"))
     import analytics  # bench/analytics.py: the generator SQL
@@ -91,7 +122,8 @@ def setup(data_dir: Path, events: int, users: int) -> None:
         runtime.migrate_all()
         client = runtime.clickhouse()
         analytics.DB = settings.clickhouse_database
-        info = analytics.generate(client, events)
+        copied = data_dir / ANALYTICS_INFO
+        info = json.loads(copied.read_text()) if copied.exists() else analytics.generate(client, events)
         sync_scopes(runtime)
         sizes = client.query(
             f"SELECT section_id, count() AS n FROM `{settings.clickhouse_database}`.raw_events "
@@ -108,7 +140,9 @@ def setup(data_dir: Path, events: int, users: int) -> None:
                 accounts.grant(session, user, section=section)
                 plan.append({"email": user.email, "slug": section.slug, "section_events": int(size)})
             session.commit()
-        (data_dir / "bench-http.json").write_text(json.dumps({"data": info, "users": plan}))
+        (data_dir / "bench-http.json").write_text(
+            json.dumps({"data": info, "users": plan, "database": settings.clickhouse_database})
+        )
     finally:
         stop_embedded()
 
@@ -119,13 +153,13 @@ def setup(data_dir: Path, events: int, users: int) -> None:
 class Server:
     """`xolap serve` in its own process group; stop() sends SIGINT (a clean shutdown) and waits."""
 
-    def __init__(self, data_dir: Path, cache: bool, log_path: Path):
+    def __init__(self, data_dir: Path, cache: bool, log_path: Path, database: str | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from xolap.cli import main; main()", "serve", "--no-migrate"],
-            env=environment(data_dir, self.port, cache),
+            env=environment(data_dir, self.port, cache, database),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -133,8 +167,6 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 180) -> None:
-        import httpx
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -156,6 +188,14 @@ class Server:
             pass
         return 0
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process (every thread: the event loop, the threadpool, chDB's own)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -171,18 +211,27 @@ class Server:
 
 
 class Recorder:
-    def __init__(self):
-        self.lock = threading.Lock()
+    """Per page: client latencies, the server's own time (Server-Timing app;dur), errors and result-cache hits. One
+    event loop writes it, so it needs no lock."""
+
+    def __init__(self) -> None:
         self.times: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
         self.samples: list[str] = []
         self.cache_hits: dict[str, int] = {}
         self.server_ms: dict[str, list[float]] = {}
+        self.window: dict[str, float] = {}  # the timed pages' start: wall clock and both sides' CPU seconds
 
-    def timed(self, page: str, send) -> object | None:
+    def begin_window(self, server: Server) -> None:
+        """Called by each user once all have signed in; the first call marks where requests/s and CPU are counted."""
+        if not self.window:
+            self.window = {"wall": time.perf_counter(), "client": time.process_time(), "server": server.cpu_seconds()}
+
+    async def timed(self, page: str, send: Awaitable[Reply]) -> Reply | None:
         started = time.perf_counter()
+        response: Reply | None
         try:
-            response = send()
+            response = await send
         except Exception as exc:  # noqa: BLE001 - counted as an error of this page
             response, problem = None, f"{page}: {type(exc).__name__}: {exc}"
         else:
@@ -190,113 +239,99 @@ class Recorder:
                 None if response.status_code < 400 else f"{page}: HTTP {response.status_code} {response.text[:160]}"
             )
         elapsed = (time.perf_counter() - started) * 1000
-        with self.lock:
-            self.times.setdefault(page, []).append(elapsed)
-            if response is not None and response.headers.get("x-xolap-cache") == "hit":
+        self.times.setdefault(page, []).append(elapsed)
+        if response is not None:
+            if response.headers.get("x-xolap-cache") == "hit":
                 self.cache_hits[page] = self.cache_hits.get(page, 0) + 1
-            timing = response.headers.get("server-timing", "") if response is not None else ""
-            server = server_time_ms(timing, "app")  # the server's own time for this request
+            server = server_time_ms(response.headers.get("server-timing", ""), "app")  # the server's own time
             if server is not None:
                 self.server_ms.setdefault(page, []).append(server)
-            if problem:
-                self.errors[page] = self.errors.get(page, 0) + 1
-                if len(self.samples) < 10:
-                    self.samples.append(problem)
+        if problem:
+            self.errors[page] = self.errors.get(page, 0) + 1
+            if len(self.samples) < 10:
+                self.samples.append(problem)
         return response if problem is None else None
 
 
-def user_loop(
-    base: str, user: dict, recorder: Recorder, duration: float, seed: int, warm_up: bool, ready: threading.Barrier
+async def user_loop(
+    server: Server, user: dict, recorder: Recorder, duration: float, seed: int, warm_up: bool, ready: asyncio.Barrier
 ) -> None:
-    import httpx
-
+    """One simulated instructor: sign in, (warm phase: ask every answer once), wait for the others, then loop over
+    the dashboard page, its summary, three tabs, a custom query and its CSV export until `duration` is up."""
     rng = random.Random(seed)
-    with httpx.Client(base_url=base, timeout=60, follow_redirects=False) as http:
-        page = recorder.timed("login page", lambda: http.get("/login", headers={"Accept": "text/html"}))
-        if page is None:
-            ready.abort()
-            return
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    html, as_json = {"Accept": "text/html"}, {"Accept": "application/json"}
+    async with LoopbackClient(server.base, timeout=60) as http:
+        page = await recorder.timed("login page", http.get("/login", headers=html))
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text) if page is not None else None
         token = match.group(1) if match else ""
-        signed_in = recorder.timed(
-            "login",
-            lambda: http.post(
-                "/login",
-                data={"email": user["email"], "password": PASSWORD, "next": "/", "csrf_token": token},
-                headers={"Accept": "text/html"},
-            ),
-        )
+        signed_in = None
+        if page is not None:
+            login = {"email": user["email"], "password": PASSWORD, "next": "/", "csrf_token": token}
+            signed_in = await recorder.timed("login", http.post("/login", data=login, headers=html))
         if signed_in is None:
-            ready.abort()  # the others stop waiting: this run is not comparable
+            await ready.abort()  # the others stop waiting: this run is not comparable
             return
         api = f"/api/v1/sections/{user['slug']}/analytics"
         if warm_up:  # the warm phase measures unchanged sections: every answer has been asked once (not timed)
             for path in ["/summary"] + [f"/categories/{key}" for key in TABS]:
-                http.get(api + path, headers={"Accept": "application/json"})
+                await http.get(api + path, headers=as_json)
         try:  # pages are timed once every user has signed in (50 argon2 logins at once would swamp 2 cores)
-            ready.wait(timeout=600)
-        except threading.BrokenBarrierError:
+            async with asyncio.timeout(600):
+                await ready.wait()
+        except (asyncio.BrokenBarrierError, TimeoutError):
             return
+        recorder.begin_window(server)
         stop_at = time.monotonic() + duration
         while time.monotonic() < stop_at:
-            dashboard = recorder.timed(
-                "dashboard page",
-                lambda: http.get(f"/sections/{user['slug']}/analytics", headers={"Accept": "text/html"}),
+            dashboard = await recorder.timed(
+                "dashboard page", http.get(f"/sections/{user['slug']}/analytics", headers=html)
             )
             csrf = token
             if dashboard is not None:
-                found = re.search(r'name="csrf-token" content="([^"]+)"', dashboard.text) or re.search(
-                    r'name="csrf_token" value="([^"]+)"', dashboard.text
-                )
+                found = re.search(r'name="csrf-token" content="([^"]+)"', dashboard.text)
                 csrf = found.group(1) if found else token
-            json_headers = {"Accept": "application/json"}
-            recorder.timed(
-                "summary JSON", lambda json_headers=json_headers: http.get(api + "/summary", headers=json_headers)
-            )
+            await recorder.timed("summary JSON", http.get(api + "/summary", headers=as_json))
             for key in rng.sample(TABS, 3):
-                recorder.timed(
-                    "category tab JSON",
-                    lambda key=key, json_headers=json_headers: http.get(
-                        f"{api}/categories/{key}", headers=json_headers
-                    ),
-                )
+                await recorder.timed("category tab JSON", http.get(f"{api}/categories/{key}", headers=as_json))
             unsafe = {"Accept": "application/json", "X-CSRF-Token": csrf}
-            recorder.timed(
-                "custom query",
-                lambda unsafe=unsafe: http.post(api + "/query", json={"sql": CUSTOM_SQL}, headers=unsafe),
+            await recorder.timed(
+                "custom query", http.post(api + "/query", json_body={"sql": CUSTOM_SQL}, headers=unsafe)
             )
-            recorder.timed(
-                "export CSV",
-                lambda unsafe=unsafe: http.post(api + "/export?format=csv", json={"sql": CUSTOM_SQL}, headers=unsafe),
+            await recorder.timed(
+                "export CSV", http.post(api + "/export?format=csv", json_body={"sql": CUSTOM_SQL}, headers=unsafe)
             )
 
 
-def phase(data_dir: Path, plan: list[dict], users: int, duration: float, cache: bool, log_dir: Path) -> dict:
-    name = "warm" if cache else "cold"
-    server = Server(data_dir, cache, log_dir / f"serve-{name}.log")
+async def drive(server: Server, plan: list[dict], users: int, duration: float, warm_up: bool) -> tuple:
+    """Every user as a coroutine of this one event loop, the server's RSS sampled each second beside them."""
+    recorder = Recorder()
+    ready = asyncio.Barrier(users)
     rss: list[int] = []
+    loops = [
+        asyncio.create_task(user_loop(server, plan[i % len(plan)], recorder, duration, i, warm_up, ready))
+        for i in range(users)
+    ]
+    while not all(task.done() for task in loops):
+        rss.append(server.rss_bytes())
+        await asyncio.wait(loops, timeout=1)
+    for task in loops:
+        task.result()  # a bug in the bench itself is raised, not counted
+    return recorder, rss
+
+
+def phase(data_dir: Path, info: dict, users: int, duration: float, cache: bool, log_dir: Path) -> dict:
+    name = "warm" if cache else "cold"
+    server = Server(data_dir, cache, log_dir / f"serve-{name}.log", info.get("database"))
     try:
         started = time.monotonic()
         server.wait_ready()
         ready_s = time.monotonic() - started
-        recorder = Recorder()
-        ready = threading.Barrier(users)
-        threads = [
-            threading.Thread(
-                target=user_loop,
-                args=(server.base, plan[i % len(plan)], recorder, duration, i, cache, ready),
-                daemon=True,
-            )
-            for i in range(users)
-        ]
-        begun = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        while any(thread.is_alive() for thread in threads):
-            rss.append(server.rss_bytes())
-            time.sleep(1)
-        wall = time.perf_counter() - begun
-        requests = sum(len(v) for v in recorder.times.values())
+        recorder, rss = asyncio.run(drive(server, info["users"], users, duration, cache))
+        window = recorder.window or {"wall": time.perf_counter(), "client": time.process_time(), "server": 0.0}
+        wall = time.perf_counter() - window["wall"]  # requests/s and CPU over the timed pages, not the logins
+        client_cpu = time.process_time() - window["client"]
+        server_cpu = server.cpu_seconds() - window["server"]
+        requests = sum(len(v) for page, v in recorder.times.items() if page not in LOGIN_PAGES)
         pages = {
             page: {
                 "n": len(v),
@@ -319,6 +354,9 @@ def phase(data_dir: Path, plan: list[dict], users: int, duration: float, cache: 
             "error_samples": recorder.samples,
             "rss_max_mib": round(max(rss or [0]) / 2**20),
             "rss_end_mib": round((rss or [0])[-1] / 2**20),
+            "client_cpu_s": round(client_cpu, 1),
+            "server_cpu_s": round(server_cpu, 1),
+            "client_cpu_share": round(client_cpu / max(client_cpu + server_cpu, 1e-9), 3),
             "pages": pages,
         }
     finally:
@@ -357,9 +395,15 @@ def print_report(info: dict, users: int, duration: float, phases: list[dict]) ->
         print(line + " | " + ", ".join(verdicts))
     for p in phases:
         print(
-            f"{p['phase']}: {p['requests']} requests in {p['wall_s']} s = {p['requests_per_s']} requests/s; "
+            f"{p['phase']}: {p['requests']} requests (logins apart) in {p['wall_s']} s = {p['requests_per_s']} "
+            "requests/s; "
             f"errors {p['errors']} (goal 0); server RSS max {p['rss_max_mib']} MiB, at end {p['rss_end_mib']} MiB; "
             f"server ready in {p['ready_s']} s"
+        )
+        print(
+            f"{p['phase']}: CPU seconds client {p['client_cpu_s']} (this process, {p['client_cpu_s'] / p['wall_s']:.0%} "
+            f"of a core), server {p['server_cpu_s']} ({p['server_cpu_s'] / p['wall_s']:.0%} of a core); the client "
+            f"took {p['client_cpu_share']:.0%} of the CPU the two used"
         )
         for sample in p["error_samples"]:
             print(f"  error: {sample}")
@@ -373,6 +417,11 @@ def main() -> None:
     parser.add_argument("--phases", default="cold,warm", help="comma list of cold, warm")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--keep", type=Path, help="use (and keep) this data dir; reuse its data when present")
+    parser.add_argument(
+        "--from-analytics",
+        type=Path,
+        help="copy the events of this kept bench/analytics data dir (e.g. 5M events) instead of generating them",
+    )
     parser.add_argument("--setup-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup_only:
@@ -381,6 +430,13 @@ def main() -> None:
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="xolap-bench-http-"))
     try:
         info_path = data_dir / "bench-http.json"
+        if args.from_analytics and not info_path.exists():
+            reuse_analytics_data(args.from_analytics, data_dir)
+        database = None
+        if (data_dir / ANALYTICS_INFO).exists():  # events from bench/analytics live in its database
+            import analytics
+
+            database = analytics.DB
         if not info_path.exists():
             print(
                 f"generating {args.events:,} events and {args.users} users in {data_dir}", file=sys.stderr, flush=True
@@ -397,13 +453,13 @@ def main() -> None:
                     str(args.users),
                 ],
                 check=True,
-                env=environment(data_dir, free_port(), True),
+                env=environment(data_dir, free_port(), True, database),
             )
         info = json.loads(info_path.read_text())
         phases = []
         for name in (p.strip() for p in args.phases.split(",")):
             print(f"phase {name}: {args.users} users for {args.duration:.0f} s", file=sys.stderr, flush=True)
-            phases.append(phase(data_dir, info["users"], args.users, args.duration, name == "warm", data_dir))
+            phases.append(phase(data_dir, info, args.users, args.duration, name == "warm", data_dir))
         print_report(info, args.users, args.duration, phases)
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
         report = {
