@@ -158,10 +158,18 @@ def _health_monitor(runtime: Runtime, stop: threading.Event) -> threading.Thread
     return thread
 
 
+def _rollup_maintenance(runtime: Runtime, stop: threading.Event) -> threading.Thread:
+    """Rebuild the stale rollup slices of recently read scopes after each write, prune superseded builds every
+    10 minutes (xolap.analytics.rollup_maintenance)."""
+    from xolap.analytics.rollup_maintenance import RollupMaintenance
+
+    return RollupMaintenance(runtime.settings, runtime.clickhouse).start(stop)
+
+
 HEALTH_INTERVAL_S = 15.0
 
 # Run after migrations and before serving, each with the Runtime (the demo loader is passed in by the CLI).
 STARTUP_HOOKS: list = [_recover_backfill_jobs, _drop_stale_ingest_stages]
 
 # Functions (runtime, stop_event) -> started Thread | None, for in-process workers besides the job worker.
-BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync, _health_monitor]
+BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync, _health_monitor, _rollup_maintenance]

@@ -11,14 +11,36 @@ cannot see with the cache's short max age, see result_cache)."""
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _global: dict[str, int] = {}
 _scoped: dict[tuple[str, str, int], int] = {}
 _counter = 0  # one counter for every bump: a version never repeats, even across databases
+
+# Called after every bump with (database, sections, projects) as bump got them (both None: scopes not known). A
+# listener must return at once (it runs on the writer's thread, after the write): e.g. note the scopes and wake a
+# worker (xolap.analytics.rollup_maintenance rebuilds stale rollup slices in the background).
+Listener = Callable[[str, "list[int] | None", "list[int] | None"], None]
+_listeners: list[Listener] = []
+
+
+def add_listener(listener: Listener) -> Callable[[], None]:
+    """Call `listener` after every bump; returns the function that removes it."""
+    with _lock:
+        _listeners.append(listener)
+
+    def remove() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return remove
 
 
 def _next() -> int:
@@ -29,14 +51,21 @@ def _next() -> int:
 
 def bump(database: str, *, sections: Iterable[int] | None = None, projects: Iterable[int] | None = None) -> None:
     """Record a write to `database`: of these sections and projects, or (both None) of scopes not known."""
+    named: dict[str, list[int] | None] = {"section": None, "project": None}
     with _lock:
         if sections is None and projects is None:
             _global[database] = _next()
-            return
-        for kind, ids in (("section", sections or ()), ("project", projects or ())):
-            for scope_id in ids:
-                if scope_id is not None:
-                    _scoped[(database, kind, int(scope_id))] = _next()
+        else:
+            for kind, ids in (("section", sections or ()), ("project", projects or ())):
+                named[kind] = [int(scope_id) for scope_id in ids if scope_id is not None]
+                for scope_id in named[kind] or ():
+                    _scoped[(database, kind, scope_id)] = _next()
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(database, named["section"], named["project"])
+        except Exception as exc:  # noqa: BLE001 - a listener never fails the write it hears about
+            log.warning("data version listener failed: %s", type(exc).__name__)
 
 
 def version(database: str, kind: str, scope_id: int) -> tuple[int, int]:
