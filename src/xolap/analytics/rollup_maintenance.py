@@ -13,10 +13,11 @@ restart only delays pruning.
 
 Background rebuilds. RollupMaintenance listens to data_version bumps (every insert path makes one after writing),
 waits REBUILD_DEBOUNCE_S for more, then runs the rollup check for each written scope that a dashboard read in the
-last RECENT_READ_S (a write of unknown scopes: every such scope), one scope at a time on its own thread and client.
-The check builds stale slices and remembers the result under the new data version, so the next read answers with
-the chart query alone. The insert itself never waits: the listener only notes the scopes. A reader arriving first
-runs the same check itself (the per-scope lock makes one of them build); a build is recorded only when complete.
+last RECENT_READ_S (a write of unknown scopes: every such scope; at most MAX_REBUILDS_PER_ROUND, the most recently
+read), one scope at a time on its own thread and client. The check builds stale slices and remembers the result
+under the new data version, so the next read answers with the chart query alone. The insert itself never waits: the
+listener only notes the scopes. A reader arriving first runs the same check itself (the per-scope lock makes one of
+them build); a build is recorded only when complete.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 PRUNE_MARGIN_S = 60.0
 PRUNE_INTERVAL_S = 600.0
 REBUILD_DEBOUNCE_S = 0.5
-RECENT_READ_S = 3600.0
+RECENT_READ_S = 900.0
+MAX_REBUILDS_PER_ROUND = 32  # the most recently read of the written scopes; readers check the others themselves
 _DELETE_BATCH = 5_000
 
 
@@ -167,9 +169,8 @@ class RollupMaintenance:
         with self._lock:
             pending, everything = self._pending, self._everything
             self._pending, self._everything = set(), False
-        wanted = [
-            scope for scope in rollups.recently_read(self.database, self.recent_s) if everything or scope in pending
-        ]
+        recent = rollups.recently_read(self.database, self.recent_s)
+        wanted = [scope for scope in recent if everything or scope in pending][-MAX_REBUILDS_PER_ROUND:]
         client, max_age = self._client(), rollups.memo_max_age(self.settings)
         for kind, scope_id in wanted:
             if not is_scope(kind):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from xolap.analytics import rollups
 from xolap.analytics.categories import (
@@ -140,7 +141,7 @@ def run_category(
     rows = [
         {column: json_value(value) for column, value in zip(result.columns, row, strict=False)} for row in result.rows
     ]
-    spec = copy.deepcopy(category.spec)
+    spec = orjson.loads(orjson.dumps(category.spec))  # a fresh copy of the JSON spec: 5-20x faster than deepcopy
     extra: dict[str, Any] = {}
     columns = list(result.columns)
     if category.present is not None:
