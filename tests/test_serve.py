@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from serve_process import start_serve
 from support import free_port
 from xolap.serve_lock import DataDirBusy, ServeLock, read_holder
 
@@ -43,23 +42,10 @@ def test_lock_names_the_holder(tmp_path):
 @pytest.mark.slow
 def test_serve_end_to_end(service_data_dir):
     data_dir = service_data_dir
-    port = free_port()
-    server = subprocess.Popen(
-        _xolap("serve", "--port", str(port)),
-        env=_env(data_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = start_serve(_env(data_dir), log_path=data_dir.parent / "serve.log", timeout=90)
+    port = server.port
     try:
-        deadline = time.time() + 90
-        body = None
-        while time.time() < deadline:
-            try:
-                body = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        body = httpx.get(f"{server.url}/healthz", timeout=2).json()
         assert body == {"status": "ok"}, body  # anonymous: up/down only
         from xolap.runtime import local_admin_token  # the file the server reads (created once, by whoever is first)
 
@@ -95,28 +81,11 @@ def test_serve_end_to_end(service_data_dir):
         assert ingest.returncode == 3, ingest.stderr
         assert "through http://127.0.0.1" in ingest.stderr and "1 rows ingested" in " ".join(ingest.stderr.split())
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            raise
-    assert server.returncode == 0, server.stdout.read()
+        code = server.stop()
+    assert code == 0, server.log()
     assert _postmasters(data_dir) == 0  # embedded Postgres stopped
     assert read_holder(data_dir) is None  # no stale lock
-    restarted = subprocess.Popen(
-        _xolap("serve", "--port", str(port)), env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    restarted = start_serve(
+        _env(data_dir), port=port, timeout=90, healthy=lambda response: response.json()["status"] == "ok"
     )
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok":
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("serve did not restart on the same data dir")
-    finally:
-        restarted.send_signal(signal.SIGINT)
-        restarted.wait(timeout=60)
+    assert restarted.stop() == 0

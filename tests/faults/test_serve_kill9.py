@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 from faults_support import report
 
+from serve_process import ServeDidNotStart, start_serve
 from support import free_port, postgres_processes_under, stop_orphan_postgres
 
 pytestmark = pytest.mark.faults
@@ -28,24 +27,12 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _serve(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
-        env=_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    while time.monotonic() - started < 90:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process, time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            pytest.fail(f"xolap serve exited with {process.returncode}")
-        time.sleep(0.3)
-    process.kill()
-    pytest.fail("xolap serve did not become healthy")
+    """A healthy `xolap serve` on data_dir and the seconds it took to become healthy."""
+    try:
+        server = start_serve(_env(data_dir), port=port, timeout=90)
+    except ServeDidNotStart as exc:
+        pytest.fail(str(exc))
+    return server.process, server.started_s
 
 
 def _postmaster(data_dir: Path) -> int:
