@@ -96,6 +96,8 @@ ROLLUPS["rollup_events_slice"] = {
 ROLLUPS["rollup_content_slice"] = {
     **ROLLUPS["rollup_content_daily"],
     "keys": ROLLUPS["rollup_content_daily"]["keys"].replace(", toDate(timestamp) AS day", ""),
+    # events per day (migration 0013): page engagement's heatmap without dates reads the slice rows only
+    "values": ROLLUPS["rollup_content_daily"]["values"] + ", sumMap(map(toDate(timestamp), toUInt64(1))) AS day_views",
 }
 # Course progress: the distinct pages each learner viewed, per day and per whole slice (migration 0012).
 ROLLUPS["rollup_learner_pages"] = {
@@ -120,9 +122,10 @@ def daily_or_totals(daily_table: str, ctx: Any) -> str:
 
 _build_locks: dict[tuple[str, str, int], threading.Lock] = {}
 _locks_guard = threading.Lock()
-# Builds this process has seen complete, per database: a build id names fixed content (scope, partition, part set), so
-# a complete build stays complete and the check needs only system.parts for it. Bounded; cleared when full.
-_complete: set[tuple[str, int]] = set()
+# Builds this process has seen complete, per database and its schema version (a migration may drop or empty rollup
+# tables): a build id names fixed content (scope, partition, part set), so a complete build stays complete and the
+# check needs only system.parts for it. Bounded; cleared when full.
+_complete: set[tuple[str, int, int]] = set()
 _COMPLETE_MAX = 200_000
 
 
@@ -281,14 +284,15 @@ def current_builds(
 def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope_id: int) -> list[int]:
     """The check itself: the scope's build per partition from system.parts, stale slices built first."""
     params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
+    schema = data_version.schema_version(database)  # read first: a migration during the build leaves it untrusted
     rows = [
         (partition, int(build))
         for partition, build in client.query(current_slices_sql(), parameters=params).result_rows
     ]
-    if all((database, build) in _complete for _, build in rows):
+    if all((database, schema, build) in _complete for _, build in rows):
         return [build for _, build in rows]
     with _lock(database, scope, int(scope_id)):
-        unknown = [build for _, build in rows if (database, build) not in _complete]
+        unknown = [build for _, build in rows if (database, schema, build) not in _complete]
         recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
         done = {int(build) for (build,) in recorded}
         stale = [(partition, build) for partition, build in rows if build in unknown and build not in done]
@@ -309,7 +313,7 @@ def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope
             )
         if len(_complete) > _COMPLETE_MAX:
             _complete.clear()
-        _complete.update((database, build) for _, build in rows)
+        _complete.update((database, schema, build) for _, build in rows)
     return [build for _, build in rows]
 
 

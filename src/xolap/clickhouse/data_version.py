@@ -68,6 +68,22 @@ def bump(database: str, *, sections: Iterable[int] | None = None, projects: Iter
             log.warning("data version listener failed: %s", type(exc).__name__)
 
 
+_schema: dict[str, int] = {}
+
+
+def schema_changed(database: str) -> None:
+    """A migration ran on `database` (tables may have been dropped, emptied or rewritten): every scope's version
+    moves, and schema_version tells facts remembered about its tables (rollup builds seen complete) from older ones."""
+    with _lock:
+        _schema[database] = _next()
+    bump(database)
+
+
+def schema_version(database: str) -> int:
+    """Changes whenever a migration ran on `database` in this process (0: none yet)."""
+    return _schema.get(database, 0)
+
+
 def version(database: str, kind: str, scope_id: int) -> tuple[int, int]:
     """The data version a cached result of this scope is valid for: (global version, the scope's own version)."""
     return _global.get(database, 0), _scoped.get((database, kind, int(scope_id)), 0)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from xolap.clickhouse import data_version
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -171,14 +172,17 @@ class Migrator:
         return [m for m in self.migrations if m.version not in applied]
 
     def _run(self, migration: Migration, section: str) -> None:
-        for statement in split_statements(self.context.render(getattr(migration, section))):
-            try:
-                self.client.command(statement)
-            except Exception as exc:
-                first_line = statement.splitlines()[0][:120]
-                raise MigrationError(
-                    f"{migration.version:04d}_{migration.name} ({section}) failed at `{first_line}`: {exc}"
-                ) from exc
+        try:
+            for statement in split_statements(self.context.render(getattr(migration, section))):
+                try:
+                    self.client.command(statement)
+                except Exception as exc:
+                    first_line = statement.splitlines()[0][:120]
+                    raise MigrationError(
+                        f"{migration.version:04d}_{migration.name} ({section}) failed at `{first_line}`: {exc}"
+                    ) from exc
+        finally:  # cached answers and remembered rollup builds are from before these tables changed
+            data_version.schema_changed(self.context.database)
         self.client.command(
             f"INSERT INTO {self._log_table} (version, name, applied, checksum) VALUES "
             f"({migration.version}, '{migration.name}', {1 if section == 'up' else 0}, '{migration.checksum}')"
