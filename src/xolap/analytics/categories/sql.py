@@ -80,6 +80,15 @@ def title_project() -> str:
     return "ifNull(anyHeavy(project_id), 0)"
 
 
+def heaviest_project(project_events: str) -> str:
+    """The project with most events from a map of project id to events (`sumMap` over rows per project): exact in one
+    pass, ties to the smallest id, 0 when the map is empty."""
+    return (
+        f"arrayElement(mapKeys({project_events}), "
+        f"indexOf(mapValues({project_events}), arrayMax(mapValues({project_events}))))"
+    )
+
+
 def score_fraction(column: str = "scaled_score") -> str:
     """The scaled score held to 0..1 for averages shown in percent: xAPI allows -1..1 and statements are stored as
     sent, so a score below 0 counts as 0% and one above 1 as 100% (counts of attempts are unchanged). No score stays
