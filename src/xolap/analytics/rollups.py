@@ -246,6 +246,9 @@ def _remembered(key: tuple[str, str, int], version: tuple[int, int], max_age: fl
 
 def _remember(key: tuple[str, str, int], version: tuple[int, int], builds: list[int], checked_at: float) -> None:
     with _memo_lock:
+        kept = _memo.get(key)
+        if kept is not None and kept.checked_at > checked_at and kept.version >= version:
+            return  # a later check finished first (versions only grow): keep its answer
         _memo[key] = _Memo(version, tuple(builds), checked_at, time.monotonic())
         _memo.move_to_end(key)
         while len(_memo) > _MEMO_ENTRIES:
