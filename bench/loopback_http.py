@@ -39,6 +39,7 @@ class LoopbackClient:
     cookies: dict[str, str] = field(default_factory=dict)
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
+    _head_bytes: int = 0  # bytes of the current answer's head read so far
 
     async def __aenter__(self) -> LoopbackClient:
         return self
@@ -68,10 +69,24 @@ class LoopbackClient:
         return await self.request("POST", path, {"Content-Type": kind, **(headers or {})}, body)
 
     async def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Reply:
+        """One exchange; a kept-alive connection the server has closed meanwhile (its idle timeout) is opened anew
+        and the request sent once more, as browsers do, only when not a byte of an answer had come."""
+        if self._reader is not None and self._reader.at_eof():
+            await self.close()
+        reused = self._writer is not None
+        try:
+            return await asyncio.wait_for(self._exchange(method, path, headers or {}, body), self.timeout)
+        except asyncio.IncompleteReadError as exc:
+            await self.close()
+            if not (reused and exc.partial == b"" and self._head_bytes == 0):
+                raise HTTPFailure(f"IncompleteReadError: {exc}") from exc
+        except (OSError, asyncio.LimitOverrunError, TimeoutError) as exc:
+            await self.close()  # the next request opens a new connection
+            raise HTTPFailure(f"{type(exc).__name__}: {exc}") from exc
         try:
             return await asyncio.wait_for(self._exchange(method, path, headers or {}, body), self.timeout)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
-            await self.close()  # the next request opens a new connection
+            await self.close()
             raise HTTPFailure(f"{type(exc).__name__}: {exc}") from exc
 
     async def _exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -91,7 +106,9 @@ class LoopbackClient:
 
     async def _read_reply(self) -> Reply:
         assert self._reader is not None
+        self._head_bytes = 0
         head = await self._reader.readuntil(b"\r\n\r\n")
+        self._head_bytes = len(head)
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
