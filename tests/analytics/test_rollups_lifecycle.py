@@ -243,6 +243,16 @@ def test_a_background_rebuild_leaves_the_next_read_with_the_chart_query_alone(sc
     recording.statements.clear()
     assert events(summary(recording, settings)) == events(before) + 40 and recording.checks() == []
 
+    read = time.monotonic()
+    time.sleep(0.3)
+    write(client, settings, 1, 9100, 10)
+    assert maintenance.wait_idle(30) and maintenance.rebuilds == 3
+    db = settings.clickhouse_database
+    assert ("section", 1) not in rollups.recently_read(db, time.monotonic() - read - 0.05), (
+        "a background rebuild is no read: it does not keep the scope among the recently read"
+    )
+    assert ("section", 1) in rollups.recently_read(db, 60)
+
 
 def test_migrations_that_recreate_the_rollup_tables_leave_no_remembered_build(scopes):
     """A migration down and up (the admin page, `xolap ch migrate`, the API) empties the rollup tables: builds seen

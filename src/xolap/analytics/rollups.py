@@ -244,12 +244,15 @@ def _remembered(key: tuple[str, str, int], version: tuple[int, int], max_age: fl
         return list(memo.builds)
 
 
-def _remember(key: tuple[str, str, int], version: tuple[int, int], builds: list[int], checked_at: float) -> None:
+def _remember(
+    key: tuple[str, str, int], version: tuple[int, int], builds: list[int], checked_at: float, reading: bool
+) -> None:
     with _memo_lock:
         kept = _memo.get(key)
         if kept is not None and kept.checked_at > checked_at and kept.version >= version:
             return  # a later check finished first (versions only grow): keep its answer
-        _memo[key] = _Memo(version, tuple(builds), checked_at, time.monotonic())
+        read_at = time.monotonic() if reading or kept is None else kept.read_at
+        _memo[key] = _Memo(version, tuple(builds), checked_at, read_at)
         _memo.move_to_end(key)
         while len(_memo) > _MEMO_ENTRIES:
             _memo.popitem(last=False)
@@ -265,11 +268,18 @@ def recently_read(database: str, within_s: float) -> list[tuple[str, int]]:
 
 
 def current_builds(
-    client: ClickHouseClient, database: str, scope: Scope, scope_id: int, *, max_age: float = 0.0
+    client: ClickHouseClient,
+    database: str,
+    scope: Scope,
+    scope_id: int,
+    *,
+    max_age: float = 0.0,
+    reading: bool = True,
 ) -> list[int]:
     """The build ids of the scope's current slices, building the stale ones first (see the module docstring).
     With max_age > 0, the builds found by a check at most max_age seconds ago are reused without a query while the
-    scope's data version is unchanged (the check memo above)."""
+    scope's data version is unchanged (the check memo above). reading=False (a background rebuild) leaves the time
+    the scope was last read (recently_read) as it was."""
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
     key = (database, scope, int(scope_id))
@@ -280,7 +290,7 @@ def current_builds(
             return remembered
     checked_at = time.monotonic()
     builds = _checked_builds(client, database, scope, scope_id)
-    _remember(key, version, builds, checked_at)
+    _remember(key, version, builds, checked_at, reading)
     return builds
 
 
