@@ -18,6 +18,7 @@ for _name in list(os.environ):
         del os.environ[_name]
 os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
 
+from migrated_copy import copy_migrated_database  # noqa: E402
 from support import free_port  # noqa: E402
 from xolap.clickhouse.client import connect  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
@@ -45,6 +46,21 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+_ROOT = Path(__file__).parent.parent
+_BROWSER_TESTS = Path(__file__).parent / "browser"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups into the test ids
+def pytest_collection_modifyitems(items):
+    """Groups for `pytest -n N --dist loadgroup` (make test): a module's tests run on one worker, so its module
+    fixtures start once, and every browser test runs on one worker, beside the one `xolap serve` and chromium they
+    share. Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = "browser" if _BROWSER_TESTS in item.path.parents else str(item.path.relative_to(_ROOT))
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test process's data dir: chDB allows one engine (one path) per process."""
@@ -62,12 +78,20 @@ def ch_engine(base_settings: Settings):
     return connect(base_settings)
 
 
+@pytest.fixture(scope="session")
+def ch_template(ch_engine) -> str:
+    """A ClickHouse database migrated once per test process; ch_db copies it (tests/migrated_copy.py)."""
+    name = f"xolap_template_p{os.getpid()}"
+    Migrator(ch_engine, RenderContext(name)).up()
+    return name
+
+
 @pytest.fixture()
-def ch_db(base_settings: Settings, ch_engine) -> Iterator[tuple[object, Settings]]:
+def ch_db(base_settings: Settings, ch_engine, ch_template: str) -> Iterator[tuple[object, Settings]]:
     """(client, settings) for a fresh, fully migrated ClickHouse database unique to this test."""
     name = f"xolap_t{os.getpid()}_{next(_db_counter)}"
     settings = base_settings.model_copy(update={"clickhouse_database": name})
-    Migrator(ch_engine, RenderContext(name)).up()
+    copy_migrated_database(ch_engine, ch_template, name)
     yield ch_engine, settings
     ch_engine.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
 
@@ -114,6 +138,11 @@ def pg_template(data_dir: Path) -> Iterator[str]:
     url = start_embedded(pg_root / "postgres")
     host = url.split("host=", 1)[1]
     with psycopg.connect(url, autocommit=True) as conn:
+        # Its data dir is deleted after the session: no flush to disk at each commit and database copy (a killed
+        # postgres process still loses nothing; only a machine crash would, and nothing is kept past the session).
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
         conn.execute("DROP DATABASE IF EXISTS xolap_template")
         conn.execute("CREATE DATABASE xolap_template")
     template_settings = load_settings(
