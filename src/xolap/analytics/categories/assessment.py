@@ -22,6 +22,7 @@ from xolap.analytics.categories.sql import (
     day_filter,
     distinct_learners,
     events,
+    heaviest_project,
     score_fraction,
     title_or,
     title_project,
@@ -51,26 +52,22 @@ LIMIT {TOP_ACTIVITIES}"""
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """From the content rollup (xolap.analytics.rollups): learners merged exactly from their uniqExact states,
-    attempts and successes exact; the title's project is the one with most attempts (raw: anyHeavy, the same when one
-    project has most of them); the average score sums the same held scores in another order."""
+    """From the content rollup (xolap.analytics.rollups), one pass over its rows: learners merged exactly from their
+    uniqExact states, attempts and successes exact; the title's project is the one with most attempts
+    (sql.heaviest_project; raw: anyHeavy, the same when one project has most of them); the average score sums the same
+    held scores in another order."""
     return f"""{_OUTER}
     SELECT
-        ifNull(argMax(c.project_id, c.project_events), 0) AS title_project,
-        toUInt64(c.content_id) AS activity_id,
-        sum(c.project_events) AS attempts,
-        uniqExactMerge(c.project_learners) AS learners,
-        if(sum(c.project_scored) = 0, NULL, sum(c.project_score_sum) / sum(c.project_scored)) AS avg_score,
-        sum(c.project_successes) AS successes
-    FROM (
-        SELECT r.content_id AS content_id, r.project_id AS project_id, sum(r.events) AS project_events,
-            uniqExactMergeState(r.learners) AS project_learners, sum(r.scored) AS project_scored,
-            sum(r.score_sum) AS project_score_sum, sum(r.successes) AS project_successes
-        FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
-        WHERE r.kind = 'activity'{day_filter(ctx)}
-        GROUP BY content_id, project_id
-    ) AS c
-    GROUP BY c.content_id
+        sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL) AS project_events,
+        {heaviest_project("project_events")} AS title_project,
+        toUInt64(r.content_id) AS activity_id,
+        sum(r.events) AS attempts,
+        uniqExactMerge(r.learners) AS learners,
+        if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) AS avg_score,
+        sum(r.successes) AS successes
+    FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
+    WHERE r.kind = 'activity'{day_filter(ctx)}
+    GROUP BY activity_id
 {_tail(ctx)}"""
 
 

@@ -25,6 +25,7 @@ from xolap.analytics.categories.sql import (
     day_filter,
     distinct_learners,
     events,
+    heaviest_project,
     title_or,
     title_project,
     titles,
@@ -56,27 +57,22 @@ LIMIT {TOP_VIDEOS}"""
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """From the content rollup (xolap.analytics.rollups): viewers and completers merged exactly from their uniqExact
-    states, plays exact; the title's project is the one with most events (raw: anyHeavy, the same when one project
-    has most of them); average progress sums the same values in another order."""
+    """From the content rollup (xolap.analytics.rollups), one pass over its rows: viewers and completers merged exactly
+    from their uniqExact states, plays exact; the title's project is the one with most events (sql.heaviest_project;
+    raw: anyHeavy, the same when one project has most of them); average progress sums the same values in another
+    order."""
     return f"""{_OUTER}
     SELECT
-        ifNull(argMax(c.project_id, c.project_events), 0) AS title_project,
-        c.content_id AS video_url,
-        sum(c.project_plays) AS plays,
-        uniqExactMerge(c.project_learners) AS viewers,
-        uniqExactMerge(c.project_completers) AS completions,
-        if(sum(c.project_progress_n) = 0, NULL, sum(c.project_progress_sum) / sum(c.project_progress_n)) AS avg_progress
-    FROM (
-        SELECT r.content_id AS content_id, r.project_id AS project_id, sum(r.events) AS project_events,
-            sum(r.plays) AS project_plays, uniqExactMergeState(r.learners) AS project_learners,
-            uniqExactMergeState(r.completers) AS project_completers, sum(r.progress_n) AS project_progress_n,
-            sum(r.progress_sum) AS project_progress_sum
-        FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
-        WHERE r.kind = 'video'{day_filter(ctx)}
-        GROUP BY content_id, project_id
-    ) AS c
-    GROUP BY c.content_id
+        sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL) AS project_events,
+        {heaviest_project("project_events")} AS title_project,
+        r.content_id AS video_url,
+        sum(r.plays) AS plays,
+        uniqExactMerge(r.learners) AS viewers,
+        uniqExactMerge(r.completers) AS completions,
+        if(sum(r.progress_n) = 0, NULL, sum(r.progress_sum) / sum(r.progress_n)) AS avg_progress
+    FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
+    WHERE r.kind = 'video'{day_filter(ctx)}
+    GROUP BY video_url
 {_tail(ctx)}"""
 
 
