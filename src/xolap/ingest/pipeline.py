@@ -126,7 +126,7 @@ def empty_table() -> pa.Table:
     return ARROW_SCHEMA.empty_table()
 
 
-def rows_to_table(rows: list[list[Any]]) -> pa.Table:
+def rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Arrow table from build_row() rows (MAPPED_COLUMN_NAMES order)."""
     if not rows:
         return empty_table()
@@ -263,7 +263,7 @@ class _Prefixed(io.RawIOBase):
 
 def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_etag: str | None) -> MappedBatch:
     """Apply the mapping to each (line number, line); bad lines become LineErrors, good ones Arrow rows."""
-    rows: list[list[Any]] = []
+    rows: list[tuple[Any, ...]] = []
     errors: list[LineError] = []
     warnings: list[LineError] = []
     found: list[list[Any]] = []

