@@ -99,3 +99,49 @@ def test_what_differs_per_load_is_rendered_per_load(app):
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', theirs).group(1)
     assert csrf != re.search(r'name="csrf-token" content="([^"]+)"', undated).group(1)
     assert f'"X-CSRF-Token": "{csrf}"' in theirs
+
+
+# ---------------------------------------------------------------- the session cookie on the warm path
+
+
+def test_a_warm_request_resolves_no_path_and_verifies_no_cookie_signature_again(app, monkeypatch):
+    from pathlib import Path
+
+    from itsdangerous.signer import Signer
+
+    instructor = signed_in(app, "a@example.edu", "teacher-pass-a")
+    assert instructor.get(SECTION_PAGE, headers=HTML).status_code == 200
+    calls = {"resolve": 0, "verify": 0}
+    resolve, verify = Path.resolve, Signer.verify_signature
+
+    def counted_resolve(self, *args, **kwargs):
+        calls["resolve"] += 1
+        return resolve(self, *args, **kwargs)
+
+    def counted_verify(self, *args, **kwargs):
+        calls["verify"] += 1
+        return verify(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "resolve", counted_resolve)
+    monkeypatch.setattr(Signer, "verify_signature", counted_verify)
+    for _ in range(3):
+        assert instructor.get(SECTION_PAGE, headers=HTML).status_code == 200
+    assert calls == {"resolve": 0, "verify": 0}
+
+
+def test_a_tampered_or_too_old_cookie_is_refused_after_the_genuine_one_was_seen(app, monkeypatch):
+    from xolap.web import sessions
+
+    instructor = signed_in(app, "a@example.edu", "teacher-pass-a")
+    assert instructor.get(SECTION_PAGE, headers=HTML).status_code == 200
+    genuine = instructor.cookies[sessions.SESSION_COOKIE]
+    flipped = "A" if genuine[-5] != "A" else "B"  # inside the signature (the last base64 character has spare bits)
+    for tampered in (genuine[:-5] + flipped + genuine[-4:], "x" + genuine):
+        instructor.cookies.set(sessions.SESSION_COOKIE, tampered)
+        refused = instructor.get(SECTION_PAGE, headers=HTML, follow_redirects=False)
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    instructor.cookies.set(sessions.SESSION_COOKIE, genuine)
+    assert instructor.get(SECTION_PAGE, headers=HTML).status_code == 200
+    monkeypatch.setattr(sessions, "MAX_AGE", -1)  # every cookie is now too old, the one already verified too
+    too_old = instructor.get(SECTION_PAGE, headers=HTML, follow_redirects=False)
+    assert too_old.status_code == 303 and too_old.headers["location"].startswith("/login")

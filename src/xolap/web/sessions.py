@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,18 @@ MAX_AGE = int(ABSOLUTE_LIFETIME.total_seconds())
 
 
 def secret_key(request: Request) -> str:
-    settings = request.app.state.runtime.settings
-    if settings.secret_key is not None and settings.secret_key.get_secret_value():
-        return settings.secret_key.get_secret_value()
-    return _local_secret(settings.data_dir.resolve())
+    """The signing key of this app's cookies, worked out once per app: every cookie read and CSRF check needs it, and
+    the generated key's place is a resolved path (file system calls on each request otherwise)."""
+    state = request.app.state
+    key = getattr(state, "session_secret", None)
+    if key is None:
+        settings = state.runtime.settings
+        if settings.secret_key is not None and settings.secret_key.get_secret_value():
+            key = settings.secret_key.get_secret_value()
+        else:
+            key = _local_secret(settings.data_dir.resolve())
+        state.session_secret = key
+    return key
 
 
 @lru_cache(maxsize=8)
@@ -40,7 +49,38 @@ def _local_secret(data_dir: Path) -> str:
 
 
 def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key(request), salt=salt)
+    return _serializer_for(secret_key(request), salt)
+
+
+@lru_cache(maxsize=16)
+def _serializer_for(key: str, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=salt)
+
+
+# Session cookies whose signature this process verified: (key, cookie) -> (sid, signed at, epoch seconds). A browser
+# sends the same cookie on every request, so its HMAC is checked once; the age is checked on every use, and a changed
+# cookie (tampered, re-signed) is another entry, verified on its own. Cleared whole past VERIFIED_COOKIES entries.
+VERIFIED_COOKIES = 10_000
+_verified: dict[tuple[str, str], tuple[str, float]] = {}
+
+
+def _verified_sid(request: Request, raw: str) -> str | None:
+    """The session id a genuine cookie that is not too old carries, else None."""
+    key = secret_key(request)
+    known = _verified.get((key, raw))
+    if known is not None:
+        sid, signed_at = known
+        return sid if time.time() - signed_at <= MAX_AGE else None
+    try:
+        loaded, signed = _serializer_for(key, "xolap-session").loads(raw, max_age=MAX_AGE, return_timestamp=True)
+    except BadSignature:
+        return None
+    if not (isinstance(loaded, dict) and isinstance(loaded.get("sid"), str) and loaded["sid"]):
+        return None
+    if len(_verified) >= VERIFIED_COOKIES:
+        _verified.clear()
+    _verified[(key, raw)] = (loaded["sid"], signed.timestamp())
+    return loaded["sid"]
 
 
 def read_session(request: Request) -> dict[str, Any]:
@@ -49,13 +89,9 @@ def read_session(request: Request) -> dict[str, Any]:
         return request.state.session
     raw = request.cookies.get(SESSION_COOKIE)
     data: dict[str, Any] = {}
-    if raw:
-        try:
-            loaded = _serializer(request, "xolap-session").loads(raw, max_age=MAX_AGE)
-        except BadSignature:
-            loaded = None
-        if isinstance(loaded, dict) and isinstance(loaded.get("sid"), str) and loaded["sid"]:
-            data = {"sid": loaded["sid"]}
+    sid = _verified_sid(request, raw) if raw else None
+    if sid:
+        data = {"sid": sid}
     request.state.session = data
     return data
 
