@@ -145,6 +145,21 @@ def rollup_source(database: str, scope: Scope, table: str) -> str:
     )
 
 
+def rollup_read(database: str, scope: Scope, table: str, alias: str = "r") -> str:
+    """The text after FROM for the scope's rows of one rollup table, current builds only: the table as `alias` (FINAL)
+    and a WHERE; the caller appends ` AND …`. The table read directly, not as rollup_source's `SELECT *` subquery:
+    each subquery level costs the analyzer ~1 ms of a small scope's answer (measured with EXPLAIN)."""
+    if table not in ROLLUPS:
+        raise ValueError(f"unknown rollup table {table!r}")
+    if not alias.isidentifier():
+        raise ValueError(f"bad alias {alias!r}")
+    SCOPE_COLUMNS[scope]  # an unknown scope raises KeyError before any SQL is built
+    return (
+        f"`{database}`.{table} AS {alias} FINAL WHERE {alias}.scope_kind = '{scope}' "
+        f"AND {alias}.scope_id = {{{SCOPE_PARAMETER}:UInt64}} AND has({{{BUILDS_PARAMETER}:Array(UInt64)}}, {alias}.build)"
+    )
+
+
 def definition_id() -> int:
     """A 64-bit hash of the rollup definitions (ROLLUPS): part of every build id, so changing what a rollup holds (a
     new table, column or filter) makes every slice stale instead of reading builds made under the old definitions."""

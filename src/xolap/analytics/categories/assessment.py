@@ -65,8 +65,8 @@ def build_sql(ctx: QueryContext) -> str:
         uniqExactMerge(r.learners) AS learners,
         if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) AS avg_score,
         sum(r.successes) AS successes
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
-    WHERE r.kind = 'activity'{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
+    AND r.kind = 'activity'{day_filter(ctx)}
     GROUP BY activity_id
 {_tail(ctx)}"""
 

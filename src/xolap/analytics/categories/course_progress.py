@@ -15,10 +15,9 @@ from xolap.analytics.categories.sql import date_filter, day_filter, events
 def build_sql(ctx: QueryContext) -> str:
     """From the learner-pages rollup (xolap.analytics.rollups; whole-slice states without dates, per-day states with):
     each learner's page-id states merged exactly, then the scope's distinct pages merged over learners, as raw_sql."""
-    source = rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_learner_pages", ctx))
+    source = rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_learner_pages", ctx))
     return _buckets(f"""SELECT r.user_id AS user_id, uniqExactMergeState(r.pages) AS pages
-            FROM {source} AS r
-            WHERE 1 = 1{day_filter(ctx)}
+            FROM {source}{day_filter(ctx)}
             GROUP BY user_id""")
 
 

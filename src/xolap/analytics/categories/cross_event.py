@@ -61,8 +61,7 @@ def build_sql(ctx: QueryContext) -> str:
     return f"""SELECT groupArray((day, event_type, day_events)) AS cells, {first} AS first_day, {last} AS last_day
 FROM (
     SELECT day, event_type, sum(events) AS day_events
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_events_daily")} AS r
-    WHERE 1 = 1{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily")}{day_filter(ctx)}
     GROUP BY day, event_type
 )"""
 

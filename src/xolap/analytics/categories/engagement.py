@@ -72,8 +72,8 @@ def build_sql(ctx: QueryContext) -> str:
         uniqExactMerge(r.learners) AS viewers,
         sum(r.completed) AS completed,
         {day_views} AS day_views""",
-        f"""{rollups.rollup_source(ctx.database, ctx.scope, table)} AS r
-    WHERE r.kind = 'page'{day_filter(ctx)}""",
+        f"""{rollups.rollup_read(ctx.database, ctx.scope, table)}
+    AND r.kind = 'page'{day_filter(ctx)}""",
     )
 
 

@@ -28,8 +28,7 @@ def build_sql(ctx: QueryContext) -> str:
         sum(r.attempts) AS attempts,
         sum(r.successes) AS successes,
         if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) AS avg_score
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_part_attempts")} AS r
-    WHERE 1 = 1{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}{day_filter(ctx)}
     GROUP BY hints
 )
 ORDER BY hints"""

@@ -36,8 +36,8 @@ def build_sql(ctx: QueryContext) -> str:
     if ctx.end is not None:
         reference = f"{{{END_PARAMETER}:Date}}"
     else:
-        daily = rollups.rollup_source(ctx.database, ctx.scope, "rollup_events_daily")
-        reference = f"(SELECT max(day) FROM {daily} AS d WHERE 1 = 1{day_filter(ctx)})"
+        daily = rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily", "d")
+        reference = f"(SELECT max(d.day) FROM {daily}{day_filter(ctx, 'd.day')})"
     return _flag(
         reference,
         learner="l.user_id",
@@ -46,7 +46,7 @@ def build_sql(ctx: QueryContext) -> str:
         last_active="max(l.day)",
         scored_attempts="sum(l.scored)",
         score_sum="sum(l.score_sum)",
-        source=f"{rollups.rollup_source(ctx.database, ctx.scope, 'rollup_learners_daily')} AS l WHERE 1 = 1{day_filter(ctx)}",
+        source=f"{rollups.rollup_read(ctx.database, ctx.scope, 'rollup_learners_daily', 'l')}{day_filter(ctx, 'l.day')}",
     )
 
 

@@ -22,8 +22,8 @@ def build_sql(ctx: QueryContext) -> str:
         assumeNotNull(r.score_fifth) AS bucket,
         sum(r.attempts) AS attempts,
         sum(r.hints * r.attempts) / attempts AS avg_hints
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_part_attempts")} AS r
-    WHERE r.score_fifth IS NOT NULL{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}
+    AND r.score_fifth IS NOT NULL{day_filter(ctx)}
     GROUP BY bucket
     ORDER BY bucket WITH FILL FROM 0 TO 5
 ) AS b

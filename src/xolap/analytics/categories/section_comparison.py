@@ -46,8 +46,8 @@ def build_sql(ctx: QueryContext) -> str:
             AS avg_score,
         sumIf(r.events, r.event_type = 'page_viewed') AS page_views,
         sumIf(r.completed, r.event_type = 'page_viewed') AS completed_views
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_events_daily")} AS r
-    WHERE r.section_id IS NOT NULL{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily")}
+    AND r.section_id IS NOT NULL{day_filter(ctx)}
     GROUP BY section_id
 )
 ORDER BY events DESC, section_id

@@ -70,8 +70,8 @@ def build_sql(ctx: QueryContext) -> str:
         uniqExactMerge(r.learners) AS viewers,
         uniqExactMerge(r.completers) AS completions,
         if(sum(r.progress_n) = 0, NULL, sum(r.progress_sum) / sum(r.progress_n)) AS avg_progress
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))} AS r
-    WHERE r.kind = 'video'{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
+    AND r.kind = 'video'{day_filter(ctx)}
     GROUP BY video_url
 {_tail(ctx)}"""
 

@@ -33,8 +33,7 @@ def build_sql(ctx: QueryContext) -> str:
     events
 FROM (
     SELECT toDayOfWeek(day) AS weekday, hour, sum(events) AS events
-    FROM {rollups.rollup_source(ctx.database, ctx.scope, "rollup_hourly")} AS r
-    WHERE 1 = 1{day_filter(ctx)}
+    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_hourly")}{day_filter(ctx)}
     GROUP BY weekday, hour
 )
 ORDER BY weekday, hour"""
