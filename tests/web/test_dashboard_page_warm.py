@@ -21,6 +21,7 @@ SECTION_PAGE = "/sections/physics-fall/analytics"  # section 101 of project 1 (i
 PROJECT_PAGE = "/projects/intro-physics/analytics"
 PROJECT_LINK = 'href="/projects/intro-physics/analytics"'
 HTML = {"Accept": "text/html"}
+JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,26 @@ def test_a_tampered_or_too_old_cookie_is_refused_after_the_genuine_one_was_seen(
     monkeypatch.setattr(sessions, "MAX_AGE", -1)  # every cookie is now too old, the one already verified too
     too_old = instructor.get(SECTION_PAGE, headers=HTML, follow_redirects=False)
     assert too_old.status_code == 303 and too_old.headers["location"].startswith("/login")
+
+
+def test_a_warm_page_or_tab_makes_no_file_system_call(app, monkeypatch):
+    """Warm pages and tabs answer on the event loop: a stat() there gives up the GIL and waits behind the threadpool."""
+    import os
+
+    instructor = signed_in(app, "a@example.edu", "teacher-pass-a")
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counted_stat(path, *args, **kwargs):
+        stats.append(str(path))
+        return real_stat(path, *args, **kwargs)
+
+    api = "/api/v1/sections/physics-fall/analytics"
+    warm = [(SECTION_PAGE, HTML), (api + "/summary", JSON), (api + "/categories/video", JSON)]
+    for path, headers in warm:
+        assert instructor.get(path, headers=headers).status_code == 200
+    monkeypatch.setattr(os, "stat", counted_stat)
+    for _ in range(3):
+        for path, headers in warm:
+            assert instructor.get(path, headers=headers).status_code == 200
+    assert stats == []

@@ -33,6 +33,10 @@ def templates() -> Jinja2Templates:
 
     directory = resources.files("xolap.web").joinpath("templates")
     environment = Jinja2Templates(directory=str(directory))
+    # Templates are part of the installed package: compiled once, never checked for changes. Jinja's default stat()s
+    # each template file (a page: the page and the layout it extends) on every render, and a page renders on the event
+    # loop, where any call that gives up the GIL waits for it behind the busy threadpool (several ms under load).
+    environment.env.auto_reload = False
     environment.env.filters.update(FILTERS)  # bytes, duration, duration_ms: readable sizes and times
     environment.env.filters["cause"] = readable_cause  # a failure's cause in plain words
     return environment
