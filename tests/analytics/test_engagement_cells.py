@@ -1,0 +1,73 @@
+"""Page engagement's heatmap cells, made in Python from one row per page (views per day as a map): the period from
+the span of days with views (day up to 25 days, week up to 175, else month), views summed per period, pages in the
+query's order and periods in order, at most MAX_CELLS cells, the page totals on each cell."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from xolap.analytics.categories.engagement import MAX_CELLS, grain_of, heatmap_cells
+
+
+def page(page_id: int, views_by_day: dict[date, int], first: date, last: date) -> dict:
+    views = sum(views_by_day.values())
+    return {
+        "page_title": f"Page {page_id}",
+        "page_id": page_id,
+        "views": views,
+        "viewers": 1,
+        "completed": 0,
+        "completion_pct": 0.0,
+        "day_views": {day.isoformat(): n for day, n in views_by_day.items()},
+        "first_event_day": first.isoformat(),
+        "last_event_day": last.isoformat(),
+        "first_day": first.isoformat(),
+        "last_day": last.isoformat(),
+    }
+
+
+def test_the_grain_follows_the_span_of_days_with_views():
+    assert [grain_of(days) for days in (0, 25, 26, 175, 176, 900)] == ["day", "day", "week", "week", "month", "month"]
+
+
+def test_views_are_summed_per_period_in_order_and_the_totals_repeat():
+    first, last = date(2026, 1, 5), date(2026, 9, 30)  # 268 days: months
+    rows = [
+        page(7, {date(2026, 3, 31): 2, date(2026, 1, 5): 1, date(2026, 3, 1): 4}, first, last),
+        page(3, {date(2026, 9, 30): 1}, first, last),
+    ]
+    cells = heatmap_cells(rows)
+    assert [(c["page_id"], c["period"], c["period_views"]) for c in cells] == [
+        (7, "2026-01-01", 1),
+        (7, "2026-03-01", 6),
+        (3, "2026-09-01", 1),
+    ]
+    assert {c["granularity"] for c in cells} == {"month"} and {c["views"] for c in cells if c["page_id"] == 7} == {7}
+    assert list(cells[0]) == [
+        "page_title",
+        "page_id",
+        "period",
+        "granularity",
+        "period_views",
+        "views",
+        "viewers",
+        "completed",
+        "completion_pct",
+        "first_day",
+        "last_day",
+    ]
+    weekly = heatmap_cells(
+        [page(1, {date(2026, 3, 4): 1, date(2026, 3, 8): 2, date(2026, 3, 9): 5}, first, first + timedelta(60))]
+    )
+    assert [(c["period"], c["period_views"]) for c in weekly] == [("2026-03-02", 3), ("2026-03-09", 5)]
+    assert heatmap_cells([]) == []
+
+
+def test_at_most_max_cells_in_page_order():
+    first, last = date(2020, 1, 1), date(2022, 12, 31)  # 36 months of views for 20 pages: 720 cells
+    months = [date(2020 + m // 12, m % 12 + 1, 1) for m in range(36)]
+    rows = [page(p, {day: 1 for day in months}, first, last) for p in range(20)]
+    cells = heatmap_cells(rows)
+    assert len(cells) == MAX_CELLS == 500
+    assert [c["page_id"] for c in cells] == sorted([c["page_id"] for c in cells])  # the first pages keep their cells
+    assert cells[-1]["page_id"] == 13 and cells[-1]["period"] == months[499 - 13 * 36].isoformat()
