@@ -174,8 +174,7 @@ def event_summary_sql(ctx: QueryContext) -> str:
     uniqExactMerge(r.learners) AS learners,
     min(r.first_event) AS first_event,
     max(r.last_event) AS last_event
-FROM {rollups.rollup_source(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_events_daily", ctx))} AS r
-WHERE 1 = 1{day_filter(ctx)}
+FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_events_daily", ctx))}{day_filter(ctx)}
 GROUP BY event_type
 ORDER BY events DESC, event_type"""
 
