@@ -169,3 +169,59 @@ def test_a_warm_page_or_tab_makes_no_file_system_call(app, monkeypatch):
         for path, headers in warm:
             assert instructor.get(path, headers=headers).status_code == 200
     assert stats == []
+
+
+# ---------------------------------------------------------------- the parent project's facts
+
+
+def _project_flag_lookups(runtime, load) -> int:
+    """How many Postgres statements `load()` sends that read the project dashboard flag."""
+    from sqlalchemy import event
+
+    from xolap.store import flags
+    from xolap.store.db import engine
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if "feature_flags" in statement and flags.PROJECT_DASHBOARD in str(parameters):
+            seen.append(statement)
+
+    target = engine(runtime.settings)
+    event.listen(target, "before_cursor_execute", record)
+    try:
+        load()
+    finally:
+        event.remove(target, "before_cursor_execute", record)
+    return len(seen)
+
+
+def test_an_instructor_page_does_not_ask_the_project_flags_it_cannot_use(app, page_world):
+    from xolap.store import access_cache
+
+    runtime, _tokens = page_world
+    instructor = signed_in(app, "a@example.edu", "teacher-pass-a")
+    author = signed_in(app, "author@example.edu", "author-pass-1")
+    access_cache.invalidate()  # the process knows nothing: every fact is looked up
+    assert _project_flag_lookups(runtime, lambda: instructor.get(SECTION_PAGE, headers=HTML)) == 0
+    access_cache.invalidate()
+    assert _project_flag_lookups(runtime, lambda: author.get(SECTION_PAGE, headers=HTML)) > 0  # who may open it
+
+
+def test_the_project_link_follows_the_project_flag_on_the_next_load(app, page_world):
+    from xolap.store import flags
+
+    runtime, _tokens = page_world
+    author = signed_in(app, "author@example.edu", "author-pass-1")
+    assert PROJECT_LINK in author.get(SECTION_PAGE, headers=HTML).text
+    with runtime.sessions() as session:
+        flags.set_flag(session, flags.PROJECT_DASHBOARD, False, "project", 1)
+        session.commit()
+    try:
+        page = author.get(SECTION_PAGE, headers=HTML).text
+        assert PROJECT_LINK not in page and "Introductory Physics" in page
+    finally:
+        with runtime.sessions() as session:
+            flags.set_flag(session, flags.PROJECT_DASHBOARD, True, "project", 1)
+            session.commit()
+    assert PROJECT_LINK in author.get(SECTION_PAGE, headers=HTML).text

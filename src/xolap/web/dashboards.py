@@ -6,6 +6,7 @@ API in xolap.web.api_analytics, under the same authorization.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import lru_cache
 from importlib import resources
@@ -100,12 +101,19 @@ async def parent_project(request: Request, scope: AnalyticsScope) -> dict | None
     if scope.kind != "section" or scope.project_id is None:
         return None
     principal = resolve_principal(request)
-    project = await lookup_scope_async(request, "project", str(scope.project_id))
+    project_id = int(scope.project_id)
+    lookup = lookup_scope_async(request, "project", str(project_id))
+    if not (principal.is_admin or project_id in principal.author_project_ids):
+        # the caller may not open the project whatever its flags say (Principal.can_see_project): no flag lookup
+        project = await lookup
+        return None if project is None else {"scope": project_scope(project), "may_open": False}
+    # both facts at once: when the process lacks them (each at most MAX_AGE_S old) they are looked up side by side
+    project, enabled = await asyncio.gather(
+        lookup,
+        flags_enabled_async(request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", project_id)),
+    )
     if project is None:
         return None
-    enabled = await flags_enabled_async(
-        request, (flags.ANALYTICS, "global", 0), (flags.PROJECT_DASHBOARD, "project", int(project.id))
-    )
     return {"scope": project_scope(project), "may_open": principal.can_see_project(project) and all(enabled)}
 
 
