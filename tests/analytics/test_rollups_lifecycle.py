@@ -268,3 +268,23 @@ def test_migrations_that_recreate_the_rollup_tables_leave_no_remembered_build(sc
     assert len(migrator.down(steps=len(rollup_migrations))) == len(rollup_migrations)
     assert migrator.up() and not migrator.pending()
     assert summary(client, settings) == before == raw_summary(client, settings)
+
+
+def test_a_failed_background_rebuild_logs_no_row_values_and_the_reader_builds(scopes, caplog):
+    client, settings = scopes
+    summary(client, settings)
+
+    class FailingBuilds(Recording):
+        """The real client, except that every command (the builds' INSERTs) fails quoting a learner."""
+
+        def command(self, sql, *args, **kwargs):
+            raise RuntimeError("Code: 27. DB::Exception: Cannot parse input: 'learner-7@example.org' (CANNOT_PARSE)")
+
+    worker = rollup_maintenance.RollupMaintenance(settings, lambda: FailingBuilds(client), debounce_s=0.01)
+    write(client, settings, 1, 9500, 25, bump=False)
+    worker.heard(settings.clickhouse_database, [1], [10])
+    data_version.bump(settings.clickhouse_database, sections=[1], projects=[10])
+    with caplog.at_level("WARNING"):
+        assert worker.rebuild_pending() == 1
+    assert worker.rebuilds == 0 and "code 27" in caplog.text and "learner-7" not in caplog.text
+    assert summary(client, settings) == raw_summary(client, settings) and events(summary(client, settings)) == 925

@@ -23,6 +23,7 @@ them build); a build is recorded only when complete.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -203,7 +204,10 @@ class RollupMaintenance:
                     if stop.wait(self.debounce_s):
                         break
                     self._wake.clear()
-                    self.rebuild_pending()
+                    try:
+                        self.rebuild_pending()
+                    except Exception as exc:  # noqa: BLE001 - no client now: readers check themselves
+                        log.warning("background rollup rebuilds failed: %s", _one_line(exc))
                     with self._lock:
                         if not self._pending and not self._everything:
                             self._idle.set()
@@ -227,5 +231,6 @@ class RollupMaintenance:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """The exception's type and ClickHouse error code: never its text, which may quote values of the rows read."""
+    code = re.search(r"Code:\s*(\d+)", str(exc))
+    return f"{type(exc).__name__} (ClickHouse code {code.group(1)})" if code else type(exc).__name__
