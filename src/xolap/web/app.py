@@ -7,11 +7,11 @@ from importlib import import_module, resources
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from xolap.runtime import Runtime
 from xolap.web import headers, hostile_input, lrs_auth, unavailable
 from xolap.web.negotiation import install_error_pages
+from xolap.web.static_assets import VersionedStaticFiles
 
 
 def health(runtime: Runtime) -> dict:
@@ -51,8 +51,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"status": "ok" if body["ok"] else "down", **body}, status_code=status_code)
 
     static_dir = resources.files("xolap.web").joinpath("static")
-    if static_dir.is_dir():
-        app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    if static_dir.is_dir():  # versioned asset URLs are kept by browsers for good (xolap.web.static_assets)
+        app.mount("/static", VersionedStaticFiles(directory=str(static_dir)), name="static")
 
     for module_name in ROUTER_MODULES:
         app.include_router(import_module(module_name).router)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 def templates() -> Jinja2Templates:
     from xolap.web.formatting import FILTERS
     from xolap.web.readable_errors import readable_cause
+    from xolap.web.static_assets import static_url
 
     directory = resources.files("xolap.web").joinpath("templates")
     environment = Jinja2Templates(directory=str(directory))
@@ -39,6 +40,7 @@ def templates() -> Jinja2Templates:
     environment.env.auto_reload = False
     environment.env.filters.update(FILTERS)  # bytes, duration, duration_ms: readable sizes and times
     environment.env.filters["cause"] = readable_cause  # a failure's cause in plain words
+    environment.env.globals["static_url"] = static_url  # assets named by content version: browsers keep them
     return environment
 
 
