@@ -3,6 +3,8 @@ the app itself reports it (`Server-Timing: app;dur=`, from receiving the request
 
     python bench/warm.py [--events 200000] [--runs 300] [--profile] [--keep DIR]
 
+--keep also takes a data dir set up by `bench/http_load.py --from-analytics` (e.g. the 5M events).
+
 Generates the data of bench/http_load (in a child process: chDB is one process per path), then calls the ASGI app
 in-process with an instructor's browser session (cookie) and with their API token: the section's category JSON
 (each curated tab in turn), the event summary and the dashboard HTML page. Goal: server time p50 and p95 <= 2 ms
@@ -165,7 +167,8 @@ def run(data_dir: Path, runs: int, want_profile: bool, clients: int = 0, seconds
 
     info = json.loads((data_dir / "bench-http.json").read_text())
     user = info["users"][0]
-    runtime = Runtime(load_settings(data_dir=data_dir))
+    database = info.get("database")  # bench/http_load --from-analytics serves bench/analytics' own database
+    runtime = Runtime(load_settings(data_dir=data_dir, **({"clickhouse_database": database} if database else {})))
     try:
         runtime.migrate_all()  # a kept data dir may predate a migration
         with runtime.sessions() as session:
