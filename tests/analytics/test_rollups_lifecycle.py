@@ -144,6 +144,8 @@ def test_memo_max_age_embedded_and_with_a_clickhouse_server(base_settings):
     assert not server.is_embedded_clickhouse
     assert rollups.memo_max_age(server) == result_cache.SERVER_MODE_MAX_AGE  # other processes write unseen
     assert rollups.memo_max_age(base_settings.model_copy(update={"result_cache_max_age": 0})) == 0
+    ttl = base_settings.model_copy(update={"raw_events_ttl_months": 24})  # expiry removes rows without a bump
+    assert rollups.memo_max_age(ttl) == result_cache.SERVER_MODE_MAX_AGE
 
 
 # ---------------------------------------------------------------- pruning

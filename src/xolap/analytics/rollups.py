@@ -210,9 +210,9 @@ def _split(select_list: str) -> list[str]:
 # then (xolap.clickhouse.data_version: every insert path bumps it after writing). While the version is unchanged the
 # scope's rows are unchanged, so those builds still answer exactly, even after a merge or another scope's insert gave
 # the partition a new token (their rows stay in the rollup tables until pruned, and pruning waits longer than any memo
-# lives: xolap.analytics.rollup_maintenance.prune_grace_s). Bounded in age: MEMO_MAX_AGE_S with embedded ClickHouse
-# (TTL expiry removes rows without a write, as for the result cache), the result cache's SERVER_MODE_MAX_AGE with a
-# ClickHouse server (other processes write without bumping this one's versions).
+# lives: xolap.analytics.rollup_maintenance.prune_grace_s). Bounded in age (memo_max_age): MEMO_MAX_AGE_S with
+# embedded ClickHouse, the result cache's SERVER_MODE_MAX_AGE with a ClickHouse server (other processes write without
+# bumping this one's versions) or a TTL on raw_events (expiry removes rows without a write).
 MEMO_MAX_AGE_S = 300.0
 SERVER_MODE_MEMO_MAX_AGE_S = SERVER_MODE_MAX_AGE
 _MEMO_ENTRIES = 20_000
@@ -231,10 +231,12 @@ _memo_lock = threading.Lock()
 
 
 def memo_max_age(settings: Any) -> float:
-    """How long builds found current may be reused while the scope's data version is unchanged (0: never)."""
-    if not settings.is_embedded_clickhouse:
-        return min(SERVER_MODE_MEMO_MAX_AGE_S, float(settings.result_cache_max_age))
-    return min(MEMO_MAX_AGE_S, float(settings.result_cache_max_age))
+    """How long builds found current may be reused while the scope's data version is unchanged (0: never): the short
+    server-mode age where rows change without a bump here (other processes writing to a ClickHouse server; TTL
+    expiry of raw_events when raw_events_ttl_months is set), else MEMO_MAX_AGE_S; never longer than the result
+    cache keeps answers."""
+    unseen_writes = not settings.is_embedded_clickhouse or bool(settings.raw_events_ttl_months)
+    return min(SERVER_MODE_MEMO_MAX_AGE_S if unseen_writes else MEMO_MAX_AGE_S, float(settings.result_cache_max_age))
 
 
 def _remembered(key: tuple[str, str, int], version: tuple[int, int], max_age: float) -> list[int] | None:
