@@ -290,3 +290,16 @@ def test_a_failed_background_rebuild_logs_no_row_values_and_the_reader_builds(sc
         assert worker.rebuild_pending() == 1
     assert worker.rebuilds == 0 and "code 27" in caplog.text and "learner-7" not in caplog.text
     assert summary(client, settings) == raw_summary(client, settings) and events(summary(client, settings)) == 925
+
+
+def test_builds_of_a_dropped_partition_are_pruned(scopes):
+    client, settings = scopes
+    db = settings.clickhouse_database
+    builds = rollups.current_builds(client, db, "section", 1)
+    client.command(f"ALTER TABLE `{db}`.raw_events DROP PARTITION '202601'")
+    data_version.rows_written(db)
+    left = rollups.current_builds(client, db, "section", 1, max_age=0)
+    assert len(left) == len(builds) - 1 and set(left) < set(builds)  # the other months keep their builds
+    report = rollup_maintenance.Pruner().prune(client, db, grace_s=0, wait=True)
+    assert report.deleted >= 1 and rows_of(client, db, set(builds) - set(left)) == 0 and rows_of(client, db, left) > 0
+    assert summary(client, settings) == raw_summary(client, settings)
