@@ -17,6 +17,10 @@ for _name in list(os.environ):
     if _name.startswith("XOLAP_") and _name != "XOLAP_UPDATE_SCREENSHOTS":
         del os.environ[_name]
 os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
+# Nor the size of a terminal: pytest-xdist's workers start with COLUMNS=80, and a rich Console created while it is set
+# (at import) keeps that width for good, so CLI tables would wrap in some runs and not others.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 from migrated_copy import copy_migrated_database  # noqa: E402
 from support import free_port  # noqa: E402
@@ -46,19 +50,18 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-_ROOT = Path(__file__).parent.parent
-_BROWSER_TESTS = Path(__file__).parent / "browser"
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: `pytest -n N` (make test)
+def pytest_xdist_make_scheduler(config, log):
+    """Workers get whole modules (a module's fixtures start once) and every browser test goes to one worker, beside
+    the one `xolap serve` and chromium they share; the largest groups are handed out first."""
+    from xdist.scheduler import LoadScopeScheduling
 
+    class ModulesAndBrowserTests(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/browser" if module.startswith("tests/browser/") else module
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups into the test ids
-def pytest_collection_modifyitems(items):
-    """Groups for `pytest -n N --dist loadgroup` (make test): a module's tests run on one worker, so its module
-    fixtures start once, and every browser test runs on one worker, beside the one `xolap serve` and chromium they
-    share. Without xdist the marks do nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = "browser" if _BROWSER_TESTS in item.path.parents else str(item.path.relative_to(_ROOT))
-            item.add_marker(pytest.mark.xdist_group(group))
+    return ModulesAndBrowserTests(config, log)
 
 
 @pytest.fixture(scope="session")

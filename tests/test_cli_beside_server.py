@@ -11,17 +11,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from support import free_port, postgres_processes_under, stop_orphan_postgres
+from serve_process import start_serve
+from support import postgres_processes_under, stop_orphan_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xapi"
 # Each command is a fresh process opening the engine and Postgres (several seconds): the module's budget.
@@ -148,33 +146,12 @@ def beside_server():
             done = _run(setup, root, "setup")
             assert done.returncode == 0, (setup, done.stdout, done.stderr)
         local = {name: _run(args, root, "local") for name, (args, _code) in COMMANDS.items()}
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
-            env=_env(data_dir),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("xolap serve did not come up")
+        server = start_serve(_env(data_dir), log_path=root / "serve.log")
+        url = server.url
         yield root, local, url
     finally:
         if server is not None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+            server.stop()
         left = postgres_processes_under([root])
         stop_orphan_postgres(root)
         shutil.rmtree(root, ignore_errors=True)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from bf_support import upload_bundles, write_csv_manifest
 
+from serve_process import ServeDidNotStart, start_serve
 from support import free_port, postgres_processes_under, stop_orphan_postgres
 
 FILES, LINES, CHUNK = 16, 2500, 2
@@ -37,24 +38,10 @@ def _env(data_dir: Path, moto: str) -> dict[str, str]:
 
 
 def _serve(data_dir: Path, moto: str, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "xolap.cli", "serve", "--port", str(port)],
-        env=_env(data_dir, moto),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            pytest.fail(f"xolap serve exited with {process.returncode}")
-        time.sleep(0.3)
-    process.kill()
-    pytest.fail("xolap serve did not become healthy")
+    try:
+        return start_serve(_env(data_dir, moto), port=port).process
+    except ServeDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.mark.slow

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from support import free_port
+from serve_process import ServeDidNotStart, start_serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,7 +36,6 @@ SCREENSHOTS = (
     if os.environ.get("XOLAP_UPDATE_SCREENSHOTS") == "1"
     else (Path(tempfile.gettempdir()) / "xolap-screenshots")
 )
-XOLAP = [sys.executable, "-m", "xolap.cli"]
 
 ADMIN = ("admin@example.edu", "admin-pass-1")
 TEACHER = ("teacher@example.edu", "teacher-pass-1")
@@ -163,46 +159,23 @@ def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> 
             )
         ),
     )
-    port = free_port()
-    log_path = data_dir / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [*XOLAP, "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"xolap serve exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"xolap serve did not answer /healthz in 120 s:\n{log_path.read_text()}")
-        time.sleep(0.3)
     try:
-        yield Server(url, env, data_dir, moto_server)
+        server = start_serve(env, log_path=data_dir / "serve.log")
+    except ServeDidNotStart as exc:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        pytest.fail(str(exc))
+    try:
+        yield Server(server.url, env, data_dir, moto_server)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+        server.stop(timeout=40)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Playwright's sync API keeps an asyncio loop running in the main thread while it
+    is started, so it stops after each module: a later test's asyncio.run() (procrastinate's run_worker, for one)
+    would fail on that loop otherwise."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -8,27 +8,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from serve_process import ServeDidNotStart, running_serve  # noqa: E402
+
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TABS = {"video": "demo-section-video", "engagement": "demo-section-engagement", "cross_event": "demo-section-activity"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def shoot(url: str) -> None:
@@ -62,39 +54,14 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="xolap-demo-shots-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("XOLAP_")}
     env.update({"XOLAP_DATA_DIR": str(data_dir), "XOLAP_CONFIG_FILE": "/nonexistent/xolap.toml"})
-    port = free_port()
-    log = (data_dir / "serve.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "xolap.cli", "serve", "--demo", "--demo-events", str(events), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 900
-        while True:
-            if server.poll() is not None:
-                sys.exit(f"xolap serve exited with {server.returncode}:\n{(data_dir / 'serve.log').read_text()}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("xolap serve --demo did not answer /healthz in 15 minutes")
-            time.sleep(1)
-        shoot(url)
+        with running_serve(
+            env, log_path=data_dir / "serve.log", args=["--demo", "--demo-events", str(events)], timeout=900
+        ) as server:
+            shoot(server.url)
+    except ServeDidNotStart as exc:
+        sys.exit(str(exc))
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
