@@ -3,15 +3,21 @@
 
 Invalidation lives here, in the store layer, as SQLAlchemy session events, so no front door (web page, JSON API,
 CLI through the server, a store function yet to be written) can forget it:
-- any flush that adds, changes or deletes a row of WATCHED_TABLES, any ORM/Core INSERT/UPDATE/DELETE on them that
-  touched a row, and any textual SQL statement that may write them clears the cache at once, and again when that
+- any flush that adds, changes or deletes a row of WATCHED_TABLES, any ORM/Core or single textual
+  INSERT/UPDATE/DELETE on them that touched a row, and any other textual SQL statement that may write them clears the cache at once, and again when that
   transaction commits or rolls back (a reader that loaded between the write and its commit never keeps its answer:
   every entry carries the generation it was loaded under, and a write moves the generation on);
 - bookkeeping writes that change no access fact are not counted: `last_seen_at` of a session and `last_used_at` of
   an API token (IGNORED_COLUMNS), and statements run with the execution option `access_unchanged=True`.
 Writes this process cannot see (another `xolap` process on the same Postgres, a database console) take effect
-within MAX_AGE_S seconds: no entry is served older than that. Session expiry (absolute lifetime, idle timeout) may
-likewise be overrun by at most MAX_AGE_S. Entries are keyed by database, so two databases never share one.
+within MAX_AGE_S seconds: an entry older than that is revalidated, not dropped. Postgres keeps an access version
+(table access_version, migration 0007) that triggers move with every committed change of a watched table (not
+with bookkeeping columns). At most once per MAX_AGE_S per database (one reader at a time, on a thread, never on the
+event loop: peek() only reports MISSING) the process reads it: unchanged, every entry loaded under it is good for
+another MAX_AGE_S; changed, everything is forgotten. The version is read before the facts are loaded, so an entry
+is never filed under a newer version than the facts it holds. No entry lives longer than MAX_TOTAL_AGE_S anyway.
+Callers check session expiry on each use from the entry's own deadlines. Entries are keyed by database, so two
+databases never share one.
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
 MAX_AGE_S = 3.0  # writes by other processes are seen within this many seconds
+MAX_TOTAL_AGE_S = 600.0  # no entry is served older than this, however often it was revalidated
+VERSION_QUERY = "SELECT version FROM access_version WHERE id = 1"
 MAX_ENTRIES = 20_000
 WATCHED_TABLES = frozenset(
     {"users", "memberships", "web_sessions", "api_tokens", "feature_flags", "sections", "projects"}
@@ -40,6 +49,7 @@ IGNORED_COLUMNS: dict[str, frozenset[str]] = {
 UNCHANGED_OPTION = "access_unchanged"
 _CHANGED = "xolap_access_changed"
 _READ_ONLY_TEXT = re.compile(r"^\s*(select|show|explain|values)\b", re.IGNORECASE)
+_ONE_DML_TEXT = re.compile(r"^\s*(insert|update|delete)\b[^;]*;?\s*$", re.IGNORECASE)
 _WATCHED_NAME = re.compile(r"\b(" + "|".join(sorted(WATCHED_TABLES)) + r")\b", re.IGNORECASE)
 
 T = TypeVar("T")
@@ -50,62 +60,140 @@ MISSING: Any = object()  # peek() found nothing usable
 class _Entry:
     generation: int
     stored_at: float
+    version: int | None  # the database's access version read before the value was loaded (None: not known)
     value: Any
 
 
-class AccessCache:
-    """A bounded map from key to value, valid while no watched write happened since it was loaded and for at most
-    max_age seconds; safe to share between threads."""
+class _Version:
+    """What the process knows of one database's access version: the number, when it was last read, who reads it."""
 
-    def __init__(self, max_age: float = MAX_AGE_S, max_entries: int = MAX_ENTRIES):
+    def __init__(self, reader: Callable[[], int | None]):
+        self.reader = reader
+        self.number: int | None = None
+        self.read_at = float("-inf")
+        self.reading = threading.Lock()  # one revalidation in flight per database
+
+
+class AccessCache:
+    """A bounded map from key (its first item names the database) to value, valid while no watched write happened
+    since it was loaded, for max_age seconds, and after that while the database's access version is unchanged (at
+    most max_total_age seconds); safe to share between threads."""
+
+    def __init__(
+        self, max_age: float = MAX_AGE_S, max_entries: int = MAX_ENTRIES, max_total_age: float = MAX_TOTAL_AGE_S
+    ):
         self.max_age = max_age
+        self.max_total_age = max_total_age
         self.max_entries = max_entries
         self.generation = 0
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._versions: dict[Hashable, _Version] = {}
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.revalidations = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def watch_version(self, database: Hashable, reader: Callable[[], int | None]) -> None:
+        """Revalidate this database's entries with reader() (its access version, None when it has none)."""
+        with self._lock:
+            if database not in self._versions:
+                self._versions[database] = _Version(reader)
+
+    def _state(self, key: Hashable, entry: _Entry, now: float) -> str:
+        """'fresh', 'revalidate' (its version must be read again first) or 'stale'; called under the lock."""
+        if entry.generation != self.generation or now - entry.stored_at > self.max_total_age:
+            return "stale"
+        if now - entry.stored_at <= self.max_age:
+            return "fresh"
+        version = self._versions.get(key[0]) if isinstance(key, tuple) and key else None
+        if version is None or entry.version is None or entry.version != version.number:
+            return "stale"
+        return "fresh" if now - version.read_at <= self.max_age else "revalidate"
+
     def peek(self, key: Hashable) -> Any:
-        """The value kept for key, or MISSING (never loads: safe on an event loop)."""
+        """The value kept for key, or MISSING (never loads nor reads a version: safe on an event loop)."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry.generation != self.generation:
-                return MISSING
-            if time.monotonic() - entry.stored_at > self.max_age:
+            if entry is None or self._state(key, entry, time.monotonic()) != "fresh":
                 return MISSING
             self._entries.move_to_end(key)
             self.hits += 1
             return entry.value
 
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
-        """The value kept for key, else load() (kept only if no watched write happened while it was loading)."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                if entry.generation == self.generation and time.monotonic() - entry.stored_at <= self.max_age:
+        """The value kept for key (its database's version read again when due), else load() (kept only if no
+        watched write happened while it was loading)."""
+        database = key[0] if isinstance(key, tuple) and key else None
+        for _attempt in range(2):
+            with self._lock:
+                entry = self._entries.get(key)
+                state = "stale" if entry is None else self._state(key, entry, time.monotonic())
+                if entry is not None and state == "fresh":
                     self._entries.move_to_end(key)
                     self.hits += 1
                     return entry.value
+            if state != "revalidate":
+                break
+            self.revalidate(database)
+        with self._lock:
+            if self._entries.get(key) is entry and entry is not None:
                 del self._entries[key]
             self.misses += 1
             generation = self.generation
+        version = self._current_version(database)
         value = load()
         with self._lock:
             if generation == self.generation and self.max_age > 0:
-                self._entries[key] = _Entry(generation, time.monotonic(), value)
+                self._entries[key] = _Entry(generation, time.monotonic(), version, value)
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
         return value
+
+    def _current_version(self, database: Hashable) -> int | None:
+        """The version to file a load under: one read before the load starts (an older number only costs a
+        revalidation miss later; a newer one than the facts would keep stale facts)."""
+        version = self._versions.get(database)
+        if version is None:
+            return None
+        if version.number is None or time.monotonic() - version.read_at > self.max_age:
+            self.revalidate(database)
+        return version.number
+
+    def revalidate(self, database: Hashable) -> None:
+        """Read the database's access version (one reader at a time; the others wait for its answer): unchanged,
+        the entries filed under it stay good for max_age; changed, everything is forgotten."""
+        version = self._versions.get(database)
+        if version is None:
+            return
+        asked_at = time.monotonic()
+        with version.reading:
+            if version.read_at >= asked_at:
+                return  # another thread read it while this one waited
+            started = time.monotonic()
+            try:
+                number = version.reader()
+            except Exception:  # an unreachable or unmigrated database: entries simply expire at max_age
+                number = None
+            with self._lock:
+                self.revalidations += 1
+                if number != version.number:
+                    self.generation += 1
+                    self._entries.clear()
+                version.number = number
+                version.read_at = started
 
     def invalidate(self) -> None:
         """Forget everything, and make any load running now unkeepable."""
         with self._lock:
             self.generation += 1
             self._entries.clear()
+
+    def discard(self, key: Hashable) -> None:
+        """Forget one entry (its caller found it expired)."""
+        with self._lock:
+            self._entries.pop(key, None)
 
 
 CACHE = AccessCache()
@@ -121,9 +209,24 @@ def peek(database: str, key: tuple) -> Any:
     return CACHE.peek((database,) + key)
 
 
+def discard(database: str, key: tuple) -> None:
+    """Forget the access fact `key` of this database (e.g. a session found expired on use)."""
+    CACHE.discard((database,) + key)
+
+
 def database_key(session_factory: sessionmaker[Session]) -> str:
-    """Which database a session factory opens (its engine's URL, password hidden)."""
-    return str(session_factory.kw["bind"].url)
+    """Which database a session factory opens (its engine's URL, password hidden); its access version is watched
+    from now on."""
+    database = str(session_factory.kw["bind"].url)
+    CACHE.watch_version(database, partial(read_version, session_factory))
+    return database
+
+
+def read_version(session_factory: sessionmaker[Session]) -> int | None:
+    """The database's access version, in a transaction of its own (fails before migration 0007: entries then
+    expire at max_age)."""
+    with session_factory() as session:
+        return session.scalar(text(VERSION_QUERY))
 
 
 def invalidate() -> None:
@@ -179,8 +282,10 @@ def _writes_watched(state: ORMExecuteState) -> bool | None:
         return False
     statement = state.statement
     if isinstance(statement, TextClause):
-        text = statement.text
-        return not _READ_ONLY_TEXT.match(text) and _WATCHED_NAME.search(text) is not None
+        sql = statement.text
+        if _READ_ONLY_TEXT.match(sql) or _WATCHED_NAME.search(sql) is None:
+            return False
+        return None if _ONE_DML_TEXT.match(sql) else True  # one INSERT/UPDATE/DELETE reports the rows it touched
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(statement, "table", None)
         return None if getattr(table, "name", None) in WATCHED_TABLES else False

@@ -90,6 +90,19 @@ def find_live(session: Session, session_id: str) -> tuple[WebSession, User] | No
     return record, user
 
 
+def seconds_left(session: Session, record_id: int) -> float:
+    """How long the session stays live if nobody touches it (the earlier of its absolute expiry and idle timeout),
+    by the database's clock; callers that keep a session's answer check it on every use against this."""
+    left = session.scalar(
+        select(
+            func.extract(
+                "epoch", func.least(WebSession.expires_at, WebSession.last_seen_at + IDLE_TIMEOUT) - func.now()
+            )
+        ).where(WebSession.id == record_id)
+    )
+    return float(left) if left is not None else 0.0
+
+
 def list_live(session: Session, user_id: int) -> list[WebSession]:
     """The user's live sessions, oldest first (none while the user is disabled)."""
     rows = session.execute(

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -68,6 +69,12 @@ class Principal:
     author_project_ids: frozenset[int] = field(default_factory=frozenset)
     via: str = "anonymous"  # anonymous | session | api_token | admin_token | invalid_token
     session_record_id: int | None = None  # the browser session's record (via == "session")
+    live_until: float | None = None  # time.monotonic() at which the browser session expires unless touched
+
+    @property
+    def expired(self) -> bool:
+        """A browser session kept by the process that its own deadlines (idle timeout, lifetime) have ended."""
+        return self.live_until is not None and time.monotonic() >= self.live_until
 
     @property
     def authenticated(self) -> bool:
@@ -139,6 +146,8 @@ def _session_principal(runtime: Runtime, sid: str) -> Principal:
         if live is not None:
             record, user = live
             principal = _for_user(session, user, "session", record.id)
+            left = session_records.seconds_left(session, record.id)
+            principal = replace(principal, live_until=time.monotonic() + left)
         session.commit()
     return principal
 
@@ -167,6 +176,9 @@ def resolve_principal(request: Request) -> Principal:
     if principal is None:
         assert key is not None and load is not None  # _principal_source names a lookup whenever it has no principal
         principal = access_cache.cached(access_database(request), key, load)
+        if principal.expired:  # its session ended since it was kept: look again (and get it refused)
+            access_cache.discard(access_database(request), key)
+            principal = access_cache.cached(access_database(request), key, load)
     request.state.principal = principal
     return principal
 
@@ -200,6 +212,9 @@ async def current_principal(request: Request) -> Principal:
     if principal is None:
         assert key is not None and load is not None  # _principal_source names a lookup whenever it has no principal
         principal = await _access_fact(request, key, load)
+        if principal.expired:  # its session ended since it was kept: look again (and get it refused)
+            access_cache.discard(access_database(request), key)
+            principal = await _access_fact(request, key, load)
     request.state.principal = principal
     return principal
 
