@@ -322,3 +322,73 @@ def test_a_deleted_api_token_is_refused_on_the_very_next_request(world):
     deleted = browser.post(f"/account/tokens/{created.json()['id']}/delete", data={"csrf_token": csrf}, headers=JSON)
     assert deleted.status_code == 200, deleted.text
     assert client.get(A + "/summary", headers=token).status_code == 403
+
+
+# ---------------------------------------------------------------- old entries revalidated by the access version
+
+
+def test_an_entry_older_than_the_max_age_is_served_after_one_version_read(world, monkeypatch):
+    """A user whose requests come more than max_age apart stays warm: one version read, no fact reloaded."""
+    app, _client, _tokens, runtime = world
+    monkeypatch.setattr(access_cache.CACHE, "max_age", 0.3)
+    browser = signed_in(app)
+    warm(browser, PAGE, {"Accept": "text/html"})
+    time.sleep(0.35)
+    with postgres_statements(runtime) as sent:
+        assert browser.get(PAGE, headers={"Accept": "text/html"}).status_code == 200
+    assert sent == [access_cache.VERSION_QUERY]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE web_sessions SET revoked_at = now() WHERE revoked_at IS NULL",
+        "UPDATE users SET disabled_at = now() WHERE email = 'a@example.edu'",
+        "DELETE FROM web_sessions",
+    ],
+)
+def test_a_session_ended_by_another_process_is_refused_within_the_max_age(world, monkeypatch, change):
+    app, _client, _tokens, runtime = world
+    monkeypatch.setattr(access_cache.CACHE, "max_age", 0.3)
+    browser = signed_in(app)
+    warm(browser, A + "/summary", JSON)
+    with psycopg.connect(libpq_url(runtime.settings), autocommit=True) as other:  # no SQLAlchemy session events
+        other.execute(change)
+    try:
+        time.sleep(0.35)
+        assert browser.get(A + "/summary", headers=JSON).status_code == 401
+    finally:
+        with psycopg.connect(libpq_url(runtime.settings), autocommit=True) as other:
+            other.execute("UPDATE users SET disabled_at = NULL")
+
+
+def test_a_membership_revoked_by_another_process_is_refused_within_the_max_age(world, monkeypatch):
+    _app, client, tokens, runtime = world
+    monkeypatch.setattr(access_cache.CACHE, "max_age", 0.3)
+    warm(client, A + "/summary", tokens["inst_a"])
+    uid = user_id(runtime, "a@example.edu")
+    with psycopg.connect(libpq_url(runtime.settings), autocommit=True) as other:
+        kept = other.execute(
+            "DELETE FROM memberships WHERE user_id = %s AND section_id = 101 RETURNING role, section_id", (uid,)
+        ).fetchall()
+    try:
+        time.sleep(0.35)
+        assert client.get(A + "/summary", headers=tokens["inst_a"]).status_code == 403
+    finally:
+        with runtime.sessions() as session:
+            for role, section in kept:
+                session.add(Membership(user_id=uid, role=role, section_id=section))
+            session.commit()
+
+
+def test_the_idle_timeout_ends_a_kept_session_on_its_own_deadline(world, monkeypatch):
+    """The process may keep a session's answer for minutes; its idle timeout is still checked on every use."""
+    from datetime import timedelta
+
+    app, _client, _tokens, _runtime = world
+    monkeypatch.setattr(access_cache.CACHE, "max_age", 60)
+    monkeypatch.setattr(session_records, "IDLE_TIMEOUT", timedelta(seconds=1))
+    browser = signed_in(app)
+    warm(browser, A + "/summary", JSON)
+    time.sleep(1.1)
+    assert browser.get(A + "/summary", headers=JSON).status_code == 401

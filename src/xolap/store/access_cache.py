@@ -136,12 +136,12 @@ class AccessCache:
             if state != "revalidate":
                 break
             self.revalidate(database)
+        version = self._current_version(database)  # first the version, then the facts
         with self._lock:
-            if self._entries.get(key) is entry and entry is not None:
+            if entry is not None and self._entries.get(key) is entry:
                 del self._entries[key]
             self.misses += 1
             generation = self.generation
-        version = self._current_version(database)
         value = load()
         with self._lock:
             if generation == self.generation and self.max_age > 0:
@@ -178,7 +178,7 @@ class AccessCache:
                 number = None
             with self._lock:
                 self.revalidations += 1
-                if number != version.number:
+                if version.number is not None and number != version.number:  # entries filed under None expire
                     self.generation += 1
                     self._entries.clear()
                 version.number = number
