@@ -3,6 +3,7 @@ with nothing else, and the process's access cache revalidates old entries by it 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import psycopg
@@ -135,3 +136,33 @@ def test_a_scope_sync_that_inserts_nothing_keeps_the_process_cache(pg_settings):
         scopes_sync.upsert_scopes(session, {11: 7, 13: None}, {7})  # section 13 is new
         session.commit()
     assert access_cache.CACHE.generation > generation
+
+
+def test_threads_due_to_revalidate_at_once_share_one_version_read(pg_settings):
+    factory = sessions(pg_settings)
+    reads: list[int] = []
+
+    def slow_read() -> int | None:  # the real read, slowed so that every thread arrives while it runs
+        reads.append(1)
+        time.sleep(0.05)
+        return access_cache.read_version(factory)
+
+    cache = access_cache.AccessCache(max_age=0.1)
+    cache.watch_version("db", slow_read)
+    assert cache.get(("db", "k"), lambda: "kept") == "kept"
+    time.sleep(0.15)
+    reads.clear()
+    start = threading.Barrier(8)
+    answers: list[str] = []
+
+    def ask() -> None:
+        start.wait(5)
+        time.sleep(0.01 * len(answers))  # staggered: later threads ask while the first one's read runs
+        answers.append(cache.get(("db", "k"), lambda: "reloaded"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert answers == ["kept"] * 8 and reads == [1]

@@ -167,10 +167,9 @@ class AccessCache:
         version = self._versions.get(database)
         if version is None:
             return
-        asked_at = time.monotonic()
         with version.reading:
-            if version.read_at >= asked_at:
-                return  # another thread read it while this one waited
+            if version.number is not None and time.monotonic() - version.read_at <= self.max_age:
+                return  # another thread read it while this one waited: its answer is recent enough for all
             started = time.monotonic()
             try:
                 number = version.reader()
