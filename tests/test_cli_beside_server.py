@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import xolap_commands
 from serve_process import start_serve
 from support import postgres_processes_under, stop_orphan_postgres
 
@@ -137,14 +138,13 @@ def beside_server():
             .replace("-000000000001", "-000000000777")
         )
         (data_dir / "imports" / "s777.jsonl").write_text(other + "\nnot json\n")
-        for setup in (
+        xolap_commands(  # setup, in one process: the commands under test each run in their own below
+            _env(data_dir),
             ["db", "migrate"],
             ["ch", "migrate", "up"],
             ["scopes", "import", str(root / "scopes.csv")],
             ["ingest", str(FIXTURES / "torus_statements.jsonl")],
-        ):
-            done = _run(setup, root, "setup")
-            assert done.returncode == 0, (setup, done.stdout, done.stderr)
+        )
         local = {name: _run(args, root, "local") for name, (args, _code) in COMMANDS.items()}
         server = start_serve(_env(data_dir), log_path=root / "serve.log")
         url = server.url

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import CommandsFailed, xolap_commands
 from serve_process import ServeDidNotStart, start_serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -76,38 +77,6 @@ def _env(data_dir: Path, moto_url: str) -> dict[str, str]:
     return env
 
 
-# Runs several `xolap` CLI commands in one interpreter (the same Typer app as the `xolap` script, without paying
-# Python's start-up for each); any failing command fails the whole step with its output.
-_RUN_COMMANDS = """
-import json, sys
-from xolap.cli import app
-for args in json.loads(sys.argv[1]):
-    print("$ xolap " + " ".join(args), flush=True)
-    try:
-        app(args, standalone_mode=False)
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            sys.exit(f"xolap {' '.join(args)} exited with {exc.code}")
-"""
-
-
-def xolap_commands(env: dict[str, str], *commands: list[str]) -> str:
-    """Run `xolap` CLI commands against the test data dir, in order; fail with their output when one fails."""
-    import json
-
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_COMMANDS, json.dumps(commands)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"xolap commands failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 @pytest.fixture(scope="session")
 def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[Server]:
     missing = [
@@ -142,23 +111,26 @@ def xolap_server(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> 
     )
     if seeded.returncode != 0:
         pytest.fail(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
-    xolap_commands(
-        env,
-        ["users", "add", ADMIN[0], "--password", ADMIN[1], "--admin", "--name", "Ada Admin"],
-        ["users", "add", TEACHER[0], "--password", TEACHER[1], "--name", "Terry Teacher"],
-        ["users", "grant", TEACHER[0], "--section", "physics-fall"],
-        ["users", "add", AUTHOR[0], "--password", AUTHOR[1], "--name", "Avery Author"],
-        ["users", "grant", AUTHOR[0], "--project", "intro-physics"],
-        *(
-            ["flags", "enable", flag]
-            for flag in (
-                "clickhouse-olap",
-                "clickhouse-olap-bulk-ingest",
-                "instructor_dashboard_analytics",
-                "project_dashboard_analytics",
-            )
-        ),
-    )
+    try:
+        xolap_commands(
+            env,
+            ["users", "add", ADMIN[0], "--password", ADMIN[1], "--admin", "--name", "Ada Admin"],
+            ["users", "add", TEACHER[0], "--password", TEACHER[1], "--name", "Terry Teacher"],
+            ["users", "grant", TEACHER[0], "--section", "physics-fall"],
+            ["users", "add", AUTHOR[0], "--password", AUTHOR[1], "--name", "Avery Author"],
+            ["users", "grant", AUTHOR[0], "--project", "intro-physics"],
+            *(
+                ["flags", "enable", flag]
+                for flag in (
+                    "clickhouse-olap",
+                    "clickhouse-olap-bulk-ingest",
+                    "instructor_dashboard_analytics",
+                    "project_dashboard_analytics",
+                )
+            ),
+        )
+    except CommandsFailed as exc:
+        pytest.fail(str(exc))
     try:
         server = start_serve(env, log_path=data_dir / "serve.log")
     except ServeDidNotStart as exc:
