@@ -47,8 +47,12 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
 
+# Two pytest-xdist workers (2 cores in CI); each module's tests, and all browser tests, stay on one worker
+# (pytest_xdist_make_scheduler in tests/conftest.py). PYTEST_WORKERS=0 runs every test in one process.
+PYTEST_WORKERS ?= 2
+
 test: install browser
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not browser and not slow"
