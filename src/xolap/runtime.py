@@ -78,18 +78,28 @@ class Runtime:
 
 
 def local_secret(data_dir: Path, name: str, nbytes: int = 32) -> str:
-    """A random secret generated once into <data_dir>/<name>, created with mode 0600 (never world-readable)."""
+    """A random secret generated once into <data_dir>/<name>, created with mode 0600 (never world-readable).
+
+    The file appears complete or not at all (written under a private name, then hard-linked into place, which fails
+    if another thread or process linked first), so concurrent first readers all get the one same secret: a reader
+    between an exclusive create and its write would read an empty key. An empty file is refused, never used."""
     path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(8)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(nbytes))
-    return path.read_text().strip()
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another thread or process made it first: theirs is the secret
+        finally:
+            draft.unlink(missing_ok=True)
+    value = path.read_text().strip()
+    if not value:
+        raise RuntimeError(f"{path} is empty; delete it to have a new secret generated")
+    return value
 
 
 LOCAL_ADMIN_TOKEN_FILE = "admin-token"
