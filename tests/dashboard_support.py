@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
+import uuid
 from datetime import datetime, timedelta
+
+import orjson
 
 PLAYED = "https://w3id.org/xapi/video/verbs/played"
 VIEWED = "http://id.tincanapi.com/verb/viewed"
@@ -166,3 +170,34 @@ def module_runtime(base_settings, ch_engine, pg_template, label: str):
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         ch_engine.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+
+
+TORUS_EXT = "http://oli.cmu.edu/extensions/"
+_statement_numbers = itertools.count(1)
+
+
+def page_view_statement(actor_prefix: str, section: int = 101, project: int = 1) -> dict:
+    """A new Torus page-view statement (its own id, actor and page) in the section and project."""
+    n = next(_statement_numbers)
+    return {
+        "actor": {"account": {"homePage": "https://torus.example", "name": f"{actor_prefix}-{n}"}},
+        "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
+        "object": {
+            "id": f"https://torus.example/page/{n}",
+            "definition": {"type": TORUS_EXT + "types/page", "name": {"en-US": f"Page {n}"}},
+        },
+        "context": {
+            "extensions": {
+                TORUS_EXT + "section_id": section,
+                TORUS_EXT + "project_id": project,
+                TORUS_EXT + "page_id": 1000,
+            }
+        },
+        "timestamp": f"2026-09-0{1 + n % 8}T10:00:{n % 60:02d}.000Z",
+        "id": str(uuid.uuid4()),
+    }
+
+
+def jsonl(*statements: dict) -> bytes:
+    """Statements as JSON lines."""
+    return b"".join(orjson.dumps(s) + b"\n" for s in statements)

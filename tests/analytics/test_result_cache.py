@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 import uuid
@@ -13,7 +12,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboard_support import bearer, module_runtime, section_event_count
+from dashboard_support import bearer, jsonl, module_runtime, page_view_statement, section_event_count
 from xolap.analytics import result_cache
 from xolap.analytics.result_cache import ResultCache
 from xolap.clickhouse import data_version
@@ -24,8 +23,6 @@ A2 = "/api/v1/sections/physics-evening/analytics"  # section 102, project 1
 B = "/api/v1/sections/chem-fall/analytics"  # section 201, project 2
 P = "/api/v1/projects/intro-physics/analytics"  # project 1
 P2 = "/api/v1/projects/chem-basics/analytics"  # project 2
-EXT = "http://oli.cmu.edu/extensions/"
-_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +46,7 @@ def world(cache_world):
 
 
 def statement(section: int = 101, project: int = 1) -> dict:
-    n = next(_numbers)
-    return {
-        "actor": {"account": {"homePage": "https://torus.example", "name": f"fresh-{n}"}},
-        "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
-        "object": {
-            "id": f"https://torus.example/page/{n}",
-            "definition": {"type": EXT + "types/page", "name": {"en-US": f"Page {n}"}},
-        },
-        "context": {"extensions": {EXT + "section_id": section, EXT + "project_id": project, EXT + "page_id": 1000}},
-        "timestamp": f"2026-09-0{1 + n % 8}T10:00:{n % 60:02d}.000Z",
-        "id": str(uuid.uuid4()),
-    }
-
-
-def jsonl(*statements: dict) -> bytes:
-    return b"".join(orjson.dumps(s) + b"\n" for s in statements)
+    return page_view_statement("fresh", section, project)
 
 
 def load(client, who, path: str) -> tuple[int, bool]:

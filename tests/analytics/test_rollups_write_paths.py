@@ -6,15 +6,13 @@ shows the memo then keeps the old answer (so each path test fails if its path st
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from pathlib import Path
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboard_support import bearer, module_runtime
+from dashboard_support import bearer, jsonl, module_runtime, page_view_statement
 from lrs_support import V103, basic, new_credential
 from xolap.analytics import rollups
 from xolap.analytics.categories import event_summary
@@ -22,9 +20,7 @@ from xolap.clickhouse import data_version
 from xolap.web.app import create_app
 
 SUMMARY = "/api/v1/sections/physics-fall/analytics/summary"  # section 101, project 1
-EXT = "http://oli.cmu.edu/extensions/"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +45,7 @@ def world(cold_world):
 
 
 def statement(section: int = 101, project: int = 1) -> dict:
-    n = next(_numbers)
-    return {
-        "actor": {"account": {"homePage": "https://torus.example", "name": f"memo-{n}"}},
-        "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
-        "object": {
-            "id": f"https://torus.example/page/{n}",
-            "definition": {"type": EXT + "types/page", "name": {"en-US": f"Page {n}"}},
-        },
-        "context": {"extensions": {EXT + "section_id": section, EXT + "project_id": project, EXT + "page_id": 1000}},
-        "timestamp": f"2026-09-0{1 + n % 8}T10:00:{n % 60:02d}.000Z",
-        "id": str(uuid.uuid4()),
-    }
-
-
-def jsonl(*statements: dict) -> bytes:
-    return b"".join(orjson.dumps(s) + b"\n" for s in statements)
+    return page_view_statement("memo", section, project)
 
 
 def cold_total(client, who) -> int:
