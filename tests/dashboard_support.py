@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import random
 import uuid
 from datetime import datetime, timedelta
@@ -201,3 +202,23 @@ def page_view_statement(actor_prefix: str, section: int = 101, project: int = 1)
 def jsonl(*statements: dict) -> bytes:
     """Statements as JSON lines."""
     return b"".join(orjson.dumps(s) + b"\n" for s in statements)
+
+
+def s3_put_sqs_record(bucket: str, key: str) -> dict:
+    """The SQS record (as the ETL Lambda receives it) of S3's notice that `key` was put in `bucket`."""
+    notice = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+            }
+        ]
+    }
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "rh",
+        "body": json.dumps(notice),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "eventSource": "aws:sqs",
+    }

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboard_support import bearer, jsonl, module_runtime, page_view_statement, section_event_count
+from dashboard_support import bearer, jsonl, module_runtime, page_view_statement, s3_put_sqs_record, section_event_count
 from xolap.analytics import result_cache
 from xolap.analytics.result_cache import ResultCache
 from xolap.clickhouse import data_version
@@ -163,7 +163,6 @@ def test_statements_api_write_is_visible_on_the_next_load(world):
 
 
 def test_etl_write_is_visible_on_the_next_load(world):
-    import json
 
     from xolap.ingest.aws_clients import aws_client
     from xolap.ingest.etl.batching import EtlLimits
@@ -176,22 +175,7 @@ def test_etl_write_is_visible_on_the_next_load(world):
     s3.create_bucket(Bucket=bucket)
     key = "section/101/page_viewed/bundle.jsonl"
     s3.put_object(Bucket=bucket, Key=key, Body=jsonl(statement(), statement(), statement(), statement()))
-    notice = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
-            }
-        ]
-    }
-    record = {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "rh",
-        "body": json.dumps(notice),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "eventSource": "aws:sqs",
-    }
+    record = s3_put_sqs_record(bucket, key)
     before = warm(client, who["inst_a"], A)
     report = EtlProcessor(settings, runtime.clickhouse(), s3=s3, sqs=sqs, limits=EtlLimits()).process_records([record])
     assert report.rows == 4, report.summary()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboard_support import bearer, jsonl, module_runtime, page_view_statement
+from dashboard_support import bearer, jsonl, module_runtime, page_view_statement, s3_put_sqs_record
 from lrs_support import V103, basic, new_credential
 from xolap.analytics import rollups
 from xolap.analytics.categories import event_summary
@@ -99,7 +99,6 @@ def test_statements_api(world):
 
 
 def test_s3_bundle_through_the_etl(world):
-    import json
 
     from xolap.ingest.aws_clients import aws_client
     from xolap.ingest.etl.batching import EtlLimits
@@ -112,22 +111,7 @@ def test_s3_bundle_through_the_etl(world):
     bucket = f"rollwp-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     key = S3BundleUploader(s3, bucket).upload("section", 101, "page_viewed", [statement() for _ in range(4)])
-    notice = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
-            }
-        ]
-    }
-    record = {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "rh",
-        "body": json.dumps(notice),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "eventSource": "aws:sqs",
-    }
+    record = s3_put_sqs_record(bucket, key)
     before = remembered(client, who)
     report = EtlProcessor(settings, runtime.clickhouse(), s3=s3, sqs=sqs, limits=EtlLimits()).process_records([record])
     assert report.rows == 4, report.summary()
