@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
@@ -21,6 +22,13 @@ os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
 # (at import) keeps that width for good, so CLI tables would wrap in some runs and not others.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+# pgserver keeps its inter-process lock file under XDG_RUNTIME_DIR (start_embedded points it at the first data dir's
+# `run` folder, which the fixtures delete while pgserver may still take the lock at exit and re-create it): one
+# runtime folder for the whole test process instead, removed at exit after pgserver's own exit handlers (registered
+# later, so run earlier).
+_RUNTIME_DIR = tempfile.mkdtemp(prefix="xolap-test-run-")
+os.environ["XDG_RUNTIME_DIR"] = _RUNTIME_DIR
+atexit.register(shutil.rmtree, _RUNTIME_DIR, True)
 
 from migrated_copy import copy_migrated_database  # noqa: E402
 from support import free_port  # noqa: E402
