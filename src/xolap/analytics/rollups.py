@@ -78,10 +78,14 @@ ROLLUPS: dict[str, dict[str, Any]] = {
         "OR (event_type = 'activity_attempt' AND activity_id IS NOT NULL) "
         "OR (event_type = 'page_viewed' AND page_id IS NOT NULL))",
     },
-    "rollup_learners_daily": {
+    # Per learner and day (whole = 0) and per learner over the whole slice (whole = 1, day at its default), from one
+    # read (migration 0014): learners at risk without dates reads the totals and the last 14 days' rows only.
+    "rollup_learners": {
         "keys": "user_id, toDate(timestamp) AS day",
+        "whole_slice_without": "day",
         "values": f"count() AS events, countIf({_SCORED}) AS scored, "
-        f"sumIf({score_fraction('assumeNotNull(scaled_score)')}, {_SCORED}) AS score_sum",
+        f"sumIf({score_fraction('assumeNotNull(scaled_score)')}, {_SCORED}) AS score_sum, "
+        "max(toDate(timestamp)) AS last_day",
         "where": " AND user_id IS NOT NULL",
     },
 }
@@ -179,15 +183,25 @@ def build_sql(database: str, scope: Scope, table: str) -> str:
     """INSERT … SELECT of one rollup table for the scope's stale partitions ({partitions} and their {builds})."""
     spec = ROLLUPS[table]
     column = SCOPE_COLUMNS[scope]
-    keys = ", ".join(part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["keys"]))
+    key_names = [part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["keys"])]
+    keys = ", ".join(key_names)
     values = ", ".join(part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["values"]))
-    return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {keys}, {values})
+    group_by = f"build, {keys}"
+    whole, whole_value = "", ""
+    without = spec.get("whole_slice_without")
+    if without is not None:
+        # Rows per keys (whole = 0) and per keys but `without` over the whole slice (whole = 1, `without` left at its
+        # type's default): GROUPING SETS, one read of the slice's events for both.
+        whole, whole_value = "whole, ", f"toUInt8(grouping({without})) AS whole, "
+        rest = ", ".join(name for name in key_names if name != without)
+        group_by = f"GROUPING SETS ((build, {keys}), (build, {rest}))"
+    return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {whole}{keys}, {values})
 SELECT {{kind:String}}, {{scope_id:UInt64}},
     transform(_partition_id, {{partitions:Array(String)}}, {{builds:Array(UInt64)}}, toUInt64(0)) AS build,
-    {spec["keys"]}, {spec["values"]}
+    {whole_value}{spec["keys"]}, {spec["values"]}
 FROM {deduplicated_events(database)}
 WHERE {column} = {{scope_id:UInt64}} AND _partition_id IN {{partitions:Array(String)}}{spec["where"]}
-GROUP BY build, {keys}"""
+GROUP BY {group_by}"""
 
 
 def _split(select_list: str) -> list[str]:

@@ -31,13 +31,28 @@ MAX_LEARNERS = 100
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """Per-learner facts from the learner-day rollup (xolap.analytics.rollups), the reference day from the daily
-    rollup; counts and days exact as raw_sql, the average score sums the same held scores in another order."""
+    """Per-learner facts from the learner rollup (xolap.analytics.rollups, migration 0014), the reference day from the
+    daily rollup; counts and days exact as raw_sql, the average score sums the same held scores in another order.
+    Without dates: each learner's whole-slice totals (whole = 1) and the daily rows of the last RECENT_DAYS days only
+    (the key starts with whole, day, so the rest of the scope's learner-days is never read); with dates: the daily rows
+    in range."""
     if ctx.end is not None:
         reference = f"{{{END_PARAMETER}:Date}}"
     else:
         daily = rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily", "d")
         reference = f"(SELECT max(d.day) FROM {daily}{day_filter(ctx, 'd.day')})"
+    learners = rollups.rollup_read(ctx.database, ctx.scope, "rollup_learners", "l")
+    if ctx.start is None and ctx.end is None:
+        return _flag(
+            reference,
+            learner="l.user_id",
+            events="sumIf(l.events, l.whole = 1)",
+            recent_events="sumIf(l.events, l.whole = 0)",
+            last_active="max(l.last_day)",
+            scored_attempts="sumIf(l.scored, l.whole = 1)",
+            score_sum="sumIf(l.score_sum, l.whole = 1)",
+            source=f"{learners} AND (l.whole = 1 OR l.day > ref_day - {RECENT_DAYS})",
+        )
     return _flag(
         reference,
         learner="l.user_id",
@@ -46,7 +61,7 @@ def build_sql(ctx: QueryContext) -> str:
         last_active="max(l.day)",
         scored_attempts="sum(l.scored)",
         score_sum="sum(l.score_sum)",
-        source=f"{rollups.rollup_read(ctx.database, ctx.scope, 'rollup_learners_daily', 'l')}{day_filter(ctx, 'l.day')}",
+        source=f"{learners} AND l.whole = 0{day_filter(ctx, 'l.day')}",
     )
 
 
