@@ -184,8 +184,32 @@ def _to_lang_map(value: Any) -> str | None:
     return None
 
 
+# The common shapes "YYYY-MM-DDTHH:MM:SS.fffZ" and "…SS.ffffffZ" (24 and 27 characters) are read by slicing: the
+# "YYYY-MM-DDTHH:MM:" head of a value the full parser accepted in that shape is remembered with its epoch millis,
+# and a value with a remembered head needs only its seconds ("SS.", 00-59) and fraction digit groups looked up.
+# Any other value, or an unseen head, goes through the full parser (which remembers the head on success).
+_MINUTE_STARTS: dict[str, int] = {}  # "YYYY-MM-DD?HH:MM:" → epoch milliseconds of that minute (UTC)
+_MAX_MINUTE_STARTS = 100_000
+_SECONDS_DOT: dict[str, int] = {f"{s:02d}.": s * 1000 for s in range(60)}  # "SS." → milliseconds
+_DIGITS3: dict[str, int] = {f"{n:03d}": n for n in range(1000)}  # three ASCII digits → their value
+
+
 def parse_timestamp(value: Any) -> int:
     """UTC epoch milliseconds of an ISO 8601 date-time; fractions beyond milliseconds are cut, not rounded."""
+    if type(value) is str and value[-1:] == "Z":
+        size = len(value)
+        if size == 24 or (size == 27 and value[23:26] in _DIGITS3):
+            start = _MINUTE_STARTS.get(value[:17])
+            if start is not None:
+                seconds = _SECONDS_DOT.get(value[17:20])
+                millis = _DIGITS3.get(value[20:23])
+                if seconds is not None and millis is not None:
+                    return start + seconds + millis
+    return _parse_timestamp_full(value)
+
+
+def _parse_timestamp_full(value: Any) -> int:
+    """parse_timestamp by the regular expression (every accepted shape); remembers the head of a common shape."""
     if not isinstance(value, str):
         raise _Invalid
     match = _TIMESTAMP_RE.fullmatch(value)
@@ -207,6 +231,10 @@ def parse_timestamp(value: Any) -> int:
         seconds -= offset if sign == "+" else -offset
     if fraction is None:
         return seconds * 1000
+    if _zulu == "Z" and len(fraction) in (3, 6):  # a common shape: remember its head (date, hour, minute)
+        if len(_MINUTE_STARTS) >= _MAX_MINUTE_STARTS:
+            _MINUTE_STARTS.clear()
+        _MINUTE_STARTS[value[:17]] = (seconds - secs) * 1000
     return seconds * 1000 + int(fraction[:3].ljust(3, "0"))
 
 
