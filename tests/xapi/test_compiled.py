@@ -85,6 +85,6 @@ def test_text_of_arrays_and_objects_is_torus_json_dumps_with_whole_floats_as_int
 def test_generated_source_reads_every_field_path():
     keys = {key for field in spec.FIELDS for source in field.sources for key in source.path}
     assert BUILD_ROW_SOURCE.startswith(
-        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD):"
+        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD, attributed=None):"
     )
     assert BUILD_ROW_SOURCE.count(".get(") >= len(keys)

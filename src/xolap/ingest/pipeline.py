@@ -267,6 +267,7 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
     errors: list[LineError] = []
     warnings: list[LineError] = []
     found: list[list[Any]] = []
+    attributed: list[dict[str, Any]] = []  # the statement of a line naming experiment attributions, one at a time
     count = 0
     for number, line in lines:
         count += 1
@@ -278,13 +279,18 @@ def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_et
         try:
             line_warnings: list[str] = []
             row = build_row(
-                line, source_file=source_file, source_etag=source_etag, source_line=number, warnings=line_warnings
+                line,
+                source_file=source_file,
+                source_etag=source_etag,
+                source_line=number,
+                warnings=line_warnings,
+                attributed=attributed,
             )
             rows.append(row)
-            if experiment_attributions.may_name_attributions(line):  # most lines: no row dict to build
+            if attributed:  # most lines: no row dict to build
                 found.extend(
-                    experiment_attributions.statement_rows(
-                        line, dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
+                    experiment_attributions.attribution_rows(
+                        attributed.pop(), dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
                     )
                 )
             if line_warnings:

@@ -36,7 +36,8 @@ def _generate(
     missing_reason: Callable[[spec.Field], str],
     warning: Callable[[str, Any], str],
 ) -> tuple[str, dict[str, Any]]:
-    """Python source of `build_row(line, *, source_file, source_etag, source_line)` and the globals it needs."""
+    """Python source of `build_row(line, *, source_file, source_etag, source_line, warnings, attributed)` and the
+    globals it needs."""
     env: dict[str, Any] = {}
     constants: dict[Any, str] = {}
 
@@ -164,8 +165,13 @@ def _generate(
     if set(computed) != {spec.EVENT_TYPE_COLUMN, *spec.PROVENANCE_COLUMNS}:
         raise RuntimeError("compiled row builder out of step with fields.PROVENANCE_COLUMNS")
     row = ", ".join(variables.get(name) or computed[name] for name in MAPPED_COLUMN_NAMES)
+    # A row that will be returned hands its statement to `attributed` when the statement names experiment
+    # attributions (its attribution rows are read from it, not from the line parsed again).
+    holder = node(spec.ATTRIBUTIONS_PATH[:-1])
+    body.append(f"    if attributed is not None and {holder}.get({const(spec.ATTRIBUTIONS_PATH[-1])}) is not None:")
+    body.append("        attributed.append(statement)")
     head = [
-        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD):",
+        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD, attributed=None):",
         "    try:",
         "        statement = _loads(line)",
         "    except ValueError:",

@@ -74,6 +74,8 @@ EVENT_TYPES: tuple[str, ...] = tuple(rule[0] for rule in EVENT_TYPE_RULES) + (UN
 
 # Parts of the statement that must be JSON objects / strings for a line to be a statement at all (checked in order).
 REQUIRED_OBJECTS: tuple[str, ...] = ("actor", "verb", "object")
+# Where a statement's experiment attributions are (xolap.xapi.attributions reads them from the parsed statement).
+ATTRIBUTIONS_PATH: Path = ("context", "extensions", OLI + "experiment_attributions")
 VERB_ID_PATH: Path = ("verb", "id")
 OBJECT_TYPE_PATH: Path = ("object", "definition", "type")
 

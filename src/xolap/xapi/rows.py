@@ -303,9 +303,11 @@ build_row: Callable[..., tuple[Any, ...]]
 build_row, BUILD_ROW_SOURCE = compile_row_builder(
     CONVERTERS, _Invalid, Rejected, invalid_reason, missing_reason, warning_text
 )
-build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line, warnings=None): the raw_events values
-(a tuple in MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected. A malformed optional
-value is stored None and its warning appended to `warnings` (a list, when given). A tuple of plain values, which the
+build_row.__doc__ = """build_row(line, *, source_file, source_etag, source_line, warnings=None, attributed=None): the
+raw_events values (a tuple in MAPPED_COLUMN_NAMES order; timestamp as UTC epoch ms) for one line, or Rejected. A
+malformed optional value is stored None and its warning appended to `warnings` (a list, when given). When the line
+becomes a row and its statement holds a value at fields.ATTRIBUTIONS_PATH, the parsed statement is appended to
+`attributed` (a list, when given) for xolap.xapi.attributions.attribution_rows. A tuple of plain values, which the
 garbage collector stops tracking: a batch of 50,000 kept rows costs no collection passes over them (~2 us a line).
 
 Problems are reported in field-spec order (the order the SQL reason multiIf checks them). The function is generated
