@@ -2,18 +2,26 @@
 
 `xolap query` (locally), the admin query API it uses through a running server, and the dashboards' query, export and
 saved-visualization routes all call run_custom_sql; none of them guards, walls or picks a client on its own.
+
+A section's or project's answer is kept in the per-process result cache while the scope's data is unchanged, when its
+key is exact (keepable_question): a dashboard's query and its export, or a rerun, then cost no ClickHouse query.
+Every layer still holds for what runs: a kept answer was computed behind the guard, the wall, readonly and the
+limits of exactly this scope, and is only handed to a caller the route authorized for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Hashable
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from xolap.analytics import executor
+from xolap.analytics import executor, result_cache
 from xolap.analytics.date_window import dated
 from xolap.analytics.guard import GuardedQuery, GuardScope, guard, is_guard_scope
+from xolap.analytics.repeatable_sql import is_repeatable
 from xolap.analytics.scope_wall import scope_wall
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
@@ -82,13 +90,38 @@ def run_custom_sql(
     end: date | None = None,
 ) -> executor.QueryResult:
     """Guard with the scope, then run bounded and read-only with the scope's id bound as xolap_scope_id, behind the
-    scope's engine-enforced table filters (scope_wall). Raises EmptyQuery, GuardError, QueryError or ValueError."""
+    scope's engine-enforced table filters (scope_wall). Raises EmptyQuery, GuardError, QueryError or ValueError.
+    An answer already computed for exactly this question about this scope at its current data version is served
+    from the result cache (with this call's tag) instead of running again."""
     database = settings.clickhouse_database
     guarded = guarded_sql(sql, scope, database)
     parameters = guarded.parameters(scope_id)
     scope_only = scope_wall(scope, scope_id, database)
     # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
     wall = dated(scope_only, start, end) if scope_only is not None else None
-    return executor.run(
-        client, settings, guarded.sql, parameters=parameters, tag=tag, limits=limits, readonly=True, wall=wall
-    )
+    limits = limits or executor.Limits.from_settings(settings)
+    query_tag = tag or executor.new_tag()
+
+    def run() -> executor.QueryResult:
+        return executor.run(
+            client, settings, guarded.sql, parameters=parameters, tag=query_tag, limits=limits, readonly=True, wall=wall
+        )
+
+    question = keepable_question(sql, guarded, limits, start, end)
+    if question is None or scope_only is None:  # admin reads every scope: no scope's version covers it
+        return run()
+    result, hit = result_cache.cached_result(settings, scope_only.scope, scope_only.scope_id, question, run)
+    return dataclasses.replace(result, tag=query_tag, cached=True) if hit else result
+
+
+def keepable_question(
+    sql: str, guarded: GuardedQuery, limits: executor.Limits, start: date | None, end: date | None
+) -> tuple[Hashable, ...] | None:
+    """The result cache's key for this query (beside the database, scope kind and id), or None when its answer may
+    not be kept: it reads a table other than raw_events (content_titles of a section's projects change with writes
+    to other sections, which do not move this section's version), or it names a clock, random or block-layout
+    function (repeatable_sql). The guard's printed SQL stands for the user's text with the scope kind and database;
+    the dates narrow the wall, and the limits decide errors and truncation."""
+    if any(table != "raw_events" for table in guarded.tables) or not is_repeatable(sql, guarded.sql):
+        return None
+    return ("custom_sql", guarded.sql, start, end, limits)

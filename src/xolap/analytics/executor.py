@@ -126,6 +126,7 @@ class QueryResult:
     bytes_read: int | None
     sql: str
     tag: str
+    cached: bool = False  # served from the result cache (xolap.analytics.custom_sql), not run again
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name (a later duplicate name wins)."""

@@ -12,11 +12,16 @@
 - Never shared across scopes: the scope kind and id are part of the key, and callers authorize before asking.
 - One computation per key at a time: concurrent loads of a cold answer wait for the first instead of each running
   the query (a failed computation is not cached; the waiters then compute their own).
-- Custom SQL is not cached: its key would have to prove the guard's rewrite, the scope wall and every limit equal.
+- Custom SQL answers (cached_result) are kept too, as pickled QueryResults, when xolap.analytics.custom_sql finds
+  their key exact: the guard's printed SQL (a function of the user's text, the scope kind and the database), the scope
+  id (the bound parameter and the scope wall's filters), the date range narrowing the wall, every limit, and a query
+  that reads raw_events alone (a section's content_titles rows change with writes to other sections of its
+  projects) and calls no clock or random function (xolap.analytics.repeatable_sql). Admin queries are never kept.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from xolap.analytics.executor import QueryResult
 from xolap.analytics.result_formats import json_value
 from xolap.clickhouse import data_version
 from xolap.config import Settings
@@ -170,3 +176,24 @@ def cached_json(
         return to_body(produce()), False
     key = (database, kind, int(scope_id), *question)
     return cache.get_or_compute(key, lambda: data_version.version(database, kind, scope_id), lambda: to_body(produce()))
+
+
+def cached_result(
+    settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...], run: Callable[[], QueryResult]
+) -> tuple[QueryResult, bool]:
+    """(result, was it a hit) of a query about one scope whose key `question` the caller has proved exact (see the
+    module's note on custom SQL); run() computes it on a miss. Kept pickled (only this process writes the bodies it
+    reads), so a hit is a copy the caller may change; errors propagate and nothing is stored."""
+    cache = process_cache(settings)
+    if cache is None:
+        return run(), False
+    database = settings.clickhouse_database
+    ran: list[QueryResult] = []
+
+    def compute() -> bytes:
+        ran.append(run())
+        return pickle.dumps(ran[0], protocol=pickle.HIGHEST_PROTOCOL)
+
+    key = (database, kind, int(scope_id), *question)
+    body, hit = cache.get_or_compute(key, lambda: data_version.version(database, kind, scope_id), compute)
+    return (pickle.loads(body) if hit or not ran else ran[0]), hit

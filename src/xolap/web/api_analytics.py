@@ -176,6 +176,14 @@ def run_custom_sql(
     )
 
 
+CACHE_HEADER = "X-Xolap-Cache"
+
+
+def cache_state(result: QueryResult) -> str:
+    """X-Xolap-Cache of a custom query's answer: hit when it came from the result cache, else miss."""
+    return "hit" if result.cached else "miss"
+
+
 def result_records(result: QueryResult) -> list[dict[str, Any]]:
     return [{name: json_value(value) for name, value in zip(result.columns, row, strict=False)} for row in result.rows]
 
@@ -526,7 +534,7 @@ def add_scope_routes(kind: str) -> None:
         return answer(produce)
 
     @router.post(base + "/query", name=f"{kind}_analytics_query")
-    def query(body: QueryIn, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+    def query(body: QueryIn, request: Request, response: Response, scope: AnalyticsScope = Depends(scope_dep)):
         registry = running_queries(request)
 
         def produce():
@@ -535,11 +543,11 @@ def add_scope_routes(kind: str) -> None:
             if not registry.start(tag, scope):
                 raise QueryError("cancelled", "the query was cancelled", tag=tag)
             try:
-                return query_result_json(
-                    run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first, end=last)
-                )
+                result = run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first, end=last)
             finally:
                 registry.finish(tag)
+            response.headers[CACHE_HEADER] = cache_state(result)
+            return query_result_json(result)
 
         return answer(produce)
 
@@ -597,7 +605,7 @@ def add_scope_routes(kind: str) -> None:
                 check_spec(body.spec)
             first, last = request_dates(body.start, body.end)
             result = run_custom_sql(_runtime(request), scope, body.sql, start=first, end=last)
-            return export_response(
+            exported = export_response(
                 format,
                 result.columns,
                 result_records(result),
@@ -605,6 +613,8 @@ def add_scope_routes(kind: str) -> None:
                 export_name(scope, "custom", first, last),
                 truncated=result.truncated,
             )
+            exported.headers[CACHE_HEADER] = cache_state(result)
+            return exported
 
         return answer(produce)
 
