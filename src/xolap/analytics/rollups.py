@@ -124,6 +124,11 @@ def daily_or_totals(daily_table: str, ctx: Any) -> str:
     return daily_table if ctx.start is not None or ctx.end is not None else SLICE_TOTALS[daily_table]
 
 
+def merged_learners(alias: str, name: str = "learner") -> str:
+    """The exact distinct learners over a content rollup's rows (`alias`): its uniqExact state of `name`s merged."""
+    return f"uniqExactMerge({alias}.{name}s)"
+
+
 _build_locks: dict[tuple[str, str, int], threading.Lock] = {}
 _locks_guard = threading.Lock()
 # Builds this process has seen complete, per database and its schema version (a migration may drop or empty rollup
