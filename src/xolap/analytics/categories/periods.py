@@ -5,6 +5,7 @@ fields: period_days, covered_days, partial, period_status ('complete' | 'partial
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,8 +19,15 @@ PARTIAL_OPACITY = {
 }
 
 
+# Days remembered: a heatmap asks for the period of every page's every active day (4,000 calls on ~400 days for the
+# 5M bench's largest project: 8 ms of the answer's Python, holding the GIL, for week and month grains; 0.8 ms with it).
+PERIOD_MEMO_ENTRIES = 8192
+
+
+@functools.lru_cache(maxsize=PERIOD_MEMO_ENTRIES)
 def period_of(day: date, grain: str) -> tuple[date, date]:
-    """The first and last day of the period of `grain` ('day', 'week' or 'month') holding `day`."""
+    """The first and last day of the period of `grain` ('day', 'week' or 'month') holding `day` (remembered: a pure
+    function of its arguments)."""
     if grain == "day":
         return day, day
     if grain == "week":
