@@ -48,6 +48,9 @@ TYPED_COLUMNS = {
     "days": "[toDate('2026-01-01')]",
     "cells": "[(toDate('2026-01-01'), 'page_viewed', toUInt64(5))]",
     "named_tuple": "CAST((toDate('2026-01-01'), 'x'), 'Tuple(d Date, s String)')",
+    "tuple": "(toDate('2026-01-01'), nan, toDecimal32(2.5, 1), [inf], map(toDate('2026-01-02'), 1), CAST(NULL, 'Nullable(Float64)'))",
+    "nested_tuples": "[((toDate('2026-01-01'), 1.5), 'x')]",
+    "named_in_array": "[CAST((toDate('2026-01-01'), 1), 'Tuple(day Date, n UInt8)')]",
     "decimal": "toDecimal64(1.25, 2)",
     "uuid": "toUUID('61f0c404-5cb3-11e7-907b-a6006ad3dba0')",
     "fixed": "toFixedString('ab', 3)",
@@ -94,6 +97,10 @@ def test_every_type_converts_as_json_value(ch_engine, base_settings):
         ("Map(String, Array(Nullable(Float64)))", None),
         ("Decimal(18, 2)", None),
         ("Array(Tuple(Date, String, UInt64))", None),
+        ("Tuple(Date, Float64)", None),
+        ("Tuple(Float64, String)", (float("nan"), "x")),
+        ("Tuple(Float64, Float64)", (1.0,)),
+        ("Array(Tuple(DateTime64(3, 'UTC'), Decimal(18, 2)))", []),
     ],
 )
 def test_converter_passes_none_and_cleans_floats(type_name, value):

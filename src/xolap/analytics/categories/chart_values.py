@@ -2,14 +2,16 @@
 
 json_value converts one value of any type by looking at it. json_rows gives the same answer for a whole result, but
 decides once per column from its ClickHouse type what the column's values need: integers, strings and booleans are
-already plain, so they are passed as they are instead of being inspected value by value; floats, dates and maps of
-plain values get a direct conversion; every other type (arrays of tuples, decimals, UUIDs, ...) goes through
-json_value. The Python work per answer holds the GIL, so under concurrent dashboards it is paid serially.
+already plain, so they are passed as they are instead of being inspected value by value; floats, dates, and maps,
+arrays and unnamed tuples of those get a direct conversion; every other type (decimals, UUIDs, named tuples, which
+may come back as dicts, ...) goes through json_value. The Python work per answer holds the GIL, so under concurrent
+dashboards it is paid serially.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +26,7 @@ _PLAIN_TYPES = frozenset(
 )
 _FLOAT_TYPES = frozenset(["Float32", "Float64", "BFloat16"])
 _DAY_TYPES = frozenset(["Date", "Date32"])
+_UNNAMED_ELEMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\(.*\))?", re.S)  # 'Date', 'Decimal(18, 2)'; not 'd Date'
 
 
 def json_value(value: Any) -> Any:
@@ -40,6 +43,10 @@ def json_value(value: Any) -> Any:
         return [json_value(item) for item in value]
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
+    return value
+
+
+def _same(value: Any) -> Any:
     return value
 
 
@@ -96,6 +103,18 @@ def converter(type_name: str) -> Convert | None:
             if values is None:
                 return lambda value: None if value is None else {str(k): v for k, v in value.items()}
             return lambda value: None if value is None else {str(k): values(v) for k, v in value.items()}
+    inner = _arguments(type_name, "Tuple")
+    if inner is not None:
+        parts = _split_top_level(inner)
+        if all(_UNNAMED_ELEMENT.fullmatch(part) for part in parts):  # a named tuple may come back as a dict
+            elements = [converter(part) or _same for part in parts]
+            return lambda value: (
+                None
+                if value is None
+                else [convert(item) for convert, item in zip(elements, value, strict=False)]
+                if len(value) == len(elements)
+                else json_value(value)
+            )
     inner = _arguments(type_name, "Array")
     if inner is not None:
         items = converter(inner)
