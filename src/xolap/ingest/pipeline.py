@@ -1,7 +1,8 @@
 """The Python ingest pipeline every path shares: JSONL bytes → lines → Arrow rows + line errors → raw_events.
 
 read_lines splits (and un-gzips) a file, map_lines applies the one mapping (xolap.xapi) to each line, EventWriter
-inserts Arrow tables in bounded batches and records rejected lines in ingest_errors. The ETL Lambda / SQS worker,
+inserts Arrow tables in bounded batches and records rejected lines in ingest_errors; ingest_lines writes one batch
+while it maps the next. The ETL Lambda / SQS worker,
 `xolap ingest` and the statements API all go through these functions.
 """
 
@@ -12,6 +13,7 @@ import hashlib
 import io
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, BinaryIO
@@ -369,6 +371,16 @@ class EventWriter:
         return len(rows)
 
 
+def write_batch(writer: EventWriter, batch: MappedBatch) -> IngestReport:
+    """Write one mapped batch: its rows, then their experiment attributions, then its rejected and warned lines."""
+    rows = writer.write(batch.table) if batch.table.num_rows else 0
+    if batch.attributions:
+        writer.write_attributions(batch.attributions)
+    if batch.errors or batch.warnings:
+        writer.record_errors(batch.errors + batch.warnings)
+    return IngestReport(rows, len(batch.errors), batch.errors, len(batch.warnings))
+
+
 def ingest_lines(
     writer: EventWriter,
     lines: Iterable[tuple[int, bytes]],
@@ -376,24 +388,50 @@ def ingest_lines(
     source_file: str,
     source_etag: str | None = None,
     on_progress: Any = None,
+    overlap: bool = True,
 ) -> IngestReport:
-    """Map and write lines in bounded batches; on_progress(rows, rejected) after each batch."""
+    """Map and write lines in bounded batches; on_progress(rows, rejected) after each batch, in the caller's thread.
+
+    With `overlap`, a full batch is written on a helper thread while the next one is read and mapped (ClickHouse
+    releases the GIL while it inserts): at most one batch is being written and one mapped, batches are written in
+    order, and every outcome is the serial one: a failed write stops the run with its error (it came first), a
+    failure reading or mapping the next batch is raised after the batch before it was written and reported."""
     report = IngestReport()
     iterator = iter(lines)
-    while True:
-        chunk = list(islice(iterator, writer.batch_rows))
-        if not chunk:
-            break
-        batch = map_lines(chunk, source_file=source_file, source_etag=source_etag)
-        rows = writer.write(batch.table) if batch.table.num_rows else 0
-        if batch.attributions:
-            writer.write_attributions(batch.attributions)
-        if batch.errors or batch.warnings:
-            writer.record_errors(batch.errors + batch.warnings)
-        step = IngestReport(rows, len(batch.errors), batch.errors, len(batch.warnings))
+    pool: ThreadPoolExecutor | None = None
+    writing: Future[IngestReport] | None = None
+
+    def written(step: IngestReport) -> None:
         report.add(step)
         if on_progress is not None:
             on_progress(step.rows, step.rejected)
+
+    try:
+        while True:
+            chunk = list(islice(iterator, writer.batch_rows))
+            if not chunk:
+                break
+            batch = map_lines(chunk, source_file=source_file, source_etag=source_etag)
+            if writing is not None:
+                done, writing = writing, None
+                written(done.result())
+            if not overlap or len(chunk) < writer.batch_rows:  # the last batch (or no helper): written here
+                written(write_batch(writer, batch))
+                continue
+            if pool is None:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xolap-ingest-write")
+            writing = pool.submit(write_batch, writer, batch)
+        if writing is not None:
+            done, writing = writing, None
+            written(done.result())
+    except BaseException:
+        if writing is not None:  # reading or mapping failed while the batch before was being written
+            done, writing = writing, None
+            written(done.result())  # a failed write raises here: it happened first
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return report
 
 
@@ -424,5 +462,6 @@ __all__ = [
     "ingest_bytes",
     "ingest_lines",
     "map_lines",
+    "write_batch",
     "read_lines",
 ]
