@@ -23,68 +23,63 @@ from xolap.analytics.categories.sql import (
     distinct_learners,
     events,
     heaviest_project,
+    joined_titles,
     score_fraction,
-    title_or,
     title_project,
-    titles,
 )
 from xolap.analytics.labels import add_labels
+from xolap.analytics.title_lookup import TitleColumn
 
 TOP_ACTIVITIES = 20
 CHART_ACTIVITIES = 10
 
 
-_OUTER = f"""SELECT
-    {title_or("concat('Activity ', toString(a.activity_id))")} AS activity_title,
-    a.activity_id AS activity_id,
-    a.attempts AS attempts,
-    a.learners AS learners,
-    round(a.avg_score * 100, 1) AS avg_score_pct,
-    round(a.successes / a.attempts * 100, 1) AS success_rate_pct
-FROM ("""
-
-
-def _tail(ctx: QueryContext) -> str:
-    return f""") AS a
-LEFT JOIN {titles(ctx, "activity")} AS t ON t.project_id = a.title_project AND t.content_id = toString(a.activity_id)
-ORDER BY a.attempts DESC, a.activity_id
+TITLE = TitleColumn(
+    kind="activity", field="activity_title", id_field="activity_id", fallback=lambda activity: f"Activity {activity}"
+)
+_FALLBACK = "concat('Activity ', toString(c.activity_id))"  # TITLE's fallback in SQL (raw_sql)
+_RATES = """round({avg_score} * 100, 1) AS avg_score_pct,
+    round({successes} / attempts * 100, 1) AS success_rate_pct"""
+_ORDER = "attempts DESC, activity_id"
+_TOP = f"""GROUP BY activity_id
+ORDER BY {_ORDER}
 LIMIT {TOP_ACTIVITIES}"""
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """From the content rollup (xolap.analytics.rollups), one pass over its rows: learners merged exactly from their
+    """From the content rollup (xolap.analytics.rollups), one SQL level: learners merged exactly from their
     uniqExact states, attempts and successes exact; the title's project is the one with most attempts
-    (sql.heaviest_project; raw: anyHeavy, the same when one project has most of them); the average score sums the same
-    held scores in another order."""
-    return f"""{_OUTER}
-    SELECT
-        sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL) AS project_events,
-        {heaviest_project("project_events")} AS title_project,
-        toUInt64(r.content_id) AS activity_id,
-        sum(r.events) AS attempts,
-        uniqExactMerge(r.learners) AS learners,
-        if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) AS avg_score,
-        sum(r.successes) AS successes
-    FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
-    AND r.kind = 'activity'{day_filter(ctx)}
-    GROUP BY activity_id
-{_tail(ctx)}"""
+    (sql.heaviest_project; raw: anyHeavy, the same when one project has most of them), its title looked up in Python
+    (TITLE); the average score sums the same held scores in another order."""
+    project_events = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
+    rates = _RATES.format(
+        avg_score="if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored))", successes="sum(r.successes)"
+    )
+    return f"""WITH {project_events} AS project_events
+SELECT
+    {heaviest_project("project_events")} AS title_project,
+    toUInt64(r.content_id) AS activity_id,
+    sum(r.events) AS attempts,
+    {rollups.merged_learners('r')} AS learners,
+    {rates}
+FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
+AND r.kind = 'activity'{day_filter(ctx)}
+{_TOP}"""
 
 
 def raw_sql(ctx: QueryContext) -> str:
-    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
-    return f"""{_OUTER}
-    SELECT
-        {title_project()} AS title_project,
-        assumeNotNull(activity_id) AS activity_id,
-        count() AS attempts,
-        {distinct_learners()} AS learners,
-        avg({score_fraction()}) AS avg_score,
-        countIf(success) AS successes
-    FROM {events(ctx)} AS e
-    WHERE event_type = 'activity_attempt' AND e.activity_id IS NOT NULL{date_filter(ctx)}
-    GROUP BY activity_id
-{_tail(ctx)}"""
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against), its titles
+    joined in SQL (the reference for TITLE's lookup)."""
+    chart = f"""SELECT
+    {title_project()} AS title_project,
+    assumeNotNull(activity_id) AS activity_id,
+    count() AS attempts,
+    {distinct_learners()} AS learners,
+    {_RATES.format(avg_score=f"avg({score_fraction()})", successes="countIf(success)")}
+FROM {events(ctx)} AS e
+WHERE event_type = 'activity_attempt' AND e.activity_id IS NOT NULL{date_filter(ctx)}
+{_TOP}"""
+    return joined_titles(ctx, TITLE, chart, _FALLBACK, "toString(c.activity_id)", _ORDER)
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
@@ -104,6 +99,7 @@ CATEGORY = Category(
     "average score, higher up means a larger share of successful attempts, and bigger bubbles had more attempts.",
     build_sql=build_sql,
     present=present,
+    content_titles=TITLE,
     spec={
         "$schema": SCHEMA,
         "title": "Activities: average score vs success rate",

@@ -4,7 +4,8 @@ One aggregate per page gives its totals and its views per day (a map of day to v
 gives the span of days with views before the top pages are kept. `present` buckets each page's days into the heatmap
 period in Python (day ≤ 25 days, week ≤ 175 days, else month, so that 20 pages × 25 periods stays within 500 cells)
 and marks partial periods. Planning dominates a small scope's answer (measured: the former window-over-cells form
-cost ~20 ms of analysis alone), so the SQL stays one level over the rows plus the title join.
+cost ~20 ms of analysis alone), so the SQL stays one level over the rows; titles are looked up in Python
+(xolap.analytics.title_lookup).
 """
 
 from __future__ import annotations
@@ -35,91 +36,88 @@ from xolap.analytics.categories.sql import (
     distinct_learners,
     events,
     heaviest_project,
-    title_or,
+    joined_titles,
     title_project,
-    titles,
 )
 from xolap.analytics.labels import add_labels
+from xolap.analytics.title_lookup import TitleColumn
 
 TOP_PAGES = 20
 MAX_CELLS = 500
 CONCAT_WIDTH = 340  # each part of the vconcat; concatenated views cannot be sized to a container
 
 
+TITLE = TitleColumn(kind="page", field="page_title", id_field="page_id", fallback=lambda page: f"Page {page}")
+_FALLBACK = "concat('Page ', toString(c.page_id))"  # TITLE's fallback in SQL (raw_sql)
+_ORDER = "views DESC, page_id"
+
+
 def span_first(ctx: QueryContext) -> str:
     """The charted span's first day: the start date, else the first day with page views."""
-    return f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "p.first_event_day"
+    return f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "first_event_day"
 
 
 def span_last(ctx: QueryContext) -> str:
     """The charted span's last day: the end date, else the last day with page views."""
-    return f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "p.last_event_day"
+    return f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "last_event_day"
 
 
 def build_sql(ctx: QueryContext) -> str:
     """Page totals and views per day from the content rollup (xolap.analytics.rollups): without dates the whole-slice
     rows (their day_views map), with dates the daily rows in range; viewers merged exactly from their uniqExact states,
     views and completed views exact; the title's project is the one with most views (raw: anyHeavy, the same when one
-    project has most of them)."""
+    project has most of them), its title looked up in Python (TITLE)."""
     table = rollups.daily_or_totals("rollup_content_daily", ctx)
     day_views = "sumMap(r.day_views)" if table != "rollup_content_daily" else "sumMap(map(r.day, r.events))"
-    return _chart_sql(
+    project_views = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
+    chart = _chart_sql(
         ctx,
-        f"""toUInt64(r.content_id) AS page_id,
-        sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL) AS project_views,
-        {heaviest_project("project_views")} AS title_project,
-        sum(r.events) AS views,
-        uniqExactMerge(r.learners) AS viewers,
-        sum(r.completed) AS completed,
-        {day_views} AS day_views""",
+        f"""{heaviest_project("project_views")} AS title_project,
+    toUInt64(r.content_id) AS page_id,
+    sum(r.events) AS views,
+    {rollups.merged_learners('r')} AS viewers,
+    sum(r.completed) AS completed""",
         f"""{rollups.rollup_read(ctx.database, ctx.scope, table)}
-    AND r.kind = 'page'{day_filter(ctx)}""",
+AND r.kind = 'page'{day_filter(ctx)}""",
+        day_views,
     )
+    return f"WITH {project_views} AS project_views\n{chart}"
 
 
 def raw_sql(ctx: QueryContext) -> str:
-    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
-    return _chart_sql(
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against), its titles
+    joined in SQL (the reference for TITLE's lookup)."""
+    chart = _chart_sql(
         ctx,
-        f"""assumeNotNull(page_id) AS page_id,
-        {title_project()} AS title_project,
-        count() AS views,
-        {distinct_learners()} AS viewers,
-        countIf(completion) AS completed,
-        sumMap(map(toDate(timestamp), toUInt64(1))) AS day_views""",
+        f"""{title_project()} AS title_project,
+    assumeNotNull(page_id) AS page_id,
+    count() AS views,
+    {distinct_learners()} AS viewers,
+    countIf(completion) AS completed""",
         f"""{events(ctx)} AS e
-    WHERE event_type = 'page_viewed' AND e.page_id IS NOT NULL{date_filter(ctx)}""",
+WHERE event_type = 'page_viewed' AND e.page_id IS NOT NULL{date_filter(ctx)}""",
+        "sumMap(map(toDate(timestamp), toUInt64(1)))",
     )
+    return joined_titles(ctx, TITLE, chart, _FALLBACK, "toString(c.page_id)", _ORDER)
 
 
-def _chart_sql(ctx: QueryContext, per_page: str, source: str) -> str:
-    """The top pages (by views, then id) with their title, totals, views per day (`day_views`, a map) and the span:
-    the first and last day with views over every page (a window before the LIMIT) and the charted span's days.
-    `per_page` is the SELECT list per page_id over `source` (a FROM clause's table and WHERE)."""
+def _chart_sql(ctx: QueryContext, per_page: str, source: str, day_views: str) -> str:
+    """The top pages (by views, then id) in one SQL level: `per_page` (title_project, page_id, views, viewers,
+    completed over `source`, a FROM clause's table and WHERE), the completion rate, views per day (`day_views`, a map
+    expression) and the span: the first and last day with views over every page (a window before the LIMIT) and the
+    charted span's days."""
     return f"""SELECT
-    {title_or("concat('Page ', toString(p.page_id))")} AS page_title,
-    p.page_id AS page_id,
-    p.views AS views,
-    p.viewers AS viewers,
-    p.completed AS completed,
-    round(p.completed / p.views * 100, 1) AS completion_pct,
-    p.day_views AS day_views,
-    p.first_event_day AS first_event_day,
-    p.last_event_day AS last_event_day,
+    {per_page},
+    round(completed / views * 100, 1) AS completion_pct,
+    {day_views} AS day_views,
+    min(arrayMin(mapKeys(day_views))) OVER () AS first_event_day,
+    max(arrayMax(mapKeys(day_views))) OVER () AS last_event_day,
     {span_first(ctx)} AS first_day,
     {span_last(ctx)} AS last_day
-FROM (
-    SELECT
-        {per_page},
-        min(arrayMin(mapKeys(day_views))) OVER () AS first_event_day,
-        max(arrayMax(mapKeys(day_views))) OVER () AS last_event_day
-    FROM {source}
-    GROUP BY page_id
-    ORDER BY views DESC, page_id
-    LIMIT {TOP_PAGES}
-) AS p
-LEFT JOIN {titles(ctx, "page")} AS t ON t.project_id = p.title_project AND t.content_id = toString(p.page_id)
-ORDER BY p.views DESC, p.page_id"""
+FROM {source}
+GROUP BY page_id
+ORDER BY {_ORDER}
+LIMIT {TOP_PAGES}"""
 
 
 def grain_of(span_days: int) -> str:
@@ -201,6 +199,7 @@ CATEGORY = Category(
     "decline.",
     build_sql=build_sql,
     present=present,
+    content_titles=TITLE,
     spec={
         "$schema": SCHEMA,
         "title": "Page engagement",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from xolap.analytics.title_lookup import TitleColumn
 from xolap.clickhouse.events import Scope
 
 SCOPES: tuple[Scope, ...] = ("section", "project")
@@ -54,7 +55,8 @@ class Presented:
 class Category:
     """A curated category: `build_sql(ctx)` returns trusted SQL that reads events only via scoped_events; `spec` is a
     Vega-Lite template whose data.values is filled with the result rows; `enough_data(rows)` decides "not enough data";
-    `present`, when set, adds labels to the rows and fits the spec (see Presented)."""
+    `present`, when set, adds labels to the rows and fits the spec (see Presented); `content_titles`, when set, is a
+    column of content titles looked up in Python before `present` (xolap.analytics.title_lookup)."""
 
     key: str
     title: str
@@ -67,6 +69,7 @@ class Category:
     count_field: str | None = None
     min_count: int = 0
     present: Callable[[list[dict[str, Any]], dict[str, Any]], Presented] | None = None
+    content_titles: TitleColumn | None = None
 
     def info(self) -> CategoryInfo:
         return CategoryInfo(self.key, self.title, self.description, self.chart_explanation, self.scopes, self.min_rows)

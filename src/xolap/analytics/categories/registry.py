@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import orjson
 
-from xolap.analytics import rollups
+from xolap.analytics import rollups, title_lookup
 from xolap.analytics.categories import (
     assessment,
     course_progress,
@@ -23,6 +20,7 @@ from xolap.analytics.categories import (
     video,
     weekday_hour,
 )
+from xolap.analytics.categories.chart_values import json_rows, json_value
 from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, day_filter, distinct_learners, events, parameters
@@ -100,23 +98,6 @@ def with_rollup_builds(
     return params
 
 
-def json_value(value: Any) -> Any:
-    """A ClickHouse result value as plain JSON (ISO dates, floats, None for NaN/inf)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (UUID, bytes)):
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    if isinstance(value, (list, tuple)):
-        return [json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    return value
-
-
 def run_category(
     client: ClickHouseClient,
     settings: Settings,
@@ -136,14 +117,14 @@ def run_category(
     try:
         params = with_rollup_builds(client, settings, ctx, sql, scope_id)
         result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
+        columns = list(result.columns)
+        rows = json_rows(columns, result.types, result.rows)
+        if category.content_titles is not None:
+            columns, rows = title_lookup.with_titles(client, settings, category.content_titles, columns, rows)
     except QueryError as exc:
         raise plain_failure(exc, category.title) from exc
-    rows = [
-        {column: json_value(value) for column, value in zip(result.columns, row, strict=False)} for row in result.rows
-    ]
     spec = orjson.loads(orjson.dumps(category.spec))  # a fresh copy of the JSON spec: 5-20x faster than deepcopy
     extra: dict[str, Any] = {}
-    columns = list(result.columns)
     if category.present is not None:
         presented = category.present(rows, spec)
         rows, spec, extra = presented.rows, presented.spec, presented.extra
@@ -213,8 +194,6 @@ def event_summary(
         tag=f"category.summary.{new_tag()}",
         readonly=True,
     )
-    rows = [
-        {column: json_value(value) for column, value in zip(result.columns, row, strict=False)} for row in result.rows
-    ]
+    rows = json_rows(result.columns, result.types, result.rows)
     words = event_type_labels(row.get("event_type") for row in rows)
     return [{**row, "label": words[row.get("event_type")]} for row in rows]

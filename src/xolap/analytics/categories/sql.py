@@ -7,6 +7,7 @@ date is ever formatted into SQL text.
 from __future__ import annotations
 
 from xolap.analytics.categories.model import QueryContext
+from xolap.analytics.title_lookup import TitleColumn
 from xolap.clickhouse.events import SCOPE_PARAMETER, scoped_events
 
 START_PARAMETER = "xolap_start"
@@ -64,6 +65,22 @@ def titles(ctx: QueryContext, kind: str) -> str:
         f"(SELECT project_id, content_id, argMax(title, updated_at) AS title FROM `{ctx.database}`.content_titles "
         f"WHERE kind = '{kind}' GROUP BY project_id, content_id)"
     )
+
+
+def joined_titles(
+    ctx: QueryContext, column: TitleColumn, chart_sql: str, fallback_sql: str, id_sql: str, order: str
+) -> str:
+    """A titled chart with its titles joined in SQL, the reference the Python lookup (xolap.analytics.title_lookup) is
+    tested against: `chart_sql`'s rows (as `c`, `title_project` first) with `title_project` replaced by the latest
+    title of the item `id_sql` (over `c`, as a string) in that project, else `fallback_sql`, ordered by `order`."""
+    return f"""SELECT
+    {title_or(fallback_sql)} AS {column.field},
+    c.* EXCEPT (title_project)
+FROM (
+{chart_sql}
+) AS c
+LEFT JOIN {titles(ctx, column.kind)} AS t ON t.project_id = c.title_project AND t.content_id = {id_sql}
+ORDER BY {", ".join(f"c.{part.strip()}" for part in order.split(","))}"""
 
 
 def title_or(fallback_sql: str, title_column: str = "t.title") -> str:

@@ -26,70 +26,63 @@ from xolap.analytics.categories.sql import (
     distinct_learners,
     events,
     heaviest_project,
-    title_or,
+    joined_titles,
     title_project,
-    titles,
     video_completed,
 )
 from xolap.analytics.labels import add_labels, video_short_id
+from xolap.analytics.title_lookup import TitleColumn
 
 COMPLETION_PROGRESS = VIDEO_COMPLETION_PROGRESS
 TOP_VIDEOS = 20
 
 
-_FALLBACK = "concat('Video ', arrayElement(splitByChar('/', v.video_url), -1))"
-_OUTER = f"""SELECT
-    {title_or(_FALLBACK)} AS video_title,
-    v.video_url AS video_url,
-    v.plays AS plays,
-    v.viewers AS viewers,
-    v.completions AS completions,
-    round(if(v.viewers = 0, 0, v.completions / v.viewers) * 100, 1) AS completion_rate_pct,
-    round(v.avg_progress * 100, 1) AS avg_progress_pct
-FROM ("""
-
-
-def _tail(ctx: QueryContext) -> str:
-    return f""") AS v
-LEFT JOIN {titles(ctx, "video")} AS t ON t.project_id = v.title_project AND t.content_id = v.video_url
-ORDER BY v.viewers DESC, v.plays DESC, v.video_url
+TITLE = TitleColumn(
+    kind="video", field="video_title", id_field="video_url", fallback=lambda url: f"Video {url.split('/')[-1]}"
+)
+_FALLBACK = "concat('Video ', arrayElement(splitByChar('/', c.video_url), -1))"  # TITLE's fallback in SQL (raw_sql)
+_RATES = """round(if(viewers = 0, 0, completions / viewers) * 100, 1) AS completion_rate_pct,
+    round({avg_progress} * 100, 1) AS avg_progress_pct"""
+_ORDER = "viewers DESC, plays DESC, video_url"
+_TOP = f"""GROUP BY video_url
+ORDER BY {_ORDER}
 LIMIT {TOP_VIDEOS}"""
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """From the content rollup (xolap.analytics.rollups), one pass over its rows: viewers and completers merged exactly
-    from their uniqExact states, plays exact; the title's project is the one with most events (sql.heaviest_project;
-    raw: anyHeavy, the same when one project has most of them); average progress sums the same values in another
-    order."""
-    return f"""{_OUTER}
-    SELECT
-        sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL) AS project_events,
-        {heaviest_project("project_events")} AS title_project,
-        r.content_id AS video_url,
-        sum(r.plays) AS plays,
-        uniqExactMerge(r.learners) AS viewers,
-        uniqExactMerge(r.completers) AS completions,
-        if(sum(r.progress_n) = 0, NULL, sum(r.progress_sum) / sum(r.progress_n)) AS avg_progress
-    FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
-    AND r.kind = 'video'{day_filter(ctx)}
-    GROUP BY video_url
-{_tail(ctx)}"""
+    """From the content rollup (xolap.analytics.rollups), one SQL level: viewers and completers merged exactly from
+    their uniqExact states, plays exact; the title's project is the one with most events (sql.heaviest_project; raw:
+    anyHeavy, the same when one project has most of them), its title looked up in Python (TITLE); average progress
+    sums the same values in another order."""
+    project_events = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
+    avg_progress = "if(sum(r.progress_n) = 0, NULL, sum(r.progress_sum) / sum(r.progress_n))"
+    return f"""WITH {project_events} AS project_events
+SELECT
+    {heaviest_project("project_events")} AS title_project,
+    r.content_id AS video_url,
+    sum(r.plays) AS plays,
+    {rollups.merged_learners('r')} AS viewers,
+    {rollups.merged_learners('r', 'completer')} AS completions,
+    {_RATES.format(avg_progress=avg_progress)}
+FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
+AND r.kind = 'video'{day_filter(ctx)}
+{_TOP}"""
 
 
 def raw_sql(ctx: QueryContext) -> str:
-    """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
-    return f"""{_OUTER}
-    SELECT
-        {title_project()} AS title_project,
-        assumeNotNull(video_url) AS video_url,
-        countIf(verb_id = '{PLAYED_VERB}') AS plays,
-        {distinct_learners()} AS viewers,
-        {distinct_learners(video_completed())} AS completions,
-        avg(video_progress) AS avg_progress
-    FROM {events(ctx)} AS e
-    WHERE event_type = 'video' AND e.video_url IS NOT NULL{date_filter(ctx)}
-    GROUP BY video_url
-{_tail(ctx)}"""
+    """The same answer from the deduplicated raw events (the reference the rollup is tested against), its titles
+    joined in SQL (the reference for TITLE's lookup)."""
+    chart = f"""SELECT
+    {title_project()} AS title_project,
+    assumeNotNull(video_url) AS video_url,
+    countIf(verb_id = '{PLAYED_VERB}') AS plays,
+    {distinct_learners()} AS viewers,
+    {distinct_learners(video_completed())} AS completions,
+    {_RATES.format(avg_progress="avg(video_progress)")}
+FROM {events(ctx)} AS e
+WHERE event_type = 'video' AND e.video_url IS NOT NULL{date_filter(ctx)}
+{_TOP}"""
+    return joined_titles(ctx, TITLE, chart, _FALLBACK, "c.video_url", _ORDER)
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
@@ -115,6 +108,7 @@ CATEGORY = Category(
     "average progress.",
     build_sql=build_sql,
     present=present,
+    content_titles=TITLE,
     spec={
         "$schema": SCHEMA,
         "title": "Video completion rate",
