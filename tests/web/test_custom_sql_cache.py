@@ -4,6 +4,10 @@ run; dates and limits are part of the key."""
 
 from __future__ import annotations
 
+import threading
+import time
+
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
@@ -153,3 +157,28 @@ def test_admin_queries_are_never_kept(world):
         for _ in range(2)
     ]
     assert [result.cached for result in results] == [False, False]
+
+
+def test_a_kept_answer_and_its_csv_need_no_worker_thread(world):
+    """While every worker thread is busy (custom queries, exports, cold tabs under load), a kept answer is still
+    served: from the event loop, without waiting for a thread."""
+    client, who, _ = world
+    sql = count_sql("loop")
+    assert [ask(client, who["inst_a"], A, sql)[1] for _ in range(2)] == ["miss", "hit"]
+    limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+    client.portal.call(setattr, limiter, "total_tokens", 1)
+    borrower = object()
+    client.portal.call(limiter.acquire_on_behalf_of_nowait, borrower)  # the only worker thread is taken
+    release = threading.Timer(4, lambda: client.portal.call(limiter.release_on_behalf_of, borrower))
+    release.start()
+    try:
+        started = time.monotonic()
+        kept, state = ask(client, who["inst_a"], A, sql)
+        exported = client.post(A + "/export?format=csv", json={"sql": sql}, headers=who["inst_a"])
+        assert time.monotonic() - started < 3, "the kept answers waited for a worker thread"
+        assert state == "hit" and exported.headers["x-xolap-cache"] == "hit"
+        assert exported.text == f"loop\r\n{kept['rows'][0][0]}\r\n"
+    finally:
+        if release.is_alive():
+            release.cancel()
+            client.portal.call(limiter.release_on_behalf_of, borrower)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import OrderedDict
 from collections.abc import Hashable
 from datetime import date
 from functools import lru_cache
@@ -22,7 +23,7 @@ from xolap.analytics import executor, result_cache
 from xolap.analytics.date_window import dated
 from xolap.analytics.guard import GuardedQuery, GuardScope, guard, is_guard_scope
 from xolap.analytics.repeatable_sql import is_repeatable
-from xolap.analytics.scope_wall import scope_wall
+from xolap.analytics.scope_wall import is_wall_scope, scope_wall
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
 if TYPE_CHECKING:
@@ -110,8 +111,48 @@ def run_custom_sql(
     question = keepable_question(sql, guarded, limits, start, end)
     if question is None or scope_only is None:  # admin reads every scope: no scope's version covers it
         return run()
+    _remember_question((sql, scope, database, start, end, limits), question)
     result, hit = result_cache.cached_result(settings, scope_only.scope, scope_only.scope_id, question, run)
     return dataclasses.replace(result, tag=query_tag, cached=True) if hit else result
+
+
+# The user's text (with scope kind, database, dates and limits) -> its keepable question, for the questions
+# run_custom_sql has seen in this process: kept_answer finds a kept answer without guarding the text again.
+KEPT_QUESTIONS = 1024
+_kept_questions: OrderedDict[tuple[Hashable, ...], tuple[Hashable, ...]] = OrderedDict()
+_kept_questions_lock = threading.Lock()
+
+
+def _remember_question(asked: tuple[Hashable, ...], question: tuple[Hashable, ...]) -> None:
+    with _kept_questions_lock:
+        _kept_questions[asked] = question
+        _kept_questions.move_to_end(asked)
+        while len(_kept_questions) > KEPT_QUESTIONS:
+            _kept_questions.popitem(last=False)
+
+
+def kept_answer(
+    settings: Settings,
+    sql: str,
+    *,
+    scope: str,
+    scope_id: int | None,
+    start: date | None = None,
+    end: date | None = None,
+) -> executor.QueryResult | None:
+    """The answer run_custom_sql (with the configured limits) would serve from the result cache for this query about
+    this scope at its current data version, or None. It never guards, runs or waits, so an event loop may ask before
+    handing anything else to a worker thread: only texts run_custom_sql already guarded and kept in this process
+    are looked up, and small answers only (result_cache.stored_result)."""
+    if not is_wall_scope(scope) or isinstance(scope_id, bool) or not isinstance(scope_id, int):
+        return None
+    asked = (sql, scope, settings.clickhouse_database, start, end, executor.Limits.from_settings(settings))
+    with _kept_questions_lock:
+        question = _kept_questions.get(asked)
+    if question is None:
+        return None
+    result = result_cache.stored_result(settings, scope, scope_id, question)
+    return dataclasses.replace(result, cached=True) if result is not None else None
 
 
 def keepable_question(

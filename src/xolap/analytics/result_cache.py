@@ -197,3 +197,21 @@ def cached_result(
     key = (database, kind, int(scope_id), *question)
     body, hit = cache.get_or_compute(key, lambda: data_version.version(database, kind, scope_id), compute)
     return (pickle.loads(body) if hit or not ran else ran[0]), hit
+
+
+# A kept query result at most this large (pickled) may be read and formatted on an event loop (stored_result).
+LOOP_RESULT_MAX_BYTES = 64 * 1024
+
+
+def stored_result(settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...]) -> QueryResult | None:
+    """The result cached_result kept for this question about the scope at its current data version, or None (also
+    for one larger than LOOP_RESULT_MAX_BYTES). Never computes nor waits for a peer, so an event loop may ask."""
+    cache = process_cache(settings)
+    if cache is None:
+        return None
+    database = settings.clickhouse_database
+    body = cache.lookup((database, kind, int(scope_id), *question), data_version.version(database, kind, scope_id))
+    if body is None or len(body) > LOOP_RESULT_MAX_BYTES:
+        return None
+    cache.hits += 1
+    return pickle.loads(body)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import io
 import time
 from collections.abc import Awaitable, Callable
@@ -177,6 +178,19 @@ def run_custom_sql(
 
 
 CACHE_HEADER = "X-Xolap-Cache"
+
+
+def kept_custom_answer(
+    request: Request, scope: AnalyticsScope, sql: str, start: str | None, end: str | None
+) -> QueryResult | None:
+    """A kept answer to this custom query small enough to serve from the event loop (custom_sql.kept_answer), or
+    None: then the worker thread's path runs it, or says what is wrong with the request."""
+    try:
+        first, last = request_dates(start, end)
+    except DashboardError:
+        return None
+    settings = _runtime(request).settings
+    return custom_sql.kept_answer(settings, sql, scope=scope.kind, scope_id=scope.id, start=first, end=last)
 
 
 def cache_state(result: QueryResult) -> str:
@@ -534,22 +548,28 @@ def add_scope_routes(kind: str) -> None:
         return answer(produce)
 
     @router.post(base + "/query", name=f"{kind}_analytics_query")
-    def query(body: QueryIn, request: Request, response: Response, scope: AnalyticsScope = Depends(scope_dep)):
+    async def query(body: QueryIn, request: Request, response: Response, scope: AnalyticsScope = Depends(scope_dep)):
         registry = running_queries(request)
 
-        def produce():
+        def produce(kept: QueryResult | None = None):
             tag = check_tag(body.tag) if body.tag else executor.new_tag()
             first, last = request_dates(body.start, body.end)
             if not registry.start(tag, scope):
                 raise QueryError("cancelled", "the query was cancelled", tag=tag)
             try:
-                result = run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first, end=last)
+                if kept is not None:
+                    result = dataclasses.replace(kept, tag=tag)
+                else:
+                    result = run_custom_sql(_runtime(request), scope, body.sql, tag=tag, start=first, end=last)
             finally:
                 registry.finish(tag)
             response.headers[CACHE_HEADER] = cache_state(result)
             return query_result_json(result)
 
-        return answer(produce)
+        kept = kept_custom_answer(request, scope, body.sql, body.start, body.end)
+        if kept is not None:  # the same steps on the event loop, without a query to run
+            return answer(lambda: produce(kept))
+        return await run_in_threadpool(answer, produce)
 
     @router.get(base + "/query/{tag}/progress", name=f"{kind}_analytics_query_progress")
     def query_progress(tag: str, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
@@ -593,10 +613,10 @@ def add_scope_routes(kind: str) -> None:
         return answer(produce)
 
     @router.post(base + "/export", name=f"{kind}_analytics_export")
-    def export(
+    async def export(
         body: ExportIn, request: Request, scope: AnalyticsScope = Depends(scope_dep), format: str = Query("csv")
     ):
-        def produce():
+        def produce(kept: QueryResult | None = None):
             if format not in EXPORT_FORMATS:
                 raise DashboardError(
                     400, "invalid", f"format: expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}"
@@ -604,7 +624,7 @@ def add_scope_routes(kind: str) -> None:
             if format in ("png", "svg") and body.spec:
                 check_spec(body.spec)
             first, last = request_dates(body.start, body.end)
-            result = run_custom_sql(_runtime(request), scope, body.sql, start=first, end=last)
+            result = kept or run_custom_sql(_runtime(request), scope, body.sql, start=first, end=last)
             exported = export_response(
                 format,
                 result.columns,
@@ -616,7 +636,11 @@ def add_scope_routes(kind: str) -> None:
             exported.headers[CACHE_HEADER] = cache_state(result)
             return exported
 
-        return answer(produce)
+        # CSV and JSON of a kept answer are written on the event loop; charts are drawn (and queries run) in a thread
+        kept = kept_custom_answer(request, scope, body.sql, body.start, body.end) if format in ("csv", "json") else None
+        if kept is not None:
+            return answer(lambda: produce(kept))
+        return await run_in_threadpool(answer, produce)
 
     @router.get(base + "/schema", name=f"{kind}_analytics_schema")
     def schema(scope: AnalyticsScope = Depends(scope_dep)):
