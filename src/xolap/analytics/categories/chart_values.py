@@ -46,10 +46,6 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 def _finite(value: Any) -> Any:
     return value if value is None or math.isfinite(value) else None
 
@@ -107,14 +103,7 @@ def converter(type_name: str) -> Convert | None:
     if inner is not None:
         parts = _split_top_level(inner)
         if all(_UNNAMED_ELEMENT.fullmatch(part) for part in parts):  # a named tuple may come back as a dict
-            elements = [converter(part) or _same for part in parts]
-            return lambda value: (
-                None
-                if value is None
-                else [convert(item) for convert, item in zip(elements, value, strict=False)]
-                if len(value) == len(elements)
-                else json_value(value)
-            )
+            return _tuple_converter([converter(part) for part in parts])
     inner = _arguments(type_name, "Array")
     if inner is not None:
         items = converter(inner)
@@ -122,6 +111,22 @@ def converter(type_name: str) -> Convert | None:
             return lambda value: None if value is None else list(value)
         return lambda value: None if value is None else [items(item) for item in value]
     return json_value
+
+
+def _tuple_converter(elements: list[Convert | None]) -> Convert:
+    """A tuple as a list, only the elements that need it converted (a day in (day, event_type, events): one call)."""
+    width = len(elements)
+    converted = [(index, convert) for index, convert in enumerate(elements) if convert is not None]
+
+    def convert_tuple(value: Any) -> Any:
+        if value is None or len(value) != width:
+            return json_value(value)
+        items = list(value)
+        for index, convert in converted:
+            items[index] = convert(items[index])
+        return items
+
+    return convert_tuple
 
 
 def json_rows(columns: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
