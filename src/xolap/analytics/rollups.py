@@ -42,6 +42,23 @@ BUILDS_PARAMETER = "xolap_builds"
 # Each rollup table: its columns and the SELECT list computing them per slice from the scope's deduplicated events.
 # score_fifth is the score's fifth (0..4; a score of exactly 1 falls in 4), NULL without a score.
 _SCORED = "event_type = 'activity_attempt' AND scaled_score IS NOT NULL"
+# Distinct learners as two exact states (migration 0015): ids that are plain decimal numbers below 2^32 (Torus' user
+# ids) in a roaring bitmap (~2 bytes a learner, merged container by container), every other id as its cityHash64 in a
+# uniqExact set (8+ bytes a learner, deserialized and inserted again on every merge). No learner is in both, so the
+# distinct count is the sum of the two merges (merged_learners).
+_INTEGER_ID = "ifNull(toString(toUInt32OrNull(user_id)) = user_id, false)"
+
+
+def _learner_states(name: str, condition: str | None = None) -> str:
+    """`<name>_ids` and `<name>_hashes`: the learners of the rows (matching `condition`), NULL ids left out."""
+    only = f" AND ifNull({condition}, false)" if condition else ""
+    return (
+        f"groupBitmapStateIf(assumeNotNull(toUInt32OrNull(user_id)), {_INTEGER_ID}{only}) AS {name}_ids, "
+        f"uniqExactStateIf(cityHash64(assumeNotNull(user_id)), user_id IS NOT NULL AND NOT {_INTEGER_ID}{only}) "
+        f"AS {name}_hashes"
+    )
+
+
 ROLLUPS: dict[str, dict[str, Any]] = {
     "rollup_events_daily": {
         "keys": "section_id, toDate(timestamp) AS day, event_type",
@@ -69,8 +86,7 @@ ROLLUPS: dict[str, dict[str, Any]] = {
         "toString(assumeNotNull(activity_id))) AS content_id, "
         "project_id, toDate(timestamp) AS day",
         "values": f"count() AS events, countIf(verb_id = '{PLAYED_VERB}') AS plays, "
-        f"uniqExactState(cityHash64(user_id)) AS learners, "
-        f"uniqExactState(if({video_completed()}, cityHash64(user_id), NULL)) AS completers, "
+        f"{_learner_states('learner')}, {_learner_states('completer', video_completed())}, "
         f"count(video_progress) AS progress_n, ifNull(sum(video_progress), 0) AS progress_sum, "
         f"countIf(success) AS successes, count(scaled_score) AS scored, ifNull(sum({score_fraction()}), 0) AS score_sum, "
         "countIf(completion) AS completed",
@@ -125,8 +141,9 @@ def daily_or_totals(daily_table: str, ctx: Any) -> str:
 
 
 def merged_learners(alias: str, name: str = "learner") -> str:
-    """The exact distinct learners over a content rollup's rows (`alias`): its uniqExact state of `name`s merged."""
-    return f"uniqExactMerge({alias}.{name}s)"
+    """The exact distinct learners over a content rollup's rows (`alias`): both states of `name` (`_ids`, a bitmap of
+    integer ids, and `_hashes`, the other ids' hashes; no learner in both) merged and added."""
+    return f"(groupBitmapMerge({alias}.{name}_ids) + uniqExactMerge({alias}.{name}_hashes))"
 
 
 _build_locks: dict[tuple[str, str, int], threading.Lock] = {}
