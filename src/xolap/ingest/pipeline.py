@@ -128,13 +128,16 @@ def empty_table() -> pa.Table:
     return ARROW_SCHEMA.empty_table()
 
 
+ROW_TYPE = pa.struct(list(ARROW_SCHEMA))  # a build_row() tuple as one Arrow struct value
+
+
 def rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    """Arrow table from build_row() rows (MAPPED_COLUMN_NAMES order)."""
+    """Arrow table from build_row() rows (MAPPED_COLUMN_NAMES order): Arrow reads the tuples as struct values in
+    one pass, no Python transposition into columns (half the time of a list and an array per column)."""
     if not rows:
         return empty_table()
-    columns = list(zip(*rows, strict=False))
-    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ARROW_SCHEMA, strict=False)]
-    return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+    batch = pa.RecordBatch.from_struct_array(pa.array(rows, type=ROW_TYPE))
+    return pa.Table.from_batches([batch], schema=ARROW_SCHEMA)
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
