@@ -136,7 +136,9 @@ def rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     one pass, no Python transposition into columns (half the time of a list and an array per column)."""
     if not rows:
         return empty_table()
-    batch = pa.RecordBatch.from_struct_array(pa.array(rows, type=ROW_TYPE))
+    values = pa.array(rows, type=ROW_TYPE)
+    assert isinstance(values, pa.StructArray)
+    batch = pa.RecordBatch.from_struct_array(values)
     return pa.Table.from_batches([batch], schema=ARROW_SCHEMA)
 
 
