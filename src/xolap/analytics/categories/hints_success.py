@@ -20,17 +20,16 @@ FROM ("""
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """From the part-attempt rollup (xolap.analytics.rollups): counts exact as raw_sql; the average score sums the
-    same held scores in another order (equal up to float rounding)."""
-    return f"""{_OUTER}
-    SELECT
-        least(r.hints, {MAX_HINT_GROUP}) AS hints,
-        sum(r.attempts) AS attempts,
-        sum(r.successes) AS successes,
-        if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) AS avg_score
-    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}{day_filter(ctx)}
-    GROUP BY hints
-)
+    """From the part-attempt rollup (xolap.analytics.rollups), in one SQL level: counts exact as raw_sql; the average
+    score sums the same held scores in another order (equal up to float rounding)."""
+    return f"""SELECT
+    least(r.hints, {MAX_HINT_GROUP}) AS hints,
+    if(hints = {MAX_HINT_GROUP}, '{MAX_HINT_GROUP}+', toString(hints)) AS hints_label,
+    sum(r.attempts) AS attempts,
+    round(sum(r.successes) / attempts * 100, 1) AS success_rate_pct,
+    round(if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) * 100, 1) AS avg_score_pct
+FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}{day_filter(ctx)}
+GROUP BY hints
 ORDER BY hints"""
 
 

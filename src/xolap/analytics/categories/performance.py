@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from xolap.analytics import rollups
-from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, DECIMAL_FORMAT, LEGEND, SCHEMA, count, tip_count
 from xolap.analytics.categories.sql import date_filter, day_filter, events
 
@@ -15,19 +17,37 @@ _OUTER = """SELECT
 FROM ("""
 
 
+BUCKETS = 5
+COLUMNS = ["bucket", "score_range", "attempts", "avg_hints"]
+
+
+def score_range(bucket: int) -> str:
+    """A bucket's words as the SQL spells them: '0–20%' … '80–100%'."""
+    return f"{bucket * 20}–{bucket * 20 + 20}%"
+
+
 def build_sql(ctx: QueryContext) -> str:
-    """From the part-attempt rollup (xolap.analytics.rollups; its score_fifth is this bucket), exact as raw_sql."""
-    return f"""{_OUTER}
-    SELECT
-        assumeNotNull(r.score_fifth) AS bucket,
-        sum(r.attempts) AS attempts,
-        sum(r.hints * r.attempts) / attempts AS avg_hints
-    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}
-    AND r.score_fifth IS NOT NULL{day_filter(ctx)}
-    GROUP BY bucket
-    ORDER BY bucket WITH FILL FROM 0 TO 5
-) AS b
+    """From the part-attempt rollup (xolap.analytics.rollups; its score_fifth is this bucket), exact as raw_sql, in one
+    SQL level: buckets without attempts are added by `present` (raw_sql's WITH FILL)."""
+    return f"""SELECT
+    assumeNotNull(r.score_fifth) AS bucket,
+    concat(toString(bucket * 20), '–', toString(bucket * 20 + 20), '%') AS score_range,
+    sum(r.attempts) AS attempts,
+    round(sum(r.hints * r.attempts) / attempts, 2) AS avg_hints
+FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}
+AND r.score_fifth IS NOT NULL{day_filter(ctx)}
+GROUP BY bucket
 ORDER BY bucket"""
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """Every bucket in order, one without attempts as 0 attempts and 0 hints (as raw_sql's WITH FILL gives it)."""
+    by_bucket = {row["bucket"]: row for row in rows}
+    filled = [
+        by_bucket.get(bucket) or {"bucket": bucket, "score_range": score_range(bucket), "attempts": 0, "avg_hints": 0.0}
+        for bucket in range(BUCKETS)
+    ]
+    return Presented(filled, spec, columns=COLUMNS)
 
 
 def raw_sql(ctx: QueryContext) -> str:
@@ -53,6 +73,7 @@ CATEGORY = Category(
     chart_explanation="Bar height is the number of question attempts scoring in that range; darker bars mean learners "
     "asked for more hints on average.",
     build_sql=build_sql,
+    present=present,
     count_field="attempts",
     min_count=1,
     spec={

@@ -25,17 +25,15 @@ _NAMES = "[" + ", ".join(f"'{name}'" for name in DAY_NAMES) + "]"
 
 
 def build_sql(ctx: QueryContext) -> str:
-    """Events per weekday and hour from the hourly rollup (xolap.analytics.rollups), exact as raw_sql."""
+    """Events per weekday and hour from the hourly rollup (xolap.analytics.rollups), exact as raw_sql, in one SQL
+    level."""
     return f"""SELECT
-    weekday,
+    toDayOfWeek(r.day) AS weekday,
     arrayElement({_NAMES}, weekday) AS day_name,
-    hour,
-    events
-FROM (
-    SELECT toDayOfWeek(day) AS weekday, hour, sum(events) AS events
-    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_hourly")}{day_filter(ctx)}
-    GROUP BY weekday, hour
-)
+    r.hour AS hour,
+    sum(r.events) AS events
+FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_hourly")}{day_filter(ctx)}
+GROUP BY weekday, hour
 ORDER BY weekday, hour"""
 
 
