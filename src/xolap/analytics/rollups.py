@@ -62,7 +62,7 @@ def _learner_states(name: str, condition: str | None = None) -> str:
 ROLLUPS: dict[str, dict[str, Any]] = {
     "rollup_events_daily": {
         "keys": "section_id, toDate(timestamp) AS day, event_type",
-        "values": f"count() AS events, uniqExactState(cityHash64(user_id)) AS learners, "
+        "values": f"count() AS events, {_learner_states('learner')}, "
         f"min(timestamp) AS first_event, max(timestamp) AS last_event, count(scaled_score) AS scored, "
         f"ifNull(sum({score_fraction()}), 0) AS score_sum, countIf(completion) AS completed",
         "where": "",
@@ -109,7 +109,7 @@ ROLLUPS: dict[str, dict[str, Any]] = {
 # Whole-slice totals: the daily tables' facts without the day (one uniqExact state per month, for charts without dates).
 ROLLUPS["rollup_events_slice"] = {
     "keys": "section_id, event_type",
-    "values": "count() AS events, uniqExactState(cityHash64(user_id)) AS learners, min(timestamp) AS first_event, "
+    "values": f"count() AS events, {_learner_states('learner')}, min(timestamp) AS first_event, "
     "max(timestamp) AS last_event",
     "where": "",
 }

@@ -152,7 +152,7 @@ def event_summary_sql(ctx: QueryContext) -> str:
     return f"""SELECT
     r.event_type AS event_type,
     sum(r.events) AS events,
-    uniqExactMerge(r.learners) AS learners,
+    {rollups.merged_learners("r")} AS learners,
     min(r.first_event) AS first_event,
     max(r.last_event) AS last_event
 FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_events_daily", ctx))}{day_filter(ctx)}

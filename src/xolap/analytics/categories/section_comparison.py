@@ -40,7 +40,7 @@ def build_sql(ctx: QueryContext) -> str:
     return f"""{_OUTER}
     SELECT
         assumeNotNull(r.section_id) AS section_id,
-        uniqExactMerge(r.learners) AS learners,
+        {rollups.merged_learners("r")} AS learners,
         sum(r.events) AS events,
         if(sumIf(r.scored, {activity}) = 0, NULL, sumIf(r.score_sum, {activity}) / sumIf(r.scored, {activity}))
             AS avg_score,
