@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
 from xolap.xapi import torus_json
@@ -88,10 +90,33 @@ def _to_string(value: Any) -> str:
     raise _Invalid
 
 
+# Torus's spelling of small objects and arrays, remembered by their compact JSON (orjson, ~0.2 us) instead of spelled
+# again (~2.5 us): such values repeat (feedback, attached objectives, responses). For values parsed from JSON the
+# compact text tells them apart exactly (1 from 1.0, -0.0 from 0, key order, every string); NaN and infinities,
+# which it writes as null, never come from a parse, and a key holding null is not remembered at all.
+_SPELLINGS: dict[bytes, str] = {}
+_MAX_SPELLINGS = 20_000
+_MAX_REMEMBERED_BYTES = 512
+
+
 def to_text(value: Any) -> str:
-    """A text column's value: a string as it is, anything else as JSON in Torus's spelling (torus_json)."""
+    """A text column's value (parsed from JSON): a string as it is, anything else as JSON in Torus's spelling
+    (torus_json.dumps)."""
     if isinstance(value, str):
         return value
+    if type(value) is dict or type(value) is list:
+        try:
+            key = orjson.dumps(value)
+        except orjson.JSONEncodeError:  # a non-string key, a lone surrogate, too deep: spelled as it is
+            return torus_json.dumps(value)
+        spelled = _SPELLINGS.get(key)
+        if spelled is None:
+            spelled = torus_json.dumps(value)
+            if len(key) <= _MAX_REMEMBERED_BYTES and b"null" not in key:
+                if len(_SPELLINGS) >= _MAX_SPELLINGS:
+                    _SPELLINGS.clear()
+                _SPELLINGS[key] = spelled
+        return spelled
     return torus_json.dumps(value)
 
 
