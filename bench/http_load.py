@@ -200,6 +200,17 @@ class Server:
         except (OSError, IndexError, ValueError):
             return 0.0
 
+    def loop_schedule(self) -> tuple[float, float]:
+        """(seconds on a CPU, seconds runnable but waiting for a CPU) of the server's main thread, which runs the
+        event loop (/proc schedstat): the wait is what other processes on the machine cost it."""
+        try:
+            on_cpu, waiting = (
+                Path(f"/proc/{self.process.pid}/task/{self.process.pid}/schedstat").read_text().split()[:2]
+            )
+            return int(on_cpu) / 1e9, int(waiting) / 1e9
+        except (OSError, ValueError):
+            return 0.0, 0.0
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -229,7 +240,14 @@ class Recorder:
     def begin_window(self, server: Server) -> None:
         """Called by each user once all have signed in; the first call marks where requests/s and CPU are counted."""
         if not self.window:
-            self.window = {"wall": time.perf_counter(), "client": time.process_time(), "server": server.cpu_seconds()}
+            on_cpu, waiting = server.loop_schedule()
+            self.window = {
+                "wall": time.perf_counter(),
+                "client": time.process_time(),
+                "server": server.cpu_seconds(),
+                "loop_cpu": on_cpu,
+                "loop_wait": waiting,
+            }
 
     async def timed(self, page: str, send: Awaitable[Reply]) -> Reply | None:
         started = time.perf_counter()
@@ -349,7 +367,15 @@ def phase(data_dir: Path, info: dict, users: int, duration: float, cache: bool, 
         server.wait_ready()
         ready_s = time.monotonic() - started
         recorder, rss = asyncio.run(drive(server, info["users"], users, duration, cache))
-        window = recorder.window or {"wall": time.perf_counter(), "client": time.process_time(), "server": 0.0}
+        window = recorder.window or {
+            "wall": time.perf_counter(),
+            "client": time.process_time(),
+            "server": 0.0,
+            "loop_cpu": 0.0,
+            "loop_wait": 0.0,
+        }
+        on_cpu, waiting = server.loop_schedule()
+        loop_cpu, loop_wait = on_cpu - window["loop_cpu"], waiting - window["loop_wait"]
         wall = time.perf_counter() - window["wall"]  # requests/s and CPU over the timed pages, not the logins
         client_cpu = time.process_time() - window["client"]
         server_cpu = server.cpu_seconds() - window["server"]
@@ -382,6 +408,8 @@ def phase(data_dir: Path, info: dict, users: int, duration: float, cache: bool, 
             # what a request costs the server whatever else runs on the machine (latency here is queueing: 50 users
             # without think time wait behind each other for a starved event loop, users / requests per second)
             "server_cpu_ms_per_request": round(server_cpu * 1000 / requests, 2) if requests else 0.0,
+            "event_loop_cpu_s": round(loop_cpu, 1),
+            "event_loop_cpu_wait_s": round(loop_wait, 1),
             "pages": pages,
         }
     finally:
@@ -431,6 +459,11 @@ def print_report(info: dict, users: int, duration: float, phases: list[dict]) ->
             f"({p['server_cpu_s'] / max(p['wall_s'], 0.1):.0%} of a core); the client took "
             f"{p['client_cpu_share']:.0%} of the CPU the two used; server CPU {p['server_cpu_ms_per_request']} ms a "
             "request"
+        )
+        print(
+            f"{p['phase']}: the event loop thread ran {p['event_loop_cpu_s']} s and waited {p['event_loop_cpu_wait_s']} "
+            f"s runnable for a CPU taken by other processes ({p['event_loop_cpu_wait_s'] / max(p['wall_s'], 0.1):.0%} "
+            "of the window)"
         )
         for sample in p["error_samples"]:
             print(f"  error: {sample}")
