@@ -505,7 +505,9 @@ def print_concurrency(conc: dict) -> None:
         f"chDB's work on the calling thread) + {per['other_threads']} ms on chDB's other threads; "
         f"{conc['cpu_s']['process'] / conc['wall_s']:.2f} cores busy on average "
         f"(the whole machine: {conc['cpu_s']['machine'] / conc['wall_s']:.2f} of {os.cpu_count()}); the clients "
-        "are threads of this process, their own work is the timing around each call"
+        "are threads of this process, their own work is the timing around each call\n"
+        f"CPU bound on a machine left to it: {os.cpu_count()} cores / {per['process']} ms = "
+        f"{1000 * (os.cpu_count() or 1) / max(per['process'], 1e-9):.0f} q/s at most"
     )
 
 
