@@ -6,19 +6,52 @@ not in the warehouse), so 100% means "every page someone in this section looked 
 
 from __future__ import annotations
 
+from typing import Any
+
 from xolap.analytics import rollups
-from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, count, tip_count
 from xolap.analytics.categories.sql import date_filter, day_filter, events
+
+BUCKETS = 10
+COLUMNS = ["bucket", "share_range", "learners", "total_pages"]
+
+
+def share_range(bucket: int) -> str:
+    """A bucket's words as the SQL spells them: '0–10%' … '90–100%'."""
+    return f"{bucket * 10}–{bucket * 10 + 10}%"
 
 
 def build_sql(ctx: QueryContext) -> str:
     """From the learner-pages rollup (xolap.analytics.rollups; whole-slice states without dates, per-day states with):
-    each learner's page-id states merged exactly, then the scope's distinct pages merged over learners, as raw_sql."""
+    each learner's page-id states merged exactly, the scope's distinct pages merged over learners by a window beside
+    them, as raw_sql, in two SQL levels instead of four (each level cost ~0.5-1.5 ms of planning): buckets without
+    learners are added by `present` (raw_sql's WITH FILL)."""
     source = rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_learner_pages", ctx))
-    return _buckets(f"""SELECT r.user_id AS user_id, uniqExactMergeState(r.pages) AS pages
-            FROM {source}{day_filter(ctx)}
-            GROUP BY user_id""")
+    return f"""SELECT
+    bucket,
+    concat(toString(bucket * 10), '–', toString(bucket * 10 + 10), '%') AS share_range,
+    count() AS learners,
+    max(total_pages) AS total_pages
+FROM (
+    SELECT
+        uniqExactMerge(uniqExactMergeState(r.pages)) OVER () AS total_pages,
+        toUInt8(least(floor(finalizeAggregation(uniqExactMergeState(r.pages)) / total_pages * 10), 9)) AS bucket
+    FROM {source}{day_filter(ctx)}
+    GROUP BY r.user_id
+)
+GROUP BY bucket
+ORDER BY bucket"""
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """Every bucket in order, one without learners as 0 learners of 0 pages (as raw_sql's WITH FILL gives it)."""
+    by_bucket = {row["bucket"]: row for row in rows}
+    filled = [
+        by_bucket.get(bucket) or {"bucket": bucket, "share_range": share_range(bucket), "learners": 0, "total_pages": 0}
+        for bucket in range(BUCKETS)
+    ]
+    return Presented(filled, spec, columns=COLUMNS)
 
 
 def raw_sql(ctx: QueryContext) -> str:
@@ -61,6 +94,7 @@ CATEGORY = Category(
     chart_explanation="Each bar counts the learners who opened that share of the pages; bars on the right mean "
     "learners who have seen most of the course.",
     build_sql=build_sql,
+    present=present,
     count_field="learners",
     min_count=1,
     spec={
