@@ -14,6 +14,7 @@ from xolap.analytics.categories import (
     course_progress,
     engagement,
     hints_success,
+    learners_at_risk,
     performance,
     run_category,
     video,
@@ -26,7 +27,7 @@ from xolap.analytics.categories.sql import parameters
 from xolap.analytics.executor import run
 from xolap.clickhouse import data_version
 
-ONE_LEVEL = [performance, hints_success, weekday_hour_chart, video, assessment, engagement]
+ONE_LEVEL = [performance, hints_success, weekday_hour_chart, video, assessment, engagement, learners_at_risk]
 
 
 @pytest.mark.parametrize("chart", ONE_LEVEL, ids=lambda chart: chart.CATEGORY.key)
@@ -111,3 +112,40 @@ def test_course_progress_buckets_without_learners_are_the_sql_fill_s(ch_db, page
         assert orjson.dumps(answer.rows) == orjson.dumps(raw_rows)
         assert answer.columns == list(raw.columns) == course_progress.COLUMNS
         assert answer.enough_data == any(row["learners"] for row in raw_rows)
+
+
+class Recording:
+    """The real client, with the SQL of every query it ran kept in `statements`."""
+
+    def __init__(self, client):
+        self.client = client
+        self.statements: list[str] = []
+
+    def query(self, sql, *args, **kwargs):
+        self.statements.append(sql)
+        return self.client.query(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_learners_at_risk_reference_day_is_read_once_per_set_of_builds(ch_db):
+    """The scope's latest day is a parameter computed once per set of rollup builds: a repeated answer reads it no
+    more, and new events on a later day (new builds) move it, as the subquery did."""
+    client, settings = ch_db
+    part_attempts(client, settings, 1, [0.25, 0.65])  # 40 attempts on 2026-03-02 by three learners
+    recording = Recording(client)
+    first = run_category(recording, settings, "learners_at_risk", scope="section", scope_id=1)
+    again = run_category(recording, settings, "learners_at_risk", scope="section", scope_id=1)
+    assert [sql.count("max(d.day)") for sql in recording.statements if "max(d.day)" in sql] == [1]
+    assert first.rows == again.rows and {row["days_inactive"] for row in first.rows} == {0}
+    assert first.parameters["xolap_reference_day"] == "2026-03-02"
+    client.command(
+        f"""INSERT INTO `{settings.clickhouse_database}`.raw_events (section_id, project_id, user_id, timestamp,
+            event_type, verb_id, event_hash)
+        VALUES (1, 10, 'u9', '2026-03-20 09:00:00', 'page_viewed', 'http://id.tincanapi.com/verb/viewed', 'later')"""
+    )
+    data_version.rows_written(settings.clickhouse_database)
+    later = run_category(recording, settings, "learners_at_risk", scope="section", scope_id=1)
+    assert later.parameters["xolap_reference_day"] == "2026-03-20"
+    assert {row["learner"]: row["days_inactive"] for row in later.rows}["u0"] == 18

@@ -20,7 +20,14 @@ from xolap.analytics.categories.spec_parts import (
     tip_count,
     tip_text,
 )
-from xolap.analytics.categories.sql import END_PARAMETER, date_filter, day_filter, events, score_fraction
+from xolap.analytics.categories.sql import (
+    END_PARAMETER,
+    REFERENCE_DAY_PARAMETER,
+    date_filter,
+    day_filter,
+    events,
+    score_fraction,
+)
 
 RECENT_DAYS = 14
 INACTIVE_DAYS = 7
@@ -32,15 +39,14 @@ MAX_LEARNERS = 100
 
 def build_sql(ctx: QueryContext) -> str:
     """Per-learner facts from the learner rollup (xolap.analytics.rollups, migration 0014), the reference day from the
-    daily rollup; counts and days exact as raw_sql, the average score sums the same held scores in another order.
+    daily rollup (a parameter: xolap.analytics.reference_day); counts and days exact as raw_sql, the average score sums the same held scores in another order.
     Without dates: each learner's whole-slice totals (whole = 1) and the daily rows of the last RECENT_DAYS days only
     (the key starts with whole, day, so the rest of the scope's learner-days is never read); with dates: the daily rows
     in range."""
     if ctx.end is not None:
         reference = f"{{{END_PARAMETER}:Date}}"
-    else:
-        daily = rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily", "d")
-        reference = f"(SELECT max(d.day) FROM {daily}{day_filter(ctx, 'd.day')})"
+    else:  # the scope's latest day, computed once per set of builds (no scalar subquery to plan on every answer)
+        reference = f"{{{REFERENCE_DAY_PARAMETER}:Date}}"
     learners = rollups.rollup_read(ctx.database, ctx.scope, "rollup_learners", "l")
     if ctx.start is None and ctx.end is None:
         return _flag(

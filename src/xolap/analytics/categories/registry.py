@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from xolap.analytics import rollups, title_lookup
+from xolap.analytics import reference_day, rollups, title_lookup
 from xolap.analytics.categories import (
     assessment,
     course_progress,
@@ -86,7 +86,8 @@ def with_rollup_builds(
 ) -> dict:
     """The query's parameters; when it reads rollups, also the builds of the scope's current slices (stale slices are
     rebuilt first; builds found current are reused while the scope's data version is unchanged, within
-    rollups.memo_max_age: xolap.analytics.rollups). A failed rebuild raises QueryError."""
+    rollups.memo_max_age: xolap.analytics.rollups), and the reference day of those builds when the SQL asks for it
+    (xolap.analytics.reference_day). A failed rebuild raises QueryError."""
     params = parameters(ctx, scope_id)
     if f"{{{rollups.BUILDS_PARAMETER}:" in sql:
         try:
@@ -95,6 +96,8 @@ def with_rollup_builds(
             )
         except Exception as exc:  # clickhouse-connect and chDB raise several exception types
             raise classify_error(exc, Limits.from_settings(settings), query_tag=new_tag()) from exc
+        if f"{{{reference_day.PARAMETER}:" in sql:
+            params[reference_day.PARAMETER] = reference_day.reference_day(client, settings, ctx, params)
     return params
 
 

@@ -12,6 +12,7 @@ from xolap.clickhouse.events import SCOPE_PARAMETER, scoped_events
 
 START_PARAMETER = "xolap_start"
 END_PARAMETER = "xolap_end"
+REFERENCE_DAY_PARAMETER = "xolap_reference_day"  # learners at risk: xolap.analytics.reference_day
 
 PLAYED_VERB = "https://w3id.org/xapi/video/verbs/played"
 VIDEO_COMPLETED_VERB = "https://w3id.org/xapi/video/verbs/completed"
