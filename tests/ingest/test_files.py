@@ -158,3 +158,30 @@ def test_sql_path_matches_python_path_on_every_column(ch_db, tmp_path, monkeypat
         f"SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE '_ingest_stage_%'"
     )
     assert leftovers.result_rows[0][0] == 0
+
+
+@pytest.mark.parametrize(("chunk_rows", "reads"), [(1_000_000, 1), (7, 3), (5, 5)])
+def test_sql_path_reads_the_file_once_per_chunk(ch_db, tmp_path, monkeypatch, chunk_rows, reads):
+    """No count() scan before the stages: the file is read by each chunk's stage alone (20 lines: 7, 7, 6; in
+    chunks of 5: 5, 5, 5, 5 and an empty read that ends the loop), and every line is numbered once, blank ones
+    counted in their place."""
+    from xolap.ingest import files
+
+    monkeypatch.setattr(files, "STAGE_CHUNK_ROWS", chunk_rows)
+    client, settings = ch_db
+    good = (FIXTURES / "torus_statements.jsonl").read_bytes().splitlines()[:10]
+    lines = [line for statement in good for line in (statement, b"")]  # 20 lines, every second one blank
+    path = tmp_path / "read-once-per-chunk.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    started = client.query("SELECT now64(6)").result_rows[0][0]  # query_log outlives the test's database
+    report = ingest_local_file_sql(client, settings, path, ingest_path="test")
+    assert (report.rows, report.rejected) == (10, 0)
+    numbers = client.query(f"SELECT source_line FROM `{settings.clickhouse_database}`.raw_events ORDER BY 1")
+    assert [n for (n,) in numbers.result_rows] == list(range(1, 11))
+    client.command("SYSTEM FLUSH LOGS")
+    scans = client.query(
+        "SELECT count() FROM system.query_log WHERE type = 'QueryFinish' AND event_time_microseconds >= {t:DateTime64(6)} "
+        "AND position(query, {file:String}) > 0",
+        parameters={"t": started, "file": f"file('{path}'"},
+    ).result_rows[0][0]
+    assert scans == reads

@@ -284,27 +284,23 @@ def ingest_local_file_sql(
     stage = f"`{database}`.`{stage_name}`"
     _ACTIVE_STAGES.add((database, stage_name))
     provenance = {"source_file": quote(name), "source_etag": quote(source_etag) if source_etag else "NULL"}
-    try:
-        total = int(client.query(tag(f"SELECT count() FROM {source}", query_tag)).result_rows[0][0])
-    except Exception as exc:  # the engine's message says what is wrong with the stream
-        raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
     blank: list[int] = []
     errors: list[LineError] = []
     warned: list[LineError] = []  # warnings of stored rows (malformed optional values stored NULL)
-    for first in range(0, max(total, 1), STAGE_CHUNK_ROWS):
-        where = (
-            "1" if total <= STAGE_CHUNK_ROWS else f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
-        )
+    total = 0  # lines read, blank ones included (no count() scan first: a chunk short of STAGE_CHUNK_ROWS is the last)
+    first = 0
+    while True:
+        where = f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
         try:
-            client.command(
-                tag(
-                    f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where, details=False)}",
-                    query_tag,
+            try:
+                client.command(
+                    tag(
+                        f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where, details=False)}",
+                        query_tag,
+                    )
                 )
-            )
-        except Exception as exc:
-            raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
-        try:
+            except Exception as exc:  # the engine's message says what is wrong with the stream
+                raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
             flagged = client.query(
                 tag(
                     f"SELECT row_number, is_blank, reason, raw_line FROM {stage} "
@@ -312,6 +308,8 @@ def ingest_local_file_sql(
                     query_tag,
                 )
             ).result_rows
+            staged = int(client.query(tag(f"SELECT count() FROM {stage}", query_tag)).result_rows[0][0])
+            total += staged
             blank.extend(int(row) for row, is_blank, _reason, _raw in flagged if is_blank)
             for row, is_blank, reason, raw in flagged:
                 if not is_blank:
@@ -329,6 +327,9 @@ def ingest_local_file_sql(
         finally:
             client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
             data_version.rows_written(database)  # the chunk's scopes are not read back: every scope's version moves
+        if staged < STAGE_CHUNK_ROWS:
+            break
+        first += STAGE_CHUNK_ROWS
     _ACTIVE_STAGES.discard((database, stage_name))
     if errors or warned:
         EventWriter(client, settings, ingest_path).record_errors(errors + warned)
