@@ -264,7 +264,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
-    parser.add_argument("--only", choices=["python", "sql", "ceiling"], action="append")
+    parser.add_argument(
+        "--only",
+        choices=["python", "python_serial", "sql", "ceiling"],
+        action="append",
+        help="python_serial (only when named): the Python path without overlapped writes",
+    )
     parser.add_argument("--memory", action="store_true", help="peak RSS with and without one huge line")
     parser.add_argument("--huge-mib", type=int, default=256)
     args = parser.parse_args()
@@ -311,12 +316,14 @@ def main() -> None:
         }
         print(f"{name}: {rows:,} rows in {seconds:.2f} s ({cpu:.2f} s CPU)", file=sys.stderr)
 
-    def python_path() -> None:
+    def python_path(overlap: bool = True) -> None:
         with corpus.open("rb") as stream:
             writer = EventWriter(client, settings, "bench")
-            ingest_lines(writer, read_lines(stream, str(corpus)), source_file=str(corpus))
+            ingest_lines(writer, read_lines(stream, str(corpus)), source_file=str(corpus), overlap=overlap)
 
     run("python", python_path)
+    if args.only and "python_serial" in args.only:
+        run("python_serial", lambda: python_path(overlap=False))
     run("sql", lambda: ingest_local_file_sql(client, settings, corpus, ingest_path="bench"))
     run("ceiling", lambda: client.command(ceiling_sql("bench.raw_events", str(corpus))))
 
