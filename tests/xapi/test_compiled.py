@@ -68,6 +68,46 @@ def test_inlined_fast_paths_give_what_the_converter_gives(column, kind, values):
         assert warnings == want_warnings, value
 
 
+LANG_MAPS = [
+    "plain",
+    "",
+    {"en-US": "Page"},
+    {"en-US": ""},
+    {"en": "Page", "en-US": "US"},
+    {"en-US": None, "en": "x"},
+    {"en-US": 1.0},
+    {"en-US": ["a"]},
+    {"en-US": {"b": 1}},
+    {"en": "only en"},
+    {"fr": "Bonjour", "de": "Hallo"},
+    {"fr": None},
+    {},
+    {"EN-US": "case"},
+    ["a"],
+    5,
+    True,
+]
+
+
+@pytest.mark.parametrize("value", LANG_MAPS, ids=range(len(LANG_MAPS)))
+def test_inlined_language_maps_give_what_the_converter_gives(value):
+    statement = orjson.loads(orjson.dumps(BASE))
+    statement["object"]["definition"] = {"name": value}
+    field = spec.FIELDS_BY_COLUMN["object_name"]
+    raw = torus_json.loads(orjson.dumps(statement))["object"]["definition"]["name"]
+    want_warnings: list[str] = []
+    try:
+        want: object = CONVERTERS["lang_map"](raw)
+    except _Invalid:
+        want = None
+        want_warnings = [warning_text(invalid_reason(field, field.sources[0]), raw)]
+    warnings: list[str] = []
+    row = build_row(orjson.dumps(statement), source_file=None, source_etag=None, source_line=1, warnings=warnings)
+    got = row[MAPPED_COLUMN_NAMES.index("object_name")]
+    assert got == want and type(got) is type(want)
+    assert warnings == want_warnings
+
+
 def test_scores_as_integers_become_floats():
     statement = dict(BASE, result={"score": {"raw": 3, "max": 4.0, "scaled": "0.75"}})
     row = map_statement(orjson.dumps(statement))

@@ -21,7 +21,8 @@ _FAST_PATHS: dict[str, list[tuple[str, str]]] = {
     "string": [("type(raw) is str", "raw")],
     "text": [("type(raw) is str", "raw")],
     "response": [("type(raw) is str", "raw")],
-    "lang_map": [("type(raw) is str", "raw")],
+    # a language map with an en-US string (rows._to_lang_map's first choice) gives that string
+    "lang_map": [("type(raw) is str", "raw"), ("type(raw) is dict and type(raw.get('en-US')) is str", "raw['en-US']")],
     "float64": [("type(raw) is float", "raw"), ("type(raw) is int", "float(raw)")],
     "bool": [("type(raw) is bool", "raw")],
     "uint64": [("type(raw) is int and 0 <= raw <= 18446744073709551615", "raw")],
