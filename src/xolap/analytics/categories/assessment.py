@@ -60,7 +60,7 @@ SELECT
     {heaviest_project("project_events")} AS title_project,
     toUInt64(r.content_id) AS activity_id,
     sum(r.events) AS attempts,
-    {rollups.merged_learners('r')} AS learners,
+    {rollups.merged_learners("r")} AS learners,
     {rates}
 FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
 AND r.kind = 'activity'{day_filter(ctx)}

@@ -75,7 +75,7 @@ def build_sql(ctx: QueryContext) -> str:
         f"""{heaviest_project("project_views")} AS title_project,
     toUInt64(r.content_id) AS page_id,
     sum(r.events) AS views,
-    {rollups.merged_learners('r')} AS viewers,
+    {rollups.merged_learners("r")} AS viewers,
     sum(r.completed) AS completed""",
         f"""{rollups.rollup_read(ctx.database, ctx.scope, table)}
 AND r.kind = 'page'{day_filter(ctx)}""",

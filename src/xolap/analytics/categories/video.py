@@ -61,8 +61,8 @@ SELECT
     {heaviest_project("project_events")} AS title_project,
     r.content_id AS video_url,
     sum(r.plays) AS plays,
-    {rollups.merged_learners('r')} AS viewers,
-    {rollups.merged_learners('r', 'completer')} AS completions,
+    {rollups.merged_learners("r")} AS viewers,
+    {rollups.merged_learners("r", "completer")} AS completions,
     {_RATES.format(avg_progress=avg_progress)}
 FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
 AND r.kind = 'video'{day_filter(ctx)}
