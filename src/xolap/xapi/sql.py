@@ -204,23 +204,35 @@ class _Query:
                 prefixes.append(quote(reason if identity else f"{reason}, got "))
         return guards, raws, prefixes
 
-    def needs_details(self) -> str:
-        """True for a line that may have warnings or experiment attributions: a present optional value that converts
-        to NULL (every malformed one does, for every kind that can be malformed; a few valid ones do too, e.g. "",
-        which only costs their line a detail pass), or the attributions extension's name in the line (literally,
-        or possibly behind a \\u escape; the Python path's test). Reuses the values the columns compute, so it is
-        cheap to plan and run, unlike warnings() and attributions(), which only such lines need."""
-        conditions = []
+    def needs_details(self) -> tuple[list[str], str]:
+        """(columns, condition): the condition is true for a line that may have warnings or experiment attributions,
+        over the columns of a query that selects the staged columns and `columns` (so it is planned apart from the
+        column expressions: referring to their aliases in the same query made the analyzer copy every tree again,
+        half of the screen's planning). A field's value can only be malformed when the source taken is present and
+        converts to NULL, so the line is flagged when a field that can be malformed is NULL while one of those
+        sources is present (not absent or null; some valid values, e.g. "" or a falsy first choice, only cost their
+        line a detail pass); or when the attributions extension's name may be in the line (literally, or behind a
+        \\u escape; the Python path's test). Written with greatest/least of 0/1 values: the same condition as a
+        chain of OR over AND took the analyzer ~9 ms a term to plan (measured in chDB 26.9), greatest/least ~1."""
+        columns, conditions = [], []
         for field in spec.FIELDS:
             if field.column in spec.REJECTING_FIELDS:
                 continue
-            for index in range(len(field.sources)):
-                present, value, valid = self._source(field, index)
-                if valid != "1":
-                    conditions.append(f"({present} AND {value} IS NULL)")
-        line = self.line()
-        named = f"position({line}, {quote(attributions.LABEL)}) > 0 OR position({line}, {quote(chr(92) + 'u')}) > 0"
-        return self.alias("_x_needs_details", f"({' OR '.join([*conditions, named])})")
+            present = []
+            for index, source in enumerate(field.sources):
+                if self._source(field, index)[2] == "1":  # a value of this source is never malformed
+                    continue
+                name = f"_x_np_{field.column}_{index}"
+                columns.append(f"({self.raw(source.path)} NOT IN {NULLISH}) AS {name}")
+                scope = source.only_for or field.only_for
+                in_scope = f"event_type IN ({', '.join(quote(t) for t in scope)})" if scope else None
+                present.append(f"least({name}, {in_scope})" if in_scope else name)
+            if present:
+                anyone = present[0] if len(present) == 1 else f"greatest({', '.join(present)})"
+                conditions.append(f"least(isNull({field.column}), {anyone})")
+        columns.append(f"{self.line_column} AS _x_read_line")
+        named = [f"position(_x_read_line, {quote(text)}) > 0" for text in (attributions.LABEL, chr(92) + "u")]
+        return columns, f"greatest({', '.join([*conditions, *named])})"
 
     def warnings(self) -> str:
         """Array(String): the warning of each malformed optional value, in field order (rows.warning_text's words).
@@ -444,16 +456,21 @@ def staged_select_sql(
             f"if(reason = '' AND empty(warnings), '', {line}) AS raw_line"
         )
     else:
-        rest = (
-            f"NOT is_blank AND reason = '' AND {query.render(query.needs_details())} AS needs_details, "
-            f"if(needs_details, {line_column}, '') AS detail_line, if(reason = '', '', {line}) AS raw_line"
-        )
+        flags, needs = query.needs_details()
+        rest = f"if(reason = '', '', {line}) AS raw_line, {', '.join(query.render(f) for f in flags)}"
     extra = "".join(f", {_column_name(c)}" for c in extra_columns)
     inner = ", ".join([line_column, row_number_column, *extra_columns, *query.map_columns()])
-    return (
+    select = (
         f"SELECT {row_number_column} AS row_number, NOT ({not_blank_condition(line_column)}) AS is_blank, "
         f"{', '.join(expressions)}, if(is_blank, '', {reason}) AS reason, {rest}{extra} "
-        f"FROM (SELECT {inner} FROM {source} WHERE {where}) {QUERY_SETTINGS}"
+        f"FROM (SELECT {inner} FROM {source} WHERE {where})"
+    )
+    if details:
+        return f"{select} {QUERY_SETTINGS}"
+    helpers = ", ".join(f.rsplit(" AS ", 1)[1] for f in flags)
+    return (
+        f"SELECT * EXCEPT ({helpers}), NOT is_blank AND reason = '' AND {needs} AS needs_details, "
+        f"if(needs_details, _x_read_line, '') AS detail_line FROM ({select}) {QUERY_SETTINGS}"
     )
 
 
