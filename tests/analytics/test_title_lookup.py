@@ -194,3 +194,18 @@ def test_video_fallback_names_the_file_as_the_sql_did(ch_engine):
         parameters={"urls": urls},
     ).result_rows
     assert [row[0] for row in rows] == [video.TITLE.fallback(url) for url in urls]
+
+
+def test_content_ids_with_quotes_and_escapes_find_their_titles(ch_db):
+    """Video URLs are any string: quotes, backslashes, tabs, non-ASCII and a bound-parameter look-alike are bound as
+    data, each finding its own title and nothing else."""
+    client, settings = ch_db
+    title_lookup.forget()
+    urls = ["https://v.example/it's.mp4", 'https://v.example/"q".mp4', "https://v.example/a\\b\tc.mp4", "ü/é{x:String}"]
+    import_titles(
+        client,
+        settings,
+        [{"project_id": 10, "kind": "video", "content_id": url, "title": f"T{n}"} for n, url in enumerate(urls)],
+    )
+    wanted = [(10, url) for url in urls] + [(10, "https://v.example/none.mp4")]
+    assert title_lookup.lookup(client, settings, "video", wanted) == {(10, url): f"T{n}" for n, url in enumerate(urls)}
