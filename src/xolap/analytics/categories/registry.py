@@ -24,7 +24,7 @@ from xolap.analytics.categories.chart_values import json_rows, json_value
 from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, day_filter, distinct_learners, events, parameters
-from xolap.analytics.executor import Limits, QueryError, classify_error, new_tag, run
+from xolap.analytics.executor import CATEGORY_SETTINGS, Limits, QueryError, classify_error, new_tag, run
 from xolap.analytics.labels import event_type_labels
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import Scope, is_scope
@@ -119,7 +119,15 @@ def run_category(
     sql = category.build_sql(ctx)
     try:
         params = with_rollup_builds(client, settings, ctx, sql, scope_id)
-        result = run(client, settings, sql, parameters=params, tag=f"category.{key}.{new_tag()}", readonly=True)
+        result = run(
+            client,
+            settings,
+            sql,
+            parameters=params,
+            tag=f"category.{key}.{new_tag()}",
+            readonly=True,
+            tuning=CATEGORY_SETTINGS,
+        )
         columns = list(result.columns)
         rows = json_rows(columns, result.types, result.rows)
         if category.content_titles is not None:
@@ -196,6 +204,7 @@ def event_summary(
         parameters=with_rollup_builds(client, settings, ctx, sql, scope_id),
         tag=f"category.summary.{new_tag()}",
         readonly=True,
+        tuning=CATEGORY_SETTINGS,
     )
     rows = json_rows(result.columns, result.types, result.rows)
     words = event_type_labels(row.get("event_type") for row in rows)
