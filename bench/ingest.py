@@ -7,6 +7,7 @@
              structure with no validation, no line hash, no provenance (the upper bound for any mapping).
 
 Runs in its own process with its own chDB under a temp dir. Usage: python bench/ingest.py [--rows N] [--keep]
+[--flagged N] (N statements with a warning or an attribution: the SQL path's detail pass runs for them)
 
 --memory: peak RSS of `ingest_paths` (python and sql engines, each in a fresh process) on a normal file of --rows
 statements and on the same file with one line of --huge-mib MiB in the middle (rejected as over
@@ -129,12 +130,30 @@ def _statement(rng: random.Random, ts_ms: int) -> dict:
     }
 
 
-def write_corpus(path: Path, rows: int, seed: int = 1) -> int:
+def _flag(statement: dict, n: int) -> dict:
+    """The statement with something only the SQL path's detail pass computes: a malformed optional value (a
+    warning) or, every other time, an experiment attribution."""
+    ext = statement["context"]["extensions"]
+    if n % 2:
+        ext[OLI + "experiment_attributions"] = [
+            {"role": "assignment", "attribution_type": "assignment", "key": f"k-{n}", "experiment_id": n}
+        ]
+    else:
+        ext[OLI + "session_id"] = {"not": "a string"}
+    return statement
+
+
+def write_corpus(path: Path, rows: int, seed: int = 1, flagged: int = 0) -> int:
+    """rows statements; `flagged` of them, spread evenly, carry a warning or an attribution (see _flag)."""
     rng = random.Random(seed)
     start = 1_725_000_000_000
+    every = rows // flagged if flagged else 0
     with path.open("wb") as out:
         for i in range(rows):
-            out.write(orjson.dumps(_statement(rng, start + i * 37)) + b"\n")
+            statement = _statement(rng, start + i * 37)
+            if every and i % every == every // 2 and i // every < flagged:
+                statement = _flag(statement, i // every)
+            out.write(orjson.dumps(statement) + b"\n")
     return path.stat().st_size
 
 
@@ -270,6 +289,9 @@ def main() -> None:
         action="append",
         help="python_serial (only when named): the Python path without overlapped writes",
     )
+    parser.add_argument(
+        "--flagged", type=int, default=0, help="statements with a warning or an attribution (the SQL detail pass)"
+    )
     parser.add_argument("--memory", action="store_true", help="peak RSS with and without one huge line")
     parser.add_argument("--huge-mib", type=int, default=256)
     args = parser.parse_args()
@@ -288,9 +310,9 @@ def main() -> None:
 
     corpus = workdir / "statements.jsonl"
     started = time.perf_counter()
-    size = write_corpus(corpus, args.rows)
+    size = write_corpus(corpus, args.rows, flagged=args.flagged)
     print(
-        f"corpus: {args.rows:,} statements, {size / 1e6:.0f} MB ({size // args.rows} B/line), "
+        f"corpus: {args.rows:,} statements ({args.flagged:,} flagged), {size / 1e6:.0f} MB ({size // args.rows} B/line), "
         f"written in {time.perf_counter() - started:.1f} s",
         file=sys.stderr,
     )
@@ -346,7 +368,11 @@ def main() -> None:
             f"{name:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{ratio:>11}"
             f"{'' if goal is None else f'>= {goal}':>8}  {verdict:<7}{r['cpu_seconds']:>6.2f}{cpu_ratio:>15}"
         )
-    print(json.dumps({"bench": "ingest", "statements": args.rows, "bytes": size, "results": results}))
+    print(
+        json.dumps(
+            {"bench": "ingest", "statements": args.rows, "flagged": args.flagged, "bytes": size, "results": results}
+        )
+    )
     if not args.keep:
         import shutil
 

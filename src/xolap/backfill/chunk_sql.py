@@ -352,11 +352,10 @@ def stage_warned_insert_sql(
     dedup_token: str | None,
     source_line_expr: str,
 ) -> str:
-    """warned_insert_sql from a staging table: only the staged lines flagged needs_details are mapped again with
-    the warnings expressions (from the stage, not from S3); one ingest_errors row per warning, severity 'warning'."""
-    details = mapping.staged_select_sql(
-        mapping.details_source(stage, ["path"]), row_number_column="_row_number", extra_columns=["path"]
-    )
+    """warned_insert_sql from a staging table: only the staged lines flagged needs_details get their warnings
+    computed (mapping.detail_select_sql, from the stage, not from S3); one ingest_errors row per warning, severity
+    'warning'."""
+    details = mapping.detail_select_sql(stage, ["path"])
     select = (
         f"SELECT path AS source_file, {source_line_expr} AS source_line, warning AS reason, raw_line "
         f"FROM ({details}) ARRAY JOIN warnings AS warning"

@@ -40,7 +40,15 @@ from xolap.ingest.pipeline import (
     ingest_bytes,
 )
 from xolap.xapi import attributions as experiment_attributions
-from xolap.xapi.sql import LINE_FORMAT, details_source, quote, source_line_expression, staged_select_sql
+from xolap.xapi.sql import (
+    LINE_FORMAT,
+    QUERY_SETTINGS,
+    detail_counts_sql,
+    detail_select_sql,
+    quote,
+    source_line_expression,
+    staged_select_sql,
+)
 
 SCAN_CHUNK = 4 * 1024 * 1024  # block size of the oversize-line scan before the SQL path
 SQL_PATH_MIN_BYTES = 8 * 1024 * 1024  # local files this big (uncompressed, estimated) use the SQL path
@@ -352,33 +360,22 @@ def _stage_details(
     query_tag: str,
 ) -> list[LineError]:
     """The warnings and experiment attributions of a screened stage's lines that may have them (needs_details):
-    those lines alone are staged again with the full expressions (in a table beside `stage`), their attributions
-    inserted and their warnings returned. Nothing runs when no line needs it (most files)."""
-    wanted = client.query(tag(f"SELECT count() FROM {stage} WHERE needs_details", query_tag)).result_rows[0][0]
+    those lines alone get them computed (detail_select_sql), their attributions inserted and their warnings
+    returned. Nothing runs when no line needs it (most files), and no attributions insert when no flagged line
+    may name them. Each statement reads the detail SELECT directly, not a table created from it: CREATE … AS
+    SELECT planned the SELECT twice, and each statement plans only the columns it reads."""
+    wanted, named = client.query(tag(detail_counts_sql(stage), query_tag)).result_rows[0]
     if not wanted:
         return []
-    with staging_table(client, database, query_tag) as details:
-        client.command(
-            tag(
-                f"CREATE TABLE {details} ENGINE = Memory AS "
-                f"{staged_select_sql(details_source(stage), row_number_column='_row_number')}",
-                query_tag,
-            )
-        )
-        client.command(
-            tag(
-                experiment_attributions.insert_from_stage_sql(
-                    f"`{database}`.experiment_attributions", details, **values
-                ),
-                query_tag,
-            )
-        )
-        rows = client.query(
-            tag(
-                f"SELECT row_number, raw_line, warnings FROM {details} WHERE notEmpty(warnings) ORDER BY row_number",
-                query_tag,
-            )
-        ).result_rows
+    details = f"({detail_select_sql(stage)})"
+    if named:
+        target = f"`{database}`.experiment_attributions"
+        insert = experiment_attributions.insert_from_stage_sql(target, details, **values)
+        client.command(tag(f"{insert} {QUERY_SETTINGS}", query_tag))
+    found = client.query(
+        tag(f"SELECT row_number, raw_line, warnings FROM {details} ORDER BY row_number {QUERY_SETTINGS}", query_tag)
+    ).result_rows
+    rows = [(row, raw, line_warnings) for row, raw, line_warnings in found if line_warnings]
     return [
         LineError(name, _line_number(blank, row), warning, raw[:MAX_RAW_LINE_CHARS], "warning")
         for row, raw, line_warnings in rows

@@ -272,9 +272,11 @@ def _value_warnings_sql() -> str:
         flags.append(f"({raw} NOT IN {_ABSENT} AND NOT ({valid}))")
         raws.append(raw)
         prefixes.append(quote(f".{column}: expected {EXPECTED[kind]}, got "))
-    return (
-        f"arrayMap((vr, vp) -> concat(vp, {_sql_quoted('vr')}), arrayFilter((vr, vf) -> vf, [{', '.join(raws)}], "
-        f"[{', '.join(flags)}]), arrayFilter((vp, vf) -> vf, [{', '.join(prefixes)}], [{', '.join(flags)}]))"
+    return bind(  # the flags written and computed once for both filters
+        "vfs",
+        [f"[{', '.join(flags)}]"],
+        f"arrayMap((vr, vp) -> concat(vp, {_sql_quoted('vr')}), arrayFilter((vr, vf) -> vf, [{', '.join(raws)}], vfs), "
+        f"arrayFilter((vp, vf) -> vf, [{', '.join(prefixes)}], vfs))",
     )
 
 

@@ -59,8 +59,9 @@ class _Query:
     """Builds one query's expressions over named helper expressions (`_x_*`), then renders them so each helper is
     defined inline (`(expr AS name)`) exactly once, at its first use, and referenced by name afterwards."""
 
-    def __init__(self, line_column: str, *, maps_as_columns: bool = False):
+    def __init__(self, line_column: str, *, maps_as_columns: bool = False, event_type_column: str | None = None):
         self.line_column = line_column
+        self.event_type_column = event_type_column  # a column already holding the event type (a staged line's)
         self.defs: dict[str, str] = {}
         self.json_raws: list[str] = []  # raw values of text columns, spelled by one shared arrayMap (_x_json)
         self.emitted: set[str] = set()
@@ -148,6 +149,8 @@ class _Query:
 
     # -- classification ------------------------------------------------------------------------------------
     def event_type(self) -> str:
+        if self.event_type_column is not None:
+            return self.event_type_column
         verb = self.field_value(spec.FIELDS_BY_COLUMN["verb_id"])
         otype = self.field_value(spec.FIELDS_BY_COLUMN["object_type"])
         branches = []
@@ -231,8 +234,7 @@ class _Query:
                 anyone = present[0] if len(present) == 1 else f"greatest({', '.join(present)})"
                 conditions.append(f"least(isNull({field.column}), {anyone})")
         columns.append(f"{self.line_column} AS _x_read_line")
-        named = [f"position(_x_read_line, {quote(text)}) > 0" for text in (attributions.LABEL, chr(92) + "u")]
-        return columns, f"greatest({', '.join([*conditions, *named])})"
+        return columns, f"greatest({', '.join([*conditions, *_may_name_attributions('_x_read_line')])})"
 
     def warnings(self) -> str:
         """Array(String): the warning of each malformed optional value, in field order (rows.warning_text's words).
@@ -283,6 +285,12 @@ class _Query:
         if column == "timestamp":
             return f"assumeNotNull({value})"
         return value
+
+
+def _may_name_attributions(line: str) -> list[str]:
+    """0/1 conditions, one true when the attributions extension's name may be in the line (literally, or behind a
+    \\u escape: the Python path's test); a line where none is true has no attributions."""
+    return [f"position({line}, {quote(text)}) > 0" for text in (attributions.LABEL, chr(92) + "u")]
 
 
 # --- public API --------------------------------------------------------------------------------------------------
@@ -439,7 +447,7 @@ def staged_select_sql(
     details=False screens instead: no warnings or attributions columns (their expressions are most of the
     query's planning time, seconds on a busy machine, and of its work per line) but `needs_details` (the
     warnings and attributions can only be non-empty on such a line) and `detail_line` (the line as read, for
-    those good lines only): stage those lines again with details_source() to get both. extra_columns are
+    those good lines only): detail_select_sql() computes both for those lines. extra_columns are
     appended to the SELECT list (e.g. a backfill's `_path AS path`).
 
     The object levels' Maps are read by an inner query (with the row number, the extra columns and `where`, so
@@ -479,13 +487,37 @@ def _column_name(column: str) -> str:
     return column.rsplit(" AS ", 1)[-1].strip()
 
 
-def details_source(stage: str, extra_columns: Sequence[str] = ()) -> str:
-    """The lines of a screened stage (staged_select_sql(details=False)) that need their warnings and attributions,
-    as a source for staged_select_sql(…, row_number_column='_row_number'): each as read, with its row number."""
-    extra = "".join(f", {c}" for c in extra_columns)
+# The staged columns a detail pass carries over from the screened stage (what the attributions insert reads).
+DETAIL_CARRIED_COLUMNS = ("row_number", "is_blank", "reason", "event_hash", "event_type", "timestamp",
+                          *attributions.SCOPE_COLUMNS)  # fmt: skip
+
+
+def detail_select_sql(stage: str, extra_columns: Sequence[str] = ()) -> str:
+    """The detail pass over a screened stage (staged_select_sql(details=False)): for its lines flagged needs_details
+    (good lines only), the DETAIL_CARRIED_COLUMNS and extra_columns as staged, plus `warnings`, `attributions` and
+    `raw_line` ('' unless warned), as staged_select_sql(details=True) gives them for those lines. A bare SELECT:
+    the statement reading it carries MAPPING_SETTINGS (QUERY_SETTINGS) at its own top level.
+
+    Only those three are computed: the values, the rejection reason and the event type were staged by the screen
+    (the same expressions over the same line), so the detail SQL is a fraction of the full select's, whose
+    planning cost seconds of CPU per file or backfill chunk with a single flagged line."""
+    query = _Query(DEFAULT_LINE_COLUMN, maps_as_columns=True, event_type_column="event_type")
+    warnings, found, line = (query.render(e) for e in (query.warnings(), query.attributions(), query.line()))
+    carried = [*DETAIL_CARRIED_COLUMNS, *extra_columns]
+    inner = ", ".join([f"detail_line AS {DEFAULT_LINE_COLUMN}", *carried, *query.map_columns()])
     return (
-        f"(SELECT detail_line AS {DEFAULT_LINE_COLUMN}, row_number AS _row_number{extra} FROM {stage} "
-        f"WHERE needs_details)"
+        f"SELECT {', '.join(carried)}, {warnings} AS warnings, {found} AS attributions, "
+        f"if(empty(warnings), '', {line}) AS raw_line FROM (SELECT {inner} FROM {stage} WHERE needs_details)"
+    )
+
+
+def detail_counts_sql(stage: str) -> str:
+    """(lines needing details, those of them that may have attributions) of a screened stage: with none of the
+    latter, the detail pass can leave its attributions out (each statement reading detail_select_sql plans only
+    the columns it reads)."""
+    return (
+        f"SELECT count(), countIf(greatest({', '.join(_may_name_attributions('detail_line'))})) FROM {stage} "
+        "WHERE needs_details"
     )
 
 

@@ -66,12 +66,12 @@ def text_of(raw: str) -> str:
 def warning_value(raw: str) -> str:
     """The malformed value as a warning names it (rows.quoted_value): a scalar as Torus-spelled JSON, long ones
     cut; an object or an array by its kind."""
-    text = torus_json.dumps_sql(raw)
     cut = rows.MAX_WARNING_VALUE_CHARS
-    return (
-        f"multiIf(startsWith({raw}, '{{'), 'an object', startsWith({raw}, '['), 'an array', "
-        f"length({text}) > {cut}, concat(substring({text}, 1, {cut}), '...'), {text})"
-    )
+    body = (
+        "multiIf(startsWith(_wv_raw, '{'), 'an object', startsWith(_wv_raw, '['), 'an array', "
+        f"length(_wv_text) > {cut}, concat(substring(_wv_text, 1, {cut}), '...'), _wv_text)"
+    )  # the raw value and its spelling each written and computed once (bound as lambda parameters)
+    return torus_json.bind("_wv_raw", [raw], torus_json.bind("_wv_text", [torus_json.dumps_sql("_wv_raw")], body))
 
 
 def _no_alias(name: str, expression: str) -> str:
