@@ -1,7 +1,8 @@
 """The SQL file path screens lines, then details only the lines that need it (warnings, experiment attributions).
 
 ingest_local_file_sql stages every line with staged_select_sql(details=False) (values, rejection reason and a
-cheap `needs_details` flag) and stages the flagged good lines again with the full expressions. The screen must
+cheap `needs_details` flag), then computes only the warnings and attributions of the flagged good lines
+(detail_select_sql; their other columns come from the screened stage). The screen must
 flag every line that has a warning or an attribution (else they would be lost silently), and the stored warnings
 and attributions must be those of the Python path, numbered the same across blank lines and chunks.
 """
