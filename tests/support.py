@@ -66,3 +66,23 @@ def xolap_cli(pg_settings, monkeypatch):
     runner = CliRunner()
     yield lambda *args, **kw: runner.invoke(app, list(args), **kw)
     get_settings.cache_clear()
+
+
+class RecordingClient:
+    """A real ClickHouse client, with the SQL of every query and command it ran kept in `statements` (tests count
+    what our code asks ClickHouse; nothing is answered in its place)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.statements: list[str] = []
+
+    def query(self, sql, *args, **kwargs):
+        self.statements.append(sql)
+        return self.client.query(sql, *args, **kwargs)
+
+    def command(self, sql, *args, **kwargs):
+        self.statements.append(sql)
+        return self.client.command(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)

@@ -9,6 +9,7 @@ from datetime import date
 import orjson
 import pytest
 
+from support import RecordingClient
 from xolap.analytics.categories import (
     assessment,
     course_progress,
@@ -114,27 +115,12 @@ def test_course_progress_buckets_without_learners_are_the_sql_fill_s(ch_db, page
         assert answer.enough_data == any(row["learners"] for row in raw_rows)
 
 
-class Recording:
-    """The real client, with the SQL of every query it ran kept in `statements`."""
-
-    def __init__(self, client):
-        self.client = client
-        self.statements: list[str] = []
-
-    def query(self, sql, *args, **kwargs):
-        self.statements.append(sql)
-        return self.client.query(sql, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-
 def test_learners_at_risk_reference_day_is_read_once_per_set_of_builds(ch_db):
     """The scope's latest day is a parameter computed once per set of rollup builds: a repeated answer reads it no
     more, and new events on a later day (new builds) move it, as the subquery did."""
     client, settings = ch_db
     part_attempts(client, settings, 1, [0.25, 0.65])  # 40 attempts on 2026-03-02 by three learners
-    recording = Recording(client)
+    recording = RecordingClient(client)
     first = run_category(recording, settings, "learners_at_risk", scope="section", scope_id=1)
     again = run_category(recording, settings, "learners_at_risk", scope="section", scope_id=1)
     assert [sql.count("max(d.day)") for sql in recording.statements if "max(d.day)" in sql] == [1]

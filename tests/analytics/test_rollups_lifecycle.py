@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from support import RecordingClient
 from xolap.analytics import result_cache, rollup_maintenance, rollups
 from xolap.analytics.categories import event_summary
 from xolap.analytics.categories.registry import _context, event_summary_raw_sql, json_value
@@ -27,23 +28,8 @@ FROM numbers({start}, {count})
 """
 
 
-class Recording:
-    """The real client, with the SQL of every query and command it ran kept in `statements`."""
-
-    def __init__(self, client):
-        self.client = client
-        self.statements: list[str] = []
-
-    def query(self, sql, *args, **kwargs):
-        self.statements.append(sql)
-        return self.client.query(sql, *args, **kwargs)
-
-    def command(self, sql, *args, **kwargs):
-        self.statements.append(sql)
-        return self.client.command(sql, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
+class Recording(RecordingClient):
+    """The real client recording its SQL; checks() picks the freshness check's and rebuilds' statements."""
 
     def checks(self) -> list[str]:
         """The statements of the freshness check and of rebuilds (not the chart's own query)."""

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 
 from dashboard_support import TORUS_EXT, jsonl
+from support import RecordingClient
 from xolap.analytics import title_lookup
 from xolap.analytics.categories import assessment, engagement, run_category, video
 from xolap.analytics.categories.model import QueryContext
@@ -18,19 +19,8 @@ from xolap.analytics.titles import import_titles
 from xolap.ingest.pipeline import ingest_bytes
 
 
-class Recording:
-    """The real client, with the SQL of every query it ran kept in `statements`."""
-
-    def __init__(self, client):
-        self.client = client
-        self.statements: list[str] = []
-
-    def query(self, sql, *args, **kwargs):
-        self.statements.append(sql)
-        return self.client.query(sql, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
+class Recording(RecordingClient):
+    """The real client recording its SQL; title_reads counts the reads of content_titles."""
 
     def title_reads(self) -> int:
         return sum("content_titles" in sql for sql in self.statements)
