@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from xolap.analytics import rollups
-from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.model import Category, Presented, QueryContext, every_bucket
 from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, count, tip_count
 from xolap.analytics.categories.sql import date_filter, day_filter, events
 
@@ -46,11 +46,11 @@ ORDER BY bucket"""
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Every bucket in order, one without learners as 0 learners of 0 pages (as raw_sql's WITH FILL gives it)."""
-    by_bucket = {row["bucket"]: row for row in rows}
-    filled = [
-        by_bucket.get(bucket) or {"bucket": bucket, "share_range": share_range(bucket), "learners": 0, "total_pages": 0}
-        for bucket in range(BUCKETS)
-    ]
+    filled = every_bucket(
+        rows,
+        BUCKETS,
+        lambda bucket: {"bucket": bucket, "share_range": share_range(bucket), "learners": 0, "total_pages": 0},
+    )
     return Presented(filled, spec, columns=COLUMNS)
 
 

@@ -51,6 +51,15 @@ class Presented:
     columns: list[str] | None = None  # the rows' columns when they are not the SQL's (plus added labels)
 
 
+def every_bucket(
+    rows: list[dict[str, Any]], buckets: int, empty: Callable[[int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows for buckets 0..buckets-1 in order: the SQL's row of a bucket, else empty(bucket) (what a WITH FILL in the
+    SQL gave before, without the extra query level)."""
+    by_bucket = {row["bucket"]: row for row in rows}
+    return [by_bucket.get(bucket) or empty(bucket) for bucket in range(buckets)]
+
+
 @dataclass(frozen=True)
 class Category:
     """A curated category: `build_sql(ctx)` returns trusted SQL that reads events only via scoped_events; `spec` is a

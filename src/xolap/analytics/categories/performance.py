@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xolap.analytics import rollups
-from xolap.analytics.categories.model import Category, Presented, QueryContext
+from xolap.analytics.categories.model import Category, Presented, QueryContext, every_bucket
 from xolap.analytics.categories.spec_parts import CONTAINER, DECIMAL_FORMAT, LEGEND, SCHEMA, count, tip_count
 from xolap.analytics.categories.sql import date_filter, day_filter, events
 
@@ -42,11 +42,11 @@ ORDER BY bucket"""
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """Every bucket in order, one without attempts as 0 attempts and 0 hints (as raw_sql's WITH FILL gives it)."""
-    by_bucket = {row["bucket"]: row for row in rows}
-    filled = [
-        by_bucket.get(bucket) or {"bucket": bucket, "score_range": score_range(bucket), "attempts": 0, "avg_hints": 0.0}
-        for bucket in range(BUCKETS)
-    ]
+    filled = every_bucket(
+        rows,
+        BUCKETS,
+        lambda bucket: {"bucket": bucket, "score_range": score_range(bucket), "attempts": 0, "avg_hints": 0.0},
+    )
     return Presented(filled, spec, columns=COLUMNS)
 
 
