@@ -56,12 +56,28 @@ SLEEP_MAX_MICROSECONDS_PER_BLOCK = 100_000
 
 # Settings a caller may add to one query with run(tuning=...): how ClickHouse runs it, never what it may read, return
 # or change (no limit, no readonly, no table filter can be named, so tuning never loosens a bound).
-TUNING_SETTINGS = frozenset({"max_final_threads", "max_threads"})
+TUNING_SETTINGS = frozenset(
+    {
+        "max_final_threads",
+        "max_threads",
+        "compile_expressions",
+        "compile_aggregate_expressions",
+        "compile_sort_description",
+    }
+)
 # The tuning of the curated charts' reads (categories.registry: run_category, event_summary), never of custom SQL.
 # max_final_threads = 1: their FINAL reads of the small rollup tables cost 5-7 ms CPU (and wall) less where a large
 # scope's rows lie in more than one part (learners at risk 32.2 -> 27.4, course progress 31.2 -> 24.3 ms CPU p50 on the
 # largest 5M section, same process, interleaved), the same elsewhere (docs/rollups.md).
-CATEGORY_SETTINGS: dict[str, Any] = {"max_final_threads": 1}
+# No JIT compilation: ClickHouse compiles an expression, aggregate or sort once it has run a few times in a process
+# (40-250 ms each, in the answer that hits it: cross_event's p95 46 ms on the largest 5M section was that), while the
+# charts' few hundred or thousand rows run as fast interpreted (interleaved, every chart and scope within +-1 ms CPU).
+CATEGORY_SETTINGS: dict[str, Any] = {
+    "max_final_threads": 1,
+    "compile_expressions": 0,
+    "compile_aggregate_expressions": 0,
+    "compile_sort_description": 0,
+}
 
 
 @dataclass(frozen=True)
