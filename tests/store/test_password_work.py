@@ -1,5 +1,5 @@
-"""At most PASSWORD_WORK_SLOTS argon2 hashes run at once (each holds 64 MiB and a core): a burst of logins no longer
-multiplies the server's memory, and every answer is still right, for known and unknown users alike."""
+"""At most PASSWORD_WORK_SLOTS argon2 hashes run at once (each holds its memory cost and a core): a burst of logins no
+longer multiplies the server's memory, and every answer is still right, for known and unknown users alike."""
 
 from __future__ import annotations
 
@@ -54,3 +54,5 @@ def test_a_burst_of_password_checks_runs_a_few_at_a_time(monkeypatch):
         hashes = list(pool.map(accounts.hash_password, [f"password-{n}" for n in range(8)]))
     assert all(accounts.verify_password(h, f"password-{n}") for n, h in enumerate(hashes))
     assert witness.peak <= CORES
+    memory = accounts.PASSWORD_PARAMETERS.memory_cost * accounts.PASSWORD_WORK_SLOTS
+    assert memory <= max(accounts.PASSWORD_MEMORY_BUDGET_KIB, 2 * accounts.PASSWORD_PARAMETERS.memory_cost)

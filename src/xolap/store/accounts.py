@@ -8,24 +8,39 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Literal, TypeVar, overload
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from xolap.store.models import ApiToken, Membership, Project, Section, User
+from xolap.store.affected import affected_rows
+from xolap.store.models import ApiToken, Membership, Project, Section, User, WebSession
 
-_hasher = PasswordHasher()
+# argon2id at OWASP's minimum of m=19 MiB, t=2, p=1 (Password Storage Cheat Sheet; its equally strong alternatives
+# trade memory for passes). About 22 ms of one core a hash on the 2-core bench machine, so a login fits the 150 ms page
+# goal. Among the OWASP choices costing about as much CPU (12 MiB/t=3, 9 MiB/t=4, 7 MiB/t=5: 16-24 ms) it makes a
+# guess hold the most memory, which is what a GPU attacker pays for; 46 MiB/t=1 costs 60 ms. README "Passwords".
+PASSWORD_PARAMETERS = Parameters(
+    type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=2, memory_cost=19 * 1024, parallelism=1
+)
+# What every hash was made with until 2026-11-30 (PasswordHasher()'s default, RFC 9106 low-memory: m=64 MiB, t=3,
+# p=4, ~200 ms CPU): such hashes still verify and are replaced at the user's next successful login.
+FORMER_PASSWORD_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(PASSWORD_PARAMETERS)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "xolap_"
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
-# Password hashes computed or checked at once, at most: each takes argon2's 64 MiB and a core's worth of work, so
-# 50 logins at once held over a GiB and finished no sooner on a 2-core machine. The work per login is unchanged.
-PASSWORD_WORK_SLOTS = max(2, os.cpu_count() or 2)
+_DUMMY_PASSWORD = "not-a-real-password"
+_DUMMY_HASH = _hasher.hash(_DUMMY_PASSWORD)
+_CURRENT_HASH_PREFIX = _DUMMY_HASH.rsplit("$", 2)[0] + "$"  # "$argon2id$v=19$m=19456,t=2,p=1$": salt and hash follow
+# Password hashes computed or checked at once, at most: one a core (p=1 runs on one thread; more at once finish no
+# sooner), and never more than PASSWORD_MEMORY_BUDGET_KIB of argon2 memory together (a burst of 50 logins at the
+# former 64 MiB held over a GiB).
+PASSWORD_MEMORY_BUDGET_KIB = 256 * 1024
+PASSWORD_WORK_SLOTS = max(2, min(os.cpu_count() or 2, PASSWORD_MEMORY_BUDGET_KIB // PASSWORD_PARAMETERS.memory_cost))
 _password_work = threading.BoundedSemaphore(PASSWORD_WORK_SLOTS)
 
 
@@ -126,17 +141,81 @@ def set_disabled(session: Session, user: User, disabled: bool) -> None:
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The user when the email and password match, else None (same work either way)."""
+    """The user when the email and password match, else None. A refusal costs the same argon2 work whether the email
+    is unknown or its hash is current or former (_refusal_work); a match on a former hash re-hashes it (_rehash)."""
     user = find_user(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is not None and ok and user.password_hash and _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _argon2(_hasher.hash, password)
-    return user if ok else None
+    stored = user.password_hash if user else None
+    if not verify_password(stored, password):
+        _refusal_work(session, stored, password)
+        return None
+    if user is None or stored is None:  # verify_password is False without a stored hash: never reached
+        return None
+    if _needs_rehash(stored):
+        _rehash(session, user, stored, password)
+    return user
+
+
+def _needs_rehash(stored: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
+def _refusal_work(session: Session, stored: str | None, password: str) -> None:
+    """Complete a refused login's argon2 work to one check at the current parameters and, while any stored hash still
+    has former ones, one at the former: so the time of a refusal tells no one whether the email exists, nor whether
+    its owner has signed in since the parameters changed (a former hash alone costs ~10 times a current one)."""
+    if stored is not None and _needs_rehash(stored):
+        verify_password(None, password)  # the former hash was checked: add the current-parameter check
+    elif _former_hashes_remain(session):
+        verify_password(_dummy_hash(FORMER_PASSWORD_PARAMETERS), password)
+
+
+def _former_hashes_remain(session: Session) -> bool:
+    other = User.password_hash.is_not(None) & ~User.password_hash.startswith(_CURRENT_HASH_PREFIX, autoescape=True)
+    return session.execute(select(User.id).where(other).limit(1)).first() is not None
+
+
+_dummy_hashes: dict[tuple[object, ...], str] = {}
+
+
+def _dummy_hash(parameters: Parameters) -> str:
+    """A hash of no one's password at these parameters, made once per process (Parameters itself is not hashable)."""
+    key = astuple(parameters)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _argon2(PasswordHasher.from_parameters(parameters).hash, _DUMMY_PASSWORD)
+    return _dummy_hashes[key]
+
+
+def _rehash(session: Session, user: User, stored: str, password: str) -> None:
+    """Store the password's hash at the current parameters in place of `stored`, unless another login replaced it
+    first (then theirs is kept); the user's live sessions keep working, since the password is the same."""
+    fresh = _argon2(_hasher.hash, password)
+    replaced = session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == stored)
+        .values(password_hash=fresh)
+        .execution_options(synchronize_session=False)
+    )
+    if affected_rows(replaced):
+        session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user.id, WebSession.password_fingerprint == _fingerprint(stored))
+            .values(password_fingerprint=_fingerprint(fresh))
+            .execution_options(synchronize_session=False)
+        )
+    session.refresh(user, ["password_hash"])
 
 
 def password_fingerprint(user: User) -> str:
-    """Changes when the password changes; sessions carry it so a new password ends old sessions."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+    """Changes when the password changes; sessions carry it so a new password ends old sessions (a re-hash of the
+    same password at login carries the user's sessions over: _rehash)."""
+    return _fingerprint(user.password_hash)
+
+
+def _fingerprint(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
 class UnknownScope(AccountError):
