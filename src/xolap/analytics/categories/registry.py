@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from xolap.analytics import reference_day, rollups, title_lookup
+from xolap.analytics import read_tuning, reference_day, rollups, title_lookup
 from xolap.analytics.categories import (
     assessment,
     course_progress,
@@ -24,7 +24,7 @@ from xolap.analytics.categories.chart_values import json_rows, json_value
 from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, day_filter, distinct_learners, events, parameters
-from xolap.analytics.executor import CATEGORY_SETTINGS, Limits, QueryError, classify_error, new_tag, run
+from xolap.analytics.executor import Limits, QueryError, classify_error, new_tag, run
 from xolap.analytics.labels import event_type_labels
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import Scope, is_scope
@@ -126,7 +126,7 @@ def run_category(
             parameters=params,
             tag=f"category.{key}.{new_tag()}",
             readonly=True,
-            tuning=CATEGORY_SETTINGS,
+            tuning=read_tuning.chart_tuning(sql),
         )
         columns = list(result.columns)
         rows = json_rows(columns, result.types, result.rows)
@@ -204,7 +204,7 @@ def event_summary(
         parameters=with_rollup_builds(client, settings, ctx, sql, scope_id),
         tag=f"category.summary.{new_tag()}",
         readonly=True,
-        tuning=CATEGORY_SETTINGS,
+        tuning=read_tuning.chart_tuning(sql),
     )
     rows = json_rows(result.columns, result.types, result.rows)
     words = event_type_labels(row.get("event_type") for row in rows)
