@@ -24,6 +24,7 @@ from xolap.clickhouse import data_version
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES, MAPPED_COLUMNS
 from xolap.config import Settings
+from xolap.ingest.gc_pause import collection_paused
 from xolap.ingest.limits import IngestLimits, OversizeLine, split_lines
 from xolap.xapi import attributions as experiment_attributions
 from xolap.xapi.rows import Rejected, build_row
@@ -269,7 +270,14 @@ class _Prefixed(io.RawIOBase):
 
 
 def map_lines(lines: Iterable[tuple[int, bytes]], *, source_file: str, source_etag: str | None) -> MappedBatch:
-    """Apply the mapping to each (line number, line); bad lines become LineErrors, good ones Arrow rows."""
+    """Apply the mapping to each (line number, line); bad lines become LineErrors, good ones Arrow rows. The cyclic
+    garbage collector is paused meanwhile (gc_pause): the batch's row tuples are freed before it resumes."""
+    with collection_paused():
+        return _mapped(lines, source_file, source_etag)
+
+
+def _mapped(lines: Iterable[tuple[int, bytes]], source_file: str, source_etag: str | None) -> MappedBatch:
+    """map_lines' work; its row tuples are gone once it returns (only the Arrow table is kept)."""
     rows: list[tuple[Any, ...]] = []
     errors: list[LineError] = []
     warnings: list[LineError] = []
