@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from xolap.analytics.categories.engagement import MAX_CELLS, grain_of, heatmap_cells
+import orjson
+
+from xolap.analytics.categories.engagement import CATEGORY, MAX_CELLS, grain_of, heatmap_cells, period_start, present
+from xolap.analytics.categories.periods import coverage
 
 
 def page(page_id: int, views_by_day: dict[date, int], first: date, last: date) -> dict:
@@ -71,3 +74,34 @@ def test_at_most_max_cells_in_page_order():
     assert len(cells) == MAX_CELLS == 500
     assert [c["page_id"] for c in cells] == sorted([c["page_id"] for c in cells])  # the first pages keep their cells
     assert cells[-1]["page_id"] == 13 and cells[-1]["period"] == months[499 - 13 * 36].isoformat()
+
+
+def _pages_over(days: list[date], pages: int, first: date, last: date) -> list[dict]:
+    return [page(p, {day: (p * 7 + i) % 5 + 1 for i, day in enumerate(days)}, first, last) for p in range(pages)]
+
+
+def test_presented_cells_carry_their_periods_coverage_of_the_span():
+    # a span starting and ending inside a week and a month: partial first and last periods
+    for first, last in ((date(2026, 2, 11), date(2026, 3, 25)), (date(2025, 11, 20), date(2026, 6, 3))):
+        days = [first + timedelta(days=d) for d in range(0, (last - first).days + 1, 3)]
+        rows = _pages_over(days, 4, first, last)
+        cells = heatmap_cells([dict(row) for row in rows])
+        expected = []
+        for cell in cells:
+            marked = {name: value for name, value in cell.items() if name not in ("first_day", "last_day")}
+            marked.update(coverage(date.fromisoformat(cell["period"]), cell["granularity"], first, last))
+            expected.append(marked)
+        presented = present(rows, orjson.loads(orjson.dumps(CATEGORY.spec)))
+        assert [{k: v for k, v in row.items() if k != "page_label"} for row in presented.rows] == expected
+        assert any(row["partial"] for row in presented.rows) and any(not row["partial"] for row in presented.rows)
+        assert presented.columns == list(expected[0])
+
+
+def test_each_day_is_bucketed_once_per_grain_however_many_pages_name_it():
+    first, last = date(2026, 1, 5), date(2026, 4, 30)  # 115 days: weeks
+    days = [first + timedelta(days=d) for d in range(0, 115, 2)]
+    period_start.cache_clear()
+    present(_pages_over(days, 20, first, last), orjson.loads(orjson.dumps(CATEGORY.spec)))
+    info = period_start.cache_info()
+    assert (info.misses, info.hits) == (len(days), 19 * len(days))
+    assert 0 < (info.maxsize or 0) <= 100_000

@@ -10,13 +10,13 @@ cost ~20 ms of analysis alone), so the SQL stays one level over the rows; titles
 
 from __future__ import annotations
 
+import functools
 from datetime import date
-from itertools import groupby
 from typing import Any
 
 from xolap.analytics import rollups
 from xolap.analytics.categories.model import Category, Presented, QueryContext
-from xolap.analytics.categories.periods import PARTIAL_OPACITY, coverage, period_of
+from xolap.analytics.categories.periods import PARTIAL_OPACITY, PERIOD_MEMO_ENTRIES, coverage, period_of
 from xolap.analytics.categories.spec_parts import (
     COUNT_FORMAT,
     DATE_FORMAT,
@@ -125,6 +125,13 @@ def grain_of(span_days: int) -> str:
     return "day" if span_days <= 25 else "week" if span_days <= 175 else "month"
 
 
+@functools.lru_cache(maxsize=PERIOD_MEMO_ENTRIES)
+def period_start(day: str, grain: str) -> str:
+    """The first day (ISO text) of the `grain` period holding the ISO day `day` (remembered: every page of an answer
+    names the same days, and the text is what the cell carries)."""
+    return period_of(date.fromisoformat(day), grain)[0].isoformat()
+
+
 def heatmap_cells(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per page and period (views summed over the period's days), pages in the query's order (views, then
     id), periods in order; at most MAX_CELLS. The page totals repeat on each of its rows."""
@@ -132,17 +139,20 @@ def heatmap_cells(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return []
     first, last = date.fromisoformat(pages[0]["first_event_day"]), date.fromisoformat(pages[0]["last_event_day"])
     grain = grain_of((last - first).days)
-    cells = []
+    cells: list[dict[str, Any]] = []
     for page in pages:
-        days = sorted((period_of(date.fromisoformat(day), grain)[0], views) for day, views in page["day_views"].items())
-        for period, in_period in groupby(days, key=lambda item: item[0]):
+        in_period: dict[str, int] = {}
+        for day, views in page["day_views"].items():
+            period = period_start(day, grain)
+            in_period[period] = in_period.get(period, 0) + views
+        for period in sorted(in_period):  # ISO dates sort in time order
             cells.append(
                 {
                     "page_title": page["page_title"],
                     "page_id": page["page_id"],
-                    "period": period.isoformat(),
+                    "period": period,
                     "granularity": grain,
-                    "period_views": sum(views for _, views in in_period),
+                    "period_views": in_period[period],
                     "views": page["views"],
                     "viewers": page["viewers"],
                     "completed": page["completed"],
@@ -151,6 +161,8 @@ def heatmap_cells(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "last_day": page["last_day"],
                 }
             )
+        if len(cells) >= MAX_CELLS:
+            break
     return cells[:MAX_CELLS]
 
 
@@ -168,14 +180,16 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     whether its period lies only partly inside the charted span (xolap.analytics.categories.periods, as the time
     series does); the span's days themselves are not a row column. The JSON's `grain` is the heatmap's period ('day',
     'week' or 'month')."""
-    cells = heatmap_cells(rows)
-    grain = cells[0]["granularity"] if cells else None
-    marked = []
-    for row in cells:
-        cell = {name: value for name, value in row.items() if name not in ("first_day", "last_day")}
-        first, last = date.fromisoformat(row["first_day"]), date.fromisoformat(row["last_day"])
-        cell.update(coverage(date.fromisoformat(row["period"]), row["granularity"], first, last))
-        marked.append(cell)
+    marked = heatmap_cells(rows)  # new dicts: marked in place
+    grain = marked[0]["granularity"] if marked else None
+    covered: dict[tuple[str, str, str], dict[str, Any]] = {}  # the periods repeat on every page
+    for cell in marked:
+        span = (cell["period"], cell.pop("first_day"), cell.pop("last_day"))
+        fields = covered.get(span)
+        if fields is None:
+            period, first, last = (date.fromisoformat(day) for day in span)
+            fields = covered[span] = coverage(period, cell["granularity"], first, last)
+        cell.update(fields)
     columns = [name for name in (marked[0] if marked else {}) if name != "page_label"]
     return Presented(
         add_labels(marked, id_field="page_id", title_field="page_title", label_field="page_label"),
