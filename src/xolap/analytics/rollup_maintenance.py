@@ -84,6 +84,25 @@ def delete_builds(client: ClickHouseClient, database: str, builds: list[int], *,
             )
 
 
+STAGE_MAX_AGE_S = 3600.0
+
+
+def drop_stale_stages(client: ClickHouseClient, database: str, *, max_age_s: float = STAGE_MAX_AGE_S) -> list[str]:
+    """Drop the staging tables of builds (rollups.STAGE_PREFIX<unix time>_<hex>) created more than max_age_s ago: a
+    build drops its own whatever happens, so these were left by a killed process. Returns the names dropped."""
+    names = client.query(
+        "SELECT name FROM system.tables WHERE database = {database:String} AND startsWith(name, {prefix:String})",
+        parameters={"database": database, "prefix": rollups.STAGE_PREFIX},
+    ).result_rows
+    dropped = []
+    for (name,) in names:
+        created = name[len(rollups.STAGE_PREFIX) :].split("_", 1)[0]
+        if created.isdigit() and time.time() - int(created) > max_age_s and name.isidentifier():
+            client.command(f"DROP TABLE IF EXISTS `{database}`.{name} SYNC")
+            dropped.append(name)
+    return dropped
+
+
 @dataclass(frozen=True)
 class PruneReport:
     superseded: int  # builds recorded and not current
@@ -184,7 +203,9 @@ class RollupMaintenance:
         return len(wanted)
 
     def prune_once(self) -> PruneReport:
-        report = self.pruner.prune(self._client(), self.database, grace_s=prune_grace_s(self.settings))
+        client = self._client()
+        report = self.pruner.prune(client, self.database, grace_s=prune_grace_s(self.settings))
+        drop_stale_stages(client, self.database)
         if report.deleted:
             log.info("pruned %d superseded rollup build(s) in %.0f ms", report.deleted, report.elapsed_ms)
         return report

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +41,7 @@ from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import READ_SETTINGS, SCOPE_COLUMNS, SCOPE_PARAMETER, Scope, deduplicated_events
 
 BUILDS_PARAMETER = "xolap_builds"
+log = logging.getLogger(__name__)
 
 # Each rollup table: its columns and the SELECT list computing them per slice from the scope's deduplicated events.
 # score_fifth is the score's fifth (0..4; a score of exactly 1 falls in 4), NULL without a score.
@@ -201,10 +205,56 @@ def recorded_builds_sql(database: str) -> str:
     )
 
 
-def build_sql(database: str, scope: Scope, table: str) -> str:
-    """INSERT … SELECT of one rollup table for the scope's stale partitions ({partitions} and their {builds})."""
-    spec = ROLLUPS[table]
+# The raw_events columns the rollup definitions (ROLLUPS) read: a build reads the scope's deduplicated events once,
+# these columns only, into a staging table, and builds every rollup table from it.
+STAGED_COLUMNS = (
+    "section_id",
+    "project_id",
+    "user_id",
+    "timestamp",
+    "event_type",
+    "verb_id",
+    "page_id",
+    "activity_id",
+    "video_url",
+    "video_progress",
+    "scaled_score",
+    "success",
+    "completion",
+    "hints_requested",
+)
+# The most memory the staging of one build may take (its rows stay in memory until the build ends: ~120 bytes an
+# event, 51 MB for the largest 5M section's 416k events); a larger build reads the events once per rollup table instead.
+STAGE_MAX_MEMORY = 1 << 30
+STAGE_PREFIX = "rollup_stage_"
+
+
+def events_select_sql(database: str, scope: Scope) -> str:
+    """The scope's deduplicated events in its stale partitions ({partitions}), each with its slice's build id
+    ({builds}): the one read of raw_events a build makes (the STAGED_COLUMNS only)."""
     column = SCOPE_COLUMNS[scope]
+    return f"""SELECT CAST(transform(_partition_id, {{partitions:Array(String)}}, {{builds:Array(UInt64)}}, toUInt64(0))
+        AS UInt64) AS build, {", ".join(STAGED_COLUMNS)}
+FROM {deduplicated_events(database)}
+WHERE {column} = {{scope_id:UInt64}} AND _partition_id IN {{partitions:Array(String)}}"""
+
+
+def stage_sql(database: str, scope: Scope, stage: str) -> str:
+    """CREATE TABLE `stage` (Memory) holding events_select_sql's rows, within STAGE_MAX_MEMORY."""
+    if not stage.startswith(STAGE_PREFIX) or not stage.isidentifier():
+        raise ValueError(f"bad staging table name {stage!r}")
+    return f"""CREATE TABLE `{database}`.{stage} ENGINE = Memory AS
+{events_select_sql(database, scope)}
+{build_settings(max_memory_usage=STAGE_MAX_MEMORY)}"""
+
+
+def build_sql(database: str, table: str, source: str, *, whole_slice_rows: bool = False) -> str:
+    """INSERT … SELECT of one rollup table from `source`: a table expression of events with their build id
+    (events_select_sql's columns: the staging table, or that SELECT as a subquery). A table with `whole_slice_without`
+    gets its daily rows only (whole = 0: its whole-slice rows are aggregated from them, FROM_DAILY), or, with
+    whole_slice_rows, both sets from one GROUPING SETS read of the events (the direct definition the derived rows are
+    tested against)."""
+    spec = ROLLUPS[table]
     key_names = [part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["keys"])]
     keys = ", ".join(key_names)
     values = ", ".join(part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["values"]))
@@ -212,18 +262,116 @@ def build_sql(database: str, scope: Scope, table: str) -> str:
     whole, whole_value = "", ""
     without = spec.get("whole_slice_without")
     if without is not None:
-        # Rows per keys (whole = 0) and per keys but `without` over the whole slice (whole = 1, `without` left at its
-        # type's default): GROUPING SETS, one read of the slice's events for both.
-        whole, whole_value = "whole, ", f"toUInt8(grouping({without})) AS whole, "
-        rest = ", ".join(name for name in key_names if name != without)
-        group_by = f"GROUPING SETS ((build, {keys}), (build, {rest}))"
+        whole, whole_value = "whole, ", "toUInt8(0) AS whole, "
+        if whole_slice_rows:
+            # Rows per keys (whole = 0) and per keys but `without` over the whole slice (whole = 1, `without` left at
+            # its type's default): GROUPING SETS, one read of the slice's events for both.
+            whole_value = f"toUInt8(grouping({without})) AS whole, "
+            rest = ", ".join(name for name in key_names if name != without)
+            group_by = f"GROUPING SETS ((build, {keys}), (build, {rest}))"
     return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {whole}{keys}, {values})
-SELECT {{kind:String}}, {{scope_id:UInt64}},
-    transform(_partition_id, {{partitions:Array(String)}}, {{builds:Array(UInt64)}}, toUInt64(0)) AS build,
-    {whole_value}{spec["keys"]}, {spec["values"]}
-FROM {deduplicated_events(database)}
-WHERE {column} = {{scope_id:UInt64}} AND _partition_id IN {{partitions:Array(String)}}{spec["where"]}
-GROUP BY {group_by}"""
+SELECT {{kind:String}}, {{scope_id:UInt64}}, build, {whole_value}{spec["keys"]}, {spec["values"]}
+FROM {source}
+WHERE true{spec["where"]}
+GROUP BY {group_by}
+{build_settings()}"""
+
+
+@dataclass(frozen=True)
+class FromDaily:
+    """Whole-slice rows of a rollup table aggregated from the daily rows of the same builds (`source`, read FINAL):
+    `keys` and `values` name the source's columns as `d.<column>` (an alias never shadows a column), `where` selects
+    the source rows beyond scope and build, `constants` sets columns of the target (name -> SQL value)."""
+
+    source: str
+    keys: str
+    values: str
+    where: str = ""
+    constants: tuple[tuple[str, str], ...] = ()
+
+
+def _merged_states(name: str) -> str:
+    """Both learner states of `name` merged over the daily rows into the whole slice's states."""
+    return f"groupBitmapMergeState(d.{name}_ids) AS {name}_ids, uniqExactMergeState(d.{name}_hashes) AS {name}_hashes"
+
+
+# Whole-slice rows built from the daily rows a build has just written, instead of from another read and aggregation of
+# every event: a few rows per day and key to aggregate. Sums, min/max and merged states of the daily rows are the
+# whole slice's (the same rows: each daily table has its slice table's filter); the float sums (score_sum,
+# progress_sum) add the same values in another order. tests/analytics/test_rollup_builds.py compares every row with
+# the direct read (build_sql's definitions).
+FROM_DAILY: dict[str, FromDaily] = {
+    "rollup_events_slice": FromDaily(
+        "rollup_events_daily",
+        "section_id, event_type",
+        f"sum(d.events) AS events, {_merged_states('learner')}, min(d.first_event) AS first_event, "
+        "max(d.last_event) AS last_event",
+    ),
+    "rollup_content_slice": FromDaily(
+        "rollup_content_daily",
+        "kind, content_id, project_id",
+        f"sum(d.events) AS events, sum(d.plays) AS plays, {_merged_states('learner')}, {_merged_states('completer')}, "
+        "sum(d.progress_n) AS progress_n, sum(d.progress_sum) AS progress_sum, sum(d.successes) AS successes, "
+        "sum(d.scored) AS scored, sum(d.score_sum) AS score_sum, sum(d.completed) AS completed, "
+        "sumMap(map(d.day, d.events)) AS day_views",
+    ),
+    "rollup_learner_pages_slice": FromDaily("rollup_learner_pages", "user_id", "uniqExactMergeState(d.pages) AS pages"),
+    # rollup_learners' whole-slice rows (whole = 1, day left at its default) from its daily rows (whole = 0)
+    "rollup_learners": FromDaily(
+        "rollup_learners",
+        "user_id",
+        "sum(d.events) AS events, sum(d.scored) AS scored, sum(d.score_sum) AS score_sum, max(d.last_day) AS last_day",
+        where=" AND d.whole = 0",
+        constants=(("whole", "toUInt8(1)"),),
+    ),
+}
+
+
+def from_daily_sql(database: str, table: str) -> str:
+    """INSERT … SELECT of a table's whole-slice rows from its daily rows of the builds being built ({builds})."""
+    spec = FROM_DAILY[table]
+    keys = [key.strip() for key in spec.keys.split(",")]
+    values = [part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec.values)]
+    columns = ", ".join([name for name, _ in spec.constants] + keys + values)
+    constants = "".join(f"{value} AS {name}, " for name, value in spec.constants)
+    source_keys = ", ".join(f"d.{key}" for key in keys)
+    return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {columns})
+SELECT {{kind:String}}, {{scope_id:UInt64}}, d.build, {constants}{source_keys}, {spec.values}
+FROM `{database}`.{spec.source} AS d FINAL
+WHERE d.scope_kind = {{kind:String}} AND d.scope_id = {{scope_id:UInt64}} AND has({{builds:Array(UInt64)}}, d.build){spec.where}
+GROUP BY d.build, {source_keys}
+{build_settings()}"""
+
+
+def build_statements(database: str, source: str) -> list[str]:
+    """The statements of one build after its events are in `source` (build_sql), in order: each rollup table from the
+    events (daily rows only where FROM_DAILY derives the whole-slice rows), then the FROM_DAILY tables from the daily
+    rows just written."""
+    from_events = [
+        build_sql(database, table, source)
+        for table, spec in ROLLUPS.items()
+        if table not in FROM_DAILY or spec.get("whole_slice_without")
+    ]
+    return from_events + [from_daily_sql(database, table) for table in FROM_DAILY if table in ROLLUPS]
+
+
+def build_settings(**more: int) -> str:
+    """The SETTINGS clause of every build statement: READ_SETTINGS (FINAL within partitions) and optimize_on_insert =
+    0. Written into the statement: chDB's client applies per-command settings by SET, a system.settings read and SET
+    back, several round trips a statement. optimize_on_insert = 0: an insert into a ReplacingMergeTree otherwise sorts
+    and collapses the block's equal keys; a build's rows are unique by the table's sorting key (scope, build and the
+    GROUP BY keys, tested), so there is nothing to collapse (~40% of rollup_learners' insert CPU at 5M events)."""
+    settings: dict[str, Any] = {**READ_SETTINGS, "optimize_on_insert": 0, **more}
+    parts = []
+    for name, value in settings.items():
+        if not name.isidentifier():
+            raise ValueError(f"bad setting name {name!r}")
+        if isinstance(value, bool | int):
+            parts.append(f"{name} = {int(value)}")
+        else:
+            text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"{name} = '{text}'")
+    return "SETTINGS " + ", ".join(parts)
 
 
 def _split(select_list: str) -> list[str]:
@@ -357,8 +505,7 @@ def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope
                 "partitions": [partition for partition, _ in stale],
                 "builds": [build for _, build in stale],
             }
-            for table in ROLLUPS:
-                client.command(build_sql(database, scope, table), parameters=built_params, settings=READ_SETTINGS)
+            _build(client, database, scope, built_params)
             client.command(
                 f"INSERT INTO `{database}`.rollup_slices (scope_kind, scope_id, partition, build) "
                 "SELECT {kind:String}, {scope_id:UInt64}, p, b "
@@ -370,6 +517,37 @@ def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope
             _complete.clear()
         _complete.update((database, schema, build) for _, build in rows)
     return [build for _, build in rows]
+
+
+def _build(client: ClickHouseClient, database: str, scope: Scope, params: dict[str, Any]) -> None:
+    """Every rollup row of the stale slices ({partitions}, {builds}): the scope's events read once into a staging
+    table (per table from raw_events when they exceed STAGE_MAX_MEMORY), each rollup table built from it, the staging
+    table dropped whatever happens (a failed build records nothing: rollup_slices is written after this returns)."""
+    stage = f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"
+    try:
+        try:
+            client.command(stage_sql(database, scope, stage), parameters=params)
+            source = f"`{database}`.{stage}"
+        except Exception as exc:  # clickhouse-connect raises several types; only the memory limit is ours to handle
+            if _error_code(exc) != _MEMORY_LIMIT_EXCEEDED:
+                raise
+            source = f"({events_select_sql(database, scope)})"
+        for statement in build_statements(database, source):
+            client.command(statement, parameters=params)
+    finally:
+        try:
+            client.command(f"DROP TABLE IF EXISTS `{database}`.{stage} SYNC")
+        except Exception as exc:  # left for rollup_maintenance.drop_stale_stages; a build's own error goes first
+            log.warning("rollup staging table not dropped: %s", type(exc).__name__)
+
+
+_MEMORY_LIMIT_EXCEEDED = 241
+_CODE_RE = re.compile(r"Code: (\d+)")
+
+
+def _error_code(exc: BaseException) -> int | None:
+    match = _CODE_RE.search(str(exc))
+    return int(match.group(1)) if match else None
 
 
 def forget_complete_builds() -> None:
