@@ -92,17 +92,14 @@ def raw_sql(ctx: QueryContext) -> str:
 
 def _flag(reference: str, *, learner: str, source: str, **aggregates: str) -> str:
     """One row per learner (the `aggregates` events, recent_events, last_active, scored_attempts and score_sum over
-    `source`, a FROM clause's table and WHERE) with the flags and reasons, most at risk first. One SELECT level: the
-    query's analysis, not its rows, is most of a small scope's answer (each nested SELECT * level cost ~1.5 ms of
-    planning, measured), so the flags are computed beside the aggregates (the median over a window)."""
+    `source`, a FROM clause's table and WHERE) with the three flags, most at risk first; at_risk and the reasons are
+    words over the flags, added by `present` (flagged). One SELECT level: the query's analysis, not its rows, is most
+    of a small scope's answer (each nested SELECT * level cost ~1.5 ms of planning, measured), so the flags are
+    computed beside the aggregates (the median over a window); each further expression over them was planned again
+    (at_risk and reasons: ~1.5-2 ms of analysis on every answer)."""
     return f"""WITH {reference} AS ref_day
 SELECT
     {learner} AS learner,
-    toBool(inactive OR low_activity OR low_scores) AS at_risk,
-    arrayStringConcat(arrayFilter(x -> x != '', [
-        if(inactive, 'inactive {INACTIVE_DAYS}+ days', ''),
-        if(low_activity, 'low recent activity', ''),
-        if(low_scores, 'low scores', '')]), ', ') AS reasons,
     {aggregates["events"]} AS events,
     {aggregates["recent_events"]} AS recent_events,
     {aggregates["last_active"]} AS last_active,
@@ -136,17 +133,53 @@ TABLE_COLUMNS = [
 ]
 
 
+# The rows' fields in order: the learner, whether flagged and why (words over the three flags: flagged), the SQL's facts.
+COLUMNS = [
+    "learner",
+    "at_risk",
+    "reasons",
+    "events",
+    "recent_events",
+    "last_active",
+    "days_inactive",
+    "scored_attempts",
+    "avg_score_pct",
+    "inactive",
+    "low_activity",
+    "low_scores",
+]
+REASON_TEXTS = {
+    "inactive": f"inactive {INACTIVE_DAYS}+ days",
+    "low_activity": "low recent activity",
+    "low_scores": "low scores",
+}
+
+
+def flagged(row: dict[str, Any]) -> dict[str, Any]:
+    """One learner's row (the SQL's columns) with at_risk (any flag) and reasons (the flags' words, ', '-joined, in
+    REASON_TEXTS order), fields in COLUMNS order."""
+    reasons = [text for flag, text in REASON_TEXTS.items() if row[flag]]
+    marked = {"learner": row["learner"], "at_risk": bool(reasons), "reasons": ", ".join(reasons)}
+    marked.update((name, row[name]) for name in COLUMNS[3:])
+    return marked
+
+
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
-    """The flagged learners as a sortable table (JSON `table`); the chart counts flagged learners per reason."""
-    flagged = [{column["field"]: row[column["field"]] for column in TABLE_COLUMNS} for row in rows if row["at_risk"]]
+    """The learners with at_risk and reasons (flagged); the flagged ones as a sortable table (JSON `table`); the chart
+    counts flagged learners per reason."""
+    rows = [flagged(row) for row in rows]
+    flagged_rows = [
+        {column["field"]: row[column["field"]] for column in TABLE_COLUMNS} for row in rows if row["at_risk"]
+    ]
     table = {
         "columns": TABLE_COLUMNS,
-        "rows": flagged,
+        "rows": flagged_rows,
         "sort": {"field": "days_inactive", "order": "descending"},
         "export": "csv",
     }
     spec["height"] = band_height(sum(any(row[key] for row in rows if row["at_risk"]) for key in REASON_WORDS))
-    return Presented(rows, spec, {"table": table})
+    # the columns as the SQL named them before at_risk and reasons moved here: none for an empty answer
+    return Presented(rows, spec, {"table": table}, columns=COLUMNS if rows else None)
 
 
 CATEGORY = Category(
