@@ -1,5 +1,6 @@
 """A curated chart reading only rollup tables whose rows stay few (read_tuning.SMALL_TABLES) runs on one thread; a chart
-whose rows grow with learners or content, or that reads raw events, keeps the category settings."""
+whose rows grow with learners or content, or that reads raw events, keeps the category settings. Every chart searches
+its parts' primary keys on the query's own thread (executor.CATEGORY_SETTINGS: max_threads_for_indexes = 1)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,15 @@ SINGLE_THREADED = ("performance", "weekday_hour", "hints_success")
 PARALLEL = ("learners_at_risk", "course_progress", "assessment", "cross_event")
 
 
-def _max_threads_sent(client, tag_prefix: str) -> list[str | None]:
-    """max_threads as sent with every finished query tagged `tag_prefix` (None: not set by the query)."""
+def _sent(client, tag_prefix: str, setting: str = "max_threads") -> list[str | None]:
+    """`setting` as sent with every finished query tagged `tag_prefix` (None: not set by the query)."""
     client.command("SYSTEM FLUSH LOGS")
     rows = client.query(
         "SELECT Settings FROM system.query_log WHERE type = 'QueryFinish' AND query LIKE {m:String} "
         "AND query NOT LIKE '%FROM system.query_log%'",
         parameters={"m": f"%xolap:{tag_prefix}%"},
     ).result_rows
-    return [row[0].get("max_threads") for row in rows]
+    return [row[0].get(setting) for row in rows]
 
 
 def test_small_rollup_reads_run_on_one_thread_and_growing_reads_keep_the_category_settings(ch_db):
@@ -42,11 +43,15 @@ def test_small_rollup_reads_run_on_one_thread_and_growing_reads_keep_the_categor
         assert run_category(client, settings, key, scope="section", scope_id=6).rows, key
     assert event_summary(client, settings, "section", 6)
     for prefix in [f"category.{key}." for key in SINGLE_THREADED] + ["category.summary."]:
-        sent = _max_threads_sent(client, prefix)
+        sent = _sent(client, prefix)
         assert sent and all(value == "1" for value in sent), (prefix, sent)
     for key in PARALLEL:
-        sent = _max_threads_sent(client, f"category.{key}.")
+        sent = _sent(client, f"category.{key}.")
         assert sent and all(value != "1" for value in sent), (key, sent)
+    # every chart searches its parts' primary keys on the query's own thread (executor.CATEGORY_SETTINGS)
+    for prefix in [f"category.{key}." for key in SINGLE_THREADED + PARALLEL] + ["category.summary."]:
+        sent = _sent(client, prefix, "max_threads_for_indexes")
+        assert sent and all(value == "1" for value in sent), (prefix, sent)
 
 
 def test_tuning_follows_every_table_the_sql_names():

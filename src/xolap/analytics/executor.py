@@ -63,6 +63,7 @@ TUNING_SETTINGS = frozenset(
         "compile_expressions",
         "compile_aggregate_expressions",
         "compile_sort_description",
+        "max_threads_for_indexes",
     }
 )
 # The tuning of the curated charts' reads (categories.registry: run_category, event_summary), never of custom SQL.
@@ -72,11 +73,14 @@ TUNING_SETTINGS = frozenset(
 # No JIT compilation: ClickHouse compiles an expression, aggregate or sort once it has run a few times in a process
 # (40-250 ms each, in the answer that hits it: cross_event's p95 46 ms on the largest 5M section was that), while the
 # charts' few hundred or thousand rows run as fast interpreted (interleaved, every chart and scope within +-1 ms CPU).
+# max_threads_for_indexes = 1: the primary key of each part of a rollup table is searched on the query's own thread
+# instead of 3-6 pool jobs per query (a few binary searches each); reading and aggregating keep max_threads.
 CATEGORY_SETTINGS: dict[str, Any] = {
     "max_final_threads": 1,
     "compile_expressions": 0,
     "compile_aggregate_expressions": 0,
     "compile_sort_description": 0,
+    "max_threads_for_indexes": 1,
 }
 
 
