@@ -20,9 +20,10 @@ from xolap.store.affected import affected_rows
 from xolap.store.models import ApiToken, Membership, Project, Section, User, WebSession
 
 # argon2id at OWASP's minimum of m=19 MiB, t=2, p=1 (Password Storage Cheat Sheet; its equally strong alternatives
-# trade memory for passes). About 22 ms of one core a hash on the 2-core bench machine, so a login fits the 150 ms page
+# trade memory for passes). About 22 ms of one core a hash on the 2-core bench machine, well inside the 150 ms page
 # goal. Among the OWASP choices costing about as much CPU (12 MiB/t=3, 9 MiB/t=4, 7 MiB/t=5: 16-24 ms) it makes a
-# guess hold the most memory, which is what a GPU attacker pays for; 46 MiB/t=1 costs 60 ms. README "Passwords".
+# guess hold the most memory, which is what a GPU attacker pays for; 46 MiB/t=1 costs 60 ms. README: "Accounts and
+# access".
 PASSWORD_PARAMETERS = Parameters(
     type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=2, memory_cost=19 * 1024, parallelism=1
 )
