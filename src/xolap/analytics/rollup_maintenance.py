@@ -9,7 +9,8 @@ more. So a build is deleted only once it has been seen not current for prune_gra
 any memo that held it had expired by then. Only builds recorded in rollup_slices are pruned (a build without its
 record may still be being written); their rows go first, the record last, each by a lightweight DELETE (the rollup
 tables are small and not partitioned by build). Seen times are kept by the Pruner (one per serving process): a
-restart only delays pruning.
+restart only delays pruning. The same round drops build staging tables older than STAGE_MAX_AGE_S (a build drops its
+own; these were left by a killed process).
 
 Background rebuilds. RollupMaintenance listens to data_version bumps (every insert path makes one after writing),
 waits REBUILD_DEBOUNCE_S for more, then runs the rollup check for each written scope that a dashboard read in the
