@@ -24,13 +24,14 @@ SINGLE_THREADED = ("performance", "weekday_hour", "hints_success")
 PARALLEL = ("learners_at_risk", "course_progress", "assessment", "cross_event")
 
 
-def _sent(client, tag_prefix: str, setting: str = "max_threads") -> list[str | None]:
-    """`setting` as sent with every finished query tagged `tag_prefix` (None: not set by the query)."""
+def _sent(client, tag_prefix: str, database: str, setting: str = "max_threads") -> list[str | None]:
+    """`setting` as sent with every finished query tagged `tag_prefix` (None: not set by the query) that read
+    `database` (the query log is the process's: other tests' charts are in it too)."""
     client.command("SYSTEM FLUSH LOGS")
     rows = client.query(
         "SELECT Settings FROM system.query_log WHERE type = 'QueryFinish' AND query LIKE {m:String} "
-        "AND query NOT LIKE '%FROM system.query_log%'",
-        parameters={"m": f"%xolap:{tag_prefix}%"},
+        "AND query NOT LIKE '%FROM system.query_log%' AND has(databases, {db:String})",
+        parameters={"m": f"%xolap:{tag_prefix}%", "db": database},
     ).result_rows
     return [row[0].get(setting) for row in rows]
 
@@ -43,14 +44,14 @@ def test_small_rollup_reads_run_on_one_thread_and_growing_reads_keep_the_categor
         assert run_category(client, settings, key, scope="section", scope_id=6).rows, key
     assert event_summary(client, settings, "section", 6)
     for prefix in [f"category.{key}." for key in SINGLE_THREADED] + ["category.summary."]:
-        sent = _sent(client, prefix)
+        sent = _sent(client, prefix, settings.clickhouse_database)
         assert sent and all(value == "1" for value in sent), (prefix, sent)
     for key in PARALLEL:
-        sent = _sent(client, f"category.{key}.")
+        sent = _sent(client, f"category.{key}.", settings.clickhouse_database)
         assert sent and all(value != "1" for value in sent), (key, sent)
     # every chart searches its parts' primary keys on the query's own thread (executor.CATEGORY_SETTINGS)
     for prefix in [f"category.{key}." for key in SINGLE_THREADED + PARALLEL] + ["category.summary."]:
-        sent = _sent(client, prefix, "max_threads_for_indexes")
+        sent = _sent(client, prefix, settings.clickhouse_database, "max_threads_for_indexes")
         assert sent and all(value == "1" for value in sent), (prefix, sent)
 
 
