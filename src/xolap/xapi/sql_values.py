@@ -40,9 +40,13 @@ _EMPTYISH = "('', 'null', '\"\"')"
 FALSY = "('', 'null', '0', '-0', '\"\"', 'false', '[]', '{}')"
 
 
-def object_map(raw: str) -> str:
-    """Map key → raw value text of a JSON object's text; with duplicate keys the last one wins (as in Python)."""
-    return f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw({raw})), 'Map(String, String)')"
+def object_map(raw: str, keys: tuple[str, ...] = ()) -> str:
+    """Map key → raw value text of a JSON object's text; with duplicate keys the last one wins (as in Python).
+
+    With keys: the object reached from that text through those keys (ClickHouse takes the FIRST of duplicate keys
+    on the way: a caller makes sure each is unique, see xolap.xapi.sql._Query's skipped levels)."""
+    path = "".join(f", {quote(key)}" for key in keys)
+    return f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw({raw}{path})), 'Map(String, String)')"
 
 
 # Raw JSON text whose Torus spelling is the text with a space after each ',' and ':': compact (as ClickHouse writes
