@@ -248,12 +248,9 @@ def stage_sql(database: str, scope: Scope, stage: str) -> str:
 {build_settings(max_memory_usage=STAGE_MAX_MEMORY)}"""
 
 
-def build_sql(database: str, table: str, source: str, *, whole_slice_rows: bool = False) -> str:
+def build_sql(database: str, table: str, source: str) -> str:
     """INSERT … SELECT of one rollup table from `source`: a table expression of events with their build id
-    (events_select_sql's columns: the staging table, or that SELECT as a subquery). A table with `whole_slice_without`
-    gets its daily rows only (whole = 0: its whole-slice rows are aggregated from them, FROM_DAILY), or, with
-    whole_slice_rows, both sets from one GROUPING SETS read of the events (the direct definition the derived rows are
-    tested against)."""
+    (events_select_sql's columns: the staging table, or that SELECT as a subquery)."""
     spec = ROLLUPS[table]
     key_names = [part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec["keys"])]
     keys = ", ".join(key_names)
@@ -262,13 +259,12 @@ def build_sql(database: str, table: str, source: str, *, whole_slice_rows: bool 
     whole, whole_value = "", ""
     without = spec.get("whole_slice_without")
     if without is not None:
-        whole, whole_value = "whole, ", "toUInt8(0) AS whole, "
-        if whole_slice_rows:
-            # Rows per keys (whole = 0) and per keys but `without` over the whole slice (whole = 1, `without` left at
-            # its type's default): GROUPING SETS, one read of the slice's events for both.
-            whole_value = f"toUInt8(grouping({without})) AS whole, "
-            rest = ", ".join(name for name in key_names if name != without)
-            group_by = f"GROUPING SETS ((build, {keys}), (build, {rest}))"
+        # Rows per keys (whole = 0) and per keys but `without` over the whole slice (whole = 1, `without` left at its
+        # type's default): GROUPING SETS, one read of the slice's events for both (as cheap as the daily rows alone
+        # plus the whole-slice rows aggregated from them, measured at 5M and 50M events once the read is staged).
+        whole, whole_value = "whole, ", f"toUInt8(grouping({without})) AS whole, "
+        rest = ", ".join(name for name in key_names if name != without)
+        group_by = f"GROUPING SETS ((build, {keys}), (build, {rest}))"
     return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {whole}{keys}, {values})
 SELECT {{kind:String}}, {{scope_id:UInt64}}, build, {whole_value}{spec["keys"]}, {spec["values"]}
 FROM {source}
@@ -280,14 +276,11 @@ GROUP BY {group_by}
 @dataclass(frozen=True)
 class FromDaily:
     """Whole-slice rows of a rollup table aggregated from the daily rows of the same builds (`source`, read FINAL):
-    `keys` and `values` name the source's columns as `d.<column>` (an alias never shadows a column), `where` selects
-    the source rows beyond scope and build, `constants` sets columns of the target (name -> SQL value)."""
+    `keys` and `values` name the source's columns as `d.<column>` (an alias never shadows a column)."""
 
     source: str
     keys: str
     values: str
-    where: str = ""
-    constants: tuple[tuple[str, str], ...] = ()
 
 
 def _merged_states(name: str) -> str:
@@ -316,14 +309,6 @@ FROM_DAILY: dict[str, FromDaily] = {
         "sumMap(map(d.day, d.events)) AS day_views",
     ),
     "rollup_learner_pages_slice": FromDaily("rollup_learner_pages", "user_id", "uniqExactMergeState(d.pages) AS pages"),
-    # rollup_learners' whole-slice rows (whole = 1, day left at its default) from its daily rows (whole = 0)
-    "rollup_learners": FromDaily(
-        "rollup_learners",
-        "user_id",
-        "sum(d.events) AS events, sum(d.scored) AS scored, sum(d.score_sum) AS score_sum, max(d.last_day) AS last_day",
-        where=" AND d.whole = 0",
-        constants=(("whole", "toUInt8(1)"),),
-    ),
 }
 
 
@@ -332,26 +317,20 @@ def from_daily_sql(database: str, table: str) -> str:
     spec = FROM_DAILY[table]
     keys = [key.strip() for key in spec.keys.split(",")]
     values = [part.rsplit(" AS ", 1)[-1].strip() for part in _split(spec.values)]
-    columns = ", ".join([name for name, _ in spec.constants] + keys + values)
-    constants = "".join(f"{value} AS {name}, " for name, value in spec.constants)
+    columns = ", ".join(keys + values)
     source_keys = ", ".join(f"d.{key}" for key in keys)
     return f"""INSERT INTO `{database}`.{table} (scope_kind, scope_id, build, {columns})
-SELECT {{kind:String}}, {{scope_id:UInt64}}, d.build, {constants}{source_keys}, {spec.values}
+SELECT {{kind:String}}, {{scope_id:UInt64}}, d.build, {source_keys}, {spec.values}
 FROM `{database}`.{spec.source} AS d FINAL
-WHERE d.scope_kind = {{kind:String}} AND d.scope_id = {{scope_id:UInt64}} AND has({{builds:Array(UInt64)}}, d.build){spec.where}
+WHERE d.scope_kind = {{kind:String}} AND d.scope_id = {{scope_id:UInt64}} AND has({{builds:Array(UInt64)}}, d.build)
 GROUP BY d.build, {source_keys}
 {build_settings()}"""
 
 
 def build_statements(database: str, source: str) -> list[str]:
-    """The statements of one build after its events are in `source` (build_sql), in order: each rollup table from the
-    events (daily rows only where FROM_DAILY derives the whole-slice rows), then the FROM_DAILY tables from the daily
-    rows just written."""
-    from_events = [
-        build_sql(database, table, source)
-        for table, spec in ROLLUPS.items()
-        if table not in FROM_DAILY or spec.get("whole_slice_without")
-    ]
+    """The statements of one build after its events are in `source` (build_sql), in order: the rollup tables from the
+    events, then the FROM_DAILY tables from the daily rows just written."""
+    from_events = [build_sql(database, table, source) for table in ROLLUPS if table not in FROM_DAILY]
     return from_events + [from_daily_sql(database, table) for table in FROM_DAILY if table in ROLLUPS]
 
 
