@@ -3,6 +3,10 @@
 
 - Every insert path bumps the data version of the scopes it wrote (xolap.clickhouse.data_version.rows_written), so
   a cached answer is never served after its scope changed: the next load computes it again.
+- An answer that shows content titles also depends on rows its scope's version does not cover (a statement in another
+  section of the project, or without a project, renames a page): it is kept with the generations of the titles it
+  showed (xolap.analytics.title_generations, noted by the title lookup while it is computed) and never served after a
+  write that may rename one of them.
 - Bounded in memory: least recently used entries go first once the bytes held pass `result_cache_bytes` (0 turns
   the cache off); one answer larger than an eighth of the bound is not kept.
 - Entries also expire after `result_cache_max_age` seconds (default 300: relative dates and TTL expiry of old rows
@@ -11,7 +15,8 @@
   SERVER_MODE_MAX_AGE seconds there, inside the ETL freshness goal.
 - Never shared across scopes: the scope kind and id are part of the key, and callers authorize before asking.
 - One computation per key at a time: concurrent loads of a cold answer wait for the first instead of each running
-  the query (a failed computation is not cached; the waiters then compute their own).
+  the query (a failed computation is not cached; the waiters then compute their own). A caller may name itself
+  (`by`) and wait its own way (`wait`: xolap.analytics.query_waits follows, cancels and times a custom query's wait).
 - Custom SQL answers (cached_result) are kept too, as pickled QueryResults, when xolap.analytics.custom_sql finds
   their key exact: the guard's printed SQL (a function of the user's text, the scope kind and the database), the scope
   id (the bound parameter and the scope wall's filters), the date range narrowing the wall, every limit, and a query
@@ -31,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from xolap.analytics import title_generations
 from xolap.analytics.executor import QueryResult
 from xolap.analytics.result_formats import json_value
 from xolap.clickhouse import data_version
@@ -46,6 +52,7 @@ class Entry:
     version: tuple[int, int]
     stored_at: float
     body: bytes
+    titles: title_generations.Used = ()  # generations of the titles the answer shows
 
 
 class ResultCache:
@@ -57,7 +64,7 @@ class ResultCache:
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._computing: dict[Hashable, threading.Event] = {}
+        self._computing: dict[Hashable, Computation] = {}
         self.hits = self.misses = 0
 
     @property
@@ -68,24 +75,29 @@ class ResultCache:
         return len(self._entries)
 
     def lookup(self, key: Hashable, version: tuple[int, int]) -> bytes | None:
-        """The body stored for key if it was computed at this data version and is not older than max_age."""
+        """The body stored for key if it was computed at this data version, is not older than max_age and no title it
+        shows may have been renamed since."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.version != version or time.monotonic() - entry.stored_at > self.max_age:
+            if (
+                entry.version != version
+                or time.monotonic() - entry.stored_at > self.max_age
+                or not title_generations.unchanged(entry.titles)
+            ):
                 self._drop(key)
                 return None
             self._entries.move_to_end(key)
             return entry.body
 
-    def store(self, key: Hashable, version: tuple[int, int], body: bytes) -> None:
+    def store(self, key: Hashable, version: tuple[int, int], body: bytes, titles: title_generations.Used = ()) -> None:
         size = len(body) + ENTRY_OVERHEAD_BYTES
         if size > self.max_bytes // 8:
             return
         with self._lock:
             self._drop(key)
-            self._entries[key] = Entry(version, time.monotonic(), body)
+            self._entries[key] = Entry(version, time.monotonic(), body, titles)
             self._bytes += size
             while self._bytes > self.max_bytes and self._entries:
                 self._drop(next(iter(self._entries)))
@@ -96,10 +108,18 @@ class ResultCache:
             self._bytes -= len(entry.body) + ENTRY_OVERHEAD_BYTES
 
     def get_or_compute(
-        self, key: Hashable, version: Callable[[], tuple[int, int]], compute: Callable[[], bytes]
+        self,
+        key: Hashable,
+        version: Callable[[], tuple[int, int]],
+        compute: Callable[[], bytes],
+        *,
+        by: Hashable = None,
+        wait: PeerWait | None = None,
     ) -> tuple[bytes, bool]:
         """(body, was it a hit): the stored body at the current version, else compute() stored under the version
-        read before computing (a write during the computation leaves it stale, so the next load recomputes)."""
+        read before computing and the generations of the titles it showed, each as first seen (a write during the
+        computation leaves it stale, so the next load recomputes). While a peer computes the key, this call waits by
+        wait(peer) (default wait_for_peer); `by` names this call to peers that wait for its computation."""
         mine: threading.Event | None = None  # set when this call computes: peers waiting on the key wake on it
         while True:
             current = version()
@@ -110,22 +130,42 @@ class ResultCache:
             with self._lock:
                 running = self._computing.get(key)
                 if running is None:
-                    mine = self._computing[key] = threading.Event()
+                    mine = threading.Event()
+                    self._computing[key] = Computation(mine, by)
             if running is None:
                 break
-            if not running.wait(_WAIT_FOR_PEER_S) or self.lookup(key, version()) is None:
+            if not (wait or wait_for_peer)(running) or self.lookup(key, version()) is None:
                 current, mine = version(), None  # the peer failed, timed out or was outdated: compute our own
                 break
         self.misses += 1
         try:
-            body = compute()
-            self.store(key, current, body)
+            with title_generations.recording() as titles:
+                body = compute()
+            self.store(key, current, body, title_generations.frozen(titles))
             return body, False
         finally:
             if mine is not None:
                 with self._lock:
                     self._computing.pop(key, None)
                 mine.set()
+
+
+@dataclass(frozen=True)
+class Computation:
+    """One computation of a key under way: `done` is set when it ends, stored or failed; `by` names its caller."""
+
+    done: threading.Event
+    by: Hashable = None
+
+
+# How a caller waits for a peer's computation of its key: True once it ended (its body is then looked up), False to
+# compute its own; it may raise to stop waiting (the caller's cancel or time limit).
+PeerWait = Callable[[Computation], bool]
+
+
+def wait_for_peer(peer: Computation) -> bool:
+    """The default wait: up to _WAIT_FOR_PEER_S, then compute our own."""
+    return peer.done.wait(_WAIT_FOR_PEER_S)
 
 
 _caches: dict[tuple[int, float], ResultCache] = {}
@@ -179,11 +219,19 @@ def cached_json(
 
 
 def cached_result(
-    settings: Settings, kind: str, scope_id: int, question: tuple[Hashable, ...], run: Callable[[], QueryResult]
+    settings: Settings,
+    kind: str,
+    scope_id: int,
+    question: tuple[Hashable, ...],
+    run: Callable[[], QueryResult],
+    *,
+    by: Hashable = None,
+    wait: PeerWait | None = None,
 ) -> tuple[QueryResult, bool]:
     """(result, was it a hit) of a query about one scope whose key `question` the caller has proved exact (see the
     module's note on custom SQL); run() computes it on a miss. Kept pickled (only this process writes the bodies it
-    reads), so a hit is a copy the caller may change; errors propagate and nothing is stored."""
+    reads), so a hit is a copy the caller may change; errors propagate and nothing is stored. `by` and `wait`: see
+    ResultCache.get_or_compute (who computes, how a caller waits for an identical computation under way)."""
     cache = process_cache(settings)
     if cache is None:
         return run(), False
@@ -195,7 +243,9 @@ def cached_result(
         return pickle.dumps(ran[0], protocol=pickle.HIGHEST_PROTOCOL)
 
     key = (database, kind, int(scope_id), *question)
-    body, hit = cache.get_or_compute(key, lambda: data_version.version(database, kind, scope_id), compute)
+    body, hit = cache.get_or_compute(
+        key, lambda: data_version.version(database, kind, scope_id), compute, by=by, wait=wait
+    )
     return (pickle.loads(body) if hit or not ran else ran[0]), hit
 
 

@@ -7,15 +7,13 @@ whose titles name the row's item) where the title column goes, and `with_titles`
 the column's fallback), exactly as the join did: the latest title by updated_at per (project, kind, content id),
 '' counting as none.
 
-Freshness: titles are written by content_titles_mv on every insert into raw_events (under the event's project, 0
-when it has none) and by the catalogue import (xolap.analytics.titles). Both report their writes to
-xolap.clickhouse.data_version; a listener here moves a generation per project for writes that name their projects
-(and project 0's, where rows without a project leave their titles) and per database for writes of unknown scopes
-(catalogue imports, SQL files, backfill chunks, LRS voiding, migrations). Titles are reused while both generations are
-unchanged since they were read, and at most `max_age(settings)` seconds: other processes writing to a ClickHouse
-server are not heard, so 5 s there (as the result cache). A read that raced a write is kept under the generations
-seen before it, so the next lookup reads again. Misses are remembered too (an item without a title), so a chart whose
-items are all known costs no query.
+Freshness: every write that may add or rename a title moves a generation of the projects it may rename
+(xolap.analytics.title_generations). Titles are reused while the generations of their project are unchanged since
+they were read, and at most `max_age(settings)` seconds: other processes writing to a ClickHouse server are not heard,
+so 5 s there (as the result cache). A read that raced a write is kept under the generations seen before it, so the
+next lookup reads again. Misses are remembered too (an item without a title), so a chart whose items are all known
+costs no query. Each project's titles looked up are noted (title_generations.note) under the generations they were
+read or known under, so a cached answer that shows them is not served after a rename (xolap.analytics.result_cache).
 """
 
 from __future__ import annotations
@@ -27,9 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from xolap.analytics import title_generations
 from xolap.analytics.executor import run
 from xolap.analytics.result_cache import SERVER_MODE_MAX_AGE
-from xolap.clickhouse import data_version
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.config import Settings
 
@@ -65,24 +63,6 @@ class _Known:
 _lock = threading.Lock()
 _known: OrderedDict[tuple[str, str, int], _Known] = OrderedDict()
 _items_held = 0
-_database_generation: dict[str, int] = {}
-_project_generation: dict[tuple[str, int], int] = {}
-_counter = 0
-
-
-def _heard(database: str, sections: list[int] | None, projects: list[int] | None) -> None:
-    """data_version listener: a write to `database`, of these projects (None with sections None: scopes unknown)."""
-    global _counter
-    with _lock:
-        _counter += 1
-        if sections is None and projects is None:
-            _database_generation[database] = _counter
-            return
-        for project_id in (*(projects or ()), 0):
-            _project_generation[(database, int(project_id))] = _counter
-
-
-data_version.add_listener(_heard)
 
 
 def max_age(settings: Settings) -> float:
@@ -90,10 +70,6 @@ def max_age(settings: Settings) -> float:
     ClickHouse server (writes by other processes are not heard), never longer than the result cache keeps answers."""
     bound = MAX_AGE_S if settings.is_embedded_clickhouse else SERVER_MODE_MAX_AGE
     return min(bound, float(settings.result_cache_max_age))
-
-
-def _generations(database: str, project_id: int) -> tuple[int, int]:
-    return _database_generation.get(database, 0), _project_generation.get((database, project_id), 0)
 
 
 def titles_sql(database: str) -> str:
@@ -122,15 +98,18 @@ def lookup(
             known = _known.get((database, kind, project_id))
             fresh = (
                 known is not None
-                and known.generations == _generations(database, project_id)
+                and known.generations == title_generations.current(database, project_id)
                 and known.read_at >= oldest
             )
             if known is not None and fresh and content_id in known.titles:
                 found[(project_id, content_id)] = known.titles[content_id]
                 _known.move_to_end((database, kind, project_id))
+                title_generations.note(database, project_id, known.generations)
             else:
                 missing.append((project_id, content_id))
-        seen = {project_id: _generations(database, project_id) for project_id, _ in missing}
+        seen = {project_id: title_generations.current(database, project_id) for project_id, _ in missing}
+    for project_id, generations in seen.items():
+        title_generations.note(database, project_id, generations)
     if missing:
         read_at = time.monotonic()
         result = run(
