@@ -11,6 +11,7 @@ import pytest
 
 from xolap.analytics import rollup_maintenance, rollups
 from xolap.analytics.categories import run_category
+from xolap.analytics.categories.registry import _context, get_category, with_rollup_builds
 from xolap.clickhouse import data_version
 
 # Events of sections 1 (project 10) and 2 (projects 10 and 20) over Jan..Mar 2026 (3 monthly partitions): integer,
@@ -195,17 +196,23 @@ def test_a_statement_failing_in_the_middle_records_no_build_and_leaves_no_stagin
     assert rows_of(client, db, "section", 1, rollups.current_builds(client, db, "section", 1)) == complete
 
 
-def test_a_scope_too_large_to_stage_is_built_from_per_table_reads(events, monkeypatch):
+def test_a_scope_over_the_configured_memory_is_built_from_per_table_reads(events):
+    """The staging keeps to the configured query_max_memory_usage (a reader's builds get it from the settings); a
+    stage over it is dropped by ClickHouse and the build reads the events per table, with the same rows."""
     client, settings = events
     db = settings.clickhouse_database
     staged = rows_of(client, db, "section", 2, rollups.current_builds(client, db, "section", 2))
     empty_rollups(client, db)
-    monkeypatch.setattr(rollups, "STAGE_MAX_MEMORY", 1)  # the staging's memory limit is exceeded at once
+    tight = settings.model_copy(update={"query_max_memory_usage": 1})  # exceeded at once
+    assert rollups.stage_memory_limit(tight) == 1
+    assert rollups.stage_memory_limit(settings) == min(rollups.STAGE_MAX_MEMORY, settings.query_max_memory_usage)
+    ctx = _context(tight, "section", 2, None, None)
     since = client.query("SELECT now64(6)").result_rows[0][0]
-    builds = rollups.current_builds(client, db, "section", 2)
+    params = with_rollup_builds(client, tight, ctx, get_category("weekday_hour", "section").build_sql(ctx), 2)
+    builds = params[rollups.BUILDS_PARAMETER]
     assert rows_of(client, db, "section", 2, builds) == staged
     reads = raw_event_reads(client, db, since)
-    assert all(read.startswith("INSERT") for read in reads) and len(reads) == 6, reads
+    assert all(read.startswith("INSERT") for read in reads) and len(reads) == 6, reads  # 1 staged read otherwise
     assert staging_tables(client, db) == []
     answer = run_category(client, settings, "weekday_hour", scope="section", scope_id=2).rows
     assert sum(row["events"] for row in answer) > 0

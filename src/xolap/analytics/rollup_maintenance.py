@@ -197,7 +197,15 @@ class RollupMaintenance:
             if not is_scope(kind):
                 continue
             try:
-                rollups.current_builds(client, self.database, kind, scope_id, max_age=max_age, reading=False)
+                rollups.current_builds(
+                    client,
+                    self.database,
+                    kind,
+                    scope_id,
+                    max_age=max_age,
+                    reading=False,
+                    stage_memory=rollups.stage_memory_limit(self.settings),
+                )
                 self.rebuilds += 1
             except Exception as exc:  # noqa: BLE001 - the reader will check (and build) itself
                 log.warning("background rollup rebuild failed: %s", _one_line(exc))

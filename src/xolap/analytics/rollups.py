@@ -224,9 +224,15 @@ STAGED_COLUMNS = (
     "hints_requested",
 )
 # The most memory the staging of one build may take (its rows stay in memory until the build ends: ~120 bytes an
-# event, 51 MB for the largest 5M section's 416k events); a larger build reads the events once per rollup table instead.
+# event, 51 MB for the largest 5M section's 416k events), and never more than the configured query_max_memory_usage
+# (stage_memory_limit); a larger build reads the events once per rollup table instead.
 STAGE_MAX_MEMORY = 1 << 30
 STAGE_PREFIX = "rollup_stage_"
+
+
+def stage_memory_limit(settings: Any) -> int:
+    """The staging memory limit of builds run for these settings: STAGE_MAX_MEMORY, at most query_max_memory_usage."""
+    return max(1, min(STAGE_MAX_MEMORY, int(settings.query_max_memory_usage)))
 
 
 def events_select_sql(database: str, scope: Scope) -> str:
@@ -239,13 +245,13 @@ FROM {deduplicated_events(database)}
 WHERE {column} = {{scope_id:UInt64}} AND _partition_id IN {{partitions:Array(String)}}"""
 
 
-def stage_sql(database: str, scope: Scope, stage: str) -> str:
-    """CREATE TABLE `stage` (Memory) holding events_select_sql's rows, within STAGE_MAX_MEMORY."""
+def stage_sql(database: str, scope: Scope, stage: str, memory_limit: int = STAGE_MAX_MEMORY) -> str:
+    """CREATE TABLE `stage` (Memory) holding events_select_sql's rows, within memory_limit bytes."""
     if not stage.startswith(STAGE_PREFIX) or not stage.isidentifier():
         raise ValueError(f"bad staging table name {stage!r}")
     return f"""CREATE TABLE `{database}`.{stage} ENGINE = Memory AS
 {events_select_sql(database, scope)}
-{build_settings(max_memory_usage=STAGE_MAX_MEMORY)}"""
+{build_settings(max_memory_usage=int(memory_limit))}"""
 
 
 def build_sql(database: str, table: str, source: str) -> str:
@@ -444,11 +450,13 @@ def current_builds(
     *,
     max_age: float = 0.0,
     reading: bool = True,
+    stage_memory: int | None = None,
 ) -> list[int]:
     """The build ids of the scope's current slices, building the stale ones first (see the module docstring).
     With max_age > 0, the builds found by a check at most max_age seconds ago are reused without a query while the
     scope's data version is unchanged (the check memo above). reading=False (a background rebuild) leaves the time
-    the scope was last read (recently_read) as it was."""
+    the scope was last read (recently_read) as it was. stage_memory: a build's staging memory limit
+    (stage_memory_limit(settings); STAGE_MAX_MEMORY when None)."""
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
     key = (database, scope, int(scope_id))
@@ -458,12 +466,14 @@ def current_builds(
         if remembered is not None:
             return remembered
     checked_at = time.monotonic()
-    builds = _checked_builds(client, database, scope, scope_id)
+    builds = _checked_builds(client, database, scope, scope_id, stage_memory)
     _remember(key, version, builds, checked_at, reading)
     return builds
 
 
-def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope_id: int) -> list[int]:
+def _checked_builds(
+    client: ClickHouseClient, database: str, scope: Scope, scope_id: int, stage_memory: int | None = None
+) -> list[int]:
     """The check itself: the scope's build per partition from system.parts, stale slices built first."""
     params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
     schema = data_version.schema_version(database)  # read first: a migration during the build leaves it untrusted
@@ -484,7 +494,7 @@ def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope
                 "partitions": [partition for partition, _ in stale],
                 "builds": [build for _, build in stale],
             }
-            _build(client, database, scope, built_params)
+            _build(client, database, scope, built_params, stage_memory)
             client.command(
                 f"INSERT INTO `{database}`.rollup_slices (scope_kind, scope_id, partition, build) "
                 "SELECT {kind:String}, {scope_id:UInt64}, p, b "
@@ -498,14 +508,17 @@ def _checked_builds(client: ClickHouseClient, database: str, scope: Scope, scope
     return [build for _, build in rows]
 
 
-def _build(client: ClickHouseClient, database: str, scope: Scope, params: dict[str, Any]) -> None:
+def _build(
+    client: ClickHouseClient, database: str, scope: Scope, params: dict[str, Any], stage_memory: int | None
+) -> None:
     """Every rollup row of the stale slices ({partitions}, {builds}): the scope's events read once into a staging
-    table (per table from raw_events when they exceed STAGE_MAX_MEMORY), each rollup table built from it, the staging
-    table dropped whatever happens (a failed build records nothing: rollup_slices is written after this returns)."""
+    table (per table from raw_events when they exceed the staging memory limit), each rollup table built from it, the
+    staging table dropped whatever happens (a failed build records nothing: rollup_slices is written after this)."""
     stage = f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"
     try:
         try:
-            client.command(stage_sql(database, scope, stage), parameters=params)
+            limit = STAGE_MAX_MEMORY if stage_memory is None else stage_memory
+            client.command(stage_sql(database, scope, stage, limit), parameters=params)
             source = f"`{database}`.{stage}"
         except Exception as exc:  # clickhouse-connect raises several types; only the memory limit is ours to handle
             if _error_code(exc) != _MEMORY_LIMIT_EXCEEDED:

@@ -92,7 +92,12 @@ def with_rollup_builds(
     if f"{{{rollups.BUILDS_PARAMETER}:" in sql:
         try:
             params[rollups.BUILDS_PARAMETER] = rollups.current_builds(
-                client, ctx.database, ctx.scope, scope_id, max_age=rollups.memo_max_age(settings)
+                client,
+                ctx.database,
+                ctx.scope,
+                scope_id,
+                max_age=rollups.memo_max_age(settings),
+                stage_memory=rollups.stage_memory_limit(settings),
             )
         except Exception as exc:  # clickhouse-connect and chDB raise several exception types
             raise classify_error(exc, Limits.from_settings(settings), query_tag=new_tag()) from exc
