@@ -7,7 +7,8 @@ active parts (system.parts, no data read). Parts never change in place: an inser
 (LRS voiding) or a mutation gives new part names, a dropped partition leaves the list, so the token changes with
 any change of the partition's rows. A slice is built from the deduplicated read (raw_events FINAL, the same read the
 raw categories use) with INSERT … SELECT, never from insert blocks, so a statement inserted twice by two inserts
-counts once, exactly as FINAL counts it.
+counts once, exactly as FINAL counts it. A build reads the stale partitions' events once, into a staging table, and
+builds every rollup table from it (the whole-slice tables from the daily rows just written: FROM_DAILY).
 
 `current_builds` reads the tokens (one system.parts query; builds this process has seen complete need nothing
 more), asks rollup_slices about the others, builds the stale slices (rollup rows first,
