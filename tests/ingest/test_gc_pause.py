@@ -6,6 +6,7 @@ everything a batch discards is freed by reference counting, proven here on lines
 from __future__ import annotations
 
 import gc
+import gzip
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from xolap.ingest.gc_pause import collection_paused
-from xolap.ingest.limits import OversizeLine
-from xolap.ingest.pipeline import NotJsonlError, map_lines, read_lines
+from xolap.ingest.limits import IngestLimits, OversizeLine
+from xolap.ingest.pipeline import EventWriter, NotJsonlError, ingest_lines, map_lines, read_lines
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPORA = [
@@ -85,6 +86,48 @@ def test_mapping_makes_no_reference_cycles(collector_on):
         assert gc.collect() == 0  # nothing the mapping discarded needed the cyclic collector
     finally:
         gc.enable()
+
+
+def test_reading_makes_no_reference_cycles_either(collector_on, tmp_path):
+    """ingest_lines reads a batch's lines inside its pause: gzip, chunk boundaries, oversize and broken streams."""
+    body = b"\n".join(line for path in CORPORA for line in path.read_bytes().splitlines())
+    body += b"\n" + b'{"pad": "' + b"x" * 5000 + b'"}\r\n\n  \n' + ODD_LINES[0]
+    limits = IngestLimits(max_line_bytes=4000)
+    sources = [body, gzip.compress(body), gzip.compress(body)[:-30]]
+    for source in sources:  # caches and imports filled first
+        try:
+            list(read_lines(source, "f", limits))
+        except NotJsonlError:
+            pass
+    gc.collect()
+    gc.disable()
+    try:
+        for source in sources:
+            try:
+                batch = map_lines(read_lines(source, "f", limits), source_file="f", source_etag=None)
+                assert batch.table.num_rows and batch.errors
+                del batch
+            except NotJsonlError:
+                assert source is sources[-1]
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_ingest_lines_reads_each_batch_inside_its_pause(collector_on, ch_db):
+    client, settings = ch_db
+    enabled_while_read: list[bool] = []
+
+    def lines() -> Iterator[tuple[int, bytes]]:
+        for number, line in _all_lines():
+            enabled_while_read.append(gc.isenabled())
+            yield number, line
+
+    writer = EventWriter(client, settings, "test", batch_rows=10)
+    report = ingest_lines(writer, lines(), source_file="f")
+    assert report.rows and len(enabled_while_read) == len(_all_lines())
+    assert not any(enabled_while_read)
+    assert gc.isenabled()
 
 
 def _failing_lines() -> Iterator[tuple[int, bytes]]:

@@ -434,14 +434,14 @@ def ingest_lines(
 
     try:
         while True:
-            chunk = list(islice(iterator, writer.batch_rows))
-            if not chunk:
+            # lines read as they are mapped (no list of a batch's lines; the reading is inside map_lines' GC pause)
+            batch = map_lines(islice(iterator, writer.batch_rows), source_file=source_file, source_etag=source_etag)
+            if not batch.lines:
                 break
-            batch = map_lines(chunk, source_file=source_file, source_etag=source_etag)
             if writing is not None:
                 done, writing = writing, None
                 written(done.result())
-            if not overlap or len(chunk) < writer.batch_rows:  # the last batch (or no helper): written here
+            if not overlap or batch.lines < writer.batch_rows:  # the last batch (or no helper): written here
                 written(write_batch(writer, batch))
                 continue
             if pool is None:
