@@ -6,7 +6,8 @@ saved-visualization routes all call run_custom_sql; none of them guards, walls o
 A section's or project's answer is kept in the per-process result cache while the scope's data is unchanged, when its
 key is exact (keepable_question): a dashboard's query and its export, or a rerun, then cost no ClickHouse query.
 Every layer still holds for what runs: a kept answer was computed behind the guard, the wall, readonly and the
-limits of exactly this scope, and is only handed to a caller the route authorized for it.
+limits of exactly this scope, and is only handed to a caller the route authorized for it. A call waiting for an
+identical one under way is followed, cancelled and timed by its own tag (xolap.analytics.query_waits).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from xolap.analytics import executor, result_cache
+from xolap.analytics import executor, query_waits, result_cache
 from xolap.analytics.date_window import dated
 from xolap.analytics.guard import GuardedQuery, GuardScope, guard, is_guard_scope
 from xolap.analytics.repeatable_sql import is_repeatable
@@ -94,25 +95,51 @@ def run_custom_sql(
     scope's engine-enforced table filters (scope_wall). Raises EmptyQuery, GuardError, QueryError or ValueError.
     An answer already computed for exactly this question about this scope at its current data version is served
     from the result cache (with this call's tag) instead of running again."""
-    database = settings.clickhouse_database
+    limits = limits or executor.Limits.from_settings(settings)
+    query_tag = tag or executor.new_tag()
+    with query_waits.query_call(query_tag, limits) as call:
+        return _run_call(client, settings, sql, call, scope=scope, scope_id=scope_id, start=start, end=end)
+
+
+def _run_call(
+    client: ClickHouseClient,
+    settings: Settings,
+    sql: str,
+    call: query_waits.QueryCall,
+    *,
+    scope: str,
+    scope_id: int | None,
+    start: date | None,
+    end: date | None,
+) -> executor.QueryResult:
+    database, limits, query_tag = settings.clickhouse_database, call.limits, call.tag
     guarded = guarded_sql(sql, scope, database)
     parameters = guarded.parameters(scope_id)
     scope_only = scope_wall(scope, scope_id, database)
     # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
     wall = dated(scope_only, start, end) if scope_only is not None else None
-    limits = limits or executor.Limits.from_settings(settings)
-    query_tag = tag or executor.new_tag()
 
     def run() -> executor.QueryResult:
-        return executor.run(
-            client, settings, guarded.sql, parameters=parameters, tag=query_tag, limits=limits, readonly=True, wall=wall
+        return call.run(
+            lambda own_limits: executor.run(
+                client,
+                settings,
+                guarded.sql,
+                parameters=parameters,
+                tag=query_tag,
+                limits=own_limits,
+                readonly=True,
+                wall=wall,
+            )
         )
 
     question = keepable_question(sql, guarded, limits, start, end)
     if question is None or scope_only is None:  # admin reads every scope: no scope's version covers it
         return run()
     _remember_question((sql, scope, database, start, end, limits), question)
-    result, hit = result_cache.cached_result(settings, scope_only.scope, scope_only.scope_id, question, run)
+    result, hit = result_cache.cached_result(
+        settings, scope_only.scope, scope_only.scope_id, question, run, by=query_tag, wait=call.wait
+    )
     return dataclasses.replace(result, tag=query_tag, cached=True) if hit else result
 
 
