@@ -228,3 +228,20 @@ def test_staging_tables_left_by_a_killed_builder_are_dropped_later(ch_db):
     assert rollup_maintenance.drop_stale_stages(client, db, max_age_s=3600) == [old]
     assert staging_tables(client, db) == [new]
     client.command(f"DROP TABLE `{db}`.{new}")
+
+
+def test_on_a_cluster_a_build_reads_per_table_and_creates_no_staging(events):
+    """A Memory staging table lives on the node that created it, and on a cluster the build's next statements may
+    reach another node: there every table is built from raw_events, with the same rows, and no table is created."""
+    client, settings = events
+    db = settings.clickhouse_database
+    staged = rows_of(client, db, "section", 2, rollups.current_builds(client, db, "section", 2))
+    empty_rollups(client, db)
+    clustered = settings.model_copy(update={"clickhouse_cluster": "analytics"})
+    assert rollups.stage_memory_limit(clustered) == 0
+    since = client.query("SELECT now64(6)").result_rows[0][0]
+    builds = rollups.current_builds(client, db, "section", 2, stage_memory=rollups.stage_memory_limit(clustered))
+    assert rows_of(client, db, "section", 2, builds) == staged
+    reads = raw_event_reads(client, db, since)
+    assert all(read.startswith("INSERT") for read in reads) and len(reads) == 6, reads  # no staging CREATE
+    assert staging_tables(client, db) == []

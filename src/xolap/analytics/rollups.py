@@ -232,7 +232,11 @@ STAGE_PREFIX = "rollup_stage_"
 
 
 def stage_memory_limit(settings: Any) -> int:
-    """The staging memory limit of builds run for these settings: STAGE_MAX_MEMORY, at most query_max_memory_usage."""
+    """The staging memory limit of builds run for these settings: STAGE_MAX_MEMORY, at most query_max_memory_usage;
+    0 (no staging: every table read from raw_events) on a cluster, where a Memory table lives on the one node that
+    created it and the build's next statements may reach another node."""
+    if getattr(settings, "clickhouse_cluster", None):
+        return 0
     return max(1, min(STAGE_MAX_MEMORY, int(settings.query_max_memory_usage)))
 
 
@@ -457,7 +461,7 @@ def current_builds(
     With max_age > 0, the builds found by a check at most max_age seconds ago are reused without a query while the
     scope's data version is unchanged (the check memo above). reading=False (a background rebuild) leaves the time
     the scope was last read (recently_read) as it was. stage_memory: a build's staging memory limit
-    (stage_memory_limit(settings); STAGE_MAX_MEMORY when None)."""
+    (stage_memory_limit(settings); STAGE_MAX_MEMORY when None, 0: no staging)."""
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
     key = (database, scope, int(scope_id))
@@ -515,6 +519,10 @@ def _build(
     """Every rollup row of the stale slices ({partitions}, {builds}): the scope's events read once into a staging
     table (per table from raw_events when they exceed the staging memory limit), each rollup table built from it, the
     staging table dropped whatever happens (a failed build records nothing: rollup_slices is written after this)."""
+    if stage_memory == 0:  # no staging (stage_memory_limit: a cluster)
+        for statement in build_statements(database, f"({events_select_sql(database, scope)})"):
+            client.command(statement, parameters=params)
+        return
     stage = f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"
     try:
         try:
