@@ -8,6 +8,7 @@
 
 Runs in its own process with its own chDB under a temp dir. Usage: python bench/ingest.py [--rows N] [--keep]
 [--flagged N] (N statements with a warning or an attribution: the SQL path's detail pass runs for them)
+[--stages] (the SQL path's CPU per statement, in µs a line, from system.query_log)
 [--warm N] (default 2000: each path first ingests N lines untimed, so that none pays the process's one-time
 costs in its timing: imports, e.g. pyarrow's pandas shim on the first Arrow conversion, ~0.3 s, or chDB's first insert)
 
@@ -277,6 +278,26 @@ def memory(rows: int, huge_mib: int) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def print_sql_stages(client, since, lines: int) -> None:
+    """Each statement of the SQL path's timed run (tagged ingest:bench, finished after `since`): CPU of its threads
+    and the wall time of its planning (analysis, plan optimization, pipeline build: ClickHouse times these by the
+    clock, so a busy machine inflates them), in µs per line of the corpus."""
+    client.command("SYSTEM FLUSH LOGS")
+    rows = client.query(
+        "SELECT substring(replaceRegexpAll(query, '^/[*][^*]*[*]/ |`[^`]*`[.]|`_ingest_stage_[0-9a-f]+`|\\n', ''), 1, 60), "
+        "(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']) / {lines:UInt64}, "
+        "(ProfileEvents['QueryAnalysisMicroseconds'] + ProfileEvents['QueryPlanOptimizeMicroseconds'] "
+        "+ ProfileEvents['QueryPipelineBuildMicroseconds']) / {lines:UInt64}, query_duration_ms FROM system.query_log "
+        "WHERE type = 'QueryFinish' AND event_time_microseconds >= {since:DateTime64(6)} "
+        "AND startsWith(query, '/* xolap:ingest:bench */') ORDER BY event_time_microseconds",
+        parameters={"since": since, "lines": lines},
+    ).result_rows
+    print(f"{'SQL path statement':<62}{'CPU us/line':>12}{'plan wall':>10}{'ms':>8}", file=sys.stderr)
+    for statement, cpu, planning, ms in rows:
+        print(f"{statement:<62}{cpu:>12.2f}{planning:>10.2f}{ms:>8}", file=sys.stderr)
+    print(f"{'all statements':<62}{sum(r[1] for r in rows):>12.2f}{sum(r[2] for r in rows):>10.2f}", file=sys.stderr)
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--memory-child":
         os.environ["XOLAP_CONFIG_FILE"] = "/nonexistent/xolap.toml"
@@ -299,6 +320,9 @@ def main() -> None:
         type=int,
         default=2000,
         help="an untimed run of each path on this many lines first (imports, the engine's first insert); 0: none",
+    )
+    parser.add_argument(
+        "--stages", action="store_true", help="the SQL path's CPU per statement and line (query_log), after its run"
     )
     parser.add_argument("--memory", action="store_true", help="peak RSS with and without one huge line")
     parser.add_argument("--huge-mib", type=int, default=256)
@@ -340,6 +364,7 @@ def main() -> None:
         if args.warm:
             action(warm_corpus)
         client.command("TRUNCATE TABLE bench.raw_events")
+        since = client.query("SELECT now64(6)").result_rows[0][0]
         started, cpu_started = time.perf_counter(), cpu_seconds()
         action(corpus)
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
@@ -351,6 +376,8 @@ def main() -> None:
             "cpu_seconds": round(cpu, 2),
         }
         print(f"{name}: {rows:,} rows in {seconds:.2f} s ({cpu:.2f} s CPU)", file=sys.stderr)
+        if args.stages and name == "sql":
+            print_sql_stages(client, since, args.rows)
 
     def python_path(path: Path, overlap: bool = True) -> None:
         with path.open("rb") as stream:
