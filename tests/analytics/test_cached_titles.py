@@ -161,3 +161,16 @@ def test_writes_that_cannot_rename_the_titles_leave_the_answers_warm(named):
     result_cache.cached_json(settings, "section", 1, question, weekday_hour)
     ingest(client, settings, naming("page", "New", section=2, project=10, day=9))
     assert result_cache.cached_json(settings, "section", 1, question, weekday_hour)[1]
+
+
+def test_titles_rewritten_by_hand_show_after_forget(named):
+    """content_titles written by hand (no write path reports it) shows once title_lookup.forget() is called."""
+    client, settings = named
+    assert warm(client, settings, "page", 1) == {"Old"}
+    client.command(
+        f"INSERT INTO `{settings.clickhouse_database}`.content_titles (project_id, kind, content_id, title, updated_at) "
+        "VALUES (10, 'page', '4403', 'By hand', now64(3))"
+    )
+    assert load(client, settings, "page", 1) == ({"Old"}, True)
+    title_lookup.forget()
+    assert load(client, settings, "page", 1) == ({"By hand"}, False)

@@ -185,8 +185,10 @@ def with_titles(
 
 
 def forget() -> None:
-    """Forget every title read (tests; after content_titles was rewritten by hand)."""
+    """Forget every title read, and every cached answer that shows titles (tests; after content_titles was rewritten
+    by hand)."""
     global _items_held
     with _lock:
         _known.clear()
         _items_held = 0
+    title_generations.moved_everywhere()
