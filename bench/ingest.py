@@ -421,6 +421,7 @@ def main() -> None:
             }
         )
     )
+    client.close()  # chDB writes its system logs when its engine stops: before the folder goes, not at exit
     if not args.keep:
         import shutil
 
