@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -67,6 +68,7 @@ def serve(
 
             config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning", lifespan="on")
             server = _AnnouncingServer(config, lambda: on_ready(url, runtime)) if on_ready else uvicorn.Server(config)
+            freeze_startup_objects()
             with _sigterm_exits():
                 server.run()
         finally:
@@ -76,6 +78,16 @@ def serve(
             for thread in background:
                 thread.join(timeout=30)
             stop_embedded()
+
+
+def freeze_startup_objects() -> int:
+    """Collect the start-up garbage, then move every object alive (modules, the app, its caches: ~180k objects) out of
+    the cyclic collector's sight for the life of the server; returns how many are frozen. Each full collection
+    otherwise walked them all, 50-90 ms measured on this 2-core machine, inside whichever request triggered it (a
+    chart answer of 12 ms took 63-81 ms). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 @contextlib.contextmanager
