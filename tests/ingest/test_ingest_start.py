@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from xolap.ingest import files
 from xolap.ingest.cli import ingest_app
+from xolap.ingest.files import ingest_local_file_sql
 from xolap.ingest.paths import ingest_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
@@ -61,3 +62,17 @@ def test_serve_start_up_drops_stale_stage_tables(runtime):
     for hook in STARTUP_HOOKS:
         hook(runtime)
     assert not any(name.startswith("_ingest_stage_") for name in _tables(client, db))
+
+
+def test_a_failed_sql_ingest_leaves_no_stage_name_reserved(ch_db):
+    """An SQL ingest that fails once it has named its staging table (here: its database is gone) no longer keeps that
+    name from drop_stale_stages: it did, for the life of the process, so a table left by the failure stayed too."""
+    client, settings = ch_db
+    gone = settings.model_copy(update={"clickhouse_database": f"{settings.clickhouse_database}_gone"})
+    try:
+        ingest_local_file_sql(client, gone, FIXTURES / "torus_statements.jsonl", ingest_path="test")
+    except Exception:
+        pass
+    else:
+        raise AssertionError("an ingest into a missing database succeeded")
+    assert not [name for database, name in files._ACTIVE_STAGES if database == gone.clickhouse_database]

@@ -288,57 +288,56 @@ def ingest_local_file_sql(
     source = file_source(path, gzipped)
     query_tag = f"ingest:{ingest_path}"
     database = settings.clickhouse_database
-    stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex}"
-    stage = f"`{database}`.`{stage_name}`"
-    _ACTIVE_STAGES.add((database, stage_name))
     provenance = {"source_file": quote(name), "source_etag": quote(source_etag) if source_etag else "NULL"}
     blank: list[int] = []
     errors: list[LineError] = []
     warned: list[LineError] = []  # warnings of stored rows (malformed optional values stored NULL)
     total = 0  # lines read, blank ones included (no count() scan first: a chunk short of STAGE_CHUNK_ROWS is the last)
     first = 0
-    while True:
-        where = f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
-        try:
+    with staging_table(client, database, query_tag) as stage:  # kept from drop_stale_stages until the end, even failed
+        while True:
+            where = f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
             try:
+                try:
+                    client.command(
+                        tag(
+                            f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where, details=False)}",
+                            query_tag,
+                        )
+                    )
+                except Exception as exc:  # the engine's message says what is wrong with the stream
+                    raise NotJsonlError(
+                        f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}"
+                    ) from None
+                flagged = client.query(
+                    tag(
+                        f"SELECT row_number, is_blank, reason, raw_line FROM {stage} "
+                        f"WHERE is_blank OR reason != '' ORDER BY row_number",
+                        query_tag,
+                    )
+                ).result_rows
+                staged = int(client.query(tag(f"SELECT count() FROM {stage}", query_tag)).result_rows[0][0])
+                total += staged
+                blank.extend(int(row) for row, is_blank, _reason, _raw in flagged if is_blank)
+                for row, is_blank, reason, raw in flagged:
+                    if not is_blank:
+                        errors.append(LineError(name, _line_number(blank, row), reason, raw[:MAX_RAW_LINE_CHARS]))
+                values = dict(provenance, source_line=source_line_expression(blank, row_number_column="row_number"))
+                columns = ", ".join(values.get(c, c) for c in MAPPED_COLUMN_NAMES)
                 client.command(
                     tag(
-                        f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where, details=False)}",
+                        f"INSERT INTO `{database}`.raw_events ({', '.join(MAPPED_COLUMN_NAMES)}) SELECT {columns} FROM {stage} "
+                        f"WHERE NOT is_blank AND reason = '' {MOVE_SETTINGS}",
                         query_tag,
                     )
                 )
-            except Exception as exc:  # the engine's message says what is wrong with the stream
-                raise NotJsonlError(f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}") from None
-            flagged = client.query(
-                tag(
-                    f"SELECT row_number, is_blank, reason, raw_line FROM {stage} "
-                    f"WHERE is_blank OR reason != '' ORDER BY row_number",
-                    query_tag,
-                )
-            ).result_rows
-            staged = int(client.query(tag(f"SELECT count() FROM {stage}", query_tag)).result_rows[0][0])
-            total += staged
-            blank.extend(int(row) for row, is_blank, _reason, _raw in flagged if is_blank)
-            for row, is_blank, reason, raw in flagged:
-                if not is_blank:
-                    errors.append(LineError(name, _line_number(blank, row), reason, raw[:MAX_RAW_LINE_CHARS]))
-            values = dict(provenance, source_line=source_line_expression(blank, row_number_column="row_number"))
-            columns = ", ".join(values.get(c, c) for c in MAPPED_COLUMN_NAMES)
-            client.command(
-                tag(
-                    f"INSERT INTO `{database}`.raw_events ({', '.join(MAPPED_COLUMN_NAMES)}) SELECT {columns} FROM {stage} "
-                    f"WHERE NOT is_blank AND reason = '' {MOVE_SETTINGS}",
-                    query_tag,
-                )
-            )
-            warned.extend(_stage_details(client, stage, database, name, blank, values, query_tag))
-        finally:
-            client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
-            data_version.rows_written(database)  # the chunk's scopes are not read back: every scope's version moves
-        if staged < STAGE_CHUNK_ROWS:
-            break
-        first += STAGE_CHUNK_ROWS
-    _ACTIVE_STAGES.discard((database, stage_name))
+                warned.extend(_stage_details(client, stage, database, name, blank, values, query_tag))
+            finally:
+                client.command(tag(f"DROP TABLE IF EXISTS {stage}", query_tag))
+                data_version.rows_written(database)  # the chunk's scopes are not read back: every scope's version moves
+            if staged < STAGE_CHUNK_ROWS:
+                break
+            first += STAGE_CHUNK_ROWS
     if errors or warned:
         EventWriter(client, settings, ingest_path).record_errors(errors + warned)
     rows = total - len(blank) - len(errors)
