@@ -217,7 +217,15 @@ def _sql_item(query: Any) -> tuple[str, str]:
     empty), and the extension-level warning, both as aliases of `query` (a xolap.xapi.sql._Query)."""
     ext = query.raw(PATH)
     is_array = f"startsWith({ext}, '[')"
-    all_items = query.alias("_x_att_all", f"if({is_array}, JSONExtractArrayRaw({ext}), CAST([], 'Array(String)'))")
+    exact, line, at = query.by_position(PATH)  # a line whose numbers may spell differently when written again
+    by_position = (
+        f"arrayMap(n -> JSONExtractRaw({line}, {', '.join(at)}, toInt64(n)), "
+        f"range(1, toUInt64(JSONLength(if({exact}, {ext}, ''))) + 1))"
+    )
+    all_items = query.alias(
+        "_x_att_all",
+        f"if({is_array}, if({exact}, {by_position}, JSONExtractArrayRaw({ext})), CAST([], 'Array(String)'))",
+    )
     items = query.alias(
         "_x_att_items", f"if(length({all_items}) > {MAX_PER_STATEMENT}, CAST([], 'Array(String)'), {all_items})"
     )
@@ -230,10 +238,17 @@ def _sql_item(query: Any) -> tuple[str, str]:
     return items, line_warnings
 
 
-def _per_item(body: str, extra: str = "") -> str:
+def _per_item(query: Any, body: str, extra: str = "") -> str:
     """`body` over (a: the attribution's raw text, i: its 1-based index, [extra params], ma: its key → raw value Map).
-    Line-level aliases must reach a lambda as arguments (an alias first defined inside a lambda stays there)."""
-    return f"(a, i{extra}) -> {bind('ma', [object_map('a')], body)}"
+    Line-level aliases must reach a lambda as arguments (an alias first defined inside a lambda stays there); the
+    ones read here are defined by _sql_item first. The Map is read from the line by position where a number may
+    spell differently when written again (xolap.xapi.sql._level_by_index)."""
+    exact, line, at = query.by_position(PATH)
+    by_position = (
+        f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw({line}, {', '.join(at)}, toInt64(i))), 'Map(String, String)')"
+    )
+    item_map = f"if({exact}, {by_position}, {object_map('a')})"
+    return f"(a, i{extra}) -> {bind('ma', [item_map], body)}"
 
 
 def _identity_sql() -> str:
@@ -257,7 +272,7 @@ def _problems(query: Any) -> str:
         "concat('role ', qs[2], ' with attribution_type ', qs[3], ' is not a valid pair'), "
         "ifNull(id.1, '') = '', 'key: missing or empty', '')",
     )  # fmt: skip
-    return query.alias("_x_att_problems", f"arrayMap({_per_item(body)}, {items}, arrayEnumerate({items}))")
+    return query.alias("_x_att_problems", f"arrayMap({_per_item(query, body)}, {items}, arrayEnumerate({items}))")
 
 
 _TYPED = [*((c, "uint64") for c in SCOPE_COLUMNS), *VALUE_FIELDS]
@@ -286,7 +301,9 @@ def warnings_sql(query: Any) -> str:
     problems = _problems(query)
     where = f"concat({quote(LABEL + '[')}, toString(i - 1), ']')"
     per_item = _per_item(
-        f"if(pr != '', [concat({where}, ': ', pr)], arrayMap(x -> concat({where}, x), {_value_warnings_sql()}))", ", pr"
+        query,
+        f"if(pr != '', [concat({where}, ': ', pr)], arrayMap(x -> concat({where}, x), {_value_warnings_sql()}))",
+        ", pr",
     )
     return query.alias(
         "_x_att_warnings",
@@ -316,9 +333,10 @@ def rows_sql(query: Any) -> str:
             value = f"ifNull({value}, {quote(DEFAULT_ASSIGNMENT_SCOPE)})"
         values.append(value)
     item = _per_item(
+        query,
         bind(
             "id", [_identity_sql()], f"tuple(ifNull(id.1, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})"
-        )
+        ),
     )
     return query.alias(
         "_x_att_rows",

@@ -18,15 +18,26 @@ into a Map from its key/value pairs reversed, so the last one wins here too. Tex
 torus_json.dumps_sql (Python json.dumps defaults, as Torus writes them). A malformed value of an optional field
 is NULL and gives a warning (warnings()); only REJECTING_FIELDS give a rejection reason (reason()).
 
-Known differences, all on values no producer sends: -0.0 in a string field ('-0' vs '0'); a duplicated key
-inside an object written as JSON text (kept twice here, once in Python; why: docs/torus-compatibility.md).
+Number spellings: ClickHouse writes a number out again each time a value is taken from the JSON it parsed, and two
+spellings change on the second writing: -0.0 (-0, then 0) and a whole float beyond 64-bit integers (1e20: its
+digits, then a string of them). A level parsed from its parent's raw text has its values written twice, so on a line
+that may hold such a number (_may_respell: a cheap regex over the line) every level, response input, language map
+entry and attribution is read from the line itself by position instead (_level_by_index: each value written once,
+as the top level's are, which Python's reading matches). tests/xapi/test_sql_number_spellings.py.
+
+Known differences, all on values no producer sends: a duplicated key inside an object written as JSON text (kept
+twice here, once in Python; why: docs/torus-compatibility.md); a whole float beyond 2^53 below 1e21 (e.g.
+1.8446744073709552e19) taken as an integer: ClickHouse writes its shortest digits padded with zeros
+(18446744073709552000), Python the double's exact integer (18446744073709551616), in UInt64 columns, text
+spellings and warnings; the SQL engine cannot tell those digits from an integer written so (no JSON function
+returns a number's text as written), and the Python engine is the reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import attributions
@@ -124,16 +135,41 @@ class _Query:
             return name
         if not path:
             return self.alias(name, object_map(self.line_column))  # a trailing CR is JSON whitespace: no copy
-        return self.alias(name, _level(path, self._map(_anchor(path))))
+        by_index = _level_by_index(path, self._exact(), self.line_column, self._map)
+        return self.alias(name, f"if({self._exact()}, {by_index}, {_level(path, self._map(_anchor(path)))})")
+
+    def _exact(self) -> str:
+        """0/1: the line may hold a number ClickHouse spells differently when it writes it again (_may_respell)."""
+        return "_x_exact" if self.maps_as_columns else self.alias("_x_exact", _may_respell(self.line_column))
+
+    def by_position(self, path: tuple[str, ...]) -> tuple[str, str, list[str]]:
+        """(exact, line, positions): for a line where `exact` is 1, JSONExtract*(line, *positions) reads the value at
+        `path` with every number spelled once (see _level_by_index); `line` is '' on the other lines."""
+        exact = self._exact()
+        return exact, f"if({exact}, {self.line_column}, '')", _indices(path, exact, self.line_column, self._map)
+
+    def _entry(self, path: tuple[str, ...], entries: str, key: str) -> str:
+        """The raw text of the entry `key` (an expression) of the object at `path`, whose Map is `entries`: read from
+        the line by position where the line may hold a number spelled differently when written again."""
+        exact = self._exact()
+        indices = [*_indices(path, exact, self.line_column, self._map), f"-toInt64(indexOf(mapKeys({entries}), {key}))"]
+        return (
+            f"if({exact}, JSONExtractRaw(if({exact}, {self.line_column}, ''), {', '.join(indices)}), {entries}[{key}])"
+        )
 
     def map_columns(self) -> list[str]:
         """With maps_as_columns: `<Map of one object level> AS _x_m_…` for every level read, parents first, for an
         inner query that reads the line column. The outer expressions then refer to columns: ClickHouse's analyzer
         copies an alias's whole expression tree at every reference, and the nested Maps are most of each tree
         (planning 0.44 -> 0.30 s CPU for the screen, measured)."""
-        out = []
+        line = self.line_column
+        out = [f"{_may_respell(line)} AS _x_exact"] if self.map_paths else []
         for path in self.map_paths:  # the top level from the line as read: a trailing CR is JSON whitespace
-            level = object_map(self.line_column) if not path else _level(path, f"_x_m_{_path_id(_anchor(path))}")
+            if path:
+                by_index = _level_by_index(path, "_x_exact", line, lambda p: f"_x_m_{_path_id(p)}")
+                level = f"if(_x_exact, {by_index}, {_level(path, f'_x_m_{_path_id(_anchor(path))}')})"
+            else:
+                level = object_map(line)
             out.append(f"{level} AS _x_m_{_path_id(path)}")
         return out
 
@@ -153,7 +189,13 @@ class _Query:
         if scope is not None:
             condition += f" AND {self.event_type()} IN ({', '.join(quote(t) for t in scope)})"
         present = self.alias(f"_x_p_{key}", f"({condition})")
-        value, valid = convert(field.kind, raw, lambda n, e: self.alias(f"_x_{n}_{key}", e), self.json_text)
+        value, valid = convert(
+            field.kind,
+            raw,
+            lambda n, e: self.alias(f"_x_{n}_{key}", e),
+            self.json_text,
+            lambda entries, entry_key: self._entry(source.path, entries, entry_key),
+        )
         return (
             present,
             self.alias(f"_x_c_{key}", value),
@@ -316,7 +358,8 @@ def _level(path: tuple[str, ...], anchor_map: str) -> str:
     keys followed by ClickHouse (one parse, and the skipped level's values are not spelled as text and parsed again:
     0.82 -> 0.59 s CPU for context.extensions on 100k bench lines). The values are the same: ClickHouse's raw
     spelling is stable from the second one on (-0.0 -> -0 -> 0, 1e20 -> 100000000000000000000 -> a string of those
-    digits, then unchanged), and the anchor's values are spelled at least once. ClickHouse follows the FIRST of
+    digits, then unchanged), and the anchor's values are spelled at least once (a line where the second spelling
+    differs from the first reads its levels by _level_by_index instead). ClickHouse follows the FIRST of
     duplicate keys, the mapping the last: a key written more than once in the raw text (counted as `"key":`, which
     raw spelling writes once for each occurrence of the key, and perhaps inside other keys and strings) takes the
     level-by-level way instead (on an empty text for the other lines)."""
@@ -331,6 +374,45 @@ def _level(path: tuple[str, ...], anchor_map: str) -> str:
         by_level = f"{object_map(by_level)}[{quote(key)}]"
     followed = object_map(f"if({unique}, {text}, '')", keys)
     return f"if({unique}, {followed}, {object_map(by_level)})"
+
+
+# A number token ClickHouse spells differently each time it writes the value out again: -0.0 (written -0, then 0;
+# also a negative number rounding to zero) and a whole float beyond 64-bit integers (1e20: written as its digits,
+# then as a string of them; Python takes it as the integer). Such a token has a '-0.', an exponent, or 19+ digits
+# before a '.'. A line where this finds nothing (it may also find text in strings) holds none.
+_RESPELLED_NUMBER = quote("[:,\\[][ \\t\\n\\r]*(-0[.]|-?[0-9]+([.][0-9]+)?[eE]|-?[0-9]{19,}[.])")
+
+
+def _may_respell(line: str) -> str:
+    """0/1: the line may hold a number whose spelling changes when ClickHouse writes it a second time (see
+    _level_by_index)."""
+    return f"match({line}, {_RESPELLED_NUMBER})"
+
+
+def _level_by_index(path: tuple[str, ...], exact: str, line: str, map_of: Callable[[tuple[str, ...]], str]) -> str:
+    """The Map of the object level at `path` read from the line itself, each key on the way followed by its position
+    (the last of duplicate keys, negative: counted from the end), for a line where `exact` is 1 ('' read otherwise).
+
+    Every value is then spelled once, as the top level's are: a level parsed from its parent's raw text has values
+    written twice, and -0.0 (-0, then 0) and whole floats beyond 64-bit integers (digits, then a string of digits)
+    change on the second writing. The positions come from the Maps of the levels read (keys last first) or, for a
+    level only passed through, from its keys."""
+    indices = _indices(path, exact, line, map_of)
+    return f"CAST(arrayReverse(JSONExtractKeysAndValuesRaw(if({exact}, {line}, ''), {', '.join(indices)})), 'Map(String, String)')"
+
+
+def _indices(path: tuple[str, ...], exact: str, line: str, map_of: Callable[[tuple[str, ...]], str]) -> list[str]:
+    """The position of each key of `path` in its object (the last of duplicate keys, counted from the end; 0 where
+    absent, which finds nothing), for JSONExtract* reading the line (see _level_by_index)."""
+    indices: list[str] = []
+    for depth, key in enumerate(path):
+        parent = path[:depth]
+        if parent in LEVELS_READ:
+            keys = f"mapKeys({map_of(parent)})"
+        else:
+            keys = f"arrayReverse(JSONExtractKeys(if({exact}, {line}, ''), {', '.join(indices)}))"
+        indices.append(f"-toInt64(indexOf({keys}, {quote(key)}))")
+    return indices
 
 
 def _may_name_attributions(line: str) -> list[str]:

@@ -82,23 +82,37 @@ def _no_alias(name: str, expression: str) -> str:
     return f"({expression})"
 
 
+def _entry_of(entries: str, key: str) -> str:
+    return f"{entries}[{key}]"
+
+
 def convert(
-    kind: str, raw: str, alias: Callable[[str, str], str] = _no_alias, text: Callable[[str], str] = text_of
+    kind: str,
+    raw: str,
+    alias: Callable[[str, str], str] = _no_alias,
+    text: Callable[[str], str] = text_of,
+    entry: Callable[[str, str], str] = _entry_of,
 ) -> tuple[str, str]:
     """(value expression, validity expression) for raw JSON text `raw` that is present (not absent, not null).
 
     `alias(name, expr)` names a sub-expression used more than once (the timestamp's regex groups); `text(raw)`
-    gives a text column's value (text_of, or a shared form of it)."""
+    gives a text column's value (text_of, or a shared form of it); `entry(entries, key)` the raw text of an entry of
+    the object `raw` whose Map is `entries` (by default from the Map; xolap.xapi.sql reads some lines' entries from
+    the line itself, where a value written again would be spelled differently)."""
     is_string = f"startsWith({raw}, '\"')"
     if kind == "string":
         is_int = f"match({raw}, {_regex('-?[0-9]{1,' + str(spec.MAX_STRING_INT_DIGITS) + '}')})"
-        return f"multiIf({is_string}, JSONExtractString({raw}), {is_int}, {raw}, NULL)", f"{is_string} OR {is_int}"
+        # -0 (a -0.0 as ClickHouse writes it) is Python's integer 0
+        return (
+            f"multiIf({is_string}, JSONExtractString({raw}), {raw} = '-0', '0', {is_int}, {raw}, NULL)",
+            f"{is_string} OR {is_int}",
+        )
     if kind == "text":
         return text(raw), "1"
     if kind in ("uint64", "uint32", "count"):
         fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
         digits = (
-            f"multiIf(match({raw}, '^[0-9]+$'), {raw}, match({raw}, '^\"[0-9]+\"$'), "
+            f"multiIf(match({raw}, '^[0-9]+$'), {raw}, {raw} = '-0', '0', match({raw}, '^\"[0-9]+\"$'), "
             f"substring({raw}, 2, length({raw}) - 2), NULL)"
         )
         value = f"{fn}({digits})"
@@ -120,16 +134,16 @@ def convert(
     if kind == "bool":
         return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
     if kind == "response":
-        inner = alias("in", f"{object_map(raw)}['input']")
+        inner = alias("in", entry(alias("rm", object_map(raw)), "'input'"))
         has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {NULLISH}"
         return text(alias("rc", f"if({has_input}, {inner}, {raw})")), "1"
     if kind == "lang_map":
         entries = alias("lm", f"if(startsWith({raw}, '{{'), {object_map(raw)}, CAST(map(), 'Map(String, String)'))")
-        chosen = alias(
-            "lc",
-            f"multiIf(mapContains({entries}, 'en-US'), {entries}['en-US'], mapContains({entries}, 'en'), {entries}['en'], "
-            f"length({entries}) > 0, {entries}[JSONExtractKeys({raw})[1]], 'null')",
+        chosen_key = (
+            f"multiIf(mapContains({entries}, 'en-US'), 'en-US', mapContains({entries}, 'en'), 'en', "
+            f"length({entries}) > 0, JSONExtractKeys({raw})[1], '')"
         )
+        chosen = alias("lc", f"if(length({entries}) > 0, {entry(entries, alias('lk', chosen_key))}, 'null')")
         in_map = f"if({chosen} IN {NULLISH}, NULL, {text(chosen)})"
         is_object = f"startsWith({raw}, '{{')"
         return (
