@@ -182,3 +182,54 @@ def test_a_kept_answer_and_its_csv_need_no_worker_thread(world):
         if release.is_alive():
             release.cancel()
             client.portal.call(limiter.release_on_behalf_of, borrower)
+
+
+def test_a_query_waiting_for_an_identical_one_is_followed_and_cancelled_on_its_own(world):
+    """Two tabs run the same kept query: the second waits for the first's computation. Its progress shows that
+    query's rows, its Cancel ends its own wait at once, and the first goes on until its own Cancel."""
+    client, who, _ = world
+    sql = (
+        "SELECT count() AS shared_wait FROM raw_events AS a CROSS JOIN raw_events AS b CROSS JOIN raw_events AS c "
+        "CROSS JOIN raw_events AS d CROSS JOIN raw_events AS e"
+    )
+    first_tag, second_tag = "q-00000000000001f1", "q-00000000000002f2"
+    responses: dict = {}
+
+    def post(tag: str) -> threading.Thread:
+        def call() -> None:
+            responses[tag] = client.post(A + "/query", json={"sql": sql, "tag": tag}, headers=who["inst_a"])
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        return thread
+
+    def progress(tag: str) -> dict:
+        return client.get(A + f"/query/{tag}/progress", headers=who["inst_a"]).json()
+
+    def until(condition, within: float = 3.0):
+        deadline = time.monotonic() + within
+        while not (value := condition()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return value
+
+    first = post(first_tag)
+    second = None
+    try:
+        assert until(lambda: progress(first_tag).get("elapsed_s", 0) > 0), "the first query never ran"
+        second = post(second_tag)
+        followed = until(lambda: (p := progress(second_tag)).get("rows_read", 0) > 0 and p)
+        assert followed and followed["running"] is True, "the waiting tab shows the running query's rows"
+        cancelled = client.post(A + f"/query/{second_tag}/cancel", headers=who["inst_a"]).json()
+        assert cancelled == {"tag": second_tag, "cancelled": 1}
+        second.join(1.0)
+        assert not second.is_alive(), "the waiting tab's Cancel ends its wait at once"
+        assert responses[second_tag].status_code == 409, responses[second_tag].text
+        assert responses[second_tag].json()["error"]["kind"] == "cancelled"
+        assert progress(first_tag)["running"] is True and first.is_alive(), "the first query goes on"
+    finally:
+        client.post(A + f"/query/{first_tag}/cancel", headers=who["inst_a"])
+        client.post(A + f"/query/{second_tag}/cancel", headers=who["inst_a"])
+        first.join(30)
+        if second is not None:
+            second.join(30)
+    assert responses[first_tag].status_code == 409 and responses[first_tag].json()["error"]["kind"] == "cancelled"

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from xolap.analytics import chart_render, custom_sql, executor, result_cache
+from xolap.analytics import chart_render, custom_sql, executor, query_waits, result_cache, title_generations
 from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category, section_comparison
 from xolap.analytics.executor import QueryError, QueryResult
 from xolap.analytics.guard import GuardedQuery, GuardError
@@ -240,6 +240,7 @@ def label_sections(runtime: Runtime, rows: list[dict[str, Any]]) -> list[dict[st
     ids = {int(row["section_id"]) for row in rows if row.get("section_id") is not None}
     if not ids:
         return rows
+    title_generations.note_scope_names()  # a cached answer with these names is not served after a rename
     with runtime.sessions() as session:
         titles = {
             sid: title for sid, title in session.execute(select(Section.id, Section.title).where(Section.id.in_(ids)))
@@ -577,7 +578,7 @@ def add_scope_routes(kind: str) -> None:
             check_tag(tag)
             if not running_queries(request).is_running_in(tag, scope):
                 return {"tag": tag, "running": False}
-            progress = executor.progress(_runtime(request).clickhouse(), tag)
+            progress = query_waits.progress(_runtime(request).clickhouse(), tag)  # also a wait for an identical one
             if progress is None:
                 return {
                     "tag": tag,
@@ -606,7 +607,7 @@ def add_scope_routes(kind: str) -> None:
             check_tag(tag)
             registry = running_queries(request)
             if registry.is_running_in(tag, scope):
-                return {"tag": tag, "cancelled": executor.cancel(_runtime(request).clickhouse(), tag)}
+                return {"tag": tag, "cancelled": query_waits.cancel(_runtime(request).clickhouse(), tag)}
             registry.cancel_before_start(tag, scope)
             return {"tag": tag, "cancelled": 0}
 
