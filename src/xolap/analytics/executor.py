@@ -222,11 +222,16 @@ def clean_clickhouse_message(raw: str) -> str:
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
+def clickhouse_error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code a clickhouse-connect / chDB exception's message carries ("Code: 241. …"), else None."""
+    match = _CODE_RE.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
 def classify_error(exc: BaseException, limits: Limits, *, query_tag: str | None = None) -> QueryError:
     """Turn a clickhouse-connect / chDB exception into a QueryError with a kind and a clean message."""
     raw = str(exc)
-    match = _CODE_RE.search(raw)
-    code = int(match.group(1)) if match else None
+    code = clickhouse_error_code(exc)
     detail = clean_clickhouse_message(raw)
     if code == 69 and _RANGE_LIMIT_RE.search(raw):
         headline = f"range() would build more than {limits.max_range_elements} array elements in one block"

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xolap.analytics.categories.sql import PLAYED_VERB, score_fraction, video_completed
+from xolap.analytics.executor import clickhouse_error_code
 from xolap.analytics.result_cache import SERVER_MODE_MAX_AGE
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client_protocol import ClickHouseClient
@@ -519,36 +519,28 @@ def _build(
     """Every rollup row of the stale slices ({partitions}, {builds}): the scope's events read once into a staging
     table (per table from raw_events when they exceed the staging memory limit), each rollup table built from it, the
     staging table dropped whatever happens (a failed build records nothing: rollup_slices is written after this)."""
-    if stage_memory == 0:  # no staging (stage_memory_limit: a cluster)
-        for statement in build_statements(database, f"({events_select_sql(database, scope)})"):
-            client.command(statement, parameters=params)
-        return
-    stage = f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"
+    source = f"({events_select_sql(database, scope)})"  # without a stage: each table reads the events itself
+    stage = None if stage_memory == 0 else f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex}"  # 0: a cluster
     try:
-        try:
-            limit = STAGE_MAX_MEMORY if stage_memory is None else stage_memory
-            client.command(stage_sql(database, scope, stage, limit), parameters=params)
-            source = f"`{database}`.{stage}"
-        except Exception as exc:  # clickhouse-connect raises several types; only the memory limit is ours to handle
-            if _error_code(exc) != _MEMORY_LIMIT_EXCEEDED:
-                raise
-            source = f"({events_select_sql(database, scope)})"
+        if stage is not None:
+            try:
+                limit = STAGE_MAX_MEMORY if stage_memory is None else stage_memory
+                client.command(stage_sql(database, scope, stage, limit), parameters=params)
+                source = f"`{database}`.{stage}"
+            except Exception as exc:  # clickhouse-connect raises several types; only the memory limit is ours to handle
+                if clickhouse_error_code(exc) != _MEMORY_LIMIT_EXCEEDED:
+                    raise
         for statement in build_statements(database, source):
             client.command(statement, parameters=params)
     finally:
-        try:
-            client.command(f"DROP TABLE IF EXISTS `{database}`.{stage} SYNC")
-        except Exception as exc:  # left for rollup_maintenance.drop_stale_stages; a build's own error goes first
-            log.warning("rollup staging table not dropped: %s", type(exc).__name__)
+        if stage is not None:
+            try:
+                client.command(f"DROP TABLE IF EXISTS `{database}`.{stage} SYNC")
+            except Exception as exc:  # left for rollup_maintenance.drop_stale_stages; a build's own error goes first
+                log.warning("rollup staging table not dropped: %s", type(exc).__name__)
 
 
 _MEMORY_LIMIT_EXCEEDED = 241
-_CODE_RE = re.compile(r"Code: (\d+)")
-
-
-def _error_code(exc: BaseException) -> int | None:
-    match = _CODE_RE.search(str(exc))
-    return int(match.group(1)) if match else None
 
 
 def forget_complete_builds() -> None:
