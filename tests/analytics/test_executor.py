@@ -318,3 +318,28 @@ def test_a_query_with_bound_parameters_is_found_and_cancelled_by_tag(ch_db):
     assert cancel(other, "param-slow") >= 1
     worker.join(timeout=20)
     assert outcome.get("kind") == "cancelled"
+
+
+# Fractions of a second that ClickHouse reads back as another number: each failed its own readonly=1 check
+# ("Cannot modify 'max_execution_time' setting in readonly mode"), as ~1 % of the time left after a custom query's
+# wait did (test_custom_sql_waits, CI).
+FRACTIONAL_TIME_LIMITS = [0.5158948772206171, 0.25156534236720807, 4.079, 4.055, 256.996, 265.0087890625, 0.1]
+
+
+@pytest.mark.parametrize("seconds", FRACTIONAL_TIME_LIMITS)
+def test_any_fractional_time_limit_runs_read_only(ch_db, seconds):
+    client, settings = ch_db
+    result = run(
+        client, settings, "SELECT getSetting('max_execution_time')", limits=limits(settings, max_execution_time=seconds)
+    )
+    sent = float(result.rows[0][0])
+    assert seconds <= sent < seconds + 1 / 64, "the limit sent is the asked one, rounded up to a 64th of a second"
+
+
+def test_a_thousand_random_time_limits_run_read_only(ch_db):
+    import random
+
+    client, settings = ch_db
+    draw = random.Random(20261201)
+    for seconds in [draw.uniform(0.1, 600) for _ in range(1000)]:
+        run(client, settings, "SELECT 1", limits=limits(settings, max_execution_time=seconds))

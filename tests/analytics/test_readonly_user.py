@@ -3,6 +3,7 @@ profile read-only, and caps every executor limit so it can be lowered but not ra
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -75,7 +76,7 @@ def test_profile_is_readonly_and_caps_every_limit_the_executor_sends(ch_engine, 
         "function_sleep_max_microseconds_per_block",
     ):
         value = {"max_memory_usage": limits.max_memory_usage}.get(name, sent[name])
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        shown = str(int(value)) if float(value).is_integer() else repr(value)
         low = "0.1" if name == "max_execution_time" else "1"
         assert items[name] == f" = {shown} MIN {low} MAX {shown} CHANGEABLE_IN_READONLY", name
     # every setting the executor sends for user SQL is allowed under readonly, or the server would refuse the query
@@ -127,3 +128,14 @@ def test_cli_prints_the_ddl_with_a_placeholder_password(monkeypatch):
         assert runner.invoke(cli.app, ["ch", "readonly-user", "--sql", "--user", "a b"]).exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("seconds", [4.079, 1234.5703125, 0.1, 30])
+def test_the_profile_time_cap_is_exactly_the_most_run_sends(settings, seconds):
+    """The cap is the configured limit as run() sends it (rounded up to 64ths of a second), written exactly: a cap
+    printed with fewer digits (1234.57) would be below what run() sends (1234.5703125) and the server refuses it."""
+    limits = Limits.from_settings(settings).replace(max_execution_time=seconds)
+    plan = dataclasses.replace(plan_from_settings(settings), limits=limits)
+    items = dict(re.findall(r"^\s+(\w+)(.*?),?$", readonly_user_ddl(plan)[0], re.M))
+    cap = float(items["max_execution_time"].split(" MAX ")[1].split()[0])
+    assert cap == limits.query_settings()["max_execution_time"] >= seconds

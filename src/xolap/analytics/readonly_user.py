@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xolap.analytics.executor import Limits
+from xolap.analytics.executor import Limits, engine_seconds
 from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
 
@@ -69,7 +69,7 @@ def profile_settings(limits: Limits) -> list[str]:
     """The SETTINGS items of the profile: readonly, then each executor limit capped at its configured value."""
     executor_settings = {**limits.query_settings(), **READ_SETTINGS}
     capped = {  # numeric limits: the executor may lower them, nobody may raise them
-        "max_execution_time": limits.max_execution_time,
+        "max_execution_time": engine_seconds(limits.max_execution_time),  # the value run() sends at most
         "max_result_rows": limits.max_result_rows + 1,
         "max_rows_to_read": limits.max_rows_to_read,
         "max_bytes_to_read": limits.max_bytes_to_read,
@@ -79,7 +79,8 @@ def profile_settings(limits: Limits) -> list[str]:
     }
     items = ["readonly = 1"]
     for name, value in capped.items():
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        # exact: a rounded MAX (:g keeps 6 digits, 1234.5703125 -> 1234.57) would refuse the very value run() sends
+        shown = str(int(value)) if float(value).is_integer() else repr(value)
         # MIN too: 0 means "no limit" for every one of these, and 0 is below any MAX
         low = MIN_EXECUTION_TIME if name == "max_execution_time" else "1"
         items.append(f"{name} = {shown} MIN {low} MAX {shown} CHANGEABLE_IN_READONLY")
