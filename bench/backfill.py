@@ -31,7 +31,7 @@ from xolap.backfill import chunk_sql, runner  # noqa: E402
 from xolap.backfill.chunking import key_filter_reason, plan_chunks  # noqa: E402
 from xolap.backfill.inventory import read_inventory_file, read_manifest  # noqa: E402
 from xolap.backfill.s3paths import object_url  # noqa: E402
-from xolap.clickhouse.client import connect  # noqa: E402
+from xolap.clickhouse.client import close_thread_client, connect  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import load_settings  # noqa: E402
 from xolap.ingest.aws_clients import aws_client  # noqa: E402
@@ -214,6 +214,9 @@ def main() -> None:
                 measure("raw INSERT … SELECT FROM s3(glob)", raw)
                 for size in [int(s) for s in args.chunk_sizes.split(",")]:
                     measure(f"inventory, chunk {size}", inventory(size))
+            # chDB writes its system logs when its engine stops: close every client before the folder goes
+            client.close()
+            close_thread_client(settings)
             raw_rate = results[0]["rows_per_s"]
             for r in results:
                 r["ratio_vs_raw"] = round(r["rows_per_s"] / raw_rate, 3)

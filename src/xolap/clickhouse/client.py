@@ -99,6 +99,14 @@ def thread_client(settings: Settings) -> Client:
     return client
 
 
+def close_thread_client(settings: Settings) -> None:
+    """Close and forget the calling thread's client for these settings (chDB's engine stops once none is open)."""
+    key = (settings.effective_clickhouse_url, settings.clickhouse_database)
+    client = getattr(_local, "clients", {}).pop(key, None)
+    if client is not None:
+        client.close()
+
+
 TAG_PARAMETER = "xolap_query_tag"
 _WITH_RE = re.compile(r"^\s*with\b", re.IGNORECASE)
 _SELECT_RE = re.compile(r"^\s*select\b", re.IGNORECASE)
