@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -196,6 +197,126 @@ def call(client, settings, key: str, scope: str, scope_id: int) -> float:
     else:
         run_category(client, settings, key, scope=scope, scope_id=scope_id)
     return (time.perf_counter() - started) * 1000
+
+
+# The stages of a chart query ClickHouse times (system.query_log ProfileEvents, microseconds), shown by --cpu-split.
+SPLIT_EVENTS = (
+    "OSCPUVirtualTimeMicroseconds",
+    "QueryParseMicroseconds",
+    "QueryAnalysisMicroseconds",
+    "QueryPlanBuildMicroseconds",
+    "QueryPlanOptimizeMicroseconds",
+    "QueryPipelineBuildMicroseconds",
+)
+SPLIT_SQL = f"""SELECT {", ".join(f"quantileExact(0.5)(ProfileEvents['{name}'])" for name in SPLIT_EVENTS)}, count()
+FROM system.query_log
+WHERE type = 'QueryFinish' AND event_time_microseconds BETWEEN {{first:DateTime64(6)}} AND {{last:DateTime64(6)}}
+    AND query LIKE {{tag:String}}"""
+
+
+class EngineCalls:
+    """CPU the calling thread spends inside chDB's query call (ClickHouse's work on that thread and chDB's result
+    copy), counted by wrapping chdb's Connection.query for the bench's lifetime: the rest of the thread's CPU is
+    Python (our code, clickhouse-connect's binding and Native decoding)."""
+
+    def __init__(self) -> None:
+        from chdb.state import sqlitelike
+
+        self._local = threading.local()
+        self._class = sqlitelike.Connection
+        self._original = self._class.query
+        local, original = self._local, self._original
+
+        def timed(connection, *args, **kwargs):
+            started = time.thread_time()
+            try:
+                return original(connection, *args, **kwargs)
+            finally:
+                local.seconds = getattr(local, "seconds", 0.0) + time.thread_time() - started
+
+        self._class.query = timed
+
+    def seconds(self) -> float:
+        return getattr(self._local, "seconds", 0.0)
+
+    def close(self) -> None:
+        self._class.query = self._original
+
+
+def cpu_split(client, settings, targets: dict, runs: int) -> list[dict]:
+    """Per target and category, CPU per answer (medians of `runs` calls after 4 warm-ups): the whole process
+    (process_time: every thread), Python on the calling thread outside chDB's query call, that call's CPU on the
+    calling thread, chDB's other threads (the rest), and what system.query_log says the query's threads used
+    (OSCPUVirtualTime) with its planning stages. process - python - ClickHouse's own is chDB's work outside the query
+    log (the call, result copy, logging)."""
+    engine = EngineCalls()
+    try:
+        measured = []
+        for target_name, target in targets.items():
+            for key in keys_for(target["scope"]):
+                for _ in range(4):
+                    call(client, settings, key, target["scope"], target["id"])
+                process, python, calls = [], [], []
+                first = datetime.now()
+                for _ in range(runs):
+                    engine_before, thread_before, process_before = (
+                        engine.seconds(),
+                        time.thread_time(),
+                        time.process_time(),
+                    )
+                    call(client, settings, key, target["scope"], target["id"])
+                    process.append(time.process_time() - process_before)
+                    inside = engine.seconds() - engine_before
+                    calls.append(inside)
+                    python.append(time.thread_time() - thread_before - inside)
+                measured.append((target_name, key, first, datetime.now(), process, python, calls))
+    finally:
+        engine.close()
+    client.command("SYSTEM FLUSH LOGS")
+    results = []
+    for target_name, key, first, last, process, python, calls in measured:
+        tag = "summary" if key == "event_summary" else key
+        logged = client.query(
+            SPLIT_SQL, parameters={"first": first, "last": last, "tag": f"%xolap:category.{tag}.%"}
+        ).result_rows[0]
+        stages = {name: round(value / 1000, 2) for name, value in zip(SPLIT_EVENTS, logged, strict=False)}
+        row = {
+            "target": target_name,
+            "key": key,
+            "process_ms": round(1000 * percentile(process, 0.5), 2),
+            "python_ms": round(1000 * percentile(python, 0.5), 2),
+            "engine_call_ms": round(1000 * percentile(calls, 0.5), 2),
+            "clickhouse_ms": stages.pop("OSCPUVirtualTimeMicroseconds"),
+            "planning_ms": round(sum(stages.values()), 2),
+            "stages_ms": stages,
+            "logged": logged[-1],
+        }
+        row["outside_log_ms"] = round(row["process_ms"] - row["python_ms"] - row["clickhouse_ms"], 2)
+        results.append(row)
+    return results
+
+
+def print_cpu_split(split: list[dict]) -> None:
+    header = (
+        f"{'target':16} {'category':20} | {'process':>7} | {'python':>6} | {'CH log':>6} | {'chDB+':>6} | "
+        f"{'parse':>5} {'analys':>6} {'plan':>5} {'optim':>5} {'pipe':>5}"
+    )
+    print("\nCPU per answer, ms (medians; CH log: the query's threads in system.query_log; chDB+: the rest)")
+    print(header)
+    print("-" * len(header))
+    sums: dict[str, list[float]] = {}
+    for row in split:
+        stages = list(row["stages_ms"].values())
+        print(
+            f"{row['target']:16} {row['key']:20} | {row['process_ms']:7.2f} | {row['python_ms']:6.2f} | "
+            f"{row['clickhouse_ms']:6.2f} | {row['outside_log_ms']:6.2f} | "
+            + " ".join(f"{value:5.2f}" for value in stages)
+        )
+        total = sums.setdefault(row["target"], [0.0, 0.0, 0.0, 0.0])
+        for index, name in enumerate(("process_ms", "python_ms", "clickhouse_ms", "outside_log_ms")):
+            total[index] += row[name]
+    for target, (process, python, logged, rest) in sums.items():
+        print(f"{target:16} {'sum':20} | {process:7.1f} | {python:6.1f} | {logged:6.1f} | {rest:6.1f}")
 
 
 def keys_for(scope: str) -> list[str]:
@@ -523,6 +644,11 @@ def main() -> None:
     parser.add_argument("--pg-runs", type=int, default=10, help="timed runs per category on Postgres")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="concurrency: times each thread runs every query")
+    parser.add_argument(
+        "--cpu-split",
+        action="store_true",
+        help="CPU per answer split into Python, ClickHouse (query log) and chDB's rest, per category; then stop",
+    )
     parser.add_argument("--explain", metavar="KEY", help="print EXPLAIN indexes=1 of KEY for each target and stop")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--keep", type=Path, help="use (and keep) this data dir; reuse its data when present")
@@ -571,6 +697,11 @@ def main() -> None:
                     print(f"== {name}\n{explain(client, settings, args.explain, target)}")
             return
         built = rollup_builds(client, targets)
+        if args.cpu_split:
+            split = cpu_split(client, settings, targets, args.runs)
+            print_cpu_split(split)
+            print(json.dumps({"bench": "analytics", "targets": targets, "cpu_split": split}, indent=2))
+            return
         if args.concurrency_only:
             conc = concurrent(settings, targets, args.clients, args.rounds)
             print_concurrency(conc)
