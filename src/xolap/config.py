@@ -13,6 +13,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 ENV_PREFIX = "XOLAP_"
 
+# The largest value a count or size limit may take. ClickHouse keeps its limits in 64-bit integers and wraps a larger
+# value (2**64 was read as 0, no limit at all; 2**64 + 7 as 7 rows), and run() sends max_result_rows + 1.
+LIMIT_MAX = 10**18
+# The longest time limit, in seconds. ClickHouse refused any query past ~9.2e12 s (microseconds in a signed 64-bit
+# integer) and Python waits at most threading.TIMEOUT_MAX (~9.2e9 s); no query of a web request runs for a day.
+TIME_LIMIT_MAX_S = 86_400
+
 
 class ConfigError(Exception):
     """A configuration value is invalid; the message names the variable and what is expected."""
@@ -66,24 +73,34 @@ class Settings(BaseSettings):
         None, description="Folders the server may ingest local paths from (JSON list). Default: [<data_dir>/imports]."
     )
 
-    query_max_execution_time: int = Field(30, ge=1, description="Seconds.")
-    query_max_result_rows: int = Field(10_000, ge=1)
-    query_max_rows_to_read: int = Field(200_000_000, ge=1)
-    query_max_bytes_to_read: int = Field(20 * 1024**3, ge=1)
-    query_max_memory_usage: int = Field(2 * 1024**3, ge=1)
+    query_max_execution_time: int = Field(30, ge=1, le=TIME_LIMIT_MAX_S, description="Seconds.")
+    query_max_result_rows: int = Field(10_000, ge=1, le=LIMIT_MAX)
+    query_max_rows_to_read: int = Field(200_000_000, ge=1, le=LIMIT_MAX)
+    query_max_bytes_to_read: int = Field(20 * 1024**3, ge=1, le=LIMIT_MAX)
+    query_max_memory_usage: int = Field(2 * 1024**3, ge=1, le=LIMIT_MAX)
     query_max_range_elements: int = Field(
-        1_000_000, ge=1, description="Most array elements range() may build in one block of a custom query."
+        1_000_000,
+        ge=1,
+        le=LIMIT_MAX,
+        description="Most array elements range() may build in one block of a custom query.",
     )
     query_memory_per_second: int = Field(
         70 * 1024**2,
         ge=1,
+        le=LIMIT_MAX,
         description="Memory a custom query may use per second of its time limit (bounds the work of one block).",
     )
     result_cache_bytes: int = Field(
-        64 * 1024**2, ge=0, description="Bytes of dashboard answers (categories, summaries) kept warm; 0 = no cache."
+        64 * 1024**2,
+        ge=0,
+        le=LIMIT_MAX,
+        description="Bytes of dashboard answers (categories, summaries) kept warm; 0 = no cache.",
     )
     result_cache_max_age: float = Field(
-        300.0, gt=0, description="Seconds a warm dashboard answer may be served (at most 5 with a ClickHouse server)."
+        300.0,
+        gt=0,
+        le=TIME_LIMIT_MAX_S,
+        description="Seconds a warm dashboard answer may be served (at most 5 with a ClickHouse server).",
     )
 
     admin_token: SecretStr | None = Field(None, description="Bearer token accepted as admin by the JSON API.")

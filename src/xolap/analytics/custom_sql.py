@@ -57,11 +57,12 @@ def _guarded_once(sql: str, scope: GuardScope, database: str) -> GuardedQuery:
 
 
 def limits_for(settings: Settings, *, max_rows: int | None = None, timeout: float | None = None) -> executor.Limits:
-    """The configured query limits, with a smaller row limit or time limit when the caller asks for one."""
+    """The configured query limits, with a smaller row limit or time limit when the caller asks for one: a caller
+    asking for more (or for inf) gets the configured bound, never a value past what ClickHouse holds."""
     limits = executor.Limits.from_settings(settings)
-    if max_rows is not None:
+    if max_rows is not None and max_rows < limits.max_result_rows:
         limits = limits.replace(max_result_rows=max_rows)
-    if timeout is not None:
+    if timeout is not None and timeout < limits.max_execution_time:  # NaN compares False: the configured one
         limits = limits.replace(max_execution_time=timeout)
     return limits
 
