@@ -274,3 +274,72 @@ def test_the_api_runs_custom_sql_behind_the_wall(world):
     assert result.rows == [(marker, 12)]
     logged = _settings_of_logged_query(client, marker)
     assert f"'{settings.clickhouse_database}.raw_events':'project_id = 20'" in logged["additional_table_filters"]
+
+
+def _tables(client, database: str) -> list[str]:
+    rows = client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", parameters={"db": database}
+    ).result_rows
+    return [name for (name,) in rows]
+
+
+def test_every_other_table_of_the_database_shows_no_rows(world):
+    """Every table but raw_events and content_titles holds other scopes' rows (rollups, attributions, LRS statements,
+    a staging table an ingest or a rollup build holds for a moment, tables added by later migrations): read directly,
+    behind a section's wall, each shows none. Fails open if the wall lists only the tables known when it was written."""
+    from xolap.analytics.rollups import current_builds
+
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    current_builds(client, db, "section", 3)
+    client.command(
+        f"INSERT INTO {db}.experiment_attributions (raw_event_hash, attribution_hash, timestamp, section_id, project_id) "
+        "VALUES ('h3-0', 'a', '2026-10-01 08:00:00', 3, 20)"
+    )
+    client.command(f'INSERT INTO {db}.lrs_statements (statement) VALUES (\'{{"actor": {{"mbox": "x"}}}}\')')
+    stage = f"_ingest_stage_{os.getpid()}"
+    client.command(f"CREATE TABLE {db}.{stage} ENGINE = Memory AS SELECT * FROM {db}.raw_events")
+    try:
+        wall = scope_wall("section", 1, db)
+        holding, leaking = [], {}
+        for table in _tables(client, db):
+            if table in ("raw_events", "content_titles"):
+                continue
+            sql = f"SELECT count() FROM {db}.{table}"
+            if run(client, settings, sql).rows[0][0] > 0:
+                holding.append(table)
+            walled = run(client, settings, sql, wall=wall).rows[0][0]
+            if walled:
+                leaking[table] = walled
+        assert {stage, "rollup_events_daily", "rollup_learners", "experiment_attributions", "lrs_statements"} <= set(
+            holding
+        )
+        assert leaking == {}
+    finally:
+        client.command(f"DROP TABLE IF EXISTS {db}.{stage}")
+
+
+def test_system_tables_show_no_rows_but_one(world):
+    """System tables tell a scope about the rest of the warehouse (system.tables' and system.parts' row counts and
+    dates of every scope's events, names of live staging tables, mutations, other queries): behind a wall the ones
+    that hold such facts show no rows, and the filters the engine received close every system and information_schema
+    table (a table added by a later ClickHouse included) but system.one, which SELECT without FROM reads."""
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    wall = scope_wall("project", 20, db)
+    facts = ["tables", "parts", "parts_columns", "columns", "data_skipping_indices", "projection_parts", "mutations"]
+    facts += ["merges", "detached_parts", "dropped_tables", "asynchronous_loader", "stack_trace", "query_cache"]
+    facts += ["processes", "events", "metrics", "asynchronous_inserts", "settings"]
+    union = " UNION ALL ".join(f"SELECT '{table}', count() FROM system.{table}" for table in facts)
+    assert {table for table, count in run(client, settings, union).rows if count} >= {"tables", "parts", "columns"}
+    assert {table: count for table, count in run(client, settings, union, wall=wall).rows if count} == {}
+    for schema in ("information_schema", "INFORMATION_SCHEMA"):
+        assert run(client, settings, f"SELECT count() FROM {schema}.tables", wall=wall).rows == [(0,)]
+    received = run(client, settings, "SELECT getSetting('additional_table_filters')", wall=wall).rows[0][0]
+    every = client.query(
+        "SELECT concat(database, '.', name) FROM system.tables "
+        "WHERE database IN ('system', 'information_schema', 'INFORMATION_SCHEMA') AND name != 'one'"
+    ).result_rows
+    assert len(every) > 100 and {key for (key,) in every if received.get(key) != "0"} == set()
+    assert "system.one" not in received
+    assert run(client, settings, "SELECT 41 + 1", wall=wall).rows == [(42,)]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from xolap.analytics.scope_wall import ScopeWall
+from xolap.analytics.scope_wall import ScopeWall, catalogue_tables, closed
+from xolap.clickhouse.client_protocol import ClickHouseClient
 
 
 def timestamp_predicate(start: date | None, end: date | None, column: str = "timestamp") -> str:
@@ -41,8 +42,10 @@ class DatedWall:
             filters[key] = f"({filters[key]}) AND {predicate}"
         return filters
 
-    def query_settings(self) -> dict[str, Any]:
-        return {"additional_table_filters": self.table_filters()}
+    def query_settings(self, client: ClickHouseClient) -> dict[str, Any]:
+        """As ScopeWall.query_settings: the filters closed against the engine's catalogue read now."""
+        tables = catalogue_tables(client, self.wall.database)
+        return {"additional_table_filters": closed(self.table_filters(), tables)}
 
 
 def dated(wall: ScopeWall, start: date | None, end: date | None) -> ScopeWall | DatedWall:

@@ -377,7 +377,7 @@ def run(
     query_settings.update(READ_SETTINGS)
     query_settings.update(tuning or {})
     if wall is not None:
-        query_settings.update(wall.query_settings())
+        query_settings.update(wall.query_settings(client))
     started = time.perf_counter()
     try:
         result = client.query(tagged, parameters=parameters or None, settings=query_settings)

@@ -14,11 +14,17 @@ What the filters are (scope id formatted as an integer literal: the setting take
   <db>.raw_events WHERE section_id = <id>)`: the engine computes the section's projects itself, and that inner read
   of raw_events is itself filtered by the raw_events entry (measured: section 1 of project 10 sees only project 10's
   titles).
-- Every other table of the database (ingest_errors, schema_migrations, content_titles_mv) and the table functions that
-  read tables behind the guard's back (merge, mergeTreeIndex, mergeTreeAnalyzeIndexes*, mergeTreeProjection,
-  mergeTreeTextIndex, mergeTreeCodecBlockCounts) and the system tables that hold other people's queries
-  (system.processes, system.query_log, ...): `0`, i.e. no rows.
-Admin scope has no wall (it reads everything, still read-only and bounded).
+- Every other table: `0`, i.e. no rows. The setting has no wildcard, so the wall is closed against the engine's own
+  catalogue when it is applied (query_settings(client) reads it with each query): every table ClickHouse lists in
+  the wall's database (ingest_errors, experiment_attributions, lrs_statements, every rollup table, the staging
+  tables an ingest or a rollup build holds for a moment with every scope's rows, tables later migrations add), in
+  system (but system.one) and in information_schema, and every table function readonly lets a query call. The named
+  lists below are closed even when the catalogue does not list them yet (system log tables appear on their first
+  flush). A name that cannot key a filter (not an ASCII identifier) refuses the query instead of leaving it open.
+  Measured before (tests/analytics/test_scope_wall.py): a section saw another project's rollup rows, attributions and
+  a staging table's every event, and system.tables/system.parts the row counts and dates of every scope.
+Admin scope has no wall (it reads everything, still read-only and bounded). Other databases of the engine are not
+closed: an xolap engine holds one warehouse database (tests keep an unwalled mirror database as the outside of IN).
 
 Measured on chDB 4.4 / ClickHouse 26.9 (tests/analytics/test_scope_wall.py re-checks each with the guard disabled):
 - Keys must be exactly `database.table`, unquoted. A bare `raw_events` key or a backquoted "`db`.`raw_events`" key
@@ -40,8 +46,12 @@ Measured on chDB 4.4 / ClickHouse 26.9 (tests/analytics/test_scope_wall.py re-ch
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
+
+from xolap.clickhouse.client_protocol import ClickHouseClient
 
 WallScope = Literal["section", "project"]
 
@@ -87,6 +97,49 @@ DENIED_SYSTEM_TABLES = (
     "crash_log",
 )
 NO_ROWS = "0"
+# The scoped tables' database, plus these, are closed table by table; of them only system.one stays open.
+CLOSED_DATABASES = ("system", "information_schema", "INFORMATION_SCHEMA")
+OPEN_SYSTEM_TABLES = ("one",)
+ENGINE_CATALOGUE_MAX_AGE_S = 60.0
+_DATABASE_TABLES_SQL = "SELECT database, name FROM system.tables WHERE database = {database:String}"
+_ENGINE_TABLES_SQL = (
+    "SELECT database, name FROM system.tables WHERE database IN {databases:Array(String)} "
+    "UNION ALL SELECT '_table_function', name FROM system.table_functions WHERE allow_readonly"
+)
+_engine_tables: tuple[float, frozenset[str]] | None = None
+
+
+class UnclosableTable(ValueError):
+    """The engine lists a table whose name cannot key a filter, so the wall cannot close it: the query is refused."""
+
+
+def catalogue_tables(client: ClickHouseClient, database: str) -> frozenset[str]:
+    """`database.table` keys of every table the engine lists in the closed databases and every table function
+    readonly lets a query call, except the scoped tables and system.one; raises UnclosableTable for a name that
+    cannot be a key. The wall's database is read now (staging tables come and go); the engine's own tables and
+    table functions, fixed by its version but for log tables created on their first flush (closed by name anyway),
+    at most every ENGINE_CATALOGUE_MAX_AGE_S (reading them cost ~1.5 ms a query)."""
+    global _engine_tables
+    remembered = _engine_tables
+    if remembered is None or time.monotonic() - remembered[0] > ENGINE_CATALOGUE_MAX_AGE_S:
+        read_at = time.monotonic()
+        rows = client.query(_ENGINE_TABLES_SQL, parameters={"databases": list(CLOSED_DATABASES)}).result_rows
+        remembered = _engine_tables = (read_at, _keys(rows, database))
+    rows = client.query(_DATABASE_TABLES_SQL, parameters={"database": database}).result_rows
+    return remembered[1] | _keys(rows, database)
+
+
+def _keys(rows: Sequence[Sequence[Any]], database: str) -> frozenset[str]:
+    keys = set()
+    for schema, name in rows:
+        if (schema == database and name in SCOPED_TABLES) or (schema == "system" and name in OPEN_SYSTEM_TABLES):
+            continue
+        if not (name.isidentifier() and name.isascii()):
+            raise UnclosableTable(
+                f"the warehouse holds a table ({schema}) whose name the scope wall cannot close; ask an admin"
+            )
+        keys.add(f"{schema}.{name}")
+    return frozenset(keys)
 
 
 @dataclass(frozen=True)
@@ -113,8 +166,14 @@ class ScopeWall:
         filters.update({f"_table_function.{name}": NO_ROWS for name in DENIED_TABLE_FUNCTIONS})
         return filters
 
-    def query_settings(self) -> dict[str, Any]:
-        return {"additional_table_filters": self.table_filters()}
+    def query_settings(self, client: ClickHouseClient) -> dict[str, Any]:
+        """The setting to send with the query: table_filters() closed against the engine's catalogue read now."""
+        return {"additional_table_filters": closed(self.table_filters(), catalogue_tables(client, self.database))}
+
+
+def closed(filters: dict[str, str], tables: frozenset[str]) -> dict[str, str]:
+    """The filters with NO_ROWS for every listed table they do not filter already."""
+    return {**dict.fromkeys(sorted(tables - filters.keys()), NO_ROWS), **filters}
 
 
 def scope_wall(scope: str, scope_id: int | None, database: str) -> ScopeWall | None:
