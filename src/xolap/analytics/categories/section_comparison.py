@@ -33,25 +33,48 @@ _OUTER = """SELECT
 FROM ("""
 
 
+_ACTIVITY = "r.event_type = 'activity_attempt'"
+_SUMS = f"""sum(r.events) AS events,
+        if(sumIf(r.scored, {_ACTIVITY}) = 0, NULL, sumIf(r.score_sum, {_ACTIVITY}) / sumIf(r.scored, {_ACTIVITY}))
+            AS avg_score,
+        sumIf(r.events, r.event_type = 'page_viewed') AS page_views,
+        sumIf(r.completed, r.event_type = 'page_viewed') AS completed_views"""
+_ORDER = f"""ORDER BY events DESC, section_id
+LIMIT {MAX_SECTIONS}"""
+
+
 def build_sql(ctx: QueryContext) -> str:
-    """From the daily rollup (xolap.analytics.rollups): learners merged exactly from their uniqExact states, counts
-    exact as raw_sql; the average score sums the same held scores in another order."""
-    activity = "r.event_type = 'activity_attempt'"
-    return f"""{_OUTER}
+    """From the rollups (xolap.analytics.rollups): learners merged exactly from their states, counts exact as raw_sql;
+    the average score sums the same held scores in another order. With dates, everything from the daily rows in
+    range. Without dates, the learners from the whole-slice rows (one state per section and event type) and only the
+    sums from the daily rows, joined per section: merging a state per section, day and type was most of the answer
+    (the largest 5M project: 40k daily rows, 29.5 -> 16-18 ms CPU, same process, interleaved)."""
+    daily = rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily")
+    if ctx.start is not None or ctx.end is not None:
+        return f"""{_OUTER}
     SELECT
         assumeNotNull(r.section_id) AS section_id,
         {rollups.merged_learners("r")} AS learners,
-        sum(r.events) AS events,
-        if(sumIf(r.scored, {activity}) = 0, NULL, sumIf(r.score_sum, {activity}) / sumIf(r.scored, {activity}))
-            AS avg_score,
-        sumIf(r.events, r.event_type = 'page_viewed') AS page_views,
-        sumIf(r.completed, r.event_type = 'page_viewed') AS completed_views
-    FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily")}
+        {_SUMS}
+    FROM {daily}
     AND r.section_id IS NOT NULL{day_filter(ctx)}
     GROUP BY section_id
 )
-ORDER BY events DESC, section_id
-LIMIT {MAX_SECTIONS}"""
+{_ORDER}"""
+    totals = rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_slice", "s")
+    return f"""{_OUTER}
+    SELECT assumeNotNull(r.section_id) AS section_id, {_SUMS}
+    FROM {daily}
+    AND r.section_id IS NOT NULL
+    GROUP BY section_id
+) AS d
+LEFT JOIN (
+    SELECT assumeNotNull(s.section_id) AS section_id, {rollups.merged_learners("s")} AS learners
+    FROM {totals}
+    AND s.section_id IS NOT NULL
+    GROUP BY section_id
+) AS l USING (section_id)
+{_ORDER}"""
 
 
 def raw_sql(ctx: QueryContext) -> str:
