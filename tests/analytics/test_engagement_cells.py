@@ -10,6 +10,7 @@ import orjson
 
 from xolap.analytics.categories.engagement import CATEGORY, MAX_CELLS, grain_of, heatmap_cells, period_start, present
 from xolap.analytics.categories.periods import coverage
+from xolap.analytics.labels import unique_labels
 
 
 def page(page_id: int, views_by_day: dict[date, int], first: date, last: date) -> dict:
@@ -105,3 +106,21 @@ def test_each_day_is_bucketed_once_per_grain_however_many_pages_name_it():
     info = period_start.cache_info()
     assert (info.misses, info.hits) == (len(days), 19 * len(days))
     assert 0 < (info.maxsize or 0) <= 100_000
+
+
+def test_each_page_is_labelled_once_and_every_cell_carries_its_label_last():
+    """Labels come from the pages shown (repeated titles told apart by id, as labels.add_labels does per row), set on
+    the cells in place after their period fields; a page cut off by MAX_CELLS takes no part in the labelling."""
+    first, last = date(2026, 1, 5), date(2026, 4, 30)
+    days = [first + timedelta(days=d) for d in range(115)]
+    rows = _pages_over(days, 40, first, last)  # 17 weeks a page: pages past MAX_CELLS are cut
+    for index, row in enumerate(rows):
+        row["page_title"] = "Intro" if index % 3 else f"Page {row['page_id']}"
+    rows[-1]["page_title"] = rows[0]["page_title"]  # a cut page sharing a shown title would add " · #id" to it
+    presented = present(rows, orjson.loads(orjson.dumps(CATEGORY.spec)))
+    shown = list(dict.fromkeys(cell["page_id"] for cell in presented.rows))
+    assert len(presented.rows) == MAX_CELLS and len(shown) < len(rows)
+    expected = unique_labels((row["page_id"], row["page_title"], f"#{row['page_id']}") for row in rows[: len(shown)])
+    assert len(set(expected.values())) == len(shown) and expected[0] == "Page 0"
+    for cell in presented.rows:
+        assert list(cell)[-1] == "page_label" and cell["page_label"] == expected[cell["page_id"]]
