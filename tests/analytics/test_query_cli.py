@@ -158,9 +158,10 @@ def test_admin_is_guarded_too(cli):
         ("--section", "1", "--format", "xml", "SELECT 1"),
     ],
 )
-def test_bad_options_exit_1(cli, args):
+def test_bad_options_exit_2(cli, args):
+    """Bad input on the command line is refused with exit 2, as the README says and `xolap analytics run` does."""
     result = cli(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("error:")
 
 

@@ -1,8 +1,8 @@
 """`xolap query`: run one custom SQL query for a section, a project (each by id or slug) or --admin, and print it as
 a table, JSON or CSV. A thin adapter over xolap.analytics.operations.query, run here or by the running server.
 
-Exit codes: 0 success, 2 refused (the guard said no, an unknown section or project; the reason on stderr), 1 any
-other error (bad options, ClickHouse unavailable, a limit hit, a ClickHouse error). Heavy imports happen inside the
+Exit codes: 0 success, 2 refused (bad options, the guard said no, an unknown section or project; the reason on
+stderr), 1 any other error (ClickHouse unavailable, a limit hit, a ClickHouse error). Heavy imports happen inside the
 command so `xolap --help` stays fast. make_query_command() takes the settings and client factories, so tests run it
 on their own database.
 """
@@ -99,10 +99,10 @@ def make_query_command(
                 + (f" (got {' and '.join(chosen)})" if chosen else ""),
                 file=sys.stderr,
             )
-            raise typer.Exit(1)
+            raise typer.Exit(2)  # refused: bad input, as `xolap analytics run` answers it
         if output_format not in FORMATS:
             print(f"error: --format must be one of {', '.join(FORMATS)} (got {output_format!r})", file=sys.stderr)
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         text = read_sql(sql, sys.stdin)
         scope, ref = (
             ("section", section)
