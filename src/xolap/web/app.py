@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from xolap.runtime import Runtime
-from xolap.web import headers, hostile_input, lrs_auth, unavailable
+from xolap.web import body_limits, headers, hostile_input, lrs_auth, unavailable
 from xolap.web.negotiation import install_error_pages
 from xolap.web.static_assets import VersionedStaticFiles
 
@@ -39,6 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     install_error_pages(app)  # HTML 403/404 pages for browsers
     hostile_input.install(app)  # control characters and values the database refuses: 400, never 500
+    body_limits.install(app)  # a request body past its route's limit: 413 at once, never held whole
     unavailable.install(app)  # Postgres or ClickHouse down: 503 with a JSON message, never a 500 trace
 
     @app.get("/healthz", tags=["ops"])

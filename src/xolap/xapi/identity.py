@@ -55,11 +55,33 @@ def array_element_lines(array: bytes) -> list[bytes]:
         position = _skip_whitespace(text, position)
         if text[position] == "]":
             return lines
-        _value, end = decoder.raw_decode(text, position)
+        end = _value_end(text, position, decoder)
         lines.append(statement_line(text[position:end].encode("utf-8")))
         position = _skip_whitespace(text, end)
         if text[position] == ",":
             position += 1
+
+
+# A JSON string (escapes included) or one bracket: what decides where a container ends.
+_CONTAINER_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]', re.DOTALL)
+
+
+def _value_end(text: str, position: int, decoder: json.JSONDecoder) -> int:
+    """Where the JSON value starting at `position` ends. Python's json decodes about 990 levels at most (orjson
+    accepts 1024): a deeper element is measured by its brackets instead, which needs no recursion."""
+    try:
+        return decoder.raw_decode(text, position)[1]
+    except RecursionError:
+        depth = 0
+        for token in _CONTAINER_TOKENS.finditer(text, position):
+            first = token.group()[0]
+            if first in "[{":
+                depth += 1
+            elif first in "]}":
+                depth -= 1
+                if depth == 0:
+                    return token.end()
+        raise ValueError("unbalanced JSON value") from None  # orjson accepted the document: not reached
 
 
 def _skip_whitespace(text: str, position: int) -> int:
