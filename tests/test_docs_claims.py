@@ -566,3 +566,28 @@ def test_xolap_help_imports_only_typer_and_rich() -> None:
     assert {"typer", "rich"} <= plain
     extra = xolap - plain - set(sys.stdlib_module_names) - {"xolap"}
     assert not extra, f"xolap --help imports {sorted(extra)}"
+
+
+def test_custom_sql_rewrite_example_is_what_the_guard_prints() -> None:
+    """docs/custom-sql.md shows what a section's query becomes: the text is the guard's own output."""
+    from xolap.analytics.guard import guard
+
+    block = doc_text(ROOT / "docs" / "custom-sql.md").split("-- you write (section 42)\n", 1)[1].split("```", 1)[0]
+    written, runs = block.split("\n-- what runs", 1)
+    shown = " ".join(runs.split("\n", 1)[1].split())
+    assert guard(written.strip(), scope="section", database="xolap").sql == shown
+
+
+def test_custom_sql_error_kinds_are_the_executors() -> None:
+    """docs/custom-sql.md lists every error kind the executor can answer (its ClickHouse code table and the kinds it
+    raises itself) and no other, besides the guard's refusal."""
+    import inspect
+
+    from xolap.analytics import executor
+
+    source = inspect.getsource(executor)
+    kinds = {kind for kind, _ in executor._ERROR_KINDS.values()}
+    kinds |= set(re.findall(r'QueryError\(\s*"([a-z_]+)"', source))
+    listed = doc_text(ROOT / "docs" / "custom-sql.md").split("Errors carry a stable `kind`:", 1)[1].split("\n\n")[0]
+    documented = set(re.findall(r"`([a-z_]+)`", re.sub(r"\([^)]*\)", "", listed)))
+    assert documented - {"guard"} == kinds
