@@ -138,7 +138,9 @@ def test_past_the_memory_limit_one_render_fails_and_the_next_one_works():
         first_pid = pool.pids()[0]
         started = time.monotonic()
         with pytest.raises(ChartRenderError) as caught:
-            pool.render({**BAR, "width": 100000, "height": 100000}, "png")
+            # a 1,000 px chart drawn 200 times over: a pixmap of ~170 GB, from an SVG drawn in a fraction of a second
+            # (a 100,000 px canvas spent 13 s idle, over 20 s on a loaded machine, in vegalite_to_svg before that)
+            pool.render({**BAR, "width": 1000, "height": 1000}, "png", scale=200.0)
         assert caught.value.kind == "crashed" and "memory" in caught.value.message
         assert time.monotonic() - started < 20.0
         assert not alive(first_pid)
