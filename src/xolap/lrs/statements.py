@@ -19,6 +19,7 @@ from xolap.clickhouse import data_version
 from xolap.ingest.pipeline import EventWriter, LineError, map_lines
 from xolap.lrs import id_locks, signatures
 from xolap.lrs.credentials import LrsCredential
+from xolap.lrs.scope_limits import OutsideScope, check_scope_columns, voids_outside_scope
 from xolap.lrs.storage import (
     VOIDED_VERB,
     StatementStore,
@@ -137,11 +138,17 @@ def save(
         columns = lookup_columns(statement)
         _check_scope(statement, columns, credential, index)
         prepared.append((statement, {**columns, "sent": sent.decode()}, line))
+    try:
+        check_scope_columns([columns for _, columns, _ in prepared], credential, sessions)
+    except OutsideScope as exc:
+        raise LrsError(403, f"statement[{exc.index}]: {exc}") from None
     unused = set(attachments) - needed_hashes
     if unused:
         raise LrsError(400, "attachment part with an X-Experience-API-Hash no statement names")
 
     voiding_targets = [s["object"]["id"].lower() for s, _, _ in prepared if s["verb"]["id"] == VOIDED_VERB]
+    if voids_outside_scope(store, credential, voiding_targets):
+        raise LrsError(403, "statement.object: this credential may only void statements of its own section or project")
     with id_locks.held(sessions, [*seen, *voiding_targets]) if sessions is not None else nullcontext():
         return _store_new(
             store, writer, prepared, seen, voiding_targets, attachments, credential, stored_at, stored_text

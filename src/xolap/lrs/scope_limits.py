@@ -1,0 +1,84 @@
+"""Where a section- or project-limited LRS credential may write: inside its scope on both scope columns.
+
+A statement names its section and project in context extensions, and the raw_events mapping files it under both, so
+a limit on one column alone lets a credential write into another scope: a section's credential naming another
+project puts events on that project's dashboards (and widens the section's own content_titles, which follow the
+projects its events name); a project's credential naming a section of another project puts events on that section's
+dashboard. Postgres knows which project each section is taught from, so:
+- a section credential's statements may name only its section's project (none named: that project's id is its
+  lrs_statements column); a section Postgres files under no project leaves the project column as the statement says;
+- a project credential's statements may name only sections of its project, or sections Postgres does not know yet
+  (no dashboard opens them until they are added, and adding them files them under a project);
+- a limited credential voids only statements stored inside its scope (voiding withdraws the target's events from
+  raw_events, so another scope's events could be deleted by naming their statement id).
+Refusals are 403 and name the rule, never a value from the statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from xolap.lrs.credentials import LrsCredential
+from xolap.lrs.storage import StatementStore
+from xolap.store.models import Section
+
+
+class OutsideScope(Exception):
+    """A statement the credential may not write: `index` is its place in the request, str() the rule."""
+
+    def __init__(self, index: int, rule: str) -> None:
+        super().__init__(rule)
+        self.index = index
+
+
+def section_projects(sessions: sessionmaker[Session], section_ids: set[int]) -> dict[int, int | None]:
+    """The project each known section is taught from (None: taught from none); unknown sections are left out."""
+    if not section_ids:
+        return {}
+    with sessions() as session:
+        rows = session.execute(select(Section.id, Section.project_id).where(Section.id.in_(sorted(section_ids)))).all()
+    return {int(section): (int(project) if project is not None else None) for section, project in rows}
+
+
+def check_scope_columns(
+    columns: Sequence[dict[str, Any]], credential: LrsCredential, sessions: sessionmaker[Session] | None
+) -> None:
+    """Raise OutsideScope for the first statement (by its lookup columns) outside the credential's scope; a section
+    credential's statements take its section's project. Unlimited credentials, or no Postgres: nothing to check."""
+    if sessions is None or (credential.section_id is None and credential.project_id is None):
+        return
+    if credential.section_id is not None:
+        project = section_projects(sessions, {credential.section_id}).get(credential.section_id)
+        if project is None:
+            return
+        for index, row in enumerate(columns):
+            if row.get("project_id") and row["project_id"] != project:
+                raise OutsideScope(index, "this credential may only write statements of its section's project")
+            row["project_id"] = project
+        return
+    named = {int(row["section_id"]) for row in columns if row.get("section_id")}
+    projects = section_projects(sessions, named)
+    for index, row in enumerate(columns):
+        section = row.get("section_id")
+        if section and int(section) in projects and projects[int(section)] != credential.project_id:
+            raise OutsideScope(index, "this credential may only write statements of sections of its project")
+
+
+def voids_outside_scope(store: StatementStore, credential: LrsCredential, target_ids: Sequence[str]) -> bool:
+    """True when a limited credential names a stored statement outside its section or project as a voiding target
+    (targets not stored are not anyone's)."""
+    limits = [("section_id", credential.section_id), ("project_id", credential.project_id)]
+    inside = [f"coalesce({column} = {{{column}:UInt64}}, 0)" for column, limit in limits if limit is not None]
+    if not inside or not target_ids:
+        return False
+    rows = store.client.query(
+        f"SELECT count() FROM {store.table} FINAL WHERE statement_id IN {{ids:Array(String)}} "
+        f"AND NOT ({' AND '.join(inside)})",
+        parameters={"ids": [target.lower() for target in target_ids]}
+        | {column: limit for column, limit in limits if limit is not None},
+    ).result_rows
+    return bool(rows[0][0])
