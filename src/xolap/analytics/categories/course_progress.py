@@ -6,6 +6,7 @@ not in the warehouse), so 100% means "every page someone in this section looked 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from xolap.analytics import rollups
@@ -24,28 +25,48 @@ def share_range(bucket: int) -> str:
 
 def build_sql(ctx: QueryContext) -> str:
     """From the learner-pages rollup (xolap.analytics.rollups; whole-slice states without dates, per-day states with):
-    each learner's page-id states merged exactly, the scope's distinct pages merged over learners by a window beside
-    them, as raw_sql, in two SQL levels instead of four (each level cost ~0.5-1.5 ms of planning): buckets without
-    learners are added by `present` (raw_sql's WITH FILL)."""
+    how many learners viewed each number of distinct pages (each learner's page-id states merged exactly), and the
+    scope's distinct pages as one more row (`whole` = 1: the empty grouping set merges every state once, in the same
+    pass). `present` makes the 10% buckets of these few rows (bucket_rows) as raw_sql does in SQL: the window that
+    merged every learner's state again for the total, and the bucket expressions over every learner, cost more than the
+    grouping set (whole answers: largest 5M section 22.8 -> 19.9, median 7.3 -> 5.8, largest project 27.8 -> 23.9 ms
+    CPU p50, same process, interleaved, same JSON)."""
     source = rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_learner_pages", ctx))
-    return f"""SELECT
-    bucket,
-    concat(toString(bucket * 10), '–', toString(bucket * 10 + 10), '%') AS share_range,
-    count() AS learners,
-    max(total_pages) AS total_pages
+    return f"""SELECT viewed, whole, count() AS learners
 FROM (
-    SELECT
-        uniqExactMerge(uniqExactMergeState(r.pages)) OVER () AS total_pages,
-        toUInt8(least(floor(finalizeAggregation(uniqExactMergeState(r.pages)) / total_pages * 10), 9)) AS bucket
+    SELECT uniqExactMerge(r.pages) AS viewed, grouping(r.user_id) AS whole
     FROM {source}{day_filter(ctx)}
-    GROUP BY r.user_id
+    GROUP BY GROUPING SETS ((r.user_id), ())
 )
-GROUP BY bucket
-ORDER BY bucket"""
+GROUP BY viewed, whole"""
+
+
+def bucket_of(viewed: int, total_pages: int) -> int:
+    """The 10% step of a learner who viewed `viewed` of `total_pages` pages, as raw_sql's
+    toUInt8(least(floor(viewed / total_pages * 10), 9)) computes it (the same double division and product)."""
+    return min(math.floor(viewed / total_pages * 10), BUCKETS - 1)
+
+
+def bucket_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """build_sql's rows (learners per number of pages viewed; `whole` = 1: the scope's distinct pages) as raw_sql's
+    rows: per bucket with learners, its learners and the scope's pages, in bucket order."""
+    total_pages = next((row["viewed"] for row in rows if row["whole"]), 0)
+    learners = [0] * BUCKETS
+    for row in rows:
+        if not row["whole"] and total_pages:
+            learners[bucket_of(row["viewed"], total_pages)] += row["learners"]
+    return [
+        {"bucket": bucket, "share_range": share_range(bucket), "learners": in_bucket, "total_pages": total_pages}
+        for bucket, in_bucket in enumerate(learners)
+        if in_bucket
+    ]
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
-    """Every bucket in order, one without learners as 0 learners of 0 pages (as raw_sql's WITH FILL gives it)."""
+    """Every bucket in order, one without learners as 0 learners of 0 pages (as raw_sql's WITH FILL gives it); rows of
+    build_sql are bucketed first (bucket_rows), raw_sql's rows are buckets already."""
+    if rows and "viewed" in rows[0]:
+        rows = bucket_rows(rows)
     filled = every_bucket(
         rows,
         BUCKETS,
