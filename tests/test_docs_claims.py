@@ -591,3 +591,17 @@ def test_custom_sql_error_kinds_are_the_executors() -> None:
     listed = doc_text(ROOT / "docs" / "custom-sql.md").split("Errors carry a stable `kind`:", 1)[1].split("\n\n")[0]
     documented = set(re.findall(r"`([a-z_]+)`", re.sub(r"\([^)]*\)", "", listed)))
     assert documented - {"guard"} == kinds
+
+
+def test_event_type_labels_table_is_the_codes() -> None:
+    """docs/dashboard-json.md's table of stored event types and their labels is what labels.event_type_labels gives."""
+    from xolap.analytics.labels import event_type_labels
+
+    rows = table_rows(doc_text(ROOT / "docs" / "dashboard-json.md"), "| stored | label |")
+    documented = {}
+    for stored, label in rows:
+        named = re.search(r"`(\w+)`", stored)
+        assert named, f"no stored type in {stored!r}"
+        documented[named.group(1)] = label
+    assert len(documented) >= 6
+    assert event_type_labels(list(documented)) == documented

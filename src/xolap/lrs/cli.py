@@ -36,8 +36,8 @@ def _session() -> Iterator:
 def credentials_add(
     name: str = typer.Option(..., "--name", help="What the credential is for (shown as the authority's name)."),
     scope: list[str] = typer.Option(["write", "read-all"], "--scope", help="write, read-own or read-all (repeatable)."),
-    section: str | None = typer.Option(None, "--section", help="Limit to one section (slug)."),
-    project: str | None = typer.Option(None, "--project", help="Limit to one project (slug)."),
+    section: str | None = typer.Option(None, "--section", help="Limit to one section (id or slug)."),
+    project: str | None = typer.Option(None, "--project", help="Limit to one project (id or slug)."),
     as_json: bool = typer.Option(False, "--json", help="Print {key, secret, ...} as JSON."),
 ) -> None:
     """Create a credential; its secret is shown once."""

@@ -21,7 +21,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from xolap.store.models import Base, Project, Section
+from xolap.store.accounts import find_scope
+from xolap.store.models import Base
 
 SCOPES = ("write", "read-own", "read-all")
 DEFAULT_SCOPES = ("write", "read-all")
@@ -114,7 +115,7 @@ def create(
     section: str | None = None,
     project: str | None = None,
 ) -> tuple[LrsCredential, str]:
-    """A new credential and its secret (shown once). `section`/`project` are slugs; at most one of them."""
+    """A new credential and its secret (shown once). `section`/`project` are ids or slugs; at most one of them."""
     name = (name or "").strip()
     if not _NAME_RE.match(name):
         raise CredentialError("name must be 1-200 printable characters")
@@ -122,14 +123,14 @@ def create(
         raise CredentialError("limit a credential to a section or to a project, not both")
     section_id = project_id = None
     if section:
-        section_row = session.execute(select(Section).where(Section.slug == section)).scalar_one_or_none()
+        section_row = find_scope(session, "section", section)
         if section_row is None:
-            raise CredentialError(f"no section with slug {section!r}")
+            raise CredentialError(f"no section with id or slug {section!r}")
         section_id = section_row.id
     if project:
-        project_row = session.execute(select(Project).where(Project.slug == project)).scalar_one_or_none()
+        project_row = find_scope(session, "project", project)
         if project_row is None:
-            raise CredentialError(f"no project with slug {project!r}")
+            raise CredentialError(f"no project with id or slug {project!r}")
         project_id = project_row.id
     key = KEY_PREFIX + secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
