@@ -422,3 +422,36 @@ def test_duplicate_key_inside_json_text_is_the_one_known_engine_difference(ch_db
     for line in (1, 2):
         same = {c for c in MAPPED_COLUMN_NAMES if python[line]["row"][c] == sql[line]["row"][c]}
         assert set(MAPPED_COLUMN_NAMES) - same == {"feedback"}, line
+
+
+def test_response_input_falls_through_when_falsy_like_torus_in_both_engines(ch_db, tmp_path):
+    """Torus's Lambda stores `response.get("input") or json.dumps(response)`: a falsy input ("", 0, 0.0, false, [],
+    {}, null), in any JSON spelling, gives the whole object as JSON text; a truthy one gives the input. Whole floats
+    are written as integers (the documented spelling limit: Torus writes 0.0)."""
+    client, _settings = ch_db
+    line = CORPUS.read_text().splitlines()[4]
+    cases = [
+        ('{"input":""}', '{"input": ""}'),
+        ('{"input":"","files":[]}', '{"input": "", "files": []}'),
+        ('{"input":0}', '{"input": 0}'),
+        ('{"input":-0}', '{"input": 0}'),
+        ('{"input":0.0}', '{"input": 0}'),
+        ('{"input":-0.0}', '{"input": 0}'),
+        ('{"input":0e5}', '{"input": 0}'),
+        ('{"input":false}', '{"input": false}'),
+        ('{"input":[ ]}', '{"input": []}'),
+        ('{"input":{ }}', '{"input": {}}'),
+        ('{"input":null,"a":1}', '{"input": null, "a": 1}'),
+        ('{"input":" "}', " "),
+        ('{"input":"0"}', "0"),
+        ('{"input":1}', "1"),
+        ('{"input":"H2O"}', "H2O"),
+    ]
+    path = tmp_path / "responses.jsonl"
+    path.write_text(
+        "\n".join(line.replace('"response":{"input":"H2O"}', '"response":' + raw) for raw, _ in cases) + "\n"
+    )
+    python, sql = _python_engine(path), _sql_engine(client, path)
+    _assert_same(python, sql)
+    assert [python[n + 1]["row"]["response"] for n in range(len(cases))] == [want for _, want in cases]
+    assert not any(python[n + 1]["warnings"] for n in range(len(cases)))

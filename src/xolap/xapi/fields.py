@@ -15,7 +15,8 @@ gets a warning naming the field and the value (xolap.xapi.warnings):
 - float64:   a JSON number, or a string holding a JSON number; an empty string is NULL.
 - bool:      true or false.
 - count:     a non-negative integer (UInt32), or an array whose length is the count (Torus hints_requested).
-- response:  a string; an object with a string `input` gives that input; anything else its compact JSON.
+- response:  a string; an object whose `input` is truthy in Python's sense gives that input (Torus's
+             `input or json.dumps(response)`); anything else its JSON text.
 - lang_map:  an xAPI language map: en-US, else en, else the first entry; a plain string is taken as is.
 - timestamp: ISO 8601 / RFC 3339 date-time, normalized to UTC milliseconds (fractions truncated, never rounded).
 A value that is JSON null or absent is NULL. Float values that are whole numbers count as integers (ClickHouse's
@@ -159,7 +160,6 @@ FIELDS: tuple[Field, ...] = (
         "content_element_id",
         "string",
         ("result", "extensions", "content_element_id"),
-        _res("content_element_id"),
         _ctx("content_element_id"),
         fallback="truthy",
     ),
@@ -188,7 +188,8 @@ FIELDS: tuple[Field, ...] = (
     _f("activity_id", "uint64", _ctx("activity_id")),
     _f("activity_revision_id", "uint64", _ctx("activity_revision_id")),
     _f("part_id", "string", _ctx("part_id")),
-    _f("page_sub_type", "string", ("object", "definition", "subType"), _ctx("page_sub_type"), fallback="truthy"),
+    # Torus: the object's subType only ("" stays ""; a context page_sub_type is not read).
+    _f("page_sub_type", "string", ("object", "definition", "subType")),
     _f("score", "float64", ("result", "score", "raw")),
     _f("out_of", "float64", ("result", "score", "max")),
     _f("scaled_score", "float64", ("result", "score", "scaled")),

@@ -190,7 +190,7 @@ def _to_count(value: Any) -> int | None:
 
 
 def _to_response(value: Any) -> str | None:
-    if isinstance(value, dict) and value.get("input") is not None:
+    if isinstance(value, dict) and value.get("input"):  # Torus: `input or json.dumps(response)`
         return to_text(value["input"])
     return to_text(value)
 

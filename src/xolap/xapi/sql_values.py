@@ -135,7 +135,7 @@ def convert(
         return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
     if kind == "response":
         inner = alias("in", entry(alias("rm", object_map(raw)), "'input'"))
-        has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {NULLISH}"
+        has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {FALSY}"  # Torus: `input or json.dumps(...)`
         return text(alias("rc", f"if({has_input}, {inner}, {raw})")), "1"
     if kind == "lang_map":
         entries = alias("lm", f"if(startsWith({raw}, '{{'), {object_map(raw)}, CAST(map(), 'Map(String, String)'))")
