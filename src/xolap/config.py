@@ -44,7 +44,9 @@ class Settings(BaseSettings):
         None, description="Server mode: the read-only user that user SQL runs as."
     )
     clickhouse_cluster: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
-    raw_events_ttl_months: int | None = Field(None, ge=1, description="Optional TTL on raw_events, in months.")
+    raw_events_ttl_months: int | None = Field(
+        None, ge=1, le=1200, description="Optional TTL on raw_events, in months (at most a century)."
+    )
     database_url: str | None = Field(
         None, description="Postgres URL; default: embedded pgserver under <data_dir>/postgres."
     )

@@ -77,7 +77,7 @@ def test_cluster_rendering_uses_on_cluster_and_replicated_engines():
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/analytics/raw_events', '{replica}', event_version)"
         in raw
     )
-    assert "TTL toDateTime(timestamp) + INTERVAL 18 MONTH" in raw
+    assert "TTL toDateTime(least(toDateTime64(timestamp, 0) + INTERVAL 18 MONTH" in raw
     log = next(s for s in statements if "schema_migrations" in s and s.startswith("CREATE TABLE"))
     assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/analytics/schema_migrations', '{replica}')" in log
     assert all("{{" not in s for s in statements)

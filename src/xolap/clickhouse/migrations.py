@@ -20,6 +20,9 @@ _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*(\w+)((?:\s+[^}\s]+)*)\s*\}\}")
 
 
+DATETIME_LAST_SECOND = 2**32 - 1  # 2106-02-07 06:28:15 UTC, the last second a DateTime holds
+
+
 class MigrationError(Exception):
     """A migration could not be read or applied; the message names the file and statement."""
 
@@ -51,6 +54,16 @@ class RenderContext:
         replica = "'{replica}'"
         return f"Replicated{family}({', '.join([path, replica, *args])})"
 
+    def ttl(self) -> str:
+        """raw_events' TTL clause ('' without one). The expiry is summed in DateTime64 (to 2299) and capped at
+        DateTime's last second (2106-02-07), which never passes: a DateTime sum wraps past it, so 1000 months expired
+        an event of 2025 at once (read as 1972) and any TTL expired the events stamped near 2106."""
+        if not self.ttl_months:
+            return ""
+        months = int(self.ttl_months)
+        expiry = f"toDateTime64(timestamp, 0) + INTERVAL {months} MONTH"
+        return f"TTL toDateTime(least({expiry}, toDateTime64({DATETIME_LAST_SECOND}, 0)))"
+
     def render(self, sql: str) -> str:
         def replace(match: re.Match[str]) -> str:
             name, args = match.group(1), match.group(2).split()
@@ -59,7 +72,7 @@ class RenderContext:
             if name == "on_cluster":
                 return f"ON CLUSTER '{self.cluster}'" if self.cluster else ""
             if name == "ttl":
-                return f"TTL toDateTime(timestamp) + INTERVAL {int(self.ttl_months)} MONTH" if self.ttl_months else ""
+                return self.ttl()
             if name == "engine" and len(args) >= 2:
                 return self.engine(args[0], args[1], *args[2:])
             raise MigrationError(f"unknown placeholder {match.group(0)!r}")
