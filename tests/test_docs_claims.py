@@ -605,3 +605,18 @@ def test_event_type_labels_table_is_the_codes() -> None:
         documented[named.group(1)] = label
     assert len(documented) >= 6
     assert event_type_labels(list(documented)) == documented
+
+
+def test_every_bench_option_shown_exists() -> None:
+    """`python bench/ingest.py --memory --rows 20000 --huge-mib 256`: each option is one the script declares."""
+    problems = []
+    seen = 0
+    for name, snippet in all_snippets():
+        for script, tail in re.findall(r"bench/(\w+)\.py((?:\s+[^\s`|;>]+)*)", snippet):
+            source = (ROOT / "bench" / f"{script}.py").read_text(encoding="utf-8")
+            for option in re.findall(r"(?<!\S)(--[a-z][\w-]*)", tail):
+                seen += 1
+                if f'"{option}"' not in source:
+                    problems.append(f"{name}: bench/{script}.py {option}")
+    assert seen >= 4, "the docs show fewer bench options than expected: is the reader broken?"
+    assert not problems, "\n".join(problems)
