@@ -82,11 +82,11 @@ def test_pair_failures_count_after_the_last_success_and_skip_throttled(pg_settin
             login_attempts.record_failure(session, " ADA@example.org", "10.0.0.1", "wrong password")
         login_attempts.record_failure(session, "ada@example.org", "10.0.0.1", login_attempts.THROTTLED)
         login_attempts.record_failure(session, "ada@example.org", "10.0.0.2", "wrong password")
-        count, age = login_attempts.pair_failures(session, "ada@example.org", "10.0.0.1", window)
-        assert count == 3 and 0 <= age < 60
+        counts = login_attempts.recent_failures(session, "ada@example.org", "10.0.0.1", window, 100)
+        assert counts.pair_failures == 3 and 0 <= counts.since_newest_s < 60 and counts.address_wait_s == 0
         session.execute(text("UPDATE failed_logins SET attempted_at = attempted_at - interval '1 second'"))
         records.create(session, user, client_address="10.0.0.1")  # a successful login from that address
-        assert login_attempts.pair_failures(session, "ada@example.org", "10.0.0.1", window)[0] == 0
-        assert login_attempts.pair_failures(session, "ada@example.org", "10.0.0.2", window)[0] == 1
-        assert login_attempts.seconds_until_address_below(session, "10.0.0.1", window, 3) > 0
-        assert login_attempts.seconds_until_address_below(session, "10.0.0.1", window, 4) == 0
+        assert login_attempts.recent_failures(session, "ada@example.org", "10.0.0.1", window, 100).pair_failures == 0
+        assert login_attempts.recent_failures(session, "ada@example.org", "10.0.0.2", window, 100).pair_failures == 1
+        assert login_attempts.recent_failures(session, "ada@example.org", "10.0.0.1", window, 3).address_wait_s > 0
+        assert login_attempts.recent_failures(session, "ada@example.org", "10.0.0.1", window, 4).address_wait_s == 0

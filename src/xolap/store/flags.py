@@ -6,9 +6,10 @@ same name, so enabling `instructor_dashboard_analytics` globally is a full rollo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,28 @@ def is_enabled(session: Session, name: str, scope_type: str = "global", scope_id
         if own is not None:
             return own
     return bool(_row(session, name, "global", 0))
+
+
+def enabled_flags(session: Session, wanted: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str, int], bool]:
+    """is_enabled for each (name, scope type, scope id) wanted, read in one query (a page listing many scopes, a login
+    choosing its landing page): {(name, scope type, scope id): on}."""
+    keys = list(dict.fromkeys((name, scope_type, int(scope_id)) for name, scope_type, scope_id in wanted))
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(FeatureFlag.name, FeatureFlag.scope_type, FeatureFlag.scope_id, FeatureFlag.enabled).where(
+            FeatureFlag.name.in_({name for name, _, _ in keys}),
+            tuple_(FeatureFlag.scope_type, FeatureFlag.scope_id).in_(
+                {("global", 0)} | {(scope_type, scope_id) for _, scope_type, scope_id in keys if scope_type != "global"}
+            ),
+        )
+    ).all()
+    found = {(name, scope_type, int(scope_id)): bool(enabled) for name, scope_type, scope_id, enabled in rows}
+    answer = {}
+    for name, scope_type, scope_id in keys:
+        own = found.get((name, scope_type, scope_id)) if scope_type != "global" else None
+        answer[(name, scope_type, scope_id)] = own if own is not None else found.get((name, "global", 0), False)
+    return answer
 
 
 def set_flag(session: Session, name: str, enabled: bool, scope_type: str = "global", scope_id: int = 0) -> FlagState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -69,39 +70,55 @@ def _counted(window: timedelta) -> tuple[ColumnElement[bool], ColumnElement[bool
     return FailedLogin.reason != THROTTLED, FailedLogin.attempted_at > func.now() - window
 
 
-def pair_failures(session: Session, email: str, client_address: str, window: timedelta) -> tuple[int, float]:
-    """(failures, seconds since the newest one) for this email from this address's group within the window, counting
-    only those after the user's last successful login from this very address."""
-    email = clean_email(email)
+@dataclass(frozen=True)
+class RecentFailures:
+    """What the login throttle counts, as one query reads it: for this email from this address's group, the failures
+    within the window after the user's last successful login from this very address and the seconds since the newest
+    of them; for the address's group, how long until fewer than the cap of failures (any emails) remain in the window
+    (0 when already fewer)."""
+
+    pair_failures: int
+    since_newest_s: float
+    address_wait_s: float
+
+
+def recent_failures(
+    session: Session, email: str, client_address: str, window: timedelta, address_cap: int
+) -> RecentFailures:
+    """The throttle's counts in one round trip (a login makes as few as it can: xolap.web.pages_account.login)."""
+    email, group = clean_email(email), address_group(client_address)
     last_success = (
         select(func.max(WebSession.created_at))
         .join(User, User.id == WebSession.user_id)
         .where(User.email == email, WebSession.client_address == client_address)
         .scalar_subquery()
     )
-    count, newest_age = session.execute(
-        select(func.count(), func.extract("epoch", func.now() - func.max(FailedLogin.attempted_at))).where(
+    pair = (
+        select(
+            func.count().label("failures"),
+            func.extract("epoch", func.now() - func.max(FailedLogin.attempted_at)).label("newest_age"),
+        )
+        .where(
             FailedLogin.email == email,
-            FailedLogin.address_group == address_group(client_address),
+            FailedLogin.address_group == group,
             *_counted(window),
             FailedLogin.attempted_at > func.coalesce(last_success, func.to_timestamp(0)),
         )
-    ).one()
-    return int(count), float(newest_age or 0.0)
-
-
-def seconds_until_address_below(session: Session, client_address: str, window: timedelta, cap: int) -> float:
-    """Seconds until this address's group has fewer than `cap` failures within the window (0 when it already has)."""
-    nth_newest_age = session.execute(
+        .subquery()
+    )
+    capth_newest_age = (
         select(func.extract("epoch", func.now() - FailedLogin.attempted_at))
-        .where(FailedLogin.address_group == address_group(client_address), *_counted(window))
+        .where(FailedLogin.address_group == group, *_counted(window))
         .order_by(FailedLogin.attempted_at.desc())
-        .offset(cap - 1)
+        .offset(address_cap - 1)
         .limit(1)
-    ).scalar_one_or_none()
-    if nth_newest_age is None:
-        return 0.0
-    return max(0.0, window.total_seconds() - float(nth_newest_age))
+        .scalar_subquery()
+    )
+    failures, newest_age, capth_age = session.execute(
+        select(pair.c.failures, pair.c.newest_age, capth_newest_age.label("capth_age"))
+    ).one()
+    address_wait = 0.0 if capth_age is None else max(0.0, window.total_seconds() - float(capth_age))
+    return RecentFailures(int(failures), float(newest_age or 0.0), address_wait)
 
 
 def recent(session: Session, limit: int = 200, *, email: str = "", client_address: str = "") -> list[FailedLogin]:

@@ -52,16 +52,14 @@ def _minutes(seconds: int) -> str:
 
 
 def check(session: Session, email: str, client_address: str) -> Verdict:
-    """May this email be tried from this address now?"""
-    address_wait = math.ceil(
-        login_attempts.seconds_until_address_below(session, client_address, WINDOW, MAX_FAILURES_PER_ADDRESS)
-    )
+    """May this email be tried from this address now? (One query: login_attempts.recent_failures.)"""
+    counts = login_attempts.recent_failures(session, email, client_address, WINDOW, MAX_FAILURES_PER_ADDRESS)
+    address_wait = math.ceil(counts.address_wait_s)
     if address_wait > 0:
         return Verdict(
             address_wait, f"Too many failed logins from this address: try again in {_minutes(address_wait)}."
         )
-    failures, since_newest = login_attempts.pair_failures(session, email, client_address, WINDOW)
-    pair_wait = math.ceil(backoff_seconds(failures) - since_newest)
+    pair_wait = math.ceil(backoff_seconds(counts.pair_failures) - counts.since_newest_s)
     if pair_wait > 0:
         return Verdict(pair_wait, f"Too many failed logins for this account: try again in {_minutes(pair_wait)}.")
     return Verdict()

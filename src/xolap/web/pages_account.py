@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from xolap.store import accounts, flags, login_attempts
 from xolap.store import sessions as session_records
@@ -94,22 +95,22 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
         _record, sid = session_records.create(
             session, user, user_agent=request.headers.get("user-agent", ""), client_address=address
         )
-        session.commit()
         user_email = user.email
         roles = accounts.roles(session, user)
         signed_in = Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, "session")
+        target = _safe_next(next)
+        if target == "/":  # read in the same transaction: a login is one connection and one commit
+            target = only_dashboard(request, signed_in, session) or "/"
+        session.commit()
     sessions.start_session(request, sid)
-    target = _safe_next(next)
-    if target == "/":
-        target = only_dashboard(request, signed_in) or "/"
     return redirect(request, target, json_data={"ok": True, "email": user_email})
 
 
-def only_dashboard(request: Request, principal: Principal) -> str | None:
+def only_dashboard(request: Request, principal: Principal, session: Session | None = None) -> str | None:
     """The one dashboard a user may open, when there is exactly one (login goes straight there), else None."""
     if principal.is_admin or not principal.authenticated:
         return None
-    section_rows, project_rows = visible_scopes(request, principal)
+    section_rows, project_rows = visible_scopes(request, principal, session)
     enabled = [row["url"] for row in section_rows + project_rows if row["enabled"]]
     return enabled[0] if len(enabled) == 1 else None
 
@@ -126,39 +127,57 @@ def logout(request: Request):
     return redirect(request, "/login", "You are logged out.", json_data={"ok": True})
 
 
-def visible_scopes(request: Request, principal: Principal) -> tuple[list[dict], list[dict]]:
-    """The sections and projects the principal may open, with whether their dashboard is switched on."""
-    with request.app.state.runtime.sessions() as session:
-        section_query = select(Section).order_by(Section.title, Section.id)
-        project_query = select(Project).order_by(Project.title, Project.id)
-        if not principal.is_admin:
-            section_query = section_query.where(
-                Section.id.in_(principal.instructor_section_ids or [-1])
-                | Section.project_id.in_(principal.author_project_ids or [-1])
-            )
-            project_query = project_query.where(Project.id.in_(principal.author_project_ids or [-1]))
-        analytics = flags.is_enabled(session, flags.ANALYTICS)
-        section_rows = [
-            {
-                "id": s.id,
-                "slug": s.slug,
-                "title": s.title or s.slug,
-                "project_id": s.project_id,
-                "url": f"/sections/{s.slug}/analytics",
-                "enabled": analytics and flags.is_enabled(session, flags.SECTION_DASHBOARD, "section", s.id),
-            }
-            for s in session.execute(section_query.limit(500)).scalars()
-        ]
-        project_rows = [
-            {
-                "id": p.id,
-                "slug": p.slug,
-                "title": p.title or p.slug,
-                "url": f"/projects/{p.slug}/analytics",
-                "enabled": analytics and flags.is_enabled(session, flags.PROJECT_DASHBOARD, "project", p.id),
-            }
-            for p in session.execute(project_query.limit(500)).scalars()
-        ]
+def visible_scopes(
+    request: Request, principal: Principal, session: Session | None = None
+) -> tuple[list[dict], list[dict]]:
+    """The sections and projects the principal may open, with whether their dashboard is switched on (read in
+    `session` when given, else in a session of its own; the flags in one query)."""
+    if session is None:
+        with request.app.state.runtime.sessions() as own:
+            return _visible_scopes(own, principal)
+    return _visible_scopes(session, principal)
+
+
+def _visible_scopes(session: Session, principal: Principal) -> tuple[list[dict], list[dict]]:
+    section_query = select(Section).order_by(Section.title, Section.id)
+    project_query = select(Project).order_by(Project.title, Project.id)
+    if not principal.is_admin:
+        section_query = section_query.where(
+            Section.id.in_(principal.instructor_section_ids or [-1])
+            | Section.project_id.in_(principal.author_project_ids or [-1])
+        )
+        project_query = project_query.where(Project.id.in_(principal.author_project_ids or [-1]))
+    sections = list(session.execute(section_query.limit(500)).scalars())
+    may_see_projects = principal.is_admin or bool(principal.author_project_ids)  # else the query finds none
+    projects = list(session.execute(project_query.limit(500)).scalars()) if may_see_projects else []
+    on = flags.enabled_flags(
+        session,
+        [(flags.ANALYTICS, "global", 0)]
+        + [(flags.SECTION_DASHBOARD, "section", s.id) for s in sections]
+        + [(flags.PROJECT_DASHBOARD, "project", p.id) for p in projects],
+    )
+    analytics = on[(flags.ANALYTICS, "global", 0)]
+    section_rows = [
+        {
+            "id": s.id,
+            "slug": s.slug,
+            "title": s.title or s.slug,
+            "project_id": s.project_id,
+            "url": f"/sections/{s.slug}/analytics",
+            "enabled": analytics and on[(flags.SECTION_DASHBOARD, "section", s.id)],
+        }
+        for s in sections
+    ]
+    project_rows = [
+        {
+            "id": p.id,
+            "slug": p.slug,
+            "title": p.title or p.slug,
+            "url": f"/projects/{p.slug}/analytics",
+            "enabled": analytics and on[(flags.PROJECT_DASHBOARD, "project", p.id)],
+        }
+        for p in projects
+    ]
     return section_rows, project_rows
 
 
