@@ -620,3 +620,14 @@ def test_every_bench_option_shown_exists() -> None:
                     problems.append(f"{name}: bench/{script}.py {option}")
     assert seen >= 4, "the docs show fewer bench options than expected: is the reader broken?"
     assert not problems, "\n".join(problems)
+
+
+def test_readme_opens_with_make_demo_and_make_test() -> None:
+    """The README's first block is the two commands a fresh machine runs: `make demo`, then `make test`."""
+    readme = doc_text(ROOT / "README.md")
+    first_block = re.search(r"```[^\n]*\n(.*?)```", readme, re.S)
+    assert first_block and readme.index("```") < readme.index("\n## ")
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines() if line.strip()]
+    assert commands[:2] == ["make demo", "make test"]
+    targets = set(re.findall(r"(?m)^([a-z][\w-]*):", (ROOT / "Makefile").read_text(encoding="utf-8")))
+    assert {"demo", "test"} <= targets
