@@ -1,4 +1,5 @@
-"""Custom SQL, the one place it runs: the guard for a scope, that scope's wall, the read-only client, the bounded executor.
+"""Custom SQL, the one place it runs: the guard for a scope, that scope's wall, the engine's own check of the functions
+it calls (function_wall), the read-only client, the bounded executor.
 
 `xolap query` (locally), the admin query API it uses through a running server, and the dashboards' query, export and
 saved-visualization routes all call run_custom_sql; none of them guards, walls or picks a client on its own.
@@ -22,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from xolap.analytics import executor, query_waits, result_cache
 from xolap.analytics.date_window import dated
-from xolap.analytics.guard import GuardedQuery, GuardScope, guard, is_guard_scope
+from xolap.analytics.function_wall import check_functions
+from xolap.analytics.guard import GuardedQuery, GuardError, GuardScope, guard, is_guard_scope
 from xolap.analytics.repeatable_sql import is_repeatable
 from xolap.analytics.scope_wall import is_wall_scope, scope_wall
 from xolap.clickhouse.client_protocol import ClickHouseClient
@@ -120,19 +122,26 @@ def _run_call(
     # the dashboard's dates, when applied, narrow every read of raw_events (date_window)
     wall = dated(scope_only, start, end) if scope_only is not None else None
 
-    def run() -> executor.QueryResult:
-        return call.run(
-            lambda own_limits: executor.run(
-                client,
-                settings,
-                guarded.sql,
-                parameters=parameters,
-                tag=query_tag,
-                limits=own_limits,
-                readonly=True,
-                wall=wall,
-            )
+    def run_walled(own_limits: executor.Limits) -> executor.QueryResult:
+        try:  # the engine's own parse names no refused function (function_wall); a parse it fails, the run fails too
+            check_functions(client, guarded.sql, parameters)
+        except GuardError:
+            raise
+        except Exception as exc:  # clickhouse-connect and chDB raise several exception types
+            raise executor.classify_error(exc, own_limits, query_tag=query_tag) from exc
+        return executor.run(
+            client,
+            settings,
+            guarded.sql,
+            parameters=parameters,
+            tag=query_tag,
+            limits=own_limits,
+            readonly=True,
+            wall=wall,
         )
+
+    def run() -> executor.QueryResult:
+        return call.run(run_walled)
 
     question = keepable_question(sql, guarded, limits, start, end)
     if question is None or scope_only is None:  # admin reads every scope: no scope's version covers it
