@@ -343,3 +343,17 @@ def test_system_tables_show_no_rows_but_one(world):
     assert len(every) > 100 and {key for (key,) in every if received.get(key) != "0"} == set()
     assert "system.one" not in received
     assert run(client, settings, "SELECT 41 + 1", wall=wall).rows == [(42,)]
+
+
+def test_a_table_the_wall_cannot_name_refuses_the_query(world):
+    """A table whose name cannot key a filter cannot be closed: every walled query is refused (a QueryError, as the
+    routes report), never run with that table open."""
+    client, settings, _mirror, _columns = world
+    db = settings.clickhouse_database
+    client.command(f"CREATE TABLE `{db}`.`odd-name` ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
+    try:
+        with pytest.raises(QueryError) as info:
+            run(client, settings, f"SELECT count() FROM `{db}`.`odd-name`", wall=scope_wall("section", 1, db))
+        assert "cannot close" in info.value.message and "odd-name" not in info.value.message
+    finally:
+        client.command(f"DROP TABLE IF EXISTS `{db}`.`odd-name`")

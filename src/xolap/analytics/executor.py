@@ -377,7 +377,10 @@ def run(
     query_settings.update(READ_SETTINGS)
     query_settings.update(tuning or {})
     if wall is not None:
-        query_settings.update(wall.query_settings(client))
+        try:  # reads the engine's catalogue (scope_wall.catalogue_tables): its failures are this query's
+            query_settings.update(wall.query_settings(client))
+        except Exception as exc:
+            raise classify_error(exc, limits, query_tag=query_tag) from exc
     started = time.perf_counter()
     try:
         result = client.query(tagged, parameters=parameters or None, settings=query_settings)
