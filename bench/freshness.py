@@ -37,7 +37,7 @@ import orjson  # noqa: E402
 from xolap.analytics.categories import run_category  # noqa: E402
 from xolap.analytics.result_cache import cached_json  # noqa: E402
 from xolap.analytics.result_formats import json_value  # noqa: E402
-from xolap.clickhouse.client import connect, thread_client  # noqa: E402
+from xolap.clickhouse.client import close_thread_client, connect, thread_client  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
 from xolap.config import load_settings  # noqa: E402
 from xolap.ingest.aws_clients import aws_client  # noqa: E402
@@ -173,11 +173,19 @@ def main() -> None:
                     }
                 )
             )
+            stop_worker(stop, worker_thread, args.wait_seconds)
+            client.close()  # chDB writes its system logs when its engine stops: before the folder goes, not at exit
+            close_thread_client(settings)
     finally:
-        stop.set()
-        if worker_thread is not None:
-            worker_thread.join(args.wait_seconds + 15)
+        stop_worker(stop, worker_thread, args.wait_seconds)
         moto.stop()
+
+
+def stop_worker(stop: threading.Event, worker_thread: threading.Thread | None, wait_seconds: int) -> None:
+    """Ask the ETL worker to stop and wait for it (it finishes its long poll first)."""
+    stop.set()
+    if worker_thread is not None:
+        worker_thread.join(wait_seconds + 15)
 
 
 if __name__ == "__main__":

@@ -236,6 +236,10 @@ def memory_child(engine: str, path: str) -> None:
     )
     import shutil
 
+    from xolap.clickhouse.client import close_thread_client
+
+    client.close()  # chDB writes its system logs when its engine stops: before the folder goes, not at exit
+    close_thread_client(settings)
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import sys
 import tempfile
@@ -115,8 +116,16 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="xolap-bench-schema-"))
-    settings = load_settings(data_dir=workdir)
-    client = connect(settings)
+    client = connect(load_settings(data_dir=workdir))
+    try:
+        compare_layouts(client, args)
+    finally:
+        client.close()  # chDB writes its system logs when its engine stops: before the folder goes, not at exit
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare_layouts(client, args: argparse.Namespace) -> None:
+    """Load both layouts, measure every query on each scope merged and with a tail of unmerged duplicates, print."""
     Migrator(client, RenderContext(DB)).up()
     client.command(f"RENAME TABLE {DB}.raw_events TO {DB}.ours")
     # The content_titles view reads raw_events; it is not part of this measurement.
