@@ -1,6 +1,7 @@
 """Headers on every response (pages, JSON, static files, errors, 404s): browser policy (a Content-Security-Policy
 that allows only this origin's scripts (no inline script, no eval), no framing, no MIME sniffing, same-origin
-referrers) and `Server-Timing: app;dur=<ms>`, the server's time from receiving the request to starting the answer
+referrers), `Cache-Control: no-store` unless the response sets its own caching (static assets do), and
+`Server-Timing: app;dur=<ms>`, the server's time from receiving the request to starting the answer
 (after any `answer;dur=` an endpoint set). Pure ASGI middleware, so streamed and file responses get them too."""
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
-_ENCODED = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()]
+# Every answer but a static asset (which sets its own caching) may hold a scope's data, so no cache keeps it: a shared
+# proxy may hand a stored 200 to the next requester of the URL, a browser's disk cache keeps it after sign-out.
+PRIVATE_CACHING = ("Cache-Control", "no-store")
+_ENCODED = [
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in [*SECURITY_HEADERS.items(), PRIVATE_CACHING]
+]
 
 
 class SecurityHeadersMiddleware:
