@@ -277,13 +277,27 @@ REQUIRED_COMPONENTS = ("clickhouse", "postgres", "job_worker")
 S3_PROBE_TIMEOUT_S = 3.0
 
 
+def missing_tables_message(database: str, missing: list[str]) -> str:
+    """What health and a refused request say when tables are gone from the database."""
+    return (
+        f"ClickHouse database {database} is missing table(s) {', '.join(missing)}: restore them, or run the "
+        "migrations again (xolap migrate down/up for the migration that creates them)"
+    )
+
+
 def _probe_clickhouse(runtime: Runtime) -> dict[str, Any]:
     from xolap.clickhouse.client import ping, server_info
+    from xolap.clickhouse.migrations import Migrator, RenderContext
 
     settings = runtime.settings
     client = runtime.clickhouse()
     latency = ping(client)
     info = server_info(client, embedded=settings.is_embedded_clickhouse)
+    missing = Migrator(
+        client, RenderContext(settings.clickhouse_database, settings.clickhouse_cluster)
+    ).missing_tables()
+    if missing:  # every page that reads them fails: ClickHouse is up, but not usable
+        raise RuntimeError(missing_tables_message(settings.clickhouse_database, missing))
     return {
         "version": info.version,
         "uptime_seconds": info.uptime_seconds,
