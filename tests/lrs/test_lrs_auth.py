@@ -94,3 +94,33 @@ def test_a_refused_version_is_answered_in_the_version_the_credential_last_spoke(
     assert client.get("/xAPI/about").headers["X-Experience-API-Version"] == "1.0.3"
     assert client.get("/xAPI/statements", headers=without | {"X-Experience-API-Version": "1.0.3"}).status_code == 200
     assert client.get("/xAPI/statements", headers=without).headers["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_web_sessions_and_api_tokens_do_not_open_the_lrs(runtime):
+    """docs/lrs.md: a signed-in browser, a user's API token and the admin token are all refused (401) by /xAPI; only
+    LRS credentials open it."""
+    import re
+
+    from xolap.store import accounts
+
+    client, auth, _cred = lrs_client(runtime)
+    with runtime.sessions() as session:
+        user = accounts.create_user(session, "admin@example.org", password="correct horse", is_admin=True)
+        _token, api_token = accounts.create_token(session, user)
+        session.commit()
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    signed_in = client.post(
+        "/login",
+        data={"email": "admin@example.org", "password": "correct horse", "csrf_token": csrf, "next": "/"},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303 and client.get("/account").status_code == 200  # the session works
+    assert client.get("/xAPI/statements", headers=V103).status_code == 401
+    for bearer in (api_token, runtime.admin_token):
+        works = client.get("/api/v1/admin/users", headers={"Authorization": f"Bearer {bearer}"})
+        assert works.status_code == 200  # the token opens the JSON API
+        refused = client.get("/xAPI/statements", headers=V103 | {"Authorization": f"Bearer {bearer}"})
+        assert refused.status_code == 401
+    client.cookies.clear()
+    assert client.get("/xAPI/statements", headers=auth).status_code == 200
