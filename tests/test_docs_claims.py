@@ -631,3 +631,14 @@ def test_readme_opens_with_make_demo_and_make_test() -> None:
     assert commands[:2] == ["make demo", "make test"]
     targets = set(re.findall(r"(?m)^([a-z][\w-]*):", (ROOT / "Makefile").read_text(encoding="utf-8")))
     assert {"demo", "test"} <= targets
+
+
+def test_etl_log_stages_are_the_ones_logged() -> None:
+    """docs/etl-deploy.md §7 lists each `ETL stage` name the handler and the worker log, and no other."""
+    code = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "src" / "xolap" / "ingest").rglob("*.py"))
+    logged = set(re.findall(r"\bstage\(\s*\"([a-z_]+)\"", code))
+    text = doc_text(ROOT / "docs" / "etl-deploy.md").split("## 7. Logs", 1)[1].split("\n## ", 1)[0]
+    listed = text.split("Stages:", 1)[1]
+    documented = set(re.findall(r"`([a-z_]+)`", re.sub(r"\(trigger [^)]*\)", "", listed)))
+    assert len(logged) >= 10
+    assert documented == logged
