@@ -19,6 +19,12 @@ read), one scope at a time on its own thread and client. The check builds stale 
 under the new data version, so the next read answers with the chart query alone. The insert itself never waits: the
 listener only notes the scopes. A reader arriving first runs the same check itself (the per-scope lock makes one of
 them build); a build is recorded only when complete.
+
+Ahead-of-time checks. expect_reads() names scopes a reader is about to open (xolap.web.pages_account.login: the
+dashboards of a user who just signed in); each running worker of the database runs the check for them on its thread,
+at once (no debounce), oldest first, before the rebuilds of writes, at most MAX_EXPECTED waiting (the oldest dropped:
+their readers check themselves). A first visit then finds its slices built, or joins the build under way through the
+per-scope lock instead of starting one of its own beside every other first visit on the machine's cores.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +50,7 @@ PRUNE_INTERVAL_S = 600.0
 REBUILD_DEBOUNCE_S = 0.5
 RECENT_READ_S = 900.0
 MAX_REBUILDS_PER_ROUND = 32  # the most recently read of the written scopes; readers check the others themselves
+MAX_EXPECTED = 64  # scopes waiting for an ahead-of-time check (expect_reads), at most
 _DELETE_BATCH = 5_000
 
 
@@ -144,6 +152,22 @@ class Pruner:
         return PruneReport(len(superseded), len(due), round((time.perf_counter() - started) * 1000, 1))
 
 
+_workers: list[RollupMaintenance] = []  # the running workers (start() to the end of run()), any database
+_workers_lock = threading.Lock()
+
+
+def expect_reads(database: str, scopes: Iterable[tuple[str, int]]) -> int:
+    """Scopes a reader is about to open: every running worker of `database` checks them (building stale slices) in
+    the background, so the first read finds them current or joins the build under way. Returns how many scopes were
+    queued (0 without a running worker: a process that does not serve). Never blocks on a build."""
+    wanted = [(kind, int(scope_id)) for kind, scope_id in scopes if is_scope(kind)]
+    with _workers_lock:
+        workers = [worker for worker in _workers if worker.database == database]
+    for worker in workers:
+        worker.expect(wanted)
+    return len(wanted) if workers else 0
+
+
 class RollupMaintenance:
     """The serving process's rollup worker: background rebuilds after writes, pruning every prune_interval_s."""
 
@@ -164,6 +188,8 @@ class RollupMaintenance:
         self.prune_interval_s = prune_interval_s
         self.pruner = Pruner()
         self.rebuilds = 0
+        self.checked_ahead = 0  # expected scopes checked (expect_reads)
+        self._expected: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._pending: set[tuple[str, int]] = set()
         self._everything = False
         self._lock = threading.Lock()
@@ -184,6 +210,45 @@ class RollupMaintenance:
                 self._pending.update(("project", scope_id) for scope_id in projects or ())
             self._idle.clear()
         self._wake.set()
+
+    def expect(self, scopes: Iterable[tuple[str, int]]) -> None:
+        """Queue scopes for an ahead-of-time check and wake the worker (expect_reads; never blocks on a build)."""
+        with self._lock:
+            for scope in scopes:
+                self._expected[scope] = None
+                self._expected.move_to_end(scope)
+            while len(self._expected) > MAX_EXPECTED:
+                self._expected.popitem(last=False)
+            if self._expected:
+                self._idle.clear()
+        self._wake.set()
+
+    def check_expected(self, stop: threading.Event | None = None) -> int:
+        """Run the rollup check for each expected scope, oldest first, until none is left (or `stop` is set);
+        returns how many were checked. A check that fails is logged: the reader will check (and build) itself."""
+        checked = 0
+        while stop is None or not stop.is_set():
+            with self._lock:
+                if not self._expected:
+                    break
+                kind, scope_id = self._expected.popitem(last=False)[0]
+            if not is_scope(kind):
+                continue
+            try:
+                rollups.current_builds(
+                    self._client(),
+                    self.database,
+                    kind,
+                    scope_id,
+                    max_age=rollups.memo_max_age(self.settings),
+                    reading=False,
+                    stage_memory=rollups.stage_memory_limit(self.settings),
+                )
+                self.checked_ahead += 1
+            except Exception as exc:  # noqa: BLE001 - the reader will check (and build) itself
+                log.warning("ahead-of-time rollup check failed: %s", _one_line(exc))
+            checked += 1
+        return checked
 
     def rebuild_pending(self) -> int:
         """Run the rollup check for the noted scopes a dashboard read recently; returns how many were checked."""
@@ -223,23 +288,31 @@ class RollupMaintenance:
         """Until every noted write's rebuild has run (for tests and benches); False on timeout."""
         return self._idle.wait(timeout)
 
+    def _writes_noted(self) -> bool:
+        with self._lock:
+            return bool(self._pending) or self._everything
+
     def run(self, stop: threading.Event) -> None:
         """The worker loop until `stop` is set (start() runs it on a thread of its own)."""
         if self._remove_listener is None:
             self._remove_listener = data_version.add_listener(self.heard)
+        with _workers_lock:
+            if self not in _workers:
+                _workers.append(self)
         next_prune = time.monotonic() + self.prune_interval_s
         try:
             while not stop.is_set():
                 if self._wake.wait(timeout=max(0.0, min(1.0, next_prune - time.monotonic()))):
-                    if stop.wait(self.debounce_s):
+                    if self._writes_noted() and stop.wait(self.debounce_s):  # expected reads start at once
                         break
                     self._wake.clear()
                     try:
+                        self.check_expected(stop)
                         self.rebuild_pending()
                     except Exception as exc:  # noqa: BLE001 - no client now: readers check themselves
                         log.warning("background rollup rebuilds failed: %s", _one_line(exc))
                     with self._lock:
-                        if not self._pending and not self._everything:
+                        if not self._pending and not self._everything and not self._expected:
                             self._idle.set()
                 if time.monotonic() >= next_prune:
                     try:
@@ -248,6 +321,9 @@ class RollupMaintenance:
                         log.warning("rollup pruning failed: %s", _one_line(exc))
                     next_prune = time.monotonic() + self.prune_interval_s
         finally:
+            with _workers_lock:
+                if self in _workers:
+                    _workers.remove(self)
             self._remove_listener()
             self._remove_listener = None
             self._idle.set()
@@ -255,6 +331,8 @@ class RollupMaintenance:
     def start(self, stop: threading.Event) -> threading.Thread:
         """Listen to writes from now on and run the worker loop on its own thread until `stop` is set."""
         self._remove_listener = data_version.add_listener(self.heard)
+        with _workers_lock:  # expected reads are heard from now on, as writes are
+            _workers.append(self)
         thread = threading.Thread(target=self.run, args=(stop,), name="xolap-rollups", daemon=True)
         thread.start()
         return thread

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from xolap.analytics import rollup_maintenance
 from xolap.store import accounts, flags, login_attempts
 from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
@@ -98,21 +99,32 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
         user_email = user.email
         roles = accounts.roles(session, user)
         signed_in = Principal(user, roles.is_admin, roles.section_ids, roles.project_ids, "session")
-        target = _safe_next(next)
-        if target == "/":  # read in the same transaction: a login is one connection and one commit
-            target = only_dashboard(request, signed_in, session) or "/"
+        dashboards = own_dashboards(request, signed_in, session)  # in the same transaction: one connection, one commit
         session.commit()
     sessions.start_session(request, sid)
+    # the rollups of the dashboards this user is about to open are checked (and built when stale) in the background
+    scopes = [(kind, scope_id) for kind, scope_id, _url in dashboards[:DASHBOARDS_CHECKED_AHEAD]]
+    rollup_maintenance.expect_reads(runtime.settings.clickhouse_database, scopes)
+    target = _safe_next(next)
+    if target == "/":  # the one dashboard a user may open, when there is exactly one, else the home page
+        target = dashboards[0][2] if len(dashboards) == 1 else "/"
     return redirect(request, target, json_data={"ok": True, "email": user_email})
 
 
-def only_dashboard(request: Request, principal: Principal, session: Session | None = None) -> str | None:
-    """The one dashboard a user may open, when there is exactly one (login goes straight there), else None."""
+DASHBOARDS_CHECKED_AHEAD = 4  # a login has the rollups of at most this many of its dashboards checked ahead
+
+
+def own_dashboards(
+    request: Request, principal: Principal, session: Session | None = None
+) -> list[tuple[str, int, str]]:
+    """The dashboards switched on among the sections a user teaches or whose project they author and the projects they
+    author, as (kind, id, url), sections first; none for admins (they land on the home page, which lists them all)."""
     if principal.is_admin or not principal.authenticated:
-        return None
+        return []
     section_rows, project_rows = visible_scopes(request, principal, session)
-    enabled = [row["url"] for row in section_rows + project_rows if row["enabled"]]
-    return enabled[0] if len(enabled) == 1 else None
+    return [("section", row["id"], row["url"]) for row in section_rows if row["enabled"]] + [
+        ("project", row["id"], row["url"]) for row in project_rows if row["enabled"]
+    ]
 
 
 @router.post("/logout", dependencies=[Depends(csrf_protect)])
