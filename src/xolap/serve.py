@@ -66,7 +66,7 @@ def serve(
                         background.append(thread)
             from xolap.web.app import create_app
 
-            config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning", lifespan="on")
+            config = http_config(create_app(runtime), host=host, port=port)
             server = _AnnouncingServer(config, lambda: on_ready(url, runtime)) if on_ready else uvicorn.Server(config)
             freeze_startup_objects()
             with _sigterm_exits():
@@ -78,6 +78,13 @@ def serve(
             for thread in background:
                 thread.join(timeout=30)
             stop_embedded()
+
+
+def http_config(app: Any, *, host: str, port: int) -> uvicorn.Config:
+    """How `xolap serve` runs the app: uvicorn with a deadline for each request's headers (serve_protocol)."""
+    from xolap.serve_protocol import HeadersDeadlineProtocol
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", http=HeadersDeadlineProtocol)
 
 
 def freeze_startup_objects() -> int:
