@@ -21,3 +21,18 @@ def collector_on_new_objects_only() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test moves it, put in place of a module's `time`
+    (monkeypatch.setattr(module, "time", clock)): the ages and deadlines that module computes then follow the test's
+    steps, not how long a loaded machine takes between them. It has only monotonic(): any other use fails loudly."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

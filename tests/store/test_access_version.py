@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
+from timing import ManualClock
 from xolap.store import access_cache, scopes_sync
 from xolap.store.db import engine, sessions
 from xolap.store.postgres import libpq_url
@@ -19,6 +20,15 @@ def version(conn: psycopg.Connection) -> int:
     row = conn.execute(access_cache.VERSION_QUERY).fetchone()
     assert row is not None
     return row[0]
+
+
+@pytest.fixture()
+def clock(monkeypatch) -> ManualClock:
+    """The access cache's clock, moved by the test: an entry's age is the time the test lets pass, not how long a
+    version read or a thread switch takes on a loaded machine (a read slower than max_age reloaded the entry)."""
+    clock = ManualClock()
+    monkeypatch.setattr(access_cache, "time", clock)
+    return clock
 
 
 @pytest.fixture()
@@ -79,7 +89,7 @@ def test_the_version_moves_at_commit_not_before(pg_settings, console):
     assert version(console) > before
 
 
-def test_an_old_entry_is_revalidated_not_reloaded_and_a_foreign_write_clears_it(pg_settings, console):
+def test_an_old_entry_is_revalidated_not_reloaded_and_a_foreign_write_clears_it(pg_settings, console, clock):
     factory = sessions(pg_settings)
     cache = access_cache.AccessCache(max_age=0.2)
     cache.watch_version("db", lambda: access_cache.read_version(factory))
@@ -95,7 +105,7 @@ def test_an_old_entry_is_revalidated_not_reloaded_and_a_foreign_write_clears_it(
 
     event.listen(engine(pg_settings), "before_cursor_execute", record)
     assert cache.get(("db", "k"), load) == "answer 1"
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert cache.peek(("db", "k")) is access_cache.MISSING  # the event loop never reads the version itself
     sent.clear()
     assert cache.get(("db", "k"), load) == "answer 1"  # older than max_age, version unchanged: no reload
@@ -104,20 +114,20 @@ def test_an_old_entry_is_revalidated_not_reloaded_and_a_foreign_write_clears_it(
     assert cache.peek(("db", "k")) == "answer 1" and cache.get(("db", "k"), load) == "answer 1"
     assert sent == []  # revalidated: good for another max_age without any read
     console.execute("UPDATE users SET disabled_at = now()")  # another process
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert cache.get(("db", "k"), load) == "answer 2"  # the version moved: reloaded
     event.remove(engine(pg_settings), "before_cursor_execute", record)
 
 
-def test_entries_are_bounded_in_total_age_whatever_the_version(pg_settings):
+def test_entries_are_bounded_in_total_age_whatever_the_version(pg_settings, clock):
     factory = sessions(pg_settings)
     cache = access_cache.AccessCache(max_age=0.05, max_total_age=0.3)
     cache.watch_version("db", lambda: access_cache.read_version(factory))
     answers = iter(["first", "second"])
     assert cache.get(("db", "k"), lambda: next(answers)) == "first"
-    time.sleep(0.1)
+    clock.advance(0.1)
     assert cache.get(("db", "k"), lambda: next(answers)) == "first"
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert cache.get(("db", "k"), lambda: next(answers)) == "second"
 
 
@@ -138,7 +148,7 @@ def test_a_scope_sync_that_inserts_nothing_keeps_the_process_cache(pg_settings):
     assert access_cache.CACHE.generation > generation
 
 
-def test_threads_due_to_revalidate_at_once_share_one_version_read(pg_settings):
+def test_threads_due_to_revalidate_at_once_share_one_version_read(pg_settings, clock):
     factory = sessions(pg_settings)
     reads: list[int] = []
 
@@ -150,7 +160,7 @@ def test_threads_due_to_revalidate_at_once_share_one_version_read(pg_settings):
     cache = access_cache.AccessCache(max_age=0.1)
     cache.watch_version("db", slow_read)
     assert cache.get(("db", "k"), lambda: "kept") == "kept"
-    time.sleep(0.15)
+    clock.advance(0.15)
     reads.clear()
     start = threading.Barrier(8)
     answers: list[str] = []
