@@ -4,6 +4,7 @@ events in a Torus-style indexed table) with the ratio per category and scope; an
 xolap.analytics.result_cache). Prints tables with PASS/MISS against the goals, plus JSON.
 
     python bench/analytics.py [--events 200000] [--runs 30] [--skip-concurrency] [--skip-postgres] [--explain KEY]
+        [--cpu-split] [--keep DIR] [--targets section_largest,...]
 
 Runs in its own process with its own chDB path (a temp dir, removed afterwards unless --keep). Data: sections of
 skewed sizes (section k of S holds a (k/S)^0.4 - ((k-1)/S)^0.4 share, so section 1 is the largest), S = events/10,000
