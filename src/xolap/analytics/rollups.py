@@ -34,6 +34,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from xolap.analytics import build_gate
 from xolap.analytics.categories.sql import PLAYED_VERB, score_fraction, video_completed
 from xolap.analytics.executor import clickhouse_error_code
 from xolap.analytics.result_cache import SERVER_MODE_MAX_AGE
@@ -499,7 +500,9 @@ def _checked_builds(
                 "partitions": [partition for partition, _ in stale],
                 "builds": [build for _, build in stale],
             }
-            _build(client, database, scope, built_params, stage_memory)
+            # at most one build per core at once, the smallest waiting first (xolap.analytics.build_gate)
+            with build_gate.builds.slot(_stale_events(client, database, scope, built_params)):
+                _build(client, database, scope, built_params, stage_memory)
             client.command(
                 f"INSERT INTO `{database}`.rollup_slices (scope_kind, scope_id, partition, build) "
                 "SELECT {kind:String}, {scope_id:UInt64}, p, b "
@@ -511,6 +514,18 @@ def _checked_builds(
             _complete.clear()
         _complete.update((database, schema, build) for _, build in rows)
     return [build for _, build in rows]
+
+
+def _stale_events(client: ClickHouseClient, database: str, scope: Scope, params: dict[str, Any]) -> int:
+    """About how many events the build of the stale slices reads (rows before deduplication; a section's from the
+    primary key's marks): the build gate's order."""
+    return int(
+        client.query(
+            f"SELECT count() FROM `{database}`.raw_events WHERE {SCOPE_COLUMNS[scope]} = {{scope_id:UInt64}} "
+            "AND _partition_id IN {partitions:Array(String)}",
+            parameters=params,
+        ).result_rows[0][0]
+    )
 
 
 def _build(

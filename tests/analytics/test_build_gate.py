@@ -1,0 +1,124 @@
+"""Rollup builds through the build gate (xolap.analytics.build_gate): at most `slots` at once, a freed slot to the
+smallest waiting build (the longest-waiting once it has waited max_wait_s); a reader's build waits for a slot and
+then answers as the raw FINAL read does. Threads synchronise on the gate's own counts, never on sleeps."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from xolap.analytics import build_gate
+from xolap.analytics.build_gate import BuildGate
+from xolap.analytics.categories import event_summary
+from xolap.analytics.categories.registry import _context, event_summary_raw_sql, json_value
+from xolap.analytics.categories.sql import parameters
+from xolap.analytics.executor import run
+from xolap.clickhouse.client import thread_client
+
+TIMEOUT_S = 60
+
+
+def until(condition, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+def queue_behind_a_held_slot(gate: BuildGate, sizes: list[int]) -> tuple[list[int], list[threading.Thread]]:
+    """Threads asking for a slot with these sizes, one after another, each waiting before the next asks; returns the
+    list their sizes are appended to as they get the slot, and the threads."""
+    got: list[int] = []
+    threads = []
+    for size in sizes:
+        thread = threading.Thread(target=lambda s=size: _take(gate, s, got))
+        thread.start()
+        threads.append(thread)
+        until(lambda n=len(threads): gate.waiting() == n, "a build did not queue")
+    return got, threads
+
+
+def _take(gate: BuildGate, size: int, got: list[int]) -> None:
+    with gate.slot(size):
+        got.append(size)
+
+
+def test_a_freed_slot_goes_to_the_smallest_waiting_build():
+    gate = BuildGate(1)
+    with gate.slot(1):
+        got, threads = queue_behind_a_held_slot(gate, [500_000, 30_000, 120_000, 30_000, 9_000])
+        assert got == []  # nobody builds while the only slot is held
+    for thread in threads:
+        thread.join(TIMEOUT_S)
+    assert got == [9_000, 30_000, 30_000, 120_000, 500_000]
+
+
+def test_a_build_that_waited_long_enough_goes_before_smaller_ones():
+    gate = BuildGate(1, max_wait_s=0.0)  # every waiter counts as aged: arrival order
+    with gate.slot(1):
+        got, threads = queue_behind_a_held_slot(gate, [500_000, 30_000, 9_000])
+    for thread in threads:
+        thread.join(TIMEOUT_S)
+    assert got == [500_000, 30_000, 9_000]
+
+
+def test_no_more_builds_than_slots_run_at_once():
+    gate = BuildGate(2)
+    running, most, lock = [0], [0], threading.Lock()
+    release = threading.Event()
+
+    def build(size: int) -> None:
+        with gate.slot(size):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            release.wait(TIMEOUT_S)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=build, args=(n,)) for n in range(7)]
+    for thread in threads:
+        thread.start()
+    until(lambda: gate.waiting() == 5, "five builds did not queue behind two")
+    assert running[0] == 2
+    release.set()
+    for thread in threads:
+        thread.join(TIMEOUT_S)
+    assert most[0] == 2 and gate.waiting() == 0
+    with gate.slot(1):  # every slot was given back
+        with gate.slot(1):
+            pass
+    with pytest.raises(ValueError):
+        BuildGate(0)
+
+
+GENERATE = """
+INSERT INTO `{db}`.raw_events (section_id, project_id, user_id, timestamp, event_type, verb_id, event_hash)
+SELECT 4, 40, concat('u', toString(number % 13)),
+    toDateTime64('2026-01-10 00:00:00', 3) + toIntervalSecond((number * 7919) % (75 * 86400)),
+    ['page_viewed', 'part_attempt', 'video'][number % 3 + 1], 'v', concat('s4-', toString(number))
+FROM numbers(500)
+"""
+
+
+def test_a_readers_build_waits_for_a_slot_then_answers_as_the_raw_read(ch_db, monkeypatch):
+    client, settings = ch_db
+    client.command(GENERATE.format(db=settings.clickhouse_database))
+    gate = BuildGate(1)
+    monkeypatch.setattr(build_gate, "builds", gate)
+    answers: list[list[dict]] = []
+    reader = threading.Thread(
+        target=lambda: answers.append(event_summary(thread_client(settings), settings, "section", 4))
+    )
+    with gate.slot(1):
+        reader.start()
+        until(lambda: gate.waiting() == 1, "the reader's build did not wait for the gate")
+        assert answers == []
+    reader.join(TIMEOUT_S)
+    ctx = _context(settings, "section", 4, None, None)
+    raw = run(client, settings, event_summary_raw_sql(ctx), parameters=parameters(ctx, 4))
+    expected = [dict(zip(raw.columns, map(json_value, row), strict=True)) for row in raw.rows]
+    assert [{k: v for k, v in row.items() if k != "label"} for row in answers[0]] == expected
+    assert sum(row["events"] for row in expected) == 500
