@@ -94,6 +94,18 @@ def test_no_more_builds_than_slots_run_at_once():
         BuildGate(0)
 
 
+def test_a_build_that_waited_overflow_s_runs_beside_a_stuck_holder():
+    gate = BuildGate(1, overflow_s=0.05)
+    got: list[int] = []
+    with gate.slot(1):  # a build that never ends, as far as the waiter can tell
+        waiter = threading.Thread(target=_take, args=(gate, 7, got))
+        waiter.start()
+        waiter.join(TIMEOUT_S)
+        assert got == [7] and gate.waiting() == 0
+    with gate.slot(1):  # both slots' worth was given back: the gate is free again
+        pass
+
+
 GENERATE = """
 INSERT INTO `{db}`.raw_events (section_id, project_id, user_id, timestamp, event_type, verb_id, event_hash)
 SELECT 4, 40, concat('u', toString(number % 13)),

@@ -5,7 +5,8 @@ changed the rollup definitions) every one of their builds running at once shares
 when nearly all of them have: every first dashboard waits for the whole batch. Here at most `slots` builds run and a
 slot that frees goes to the smallest waiting build (its events counted beforehand by the builder), so a small
 section's first visit waits for little more than its own build, not for the largest sections' builds. A build that
-has waited max_wait_s goes before any smaller one, so a large scope is never passed over for good.
+has waited max_wait_s goes before any smaller one, so a large scope is never passed over for good; one that waited
+overflow_s runs beside the holders (builds have no time limit: a stuck one must not stop every other build).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 MAX_WAIT_S = 20.0
+OVERFLOW_S = 120.0
 
 
 @dataclass
@@ -33,11 +35,12 @@ class BuildGate:
     """At most `slots` holders at once; a freed slot is handed to the smallest waiter (the longest-waiting one once it
     has waited max_wait_s; arrival order among equals)."""
 
-    def __init__(self, slots: int, max_wait_s: float = MAX_WAIT_S) -> None:
+    def __init__(self, slots: int, max_wait_s: float = MAX_WAIT_S, overflow_s: float = OVERFLOW_S) -> None:
         if slots < 1:
             raise ValueError("a build gate needs at least one slot")
         self.slots = slots
         self.max_wait_s = max_wait_s
+        self.overflow_s = overflow_s
         self._busy = 0
         self._waiting: list[_Waiter] = []
         self._lock = threading.Lock()
@@ -64,7 +67,13 @@ class BuildGate:
                 return
             waiter = _Waiter(size, time.monotonic(), next(self._order))
             self._waiting.append(waiter)
-        waiter.turn.wait()  # the releasing holder hands its slot over (the busy count stays)
+        if waiter.turn.wait(self.overflow_s):  # the releasing holder hands its slot over (the busy count stays)
+            return
+        with self._lock:
+            if waiter in self._waiting:  # no slot came in time: run beside the holders
+                self._waiting.remove(waiter)
+                self._busy += 1
+            # else a slot was handed over just now
 
     def _release(self) -> None:
         with self._lock:
