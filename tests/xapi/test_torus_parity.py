@@ -455,3 +455,90 @@ def test_response_input_falls_through_when_falsy_like_torus_in_both_engines(ch_d
     _assert_same(python, sql)
     assert [python[n + 1]["row"]["response"] for n in range(len(cases))] == [want for _, want in cases]
     assert not any(python[n + 1]["warnings"] for n in range(len(cases)))
+
+
+def test_attribution_algorithm_falls_back_to_assigned_by_policy_like_torus_in_both_engines(ch_db, tmp_path):
+    """Torus's Lambda writes `algorithm or assigned_by_policy` (its condition-assigned statements carry both; a
+    falsy algorithm falls through, the fallback taken as it is)."""
+    client, _settings = ch_db
+    line = CORPUS.read_text().splitlines()[4]
+    cases = [
+        ({"algorithm": "thompson", "assigned_by_policy": "weighted_random"}, "thompson"),
+        ({"assigned_by_policy": "weighted_random"}, "weighted_random"),
+        ({"algorithm": "", "assigned_by_policy": "weighted_random"}, "weighted_random"),
+        ({"algorithm": None, "assigned_by_policy": "weighted_random"}, "weighted_random"),
+        ({"algorithm": 0, "assigned_by_policy": "weighted_random"}, "weighted_random"),
+        ({"algorithm": "", "assigned_by_policy": ""}, None),  # an empty string is NULL (Torus's _safe_str)
+        ({"algorithm": ""}, None),
+        ({"assigned_by_policy": None}, None),
+        ({}, None),
+    ]
+    lines = []
+    for extra, _want in cases:
+        att = {"key": "k-1", "role": "assignment", "attribution_type": "assignment", **extra}
+        ext = json.dumps({ATTRIBUTIONS_KEY: [att]}, separators=(",", ":"))[1:-1]
+        lines.append(
+            line.replace(
+                '"http://oli.cmu.edu/extensions/section_id"', ext + ',"http://oli.cmu.edu/extensions/section_id"', 1
+            )
+        )
+    path = tmp_path / "algorithms.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    python, sql = _python_engine(path), _sql_engine(client, path)
+    _assert_same(python, sql)
+    column = attributions.COLUMN_NAMES.index("algorithm")
+    assert [python[n + 1]["attributions"][0][column] for n in range(len(cases))] == [want for _, want in cases]
+    assert not any(python[n + 1]["warnings"] for n in range(len(cases)))
+
+
+ATTRIBUTIONS_KEY = "http://oli.cmu.edu/extensions/experiment_attributions"
+
+
+def test_attribution_strings_are_stripped_like_torus_in_both_engines(ch_db, tmp_path):
+    """Torus's Lambda writes every attribution string through `_safe_str`: Python's str.strip() (every Unicode
+    whitespace character), an empty result NULL; the attribution_hash is taken over the stripped key. Characters
+    inside the value and characters that are not whitespace (a zero-width space) stay."""
+    client, _settings = ch_db
+    line = CORPUS.read_text().splitlines()[4]
+    all_spaces = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    cases = [
+        ({"condition_code": " b "}, "condition_code", "b"),
+        ({"condition_code": ""}, "condition_code", None),
+        ({"policy_version": "  "}, "policy_version", None),
+        ({"reward_source": all_spaces + "a b" + all_spaces}, "reward_source", "a b"),
+        ({"disposition": "\u200bx\u200b"}, "disposition", "\u200bx\u200b"),
+        ({"experiment_uuid": "\u3000u-1\u2003"}, "experiment_uuid", "u-1"),
+        ({"assignment_key": 12}, "assignment_key", "12"),
+        ({"algorithm": " ", "assigned_by_policy": " w "}, "algorithm", None),
+        ({"intervention_key": "\x85k\xa0"}, "intervention_key", "k"),
+    ]
+    lines = []
+    for extra, _column, _want in cases:
+        att = {"key": "k-1", "role": "assignment", "attribution_type": "assignment", **extra}
+        ext = json.dumps({ATTRIBUTIONS_KEY: [att]}, separators=(",", ":"))[1:-1]
+        lines.append(
+            line.replace(
+                '"http://oli.cmu.edu/extensions/section_id"', ext + ',"http://oli.cmu.edu/extensions/section_id"', 1
+            )
+        )
+    spaced_key = {"key": "\t k-1 \u2028", "role": "assignment", "attribution_type": "assignment"}
+    ext = json.dumps({ATTRIBUTIONS_KEY: [spaced_key]}, separators=(",", ":"))[1:-1]
+    lines.append(
+        line.replace(
+            '"http://oli.cmu.edu/extensions/section_id"', ext + ',"http://oli.cmu.edu/extensions/section_id"', 1
+        )
+    )
+    path = tmp_path / "strings.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    python, sql = _python_engine(path), _sql_engine(client, path)
+    _assert_same(python, sql)
+    got = [python[n + 1]["attributions"][0][attributions.COLUMN_NAMES.index(c)] for n, (_e, c, _w) in enumerate(cases)]
+    assert got == [want for _e, _c, want in cases]
+    last = python[len(cases) + 1]
+    hash_column = attributions.COLUMN_NAMES.index("attribution_hash")
+    assert last["attributions"][0][hash_column] == attributions.attribution_hash(last["row"]["event_hash"], "k-1")
+    assert not any(python[n + 1]["warnings"] for n in range(len(cases) + 1))
+
+
+def test_attribution_whitespace_is_what_python_str_strip_removes():
+    assert attributions.WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())

@@ -20,7 +20,7 @@ from typing import Any
 from xolap.xapi import fields as spec
 from xolap.xapi import torus_json
 from xolap.xapi.rows import CONVERTERS, EXPECTED, _Invalid, quoted_value
-from xolap.xapi.sql_values import convert, object_map, quote, warning_value
+from xolap.xapi.sql_values import FALSY, convert, object_map, quote, warning_value
 from xolap.xapi.torus_json import bind
 
 ATTRIBUTIONS_KEY = spec.OLI + "experiment_attributions"
@@ -61,6 +61,15 @@ VALUE_FIELDS: tuple[tuple[str, str], ...] = (
     ("reward_threshold", "float64"),
     ("normalized_score", "float64"),
     ("page_revision_id", "uint64"),
+)
+# A value read from another key when the column's own is falsy in Python's sense (Torus's Lambda: `algorithm or
+# assigned_by_policy`; Torus's condition-assigned statements carry both), the other key's value taken as it is.
+FALLBACK_KEYS: dict[str, str] = {"algorithm": "assigned_by_policy"}
+# Torus's Lambda writes every attribution string (and the key it hashes) through `_safe_str`: Python's str.strip(),
+# an empty result None. These are the characters str.strip() removes (str.isspace(); tested against Python's).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _CH_TYPES = {"uint64": "Nullable(UInt64)", "string": "Nullable(String)", "float64": "Nullable(Float64)"}
 
@@ -144,6 +153,7 @@ def attribution_rows(statement: dict, row: dict[str, Any], warnings: list[str]) 
         role = _text(item.get("role"))
         key = _text(item.get("key")) or _text(item.get("idempotency_key"))
         assert key is not None  # structural_problem refuses an item without a key
+        key = key.strip()
         values: list[Any] = []
         scope: list[Any] = []
         for column in SCOPE_COLUMNS:
@@ -157,12 +167,16 @@ def attribution_rows(statement: dict, row: dict[str, Any], warnings: list[str]) 
             scope.append(row[column] if value is None else value)
         for column, kind in VALUE_FIELDS:
             raw = item.get(column)
+            if column in FALLBACK_KEYS:
+                raw = raw or item.get(FALLBACK_KEYS[column])
             value = None
             if raw is not None:
                 try:
                     value = CONVERTERS[kind](raw)
                 except _Invalid:
                     warnings.append(f"{_where(index)}.{column}: expected {EXPECTED[kind]}, got {_quoted(raw)}")
+                if kind == "string" and value is not None:
+                    value = value.strip() or None
             if column == "assignment_scope" and value is None:
                 value = DEFAULT_ASSIGNMENT_SCOPE
             values.append(value)
@@ -278,11 +292,27 @@ def _problems(query: Any) -> str:
 _TYPED = [*((c, "uint64") for c in SCOPE_COLUMNS), *VALUE_FIELDS]
 
 
+_SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
+
+
+def _strip_sql(value: str) -> str:
+    """str.strip() of a Nullable(String), an empty result NULL (Torus's `_safe_str`)."""
+    return f"nullIf(replaceRegexpAll({value}, {quote(f'^{_SPACES}+|{_SPACES}+$')}, ''), '')"
+
+
+def _item_raw(column: str) -> str:
+    """The raw text a column is read from, over the _per_item parameters (FALLBACK_KEYS as attribution_rows)."""
+    raw = f"ma[{quote(column)}]"
+    if column in FALLBACK_KEYS:
+        return f"if({raw} IN {FALSY}, ma[{quote(FALLBACK_KEYS[column])}], {raw})"
+    return raw
+
+
 def _value_warnings_sql() -> str:
     """Array(String) over the _per_item parameters: '.<column>: expected …, got <value>' per malformed value."""
     flags, raws, prefixes = [], [], []
     for column, kind in _TYPED:
-        raw = f"ma[{quote(column)}]"
+        raw = _item_raw(column)
         _value, valid = convert(kind, raw)
         flags.append(f"({raw} NOT IN {_ABSENT} AND NOT ({valid}))")
         raws.append(raw)
@@ -326,16 +356,20 @@ def rows_sql(query: Any) -> str:
     items, _line_warnings = _sql_item(query)
     values = []
     for column, value_kind in _TYPED:
-        raw = f"ma[{quote(column)}]"
+        raw = _item_raw(column)
         value, _valid = convert(value_kind, raw)
         value = f"if({raw} IN {_ABSENT}, NULL, {value})"
+        if value_kind == "string":
+            value = _strip_sql(value)
         if column == "assignment_scope":
             value = f"ifNull({value}, {quote(DEFAULT_ASSIGNMENT_SCOPE)})"
         values.append(value)
     item = _per_item(
         query,
         bind(
-            "id", [_identity_sql()], f"tuple(ifNull(id.1, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})"
+            "id",
+            [_identity_sql()],
+            f"tuple(ifNull({_strip_sql('id.1')}, ''), ifNull(id.2, ''), ifNull(id.3, ''), {', '.join(values)})",
         ),
     )
     return query.alias(
