@@ -4,7 +4,6 @@ cache is not involved: run_category computes each answer)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date
 
@@ -12,6 +11,7 @@ import pytest
 
 from dashboard_support import TORUS_EXT, jsonl
 from support import RecordingClient
+from timing import ManualClock
 from xolap.analytics import title_lookup
 from xolap.analytics.categories import assessment, engagement, run_category, video
 from xolap.analytics.categories.model import QueryContext
@@ -146,9 +146,11 @@ def test_a_read_racing_a_write_is_read_again(pages):
     assert title_lookup.lookup(client, settings, "page", [(10, "1000")]) == {(10, "1000"): "Raced"}
 
 
-def test_titles_written_unheard_show_after_the_max_age(pages):
+def test_titles_written_unheard_show_after_the_max_age(pages, monkeypatch):
     """Another process writing to a ClickHouse server is not heard: titles are read again after max_age."""
     client, settings = pages
+    clock = ManualClock()  # ages follow the test's steps: a first read slower than max_age made the second one read
+    monkeypatch.setattr(title_lookup, "time", clock)
     short = settings.model_copy(update={"result_cache_max_age": 0.3})
     assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}
     client.command(
@@ -156,7 +158,11 @@ def test_titles_written_unheard_show_after_the_max_age(pages):
         "VALUES (10, 'page', '1000', 'Unheard', now64(3))"
     )  # no data version bump
     assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}
-    time.sleep(0.35)
+    clock.advance(0.25)
+    assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}, (
+        "kept within max_age"
+    )
+    clock.advance(0.1)
     assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Unheard"}
 
 
