@@ -69,8 +69,9 @@ class LoopbackClient:
         return await self.request("POST", path, {"Content-Type": kind, **(headers or {})}, body)
 
     async def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Reply:
-        """One exchange; a kept-alive connection the server has closed meanwhile (its idle timeout) is opened anew
-        and the request sent once more, as browsers do, only when not a byte of an answer had come."""
+        """One exchange; a kept-alive connection the server has closed meanwhile (its idle timeout: an end of file,
+        or a reset when the request reached the closed socket) is opened anew and the request sent once more, as
+        browsers do, only when not a byte of an answer had come."""
         if self._reader is not None and self._reader.at_eof():
             await self.close()
         reused = self._writer is not None
@@ -80,6 +81,10 @@ class LoopbackClient:
             await self.close()
             if not (reused and exc.partial == b"" and self._head_bytes == 0):
                 raise HTTPFailure(f"IncompleteReadError: {exc}") from exc
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            await self.close()
+            if not (reused and self._head_bytes == 0):
+                raise HTTPFailure(f"{type(exc).__name__}: {exc}") from exc
         except (OSError, asyncio.LimitOverrunError, TimeoutError) as exc:
             await self.close()  # the next request opens a new connection
             raise HTTPFailure(f"{type(exc).__name__}: {exc}") from exc
@@ -90,6 +95,7 @@ class LoopbackClient:
             raise HTTPFailure(f"{type(exc).__name__}: {exc}") from exc
 
     async def _exchange(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        self._head_bytes = 0  # nothing of this request's answer yet (a failed write never reads one)
         if self._writer is None:
             address = urlsplit(self.base)
             self._reader, self._writer = await asyncio.open_connection(address.hostname, address.port)
