@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from xolap.analytics import build_gate
+from support import RecordingClient
+from xolap.analytics import build_gate, rollups
 from xolap.analytics.build_gate import BuildGate
 from xolap.analytics.categories import event_summary
 from xolap.analytics.categories.registry import _context, event_summary_raw_sql, json_value
@@ -117,20 +118,58 @@ FROM numbers(500)
 
 def test_a_readers_build_waits_for_a_slot_then_answers_as_the_raw_read(ch_db, monkeypatch):
     client, settings = ch_db
-    client.command(GENERATE.format(db=settings.clickhouse_database))
+    db = settings.clickhouse_database
+    client.command(GENERATE.format(db=db))
     gate = BuildGate(1)
     monkeypatch.setattr(build_gate, "builds", gate)
-    answers: list[list[dict]] = []
+    built: list[list[int]] = []
     reader = threading.Thread(
-        target=lambda: answers.append(event_summary(thread_client(settings), settings, "section", 4))
+        target=lambda: built.append(rollups.current_builds(thread_client(settings), db, "section", 4))
     )
     with gate.slot(1):
         reader.start()
         until(lambda: gate.waiting() == 1, "the reader's build did not wait for the gate")
-        assert answers == []
+        assert built == []
     reader.join(TIMEOUT_S)
+    assert len(built) == 1 and built[0]
     ctx = _context(settings, "section", 4, None, None)
     raw = run(client, settings, event_summary_raw_sql(ctx), parameters=parameters(ctx, 4))
     expected = [dict(zip(raw.columns, map(json_value, row), strict=True)) for row in raw.rows]
-    assert [{k: v for k, v in row.items() if k != "label"} for row in answers[0]] == expected
+    answer = event_summary(client, settings, "section", 4)
+    assert [{k: v for k, v in row.items() if k != "label"} for row in answer] == expected
     assert sum(row["events"] for row in expected) == 500
+
+
+def slices_of(client, db: str, section: int) -> int:
+    return client.query(
+        f"SELECT count() FROM `{db}`.rollup_slices WHERE scope_kind = 'section' AND scope_id = {{i:UInt64}}",
+        parameters={"i": section},
+    ).result_rows[0][0]
+
+
+def test_a_summary_asked_while_builds_wait_answers_from_the_raw_events_without_waiting(ch_db, monkeypatch):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    client.command(GENERATE.format(db=db))
+    gate = BuildGate(1)
+    monkeypatch.setattr(build_gate, "builds", gate)
+    ctx = _context(settings, "section", 4, None, None)
+    raw = run(client, settings, event_summary_raw_sql(ctx), parameters=parameters(ctx, 4))
+    expected = [dict(zip(raw.columns, map(json_value, row), strict=True)) for row in raw.rows]
+
+    def summary(reader) -> list[dict]:
+        return [{k: v for k, v in row.items() if k != "label"} for row in event_summary(reader, settings, "section", 4)]
+
+    answers: list[list[dict]] = []
+    with gate.slot(1):  # every slot taken: a build now would wait
+        reader = threading.Thread(target=lambda: answers.append(summary(thread_client(settings))))
+        reader.start()
+        reader.join(TIMEOUT_S)
+        assert answers == [expected], "the summary waited for a build slot"
+        assert slices_of(client, db, 4) == 0  # nothing was built for it
+    assert summary(client) == expected and slices_of(client, db, 4) > 0  # a free gate: the reader builds
+    with gate.slot(1):  # built now: the summary reads its rollup even while builds wait
+        recording = RecordingClient(client)
+        assert summary(recording) == expected
+        assert any("rollup_events_" in sql for sql in recording.statements), recording.statements
+        assert not any("raw_events" in sql for sql in recording.statements), recording.statements

@@ -55,6 +55,11 @@ class BuildGate:
         finally:
             self._release()
 
+    def busy(self) -> bool:
+        """Whether a build asking now would wait (every slot taken, or builds already waiting)."""
+        with self._lock:
+            return bool(self._waiting) or self._busy >= self.slots
+
     def waiting(self) -> int:
         """How many builds wait for a slot now."""
         with self._lock:

@@ -477,6 +477,35 @@ def current_builds(
     return builds
 
 
+def built_builds(
+    client: ClickHouseClient, database: str, scope: Scope, scope_id: int, *, max_age: float = 0.0
+) -> list[int] | None:
+    """The build ids of the scope's current slices when every one is built (the check memo, else the check's
+    queries), else None; builds nothing (a reader that would rather not wait for a build: registry.event_summary)."""
+    key = (database, scope, int(scope_id))
+    version = data_version.version(database, scope, scope_id)
+    if max_age > 0:
+        remembered = _remembered(key, version, max_age)
+        if remembered is not None:
+            return remembered
+    checked_at = time.monotonic()
+    params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
+    schema = data_version.schema_version(database)
+    rows = [
+        (partition, int(build))
+        for partition, build in client.query(current_slices_sql(), parameters=params).result_rows
+    ]
+    unknown = [build for _, build in rows if (database, schema, build) not in _complete]
+    if unknown:
+        recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
+        if {int(build) for (build,) in recorded} != set(unknown):
+            return None
+        _complete.update((database, schema, build) for build in unknown)
+    builds = [build for _, build in rows]
+    _remember(key, version, builds, checked_at, True)
+    return builds
+
+
 def _checked_builds(
     client: ClickHouseClient, database: str, scope: Scope, scope_id: int, stage_memory: int | None = None
 ) -> list[int]:
