@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from bf_support import upload_bundles, write_csv_manifest
 
@@ -18,11 +17,11 @@ def test_listener_receives_status_and_chunk_events(bf_runtime, s3, bucket, drain
         s3, bucket, [[(bucket, k) for k in upload_bundles(s3, bucket, "xapi/", files=3, lines=5)]]
     )
     received: list[dict] = []
-    ready = threading.Event()
+    listening = threading.Event()
 
     def collect() -> None:
-        ready.set()
         for payload in listen(bf_runtime.settings, tick=0.2, timeout=60):
+            listening.set()  # its first item (a quiet tick's None) comes after LISTEN: no later NOTIFY is missed
             if payload is not None:
                 received.append(payload)
                 if payload["kind"] == "status" and payload.get("data", {}).get("status") == "completed":
@@ -30,8 +29,7 @@ def test_listener_receives_status_and_chunk_events(bf_runtime, s3, bucket, drain
 
     thread = threading.Thread(target=collect)
     thread.start()
-    ready.wait()
-    time.sleep(0.5)  # LISTEN is issued
+    assert listening.wait(30), "the listener never listened"
     run = service.create_inventory_run(bf_runtime, manifest_url=manifest, chunk_size=2)
     drain()
     thread.join(60)
