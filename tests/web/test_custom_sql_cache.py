@@ -211,7 +211,7 @@ def test_a_query_waiting_for_an_identical_one_is_followed_and_cancelled_on_its_o
     def progress(tag: str) -> dict:
         return client.get(A + f"/query/{tag}/progress", headers=who["inst_a"]).json()
 
-    def until(condition, within: float = 3.0):
+    def until(condition, within: float = 30.0):
         deadline = time.monotonic() + within
         while not (value := condition()) and time.monotonic() < deadline:
             time.sleep(0.05)
