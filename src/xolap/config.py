@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         le=LIMIT_MAX,
         description="Memory a custom query may use per second of its time limit (bounds the work of one block).",
     )
+    query_concurrency: int = Field(
+        4,
+        ge=1,
+        le=32,
+        description="Custom queries run at once; more wait for a slot up to the query time limit, then answer 503.",
+    )
     result_cache_bytes: int = Field(
         64 * 1024**2,
         ge=0,

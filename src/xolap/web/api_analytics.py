@@ -37,7 +37,7 @@ from xolap.analytics.schema_catalog import catalog
 from xolap.analytics.vega_safety import SpecRefused, check_spec, refusal
 from xolap.runtime import Runtime
 from xolap.store.models import SavedVisualization, Section
-from xolap.web import auth
+from xolap.web import auth, query_slots
 from xolap.web.analytics_scope import (
     AnalyticsScope,
     DashboardError,
@@ -570,7 +570,7 @@ def add_scope_routes(kind: str) -> None:
         kept = kept_custom_answer(request, scope, body.sql, body.start, body.end)
         if kept is not None:  # the same steps on the event loop, without a query to run
             return answer(lambda: produce(kept))
-        return await run_in_threadpool(answer, produce)
+        return await query_slots.run_user_sql(request, answer, produce)
 
     @router.get(base + "/query/{tag}/progress", name=f"{kind}_analytics_query_progress")
     def query_progress(tag: str, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
@@ -641,7 +641,7 @@ def add_scope_routes(kind: str) -> None:
         kept = kept_custom_answer(request, scope, body.sql, body.start, body.end) if format in ("csv", "json") else None
         if kept is not None:
             return answer(lambda: produce(kept))
-        return await run_in_threadpool(answer, produce)
+        return await query_slots.run_user_sql(request, answer, produce)
 
     @router.get(base + "/schema", name=f"{kind}_analytics_schema")
     def schema(scope: AnalyticsScope = Depends(scope_dep)):
@@ -741,7 +741,7 @@ def add_scope_routes(kind: str) -> None:
         return answer(produce)
 
     @router.post(base + "/visualizations/{viz_id}/run", name=f"{kind}_visualization_run")
-    def run_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
+    async def run_visualization(viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep)):
         def produce():
             runtime = _runtime(request)
             with runtime.sessions() as session:
@@ -756,10 +756,10 @@ def add_scope_routes(kind: str) -> None:
             )
             return body
 
-        return answer(produce)
+        return await query_slots.run_user_sql(request, answer, produce)
 
     @router.get(base + "/visualizations/{viz_id}/export", name=f"{kind}_visualization_export")
-    def export_visualization(
+    async def export_visualization(
         viz_id: int, request: Request, scope: AnalyticsScope = Depends(scope_dep), format: str = Query("csv")
     ):
         def produce():
@@ -779,7 +779,7 @@ def add_scope_routes(kind: str) -> None:
                 truncated=result.truncated,
             )
 
-        return answer(produce)
+        return await query_slots.run_user_sql(request, answer, produce)
 
 
 for _kind in ("section", "project"):

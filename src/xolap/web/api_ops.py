@@ -20,6 +20,7 @@ from xolap.analytics import executor, operations
 from xolap.clickhouse.migrations import run_action
 from xolap.operation_errors import OperationError, refused
 from xolap.runtime import Runtime
+from xolap.web import query_slots
 from xolap.web.analytics_scope import TAG_RE, DashboardError, running_queries
 from xolap.web.security import require_admin_api
 
@@ -54,8 +55,12 @@ class TitlesRequest(BaseModel):
 
 
 async def _answer(produce: Callable[[], Any]) -> Any:
+    return await run_in_threadpool(_answered, produce)
+
+
+def _answered(produce: Callable[[], Any]) -> Any:
     try:
-        return await run_in_threadpool(produce)
+        return produce()
     except OperationError as exc:
         return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}}, status_code=exc.status_code or 422)
 
@@ -113,7 +118,7 @@ async def query(body: QueryRequest, request: Request) -> Any:
             if tag is not None:
                 registry.finish(tag)
 
-    return await _answer(produce)
+    return await query_slots.run_user_sql(request, _answered, produce)
 
 
 @router.get("/query/{tag}/progress")
