@@ -93,3 +93,40 @@ def test_queries_beyond_the_slots_wait_without_taking_threads(instructor):
         thread.join(PATIENCE_S)
     assert answers == dict.fromkeys(tags, 409), answers  # every one cancelled, none ran to its end
     assert running_probes(runtime) == 0
+
+
+def test_a_query_that_finds_no_free_slot_within_its_time_limit_is_a_503_busy(runtime):
+    import anyio
+    from fastapi import FastAPI
+    from starlette.requests import Request
+
+    from xolap.web.query_slots import run_user_sql
+
+    runtime.settings = runtime.settings.model_copy(update={"query_concurrency": 1, "query_max_execution_time": 1})
+    app = FastAPI()
+    app.state.runtime = runtime
+    request = Request({"type": "http", "app": app, "method": "POST", "path": "/", "headers": []})
+    release, holding = threading.Event(), threading.Event()
+
+    def hold_the_slot() -> str:
+        holding.set()
+        release.wait(PATIENCE_S)
+        return "held"
+
+    async def scenario() -> tuple[object, object]:
+        async with anyio.create_task_group() as group:
+            first: list[object] = []
+
+            async def run_first() -> None:
+                first.append(await run_user_sql(request, hold_the_slot))
+
+            group.start_soon(run_first)
+            await anyio.to_thread.run_sync(holding.wait, PATIENCE_S)
+            second = await run_user_sql(request, lambda: "ran")  # waits its 1 s limit for the only slot
+            release.set()
+        return first[0], second
+
+    first, second = anyio.run(scenario)
+    assert first == "held"
+    assert second.status_code == 503 and second.headers["Retry-After"]
+    assert b'"kind":"busy"' in second.body and b"(1)" in second.body
