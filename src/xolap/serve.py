@@ -142,6 +142,19 @@ def _drop_stale_ingest_stages(runtime: Runtime) -> None:
         log.info("dropped %d staging table(s) a killed SQL ingest left", len(dropped))
 
 
+def _repair_raw_events_ttl(runtime: Runtime) -> None:
+    """A raw_events TTL created before it was capped (it wrapped past 2106 and expired young events) is replaced by
+    the capped TTL of the same months (migrations.repair_wrapping_ttl)."""
+    from xolap.clickhouse.migrations import RenderContext, repair_wrapping_ttl
+
+    settings = runtime.settings
+    months = repair_wrapping_ttl(
+        runtime.clickhouse(), RenderContext(settings.clickhouse_database, settings.clickhouse_cluster)
+    )
+    if months is not None:
+        log.warning("raw_events' TTL of %d months could expire young events (a date past 2106 wrapped): capped", months)
+
+
 def _sqs_etl_worker(runtime: Runtime, stop: threading.Event) -> Any:
     """The SQS ETL worker, when XOLAP_ETL_QUEUE_URL is set."""
     from xolap.ingest.sqs_worker import start_sqs_etl_worker
@@ -188,7 +201,7 @@ def _rollup_maintenance(runtime: Runtime, stop: threading.Event) -> threading.Th
 HEALTH_INTERVAL_S = 15.0
 
 # Run after migrations and before serving, each with the Runtime (the demo loader is passed in by the CLI).
-STARTUP_HOOKS: list = [_recover_backfill_jobs, _drop_stale_ingest_stages]
+STARTUP_HOOKS: list = [_recover_backfill_jobs, _drop_stale_ingest_stages, _repair_raw_events_ttl]
 
 # Functions (runtime, stop_event) -> started Thread | None, for in-process workers besides the job worker.
 BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync, _health_monitor, _rollup_maintenance]

@@ -11,6 +11,7 @@ import pytest
 
 from xolap.clickhouse.migrations import RenderContext, load_migrations, split_statements
 from xolap.config import ConfigError, load_settings
+from xolap.serve import _repair_raw_events_ttl
 
 STAMPS = {  # event timestamp -> kept under a TTL of this many months (today is late 2026)
     "1970-01-01 00:00:00": lambda months: months >= 960,
@@ -56,3 +57,28 @@ def test_a_ttl_longer_than_a_century_is_a_startup_error(monkeypatch):
         load_settings()
     monkeypatch.setenv("XOLAP_RAW_EVENTS_TTL_MONTHS", "1200")
     assert load_settings().raw_events_ttl_months == 1200
+
+
+def test_xolap_serve_caps_a_ttl_created_before_and_keeps_young_events(runtime):
+    """A raw_events created with the former TTL (1000 months) gets the capped one at start-up (serve's hook), so
+    the events stored afterwards are kept."""
+    from xolap import serve
+
+    client, database = runtime.clickhouse(), runtime.settings.clickhouse_database
+    client.command(f"ALTER TABLE `{database}`.raw_events MODIFY TTL toDateTime(timestamp) + INTERVAL 1000 MONTH")
+    assert _repair_raw_events_ttl in serve.STARTUP_HOOKS
+    _repair_raw_events_ttl(runtime)
+    _repair_raw_events_ttl(runtime)  # once capped, nothing more to do
+    # events stored from now on (those stored before under the former TTL may already be gone: merges expire them)
+    values = ", ".join(f"('{stamp}', '{n:064}')" for n, stamp in enumerate(STAMPS))
+    client.command(f"INSERT INTO `{database}`.raw_events (timestamp, event_hash) VALUES {values}")
+    engine = client.query(
+        "SELECT engine_full FROM system.tables WHERE database = {d:String} AND name = 'raw_events'",
+        parameters={"d": database},
+    ).result_rows[0][0]
+    assert "least(toDateTime64(timestamp, 0) + toIntervalMonth(1000)" in engine
+    client.command(f"OPTIMIZE TABLE `{database}`.raw_events FINAL")
+    kept = {
+        str(row[0])[:19] for row in client.query(f"SELECT toString(timestamp) FROM `{database}`.raw_events").result_rows
+    }
+    assert kept == {stamp for stamp, keep in STAMPS.items() if keep(1000)}

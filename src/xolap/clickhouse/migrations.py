@@ -255,6 +255,30 @@ def tables_left_by(migrations: list[Migration]) -> set[str]:
     return tables
 
 
+# raw_events' TTL as tables created before RenderContext.ttl capped it show it in system.tables.engine_full
+_WRAPPING_TTL_RE = re.compile(r"TTL toDateTime\(timestamp\) \+ toIntervalMonth\((\d+)\)")
+
+
+def repair_wrapping_ttl(client: ClickHouseClient, context: RenderContext) -> int | None:
+    """Give a raw_events created with the former TTL (a DateTime sum that wraps past 2106: 1000 months expired events
+    of 2025) the capped TTL of the same months; its parts' TTL is computed again by ClickHouse's own mutation. Returns
+    the months when it was repaired, else None (no such table, no TTL, or already capped)."""
+    rows = client.query(
+        "SELECT engine_full FROM system.tables WHERE database = {d:String} AND name = 'raw_events'",
+        parameters={"d": context.database},
+    ).result_rows
+    match = _WRAPPING_TTL_RE.search(rows[0][0]) if rows else None
+    if match is None:
+        return None
+    months = int(match.group(1))
+    capped = RenderContext(context.database, context.cluster, months)
+    on_cluster = context.render("{{on_cluster}}")
+    client.command(
+        f"ALTER TABLE `{context.database}`.raw_events {on_cluster} MODIFY {capped.ttl()} SETTINGS mutations_sync = 1"
+    )
+    return months
+
+
 def render_all(context: RenderContext, migrations: list[Migration] | None = None) -> list[str]:
     """Every up statement as it would be sent (used by tests and `xolap ch migrate sql`)."""
     migrator_sql = Migrator.__new__(Migrator)
