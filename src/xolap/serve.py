@@ -148,9 +148,16 @@ def _repair_raw_events_ttl(runtime: Runtime) -> None:
     from xolap.clickhouse.migrations import RenderContext, repair_wrapping_ttl
 
     settings = runtime.settings
-    months = repair_wrapping_ttl(
-        runtime.clickhouse(), RenderContext(settings.clickhouse_database, settings.clickhouse_cluster)
-    )
+    try:
+        months = repair_wrapping_ttl(
+            runtime.clickhouse(), RenderContext(settings.clickhouse_database, settings.clickhouse_cluster)
+        )
+    except Exception as exc:  # the server still starts; the log says what is at risk
+        log.error(
+            "could not check or cap raw_events' TTL (a TTL created before the cap may expire young events): %s",
+            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+        )
+        return
     if months is not None:
         log.warning("raw_events' TTL of %d months could expire young events (a date past 2106 wrapped): capped", months)
 
