@@ -43,6 +43,11 @@ SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 
 
+# The deepest a statement may nest (the statement itself is level 1). orjson reads 1024 levels but writes 255, and a
+# statement is written back inside {"statements": [...]}: deeper statements were read, then failed to be stored.
+MAX_STATEMENT_DEPTH = 250
+
+
 class StatementError(ValueError):
     """A statement refused with a reason naming the field (an HTTP 400)."""
 
@@ -425,9 +430,23 @@ def substatement(value: Any, path: str) -> None:
     _core(value, path)
 
 
+def _within_depth(value: Any, path: str) -> None:
+    """Refuse a value nested deeper than MAX_STATEMENT_DEPTH levels (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if level > MAX_STATEMENT_DEPTH:
+            _fail(path, f"nested deeper than allowed (at most {MAX_STATEMENT_DEPTH} levels)")
+        pending.extend((child, level + 1) for child in children)
+
+
 def validate_statement(value: Any, version: str = "1.0.3") -> None:
     """Refuse (StatementError) a statement that breaks xAPI's rules; `version` is the version the request speaks."""
     path = "statement"
+    _within_depth(value, path)
     s = _object(
         value,
         path,
