@@ -42,3 +42,16 @@ def test_a_statement_at_the_limit_is_stored_and_read_back(runtime):
     assert single.status_code == 200 and single.json()["id"] == statement_id
     listed = client.get("/xAPI/statements", params={"limit": 5}, headers=headers)
     assert listed.status_code == 200 and statement_id in [s["id"] for s in listed.json()["statements"]]
+
+
+def test_merging_into_a_document_too_deep_to_write_is_a_clear_400_and_keeps_it(runtime):
+    client, headers, _cred = lrs_client(runtime)
+    client = TestClient(client.app, raise_server_exceptions=False)
+    url = '/xAPI/activities/state?activityId=http://x/a&agent={"mbox":"mailto:a@example.org"}&stateId=deep'
+    deep = b'{"k":' + b"[" * 300 + b"]" * 300 + b"}"  # stored as sent by PUT: orjson reads it, cannot write it
+    json_type = {**headers, "Content-Type": "application/json"}
+    assert client.put(url, content=deep, headers=json_type).status_code == 204
+    merged = client.post(url, content=b'{"x": 1}', headers=json_type)
+    assert merged.status_code == 400, merged.text[:200]
+    assert "nested deeper" in merged.text
+    assert client.get(url, headers=headers).content == deep  # the stored document is untouched

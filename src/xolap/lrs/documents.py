@@ -345,7 +345,13 @@ def post(
             "POST merges JSON documents: the stored and the posted document must both have "
             "Content-Type application/json (PUT replaces a document of any type)"
         )
-    merged = orjson.dumps(_json_object(bytes(row.content), "stored") | posted)
+    try:
+        merged = orjson.dumps(_json_object(bytes(row.content), "stored") | posted)
+    except orjson.JSONEncodeError:  # orjson reads 1024 levels and writes 255: a document PUT deeper is kept as sent
+        raise NotMergeable(
+            "the merged document would be nested deeper than the 255 levels a JSON merge can write: "
+            "replace it with PUT instead"
+        ) from None
     if max_bytes is not None and len(merged) > max_bytes:
         raise TooLarge(f"the merged document would be {len(merged):,} bytes, over the {max_bytes:,}-byte limit")
     return _write(session, where, viewer, row, JSON_TYPE, merged)
