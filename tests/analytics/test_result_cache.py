@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dashboard_support import bearer, jsonl, module_runtime, page_view_statement, s3_put_sqs_record, section_event_count
-from timing import ManualClock
+from timing import manual_clock
 from xolap.analytics import result_cache
 from xolap.analytics.result_cache import ResultCache
 from xolap.clickhouse import data_version
@@ -257,17 +257,17 @@ def test_lru_is_bounded_by_bytes():
 
 
 def test_a_new_version_or_age_is_a_miss(monkeypatch):
-    clock = ManualClock()  # the cache's ages follow the test's steps (a 50 ms stall after a store made it a miss)
-    monkeypatch.setattr(result_cache, "time", clock)
-    cache = ResultCache(max_bytes=1 << 20, max_age=0.05)
-    cache.store("k", (1, 1), b"old")
-    assert cache.lookup("k", (1, 1)) == b"old"
-    assert cache.lookup("k", (1, 2)) is None and cache.bytes_held == 0
-    cache.store("k", (1, 2), b"v2")
-    clock.advance(0.04)
-    assert cache.lookup("k", (1, 2)) == b"v2", "kept within max_age"
-    clock.advance(0.02)
-    assert cache.lookup("k", (1, 2)) is None
+    # the cache's ages follow the test's steps (a 50 ms stall after a store made it a miss)
+    with manual_clock(monkeypatch, result_cache) as clock:
+        cache = ResultCache(max_bytes=1 << 20, max_age=0.05)
+        cache.store("k", (1, 1), b"old")
+        assert cache.lookup("k", (1, 1)) == b"old"
+        assert cache.lookup("k", (1, 2)) is None and cache.bytes_held == 0
+        cache.store("k", (1, 2), b"v2")
+        clock.advance(0.04)
+        assert cache.lookup("k", (1, 2)) == b"v2", "kept within max_age"
+        clock.advance(0.02)
+        assert cache.lookup("k", (1, 2)) is None
 
 
 def test_concurrent_cold_loads_compute_once_and_failures_are_not_kept():

@@ -11,7 +11,7 @@ import pytest
 
 from dashboard_support import TORUS_EXT, jsonl
 from support import RecordingClient
-from timing import ManualClock
+from timing import manual_clock
 from xolap.analytics import title_lookup
 from xolap.analytics.categories import assessment, engagement, run_category, video
 from xolap.analytics.categories.model import QueryContext
@@ -149,21 +149,22 @@ def test_a_read_racing_a_write_is_read_again(pages):
 def test_titles_written_unheard_show_after_the_max_age(pages, monkeypatch):
     """Another process writing to a ClickHouse server is not heard: titles are read again after max_age."""
     client, settings = pages
-    clock = ManualClock()  # ages follow the test's steps: a first read slower than max_age made the second one read
-    monkeypatch.setattr(title_lookup, "time", clock)
     short = settings.model_copy(update={"result_cache_max_age": 0.3})
-    assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}
-    client.command(
-        f"INSERT INTO `{settings.clickhouse_database}`.content_titles (project_id, kind, content_id, title, updated_at) "
-        "VALUES (10, 'page', '1000', 'Unheard', now64(3))"
-    )  # no data version bump
-    assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}
-    clock.advance(0.25)
-    assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}, (
-        "kept within max_age"
-    )
-    clock.advance(0.1)
-    assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Unheard"}
+    table = f"`{settings.clickhouse_database}`.content_titles"
+    # ages follow the test's steps: a first read slower than max_age made the second one read
+    with manual_clock(monkeypatch, title_lookup) as clock:
+        assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}
+        client.command(
+            f"INSERT INTO {table} (project_id, kind, content_id, title, updated_at) VALUES"
+            "  (10, 'page', '1000', 'Unheard', now64(3))"
+        )  # no data version bump
+        assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}
+        clock.advance(0.25)
+        assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Welcome"}, (
+            "kept within max_age"
+        )
+        clock.advance(0.1)
+        assert title_lookup.lookup(client, short, "page", [(10, "1000")]) == {(10, "1000"): "Unheard"}
 
 
 def test_max_age_is_short_with_a_clickhouse_server(base_settings):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from sqlalchemy import event
 
-from timing import ManualClock
+from timing import ManualClock, manual_clock
 from xolap.store import access_cache, scopes_sync
 from xolap.store.db import engine, sessions
 from xolap.store.postgres import libpq_url
@@ -23,12 +24,11 @@ def version(conn: psycopg.Connection) -> int:
 
 
 @pytest.fixture()
-def clock(monkeypatch) -> ManualClock:
+def clock(monkeypatch) -> Iterator[ManualClock]:
     """The access cache's clock, moved by the test: an entry's age is the time the test lets pass, not how long a
     version read or a thread switch takes on a loaded machine (a read slower than max_age reloaded the entry)."""
-    clock = ManualClock()
-    monkeypatch.setattr(access_cache, "time", clock)
-    return clock
+    with manual_clock(monkeypatch, access_cache) as clock:
+        yield clock
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from dashboard_support import bearer, module_runtime
-from timing import ManualClock
+from timing import manual_clock
 from xolap.store import access_cache, accounts, flags
 from xolap.store import sessions as session_records
 from xolap.store.db import engine
@@ -334,18 +334,18 @@ def test_an_entry_older_than_the_max_age_is_served_after_one_version_read(world,
     monkeypatch.setattr(access_cache.CACHE, "max_age", 0.3)
     # The cache's clock moves only here: on a loaded machine a request whose version read and remaining reads took
     # longer than max_age found its later entries due again (a second version read)
-    clock = ManualClock()
-    monkeypatch.setattr(access_cache, "time", clock)
-    browser = signed_in(app)
-    # The login's session row moved the access version; entries loaded within max_age of an earlier version read are
-    # filed under the older number (by design: it only costs a reload). Since argon2 got ~10x cheaper the login ends
-    # within max_age of that read often enough to make this flaky, so the entries are loaded after a fresh read.
-    clock.advance(0.35)
-    warm(browser, PAGE, {"Accept": "text/html"})
-    clock.advance(0.35)
-    with postgres_statements(runtime) as sent:
-        assert browser.get(PAGE, headers={"Accept": "text/html"}).status_code == 200
-    assert sent == [access_cache.VERSION_QUERY]
+    with manual_clock(monkeypatch, access_cache) as clock:
+        browser = signed_in(app)
+        # The login's session row moved the access version; entries loaded within max_age of an earlier version read
+        # are filed under the older number (by design: it only costs a reload). Since argon2 got ~10x cheaper the login
+        # ends within max_age of that read often enough to make this flaky, so the entries are loaded after a fresh
+        # read.
+        clock.advance(0.35)
+        warm(browser, PAGE, {"Accept": "text/html"})
+        clock.advance(0.35)
+        with postgres_statements(runtime) as sent:
+            assert browser.get(PAGE, headers={"Accept": "text/html"}).status_code == 200
+        assert sent == [access_cache.VERSION_QUERY]
 
 
 @pytest.mark.parametrize(
