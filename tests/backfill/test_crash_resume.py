@@ -133,7 +133,9 @@ def _kill_9_mid_chunk_then_restart_resumes_exactly(data_dir: Path, moto_server):
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
-    time.sleep(1)
+    deadline = time.monotonic() + 10  # pg_ctl -w has stopped it by now; wait on the process list, not a fixed second
+    while postgres_processes_under([data_dir]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert postgres_processes_under([data_dir]) == []  # the clean stop stopped the adopted Postgres too
 
     # The engine is free again: count in a separate process (this one may hold another chDB path).
