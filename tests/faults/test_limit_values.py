@@ -77,6 +77,7 @@ def test_a_caller_asking_for_more_than_configured_gets_the_configured_bound(base
 
 
 def test_the_admin_query_api_keeps_the_configured_bounds_whatever_it_is_asked(runtime):
+    runtime.settings = runtime.settings.model_copy(update={"query_max_result_rows": 100})  # small answers: fast
     with runtime.sessions() as session:
         user = accounts.create_user(session, "root@example.org", password="admin password", is_admin=True)
         token = accounts.create_token(session, user, "limits")[1]
