@@ -497,7 +497,7 @@ ATTRIBUTIONS_KEY = "http://oli.cmu.edu/extensions/experiment_attributions"
 def test_attribution_strings_are_stripped_like_torus_in_both_engines(ch_db, tmp_path):
     """Torus's Lambda writes every attribution string through `_safe_str`: Python's str.strip() (every Unicode
     whitespace character), an empty result NULL; the attribution_hash is taken over the stripped key. Characters
-    inside the value and characters that are not whitespace (a zero-width space) stay."""
+    inside the value and characters that are not whitespace (zero-width and Mongolian vowel separator, BOM) stay."""
     client, _settings = ch_db
     line = CORPUS.read_text().splitlines()[4]
     all_spaces = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
@@ -506,7 +506,11 @@ def test_attribution_strings_are_stripped_like_torus_in_both_engines(ch_db, tmp_
         ({"condition_code": ""}, "condition_code", None),
         ({"policy_version": "  "}, "policy_version", None),
         ({"reward_source": all_spaces + "a b" + all_spaces}, "reward_source", "a b"),
-        ({"disposition": "\u200bx\u200b"}, "disposition", "\u200bx\u200b"),
+        (
+            {"disposition": "\u180e\ufeff\u200bx\u200b\ufeff\u180e"},
+            "disposition",
+            "\u180e\ufeff\u200bx\u200b\ufeff\u180e",
+        ),
         ({"experiment_uuid": "\u3000u-1\u2003"}, "experiment_uuid", "u-1"),
         ({"assignment_key": 12}, "assignment_key", "12"),
         ({"algorithm": " ", "assigned_by_policy": " w "}, "algorithm", None),

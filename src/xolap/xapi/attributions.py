@@ -292,7 +292,8 @@ def _problems(query: Any) -> str:
 _TYPED = [*((c, "uint64") for c in SCOPE_COLUMNS), *VALUE_FIELDS]
 
 
-_SPACES = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
+# WHITESPACE in RE2: the Unicode separators (Zs, Zl, Zp) and the control characters str.isspace() adds.
+_SPACES = r"[\pZ\x{9}-\x{d}\x{1c}-\x{1f}\x{85}]"
 
 
 def _strip_sql(value: str) -> str:
