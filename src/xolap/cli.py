@@ -203,7 +203,7 @@ def serve_command(
     demo_events: int = typer.Option(1_000_000, help="How many events the demo generates."),
 ) -> None:
     """Run the product: web app, job worker and (when configured) the ETL worker, in one process."""
-    from xolap.serve import serve
+    from xolap.serve import ListenAddressError, serve
     from xolap.serve_lock import DataDirBusy
 
     settings = settings_or_exit()
@@ -236,6 +236,8 @@ def serve_command(
         )
     except DataDirBusy as exc:
         fail(str(exc))
+    except ListenAddressError as exc:
+        fail(str(exc), 2)
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the captured Ctrl-C after its shutdown; serve() has already cleaned up
     console.print("xolap stopped: web, workers, Postgres and ClickHouse closed.")

@@ -22,6 +22,25 @@ from xolap.store.postgres import stop_embedded
 log = logging.getLogger("xolap.serve")
 
 
+class ListenAddressError(Exception):
+    """`xolap serve` cannot listen on the address it was given; the message names it and the settings."""
+
+
+def check_listen_address(host: str, port: int) -> None:
+    """ListenAddressError unless a socket can be bound to host:port now (checked before any store starts; the server
+    binds it again once they have)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ListenAddressError(
+            f"cannot listen on {host}:{port}: {reason} (check XOLAP_HOST / --host and XOLAP_PORT / --port)"
+        ) from None
+
+
 class _AnnouncingServer(uvicorn.Server):
     """A uvicorn server that calls `ready` once it listens (for the CLI's ready message)."""
 
@@ -45,6 +64,7 @@ def serve(
     startup_hooks: list | None = None,
 ) -> None:
     url = f"http://{host}:{port}"
+    check_listen_address(host, port)
     with ServeLock(settings.data_dir, url=url):
         runtime = Runtime(settings)
         stop = threading.Event()
