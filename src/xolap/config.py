@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()))
 
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("names a file, not a folder: point it at a folder (made at start when missing)")
+        return value
+
     @field_validator("clickhouse_url", "clickhouse_readonly_url")
     @classmethod
     def _check_clickhouse_url(cls, value: str | None) -> str | None:
