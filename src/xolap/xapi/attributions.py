@@ -6,7 +6,9 @@ attribution_hash = SHA-256 of "<raw_event_hash>:<key>". Torus's validation, appl
 failing the whole S3 object: the extension must be an array of at most MAX_PER_STATEMENT objects; an attribution
 needs a non-empty key (`key`, or the older `idempotency_key`) and a valid (role, attribution_type) pair
 (VALID_PAIRS; attribution_type defaults to the role). An attribution that breaks them is not written; a malformed
-typed value in a valid one is stored NULL. Either gives a warning for the line (its event row is stored).
+typed value in a valid one is stored NULL. Either gives a warning for the line (its event row is stored). Strings
+and the hashed key are stripped as Torus's `_safe_str` does (WHITESPACE; empty → NULL), and `algorithm` falls back
+to `assigned_by_policy` (FALLBACK_KEYS), as Torus's Lambda writes them.
 
 `attribution_rows` is the Python form (every Python ingest path), `select_sql` / `warnings_sql` the ClickHouse
 form (the SQL file path and backfills): the same columns, conversions (xolap.xapi.rows / sql) and messages.
