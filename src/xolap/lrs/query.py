@@ -167,25 +167,46 @@ def scope_clauses(credential: LrsCredential) -> tuple[list[str], dict]:
     return clauses, params
 
 
-def _sign(secret: bytes, payload: bytes) -> str:
-    return hmac.new(secret, payload, hashlib.sha256).hexdigest()[:32]
+def readable_attachments(store: StatementStore, credential: LrsCredential, hashes: Sequence[str]) -> dict:
+    """Attachment content by sha2 for `hashes`, only where a statement the credential may read brought that content
+    (content is stored once per sha2 across scopes, so knowing a hash is not enough); everything for a credential
+    that reads everything."""
+    wanted = sorted({sha2.lower() for sha2 in hashes})
+    clauses, params = scope_clauses(credential)
+    if clauses and wanted:
+        result = store.client.query(
+            f"SELECT DISTINCT sha2 FROM {store.table} FINAL ARRAY JOIN attachment_hashes AS sha2 "
+            f"WHERE hasAny(attachment_hashes, {{xolap_hashes:Array(String)}}) AND {' AND '.join(clauses)} "
+            "AND sha2 IN {xolap_hashes:Array(String)}",
+            parameters={"xolap_hashes": wanted, **params},
+        )
+        wanted = sorted(row[0] for row in result.result_rows)
+    return store.attachments(wanted)
 
 
-def encode_cursor(secret: bytes, filters: dict, last: StoredRow) -> str:
+def _sign(secret: bytes, credential: LrsCredential, payload: bytes) -> str:
+    """The cursor's signature, bound to the credential it was made for (another credential's `more` URL is refused,
+    so a URL seen in a log or passed on is no paging token for anyone else)."""
+    return hmac.new(secret, credential.key.encode() + b"\0" + payload, hashlib.sha256).hexdigest()[:32]
+
+
+def encode_cursor(secret: bytes, credential: LrsCredential, filters: dict, last: StoredRow) -> str:
     payload = orjson.dumps([filters, last.stored.isoformat(), last.statement_id])
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _sign(secret, payload)
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _sign(secret, credential, payload)
 
 
-def decode_cursor(secret: bytes, cursor: str) -> tuple[dict, datetime, str]:
+def decode_cursor(secret: bytes, credential: LrsCredential, cursor: str) -> tuple[dict, datetime, str]:
     encoded, _, signature = cursor.partition(".")
     try:
         payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        if not hmac.compare_digest(_sign(secret, payload), signature):
+        if not hmac.compare_digest(_sign(secret, credential, payload), signature):
             raise ValueError
         filters, stored, statement_id = orjson.loads(payload)
         return filters, datetime.fromisoformat(stored), statement_id
     except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise QueryError("cursor: not a cursor this LRS issued (follow the `more` URL as given)") from None
+        raise QueryError(
+            "cursor: not a cursor this LRS issued to this credential (follow the `more` URL as given)"
+        ) from None
 
 
 def run(
@@ -217,7 +238,7 @@ def run(
     more = ""
     if len(rows) > limit:
         rows = rows[:limit]
-        cursor = encode_cursor(secret, query.filters, rows[-1])
+        cursor = encode_cursor(secret, credential, query.filters, rows[-1])
         more = "/xAPI/statements?" + urlencode(
             {"cursor": cursor, "format": query.format, "attachments": str(query.attachments).lower()}
         )

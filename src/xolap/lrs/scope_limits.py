@@ -6,11 +6,15 @@ project puts events on that project's dashboards (and widens the section's own c
 projects its events name); a project's credential naming a section of another project puts events on that section's
 dashboard. Postgres knows which project each section is taught from, so:
 - a section credential's statements may name only its section's project (none named: that project's id is its
-  lrs_statements column); a section Postgres files under no project leaves the project column as the statement says;
-- a project credential's statements may name only sections of its project, or sections Postgres does not know yet
-  (no dashboard opens them until they are added, and adding them files them under a project);
+  lrs_statements column); a section Postgres files under no project has no project to hold them against, so its
+  credential's statements may name no project (a named one would be a guess; they are stored under the section alone);
+- a project credential's statements may name only sections Postgres files under its project (or no section): a
+  section Postgres does not know yet is refused, because section ids are sequential and a section added later under
+  another project would show what this credential filed under it beforehand;
 - a limited credential voids only statements stored inside its scope (voiding withdraws the target's events from
-  raw_events, so another scope's events could be deleted by naming their statement id).
+  raw_events, so another scope's events could be deleted by naming their statement id);
+- a limited credential sees an LRS of its own scope: a statement id stored outside it is "in use" (409) whatever the
+  content sent, never compared with the other scope's statement (statements.save, through `holds`).
 Refusals are 403 and name the rule, never a value from the statement.
 """
 
@@ -53,19 +57,33 @@ def check_scope_columns(
         return
     if credential.section_id is not None:
         project = section_projects(sessions, {credential.section_id}).get(credential.section_id)
-        if project is None:
-            return
         for index, row in enumerate(columns):
+            if project is None and row.get("project_id"):
+                raise OutsideScope(
+                    index, "this credential's section is taught from no project, so its statements may name no project"
+                )
             if row.get("project_id") and row["project_id"] != project:
                 raise OutsideScope(index, "this credential may only write statements of its section's project")
-            row["project_id"] = project
+            row["project_id"] = project or 0
         return
     named = {int(row["section_id"]) for row in columns if row.get("section_id")}
     projects = section_projects(sessions, named)
     for index, row in enumerate(columns):
         section = row.get("section_id")
-        if section and int(section) in projects and projects[int(section)] != credential.project_id:
+        if section and int(section) not in projects:
+            raise OutsideScope(
+                index, "the section this statement names is not known to xolap yet: add it under this project first"
+            )
+        if section and projects[int(section)] != credential.project_id:
             raise OutsideScope(index, "this credential may only write statements of sections of its project")
+
+
+def holds(credential: LrsCredential, section_id: int | None, project_id: int | None) -> bool:
+    """Whether a stored statement filed under (section_id, project_id) is inside the credential's scope (always, for
+    an unlimited credential)."""
+    if credential.section_id is not None and section_id != credential.section_id:
+        return False
+    return credential.project_id is None or project_id == credential.project_id
 
 
 def voids_outside_scope(store: StatementStore, credential: LrsCredential, target_ids: Sequence[str]) -> bool:

@@ -19,7 +19,7 @@ from xolap.clickhouse import data_version
 from xolap.ingest.pipeline import EventWriter, LineError, map_lines
 from xolap.lrs import id_locks, signatures
 from xolap.lrs.credentials import LrsCredential
-from xolap.lrs.scope_limits import OutsideScope, check_scope_columns, voids_outside_scope
+from xolap.lrs.scope_limits import OutsideScope, check_scope_columns, holds, voids_outside_scope
 from xolap.lrs.storage import (
     VOIDED_VERB,
     StatementStore,
@@ -127,7 +127,8 @@ def save(
         if statement_id in seen:
             raise LrsError(400, f"statement[{index}].id: repeats the id of another statement in this request")
         seen.add(statement_id)
-        _check_attachments(statement, attachments, index, needed_hashes)
+        brought = _check_attachments(statement, attachments, index)
+        needed_hashes |= brought
         had_timestamp = "timestamp" in statement
         sent = equivalence_form(statement)
         statement.setdefault("timestamp", stored_text)
@@ -135,7 +136,7 @@ def save(
         statement["authority"] = credential.authority
         statement.setdefault("version", "2.0.0" if version == "2.0.0" else "1.0.0")
         line = item.line if item.line is not None and had_timestamp and "id" in _keys(item.line) else None
-        columns = lookup_columns(statement)
+        columns = lookup_columns(statement) | {"attachment_hashes": sorted(brought)}
         _check_scope(statement, columns, credential, index)
         prepared.append((statement, {**columns, "sent": sent.decode()}, line))
     try:
@@ -178,7 +179,10 @@ def _store_new(
     for statement, columns, line in prepared:
         statement_id = statement["id"].lower()
         if statement_id in existing:
-            if existing[statement_id].sent != columns["sent"]:
+            found = existing[statement_id]
+            if not holds(credential, found.section_id, found.project_id):  # the same answer whatever was sent
+                raise LrsError(409, f"statement id {statement_id} is already in use: send the statement with a new id")
+            if found.sent != columns["sent"]:
                 raise LrsError(409, f"statement id {statement_id} is already stored with different content")
             continue
         row = {
@@ -218,7 +222,10 @@ def _without_lrs_fields(statement: dict) -> dict:
     return {k: v for k, v in statement.items() if k not in LRS_FIELDS}
 
 
-def _check_attachments(statement: dict, parts: dict, index: int, needed: set[str]) -> None:
+def _check_attachments(statement: dict, parts: dict, index: int) -> set[str]:
+    """The sha2 of the statement's attachments whose content this request brings (multipart parts); 400 for an
+    attachment with neither part nor fileUrl, or a signature that does not hold."""
+    needed: set[str] = set()
     for position, attachment in enumerate(statement.get("attachments") or []):
         sha2 = attachment["sha2"].lower()
         if "fileUrl" not in attachment or sha2 in parts:
@@ -232,6 +239,7 @@ def _check_attachments(statement: dict, parts: dict, index: int, needed: set[str
                 signatures.check(statement, attachment, parts[sha2][1])
             except signatures.SignatureError as exc:
                 raise LrsError(400, f"statement[{index}].attachments[{position}]: {exc}") from None
+    return needed
 
 
 def withdraw_from_raw_events(writer: EventWriter, statement_ids: list[str]) -> None:

@@ -1,5 +1,9 @@
 """The LRS's statements in ClickHouse (`lrs_statements`, `lrs_attachments`, migration 0007): lookup columns of a
-statement, insert, fetch by id, voiding, and attachment content by sha2. Reads use FINAL (one row per id)."""
+statement, insert, fetch by id, voiding, and attachment content by sha2. Reads use FINAL (one row per id).
+
+Attachment content is stored once per sha2 for the whole LRS; a statement's `attachment_hashes` column holds the sha2
+of the parts its request brought (statements.save), which is what lets a credential have that content back
+(query.readable_attachments): naming a hash with a fileUrl grants nothing."""
 
 from __future__ import annotations
 
@@ -98,7 +102,6 @@ def lookup_columns(statement: dict) -> dict:
         "ref_target": obj["id"].lower() if kind == "StatementRef" else "",
         "section_id": _uint(extensions.get(TORUS_SECTION)),
         "project_id": _uint(extensions.get(TORUS_PROJECT)),
-        "attachment_hashes": [a["sha2"] for a in statement.get("attachments") or []],
     }
 
 
@@ -126,10 +129,13 @@ class StoredRow:
     statement: dict
     sent: str
     voided: bool
+    section_id: int | None = None  # the scope columns, when the read selected them (fetch does)
+    project_id: int | None = None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> StoredRow:
-        return cls(row[0], row[1], orjson.loads(row[2]), row[3], bool(row[4]))
+        scope = (int(row[5]), int(row[6])) if len(row) > 6 else (None, None)
+        return cls(row[0], row[1], orjson.loads(row[2]), row[3], bool(row[4]), *scope)
 
 
 class StatementStore:
@@ -147,11 +153,11 @@ class StatementStore:
             self.client.insert("lrs_statements", data, column_names=COLUMNS, database=self.database)
 
     def fetch(self, ids: list[str]) -> dict[str, StoredRow]:
-        """Stored statements by id (voided ones included), keyed by lowercase id."""
+        """Stored statements by id (voided ones included) with their scope columns, keyed by lowercase id."""
         if not ids:
             return {}
         result = self.client.query(
-            f"SELECT statement_id, stored, statement, sent, voided FROM {self.table} FINAL "
+            f"SELECT statement_id, stored, statement, sent, voided, section_id, project_id FROM {self.table} FINAL "
             "WHERE statement_id IN {ids:Array(String)}",
             parameters={"ids": [i.lower() for i in ids]},
         )

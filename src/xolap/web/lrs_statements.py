@@ -143,9 +143,9 @@ def _answer(
     return Response(b"" if head else body, media_type=content_type, headers=headers)
 
 
-def _attachments_of(store: StatementStore, documents: list[dict]) -> dict:
+def _attachments_of(store: StatementStore, credential: LrsCredential, documents: list[dict]) -> dict:
     hashes = sorted({a["sha2"].lower() for d in documents for a in d.get("attachments") or []})
-    return store.attachments(hashes)
+    return query.readable_attachments(store, credential, hashes)
 
 
 def _get(request: Request, credential: LrsCredential, head: bool) -> Response:
@@ -157,7 +157,7 @@ def _get(request: Request, credential: LrsCredential, head: bool) -> Response:
         if single:
             return _get_single(request, store, params, credential, languages, head)
         if "cursor" in params:
-            filters, stored, last_id = query.decode_cursor(_cursor_secret(request), params["cursor"])
+            filters, stored, last_id = query.decode_cursor(_cursor_secret(request), credential, params["cursor"])
             parsed = query.StatementQuery.parse({**filters, **{k: v for k, v in params.items() if k != "cursor"}})
             after = (stored, last_id)
         else:
@@ -166,7 +166,7 @@ def _get(request: Request, credential: LrsCredential, head: bool) -> Response:
         return _error(400, str(exc))
     rows, more = query.run(store, parsed, credential, _cursor_secret(request), after)
     documents = [formats.formatted(r.statement, parsed.format, languages) for r in rows]
-    attachments = _attachments_of(store, [r.statement for r in rows]) if parsed.attachments else None
+    attachments = _attachments_of(store, credential, [r.statement for r in rows]) if parsed.attachments else None
     return _answer(request, {"statements": documents, "more": more}, attachments, parsed.attachments, head)
 
 
@@ -189,7 +189,7 @@ def _get_single(request, store, params, credential, languages, head) -> Response
     if not readable or row.voided != wants_voided:
         return _error(404, "no such statement" if not wants_voided else "no such voided statement")
     document = formats.formatted(row.statement, fmt, languages)
-    attachments = _attachments_of(store, [row.statement]) if fetch_attachments else None
+    attachments = _attachments_of(store, credential, [row.statement]) if fetch_attachments else None
     last_modified = row.stored.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return _answer(request, document, attachments, fetch_attachments, head, {"Last-Modified": last_modified})
 
