@@ -238,3 +238,64 @@ def test_a_more_url_works_only_for_the_credential_it_was_made_for(scopes):
         other, other_auth, _ = lrs_client(scopes, **limit)
         refused = other.get(page["more"], headers=other_auth)
         assert refused.status_code == 400 and "cursor" in refused.json()["message"]
+
+
+def test_every_statement_read_of_a_limited_credential_stays_in_its_scope(scopes):
+    """Single, voided, filtered (agent, verb, activity, related_*, registration, since/until) and StatementRef reads:
+    another scope's statements, named by id or matched by every filter, never come back (holds as is)."""
+    registration = str(uuid.uuid4())
+    theirs_client, theirs_auth, _ = lrs_client(scopes, section="s21")
+    shared = statement(30, section_id=21) | {"context": {"registration": registration, "extensions": {}}}
+    [theirs, voided] = theirs_client.post("/xAPI/statements", headers=theirs_auth, json=[shared, statement(31)]).json()
+    voiding = {
+        "actor": {"mbox": "mailto:teacher@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": voided},
+    }
+    assert theirs_client.post("/xAPI/statements", headers=theirs_auth, json=voiding).status_code == 200
+    client, auth, _ = lrs_client(scopes, section="s11")
+    ref = statement(32) | {"object": {"objectType": "StatementRef", "id": theirs}}
+    [mine] = client.post("/xAPI/statements", headers=auth, json=ref).json()
+    assert client.get("/xAPI/statements", headers=auth, params={"statementId": theirs}).status_code == 404
+    assert client.get("/xAPI/statements", headers=auth, params={"voidedStatementId": voided}).status_code == 404
+    actor = '{"mbox": "mailto:learner30@example.com"}'
+    for params in (
+        {"agent": actor},
+        {"agent": actor, "related_agents": "true"},
+        {"verb": VERB},
+        {"activity": "http://example.com/activity/30"},
+        {"activity": "http://example.com/activity/30", "related_activities": "true"},
+        {"registration": registration},
+        {"since": "2000-01-01T00:00:00Z", "until": "2999-01-01T00:00:00Z"},
+    ):
+        found = client.get("/xAPI/statements", headers=auth, params=params).json()["statements"]
+        assert theirs not in {s["id"] for s in found} and {s["id"] for s in found} <= {mine}, params
+    everything = client.get("/xAPI/statements", headers=auth).json()["statements"]
+    assert [s["id"] for s in everything] == [mine]
+
+
+def test_documents_of_another_scope_are_not_read_listed_or_cleared(scopes):
+    state = {
+        "activityId": "http://example.com/activity/40",
+        "agent": '{"mbox": "mailto:learner40@example.com"}',
+        "stateId": "bookmark",
+    }
+    theirs_client, theirs_auth, _ = lrs_client(scopes, section="s21")
+    assert (
+        theirs_client.put("/xAPI/activities/state", headers=theirs_auth, params=state, json={"page": 7}).status_code
+        == 204
+    )
+    profile = {"activityId": state["activityId"], "profileId": "p"}
+    written = theirs_client.put(
+        "/xAPI/activities/profile", headers=theirs_auth | {"If-None-Match": "*"}, params=profile, json={"x": 1}
+    )
+    assert written.status_code == 204
+    for limit in ({"section": "s11"}, {"project": "p10"}):
+        client, auth, _ = lrs_client(scopes, **limit)
+        assert client.get("/xAPI/activities/state", headers=auth, params=state).status_code == 404
+        listing = {k: v for k, v in state.items() if k != "stateId"}
+        assert client.get("/xAPI/activities/state", headers=auth, params=listing).json() == []
+        assert client.get("/xAPI/activities/profile", headers=auth, params=profile).status_code == 404
+        assert client.delete("/xAPI/activities/state", headers=auth, params=listing).status_code == 204
+    kept = theirs_client.get("/xAPI/activities/state", headers=theirs_auth, params=state)
+    assert kept.status_code == 200 and kept.json() == {"page": 7}
