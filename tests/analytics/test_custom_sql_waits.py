@@ -182,3 +182,39 @@ def test_a_wait_for_a_computation_that_outlives_the_time_limit_ends_at_the_limit
         stuck.set()
         running.join(5)
     assert WAITER not in query_waits._calls, "a call's tag is forgotten when it returns"
+
+
+def test_a_cancel_that_arrives_before_the_call_registers_stops_it_from_starting(events):
+    """The page's Cancel can reach the server before its query's call is registered (the request that starts it
+    waits for a query slot, a worker thread, the guard): the call then starts cancelled instead of running."""
+    client, settings = events
+    sql, bounds = SLOW.format(label="early"), limits(settings, 20)
+    assert query_waits.cancel(client, FIRST) == 0, "nothing runs under the tag yet"
+    first = Caller(settings, sql, FIRST, bounds)
+    assert first.ended(5.0), "a cancelled call does not run to its time limit"
+    assert isinstance(first.outcome, QueryError) and first.outcome.kind == "cancelled"
+    again = Caller(settings, "SELECT count() AS plain FROM raw_events", FIRST, bounds)
+    assert again.ended(10.0) and not isinstance(again.outcome, QueryError), "a cancel stops one call, once"
+
+
+def test_a_cancel_between_the_call_and_its_query_reaching_clickhouse_stops_it(events, monkeypatch):
+    """The call is registered but its query is not in ClickHouse yet (the wall reads the catalogue first, the
+    function wall parses it): the cancel keeps asking until the query shows, instead of finding nothing to stop."""
+    from xolap.analytics import scope_wall
+
+    client, settings = events
+    reading, release = threading.Event(), threading.Event()
+    real = scope_wall.catalogue_tables
+
+    def slow_catalogue(*args, **kwargs):
+        reading.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scope_wall, "catalogue_tables", slow_catalogue)
+    first = Caller(settings, SLOW.format(label="between"), FIRST, limits(settings, 20))
+    assert reading.wait(10), "the query never reached its wall"
+    threading.Timer(0.2, release.set).start()
+    query_waits.cancel(client, FIRST)
+    assert first.ended(5.0), "the cancel reached the query once it started"
+    assert isinstance(first.outcome, QueryError) and first.outcome.kind == "cancelled"

@@ -7,8 +7,11 @@ query waiting for an identical one under way (the result cache computes a kept a
 - That caller's cancel stops the query; each waiter then runs the query itself (a failed computation is not kept),
   so no waiter gets a cancel it did not ask for.
 - A waiter's time limit bounds its whole stay: its wait, and after a wait the query it runs itself gets what is left
-  of its time limit (with the same memory limit). A cancel that arrives before the caller's query starts in
-  ClickHouse stops it from starting.
+  of its time limit (with the same memory limit).
+- A cancel that arrives before the call registers (its request still waits for a slot or a thread) is kept for the
+  tag, so the call starts cancelled; one that arrives after the call registered but before its query shows in
+  ClickHouse (the walls read the catalogue and parse the SQL first) keeps asking until it does. The page and the
+  SQL console cancel through here.
 """
 
 from __future__ import annotations
@@ -26,8 +29,15 @@ from xolap.analytics.result_cache import Computation
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
 POLL_S = 0.02  # how often a wait looks at its cancel and its time limit: a cancel ends a wait within this time
+# A call's query reaches ClickHouse a few ms after the call registers (the walls read the catalogue and parse it):
+# a cancel in between asks again every POLL_S until the query shows, the call ends, or this long has passed.
+CANCEL_REACH_S = 2.0
+# Cancels of tags no call holds yet (the request that starts it may still wait for a slot or a thread): the call
+# starts cancelled. Tags are fresh per run (the page makes one for each), so one kept cancel stops one call; bounded.
+CANCELLED_AHEAD_MAX = 1000
 
 _calls: dict[str, QueryCall] = {}
+_cancelled_ahead: dict[str, None] = {}  # insertion-ordered: the oldest goes first past CANCELLED_AHEAD_MAX
 _calls_lock = threading.Lock()
 
 
@@ -109,6 +119,8 @@ def query_call(tag: str, limits: Limits) -> Iterator[QueryCall]:
     call = QueryCall(tag, limits)
     with _calls_lock:
         mine = _calls.setdefault(tag, call) is call
+        if mine and _cancelled_ahead.pop(tag, False) is None:
+            call.cancelled.set()
     try:
         yield call
     finally:
@@ -137,9 +149,20 @@ def cancel(client: ClickHouseClient, tag: str) -> int:
     """Stop the custom query carrying `tag`: its wait for an identical query (which goes on for its own caller),
     its ClickHouse query, or its start when it has not reached ClickHouse yet. Returns how many waits and queries
     were asked to stop."""
-    call = _call(tag)
-    if call is not None:
-        call.cancelled.set()  # before looking: a call no longer waiting sees it before its own query starts
-        if call.waiting:
-            return 1
-    return executor.cancel(client, tag)
+    with _calls_lock:
+        call = _calls.get(tag)
+        if call is None:  # not registered yet, or over: kept for a call that registers later
+            _cancelled_ahead[tag] = None
+            while len(_cancelled_ahead) > CANCELLED_AHEAD_MAX:
+                del _cancelled_ahead[next(iter(_cancelled_ahead))]
+    if call is None:
+        return executor.cancel(client, tag)
+    call.cancelled.set()  # before looking: a call no longer waiting sees it before its own query starts
+    if call.waiting:
+        return 1
+    deadline = time.monotonic() + CANCEL_REACH_S
+    while not (stopped := executor.cancel(client, tag)) and _call(tag) is call and not call.waiting:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(POLL_S)
+    return stopped or int(call.waiting)

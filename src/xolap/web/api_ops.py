@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from xolap.analytics import executor, operations
+from xolap.analytics import operations, query_waits
 from xolap.clickhouse.migrations import run_action
 from xolap.operation_errors import OperationError, refused
 from xolap.runtime import Runtime
@@ -129,7 +129,7 @@ async def query_progress(tag: str, request: Request) -> Any:
         _tag(tag)
         if not running_queries(request).is_running_in(tag, CONSOLE):
             return {"tag": tag, "running": False}
-        progress = executor.progress(_runtime(request).clickhouse(), tag)
+        progress = query_waits.progress(_runtime(request).clickhouse(), tag)  # also a wait for an identical one
         if progress is None:  # registered, not yet started in the engine
             return {"tag": tag, "running": True, "rows_read": 0, "total_rows": 0, "elapsed_s": 0.0, "fraction": None}
         return {
@@ -152,7 +152,7 @@ async def query_cancel(tag: str, request: Request) -> Any:
         _tag(tag)
         registry = running_queries(request)
         if registry.is_running_in(tag, CONSOLE):
-            return {"tag": tag, "cancelled": executor.cancel(_runtime(request).clickhouse(), tag)}
+            return {"tag": tag, "cancelled": query_waits.cancel(_runtime(request).clickhouse(), tag)}
         registry.cancel_before_start(tag, CONSOLE)
         return {"tag": tag, "cancelled": 0}
 
