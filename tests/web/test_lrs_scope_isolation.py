@@ -299,3 +299,69 @@ def test_documents_of_another_scope_are_not_read_listed_or_cleared(scopes):
         assert client.delete("/xAPI/activities/state", headers=auth, params=listing).status_code == 204
     kept = theirs_client.get("/xAPI/activities/state", headers=theirs_auth, params=state)
     assert kept.status_code == 200 and kept.json() == {"page": 7}
+
+
+STATE = {
+    "activityId": "http://example.com/activity/50",
+    "agent": '{"mbox": "mailto:learner50@example.com"}',
+    "stateId": "bookmark",
+}
+
+
+def test_each_scope_has_its_own_documents_at_the_same_parameters(scopes):
+    """A learner in two sections has state for one activity in each: a limited credential's document space is its
+    scope's own, so writing, merging or deleting at parameters another scope uses neither collides with it (a 403
+    told the other scope had that learner's state) nor touches it."""
+    theirs_client, theirs_auth, _ = lrs_client(scopes, section="s21")
+    assert (
+        theirs_client.put("/xAPI/activities/state", headers=theirs_auth, params=STATE, json={"page": 7}).status_code
+        == 204
+    )
+    profile = {"activityId": STATE["activityId"], "profileId": "p"}
+    create = {"If-None-Match": "*"}
+    assert (
+        theirs_client.put(
+            "/xAPI/activities/profile", headers=theirs_auth | create, params=profile, json={"x": 1}
+        ).status_code
+        == 204
+    )
+    for page, limit in ((1, {"section": "s11"}), (2, {"project": "p10"})):
+        client, auth, _ = lrs_client(scopes, **limit)
+        assert client.put("/xAPI/activities/state", headers=auth, params=STATE, json={"page": page}).status_code == 204
+        assert client.post("/xAPI/activities/state", headers=auth, params=STATE, json={"seen": True}).status_code == 204
+        assert client.get("/xAPI/activities/state", headers=auth, params=STATE).json() == {"page": page, "seen": True}
+        new_profile = client.put("/xAPI/activities/profile", headers=auth | create, params=profile, json={"x": page})
+        assert new_profile.status_code == 204
+        assert client.delete("/xAPI/activities/state", headers=auth, params=STATE).status_code == 204
+        assert client.get("/xAPI/activities/state", headers=auth, params=STATE).status_code == 404
+    assert theirs_client.get("/xAPI/activities/state", headers=theirs_auth, params=STATE).json() == {"page": 7}
+    assert theirs_client.get("/xAPI/activities/profile", headers=theirs_auth, params=profile).json() == {"x": 1}
+
+
+def test_a_document_a_limited_credential_stored_before_scopes_had_their_own_space_is_still_its(scopes):
+    """Documents written by limited credentials at the shared address (before each scope had its own) stay readable,
+    listable and writable by their scope, and stay out of other scopes."""
+    from xolap.lrs import documents
+    from xolap.lrs.agents import parse_agent
+
+    client, auth, credential = lrs_client(scopes, section="s11")
+    which = documents.DocumentSet("state", STATE["activityId"], parse_agent(STATE["agent"]))
+    with scopes.sessions() as session:  # the former address: the set's, with no scope in it
+        documents._write(
+            session,
+            which.document("bookmark"),
+            documents.Viewer.of(credential),
+            None,
+            "application/json",
+            b'{"page": 3}',
+        )
+        session.commit()
+    assert client.get("/xAPI/activities/state", headers=auth, params=STATE).json() == {"page": 3}
+    listing = {k: v for k, v in STATE.items() if k != "stateId"}
+    assert client.get("/xAPI/activities/state", headers=auth, params=listing).json() == ["bookmark"]
+    assert client.post("/xAPI/activities/state", headers=auth, params=STATE, json={"seen": True}).status_code == 204
+    assert client.get("/xAPI/activities/state", headers=auth, params=STATE).json() == {"page": 3, "seen": True}
+    other, other_auth, _ = lrs_client(scopes, section="s21")
+    assert other.get("/xAPI/activities/state", headers=other_auth, params=STATE).status_code == 404
+    assert other.put("/xAPI/activities/state", headers=other_auth, params=STATE, json={"page": 9}).status_code == 204
+    assert client.get("/xAPI/activities/state", headers=auth, params=STATE).json() == {"page": 3, "seen": True}

@@ -14,12 +14,19 @@ Rules (xAPI 1.0.3 Communication 2.2 / 3.1; 2.0 where it differs, chosen by the c
 Who sees a document: the credential that created it, and credentials that read all (those limited to a section or a
 project see the documents created under the same limit). A write to a document the caller cannot see is refused
 (NotYours, 403); listing and clearing cover only the visible ones.
+
+Each section or project limit has a document space of its own (DocumentSet.partition, in the scope and address
+hashes): a learner in two sections keeps state for one activity in each, and a limited credential's write never
+meets another scope's document (which a NotYours would have told it exists). Unlimited credentials keep the shared
+space (their addresses are unchanged) and so no longer reach a limited scope's documents. Documents limited
+credentials stored in the shared space before are still their scope's (`_placed_row`, and listing/clearing cover
+both spaces, visibility deciding).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -82,6 +89,7 @@ class DocumentSet:
     activity_id: str | None = None
     agent: Agent | None = None
     registration: str | None = None
+    partition: str | None = None  # a section or project limit's own document space (Viewer.partition)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -90,7 +98,17 @@ class DocumentSet:
     @property
     def scope(self) -> str:
         agent = self.agent.key_hash if self.agent is not None else None
-        return hashlib.sha256(orjson.dumps([self.kind, self.activity_id, agent])).hexdigest()
+        identity = [self.kind, self.activity_id, agent] + ([self.partition] if self.partition else [])
+        return hashlib.sha256(orjson.dumps(identity)).hexdigest()
+
+    def within(self, viewer: Viewer) -> DocumentSet:
+        """This set in the viewer's document space."""
+        return replace(self, partition=viewer.partition)
+
+    @property
+    def shared(self) -> DocumentSet:
+        """This set in the shared space (where every document was before limits had their own)."""
+        return replace(self, partition=None)
 
     def document(self, document_id: str) -> DocumentAddress:
         return DocumentAddress(self, document_id)
@@ -125,6 +143,20 @@ class Viewer:
     @classmethod
     def of(cls, credential: LrsCredential) -> Viewer:
         return cls(credential.id, credential.reads_all, credential.section_id, credential.project_id)
+
+    @property
+    def partition(self) -> str | None:
+        """The document space of the viewer's section or project limit (None: the shared one)."""
+        if self.section_id is not None:
+            return f"section:{self.section_id}"
+        return f"project:{self.project_id}" if self.project_id is not None else None
+
+    def owns_space_of(self, row: LrsDocument) -> bool:
+        """A shared-space row created under this viewer's limit (before limits had spaces of their own)."""
+        return self.partition is not None and (row.owner_section_id, row.owner_project_id) == (
+            self.section_id,
+            self.project_id,
+        )
 
     def sees(self, row: LrsDocument) -> bool:
         if row.owner_credential_id is not None and row.owner_credential_id == self.credential_id:
@@ -236,23 +268,45 @@ def _stored(row: LrsDocument) -> StoredDocument:
     return StoredDocument(row.document_id, row.content_type, bytes(row.content), row.etag, row.updated_at)
 
 
-def _lock(session: Session, where: DocumentAddress) -> None:
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": where.lock_key})
+def _lock_key(session: Session, key: int) -> None:
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _row(session: Session, where: DocumentAddress) -> LrsDocument | None:
     return session.execute(select(LrsDocument).where(LrsDocument.address == where.address)).scalar_one_or_none()
 
 
+def _placed(where: DocumentAddress, viewer: Viewer) -> DocumentAddress:
+    return DocumentAddress(where.set.within(viewer), where.document_id)
+
+
+def _placed_row(session: Session, where: DocumentAddress, viewer: Viewer) -> tuple[DocumentAddress, LrsDocument | None]:
+    """(the address the viewer's document lives at, its row or None): the viewer's own space, else a document its
+    limit stored in the shared space before."""
+    placed = _placed(where, viewer)
+    row = _row(session, placed)
+    if row is None and placed != where:
+        legacy = _row(session, where)
+        if legacy is not None and viewer.owns_space_of(legacy):
+            return where, legacy
+    return placed, row
+
+
+def _spaces(which: DocumentSet, viewer: Viewer) -> list[str]:
+    return sorted({which.within(viewer).scope, which.shared.scope})
+
+
 def get(session: Session, where: DocumentAddress, viewer: Viewer) -> StoredDocument | None:
     """The document, or None when it does not exist or the viewer may not see it."""
-    row = _row(session, where)
+    _, row = _placed_row(session, where, viewer)
     return _stored(row) if row is not None and viewer.sees(row) else None
 
 
 def list_ids(session: Session, which: DocumentSet, viewer: Viewer, since: datetime | None = None) -> list[str]:
     """Ids (stateId/profileId) of the visible documents of a set, changed after `since` when given, oldest first."""
-    query = select(LrsDocument.document_id).where(LrsDocument.scope == which.scope, viewer.visible_clause())
+    query = select(LrsDocument.document_id).where(
+        LrsDocument.scope.in_(_spaces(which, viewer)), viewer.visible_clause()
+    )
     if which.registration is not None:
         query = query.where(LrsDocument.registration == which.registration)
     if since is not None:
@@ -288,13 +342,16 @@ def _write(
     return _stored(row)
 
 
-def _current(session: Session, where: DocumentAddress, viewer: Viewer) -> LrsDocument | None:
-    """The locked current row; NotYours when it exists but the viewer may not see it."""
-    _lock(session, where)
-    row = _row(session, where)
+def _current(session: Session, where: DocumentAddress, viewer: Viewer) -> tuple[DocumentAddress, LrsDocument | None]:
+    """(the viewer's address of the document, its locked current row); NotYours when the row exists but the viewer
+    may not see it (another credential of the same scope, without read-all)."""
+    placed = _placed(where, viewer)
+    for key in sorted({placed.lock_key, where.lock_key}):  # the shared address too: a document there may be ours
+        _lock_key(session, key)
+    where, row = _placed_row(session, where, viewer)
     if row is not None and not viewer.sees(row):
         raise NotYours("this document was stored by another LRS credential; this credential may not change it")
-    return row
+    return where, row
 
 
 def put(
@@ -308,7 +365,7 @@ def put(
 ) -> StoredDocument:
     """Store `content` as the document (see the module docstring for preconditions and `require`)."""
     stored_type = clean_content_type(content_type)
-    row = _current(session, where, viewer)
+    where, row = _current(session, where, viewer)
     if not preconditions.sent:
         if row is not None and require in ("existing", "always"):
             raise Conflict(
@@ -336,7 +393,7 @@ def post(
     stored_type = clean_content_type(content_type)
     posted_json = media_type(stored_type) == JSON_TYPE
     posted = _json_object(content, "posted") if posted_json else None
-    row = _current(session, where, viewer)
+    where, row = _current(session, where, viewer)
     preconditions.check(row)
     if row is None:
         return _write(session, where, viewer, None, stored_type, content)
@@ -361,7 +418,7 @@ def delete(
     session: Session, where: DocumentAddress, viewer: Viewer, preconditions: Preconditions = Preconditions()
 ) -> bool:
     """Delete the document; False when there was none (not an error in xAPI)."""
-    row = _current(session, where, viewer)
+    where, row = _current(session, where, viewer)
     preconditions.check(row)
     if row is None:
         return False
@@ -372,7 +429,7 @@ def delete(
 
 def clear(session: Session, which: DocumentSet, viewer: Viewer) -> int:
     """Delete every visible document of a set (State's DELETE without stateId); how many went."""
-    query = sql_delete(LrsDocument).where(LrsDocument.scope == which.scope, viewer.visible_clause())
+    query = sql_delete(LrsDocument).where(LrsDocument.scope.in_(_spaces(which, viewer)), viewer.visible_clause())
     if which.registration is not None:
         query = query.where(LrsDocument.registration == which.registration)
     return affected_rows(session.execute(query.execution_options(synchronize_session=False)))
