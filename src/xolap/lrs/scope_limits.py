@@ -89,14 +89,6 @@ def holds(credential: LrsCredential, section_id: int | None, project_id: int | N
 def voids_outside_scope(store: StatementStore, credential: LrsCredential, target_ids: Sequence[str]) -> bool:
     """True when a limited credential names a stored statement outside its section or project as a voiding target
     (targets not stored are not anyone's)."""
-    limits = [("section_id", credential.section_id), ("project_id", credential.project_id)]
-    inside = [f"coalesce({column} = {{{column}:UInt64}}, 0)" for column, limit in limits if limit is not None]
-    if not inside or not target_ids:
+    if credential.section_id is None and credential.project_id is None:
         return False
-    rows = store.client.query(
-        f"SELECT count() FROM {store.table} FINAL WHERE statement_id IN {{ids:Array(String)}} "
-        f"AND NOT ({' AND '.join(inside)})",
-        parameters={"ids": [target.lower() for target in target_ids]}
-        | {column: limit for column, limit in limits if limit is not None},
-    ).result_rows
-    return bool(rows[0][0])
+    return any(not holds(credential, row.section_id, row.project_id) for row in store.fetch(list(target_ids)).values())
