@@ -6,13 +6,13 @@ limit, at once, without reading the rest: no request can make the server hold an
 
 from __future__ import annotations
 
-import json
 import re
 
 from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xolap.web import api_statements, lrs_statements, pages_scopes
+from xolap.web.asgi_answers import send_json_error
 
 MIB = 1024 * 1024
 DEFAULT_BODY_BYTES = 4 * MIB  # custom SQL (100,000 characters, escaped) and a vega spec (256 KB) fit many times over
@@ -79,19 +79,7 @@ class BoundRequestBodies:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": too_large_message(limit)}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),  # the unread body is not read to reuse the connection
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json_error(send, 413, too_large_message(limit), close=True)  # the unread body is not read to reuse
 
 
 def install(app: FastAPI) -> None:

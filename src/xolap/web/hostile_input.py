@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import unquote_plus
 
@@ -17,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from xolap.web.asgi_answers import send_json_error
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -41,23 +42,12 @@ class RefuseControlCharacters:
         if scope["type"] == "http":
             where = control_character_in(scope)
             if where is not None:
-                body = json.dumps(
-                    {
-                        "detail": f"the request {where} contains a control character (such as NUL or a "
-                        "line break): remove it and try again"
-                    }
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 400,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
+                await send_json_error(
+                    send,
+                    400,
+                    f"the request {where} contains a control character (such as NUL or a line break): remove it and "
+                    "try again",
                 )
-                await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
 
