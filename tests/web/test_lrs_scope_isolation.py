@@ -168,14 +168,30 @@ def test_an_id_stored_in_another_scope_is_in_use_whatever_the_content(scopes, li
     assert _put(theirs_client, theirs_auth, theirs_id, theirs_body).status_code == 204  # its own re-send: a no-op
 
 
-def test_an_id_of_its_own_scope_keeps_the_xapi_conflict_rule(scopes):
+def test_an_id_of_a_statement_it_may_read_keeps_the_xapi_conflict_rule(scopes):
     client, auth, _ = lrs_client(scopes, section="s11")
-    other, other_auth, _ = lrs_client(scopes, section="s11", scopes="write")  # same section, another credential
+    reader, reader_auth, _ = lrs_client(scopes, section="s11")  # same section, another credential that reads all
     sid = str(uuid.uuid4())
     assert _put(client, auth, sid, statement(16)).status_code == 204
-    assert _put(other, other_auth, sid, statement(16)).status_code == 204
-    conflict = _put(other, other_auth, sid, statement(17))
+    assert _put(reader, reader_auth, sid, statement(16)).status_code == 204
+    conflict = _put(reader, reader_auth, sid, statement(17))
     assert conflict.status_code == 409 and "different content" in conflict.json()["message"]
+
+
+@pytest.mark.parametrize("limit", [{"section": "s11"}, {}])
+def test_a_credential_that_reads_only_its_own_statements_learns_nothing_of_others_content(scopes, limit):
+    """The conflict check compares content only with a statement the credential may read: a write-only credential
+    (of the same section, or unlimited) re-sending another credential's statement word for word is told 'in use',
+    as it is for any other content, not 'no-op' (which would confirm a guess of the statement's content)."""
+    client, auth, _ = lrs_client(scopes, section="s11")
+    sid = str(uuid.uuid4())
+    assert _put(client, auth, sid, statement(16)).status_code == 204
+    writer, writer_auth, _ = lrs_client(scopes, scopes="write", **limit)
+    answers = [_put(writer, writer_auth, sid, statement(16)), _put(writer, writer_auth, sid, statement(17))]
+    assert [a.status_code for a in answers] == [409, 409]
+    assert answers[0].json()["message"] == answers[1].json()["message"] and "in use" in answers[0].json()["message"]
+    [own] = writer.post("/xAPI/statements", headers=writer_auth, json=statement(18)).json()
+    assert _put(writer, writer_auth, own, statement(18)).status_code == 204  # its own re-send: still a no-op
 
 
 def _with_attachment(i: int, content: bytes, **scope: int) -> dict:

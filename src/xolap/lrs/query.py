@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from xolap.lrs.scope_limits import holds
 from xolap.lrs.storage import StatementStore, StoredRow, agent_key
 from xolap.lrs.validation import UUID_RE, StatementError, actor, timestamp
 
@@ -165,6 +166,13 @@ def scope_clauses(credential: LrsCredential) -> tuple[list[str], dict]:
         clauses.append("project_id = {xolap_project:UInt64}")
         params["xolap_project"] = credential.project_id
     return clauses, params
+
+
+def may_read(credential: LrsCredential, row: StoredRow) -> bool:
+    """The Python form of scope_clauses, for a row fetched with its scope columns and credential (StatementStore.fetch)."""
+    if not credential.reads_all and row.credential_key != credential.key:
+        return False
+    return holds(credential, row.section_id, row.project_id)
 
 
 def readable_attachments(store: StatementStore, credential: LrsCredential, hashes: Sequence[str]) -> dict:

@@ -14,7 +14,8 @@ dashboard. Postgres knows which project each section is taught from, so:
 - a limited credential voids only statements stored inside its scope (voiding withdraws the target's events from
   raw_events, so another scope's events could be deleted by naming their statement id);
 - a limited credential sees an LRS of its own scope: a statement id stored outside it is "in use" (409) whatever the
-  content sent, never compared with the other scope's statement (statements.save, through `holds`).
+  content sent, never compared with the other scope's statement (statements.save compares content only with a
+  statement the credential may read: query.may_read, built on `holds`).
 Refusals are 403 and name the rule, never a value from the statement.
 """
 

@@ -19,7 +19,8 @@ from xolap.clickhouse import data_version
 from xolap.ingest.pipeline import EventWriter, LineError, map_lines
 from xolap.lrs import id_locks, signatures
 from xolap.lrs.credentials import LrsCredential
-from xolap.lrs.scope_limits import OutsideScope, check_scope_columns, holds, voids_outside_scope
+from xolap.lrs.query import may_read
+from xolap.lrs.scope_limits import OutsideScope, check_scope_columns, voids_outside_scope
 from xolap.lrs.storage import (
     VOIDED_VERB,
     StatementStore,
@@ -180,7 +181,7 @@ def _store_new(
         statement_id = statement["id"].lower()
         if statement_id in existing:
             found = existing[statement_id]
-            if not holds(credential, found.section_id, found.project_id):  # the same answer whatever was sent
+            if not may_read(credential, found):  # compared only with what it may read: one answer whatever was sent
                 raise LrsError(409, f"statement id {statement_id} is already in use: send the statement with a new id")
             if found.sent != columns["sent"]:
                 raise LrsError(409, f"statement id {statement_id} is already stored with different content")

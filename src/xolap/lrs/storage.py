@@ -129,13 +129,14 @@ class StoredRow:
     statement: dict
     sent: str
     voided: bool
-    section_id: int | None = None  # the scope columns, when the read selected them (fetch does)
+    section_id: int | None = None  # who may read it, when the read selected these columns (fetch does)
     project_id: int | None = None
+    credential_key: str | None = None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> StoredRow:
-        scope = (int(row[5]), int(row[6])) if len(row) > 6 else (None, None)
-        return cls(row[0], row[1], orjson.loads(row[2]), row[3], bool(row[4]), *scope)
+        readers = (int(row[5]), int(row[6]), row[7]) if len(row) > 7 else (None, None, None)
+        return cls(row[0], row[1], orjson.loads(row[2]), row[3], bool(row[4]), *readers)
 
 
 class StatementStore:
@@ -153,11 +154,13 @@ class StatementStore:
             self.client.insert("lrs_statements", data, column_names=COLUMNS, database=self.database)
 
     def fetch(self, ids: list[str]) -> dict[str, StoredRow]:
-        """Stored statements by id (voided ones included) with their scope columns, keyed by lowercase id."""
+        """Stored statements by id (voided ones included) with their scope columns and credential, keyed by lowercase
+        id."""
         if not ids:
             return {}
         result = self.client.query(
-            f"SELECT statement_id, stored, statement, sent, voided, section_id, project_id FROM {self.table} FINAL "
+            f"SELECT statement_id, stored, statement, sent, voided, section_id, project_id, credential_key "
+            f"FROM {self.table} FINAL "
             "WHERE statement_id IN {ids:Array(String)}",
             parameters={"ids": [i.lower() for i in ids]},
         )
