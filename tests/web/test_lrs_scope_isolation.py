@@ -317,6 +317,21 @@ def test_documents_of_another_scope_are_not_read_listed_or_cleared(scopes):
     assert kept.status_code == 200 and kept.json() == {"page": 7}
 
 
+def test_the_activities_resource_and_about_tell_nothing_of_another_scope(scopes):
+    activity = "http://example.com/activity/60"
+    defined = statement(60) | {"object": {"id": activity, "definition": {"name": {"en-US": "section 21 quiz"}}}}
+    theirs_client, theirs_auth, _ = lrs_client(scopes, section="s21")
+    assert theirs_client.post("/xAPI/statements", headers=theirs_auth, json=defined).status_code == 200
+    seen = theirs_client.get("/xAPI/activities", headers=theirs_auth, params={"activityId": activity}).json()
+    assert seen["definition"]["name"] == {"en-US": "section 21 quiz"}
+    client, auth, _ = lrs_client(scopes, section="s11")
+    assert client.get("/xAPI/activities", headers=auth, params={"activityId": activity}).json() == {
+        "objectType": "Activity",
+        "id": activity,
+    }
+    assert client.get("/xAPI/about").json() == theirs_client.get("/xAPI/about").json()
+
+
 STATE = {
     "activityId": "http://example.com/activity/50",
     "agent": '{"mbox": "mailto:learner50@example.com"}',
