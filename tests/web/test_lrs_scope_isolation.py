@@ -396,3 +396,21 @@ def test_a_document_a_limited_credential_stored_before_scopes_had_their_own_spac
     assert other.get("/xAPI/activities/state", headers=other_auth, params=STATE).status_code == 404
     assert other.put("/xAPI/activities/state", headers=other_auth, params=STATE, json={"page": 9}).status_code == 204
     assert client.get("/xAPI/activities/state", headers=auth, params=STATE).json() == {"page": 3, "seen": True}
+
+
+def test_another_scope_sending_the_same_bytes_does_not_change_how_an_attachment_comes_back(scopes):
+    """Content is stored once per sha2: a second upload of the same bytes under another Content-Type (from a scope
+    that has them too) must not change the part each scope's statements come back with."""
+    content = b"shared syllabus " + uuid.uuid4().bytes
+    sha2 = hashlib.sha256(content).hexdigest()
+    sent = {}
+    for section, content_type in (("s21", "text/plain"), ("s11", "text/html")):
+        client, auth, _ = lrs_client(scopes, section=section)
+        document = _with_attachment(61, content)
+        document["attachments"][0]["contentType"] = content_type
+        body, multipart_type = multipart.build(document, {sha2: (content_type, content)})
+        [sid] = client.post("/xAPI/statements", headers=auth | {"Content-Type": multipart_type}, content=body).json()
+        sent[content_type] = (client, auth, sid)
+    for content_type, (client, auth, sid) in sent.items():
+        got = client.get("/xAPI/statements", headers=auth, params={"statementId": sid, "attachments": "true"})
+        assert _returned_parts(got)[sha2] == (content_type, content)

@@ -175,11 +175,16 @@ def may_read(credential: LrsCredential, row: StoredRow) -> bool:
     return holds(credential, row.section_id, row.project_id)
 
 
-def readable_attachments(store: StatementStore, credential: LrsCredential, hashes: Sequence[str]) -> dict:
-    """Attachment content by sha2 for `hashes`, only where a statement the credential may read brought that content
-    (content is stored once per sha2 across scopes, so knowing a hash is not enough); everything for a credential
-    that reads everything."""
-    wanted = sorted({sha2.lower() for sha2 in hashes})
+def readable_attachments(store: StatementStore, credential: LrsCredential, statements: Sequence[dict]) -> dict:
+    """The multipart parts (by sha2: content type, bytes) of these statements' attachments, only where a statement
+    the credential may read brought that content (content is stored once per sha2 across scopes, so knowing a hash is
+    not enough; everything for a credential that reads everything). A part takes the contentType the first statement
+    naming it gives, so another scope uploading the same bytes under another type changes nothing here."""
+    types: dict[str, str] = {}
+    for statement in statements:
+        for attachment in statement.get("attachments") or []:
+            types.setdefault(attachment["sha2"].lower(), attachment["contentType"])
+    wanted = sorted(types)
     clauses, params = scope_clauses(credential)
     if clauses and wanted:
         result = store.client.query(
@@ -189,7 +194,7 @@ def readable_attachments(store: StatementStore, credential: LrsCredential, hashe
             parameters={"xolap_hashes": wanted, **params},
         )
         wanted = sorted(row[0] for row in result.result_rows)
-    return store.attachments(wanted)
+    return {sha2: (types[sha2], content) for sha2, (_, content) in store.attachments(wanted).items()}
 
 
 def _sign(secret: bytes, credential: LrsCredential, payload: bytes) -> str:

@@ -144,8 +144,7 @@ def _answer(
 
 
 def _attachments_of(store: StatementStore, credential: LrsCredential, documents: list[dict]) -> dict:
-    hashes = sorted({a["sha2"].lower() for d in documents for a in d.get("attachments") or []})
-    return query.readable_attachments(store, credential, hashes)
+    return query.readable_attachments(store, credential, documents)
 
 
 def _get(request: Request, credential: LrsCredential, head: bool) -> Response:
