@@ -105,7 +105,7 @@ def test_a_limited_credential_voids_only_statements_of_its_scope(scopes):
 
     refused = client.post("/xAPI/statements", headers=auth, json=voiding(theirs))
     assert refused.status_code == 403 and "void" in refused.json()["message"]
-    assert stored_scopes(scopes, theirs) == [(21, None)]
+    assert stored_scopes(scopes, theirs) == [(21, 20)]  # its section's project, filled in
     assert theirs_client.get("/xAPI/statements", headers=theirs_auth, params={"statementId": theirs}).status_code == 200
     assert client.post("/xAPI/statements", headers=auth, json=voiding(mine)).status_code == 200
     assert stored_scopes(scopes, mine) == []
@@ -414,3 +414,27 @@ def test_another_scope_sending_the_same_bytes_does_not_change_how_an_attachment_
     for content_type, (client, auth, sid) in sent.items():
         got = client.get("/xAPI/statements", headers=auth, params={"statementId": sid, "attachments": "true"})
         assert _returned_parts(got)[sha2] == (content_type, content)
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [({"section": "s11"}, (11, 10)), ({"section": "s31"}, (31, None)), ({"project": "p10"}, (None, 10))],
+)
+def test_a_limited_credential_files_what_names_no_scope_under_its_own(scopes, limit, expected):
+    """A statement that names no section or project reaches raw_events under the credential's scope (its section, that
+    section's project): on that scope's dashboards, as docs/lrs.md says, not on none."""
+    client, auth, _ = lrs_client(scopes, **limit)
+    [plain] = client.post("/xAPI/statements", headers=auth, json=statement(6)).json()
+    assert stored_scopes(scopes, plain) == [expected]
+    [named] = client.post(
+        "/xAPI/statements",
+        headers=auth,
+        json=statement(7, **{f"{k}_id": v for k, v in zip(("section", "project"), expected, strict=True) if v}),
+    ).json()
+    assert stored_scopes(scopes, named) == [expected]
+
+
+def test_an_unlimited_credential_files_a_statement_as_it_names_its_scope(scopes):
+    client, auth, _ = lrs_client(scopes)
+    [plain] = client.post("/xAPI/statements", headers=auth, json=statement(8)).json()
+    assert stored_scopes(scopes, plain) == [(None, None)]

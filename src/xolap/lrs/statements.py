@@ -8,11 +8,13 @@ save(...) is the whole write path; it raises LrsError(status, message) for 400/4
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pyarrow as pa
 from sqlalchemy.orm import Session, sessionmaker
 
 from xolap.clickhouse import data_version
@@ -176,7 +178,7 @@ def _store_new(
         if target is not None and target.statement["verb"]["id"] == VOIDED_VERB:
             raise LrsError(400, "statement.object: a voiding statement cannot be voided")
     voided_now = {t for t in voiding_targets if (t in targets and not targets[t].voided) or t in seen}
-    new_rows, new_lines = [], []
+    new_rows, new_lines, new_scopes = [], [], []
     for statement, columns, line in prepared:
         statement_id = statement["id"].lower()
         if statement_id in existing:
@@ -197,6 +199,7 @@ def _store_new(
         new_rows.append(row)
         if statement_id not in voided_now:  # voided in this very request: never reaches the dashboards
             new_lines.append(line if line is not None else orjson.dumps(_without_lrs_fields(statement)))
+            new_scopes.append(_filed_under(columns, credential))
     for sha2, (content_type, content) in attachments.items():
         store.save_attachment(sha2, content_type, content)
     store.insert(new_rows)
@@ -207,7 +210,7 @@ def _store_new(
         withdraw_from_raw_events(writer, sorted(voided_now))
     result = SaveResult([s["id"] for s, _, _ in prepared], len(new_rows))
     if writer is not None and new_lines:
-        result.mapping_warnings = map_to_raw_events(writer, new_lines, stored_text)
+        result.mapping_warnings = map_to_raw_events(writer, new_lines, stored_text, new_scopes)
     return result
 
 
@@ -254,13 +257,27 @@ def withdraw_from_raw_events(writer: EventWriter, statement_ids: list[str]) -> N
     data_version.rows_written(writer.database)
 
 
-def map_to_raw_events(writer: EventWriter, lines: list[bytes], receipt: str) -> list[LineError]:
+def _filed_under(columns: dict, credential: LrsCredential) -> tuple[int | None, int | None]:
+    """The (section, project) a limited credential files a statement under, as its lookup columns were stamped
+    (project 0: a section taught from no project); (None, None) for an unlimited credential."""
+    if credential.section_id is None and credential.project_id is None:
+        return None, None
+    return columns.get("section_id") or None, columns.get("project_id") or None
+
+
+def map_to_raw_events(
+    writer: EventWriter,
+    lines: list[bytes],
+    receipt: str,
+    scopes: Sequence[tuple[int | None, int | None]] = (),
+) -> list[LineError]:
     """The statements through the one `xapi` mapping into raw_events; lines it refuses are recorded as warnings
-    (the statement stays in the LRS store)."""
+    (the statement stays in the LRS store). `scopes` (per line: section, project) fills the scope columns a
+    statement leaves empty: a limited credential's statements land on its scope's dashboards."""
     source_file = f"lrs:{receipt}"
     batch = map_lines(list(enumerate(lines, 1)), source_file=source_file, source_etag=None)
     if batch.table.num_rows:
-        writer.write(batch.table)
+        writer.write(_scoped(batch.table, scopes))
     if batch.attributions:
         writer.write_attributions(batch.attributions)
     warnings = [LineError(e.source_file, e.source_line, e.reason, e.raw_line, "warning") for e in batch.errors]
@@ -269,3 +286,18 @@ def map_to_raw_events(writer: EventWriter, lines: list[bytes], receipt: str) -> 
     if warnings:
         log.info("LRS: %s statement(s) stored but not mapped to raw_events (%s)", len(warnings), source_file)
     return warnings
+
+
+def _scoped(table: pa.Table, scopes: Sequence[tuple[int | None, int | None]]) -> pa.Table:
+    """The rows with an empty section_id / project_id taken from their line's scope (source_line is 1-based)."""
+    if not any(section or project for section, project in scopes):
+        return table
+    lines = table.column("source_line").to_pylist()
+    for position, name in enumerate(("section_id", "project_id")):
+        column = table.column(name)
+        values = [
+            value if value is not None else scopes[line - 1][position]
+            for value, line in zip(column.to_pylist(), lines, strict=True)
+        ]
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, type=column.type))
+    return table
