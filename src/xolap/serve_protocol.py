@@ -22,6 +22,7 @@ class HeadersDeadlineProtocol(H11Protocol):
 
     headers_timeout_s: float = REQUEST_HEADERS_TIMEOUT_S
 
+    # uvicorn's H11Protocol narrows asyncio's BaseTransport to Transport; this override keeps uvicorn's signature
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._headers_deadline: asyncio.TimerHandle | None = None
         super().connection_made(transport)
