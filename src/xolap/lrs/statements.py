@@ -292,11 +292,12 @@ def _scoped(table: pa.Table, scopes: Sequence[tuple[int | None, int | None]]) ->
     """The rows with an empty section_id / project_id taken from their line's scope (source_line is 1-based)."""
     if not any(section or project for section, project in scopes):
         return table
+    by_line: dict[int | None, tuple[int | None, int | None]] = dict(enumerate(scopes, 1))
     lines = table.column("source_line").to_pylist()
     for position, name in enumerate(("section_id", "project_id")):
         column = table.column(name)
         values = [
-            value if value is not None else scopes[line - 1][position]
+            value if value is not None else by_line.get(line, (None, None))[position]
             for value, line in zip(column.to_pylist(), lines, strict=True)
         ]
         table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, type=column.type))
