@@ -438,3 +438,30 @@ def test_an_unlimited_credential_files_a_statement_as_it_names_its_scope(scopes)
     client, auth, _ = lrs_client(scopes)
     [plain] = client.post("/xAPI/statements", headers=auth, json=statement(8)).json()
     assert stored_scopes(scopes, plain) == [(None, None)]
+
+
+def attribution_scopes(runtime, statement_id: str) -> list[tuple[int | None, int | None]]:
+    db = runtime.settings.clickhouse_database
+    return (
+        runtime.clickhouse()
+        .query(
+            f"SELECT a.section_id, a.project_id FROM `{db}`.experiment_attributions AS a FINAL "
+            f"WHERE a.raw_event_hash IN (SELECT event_hash FROM `{db}`.raw_events WHERE statement_id = {{s:String}}) "
+            "ORDER BY a.attribution_hash",
+            parameters={"s": statement_id},
+        )
+        .result_rows
+    )
+
+
+def test_a_limited_credential_files_its_experiment_attributions_under_its_own_scope(scopes):
+    """The attributions a limited credential's statement carries are rows it writes too: filed under its section and
+    that section's project, whether they name no scope or another one (section 21 of project 20)."""
+    client, auth, _ = lrs_client(scopes, section="s11")
+    sent = statement(9)
+    sent["context"]["extensions"][f"{OLI}experiment_attributions"] = [
+        {"role": "exposure", "key": "plain", "experiment_id": 1},
+        {"role": "outcome", "key": "elsewhere", "experiment_id": 1, "section_id": 21, "project_id": 20},
+    ]
+    [stored] = client.post("/xAPI/statements", headers=auth, json=sent).json()
+    assert attribution_scopes(scopes, stored) == [(11, 10), (11, 10)]

@@ -36,6 +36,7 @@ from xolap.lrs.validation import (
     new_id,
     validate_statement,
 )
+from xolap.xapi import attributions
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -273,13 +274,14 @@ def map_to_raw_events(
 ) -> list[LineError]:
     """The statements through the one `xapi` mapping into raw_events; lines it refuses are recorded as warnings
     (the statement stays in the LRS store). `scopes` (per line: section, project) fills the scope columns a
-    statement leaves empty: a limited credential's statements land on its scope's dashboards."""
+    statement leaves empty: a limited credential's statements land on its scope's dashboards, and their experiment
+    attributions are filed under that scope whatever scope they name."""
     source_file = f"lrs:{receipt}"
     batch = map_lines(list(enumerate(lines, 1)), source_file=source_file, source_etag=None)
     if batch.table.num_rows:
         writer.write(_scoped(batch.table, scopes))
     if batch.attributions:
-        writer.write_attributions(batch.attributions)
+        writer.write_attributions(_scoped_attributions(batch.attributions, scopes))
     warnings = [LineError(e.source_file, e.source_line, e.reason, e.raw_line, "warning") for e in batch.errors]
     if warnings or batch.warnings:
         writer.record_errors(warnings + batch.warnings)
@@ -302,3 +304,18 @@ def _scoped(table: pa.Table, scopes: Sequence[tuple[int | None, int | None]]) ->
         ]
         table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, type=column.type))
     return table
+
+
+_ATTRIBUTION_LINE = attributions.COLUMN_NAMES.index("source_line")
+_ATTRIBUTION_SCOPE = (attributions.COLUMN_NAMES.index("section_id"), attributions.COLUMN_NAMES.index("project_id"))
+
+
+def _scoped_attributions(rows: list[list[Any]], scopes: Sequence[tuple[int | None, int | None]]) -> list[list[Any]]:
+    """Attribution rows of a limited credential's line take that line's scope (both columns: an attribution may not
+    name another section or project); rows of unlimited credentials' lines (no scope) are kept as they are."""
+    by_line: dict[int | None, tuple[int | None, int | None]] = dict(enumerate(scopes, 1))
+    for row in rows:
+        scope = by_line.get(row[_ATTRIBUTION_LINE], (None, None))
+        if scope != (None, None):
+            row[_ATTRIBUTION_SCOPE[0]], row[_ATTRIBUTION_SCOPE[1]] = scope
+    return rows
