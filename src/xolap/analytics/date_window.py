@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from xolap.analytics.scope_wall import ScopeWall, catalogue_tables, closed
+from xolap.analytics.scope_wall import ScopeWall, closed_settings
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
 
@@ -44,8 +44,7 @@ class DatedWall:
 
     def query_settings(self, client: ClickHouseClient) -> dict[str, Any]:
         """As ScopeWall.query_settings: the filters closed against the engine's catalogue read now."""
-        tables = catalogue_tables(client, self.wall.database)
-        return {"additional_table_filters": closed(self.table_filters(), tables)}
+        return closed_settings(client, self.wall.database, self.table_filters())
 
 
 def dated(wall: ScopeWall, start: date | None, end: date | None) -> ScopeWall | DatedWall:

@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -465,15 +466,15 @@ def current_builds(
     (stage_memory_limit(settings); STAGE_MAX_MEMORY when None, 0: no staging)."""
     if scope not in SCOPE_COLUMNS:
         raise ValueError(f"unknown scope {scope!r}")
-    key = (database, scope, int(scope_id))
-    version = data_version.version(database, scope, scope_id)  # read before the check: a write after it moves it
-    if max_age > 0:
-        remembered = _remembered(key, version, max_age)
-        if remembered is not None:
-            return remembered
-    checked_at = time.monotonic()
-    builds = _checked_builds(client, database, scope, scope_id, stage_memory)
-    _remember(key, version, builds, checked_at, reading)
+    builds = _memoized(
+        database,
+        scope,
+        scope_id,
+        max_age,
+        reading,
+        lambda: _checked_builds(client, database, scope, scope_id, stage_memory),
+    )
+    assert builds is not None  # a check that builds always has every slice built
     return builds
 
 
@@ -482,44 +483,63 @@ def built_builds(
 ) -> list[int] | None:
     """The build ids of the scope's current slices when every one is built (the check memo, else the check's
     queries), else None; builds nothing (a reader that would rather not wait for a build: registry.event_summary)."""
+    return _memoized(
+        database,
+        scope,
+        scope_id,
+        max_age,
+        True,
+        lambda: _checked_builds(client, database, scope, scope_id, build_stale=False),
+    )
+
+
+def _memoized(
+    database: str, scope: Scope, scope_id: int, max_age: float, reading: bool, check: Callable[[], list[int] | None]
+) -> list[int] | None:
+    """check()'s builds, or the check memo's while the scope's data version is unchanged and they are at most max_age
+    old (max_age 0: always check); builds found are remembered (None, some slice not built, is not)."""
     key = (database, scope, int(scope_id))
-    version = data_version.version(database, scope, scope_id)
+    version = data_version.version(database, scope, scope_id)  # read before the check: a write after it moves it
     if max_age > 0:
         remembered = _remembered(key, version, max_age)
         if remembered is not None:
             return remembered
     checked_at = time.monotonic()
-    params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
-    schema = data_version.schema_version(database)
-    rows = [
-        (partition, int(build))
-        for partition, build in client.query(current_slices_sql(), parameters=params).result_rows
-    ]
-    unknown = [build for _, build in rows if (database, schema, build) not in _complete]
-    if unknown:
-        recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
-        if {int(build) for (build,) in recorded} != set(unknown):
-            return None
-        _complete.update((database, schema, build) for build in unknown)
-    builds = [build for _, build in rows]
-    _remember(key, version, builds, checked_at, True)
+    builds = check()
+    if builds is not None:
+        _remember(key, version, builds, checked_at, reading)
     return builds
 
 
 def _checked_builds(
-    client: ClickHouseClient, database: str, scope: Scope, scope_id: int, stage_memory: int | None = None
-) -> list[int]:
-    """The check itself: the scope's build per partition from system.parts, stale slices built first."""
+    client: ClickHouseClient,
+    database: str,
+    scope: Scope,
+    scope_id: int,
+    stage_memory: int | None = None,
+    *,
+    build_stale: bool = True,
+) -> list[int] | None:
+    """The check itself: the scope's build per partition from system.parts, stale slices built first (build_stale=False:
+    None when a slice is not built, without waiting for the scope's lock or building)."""
     params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
     schema = data_version.schema_version(database)  # read first: a migration during the build leaves it untrusted
     rows = [
         (partition, int(build))
         for partition, build in client.query(current_slices_sql(), parameters=params).result_rows
     ]
-    if all((database, schema, build) in _complete for _, build in rows):
-        return [build for _, build in rows]
+    builds = [build for _, build in rows]
+    if all((database, schema, build) in _complete for build in builds):
+        return builds
+    if not build_stale:
+        unknown = [build for build in builds if (database, schema, build) not in _complete]
+        recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
+        if {int(build) for (build,) in recorded} != set(unknown):
+            return None
+        _note_complete(database, schema, builds)
+        return builds
     with _lock(database, scope, int(scope_id)):
-        unknown = [build for _, build in rows if (database, schema, build) not in _complete]
+        unknown = [build for build in builds if (database, schema, build) not in _complete]
         recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
         done = {int(build) for (build,) in recorded}
         stale = [(partition, build) for partition, build in rows if build in unknown and build not in done]
@@ -539,10 +559,15 @@ def _checked_builds(
                 "pb.1 AS p, pb.2 AS b)",
                 parameters=built_params,
             )
-        if len(_complete) > _COMPLETE_MAX:
-            _complete.clear()
-        _complete.update((database, schema, build) for _, build in rows)
-    return [build for _, build in rows]
+        _note_complete(database, schema, builds)
+    return builds
+
+
+def _note_complete(database: str, schema: Any, builds: list[int]) -> None:
+    """Remember builds seen complete under this schema version (bounded: past _COMPLETE_MAX all are forgotten)."""
+    if len(_complete) > _COMPLETE_MAX:
+        _complete.clear()
+    _complete.update((database, schema, build) for build in builds)
 
 
 def _stale_events(client: ClickHouseClient, database: str, scope: Scope, params: dict[str, Any]) -> int:

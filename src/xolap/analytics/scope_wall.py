@@ -168,12 +168,14 @@ class ScopeWall:
 
     def query_settings(self, client: ClickHouseClient) -> dict[str, Any]:
         """The setting to send with the query: table_filters() closed against the engine's catalogue read now."""
-        return {"additional_table_filters": closed(self.table_filters(), catalogue_tables(client, self.database))}
+        return closed_settings(client, self.database, self.table_filters())
 
 
-def closed(filters: dict[str, str], tables: frozenset[str]) -> dict[str, str]:
-    """The filters with NO_ROWS for every listed table they do not filter already."""
-    return {**dict.fromkeys(sorted(tables - filters.keys()), NO_ROWS), **filters}
+def closed_settings(client: ClickHouseClient, database: str, filters: dict[str, str]) -> dict[str, Any]:
+    """The additional_table_filters setting: `filters`, and NO_ROWS for every other table of the engine's catalogue
+    read now (catalogue_tables)."""
+    tables = catalogue_tables(client, database)
+    return {"additional_table_filters": {**dict.fromkeys(sorted(tables - filters.keys()), NO_ROWS), **filters}}
 
 
 def scope_wall(scope: str, scope_id: int | None, database: str) -> ScopeWall | None:
