@@ -120,6 +120,7 @@
 
   runButton.addEventListener("click", run);
   cancelButton.addEventListener("click", cancel);
+  window.XolapQueryProgress.cancelOnLeave(() => running, (tag) => `${api}/${tag}/cancel`, headers);
   for (const button of root.querySelectorAll("[data-sample]")) {
     button.addEventListener("click", () => {
       const source = root.querySelector(`textarea[data-sample-sql="${button.dataset.sample}"]`);

@@ -510,6 +510,8 @@
     };
     custom.runButton.addEventListener("click", run);
     custom.cancelButton.addEventListener("click", cancelCustom);
+    window.XolapQueryProgress.cancelOnLeave(() => custom.tag, (tag) => `${api}/query/${tag}/cancel`,
+                                            { Accept: "application/json", [csrfHeader]: csrf });
     panel.querySelector("[data-action=save]").addEventListener("click", saveViz);
     panel.querySelector("[data-action=load]").addEventListener("click", loadViz);
     custom.deleteButton.addEventListener("click", deleteViz);

@@ -1,6 +1,7 @@
 // Honest progress of a running SQL query, shared by the dashboards' custom tab and the admin SQL console: a fresh tag
 // names the run, the server's progress route is polled while it runs, and the bar stays indeterminate until the
-// engine reports a share and is never full while the query still runs. window.XolapQueryProgress = {newTag, follow}.
+// engine reports a share and is never full while the query still runs; leaving the page cancels the query still
+// running. window.XolapQueryProgress = {newTag, follow, cancelOnLeave}.
 (function () {
   "use strict";
 
@@ -34,5 +35,17 @@
     };
   }
 
-  window.XolapQueryProgress = { newTag, follow };
+  // Leaving the page (reload, another page, closing the tab) cancels the query still running (`runningTag()`, null when
+  // none): its answer has no one left to show it to, and it would hold one of the server's query slots until its time
+  // limit. The cancel is a keepalive POST, so the browser still sends it while the page goes away.
+  function cancelOnLeave(runningTag, cancelUrl, headers) {
+    window.addEventListener("pagehide", () => {
+      const tag = runningTag();
+      if (!tag) return;
+      fetch(cancelUrl(tag), { method: "POST", credentials: "same-origin", headers, keepalive: true })
+        .catch(() => { /* the page is going away: nothing left to tell */ });
+    });
+  }
+
+  window.XolapQueryProgress = { newTag, follow, cancelOnLeave };
 })();
