@@ -35,11 +35,10 @@ def _value(column_type: str, section: int, i: int):
 
 @pytest.fixture(scope="module")
 def world(ch_engine, base_settings):
-    """Three sections in two projects (every column non-NULL), one ingest error, and an unwalled mirror database
-    that holds every event (the outside of an IN set)."""
+    """Three sections in two projects (every column non-NULL), one ingest error, and `outside`: a subquery of literals
+    holding every event (the outside of an IN set; a table of any database would be behind the wall too)."""
     client = ch_engine
     db = f"xolap_w{os.getpid()}_{next(_names)}"
-    mirror = f"{db}_mirror"
     Migrator(client, RenderContext(db)).up()
     columns = client.query(
         "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = 'raw_events' ORDER BY position",
@@ -64,15 +63,22 @@ def world(ch_engine, base_settings):
         [["f.jsonl", 1, "bad", "secret line"]],
         column_names=["source_file", "source_line", "reason", "raw_line"],
     )
-    client.command(f"CREATE DATABASE `{mirror}`")
-    client.command(f"CREATE TABLE `{mirror}`.events ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
     settings = base_settings.model_copy(update={"clickhouse_database": db})
-    yield client, settings, mirror, [name for name, _ in columns]
-    for name in (db, mirror):
-        client.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+    yield client, settings, _literal_events(client, db, columns), [name for name, _ in columns]
+    client.command(f"DROP DATABASE IF EXISTS `{db}` SYNC")
 
 
-def hostile_queries(db: str, mirror: str, columns: list[str]) -> dict[str, str]:
+def _literal_events(client, db: str, columns: list[tuple[str, str]]) -> str:
+    """`(SELECT <every column> ...)` answering every stored event from literals (ClickHouse's own Values text)."""
+    [(values,)] = client.query(
+        f"SELECT arrayStringConcat(groupArray(formatRowNoNewline('Values', *)), ',') FROM `{db}`.raw_events"
+    ).result_rows
+    row_type = "Array(Tuple(" + ", ".join(f"{name} {type_}" for name, type_ in columns) + "))"
+    picked = ", ".join(f"tupleElement(t, '{name}') AS {name}" for name, _ in columns)
+    return f"(SELECT {picked} FROM (SELECT arrayJoin(CAST([{values}], '{row_type}')) AS t))"
+
+
+def hostile_queries(db: str, outside: str, columns: list[str]) -> dict[str, str]:
     """SQL the guard would refuse or rewrite, each answering with section ids it could see."""
     events = f"{db}.raw_events"
     row = "(" + ", ".join(f"m.{name}" for name in columns) + ")"
@@ -91,16 +97,16 @@ def hostile_queries(db: str, mirror: str, columns: list[str]) -> dict[str, str]:
             f"SELECT e.section_id FROM (SELECT arrayJoin([1, 2, 3]) AS s) AS t "
             f"LEFT JOIN {events} AS e ON e.section_id = t.s WHERE e.section_id != 0"
         ),
-        "full_join": f"SELECT e.section_id FROM {events} AS e FULL JOIN {mirror}.events AS m ON 0 = 1 WHERE e.section_id != 0",
+        "full_join": f"SELECT e.section_id FROM {events} AS e FULL JOIN {outside} AS m ON 0 = 1 WHERE e.section_id != 0",
         "union_all": f"SELECT section_id FROM {events} WHERE section_id = 2 UNION ALL SELECT section_id FROM {events}",
         "union_distinct": f"SELECT section_id FROM {events} UNION DISTINCT SELECT section_id FROM {events} FINAL",
-        "in_subquery": f"SELECT section_id FROM {mirror}.events WHERE section_id IN (SELECT section_id FROM {events})",
-        "in_aliased_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} IN (({events} AS y))",
-        "global_in_aliased_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} GLOBAL IN (({events} AS y))",
-        "in_bare_table": f"SELECT m.section_id FROM {mirror}.events AS m WHERE {row} IN {events}",
-        "in_function_form": f"SELECT m.section_id FROM {mirror}.events AS m WHERE in({row}, {events})",
+        "in_subquery": f"SELECT section_id FROM {outside} WHERE section_id IN (SELECT section_id FROM {events})",
+        "in_aliased_table": f"SELECT m.section_id FROM {outside} AS m WHERE {row} IN (({events} AS y))",
+        "global_in_aliased_table": f"SELECT m.section_id FROM {outside} AS m WHERE {row} GLOBAL IN (({events} AS y))",
+        "in_bare_table": f"SELECT m.section_id FROM {outside} AS m WHERE {row} IN {events}",
+        "in_function_form": f"SELECT m.section_id FROM {outside} AS m WHERE in({row}, {events})",
         "in_inside_lambda": (
-            f"SELECT m.section_id FROM {mirror}.events AS m WHERE arrayExists(x -> {row} IN (({events} AS y)), [1])"
+            f"SELECT m.section_id FROM {outside} AS m WHERE arrayExists(x -> {row} IN (({events} AS y)), [1])"
         ),
         "view_function": f"SELECT section_id FROM view(SELECT * FROM {events})",
         "merge_function": f"SELECT section_id FROM merge('{db}', '^raw_events$')",
@@ -114,12 +120,12 @@ def visible_sections(client, settings, sql: str, wall: ScopeWall | None) -> set[
 
 @pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
 def test_the_filter_alone_holds_against_hostile_sql(world, scope, scope_id):
-    client, settings, mirror, columns = world
+    client, settings, outside, columns = world
     db = settings.clickhouse_database
     wall = scope_wall(scope, scope_id, db)
     allowed = SCOPES[(scope, scope_id)]
     leaks = {}
-    for name, sql in hostile_queries(db, mirror, columns).items():
+    for name, sql in hostile_queries(db, outside, columns).items():
         seen = visible_sections(client, settings, sql, wall)
         if not seen <= allowed:
             leaks[name] = seen
@@ -128,8 +134,8 @@ def test_the_filter_alone_holds_against_hostile_sql(world, scope, scope_id):
 
 def test_the_hostile_queries_do_leak_without_the_wall(world):
     """The control: each hostile query reads other sections when nothing but readonly stands in its way."""
-    client, settings, mirror, columns = world
-    queries = hostile_queries(settings.clickhouse_database, mirror, columns)
+    client, settings, outside, columns = world
+    queries = hostile_queries(settings.clickhouse_database, outside, columns)
     quiet = {name for name, sql in queries.items() if visible_sections(client, settings, sql, None) <= {1}}
     assert quiet == set()
 
@@ -137,10 +143,10 @@ def test_the_hostile_queries_do_leak_without_the_wall(world):
 @pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
 def test_in_sets_see_the_whole_scope(world, scope, scope_id):
     """The wall keeps what the scope owns: every one of its rows is found through an `IN ((table AS y))` set."""
-    client, settings, mirror, columns = world
+    client, settings, outside, columns = world
     db = settings.clickhouse_database
     sql = (
-        hostile_queries(db, mirror, columns)["in_aliased_table"].replace(
+        hostile_queries(db, outside, columns)["in_aliased_table"].replace(
             "SELECT m.section_id", "SELECT m.section_id, count()"
         )
         + " GROUP BY 1"
@@ -153,7 +159,7 @@ def test_in_sets_see_the_whole_scope(world, scope, scope_id):
     ("scope", "scope_id", "projects"), [("section", 1, {10}), ("section", 3, {20}), ("project", 20, {20})]
 )
 def test_content_titles_are_confined_to_the_scopes_projects(world, scope, scope_id, projects):
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
     wall = scope_wall(scope, scope_id, db)
     for sql in (
@@ -168,7 +174,7 @@ def test_content_titles_are_confined_to_the_scopes_projects(world, scope, scope_
 
 
 def test_admin_only_and_system_tables_show_no_rows(world):
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
     wall = scope_wall("section", 1, db)
     for sql in (
@@ -184,7 +190,7 @@ def test_admin_only_and_system_tables_show_no_rows(world):
 
 
 def test_a_user_cannot_reset_the_filters(world):
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
     wall = scope_wall("section", 1, db)
     with pytest.raises(QueryError) as info:
@@ -203,7 +209,7 @@ def test_a_user_cannot_reset_the_filters(world):
 
 @pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
 def test_guarded_queries_answer_the_same_behind_the_wall(world, scope, scope_id):
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
     for sql in (
         "SELECT section_id, count() FROM raw_events GROUP BY section_id ORDER BY section_id",
@@ -251,7 +257,7 @@ def test_custom_sql_runs_behind_the_wall(world):
     """xolap.analytics.custom_sql, the one place `xolap query` and the API run custom SQL."""
     from xolap.analytics.custom_sql import run_custom_sql
 
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     marker = f"wall-cli-{os.getpid()}"
     result = run_custom_sql(
         client, settings, f"SELECT '{marker}' AS m, count() FROM raw_events", scope="section", scope_id=3
@@ -266,7 +272,7 @@ def test_the_api_runs_custom_sql_behind_the_wall(world):
     from xolap.web.analytics_scope import AnalyticsScope
     from xolap.web.api_analytics import run_custom_sql
 
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     runtime = Runtime(settings)
     marker = f"wall-api-{os.getpid()}"
     scope = AnalyticsScope(kind="project", id=20, slug="p20", title="Project 20")
@@ -289,7 +295,7 @@ def test_every_other_table_of_the_database_shows_no_rows(world):
     behind a section's wall, each shows none. Fails open if the wall lists only the tables known when it was written."""
     from xolap.analytics.rollups import current_builds
 
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
     current_builds(client, db, "section", 3)
     client.command(
@@ -324,7 +330,7 @@ def test_system_tables_show_no_rows_but_one(world):
     dates of every scope's events, names of live staging tables, mutations, other queries): behind a wall the ones
     that hold such facts show no rows, and the filters the engine received close every system and information_schema
     table (a table added by a later ClickHouse included) but system.one, which SELECT without FROM reads."""
-    client, settings, _mirror, _columns = world
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
     wall = scope_wall("project", 20, db)
     facts = ["tables", "parts", "parts_columns", "columns", "data_skipping_indices", "projection_parts", "mutations"]
@@ -345,15 +351,43 @@ def test_system_tables_show_no_rows_but_one(world):
     assert run(client, settings, "SELECT 41 + 1", wall=wall).rows == [(42,)]
 
 
-def test_a_table_the_wall_cannot_name_refuses_the_query(world):
-    """A table whose name cannot key a filter cannot be closed: every walled query is refused (a QueryError, as the
-    routes report), never run with that table open."""
-    client, settings, _mirror, _columns = world
+def test_tables_of_every_other_database_show_no_rows(world):
+    """Every other database of the engine (chDB's `default`, another team's database on a shared server, one created
+    after the wall was written) holds rows no scope owns: behind a wall each of its tables, views and Merge tables
+    shows none, whatever its name (ClickHouse keys a filter by the unquoted `database.table`, any characters)."""
+    client, settings, _outside, _columns = world
     db = settings.clickhouse_database
-    client.command(f"CREATE TABLE `{db}`.`odd-name` ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
+    other = f"{db}_other team"
+    in_default = f"default.`{db}_elsewhere`"
+    names = ["events", "odd-name", "q'uote\\x", "ünïcode", "dot.ted"]
+    quoted = {name: "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`" for name in names}
+    client.command(f"CREATE DATABASE `{other}`")
+    try:
+        for name in names:
+            client.command(f"CREATE TABLE `{other}`.{quoted[name]} ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
+        client.command(f"CREATE VIEW `{other}`.v AS SELECT * FROM `{other}`.events")
+        client.command(f"CREATE TABLE `{other}`.m AS `{db}`.raw_events ENGINE = Merge('{other}', '^events$')")
+        client.command(f"CREATE TABLE {in_default} ENGINE = Memory AS SELECT * FROM `{db}`.raw_events")
+        tables = [f"`{other}`.{quoted[name]}" for name in names] + [f"`{other}`.v", f"`{other}`.m", in_default]
+        union = " UNION ALL ".join(f"SELECT {i} AS t, section_id FROM {table}" for i, table in enumerate(tables))
+        assert {section for _t, section in run(client, settings, union).rows} == {1, 2, 3}
+        for scope, scope_id in SCOPES:
+            walled = run(client, settings, union, wall=scope_wall(scope, scope_id, db)).rows
+            assert {tables[t]: section for t, section in walled} == {}, (scope, scope_id)
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS `{other}` SYNC")
+        client.command(f"DROP TABLE IF EXISTS {in_default} SYNC")
+
+
+def test_a_table_the_wall_cannot_name_refuses_the_query(world):
+    """A table no filter key can name (a temporary table of the engine's session: ClickHouse keys it by no database)
+    cannot be closed: every walled query is refused (a QueryError, as the routes report), never run with it open."""
+    client, settings, _outside, _columns = world
+    db = settings.clickhouse_database
+    client.command(f"CREATE TEMPORARY TABLE held_{os.getpid()} AS SELECT * FROM `{db}`.raw_events")
     try:
         with pytest.raises(QueryError) as info:
-            run(client, settings, f"SELECT count() FROM `{db}`.`odd-name`", wall=scope_wall("section", 1, db))
-        assert "cannot close" in info.value.message and "odd-name" not in info.value.message
+            run(client, settings, f"SELECT count() FROM held_{os.getpid()}", wall=scope_wall("section", 1, db))
+        assert "cannot close" in info.value.message and "held_" not in info.value.message
     finally:
-        client.command(f"DROP TABLE IF EXISTS `{db}`.`odd-name`")
+        client.command(f"DROP TEMPORARY TABLE IF EXISTS held_{os.getpid()}")

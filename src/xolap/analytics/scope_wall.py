@@ -15,16 +15,25 @@ What the filters are (scope id formatted as an integer literal: the setting take
   of raw_events is itself filtered by the raw_events entry (measured: section 1 of project 10 sees only project 10's
   titles).
 - Every other table: `0`, i.e. no rows. The setting has no wildcard, so the wall is closed against the engine's own
-  catalogue when it is applied (query_settings(client) reads it with each query): every table ClickHouse lists in
-  the wall's database (ingest_errors, experiment_attributions, lrs_statements, every rollup table, the staging
-  tables an ingest or a rollup build holds for a moment with every scope's rows, tables later migrations add), in
-  system (but system.one) and in information_schema, and every table function readonly lets a query call. The named
-  lists below are closed even when the catalogue does not list them yet (system log tables appear on their first
-  flush). A name that cannot key a filter (not an ASCII identifier) refuses the query instead of leaving it open.
+  catalogue when it is applied (query_settings(client) reads it with each query, one read of system.tables): every
+  table ClickHouse lists in every database (the wall's own: ingest_errors, experiment_attributions, lrs_statements,
+  every rollup table, the staging tables an ingest or a rollup build holds for a moment with every scope's rows,
+  tables later migrations add; system but system.one; information_schema; chDB's `default`; any other team's
+  database on a shared engine), and every table function readonly lets a query call. The named lists below are
+  closed even when the catalogue does not list them yet (system log tables appear on their first flush). A key is
+  the unquoted `database.table` whatever its characters; a table no key can name (a temporary table of the engine's
+  session, listed with no database) refuses the query instead of leaving it open.
   Measured before (tests/analytics/test_scope_wall.py): a section saw another project's rollup rows, attributions and
-  a staging table's every event, and system.tables/system.parts the row counts and dates of every scope.
-Admin scope has no wall (it reads everything, still read-only and bounded). Other databases of the engine are not
-closed: an xolap engine holds one warehouse database (tests keep an unwalled mirror database as the outside of IN).
+  a staging table's every event, system.tables/system.parts the row counts and dates of every scope, and every row
+  of a table in another database (`default` or any other).
+Admin scope has no wall (it reads everything, still read-only and bounded).
+
+The catalogue is read just before the query is sent, so a table created between the two (~1 ms: the ingest and
+rollup staging tables) is not in the map. On a ClickHouse server the read-only user's grants close it (SELECT on
+raw_events and content_titles only, xolap.analytics.readonly_user). On embedded chDB (no users) it stays open for
+that one query to a query that names it: staging tables are named `<prefix><uuid4 hex>`, so a query must guess 122
+random bits to name one, and every table that lists names (system.tables, system.parts, ...) shows no rows; table
+functions that read tables without naming them (merge(), ...) are closed by their own keys.
 
 Measured on chDB 4.4 / ClickHouse 26.9 (tests/analytics/test_scope_wall.py re-checks each with the guard disabled):
 - Keys must be exactly `database.table`, unquoted. A bare `raw_events` key or a backquoted "`db`.`raw_events`" key
@@ -49,7 +58,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, TypeGuard
+
+from clickhouse_connect.driver.binding import str_query_value
 
 from xolap.clickhouse.client_protocol import ClickHouseClient
 
@@ -97,36 +109,33 @@ DENIED_SYSTEM_TABLES = (
     "crash_log",
 )
 NO_ROWS = "0"
-# The scoped tables' database, plus these, are closed table by table; of them only system.one stays open.
-CLOSED_DATABASES = ("system", "information_schema", "INFORMATION_SCHEMA")
+# Every database the engine lists is closed table by table; of its tables only system.one stays open.
 OPEN_SYSTEM_TABLES = ("one",)
-ENGINE_CATALOGUE_MAX_AGE_S = 60.0
-_DATABASE_TABLES_SQL = "SELECT database, name FROM system.tables WHERE database = {database:String}"
-_ENGINE_TABLES_SQL = (
-    "SELECT database, name FROM system.tables WHERE database IN {databases:Array(String)} "
-    "UNION ALL SELECT '_table_function', name FROM system.table_functions WHERE allow_readonly"
-)
-_engine_tables: tuple[float, frozenset[str]] | None = None
+TABLE_FUNCTIONS_MAX_AGE_S = 60.0
+_CATALOGUE_SQL = "SELECT database, name FROM system.tables"
+_TABLE_FUNCTIONS_SQL = "SELECT name FROM system.table_functions WHERE allow_readonly"
+_table_functions: tuple[float, frozenset[str]] | None = None
 
 
 class UnclosableTable(ValueError):
-    """The engine lists a table whose name cannot key a filter, so the wall cannot close it: the query is refused."""
+    """The engine lists a table no filter key can name (a temporary table has no database): the query is refused."""
 
 
 def catalogue_tables(client: ClickHouseClient, database: str) -> frozenset[str]:
-    """`database.table` keys of every table the engine lists in the closed databases and every table function
-    readonly lets a query call, except the scoped tables and system.one; raises UnclosableTable for a name that
-    cannot be a key. The wall's database is read now (staging tables come and go); the engine's own tables and
-    table functions, fixed by its version but for log tables created on their first flush (closed by name anyway),
-    at most every ENGINE_CATALOGUE_MAX_AGE_S (reading them cost ~1.5 ms a query)."""
-    global _engine_tables
-    remembered = _engine_tables
-    if remembered is None or time.monotonic() - remembered[0] > ENGINE_CATALOGUE_MAX_AGE_S:
+    """`database.table` keys of every table the engine lists, in every database (the warehouse's, the engine's own,
+    chDB's `default`, any other team's or later one), and of every table function readonly lets a query call, except
+    the scoped tables and system.one. Tables are read now, in one read (staging tables come and go); table functions,
+    fixed by the engine's version, at most every TABLE_FUNCTIONS_MAX_AGE_S. Raises UnclosableTable for a table no key
+    can name. A key is the unquoted `database.table` whatever the characters (measured: `db.odd-name`, quotes,
+    backslashes, dots, unicode all match), and a key of another table can never equal a scoped table's key, whose
+    database is an ASCII identifier: every such key gets NO_ROWS, so a collision could only close more."""
+    global _table_functions
+    remembered = _table_functions
+    if remembered is None or time.monotonic() - remembered[0] > TABLE_FUNCTIONS_MAX_AGE_S:
         read_at = time.monotonic()
-        rows = client.query(_ENGINE_TABLES_SQL, parameters={"databases": list(CLOSED_DATABASES)}).result_rows
-        remembered = _engine_tables = (read_at, _keys(rows, database))
-    rows = client.query(_DATABASE_TABLES_SQL, parameters={"database": database}).result_rows
-    return remembered[1] | _keys(rows, database)
+        names = client.query(_TABLE_FUNCTIONS_SQL).result_rows
+        remembered = _table_functions = (read_at, frozenset(f"_table_function.{name}" for (name,) in names))
+    return remembered[1] | _keys(client.query(_CATALOGUE_SQL).result_rows, database)
 
 
 def _keys(rows: Sequence[Sequence[Any]], database: str) -> frozenset[str]:
@@ -134,10 +143,8 @@ def _keys(rows: Sequence[Sequence[Any]], database: str) -> frozenset[str]:
     for schema, name in rows:
         if (schema == database and name in SCOPED_TABLES) or (schema == "system" and name in OPEN_SYSTEM_TABLES):
             continue
-        if not (name.isidentifier() and name.isascii()):
-            raise UnclosableTable(
-                f"the warehouse holds a table ({schema}) whose name the scope wall cannot close; ask an admin"
-            )
+        if not schema:
+            raise UnclosableTable("the engine holds a table the scope wall cannot close; ask an admin")
         keys.add(f"{schema}.{name}")
     return frozenset(keys)
 
@@ -173,9 +180,22 @@ class ScopeWall:
 
 def closed_settings(client: ClickHouseClient, database: str, filters: dict[str, str]) -> dict[str, Any]:
     """The additional_table_filters setting: `filters`, and NO_ROWS for every other table of the engine's catalogue
-    read now (catalogue_tables)."""
-    tables = catalogue_tables(client, database)
-    return {"additional_table_filters": {**dict.fromkeys(sorted(tables - filters.keys()), NO_ROWS), **filters}}
+    read now (catalogue_tables), as the map literal clickhouse-connect would send for the dict. The NO_ROWS part,
+    the same for every scope while the catalogue is unchanged, is formatted once (formatting ~250 entries per query
+    cost ~1 ms of CPU)."""
+    own = {key: predicate for key, predicate in filters.items() if predicate != NO_ROWS}
+    closed = (catalogue_tables(client, database) | filters.keys()) - own.keys()
+    parts = [_no_rows_entries(frozenset(closed))] + [_entry(key, predicate) for key, predicate in own.items()]
+    return {"additional_table_filters": "{" + ", ".join(part for part in parts if part) + "}"}
+
+
+def _entry(key: str, predicate: str) -> str:
+    return f"{str_query_value(key)}: {str_query_value(predicate)}"
+
+
+@lru_cache(maxsize=16)
+def _no_rows_entries(keys: frozenset[str]) -> str:
+    return ", ".join(_entry(key, NO_ROWS) for key in sorted(keys))
 
 
 def scope_wall(scope: str, scope_id: int | None, database: str) -> ScopeWall | None:
