@@ -258,7 +258,7 @@ def stage_sql(database: str, scope: Scope, stage: str, memory_limit: int = STAGE
         raise ValueError(f"bad staging table name {stage!r}")
     return f"""CREATE TABLE `{database}`.{stage} ENGINE = Memory AS
 {events_select_sql(database, scope)}
-{build_settings(max_memory_usage=int(memory_limit))}"""
+{build_settings(one_part=False, max_memory_usage=int(memory_limit))}"""
 
 
 def build_sql(database: str, table: str, source: str) -> str:
@@ -347,13 +347,31 @@ def build_statements(database: str, source: str) -> list[str]:
     return from_events + [from_daily_sql(database, table) for table in FROM_DAILY if table in ROLLUPS]
 
 
-def build_settings(**more: int) -> str:
-    """The SETTINGS clause of every build statement: READ_SETTINGS (FINAL within partitions) and optimize_on_insert =
-    0. Written into the statement: chDB's client applies per-command settings by SET, a system.settings read and SET
-    back, several round trips a statement. optimize_on_insert = 0: an insert into a ReplacingMergeTree otherwise sorts
-    and collapses the block's equal keys; a build's rows are unique by the table's sorting key (scope, build and the
-    GROUP BY keys, tested), so there is nothing to collapse (~40% of rollup_learners' insert CPU at 5M events)."""
-    settings: dict[str, Any] = {**READ_SETTINGS, "optimize_on_insert": 0, **more}
+# Each build INSERT writes its rows as one part of its table (the tables are not partitioned): one insert stream, and
+# the SELECT's blocks squashed into one up to ONE_PART_MAX_BYTES. With ClickHouse's defaults (1,048,449 rows or 256 MiB
+# a block) a build of more rows left a part per million rows (measured: 3,000,000 aggregated rows, 3 parts), and a
+# server or profile with max_insert_threads > 1 or smaller blocks one per stream or block; every chart read of the
+# scope then merges its rows across those parts under FINAL until a background merge (docs/rollups.md "One part per
+# build"). Past ONE_PART_MAX_BYTES a build writes more parts rather than hold more in memory (its rows are already in
+# memory once, as the aggregation's result).
+ONE_PART_MAX_BYTES = 1 << 30
+ONE_PART_PER_INSERT = {
+    "max_insert_threads": 1,
+    "min_insert_block_size_rows": 1 << 40,
+    "min_insert_block_size_bytes": ONE_PART_MAX_BYTES,
+}
+
+
+def build_settings(*, one_part: bool = True, **more: int) -> str:
+    """The SETTINGS clause of every build statement: READ_SETTINGS (FINAL within partitions), optimize_on_insert = 0
+    and ONE_PART_PER_INSERT (one_part=False: the staging table, whose blocks stay as read, so the rollup INSERTs
+    read it in parallel). Written into the statement: chDB's client applies per-command settings by SET, a
+    system.settings read and SET back, several round trips a statement. optimize_on_insert = 0: an insert into a
+    ReplacingMergeTree otherwise sorts and collapses the block's equal keys; a build's rows are unique by the table's
+    sorting key (scope, build and the GROUP BY keys, tested), so there is nothing to collapse (~40% of rollup_learners'
+    insert CPU at 5M events)."""
+    one_part_settings = ONE_PART_PER_INSERT if one_part else {}
+    settings: dict[str, Any] = {**READ_SETTINGS, "optimize_on_insert": 0, **one_part_settings, **more}
     parts = []
     for name, value in settings.items():
         if not name.isidentifier():
