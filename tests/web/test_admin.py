@@ -254,3 +254,41 @@ def test_backfill_run_template_hides_unknown_duration_and_shows_cause_then_raw_e
     assert "{{ run.error | cause }}" in source and "<summary>Raw error</summary>" in source
     assert "{% if run.duration_ms is none %} hidden{% endif %}" in source
     assert 'id="event-log-card" hidden' in source
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # chDB's s3() when the bucket's host name does not resolve (no network, a typo in the endpoint)
+        "attempt 2 failed, will retry: DatabaseError: Code: 499. DB::Exception: Could not list objects in bucket "
+        "'no-such-bucket' with prefix 'x/', S3 exception: ``, message: 'Code: 198. DB::NetException: Not found "
+        "address of host: no-such-bucket.s3.us-east-1.amazonaws.com. (DNS_ERROR), Stack trace:\n0. ? @ 0x1",
+        "Code: 198. DB::NetException: Not found address of host: minio.internal. (DNS_ERROR) (version 26.9.2.1)",
+        "Code: 1000. DB::Exception: Poco::Exception. Code: 1000, e.code() = 111, Connection refused",
+        "botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: "
+        '"http://127.0.0.1:9/inventory/manifest.json"',
+        'ConnectTimeoutError: Connect timeout on endpoint URL: "https://s3.example.edu/bucket?list-type=2"',
+        "[Errno -2] Name or service not known",
+        "[Errno -3] Temporary failure in name resolution",
+        "[Errno 113] No route to host",
+        "[Errno 101] Network is unreachable",
+    ],
+)
+def test_a_storage_that_cannot_be_reached_is_never_read_as_a_missing_file(raw):
+    from xolap.web.readable_errors import readable_cause
+
+    assert readable_cause(raw) == "The storage could not be reached (network or endpoint down)."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Code: 499. DB::Exception: The specified key does not exist. (NoSuchKey) (S3_ERROR)",
+        "Code: 499. DB::Exception: HTTP status code: 404 Not Found, body: ... (S3_ERROR)",
+        "Code: 107. DB::Exception: File /data/imports/a.jsonl doesn't exist (FILE_DOESNT_EXIST)",
+    ],
+)
+def test_a_missing_file_still_reads_as_a_missing_file(raw):
+    from xolap.web.readable_errors import readable_cause
+
+    assert readable_cause(raw) == "A file named by the run is not in S3 (any more)."

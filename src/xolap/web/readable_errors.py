@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import re
 
-# (pattern in the raw message, what it means) — first match wins; patterns are ClickHouse error names, S3 codes and
-# the connection failures backfills meet.
+# (pattern in the raw message, what it means) — first match wins, so the network's causes come before the missing
+# file's; patterns are ClickHouse error names, S3 codes and the connection failures backfills meet.
 KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), words)
     for pattern, words in (
         (r"NoSuchBucket", "The S3 bucket does not exist."),
+        # before the missing file: a host name that does not resolve reads "Not found address of host" (DNS_ERROR)
+        (
+            r"Connection refused|Could not resolve host|Couldn't connect|Could not connect to the endpoint"
+            r"|Connect timeout on endpoint|Timeout: connect timed out|POCO_EXCEPTION|NETWORK_ERROR|DNS_ERROR"
+            r"|Not found address of host|Name or service not known|Temporary failure in name resolution"
+            r"|No route to host|Network is unreachable",
+            "The storage could not be reached (network or endpoint down).",
+        ),
         (
             r"NoSuchKey|Not Found|HTTP status code: 404|FILE_DOESNT_EXIST|CANNOT_STAT",
             "A file named by the run is not in S3 (any more).",
@@ -18,10 +26,6 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r"AccessDenied|Forbidden|HTTP status code: 403|InvalidAccessKeyId|SignatureDoesNotMatch",
             "S3 refused access: check the credentials and the bucket policy.",
-        ),
-        (
-            r"Connection refused|Could not resolve host|Couldn't connect|Timeout: connect timed out|POCO_EXCEPTION|NETWORK_ERROR",
-            "The storage could not be reached (network or endpoint down).",
         ),
         (r"TIMEOUT_EXCEEDED|timed out", "It took longer than the time limit."),
         (r"MEMORY_LIMIT_EXCEEDED", "It needed more memory than allowed."),
