@@ -89,3 +89,93 @@ def test_custom_sql_asks_the_engine_before_it_runs(ch_db):
         parameters={"m": f"%{marker}%"},
     ).result_rows
     assert [kind for (kind,) in kinds] == ["Explain", "Select"]
+
+
+WRITE_A_FILE = [
+    "SELECT 1 INTO OUTFILE '{path}'",
+    "SELECT 1 INTO OUTFILE '{path}' APPEND",
+    "SELECT 1 INTO OUTFILE '{path}' TRUNCATE",
+    "SELECT 1 UNION ALL SELECT 2 INTO OUTFILE '{path}' AND STDOUT COMPRESSION 'gzip' LEVEL 3",
+    "SELECT 1 INTERSECT SELECT 1 INTO OUTFILE '{path}'",
+    "(SELECT 1) INTO OUTFILE '{path}'",
+    "WITH x AS (SELECT 1 AS a) SELECT a FROM x INTO /* c */ OUTFILE '{path}'",
+    "select 1 into outfile '{path}'",
+]
+
+
+def test_readonly_and_the_scope_wall_alone_let_into_outfile_write_a_file(ch_db, tmp_path):
+    """Why the engine's parse is asked where the output goes: on chDB INTO OUTFILE is written by the engine's own
+    client side, past readonly=1 and the table filters, into any file the server process may write (APPEND too)."""
+    client, settings = ch_db
+    target = tmp_path / "written.out"
+    run(
+        client,
+        settings,
+        f"SELECT 1 INTO OUTFILE '{target}'",
+        wall=scope_wall("section", 1, settings.clickhouse_database),
+    )
+    assert target.exists()
+
+
+@pytest.mark.parametrize("sql", WRITE_A_FILE)
+def test_the_engines_parse_refuses_a_query_that_writes_a_file(ch_engine, tmp_path, sql):
+    target = tmp_path / "written.out"
+    with pytest.raises(GuardError) as info:
+        check_functions(ch_engine, sql.format(path=target))
+    assert "INTO OUTFILE is not allowed" in str(info.value)
+    assert not target.exists()
+
+
+def test_the_engine_is_asked_about_one_statement_only(ch_engine):
+    """chDB runs `a; b; c` as three statements and applies the query's settings (readonly=1) to the last only: the
+    EXPLAIN of such a text would run the statements between without readonly (measured: a CREATE TABLE ran)."""
+    from xolap.analytics.executor import QueryError
+
+    table = f"fw_created_{os.getpid()}"
+    for sql in (
+        f"SELECT 1; CREATE TABLE default.{table} (x Int8) ENGINE = Memory; SELECT 1",
+        f"SELECT 1;\nCREATE TABLE default.{table} (x Int8) ENGINE = Memory;SELECT 2;",
+    ):
+        try:
+            with pytest.raises(QueryError) as info:
+                check_functions(ch_engine, sql)
+            assert info.value.kind == "multiple_statements"
+            listed = ch_engine.query(
+                "SELECT count() FROM system.tables WHERE database = 'default' AND name = {t:String}",
+                parameters={"t": table},
+            ).result_rows
+            assert listed == [(0,)]
+        finally:
+            ch_engine.command(f"DROP TABLE IF EXISTS default.{table}")
+    with pytest.raises(QueryError):
+        check_functions(ch_engine, "INSERT INTO default.x VALUES (1)")
+
+
+def _explains_sent(client, marker: str) -> int:
+    client.command("SYSTEM FLUSH LOGS")
+    [(count,)] = client.query(
+        "SELECT count() FROM system.query_log WHERE type != 'QueryStart' AND query LIKE {m:String} "
+        "AND query NOT LIKE '%system.query_log%'",
+        parameters={"m": f"EXPLAIN AST %{marker}%"},
+    ).result_rows
+    return count
+
+
+def test_the_engines_parse_of_one_text_is_asked_once_and_a_failed_parse_again(ch_engine):
+    """The verdict depends only on the text sent and the engine: a dashboard's repeated custom query costs one EXPLAIN,
+    a refusal is drawn again from the kept parse, another parameter value is another text; a parse that failed (here a
+    parameter not sent) is asked again, never kept."""
+    marker = f"kept-parse-{os.getpid()}-{id(object())}"
+    refused, ordinary = f"SELECT '{marker}-a', file('/etc/hostname')", f"SELECT '{marker}-b' WHERE 1 = {{p:UInt8}}"
+    for _ in range(3):
+        with pytest.raises(GuardError):
+            check_functions(ch_engine, refused)
+        check_functions(ch_engine, ordinary, {"p": 1})
+    check_functions(ch_engine, ordinary, {"p": 2})
+    failing = f"SELECT '{marker}-c' WHERE 1 = {{missing:UInt8}}"
+    for _ in range(2):
+        with pytest.raises(Exception, match="missing"):
+            check_functions(ch_engine, failing)
+    assert _explains_sent(ch_engine, f"{marker}-a") == 1
+    assert _explains_sent(ch_engine, f"{marker}-b") == 2
+    assert _explains_sent(ch_engine, f"{marker}-c") == 2

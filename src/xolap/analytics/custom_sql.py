@@ -125,7 +125,7 @@ def _run_call(
     def run_walled(own_limits: executor.Limits) -> executor.QueryResult:
         try:  # the engine's own parse names no refused function (function_wall); a parse it fails, the run fails too
             check_functions(client, guarded.sql, parameters)
-        except GuardError:
+        except (GuardError, executor.QueryError):
             raise
         except Exception as exc:  # clickhouse-connect and chDB raise several exception types
             raise executor.classify_error(exc, own_limits, query_tag=query_tag) from exc
