@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from xolap.analytics import rollups
-from xolap.analytics.categories.model import Category, QueryContext
+from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import CONTAINER, SCHEMA, percent, tip_count, tip_percent
 from xolap.analytics.categories.sql import date_filter, day_filter, events, score_fraction
 
 MAX_HINT_GROUP = 3
+COLUMNS = ["hints", "hints_label", "attempts", "success_rate_pct", "avg_score_pct"]
 
 
 _OUTER = f"""SELECT
@@ -21,10 +24,9 @@ FROM ("""
 
 def build_sql(ctx: QueryContext) -> str:
     """From the part-attempt rollup (xolap.analytics.rollups), in one SQL level: counts exact as raw_sql; the average
-    score sums the same held scores in another order (equal up to float rounding)."""
+    score sums the same held scores in another order (equal up to float rounding). `present` adds the labels."""
     return f"""SELECT
     least(r.hints, {MAX_HINT_GROUP}) AS hints,
-    if(hints = {MAX_HINT_GROUP}, '{MAX_HINT_GROUP}+', toString(hints)) AS hints_label,
     sum(r.attempts) AS attempts,
     round(sum(r.successes) / attempts * 100, 1) AS success_rate_pct,
     round(if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored)) * 100, 1) AS avg_score_pct
@@ -48,6 +50,26 @@ def raw_sql(ctx: QueryContext) -> str:
 ORDER BY hints"""
 
 
+def hints_label(hints: int) -> str:
+    """A hint group's words as raw_sql spells them: '0', '1', '2', '3+'."""
+    return f"{MAX_HINT_GROUP}+" if hints == MAX_HINT_GROUP else str(hints)
+
+
+def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
+    """Each hint group with its label after the number (the columns and order raw_sql gives)."""
+    labelled = [
+        {
+            "hints": row["hints"],
+            "hints_label": hints_label(row["hints"]),
+            "attempts": row["attempts"],
+            "success_rate_pct": row["success_rate_pct"],
+            "avg_score_pct": row["avg_score_pct"],
+        }
+        for row in rows
+    ]
+    return Presented(labelled, spec, columns=COLUMNS if labelled else None)  # no rows: no columns, as the SQL gives
+
+
 CATEGORY = Category(
     key="hints_success",
     title="Hints and success",
@@ -56,6 +78,7 @@ CATEGORY = Category(
     chart_explanation="Bars show the success rate for each number of hints; the line shows the average score. "
     "Hover for the number of attempts behind each bar.",
     build_sql=build_sql,
+    present=present,
     spec={
         "$schema": SCHEMA,
         "title": "Success by hints requested",

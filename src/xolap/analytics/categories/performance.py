@@ -28,10 +28,9 @@ def score_range(bucket: int) -> str:
 
 def build_sql(ctx: QueryContext) -> str:
     """From the part-attempt rollup (xolap.analytics.rollups; its score_fifth is this bucket), exact as raw_sql, in one
-    SQL level: buckets without attempts are added by `present` (raw_sql's WITH FILL)."""
+    SQL level: buckets without attempts and every bucket's words are added by `present` (raw_sql's WITH FILL)."""
     return f"""SELECT
     assumeNotNull(r.score_fifth) AS bucket,
-    concat(toString(bucket * 20), '–', toString(bucket * 20 + 20), '%') AS score_range,
     sum(r.attempts) AS attempts,
     round(sum(r.hints * r.attempts) / attempts, 2) AS avg_hints
 FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_part_attempts")}
@@ -41,13 +40,22 @@ ORDER BY bucket"""
 
 
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
-    """Every bucket in order, one without attempts as 0 attempts and 0 hints (as raw_sql's WITH FILL gives it)."""
-    filled = every_bucket(
-        rows,
-        BUCKETS,
-        lambda bucket: {"bucket": bucket, "score_range": score_range(bucket), "attempts": 0, "avg_hints": 0.0},
+    """Every bucket in order with its words, one without attempts as 0 attempts and 0 hints (as raw_sql's WITH FILL
+    gives it)."""
+    filled = every_bucket(rows, BUCKETS, lambda bucket: {"bucket": bucket, "attempts": 0, "avg_hints": 0.0})
+    return Presented(
+        [
+            {
+                "bucket": row["bucket"],
+                "score_range": score_range(row["bucket"]),
+                "attempts": row["attempts"],
+                "avg_hints": row["avg_hints"],
+            }
+            for row in filled
+        ],
+        spec,
+        columns=COLUMNS,
     )
-    return Presented(filled, spec, columns=COLUMNS)
 
 
 def raw_sql(ctx: QueryContext) -> str:
