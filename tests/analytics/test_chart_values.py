@@ -118,3 +118,46 @@ def test_without_types_every_value_is_inspected():
     rows = [(float("nan"), {"k": float("inf")}), (1, None)]
     assert same(json_rows(["a", "b"], [], rows), [{"a": None, "b": {"k": None}}, {"a": 1, "b": None}])
     assert math.isnan(rows[0][0])  # the rows are not changed in place
+
+
+def test_a_day_named_again_is_not_formatted_again():
+    """Days (Date, Date32) in a column, a map's keys and an array's tuples come back as their ISO text, the text of
+    a day named before being the one made then (activity over time and the heatmap name the same days repeatedly)."""
+    from datetime import date
+
+    days = [date(2026, 1, 2), date(1960, 5, 6)]
+    columns = ["day", "day32", "day_views", "cells"]
+    types = ["Date", "Nullable(Date32)", "Map(Date, UInt64)", "Array(Tuple(Date, LowCardinality(String), UInt64))"]
+    rows = [(day, day, {day: 1}, [(day, "page_viewed", 2)]) for day in days] + [(days[0], None, {}, [])]
+    first, second = json_rows(columns, types, rows), json_rows(columns, types, rows)
+    assert first == [
+        {
+            "day": "2026-01-02",
+            "day32": "2026-01-02",
+            "day_views": {"2026-01-02": 1},
+            "cells": [["2026-01-02", "page_viewed", 2]],
+        },
+        {
+            "day": "1960-05-06",
+            "day32": "1960-05-06",
+            "day_views": {"1960-05-06": 1},
+            "cells": [["1960-05-06", "page_viewed", 2]],
+        },
+        {"day": "2026-01-02", "day32": None, "day_views": {}, "cells": []},
+    ]
+    texts = [row["day"] for row in first + second] + [row["cells"][0][0] for row in first[:2] + second[:2]]
+    assert all(text is texts[0] for text in texts if text == "2026-01-02")
+    assert [key for row in first[:2] + second[:2] for key in row["day_views"]][0] is texts[0]
+
+
+def test_the_remembered_day_texts_are_bounded(monkeypatch):
+    from datetime import date, timedelta
+
+    from xolap.analytics.categories import chart_values
+
+    monkeypatch.setattr(chart_values, "_day_texts", {})
+    monkeypatch.setattr(chart_values, "DAY_TEXT_ENTRIES", 3)
+    days = [date(2026, 1, 1) + timedelta(days=offset) for offset in range(10)]
+    for _ in range(2):
+        assert [chart_values.day_text(day) for day in days] == [day.isoformat() for day in days]
+    assert len(chart_values._day_texts) == 3
