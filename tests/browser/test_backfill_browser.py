@@ -64,3 +64,25 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     page.wait_for_selector("[data-role=status]:text-is('completed')", timeout=120_000)
     page.wait_for_selector("#chunk-rows tr:nth-child(12)", state="attached", timeout=30_000)
     assert navigations == []  # the status and the last chunks arrived live
+
+
+def test_a_failure_arriving_live_reads_as_the_page_says_it_after_a_reload(page, log_in, xolap_server):
+    """The cause of a run's failure in plain words: the same sentence whether it arrived over SSE or with the page."""
+    log_in(page, "admin")
+    page.goto("/admin/clickhouse/backfill?tab=manual")
+    form = page.locator("main form:has(input[name=s3_pattern])")
+    form.locator("input[name=s3_pattern]").fill("s3://no-such-bucket-browser/xapi/**/*.jsonl")
+    form.locator("[type=submit]").click()
+    page.wait_for_url("**/admin/clickhouse/backfill/runs/manual/*")
+    first_raw = page.locator("[data-role=raw-error]").inner_text()
+    # a later attempt's error arrives on the open page (the runner retries with a backoff of seconds)
+    page.wait_for_function(
+        "(first) => { const raw = document.querySelector('[data-role=raw-error]').textContent;"
+        " return raw && raw !== first; }",
+        arg=first_raw,
+        timeout=60_000,
+    )
+    live = page.locator("[data-role=cause]").inner_text().strip()
+    page.reload()
+    after_reload = page.locator("[data-role=cause]").inner_text().strip()
+    assert after_reload and live == after_reload, (live, after_reload)

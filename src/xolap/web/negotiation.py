@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
     from xolap.web.formatting import FILTERS
-    from xolap.web.readable_errors import readable_cause
+    from xolap.web.readable_errors import known_causes, readable_cause
     from xolap.web.static_assets import static_url
 
     directory = resources.files("xolap.web").joinpath("templates")
@@ -40,6 +40,7 @@ def templates() -> Jinja2Templates:
     environment.env.auto_reload = False
     environment.env.filters.update(FILTERS)  # bytes, duration, duration_ms: readable sizes and times
     environment.env.filters["cause"] = readable_cause  # a failure's cause in plain words
+    environment.env.globals["known_causes"] = known_causes  # the same words for a failure that arrives live
     environment.env.globals["static_url"] = static_url  # assets named by content version: browsers keep them
     return environment
 

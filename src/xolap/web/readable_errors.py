@@ -1,5 +1,6 @@
 """The cause of a failure in plain words for admin pages (a failed backfill run, batch or chunk); the raw message
-stays available behind a disclosure. Jinja filter `cause`, registered by xolap.web.negotiation."""
+stays available behind a disclosure. Jinja filter `cause` and global `known_causes` (the same rules for the run page's
+live updates, static/js/backfill.js), registered by xolap.web.negotiation."""
 
 from __future__ import annotations
 
@@ -54,3 +55,9 @@ def readable_cause(raw: str | None) -> str:
     first = _CLICKHOUSE_PREFIX.sub("", first).strip()
     first = re.sub(r"\s*\((?:[A-Z_]+)\)\s*(?:\(version [^)]*\))?\s*$", "", first)
     return (first[:200] + "…") if len(first) > 200 else first
+
+
+def known_causes() -> list[list[str]]:
+    """KNOWN_CAUSES as [pattern, words] pairs for the browser (each pattern is also a valid JavaScript RegExp, matched
+    case-insensitively), so a failure arriving live reads as the page says it after a reload."""
+    return [[pattern.pattern, words] for pattern, words in KNOWN_CAUSES]

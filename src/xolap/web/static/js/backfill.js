@@ -94,6 +94,17 @@
   }
 
   // ---------- live events ----------
+  // A failure's cause in plain words, by the server's own rules (data-causes: xolap.web.readable_errors.known_causes):
+  // the first known cause the raw message matches, else its first line without ClickHouse's code and error name.
+  const causes = JSON.parse(root.dataset.causes || "[]").map(([pattern, words]) => [new RegExp(pattern, "i"), words]);
+  function readableCause(raw) {
+    if (!raw) return "";
+    for (const [pattern, words] of causes) if (pattern.test(raw)) return words;
+    const first = (raw.split("Stack trace")[0].trim().split("\n")[0] || "")
+      .replace(/^(?:Code:\s*\d+\.\s*)?(?:DB::Exception:\s*)?/, "").trim()
+      .replace(/\s*\((?:[A-Z_]+)\)\s*(?:\(version [^)]*\))?\s*$/, "");
+    return first.length > 200 ? first.slice(0, 200) + "…" : first;
+  }
   function updateRun(run) {
     setText('[data-role="status"]', run.status);
     const bar = root.querySelector('[data-role="progress"]');
@@ -120,9 +131,7 @@
       const raw = root.querySelector('[data-role="raw-error"]');
       if (run.error && raw && raw.textContent !== run.error) {
         raw.textContent = run.error;
-        // the page's server-side wording names known causes; live, the first line of the message stands in for it
-        setText('[data-role="cause"]', run.error.split("Stack trace")[0].split("\n")[0]
-          .replace(/^(Code:\s*\d+\.\s*)?(DB::Exception:\s*)?/, "").slice(0, 200) + " (reload for details)");
+        setText('[data-role="cause"]', readableCause(run.error)); // the words the page gives after a reload
       }
     }
   }
