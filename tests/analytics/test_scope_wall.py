@@ -110,6 +110,19 @@ def hostile_queries(db: str, outside: str, columns: list[str]) -> dict[str, str]
         ),
         "view_function": f"SELECT section_id FROM view(SELECT * FROM {events})",
         "merge_function": f"SELECT section_id FROM merge('{db}', '^raw_events$')",
+        "aliased_as_system": f"SELECT system.section_id FROM {events} AS system",
+        "aliased_as_system_one": f"SELECT section_id FROM {events} AS `system.one`",
+        "double_quoted": f'SELECT section_id FROM "{db}"."raw_events"',
+        "commented": f"SELECT section_id FROM /* {db}.other */ {events} -- {db}.other",
+        "intersect": f"SELECT section_id FROM {events} INTERSECT SELECT section_id FROM {events}",
+        "except": f"SELECT section_id FROM {events} EXCEPT SELECT 99",
+        "cte_shadowing_a_table": f"WITH raw_events AS (SELECT * FROM {events}) SELECT section_id FROM raw_events",
+        "with_scalar_subquery": f"WITH (SELECT groupUniqArray(section_id) FROM {events}) AS s SELECT arrayJoin(s)",
+        "join_to_another_scope": (
+            f"SELECT o.section_id FROM (SELECT 1 AS one) AS r "
+            f"JOIN (SELECT * FROM {events} WHERE section_id = 3) AS o ON 1 = 1"
+        ),
+        "limit_by": f"SELECT section_id FROM {events} LIMIT 1 BY section_id",
     }
 
 
@@ -130,6 +143,27 @@ def test_the_filter_alone_holds_against_hostile_sql(world, scope, scope_id):
         if not seen <= allowed:
             leaks[name] = seen
     assert leaks == {}
+
+
+@pytest.mark.parametrize(("scope", "scope_id"), list(SCOPES))
+def test_a_table_named_by_a_query_parameter_is_behind_the_wall(world, scope, scope_id):
+    """`{d:Identifier}.{t:Identifier}` names the table at run time: the filter applies to whatever table it names."""
+    client, settings, _outside, _columns = world
+    db = settings.clickhouse_database
+    wall = scope_wall(scope, scope_id, db)
+    events = {"d": db, "t": "raw_events"}
+    sql = "SELECT DISTINCT section_id FROM {d:Identifier}.{t:Identifier}"
+    assert {row[0] for row in run(client, settings, sql, parameters=events, wall=wall).rows} == SCOPES[
+        (scope, scope_id)
+    ]
+    count = "SELECT count() FROM {d:Identifier}.{t:Identifier}"
+    for other in (
+        {"d": db, "t": "rollup_events_daily"},
+        {"d": db, "t": "ingest_errors"},
+        {"d": "system", "t": "tables"},
+    ):
+        assert run(client, settings, count, parameters=other).rows != [(0,)] or other["t"] == "rollup_events_daily"
+        assert run(client, settings, count, parameters=other, wall=wall).rows == [(0,)], other
 
 
 def test_the_hostile_queries_do_leak_without_the_wall(world):
@@ -391,3 +425,59 @@ def test_a_table_the_wall_cannot_name_refuses_the_query(world):
         assert "cannot close" in info.value.message and "held_" not in info.value.message
     finally:
         client.command(f"DROP TEMPORARY TABLE IF EXISTS held_{os.getpid()}")
+
+
+def layered_attacks(db: str, outfile: str) -> list[str]:
+    """Custom SQL as a user types it, each answering with the section ids it could see: both layers together (the
+    guard, then the engine's parse and the wall) refuse it or show only the scope."""
+    return [
+        "SELECT section_id FROM raw_events AS system",
+        "SELECT section_id FROM raw_events AS `system.one`",
+        'SELECT section_id FROM "raw_events"',
+        "SELECT section_id FROM `raw\\x5fevents`",
+        f"SELECT section_id FROM `{db}`.`raw_events`",
+        f'SELECT section_id FROM "{db}".raw_events',
+        "SELECT section_id FROM /* other */ raw_events -- x",
+        f"WITH raw_events AS (SELECT * FROM {db}.raw_events) SELECT section_id FROM raw_events",
+        f"WITH content_titles AS (SELECT * FROM {db}.raw_events) SELECT section_id FROM content_titles",
+        "WITH (SELECT groupUniqArray(section_id) FROM raw_events) AS s SELECT arrayJoin(s)",
+        "SELECT arrayJoin((SELECT groupUniqArray(section_id) FROM raw_events))",
+        "SELECT section_id FROM raw_events INTERSECT SELECT section_id FROM raw_events",
+        "SELECT section_id FROM raw_events EXCEPT SELECT 99",
+        "SELECT o.section_id FROM raw_events AS r JOIN (SELECT * FROM raw_events WHERE section_id = 3) AS o ON 1 = 1",
+        f"SELECT section_id FROM raw_events WHERE section_id IN (SELECT section_id FROM {db}.raw_events)",
+        "SELECT section_id FROM (SELECT * FROM raw_events SETTINGS additional_table_filters = {'x': '1'})",
+        "SELECT section_id FROM raw_events SETTINGS readonly = 0",
+        "SELECT section_id FROM raw_events FORMAT JSON",
+        f"SELECT section_id FROM raw_events INTO OUTFILE '{outfile}'",
+        f"SELECT section_id FROM raw_events INTO OUTFILE '{outfile}' APPEND",
+        "SELECT section_id FROM raw_events; SELECT section_id FROM raw_events",
+        f"SELECT section_id FROM merge('{db}', '^raw_events$')",
+        f"SELECT section_id FROM view(SELECT * FROM {db}.raw_events)",
+        f"SELECT section_id FROM loop({db}.raw_events) LIMIT 100",
+        f"SELECT dictGet('{db}.d', 'section_id', 1)",
+        f"SELECT section_id FROM dictionary('{db}.d')",
+        "SELECT section_id FROM {t:Identifier}",
+        "SELECT section_id FROM raw_events WHERE section_id = {xolap_scope_id:UInt64} OR 1",
+        "SELECT section_id FROM raw_events LIMIT 1 BY section_id",
+        "SELECT section_id FROM raw_events AS a PASTE JOIN (SELECT * FROM raw_events) AS b",
+        "SELECT section_id FROM (SELECT * FROM raw_events) AS raw_events",
+    ]
+
+
+@pytest.mark.parametrize(("scope", "scope_id"), [("section", 1), ("project", 20)])
+def test_custom_sql_attacks_are_refused_or_see_only_the_scope(world, tmp_path, scope, scope_id):
+    from xolap.analytics.custom_sql import run_custom_sql
+    from xolap.analytics.guard import GuardError
+
+    client, settings, _outside, _columns = world
+    outfile = tmp_path / "answer.out"
+    seen = {}
+    for sql in layered_attacks(settings.clickhouse_database, str(outfile)):
+        try:
+            result = run_custom_sql(client, settings, sql, scope=scope, scope_id=scope_id)
+        except (GuardError, QueryError):
+            continue
+        seen[sql] = {row[0] for row in result.rows}
+    assert {sql: sections for sql, sections in seen.items() if not sections <= SCOPES[(scope, scope_id)]} == {}
+    assert len(seen) >= 10 and not outfile.exists()
