@@ -93,21 +93,28 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
         return Presented([], spec, {"grain": None}, columns=COLUMNS)
     first, last = date.fromisoformat(rows[0]["first_day"]), date.fromisoformat(rows[0]["last_day"])
     grain = grain_for((last - first).days)
-    totals: dict[tuple[date, date, str], int] = {}
-    for day_text, event_type, day_events in cells:
-        start, end = period_of(date.fromisoformat(day_text), grain)
-        totals[(start, end, event_type)] = totals.get((start, end, event_type), 0) + int(day_events)
-    words = event_type_labels(event_type for _, _, event_type in totals)
+    starts: dict[str, date] = {}  # each day's period start, found once per answer (a day has one cell per event type)
+    totals: dict[tuple[date, str], int] = {}
+    for day, event_type, day_events in cells:
+        start = starts.get(day)
+        if start is None:
+            start = starts[day] = period_of(date.fromisoformat(day), grain)[0]
+        totals[(start, event_type)] = totals.get((start, event_type), 0) + day_events
+    words = event_type_labels(event_type for _, event_type in totals)
+    periods: dict[date, tuple[str, dict[str, Any]]] = {}  # each period's text and coverage, once per answer
     out = []
-    for (start, _end, event_type), count_ in sorted(totals.items(), key=lambda item: (item[0][0], item[0][2])):
+    for (start, event_type), count_ in sorted(totals.items()):
+        period = periods.get(start)
+        if period is None:
+            period = periods[start] = (start.isoformat(), coverage(start, grain, first, last))
         out.append(
             {
-                "period": start.isoformat(),
+                "period": period[0],
                 "grain": grain,
                 "event_type": event_type,
                 "event_type_label": words[event_type],
                 "events": count_,
-                **coverage(start, grain, first, last),
+                **period[1],
             }
         )
     for layer in spec["layer"]:
