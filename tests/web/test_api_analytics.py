@@ -6,6 +6,7 @@ import csv
 import io
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -275,3 +276,62 @@ def test_every_curated_chart_renders_on_the_server(api):
                 assert response.json()["error"]["kind"] == "no_data", (category["key"], response.text)
             else:
                 assert response.status_code == 200 and "<svg" in response.text, (category["key"], response.text[:300])
+
+
+ROUTE_ATTACKS = [
+    "SELECT DISTINCT section_id FROM raw_events AS system",
+    "SELECT DISTINCT section_id FROM `raw\\x5fevents`",
+    "WITH raw_events AS (SELECT * FROM raw_events) SELECT DISTINCT section_id FROM raw_events",
+    "SELECT arrayJoin((SELECT groupUniqArray(section_id) FROM raw_events))",
+    "SELECT DISTINCT section_id FROM raw_events EXCEPT SELECT 99",
+    "SELECT DISTINCT o.section_id FROM raw_events AS r JOIN (SELECT * FROM raw_events WHERE section_id = 201) AS o ON 1",
+    "SELECT DISTINCT section_id FROM (SELECT * FROM raw_events SETTINGS additional_table_filters = {'x': '1'})",
+    "SELECT DISTINCT section_id FROM raw_events INTO OUTFILE 'answer.out'",
+    "SELECT DISTINCT section_id FROM raw_events; SELECT 201",
+    "SELECT DISTINCT section_id FROM merge(currentDatabase(), '^raw_events$')",
+    "SELECT DISTINCT section_id FROM default.raw_events",
+    "SELECT DISTINCT section_id FROM {t:Identifier}",
+]
+
+
+@pytest.mark.parametrize(("base", "role"), [(A, "inst_a"), (P, "author")])
+def test_custom_sql_routes_refuse_attacks_or_answer_only_their_scope(api, base, role):
+    """The section and project query and export routes: each attack is a worded 400 or an answer inside the scope
+    (section 201 is chem-fall's, another project's)."""
+    client, who, _ = api
+    answered = {}
+    for sql in ROUTE_ATTACKS:
+        for route in ("/query", "/export?format=json"):
+            response = client.post(base + route, json={"sql": sql}, headers=who[role])
+            if response.status_code == 400:
+                assert response.json()["error"]["message"], (sql, route)
+                continue
+            assert response.status_code == 200, (sql, route, response.text)
+            body = response.json()
+            rows = body["rows"] if route == "/query" else [list(record.values()) for record in body]
+            answered[(sql, route)] = {row[0] for row in rows}
+    assert answered and all(201 not in sections for sections in answered.values()), answered
+    assert not Path("answer.out").exists()
+    if base == A:
+        assert all(sections <= {101} for sections in answered.values()), answered
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({**SPEC, "mark": "nosuchmark"}, '$.mark: unknown mark "nosuchmark"'),
+        ({"layer": [SPEC, {**SPEC, "mark": {"type": "lines"}}]}, '$.layer[1].mark.type: unknown mark "lines"'),
+        (
+            {**SPEC, "encoding": {"x": {"field": "event_type", "type": "wrongtype"}}},
+            '$.encoding.x.type: unknown type "wrongtype"',
+        ),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_a_chart_naming_an_unknown_mark_or_type_is_refused_in_plain_words(api, spec, words, fmt):
+    client, who, _ = api
+    sql = "SELECT event_type, count() AS n FROM raw_events GROUP BY event_type"
+    answer = client.post(A + f"/export?format={fmt}", json={"sql": sql, "spec": spec}, headers=who["inst_a"])
+    assert answer.status_code == 400 and answer.json()["error"]["kind"] == "spec", answer.text
+    message = answer.json()["error"]["message"]
+    assert words in message and "undefined" not in message, message

@@ -35,6 +35,7 @@ from xolap.analytics.guard import GuardedQuery, GuardError
 from xolap.analytics.result_formats import csv_value, json_value, to_json
 from xolap.analytics.schema_catalog import catalog
 from xolap.analytics.vega_safety import SpecRefused, check_spec, refusal
+from xolap.analytics.vega_vocabulary import spec_mistake
 from xolap.runtime import Runtime
 from xolap.store.models import SavedVisualization, Section
 from xolap.web import auth, query_slots
@@ -330,8 +331,13 @@ def with_data(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any
 
 def render_chart(spec: dict[str, Any], fmt: str) -> bytes:
     """SVG or PNG of a Vega-Lite spec: sanitized, then drawn in a child process with no network, a wall time limit
-    and a memory limit (SpecRefused or ChartRenderError say why not)."""
-    return chart_render.render_chart(check_spec(spec), fmt, scale=2.0)
+    and a memory limit (SpecRefused or ChartRenderError say why not; a mark or type Vega-Lite does not know is a
+    DashboardError naming it, where Vega-Lite's own message would not)."""
+    checked = check_spec(spec)
+    mistake = spec_mistake(checked)
+    if mistake:
+        raise DashboardError(400, "spec", f"the Vega-Lite spec cannot be drawn: {mistake}")
+    return chart_render.render_chart(checked, fmt, scale=2.0)
 
 
 def export_response(
