@@ -44,6 +44,8 @@ def test_every_statement_parses_in_clickhouse(ch_engine, settings):
         ["CREATE", "USER"],
         ["GRANT", "SELECT"],
         ["GRANT", "SELECT"],
+        ["GRANT", "SELECT(database,"],
+        ["GRANT", "SELECT(name,"],
     ]
     assert "it\\'s \\\\ secret" in parsed[1]
 
@@ -54,6 +56,8 @@ def test_grants_only_select_on_the_exposed_tables(settings):
     assert grants == [
         "GRANT SELECT ON analytics.raw_events TO xolap_readonly",
         "GRANT SELECT ON analytics.content_titles TO xolap_readonly",
+        "GRANT SELECT(database, name) ON system.tables TO xolap_readonly",
+        "GRANT SELECT(name, allow_readonly) ON system.table_functions TO xolap_readonly",
     ]
     assert not any("ingest_errors" in sql or "*" in sql or "TEMPORARY" in sql for sql in ddl)
     with_errors = readonly_user_ddl(plan_from_settings(settings, include_ingest_errors=True))
@@ -139,3 +143,21 @@ def test_the_profile_time_cap_is_exactly_the_most_run_sends(settings, seconds):
     items = dict(re.findall(r"^\s+(\w+)(.*?),?$", readonly_user_ddl(plan)[0], re.M))
     cap = float(items["max_execution_time"].split(" MAX ")[1].split()[0])
     assert cap == limits.query_settings()["max_execution_time"] >= seconds
+
+
+def test_the_grants_cover_what_the_scope_wall_reads_of_the_catalogue():
+    """Every column of a system table the wall reads before each query is granted (else the wall fails closed on a
+    server where system tables need a grant)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from xolap.analytics import scope_wall
+    from xolap.analytics.readonly_user import WALL_CATALOGUE
+
+    granted = {table: {column.strip() for column in columns.split(",")} for table, columns in WALL_CATALOGUE}
+    read: dict[str, set[str]] = {}
+    for sql in (scope_wall._CATALOGUE_SQL, scope_wall._TABLE_FUNCTIONS_SQL):
+        tree = sqlglot.parse_one(sql, read="clickhouse")
+        [table] = [f"{t.db}.{t.name}" for t in tree.find_all(exp.Table)]
+        read.setdefault(table, set()).update(column.name for column in tree.find_all(exp.Column))
+    assert read == granted

@@ -15,7 +15,12 @@ Why each part (the guard and the scope wall are the first two walls; this is the
   raw_events and content_titles. (On embedded chDB the executor's readonly=1 makes the filter unchangeable.)
 - GRANT SELECT on raw_events and content_titles only (ingest_errors only with include_ingest_errors, for admins who
   run `xolap query --admin` over it); no CREATE TEMPORARY TABLE, so table functions (merge(), numbers(), url(), ...)
-  are refused by the server.
+  are refused by the server. The grants also close what the scope wall's catalogue read cannot: a table created
+  between that read and the query (a staging table of a concurrent ingest) is not granted, so it is unreadable.
+- SELECT on the two catalogue columns sets the scope wall reads before each query (system.tables: database, name;
+  system.table_functions: name, allow_readonly), so the wall still works where the server makes system tables need a
+  grant (select_from_system_db_requires_grant); without them every walled query fails closed. ClickHouse lists in
+  system.tables only the tables a user may see, which are the granted ones.
 The statements are checked by tests/analytics/test_readonly_user.py with ClickHouse's own formatQuery(); chDB cannot
 create users (stack-findings A5) and no ClickHouse server runs here, so applying them is not tested.
 """
@@ -31,6 +36,8 @@ from xolap.config import Settings
 DEFAULT_USER = "xolap_readonly"
 PASSWORD_PLACEHOLDER = "CHANGE-ME"
 GRANTED_TABLES = ("raw_events", "content_titles")
+# What the scope wall reads of the engine's catalogue before each query (xolap.analytics.scope_wall.catalogue_tables).
+WALL_CATALOGUE = (("system.tables", "database, name"), ("system.table_functions", "name, allow_readonly"))
 MIN_EXECUTION_TIME = "0.1"  # xolap query --timeout accepts 0.1 s and up
 
 
@@ -107,6 +114,7 @@ def readonly_user_ddl(plan: ReadonlyUserPlan) -> list[str]:
     ]
     grant = f"GRANT{on_cluster}" if on_cluster else "GRANT"
     statements += [f"{grant} SELECT ON {database}.{table} TO {user}" for table in plan.tables]
+    statements += [f"{grant} SELECT({columns}) ON {table} TO {user}" for table, columns in WALL_CATALOGUE]
     return statements
 
 
