@@ -481,3 +481,41 @@ def test_custom_sql_attacks_are_refused_or_see_only_the_scope(world, tmp_path, s
         seen[sql] = {row[0] for row in result.rows}
     assert {sql: sections for sql, sections in seen.items() if not sections <= SCOPES[(scope, scope_id)]} == {}
     assert len(seen) >= 10 and not outfile.exists()
+
+
+def test_a_dictionary_over_every_scope_is_closed_by_the_walls(world):
+    """A dictionary someone created over raw_events holds every scope's rows: its table form shows no rows behind the
+    wall, dictionary() is refused read-only, and the dictGet family (which reads it by key past the table filters:
+    the control) is refused by the engine's parse."""
+    from xolap.analytics.function_wall import check_functions
+    from xolap.analytics.guard import GuardError
+
+    client, settings, _outside, _columns = world
+    db = settings.clickhouse_database
+    client.command(
+        f"CREATE DICTIONARY {db}.by_hash (event_hash String, section_id UInt64) PRIMARY KEY event_hash "
+        f"SOURCE(CLICKHOUSE(QUERY 'SELECT event_hash, section_id FROM {db}.raw_events')) "
+        "LIFETIME(0) LAYOUT(COMPLEX_KEY_HASHED())"
+    )
+    try:
+        wall = scope_wall("section", 1, db)
+        assert run(client, settings, f"SELECT count() FROM {db}.by_hash").rows == [(24,)]
+        assert run(client, settings, f"SELECT count() FROM {db}.by_hash", wall=wall).rows == [(0,)]
+        with pytest.raises(QueryError):
+            run(client, settings, f"SELECT count() FROM dictionary('{db}.by_hash')", wall=wall)
+        by_key = f"SELECT dictGet('{db}.by_hash', 'section_id', tuple('h3-0'))"
+        assert run(client, settings, by_key, wall=wall).rows == [(3,)]  # the control: the table filters alone
+        dictionary, key = f"'{db}.by_hash'", "tuple('h3-0')"
+        for sql in (
+            f"SELECT dictGet({dictionary}, 'section_id', {key})",
+            f"SELECT DICTGET({dictionary}, 'section_id', {key})",
+            f"SELECT dictGetOrDefault({dictionary}, 'section_id', {key}, 0)",
+            f"SELECT dictGetUInt64({dictionary}, 'section_id', {key})",
+            f"SELECT dictGetOrNull({dictionary}, 'section_id', {key})",
+            f"SELECT dictHas({dictionary}, {key})",
+            f"SELECT arrayMap(k -> dictGet({dictionary}, 'section_id', tuple(k)), ['h3-0'])",
+        ):
+            with pytest.raises(GuardError):
+                check_functions(client, sql)
+    finally:
+        client.command(f"DROP DICTIONARY IF EXISTS {db}.by_hash")
