@@ -189,3 +189,37 @@ def test_a_concatenated_chart_with_long_labels_stays_inside_its_card(page, log_i
     assert card and drawn
     assert drawn["x"] + drawn["width"] <= card["x"] + card["width"] + 1, (drawn, card)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_chart_spec_vega_lite_cannot_read_is_named_in_plain_words_before_anything_runs(page, log_in):
+    """An unknown mark or type, or a spec that is not an object: Vega-Lite's own words were "Cannot read properties of
+    undefined (reading 'filled')", 'Invalid field type "undefined"' or "Invalid specification {"0":1,…}"."""
+    open_section(page, log_in, "#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-json .cm-content", timeout=30_000)
+    queries: list[str] = []
+    page.on("request", lambda r: queries.append(r.url) if r.url.endswith("/analytics/query") else None)
+    cases = [
+        ('{"mark": "nosuchmark"}', '$.mark: unknown mark "nosuchmark"; Vega-Lite draws arc, area, bar'),
+        (
+            '{"layer": [{"mark": "bar", "encoding": {"x": {"field": "event_type", "type": "wrongtype"}}}]}',
+            '$.layer[0].encoding.x.type: unknown type "wrongtype"; use one of quantitative, temporal',
+        ),
+        ("[1, 2]", "$: a Vega-Lite spec is a JSON object ({ … })"),
+        ('"bar"', "$: a Vega-Lite spec is a JSON object ({ … })"),
+    ]
+    for spec, words in cases:
+        page.locator("#panel-custom .xolap-editor-json .cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.press("Delete")
+        page.keyboard.insert_text(spec)
+        page.click("#panel-custom [data-action=run]")
+        page.wait_for_function(
+            "(words) => document.querySelector('#panel-custom .query-error').textContent.includes(words)",
+            arg=words,
+            timeout=10_000,
+        )
+        shown = page.locator("#panel-custom .query-error .error-message").inner_text()
+        assert shown == "The chart spec has a problem: " + words + shown.split(words, 1)[1], shown
+        assert page.locator("#panel-custom .status").inner_text() == "Not run."
+    assert queries == []
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -38,8 +38,8 @@ VIEW_LISTS = ("layer", "concat", "hconcat", "vconcat")
 
 
 def vocabulary() -> dict[str, list[str]]:
-    """The words, for the browser's own check (the same rules, one list)."""
-    return {"marks": list(MARKS), "types": list(FIELD_TYPES) + list(TYPE_SHORTHANDS)}
+    """The words, for the browser's own check (static/js/dashboard.js specMistake: the same rules and messages)."""
+    return {"marks": list(MARKS), "types": list(FIELD_TYPES), "type_shorthands": list(TYPE_SHORTHANDS)}
 
 
 def spec_mistake(spec: Any) -> str | None:

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from xolap.analytics.categories import list_categories
+from xolap.analytics.vega_vocabulary import vocabulary
 from xolap.store import flags
 from xolap.web.analytics_scope import AnalyticsScope, DashboardError, check_range, parse_date, project_scope
 from xolap.web.api_analytics import (
@@ -84,6 +85,7 @@ def static_panels(kind: str) -> Markup:
             export_formats=EXPORT_FORMATS,
             default_sql=DEFAULT_SQL,
             default_spec=DEFAULT_SPEC_TEXT,
+            vega_vocabulary=vocabulary(),
         )
     )
     return Markup(fragment.strip())

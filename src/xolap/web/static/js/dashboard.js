@@ -493,6 +493,7 @@
     const specEditor = make ? make(specArea, { language: "json", onRun: run }) : { getValue: () => specArea.value, setValue: (t) => { specArea.value = t; } };
     custom = {
       panel, sqlEditor, specEditor, columns: [],
+      vocabulary: JSON.parse(panel.dataset.vegaVocabulary || '{"marks": [], "types": [], "type_shorthands": []}'),
       builder: panel.querySelector(".chart-builder"),
       applyDates: panel.querySelector("input[name=apply_dates]"),
       datesNote: panel.querySelector(".dates-note"),
@@ -642,9 +643,58 @@
   function parseSpec() {
     const text = custom.specEditor.getValue().trim();
     if (!text) return null;
-    try { return JSON.parse(text); } catch (error) {
+    let spec;
+    try { spec = JSON.parse(text); } catch (error) {
       throw Object.assign(new Error("Vega-Lite spec is not valid JSON: " + error.message), { kind: "spec" });
     }
+    const mistake = specMistake(spec);
+    if (mistake) throw Object.assign(new Error(mistake), { kind: "spec" });
+    return spec;
+  }
+
+  // A spec that is not an object, or a mark or encoding type Vega-Lite does not know, named with its JSON path: the
+  // server's own check and words (xolap.analytics.vega_vocabulary; its lists come as data-vega-vocabulary), where
+  // Vega-Lite would say "Cannot read properties of undefined" or 'Invalid field type "undefined"'.
+  function specMistake(spec) {
+    if (spec === null || typeof spec !== "object" || Array.isArray(spec)) return "$: a Vega-Lite spec is a JSON object ({ … })";
+    return viewMistake(spec, "$");
+  }
+
+  function shownWord(value) {
+    const text = typeof value === "string" ? value : JSON.stringify(value === undefined ? null : value);
+    return '"' + (text.length > 60 ? text.slice(0, 60) + "…" : text) + '"';
+  }
+
+  function viewMistake(view, path) {
+    const words = custom.vocabulary;
+    if (!words.marks.length) return null; // no lists given: Vega-Lite's own message stands
+    const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+    if (view.mark !== undefined && view.mark !== null) {
+      const [type, where] = isObject(view.mark) ? [view.mark.type, path + ".mark.type"] : [view.mark, path + ".mark"];
+      if (typeof type !== "string" || !words.marks.includes(type)) {
+        return `${where}: unknown mark ${shownWord(type)}; Vega-Lite draws ${words.marks.join(", ")}`;
+      }
+    }
+    if (isObject(view.encoding)) {
+      for (const [channel, definitions] of Object.entries(view.encoding)) {
+        const listed = Array.isArray(definitions) ? definitions : [definitions];
+        for (const [index, definition] of listed.entries()) {
+          if (!isObject(definition) || !Object.prototype.hasOwnProperty.call(definition, "type")) continue;
+          const type = definition.type;
+          if (typeof type === "string" && [...words.types, ...words.type_shorthands].includes(type.toLowerCase())) continue;
+          const where = `${path}.encoding.${channel}` + (Array.isArray(definitions) ? `[${index}]` : "");
+          return `${where}.type: unknown type ${shownWord(type)}; use one of ${words.types.join(", ")}`;
+        }
+      }
+    }
+    for (const key of ["layer", "concat", "hconcat", "vconcat"]) {
+      if (!Array.isArray(view[key])) continue;
+      for (const [index, inner] of view[key].entries()) {
+        const mistake = isObject(inner) ? viewMistake(inner, `${path}.${key}[${index}]`) : null;
+        if (mistake) return mistake;
+      }
+    }
+    return isObject(view.spec) ? viewMistake(view.spec, path + ".spec") : null;
   }
 
   const ERROR_WORDS = {
