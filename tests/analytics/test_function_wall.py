@@ -179,3 +179,18 @@ def test_the_engines_parse_of_one_text_is_asked_once_and_a_failed_parse_again(ch
     assert _explains_sent(ch_engine, f"{marker}-a") == 1
     assert _explains_sent(ch_engine, f"{marker}-b") == 2
     assert _explains_sent(ch_engine, f"{marker}-c") == 2
+
+
+def test_a_text_too_long_to_check_is_refused_before_anything_is_parsed(ch_engine):
+    """The check bounds its own cost: 800,000 characters cost ~8 s of CPU to tokenize and parse; past the bound the
+    answer is a refusal naming it, and no EXPLAIN is sent."""
+    from xolap.analytics.function_wall import MAX_CHECKED_CHARS
+
+    marker = f"too-long-{os.getpid()}-{id(object())}"
+    sql = f"SELECT '{marker}' + " + " + ".join(["1"] * (MAX_CHECKED_CHARS // 4))
+    with pytest.raises(GuardError) as info:
+        check_functions(ch_engine, sql)
+    assert f"{len(sql)} characters" in str(info.value)
+    assert _explains_sent(ch_engine, marker) == 0
+    check_functions(ch_engine, f"SELECT '{marker}-ok' + " + " + ".join(["1"] * 50))
+    assert _explains_sent(ch_engine, f"{marker}-ok") == 1

@@ -56,6 +56,9 @@ PARSER_SPELLINGS = frozenset(
         "globalNotNullIn",
     )
 )
+# The check's own cost is bounded before anything is parsed: what the guard prints (at most 20,000 characters in, 40
+# tables) stays far below this, and an 800,000-character text cost ~8 s of CPU (sqlglot's tokenizer, then chDB's).
+MAX_CHECKED_CHARS = 100_000
 PARSES_KEPT = 1024
 PARSE_KEPT_MAX_CHARS = 20_000  # longer texts are parsed every time (bounds the memory kept: ~20 MB at most)
 WRITES_A_FILE = "INTO OUTFILE is not allowed: answers come back to you, never into a file on the server"
@@ -76,8 +79,10 @@ _kept_lock = threading.Lock()
 
 
 def engine_parse(client: ClickHouseClient, sql: str, parameters: Mapping[str, Any] | None = None) -> EngineParse:
-    """ClickHouse's parse (EXPLAIN AST) of `sql`, one SELECT (QueryError otherwise, before anything is sent), kept per
-    process by the exact text and parameters sent and the engine's version."""
+    """ClickHouse's parse (EXPLAIN AST) of `sql`, one SELECT (QueryError otherwise, GuardError past MAX_CHECKED_CHARS,
+    before anything is sent), kept per process by the exact text and parameters sent and the engine's version."""
+    if len(sql) > MAX_CHECKED_CHARS:
+        raise GuardError(f"the query is {len(sql)} characters long; the engine checks at most {MAX_CHECKED_CHARS}")
     single_statement(sql, select_only=True)
     key = (
         getattr(client, "server_version", None),
