@@ -46,6 +46,7 @@ from xolap.xapi.sql import (
     detail_counts_sql,
     detail_select_sql,
     quote,
+    screened_stage_columns,
     source_line_expression,
     staged_select_sql,
 )
@@ -58,6 +59,8 @@ STAGE_CHUNK_ROWS = 1_000_000  # lines mapped into the Memory staging table at a 
 # duplicates land in different insert blocks (Python batches, files, chunks).
 MOVE_SETTINGS = "SETTINGS optimize_on_insert = 0, max_insert_threads = 2"
 STAGE_PREFIX = "_ingest_stage_"
+STAGE_STRUCTURE = ", ".join(f"{name} {type_}" for name, type_ in screened_stage_columns())
+STAGE_COLUMN_NAMES = ", ".join(name for name, _type in screened_stage_columns())
 _ACTIVE_STAGES: set[tuple[str, str]] = set()  # (database, table) staging tables of SQL ingests running in this process
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 
@@ -298,13 +301,10 @@ def ingest_local_file_sql(
         while True:
             where = f"_row_number >= {first} AND _row_number < {first + STAGE_CHUNK_ROWS}"
             try:
-                try:
-                    client.command(
-                        tag(
-                            f"CREATE TABLE {stage} ENGINE = Memory AS {staged_select_sql(source, where=where, details=False)}",
-                            query_tag,
-                        )
-                    )
+                client.command(tag(f"CREATE TABLE {stage} ({STAGE_STRUCTURE}) ENGINE = Memory", query_tag))
+                try:  # the table has the SELECT's columns (CREATE … AS SELECT analysed the SELECT twice)
+                    select = staged_select_sql(source, where=where, details=False)
+                    client.command(tag(f"INSERT INTO {stage} ({STAGE_COLUMN_NAMES}) {select}", query_tag))
                 except Exception as exc:  # the engine's message says what is wrong with the stream
                     raise NotJsonlError(
                         f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}"

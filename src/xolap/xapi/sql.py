@@ -385,8 +385,13 @@ _RESPELLED_NUMBER = quote("[:,\\[][ \\t\\n\\r]*(-0[.]|-?[0-9]+([.][0-9]+)?[eE]|-
 
 def _may_respell(line: str) -> str:
     """0/1: the line may hold a number whose spelling changes when ClickHouse writes it a second time (see
-    _level_by_index). Matched by Hyperscan (multiMatchAny): RE2 (match) cost ~0.2 s CPU a 100k-line screen, ~0.1."""
-    return f"multiMatchAny({line}, [{_RESPELLED_NUMBER}])"
+    _level_by_index). Matched by Hyperscan (multiMatchAny): RE2 (match) cost ~0.2 s CPU a 100k-line screen, ~0.1.
+    Where the server's profile sets allow_hyperscan = 0 (multiMatchAny then fails the whole ingest), RE2's match:
+    the analyzer folds the constant condition, so only one of the two is planned and run."""
+    return (
+        f"if(getSetting('allow_hyperscan'), multiMatchAny({line}, [{_RESPELLED_NUMBER}]), "
+        f"match({line}, {_RESPELLED_NUMBER}))"
+    )
 
 
 def _level_by_index(path: tuple[str, ...], exact: str, line: str, map_of: Callable[[tuple[str, ...]], str]) -> str:
@@ -556,6 +561,27 @@ def blank_rows_sql(source: str, *, line_column: str = DEFAULT_LINE_COLUMN) -> st
 
 PROVENANCE_COLUMNS = ("source_file", "source_etag", "source_line")
 STAGED_COLUMNS = tuple(c for c in MAPPED_COLUMN_NAMES if c not in PROVENANCE_COLUMNS)
+
+# The type of a field's value in the mapping SELECT, by its kind (sql_values.convert's expressions).
+_KIND_TYPES = {
+    "string": "Nullable(String)", "text": "Nullable(String)", "response": "Nullable(String)",
+    "lang_map": "Nullable(String)", "uint64": "Nullable(UInt64)", "uint32": "Nullable(UInt32)",
+    "count": "Nullable(UInt32)", "float64": "Nullable(Float64)", "bool": "Nullable(Bool)",
+}  # fmt: skip
+_COMPUTED_TYPES = {"event_type": "String", "event_hash": "String", "timestamp": "DateTime64(3, 'UTC')"}
+
+
+def screened_stage_columns() -> list[tuple[str, str]]:
+    """(name, type) of the columns of staged_select_sql(details=False) (no extra columns), in its order, for a
+    staging table created with them and filled by `INSERT INTO stage (names) <that select>`: CREATE TABLE … AS
+    SELECT analysed the mapping SELECT twice, once more for the table's structure (4 SELECT analyses instead of
+    3, about twice the analysis time, measured in chDB 26.9); that analysis is most of a small file's cost.
+    tests/ingest/test_stage_analysis.py checks these are the types ClickHouse gives the SELECT's columns."""
+    values = [(c, _COMPUTED_TYPES.get(c) or _KIND_TYPES[spec.FIELDS_BY_COLUMN[c].kind]) for c in STAGED_COLUMNS]
+    return [
+        ("row_number", "UInt64"), ("is_blank", "UInt8"), *values, ("reason", "String"), ("raw_line", "String"),
+        ("needs_details", "UInt8"), ("detail_line", "String"),
+    ]  # fmt: skip
 
 
 def staged_select_sql(
