@@ -223,3 +223,35 @@ def test_a_chart_spec_vega_lite_cannot_read_is_named_in_plain_words_before_anyth
         assert page.locator("#panel-custom .status").inner_text() == "Not run."
     assert queries == []
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_signed_out_dashboard_says_so_where_it_failed_with_a_way_back(page, log_in):
+    """The session ended (logged out in another tab, expired, revoked): the summary, a chart and a custom query each
+    say the user is signed out and link to the login page, which leads back here. Before, htmx followed the redirect
+    and put the whole login page inside the summary, and the charts said "authentication required"."""
+    open_section(page, log_in, "#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    page.context.clear_cookies()
+    page.click("#date-filter [data-preset=all]")
+    page.wait_for_selector("#summary .load-failure", timeout=30_000)
+    summary = page.locator("#summary")
+    assert "signed out" in summary.inner_text() and summary.locator("form, input").count() == 0
+    login_links = "a[href^='/login?next=%2Fsections%2Fphysics-fall%2Fanalytics']"
+    assert summary.locator(login_links).count() == 1
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_selector("#panel-custom .query-error:not([hidden])", timeout=30_000)
+    error = page.locator("#panel-custom .query-error")
+    assert error.inner_text().startswith("Signed out:") and error.locator(login_links).count() == 1
+    page.click("#tab-video")
+    page.wait_for_selector("#panel-video .chart .error", timeout=30_000)
+    chart = page.locator("#panel-video .chart")
+    assert "signed out" in chart.inner_text() and chart.locator(login_links).count() == 1
+    # the link leads through the login back to this dashboard
+    chart.locator(login_links).click()
+    page.wait_for_url("**/login?next=*")
+    page.fill("input[name=email]", "teacher@example.edu")
+    page.fill("input[name=password]", "teacher-pass-1")
+    page.click("main form [type=submit]")
+    page.wait_for_url("**/sections/physics-fall/analytics**")
+    page.wait_for_selector("#summary .summary-card", timeout=30_000)
+    assert page.errors == []  # type: ignore[attr-defined]

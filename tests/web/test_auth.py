@@ -192,3 +192,15 @@ def test_repeated_failed_logins_are_throttled(app_client):
     blocked = login(app_client, "ada@example.org", "correct horse")
     assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
     assert login(app_client, "other@example.org", "whatever pw").status_code == 400  # other accounts unaffected
+
+
+@pytest.mark.parametrize(
+    "path", ["/sections/physics-fall/analytics/summary", "/projects/intro-physics/analytics/summary"]
+)
+def test_a_part_of_a_page_asked_for_without_a_session_says_signed_out_instead_of_the_login_page(app_client, path):
+    """htmx follows a redirect and swapped the whole login page into the dashboard's summary; a page itself is still
+    sent to the login page."""
+    answer = app_client.get(path, headers={"HX-Request": "true", "Accept": "text/html"}, follow_redirects=False)
+    assert answer.status_code == 401 and "signed out" in answer.json()["detail"]
+    page = app_client.get(path.removesuffix("/summary"), follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")

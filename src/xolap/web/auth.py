@@ -228,6 +228,9 @@ def login_url(request: Request) -> str:
     return "/login?next=" + quote(target, safe="/")
 
 
+SIGNED_OUT = "you are signed out (the session ended, or you logged out in another tab)"
+
+
 def refuse(request: Request, principal: Principal, reason: str) -> HTTPException:
     """401 (JSON) or a redirect to the login page for anonymous callers; 403 with the reason for the others."""
     if principal.via == "invalid_token":
@@ -235,6 +238,8 @@ def refuse(request: Request, principal: Principal, reason: str) -> HTTPException
     if not principal.authenticated:
         if is_json_client(request):
             return HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
+        if request.headers.get("hx-request") == "true":  # a part of a page: htmx would put the login page inside it
+            return HTTPException(401, SIGNED_OUT, headers={"WWW-Authenticate": "Bearer"})
         return HTTPException(303, "login required", headers={"Location": login_url(request)})
     return HTTPException(403, reason)
 

@@ -30,6 +30,7 @@
     timeout: "The query took too long", too_many_rows: "The result is too large",
     too_many_rows_read: "The query reads too many rows", too_many_bytes_read: "The query reads too much data",
     memory: "The query needs too much memory", unavailable: "The analytics engine is not available",
+    signed_out: "Signed out",
   };
 
   function el(tag, attrs, children) {
@@ -94,6 +95,13 @@
       });
       let data = null;
       try { data = await response.json(); } catch (_) { data = null; }
+      if (response.status === 401) { // the session ended: said as such, with a way back
+        status.textContent = "Failed.";
+        showError("signed_out", "you are signed out (the session ended, or you logged out in another tab)");
+        const here = location.pathname + location.search;
+        error.append(el("p", {}, [el("a", { href: "/login?next=" + encodeURIComponent(here), class: "login-again", text: "Log in again" })]));
+        return;
+      }
       if (!response.ok) {
         const failure = (data && (data.error || data.detail)) || { message: response.statusText };
         const kind = typeof failure === "object" ? failure.kind : null;

@@ -67,10 +67,22 @@
     }
   }
 
+  // The session ended (logged out in another tab, expired, revoked): said as such, with a way back (loginLink).
+  function signedOut() {
+    return Object.assign(new Error("you are signed out (the session ended, or you logged out in another tab)"),
+                         { kind: "signed_out", status: 401 });
+  }
+
+  function loginLink() {
+    const here = location.pathname + location.search + location.hash;
+    return el("p", {}, [el("a", { href: "/login?next=" + encodeURIComponent(here), class: "login-again", text: "Log in again" })]);
+  }
+
   async function json(method, path, body) {
     const response = await request(method, path, body);
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
+    if (response.status === 401) throw signedOut();
     if (!response.ok) {
       const error = (data && (data.error || data.detail)) || { message: response.statusText };
       const message = typeof error === "string" ? error : (error.message || JSON.stringify(error));
@@ -263,6 +275,12 @@
       status.className = "status error";
       return;
     }
+    if (response.status === 401) {
+      status.textContent = "Export failed: " + signedOut().message;
+      status.className = "status error";
+      status.append(" ", loginLink().firstChild);
+      return;
+    }
     if (!response.ok) {
       let message = response.statusText;
       try { const data = await response.json(); message = (data.error && data.error.message) || data.detail || message; } catch (_) { /* not JSON */ }
@@ -403,6 +421,7 @@
     } catch (error) {
       const message = error.kind === "unreachable" ? "This chart could not be loaded: " + error.message : error.message;
       chart.replaceChildren(errorMessage("error", message, error.detail));
+      if (error.kind === "signed_out") chart.firstChild.append(loginLink());
       delete chart.dataset.drawn;
       panel.querySelector(".details").replaceChildren();
       for (const node of panel.querySelectorAll(".category-table, .grain")) node.remove();
@@ -703,7 +722,7 @@
     too_many_rows: "The result is too large", too_many_rows_read: "The query reads too many rows",
     too_many_bytes_read: "The query reads too much data", memory: "The query needs too much memory",
     unavailable: "The analytics engine is not available", title: "Give it a title",
-    unreachable: "No answer from the server",
+    unreachable: "No answer from the server", signed_out: "Signed out",
   };
 
   // An error replaces the previous result: no chart, rows or row count from an earlier run stay on screen.
@@ -718,6 +737,7 @@
     const heading = ERROR_WORDS[error.kind] || "Something went wrong";
     const message = el("p", { class: "error-message" }, [el("strong", { text: heading + ": " }), document.createTextNode(error.message)]);
     custom.error.replaceChildren(message);
+    if (error.kind === "signed_out") custom.error.append(loginLink());
     if (error.detail && error.detail !== error.message) {
       custom.error.append(el("details", { class: "error-detail" }, [el("summary", { text: "Technical detail" }),
                                                                     el("pre", { text: error.detail })]));

@@ -1,6 +1,7 @@
 // When a part of a page that htmx loads cannot be loaded, that part says why in plain words and the console stays
 // clean. htmx logs every failure event (console.error) before any listener runs, so failures are taken over earlier:
 // - an answer of 400 or more: before the swap (no swap, not an error), shown with the server's reason and detail;
+//   signed out (401), with a link to the login page that leads back here;
 // - no answer (server stopped, connection refused, timed out, or the request aborted): the request is ended as an
 //   empty load the page has already handled, so htmx still releases the element for its next request.
 // The element names what failed with data-load-failure ("The event summary could not be loaded").
@@ -38,14 +39,21 @@
     let reason = `the server answered ${xhr.status}${xhr.statusText ? " " + xhr.statusText : ""}`;
     let detail = null;
     try {
-      const error = JSON.parse(xhr.responseText).error;
+      const body = JSON.parse(xhr.responseText);
+      const error = body.error;
       if (typeof error === "string") reason = error;
       else if (error) {
         reason = error.message || reason;
         detail = typeof error.detail === "string" ? error.detail : null;
-      }
+      } else if (typeof body.detail === "string") reason = body.detail; // an HTTP refusal's own words
     } catch (_) { /* not JSON: the status says enough */ }
     return { reason, detail };
+  }
+
+  // Signed out (401): a link to the login page that leads back to this page.
+  function loginLink() {
+    const here = location.pathname + location.search + location.hash;
+    return el("a", { href: "/login?next=" + encodeURIComponent(here), class: "login-again" }, "Log in again");
   }
 
   document.addEventListener("htmx:beforeSwap", (event) => {
@@ -54,7 +62,13 @@
     event.detail.shouldSwap = false;
     event.detail.isError = false;
     const { reason, detail } = answerReason(xhr);
-    show(event.detail.target || event.detail.elt, event.detail.elt, reason, detail);
+    const target = event.detail.target || event.detail.elt;
+    show(target, event.detail.elt, reason, detail);
+    if (xhr.status === 401 && target) {
+      const line = el("p");
+      line.append(loginLink());
+      target.querySelector(".load-failure").append(line);
+    }
   });
 
   document.addEventListener("htmx:beforeSend", (event) => {
