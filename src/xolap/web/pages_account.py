@@ -11,7 +11,7 @@ from xolap.analytics import rollup_maintenance
 from xolap.store import accounts, flags, login_attempts
 from xolap.store import sessions as session_records
 from xolap.store.models import Project, Section, User
-from xolap.web import login_throttle, sessions
+from xolap.web import login_slots, login_throttle, sessions
 from xolap.web.auth import Principal, csrf_protect, require_login, resolve_principal
 from xolap.web.negotiation import redirect, render, wants_json
 
@@ -56,8 +56,14 @@ def _refuse_login(request: Request, next: str, email: str, message: str, status_
 
 
 @router.post("/login", dependencies=[Depends(csrf_protect)])
-def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")):
-    """Sign in: throttled per (email, address) and per address; every refusal is recorded (never the password)."""
+async def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")):
+    """Sign in: throttled per (email, address) and per address; every refusal is recorded (never the password). A
+    login takes a login slot before a thread and a Postgres connection (login_slots)."""
+    return await login_slots.run_login(sign_in, request, email, password, next)
+
+
+def sign_in(request: Request, email: str, password: str, next: str):
+    """The login's work, on a worker thread: one transaction (throttle, password, session row, roles, dashboards)."""
     runtime = request.app.state.runtime
     address = client_address(request)
     with runtime.sessions() as session:
