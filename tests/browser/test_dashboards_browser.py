@@ -267,3 +267,39 @@ def test_progress_is_indeterminate_until_reported_and_never_full_while_running(p
     assert float(bar.get_attribute("value")) < 1
     held[0].continue_()
     page.wait_for_selector("#panel-custom progress[hidden]", state="attached", timeout=30_000)
+
+
+def test_the_category_tabs_work_from_the_keyboard_as_tabs_do(page, log_in):
+    """The WAI-ARIA tabs pattern: the tab list is one stop of the Tab key (the selected tab), the arrow keys move
+    between the tabs and open them (wrapping around), Home and End go to the first and the last; Tab then goes on into
+    the open panel. Before, every tab was a Tab stop (eleven on a project) and the arrow keys did nothing."""
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics")
+    page.wait_for_selector("#panel-video .chart[data-drawn]", timeout=30_000)
+    keys = page.locator("[role=tab]").evaluate_all("tabs => tabs.map(t => t.dataset.tab)")
+
+    def selected() -> tuple[str, str, bool]:
+        return tuple(
+            page.evaluate(
+                "() => { const tab = document.querySelector('[role=tab][aria-selected=true]');"
+                " return [tab.dataset.tab, document.activeElement.dataset.tab || '',"
+                " !document.getElementById(tab.getAttribute('aria-controls')).hidden]; }"
+            )
+        )
+
+    page.focus("#tab-video")
+    page.keyboard.press("ArrowRight")
+    assert selected() == (keys[1], keys[1], True)
+    page.keyboard.press("End")
+    assert selected() == ("custom", "custom", True)
+    page.keyboard.press("ArrowRight")  # wraps to the first
+    assert selected() == (keys[0], keys[0], True)
+    page.keyboard.press("ArrowLeft")  # and back to the last
+    assert selected() == ("custom", "custom", True)
+    page.keyboard.press("Home")
+    assert selected() == (keys[0], keys[0], True)
+    tab_stops = page.locator("[role=tab]").evaluate_all("tabs => tabs.filter(t => t.tabIndex >= 0).map(t => t.id)")
+    assert tab_stops == ["tab-" + keys[0]]
+    page.keyboard.press("Tab")  # out of the tab list, into the open panel
+    assert page.evaluate("() => document.activeElement.closest('[role=tabpanel]')?.id") == "panel-" + keys[0]
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -300,6 +300,7 @@
     for (const other of tabs) {
       const selected = other === tab;
       other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1; // the tab list is one stop of the Tab key: the selected tab
       document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
     }
     tab.scrollIntoView({ block: "nearest", inline: "nearest" });
@@ -312,6 +313,21 @@
     history.replaceState(null, "", "#" + key);
   }
   for (const tab of tabs) tab.addEventListener("click", () => activate(tab));
+  // The WAI-ARIA tabs pattern: the arrow keys move to the next or previous tab and open it (wrapping around), Home and
+  // End to the first and the last.
+  const TAB_KEYS = { ArrowRight: 1, ArrowLeft: -1, Home: "first", End: "last" };
+  for (const tab of tabs) {
+    tab.addEventListener("keydown", (event) => {
+      const move = TAB_KEYS[event.key];
+      if (move === undefined || event.altKey || event.ctrlKey || event.metaKey) return;
+      event.preventDefault();
+      const index = tabs.indexOf(tab);
+      const next = move === "first" ? tabs[0] : move === "last" ? tabs[tabs.length - 1]
+        : tabs[(index + move + tabs.length) % tabs.length];
+      activate(next);
+      next.focus();
+    });
+  }
 
   // ---------- categories ----------
   // A category's own table (JSON `table`: columns with a type each, rows, a default sort), e.g. the learners at risk:
