@@ -43,32 +43,55 @@ def build_sql(ctx: QueryContext) -> str:
     Without dates: each learner's whole-slice totals (whole = 1) and the daily rows of the last RECENT_DAYS days only
     (the key starts with whole, day, so the rest of the scope's learner-days is never read); with dates: the daily rows
     in range."""
+    reference, parts = _rollup_parts(ctx)
+    return _flag(reference, **parts)
+
+
+def unranked_sql(ctx: QueryContext) -> str:
+    """build_sql's per-learner facts (the same reads and aggregates) without its flags, median window, order and limit,
+    which `rank` adds in Python for a scope with few learners (their analysis was ~3.5 ms of a small scope's ~10 ms
+    answer, docs/rollups.md): one row per learner, by learner, with score_sum in place of avg_score_pct."""
+    reference, parts = _rollup_parts(ctx)
+    return f"""WITH {reference} AS ref_day
+SELECT
+    {parts["learner"]} AS learner,
+    {parts["events"]} AS events,
+    {parts["recent_events"]} AS recent_events,
+    {parts["last_active"]} AS last_active,
+    toInt32(dateDiff('day', last_active, ref_day)) AS days_inactive,
+    {parts["scored_attempts"]} AS scored_attempts,
+    {parts["score_sum"]} AS score_sum
+FROM {parts["source"]}
+GROUP BY learner
+ORDER BY learner"""
+
+
+def _rollup_parts(ctx: QueryContext) -> tuple[str, dict[str, str]]:
+    """The reference day and the per-learner aggregates and source build_sql and unranked_sql read."""
     if ctx.end is not None:
         reference = f"{{{END_PARAMETER}:Date}}"
     else:  # the scope's latest day, computed once per set of builds (no scalar subquery to plan on every answer)
         reference = f"{{{REFERENCE_DAY_PARAMETER}:Date}}"
     learners = rollups.rollup_read(ctx.database, ctx.scope, "rollup_learners", "l")
     if ctx.start is None and ctx.end is None:
-        return _flag(
-            reference,
-            learner="l.user_id",
-            events="sumIf(l.events, l.whole = 1)",
-            recent_events="sumIf(l.events, l.whole = 0)",
-            last_active="max(l.last_day)",
-            scored_attempts="sumIf(l.scored, l.whole = 1)",
-            score_sum="sumIf(l.score_sum, l.whole = 1)",
-            source=f"{learners} AND (l.whole = 1 OR l.day > ref_day - {RECENT_DAYS})",
-        )
-    return _flag(
-        reference,
-        learner="l.user_id",
-        events="sum(l.events)",
-        recent_events=f"sumIf(l.events, l.day > ref_day - {RECENT_DAYS})",
-        last_active="max(l.day)",
-        scored_attempts="sum(l.scored)",
-        score_sum="sum(l.score_sum)",
-        source=f"{learners} AND l.whole = 0{day_filter(ctx, 'l.day')}",
-    )
+        return reference, {
+            "learner": "l.user_id",
+            "events": "sumIf(l.events, l.whole = 1)",
+            "recent_events": "sumIf(l.events, l.whole = 0)",
+            "last_active": "max(l.last_day)",
+            "scored_attempts": "sumIf(l.scored, l.whole = 1)",
+            "score_sum": "sumIf(l.score_sum, l.whole = 1)",
+            "source": f"{learners} AND (l.whole = 1 OR l.day > ref_day - {RECENT_DAYS})",
+        }
+    return reference, {
+        "learner": "l.user_id",
+        "events": "sum(l.events)",
+        "recent_events": f"sumIf(l.events, l.day > ref_day - {RECENT_DAYS})",
+        "last_active": "max(l.day)",
+        "scored_attempts": "sum(l.scored)",
+        "score_sum": "sum(l.score_sum)",
+        "source": f"{learners} AND l.whole = 0{day_filter(ctx, 'l.day')}",
+    }
 
 
 def raw_sql(ctx: QueryContext) -> str:
@@ -164,6 +187,49 @@ def flagged(row: dict[str, Any]) -> dict[str, Any]:
     return marked
 
 
+def clickhouse_round(value: float, digits: int) -> float:
+    """round(value, digits) as ClickHouse computes it for a Float64: value * 10^digits rounded half to even, divided
+    back (0.35 -> 0.4, where Python's round gives 0.3: the double below 0.35 times 10 is 3.5)."""
+    scale = 10**digits
+    return round(value * scale) / scale
+
+
+def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """unranked_sql's rows (one per learner, by learner) as build_sql gives them: avg_score_pct (ClickHouse's round),
+    the three flags (0/1, as the SQL's UInt8), the median of recent
+    events as quantileExact(0.5) takes it (the element at index n // 2 of the sorted values, the upper middle one), most
+    at risk first (flags, then days inactive, descending; recent events; the learner, the rows' own order) and at most
+    MAX_LEARNERS."""
+    recent = sorted(row["recent_events"] for row in rows)
+    threshold = LOW_ACTIVITY_SHARE * recent[int(0.5 * len(recent))] if recent else 0.0
+    ranked = []
+    for row in rows:
+        scored = row["scored_attempts"]
+        average = None if scored == 0 else clickhouse_round(row["score_sum"] / scored * 100, 1)
+        ranked.append(
+            {
+                "learner": row["learner"],
+                "events": row["events"],
+                "recent_events": row["recent_events"],
+                "last_active": row["last_active"],
+                "days_inactive": row["days_inactive"],
+                "scored_attempts": scored,
+                "avg_score_pct": average,
+                "inactive": int(row["days_inactive"] >= INACTIVE_DAYS),
+                "low_activity": int(row["recent_events"] < threshold),
+                "low_scores": int(scored >= MIN_SCORED_ATTEMPTS and average is not None and average < LOW_SCORE_PCT),
+            }
+        )
+    ranked.sort(  # stable: learners tied on every key keep the rows' order, by learner as ClickHouse compares them
+        key=lambda row: (
+            -(row["inactive"] + row["low_activity"] + row["low_scores"]),
+            -row["days_inactive"],
+            row["recent_events"],
+        )
+    )
+    return ranked[:MAX_LEARNERS]
+
+
 def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
     """The learners with at_risk and reasons (flagged); the flagged ones as a sortable table (JSON `table`); the chart
     counts flagged learners per reason."""
@@ -195,6 +261,8 @@ CATEGORY = Category(
     "table below lists them; click a column heading to sort.",
     build_sql=build_sql,
     present=present,
+    unranked_sql=unranked_sql,
+    rank=rank,
     spec={
         "$schema": SCHEMA,
         "title": "Why learners were flagged",

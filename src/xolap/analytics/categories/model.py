@@ -65,7 +65,8 @@ class Category:
     """A curated category: `build_sql(ctx)` returns trusted SQL that reads events only via scoped_events; `spec` is a
     Vega-Lite template whose data.values is filled with the result rows; `enough_data(rows)` decides "not enough data";
     `present`, when set, adds labels to the rows and fits the spec (see Presented); `content_titles`, when set, is a
-    column of content titles looked up in Python before `present` (xolap.analytics.title_lookup)."""
+    column of content titles looked up in Python before `present` (xolap.analytics.title_lookup); `unranked_sql` and
+    `rank`, when set, answer a scope with few rows (xolap.analytics.categories.small_scopes)."""
 
     key: str
     title: str
@@ -79,6 +80,10 @@ class Category:
     min_count: int = 0
     present: Callable[[list[dict[str, Any]], dict[str, Any]], Presented] | None = None
     content_titles: TitleColumn | None = None
+    # A ranked chart's rows before ranking (by its sort key's last column) and the ranking in Python, giving build_sql's
+    # rows: read so for a scope with few rows (xolap.analytics.categories.small_scopes).
+    unranked_sql: Callable[[QueryContext], str] | None = None
+    rank: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
 
     def info(self) -> CategoryInfo:
         return CategoryInfo(self.key, self.title, self.description, self.chart_explanation, self.scopes, self.min_rows)

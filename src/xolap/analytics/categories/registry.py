@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from xolap.analytics.categories import (
     learners_at_risk,
     performance,
     section_comparison,
+    small_scopes,
     video,
     weekday_hour,
 )
@@ -24,7 +26,7 @@ from xolap.analytics.categories.chart_values import json_rows, json_value
 from xolap.analytics.categories.failures import plain_failure
 from xolap.analytics.categories.model import SCOPES, Category, CategoryError, CategoryInfo, CategoryResult, QueryContext
 from xolap.analytics.categories.sql import date_filter, day_filter, distinct_learners, events, parameters
-from xolap.analytics.executor import Limits, QueryError, classify_error, new_tag, run
+from xolap.analytics.executor import Limits, QueryError, QueryResult, classify_error, new_tag, run
 from xolap.analytics.labels import event_type_labels
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import Scope, is_scope
@@ -121,20 +123,22 @@ def run_category(
     in plain words, the technical reason in `detail`) when the chart cannot be computed."""
     category = get_category(key, scope)
     ctx = _context(settings, scope, scope_id, start, end)
-    sql = category.build_sql(ctx)
     try:
-        params = with_rollup_builds(client, settings, ctx, sql, scope_id)
-        result = run(
-            client,
-            settings,
-            sql,
-            parameters=params,
-            tag=f"category.{key}.{new_tag()}",
-            readonly=True,
-            tuning=read_tuning.chart_tuning(sql),
-        )
+        result, params, rows = _small_scope_read(client, settings, category, ctx, scope_id) or (None, {}, [])
+        if result is None:
+            sql = category.build_sql(ctx)
+            params = with_rollup_builds(client, settings, ctx, sql, scope_id)
+            result = run(
+                client,
+                settings,
+                sql,
+                parameters=params,
+                tag=f"category.{key}.{new_tag()}",
+                readonly=True,
+                tuning=read_tuning.chart_tuning(sql),
+            )
+            rows = json_rows(result.columns, result.types, result.rows)
         columns = list(result.columns)
-        rows = json_rows(columns, result.types, result.rows)
         if category.content_titles is not None:
             columns, rows = title_lookup.with_titles(client, settings, category.content_titles, columns, rows)
     except QueryError as exc:
@@ -161,6 +165,36 @@ def run_category(
         truncated=result.truncated,
         extra=extra,
     )
+
+
+def _small_scope_read(
+    client: ClickHouseClient, settings: Settings, category: Category, ctx: QueryContext, scope_id: int
+) -> tuple[QueryResult, dict, list[dict[str, Any]]] | None:
+    """A ranked chart's answer read unranked and ranked in Python (result, parameters, ranked rows) when the scope
+    has few rows (xolap.analytics.categories.small_scopes), else None: the chart has no such read, the scope is known
+    to be large, or this read found it so."""
+    if category.unranked_sql is None or category.rank is None:
+        return None
+    if small_scopes.known_large(ctx.database, ctx.scope, scope_id, category.key):
+        return None
+    sql = category.unranked_sql(ctx)
+    params = with_rollup_builds(client, settings, ctx, sql, scope_id)
+    result = run(
+        client,
+        settings,
+        sql,
+        parameters=params,
+        tag=f"category.{category.key}.{new_tag()}",
+        limits=small_scopes.capped(Limits.from_settings(settings)),
+        readonly=True,
+        tuning=read_tuning.chart_tuning(sql),
+    )
+    if result.truncated:
+        small_scopes.remember_large(ctx.database, ctx.scope, scope_id, category.key)
+        return None
+    rows = category.rank(json_rows(result.columns, result.types, result.rows))
+    columns = list(rows[0]) if rows else list(result.columns)  # an empty answer has no columns, as the SQL gives
+    return dataclasses.replace(result, columns=columns), params, rows
 
 
 def event_summary_sql(ctx: QueryContext) -> str:
