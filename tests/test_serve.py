@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,32 @@ def _xolap(*args: str) -> list[str]:
 def _postmasters(data_dir: Path) -> int:
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     return sum(1 for line in out.splitlines() if "postgres -D" in line and str(data_dir) in line)
+
+
+def _chart_renderers(parent: int) -> list[int]:
+    """The chart renderer children (xolap.analytics.chart_render) of process `parent`."""
+    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
+    return [
+        int(pid)
+        for pid, ppid, args in (line.split(None, 2) for line in out.splitlines()[1:] if len(line.split(None, 2)) == 3)
+        if int(ppid) == parent and "xolap.analytics.chart_render" in args
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def test_lock_names_the_holder(tmp_path):
@@ -80,9 +107,15 @@ def test_serve_end_to_end(service_data_dir):
         )
         assert ingest.returncode == 3, ingest.stderr
         assert "through http://127.0.0.1" in ingest.stderr and "1 rows ingested" in " ".join(ingest.stderr.split())
+
+        # the chart renderer was started at serve start, in the background (healthz answered meanwhile), not by an
+        # export: one child, waiting for the first one
+        assert _wait_for(lambda: len(_chart_renderers(server.pid)) == 1), server.log()
+        renderers = _chart_renderers(server.pid)
     finally:
         code = server.stop()
     assert code == 0, server.log()
+    assert _wait_for(lambda: not any(_alive(pid) for pid in renderers), 30), renderers  # it ends with the server
     assert _postmasters(data_dir) == 0  # embedded Postgres stopped
     assert read_holder(data_dir) is None  # no stale lock
     restarted = start_serve(

@@ -225,10 +225,18 @@ def _rollup_maintenance(runtime: Runtime, stop: threading.Event) -> threading.Th
     return RollupMaintenance(runtime.settings, runtime.clickhouse).start(stop)
 
 
+def _chart_renderer(runtime: Runtime, stop: threading.Event) -> None:
+    """Start the chart renderer's first child in the background (chart_render.warm_in_background); not joined at stop:
+    the child ends with the process (atexit, or its closed pipe)."""
+    from xolap.analytics.chart_render import warm_in_background
+
+    warm_in_background()
+
+
 HEALTH_INTERVAL_S = 15.0
 
 # Run after migrations and before serving, each with the Runtime (the demo loader is passed in by the CLI).
 STARTUP_HOOKS: list = [_recover_backfill_jobs, _drop_stale_ingest_stages, _repair_raw_events_ttl]
 
 # Functions (runtime, stop_event) -> started Thread | None, for in-process workers besides the job worker.
-BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync, _health_monitor, _rollup_maintenance]
+BACKGROUND_STARTERS: list = [_sqs_etl_worker, _scope_sync, _health_monitor, _rollup_maintenance, _chart_renderer]

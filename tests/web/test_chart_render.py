@@ -204,3 +204,18 @@ def test_svg_size_reads_the_root_element():
         80,
     )
     assert svg_size(b"<html/>") == (0.0, 0.0)
+
+
+def test_a_child_outlives_the_thread_that_started_it():
+    """A child dies with the server (PR_SET_PDEATHSIG), not with the thread that started it: a warm-up thread or a
+    request's worker thread ends, and the child it started still draws the next chart."""
+    pool = ChartRenderer(RenderLimits(timeout_s=30.0, workers=1))
+    try:
+        starter = threading.Thread(target=pool.warm_up)
+        starter.start()
+        starter.join()
+        (pid,) = pool.pids()
+        assert pool.render({"mark": "point", "data": {"values": [{"a": 1}]}}, "svg").lstrip().startswith(b"<svg")
+        assert pool.pids() == [pid] and alive(pid)
+    finally:
+        pool.close()
