@@ -303,3 +303,18 @@ def test_the_category_tabs_work_from_the_keyboard_as_tabs_do(page, log_in):
     page.keyboard.press("Tab")  # out of the tab list, into the open panel
     assert page.evaluate("() => document.activeElement.closest('[role=tabpanel]')?.id") == "panel-" + keys[0]
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_chart_with_not_enough_data_offers_no_picture_to_export(page, log_in):
+    """The page says "Not enough data yet for this chart": its PNG and SVG buttons are off (the server answered 400,
+    or drew a picture of zeros the page itself refuses to show), CSV and JSON stay on; with data they are on again."""
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics?start=2030-01-01#performance")
+    page.wait_for_selector("#panel-performance .chart .empty-state", timeout=30_000)
+    buttons = "#panel-performance [data-export-category=performance][data-format={}]"
+    assert page.locator(buttons.format("png")).is_disabled() and page.locator(buttons.format("svg")).is_disabled()
+    assert page.locator(buttons.format("csv")).is_enabled() and page.locator(buttons.format("json")).is_enabled()
+    page.click("#date-filter [data-preset=all]")
+    page.wait_for_selector("#panel-performance .chart[data-drawn=true] svg", timeout=30_000)
+    assert page.locator(buttons.format("png")).is_enabled() and page.locator(buttons.format("svg")).is_enabled()
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -418,6 +418,11 @@
     if (data.table && Array.isArray(data.table.columns) && data.table.columns.length) {
       chart.after(sortableTable(data.table));
     }
+    // a chart the page does not draw is not exported as a picture either (CSV and JSON still give its rows)
+    for (const button of panel.querySelectorAll("[data-format=png], [data-format=svg]")) {
+      button.disabled = !data.enough_data;
+      button.title = data.enough_data ? "" : "Not enough data for a chart: export CSV or JSON";
+    }
     if (!data.enough_data) {
       chart.replaceChildren(el("div", { class: "empty-state", text: "Not enough data yet for this chart." }));
       chart.dataset.drawn = "empty";
