@@ -1,15 +1,25 @@
-"""Learners at risk of a scope with few learners is read unranked and ranked in Python (categories.small_scopes,
-learners_at_risk.rank): the same JSON as the ranked SQL (flags, the median window, order, limit), which a scope over
-the cap still gets, remembered as large."""
+"""Ranked charts of a scope with few rows (learners at risk, videos, activities) are read unranked and ranked in
+Python (categories.small_scopes, each chart's rank, categories.clickhouse_math): the same JSON as the ranked SQL
+(flags, the median window, rates, title project, order, limit), which a scope over the cap still gets, remembered as
+large."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import orjson
 import pytest
 
-from xolap.analytics.categories import learners_at_risk, run_category, small_scopes
+from xolap.analytics import title_lookup
+from xolap.analytics.categories import (
+    assessment,
+    clickhouse_math,
+    learners_at_risk,
+    run_category,
+    small_scopes,
+    video,
+)
 from xolap.analytics.categories.chart_values import json_rows
 from xolap.analytics.categories.registry import _context, with_rollup_builds
 from xolap.analytics.executor import run
@@ -36,13 +46,38 @@ def learners(client, settings) -> None:
     data_version.rows_written(settings.clickhouse_database)
 
 
-def ranked_sql_answer(client, settings, scope, scope_id, start, end):
-    """What the ranked SQL (build_sql) answers, presented as run_category presents it."""
+def content(client, settings) -> None:
+    """25 videos and 30 activities of section 1 (project 10, a few events under project 20 or none) in March 2026:
+    ties on viewers and plays, rates on rounding edges, a video without progress, unscored and failed attempts."""
+    client.command(
+        f"""INSERT INTO `{settings.clickhouse_database}`.raw_events (section_id, project_id, user_id, timestamp,
+            event_type, verb_id, video_url, video_progress, activity_id, scaled_score, success, event_hash)
+        SELECT 1, multiIf(n % 17 = 0, 20, n % 19 = 0, NULL, 10), concat('u', toString(n % 11)),
+            toDateTime64('2026-03-01 09:00:00', 3) + toIntervalDay(n % 28) + toIntervalSecond(n),
+            if(n % 2 = 0, 'video', 'activity_attempt'),
+            if(n % 2 = 0, if(n % 6 = 0, 'https://w3id.org/xapi/video/verbs/played',
+                'https://w3id.org/xapi/video/verbs/completed'), 'http://adlnet.gov/expapi/verbs/answered'),
+            if(n % 2 = 0, concat('https://videos.example/v', toString(n % 25), '.mp4'), NULL),
+            if(n % 2 = 0 AND n % 25 != 3, [0.35, 0.1225, 0.8, 0.4995][n % 4 + 1], NULL),
+            if(n % 2 = 1, 500 + intDiv(n, 2) % 30, NULL), if(n % 2 = 1 AND n % 7 != 0, (n % 9) / 8, NULL), n % 3 = 0,
+            concat('c-', toString(n))
+        FROM (SELECT number AS n FROM numbers(600))"""
+    )
+    data_version.rows_written(settings.clickhouse_database)
+
+
+def ranked_sql_answer(client, settings, scope, scope_id, start, end, chart=learners_at_risk):
+    """What the ranked SQL (build_sql) answers, titled and presented as run_category does it."""
     ctx = _context(settings, scope, scope_id, start, end)
-    sql = learners_at_risk.build_sql(ctx)
+    sql = chart.build_sql(ctx)
     result = run(client, settings, sql, parameters=with_rollup_builds(client, settings, ctx, sql, scope_id))
-    rows = json_rows(result.columns, result.types, result.rows)
-    presented = learners_at_risk.present(rows, orjson.loads(orjson.dumps(learners_at_risk.CATEGORY.spec)))
+    rows, columns = json_rows(result.columns, result.types, result.rows), list(result.columns)
+    if chart.CATEGORY.content_titles is not None:
+        columns, rows = title_lookup.with_titles(client, settings, chart.CATEGORY.content_titles, columns, rows)
+    presented = chart.present(rows, orjson.loads(orjson.dumps(chart.CATEGORY.spec)))
+    columns = list(presented.columns) if presented.columns is not None else columns
+    columns += [name for name in (presented.rows[0] if presented.rows else {}) if name not in columns]
+    result = dataclasses.replace(result, columns=columns)  # the answer's columns, as run_category makes them
     presented.spec["data"] = {"values": presented.rows}  # as run_category fills it
     return presented, result
 
@@ -52,8 +87,8 @@ def fresh_memo(monkeypatch):
     monkeypatch.setattr(small_scopes, "_large", set())
 
 
-def answer_json(answer) -> bytes:
-    return orjson.dumps([answer.rows, answer.columns, answer.extra, answer.spec, answer.truncated])
+def answer_json(answer) -> list[bytes]:
+    return [orjson.dumps(part) for part in (answer.rows, answer.columns, answer.extra, answer.spec, answer.truncated)]
 
 
 def test_a_small_scope_is_ranked_in_python_to_the_ranked_sql_s_answer(ch_db, fresh_memo):
@@ -66,10 +101,35 @@ def test_a_small_scope_is_ranked_in_python_to_the_ranked_sql_s_answer(ch_db, fre
             )
             assert " OVER " not in answer.sql and "LIMIT" not in answer.sql  # read unranked
             presented, result = ranked_sql_answer(client, settings, scope, scope_id, start, end)
-            expected = [presented.rows, presented.columns or list(result.columns), presented.extra, presented.spec]
-            assert answer_json(answer) == orjson.dumps([*expected, result.truncated]), (scope, start, end)
+            expected = [presented.rows, result.columns, presented.extra, presented.spec]
+            assert answer_json(answer) == [orjson.dumps(part) for part in (*expected, result.truncated)], (
+                scope,
+                start,
+                end,
+            )
             assert answer.rows and any(row["at_risk"] for row in answer.rows)
     assert not small_scopes.known_large(settings.clickhouse_database, "section", 1, "learners_at_risk")
+
+
+@pytest.mark.parametrize("chart", [video, assessment], ids=["video", "assessment"])
+def test_a_small_scope_s_content_is_ranked_in_python_to_the_ranked_sql_s_answer(ch_db, fresh_memo, chart):
+    client, settings = ch_db
+    content(client, settings)
+    for scope, scope_id in (("section", 1), ("project", 10), ("project", 20)):
+        for start, end in DATES:
+            key = chart.CATEGORY.key
+            answer = run_category(client, settings, key, scope=scope, scope_id=scope_id, start=start, end=end)
+            assert "LIMIT" not in answer.sql  # read unranked
+            presented, result = ranked_sql_answer(client, settings, scope, scope_id, start, end, chart)
+            expected = [presented.rows, result.columns, presented.extra, presented.spec]
+            assert answer_json(answer) == [orjson.dumps(part) for part in (*expected, result.truncated)], (
+                key,
+                scope,
+                start,
+                end,
+            )
+            if scope_id == 10 and start is None:  # more items than the chart's top 20: the cut is the SQL's
+                assert len(result.rows) == 20 and answer.rows
 
 
 def test_a_scope_over_the_cap_gets_the_ranked_sql_and_is_remembered(ch_db, fresh_memo, monkeypatch):
@@ -105,10 +165,30 @@ def test_the_memo_of_large_scopes_is_bounded(fresh_memo, monkeypatch):
     assert len(small_scopes._large) <= 3
 
 
-def test_clickhouse_round_is_clickhouse_s(ch_db):
+def test_round_is_clickhouse_s(ch_db):
     client, _settings = ch_db
     values = [0.35, 2.675, 1.45, 12.25, 49.95, 0.05, -0.35, -12.25, 99.99999, 1e-9, 123456.789]
     values += [step / 400 for step in range(-400, 40_001, 7)]
     got = client.query("SELECT arrayMap(x -> round(x, 1), {values:Array(Float64)})", parameters={"values": values})
-    assert got.result_rows[0][0] == [learners_at_risk.clickhouse_round(value, 1) for value in values]
-    assert learners_at_risk.clickhouse_round(0.35, 1) == 0.4 != round(0.35, 1)
+    assert got.result_rows[0][0] == [clickhouse_math.round_float(value, 1) for value in values]
+    assert clickhouse_math.round_float(0.35, 1) == 0.4 != round(0.35, 1)
+
+
+def test_division_and_the_heaviest_project_are_clickhouse_s(ch_db):
+    client, _settings = ch_db
+    pairs = [(0, 0), (3, 0), (-2.5, 0), (1, 3), (2.0, 7), (10**15, 3), (0.1, 0.3)]
+    got = client.query(
+        "SELECT arrayMap(p -> p.1 / p.2, {pairs:Array(Tuple(Float64, Float64))})", parameters={"pairs": pairs}
+    ).result_rows[0][0]
+    want = [clickhouse_math.divide(a, b) for a, b in pairs]
+    assert [str(value) for value in got] == [str(value) for value in want]
+    maps = [{}, {3: 5, 1: 5}, {7: 1, 2: 9, 4: 9}, {10: 0}]
+    literals = ", ".join(
+        "CAST(map(" + ", ".join(f"{key}, {count}" for key, count in counts.items()) + "), 'Map(UInt64, UInt64)')"
+        for counts in maps
+    )
+    got = client.query(
+        f"SELECT arrayMap(m -> arrayElement(mapKeys(m), indexOf(mapValues(m), arrayMax(mapValues(m)))), [{literals}])"
+    ).result_rows[0][0]
+    as_json = [{str(key): count for key, count in counts.items()} for counts in maps]  # in the maps' order
+    assert got == [clickhouse_math.heaviest_key(counts) for counts in as_json]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xolap.analytics import rollups
+from xolap.analytics.categories.clickhouse_math import divide, heaviest_key, round_float
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -41,6 +42,7 @@ _FALLBACK = "concat('Activity ', toString(c.activity_id))"  # TITLE's fallback i
 _RATES = """round({avg_score} * 100, 1) AS avg_score_pct,
     round({successes} / attempts * 100, 1) AS success_rate_pct"""
 _ORDER = "attempts DESC, activity_id"
+PROJECT_EVENTS = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
 _TOP = f"""GROUP BY activity_id
 ORDER BY {_ORDER}
 LIMIT {TOP_ACTIVITIES}"""
@@ -51,20 +53,60 @@ def build_sql(ctx: QueryContext) -> str:
     uniqExact states, attempts and successes exact; the title's project is the one with most attempts
     (sql.heaviest_project; raw: anyHeavy, the same when one project has most of them), its title looked up in Python
     (TITLE); the average score sums the same held scores in another order."""
-    project_events = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
     rates = _RATES.format(
         avg_score="if(sum(r.scored) = 0, NULL, sum(r.score_sum) / sum(r.scored))", successes="sum(r.successes)"
     )
-    return f"""WITH {project_events} AS project_events
+    return f"""WITH {PROJECT_EVENTS} AS project_events
 SELECT
     {heaviest_project("project_events")} AS title_project,
     toUInt64(r.content_id) AS activity_id,
     sum(r.events) AS attempts,
     {rollups.merged_learners("r")} AS learners,
     {rates}
-FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
-AND r.kind = 'activity'{day_filter(ctx)}
+FROM {_source(ctx)}
 {_TOP}"""
+
+
+def unranked_sql(ctx: QueryContext) -> str:
+    """build_sql's per-activity facts (the same read and merges) without the title project's pick, the rates, the
+    order and the limit, which `rank` adds in Python for a scope with few activities
+    (xolap.analytics.categories.small_scopes): one row per activity, by id."""
+    return f"""SELECT
+    {PROJECT_EVENTS} AS project_events,
+    toUInt64(r.content_id) AS activity_id,
+    sum(r.events) AS attempts,
+    {rollups.merged_learners("r")} AS learners,
+    sum(r.scored) AS scored,
+    sum(r.score_sum) AS score_sum,
+    sum(r.successes) AS successes
+FROM {_source(ctx)}
+GROUP BY activity_id
+ORDER BY activity_id"""
+
+
+def _source(ctx: QueryContext) -> str:
+    return f"""{rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
+AND r.kind = 'activity'{day_filter(ctx)}"""
+
+
+def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """unranked_sql's rows (by id) as build_sql gives them: the title project (sql.heaviest_project), the average
+    score and success rate (clickhouse_math), most attempts first, then id (the rows' order), at most TOP_ACTIVITIES."""
+    ranked = [
+        {
+            "title_project": heaviest_key(row["project_events"]),
+            "activity_id": row["activity_id"],
+            "attempts": row["attempts"],
+            "learners": row["learners"],
+            "avg_score_pct": None
+            if row["scored"] == 0
+            else round_float(divide(row["score_sum"], row["scored"]) * 100, 1),
+            "success_rate_pct": round_float(divide(row["successes"], row["attempts"]) * 100, 1),
+        }
+        for row in rows
+    ]
+    ranked.sort(key=lambda row: -row["attempts"])
+    return ranked[:TOP_ACTIVITIES]
 
 
 def raw_sql(ctx: QueryContext) -> str:
@@ -98,6 +140,8 @@ CATEGORY = Category(
     chart_explanation=f"Each bubble is an activity (top {CHART_ACTIVITIES} by attempts): further right means higher "
     "average score, higher up means a larger share of successful attempts, and bigger bubbles had more attempts.",
     build_sql=build_sql,
+    unranked_sql=unranked_sql,
+    rank=rank,
     present=present,
     content_titles=TITLE,
     spec={

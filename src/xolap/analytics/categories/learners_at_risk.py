@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from xolap.analytics import rollups
+from xolap.analytics.categories.clickhouse_math import divide, round_float
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -187,15 +188,8 @@ def flagged(row: dict[str, Any]) -> dict[str, Any]:
     return marked
 
 
-def clickhouse_round(value: float, digits: int) -> float:
-    """round(value, digits) as ClickHouse computes it for a Float64: value * 10^digits rounded half to even, divided
-    back (0.35 -> 0.4, where Python's round gives 0.3: the double below 0.35 times 10 is 3.5)."""
-    scale = 10**digits
-    return round(value * scale) / scale
-
-
 def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """unranked_sql's rows (one per learner, by learner) as build_sql gives them: avg_score_pct (ClickHouse's round),
+    """unranked_sql's rows (one per learner, by learner) as build_sql gives them: avg_score_pct (clickhouse_math: round and divide as the SQL's),
     the three flags (0/1, as the SQL's UInt8), the median of recent
     events as quantileExact(0.5) takes it (the element at index n // 2 of the sorted values, the upper middle one), most
     at risk first (flags, then days inactive, descending; recent events; the learner, the rows' own order) and at most
@@ -205,7 +199,7 @@ def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ranked = []
     for row in rows:
         scored = row["scored_attempts"]
-        average = None if scored == 0 else clickhouse_round(row["score_sum"] / scored * 100, 1)
+        average = None if scored == 0 else round_float(divide(row["score_sum"], scored) * 100, 1)
         ranked.append(
             {
                 "learner": row["learner"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xolap.analytics import rollups
+from xolap.analytics.categories.clickhouse_math import divide, heaviest_key, round_float
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.spec_parts import (
     CONTAINER,
@@ -44,6 +45,7 @@ _FALLBACK = "concat('Video ', arrayElement(splitByChar('/', c.video_url), -1))" 
 _RATES = """round(if(viewers = 0, 0, completions / viewers) * 100, 1) AS completion_rate_pct,
     round({avg_progress} * 100, 1) AS avg_progress_pct"""
 _ORDER = "viewers DESC, plays DESC, video_url"
+PROJECT_EVENTS = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
 _TOP = f"""GROUP BY video_url
 ORDER BY {_ORDER}
 LIMIT {TOP_VIDEOS}"""
@@ -54,9 +56,8 @@ def build_sql(ctx: QueryContext) -> str:
     their uniqExact states, plays exact; the title's project is the one with most events (sql.heaviest_project; raw:
     anyHeavy, the same when one project has most of them), its title looked up in Python (TITLE); average progress
     sums the same values in another order."""
-    project_events = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
     avg_progress = "if(sum(r.progress_n) = 0, NULL, sum(r.progress_sum) / sum(r.progress_n))"
-    return f"""WITH {project_events} AS project_events
+    return f"""WITH {PROJECT_EVENTS} AS project_events
 SELECT
     {heaviest_project("project_events")} AS title_project,
     r.content_id AS video_url,
@@ -64,9 +65,54 @@ SELECT
     {rollups.merged_learners("r")} AS viewers,
     {rollups.merged_learners("r", "completer")} AS completions,
     {_RATES.format(avg_progress=avg_progress)}
-FROM {rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
-AND r.kind = 'video'{day_filter(ctx)}
+FROM {_source(ctx)}
 {_TOP}"""
+
+
+def unranked_sql(ctx: QueryContext) -> str:
+    """build_sql's per-video facts (the same read and merges) without the title project's pick, the rates, the order
+    and the limit, which `rank` adds in Python for a scope with few videos (xolap.analytics.categories.small_scopes):
+    one row per video, by URL."""
+    return f"""SELECT
+    {PROJECT_EVENTS} AS project_events,
+    r.content_id AS video_url,
+    sum(r.plays) AS plays,
+    {rollups.merged_learners("r")} AS viewers,
+    {rollups.merged_learners("r", "completer")} AS completions,
+    sum(r.progress_sum) AS progress_sum,
+    sum(r.progress_n) AS progress_n
+FROM {_source(ctx)}
+GROUP BY video_url
+ORDER BY video_url"""
+
+
+def _source(ctx: QueryContext) -> str:
+    return f"""{rollups.rollup_read(ctx.database, ctx.scope, rollups.daily_or_totals("rollup_content_daily", ctx))}
+AND r.kind = 'video'{day_filter(ctx)}"""
+
+
+def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """unranked_sql's rows (by URL) as build_sql gives them: the title project (sql.heaviest_project), the completion
+    rate and average progress (clickhouse_math), most viewers first, then plays, then URL (the rows' order), at most
+    TOP_VIDEOS."""
+    ranked = [
+        {
+            "title_project": heaviest_key(row["project_events"]),
+            "video_url": row["video_url"],
+            "plays": row["plays"],
+            "viewers": row["viewers"],
+            "completions": row["completions"],
+            "completion_rate_pct": round_float(
+                0.0 if row["viewers"] == 0 else divide(row["completions"], row["viewers"]) * 100, 1
+            ),
+            "avg_progress_pct": None
+            if row["progress_n"] == 0
+            else round_float(divide(row["progress_sum"], row["progress_n"]) * 100, 1),
+        }
+        for row in rows
+    ]
+    ranked.sort(key=lambda row: (-row["viewers"], -row["plays"]))
+    return ranked[:TOP_VIDEOS]
 
 
 def raw_sql(ctx: QueryContext) -> str:
@@ -107,6 +153,8 @@ CATEGORY = Category(
     "completed it. Videos with the same title are told apart by their file name. Hover a bar for plays, viewers and "
     "average progress.",
     build_sql=build_sql,
+    unranked_sql=unranked_sql,
+    rank=rank,
     present=present,
     content_titles=TITLE,
     spec={
