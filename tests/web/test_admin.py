@@ -292,3 +292,24 @@ def test_a_missing_file_still_reads_as_a_missing_file(raw):
     from xolap.web.readable_errors import readable_cause
 
     assert readable_cause(raw) == "A file named by the run is not in S3 (any more)."
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/admin/users/abc", "user_id"),
+        ("/admin/clickhouse/backfill/runs/manual/1x", "run_id"),
+        ("/admin/clickhouse/backfill/batches/abc/chunks", "batch_id"),
+    ],
+)
+def test_a_page_address_with_a_malformed_part_is_an_html_page_naming_it(runtime, admin, path, field):
+    """A browser got FastAPI's raw JSON ({"detail":[{"type":"int_parsing","loc":["path","user_id"],…}]}) for a typo in
+    a page's address; a JSON client still gets it."""
+    with runtime.sessions() as session:
+        flags.set_flag(session, flags.ANALYTICS, True)
+        flags.set_flag(session, flags.BULK_INGEST, True)  # the backfill pages
+        session.commit()
+    page = admin.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html"), page.text[:200]
+    assert "<title>422 · xolap</title>" in page.text and field in page.text and '"loc"' not in page.text
+    assert admin.get(path, headers=JSON).json()["detail"][0]["loc"] == ["path", field]

@@ -111,31 +111,47 @@ def redirect(
 
 
 def install_error_pages(app) -> None:
-    """Browsers get an HTML page for 403/404 (with the reason); JSON clients and redirects keep FastAPI's answer."""
-    from fastapi.exception_handlers import http_exception_handler
+    """Browsers get an HTML page for 400/403/404/409/422 (with the reason), a malformed part of a page's address
+    included; JSON clients and redirects keep FastAPI's answer."""
+    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
-        html_client = not request.url.path.startswith(("/api/", "/xAPI/")) and not wants_json(request)
-        if html_client and exc.status_code in (400, 403, 404, 409, 422):
-            try:
-                from xolap.web.auth import resolve_principal
+    def html_client(request: Request) -> bool:
+        return not request.url.path.startswith(("/api/", "/xAPI/")) and not wants_json(request)
 
-                principal = resolve_principal(request)
-            except Exception:  # noqa: BLE001 - an error page must not fail on a database error
-                principal = None
-            context = {
-                "principal": principal,
-                "csrf_token": sessions.ensure_csrf(request),
-                "flashes": [],
-                "nav": nav_links(principal),
-                "status": exc.status_code,
-                "detail": exc.detail,
-            }
-            response = templates().TemplateResponse(
-                request, "error.html", context, status_code=exc.status_code, headers=getattr(exc, "headers", None)
-            )
-            return sessions.commit_session(request, response)
+    def error_page(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+        try:
+            from xolap.web.auth import resolve_principal
+
+            principal = resolve_principal(request)
+        except Exception:  # noqa: BLE001 - an error page must not fail on a database error
+            principal = None
+        context = {
+            "principal": principal,
+            "csrf_token": sessions.ensure_csrf(request),
+            "flashes": [],
+            "nav": nav_links(principal),
+            "status": status,
+            "detail": detail,
+        }
+        response = templates().TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
+        return sessions.commit_session(request, response)
+
+    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        if html_client(request) and exc.status_code in (400, 403, 404, 409, 422):
+            return error_page(request, exc.status_code, exc.detail, getattr(exc, "headers", None))
         return await http_exception_handler(request, exc)
 
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if not html_client(request):
+            return await request_validation_exception_handler(request, exc)
+        # each part named by where it is (never its value): "user_id: Input should be a valid integer, …"
+        parts = [
+            f"{'.'.join(str(step) for step in error.get('loc', ())[1:]) or 'request'}: {error.get('msg', 'invalid')}"
+            for error in exc.errors()
+        ]
+        return error_page(request, 422, "; ".join(parts) or "the request is not valid")
+
     app.add_exception_handler(StarletteHTTPException, handler)
+    app.add_exception_handler(RequestValidationError, invalid_request)
