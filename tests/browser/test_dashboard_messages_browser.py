@@ -206,6 +206,7 @@ def test_a_chart_spec_vega_lite_cannot_read_is_named_in_plain_words_before_anyth
         ),
         ("[1, 2]", "$: a Vega-Lite spec is a JSON object ({ … })"),
         ('"bar"', "$: a Vega-Lite spec is a JSON object ({ … })"),
+        ('{"title": "Events"}', "$: a chart needs a mark (or layer, concat, hconcat, vconcat, facet, repeat)"),
     ]
     for spec, words in cases:
         page.locator("#panel-custom .xolap-editor-json .cm-content").click()
@@ -222,6 +223,15 @@ def test_a_chart_spec_vega_lite_cannot_read_is_named_in_plain_words_before_anyth
         assert shown == "The chart spec has a problem: " + words + shown.split(words, 1)[1], shown
         assert page.locator("#panel-custom .status").inner_text() == "Not run."
     assert queries == []
+    # an empty spec (as a visualization saved without a chart holds) is data only, not an error
+    page.locator("#panel-custom .xolap-editor-json .cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text("{}")
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_function("() => /rows in/.test(document.querySelector('#panel-custom .status').textContent)")
+    assert page.locator("#panel-custom .query-error").is_hidden()
+    assert page.locator("#panel-custom .custom-chart").inner_text() == "No Vega-Lite spec: data only."
     assert page.errors == []  # type: ignore[attr-defined]
 
 

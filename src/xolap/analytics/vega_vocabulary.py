@@ -35,17 +35,26 @@ MARKS = (
 FIELD_TYPES = ("quantitative", "temporal", "ordinal", "nominal", "geojson")
 TYPE_SHORTHANDS = ("q", "t", "o", "n")
 VIEW_LISTS = ("layer", "concat", "hconcat", "vconcat")
+# what makes a spec a chart: one of these at its top (an empty spec means no chart, data only)
+VIEW_KEYS = ("mark", *VIEW_LISTS, "facet", "repeat")
 
 
 def vocabulary() -> dict[str, list[str]]:
     """The words, for the browser's own check (static/js/dashboard.js specMistake: the same rules and messages)."""
-    return {"marks": list(MARKS), "types": list(FIELD_TYPES), "type_shorthands": list(TYPE_SHORTHANDS)}
+    return {
+        "marks": list(MARKS),
+        "types": list(FIELD_TYPES),
+        "type_shorthands": list(TYPE_SHORTHANDS),
+        "view_keys": list(VIEW_KEYS),
+    }
 
 
 def spec_mistake(spec: Any) -> str | None:
     """The first mark or encoding type Vega-Lite would not know, as '<path>: <what> …', or None."""
     if not isinstance(spec, dict):
         return "$: a Vega-Lite spec is a JSON object ({ … })"
+    if spec and not any(key in spec for key in VIEW_KEYS):
+        return f"$: a chart needs a mark (or {', '.join(VIEW_KEYS[1:])})"
     return _view_mistake(spec, "$")
 
 

@@ -689,7 +689,7 @@
     }
     const mistake = specMistake(spec);
     if (mistake) throw Object.assign(new Error(mistake), { kind: "spec" });
-    return spec;
+    return Object.keys(spec).length ? spec : null; // {} is no chart (data only), as the server reads it
   }
 
   // A spec that is not an object, or a mark or encoding type Vega-Lite does not know, named with its JSON path: the
@@ -697,6 +697,10 @@
   // Vega-Lite would say "Cannot read properties of undefined" or 'Invalid field type "undefined"'.
   function specMistake(spec) {
     if (spec === null || typeof spec !== "object" || Array.isArray(spec)) return "$: a Vega-Lite spec is a JSON object ({ … })";
+    const views = custom.vocabulary.view_keys || [];
+    if (Object.keys(spec).length && views.length && !views.some((key) => key in spec)) {
+      return `$: a chart needs a mark (or ${views.slice(1).join(", ")})`;
+    }
     return viewMistake(spec, "$");
   }
 
