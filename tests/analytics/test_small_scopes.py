@@ -15,6 +15,7 @@ from xolap.analytics import title_lookup
 from xolap.analytics.categories import (
     assessment,
     clickhouse_math,
+    engagement,
     learners_at_risk,
     run_category,
     small_scopes,
@@ -47,7 +48,7 @@ def learners(client, settings) -> None:
 
 
 def content(client, settings) -> None:
-    """25 videos and 30 activities of section 1 (project 10, a few events under project 20 or none) in March 2026:
+    """25 videos, 30 activities and 27 pages of section 1 (project 10, a few events under project 20 or none) in March 2026:
     ties on viewers and plays, rates on rounding edges, a video without progress, unscored and failed attempts."""
     client.command(
         f"""INSERT INTO `{settings.clickhouse_database}`.raw_events (section_id, project_id, user_id, timestamp,
@@ -62,6 +63,14 @@ def content(client, settings) -> None:
             if(n % 2 = 1, 500 + intDiv(n, 2) % 30, NULL), if(n % 2 = 1 AND n % 7 != 0, (n % 9) / 8, NULL), n % 3 = 0,
             concat('c-', toString(n))
         FROM (SELECT number AS n FROM numbers(600))"""
+    )
+    client.command(
+        f"""INSERT INTO `{settings.clickhouse_database}`.raw_events (section_id, project_id, user_id, timestamp,
+            event_type, verb_id, page_id, completion, event_hash)
+        SELECT 1, if(n % 13 = 0, 20, 10), concat('u', toString(n % 9)),
+            toDateTime64('2026-03-01 08:00:00', 3) + toIntervalDay(n % 31) + toIntervalSecond(n), 'page_viewed',
+            'http://id.tincanapi.com/verb/viewed', 100 + n % 27, n % 4 = 0, concat('p-', toString(n))
+        FROM (SELECT number AS n FROM numbers(500))"""
     )
     data_version.rows_written(settings.clickhouse_database)
 
@@ -111,7 +120,7 @@ def test_a_small_scope_is_ranked_in_python_to_the_ranked_sql_s_answer(ch_db, fre
     assert not small_scopes.known_large(settings.clickhouse_database, "section", 1, "learners_at_risk")
 
 
-@pytest.mark.parametrize("chart", [video, assessment], ids=["video", "assessment"])
+@pytest.mark.parametrize("chart", [video, assessment, engagement], ids=["video", "assessment", "engagement"])
 def test_a_small_scope_s_content_is_ranked_in_python_to_the_ranked_sql_s_answer(ch_db, fresh_memo, chart):
     client, settings = ch_db
     content(client, settings)

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from xolap.analytics import rollups
+from xolap.analytics.categories.clickhouse_math import divide, heaviest_key, round_float
 from xolap.analytics.categories.model import Category, Presented, QueryContext
 from xolap.analytics.categories.periods import PARTIAL_OPACITY, PERIOD_MEMO_ENTRIES, coverage, period_of
 from xolap.analytics.categories.spec_parts import (
@@ -82,6 +83,63 @@ AND r.kind = 'page'{day_filter(ctx)}""",
         day_views,
     )
     return f"WITH {project_views} AS project_views\n{chart}"
+
+
+def unranked_sql(ctx: QueryContext) -> str:
+    """build_sql's per-page facts (the same read and merges) without the title project's pick, the completion rate,
+    the span's window, the order and the limit, which `rank` adds in Python for a scope with few pages
+    (xolap.analytics.categories.small_scopes): one row per page, by id, with the dates given as first_day and
+    last_day."""
+    table = rollups.daily_or_totals("rollup_content_daily", ctx)
+    day_views = "sumMap(r.day_views)" if table != "rollup_content_daily" else "sumMap(map(r.day, r.events))"
+    dates = "".join(
+        f",\n    {{{parameter}:Date}} AS {name}"
+        for parameter, name, given in ((START_PARAMETER, "first_day", ctx.start), (END_PARAMETER, "last_day", ctx.end))
+        if given is not None
+    )
+    return f"""SELECT
+    sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL) AS project_views,
+    toUInt64(r.content_id) AS page_id,
+    sum(r.events) AS views,
+    {rollups.merged_learners("r")} AS viewers,
+    sum(r.completed) AS completed,
+    {day_views} AS day_views{dates}
+FROM {rollups.rollup_read(ctx.database, ctx.scope, table)}
+AND r.kind = 'page'{day_filter(ctx)}
+GROUP BY page_id
+ORDER BY page_id"""
+
+
+# arrayMin / arrayMax of an empty array of days: the Date default, as the span's window takes it.
+_NO_DAY = "1970-01-01"
+
+
+def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """unranked_sql's rows (by id) as build_sql gives them: the title project (sql.heaviest_project), the completion
+    rate (clickhouse_math), the first and last day with views over every page (the span's window, before the limit),
+    the span (the dates given, else those days), most views first, then id (the rows' order), at most TOP_PAGES."""
+    if not rows:
+        return []
+    first_event = min((min(row["day_views"]) if row["day_views"] else _NO_DAY) for row in rows)
+    last_event = max((max(row["day_views"]) if row["day_views"] else _NO_DAY) for row in rows)
+    ranked = [
+        {
+            "title_project": heaviest_key(row["project_views"]),
+            "page_id": row["page_id"],
+            "views": row["views"],
+            "viewers": row["viewers"],
+            "completed": row["completed"],
+            "completion_pct": round_float(divide(row["completed"], row["views"]) * 100, 1),
+            "day_views": row["day_views"],
+            "first_event_day": first_event,
+            "last_event_day": last_event,
+            "first_day": row.get("first_day", first_event),
+            "last_day": row.get("last_day", last_event),
+        }
+        for row in rows
+    ]
+    ranked.sort(key=lambda row: -row["views"])
+    return ranked[:TOP_PAGES]
 
 
 def raw_sql(ctx: QueryContext) -> str:
@@ -215,6 +273,8 @@ CATEGORY = Category(
     "Faded cells are partial periods (only some of their days are in the range), so fewer views there is not a "
     "decline.",
     build_sql=build_sql,
+    unranked_sql=unranked_sql,
+    rank=rank,
     present=present,
     content_titles=TITLE,
     spec={
