@@ -32,9 +32,10 @@ def burst(runtime):
         yield runtime, f"http://127.0.0.1:{live.port}"
 
 
-def sign_in(base: str, email: str, answers: dict[str, int]) -> None:
+def sign_in(base: str, email: str, answers: dict[str, int], together: threading.Barrier) -> None:
     with httpx.Client(base_url=base, timeout=PATIENCE_S * 2, follow_redirects=False) as client:
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        together.wait(PATIENCE_S)  # every login page served (none holds a connection) before the burst is sent
         response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
         answers[email] = response.status_code
         if response.status_code == 303:
@@ -45,12 +46,13 @@ def test_a_burst_of_logins_waits_for_password_work_without_holding_connections(b
     runtime, base = burst
     pool = runtime.sessions.kw["bind"].pool
     answers: dict[str, int] = {}
+    together = threading.Barrier(BURST)
     with ExitStack() as held:
         for _ in range(accounts.PASSWORD_WORK_SLOTS):  # every password slot busy, as while other logins hash
             accounts._password_work.acquire()
             held.callback(accounts._password_work.release)
         threads = [
-            threading.Thread(target=sign_in, args=(base, f"learner{n}@example.org", answers), daemon=True)
+            threading.Thread(target=sign_in, args=(base, f"learner{n}@example.org", answers, together), daemon=True)
             for n in range(BURST)
         ]
         for thread in threads:
