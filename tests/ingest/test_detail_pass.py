@@ -25,7 +25,9 @@ def test_detail_sql_computes_only_warnings_attributions_and_raw_line():
     the flagged lines, 98 KB, with the Torus spelling written three times in every warning_value and an
     attribution's value checks twice); now 52 KB, planned in ~0.3 s of CPU instead of ~1-2 s."""
     detail, full = sql.detail_select_sql("db.stage"), sql.staged_select_sql(SOURCE)
-    assert len(detail) < 60_000 and len(detail) < 0.75 * len(full)  # was the full select over the flagged lines
+    # was the full select over the flagged lines; 52 -> 71 KB with Torus's loose number spellings read by every typed
+    # value's check (xolap.xapi.torus_spellings: one replaceRegexpOne each, 54 of them)
+    assert len(detail) < 75_000 and len(detail) < 0.78 * len(full)
     assert "_x_reason" not in detail and "_x_event_type" not in detail and "_x_v_" not in detail
     spelled = torus_json.dumps_sql("_wv_raw")
     assert warning_value("r").count(spelled) == 1

@@ -47,7 +47,7 @@ def _variants() -> list[bytes]:
         _statement(3, b', "' + key + b'": [' + ATTRIBUTION % (3, b'"x"') + b"]"),  # a malformed value in it
         _statement(4, b', "' + key + b'": "not an array"'),  # a malformed extension
         _statement(5, b', "http://oli.cmu.edu/extensions/page_id": "p-9"'),  # a malformed optional field
-        _statement(6, b"", b'{"score": {"raw": "lots"}, "success": "yes"}'),  # two of them
+        _statement(6, b"", b'{"score": {"raw": "lots"}, "success": "maybe"}'),  # two of them ("yes" is Torus's true)
         _statement(7, b""),  # nothing to detail
     ]
 

@@ -73,9 +73,9 @@ def test_malformed_optional_values_keep_the_row_with_a_warning_naming_field_and_
                 "verb": {"id": "v"},
                 "object": {},
                 "timestamp": "2024-01-01T00:00:00Z",
-                "result": {"completion": 1},
+                "result": {"completion": 2},
             },
-            "completion (result.completion): expected true or false, got 1",
+            "completion (result.completion): expected true or false, got 2",
         ),
     ],
 )
@@ -96,7 +96,7 @@ def test_first_problem_in_field_order_is_reported():
         "verb": {"id": 5.5},
         "object": {},
         "timestamp": "bad",
-        "result": {"success": "no"},
+        "result": {"success": "nope"},
     }
     with pytest.raises(Rejected, match=r"^timestamp: expected"):
         map_statement(orjson.dumps(statement))
@@ -110,7 +110,7 @@ def test_first_problem_in_field_order_is_reported():
     )
     assert warnings == [
         "user_id (actor.account.name): expected a string",
-        'success (result.success): expected true or false, got "no"',
+        'success (result.success): expected true or false, got "nope"',
     ]
 
 

@@ -23,7 +23,7 @@ import pytest
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.ingest.files import ingest_local_file_sql
 from xolap.ingest.pipeline import ingest_bytes, map_lines, read_lines
-from xolap.xapi import attributions, torus_json
+from xolap.xapi import attributions, torus_json, torus_spellings
 from xolap.xapi.sql import STAGED_COLUMNS, quote, staged_select_sql
 
 PARITY = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
@@ -545,4 +545,4 @@ def test_attribution_strings_are_stripped_like_torus_in_both_engines(ch_db, tmp_
 
 
 def test_attribution_whitespace_is_what_python_str_strip_removes():
-    assert attributions.WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert torus_spellings.WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())

@@ -24,6 +24,7 @@ from xolap.xapi import torus_json
 from xolap.xapi.rows import CONVERTERS, EXPECTED, _Invalid, quoted_value
 from xolap.xapi.sql_values import FALSY, convert, object_map, quote, warning_value
 from xolap.xapi.torus_json import bind
+from xolap.xapi.torus_spellings import WHITESPACE_RE2
 
 ATTRIBUTIONS_KEY = spec.OLI + "experiment_attributions"
 PATH: tuple[str, ...] = ("context", "extensions", ATTRIBUTIONS_KEY)
@@ -68,11 +69,7 @@ VALUE_FIELDS: tuple[tuple[str, str], ...] = (
 # assigned_by_policy`; Torus's condition-assigned statements carry both), the other key's value taken as it is.
 FALLBACK_KEYS: dict[str, str] = {"algorithm": "assigned_by_policy"}
 # Torus's Lambda writes every attribution string (and the key it hashes) through `_safe_str`: Python's str.strip(),
-# an empty result None. These are the characters str.strip() removes (str.isspace(); tested against Python's).
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000"
-)
+# an empty result None: torus_spellings.WHITESPACE, the characters str.strip() removes.
 _CH_TYPES = {"uint64": "Nullable(UInt64)", "string": "Nullable(String)", "float64": "Nullable(Float64)"}
 
 # (name, ClickHouse type) of every column the mapping writes, in Torus's table order (event_version and
@@ -294,8 +291,7 @@ def _problems(query: Any) -> str:
 _TYPED = [*((c, "uint64") for c in SCOPE_COLUMNS), *VALUE_FIELDS]
 
 
-# WHITESPACE in RE2: the Unicode separators (Zs, Zl, Zp) and the control characters str.isspace() adds.
-_SPACES = r"[\pZ\x{9}-\x{d}\x{1c}-\x{1f}\x{85}]"
+_SPACES = WHITESPACE_RE2
 
 
 def _strip_sql(value: str) -> str:

@@ -15,7 +15,7 @@ import orjson
 
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
-from xolap.xapi import torus_json
+from xolap.xapi import torus_json, torus_spellings
 from xolap.xapi.compiled import compile_row_builder
 from xolap.xapi.fields import Field, Source
 
@@ -148,8 +148,11 @@ def _to_uint(limit: int) -> Callable[[Any], int | None]:
         if isinstance(value, str):
             if value == "":
                 return None
-            if not _DIGITS_RE.fullmatch(value):
-                raise _Invalid
+            if not _DIGITS_RE.fullmatch(value):  # Torus's other spellings of an exact id (torus_spellings)
+                lenient = torus_spellings.int_of_text(value, limit)
+                if lenient is None:
+                    raise _Invalid
+                return lenient
             value = int(value)
         value = _whole(value)
         if isinstance(value, int) and 0 <= value <= limit:
@@ -169,12 +172,21 @@ def _to_float(value: Any) -> float | None:
             return None
         if _NUMBER_RE.fullmatch(value):
             return float(value)
+        lenient = torus_spellings.float_of_text(value)  # Torus's float(): " 3 ", "+3", ".5", "3.", "1_0"
+        if lenient is not None:
+            return lenient
     raise _Invalid
 
 
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
+    if isinstance(value, str):  # Torus's words: "yes", " TRUE ", "0", "n", ...
+        word = torus_spellings.bool_of_text(value)
+        if word is not None:
+            return word
+    elif isinstance(value, (int, float)) and value in (0, 1):  # 0, 1, 0.0, 1.0, -0.0 (Torus: the number's truth)
+        return value == 1
     raise _Invalid
 
 

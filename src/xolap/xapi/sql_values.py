@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xolap.xapi import fields as spec
-from xolap.xapi import rows, torus_json
+from xolap.xapi import rows, torus_json, torus_spellings
 from xolap.xapi.rows import NUMBER_PATTERN, TIMESTAMP_PATTERN
 
 LINE_FORMAT = "LineAsString"
@@ -78,6 +78,11 @@ def warning_value(raw: str) -> str:
     return torus_json.bind("_wv_raw", [raw], torus_json.bind("_wv_text", [torus_json.dumps_sql("_wv_raw")], body))
 
 
+def _string_text(raw: str) -> str:
+    """The decoded text of a JSON string, else '' (a loose spelling's last multiIf arm, evaluated eagerly)."""
+    return f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), '')"
+
+
 def _no_alias(name: str, expression: str) -> str:
     return f"({expression})"
 
@@ -111,9 +116,11 @@ def convert(
         return text(raw), "1"
     if kind in ("uint64", "uint32", "count"):
         fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
+        # the last arm: Torus's other spellings of an exact id (" 3 ", "3.0", "+3"; torus_spellings)
+        loose = torus_spellings.int_digits_sql(_string_text(raw))
         digits = (
             f"multiIf(match({raw}, '^[0-9]+$'), {raw}, {raw} = '-0', '0', match({raw}, '^\"[0-9]+\"$'), "
-            f"substring({raw}, 2, length({raw}) - 2), NULL)"
+            f"substring({raw}, 2, length({raw}) - 2), {alias('ld', loose)})"
         )
         value = f"{fn}({digits})"
         valid = f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
@@ -125,14 +132,19 @@ def convert(
             )
         return value, valid
     if kind == "float64":
+        # the last arm: Torus's float() spellings (" 3 ", "+3", ".5", "3."; torus_spellings)
+        loose = torus_spellings.float_text_sql(_string_text(raw))
         number = (
             f"multiIf(match({raw}, {_NUMBER}), {raw}, match({raw}, {_QUOTED_NUMBER}), "
-            f"substring({raw}, 2, length({raw}) - 2), NULL)"
+            f"substring({raw}, 2, length({raw}) - 2), {alias('lf', loose)})"
         )
         value = f"toFloat64OrNull({number})"
         return value, f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
     if kind == "bool":
-        return f"multiIf({raw} = 'true', true, {raw} = 'false', false, NULL)", f"{raw} IN ('true', 'false')"
+        # Torus's words ("yes", " TRUE ", "0") and the numbers 0 and 1 (a whole float is written 1 or 0 or -0)
+        word = torus_spellings.bool_of_text_sql(_string_text(raw))
+        value = f"multiIf({raw} IN ('true', '1'), true, {raw} IN ('false', '0', '-0'), false, {word})"
+        return value, f"{value} IS NOT NULL"
     if kind == "response":
         inner = alias("in", entry(alias("rm", object_map(raw)), "'input'"))
         has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {FALSY}"  # Torus: `input or json.dumps(...)`
