@@ -66,6 +66,35 @@ FROM (
 )"""
 
 
+def unranked_sql(ctx: QueryContext) -> str:
+    """build_sql's per-day counts (the same read) as rows, without the array and span level above them, which `rank`
+    makes in Python for a scope with few (day, event type) cells (xolap.analytics.categories.small_scopes); the dates
+    given ride on each row as first_day and last_day."""
+    dates = "".join(
+        f", {{{parameter}:Date}} AS {name}"
+        for parameter, name, given in ((START_PARAMETER, "first_day", ctx.start), (END_PARAMETER, "last_day", ctx.end))
+        if given is not None
+    )
+    return f"""SELECT day, event_type, sum(events) AS day_events{dates}
+FROM {rollups.rollup_read(ctx.database, ctx.scope, "rollup_events_daily")}{day_filter(ctx)}
+GROUP BY day, event_type"""
+
+
+# min / max of no days: the Date default, as build_sql's span gives it without rows.
+_NO_DAY = "1970-01-01"
+
+
+def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """unranked_sql's rows as build_sql's one row: the cells (day, event type, events), the span's first and last day
+    (the dates given, else the first and last day with events)."""
+    cells = [[row["day"], row["event_type"], row["day_events"]] for row in rows]
+    first = (
+        rows[0]["first_day"] if rows and "first_day" in rows[0] else min((cell[0] for cell in cells), default=_NO_DAY)
+    )
+    last = rows[0]["last_day"] if rows and "last_day" in rows[0] else max((cell[0] for cell in cells), default=_NO_DAY)
+    return [{"cells": cells, "first_day": first, "last_day": last}]
+
+
 def raw_sql(ctx: QueryContext) -> str:
     """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
     first, last = _span(ctx)
@@ -142,6 +171,8 @@ CATEGORY = Category(
     chart_explanation="One line per event type; each point is the number of such events in that period. Faded "
     "points are partial periods (only some of their days are in the range), so a drop there is not a decline.",
     build_sql=build_sql,
+    unranked_sql=unranked_sql,
+    rank=rank,
     present=present,
     spec={
         "$schema": SCHEMA,
