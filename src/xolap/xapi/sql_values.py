@@ -78,11 +78,6 @@ def warning_value(raw: str) -> str:
     return torus_json.bind("_wv_raw", [raw], torus_json.bind("_wv_text", [torus_json.dumps_sql("_wv_raw")], body))
 
 
-def _string_text(raw: str) -> str:
-    """The decoded text of a JSON string, else '' (a loose spelling's last multiIf arm, evaluated eagerly)."""
-    return f"if(startsWith({raw}, '\"'), JSONExtractString({raw}), '')"
-
-
 def _no_alias(name: str, expression: str) -> str:
     return f"({expression})"
 
@@ -117,7 +112,7 @@ def convert(
     if kind in ("uint64", "uint32", "count"):
         fn = "toUInt64OrNull" if kind == "uint64" else "toUInt32OrNull"
         # the last arm: Torus's other spellings of an exact id (" 3 ", "3.0", "+3"; torus_spellings)
-        loose = torus_spellings.int_digits_sql(_string_text(raw))
+        loose = torus_spellings.int_digits_sql(raw)
         digits = (
             f"multiIf(match({raw}, '^[0-9]+$'), {raw}, {raw} = '-0', '0', match({raw}, '^\"[0-9]+\"$'), "
             f"substring({raw}, 2, length({raw}) - 2), {alias('ld', loose)})"
@@ -133,7 +128,7 @@ def convert(
         return value, valid
     if kind == "float64":
         # the last arm: Torus's float() spellings (" 3 ", "+3", ".5", "3."; torus_spellings)
-        loose = torus_spellings.float_text_sql(_string_text(raw))
+        loose = torus_spellings.float_text_sql(raw)
         number = (
             f"multiIf(match({raw}, {_NUMBER}), {raw}, match({raw}, {_QUOTED_NUMBER}), "
             f"substring({raw}, 2, length({raw}) - 2), {alias('lf', loose)})"
@@ -142,7 +137,7 @@ def convert(
         return value, f"{raw} IN {_EMPTYISH} OR {value} IS NOT NULL"
     if kind == "bool":
         # Torus's words ("yes", " TRUE ", "0") and the numbers 0 and 1 (a whole float is written 1 or 0 or -0)
-        word = torus_spellings.bool_of_text_sql(_string_text(raw))
+        word = torus_spellings.bool_of_text_sql(raw)
         value = f"multiIf({raw} IN ('true', '1'), true, {raw} IN ('false', '0', '-0'), false, {word})"
         return value, f"{value} IS NOT NULL"
     if kind == "response":
