@@ -204,6 +204,8 @@ def _to_count(value: Any) -> int | None:
 def _to_response(value: Any) -> str | None:
     if isinstance(value, dict) and value.get("input"):  # Torus: `input or json.dumps(response)`
         return to_text(value["input"])
+    if isinstance(value, bool):  # Torus: str() of a response that is neither a string nor an object
+        return "True" if value else "False"
     return to_text(value)
 
 

@@ -143,7 +143,9 @@ def convert(
     if kind == "response":
         inner = alias("in", entry(alias("rm", object_map(raw)), "'input'"))
         has_input = f"startsWith({raw}, '{{') AND {inner} NOT IN {FALSY}"  # Torus: `input or json.dumps(...)`
-        return text(alias("rc", f"if({has_input}, {inner}, {raw})")), "1"
+        spelled = text(alias("rc", f"if({has_input}, {inner}, {raw})"))
+        # Torus: str() of a response that is neither a string nor an object (True, False)
+        return f"multiIf({raw} = 'true', 'True', {raw} = 'false', 'False', {spelled})", "1"
     if kind == "lang_map":
         entries = alias("lm", f"if(startsWith({raw}, '{{'), {object_map(raw)}, CAST(map(), 'Map(String, String)'))")
         chosen_key = (
