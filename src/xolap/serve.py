@@ -168,9 +168,18 @@ def _repair_raw_events_ttl(runtime: Runtime) -> None:
     from xolap.clickhouse.migrations import RenderContext, repair_wrapping_ttl
 
     settings = runtime.settings
+
+    def announce(months: int, rows: int) -> None:  # the repair waits for a mutation over every part: say so first
+        log.warning(
+            "capping raw_events' TTL of %d months (a date past 2106 wrapped): ClickHouse recomputes the TTL of every "
+            "part (%d rows), the server starts when it is done",
+            months,
+            rows,
+        )
+
     try:
         months = repair_wrapping_ttl(
-            runtime.clickhouse(), RenderContext(settings.clickhouse_database, settings.clickhouse_cluster)
+            runtime.clickhouse(), RenderContext(settings.clickhouse_database, settings.clickhouse_cluster), announce
         )
     except Exception as exc:  # the server still starts; the log says what is at risk
         log.error(

@@ -287,7 +287,7 @@ def missing_tables_message(database: str, missing: list[str]) -> str:
 
 def _probe_clickhouse(runtime: Runtime) -> dict[str, Any]:
     from xolap.clickhouse.client import ping, server_info
-    from xolap.clickhouse.migrations import Migrator, RenderContext
+    from xolap.clickhouse.migrations import Migrator, RenderContext, wrapping_ttl, wrapping_ttl_message
 
     settings = runtime.settings
     client = runtime.clickhouse()
@@ -298,6 +298,9 @@ def _probe_clickhouse(runtime: Runtime) -> dict[str, Any]:
     ).missing_tables()
     if missing:  # every page that reads them fails: ClickHouse is up, but not usable
         raise RuntimeError(missing_tables_message(settings.clickhouse_database, missing))
+    wrapping = wrapping_ttl(client, settings.clickhouse_database)
+    if wrapping is not None:  # events are expired at the next merge: as serious as a missing table
+        raise RuntimeError(wrapping_ttl_message(settings.clickhouse_database, wrapping[0]))
     return {
         "version": info.version,
         "uptime_seconds": info.uptime_seconds,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -259,18 +260,38 @@ def tables_left_by(migrations: list[Migration]) -> set[str]:
 _WRAPPING_TTL_RE = re.compile(r"TTL toDateTime\(timestamp\) \+ toIntervalMonth\((\d+)\)")
 
 
-def repair_wrapping_ttl(client: ClickHouseClient, context: RenderContext) -> int | None:
-    """Give a raw_events created with the former TTL (a DateTime sum that wraps past 2106: 1000 months expired events
-    of 2025) the capped TTL of the same months; its parts' TTL is computed again by ClickHouse's own mutation. Returns
-    the months when it was repaired, else None (no such table, no TTL, or already capped)."""
+def wrapping_ttl(client: ClickHouseClient, database: str) -> tuple[int, int] | None:
+    """(months, rows) of a raw_events that still has the former TTL (a DateTime sum that wraps past 2106), else None
+    (no such table, no TTL, or already capped)."""
     rows = client.query(
-        "SELECT engine_full FROM system.tables WHERE database = {d:String} AND name = 'raw_events'",
-        parameters={"d": context.database},
+        "SELECT engine_full, total_rows FROM system.tables WHERE database = {d:String} AND name = 'raw_events'",
+        parameters={"d": database},
     ).result_rows
     match = _WRAPPING_TTL_RE.search(rows[0][0]) if rows else None
-    if match is None:
+    return None if match is None else (int(match.group(1)), int(rows[0][1] or 0))
+
+
+def wrapping_ttl_message(database: str, months: int) -> str:
+    """What health says of a raw_events whose TTL still wraps (serve's start-up repair did not run or failed)."""
+    return (
+        f"`{database}`.raw_events keeps the former TTL of {months} months, which expires young events at a merge "
+        "(a date past 2106 wraps): restart `xolap serve` to cap it, or see its log for why it failed"
+    )
+
+
+def repair_wrapping_ttl(
+    client: ClickHouseClient, context: RenderContext, announce: Callable[[int, int], None] | None = None
+) -> int | None:
+    """Give a raw_events created with the former TTL (a DateTime sum that wraps past 2106: 1000 months expired events
+    of 2025) the capped TTL of the same months; its parts' TTL is computed again by ClickHouse's own mutation, which
+    this waits for (minutes on a big table): `announce(months, rows)` is called first. Returns the months when it was
+    repaired, else None (no such table, no TTL, or already capped)."""
+    found = wrapping_ttl(client, context.database)
+    if found is None:
         return None
-    months = int(match.group(1))
+    months, rows = found
+    if announce is not None:
+        announce(months, rows)
     capped = RenderContext(context.database, context.cluster, months)
     on_cluster = context.render("{{on_cluster}}")
     client.command(
