@@ -61,6 +61,10 @@ class ClickHouseClient(Protocol):
         data: Sequence[Sequence[Any]] | None = None,
         column_names: str | Sequence[str] | None = "*",
         database: str | None = None,
+        column_types: Sequence[Any] | None = None,
+        column_type_names: Sequence[str] | None = None,
+        column_oriented: bool = False,
+        settings: dict[str, Any] | None = None,
     ) -> QuerySummary: ...
 
     def insert_arrow(

@@ -385,14 +385,20 @@ class EventWriter:
             )
         return len(rows)
 
-    def record_errors(self, errors: Iterable[LineError]) -> int:
+    def record_errors(self, errors: Iterable[LineError], deduplication_token: str | None = None) -> int:
+        """Insert the lines' ingest_errors rows. ingest_errors keeps a window of recent blocks (migration 0018): with
+        a token (the same lines of the same object version delivered again give the same one) a repeated insert is
+        dropped, and without one a block equal to a recent one (same file, lines, reasons) is, as ClickHouse
+        dedups by content."""
         rows = [[self.ingest_path, e.severity, e.source_file, e.source_line, e.reason, e.raw_line] for e in errors]
         for offset in range(0, len(rows), self.batch_rows):
+            dedup = {"insert_deduplication_token": f"{deduplication_token}-{offset}"} if deduplication_token else {}
             self.client.insert(
                 "ingest_errors",
                 rows[offset : offset + self.batch_rows],
                 column_names=["ingest_path", "severity", "source_file", "source_line", "reason", "raw_line"],
                 database=self.database,
+                settings=dedup,
             )
         return len(rows)
 

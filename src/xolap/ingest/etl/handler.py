@@ -369,8 +369,8 @@ class _Invocation:
             if found:
                 self.processor.writer.write_attributions(found)
             errors = [error for s in segments for error in s.errors + s.warnings]
-            if errors:
-                self.processor.writer.record_errors(errors)
+            if errors:  # a redelivered object's lines give the same token: recorded once
+                self.processor.writer.record_errors(errors, deduplication_token(identities, 0, len(errors)) + "-errors")
         except Exception as exc:
             reason = (
                 str(exc) if isinstance(exc, OutOfTime) else f"insert failed: {type(exc).__name__}: {str(exc)[:300]}"
