@@ -57,6 +57,11 @@ def connect(settings: Settings, *, readonly_user: bool = False) -> Client:
 
 def _connect_chdb(path: str) -> Client:
     global _engine_path
+    if _engine_path == path:
+        # The engine is open: threads open their clients side by side (chDB takes any number of handles to it).
+        # Under the lock, a fresh server's ~40 worker threads queued their first clients (~10 ms of clickhouse-connect
+        # setup queries each, ~90 ms under load) one behind another: up to 4 s before a request's first query.
+        return _chdb_client(path, {})
     with _engine_lock:
         if _engine_path not in (None, path):
             raise ClickHouseUnavailable(
@@ -67,24 +72,28 @@ def _connect_chdb(path: str) -> Client:
         if _engine_path is None:
             config = resources.files("xolap.clickhouse").joinpath("chdb-config.xml")
             options["config-file"] = str(config)
-        try:
-            client = clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=options)
-        except Exception as exc:
-            message = str(exc)
-            if "Cannot lock file" in message or "already running" in message or "Code: 36" in message:
-                # chDB 26.9 reports a held path as BAD_ARGUMENTS (code 36), the lock error only on stderr
-                from xolap.serve_lock import describe_holder, read_holder
-
-                holder = read_holder(Path(path).parent)
-                if holder is not None:
-                    raise ClickHouseUnavailable(describe_holder(Path(path).parent, holder)) from None
-                if "Code: 36" not in message or "Error initializ" in message:
-                    raise ClickHouseUnavailable(
-                        f"the embedded ClickHouse in {path} is held by another process (is `xolap serve` running?)"
-                    ) from None
-            raise ClickHouseUnavailable(f"cannot open embedded ClickHouse in {path}: {exc}") from exc
+        client = _chdb_client(path, options)
         _engine_path = path
         return client
+
+
+def _chdb_client(path: str, options: dict[str, Any]) -> Client:
+    try:
+        return clickhouse_connect.get_client(dsn=f"chdb://{path}", chdb_options=options)
+    except Exception as exc:
+        message = str(exc)
+        if "Cannot lock file" in message or "already running" in message or "Code: 36" in message:
+            # chDB 26.9 reports a held path as BAD_ARGUMENTS (code 36), the lock error only on stderr
+            from xolap.serve_lock import describe_holder, read_holder
+
+            holder = read_holder(Path(path).parent)
+            if holder is not None:
+                raise ClickHouseUnavailable(describe_holder(Path(path).parent, holder)) from None
+            if "Code: 36" not in message or "Error initializ" in message:
+                raise ClickHouseUnavailable(
+                    f"the embedded ClickHouse in {path} is held by another process (is `xolap serve` running?)"
+                ) from None
+        raise ClickHouseUnavailable(f"cannot open embedded ClickHouse in {path}: {exc}") from exc
 
 
 def thread_client(settings: Settings) -> Client:
