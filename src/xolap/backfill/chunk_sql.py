@@ -269,17 +269,32 @@ def _ingest_errors_insert(
 # --- single-pass chunks: the objects read once into a staging table, rows, rejections and warnings moved from it ---
 
 STAGE_PROVENANCE = (f"{_FILE_EXPR} AS path", f"{_ETAG_EXPR} AS etag")
+# The types s3() gives those expressions (its virtual columns are LowCardinality(String); DESCRIBE, chDB 26.9).
+_STAGE_PROVENANCE_TYPES = (("path", "LowCardinality(String)"), ("etag", "LowCardinality(String)"))
+
+
+def stage_columns() -> list[tuple[str, str]]:
+    """(name, type) of a chunk's staging table: the screened mapping's columns with the object path and ETag."""
+    return mapping.screened_stage_columns(_STAGE_PROVENANCE_TYPES)
+
+
+def create_stage_sql(stage: str, query_tag: str) -> str:
+    """CREATE the empty Memory table stage_sql fills, declared with the mapping SELECT's own columns (stage_columns):
+    CREATE TABLE … AS SELECT analysed the large mapping SELECT once more for the table's structure. No log_comment:
+    query_metrics reads the chunk's statements by it, and this one reads nothing."""
+    columns = ", ".join(f"{name} {type_}" for name, type_ in stage_columns())
+    return tag(f"CREATE TABLE {stage} ({columns}) ENGINE = Memory", query_tag)
 
 
 def stage_sql(settings: Settings, *, stage: str, url: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:
-    """CREATE a Memory table holding every line of the objects at `url`, read once from S3 and screened by the
-    mapping (xolap.xapi.sql.staged_select_sql(details=False): values, reason, needs_details), with each line's
-    object path and ETag. Carries the query tag and S3 bounds like every backfill statement."""
+    """INSERT into the table create_stage_sql made every line of the objects at `url`, read once from S3 and
+    screened by the mapping (xolap.xapi.sql.staged_select_sql(details=False): values, reason, needs_details), with
+    each line's object path and ETag. Carries the query tag and S3 bounds like every backfill statement."""
     select = mapping.staged_select_sql(
         source(settings, url, "JSONAsString"), details=False, extra_columns=STAGE_PROVENANCE
     )
-    values = _with_bounds(clickhouse_settings, query_tag)
-    return tag(f"CREATE TABLE {stage} ENGINE = Memory AS SELECT * FROM ({select}){settings_clause(values)}", query_tag)
+    names = ", ".join(name for name, _type in stage_columns())
+    return _tagged_insert(f"INSERT INTO {stage} ({names}) {select}", clickhouse_settings, query_tag)
 
 
 def stage_blank_rows_sql(stage: str) -> str:

@@ -217,6 +217,7 @@ def _insert_staged(
     client = thread_client(settings)
     database = settings.clickhouse_database
     with staging_table(client, database, query_tag) as stage:
+        client.command(chunk_sql.create_stage_sql(stage, query_tag))
         client.command(
             chunk_sql.stage_sql(settings, stage=stage, url=url, query_tag=query_tag, clickhouse_settings=ch_settings)
         )

@@ -571,16 +571,18 @@ _KIND_TYPES = {
 _COMPUTED_TYPES = {"event_type": "String", "event_hash": "String", "timestamp": "DateTime64(3, 'UTC')"}
 
 
-def screened_stage_columns() -> list[tuple[str, str]]:
-    """(name, type) of the columns of staged_select_sql(details=False) (no extra columns), in its order, for a
-    staging table created with them and filled by `INSERT INTO stage (names) <that select>`: CREATE TABLE … AS
-    SELECT analysed the mapping SELECT twice, once more for the table's structure (4 SELECT analyses instead of
-    3, about twice the analysis time, measured in chDB 26.9); that analysis is most of a small file's cost.
-    tests/ingest/test_stage_analysis.py checks these are the types ClickHouse gives the SELECT's columns."""
+def screened_stage_columns(extra_columns: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """(name, type) of the columns of staged_select_sql(details=False), in its order, for a staging table created
+    with them and filled by `INSERT INTO stage (names) <that select>`: CREATE TABLE … AS SELECT analysed the mapping
+    SELECT twice, once more for the table's structure (4 SELECT analyses instead of 3, about twice the analysis
+    time, measured in chDB 26.9); that analysis is most of a small file's cost. extra_columns: (name, type) of the
+    select's extra_columns, in their order (their types are the source's: the caller knows them).
+    tests/ingest/test_stage_analysis.py and tests/backfill/test_chunk_stage_analysis.py check these are the types
+    ClickHouse gives the SELECT's columns."""
     values = [(c, _COMPUTED_TYPES.get(c) or _KIND_TYPES[spec.FIELDS_BY_COLUMN[c].kind]) for c in STAGED_COLUMNS]
     return [
         ("row_number", "UInt64"), ("is_blank", "UInt8"), *values, ("reason", "String"), ("raw_line", "String"),
-        ("needs_details", "UInt8"), ("detail_line", "String"),
+        *extra_columns, ("needs_details", "UInt8"), ("detail_line", "String"),
     ]  # fmt: skip
 
 
