@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from fastapi.responses import Response  # noqa: E402
 
 from timing import percentile  # noqa: E402  (bench/, the script's own folder)
+from verdicts import goal_row, print_verdicts  # noqa: E402  (bench/, the script's own folder)
 from xolap.analytics import result_cache, rollups  # noqa: E402
 from xolap.analytics.categories import event_summary, list_categories, run_category  # noqa: E402
 from xolap.analytics.categories.model import QueryContext  # noqa: E402
@@ -557,6 +558,60 @@ def print_baseline(single: list[dict], pg: dict, warm: list[dict], goal: dict) -
     return tally
 
 
+def goal_verdicts(single: list[dict], pg: dict | None, warm: list[dict], conc: dict | None, goal: dict) -> list[dict]:
+    """Issue 14's analytics goals in this run: each category and scope cold (p95 within the goal and, when Postgres
+    ran, faster than it), the slowest warm answer, and the concurrent clients' queries/s and p95."""
+    pby = {(r["target"], r["key"]): r for r in pg["results"]} if pg else {}
+    rows = []
+    for r in single:
+        limit = goal["project_p95_ms"] if r["target"].startswith("project") else goal["section_p95_ms"]
+        p = pby.get((r["target"], r["key"]))
+        rows.append(
+            goal_row(
+                "analytics",
+                f"{r['target']} {r['key']} cold p95 <= {limit} ms" + (", faster than Postgres" if pg else ""),
+                r["p95_ms"],
+                unit="ms",
+                at_most=limit,
+                baseline=p["p95_ms"] if p else None,
+                baseline_name="Postgres p95" if pg else None,
+                beat_baseline=pg is not None,
+            )
+        )
+    if warm:
+        slowest = max(warm, key=lambda r: r["p95_ms"])
+        rows.append(
+            goal_row(
+                "analytics",
+                f"warm answers p95 <= {goal['warm_p95_ms']} ms (slowest of {len(warm)}: {slowest['key']})",
+                slowest["p95_ms"],
+                unit="ms",
+                at_most=goal["warm_p95_ms"],
+            )
+        )
+    if conc:
+        clients = f"{conc['clients']} clients"
+        rows.append(
+            goal_row(
+                "analytics",
+                f"{clients} >= {CONCURRENCY_GOAL_QPS} q/s",
+                conc["qps"],
+                unit="q/s",
+                at_least=CONCURRENCY_GOAL_QPS,
+            )
+        )
+        rows.append(
+            goal_row(
+                "analytics",
+                f"{clients} p95 <= {CONCURRENCY_GOAL_P95_MS} ms",
+                conc["p95_ms"],
+                unit="ms",
+                at_most=CONCURRENCY_GOAL_P95_MS,
+            )
+        )
+    return rows
+
+
 def explain(client, settings, key: str, target: dict) -> str:
     category = get_category(key, target["scope"])
     ctx = QueryContext(DB, target["scope"])
@@ -706,7 +761,10 @@ def main() -> None:
         if args.concurrency_only:
             conc = concurrent(settings, targets, args.clients, args.rounds)
             print_concurrency(conc)
-            print(json.dumps({"bench": "analytics", "targets": targets, "concurrency": conc}, indent=2))
+            checked = goal_verdicts([], None, [], conc, goals(args.events))
+            print_verdicts(checked)
+            summary = {"bench": "analytics", "targets": targets, "concurrency": conc, "goal_verdicts": checked}
+            print(json.dumps(summary, indent=2))
             return
         single = single_client(client, settings, targets, args.runs)
         conc = None if args.skip_concurrency else concurrent(settings, targets, args.clients, args.rounds)
@@ -715,6 +773,8 @@ def main() -> None:
         goal = goals(args.events)
         print_table(info, targets, single, conc, goal)
         tally = print_baseline(single, pg, warm, goal)
+        checked = goal_verdicts(single, pg, warm, conc, goal)
+        print_verdicts(checked)
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
         report = {
             "bench": "analytics",
@@ -729,6 +789,7 @@ def main() -> None:
             "postgres": pg,
             "warm": warm,
             "verdicts": tally,
+            "goal_verdicts": checked,
         }
         text = json.dumps(report, indent=2)
         print(text)

@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from verdicts import goal_row, print_verdicts  # noqa: E402  (bench/, the script's own folder)
 from xolap.backfill import chunk_sql, runner  # noqa: E402
 from xolap.backfill.chunking import key_filter_reason, plan_chunks  # noqa: E402
 from xolap.backfill.inventory import read_inventory_file, read_manifest  # noqa: E402
@@ -40,6 +41,24 @@ DB = "bench_backfill"
 BUCKET = "bench-backfill"
 PREFIX = "xapi/"
 GOAL = 0.9  # issue 14 item 6: an inventory chunk of 25 objects at >= 0.9x one raw INSERT … SELECT FROM s3(glob)
+
+
+def goal_verdicts(results: list[dict]) -> list[dict]:
+    """Issue 14's backfill goal in this run: inventory chunk 25's rows/s against GOAL x one raw INSERT … SELECT FROM
+    s3(glob) over the same objects (results[0], measured in the same run); "-" when chunk 25 was not run."""
+    raw = results[0]["rows_per_s"] if results else None
+    chunk25 = next((r["rows_per_s"] for r in results if r["path"] == "inventory, chunk 25"), None)
+    return [
+        goal_row(
+            "backfill",
+            f"inventory chunk 25 rows/s >= {GOAL}x one raw INSERT … SELECT FROM s3(glob)",
+            chunk25 if raw else None,
+            unit="rows/s",
+            at_least=GOAL * raw if raw else 0.0,
+            baseline=raw,
+            baseline_name="raw",
+        )
+    ]
 
 
 def statement_line(n: int) -> bytes:
@@ -231,6 +250,8 @@ def main() -> None:
             chunk25 = next((r["ratio_vs_raw"] for r in results if r["path"] == "inventory, chunk 25"), None)
             verdict = "-" if chunk25 is None else ("PASS" if chunk25 >= GOAL else "MISS")
             print(f"goal: inventory chunk 25 >= {GOAL}x raw: {chunk25 if chunk25 is not None else '-'}  {verdict}")
+            checked = goal_verdicts(results)
+            print_verdicts(checked)
             print(
                 json.dumps(
                     {
@@ -243,6 +264,7 @@ def main() -> None:
                         "chunk_25_ratio": chunk25,
                         "goal": GOAL,
                         "verdict": verdict,
+                        "goal_verdicts": checked,
                     },
                     indent=2,
                 )

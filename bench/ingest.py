@@ -31,6 +31,8 @@ from pathlib import Path
 
 import orjson
 
+from verdicts import goal_row, print_verdicts  # bench/, the script's own folder
+
 OLI = "http://oli.cmu.edu/extensions/"
 VX = "https://w3id.org/xapi/video/extensions/"
 VV = "https://w3id.org/xapi/video/verbs/"
@@ -174,6 +176,27 @@ CEILING_STRUCTURE = (
 
 # Goals of issue 14 item 6: each path's rows/s as a share of the ceiling's, measured in the same run.
 GOALS = {"python": 0.5, "sql": 0.8}
+
+
+def goal_verdicts(results: dict[str, dict]) -> list[dict]:
+    """Issue 14's ingest goals in this run: each path's rows/s against GOALS x the ceiling's rows/s, measured in the
+    same run on the same file ("-" for a path or ceiling not run)."""
+    ceiling = results.get("ceiling", {}).get("rows_per_s")
+    rows = []
+    for name, goal in GOALS.items():
+        figure = results.get(name, {}).get("rows_per_s")
+        rows.append(
+            goal_row(
+                "ingest",
+                f"{name} path rows/s >= {goal}x the typed JSONEachRow ceiling",
+                figure if ceiling else None,
+                unit="rows/s",
+                at_least=goal * ceiling if ceiling else 0.0,
+                baseline=ceiling,
+                baseline_name="ceiling",
+            )
+        )
+    return rows
 
 
 def ceiling_sql(target: str, path: str) -> str:
@@ -413,6 +436,8 @@ def main() -> None:
             f"{name:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>12,}{ratio:>11}"
             f"{'' if goal is None else f'>= {goal}':>8}  {verdict:<7}{r['cpu_seconds']:>6.2f}{cpu_ratio:>15}"
         )
+    checked = goal_verdicts(results)
+    print_verdicts(checked)
     print(
         json.dumps(
             {
@@ -422,6 +447,7 @@ def main() -> None:
                 "warm": args.warm,
                 "bytes": size,
                 "results": results,
+                "goal_verdicts": checked,
             }
         )
     )

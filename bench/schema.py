@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from timing import percentile  # noqa: E402  (bench/, the script's own folder)
+from verdicts import goal_row, print_verdicts  # noqa: E402  (bench/, the script's own folder)
 from xolap.clickhouse.client import connect  # noqa: E402
 from xolap.clickhouse.events import READ_SETTINGS  # noqa: E402
 from xolap.clickhouse.migrations import Migrator, RenderContext  # noqa: E402
@@ -209,6 +210,29 @@ def compare_layouts(client, args: argparse.Namespace) -> None:
     print_table(results, args, load_ours, load_torus, disk, scopes)
 
 
+def goal_verdicts(results: list[dict]) -> list[dict]:
+    """Issue 14 keeps this comparison: per state, scope and query, xolap's layout is faster than Torus's (p50, both
+    counting each event once with FINAL), measured in the same run on the same rows."""
+    keyed = {(r["state"], r["scope"], r["query"], r["layout"], r["final"]): r for r in results}
+    rows = []
+    for state, scope, query, layout, final in keyed:
+        if layout != "xolap" or not final:
+            continue
+        torus = keyed.get((state, scope, query, "torus", True))
+        rows.append(
+            goal_row(
+                "schema",
+                f"{state} {scope} {query} p50 FINAL faster than Torus's layout",
+                keyed[(state, scope, query, layout, final)]["p50_ms"],
+                unit="ms",
+                baseline=torus["p50_ms"] if torus else None,
+                baseline_name="Torus",
+                beat_baseline=True,
+            )
+        )
+    return rows
+
+
 def print_table(results, args, load_ours, load_torus, disk, scopes) -> None:
     print(f"\nbench/schema: {args.rows:,} rows, {args.runs} runs per cell (after 2 warm-ups); ms p50/p95")
     print(
@@ -233,7 +257,10 @@ def print_table(results, args, load_ours, load_torus, disk, scopes) -> None:
             f"{state:<28} {scope:<10} {query:<12} {cells[0]:>13} {cells[1]:>13} {cells[2]:>13} {cells[3]:>13} {ratio:>19.1f}x"
         )
     print(f"\ngeometric-mean speed-up of xolap over torus (both FINAL, p50): {statistics.geometric_mean(ratios):.1f}x")
-    print(json.dumps({"bench": "schema", "rows": args.rows, "runs": args.runs, "results": results}))
+    checked = goal_verdicts(results)
+    print_verdicts(checked)
+    summary = {"bench": "schema", "rows": args.rows, "runs": args.runs, "results": results, "goal_verdicts": checked}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

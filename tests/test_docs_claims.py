@@ -642,3 +642,76 @@ def test_etl_log_stages_are_the_ones_logged() -> None:
     documented = set(re.findall(r"`([a-z_]+)`", re.sub(r"\(trigger [^)]*\)", "", listed)))
     assert len(logged) >= 10
     assert documented == logged
+
+
+# --- the README's benchmark tables ----------------------------------------------------------------------------------
+
+# (bench, a goal cell's pattern, the code's value): each bound the README's tables state is the bench's own.
+BENCH_BOUNDS: list[tuple[str, str, Any]] = [
+    ("ingest", r"SQL path ≥ ([\d.]+)×", lambda m: m.GOALS["sql"]),
+    ("ingest", r"Python path ≥ ([\d.]+)×", lambda m: m.GOALS["python"]),
+    ("backfill", r"chunk 25 ≥ ([\d.]+)×", lambda m: m.GOAL),
+    ("freshness", r"p95 ≤ ([\d.]+) s", lambda m: m.GOAL_P95_S),
+    ("analytics", r"^5M (?:median|largest) section.*p95 ≤ (\d+) ms", lambda m: m.goals(5_000_000)["section_p95_ms"]),
+    ("analytics", r"^5M largest project.*p95 ≤ (\d+) ms", lambda m: m.goals(5_000_000)["project_p95_ms"]),
+    ("analytics", r"^50M (?:median|largest) section.*p95 ≤ (\d+) ms", lambda m: m.goals(50_000_000)["section_p95_ms"]),
+    ("analytics", r"^50M largest project.*p95 ≤ (\d+) ms", lambda m: m.goals(50_000_000)["project_p95_ms"]),
+    ("analytics", r"≥ (\d+) queries/s", lambda m: m.CONCURRENCY_GOAL_QPS),
+    ("analytics", r"queries/s, p95 ≤ (\d+) ms", lambda m: m.CONCURRENCY_GOAL_P95_MS),
+    ("analytics", r"warm answers p95 ≤ (\d+) ms", lambda m: m.goals(5_000_000)["warm_p95_ms"]),
+    ("http_load", r"p95 ≤ (\d+) ms", lambda m: m.GOAL_P95_MS),
+    ("lrs", r"≤ ([\d.]+)× the direct uploader", lambda m: m.GOAL_X_DIRECT),
+]
+
+
+def readme_bench_tables() -> dict[str, list[list[str]]]:
+    """bench name -> the rows (header first) of the table under its `### bench/<name>` heading in the README."""
+    section = doc_text(ROOT / "README.md").split("\n## Benchmarks\n", 1)[1].split("\n## ", 1)[0]
+    tables = {}
+    for name in re.findall(r"(?m)^### bench/(\w+)$", section):
+        rows = table_rows(section, f"### bench/{name}\n")
+        tables[name] = rows
+    return tables
+
+
+def bound_problems(tables: dict[str, list[list[str]]]) -> list[str]:
+    from bench_modules import load_bench
+
+    problems = []
+    for bench, pattern, expected in BENCH_BOUNDS:
+        goals = [row[0] for row in tables.get(bench, [])[1:]]
+        found = [match for goal in goals if (match := re.search(pattern, goal))]
+        if not found:
+            problems.append(f"bench/{bench}: no goal matches {pattern!r}")
+        value = expected(load_bench(bench))
+        problems += [
+            f"bench/{bench}: the README says {match.group(0)!r}, the bench's goal is {value}"
+            for match in found
+            if float(match.group(1)) != float(value)
+        ]
+    return problems
+
+
+def test_the_benchmark_tables_give_each_bench_its_goals_figures_and_verdicts() -> None:
+    """Each bench (the Makefile's and the standalone ones) has a table under its own heading: goal, xolap's figure, the
+    baseline, a verdict that is PASS or MISS, and when it was measured; the bounds it states are the bench's own."""
+    from bench_modules import STANDALONE, make_bench_scripts
+
+    tables = readme_bench_tables()
+    assert sorted(make_bench_scripts() | STANDALONE) == sorted(tables)
+    for name, rows in tables.items():
+        header = [cell.lower() for cell in rows[0]]
+        assert header[0] == "goal" and header[1].startswith("xolap") and header[-1] == "measured", (name, header)
+        assert any(cell.startswith("verdict") for cell in header) and len(rows) > 1, name
+        verdicts = [row[header.index(next(c for c in header if c.startswith("verdict")))] for row in rows[1:]]
+        assert all(re.match(r"(PASS|MISS)\b", cell) for cell in verdicts), (name, verdicts)
+        assert all(re.search(r"20\d\d-\d\d-\d\d", row[-1]) for row in rows[1:]), f"{name}: a figure without its date"
+    assert not bound_problems(tables), "\n".join(bound_problems(tables))
+
+
+def test_the_bound_check_sees_a_wrong_goal() -> None:
+    tables = readme_bench_tables()
+    tables["backfill"] = [tables["backfill"][0], ["inventory chunk 25 ≥ 0.8× the raw read's rows/s", "1.78×", "raw"]]
+    assert any("0.9" in problem for problem in bound_problems(tables))
+    tables["lrs"] = [tables["lrs"][0]]
+    assert any("bench/lrs: no goal matches" in problem for problem in bound_problems(tables))
