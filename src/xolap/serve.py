@@ -8,6 +8,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -171,12 +172,13 @@ def _repair_raw_events_ttl(runtime: Runtime) -> None:
 
     def announce(months: int, rows: int) -> None:  # the repair waits for a mutation over every part: say so first
         log.warning(
-            "capping raw_events' TTL of %d months (a date past 2106 wrapped): ClickHouse recomputes the TTL of every "
-            "part (%d rows), the server starts when it is done",
+            "capping raw_events' TTL of %d months (a date past 2106 wrapped): TTL merges stop for the table while "
+            "ClickHouse recomputes every part's expiry, keeping its rows (%d rows), the server starts when it is done",
             months,
             rows,
         )
 
+    started = time.monotonic()
     try:
         months = repair_wrapping_ttl(
             runtime.clickhouse(), RenderContext(settings.clickhouse_database, settings.clickhouse_cluster), announce
@@ -188,7 +190,12 @@ def _repair_raw_events_ttl(runtime: Runtime) -> None:
         )
         return
     if months is not None:
-        log.warning("raw_events' TTL of %d months could expire young events (a date past 2106 wrapped): capped", months)
+        log.warning(
+            "raw_events' TTL of %d months could expire young events (a date past 2106 wrapped): capped in %.1f s, "
+            "its rows kept",
+            months,
+            time.monotonic() - started,
+        )
 
 
 def _sqs_etl_worker(runtime: Runtime, stop: threading.Event) -> Any:

@@ -1,8 +1,9 @@
 """The start-up repair of raw_events' former TTL is visible: `xolap serve` says it is capping the TTL (and how many
 rows ClickHouse recomputes) before it waits for the mutation, and health names a TTL still wrapping (the repair
 failed or never ran) instead of answering ok while the next merge expires young events. The repair stays before
-serving: measured on chDB 26.9, a merge or mutation over a part stored under the former TTL drops the part by its
-stored TTL (1970), so nothing may be written, merged or served under the former TTL longer than needed."""
+serving: measured on chDB 26.9, a TTL merge or mutation over a part stored under the former TTL drops the part by its
+stored TTL (1972), so nothing may be written, merged or served under the former TTL longer than needed (the repair
+itself keeps the rows: test_ttl_repair_keeps_rows)."""
 
 from __future__ import annotations
 

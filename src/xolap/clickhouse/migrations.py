@@ -256,19 +256,50 @@ def tables_left_by(migrations: list[Migration]) -> set[str]:
     return tables
 
 
-# raw_events' TTL as tables created before RenderContext.ttl capped it show it in system.tables.engine_full
+# raw_events' TTL as tables created before RenderContext.ttl capped it show it in system.tables.engine_full, and the
+# months of either TTL (the capped one: `least(toDateTime64(timestamp, 0) + toIntervalMonth(N), …)`)
 _WRAPPING_TTL_RE = re.compile(r"TTL toDateTime\(timestamp\) \+ toIntervalMonth\((\d+)\)")
+_ANY_TTL_MONTHS_RE = re.compile(r"\bTTL .*?toIntervalMonth\((\d+)\)")
+# the setting the repair sets on the table while it runs (left behind by a repair cut off before its end)
+_RECALCULATE_ONLY = "materialize_ttl_recalculate_only"
 
 
 def wrapping_ttl(client: ClickHouseClient, database: str) -> tuple[int, int] | None:
-    """(months, rows) of a raw_events that still has the former TTL (a DateTime sum that wraps past 2106), else None
-    (no such table, no TTL, or already capped)."""
+    """(months, rows) of a raw_events whose TTL still wraps past 2106, else None (no such table, no TTL, or capped
+    and repaired): the former TTL (a DateTime sum), or the capped one while a part still carries an expiry computed
+    under the former (before its own event time: a repair cut off before it recomputed every part), or while the
+    repair's own setting is still on the table."""
     rows = client.query(
         "SELECT engine_full, total_rows FROM system.tables WHERE database = {d:String} AND name = 'raw_events'",
         parameters={"d": database},
     ).result_rows
-    match = _WRAPPING_TTL_RE.search(rows[0][0]) if rows else None
-    return None if match is None else (int(match.group(1)), int(rows[0][1] or 0))
+    if not rows:
+        return None
+    engine, total = str(rows[0][0]), int(rows[0][1] or 0)
+    former = _WRAPPING_TTL_RE.search(engine)
+    if former is not None:
+        return int(former.group(1)), total
+    months = _ANY_TTL_MONTHS_RE.search(engine)
+    if months is None:
+        return None
+    if f"{_RECALCULATE_ONLY} = 1" in engine or _parts_with_wrapped_expiry(client, database):
+        return int(months.group(1)), total
+    return None
+
+
+def _parts_with_wrapped_expiry(client: ClickHouseClient, database: str) -> int:
+    """Active raw_events parts holding rows whose stored expiry comes before their own month (a monthly partition
+    inside DateTime's range, 1970-01 to 2106-01: system.parts' min_time wraps outside it, and a capped expiry is
+    2106-02-07): computed under the former TTL, they are dropped whole by the next merge that applies a TTL."""
+    return int(
+        client.query(
+            "SELECT count() FROM system.parts WHERE database = {d:String} AND table = 'raw_events' AND active "
+            "AND rows > 0 AND match(partition, '^[0-9]{6}$') AND partition BETWEEN '197001' AND '210601' "
+            "AND delete_ttl_info_min < toDateTime(makeDate(toUInt16(substring(partition, 1, 4)), "
+            "toUInt8(substring(partition, 5, 2)), 1))",
+            parameters={"d": database},
+        ).result_rows[0][0]
+    )
 
 
 def wrapping_ttl_message(database: str, months: int) -> str:
@@ -283,9 +314,18 @@ def repair_wrapping_ttl(
     client: ClickHouseClient, context: RenderContext, announce: Callable[[int, int], None] | None = None
 ) -> int | None:
     """Give a raw_events created with the former TTL (a DateTime sum that wraps past 2106: 1000 months expired events
-    of 2025) the capped TTL of the same months; its parts' TTL is computed again by ClickHouse's own mutation, which
-    this waits for (minutes on a big table): `announce(months, rows)` is called first. Returns the months when it was
-    repaired, else None (no such table, no TTL, or already capped)."""
+    of 2025) the capped TTL of the same months, keeping its rows; `announce(months, rows)` is called first. Returns
+    the months when it was repaired, else None (nothing to repair, see wrapping_ttl).
+
+    Measured on chDB 26.9: a part stored under the former TTL carries the wrapped expiry (1972), and a mutation or
+    TTL merge that applies a TTL to it drops it whole by that stored expiry, whatever the table's TTL is by then
+    (MODIFY TTL with its own MATERIALIZE TTL: 4,000 rows -> 0), while an ordinary merge under a new TTL expression
+    computes each row's expiry again. So: TTL merges stop for the table, the capped TTL is set without
+    materializing it, every part's expiry is recomputed without applying it (materialize_ttl_recalculate_only: a
+    mutation that reads the timestamp column and rewrites the parts' TTL files, waited for), and TTL merges start
+    again. Each step may be run again: a repair cut off midway is found and finished at the next start. Rows the
+    engine already dropped before this runs cannot be brought back (chDB applies TTL merges within a second of
+    opening a data dir, before its first query)."""
     found = wrapping_ttl(client, context.database)
     if found is None:
         return None
@@ -294,9 +334,17 @@ def repair_wrapping_ttl(
         announce(months, rows)
     capped = RenderContext(context.database, context.cluster, months)
     on_cluster = context.render("{{on_cluster}}")
-    client.command(
-        f"ALTER TABLE `{context.database}`.raw_events {on_cluster} MODIFY {capped.ttl()} SETTINGS mutations_sync = 1"
-    )
+    table = f"`{context.database}`.raw_events"
+    client.command(f"SYSTEM STOP TTL MERGES {on_cluster} {table}")
+    try:
+        client.command(f"ALTER TABLE {table} {on_cluster} MODIFY SETTING {_RECALCULATE_ONLY} = 1")
+        client.command(
+            f"ALTER TABLE {table} {on_cluster} MODIFY {capped.ttl()} SETTINGS materialize_ttl_after_modify = 0"
+        )
+        client.command(f"ALTER TABLE {table} {on_cluster} MATERIALIZE TTL SETTINGS mutations_sync = 2")
+        client.command(f"ALTER TABLE {table} {on_cluster} RESET SETTING {_RECALCULATE_ONLY}")
+    finally:
+        client.command(f"SYSTEM START TTL MERGES {on_cluster} {table}")
     return months
 
 
