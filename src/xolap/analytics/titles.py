@@ -134,11 +134,11 @@ def import_titles(
         return report
     now = client.query("SELECT now64(3)").result_rows[0][0]
     rows = [[project_id, kind, content_id, title, now] for (project_id, kind, content_id), title in latest.items()]
-    client.insert(
-        f"`{settings.clickhouse_database}`.content_titles",
-        rows,
-        column_names=["project_id", "kind", "content_id", "title", "updated_at"],
-    )
-    data_version.rows_written(settings.clickhouse_database)  # titles label every scope of the project
+    with data_version.writing(settings.clickhouse_database):  # titles label every scope of the project
+        client.insert(
+            f"`{settings.clickhouse_database}`.content_titles",
+            rows,
+            column_names=["project_id", "kind", "content_id", "title", "updated_at"],
+        )
     report.imported = len(rows)
     return report

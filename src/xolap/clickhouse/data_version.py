@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -111,3 +112,15 @@ def rows_written(database: str, table: Any = None) -> None:
         bump(database)
         return
     bump(database, sections=sections, projects=projects)
+
+
+@contextmanager
+def writing(database: str, table: Any = None) -> Iterator[None]:
+    """Around a write of `database`: rows_written(database, table) once it ends, also when it raised. A write that
+    raises may have landed (the connection lost after ClickHouse applied it, a DELETE's mutation run, a later block
+    refused after earlier ones were stored): the versions move either way, so no cached answer from before it is
+    served."""
+    try:
+        yield
+    finally:
+        rows_written(database, table)

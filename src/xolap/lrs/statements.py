@@ -251,11 +251,11 @@ def withdraw_from_raw_events(writer: EventWriter, statement_ids: list[str]) -> N
     """Voided statements leave raw_events (a lightweight DELETE by statement id), so dashboards stop counting them;
     the sections of the deleted rows are not read, so the database's global data version is bumped (cached answers
     of every scope are recomputed)."""
-    writer.client.command(
-        f"DELETE FROM `{writer.database}`.raw_events WHERE lower(statement_id) IN {{ids:Array(String)}}",
-        parameters={"ids": statement_ids},
-    )
-    data_version.rows_written(writer.database)
+    with data_version.writing(writer.database):  # also when it raised: the DELETE may have run
+        writer.client.command(
+            f"DELETE FROM `{writer.database}`.raw_events WHERE lower(statement_id) IN {{ids:Array(String)}}",
+            parameters={"ids": statement_ids},
+        )
 
 
 def _filed_under(columns: dict, credential: LrsCredential) -> tuple[int | None, int | None]:
