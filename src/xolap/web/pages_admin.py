@@ -97,7 +97,7 @@ def users_page(request: Request, principal: Principal = Depends(require_site_adm
 @router.post("/admin/users")
 def add_user(
     request: Request,
-    email: str = Form(...),
+    email: str = Form(""),  # an empty field is named on the form, not refused by FastAPI with the form lost
     name: str = Form(""),
     password: str = Form(""),
     is_admin: bool = Form(False),
@@ -105,6 +105,8 @@ def add_user(
 ):
     with request.app.state.runtime.sessions() as session:
         errors = accounts.new_user_problems(session, email, password)  # the store's rules, shown by field
+        if not email.strip():
+            errors["email"] = "required: the new user's email address"
         if "password" in errors:
             errors["password"] += " (or leave empty: API tokens only)"
         if errors:
@@ -162,7 +164,13 @@ def _user_detail(session, user: User) -> dict:
 
 
 def _user_page(
-    request: Request, user_id: int, *, new_token: str | None = None, errors: dict | None = None, status_code: int = 200
+    request: Request,
+    user_id: int,
+    *,
+    new_token: str | None = None,
+    errors: dict | None = None,
+    form: dict | None = None,
+    status_code: int = 200,
 ):
     with request.app.state.runtime.sessions() as session:
         detail = _user_detail(session, _load_user(session, user_id))
@@ -178,7 +186,14 @@ def _user_page(
     return render(
         request,
         "admin/user.html",
-        {"user": detail, "sections": sections, "projects": projects, "new_token": new_token, "errors": errors or {}},
+        {
+            "user": detail,
+            "sections": sections,
+            "projects": projects,
+            "new_token": new_token,
+            "errors": errors or {},
+            "form": form or {},
+        },
         json_data=body,
         status_code=status_code,
     )
@@ -193,14 +208,16 @@ def user_page(user_id: int, request: Request, principal: Principal = Depends(req
 def grant_role(
     user_id: int,
     request: Request,
-    kind: str = Form(...),
-    ref: str = Form(...),
+    kind: str = Form("section"),
+    ref: str = Form(""),
     principal: Principal = Depends(require_site_admin),
 ):
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
         try:
             target: Section | Project
+            if not ref.strip():
+                raise accounts.AccountError("required: the section or project (id or slug) to grant")
             if kind == "section":
                 target = accounts.resolve_section(session, ref)
                 accounts.grant(session, user, section=target)
@@ -210,7 +227,8 @@ def grant_role(
             else:
                 raise accounts.AccountError(f"kind must be 'section' or 'project' (got {kind!r})")
         except accounts.AccountError as exc:
-            return _user_page(request, user_id, errors={"grant": str(exc)}, status_code=400)
+            form = {"kind": kind, "ref": ref}
+            return _user_page(request, user_id, errors={"grant": str(exc)}, form=form, status_code=400)
         session.commit()
         message = f"{user.email} is now {'instructor' if kind == 'section' else 'author'} of {kind} {target.slug}."
     return redirect(request, f"/admin/users/{user_id}", message, "success", json_data={"ok": True, "message": message})

@@ -12,11 +12,19 @@ from xolap.web.negotiation import redirect, render
 router = APIRouter(tags=["admin"])
 
 
-def _page(request: Request, *, created: dict | None = None, error: str | None = None, status_code: int = 200):
+def _page(
+    request: Request,
+    *,
+    created: dict | None = None,
+    error: str | None = None,
+    form: dict | None = None,
+    status_code: int = 200,
+):
+    """The page; `form` holds what a refused form sent, so it is shown again as typed."""
     with request.app.state.runtime.sessions() as session:
         rows = credentials.list_all(session, include_revoked=True)
     data = {"credentials": rows, "created": created, "error": error, "scopes": list(credentials.SCOPES)}
-    return render(request, "admin/lrs.html", data, json_data=data, status_code=status_code)
+    return render(request, "admin/lrs.html", {**data, "form": form}, json_data=data, status_code=status_code)
 
 
 @router.get("/admin/lrs")
@@ -27,7 +35,8 @@ def lrs_page(request: Request, principal: Principal = Depends(require_site_admin
 @router.post("/admin/lrs/credentials")
 def create_credential(
     request: Request,
-    name: str = Form(...),
+    name: str = Form(""),  # empty: named by credentials.create's rule on the page, not FastAPI's 'Field required'
+    # the page's form also sends an empty 'scopes', so every box unticked is no scope (refused), not this default
     scopes: list[str] = Form(["write", "read-all"]),
     section: str = Form(""),
     project: str = Form(""),
@@ -40,7 +49,8 @@ def create_credential(
             )
             session.commit()
     except credentials.CredentialError as exc:
-        return _page(request, error=str(exc), status_code=400)
+        form = {"name": name, "scopes": [s for s in scopes if s], "section": section, "project": project}
+        return _page(request, error=str(exc), form=form, status_code=400)
     return _page(request, created={**cred.as_json(), "secret": secret}, status_code=201)
 
 
