@@ -124,6 +124,12 @@
       const durationRow = root.querySelector('[data-row="duration"]');
       if (durationRow) durationRow.hidden = run.duration_ms == null;
       if (run.duration_ms != null) setText('[data-field="duration"]', (run.duration_ms / 1000).toFixed(1) + " s");
+      const filesRow = root.querySelector('[data-row="files"]');
+      if (filesRow && run.objects !== undefined) filesRow.hidden = run.objects == null;
+      if (run.objects != null) setText('[data-field="files"]', fmt(run.objects));
+      // as the page says after a reload: a completed run that read nothing matched no file
+      const nothingRow = root.querySelector('[data-row="nothing-read"]');
+      if (nothingRow && run.status) nothingRow.hidden = !(run.status === "completed" && !run.rows_read && !run.bytes_read);
     }
     const errorRow = root.querySelector('[data-row="error"]');
     if (errorRow && run.error !== undefined) {
