@@ -592,3 +592,46 @@ def _token(world: World, email: str, name: str) -> str:
         plaintext = accounts.create_token(session, user, name)[1]
         session.commit()
     return plaintext
+
+
+def test_every_answer_of_a_scope_of_b_holds_nothing_of_a(world):
+    """Members of B (section chem-fall of project Q) open every answer of their own scopes (overview, summary, schema,
+    saved list, every category, CSV exports, the pages and a few custom queries over every table they may read):
+    none names a learner, section or saved visualization of project P."""
+    foreign = ("learner-101-", "learner-102-", "Physics", MARK)
+    sweeps = (
+        ("instructor of B token", f"/api/v1/sections/{SECTION_B}/analytics"),
+        ("author of Q token", f"/api/v1/projects/{PROJECT_Q}/analytics"),
+        ("author of Q token", f"/api/v1/sections/{SECTION_B}/analytics"),
+    )
+    shown = []
+    answers = 0
+    for member, base in sweeps:
+        headers = world.attackers[member]
+        keys = [c["key"] for c in ask(world, "GET", base + "/categories", headers).json()]
+        assert "video" in keys
+        paths = [base, base + "/summary", base + "/schema", base + "/visualizations"]
+        paths += [f"{base}/categories/{key}" for key in keys]
+        paths += [f"{base}/categories/{key}/export" for key in ("learners_at_risk", "engagement")]  # CSV of each
+        page = base.removeprefix("/api/v1")
+        asked = [("GET", p, headers, None) for p in paths]
+        asked += [("GET", p, {**headers, "Accept": "text/html"}, None) for p in (page, page + "/summary")]
+        for sql in (
+            "SELECT DISTINCT user_id, section_id, project_id FROM raw_events",
+            "SELECT * FROM content_titles",
+            "SELECT name FROM system.tables",
+        ):
+            asked.append(("POST", base + "/query", headers, {"sql": sql}))
+        for method, path, sent, body in asked:
+            world.client.cookies.clear()
+            answer = world.client.request(method, path, headers=sent, json=body)
+            answers += 1
+            if answer.status_code >= 500 or any(word in answer.text for word in foreign):
+                shown.append(f"{method} {path} {body or ''} as {member}: {answer.status_code}")
+            if body and "raw_events" in body["sql"]:
+                assert answer.status_code == 200 and answer.json()["rows"], (path, answer.text[:200])
+    assert answers > 60
+    assert not shown, "\n".join(shown)
+    inst_a = bearer(_token(world, "a@example.edu", "sweep control"))
+    control = ask(world, "GET", f"/api/v1/sections/{SECTION_A}/analytics/categories/learners_at_risk", inst_a)
+    assert "learner-101-" in control.text  # the words looked for are what A's own answers show
