@@ -10,7 +10,7 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-STANDALONE = {"http_load", "lrs"}  # benches run on their own besides the Makefile's bench-* targets
+STANDALONE = {"http_load", "lrs", "warm"}  # benches run on their own besides the Makefile's bench-* targets
 
 
 def load_bench(name: str) -> ModuleType:

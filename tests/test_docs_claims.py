@@ -661,6 +661,7 @@ BENCH_BOUNDS: list[tuple[str, str, Any]] = [
     ("analytics", r"warm answers p95 ≤ (\d+) ms", lambda m: m.goals(5_000_000)["warm_p95_ms"]),
     ("http_load", r"p95 ≤ (\d+) ms", lambda m: m.GOAL_P95_MS),
     ("lrs", r"≤ ([\d.]+)× the direct uploader", lambda m: m.GOAL_X_DIRECT),
+    ("warm", r"server time p95 ≤ ([\d.]+) ms", lambda m: m.GOAL_MS),
 ]
 
 
