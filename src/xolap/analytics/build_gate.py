@@ -5,8 +5,12 @@ changed the rollup definitions) every one of their builds running at once shares
 when nearly all of them have: every first dashboard waits for the whole batch. Here at most `slots` builds run and a
 slot that frees goes to the smallest waiting build (its events counted beforehand by the builder), so a small
 section's first visit waits for little more than its own build, not for the largest sections' builds. A build that
-has waited max_wait_s goes before any smaller one, so a large scope is never passed over for good; one that waited
-overflow_s runs beside the holders (builds have no time limit: a stuck one must not stop every other build).
+has waited max_wait_s, or that max_passes builds which arrived after it were given a slot before, goes next (arrival
+order among those), so a large scope waits behind a bounded number of smaller builds however many keep arriving; one
+that waited overflow_s runs beside the holders (builds have no time limit: a stuck one must not stop every other
+build). A reader asks with wait=False: it gets a slot only when one is free now and no build waits, else none (it
+answers from the raw events meanwhile: xolap.analytics.categories.registry), so no page waits behind other scopes'
+builds.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 MAX_WAIT_S = 20.0
 OVERFLOW_S = 120.0
+MAX_PASSES = 6
 
 
 @dataclass
@@ -28,30 +33,39 @@ class _Waiter:
     size: int
     arrived: float
     order: int
+    passed: int = 0  # builds that arrived after this one and were given a slot before it
     turn: threading.Event = field(default_factory=threading.Event)
 
 
 class BuildGate:
-    """At most `slots` holders at once; a freed slot is handed to the smallest waiter (the longest-waiting one once it
-    has waited max_wait_s; arrival order among equals)."""
+    """At most `slots` holders at once; a freed slot is handed to the smallest waiter (the earliest-arrived one once it
+    has waited max_wait_s or been passed max_passes times; arrival order among equals)."""
 
-    def __init__(self, slots: int, max_wait_s: float = MAX_WAIT_S, overflow_s: float = OVERFLOW_S) -> None:
+    def __init__(
+        self, slots: int, max_wait_s: float = MAX_WAIT_S, overflow_s: float = OVERFLOW_S, max_passes: int = MAX_PASSES
+    ) -> None:
         if slots < 1:
             raise ValueError("a build gate needs at least one slot")
         self.slots = slots
         self.max_wait_s = max_wait_s
         self.overflow_s = overflow_s
+        self.max_passes = max_passes
         self._busy = 0
         self._waiting: list[_Waiter] = []
         self._lock = threading.Lock()
         self._order = itertools.count()
 
     @contextmanager
-    def slot(self, size: int) -> Iterator[None]:
-        """Hold a slot for a build of about `size` events (waiting for one while all are taken)."""
-        self._acquire(size)
+    def slot(self, size: int, *, wait: bool = True) -> Iterator[bool]:
+        """Hold a slot for a build of about `size` events, waiting for one while all are taken; yields True. With
+        wait=False a slot is taken only when one is free now and no build waits, else none is: yields False."""
+        if wait:
+            self._acquire(size)
+        elif not self._take_free():
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             self._release()
 
@@ -64,6 +78,13 @@ class BuildGate:
         """How many builds wait for a slot now."""
         with self._lock:
             return len(self._waiting)
+
+    def _take_free(self) -> bool:
+        with self._lock:
+            if self._busy < self.slots and not self._waiting:
+                self._busy += 1
+                return True
+            return False
 
     def _acquire(self, size: int) -> None:
         with self._lock:
@@ -86,8 +107,12 @@ class BuildGate:
                 self._busy -= 1
                 return
             aged = time.monotonic() - self.max_wait_s
-            chosen = min(self._waiting, key=lambda w: (w.arrived > aged, w.size if w.arrived > aged else 0, w.order))
+            due = [w for w in self._waiting if w.arrived <= aged or w.passed >= self.max_passes]
+            chosen = min(due, key=lambda w: w.order) if due else min(self._waiting, key=lambda w: (w.size, w.order))
             self._waiting.remove(chosen)
+            for waiter in self._waiting:
+                if waiter.order < chosen.order:
+                    waiter.passed += 1
         chosen.turn.set()
 
 

@@ -212,11 +212,12 @@ class RollupMaintenance:
         self._wake.set()
 
     def expect(self, scopes: Iterable[tuple[str, int]]) -> None:
-        """Queue scopes for an ahead-of-time check and wake the worker (expect_reads; never blocks on a build)."""
+        """Queue scopes for an ahead-of-time check and wake the worker (expect_reads; never blocks on a build). A scope
+        already queued keeps its place: readers answering from the raw events queue their scope on every read, and
+        moving it back each time would put the most-read scopes last."""
         with self._lock:
             for scope in scopes:
-                self._expected[scope] = None
-                self._expected.move_to_end(scope)
+                self._expected.setdefault(scope, None)
             while len(self._expected) > MAX_EXPECTED:
                 self._expected.popitem(last=False)
             if self._expected:
