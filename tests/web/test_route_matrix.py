@@ -635,3 +635,92 @@ def test_every_answer_of_a_scope_of_b_holds_nothing_of_a(world):
     inst_a = bearer(_token(world, "a@example.edu", "sweep control"))
     control = ask(world, "GET", f"/api/v1/sections/{SECTION_A}/analytics/categories/learners_at_risk", inst_a)
     assert "learner-101-" in control.text  # the words looked for are what A's own answers show
+
+
+DOCUMENTS = {  # each document resource: (the parameters naming one document, the parameter naming the document)
+    "/xAPI/activities/state": (
+        {"activityId": "http://example.com/matrix", "agent": '{"mbox": "mailto:matrix@example.com"}'},
+        "stateId",
+    ),
+    "/xAPI/activities/profile": ({"activityId": "http://example.com/matrix"}, "profileId"),
+    "/xAPI/agents/profile": ({"agent": '{"mbox": "mailto:matrix@example.com"}'}, "profileId"),
+}
+
+
+def test_an_lrs_credential_of_b_neither_sees_nor_moves_a_document_of_a(world):
+    """A's credential stores one document in each document resource; B's credential, at exactly A's parameters, reads
+    nothing (404, an empty list), cannot tell it exists (If-Match with A's ETag is 412 as with any ETag, If-None-Match
+    * creates its own), writes and deletes only its own, and A's documents keep their content and ETag."""
+    client, a, b = world.client, world.lrs_a, world.lrs_b
+    kept = {}
+    for path, (listing, name) in DOCUMENTS.items():
+        one = {**listing, name: "matrix-doc"}
+        assert client.put(path, headers=a | {"If-None-Match": "*"}, params=one, json={"m": MARK}).status_code == 204
+        kept[path] = client.get(path, headers=a, params=one).headers["etag"]
+    for path, (listing, name) in DOCUMENTS.items():
+        one = {**listing, name: "matrix-doc"}
+        answers = {
+            "get": client.get(path, headers=b, params=one),
+            "head": client.head(path, headers=b, params=one),
+            "list": client.get(path, headers=b, params=listing),
+            "if-match A": client.put(path, headers=b | {"If-Match": kept[path]}, params=one, json={"m": "b"}),
+            "if-match other": client.put(path, headers=b | {"If-Match": '"0123"'}, params=one, json={"m": "b"}),
+        }
+        statuses = {what: answer.status_code for what, answer in answers.items()}
+        assert statuses == {"get": 404, "head": 404, "list": 200, "if-match A": 412, "if-match other": 412}, path
+        assert answers["list"].json() == [] and answers["if-match A"].text == answers["if-match other"].text
+        created = client.put(path, headers=b | {"If-None-Match": "*"}, params=one, json={"m": "b"})
+        assert created.status_code == 204, (path, created.text)
+        assert client.post(path, headers=b, params=one, json={"n": 1}).status_code == 204
+        assert client.get(path, headers=b, params=one).json() == {"m": "b", "n": 1}
+        assert client.delete(path, headers=b, params=one).status_code == 204
+        if path == "/xAPI/activities/state":
+            assert client.delete(path, headers=b, params=listing).status_code == 204
+    for path, (listing, name) in DOCUMENTS.items():
+        mine = client.get(path, headers=a, params={**listing, name: "matrix-doc"})
+        assert mine.status_code == 200 and mine.json() == {"m": MARK} and mine.headers["etag"] == kept[path], path
+
+
+SPELLINGS_OF_A = (
+    "101",
+    "+101",
+    "0101",
+    " 101",
+    "101 ",
+    "101.0",
+    "1e2",
+    "１０１",  # full-width digits, which int() reads as 101
+    "PHYSICS-FALL",
+    "Physics-Fall",
+    "%70hysics-fall",
+    "physics-fall%20",
+    "physics-fall%00",
+    "physics-fall%2F",
+)
+
+
+def test_no_spelling_of_a_scope_of_a_opens_it_to_another_scope(world):
+    """Section A asked for by B's members under any spelling of its id or slug, with HEAD, a trailing slash or a
+    doubled slash (followed where the server redirects): refused or unknown, never a 2xx, never A's data; the LRS
+    credential of B gets A's statement under no spelling of its id."""
+    shown = []
+    for member in ("instructor of B token", "instructor of B", "author of Q token"):
+        headers = {**world.attackers[member], "Accept": "application/json"}
+        for ref in SPELLINGS_OF_A:
+            for method, path in (
+                ("GET", f"/api/v1/sections/{ref}/analytics/categories/learners_at_risk"),
+                ("HEAD", f"/api/v1/sections/{ref}/analytics"),
+                ("GET", f"/api/v1/sections/{ref}/analytics/"),
+                ("GET", f"//api/v1/sections/{ref}/analytics"),
+                ("GET", f"/sections/{ref}/analytics"),
+            ):
+                world.client.cookies.clear()
+                answer = world.client.request(method, path, headers=headers, follow_redirects=True)
+                if answer.status_code < 300 or answer.status_code >= 500 or "learner-101-" in answer.text:
+                    shown.append(f"{method} {path!r} as {member}: {answer.status_code}")
+    sid = world.statement_a
+    for spelling in (sid.upper(), "{" + sid + "}", "urn:uuid:" + sid, sid.replace("-", ""), " " + sid):
+        answer = world.client.get("/xAPI/statements", headers=world.lrs_b, params={"statementId": spelling})
+        if answer.status_code not in (400, 404) or NAME_MARK in answer.text:
+            shown.append(f"statementId {spelling!r} as the LRS credential of B: {answer.status_code}")
+    assert not shown, "\n".join(shown)
