@@ -1,7 +1,13 @@
 // Behaviour every page shares, kept out of the templates so the Content-Security-Policy needs no inline script:
-// a form with data-confirm="question" asks that question before it submits.
+// a form with data-confirm="question" asks that question before it submits; the answer to a form post (a page
+// with <meta name="page-address">) takes the page's own address in the history, so a reload or going back asks for
+// the page instead of posting the form again (a second API token or LRS credential, its secret shown again).
 (function () {
   "use strict";
+  const address = document.querySelector('meta[name="page-address"]');
+  if (address && address.content.startsWith("/") && !address.content.startsWith("//")) {
+    history.replaceState(null, "", address.content);
+  }
   document.addEventListener("submit", (event) => {
     const form = event.target instanceof Element ? event.target.closest("form[data-confirm]") : null;
     if (form && !window.confirm(form.dataset.confirm)) {
