@@ -628,6 +628,8 @@ def test_every_answer_of_a_scope_of_b_holds_nothing_of_a(world):
             answers += 1
             if answer.status_code >= 500 or any(word in answer.text for word in foreign):
                 shown.append(f"{method} {path} {body or ''} as {member}: {answer.status_code}")
+            if "no-store" not in answer.headers.get("cache-control", ""):  # a shared cache would hand it on
+                shown.append(f"{method} {path} as {member}: Cache-Control {answer.headers.get('cache-control')!r}")
             if body and "raw_events" in body["sql"]:
                 assert answer.status_code == 200 and answer.json()["rows"], (path, answer.text[:200])
     assert answers > 60
