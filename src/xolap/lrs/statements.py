@@ -207,8 +207,11 @@ def _store_new(
     for target_id in voiding_targets:
         if target_id in targets and not targets[target_id].voided:
             store.void(target_id)
-    if writer is not None and voided_now:
-        withdraw_from_raw_events(writer, sorted(voided_now))
+    # and targets voided before: a voiding statement sent again after its withdrawal failed (the LRS marked the target
+    # voided, then the DELETE raised) withdraws it now; a DELETE of rows already gone changes nothing
+    withdrawn = voided_now | {t for t in voiding_targets if t in targets and targets[t].voided}
+    if writer is not None and withdrawn:
+        withdraw_from_raw_events(writer, sorted(withdrawn))
     result = SaveResult([s["id"] for s, _, _ in prepared], len(new_rows))
     if writer is not None and new_lines:
         result.mapping_warnings = map_to_raw_events(writer, new_lines, stored_text, new_scopes)
