@@ -24,6 +24,7 @@ LABELS = {
     "s3": "S3",
     "job_worker": "job worker",
     "etl_worker": "ETL worker",
+    "rollups": "rollup builds",  # reported by health from xolap.analytics.rollup_failures
 }
 
 

@@ -362,6 +362,19 @@ def _worker_state(runtime: Runtime, name: str) -> tuple[bool, str | None, dict[s
     return True, None, detail
 
 
+def _report_rollup_builds(database: str) -> None:
+    """Rollup builds of the database that failed and were not built since (xolap.analytics.rollup_failures) make the
+    `rollups` component down (degraded: dashboards still answer), and up again once they are built."""
+    from xolap.analytics import rollup_failures
+    from xolap.component_status import board
+
+    failures = rollup_failures.pending(database)
+    if failures:
+        board.report("rollups", False, rollup_failures.message(failures), failed_scopes=len(failures))
+    elif board.get("rollups") is not None:
+        board.report("rollups", True)
+
+
 def component_health(runtime: Runtime) -> dict[str, Any]:
     """Probe ClickHouse, Postgres and S3, read the workers' states, record them on the component board (one log
     line per change) and summarize: `ok` (every required component up), `status` ok|degraded|down, and per
@@ -399,10 +412,13 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
                 board.report(name, False, error, **detail)
             elif (reported := board.get(name)) is None or reported.ok is None:
                 board.report(name, True, **detail)
+    _report_rollup_builds(settings.clickhouse_database)
     components = board.snapshot()
     watched = {"clickhouse", "postgres", "s3"} | {
         n for n in ("job_worker", "etl_worker") if n in getattr(runtime, "workers", {})
     }
+    if board.get("rollups") is not None:  # once a build failed: degraded until its scope builds
+        watched.add("rollups")
     components = {name: body for name, body in components.items() if name in watched}
     down = sorted(name for name, body in components.items() if body["ok"] is False)
     required_down = [name for name in down if name in REQUIRED_COMPONENTS]
