@@ -318,3 +318,24 @@ def test_a_chart_with_not_enough_data_offers_no_picture_to_export(page, log_in):
     page.wait_for_selector("#panel-performance .chart[data-drawn=true] svg", timeout=30_000)
     assert page.locator(buttons.format("png")).is_enabled() and page.locator(buttons.format("svg")).is_enabled()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_custom_query_with_no_rows_offers_no_picture_to_export(page, log_in):
+    """The custom tab says "Not enough data: the query returned no rows": its PNG and SVG buttons are off (the server
+    answered 400 'not enough data' after a click), CSV and JSON stay on; a run that draws its chart turns them on."""
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    button = "#panel-custom [data-export-custom={}]"
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_selector("#panel-custom .custom-chart svg", timeout=30_000)
+    assert page.locator(button.format("png")).is_enabled() and page.locator(button.format("svg")).is_enabled()
+    page.locator("#panel-custom .xolap-editor-sql .cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("SELECT event_type, count() AS events FROM raw_events WHERE 0 GROUP BY event_type")
+    page.click("#panel-custom [data-action=run]")
+    page.wait_for_selector("#panel-custom .custom-chart .empty-state", timeout=30_000)
+    assert page.locator(button.format("png")).is_disabled() and page.locator(button.format("svg")).is_disabled()
+    assert page.locator(button.format("csv")).is_enabled() and page.locator(button.format("json")).is_enabled()
+    assert "CSV or JSON" in (page.locator(button.format("png")).get_attribute("title") or "")
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -810,13 +810,24 @@
       (result.truncated ? " — TRUNCATED: the result hit the row limit, more rows exist" : "");
     custom.status.className = result.truncated ? "status warning truncated" : "status";
     custom.data.replaceChildren(resultTable(names, result.rows, 200));
+    // as a category's chart: a run that draws no chart offers no picture export (the server answers 400 no_data)
+    offerPictures(Boolean(spec) && rows.length > 0);
     if (!spec) { custom.chart.replaceChildren(el("p", { class: "muted", text: "No Vega-Lite spec: data only." })); return; }
     if (!rows.length) { custom.chart.replaceChildren(el("div", { class: "empty-state", text: "Not enough data: the query returned no rows." })); return; }
     try {
       await draw(custom.chart, Object.assign({}, spec, { data: { values: rows } }), false);
     } catch (error) {
+      offerPictures(false);
       custom.chart.replaceChildren();
       showError(Object.assign(new Error(error.message), { kind: "spec" }), true);
+    }
+  }
+
+  function offerPictures(drawn) {
+    const pictures = document.querySelectorAll("#panel-custom [data-export-custom=png], #panel-custom [data-export-custom=svg]");
+    for (const button of pictures) {
+      button.disabled = !drawn;
+      button.title = drawn ? "" : "No chart drawn for this result: export CSV or JSON";
     }
   }
 
