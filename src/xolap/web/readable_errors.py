@@ -20,8 +20,11 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"|No route to host|Network is unreachable",
             "The storage could not be reached (network or endpoint down).",
         ),
+        # the inventory reader's words for a manifest that is not there (a missing bucket reads as the bucket above)
+        (r"manifest \S+ does not exist \(NoSuchKey\)", "The manifest is not in S3: check the manifest's s3:// URL."),
         (
-            r"NoSuchKey|Not Found|HTTP status code: 404|FILE_DOESNT_EXIST|CANNOT_STAT",
+            # chDB reading one object that is not there says 'HTTP response code: 404'
+            r"NoSuchKey|Not Found|HTTP (?:status|response) code: 404|FILE_DOESNT_EXIST|CANNOT_STAT",
             "A file named by the run is not in S3 (any more).",
         ),
         (
