@@ -18,6 +18,7 @@ without non_replicated_deduplication_window): raw_events is a ReplacingMergeTree
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from xolap.backfill.naming import quoted_table
@@ -397,24 +398,36 @@ def query_metrics(client: ClickHouseClient, query_tag: str) -> dict[str, int]:
     query_log counts what the query's materialized views read and wrote too (content_titles_mv made 150,000
     events report 245,289 rows written); those are subtracted (system.query_views_log), so rows_written is the
     target table's rows only. Without a query_views_log (a server that does not keep one) the totals stay."""
+    return statements_metrics(client, [query_tag]).get(query_tag, {})
+
+
+def statements_metrics(client: ClickHouseClient, query_tags: Sequence[str]) -> dict[str, dict[str, int]]:
+    """query_metrics of several tags after one `SYSTEM FLUSH LOGS` (a tag with no finished query is left out): a
+    staged chunk reads its statements' metrics once, after its last statement (a flush per statement cost 40-80 ms
+    of wall clock each on a loaded machine; tests/backfill/test_chunk_stage_analysis.py)."""
     client.command("SYSTEM FLUSH LOGS")
     rows = client.query(
-        "SELECT query_id, read_rows, read_bytes, written_rows, written_bytes, query_duration_ms FROM system.query_log "
-        "WHERE type = 'QueryFinish' AND log_comment = {c:String} AND event_date >= yesterday() "
-        "ORDER BY event_time_microseconds DESC LIMIT 1",
-        parameters={"c": log_comment(query_tag)},
+        "SELECT log_comment, argMax(tuple(query_id, read_rows, read_bytes, written_rows, written_bytes, "
+        "query_duration_ms), event_time_microseconds) FROM system.query_log "
+        "WHERE type = 'QueryFinish' AND log_comment IN {c:Array(String)} AND event_date >= yesterday() "
+        "GROUP BY log_comment",
+        parameters={"c": [log_comment(t) for t in query_tags]},
     ).result_rows
-    if not rows:
-        return {}
-    query_id, read_rows, read_bytes, written_rows, written_bytes, duration = rows[0]
-    views = _view_totals(client, query_id)
-    return {
-        "rows_read": max(0, int(read_rows) - views[0]),
-        "bytes_read": max(0, int(read_bytes) - views[1]),
-        "rows_written": max(0, int(written_rows) - views[2]),
-        "bytes_written": max(0, int(written_bytes) - views[3]),
-        "duration_ms": int(duration),
-    }
+    last = {comment: values for comment, values in rows}
+    out: dict[str, dict[str, int]] = {}
+    for query_tag in query_tags:
+        if log_comment(query_tag) not in last:
+            continue
+        query_id, read_rows, read_bytes, written_rows, written_bytes, duration = last[log_comment(query_tag)]
+        views = _view_totals(client, query_id)
+        out[query_tag] = {
+            "rows_read": max(0, int(read_rows) - views[0]),
+            "bytes_read": max(0, int(read_bytes) - views[1]),
+            "rows_written": max(0, int(written_rows) - views[2]),
+            "bytes_written": max(0, int(written_bytes) - views[3]),
+            "duration_ms": int(duration),
+        }
+    return out
 
 
 def _view_totals(client: ClickHouseClient, query_id: str) -> tuple[int, int, int, int]:

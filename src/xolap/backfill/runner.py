@@ -221,7 +221,6 @@ def _insert_staged(
         client.command(
             chunk_sql.stage_sql(settings, stage=stage, url=url, query_tag=query_tag, clickhouse_settings=ch_settings)
         )
-        read = chunk_sql.query_metrics(client, query_tag)
         blank = client.query(chunk_sql.stage_blank_rows_sql(stage)).result_rows
         line_expr = chunk_sql.stage_source_line_expression([(path, row) for path, row in blank])
         moved_tag = query_tag + "-move"
@@ -238,13 +237,7 @@ def _insert_staged(
             )
         finally:  # a chunk's scopes are not read back: every scope's version moves
             data_version.rows_written(database)
-        written = chunk_sql.query_metrics(client, moved_tag)
-        result = ChunkResult(
-            rows_read=read.get("rows_read", 0),
-            bytes_read=read.get("bytes_read", 0),
-            rows_written=written.get("rows_written", 0),
-            bytes_written=written.get("bytes_written", 0),
-        )
+        ran = [query_tag, moved_tag]  # their metrics are read after the last statement, with one log flush
         if record_rejected:
             common: dict[str, Any] = {
                 "database": database,
@@ -255,12 +248,22 @@ def _insert_staged(
             }
             rejected_tag = query_tag + "-rejected"
             client.command(chunk_sql.stage_rejected_insert_sql(query_tag=rejected_tag, **common))
-            result.rejected = chunk_sql.query_metrics(client, rejected_tag).get("rows_written", 0)
+            ran.append(rejected_tag)
             needs = client.query(f"SELECT count() FROM {stage} WHERE needs_details").result_rows[0][0]
             if needs:
                 warned_tag = query_tag + "-warnings"
                 client.command(chunk_sql.stage_warned_insert_sql(query_tag=warned_tag, **common))
-                result.warnings = chunk_sql.query_metrics(client, warned_tag).get("rows_written", 0)
+                ran.append(warned_tag)
+    metrics = chunk_sql.statements_metrics(client, ran)
+    read, written = metrics.get(query_tag, {}), metrics.get(moved_tag, {})
+    result = ChunkResult(
+        rows_read=read.get("rows_read", 0),
+        bytes_read=read.get("bytes_read", 0),
+        rows_written=written.get("rows_written", 0),
+        bytes_written=written.get("bytes_written", 0),
+        rejected=metrics.get(query_tag + "-rejected", {}).get("rows_written", 0),
+        warnings=metrics.get(query_tag + "-warnings", {}).get("rows_written", 0),
+    )
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
 
