@@ -64,6 +64,9 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     page.wait_for_selector("[data-role=status]:text-is('completed')", timeout=120_000)
     page.wait_for_selector("#chunk-rows tr:nth-child(12)", state="attached", timeout=30_000)
     assert navigations == []  # the status and the last chunks arrived live
+    # the actions follow the status that arrived live: no Pause or Cancel of a completed run, Delete instead
+    actions = page.locator("#run-actions [data-action]:visible")
+    assert actions.evaluate_all("buttons => buttons.map(b => b.dataset.action)") == ["delete"]
 
 
 def test_a_failure_arriving_live_reads_as_the_page_says_it_after_a_reload(page, log_in, xolap_server):

@@ -105,8 +105,17 @@
       .replace(/\s*\((?:[A-Z_]+)\)\s*(?:\(version [^)]*\))?\s*$/, "");
     return first.length > 200 ? first.slice(0, 200) + "…" : first;
   }
+  // the run's actions as the page renders them for a status (_run_actions.html: data-when / data-unless)
+  function showActions(status) {
+    for (const form of root.querySelectorAll("#run-actions form")) {
+      const when = form.dataset.when, unless = form.dataset.unless;
+      form.hidden = (when !== undefined && !when.split(" ").includes(status)) ||
+                    (unless !== undefined && unless.split(" ").includes(status));
+    }
+  }
   function updateRun(run) {
     setText('[data-role="status"]', run.status);
+    if (run.status) showActions(run.status);
     const bar = root.querySelector('[data-role="progress"]');
     const label = root.querySelector('[data-role="progress-label"]');
     if (run.kind === "inventory") {
