@@ -92,7 +92,7 @@ def split_lines(chunks: Iterator[bytes], max_line_bytes: int) -> Iterator[tuple[
                 line = pieces[0] if len(pieces) == 1 else b"".join(pieces)
                 if line.endswith(b"\r"):
                     line = line[:-1]
-                if line.strip():
+                if line and not line.isspace():  # line.strip() without copying the line
                     number += 1
                     yield number, line
             pieces = []
@@ -104,7 +104,7 @@ def split_lines(chunks: Iterator[bytes], max_line_bytes: int) -> Iterator[tuple[
     line = b"".join(pieces)
     if line.endswith(b"\r"):
         line = line[:-1]
-    if line.strip():
+    if line and not line.isspace():
         yield number + 1, line
 
 

@@ -284,16 +284,17 @@ def _mapped(lines: Iterable[tuple[int, bytes]], source_file: str, source_etag: s
     warnings: list[LineError] = []
     found: list[list[Any]] = []
     attributed: list[dict[str, Any]] = []  # the statement of a line naming experiment attributions, one at a time
+    line_warnings: list[str] = []  # of the line being mapped; a new list only after a line that had some
+    append = rows.append
     count = 0
     for number, line in lines:
         count += 1
-        if isinstance(line, OversizeLine):
+        if type(line) is OversizeLine:
             errors.append(
                 LineError(source_file, number, line.reason, line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace"))
             )
             continue
         try:
-            line_warnings: list[str] = []
             row = build_row(
                 line,
                 source_file=source_file,
@@ -302,20 +303,24 @@ def _mapped(lines: Iterable[tuple[int, bytes]], source_file: str, source_etag: s
                 warnings=line_warnings,
                 attributed=attributed,
             )
-            rows.append(row)
-            if attributed:  # most lines: no row dict to build
-                found.extend(
-                    experiment_attributions.attribution_rows(
-                        attributed.pop(), dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
-                    )
-                )
-            if line_warnings:
-                raw = line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")
-                warnings.extend(LineError(source_file, number, w, raw, "warning") for w in line_warnings)
         except Rejected as exc:
             errors.append(
                 LineError(source_file, number, str(exc), line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace"))
             )
+            if line_warnings:  # warnings of fields before the one that rejected the line: not kept
+                line_warnings = []
+            continue
+        append(row)
+        if attributed:  # most lines: no row dict to build
+            found.extend(
+                experiment_attributions.attribution_rows(
+                    attributed.pop(), dict(zip(MAPPED_COLUMN_NAMES, row, strict=False)), line_warnings
+                )
+            )
+        if line_warnings:
+            raw = line[:MAX_RAW_LINE_CHARS].decode("utf-8", "replace")
+            warnings.extend(LineError(source_file, number, w, raw, "warning") for w in line_warnings)
+            line_warnings = []
     return MappedBatch(rows_to_table(rows), errors, count, warnings, found)
 
 

@@ -55,11 +55,14 @@ def _generate(
     node_lines: list[str] = []
 
     def node(path: tuple[str, ...]) -> str:
-        """The variable holding the object at `path` (an empty dict when absent or not an object)."""
+        """The variable holding the object at `path` (an empty dict when absent or not an object). A required
+        object's variable is set by the statement checks at the head (it is an object past them)."""
         if path not in parents:
             up = node(path[:-1])
             name = f"n{len(parents)}"
             parents[path] = name
+            if len(path) == 1 and path[0] in spec.REQUIRED_OBJECTS:
+                return name
             node_lines.append(f"    {name} = {up}.get({const(path[-1])})")
             node_lines.append(f"    if type({name}) is not dict: {name} = _EMPTY")
         return parents[path]
@@ -181,7 +184,9 @@ def _generate(
         f"        raise Rejected({const('not a JSON object')})",
     ]
     for key in spec.REQUIRED_OBJECTS:
-        head.append(f"    if type(statement.get({const(key)})) is not dict:")
+        name = node((key,))
+        head.append(f"    {name} = statement.get({const(key)})")
+        head.append(f"    if type({name}) is not dict:")
         head.append(f"        raise Rejected({const(f'{key}: missing or not an object')})")
     # Nodes are generated while generating the body, so assemble after it.
     code = "\n".join(head + node_lines + body + [f"    return ({row})", ""])
