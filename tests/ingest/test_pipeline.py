@@ -32,6 +32,17 @@ def test_read_lines_numbers_non_empty_lines_and_strips_line_endings():
     assert list(read_lines(data, "x")) == [(1, b'{"a":1}'), (2, b'{"b":2}'), (3, b'{"c":3}')]
 
 
+@pytest.mark.parametrize("last", [False, True])
+def test_a_blank_line_is_one_of_ascii_whitespace_only(last):
+    """Blank as bytes.strip() sees it (split_lines tests it without copying the line): every other byte makes a
+    line, which the mapping then rejects as not JSON with its number."""
+    kept = [bytes([b]) for b in range(1, 128) if b not in b" \t\n\r\x0b\x0c"] + ["\x85\xa0".encode()]
+    blank = [b" \t\x0b\x0c", b"\x0b", b"\x0c \r"]
+    lines = [*blank, *kept] if last else [*kept, *blank]
+    got = [line for _, line in read_lines(b"\n".join(lines), "x")]
+    assert got == [line[:-1] if line.endswith(b"\r") else line for line in kept]
+
+
 def test_read_lines_from_stream_across_chunk_boundaries(monkeypatch):
     monkeypatch.setattr(pipeline, "READ_CHUNK", 7)
     lines = TORUS.splitlines()
