@@ -49,8 +49,18 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     page.wait_for_selector(f"#chunk-rows tr:nth-child({seen + 1})", state="attached", timeout=60_000)
     assert navigations == []
 
-    page.locator("#run-actions [data-action=pause]").click()
+    # paused from a second tab: the status, the run's actions and the batch's Retry change on this one live
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.locator("#run-actions [data-action=pause]").click()
+    other.wait_for_selector("[data-role=status]:text-is('paused')", timeout=60_000)
+    other.close()
     page.wait_for_selector("[data-role=status]:text-is('paused')", timeout=60_000)
+    page.wait_for_selector("#batches [data-field=status]:text-is('paused')", timeout=30_000)
+    assert navigations == []
+    visible = "buttons => buttons.map(b => b.dataset.action)"
+    assert page.locator("#run-actions [data-action]:visible").evaluate_all(visible) == ["resume", "cancel"]
+    assert page.locator("#batches [data-action=retry-batch]:visible").count() == 1
     rows.first.wait_for(timeout=30_000)
     paused_at = rows.count()
     assert 0 < paused_at < 12
@@ -65,8 +75,8 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     page.wait_for_selector("#chunk-rows tr:nth-child(12)", state="attached", timeout=30_000)
     assert navigations == []  # the status and the last chunks arrived live
     # the actions follow the status that arrived live: no Pause or Cancel of a completed run, Delete instead
-    actions = page.locator("#run-actions [data-action]:visible")
-    assert actions.evaluate_all("buttons => buttons.map(b => b.dataset.action)") == ["delete"]
+    assert page.locator("#run-actions [data-action]:visible").evaluate_all(visible) == ["delete"]
+    assert page.locator("#batches [data-action=retry-batch]:visible").count() == 0
 
 
 def test_a_failure_arriving_live_reads_as_the_page_says_it_after_a_reload(page, log_in, xolap_server):

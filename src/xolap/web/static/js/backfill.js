@@ -164,6 +164,12 @@
       row.children[0].textContent = b.sequence;
       row.querySelector("code").textContent = (b.inventory_key || "").split("/").pop();
       row.querySelector("button").addEventListener("click", () => showBatch(b.id, "batch " + b.sequence));
+      const retry = document.getElementById("batch-retry");
+      if (retry) {
+        const form = retry.content.firstElementChild.cloneNode(true);
+        form.action = root.dataset.chunks + b.id + "/retry";
+        row.lastElementChild.append(" ", form);
+      }
       table.append(row);
       if (!batchId && logBox) showBatch(b.id, "batch " + b.sequence);
     }
@@ -171,6 +177,7 @@
     setText('[data-field="chunks"]', b.chunks_completed + "/" + b.chunk_count, row);
     setText('[data-field="objects"]', b.processed_objects + "/" + b.object_count, row);
     setText('[data-field="rows"]', fmt(b.rows_written), row);
+    for (const form of row.querySelectorAll("form[data-when]")) form.hidden = !form.dataset.when.split(" ").includes(b.status);
   }
 
   if (!window.EventSource) { liveState.textContent = "no live updates in this browser"; return; }
