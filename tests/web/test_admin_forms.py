@@ -129,3 +129,11 @@ def test_a_refused_lrs_credential_is_named_and_keeps_what_was_typed(admin):
     assert "name" in unnamed.text.split('role="alert"')[1][:300]
     assert field_value(unnamed.text, "project") == "physics"
     assert admin.get("/admin/lrs", headers=JSON).json()["credentials"] == []
+
+
+def test_a_scope_renamed_to_an_empty_slug_is_named_on_the_scopes_page(admin):
+    answer = admin.post("/admin/scopes/project/7", data={"slug": "", "title": "Physics II"})
+    assert answer.status_code == 400, answer.text[:300]
+    assert 'action="/admin/scopes/import"' in answer.text and "Field required" not in answer.text
+    assert "slug: required" in unescape(answer.text)
+    assert admin.get("/admin/scopes", headers=JSON).status_code == 200

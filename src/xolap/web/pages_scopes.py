@@ -116,12 +116,15 @@ def rename(
     kind: str,
     scope_id: int,
     request: Request,
-    slug: str = Form(...),
+    slug: str = Form(""),  # empty: named on the scopes page, not FastAPI's bare 'Field required' page
     title: str = Form(""),
     principal: Principal = Depends(require_site_admin),
 ):
     if kind not in ("section", "project"):
         raise HTTPException(404, f"unknown kind {kind!r}: section or project")
+    if not slug.strip():
+        error = f"{kind} {scope_id}: slug: required (lowercase letters, digits, '-' or '_')"
+        return _scopes_page(request, errors={f"{kind}-{scope_id}": error}, status_code=400)
     with request.app.state.runtime.sessions() as session:
         try:
             rename_scope(session, kind, scope_id, slug=slug, title=title)
