@@ -137,3 +137,12 @@ def test_a_scope_renamed_to_an_empty_slug_is_named_on_the_scopes_page(admin):
     assert 'action="/admin/scopes/import"' in answer.text and "Field required" not in answer.text
     assert "slug: required" in unescape(answer.text)
     assert admin.get("/admin/scopes", headers=JSON).status_code == 200
+
+
+def test_an_empty_new_password_set_by_an_admin_is_named_on_the_users_page(runtime, admin):
+    with runtime.sessions() as session:
+        user_id = accounts.create_user(session, "ines@example.org", password="instructor pw").id
+        session.commit()
+    answer = admin.post(f"/admin/users/{user_id}/password", data={"password": ""})
+    assert answer.status_code == 400 and "Field required" not in answer.text
+    assert "new password: required" in answer.text.split('role="alert"')[1][:300]

@@ -326,11 +326,15 @@ def end_user_sessions(user_id: int, request: Request, principal: Principal = Dep
 
 @router.post("/admin/users/{user_id}/password")
 def set_password(
-    user_id: int, request: Request, password: str = Form(...), principal: Principal = Depends(require_site_admin)
+    user_id: int, request: Request, password: str = Form(""), principal: Principal = Depends(require_site_admin)
 ):
     with request.app.state.runtime.sessions() as session:
         user = _load_user(session, user_id)
         try:
+            if not password:
+                raise accounts.AccountError(
+                    f"new password: required, at least {accounts.MIN_PASSWORD_LENGTH} characters"
+                )
             accounts.set_password(session, user, password)
         except accounts.AccountError as exc:
             return _user_page(request, user_id, errors={"password": str(exc)}, status_code=400)
