@@ -205,6 +205,24 @@ def test_learners_at_risk_is_a_table_sortable_by_any_column(page, log_in):
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_table_sorted_from_the_keyboard_keeps_the_focus_on_its_column(page, log_in):
+    """Enter or Space on a column's sort button sorts and leaves the focus on that column's button (the table is drawn
+    again): the focus fell to the page's start, so a keyboard user tabbed through the whole page to sort again."""
+    log_in(page, "teacher")
+    page.goto("/sections/physics-fall/analytics#learners_at_risk")
+    page.wait_for_selector("#panel-learners_at_risk .category-table table", timeout=30_000)
+    column = "#panel-learners_at_risk .category-table th[data-field=learner]"
+    page.focus(f"{column} button")
+    for key, order in (("Enter", "ascending"), (" ", "descending")):
+        page.keyboard.press(key)
+        assert page.locator(column).get_attribute("aria-sort") == order
+        focused = page.evaluate(
+            "() => document.activeElement.closest('th') && document.activeElement.closest('th').dataset.field"
+        )
+        assert focused == "learner", key
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_failed_summary_says_why_instead_of_showing_old_cards(page, log_in):
     log_in(page, "teacher")
     page.goto("/sections/physics-fall/analytics")

@@ -360,6 +360,9 @@
         button.addEventListener("click", () => {
           sort = { field: column.field, order: active && sort.order === "ascending" ? "descending" : "ascending" };
           render();
+          // the table is drawn again: the focus stays on this column's button (else it falls to the page's start)
+          const again = [...wrap.querySelectorAll("th")].find((th) => th.dataset.field === column.field);
+          if (again) again.querySelector("button").focus();
         });
         return el("th", { "aria-sort": active ? sort.order : "none", "data-field": column.field }, [button]);
       }));
