@@ -73,3 +73,15 @@ def test_a_dry_run_shows_the_files_it_matched_and_no_notice(s3_runtime, bucket):
     assert run["objects"] == 3
     assert shown(html, "files") == "Files matched 3"
     assert shown(html, "nothing-read") is None
+
+
+def test_the_manual_and_inventory_links_are_links_not_tabs_without_panels(s3_runtime):
+    """They open another page: announced as ARIA tabs, a screen reader promised arrow keys and a tab panel that the
+    page does not have. The open one is the current page."""
+    client = TestClient(create_app(s3_runtime))
+    admin = {"Authorization": f"Bearer {s3_runtime.admin_token}"}
+    for tab in ("manual", "inventory"):
+        html = client.get(f"/admin/clickhouse/backfill?tab={tab}", headers=admin).text
+        assert 'role="tab' not in html or 'role="tabpanel"' in html
+        links = re.findall(r'<a href="\?tab=(\w+)"([^>]*)>', html)
+        assert [name for name, attrs in links if 'aria-current="page"' in attrs] == [tab], links
