@@ -77,6 +77,17 @@ def test_backfill_streams_chunk_logs_and_pauses_and_resumes(page, log_in, screen
     # the actions follow the status that arrived live: no Pause or Cancel of a completed run, Delete instead
     assert page.locator("#run-actions [data-action]:visible").evaluate_all(visible) == ["delete"]
     assert page.locator("#batches [data-action=retry-batch]:visible").count() == 0
+    # on a phone the run's tables scroll sideways instead of breaking their words letter by letter
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    page.wait_for_selector("#chunk-rows tr", timeout=30_000)
+    tallest = page.evaluate(
+        "() => [...document.querySelectorAll('#batches th, #chunk-log th, #batches td, #chunk-rows td')].map("
+        "c => [c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight), c.textContent.trim()])"
+        ".sort((a, b) => b[0] - a[0])[0]"
+    )
+    assert tallest[0] < 3.5, f"{tallest[1]!r} is {tallest[0]:.1f} lines tall"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
 def test_a_failure_arriving_live_reads_as_the_page_says_it_after_a_reload(page, log_in, xolap_server):
