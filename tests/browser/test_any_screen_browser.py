@@ -33,6 +33,30 @@ def overflow(page) -> int:
     )
 
 
+def broken_words(page) -> list[str]:
+    """Words in the page's table cells the layout broke across lines (code excepted: ids and URLs may break; a line
+    may end after a hyphen)."""
+    return page.evaluate(
+        """() => {
+          const broken = [];
+          for (const cell of document.querySelectorAll("main th, main td")) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              if (node.parentElement.closest("code, pre, .token")) continue;
+              for (const match of node.textContent.matchAll(/[^\\s-]+/g)) {
+                const range = document.createRange();
+                range.setStart(node, match.index);
+                range.setEnd(node, match.index + match[0].length);
+                const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+                if (lines.size > 1) broken.push(match[0]);
+              }
+            }
+          }
+          return broken.slice(0, 10);
+        }"""
+    )
+
+
 def watch_console(page) -> list[str]:
     messages: list[str] = []
     page.on(
@@ -104,6 +128,7 @@ def test_admin_and_account_pages_fit_the_screen_without_console_errors(browser, 
         assert response is not None and response.status == 200, (path, response and response.status)
         settle(page)
         assert overflow(page) <= 0, f"{path} is {overflow(page)} px wider than a {width} px screen"
+        assert broken_words(page) == [], f"{path} at {width} px breaks words in its tables"
     assert messages == [], messages
     context.close()
 

@@ -4,6 +4,21 @@
 // the page instead of posting the form again (a second API token or LRS credential, its secret shown again).
 (function () {
   "use strict";
+  // a table too wide for the screen scrolls sideways in its wrapper (.table-wrap, whose cells break between words
+  // only) instead of breaking its words letter by letter on a phone
+  // (tables a page swaps in later, htmx's refreshed cards, are wrapped as they arrive)
+  function wrapTables() {
+    for (const table of document.querySelectorAll("main table")) {
+      if (table.parentElement.closest(".table-wrap, .log")) continue;
+      const wrap = document.createElement("div");
+      wrap.className = "table-wrap";
+      table.replaceWith(wrap);
+      wrap.append(table);
+    }
+  }
+  wrapTables();
+  const main = document.querySelector("main");
+  if (main) new MutationObserver(wrapTables).observe(main, { childList: true, subtree: true });
   const address = document.querySelector('meta[name="page-address"]');
   if (address && address.content.startsWith("/") && !address.content.startsWith("//")) {
     history.replaceState(null, "", address.content);
