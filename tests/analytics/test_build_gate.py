@@ -4,19 +4,24 @@ then answers as the raw FINAL read does. Threads synchronise on the gate's own c
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from support import RecordingClient
 from xolap.analytics import build_gate, rollups
 from xolap.analytics.build_gate import BuildGate
-from xolap.analytics.categories import event_summary
+from xolap.analytics.categories import event_summary, run_category
 from xolap.analytics.categories.registry import _context, event_summary_raw_sql, json_value
 from xolap.analytics.categories.sql import parameters
 from xolap.analytics.executor import run
 from xolap.clickhouse.client import thread_client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_rollups import same  # noqa: E402 - the rollup-vs-raw comparison (counts exact, averages to their last digit)
 
 TIMEOUT_S = 60
 
@@ -173,3 +178,126 @@ def test_a_summary_asked_while_builds_wait_answers_from_the_raw_events_without_w
         assert summary(recording) == expected
         assert any("rollup_events_" in sql for sql in recording.statements), recording.statements
         assert not any("raw_events" in sql for sql in recording.statements), recording.statements
+
+
+def test_a_large_build_waits_behind_a_bounded_number_of_smaller_ones_that_keep_arriving():
+    gate = BuildGate(1, max_wait_s=3600.0)  # the age rule out of reach: only the passing bound can serve it
+    got: list[int] = []
+    done: dict[int, threading.Event] = {}
+
+    def build(size: int) -> None:
+        with gate.slot(size):
+            got.append(size)
+            done[size].wait(TIMEOUT_S)
+
+    def ask(size: int) -> threading.Thread:
+        done[size] = threading.Event()
+        thread = threading.Thread(target=build, args=(size,))
+        waiting = gate.waiting()
+        thread.start()
+        until(lambda: gate.waiting() == waiting + 1 or size in got, "a build did not ask for the slot")
+        return thread
+
+    threads = [ask(1)]  # the holder
+    threads.append(ask(500_000))  # the large scope's build queues behind it
+    small = 2
+    for _ in range(3 * build_gate.MAX_PASSES):  # a smaller build keeps arriving before every handover
+        threads.append(ask(small))
+        holder = got[-1]
+        done[holder].set()
+        until(lambda h=holder: got[-1] != h, "the slot was not handed over")
+        if got[-1] == 500_000:
+            break
+        small += 1
+    assert got[-1] == 500_000, got
+    assert len(got) - 2 <= build_gate.MAX_PASSES, got  # at most MAX_PASSES smaller builds went first
+    for event in done.values():
+        event.set()
+    for thread in threads:
+        thread.join(TIMEOUT_S)
+    assert gate.waiting() == 0
+
+
+def test_a_slot_asked_without_waiting_is_taken_only_when_one_is_free():
+    gate = BuildGate(1)
+    with gate.slot(1, wait=False) as first:
+        assert first
+        with gate.slot(1, wait=False) as second:  # every slot taken: no wait, no slot
+            assert not second
+        assert gate.waiting() == 0
+    with gate.slot(1, wait=False) as again:  # the slot was given back, the refused ask took none
+        assert again
+
+
+def raw_reader_answers(settings, keys, scope_id: int) -> dict:
+    """Each category's rows as a reader on its own thread answers them (fails the test if the answer waits)."""
+    answers: dict = {}
+
+    def read() -> None:
+        reader = thread_client(settings)
+        for key in keys:
+            answers[key] = run_category(reader, settings, key, scope="section", scope_id=scope_id).rows
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join(TIMEOUT_S / 3)
+    assert not thread.is_alive(), "a tab waited for a build slot"
+    return answers
+
+
+TABS = ("video", "assessment", "engagement", "performance", "cross_event", "learners_at_risk", "weekday_hour")
+TABS += ("hints_success", "course_progress")
+
+
+def test_a_tab_asked_while_every_slot_is_held_answers_from_the_raw_events_without_waiting(ch_db, monkeypatch):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    client.command(GENERATE.format(db=db))
+    gate = BuildGate(1)
+    monkeypatch.setattr(build_gate, "builds", gate)
+    with gate.slot(1):  # every slot taken: a build now would wait
+        answers = raw_reader_answers(settings, TABS, 4)
+        assert slices_of(client, db, 4) == 0  # nothing was built for them
+    for key in TABS:  # a free gate: the reader builds and reads the rollups; the numbers are the same
+        same(run_category(client, settings, key, scope="section", scope_id=4).rows, answers[key])
+    assert slices_of(client, db, 4) > 0
+    assert sum(row["events"] for row in answers["cross_event"]) == 500
+
+
+def test_a_tab_asked_while_its_scope_waits_to_be_built_elsewhere_does_not_wait_for_it(ch_db, monkeypatch):
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    client.command(GENERATE.format(db=db))
+    monkeypatch.setattr(build_gate, "builds", BuildGate(1))
+    with rollups._lock(db, "section", 4):  # another builder of the scope (the worker, say) waits for the gate
+        answers = raw_reader_answers(settings, ("video", "learners_at_risk"), 4)
+    for key, rows in answers.items():
+        same(run_category(client, settings, key, scope="section", scope_id=4).rows, rows)
+
+
+def test_a_scope_queued_again_keeps_its_place(base_settings):
+    from xolap.analytics import rollup_maintenance
+
+    worker = rollup_maintenance.RollupMaintenance(base_settings, lambda: None)  # not started: no thread, no client
+    worker.expect([("section", 1), ("section", 2)])
+    worker.expect([("section", 1)])  # a reader answering from the raw events queues its scope on every read
+    worker.expect([("section", 3)])
+    assert list(worker._expected) == [("section", 1), ("section", 2), ("section", 3)]
+
+
+def test_a_serving_process_s_tab_of_a_scope_not_built_answers_raw_and_its_worker_builds_it(ch_db, monkeypatch):
+    from xolap.analytics import rollup_maintenance
+
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    client.command(GENERATE.format(db=db))
+    worker = rollup_maintenance.RollupMaintenance(settings, lambda: thread_client(settings))
+    monkeypatch.setattr(rollup_maintenance, "_workers", [worker])  # a serving process's worker, its loop not running
+    recording = RecordingClient(client)  # the gate is free: still no build by the reader
+    first = run_category(recording, settings, "learners_at_risk", scope="section", scope_id=4).rows
+    assert not any(sql.lstrip().upper().startswith(("INSERT", "CREATE")) for sql in recording.statements)
+    assert "raw_events" in recording.statements[-1] and slices_of(client, db, 4) == 0
+    assert worker.check_expected() == 1 and slices_of(client, db, 4) > 0  # the worker builds the queued scope
+    recording = RecordingClient(client)
+    same(run_category(recording, settings, "learners_at_risk", scope="section", scope_id=4).rows, first)
+    assert "rollup_" in recording.statements[-1], recording.statements[-1]

@@ -31,11 +31,12 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from xolap.analytics import build_gate
+from xolap.analytics import build_gate, rollup_failures
 from xolap.analytics.categories.sql import PLAYED_VERB, score_fraction, video_completed
 from xolap.analytics.executor import clickhouse_error_code
 from xolap.analytics.result_cache import SERVER_MODE_MAX_AGE
@@ -165,6 +166,19 @@ _COMPLETE_MAX = 200_000
 def _lock(database: str, scope: str, scope_id: int) -> threading.Lock:
     with _locks_guard:
         return _build_locks.setdefault((database, scope, scope_id), threading.Lock())
+
+
+@contextmanager
+def _scope_lock(database: str, scope: str, scope_id: int, wait: bool) -> Iterator[bool]:
+    """The scope's build lock held for the block (yields True); wait=False: only if it is free now, else yields False."""
+    lock = _lock(database, scope, scope_id)
+    if not lock.acquire(blocking=wait):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def rollup_read(database: str, scope: Scope, table: str, alias: str = "r") -> str:
@@ -511,6 +525,28 @@ def built_builds(
     )
 
 
+def builds_if_free(
+    client: ClickHouseClient,
+    database: str,
+    scope: Scope,
+    scope_id: int,
+    *,
+    max_age: float = 0.0,
+    stage_memory: int | None = None,
+) -> list[int] | None:
+    """current_builds for a reader that will not wait: the builds when every slice is built, or built now because the
+    scope's lock and a build slot were free (a build of its own, remembered as current_builds does); None when the
+    stale slices would wait (another builder of the scope, or every build slot taken or asked for), building nothing."""
+    return _memoized(
+        database,
+        scope,
+        scope_id,
+        max_age,
+        True,
+        lambda: _checked_builds(client, database, scope, scope_id, stage_memory, wait=False),
+    )
+
+
 def _memoized(
     database: str, scope: Scope, scope_id: int, max_age: float, reading: bool, check: Callable[[], list[int] | None]
 ) -> list[int] | None:
@@ -537,9 +573,11 @@ def _checked_builds(
     stage_memory: int | None = None,
     *,
     build_stale: bool = True,
+    wait: bool = True,
 ) -> list[int] | None:
     """The check itself: the scope's build per partition from system.parts, stale slices built first (build_stale=False:
-    None when a slice is not built, without waiting for the scope's lock or building)."""
+    None when a slice is not built, without waiting for the scope's lock or building; wait=False: stale slices are
+    built only if the scope's lock and a build slot are free now, else None)."""
     params = {"kind": scope, "scope_id": int(scope_id), "database": database, "definition": definition_id()}
     schema = data_version.schema_version(database)  # read first: a migration during the build leaves it untrusted
     rows = [
@@ -556,7 +594,9 @@ def _checked_builds(
             return None
         _note_complete(database, schema, builds)
         return builds
-    with _lock(database, scope, int(scope_id)):
+    with _scope_lock(database, scope, int(scope_id), wait) as locked:
+        if not locked:  # wait=False: another reader or the worker builds this scope, or waits for a slot to
+            return None
         unknown = [build for build in builds if (database, schema, build) not in _complete]
         recorded = client.query(recorded_builds_sql(database), parameters={**params, "builds": unknown}).result_rows
         done = {int(build) for (build,) in recorded}
@@ -567,16 +607,33 @@ def _checked_builds(
                 "partitions": [partition for partition, _ in stale],
                 "builds": [build for _, build in stale],
             }
-            # at most one build per core at once, the smallest waiting first (xolap.analytics.build_gate)
-            with build_gate.builds.slot(_stale_events(client, database, scope, built_params)):
-                _build(client, database, scope, built_params, stage_memory)
-            client.command(
-                f"INSERT INTO `{database}`.rollup_slices (scope_kind, scope_id, partition, build) "
-                "SELECT {kind:String}, {scope_id:UInt64}, p, b "
-                "FROM (SELECT arrayJoin(arrayZip({partitions:Array(String)}, {builds:Array(UInt64)})) AS pb, "
-                "pb.1 AS p, pb.2 AS b)",
-                parameters=built_params,
-            )
+            try:
+                # at most one build per core at once, the smallest waiting first (xolap.analytics.build_gate)
+                # (wait=False: only a slot free now, so the reader never waits behind other scopes' builds)
+                size = _stale_events(client, database, scope, built_params) if wait else 0
+                with build_gate.builds.slot(size, wait=wait) as taken:
+                    if not taken:
+                        return None
+                    _build(client, database, scope, built_params, stage_memory)
+                client.command(
+                    f"INSERT INTO `{database}`.rollup_slices (scope_kind, scope_id, partition, build) "
+                    "SELECT {kind:String}, {scope_id:UInt64}, p, b "
+                    "FROM (SELECT arrayJoin(arrayZip({partitions:Array(String)}, {builds:Array(UInt64)})) AS pb, "
+                    "pb.1 AS p, pb.2 AS b)",
+                    parameters=built_params,
+                )
+            except Exception as exc:  # visible (log, health), never its text; the reader gets the error as before
+                failure = rollup_failures.failed(database, scope, int(scope_id), exc)
+                log.warning(
+                    "rollup build of %s %d (%d partition(s)) failed, nothing recorded (the next read builds it "
+                    "again): %s",
+                    scope,
+                    int(scope_id),
+                    len(stale),
+                    failure.error,
+                )
+                raise
+        rollup_failures.built(database, scope, int(scope_id))
         _note_complete(database, schema, builds)
     return builds
 
