@@ -100,6 +100,28 @@ def test_expected_scopes_wait_in_a_bounded_queue_oldest_dropped(ch_db, monkeypat
     assert worker.check_expected() == 1 and slices_built(client, db, "section", 2) > 0
 
 
+def test_a_summary_of_a_scope_not_built_answers_from_the_raw_events_and_the_worker_builds_it(ch_db):
+    """A serving process's summary never builds (a build took 1.6-14 s under a cold server's load, the summary's p95):
+    it answers from the raw events at once and queues the scope for the worker, which builds it in the background."""
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    write(client, db, 3, 30, 700)
+    started = Started(settings, lambda: thread_client(settings), debounce_s=60)
+    try:
+        recording = RecordingClient(client)
+        first = summary(recording, settings, 3)
+        assert first == raw_summary(client, settings, 3)
+        assert not any(re.match(r"\s*(INSERT|CREATE)", sql, re.I) for sql in recording.statements), recording.statements
+        assert "raw_events" in recording.statements[-1], recording.statements
+        assert started.worker.wait_idle(45), "the summary's scope was not queued for the worker"
+        assert started.worker.checked_ahead == 1 and slices_built(client, db, "section", 3) > 0
+        recording = RecordingClient(client)
+        assert summary(recording, settings, 3) == first
+        assert "rollup_events_" in recording.statements[-1], recording.statements  # built: read from its rollup
+    finally:
+        started.stop()
+
+
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 
