@@ -50,11 +50,16 @@ def test_every_committed_access_change_moves_the_version(console):
         "UPDATE feature_flags SET enabled = true",
         "INSERT INTO sections (id, slug, title) VALUES (8, 's8', 'S8')",
         "UPDATE projects SET slug = 'renamed' WHERE id = 7",
-        f"INSERT INTO web_sessions (user_id, id_hash, password_fingerprint, user_agent, client_address, expires_at)"
-        f" VALUES ({uid}, 'h', 'f', '', '', now() + interval '1 day')",
         "UPDATE web_sessions SET revoked_at = now()",
+        "DELETE FROM web_sessions",  # a logout
+        "DELETE FROM api_tokens",  # a token revoked
         "TRUNCATE feature_flags",
     ]
+    console.execute(  # rows to revoke and delete; a new session or token row moves nothing (the test below)
+        "INSERT INTO web_sessions (user_id, id_hash, password_fingerprint, user_agent, client_address, expires_at)"
+        f" VALUES ({uid}, 'h', 'f', '', '', now() + interval '1 day')"
+    )
+    console.execute(f"INSERT INTO api_tokens (user_id, name, token_hash) VALUES ({uid}, 't', 'th')")
     for change in changes:
         before = version(console)
         console.execute(change)
@@ -63,13 +68,12 @@ def test_every_committed_access_change_moves_the_version(console):
 
 def test_bookkeeping_and_no_op_writes_leave_the_version(console):
     uid = console.execute("SELECT id FROM users WHERE email = 'v@example.edu'").fetchone()[0]
-    console.execute(
-        "INSERT INTO web_sessions (user_id, id_hash, password_fingerprint, user_agent, client_address, expires_at)"
-        f" VALUES ({uid}, 'h', 'f', '', '', now() + interval '1 day')"
-    )
-    console.execute(f"INSERT INTO api_tokens (user_id, name, token_hash) VALUES ({uid}, 't', 'th')")
     before = version(console)
     for same in [
+        # a new session or API token row is a new secret no kept fact names (migration 0008): a sign-in moves nothing
+        "INSERT INTO web_sessions (user_id, id_hash, password_fingerprint, user_agent, client_address, expires_at)"
+        f" VALUES ({uid}, 'h', 'f', '', '', now() + interval '1 day')",
+        f"INSERT INTO api_tokens (user_id, name, token_hash) VALUES ({uid}, 't', 'th')",
         "UPDATE web_sessions SET last_seen_at = now() + interval '1 second'",
         "UPDATE api_tokens SET last_used_at = now()",
         "INSERT INTO projects (id, slug, title) VALUES (7, 'p7', 'P7') ON CONFLICT DO NOTHING",

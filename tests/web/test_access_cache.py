@@ -274,6 +274,33 @@ def test_bookkeeping_writes_keep_the_cache(world):
     assert sent == []
 
 
+def access_version(runtime) -> int:
+    with psycopg.connect(libpq_url(runtime.settings), autocommit=True) as other:
+        return other.execute("SELECT version FROM access_version WHERE id = 1").fetchone()[0]
+
+
+def test_a_sign_in_or_a_new_api_token_keeps_everyone_elses_warm_access(world):
+    """A new session or token row is a new secret no kept fact can name: another user signing in (or making a token)
+    leaves a warm caller warm in this process and moves no access version for the others (every sign-in made every
+    process forget everything: bench/http_load's warm requests spent their server CPU reloading access facts)."""
+    app, client, tokens, runtime = world
+    warm(client, A + "/summary", tokens["inst_a"])
+    before = access_version(runtime)
+    browser = signed_in(app, "b@example.edu", "teacher-pass-b")
+    with runtime.sessions() as session:
+        _record, plaintext = accounts.create_token(session, accounts.get_user(session, "b@example.edu"), "new one")
+        session.commit()
+    assert access_version(runtime) == before
+    with postgres_statements(runtime) as sent:
+        assert client.get(A + "/summary", headers=tokens["inst_a"]).status_code == 200
+    assert sent == [], f"a warm caller asked Postgres again after another user signed in: {sent}"
+    assert client.get("/api/v1/me", headers=bearer(plaintext)).status_code == 200  # the new secrets work at once
+    assert browser.get("/api/v1/me", headers=JSON).status_code == 200
+    token = re.search(r'name="csrf-token" content="([^"]+)"', browser.get("/account").text).group(1)
+    assert browser.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert access_version(runtime) > before  # a logout still counts, in every process
+
+
 def test_writes_from_another_process_apply_within_the_max_age(world, monkeypatch):
     """A write this process cannot see (another process, a database console) is served stale at most max_age."""
     _app, client, tokens, runtime = world

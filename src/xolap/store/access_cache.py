@@ -8,7 +8,8 @@ CLI through the server, a store function yet to be written) can forget it:
   transaction commits or rolls back (a reader that loaded between the write and its commit never keeps its answer:
   every entry carries the generation it was loaded under, and a write moves the generation on);
 - bookkeeping writes that change no access fact are not counted: `last_seen_at` of a session and `last_used_at` of
-  an API token (IGNORED_COLUMNS), and statements run with the execution option `access_unchanged=True`.
+  an API token (IGNORED_COLUMNS), a new session or API token row (NEW_ROWS_CHANGE_NOTHING: a new secret no kept
+  fact can name; their deletes count), and statements run with the execution option `access_unchanged=True`.
 Writes this process cannot see (another `xolap` process on the same Postgres, a database console) take effect
 within MAX_AGE_S seconds: an entry older than that is revalidated, not dropped. Postgres keeps an access version
 (table access_version, migration 0007) that triggers move with every committed change of a watched table (not
@@ -46,6 +47,12 @@ IGNORED_COLUMNS: dict[str, frozenset[str]] = {
     "web_sessions": frozenset({"last_seen_at"}),
     "api_tokens": frozenset({"last_used_at"}),
 }
+# A new row of these tables is a new random secret's hash (a sign-in's session, a new API token): no fact any process
+# keeps can name it, and a lookup of a secret never issued is one nobody can ask again for the new one, so adding a row
+# changes nothing kept. Their deletes and fact-changing updates count as for every watched table (logout, revoke).
+# Without this, every sign-in made every process forget every kept fact (bench/http_load: 50 users signing in again
+# one by one tripled the server CPU of a warm request, all of it reloading access facts from Postgres).
+NEW_ROWS_CHANGE_NOTHING = frozenset({"web_sessions", "api_tokens"})
 UNCHANGED_OPTION = "access_unchanged"
 _CHANGED = "xolap_access_changed"
 _READ_ONLY_TEXT = re.compile(r"^\s*(select|show|explain|values)\b", re.IGNORECASE)
@@ -263,7 +270,12 @@ def _counts(instance: object, table: str) -> bool:
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context: Any) -> None:
-    for instance in (*session.new, *session.deleted):
+    for instance in session.new:
+        table = _table_of(instance)
+        if table in WATCHED_TABLES and table not in NEW_ROWS_CHANGE_NOTHING:
+            _changed(session)
+            return
+    for instance in session.deleted:
         if _table_of(instance) in WATCHED_TABLES:
             _changed(session)
             return
@@ -286,8 +298,10 @@ def _writes_watched(state: ORMExecuteState) -> bool | None:
             return False
         return None if _ONE_DML_TEXT.match(sql) else True  # one INSERT/UPDATE/DELETE reports the rows it touched
     if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(statement, "table", None)
-        return None if getattr(table, "name", None) in WATCHED_TABLES else False
+        name = getattr(getattr(statement, "table", None), "name", None)
+        if state.is_insert and name in NEW_ROWS_CHANGE_NOTHING:
+            return False
+        return None if name in WATCHED_TABLES else False
     return False
 
 
