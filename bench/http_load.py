@@ -54,6 +54,8 @@ from verdicts import goal_row, print_verdicts  # noqa: E402  (bench/, the script
 from xolap.web.headers import server_time_ms  # noqa: E402  (how the server writes Server-Timing)
 
 PASSWORD = "bench-pass-1"
+ADMIN_EMAIL = "admin@bench.example"  # reads the admin /healthz: the warm phase waits for the rollup worker (untimed)
+SETTLE_TIMEOUT_S = 600.0
 TABS = (
     "video",
     "assessment",
@@ -150,6 +152,7 @@ def setup(data_dir: Path, events: int, users: int) -> None:
                 user = accounts.create_user(session, f"instructor{index}@bench.example", password=PASSWORD)
                 accounts.grant(session, user, section=section)
                 plan.append({"email": user.email, "slug": section.slug, "section_events": int(size)})
+            accounts.create_user(session, ADMIN_EMAIL, password=PASSWORD, is_admin=True)
             session.commit()
         (data_dir / "bench-http.json").write_text(
             json.dumps({"data": info, "users": plan, "database": settings.clickhouse_database})
@@ -244,6 +247,7 @@ class Recorder:
         self.cache_hits: dict[str, int] = {}
         self.server_ms: dict[str, list[float]] = {}
         self.window: dict[str, float] = {}  # the timed pages' start: wall clock and both sides' CPU seconds
+        self.settle_s: float | None = None  # warm phase: how long the rollup worker took after the warm-up (untimed)
 
     def begin_window(self, server: Server) -> None:
         """Called by each user once all have signed in; the first call marks where requests/s and CPU are counted."""
@@ -301,6 +305,7 @@ async def user_loop(
     arriving: asyncio.Semaphore,
     warmed: asyncio.Barrier | None = None,
     relogin_after: float = 0.5,
+    settled: asyncio.Event | None = None,
 ) -> None:
     """One simulated instructor: sign in, wait for the others, (warm phase: ask every answer once, then wait for the
     others again), then loop over the dashboard page, its summary, three tabs, a custom query and its CSV export until
@@ -336,6 +341,8 @@ async def user_loop(
                     await http.post(api + "/query", json_body={"sql": CUSTOM_SQL}, headers=unsafe)
                 if warmed is not None:
                     await warmed.wait()
+                if settled is not None:
+                    await settled.wait()
         except (asyncio.BrokenBarrierError, TimeoutError):
             return
         recorder.begin_window(server)
@@ -374,6 +381,38 @@ async def user_loop(
             )
 
 
+async def settle(server: Server, warmed: asyncio.Barrier, settled: asyncio.Event, recorder: Recorder) -> None:
+    """Warm phase: once every user has asked each answer once, wait (untimed) until the server's rollup worker is
+    idle, read from the admin /healthz. A cold server answers a scope's tabs from the raw events and queues its build
+    for the worker; the warm phase measures unchanged sections, not the builds the warm-up queued."""
+    started = None
+    try:
+        async with asyncio.timeout(SETTLE_TIMEOUT_S):
+            await warmed.wait()
+            started = time.monotonic()
+            async with LoopbackClient(server.base, timeout=60) as http:
+                page = await http.get("/login", headers={"Accept": "text/html"})
+                match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                login = {
+                    "email": ADMIN_EMAIL,
+                    "password": PASSWORD,
+                    "next": "/",
+                    "csrf_token": match.group(1) if match else "",
+                }
+                await http.post("/login", data=login, headers={"Accept": "text/html"})
+                while True:
+                    health = (await http.get("/healthz", headers={"Accept": "application/json"})).json()
+                    worker = health.get("rollup_worker")
+                    if worker is None or worker.get("idle"):
+                        break
+                    await asyncio.sleep(0.5)
+    except (asyncio.BrokenBarrierError, TimeoutError):
+        pass
+    finally:
+        recorder.settle_s = round(time.monotonic() - started, 1) if started is not None else None
+        settled.set()
+
+
 def relogin_at(index: int, users: int) -> float:
     """When user `index` signs out and in again, as a fraction of the phase: spread evenly over its middle 80 %, so the
     busy logins come one at a time beside the others' pages (in one round, all 50 came within half a second: a burst
@@ -384,7 +423,10 @@ def relogin_at(index: int, users: int) -> float:
 async def drive(server: Server, plan: list[dict], users: int, duration: float, warm_up: bool) -> tuple:
     """Every user as a coroutine of this one event loop, the server's RSS sampled each second beside them."""
     recorder = Recorder()
-    ready, arriving, warmed = asyncio.Barrier(users), asyncio.Semaphore(LOGINS_AT_ONCE), asyncio.Barrier(users)
+    ready, arriving = asyncio.Barrier(users), asyncio.Semaphore(LOGINS_AT_ONCE)
+    warmed = asyncio.Barrier(users + 1 if warm_up else users)
+    settled = asyncio.Event() if warm_up else None
+    settling = asyncio.create_task(settle(server, warmed, settled, recorder)) if settled is not None else None
     rss: list[int] = []
     loops = [
         asyncio.create_task(
@@ -399,6 +441,7 @@ async def drive(server: Server, plan: list[dict], users: int, duration: float, w
                 arriving,
                 warmed,
                 relogin_at(i, users),
+                settled,
             )
         )
         for i in range(users)
@@ -408,6 +451,8 @@ async def drive(server: Server, plan: list[dict], users: int, duration: float, w
         await asyncio.wait(loops, timeout=1)
     for task in loops:
         task.result()  # a bug in the bench itself is raised, not counted
+    if settling is not None:
+        await settling
     return recorder, rss
 
 
@@ -447,6 +492,7 @@ def phase(data_dir: Path, info: dict, users: int, duration: float, cache: bool, 
         return {
             "phase": name,
             "ready_s": round(ready_s, 1),
+            "rollup_worker_settle_s": recorder.settle_s,
             "wall_s": round(wall, 1),
             "requests": requests,
             "requests_per_s": round(requests / wall, 1) if requests else 0.0,
@@ -523,6 +569,11 @@ def print_report(info: dict, users: int, duration: float, phases: list[dict]) ->
             "requests/s; "
             f"errors {p['errors']} (goal 0); server RSS max {p['rss_max_mib']} MiB, at end {p['rss_end_mib']} MiB; "
             f"server ready in {p['ready_s']} s"
+            + (
+                f"; the rollup worker built what the warm-up queued in {p['rollup_worker_settle_s']} s (untimed)"
+                if p.get("rollup_worker_settle_s") is not None
+                else ""
+            )
         )
         print(
             f"{p['phase']}: CPU seconds client {p['client_cpu_s']} (this process, "

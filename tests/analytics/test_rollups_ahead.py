@@ -166,3 +166,20 @@ def test_a_login_has_its_dashboards_rollups_built_before_they_are_read(serving):
     answer = browser.get("/api/v1/sections/waves-a/analytics/summary", headers={"Accept": "application/json"})
     assert answer.status_code == 200
     assert answer.json()["total_events"] == 600
+
+
+def test_health_tells_what_the_rollup_worker_has_left_to_build(ch_db):
+    """worker_status (shown on the admin /healthz): scopes queued for the running worker and whether it is idle; None
+    without a worker (a CLI process). bench/http_load's warm phase waits on it for the builds its warm-up queued."""
+    client, settings = ch_db
+    db = settings.clickhouse_database
+    assert rollup_maintenance.worker_status(db) is None
+    started = Started(settings, lambda: thread_client(settings), debounce_s=60)  # a noted write waits 60 s
+    try:
+        assert started.worker.wait_idle(45)
+        assert rollup_maintenance.worker_status(db) == {"queued_scopes": 0, "idle": True}
+        started.worker.heard(db, [4, 5], None)
+        assert rollup_maintenance.worker_status(db) == {"queued_scopes": 2, "idle": False}
+    finally:
+        started.stop()
+    assert rollup_maintenance.worker_status(db) is None

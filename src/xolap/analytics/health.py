@@ -380,6 +380,7 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
     line per change) and summarize: `ok` (every required component up), `status` ok|degraded|down, and per
     component ok/since/last_error. The ClickHouse and Postgres entries keep their versions as before."""
     import xolap
+    from xolap.analytics import rollup_maintenance
     from xolap.component_status import board, one_line
     from xolap.store.db import postgres_status
 
@@ -431,4 +432,5 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
         "postgres": sections["postgres"],
         "components": components,
         "down": down,
+        "rollup_worker": rollup_maintenance.worker_status(settings.clickhouse_database),
     }

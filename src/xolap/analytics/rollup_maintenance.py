@@ -168,6 +168,18 @@ def expect_reads(database: str, scopes: Iterable[tuple[str, int]]) -> int:
     return len(wanted) if workers else 0
 
 
+def worker_status(database: str) -> dict[str, int | bool] | None:
+    """What the running rollup workers of `database` have left to do (None without one, as in a CLI process): scopes
+    queued for a check or rebuild, and whether they are idle (nothing queued and no build under way). Health shows
+    it: a cold server answers tabs from the raw events until its worker has built their scopes."""
+    with _workers_lock:
+        workers = [worker for worker in _workers if worker.database == database]
+    if not workers:
+        return None
+    queued = sum(worker.queued_scopes() for worker in workers)
+    return {"queued_scopes": queued, "idle": all(worker.is_idle() for worker in workers)}
+
+
 class RollupMaintenance:
     """The serving process's rollup worker: background rebuilds after writes, pruning every prune_interval_s."""
 
@@ -284,6 +296,15 @@ class RollupMaintenance:
         if report.deleted:
             log.info("pruned %d superseded rollup build(s) in %.0f ms", report.deleted, report.elapsed_ms)
         return report
+
+    def queued_scopes(self) -> int:
+        """Scopes queued for an ahead-of-time check or a rebuild after a write (the one being built not counted)."""
+        with self._lock:
+            return len(self._expected) + len(self._pending)
+
+    def is_idle(self) -> bool:
+        """Nothing queued and no check or rebuild under way."""
+        return self._idle.is_set()
 
     def wait_idle(self, timeout: float) -> bool:
         """Until every noted write's rebuild has run (for tests and benches); False on timeout."""
