@@ -7,18 +7,10 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
-import pytest
-from fastapi.testclient import TestClient
-
+from web.test_admin import admin, csrf_of  # noqa: F401  (the signed-in admin fixture and the page's CSRF token)
 from xolap.store import accounts
-from xolap.store.models import Project, Section
-from xolap.web.app import create_app
 
 JSON = {"Accept": "application/json"}
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 
 
 class _FormFields(HTMLParser):
@@ -55,23 +47,6 @@ def field_value(html: str, name: str) -> str | None:
     assert match, name
     value = re.search(r'value="([^"]*)"', match.group(0))
     return value.group(1) if value else None
-
-
-@pytest.fixture()
-def admin(runtime):
-    with runtime.sessions() as session:
-        accounts.create_user(session, "root@example.org", password="admin password", is_admin=True)
-        session.add_all(
-            [Project(id=7, slug="physics", title="Physics"), Section(id=11, slug="phys-a", title="A", project_id=7)]
-        )
-        session.commit()
-    client = TestClient(create_app(runtime))
-    page = client.get("/login")
-    client.post(
-        "/login", data={"email": "root@example.org", "password": "admin password", "csrf_token": csrf_of(page.text)}
-    )
-    client.headers["X-CSRF-Token"] = csrf_of(client.get("/account").text)
-    return client
 
 
 def test_a_new_user_without_an_email_is_named_on_the_users_page_keeping_what_was_typed(admin):
