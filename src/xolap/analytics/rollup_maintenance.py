@@ -30,7 +30,6 @@ per-scope lock instead of starting one of its own beside every other first visit
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -38,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from xolap.analytics import rollups
+from xolap.analytics import rollup_failures, rollups
 from xolap.clickhouse import data_version
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import is_scope
@@ -259,7 +258,7 @@ class RollupMaintenance:
                 )
                 self.checked_ahead += 1
             except Exception as exc:  # noqa: BLE001 - the reader will check (and build) itself
-                log.warning("ahead-of-time rollup check failed: %s", _one_line(exc))
+                log.warning("ahead-of-time rollup check failed: %s", rollup_failures.error_text(exc))
             checked += 1
         return checked
 
@@ -286,7 +285,7 @@ class RollupMaintenance:
                 )
                 self.rebuilds += 1
             except Exception as exc:  # noqa: BLE001 - the reader will check (and build) itself
-                log.warning("background rollup rebuild failed: %s", _one_line(exc))
+                log.warning("background rollup rebuild failed: %s", rollup_failures.error_text(exc))
         return len(wanted)
 
     def prune_once(self) -> PruneReport:
@@ -332,7 +331,7 @@ class RollupMaintenance:
                         self.check_expected(stop)
                         self.rebuild_pending()
                     except Exception as exc:  # noqa: BLE001 - no client now: readers check themselves
-                        log.warning("background rollup rebuilds failed: %s", _one_line(exc))
+                        log.warning("background rollup rebuilds failed: %s", rollup_failures.error_text(exc))
                     with self._lock:
                         if not self._pending and not self._everything and not self._expected:
                             self._idle.set()
@@ -340,7 +339,7 @@ class RollupMaintenance:
                     try:
                         self.prune_once()
                     except Exception as exc:  # noqa: BLE001 - pruning waits for the next round
-                        log.warning("rollup pruning failed: %s", _one_line(exc))
+                        log.warning("rollup pruning failed: %s", rollup_failures.error_text(exc))
                     next_prune = time.monotonic() + self.prune_interval_s
         finally:
             with _workers_lock:
@@ -358,9 +357,3 @@ class RollupMaintenance:
         thread = threading.Thread(target=self.run, args=(stop,), name="xolap-rollups", daemon=True)
         thread.start()
         return thread
-
-
-def _one_line(exc: BaseException) -> str:
-    """The exception's type and ClickHouse error code: never its text, which may quote values of the rows read."""
-    code = re.search(r"Code:\s*(\d+)", str(exc))
-    return f"{type(exc).__name__} (ClickHouse code {code.group(1)})" if code else type(exc).__name__
