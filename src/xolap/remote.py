@@ -88,6 +88,8 @@ class ServerClient:
                     elif line == "" and data:
                         if event == "end":
                             return
+                        if event == "refused":  # the server ended the stream: this caller may no longer follow it
+                            raise RemoteError(f"{self.url}{path}: {json.loads(data).get('reason')}", 403)
                         yield json.loads(data)
                         event, data = "message", ""
 

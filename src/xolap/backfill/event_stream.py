@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from xolap.backfill import service
@@ -22,9 +22,17 @@ def sse_frame(event: dict[str, Any]) -> str:
 
 
 def event_stream(
-    settings: Settings, kind: str, run_id: int, last_id: int, *, max_seconds: float = 3600, keepalive: float = 15.0
+    settings: Settings,
+    kind: str,
+    run_id: int,
+    last_id: int,
+    *,
+    max_seconds: float = 3600,
+    keepalive: float = 15.0,
+    refused: Callable[[], str | None] | None = None,
 ) -> Iterator[str]:
-    """Replay journaled events after last_id, then follow NOTIFYs; ends once the run is finished and drained."""
+    """Replay journaled events after last_id, then follow NOTIFYs; ends once the run is finished and drained, or
+    with an `event: refused` frame once `refused` (asked at every NOTIFY and every second) gives a reason."""
     deadline = time.monotonic() + max_seconds
     last_sent = time.monotonic()
 
@@ -36,6 +44,10 @@ def event_stream(
 
     yield "retry: 2000\n\n"
     for notice in listen(settings, tick=1.0, timeout=max_seconds):
+        reason = refused() if refused is not None else None
+        if reason is not None:
+            yield f"event: refused\ndata: {json.dumps({'reason': reason})}\n\n"
+            return
         if notice is not None and (notice.get("run_kind") != kind or notice.get("run_id") != run_id):
             continue
         pending, status = drain()

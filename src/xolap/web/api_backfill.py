@@ -9,7 +9,8 @@ server through it. Routes (prefix /api/v1/backfill):
     POST   /batches/{id}/retry
     GET    /batches/{id}/chunks?before=&after=&limit=
     GET    /runs/{kind}/{id}/events                   text/event-stream; `id:` is the journal id, Last-Event-ID
-                                                      (header or ?last_event_id=) resumes without losing events
+                                                      (header or ?last_event_id=) resumes without losing events;
+                                                      ends with `event: refused` once its caller is no admin
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from xolap.backfill import service
 from xolap.backfill.event_stream import event_stream
 from xolap.backfill.naming import BackfillInputError
 from xolap.runtime import Runtime
-from xolap.web.security import require_admin_api
+from xolap.web.live_answers import LIVE_HEADERS, caller_check
+from xolap.web.security import admin_api_refusal, require_admin_api
 
 router = APIRouter(prefix="/api/v1/backfill", tags=["backfill"], dependencies=[Depends(require_admin_api)])
 INITIATOR = "api:admin-token"
@@ -128,7 +130,7 @@ def events(kind: str, run_id: int, request: Request, last_event_id: int | None =
     header = request.headers.get("last-event-id")
     start = last_event_id if last_event_id is not None else int(header) if header and header.isdigit() else 0
     return StreamingResponse(
-        event_stream(runtime.settings, kind, run_id, start),
+        event_stream(runtime.settings, kind, run_id, start, refused=caller_check(request, admin_api_refusal)),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=LIVE_HEADERS,
     )

@@ -12,17 +12,26 @@ from fastapi import Depends, Request
 
 from xolap.web.auth import Principal, bearer_token, check_csrf, current_principal, refuse
 
-__all__ = ["bearer_token", "is_admin_token", "require_admin_api"]
+__all__ = ["admin_api_refusal", "bearer_token", "is_admin_token", "require_admin_api"]
 
 
 def is_admin_token(request: Request, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(token.encode(), request.app.state.runtime.admin_token.encode())
 
 
+def admin_api_refusal(principal: Principal) -> str | None:
+    """Why this principal may not use the admin API, or None when it may (the rule of require_admin_api, which a
+    live stream of the API checks again while it runs)."""
+    if not principal.authenticated:
+        return "login required"
+    if not principal.is_admin:
+        return "this token may not use the admin API"
+    return None
+
+
 async def require_admin_api(request: Request, principal: Principal = Depends(current_principal)) -> None:
     """Dependency: an admin is asking (401 without credentials, 403 for a non-admin or unknown token)."""
-    if not principal.authenticated:
-        raise refuse(request, principal, "login required")
-    if not principal.is_admin:
-        raise refuse(request, principal, "this token may not use the admin API")
+    reason = admin_api_refusal(principal)
+    if reason is not None:
+        raise refuse(request, principal, reason)
     await check_csrf(request)

@@ -212,6 +212,14 @@
       if (d.data && String(d.data.batch_id) === String(batchId)) upsertChunk(d.data, true);
       note("chunk " + (d.data ? d.data.chunk_index + " " + d.data.status : "(truncated)"));
     });
+    source.addEventListener("refused", (e) => {
+      // The server ended the stream: who opened it may no longer follow it (signed out, rights removed).
+      finished = true;
+      note("live updates stopped: " + JSON.parse(e.data).reason);
+      liveState.textContent = "stopped";
+      liveState.className = "badge warn";
+      source.close();
+    });
     source.addEventListener("end", (e) => {
       const d = JSON.parse(e.data);
       finished = true;
