@@ -23,7 +23,11 @@ phase each user signs out and in again once, at its own moment (user i of n at (
 busy logins arrive one by one, not as a burst), timed as "login page (busy)" and "login (busy)": a login beside the
 other users' pages, as people arrive while others work (the first login rows are timed with only other logins beside).
 Prints per page p50/p95 as the client sees it and the server's own time (Server-Timing app;dur), errors (goal 0),
-requests/s and the server's RSS per phase; goal p95 <= 150 ms per page (the issue states it at 5M events).
+requests/s and the server's RSS per phase; goal p95 <= 150 ms per page (the issue states it at 5M events). Beside the
+verdicts, each phase's closed-loop bound (closed_loop): the users have no think time, so a request waits users /
+requests-per-second on average, and the goal needs users / 150 ms requests a second, i.e. at most cores / that rate of
+server CPU a request: a phase over that budget misses for capacity, one within it for waiting (queueing, unfairness,
+other processes on the cores).
 """
 
 from __future__ import annotations
@@ -506,12 +510,66 @@ def phase(data_dir: Path, info: dict, users: int, duration: float, cache: bool, 
             # what a request costs the server whatever else runs on the machine (latency here is queueing: 50 users
             # without think time wait behind each other for a starved event loop, users / requests per second)
             "server_cpu_ms_per_request": round(server_cpu * 1000 / requests, 2) if requests else 0.0,
+            "closed_loop": closed_loop(
+                users,
+                requests / wall if requests else 0.0,
+                server_cpu * 1000 / requests if requests else 0.0,
+                server_cpu,
+                wall,
+                os.cpu_count() or 1,
+            ),
             "event_loop_cpu_s": round(loop_cpu, 1),
             "event_loop_cpu_wait_s": round(loop_wait, 1),
             "pages": pages,
         }
     finally:
         server.stop()
+
+
+def closed_loop(
+    users: int, requests_per_s: float, server_cpu_ms: float, server_cpu_s: float, wall_s: float, cores: int
+) -> dict:
+    """What bounds a phase's latency. The users have no think time: a closed loop, so by Little's law each request
+    waits users / requests_per_s on average, and a page p95 within GOAL_P95_MS needs at least users / GOAL_P95_MS
+    requests a second (a p95 is never below the mean). On `cores` cores that rate leaves each request at most
+    cores / that rate of server CPU (cpu_budget_ms). A phase whose CPU a request is over the budget misses for
+    capacity: even with the cores to itself and perfectly fair queueing the server cannot serve the goal's rate. One
+    within the budget that still misses waits for something other than its own CPU: other processes on the cores,
+    locks or slots, one user's request behind others' (queueing, unfairness); the share of the cores the server used
+    (core_share) tells which."""
+    needed_rps = users * 1000 / GOAL_P95_MS
+    budget = cores * 1000 / needed_rps
+    capacity_rps = cores * 1000 / server_cpu_ms if server_cpu_ms > 0 else float("inf")
+    return {
+        "users": users,
+        "cores": cores,
+        "mean_wait_ms": round(users * 1000 / requests_per_s, 1) if requests_per_s else None,
+        "needed_requests_per_s": round(needed_rps, 1),
+        "cpu_budget_ms": round(budget, 2),
+        "capacity_requests_per_s": round(capacity_rps, 1) if server_cpu_ms > 0 else None,
+        "capacity_mean_wait_ms": round(users * 1000 / capacity_rps, 1) if server_cpu_ms > 0 else 0.0,
+        "core_share": round(server_cpu_s / (wall_s * cores), 3) if wall_s > 0 else 0.0,
+        "bound": "capacity" if server_cpu_ms > budget else "waiting",
+    }
+
+
+def closed_loop_line(p: dict) -> str:
+    """The closed-loop bound of a phase in words, printed beside its verdicts."""
+    c = p["closed_loop"]
+    cause = (
+        f"CAPACITY: {p['server_cpu_ms_per_request']} ms of server CPU a request is over the "
+        f"{c['cpu_budget_ms']} ms budget; {c['cores']} cores serve at most {c['capacity_requests_per_s']} requests/s at "
+        f"that cost, a mean wait of at least {c['capacity_mean_wait_ms']} ms a request"
+        if c["bound"] == "capacity"
+        else f"WAITING: {p['server_cpu_ms_per_request']} ms of server CPU a request is within the "
+        f"{c['cpu_budget_ms']} ms budget; the wait is queueing, unfairness or other processes on the cores"
+    )
+    return (
+        f"{p['phase']} closed loop: {c['users']} users / {p['requests_per_s']} requests/s = {c['mean_wait_ms']} ms mean "
+        f"wait a request (Little's law, no think time); p95 <= {GOAL_P95_MS} ms needs >= {c['needed_requests_per_s']} "
+        f"requests/s, <= {c['cpu_budget_ms']} ms of server CPU a request on {c['cores']} cores; {cause}; the server "
+        f"used {c['core_share']:.0%} of the cores"
+    )
 
 
 def goal_verdicts(phases: list[dict]) -> list[dict]:
@@ -651,6 +709,8 @@ def main() -> None:
         print_report(info, args.users, args.duration, phases)
         checked = goal_verdicts(phases)
         print_verdicts(checked)
+        for p in phases:  # beside the verdicts: whether a MISS is the server's CPU a request or waiting
+            print(closed_loop_line(p))
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
         report = {
             "bench": "http",

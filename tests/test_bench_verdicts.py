@@ -174,6 +174,21 @@ def test_http_goals_are_each_page_and_the_errors_of_each_phase() -> None:
     }
 
 
+def test_http_load_tells_whether_a_miss_is_capacity_or_waiting() -> None:
+    bench = load_bench("http_load")
+    # 50 users at 150 ms need 333.3 requests/s: on 2 cores, 6 ms of server CPU a request at most
+    cold = bench.closed_loop(50, 71.0, 24.3, 70.0, 30.0, 2)
+    assert cold["needed_requests_per_s"] == 333.3 and cold["cpu_budget_ms"] == 6.0
+    assert cold["bound"] == "capacity" and cold["mean_wait_ms"] == 704.2
+    assert cold["capacity_requests_per_s"] == 82.3 and cold["capacity_mean_wait_ms"] == 607.5
+    warm = bench.closed_loop(50, 551.0, 1.93, 32.0, 30.0, 2)
+    assert warm["bound"] == "waiting" and warm["core_share"] == 0.533
+    line = bench.closed_loop_line(
+        {"phase": "cold", "requests_per_s": 71.0, "server_cpu_ms_per_request": 24.3, "closed_loop": cold}
+    )
+    assert "CAPACITY" in line and "6.0 ms" in line and "704.2 ms mean wait" in line
+
+
 def test_warm_goal_is_each_kind_of_request_server_time() -> None:
     bench = load_bench("warm")
     rows = {"category JSON (cookie)": {"p95_ms": 0.6}, "dashboard page HTML (cookie)": {"p95_ms": 2.4}}
