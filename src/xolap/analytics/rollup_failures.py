@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 MAX_KEPT = 50
+_NOTED = "_xolap_rollup_failure_noted"
 
 _lock = threading.Lock()
 _failed: dict[str, OrderedDict[tuple[str, int], Failure]] = {}
@@ -34,8 +35,10 @@ def error_text(exc: BaseException) -> str:
 
 
 def failed(database: str, scope: str, scope_id: int, exc: BaseException) -> Failure:
-    """Note that the build of this scope's stale slices failed."""
+    """Note that the build of this scope's stale slices failed; `exc` is marked noted (a caller it reaches logs it no
+    second time: one fault, one line)."""
     failure = Failure(scope, int(scope_id), error_text(exc), time.time())
+    setattr(exc, _NOTED, True)
     with _lock:
         kept = _failed.setdefault(database, OrderedDict())
         kept.pop((scope, int(scope_id)), None)
@@ -43,6 +46,11 @@ def failed(database: str, scope: str, scope_id: int, exc: BaseException) -> Fail
         while len(kept) > MAX_KEPT:
             kept.popitem(last=False)
     return failure
+
+
+def noted(exc: BaseException) -> bool:
+    """Whether this exception is a build failure already noted (and logged where it happened)."""
+    return bool(getattr(exc, _NOTED, False))
 
 
 def built(database: str, scope: str, scope_id: int) -> None:

@@ -179,6 +179,13 @@ def worker_status(database: str) -> dict[str, int | bool] | None:
     return {"queued_scopes": queued, "idle": all(worker.is_idle() for worker in workers)}
 
 
+def _warn(what: str, exc: BaseException) -> None:
+    """One warning line for a failure on the worker (type and ClickHouse code, never the text), unless it is a build
+    failure xolap.analytics.rollups has already logged and noted for health (one fault, one line)."""
+    if not rollup_failures.noted(exc):
+        log.warning("%s: %s", what, rollup_failures.error_text(exc))
+
+
 class RollupMaintenance:
     """The serving process's rollup worker: background rebuilds after writes, pruning every prune_interval_s."""
 
@@ -258,7 +265,7 @@ class RollupMaintenance:
                 )
                 self.checked_ahead += 1
             except Exception as exc:  # noqa: BLE001 - the reader will check (and build) itself
-                log.warning("ahead-of-time rollup check failed: %s", rollup_failures.error_text(exc))
+                _warn("ahead-of-time rollup check failed", exc)
             checked += 1
         return checked
 
@@ -285,7 +292,7 @@ class RollupMaintenance:
                 )
                 self.rebuilds += 1
             except Exception as exc:  # noqa: BLE001 - the reader will check (and build) itself
-                log.warning("background rollup rebuild failed: %s", rollup_failures.error_text(exc))
+                _warn("background rollup rebuild failed", exc)
         return len(wanted)
 
     def prune_once(self) -> PruneReport:
@@ -331,7 +338,7 @@ class RollupMaintenance:
                         self.check_expected(stop)
                         self.rebuild_pending()
                     except Exception as exc:  # noqa: BLE001 - no client now: readers check themselves
-                        log.warning("background rollup rebuilds failed: %s", rollup_failures.error_text(exc))
+                        _warn("background rollup rebuilds failed", exc)
                     with self._lock:
                         if not self._pending and not self._everything and not self._expected:
                             self._idle.set()
