@@ -236,6 +236,10 @@ def present(rows: list[dict[str, Any]], spec: dict[str, Any]) -> Presented:
         "rows": flagged_rows,
         "sort": {"field": "days_inactive", "order": "descending"},
         "export": "csv",
+        # what the page shows in the table's and the chart's place when no learner returned is flagged
+        "empty": f"No learner is flagged: none inactive {INACTIVE_DAYS}+ days, under "
+        f"{int(LOW_ACTIVITY_SHARE * 100)}% of the median learner's recent events, or under {LOW_SCORE_PCT}% "
+        f"average score over {MIN_SCORED_ATTEMPTS}+ scored attempts.",
     }
     spec["height"] = band_height(sum(any(row[key] for row in rows if row["at_risk"]) for key in REASON_WORDS))
     # the columns as the SQL named them before at_risk and reasons moved here: none for an empty answer

@@ -340,6 +340,16 @@
     return String(value);
   }
 
+  // "1 row", "2 rows": a count with its noun
+  function counted(count, noun) {
+    return `${count} ${noun}${count === 1 ? "" : "s"}`;
+  }
+
+  // A category table with no rows says so in its own words (JSON table.empty), else "No rows."
+  function emptyTableWords(table) {
+    return typeof table.empty === "string" && table.empty ? table.empty : "No rows.";
+  }
+
   function sortableTable(table) {
     let sort = Object.assign({ field: table.columns[0].field, order: "ascending" }, table.sort || {});
     const wrap = el("div", { class: "table-wrap category-table" });
@@ -369,7 +379,7 @@
       const body = el("tbody", {}, rows.map((row) => el("tr", {}, table.columns.map((column) =>
         el("td", { class: "type-" + column.type, text: formatCell(row[column.field], column.type) })))));
       wrap.replaceChildren(el("table", { class: "data-table" }, [el("thead", {}, [head]), body]),
-                           el("p", { class: "muted", text: rows.length ? `${rows.length} rows · click a column to sort` : "No rows." }));
+                           el("p", { class: "muted", text: rows.length ? `${counted(rows.length, "row")} · click a column to sort` : emptyTableWords(table) }));
     }
     render();
     return wrap;
@@ -404,7 +414,7 @@
     const chart = panel.querySelector(".chart");
     const details = panel.querySelector(".details");
     const meta = panel.querySelector(".meta");
-    meta.textContent = `${data.rows.length} rows · ${Math.round(data.elapsed_ms)} ms` + (data.truncated ? " · truncated" : "");
+    meta.textContent = `${counted(data.rows.length, "row")} · ${Math.round(data.elapsed_ms)} ms` + (data.truncated ? " · truncated" : "");
     details.replaceChildren(
       el("h4", { text: "Data" }),
       data.rows.length ? resultTable(data.columns, data.rows, 200) : el("p", { class: "muted", text: "No rows." }),
@@ -421,13 +431,18 @@
     if (data.table && Array.isArray(data.table.columns) && data.table.columns.length) {
       chart.after(sortableTable(data.table));
     }
+    // a chart that counts its table's rows (learners at risk: the flagged learners per reason) has nothing to draw when
+    // the table is empty, though the answer has rows: its words say why instead of an empty frame
+    const emptyTable = Boolean(data.table && Array.isArray(data.table.rows) && data.table.rows.length === 0);
+    const drawn = data.enough_data && !emptyTable;
     // a chart the page does not draw is not exported as a picture either (CSV and JSON still give its rows)
     for (const button of panel.querySelectorAll("[data-format=png], [data-format=svg]")) {
-      button.disabled = !data.enough_data;
-      button.title = data.enough_data ? "" : "Not enough data for a chart: export CSV or JSON";
+      button.disabled = !drawn;
+      button.title = drawn ? "" : data.enough_data ? "No chart to draw: export CSV or JSON" : "Not enough data for a chart: export CSV or JSON";
     }
-    if (!data.enough_data) {
-      chart.replaceChildren(el("div", { class: "empty-state", text: "Not enough data yet for this chart." }));
+    if (!drawn) {
+      const words = data.enough_data ? emptyTableWords(data.table) : "Not enough data yet for this chart.";
+      chart.replaceChildren(el("div", { class: "empty-state", text: words }));
       chart.dataset.drawn = "empty";
       return Promise.resolve();
     }
