@@ -17,7 +17,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from xolap.store.accounts import password_fingerprint
-from xolap.store.affected import affected_rows
 from xolap.store.models import User, WebSession
 
 if TYPE_CHECKING:
@@ -119,12 +118,13 @@ def list_live(session: Session, user_id: int) -> list[WebSession]:
 
 def revoke(session: Session, user_id: int, record_id: int, reason: str) -> bool:
     """End one of the user's sessions; False when the user has no such live session."""
-    result = session.execute(
+    ended = session.scalars(
         update(WebSession)
         .where(WebSession.id == record_id, WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
         .values(revoked_at=func.now(), revoked_reason=reason[:40])
-    )
-    return affected_rows(result) > 0
+        .returning(WebSession.id_hash)  # names the ended secret: every process forgets its facts only (access_cache)
+    ).all()
+    return len(ended) > 0
 
 
 def revoke_all(session: Session, user_id: int, reason: str, *, keep: int | None = None) -> int:
@@ -132,4 +132,5 @@ def revoke_all(session: Session, user_id: int, reason: str, *, keep: int | None 
     query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
     if keep is not None:
         query = query.where(WebSession.id != keep)
-    return affected_rows(session.execute(query.values(revoked_at=func.now(), revoked_reason=reason[:40])))
+    values = query.values(revoked_at=func.now(), revoked_reason=reason[:40])
+    return len(session.scalars(values.returning(WebSession.id_hash)).all())  # the ended secrets (as revoke())

@@ -7,7 +7,9 @@ How a request is authenticated (first match wins):
      (xolap.store.sessions: revocable, idle and absolute expiry, ends when the password changes).
   3. Otherwise anonymous.
 Who a session or token is, flags and scope lookups are kept per process (xolap.store.access_cache): a warm request
-makes no Postgres round trip, and any write to accounts, sessions, tokens, roles, flags or scopes clears them.
+makes no Postgres round trip, and any write to accounts, roles, flags or scopes clears them; a sign-out or a revoked
+token forgets only the facts filed under that secret's hash (the principal's key: access_cache.SESSION_FACT or
+TOKEN_FACT and the sha256 that web_sessions.id_hash / api_tokens.token_hash hold).
 
 Dependencies (use with `Depends(...)`; each returns what it guards):
   current_principal(request) -> Principal             never refuses (anonymous allowed)
@@ -159,16 +161,19 @@ def _principal_source(request: Request) -> tuple[Principal | None, tuple | None,
     if token is not None:
         if hmac.compare_digest(token.encode(), runtime.admin_token.encode()):
             return Principal(None, True, frozenset(), frozenset(), "admin_token"), None, None
-        return None, ("api_token", accounts.hash_token(token)), lambda: _token_principal(runtime, token)
+        key = (access_cache.TOKEN_FACT, accounts.hash_token(token))  # a revoke forgets its facts by this key
+        return None, key, lambda: _token_principal(runtime, token)
     sid = sessions.session_id(request)
     if not sid:
         return ANONYMOUS, None, None
-    return None, ("session", session_records.hash_session_id(sid)), lambda: _session_principal(runtime, sid)
+    key = (access_cache.SESSION_FACT, session_records.hash_session_id(sid))  # a sign-out forgets its facts by this key
+    return None, key, lambda: _session_principal(runtime, sid)
 
 
 def resolve_principal(request: Request) -> Principal:
     """The request's principal (computed once per request, cached on request.state; across requests the process
-    keeps it in xolap.store.access_cache, which every write to accounts, sessions, tokens or roles clears)."""
+    keeps it in xolap.store.access_cache, which every write to accounts or roles clears, and a sign-out or revoke of
+    this secret)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
