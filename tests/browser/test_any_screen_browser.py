@@ -22,6 +22,7 @@ ADMIN_PAGES = [
     "/admin/console",
     "/admin/maintenance",
     "/admin/clickhouse/backfill",
+    "/admin/lrs",
 ]
 
 

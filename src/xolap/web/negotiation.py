@@ -58,6 +58,7 @@ def nav_links(principal: Principal | None) -> list[dict[str, str]]:
             {"href": "/admin/users", "label": "Users"},
             {"href": "/admin/flags", "label": "Flags"},
             {"href": "/admin/scopes", "label": "Sections & projects"},
+            {"href": "/admin/lrs", "label": "LRS credentials"},
             {"href": "/admin/logins", "label": "Failed logins"},
         ]
     links.append({"href": "/account", "label": "Account"})
