@@ -13,29 +13,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 
-from dashboard_support import bearer, module_runtime
+from dashboard_support import bearer
 from timing import manual_clock
+from web import test_access_cache
 from web.test_access_cache import JSON, A, postgres_statements, signed_in, user_id, warm
 from xolap.store import access_cache, accounts
 from xolap.store import sessions as session_records
 from xolap.store.models import WebSession
 from xolap.store.postgres import libpq_url
-from xolap.web.app import create_app
 
 B = "/api/v1/sections/chem-fall/analytics"  # section 201, instructor b@example.edu
-
-
-@pytest.fixture(scope="module")
-def signout_world(base_settings, ch_engine, pg_template):
-    yield from module_runtime(base_settings, ch_engine, pg_template, "asignout")
-
-
-@pytest.fixture()
-def world(signout_world):
-    runtime, tokens = signout_world
-    app = create_app(runtime)
-    with TestClient(app) as client:
-        yield app, client, {role: bearer(token) for role, token in tokens.items()}, runtime
+# test_access_cache's fixtures: a module database with its accounts, and an app on it
+access_world, world = test_access_cache.access_world, test_access_cache.world
 
 
 def csrf(browser: TestClient) -> str:
