@@ -566,18 +566,17 @@
       titleInput: panel.querySelector("input[name=title]"),
       tag: null, savedId: null, savedEditable: false,
       deleteButton: panel.querySelector("[data-action=delete]"),
+      loadButton: panel.querySelector("[data-action=load]"),
     };
     custom.runButton.addEventListener("click", run);
     custom.cancelButton.addEventListener("click", cancelCustom);
     window.XolapQueryProgress.cancelOnLeave(() => custom.tag, (tag) => `${api}/query/${tag}/cancel`,
                                             { Accept: "application/json", [csrfHeader]: csrf });
     panel.querySelector("[data-action=save]").addEventListener("click", saveViz);
-    panel.querySelector("[data-action=load]").addEventListener("click", loadViz);
+    custom.loadButton.addEventListener("click", loadViz);
     custom.deleteButton.addEventListener("click", deleteViz);
-    custom.savedSelect.addEventListener("change", () => {
-      const option = custom.savedSelect.selectedOptions[0];
-      custom.deleteButton.disabled = Boolean(option && option.value && option.dataset.canEdit !== "true");
-    });
+    custom.savedSelect.addEventListener("change", offerSavedActions);
+    offerSavedActions();
     for (const button of panel.querySelectorAll("[data-export-custom]")) {
       button.addEventListener("click", () => exportCustom(button.dataset.exportCustom));
     }
@@ -855,6 +854,15 @@
     try { await json("POST", `/query/${custom.tag}/cancel`); } catch (error) { showError(error, true); }
   }
 
+  // "Load & run" and "Delete" act on the chosen saved visualization: off while none is chosen (a click did nothing),
+  // and Delete off for one shared by someone else
+  function offerSavedActions() {
+    const option = custom.savedSelect.selectedOptions[0];
+    const chosen = Boolean(option && option.value);
+    custom.loadButton.disabled = !chosen;
+    custom.deleteButton.disabled = !chosen || option.dataset.canEdit !== "true";
+  }
+
   async function refreshSaved(selectId) {
     try {
       const list = await json("GET", "/visualizations");
@@ -865,6 +873,7 @@
       }
       if (selectId) custom.savedSelect.value = String(selectId);
     } catch (error) { showError(error, true); }
+    offerSavedActions();
   }
 
   async function saveViz() {
