@@ -564,11 +564,17 @@ def closed_loop_line(p: dict) -> str:
         else f"WAITING: {p['server_cpu_ms_per_request']} ms of server CPU a request is within the "
         f"{c['cpu_budget_ms']} ms budget; the wait is queueing, unfairness or other processes on the cores"
     )
+    rest = (
+        f"; of the {c['mean_wait_ms']} ms mean wait, {c['capacity_mean_wait_ms']} ms is what the CPU a request costs "
+        f"on {c['cores']} free cores, the other {c['mean_wait_ms'] - c['capacity_mean_wait_ms']:.0f} ms waiting"
+        if c["bound"] == "capacity" and c["mean_wait_ms"] is not None
+        else ""
+    )
     return (
         f"{p['phase']} closed loop: {c['users']} users / {p['requests_per_s']} requests/s = {c['mean_wait_ms']} ms mean "
         f"wait a request (Little's law, no think time); p95 <= {GOAL_P95_MS} ms needs >= {c['needed_requests_per_s']} "
-        f"requests/s, <= {c['cpu_budget_ms']} ms of server CPU a request on {c['cores']} cores; {cause}; the server "
-        f"used {c['core_share']:.0%} of the cores"
+        f"requests/s, <= {c['cpu_budget_ms']} ms of server CPU a request on {c['cores']} cores; {cause}{rest}; the "
+        f"server used {c['core_share']:.0%} of the cores (the rest: idle, or taken by other processes)"
     )
 
 

@@ -187,6 +187,7 @@ def test_http_load_tells_whether_a_miss_is_capacity_or_waiting() -> None:
         {"phase": "cold", "requests_per_s": 71.0, "server_cpu_ms_per_request": 24.3, "closed_loop": cold}
     )
     assert "CAPACITY" in line and "6.0 ms" in line and "704.2 ms mean wait" in line
+    assert "607.5 ms is what the CPU a request costs on 2 free cores, the other 97 ms waiting" in line
 
 
 def test_warm_goal_is_each_kind_of_request_server_time() -> None:
