@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xolap.web.hostile_input import printable_name
+
 PREFIX = "/xAPI"
 HEADER_FIELDS = {
     "authorization",
@@ -47,6 +49,17 @@ async def _read(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _repeated_field(fields: list[tuple[str, str]]) -> str | None:
+    """The first field given twice (header fields and `content` in any case, as they are read), if any."""
+    seen: set[str] = set()
+    for name, _value in fields:
+        key = name.lower() if name.lower() in HEADER_FIELDS or name.lower() == "content" else name
+        if key in seen:
+            return name
+        seen.add(key)
+    return None
 
 
 class AlternateRequestSyntax:
@@ -89,6 +102,10 @@ class AlternateRequestSyntax:
             fields = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
         except (UnicodeDecodeError, ValueError):
             await _refuse(send, "the form body is not application/x-www-form-urlencoded")
+            return
+        repeated = _repeated_field(fields)
+        if repeated is not None:
+            await _refuse(send, f"form field {printable_name(repeated)} given more than once: send it once")
             return
         content = b""
         params: list[tuple[str, str]] = []
