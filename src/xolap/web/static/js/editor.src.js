@@ -27,6 +27,9 @@ export function fromTextarea(textarea, options = {}) {
         EditorView.lineWrapping,
         // set through CodeMirror: a class added to view.dom by hand is dropped at the editor's next update
         EditorView.editorAttributes.of({ class: `xolap-editor xolap-editor-${options.language || "sql"}` }),
+        // the text box a screen reader and a keyboard user meet is the editor's, not the hidden textarea: it takes the
+        // textarea's label as its name and the textarea's description (how to leave: Tab indents here)
+        EditorView.contentAttributes.of(carriedAttributes(textarea)),
         EditorView.updateListener.of((update) => {
           if (update.docChanged) textarea.value = update.state.doc.toString();
         }),
@@ -47,6 +50,16 @@ export function fromTextarea(textarea, options = {}) {
       view.focus();
     },
   };
+}
+
+// The textarea's accessible name (its <label>) and description (aria-describedby) for the editor's text box.
+function carriedAttributes(textarea) {
+  const attributes = {};
+  const label = textarea.labels && textarea.labels[0];
+  if (label) attributes["aria-label"] = label.textContent.trim();
+  const described = textarea.getAttribute("aria-describedby");
+  if (described) attributes["aria-describedby"] = described;
+  return attributes;
 }
 
 export { jsonParseLinter };

@@ -1,0 +1,50 @@
+"""In chromium, keyboard only: the SQL and Vega-Lite editors (CodeMirror) take Tab to indent, so a keyboard user who
+tabs into one needs the way out. Each editor's text box has its label as its name and a description saying that
+Escape then Tab leaves it, and Escape, Tab does move on to the next control."""
+
+from __future__ import annotations
+
+import pytest
+
+EDITOR_STATE = """(selector) => {
+  const box = document.querySelector(selector + ' .cm-content');
+  const ids = (box.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+  return {
+    name: box.getAttribute('aria-label'),
+    description: ids.map((id) => document.getElementById(id)?.textContent.trim() || '').join(' '),
+  };
+}"""
+IN_EDITOR = "(selector) => Boolean(document.activeElement.closest(selector))"
+
+
+def leaves_with_escape_then_tab(page, selector: str) -> bool:
+    """Focus the editor, press Tab (indents, stays), then Escape and Tab: whether the focus left the editor."""
+    page.locator(f"{selector} .cm-content").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate(IN_EDITOR, selector)  # Tab indents inside the editor
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    return not page.evaluate(IN_EDITOR, selector)
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "editors"),
+    [
+        (
+            "teacher",
+            "/sections/physics-fall/analytics#custom",
+            {"#panel-custom .xolap-editor-sql": "SQL", "#panel-custom .xolap-editor-json": "Vega-Lite spec (JSON)"},
+        ),
+        ("admin", "/admin/console", {"#sql-console .xolap-editor-sql": "SQL"}),
+    ],
+)
+def test_every_editor_is_named_and_says_how_a_keyboard_leaves_it(page, log_in, role, path, editors):
+    log_in(page, role)
+    page.goto(path)
+    for selector, name in editors.items():
+        page.wait_for_selector(f"{selector} .cm-content", timeout=30_000)
+        state = page.evaluate(EDITOR_STATE, selector)
+        assert state["name"] == name, state
+        assert "Escape" in state["description"] and "Tab" in state["description"], state
+        assert leaves_with_escape_then_tab(page, selector)
+    assert page.errors == []  # type: ignore[attr-defined]
