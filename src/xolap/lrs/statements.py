@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 LRS_FIELDS = ("stored", "authority", "version")
 
 
+# Statements one POST may carry: a batch past it is a 413 before any is read (producers send tens to hundreds; the
+# 65 MiB body holds ~450,000 of the smallest statements, whose parse and checks would hold a worker for minutes).
+MAX_BATCH_STATEMENTS = 10_000
+
+
 class LrsError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)

@@ -107,15 +107,16 @@ def archive(runtime: Runtime, lines: list[tuple[int, bytes]], rejected_lines: se
 async def post_statements(request: Request, principal: Principal = Depends(require_site_admin)) -> JSONResponse:
     body = await read_body(request, MAX_BODY_BYTES)
     runtime = request.app.state.runtime
-    lines = limit_line_size(body_lines(body), runtime.settings.ingest_max_line_bytes)
+    from starlette.concurrency import run_in_threadpool
+
+    # parsed on a worker thread: seconds of a 64 MiB body on the event loop would stall every other request
+    lines = await run_in_threadpool(lambda: limit_line_size(body_lines(body), runtime.settings.ingest_max_line_bytes))
     receipt = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
     source_file = f"api:{receipt}"
 
     def run():
         writer = EventWriter(runtime.clickhouse(), runtime.settings, "api")
         return ingest_lines(writer, lines, source_file=source_file)
-
-    from starlette.concurrency import run_in_threadpool
 
     report = await run_in_threadpool(run)
     rejected_lines = {error.source_line for error in report.errors}

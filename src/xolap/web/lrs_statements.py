@@ -46,9 +46,13 @@ def _version(request: Request) -> str:
 
 
 async def _incoming(request: Request) -> tuple[list[statements.Incoming], dict, bool]:
-    """(statements, attachments by sha2, sent as an array) of a POST/PUT body."""
+    """(statements, attachments by sha2, sent as an array) of a POST/PUT body, parsed on a worker thread: a 65 MiB
+    body takes seconds to parse, which on the event loop would stall every other request of the process."""
     body = await read_body(request, MAX_BODY_BYTES)
-    content_type = request.headers.get("content-type", "application/json")
+    return await run_in_threadpool(_parsed, body, request.headers.get("content-type", "application/json"))
+
+
+def _parsed(body: bytes, content_type: str) -> tuple[list[statements.Incoming], dict, bool]:
     attachments: dict = {}
     if content_type.lower().startswith("multipart/mixed"):
         body, attachments = multipart.parse(content_type, body)
@@ -61,6 +65,12 @@ async def _incoming(request: Request) -> tuple[list[statements.Incoming], dict, 
     from xolap.xapi.identity import array_element_lines, statement_line
 
     if isinstance(document, list):
+        if len(document) > statements.MAX_BATCH_STATEMENTS:
+            raise statements.LrsError(
+                413,
+                f"a batch of {len(document):,} statements is over the limit of {statements.MAX_BATCH_STATEMENTS:,} "
+                "a request: send them in several requests",
+            )
         lines = array_element_lines(body.strip()) if document else []
         return (
             [statements.Incoming(s, lines[i] if i < len(lines) else None) for i, s in enumerate(document)],
