@@ -121,9 +121,10 @@ CATEGORY = Category(
     key="section_comparison",
     title="Sections compared",
     description=f"Per section of the project (up to {MAX_SECTIONS}, busiest first): distinct learners, events, average "
-    "activity score and the share of page views marked completed. `section` is the section's full name, "
-    "`section_label` the same without the words every section's name starts with.",
-    chart_explanation="Left: learners per section. Right: average score (circles) and page completion (squares) per "
+    "activity score and the share of page views marked completed. Sections are named without the words every "
+    "section's name starts with.",
+    # side by side on a wide screen, one above the other on a phone (the page stacks them): no "left" or "right"
+    chart_explanation="Bars: learners per section. Circles and squares: average score and page completion per "
     "section, both in percent, so sections can be compared on the same scale.",
     build_sql=build_sql,
     scopes=("project",),
