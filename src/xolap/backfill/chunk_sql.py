@@ -386,6 +386,13 @@ def stage_warned_insert_sql(
     )
 
 
+def matched_files_sql(settings: Settings, *, url: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:
+    """How many files the pattern matches, read from S3's listing alone (format One reads no object's content): a
+    manual run asks first, so a pattern matching nothing is said at once, before any INSERT is planned."""
+    sql = f"SELECT uniqExact(_path) FROM {s3_function(settings, url, 'One')}"
+    return _tagged(sql, clickhouse_settings, query_tag)
+
+
 def dry_run_sql(settings: Settings, *, url: str, fmt: str, query_tag: str, clickhouse_settings: dict[str, Any]) -> str:
     """Per object: path, size in bytes, row count (lines for JSONAsString, mappable or not)."""
     sql = f"SELECT _path, any(_size), count() FROM {source(settings, url, fmt)} GROUP BY _path ORDER BY _path"

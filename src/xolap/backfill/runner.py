@@ -283,6 +283,14 @@ def _dry_run(settings: Settings, *, url: str, fmt: str, query_tag: str, ch_setti
     )
 
 
+def _matched_files(settings: Settings, *, url: str, query_tag: str, ch_settings: dict) -> int:
+    """How many files a manual run's pattern matches (S3's listing only)."""
+    sql = chunk_sql.matched_files_sql(
+        settings, url=url, query_tag=query_tag + "-files", clickhouse_settings=ch_settings
+    )
+    return int(thread_client(settings).query(sql).result_rows[0][0])
+
+
 # --- manual runs ---------------------------------------------------------------------------------------------------
 
 
@@ -324,6 +332,8 @@ def execute_manual_run(runtime: Runtime, run_id: int, *, final_attempt: bool = T
     try:
         if dry:
             result = _dry_run(settings, url=url, fmt=fmt, query_tag=query_tag, ch_settings=ch_settings)
+        elif not (matched := _matched_files(settings, url=url, query_tag=query_tag, ch_settings=ch_settings)):
+            result = ChunkResult(objects=0)  # nothing to read: no INSERT planned (the page says no file matched)
         else:
             token = f"backfill-run-{run_id}"
             result = _insert(
@@ -337,6 +347,7 @@ def execute_manual_run(runtime: Runtime, run_id: int, *, final_attempt: bool = T
                 record_rejected=options.get("record_rejected", True),
                 on_progress=on_progress,
             )
+            result.objects = matched
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         message = describe(exc, settings)
         permanent = isinstance(exc, chunk_sql.FormatMismatch)
@@ -371,7 +382,7 @@ def execute_manual_run(runtime: Runtime, run_id: int, *, final_attempt: bool = T
             run,
             "completed",
             progress=1.0,
-            objects=result.objects if dry else run.objects,
+            objects=result.objects,
             rows_read=result.rows_read,
             rows_written=result.rows_written,
             bytes_read=result.bytes_read,
