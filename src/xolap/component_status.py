@@ -25,6 +25,7 @@ LABELS = {
     "job_worker": "job worker",
     "etl_worker": "ETL worker",
     "rollups": "rollup builds",  # reported by health from xolap.analytics.rollup_failures
+    "disk": "disk space",  # reported by health from ClickHouse's system.disks
 }
 
 

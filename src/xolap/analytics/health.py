@@ -345,6 +345,46 @@ def _probe_s3(settings: Settings) -> dict[str, Any] | None:
     }
 
 
+# A ClickHouse disk with less free space than this is low: inserts start failing with NOT_ENOUGH_SPACE when it is gone.
+LOW_DISK_FRACTION = 0.05
+LOW_DISK_BYTES = 10 * 1024**3  # with the fraction: the smaller of the two (a 10 TB volume is not low at 400 GB)
+
+
+def _report_disk(client: ClickHouseClient) -> None:
+    """ClickHouse's fullest disk (system.disks; the data dir's filesystem in the embedded engine) as the `disk`
+    component, with its free and total bytes: down (degraded: reads still answer) while it has less free space than
+    the smaller of LOW_DISK_FRACTION of it and LOW_DISK_BYTES, naming its path and what is free; up once there is
+    room."""
+    from xolap.component_status import board
+
+    rows = client.query(
+        "SELECT name, path, free_space, total_space FROM system.disks WHERE total_space > 0 "
+        "ORDER BY free_space / total_space"
+    ).result_rows
+    if not rows:
+        return
+    name, path, free, total = rows[0][0], rows[0][1], int(rows[0][2]), int(rows[0][3])
+    detail = {"disk": name, "free_bytes": free, "total_bytes": total}
+    if free < min(total * LOW_DISK_FRACTION, LOW_DISK_BYTES):
+        board.report(
+            "disk",
+            False,
+            f"ClickHouse disk {name} ({path}) has {_size(free)} free of {_size(total)}: inserts fail once it is "
+            "full (NOT_ENOUGH_SPACE); free space or grow the volume",
+            **detail,
+        )
+    else:
+        board.report("disk", True, **detail)
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count:.1f} TiB"
+
+
 def _worker_state(runtime: Runtime, name: str) -> tuple[bool, str | None, dict[str, Any]] | None:
     """(ok, error, detail) of an in-process worker `xolap serve` started, None when it runs none of that name."""
     from xolap.component_status import board
@@ -389,6 +429,7 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
     try:
         sections["clickhouse"] = {"ok": True, **_probe_clickhouse(runtime)}
         board.report("clickhouse", True)
+        _report_disk(runtime.clickhouse())
     except Exception as exc:  # noqa: BLE001 - health reports any failure
         error = one_line(str(exc) or type(exc).__name__)
         sections["clickhouse"] = {"ok": False, "error": error}
@@ -420,6 +461,8 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
     }
     if board.get("rollups") is not None:  # once a build failed: degraded until its scope builds
         watched.add("rollups")
+    if board.get("disk") is not None:  # reported while ClickHouse answers: degraded while its disk is low
+        watched.add("disk")
     components = {name: body for name, body in components.items() if name in watched}
     down = sorted(name for name, body in components.items() if body["ok"] is False)
     required_down = [name for name in down if name in REQUIRED_COMPONENTS]
