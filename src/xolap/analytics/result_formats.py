@@ -6,6 +6,7 @@ import csv
 import io
 import ipaddress
 import math
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -75,15 +76,31 @@ def iter_ndjson(result: QueryResult) -> Iterator[bytes]:
         yield _dumps({name: json_value(value) for name, value in zip(result.columns, row, strict=False)}) + b"\n"
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection), and the numbers that merely start so.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text a spreadsheet would run as a formula, with a leading `'` so it shows as text (xAPI text such as an
+    activity's name or a learner's response reaches exports as written); plain numbers are kept."""
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def csv_value(value: Any) -> Any:
-    """A CSV cell: NULL as empty, arrays/maps/tuples as JSON text, booleans as true/false."""
+    """A CSV cell: NULL as empty, arrays/maps/tuples as JSON text, booleans as true/false, text a spreadsheet
+    would run as a formula behind a `'`."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple, dict, set)):
-        return _dumps(json_value(value)).decode()
+        return spreadsheet_text(_dumps(json_value(value)).decode())
     jsonable = json_value(value)
+    if isinstance(jsonable, str):
+        return spreadsheet_text(jsonable)
     return "" if jsonable is None else jsonable
 
 
@@ -92,7 +109,7 @@ def iter_csv(result: QueryResult, *, header: bool = True) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
-        writer.writerow(result.columns)
+        writer.writerow([spreadsheet_text(column) for column in result.columns])
     for index, row in enumerate(result.rows, start=1):
         writer.writerow([csv_value(value) for value in row])
         if index % CSV_BATCH_ROWS == 0:

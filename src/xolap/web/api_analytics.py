@@ -32,7 +32,7 @@ from xolap.analytics import chart_render, custom_sql, executor, query_waits, res
 from xolap.analytics.categories import CategoryError, event_summary, list_categories, run_category, section_comparison
 from xolap.analytics.executor import QueryError, QueryResult
 from xolap.analytics.guard import GuardedQuery, GuardError
-from xolap.analytics.result_formats import csv_value, json_value, to_json
+from xolap.analytics.result_formats import csv_value, json_value, spreadsheet_text, to_json
 from xolap.analytics.schema_catalog import catalog
 from xolap.analytics.vega_safety import SpecRefused, check_spec, refusal
 from xolap.analytics.vega_vocabulary import spec_mistake
@@ -354,7 +354,7 @@ def export_response(
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(columns)
+        writer.writerow([spreadsheet_text(column) for column in columns])
         for row in rows:
             writer.writerow([csv_value(row.get(column)) for column in columns])
         content: bytes = buffer.getvalue().encode()
