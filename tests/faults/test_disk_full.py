@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from support import RecordingClient
+from xolap.analytics.health import component_health
+
 XOLAP = [sys.executable, "-m", "xolap.cli"]
 HEALTH = """
 import json
@@ -88,3 +91,21 @@ def test_a_full_data_dir_refuses_ingest_visibly_and_the_same_file_goes_in_once_a
     state = health()
     assert state["events"] == 3000
     assert state["health"]["components"]["disk"]["ok"] is True
+
+
+class HidesItsDisks(RecordingClient):
+    """The real client, on a server whose profile keeps system.disks from this user."""
+
+    def query(self, sql, *args, **kwargs):
+        if "system.disks" in sql:
+            raise RuntimeError("Code: 497. DB::Exception: Not enough privileges. (ACCESS_DENIED)")
+        return super().query(sql, *args, **kwargs)
+
+
+def test_a_server_that_keeps_its_disks_from_xolap_is_still_up(runtime, monkeypatch):
+    real = runtime.clickhouse()
+    monkeypatch.setattr(runtime, "clickhouse", lambda: HidesItsDisks(real))
+    health = component_health(runtime)
+    assert health["components"]["clickhouse"]["ok"] is True and "disk" not in health["components"], health
+    monkeypatch.undo()
+    assert component_health(runtime)["components"]["disk"]["ok"] is True

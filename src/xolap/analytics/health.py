@@ -429,11 +429,15 @@ def component_health(runtime: Runtime) -> dict[str, Any]:
     try:
         sections["clickhouse"] = {"ok": True, **_probe_clickhouse(runtime)}
         board.report("clickhouse", True)
-        _report_disk(runtime.clickhouse())
     except Exception as exc:  # noqa: BLE001 - health reports any failure
         error = one_line(str(exc) or type(exc).__name__)
         sections["clickhouse"] = {"ok": False, "error": error}
         board.report("clickhouse", False, error)
+    else:
+        try:
+            _report_disk(runtime.clickhouse())
+        except Exception:  # noqa: BLE001 - a server that keeps system.disks from this user: no disk component
+            board.forget("disk")
     postgres = postgres_status(settings)
     sections["postgres"] = postgres
     postgres_error = postgres.get("error")
