@@ -10,6 +10,7 @@ import io
 
 import pytest
 
+from analytics.test_executor_formats import sample
 from xolap.analytics.executor import QueryResult
 from xolap.analytics.result_formats import csv_value, iter_csv
 
@@ -32,17 +33,7 @@ def _cells(result: QueryResult) -> list[list[str]]:
 
 
 def _result(columns, rows) -> QueryResult:
-    return QueryResult(
-        columns=list(columns),
-        types=["String"] * len(columns),
-        rows=rows,
-        truncated=False,
-        elapsed_ms=1.0,
-        rows_read=None,
-        bytes_read=None,
-        sql="SELECT",
-        tag="t",
-    )
+    return sample(rows, columns=list(columns), types=["String"] * len(columns))
 
 
 @pytest.mark.parametrize("text", FORMULAS)
