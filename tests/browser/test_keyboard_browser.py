@@ -48,3 +48,23 @@ def test_every_editor_is_named_and_says_how_a_keyboard_leaves_it(page, log_in, r
         assert "Escape" in state["description"] and "Tab" in state["description"], state
         assert leaves_with_escape_then_tab(page, selector)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_enter_in_a_field_does_what_its_button_does(page, log_in):
+    """The custom tab's title saves on Enter (as Save), the admin console's row limit runs on Enter (as Run): they are
+    not in a form, and Enter did nothing."""
+    log_in(page, "admin")
+    page.goto("/admin/console")
+    page.wait_for_selector("#sql-console .xolap-editor-sql .cm-content", timeout=30_000)
+    page.fill("#sql-console input[name=max_rows]", "2")
+    page.press("#sql-console input[name=max_rows]", "Enter")
+    page.wait_for_function("() => document.querySelector('#sql-console .status').textContent.includes(' in ')")
+    page.goto("/sections/physics-fall/analytics#custom")
+    page.wait_for_selector("#panel-custom .xolap-editor-sql .cm-content", timeout=30_000)
+    page.fill("#panel-custom input[name=title]", "Saved with Enter")
+    page.press("#panel-custom input[name=title]", "Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#panel-custom select[name=saved]').selectedOptions[0]?.text === 'Saved with Enter'"
+    )
+    assert page.locator("#panel-custom .status").inner_text() == "Saved “Saved with Enter”."
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -127,6 +127,10 @@
   }
 
   runButton.addEventListener("click", run);
+  // the row limit is not in a form: Enter in it runs, as Run does
+  maxRows.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !runButton.disabled) { event.preventDefault(); run(); }
+  });
   cancelButton.addEventListener("click", cancel);
   window.XolapQueryProgress.cancelOnLeave(() => running, (tag) => `${api}/${tag}/cancel`, headers);
   for (const button of root.querySelectorAll("[data-sample]")) {

@@ -573,6 +573,10 @@
     window.XolapQueryProgress.cancelOnLeave(() => custom.tag, (tag) => `${api}/query/${tag}/cancel`,
                                             { Accept: "application/json", [csrfHeader]: csrf });
     panel.querySelector("[data-action=save]").addEventListener("click", saveViz);
+    // the title is not in a form: Enter in it saves, as Save does
+    custom.titleInput.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); saveViz(); }
+    });
     custom.loadButton.addEventListener("click", loadViz);
     custom.deleteButton.addEventListener("click", deleteViz);
     custom.savedSelect.addEventListener("change", offerSavedActions);
