@@ -4,6 +4,10 @@ The generated function does exactly what the generic interpretation did (same va
 the same field order) without walking the plan per statement: each parent object is looked up once, each source is
 an inlined dict.get, event-type scoping is a plain `if`, converters are called directly with the common JSON type
 handled inline. rows.BUILD_ROW_SOURCE shows the generated code; the specs stay the single definition.
+
+Two builders come from the same plan: `build_row` reads a line through msgspec's typed decode into Structs
+(xolap.xapi.read_shape; attributes instead of dict lookups, no dict for an object the mapping reads) and hands any
+line that decode cannot read exactly as torus_json.loads to `_build_row_parsed`, which reads the dicts loads gives.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from xolap.clickhouse.columns import MAPPED_COLUMN_NAMES
 from xolap.xapi import fields as spec
-from xolap.xapi import torus_json
+from xolap.xapi import read_shape, torus_json
 
 # Common JSON types whose converter result is known, inlined: kind → [(test on `raw`, the converter's result)].
 _FAST_PATHS: dict[str, list[tuple[str, str]]] = {
@@ -36,11 +42,15 @@ def _generate(
     invalid_reason: Callable[[spec.Field, spec.Source], str],
     missing_reason: Callable[[spec.Field], str],
     warning: Callable[[str, Any], str],
-) -> tuple[str, dict[str, Any]]:
-    """Python source of `build_row(line, *, source_file, source_etag, source_line, warnings, attributed)` and the
-    globals it needs."""
-    env: dict[str, Any] = {}
-    constants: dict[Any, str] = {}
+    env: dict[str, Any],
+    constants: dict[Any, str],
+    shapes: dict[tuple[str, ...], read_shape.Shape] | None,
+) -> str:
+    """Python source of a row builder, its globals added to `env` (`constants` names their values once for both
+    builders). Without `shapes`: `_build_row_parsed(line, *, source_file, source_etag, source_line, warnings,
+    attributed)`, which parses the line with torus_json.loads and reads dicts. With them: `build_row` (the same
+    arguments), which decodes a line read_shape.decodes_exactly accepts into the read Structs and reads their
+    attributes, and hands any other line, or one the typed decode refuses, to _build_row_parsed."""
 
     def const(value: Any) -> str:
         """A name bound to `value` in the generated function's globals (reasons, keys, event-type sets)."""
@@ -54,22 +64,37 @@ def _generate(
     parents: dict[tuple[str, ...], str] = {(): "statement"}
     node_lines: list[str] = []
 
+    def read(path: tuple[str, ...]) -> str:
+        """The expression reading the last key of `path` from its parent object's variable (None when absent)."""
+        parent = parents[path[:-1]]
+        if shapes is None:
+            return f"{parent}.get({const(path[-1])})"
+        return f"{parent}.{shapes[path[:-1]].attributes[path[-1]]}"
+
     def node(path: tuple[str, ...]) -> str:
         """The variable holding the object at `path` (an empty dict when absent or not an object). A required
         object's variable is set by the statement checks at the head (it is an object past them)."""
         if path not in parents:
-            up = node(path[:-1])
+            node(path[:-1])  # its parent first
             name = f"n{len(parents)}"
             parents[path] = name
             if len(path) == 1 and path[0] in spec.REQUIRED_OBJECTS:
                 return name
-            node_lines.append(f"    {name} = {up}.get({const(path[-1])})")
-            node_lines.append(f"    if type({name}) is not dict: {name} = _EMPTY")
+            node_lines.append(f"    {name} = {read(path)}")
+            if shapes is None:
+                node_lines.append(f"    if type({name}) is not dict: {name} = _EMPTY")
+            else:  # the typed decode gives the object's Struct or None
+                env[f"_EMPTY_{name}"] = shapes[path].empty
+                node_lines.append(f"    if {name} is None: {name} = _EMPTY_{name}")
         return parents[path]
 
     def converted(field: spec.Field, target: str, indent: str, reason: str, sink: str) -> list[str]:
-        convert = f"_conv_{field.kind}"
-        env[convert] = converters[field.kind]
+        if shapes is None:
+            convert = f"_conv_{field.kind}"
+            env[convert] = converters[field.kind]
+        else:  # a value of the typed decode holding an integer beyond 64 bits raises NotExact
+            convert = f"_exact_conv_{field.kind}"
+            env[convert] = read_shape.exact_only(converters[field.kind])
         if field.column in spec.REJECTING_FIELDS:
             on_invalid = [f"{indent}    raise Rejected({const(reason)}) from None"]
         elif field.column in spec.IDENTITY_FIELDS:  # never the value of a learner's identity
@@ -101,8 +126,8 @@ def _generate(
         out: list[str] = []
         depth = indent
         for index, source in enumerate(field.sources):
-            parent = node(source.path[:-1])
-            out.append(f"{depth}raw = {parent}.get({const(source.path[-1])})")
+            node(source.path[:-1])
+            out.append(f"{depth}raw = {read(source.path)}")
             last = index == len(field.sources) - 1
             condition = "raw" if field.fallback == "truthy" and not last else "raw is not None"
             if source.only_for:
@@ -171,27 +196,61 @@ def _generate(
     row = ", ".join(variables.get(name) or computed[name] for name in MAPPED_COLUMN_NAMES)
     # A row that will be returned hands its statement to `attributed` when the statement names experiment
     # attributions (its attribution rows are read from it, not from the line parsed again).
-    holder = node(spec.ATTRIBUTIONS_PATH[:-1])
-    body.append(f"    if attributed is not None and {holder}.get({const(spec.ATTRIBUTIONS_PATH[-1])}) is not None:")
-    body.append("        attributed.append(statement)")
-    head = [
-        "def build_row(line, *, source_file, source_etag, source_line, warnings=_DISCARD, attributed=None):",
-        "    try:",
-        "        statement = _loads(line)",
-        "    except ValueError:",
-        f"        raise Rejected({const('not valid JSON')}) from None",
-        "    if type(statement) is not dict:",
-        f"        raise Rejected({const('not a JSON object')})",
-    ]
+    arguments = "line, *, source_file, source_etag, source_line, warnings=_DISCARD, attributed=None"
+    if shapes is None:
+        node(spec.ATTRIBUTIONS_PATH[:-1])
+        body.append(f"    if attributed is not None and {read(spec.ATTRIBUTIONS_PATH)} is not None:")
+        body.append("        attributed.append(statement)")
+        head = [
+            f"def _build_row_parsed({arguments}):",
+            "    try:",
+            "        statement = _loads(line)",
+            "    except ValueError:",
+            f"        raise Rejected({const('not valid JSON')}) from None",
+            "    if type(statement) is not dict:",
+            f"        raise Rejected({const('not a JSON object')})",
+        ]
+    else:
+        parsed = (
+            "_build_row_parsed(line, source_file=source_file, source_etag=source_etag, source_line=source_line, "
+            "warnings=warnings, attributed=attributed)"
+        )
+        # A line naming attributions hands its parsed statement to `attributed`: it is parsed as a dict at once.
+        head = [
+            f"def build_row({arguments}):",
+            f"    if (attributed is not None and {const(spec.ATTRIBUTIONS_PATH[-1].rsplit('_')[-1].encode())} in line)"
+            f" or (len(line) > {read_shape.SHALLOW_BYTES} and not _decodes_exactly(line)):",
+            f"        return {parsed}",
+            "    try:",
+            "        statement = _decode(line)",
+            "    except _DECODE_ERRORS:",
+            f"        return {parsed}",
+            "    if attributed is not None:  # attributions under a key spelled with escapes",
+            "        held = statement",
+        ]
+        indent = "        "
+        for depth in range(1, len(spec.ATTRIBUTIONS_PATH)):
+            path = spec.ATTRIBUTIONS_PATH[:depth]
+            head.append(f"{indent}held = held.{shapes[path[:-1]].attributes[path[-1]]}")
+            head.append(f"{indent}if held is not None:")
+            indent += "    "
+        last = spec.ATTRIBUTIONS_PATH
+        head.append(f"{indent}if held.{shapes[last[:-1]].attributes[last[-1]]} is not None:")
+        head.append(f"{indent}    return {parsed}")
     for key in spec.REQUIRED_OBJECTS:
         name = node((key,))
-        head.append(f"    {name} = statement.get({const(key)})")
-        head.append(f"    if type({name}) is not dict:")
+        head.append(f"    {name} = {read((key,))}")
+        head.append(f"    if {'type(' + name + ') is not dict' if shapes is None else name + ' is None'}:")
         head.append(f"        raise Rejected({const(f'{key}: missing or not an object')})")
     # Nodes are generated while generating the body, so assemble after it.
-    code = "\n".join(head + node_lines + body + [f"    return ({row})", ""])
     env.update(_EMPTY={}, _loads=torus_json.loads, _DISCARD=_Discard(), _warning=warning, _sha256=hashlib.sha256)
-    return code, env
+    rest = node_lines + body + [f"    return ({row})"]
+    if shapes is not None:  # a value loads gives differently: the line is read the other way, its warnings dropped
+        head.append("    kept = len(warnings)")
+        head.append("    try:")
+        rest = ["    " + line for line in rest]
+        rest += ["    except _NotExact:", "        del warnings[kept:]", f"        return {parsed}"]
+    return "\n".join(head + rest + [""])
 
 
 class _Discard:
@@ -201,6 +260,12 @@ class _Discard:
         pass
 
     def extend(self, _items: Any) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+    def __delitem__(self, _index: Any) -> None:
         pass
 
 
@@ -214,7 +279,15 @@ def compile_row_builder(
 ) -> tuple[Callable[..., tuple[Any, ...]], str]:
     """The compiled build_row and its source; `invalid` is what converters raise, `rejected` what the builder raises,
     `warning(reason, raw)` the message for a malformed optional value."""
-    code, env = _generate(converters, invalid_reason, missing_reason, warning)
-    env.update(_Invalid=invalid, Rejected=rejected)
+    env: dict[str, Any] = {}
+    constants: dict[Any, str] = {}
+    shapes = read_shape.shapes()
+    code = "\n".join(
+        _generate(converters, invalid_reason, missing_reason, warning, env, constants, given)
+        for given in (None, shapes)
+    )
+    decoder = msgspec.json.Decoder(shapes[()].struct)
+    env.update(_Invalid=invalid, Rejected=rejected, _decode=decoder.decode, _decodes_exactly=read_shape.decodes_exactly)
+    env.update(_DECODE_ERRORS=read_shape.DECODE_ERRORS, _NotExact=read_shape.NotExact)
     exec(compile(code, "<xolap.xapi.compiled build_row>", "exec"), env)  # noqa: S102 - code generated from fields.py
     return env["build_row"], code

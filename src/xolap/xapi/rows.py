@@ -350,7 +350,8 @@ becomes a row and its statement holds a value at fields.ATTRIBUTIONS_PATH, the p
 garbage collector stops tracking: a batch of 50,000 kept rows costs no collection passes over them (~2 us a line).
 
 Problems are reported in field-spec order (the order the SQL reason multiIf checks them). The function is generated
-from the field specs at import (xolap.xapi.compiled); BUILD_ROW_SOURCE is its source."""
+from the field specs at import (xolap.xapi.compiled); BUILD_ROW_SOURCE is its source. A line is read by msgspec's
+typed decode (xolap.xapi.read_shape) or, when that decode cannot read it exactly alike, by torus_json.loads."""
 build_row.__module__ = __name__
 
 

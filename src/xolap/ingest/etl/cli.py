@@ -131,7 +131,8 @@ def package(
     print(f"{result.path}: {result.zip_bytes / 1024:.1f} KiB, {len(result.files)} files ({modules} xolap modules)")
     if not with_deps:
         print(
-            "dependencies not included: attach a layer with clickhouse-connect, pyarrow, orjson, pydantic, pydantic-settings"
+            "dependencies not included: attach a layer with clickhouse-connect, pyarrow, orjson, msgspec, pydantic, "
+            "pydantic-settings"
         )
     for note in result.warnings():
         err_console.print(f"[yellow]warning:[/yellow] {note}")

@@ -426,7 +426,16 @@ def diagnostics(context: Any = None) -> dict[str, Any]:
     from xolap.ingest.aws_clients import region_for
 
     versions: dict[str, str | None] = {}
-    for package in ("xolap", "clickhouse-connect", "pyarrow", "orjson", "boto3", "pydantic", "pydantic-settings"):
+    for package in (
+        "xolap",
+        "clickhouse-connect",
+        "pyarrow",
+        "orjson",
+        "msgspec",
+        "boto3",
+        "pydantic",
+        "pydantic-settings",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

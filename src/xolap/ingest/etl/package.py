@@ -2,7 +2,7 @@
 a `lambda_function.py` entry (handler `lambda_function.lambda_handler`), minimal package metadata, and optionally
 the third-party dependencies installed by pip for the Lambda platform (manylinux wheels).
 
-Without --with-deps the zip expects clickhouse-connect, pyarrow, orjson, pydantic and pydantic-settings from a
+Without --with-deps the zip expects clickhouse-connect, pyarrow, orjson, msgspec, pydantic and pydantic-settings from a
 Lambda layer (boto3 is in the Python runtime). The zip is reproducible: sorted entries, fixed timestamps.
 """
 
@@ -28,7 +28,7 @@ HANDLER_SOURCE = '''"""AWS Lambda entry point for xolap's ETL: set the function'
 from xolap.ingest.etl.handler import lambda_handler  # noqa: F401
 '''
 # Third-party packages the handler imports; boto3/botocore come with the Lambda Python runtime.
-RUNTIME_REQUIREMENTS = ("clickhouse-connect", "pyarrow", "orjson", "pydantic", "pydantic-settings")
+RUNTIME_REQUIREMENTS = ("clickhouse-connect", "pyarrow", "orjson", "msgspec", "pydantic", "pydantic-settings")
 ARCH_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
