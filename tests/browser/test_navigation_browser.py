@@ -52,3 +52,17 @@ def test_an_instructor_sees_no_admin_link(page, log_in):
     log_in(page, "teacher")
     page.goto("/")
     assert not {link for link in links(page) if link.startswith("/admin")}
+
+
+def test_a_refused_page_is_named_in_words_in_the_tab_title(page, log_in):
+    """A browser tab (and a screen reader's first words) names the refusal as the page's heading does, not a bare
+    status number ('403 · xolap')."""
+    log_in(page, "admin")
+    page.goto("/admin/users/999999")
+    assert page.locator("main h1").inner_text() == "Not found"
+    assert page.title() == "Not found · xolap"
+    page.context.clear_cookies()
+    log_in(page, "teacher")
+    page.goto("/admin/users")
+    assert page.locator("main h1").inner_text() == "Not allowed"
+    assert page.title() == "Not allowed · xolap"
