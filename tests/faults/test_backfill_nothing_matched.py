@@ -41,3 +41,34 @@ def test_a_pattern_matching_files_names_how_many_and_stores_every_line(bf_runtim
     done = service.get_run(bf_runtime, "manual", run["id"])
     assert (done["objects"], done["rows_written"]) == (3, 12), done
     assert count_events(bf_runtime) == 12
+
+
+def test_watch_says_the_pattern_matched_no_file(bf_runtime, s3, bucket, monkeypatch):
+    """`xolap backfill watch` ends as the run page does: 'completed' alone read as a success."""
+    from typer.testing import CliRunner
+
+    from xolap.cli import app
+    from xolap.config import get_settings
+
+    s = bf_runtime.settings
+    for name, value in {
+        "DATA_DIR": str(s.data_dir),
+        "DATABASE_URL": s.database_url,
+        "CLICKHOUSE_DATABASE": s.clickhouse_database,
+        "S3_ENDPOINT_URL": s.s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(f"XOLAP_{name}", value)
+    get_settings.cache_clear()
+    monkeypatch.setattr("xolap.remote.running_server", lambda settings: None)
+    try:
+        pattern = f"s3://{bucket}/xpai/**/*.jsonl"
+        run = service.create_manual_run(bf_runtime, s3_pattern=pattern, initiated_by="test")
+        assert runner.execute_manual_run(bf_runtime, run["id"]) == "completed"
+        watched = CliRunner().invoke(app, ["backfill", "watch", f"m:{run['id']}"])
+        assert watched.exit_code == 0, watched.output
+        said = " ".join(watched.output.split())
+        assert "no file matched" in said.lower() and pattern in said, watched.output
+    finally:
+        get_settings.cache_clear()

@@ -226,6 +226,13 @@ def watch_command(run: str) -> None:
 
     final = operate(lambda ops: _follow(ops, kind, run_id))
     console.print(f"[bold]{kind}:{run_id} {final['status']}[/bold]")
+    if kind == "manual" and final["status"] == "completed" and final.get("objects") == 0:
+        console.print(  # as the run page says it: a mistyped prefix is no success
+            f"[yellow]No file matched {final['s3_pattern']}: nothing was read. Check the bucket, the prefix and "
+            "the pattern.[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
     if final["status"] not in TERMINAL:
         raise typer.Exit(1)
 
