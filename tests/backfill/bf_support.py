@@ -111,3 +111,20 @@ def write_parquet_manifest(
     }
     s3.put_object(Bucket=bucket, Key=f"{prefix}manifest.json", Body=json.dumps(manifest).encode())
     return f"s3://{bucket}/{prefix}manifest.json"
+
+
+def local_cli(settings, monkeypatch) -> None:
+    """The CLI in local mode on these settings' stores (no server holds the data dir); get_settings re-read."""
+    from xolap.config import get_settings
+
+    for name, value in {
+        "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.database_url,
+        "CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(f"XOLAP_{name}", value)
+    get_settings.cache_clear()
+    monkeypatch.setattr("xolap.remote.running_server", lambda settings: None)

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 
-from bf_support import statement, upload_bundles
+from bf_support import local_cli, statement, upload_bundles
 from typer.testing import CliRunner
 
 from xolap.backfill import chunk_sql, runner, service
@@ -18,18 +18,7 @@ def test_cli_run_list_show_watch_retry(bf_runtime, s3, bucket, drain, monkeypatc
     from xolap.cli import app
     from xolap.config import get_settings
 
-    s = bf_runtime.settings
-    for name, value in {
-        "DATA_DIR": str(s.data_dir),
-        "DATABASE_URL": s.database_url,
-        "CLICKHOUSE_DATABASE": s.clickhouse_database,
-        "S3_ENDPOINT_URL": s.s3_endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(f"XOLAP_{name}", value)
-    get_settings.cache_clear()
-    monkeypatch.setattr("xolap.remote.running_server", lambda settings: None)
+    local_cli(bf_runtime.settings, monkeypatch)
     upload_bundles(s3, bucket, "xapi/", files=2, lines=3)
     cli = CliRunner()
     try:

@@ -5,7 +5,7 @@ SQL alone cost ~6 s of CPU to plan: 18-36 s of wall clock on the shared machine)
 
 from __future__ import annotations
 
-from bf_support import count_events, upload_bundles
+from bf_support import count_events, local_cli, upload_bundles
 
 from xolap.backfill import runner, service
 from xolap.backfill.chunk_sql import log_comment
@@ -50,18 +50,7 @@ def test_watch_says_the_pattern_matched_no_file(bf_runtime, s3, bucket, monkeypa
     from xolap.cli import app
     from xolap.config import get_settings
 
-    s = bf_runtime.settings
-    for name, value in {
-        "DATA_DIR": str(s.data_dir),
-        "DATABASE_URL": s.database_url,
-        "CLICKHOUSE_DATABASE": s.clickhouse_database,
-        "S3_ENDPOINT_URL": s.s3_endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(f"XOLAP_{name}", value)
-    get_settings.cache_clear()
-    monkeypatch.setattr("xolap.remote.running_server", lambda settings: None)
+    local_cli(bf_runtime.settings, monkeypatch)
     try:
         pattern = f"s3://{bucket}/xpai/**/*.jsonl"
         run = service.create_manual_run(bf_runtime, s3_pattern=pattern, initiated_by="test")
