@@ -58,6 +58,16 @@ def broken_words(page) -> list[str]:
     )
 
 
+def narrow_fields(page) -> list[str]:
+    """Text fields in main too narrow to show what they hold (under 100 CSS px: a slug read 'phys' at 390 px)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("main input:not([type=checkbox]):not([type=radio]):not([type=hidden])"
+                   + ":not([type=file]):not([type=number]), main select, main textarea")]
+          .filter((field) => field.offsetParent !== null && field.getBoundingClientRect().width < 100)
+          .map((field) => `${field.name}=${field.value}`.slice(0, 40)).slice(0, 10)"""
+    )
+
+
 def watch_console(page) -> list[str]:
     messages: list[str] = []
     page.on(
@@ -130,6 +140,7 @@ def test_admin_and_account_pages_fit_the_screen_without_console_errors(browser, 
         settle(page)
         assert overflow(page) <= 0, f"{path} is {overflow(page)} px wider than a {width} px screen"
         assert broken_words(page) == [], f"{path} at {width} px breaks words in its tables"
+        assert narrow_fields(page) == [], f"{path} at {width} px squeezes its fields"
     assert messages == [], messages
     context.close()
 
