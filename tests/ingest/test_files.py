@@ -185,3 +185,34 @@ def test_sql_path_reads_the_file_once_per_chunk(ch_db, tmp_path, monkeypatch, ch
         parameters={"t": started, "file": f"file('{path}'"},
     ).result_rows[0][0]
     assert scans == reads
+
+
+@pytest.mark.parametrize(("chunk_rows", "reads"), [(1_000_000, 2), (4, 4)])
+def test_lines_with_respelled_numbers_are_staged_again_read_by_position(
+    ch_db, tmp_path, monkeypatch, chunk_rows, reads
+):
+    """Lines are screened reading each level from its parent's text, which is wrong where a nested number is spelled
+    differently when ClickHouse writes it again (-0.0, 1e20): those lines alone are staged again, read by position,
+    and every row, rejection and warning equals the Python path's. A chunk without such a line reads the file once
+    (10 lines in chunks of 4, 4 and 2: the respelled lines are all in the first)."""
+    from xapi.test_sql_json_reading import _stored_by_both_engines
+    from xapi.test_sql_number_spellings import _statement
+    from xolap.ingest import files
+
+    monkeypatch.setattr(files, "STAGE_CHUNK_ROWS", chunk_rows)
+    client, settings = ch_db
+    clean = (FIXTURES / "torus_statements.jsonl").read_bytes().decode().splitlines()
+    respelled = [_statement("1e20", n=1), _statement('{"a": [-0.0]}', n=2), _statement('{"input": -0.0}', n=3)]
+    path = tmp_path / "respelled.jsonl"
+    path.write_text("\n".join([respelled[0], clean[0], respelled[1], respelled[2], *clean[1:7]]) + "\n")
+    started = client.query("SELECT now64(6)").result_rows[0][0]
+    sql_stored, python_stored = _stored_by_both_engines(client, settings, path)
+    assert sql_stored == python_stored
+    assert len(sql_stored[0]) == 10 and sql_stored[1]  # every line stored, the malformed values warned of
+    client.command("SYSTEM FLUSH LOGS")
+    scans = client.query(
+        "SELECT count() FROM system.query_log WHERE type = 'QueryFinish' AND event_time_microseconds >= {t:DateTime64(6)} "
+        "AND position(query, {file:String}) > 0 AND query LIKE '%INSERT INTO%'",
+        parameters={"t": started, "file": f"file('{path}'"},
+    ).result_rows[0][0]
+    assert scans == reads

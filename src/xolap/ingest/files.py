@@ -45,6 +45,7 @@ from xolap.xapi.sql import (
     QUERY_SETTINGS,
     detail_counts_sql,
     detail_select_sql,
+    may_respell_condition,
     quote,
     screened_stage_columns,
     source_line_expression,
@@ -59,8 +60,12 @@ STAGE_CHUNK_ROWS = 1_000_000  # lines mapped into the Memory staging table at a 
 # duplicates land in different insert blocks (Python batches, files, chunks).
 MOVE_SETTINGS = "SETTINGS optimize_on_insert = 0, max_insert_threads = 2"
 STAGE_PREFIX = "_ingest_stage_"
-STAGE_STRUCTURE = ", ".join(f"{name} {type_}" for name, type_ in screened_stage_columns())
-STAGE_COLUMN_NAMES = ", ".join(name for name, _type in screened_stage_columns())
+# Lines that may hold a number spelled differently when written again: screened the cheap way first (wrong for them),
+# then deleted from the stage and screened again reading their levels by position (staged_select_sql by_position).
+_MAY_RESPELL = may_respell_condition()
+_STAGE_EXTRA = [("may_respell", "UInt8")]
+STAGE_STRUCTURE = ", ".join(f"{name} {type_}" for name, type_ in screened_stage_columns(_STAGE_EXTRA))
+STAGE_COLUMN_NAMES = ", ".join(name for name, _type in screened_stage_columns(_STAGE_EXTRA))
 _ACTIVE_STAGES: set[tuple[str, str]] = set()  # (database, table) staging tables of SQL ingests running in this process
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 
@@ -303,8 +308,7 @@ def ingest_local_file_sql(
             try:
                 client.command(tag(f"CREATE TABLE {stage} ({STAGE_STRUCTURE}) ENGINE = Memory", query_tag))
                 try:  # the table has the SELECT's columns (CREATE … AS SELECT analysed the SELECT twice)
-                    select = staged_select_sql(source, where=where, details=False)
-                    client.command(tag(f"INSERT INTO {stage} ({STAGE_COLUMN_NAMES}) {select}", query_tag))
+                    _screen(client, stage, source, where, query_tag)
                 except Exception as exc:  # the engine's message says what is wrong with the stream
                     raise NotJsonlError(
                         f"{path}: not a readable JSONL file: {str(exc).splitlines()[0][:300]}"
@@ -342,6 +346,20 @@ def ingest_local_file_sql(
         EventWriter(client, settings, ingest_path).record_errors(errors + warned)
     rows = total - len(blank) - len(errors)
     return IngestReport(rows=rows, rejected=len(errors), errors=errors[:MAX_REPORTED_ERRORS], warnings=len(warned))
+
+
+def _screen(client: ClickHouseClient, stage: str, source: str, where: str, query_tag: str) -> None:
+    """Stage the lines of `source` matching `where`: every line read the cheap way (each level from its parent's
+    text), then, only when some line may hold a respelled number, those lines deleted and staged again read by
+    position (one more plan and scan, for files that have such lines)."""
+    extra = [f"{_MAY_RESPELL} AS may_respell"]
+    select = staged_select_sql(source, where=where, details=False, extra_columns=extra, by_position=False)
+    client.command(tag(f"INSERT INTO {stage} ({STAGE_COLUMN_NAMES}) {select}", query_tag))
+    if not client.query(tag(f"SELECT countIf(may_respell) FROM {stage}", query_tag)).result_rows[0][0]:
+        return
+    client.command(tag(f"ALTER TABLE {stage} DELETE WHERE may_respell SETTINGS mutations_sync = 2", query_tag))
+    select = staged_select_sql(source, where=f"({where}) AND {_MAY_RESPELL}", details=False, extra_columns=extra)
+    client.command(tag(f"INSERT INTO {stage} ({STAGE_COLUMN_NAMES}) {select}", query_tag))
 
 
 def _line_number(blank: list[int], row: int) -> int:

@@ -23,7 +23,9 @@ spellings change on the second writing: -0.0 (-0, then 0) and a whole float beyo
 digits, then a string of them). A level parsed from its parent's raw text has its values written twice, so on a line
 that may hold such a number (_may_respell: a cheap regex over the line) every level, response input, language map
 entry and attribution is read from the line itself by position instead (_level_by_index: each value written once,
-as the top level's are, which Python's reading matches). tests/xapi/test_sql_number_spellings.py.
+as the top level's are, which Python's reading matches). tests/xapi/test_sql_number_spellings.py. The file
+path screens every line the cheap way first (staged_select_sql by_position=False, no per-line choice) and stages
+only the lines may_respell_condition() finds again read by position (xolap.ingest.files._screen).
 
 Known differences, all on values no producer sends: a duplicated key inside an object written as JSON text (kept
 twice here, once in Python; why: docs/torus-compatibility.md); a whole float beyond 2^53 below 1e21 (e.g.
@@ -82,8 +84,18 @@ class _Query:
     """Builds one query's expressions over named helper expressions (`_x_*`), then renders them so each helper is
     defined inline (`(expr AS name)`) exactly once, at its first use, and referenced by name afterwards."""
 
-    def __init__(self, line_column: str, *, maps_as_columns: bool = False, event_type_column: str | None = None):
+    def __init__(
+        self,
+        line_column: str,
+        *,
+        maps_as_columns: bool = False,
+        event_type_column: str | None = None,
+        by_position: bool = True,
+    ):
         self.line_column = line_column
+        # False: every level is read from its anchor's text, right only for lines where _may_respell is 0 (the caller
+        # maps the others apart); no per-line choice, so no by-position branch is computed beside every level
+        self.levels_by_position = by_position
         self.event_type_column = event_type_column  # a column already holding the event type (a staged line's)
         self.defs: dict[str, str] = {}
         self.json_raws: list[str] = []  # raw values of text columns, spelled by one shared arrayMap (_x_json)
@@ -140,6 +152,8 @@ class _Query:
 
     def _exact(self) -> str:
         """0/1: the line may hold a number ClickHouse spells differently when it writes it again (_may_respell)."""
+        if not self.levels_by_position:
+            return "0"
         return "_x_exact" if self.maps_as_columns else self.alias("_x_exact", _may_respell(self.line_column))
 
     def by_position(self, path: tuple[str, ...]) -> tuple[str, str, list[str]]:
@@ -152,6 +166,8 @@ class _Query:
         """The raw text of the entry `key` (an expression) of the object at `path`, whose Map is `entries`: read from
         the line by position where the line may hold a number spelled differently when written again."""
         exact = self._exact()
+        if not self.levels_by_position:
+            return f"{entries}[{key}]"
         indices = [*_indices(path, exact, self.line_column, self._map), f"-toInt64(indexOf(mapKeys({entries}), {key}))"]
         return (
             f"if({exact}, JSONExtractRaw(if({exact}, {self.line_column}, ''), {', '.join(indices)}), {entries}[{key}])"
@@ -163,9 +179,11 @@ class _Query:
         copies an alias's whole expression tree at every reference, and the nested Maps are most of each tree
         (planning 0.44 -> 0.30 s CPU for the screen, measured)."""
         line = self.line_column
-        out = [f"{_may_respell(line)} AS _x_exact"] if self.map_paths else []
+        out = [f"{_may_respell(line)} AS _x_exact"] if self.map_paths and self.levels_by_position else []
         for path in self.map_paths:  # the top level from the line as read: a trailing CR is JSON whitespace
-            if path:
+            if path and not self.levels_by_position:
+                level = _level(path, f"_x_m_{_path_id(_anchor(path))}")
+            elif path:
                 by_index = _level_by_index(path, "_x_exact", line, lambda p: f"_x_m_{_path_id(p)}")
                 level = f"if(_x_exact, {by_index}, {_level(path, f'_x_m_{_path_id(_anchor(path))}')})"
             else:
@@ -394,6 +412,12 @@ def _may_respell(line: str) -> str:
     )
 
 
+def may_respell_condition(line_column: str = DEFAULT_LINE_COLUMN) -> str:
+    """0/1: the line may hold a number ClickHouse spells differently when written again (see _may_respell): such a
+    line must be mapped with by_position (staged_select_sql)."""
+    return _may_respell(line_column)
+
+
 def _level_by_index(path: tuple[str, ...], exact: str, line: str, map_of: Callable[[tuple[str, ...]], str]) -> str:
     """The Map of the object level at `path` read from the line itself, each key on the way followed by its position
     (the last of duplicate keys, negative: counted from the end), for a line where `exact` is 1 ('' read otherwise).
@@ -594,6 +618,7 @@ def staged_select_sql(
     where: str = "1",
     details: bool = True,
     extra_columns: Sequence[str] = (),
+    by_position: bool = True,
 ) -> str:
     """One parse of every line: SELECT row_number, is_blank, the STAGED_COLUMNS (raw_events values, provenance
     left out), reason ('' for a good line), warnings (of a stored row's malformed optional values), attributions
@@ -607,8 +632,12 @@ def staged_select_sql(
     appended to the SELECT list (e.g. a backfill's `_path AS path`).
 
     The object levels' Maps are read by an inner query (with the row number, the extra columns and `where`, so
-    the source's virtual columns are read there), the rest of the mapping over its columns (_Query.map_columns)."""
-    query = _Query(line_column, maps_as_columns=True)
+    the source's virtual columns are read there), the rest of the mapping over its columns (_Query.map_columns).
+
+    by_position=False reads every level from its parent's text with no per-line choice: right only for the lines
+    where may_respell_condition() is 0, so the caller stages the others again with by_position=True (on clean
+    files the choice's by-position branch, computed beside every level of every line, was ~10% of the screen)."""
+    query = _Query(line_column, maps_as_columns=True, by_position=by_position)
     columns = [query.column(c, "NULL", "NULL", "NULL") for c in STAGED_COLUMNS]
     expressions = [f"{query.render(e)} AS {c}" for e, c in zip(columns, STAGED_COLUMNS, strict=True)]
     reason, line = query.render(query.reason()), query.render(query.line())
