@@ -42,7 +42,7 @@ import sqlglot
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
-from xolap.clickhouse.client import kill_tagged, running_tagged, tag_query
+from xolap.clickhouse.client import kill_tagged, running_tagged, session_with_defaults, tag_query
 from xolap.clickhouse.client_protocol import ClickHouseClient
 from xolap.clickhouse.events import READ_SETTINGS
 from xolap.config import Settings
@@ -347,6 +347,7 @@ def run(
     readonly: bool = True,
     wall: ScopeWall | DatedWall | None = None,
     tuning: Mapping[str, Any] | None = None,
+    shared_session: bool = False,
 ) -> QueryResult:
     """Run one SELECT with limits (default: Settings.query_*) and return its rows, exactly capped.
 
@@ -356,7 +357,10 @@ def run(
     `wall` (xolap.analytics.scope_wall.scope_wall(...)) adds the scope's engine-enforced table filters; every scoped
     custom query passes one, and it needs readonly=True (without readonly=1 the SQL could reset the setting).
     `tuning` adds settings of TUNING_SETTINGS only (how the query runs, e.g. CATEGORY_SETTINGS; others: ValueError).
-    Raises QueryError."""
+    `shared_session=True` (the curated charts' reads, which send the same settings over and over) runs the query, on
+    embedded chDB, on a companion handle whose session already holds the settings every such read sends
+    (shared_settings): the query's own SETTINGS clause names only readonly and what differs. Each query's effective
+    settings are the same either way. Raises QueryError."""
     untunable = sorted(set(tuning or ()) - TUNING_SETTINGS)
     if untunable:
         raise ValueError(
@@ -381,9 +385,12 @@ def run(
             query_settings.update(wall.query_settings(client))
         except Exception as exc:
             raise classify_error(exc, limits, query_tag=query_tag) from exc
+    runner: ClickHouseClient = client
+    if shared_session and wall is None:
+        runner, query_settings = _on_shared_session(client, settings, query_settings)
     started = time.perf_counter()
     try:
-        result = client.query(tagged, parameters=parameters or None, settings=query_settings)
+        result = runner.query(tagged, parameters=parameters or None, settings=query_settings)
         rows = result.result_rows
         columns = list(result.column_names)
         types = [column_type.name for column_type in result.column_types]
@@ -407,6 +414,30 @@ def run(
         sql=body,
         tag=query_tag,
     )
+
+
+def shared_settings(settings: Settings) -> dict[str, Any]:
+    """What every curated chart read sends with the configured limits: the limits, READ_SETTINGS and
+    CATEGORY_SETTINGS (readonly and a read's own tuning, e.g. max_threads, stay in each query)."""
+    return {**Limits.from_settings(settings).query_settings(), **READ_SETTINGS, **CATEGORY_SETTINGS}
+
+
+def _on_shared_session(
+    client: ClickHouseClient, settings: Settings, query_settings: dict[str, Any]
+) -> tuple[ClickHouseClient, dict[str, Any]]:
+    """(the client to run on, the settings its query sends): a companion holding shared_settings and what differs
+    from them, when the query sets every one of them (so none it leaves unset can come from the session) and the
+    engine is chDB's; else the client itself and every setting."""
+    shared = shared_settings(settings)
+    if not shared.keys() <= query_settings.keys():
+        return client, query_settings
+    companion = session_with_defaults(client, shared)
+    if companion is None:
+        return client, query_settings
+    return companion, {name: value for name, value in query_settings.items() if shared.get(name, _UNSET) != value}
+
+
+_UNSET = object()
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ def run_category(
                 tag=f"category.{key}.{new_tag()}",
                 readonly=True,
                 tuning=read_tuning.chart_tuning(sql),
+                shared_session=True,
             )
             rows = json_rows(result.columns, result.types, result.rows)
         columns = list(result.columns)
@@ -212,6 +213,7 @@ def _raw_while_building(
             tag=f"category.{category.key}.{new_tag()}",
             readonly=True,
             tuning=read_tuning.chart_tuning(sql),
+            shared_session=True,
         )
     except QueryError:
         return None
@@ -239,6 +241,7 @@ def _small_scope_read(
         limits=small_scopes.capped(Limits.from_settings(settings)),
         readonly=True,
         tuning=read_tuning.chart_tuning(sql),
+        shared_session=True,
     )
     if result.truncated:
         small_scopes.remember_large(ctx.database, ctx.scope, scope_id, category.key)
@@ -313,6 +316,7 @@ def event_summary(
         tag=f"category.summary.{new_tag()}",
         readonly=True,
         tuning=read_tuning.chart_tuning(sql),
+        shared_session=True,
     )
     rows = json_rows(result.columns, result.types, result.rows)
     words = event_type_labels(row.get("event_type") for row in rows)
