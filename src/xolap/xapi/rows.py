@@ -40,7 +40,10 @@ EXPECTED: dict[str, str] = {
     "count": "an unsigned integer or an array",
     "response": "a value",
     "lang_map": "a language map or a string",
-    "timestamp": "an ISO 8601 date-time with seconds (e.g. 2024-05-01T12:00:00.000Z)",
+    "timestamp": (
+        f"an ISO 8601 date-time with seconds, in the years {spec.MIN_YEAR} to {spec.MAX_YEAR} (what raw_events can store;"
+        " e.g. 2024-05-01T12:00:00.000Z)"
+    ),
 }
 
 
