@@ -29,10 +29,11 @@ def explain(exc: BaseException) -> str:
 
     from xolap.clickhouse.client import ClickHouseUnavailable
     from xolap.serve_lock import DataDirBusy
+    from xolap.store.postgres import EmbeddedPostgresFailed
 
     chain = _chain(exc)
     for error in chain:
-        if isinstance(error, (DataDirBusy, ClickHouseUnavailable)):
+        if isinstance(error, (DataDirBusy, ClickHouseUnavailable, EmbeddedPostgresFailed)):
             return _first_line(error)
         if isinstance(error, psycopg.errors.UndefinedTable):
             table = re.search(r'relation "([^"]+)"', str(error))

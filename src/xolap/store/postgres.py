@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -32,8 +36,101 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
+class EmbeddedPostgresFailed(RuntimeError):
+    """The embedded Postgres could not start; the message is one line: where, why (initdb's or postgres's own
+    words) and what to do."""
+
+
+_REASON = re.compile(r"(?:\b(?:FATAL|PANIC|ERROR):\s+|^(?:initdb|pg_ctl|postgres): error: )(?P<reason>.+)$", re.M)
+
+
+def _reason_from_output(output: str) -> str | None:
+    """The first error line that initdb, pg_ctl or postgres wrote (e.g. 'could not write to file …: No space left
+    on device'), without its timestamp and level."""
+    found = _REASON.search(output)
+    return found.group("reason").strip() if found else None
+
+
+def _what_to_do(reason: str, pgdata: Path) -> str:
+    lowered = reason.lower()
+    if "no space left" in lowered or "disk quota" in lowered:
+        return f"free disk space on the file system of {pgdata.parent}, or point XOLAP_DATA_DIR at a disk with room"
+    if "not empty" in lowered:
+        return f"move away or empty {pgdata} (it holds files but no Postgres database), or set XOLAP_DATA_DIR"
+    if "permission denied" in lowered or "read-only" in lowered or "not permitted" in lowered:
+        return f"make {pgdata.parent} writable, or set XOLAP_DATA_DIR to a writable folder"
+    if "not a directory" in lowered or "file exists" in lowered:
+        return f"{pgdata} must be a folder: move that file away, or set XOLAP_DATA_DIR"
+    return f"see {pgdata / 'log'} if it exists, or set XOLAP_DATABASE_URL to a Postgres server"
+
+
+class _OutputOfPgserver(logging.Handler):
+    """Keeps what pgserver logs while it starts (it logs initdb's and the server log's text on a failure)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(record.getMessage())
+
+
+@contextmanager
+def _explained_start_failure(pgdata: Path) -> Iterator[None]:
+    """Turn any failure to create or start the embedded Postgres into EmbeddedPostgresFailed (one line), instead of
+    "initdb … returned non-zero exit status 1" and pgserver's dump of initdb's output on stderr."""
+    pgserver_log = logging.getLogger("pgserver")
+    captured = _OutputOfPgserver()
+    pgserver_log.addHandler(captured)
+    propagate, pgserver_log.propagate = pgserver_log.propagate, False
+    try:
+        yield
+    except (OSError, subprocess.SubprocessError) as exc:
+        _forget_failed_server(pgdata)
+        if isinstance(exc, OSError):
+            where = f" {exc.filename}" if exc.filename else ""
+            reason = f"{exc.strerror or exc}{':' + where if where else ''}"
+            step = "creating its folder"
+        else:
+            output = "\n".join([*captured.texts, str(getattr(exc, "stderr", "") or "")])
+            reason = _reason_from_output(output) or str(exc).strip().splitlines()[0]
+            command = getattr(exc, "cmd", None)
+            program = Path(str(command[0] if isinstance(command, list) and command else command or "")).name
+            step = {"initdb": "initdb", "pg_ctl": "starting the server", "psql": "creating the xolap database"}.get(
+                program, "starting"
+            )
+        log.debug("embedded Postgres output: %s", "\n".join(captured.texts))
+        raise EmbeddedPostgresFailed(
+            f"the embedded Postgres in {pgdata} could not start ({step}): {reason}; {_what_to_do(reason, pgdata)}"
+        ) from exc
+    finally:
+        pgserver_log.removeHandler(captured)
+        pgserver_log.propagate = propagate
+
+
+def _forget_failed_server(pgdata: Path) -> None:
+    """pgserver registers a half-made server before initdb: drop it, so a later try starts afresh."""
+    import atexit
+
+    from pgserver import PostgresServer
+
+    half_made = PostgresServer._instances.pop(pgdata.resolve(), None)
+    if half_made is not None:
+        atexit.unregister(half_made._cleanup)
+    _embedded.pop(pgdata.resolve(), None)
+
+
 def start_embedded(pgdata: Path) -> str:
-    """Start (or reuse) the embedded Postgres in `pgdata`; returns a libpq URL to the `xolap` database."""
+    """Start (or reuse) the embedded Postgres in `pgdata`; returns a libpq URL to the `xolap` database.
+
+    Any failure to start it raises EmbeddedPostgresFailed, whose message names the folder, the reason in
+    initdb's or postgres's own words, and what to do."""
+    pgdata = pgdata.absolute()
+    with _explained_start_failure(pgdata):
+        return _start_embedded(pgdata)
+
+
+def _start_embedded(pgdata: Path) -> str:
     runtime_dir = pgdata.parent / "run"
     runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir.resolve()))  # pgserver's platformdirs warns without it
