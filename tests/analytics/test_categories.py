@@ -213,7 +213,7 @@ def test_engagement_date_range_uses_days_and_drops_later_events(course):
     dates = {"xolap_scope_id": 1, "xolap_start": "2026-03-01", "xolap_end": "2026-03-31"}
     assert {name: value for name, value in result.parameters.items() if name != "xolap_builds"} == dates
     assert result.parameters["xolap_builds"]  # read from the rollup's current builds
-    assert "{xolap_start:Date}" in result.sql and "2026-03" not in result.sql
+    assert "{xolap_start:Date32}" in result.sql and "2026-03" not in result.sql
 
 
 def test_engagement_heatmap_marks_its_partial_periods_like_the_time_series(course):

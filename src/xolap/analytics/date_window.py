@@ -20,9 +20,9 @@ def timestamp_predicate(start: date | None, end: date | None, column: str = "tim
     """`column >= ... AND column < ...` for the range (end inclusive), or '' when neither end is set."""
     parts = []
     if start is not None:
-        parts.append(f"{column} >= toDateTime('{date.isoformat(start)} 00:00:00')")
+        parts.append(f"{column} >= toDateTime64('{date.isoformat(start)} 00:00:00', 3)")
     if end is not None:
-        parts.append(f"{column} < toDateTime(addDays(toDate('{date.isoformat(end)}'), 1))")
+        parts.append(f"{column} < toDateTime64(addDays(toDate32('{date.isoformat(end)}'), 1), 3)")
     return " AND ".join(parts)
 
 

@@ -199,7 +199,7 @@ def sample_queries(settings: Settings) -> list[SampleQuery]:
         SampleQuery(
             "Events per day, last 30 days",
             "Ingest volume by event day.",
-            "SELECT toDate(timestamp) AS day, count() AS events FROM raw_events "
+            "SELECT toDate32(timestamp) AS day, count() AS events FROM raw_events "
             "WHERE timestamp >= now() - INTERVAL 30 DAY GROUP BY day ORDER BY day",
         ),
         SampleQuery(

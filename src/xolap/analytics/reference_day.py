@@ -5,7 +5,7 @@ answer planned again (~4-7 ms CPU of a 20-30 ms answer at 5M events, measured in
 A build id names fixed content (the scope, its partition's part set and the rollup definitions), so the latest day of
 a set of builds never changes: it is remembered per (database, scope, builds, start date), bounded, and a write that
 changes the scope's rows gives new builds and so a new key. The day is the same `max(day)` of the daily rollup the
-subquery read (1970-01-01 for a scope without events, as the subquery gave)."""
+subquery read (Date32's default, 1900-01-01, for a scope without events, as the subquery gives)."""
 
 from __future__ import annotations
 

@@ -67,21 +67,27 @@ def _learner_states(name: str, condition: str | None = None) -> str:
     )
 
 
+def summed_days(days: str, counts: str) -> str:
+    """The sum of `counts` per day as a Map(Date32, UInt64) (page engagement's `day_views`), from arrays of days and
+    counts: ClickHouse's -Map combinator (`sumMap(map(...))`) takes no Date32 key, the array form of sumMap does."""
+    return f"CAST(sumMap({days}, {counts}), 'Map(Date32, UInt64)')"
+
+
 ROLLUPS: dict[str, dict[str, Any]] = {
     "rollup_events_daily": {
-        "keys": "section_id, toDate(timestamp) AS day, event_type",
+        "keys": "section_id, toDate32(timestamp) AS day, event_type",
         "values": f"count() AS events, {_learner_states('learner')}, "
         f"min(timestamp) AS first_event, max(timestamp) AS last_event, count(scaled_score) AS scored, "
         f"ifNull(sum({score_fraction()}), 0) AS score_sum, countIf(completion) AS completed",
         "where": "",
     },
     "rollup_hourly": {
-        "keys": "toDate(timestamp) AS day, toHour(timestamp) AS hour",
+        "keys": "toDate32(timestamp) AS day, toHour(timestamp) AS hour",
         "values": "count() AS events",
         "where": "",
     },
     "rollup_part_attempts": {
-        "keys": "toDate(timestamp) AS day, ifNull(hints_requested, 0) AS hints, "
+        "keys": "toDate32(timestamp) AS day, ifNull(hints_requested, 0) AS hints, "
         "if(scaled_score IS NULL, NULL, toUInt8(least(greatest(floor(assumeNotNull(scaled_score) * 5), 0), 4))) "
         "AS score_fifth",
         "values": f"count() AS attempts, countIf(success) AS successes, count(scaled_score) AS scored, "
@@ -92,7 +98,7 @@ ROLLUPS: dict[str, dict[str, Any]] = {
         "keys": "multiIf(event_type = 'video', 'video', event_type = 'page_viewed', 'page', 'activity') AS kind, "
         "multiIf(kind = 'video', assumeNotNull(video_url), kind = 'page', toString(assumeNotNull(page_id)), "
         "toString(assumeNotNull(activity_id))) AS content_id, "
-        "project_id, toDate(timestamp) AS day",
+        "project_id, toDate32(timestamp) AS day",
         "values": f"count() AS events, countIf(verb_id = '{PLAYED_VERB}') AS plays, "
         f"{_learner_states('learner')}, {_learner_states('completer', video_completed())}, "
         f"count(video_progress) AS progress_n, ifNull(sum(video_progress), 0) AS progress_sum, "
@@ -105,11 +111,11 @@ ROLLUPS: dict[str, dict[str, Any]] = {
     # Per learner and day (whole = 0) and per learner over the whole slice (whole = 1, day at its default), from one
     # read (migration 0014): learners at risk without dates reads the totals and the last 14 days' rows only.
     "rollup_learners": {
-        "keys": "user_id, toDate(timestamp) AS day",
+        "keys": "user_id, toDate32(timestamp) AS day",
         "whole_slice_without": "day",
         "values": f"count() AS events, countIf({_SCORED}) AS scored, "
         f"sumIf({score_fraction('assumeNotNull(scaled_score)')}, {_SCORED}) AS score_sum, "
-        "max(toDate(timestamp)) AS last_day",
+        "max(toDate32(timestamp)) AS last_day",
         "where": " AND user_id IS NOT NULL",
     },
 }
@@ -123,13 +129,14 @@ ROLLUPS["rollup_events_slice"] = {
 }
 ROLLUPS["rollup_content_slice"] = {
     **ROLLUPS["rollup_content_daily"],
-    "keys": ROLLUPS["rollup_content_daily"]["keys"].replace(", toDate(timestamp) AS day", ""),
+    "keys": ROLLUPS["rollup_content_daily"]["keys"].replace(", toDate32(timestamp) AS day", ""),
     # events per day (migration 0013): page engagement's heatmap without dates reads the slice rows only
-    "values": ROLLUPS["rollup_content_daily"]["values"] + ", sumMap(map(toDate(timestamp), toUInt64(1))) AS day_views",
+    "values": ROLLUPS["rollup_content_daily"]["values"]
+    + f", {summed_days('[toDate32(timestamp)]', '[toUInt64(1)]')} AS day_views",
 }
 # Course progress: the distinct pages each learner viewed, per day and per whole slice (migration 0012).
 ROLLUPS["rollup_learner_pages"] = {
-    "keys": "user_id, toDate(timestamp) AS day",
+    "keys": "user_id, toDate32(timestamp) AS day",
     "values": "uniqExactState(assumeNotNull(page_id)) AS pages",
     "where": " AND event_type = 'page_viewed' AND user_id IS NOT NULL AND page_id IS NOT NULL",
 }
@@ -333,7 +340,7 @@ FROM_DAILY: dict[str, FromDaily] = {
         f"sum(d.events) AS events, sum(d.plays) AS plays, {_merged_states('learner')}, {_merged_states('completer')}, "
         "sum(d.progress_n) AS progress_n, sum(d.progress_sum) AS progress_sum, sum(d.successes) AS successes, "
         "sum(d.scored) AS scored, sum(d.score_sum) AS score_sum, sum(d.completed) AS completed, "
-        "sumMap(map(d.day, d.events)) AS day_views",
+        f"{summed_days('[d.day]', '[d.events]')} AS day_views",
     ),
     "rollup_learner_pages_slice": FromDaily("rollup_learner_pages", "user_id", "uniqExactMergeState(d.pages) AS pages"),
 }

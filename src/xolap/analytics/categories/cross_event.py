@@ -50,8 +50,8 @@ COLUMNS = [
 
 
 def _span(ctx: QueryContext) -> tuple[str, str]:
-    first = f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "min(day)"
-    last = f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "max(day)"
+    first = f"{{{START_PARAMETER}:Date32}}" if ctx.start is not None else "min(day)"
+    last = f"{{{END_PARAMETER}:Date32}}" if ctx.end is not None else "max(day)"
     return first, last
 
 
@@ -71,7 +71,7 @@ def unranked_sql(ctx: QueryContext) -> str:
     makes in Python for a scope with few (day, event type) cells (xolap.analytics.categories.small_scopes); the dates
     given ride on each row as first_day and last_day."""
     dates = "".join(
-        f", {{{parameter}:Date}} AS {name}"
+        f", {{{parameter}:Date32}} AS {name}"
         for parameter, name, given in ((START_PARAMETER, "first_day", ctx.start), (END_PARAMETER, "last_day", ctx.end))
         if given is not None
     )
@@ -102,7 +102,7 @@ def raw_sql(ctx: QueryContext) -> str:
     # in SQL (window functions or ARRAY JOIN + GROUP BY) measured 2-3x the cost of this query in chDB.
     return f"""SELECT groupArray((day, event_type, day_events)) AS cells, {first} AS first_day, {last} AS last_day
 FROM (
-    SELECT toDate(timestamp) AS day, event_type, count() AS day_events
+    SELECT toDate32(timestamp) AS day, event_type, count() AS day_events
     FROM {events(ctx)} AS e
     WHERE 1 = 1{date_filter(ctx)}
     GROUP BY day, event_type

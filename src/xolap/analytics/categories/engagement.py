@@ -55,12 +55,12 @@ _ORDER = "views DESC, page_id"
 
 def span_first(ctx: QueryContext) -> str:
     """The charted span's first day: the start date, else the first day with page views."""
-    return f"{{{START_PARAMETER}:Date}}" if ctx.start is not None else "first_event_day"
+    return f"{{{START_PARAMETER}:Date32}}" if ctx.start is not None else "first_event_day"
 
 
 def span_last(ctx: QueryContext) -> str:
     """The charted span's last day: the end date, else the last day with page views."""
-    return f"{{{END_PARAMETER}:Date}}" if ctx.end is not None else "last_event_day"
+    return f"{{{END_PARAMETER}:Date32}}" if ctx.end is not None else "last_event_day"
 
 
 def build_sql(ctx: QueryContext) -> str:
@@ -69,7 +69,11 @@ def build_sql(ctx: QueryContext) -> str:
     views and completed views exact; the title's project is the one with most views (raw: anyHeavy, the same when one
     project has most of them), its title looked up in Python (TITLE)."""
     table = rollups.daily_or_totals("rollup_content_daily", ctx)
-    day_views = "sumMap(r.day_views)" if table != "rollup_content_daily" else "sumMap(map(r.day, r.events))"
+    day_views = (
+        rollups.summed_days("mapKeys(r.day_views)", "mapValues(r.day_views)")
+        if table != "rollup_content_daily"
+        else rollups.summed_days("[r.day]", "[r.events]")
+    )
     project_views = "sumMapIf(map(assumeNotNull(r.project_id), r.events), r.project_id IS NOT NULL)"
     chart = _chart_sql(
         ctx,
@@ -91,9 +95,13 @@ def unranked_sql(ctx: QueryContext) -> str:
     (xolap.analytics.categories.small_scopes): one row per page, by id, with the dates given as first_day and
     last_day."""
     table = rollups.daily_or_totals("rollup_content_daily", ctx)
-    day_views = "sumMap(r.day_views)" if table != "rollup_content_daily" else "sumMap(map(r.day, r.events))"
+    day_views = (
+        rollups.summed_days("mapKeys(r.day_views)", "mapValues(r.day_views)")
+        if table != "rollup_content_daily"
+        else rollups.summed_days("[r.day]", "[r.events]")
+    )
     dates = "".join(
-        f",\n    {{{parameter}:Date}} AS {name}"
+        f",\n    {{{parameter}:Date32}} AS {name}"
         for parameter, name, given in ((START_PARAMETER, "first_day", ctx.start), (END_PARAMETER, "last_day", ctx.end))
         if given is not None
     )
@@ -154,7 +162,7 @@ def raw_sql(ctx: QueryContext) -> str:
     countIf(completion) AS completed""",
         f"""{events(ctx)} AS e
 WHERE event_type = 'page_viewed' AND e.page_id IS NOT NULL{date_filter(ctx)}""",
-        "sumMap(map(toDate(timestamp), toUInt64(1)))",
+        rollups.summed_days("[toDate32(timestamp)]", "[toUInt64(1)]"),
     )
     return joined_titles(ctx, TITLE, chart, _FALLBACK, "toString(c.page_id)", _ORDER)
 

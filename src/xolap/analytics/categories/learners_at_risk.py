@@ -70,9 +70,9 @@ ORDER BY learner"""
 def _rollup_parts(ctx: QueryContext) -> tuple[str, dict[str, str]]:
     """The reference day and the per-learner aggregates and source build_sql and unranked_sql read."""
     if ctx.end is not None:
-        reference = f"{{{END_PARAMETER}:Date}}"
+        reference = f"{{{END_PARAMETER}:Date32}}"
     else:  # the scope's latest day, computed once per set of builds (no scalar subquery to plan on every answer)
-        reference = f"{{{REFERENCE_DAY_PARAMETER}:Date}}"
+        reference = f"{{{REFERENCE_DAY_PARAMETER}:Date32}}"
     learners = rollups.rollup_read(ctx.database, ctx.scope, "rollup_learners", "l")
     if ctx.start is None and ctx.end is None:
         return reference, {
@@ -98,16 +98,16 @@ def _rollup_parts(ctx: QueryContext) -> tuple[str, dict[str, str]]:
 def raw_sql(ctx: QueryContext) -> str:
     """The same answer from the deduplicated raw events (the reference the rollup is tested against)."""
     if ctx.end is not None:
-        reference = f"{{{END_PARAMETER}:Date}}"
+        reference = f"{{{END_PARAMETER}:Date32}}"
     else:
-        reference = f"(SELECT toDate(max(timestamp)) FROM {events(ctx)} AS r WHERE 1 = 1{date_filter(ctx)})"
+        reference = f"(SELECT toDate32(max(timestamp)) FROM {events(ctx)} AS r WHERE 1 = 1{date_filter(ctx)})"
     scored = "event_type = 'activity_attempt' AND scaled_score IS NOT NULL"
     return _flag(
         reference,
         learner="assumeNotNull(user_id)",
         events="count()",
-        recent_events=f"countIf(toDate(timestamp) > ref_day - {RECENT_DAYS})",
-        last_active="toDate(max(timestamp))",
+        recent_events=f"countIf(toDate32(timestamp) > ref_day - {RECENT_DAYS})",
+        last_active="toDate32(max(timestamp))",
         scored_attempts=f"countIf({scored})",
         score_sum=f"sumIf({score_fraction('assumeNotNull(scaled_score)')}, {scored})",
         source=f"{events(ctx)} AS e WHERE user_id IS NOT NULL{date_filter(ctx)}",

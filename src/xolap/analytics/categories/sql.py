@@ -1,6 +1,6 @@
 """SQL fragments shared by the curated categories: the scoped event source, the date-range filter and title lookups.
 
-Every fragment uses bound parameters only ({xolap_scope_id:UInt64}, {xolap_start:Date}, {xolap_end:Date}); no id or
+Every fragment uses bound parameters only ({xolap_scope_id:UInt64}, {xolap_start:Date32}, {xolap_end:Date32}); no id or
 date is ever formatted into SQL text.
 """
 
@@ -33,9 +33,9 @@ def date_filter(ctx: QueryContext, column: str = "timestamp") -> str:
     """` AND ...` predicates for the optional date range (end date inclusive), or '' when no range is set."""
     parts = []
     if ctx.start is not None:
-        parts.append(f" AND {column} >= toDateTime({{{START_PARAMETER}:Date}})")
+        parts.append(f" AND {column} >= toDateTime64({{{START_PARAMETER}:Date32}}, 3)")
     if ctx.end is not None:
-        parts.append(f" AND {column} < toDateTime(addDays({{{END_PARAMETER}:Date}}, 1))")
+        parts.append(f" AND {column} < toDateTime64(addDays({{{END_PARAMETER}:Date32}}, 1), 3)")
     return "".join(parts)
 
 
@@ -43,9 +43,9 @@ def day_filter(ctx: QueryContext, column: str = "day") -> str:
     """` AND ...` predicates for the optional date range over a Date column (a rollup's day), or ''."""
     parts = []
     if ctx.start is not None:
-        parts.append(f" AND {column} >= {{{START_PARAMETER}:Date}}")
+        parts.append(f" AND {column} >= {{{START_PARAMETER}:Date32}}")
     if ctx.end is not None:
-        parts.append(f" AND {column} <= {{{END_PARAMETER}:Date}}")
+        parts.append(f" AND {column} <= {{{END_PARAMETER}:Date32}}")
     return "".join(parts)
 
 
