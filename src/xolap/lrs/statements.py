@@ -193,6 +193,11 @@ def _store_new(
                 raise LrsError(409, f"statement id {statement_id} is already in use: send the statement with a new id")
             if found.sent != columns["sent"]:
                 raise LrsError(409, f"statement id {statement_id} is already stored with different content")
+            if not found.voided and statement_id not in voided_now:
+                # stored before, its raw_events rows perhaps not (a process killed between the two writes): mapped
+                # again from the line stored then, whose event_hash keeps it once on the dashboards
+                new_lines.append(line if line is not None else orjson.dumps(_without_lrs_fields(found.statement)))
+                new_scopes.append(_filed_under(columns, credential))
             continue
         row = {
             "statement_id": statement_id,
