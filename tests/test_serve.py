@@ -106,7 +106,7 @@ def test_serve_end_to_end(service_data_dir):
             _xolap("ingest", str(sample)), env=_env(data_dir), capture_output=True, text=True, timeout=120
         )
         assert ingest.returncode == 3, ingest.stderr
-        assert "through http://127.0.0.1" in ingest.stderr and "1 rows ingested" in " ".join(ingest.stderr.split())
+        assert "through http://127.0.0.1" in ingest.stderr and "1 row ingested" in " ".join(ingest.stderr.split())
 
         # the chart renderer was started at serve start, in the background (healthz answered meanwhile), not by an
         # export: one child, waiting for the first one

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from xolap.ingest.cli import ingest_app
+from xolap.ingest.cli import ingest_app, print_summary
 from xolap.ingest.paths import IngestProgress, ingest_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xapi"
@@ -35,6 +38,24 @@ def test_all_good_exits_0(ch_db, engine):
     summary = json.loads(result.stdout)
     assert (summary["files"], summary["rows"], summary["rejected"], summary["failures"]) == (1, 11, 0, [])
     assert _count(ch_db) == 11
+
+
+def test_the_summary_counts_one_of_each_in_the_singular(ch_db, tmp_path):
+    good = (FIXTURES / "torus_statements.jsonl").read_text().splitlines()[0]
+    one = tmp_path / "one.jsonl"
+    one.write_text(good + "\nnot json\n")
+    result = _invoke(ch_db, str(one), "--engine", "python")
+    assert result.exit_code == 3, result.output
+    assert "1 file: 1 row ingested, 1 line rejected, 0 warnings in" in " ".join(result.output.split())
+
+
+def test_a_rate_of_one_row_a_second_is_singular():
+    out = io.StringIO()
+    summary = SimpleNamespace(files=2, rows=1, rejected=0, warnings=1, seconds=1.0, errors=[], failures=[])
+    print_summary(summary, Console(file=out, width=300), 3)
+    text = out.getvalue()
+    assert "2 files: 1 row ingested, 0 lines rejected, 1 warning in 1.0 s, 1 row/s" in text, text
+    assert "1 malformed optional value stored as NULL" in text, text
 
 
 @pytest.mark.parametrize("engine", ["sql", "python"])

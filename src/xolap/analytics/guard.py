@@ -44,6 +44,7 @@ from sqlglot.tokens import Token, TokenType
 
 from xolap.analytics.guard_rules import bare_name_problem, function_problem, function_token_problem, in_problem
 from xolap.clickhouse.events import SCOPE_COLUMNS, SCOPE_PARAMETER, deduplicated_events, events_table, scoped_events
+from xolap.counted import counted
 
 GuardScope = Literal["section", "project", "admin"]
 
@@ -247,7 +248,9 @@ def _parse_one(sql: str, tokens: list[Token]) -> exp.Expr:
     except RecursionError:
         raise GuardError("the query is nested too deeply to check") from None
     if len(statements) != 1:
-        raise GuardError(f"write exactly one SELECT statement; found {len(statements)} statements separated by ';'")
+        raise GuardError(
+            f"write exactly one SELECT statement; found {counted(len(statements), 'statement')} separated by ';'"
+        )
     tree = statements[0]
     while isinstance(tree, exp.Subquery) and not tree.alias and isinstance(tree.this, exp.Query):
         tree = tree.this  # "(SELECT ...)" as the whole query

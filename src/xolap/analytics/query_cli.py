@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import typer
 
+from xolap.counted import counted
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -125,7 +127,7 @@ def make_query_command(
             raise typer.Exit(exc.exit_code) from None
         write_result(result_of(data), output_format, sys.stdout)
         rows = int(data["row_count"])
-        note = f"{rows} row{'s' if rows != 1 else ''} in {float(data['elapsed_ms']):.1f} ms"
+        note = f"{counted(rows, 'row')} in {float(data['elapsed_ms']):.1f} ms"
         if data["truncated"]:
             note += f"; truncated at the limit of {data['max_result_rows']} rows (more rows matched)"
         print(note, file=sys.stderr)

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xolap.counted import counted
+
 analytics_app = typer.Typer(help="Curated analytics, content titles and ClickHouse health.", no_args_is_help=True)
 _out = Console()
 _err = Console(stderr=True)
@@ -102,7 +104,7 @@ def titles_import_command(
     report = SimpleNamespace(**_operate(lambda ops: ops.titles_import(path)))
     for problem in report.problems:
         _err.print(f"[yellow]skipped[/yellow] {problem}")
-    _out.print(f"imported {report.imported} title(s), skipped {len(report.problems)}")
+    _out.print(f"imported {counted(report.imported, 'title')}, skipped {len(report.problems)}")
     if report.problems:
         raise typer.Exit(1)
 

@@ -13,6 +13,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from xolap.counted import counted
+
 MAX_KEPT = 50
 _NOTED = "_xolap_rollup_failure_noted"
 
@@ -70,7 +72,7 @@ def pending(database: str) -> list[Failure]:
 def message(failures: list[Failure]) -> str:
     """What health says of them: how many scopes, the latest one and its error."""
     latest = failures[-1]
-    more = f" (and {len(failures) - 1} other scope(s))" if len(failures) > 1 else ""
+    more = f" (and {counted(len(failures) - 1, 'other scope')})" if len(failures) > 1 else ""
     return (
         f"the rollup build of {latest.scope} {latest.scope_id} failed{more}: {latest.error}; nothing of it is read, "
         "the next read of the scope builds it again"

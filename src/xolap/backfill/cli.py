@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xolap.counted import counted
+
 app = typer.Typer(help="Backfill history from S3: glob-pattern runs and S3 Inventory runs.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
@@ -252,9 +254,9 @@ def _follow(ops: Any, kind: str, run_id: int) -> dict[str, Any]:
         elif event["kind"] == "progress":
             fraction = data.get("progress")
             console.print(
-                f"  progress {fraction * 100:.0f}% ({data.get('read_rows')} rows read)"
+                f"  progress {fraction * 100:.0f}% ({counted(int(data.get('read_rows') or 0), 'row')} read)"
                 if fraction is not None
-                else f"  {data.get('read_rows')} rows read"
+                else f"  {counted(int(data.get('read_rows') or 0), 'row')} read"
             )
         elif event["kind"] == "batch":
             console.print(
@@ -264,8 +266,8 @@ def _follow(ops: Any, kind: str, run_id: int) -> dict[str, Any]:
             )
         elif event["kind"] == "chunk":
             console.print(
-                f"    chunk {data.get('chunk_index')} {data.get('status')}: {len(data.get('keys') or [])} objects, "
-                f"{data.get('rows_written')} rows written, {data.get('duration_ms')} ms"
+                f"    chunk {data.get('chunk_index')} {data.get('status')}: {counted(len(data.get('keys') or []), 'object')}, "
+                f"{counted(int(data.get('rows_written') or 0), 'row')} written, {data.get('duration_ms')} ms"
                 + (f" [red]{data['error']}[/red]" if data.get("error") else "")
             )
     return ops.backfill_get(kind, run_id)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from xolap.counted import counted
 from xolap.generator.model import DEFAULT_HOST, DEFAULT_START
 
 if TYPE_CHECKING:
@@ -109,8 +110,9 @@ def generate_command(
     sink, where = _open_sink(out, seed=seed, compress=gzip_output, bundle_size=bundle_size)
     world = generator.world
     console.print(
-        f"generating {events:,} statements: {len(world.projects)} projects, {len(world.sections)} sections, "
-        f"{world.sections[0].learners} learners per section, seed {seed} → {where}",
+        f"generating {counted(events, 'statement')}: {counted(len(world.projects), 'project')}, "
+        f"{counted(len(world.sections), 'section')}, {counted(world.sections[0].learners, 'learner')} per section, "
+        f"seed {seed} → {where}",
         markup=False,
         soft_wrap=True,
     )
@@ -138,7 +140,8 @@ def generate_command(
         _fail(f"writing to {out} failed: {exc}", 1)
     elapsed = time.perf_counter() - began
     console.print(
-        f"wrote {written:,} statements in {elapsed:.1f} s ({written / elapsed if elapsed else 0:,.0f}/s) to {where}",
+        f"wrote {counted(written, 'statement')} in {elapsed:.1f} s "
+        f"({counted(round(written / elapsed) if elapsed else 0, 'statement')}/s) to {where}",
         markup=False,
         soft_wrap=True,
     )

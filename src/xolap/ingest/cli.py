@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from xolap.counted import counted
+
 EXIT_FAILED = 1
 
 
@@ -33,8 +35,8 @@ class RichIngestProgress:
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} files"),
-            TextColumn("{task.fields[rows]:,} rows  {task.fields[rate]:,} rows/s  {task.fields[rejected]:,} rejected"),
+            TextColumn("{task.completed}/{task.fields[files]}"),
+            TextColumn("{task.fields[rows]}  {task.fields[rate]}/s  {task.fields[rejected]:,} rejected"),
             TimeElapsedColumn(),
             console=console,
             transient=False,
@@ -47,7 +49,14 @@ class RichIngestProgress:
     def start(self, files: list[Any]) -> None:
         self.started = time.perf_counter()
         self.progress.start()
-        self.task = self.progress.add_task("ingest", total=len(files), rows=0, rate=0, rejected=0)
+        self.task = self.progress.add_task(
+            "ingest",
+            total=len(files),
+            files=counted(len(files), "file"),
+            rows=counted(0, "row"),
+            rate=counted(0, "row"),
+            rejected=0,
+        )
 
     def file_started(self, item: Any) -> None:
         name = item.uri if len(item.uri) <= 48 else "…" + item.uri[-47:]
@@ -58,7 +67,10 @@ class RichIngestProgress:
         self.total_rejected += rejected
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         self.progress.update(
-            self.task, rows=self.total_rows, rejected=self.total_rejected, rate=int(self.total_rows / elapsed)
+            self.task,
+            rows=counted(self.total_rows, "row"),
+            rejected=self.total_rejected,
+            rate=counted(int(self.total_rows / elapsed), "row"),
         )
 
     def file_done(self, item: Any) -> None:
@@ -71,10 +83,11 @@ class RichIngestProgress:
 
 
 def print_summary(summary: Any, console: Any, max_errors: int) -> None:
-    rate = f", {summary.rows / summary.seconds:,.0f} rows/s" if summary.seconds and summary.rows else ""
+    rate = f", {counted(round(summary.rows / summary.seconds), 'row')}/s" if summary.seconds and summary.rows else ""
     console.print(
-        f"{summary.files} file(s): {summary.rows:,} rows ingested, {summary.rejected:,} lines rejected, "
-        f"{summary.warnings:,} warnings in {summary.seconds:.1f} s{rate}",
+        f"{counted(summary.files, 'file')}: {counted(summary.rows, 'row')} ingested, "
+        f"{counted(summary.rejected, 'line')} rejected, {counted(summary.warnings, 'warning')} in "
+        f"{summary.seconds:.1f} s{rate}",
         soft_wrap=True,
     )
     if summary.rejected:
@@ -91,7 +104,7 @@ def print_summary(summary: Any, console: Any, max_errors: int) -> None:
             )
     if summary.warnings:
         console.print(
-            f"[yellow]warnings[/yellow]: {summary.warnings:,} malformed optional values were stored as NULL "
+            f"[yellow]warnings[/yellow]: {counted(summary.warnings, 'malformed optional value')} stored as NULL "
             "(rows kept; see ingest_errors WHERE severity = 'warning')"
         )
     for failure in summary.failures:

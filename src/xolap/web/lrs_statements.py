@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from xolap.counted import counted
 from xolap.ingest.pipeline import EventWriter
 from xolap.lrs import formats, multipart, query, statements
 from xolap.lrs.credentials import LrsCredential
@@ -68,7 +69,7 @@ def _parsed(body: bytes, content_type: str) -> tuple[list[statements.Incoming], 
         if len(document) > statements.MAX_BATCH_STATEMENTS:
             raise statements.LrsError(
                 413,
-                f"a batch of {len(document):,} statements is over the limit of {statements.MAX_BATCH_STATEMENTS:,} "
+                f"a batch of {counted(len(document), 'statement')} is over the limit of {statements.MAX_BATCH_STATEMENTS:,} "
                 "a request: send them in several requests",
             )
         lines = array_element_lines(body.strip()) if document else []

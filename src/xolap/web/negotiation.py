@@ -19,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from xolap.counted import counted
 from xolap.web import sessions
 from xolap.web.accepts import wants_json  # noqa: F401 - pages import it from here too
 
@@ -41,6 +42,7 @@ def templates() -> Jinja2Templates:
     environment.env.filters.update(FILTERS)  # bytes, duration, duration_ms: readable sizes and times
     environment.env.filters["cause"] = readable_cause  # a failure's cause in plain words
     environment.env.globals["known_causes"] = known_causes  # the same words for a failure that arrives live
+    environment.env.globals["counted"] = counted  # "1 row", "2 rows": a count with its noun
     environment.env.globals["static_url"] = static_url  # assets named by content version: browsers keep them
     return environment
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 
+from xolap.counted import counted
 from xolap.runtime import Runtime
 from xolap.store import accounts, flags
 from xolap.store import sessions as session_records
@@ -318,7 +319,7 @@ def end_user_sessions(user_id: int, request: Request, principal: Principal = Dep
     return redirect(
         request,
         f"/admin/users/{user_id}",
-        f"{ended} session(s) signed out.",
+        f"{counted(ended, 'session')} signed out.",
         "success",
         json_data={"ok": True, "ended": ended},
     )

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from sqlalchemy import func, select
 
+from xolap.counted import counted
 from xolap.store.models import Membership, Project, Section
 from xolap.store.scopes_sync import COLUMNS, import_scopes, parse_scopes, rename_scope, sync_scopes
 from xolap.web.auth import Principal, require_site_admin
@@ -75,7 +76,8 @@ def sync_now(request: Request, principal: Principal = Depends(require_site_admin
     except Exception as exc:  # noqa: BLE001 - ClickHouse unavailable etc.
         return redirect(request, "/admin/scopes", f"sync failed: {str(exc).splitlines()[0]}", "error")
     message = (
-        f"Synced from events: {counts['sections_created']} new section(s), {counts['projects_created']} new project(s)."
+        f"Synced from events: {counted(counts['sections_created'], 'new section')}, "
+        f"{counted(counts['projects_created'], 'new project')}."
     )
     return redirect(request, "/admin/scopes", message, "success", json_data=counts)
 

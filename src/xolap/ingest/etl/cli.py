@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
+from xolap.counted import counted
+
 if TYPE_CHECKING:
     from xolap.clickhouse.client_protocol import ClickHouseClient
     from xolap.config import Settings
@@ -128,7 +130,10 @@ def package(
     except PackageError as exc:
         _fail(str(exc))
     modules = sum(1 for f in result.files if f.startswith("xolap/") and f.endswith(".py"))
-    print(f"{result.path}: {result.zip_bytes / 1024:.1f} KiB, {len(result.files)} files ({modules} xolap modules)")
+    print(
+        f"{result.path}: {result.zip_bytes / 1024:.1f} KiB, {counted(len(result.files), 'file')} "
+        f"({counted(modules, 'xolap module')})"
+    )
     if not with_deps:
         print(
             "dependencies not included: attach a layer with clickhouse-connect, pyarrow, orjson, msgspec, pydantic, "

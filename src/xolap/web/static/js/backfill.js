@@ -121,10 +121,10 @@
     if (run.kind === "inventory") {
       const done = (run.batches_completed || 0) + (run.batches_failed || 0);
       if (bar) { bar.max = run.batches_total || 1; bar.value = done; }
-      if (label) label.textContent = done + "/" + run.batches_total + " batches" + (run.batches_failed ? " (" + run.batches_failed + " failed)" : "");
+      if (label) label.textContent = done + "/" + window.xolapCounted(run.batches_total, "batch", "batches") + (run.batches_failed ? " (" + run.batches_failed + " failed)" : "");
       setText('[data-field="batches"]', run.batches_completed + " completed · " + run.batches_running + " running · " +
               run.batches_pending + " pending · " + run.batches_failed + " failed / " + run.batches_total);
-      setText('[data-field="ingested"]', fmt(run.rows_ingested) + " rows · " + fmt(run.bytes_ingested) + " B");
+      setText('[data-field="ingested"]', window.xolapCounted(run.rows_ingested, "row") + " · " + fmt(run.bytes_ingested) + " B");
     } else {
       if (bar && run.progress != null) bar.value = run.progress;
       if (label && run.progress != null) label.textContent = (run.progress * 100).toFixed(1) + " %";

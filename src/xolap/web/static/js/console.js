@@ -112,7 +112,7 @@
       }
       const columns = data.columns.map((c) => (typeof c === "string" ? c : c.name));
       output.replaceChildren(table(columns, data.rows));
-      status.textContent = `${data.row_count} rows in ${Math.round(data.elapsed_ms)} ms` +
+      status.textContent = `${window.xolapCounted(data.row_count, "row")} in ${Math.round(data.elapsed_ms)} ms` +
         (data.truncated ? ` — stopped at the row limit (${data.max_result_rows}); more rows exist` : "");
       status.className = data.truncated ? "status warning truncated" : "status";
     } catch (failure) {

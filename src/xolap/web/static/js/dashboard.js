@@ -113,7 +113,7 @@
     }
     table.append(body);
     const wrap = el("div", { class: "table-wrap" }, [table]);
-    if (rows.length > shown.length) wrap.append(el("p", { class: "muted", text: `Showing ${shown.length} of ${rows.length} rows.` }));
+    if (rows.length > shown.length) wrap.append(el("p", { class: "muted", text: `Showing ${shown.length.toLocaleString("en-US")} of ${counted(rows.length, "row")}.` }));
     return wrap;
   }
 
@@ -340,10 +340,7 @@
     return String(value);
   }
 
-  // "1 row", "2 rows": a count with its noun
-  function counted(count, noun) {
-    return `${count} ${noun}${count === 1 ? "" : "s"}`;
-  }
+  const counted = window.xolapCounted; // "1 row", "2 rows": a count with its noun (counted.js)
 
   // A category table with no rows says so in its own words (JSON table.empty), else "No rows."
   function emptyTableWords(table) {
@@ -403,7 +400,7 @@
     if (!words) return null;
     const partial = new Map();
     for (const row of data.rows || []) {
-      if (row.partial && row.period) partial.set(row.period, `${row.covered_days} of ${row.period_days} days`);
+      if (row.partial && row.period) partial.set(row.period, `${row.covered_days} of ${counted(row.period_days, "day")}`);
     }
     const parts = [...partial.entries()].sort().map(([period, days]) => `${words[1]} of ${period} (${days})`);
     const text = `${words[0]} periods` + (parts.length ? ` · partial, only part inside the dates: ${parts.join(", ")}` : "");
@@ -827,7 +824,7 @@
     const names = result.columns.map((c) => c.name);
     custom.lastRows = rows;
     fillBuilder(result.columns);
-    custom.status.textContent = `${result.row_count} rows in ${Math.round(result.elapsed_ms)} ms` +
+    custom.status.textContent = `${counted(result.row_count, "row")} in ${Math.round(result.elapsed_ms)} ms` +
       (result.truncated ? " — TRUNCATED: the result hit the row limit, more rows exist" : "");
     custom.status.className = result.truncated ? "status warning truncated" : "status";
     custom.data.replaceChildren(resultTable(names, result.rows, 200));

@@ -26,7 +26,7 @@
         const p = await read();
         if (!p || !p.running || (current && !current())) return;
         if (typeof p.fraction === "number" && p.fraction > 0) bar.value = Math.min(p.fraction, NEARLY_DONE);
-        status.textContent = `Running… ${Number(p.rows_read || 0).toLocaleString()} rows read, ${Number(p.elapsed_s || 0).toFixed(1)} s`;
+        status.textContent = `Running… ${window.xolapCounted(p.rows_read || 0, "row")} read, ${Number(p.elapsed_s || 0).toFixed(1)} s`;
       } catch (_) { /* progress is best effort: the query's own answer says how it ended */ }
     }, POLL_MS);
     return function stop() {
