@@ -273,8 +273,8 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - counted as an error of this page
             response, problem = None, f"{page}: {type(exc).__name__}: {exc}"
         else:
-            problem = (
-                None if response.status_code < 400 else f"{page}: HTTP {response.status_code} {response.text[:160]}"
+            problem = (  # the body's first 600 characters: a failure's technical detail comes after its message
+                None if response.status_code < 400 else f"{page}: HTTP {response.status_code} {response.text[:600]}"
             )
         elapsed = (time.perf_counter() - started) * 1000
         self.times.setdefault(page, []).append(elapsed)
