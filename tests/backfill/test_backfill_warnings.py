@@ -60,3 +60,24 @@ def test_inventory_batch_records_warnings_apart_from_rejections(bf_runtime, s3, 
     assert batch["rows_written"] == 8 and count_events(bf_runtime) == 8
     assert (batch["metadata"]["rejected_lines"], batch["metadata"]["warnings"]) == (2, 2)
     assert sorted(_errors(bf_runtime)) == sorted([("warning", 3, WARNING), ("error", 4, "not valid JSON")] * 2)
+
+
+def test_a_manual_run_with_flagged_lines_in_one_file_of_several_keeps_every_warning(bf_runtime, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="some/a.jsonl", Body=b"\n".join([statement(1), statement(2)]) + b"\n")
+    lines = [statement(11), loose_statement(12), statement(13), loose_statement(14)]
+    s3.put_object(Bucket=bucket, Key="some/b.jsonl", Body=b"\n".join(lines) + b"\n")
+    run = service.create_manual_run(bf_runtime, s3_pattern=f"s3://{bucket}/some/*.jsonl")
+    assert runner.execute_manual_run(bf_runtime, run["id"]) == "completed"
+    done = service.get_run(bf_runtime, "manual", run["id"])
+    assert done["rows_written"] == 6 and (done["metadata"]["rejected_lines"], done["metadata"]["warnings"]) == (0, 2)
+    assert _errors(bf_runtime) == [("warning", 2, WARNING), ("warning", 4, WARNING)]
+
+
+def test_a_manual_run_without_flagged_lines_records_no_warning(bf_runtime, s3, bucket):
+    lines = [statement(1), statement(2), b"{not json", statement(3)]
+    s3.put_object(Bucket=bucket, Key="clean/a.jsonl", Body=b"\n".join(lines) + b"\n")
+    run = service.create_manual_run(bf_runtime, s3_pattern=f"s3://{bucket}/clean/*.jsonl")
+    assert runner.execute_manual_run(bf_runtime, run["id"]) == "completed"
+    done = service.get_run(bf_runtime, "manual", run["id"])
+    assert done["rows_written"] == 3 and (done["metadata"]["rejected_lines"], done["metadata"]["warnings"]) == (1, 0)
+    assert _errors(bf_runtime) == [("error", 3, "not valid JSON")]
