@@ -311,5 +311,5 @@ def test_a_page_address_with_a_malformed_part_is_an_html_page_naming_it(runtime,
         session.commit()
     page = admin.get(path, headers={"Accept": "text/html"})
     assert page.status_code == 422 and page.headers["content-type"].startswith("text/html"), page.text[:200]
-    assert "<title>422 · xolap</title>" in page.text and field in page.text and '"loc"' not in page.text
+    assert "<title>Request refused · xolap</title>" in page.text and field in page.text and '"loc"' not in page.text
     assert admin.get(path, headers=JSON).json()["detail"][0]["loc"] == ["path", field]
