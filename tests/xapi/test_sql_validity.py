@@ -34,14 +34,19 @@ LINES = [
 ]
 
 
+def staged_reasons(client, path) -> list[tuple[str]]:
+    """The SQL screen's reason for each line of the file at `path`, in line order ('' for a good line)."""
+    select = staged_select_sql(f"file({quote(str(path))}, 'LineAsString', 'line String')", details=False)
+    return client.query(
+        f"SELECT reason FROM ({select.replace(QUERY_SETTINGS, '')}) ORDER BY row_number {QUERY_SETTINGS}"
+    ).result_rows
+
+
 def test_sql_reasons_are_the_python_engines_on_valid_and_invalid_json(ch_db, tmp_path):
     client, _settings = ch_db
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"\n".join(LINES) + b"\n")
-    select = staged_select_sql(f"file({quote(str(path))}, 'LineAsString', 'line String')", details=False)
-    got = client.query(
-        f"SELECT reason FROM ({select.replace(QUERY_SETTINGS, '')}) ORDER BY row_number {QUERY_SETTINGS}"
-    ).result_rows
+    got = staged_reasons(client, path)
     assert len(got) == len(LINES)
     for line, (reason,) in zip(LINES, got, strict=True):
         try:

@@ -7,10 +7,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from xapi.test_sql_validity import staged_reasons
 from xolap.xapi import fields
 from xolap.xapi.rows import Rejected, build_row
-from xolap.xapi.sql import staged_select_sql
-from xolap.xapi.sql_values import QUERY_SETTINGS, quote
 
 OUT_OF_RANGE = [
     "1850-06-01T12:00:00Z",
@@ -57,9 +56,6 @@ def test_the_sql_engine_gives_the_same_reasons(ch_db, tmp_path):
     lines = [_line(timestamp) for timestamp in OUT_OF_RANGE + IN_RANGE]
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    select = staged_select_sql(f"file({quote(str(path))}, 'LineAsString', 'line String')", details=False)
-    got = client.query(
-        f"SELECT reason FROM ({select.replace(QUERY_SETTINGS, '')}) ORDER BY row_number {QUERY_SETTINGS}"
-    ).result_rows
+    got = staged_reasons(client, path)
     assert [reason for (reason,) in got] == [_python_reason(line) for line in lines]
     assert sum(YEARS in reason for (reason,) in got) == len(OUT_OF_RANGE)
