@@ -58,7 +58,9 @@ def _what_to_do(reason: str, pgdata: Path) -> str:
     if "not empty" in lowered:
         return f"move away or empty {pgdata} (it holds files but no Postgres database), or set XOLAP_DATA_DIR"
     if "permission denied" in lowered or "read-only" in lowered or "not permitted" in lowered:
-        return f"make {pgdata.parent} writable, or set XOLAP_DATA_DIR to a writable folder"
+        return f"xolap cannot write to {pgdata.parent}: make it writable, or set XOLAP_DATA_DIR to a writable folder"
+    if "no such file or directory" in lowered:
+        return f"{pgdata.parent} does not exist and could not be made: create it, or set XOLAP_DATA_DIR to a folder"
     if "not a directory" in lowered or "file exists" in lowered:
         return f"{pgdata} must be a folder: move that file away, or set XOLAP_DATA_DIR"
     return f"see {pgdata / 'log'} if it exists, or set XOLAP_DATABASE_URL to a Postgres server"
