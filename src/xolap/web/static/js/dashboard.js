@@ -919,8 +919,8 @@
     try {
       await json("DELETE", `/visualizations/${id}`);
       custom.savedId = null;
+      await refreshSaved();  // the list first: "Deleted." shows once the buttons no longer offer the deleted one
       custom.status.textContent = "Deleted.";
-      await refreshSaved();
     } catch (error) { showError(error, true); }
   }
 
