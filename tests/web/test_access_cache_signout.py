@@ -207,7 +207,9 @@ def test_a_session_ended_by_another_process_is_refused_within_the_max_age_and_th
         clock.advance(0.35)
         with postgres_statements(runtime) as sent:
             assert client.get(B + "/summary", headers=tokens["inst_b"]).status_code == 200
-        assert sent == [access_cache.VERSION_QUERY, access_cache.REVOCATIONS_QUERY], sent
+        # B's facts were kept: nothing but the version and the revocation log was read (by this request, or on a
+        # loaded machine by a revalidation another thread ran just before it); the refusal below needs that read
+        assert set(sent) <= {access_cache.VERSION_QUERY, access_cache.REVOCATIONS_QUERY}, sent
         assert leaving.get(A + "/summary", headers=JSON).status_code == 401
 
 
@@ -226,5 +228,7 @@ def test_a_token_revoked_by_another_process_is_refused_within_the_max_age_and_th
         clock.advance(0.35)
         with postgres_statements(runtime) as sent:
             assert client.get(B + "/summary", headers=tokens["inst_b"]).status_code == 200
-        assert sent == [access_cache.VERSION_QUERY, access_cache.REVOCATIONS_QUERY], sent
+        # B's facts were kept: nothing but the version and the revocation log was read (by this request, or on a
+        # loaded machine by a revalidation another thread ran just before it); the refusal below needs that read
+        assert set(sent) <= {access_cache.VERSION_QUERY, access_cache.REVOCATIONS_QUERY}, sent
         assert client.get(A + "/summary", headers=revoked).status_code == 403
