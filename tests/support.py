@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 
@@ -86,3 +87,21 @@ class RecordingClient:
 
     def __getattr__(self, name):
         return getattr(self.client, name)
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(mountpoint, size: str):
+    """A tmpfs of `size` (e.g. "64m") mounted at `mountpoint` (made here) for the block; skips the test where one
+    cannot be mounted (it needs root)."""
+    import subprocess
+
+    import pytest
+
+    mountpoint.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)

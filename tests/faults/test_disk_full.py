@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import RecordingClient
+from support import RecordingClient, mounted_tmpfs
 from xolap.analytics.health import component_health
 
 XOLAP = [sys.executable, "-m", "xolap.cli"]
@@ -31,15 +31,8 @@ print(json.dumps({"health": health, "events": count}, default=str))
 
 @pytest.fixture()
 def small_disk(tmp_path: Path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "64m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(mount: Path, leave_bytes: int) -> Path:

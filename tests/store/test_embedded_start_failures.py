@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import free_port
+from support import free_port, mounted_tmpfs
 from xolap.store.postgres import EmbeddedPostgresFailed, start_embedded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,15 +68,8 @@ def tiny_disk(tmp_path):
     """A 2 MiB tmpfs: too small for initdb (needs root and the right to mount; skipped otherwise)."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tiny", "2m") as mountpoint:
         yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def test_a_full_disk_says_no_space_left_from_the_cli_and_serve(tiny_disk):
